@@ -1,0 +1,233 @@
+// One task ↔ one engine container, named and labelled as Docker's swarm executor does.
+import { EngineClient, EngineError, timedLines, type ContainerInspect } from '../../../engine';
+import { isKind, notFound, ShoalError } from '../../../lib/errors';
+import type { Task } from '../../../types';
+import {
+  nonZeroExit,
+  type ExitResult,
+  type LogLine,
+  type LogOptions,
+  type RuntimeStatus,
+  type TaskController,
+} from '../types';
+import { containerConfig, containerName, LABEL_TASK_ID, splitDigest } from './spec';
+
+export interface DockerControllerOptions {
+  networkMode?: string;
+  /** How often `onHealth` listeners poll the engine, ms. */
+  healthPollMs: number;
+}
+
+type Health = 'starting' | 'healthy' | 'unhealthy';
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+
+export class DockerController implements TaskController {
+  private readonly name: string;
+  private healthListeners = new Set<(h: Health) => void>();
+  private healthAbort?: AbortController;
+
+  constructor(
+    private readonly engine: EngineClient,
+    private readonly task: Task,
+    private readonly opts: DockerControllerOptions,
+  ) {
+    this.name = containerName(task);
+  }
+
+  /** The container for this task, or undefined. Looked up by name; the task-ID label must match. */
+  private async find(): Promise<ContainerInspect | undefined> {
+    try {
+      const c = await this.engine.containerInspect(this.name);
+      if (c.Config.Labels?.[LABEL_TASK_ID] !== this.task.ID) return undefined;
+      return c;
+    } catch (err) {
+      if (isKind(err, 'NotFound')) return undefined;
+      throw err;
+    }
+  }
+
+  private async mustFind(): Promise<ContainerInspect> {
+    const c = await this.find();
+    if (!c) throw notFound(`No such container: ${this.name}`);
+    return c;
+  }
+
+  /**
+   * The local image to create from. Never pulls: a reference present locally is used as given;
+   * `name@sha256:<d>` whose digest is a local image's ID is used by that ID (or by `name` when
+   * it names the same image); otherwise "No such image: X".
+   */
+  async resolveImage(): Promise<string> {
+    const ref = this.task.Spec.ContainerSpec?.Image ?? '';
+    if (!ref) throw new ShoalError('InvalidArgument', 'ContainerSpec: image reference must be provided');
+    const tryInspect = async (r: string) => {
+      try {
+        return await this.engine.imageInspect(r);
+      } catch (err) {
+        if (isKind(err, 'NotFound') || (err instanceof EngineError && err.statusCode === 400)) return undefined;
+        throw err;
+      }
+    };
+    if (await tryInspect(ref)) return ref;
+    const { name, digest } = splitDigest(ref);
+    if (digest) {
+      const byId = await tryInspect(digest);
+      if (byId && byId.Id === digest) {
+        const byName = name ? await tryInspect(name) : undefined;
+        return byName && byName.Id === byId.Id ? name : byId.Id;
+      }
+    }
+    throw notFound(`No such image: ${ref}`);
+  }
+
+  async prepare(): Promise<void> {
+    if (await this.find()) return;
+    const image = await this.resolveImage();
+    const cfg = containerConfig(this.task, { image, networkMode: this.opts.networkMode });
+    try {
+      await this.engine.containerCreate(cfg, this.name);
+    } catch (err) {
+      // created concurrently (or by an earlier run of this daemon): fine if it is ours
+      if (isKind(err, 'Conflict') && (await this.find())) return;
+      throw err;
+    }
+  }
+
+  async start(): Promise<void> {
+    const c = await this.mustFind();
+    // like swarm's executor: only a freshly created container is started; one that ran already
+    // (running or exited) is left as it is and `wait` reports its end.
+    if (c.State.Status !== 'created') return;
+    await this.engine.containerStart(c.Id);
+  }
+
+  async wait(signal?: AbortSignal): Promise<ExitResult> {
+    for (;;) {
+      const c = await this.mustFind();
+      try {
+        const r = await this.engine.containerWait(c.Id, 'not-running', signal);
+        return exitResult(r.StatusCode);
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        // the engine restarted or the connection dropped: look again
+        if (isKind(err, 'Unavailable') || isKind(err, 'Internal')) {
+          await sleep(500, signal);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  async shutdown(graceMs: number): Promise<void> {
+    const c = await this.find();
+    if (!c) return;
+    await this.engine.containerStop(c.Id, Math.max(0, Math.ceil(graceMs / 1000)));
+  }
+
+  async terminate(): Promise<void> {
+    const c = await this.find();
+    if (!c || !c.State.Running) return;
+    try {
+      await this.engine.containerKill(c.Id, 'SIGKILL');
+    } catch (err) {
+      // "is not running": it ended meanwhile
+      if (isKind(err, 'Conflict') || isKind(err, 'NotFound')) return;
+      throw err;
+    }
+  }
+
+  async remove(): Promise<void> {
+    this.healthAbort?.abort();
+    const c = await this.find();
+    if (!c) return;
+    try {
+      await this.engine.containerRemove(c.Id, { force: true, volumes: true });
+    } catch (err) {
+      if (isKind(err, 'NotFound')) return;
+      // "removal already in progress"
+      if (isKind(err, 'Conflict')) return;
+      throw err;
+    }
+  }
+
+  async inspect(): Promise<RuntimeStatus | undefined> {
+    const c = await this.find();
+    if (!c) return undefined;
+    return statusOf(c);
+  }
+
+  async *logs(opts: LogOptions, signal?: AbortSignal): AsyncIterable<LogLine> {
+    const c = await this.mustFind();
+    const frames = await this.engine.containerLogs(
+      c.Id,
+      {
+        follow: opts.follow,
+        timestamps: true,
+        tail: opts.tail,
+        since: opts.since && opts.since > 0 ? opts.since : undefined,
+        tty: !!c.Config.Tty,
+      },
+      signal,
+    );
+    for await (const l of timedLines(frames)) yield { stream: l.stream, time: l.time, data: l.data };
+  }
+
+  onHealth(listener: (h: Health) => void): () => void {
+    this.healthListeners.add(listener);
+    if (!this.healthAbort) this.pollHealth();
+    return () => {
+      this.healthListeners.delete(listener);
+      if (this.healthListeners.size === 0) {
+        this.healthAbort?.abort();
+        this.healthAbort = undefined;
+      }
+    };
+  }
+
+  /** Polls the container's health while listeners exist; emits on each change. */
+  private pollHealth(): void {
+    const ac = new AbortController();
+    this.healthAbort = ac;
+    let last: Health | undefined;
+    void (async () => {
+      while (!ac.signal.aborted) {
+        try {
+          const c = await this.find();
+          if (!c) break;
+          const h = statusOf(c).health;
+          if (h && h !== last) {
+            last = h;
+            for (const l of [...this.healthListeners]) l(h);
+          }
+          if (!c.State.Running && c.State.Status !== 'created') break;
+        } catch {
+          /* engine unreachable: try again */
+        }
+        await sleep(this.opts.healthPollMs, ac.signal);
+      }
+    })();
+  }
+}
+
+export function exitResult(code: number): ExitResult {
+  return code === 0 ? { exitCode: 0 } : { exitCode: code, error: nonZeroExit(code) };
+}
+
+export function statusOf(c: ContainerInspect): RuntimeStatus {
+  const s = c.State;
+  const out: RuntimeStatus = { containerId: c.Id, running: !!s.Running };
+  if (s.Pid) out.pid = s.Pid;
+  if (!s.Running && s.Status !== 'created') out.exitCode = s.ExitCode;
+  const h = s.Health?.Status;
+  if (h === 'starting' || h === 'healthy' || h === 'unhealthy') out.health = h;
+  return out;
+}

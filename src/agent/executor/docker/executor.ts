@@ -1,0 +1,82 @@
+// The docker runtime: tasks are containers of a local Docker Engine.
+import { EngineClient } from '../../../engine';
+import type { Task } from '../../../types';
+import type { Executor, ExecutorDescription, TaskController } from '../types';
+import { DockerController } from './controller';
+import { LABEL_NODE_ID, LABEL_TASK_ID } from './spec';
+
+export interface DockerExecutorOptions {
+  /** The engine: a client, or its address (`unix:///var/run/docker.sock`, `tcp://host:port`). */
+  engine: EngineClient | string;
+  /** The node's hostname (from the daemon's config, not the engine's). */
+  hostname: string;
+  /**
+   * This node's ID, when known. `listTaskIds` then returns only containers labelled for this node,
+   * so several Shoal daemons can share one engine without taking each other's containers.
+   */
+  nodeId?: () => string | undefined;
+  /** HostConfig.NetworkMode for task containers; default: the engine's default. */
+  networkMode?: string;
+  /** Poll interval of `onHealth`, ms (default 500). */
+  healthPollMs?: number;
+}
+
+export class DockerExecutor implements Executor {
+  readonly name = 'docker' as const;
+  readonly engine: EngineClient;
+  private readonly ownsEngine: boolean;
+
+  constructor(private readonly opts: DockerExecutorOptions) {
+    this.ownsEngine = typeof opts.engine === 'string';
+    this.engine = typeof opts.engine === 'string' ? new EngineClient({ host: opts.engine }) : opts.engine;
+  }
+
+  async describe(): Promise<ExecutorDescription> {
+    const info = await this.engine.info();
+    const engineLabels: Record<string, string> = {};
+    for (const l of info.Labels ?? []) {
+      const i = l.indexOf('=');
+      if (i > 0) engineLabels[l.slice(0, i)] = l.slice(i + 1);
+      else engineLabels[l] = '';
+    }
+    const plugins: { Type: string; Name: string }[] = [];
+    for (const [type, names] of [
+      ['Log', info.Plugins?.Log],
+      ['Network', info.Plugins?.Network],
+      ['Volume', info.Plugins?.Volume],
+    ] as const) {
+      for (const n of names ?? []) plugins.push({ Type: type, Name: n });
+    }
+    return {
+      hostname: this.opts.hostname,
+      os: info.OSType,
+      architecture: info.Architecture,
+      nanoCPUs: info.NCPU * 1_000_000_000,
+      memoryBytes: info.MemTotal,
+      engineVersion: info.ServerVersion,
+      engineLabels,
+      plugins,
+    };
+  }
+
+  controller(task: Task): TaskController {
+    return new DockerController(this.engine, task, { networkMode: this.opts.networkMode, healthPollMs: this.opts.healthPollMs ?? 500 });
+  }
+
+  async listTaskIds(): Promise<string[]> {
+    const labels = [LABEL_TASK_ID];
+    const node = this.opts.nodeId?.();
+    if (node) labels.push(`${LABEL_NODE_ID}=${node}`);
+    const list = await this.engine.containerList({ all: true, labels });
+    const ids = new Set<string>();
+    for (const c of list) {
+      const id = c.Labels?.[LABEL_TASK_ID];
+      if (id) ids.add(id);
+    }
+    return [...ids];
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsEngine) await this.engine.close();
+  }
+}

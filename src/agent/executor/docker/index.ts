@@ -1,0 +1,3 @@
+export { DockerExecutor, type DockerExecutorOptions } from './executor';
+export { DockerController, exitResult, statusOf } from './controller';
+export * from './spec';

@@ -1,0 +1,140 @@
+// Task → engine container configuration, as Docker's swarm executor builds it.
+import type { ContainerCreateConfig, HostConfig, MountConfig } from '../../../engine';
+import type { ContainerSpec, Task } from '../../../types';
+
+export const LABEL_SERVICE_ID = 'com.docker.swarm.service.id';
+export const LABEL_SERVICE_NAME = 'com.docker.swarm.service.name';
+export const LABEL_TASK = 'com.docker.swarm.task';
+export const LABEL_TASK_ID = 'com.docker.swarm.task.id';
+export const LABEL_TASK_NAME = 'com.docker.swarm.task.name';
+export const LABEL_NODE_ID = 'com.docker.swarm.node.id';
+
+/** `<service>.<slot>` for replicated tasks, `<service>.<nodeId>` for global ones. */
+export function taskBaseName(task: Task): string {
+  const svc = task.internal.serviceName;
+  return task.Slot !== undefined && task.Slot !== 0 ? `${svc}.${task.Slot}` : `${svc}.${task.NodeID ?? ''}`;
+}
+
+/** The container's name: `<service>.<slot>.<taskId>` (global: `<service>.<nodeId>.<taskId>`). */
+export function containerName(task: Task): string {
+  return `${taskBaseName(task)}.${task.ID}`;
+}
+
+export function containerLabels(task: Task): Record<string, string> {
+  const spec = task.Spec.ContainerSpec;
+  return {
+    ...(spec?.Labels ?? {}),
+    [LABEL_SERVICE_ID]: task.ServiceID,
+    [LABEL_SERVICE_NAME]: task.internal.serviceName,
+    [LABEL_TASK]: '',
+    [LABEL_TASK_ID]: task.ID,
+    [LABEL_TASK_NAME]: containerName(task),
+    [LABEL_NODE_ID]: task.NodeID ?? '',
+  };
+}
+
+const NS_PER_S = 1_000_000_000;
+
+function mounts(spec: ContainerSpec): MountConfig[] | undefined {
+  if (!spec.Mounts?.length) return undefined;
+  return spec.Mounts.map((m) => {
+    const out: MountConfig = { Type: m.Type, Target: m.Target };
+    if (m.Source !== undefined) out.Source = m.Source;
+    if (m.ReadOnly) out.ReadOnly = true;
+    if (m.Consistency) out.Consistency = m.Consistency;
+    if (m.Type === 'bind' && m.BindOptions) out.BindOptions = m.BindOptions;
+    if (m.Type === 'volume' && m.VolumeOptions) out.VolumeOptions = m.VolumeOptions;
+    if (m.Type === 'tmpfs' && m.TmpfsOptions) out.TmpfsOptions = m.TmpfsOptions;
+    return out;
+  });
+}
+
+/** Swarm's `Hosts` entries are "IP host [alias…]"; the engine wants "host:IP" (one per name). */
+export function extraHosts(hosts: string[] | undefined): string[] | undefined {
+  if (!hosts?.length) return undefined;
+  const out: string[] = [];
+  for (const h of hosts) {
+    const parts = h.trim().split(/\s+/);
+    if (parts.length < 2) continue;
+    for (const name of parts.slice(1)) out.push(`${name}:${parts[0]}`);
+  }
+  return out;
+}
+
+export interface ContainerConfigOptions {
+  /** The image reference to create from (already resolved locally). */
+  image: string;
+  /** HostConfig.NetworkMode; default: the engine's. */
+  networkMode?: string;
+}
+
+/** The body of `POST /containers/create` for a task. */
+export function containerConfig(task: Task, opts: ContainerConfigOptions): ContainerCreateConfig {
+  const spec = task.Spec.ContainerSpec;
+  if (!spec) throw new Error(`task ${task.ID} has no ContainerSpec`);
+  const cfg: ContainerCreateConfig = {
+    Image: opts.image,
+    Labels: containerLabels(task),
+    Tty: !!spec.TTY,
+    OpenStdin: !!spec.OpenStdin,
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+  };
+  // Swarm: Command replaces the image's entrypoint (and Args are its arguments);
+  // Args alone are the arguments of the image's entrypoint.
+  if (spec.Command?.length) {
+    cfg.Entrypoint = [...spec.Command];
+    cfg.Cmd = [...(spec.Args ?? [])];
+  } else if (spec.Args?.length) {
+    cfg.Cmd = [...spec.Args];
+  }
+  if (spec.Env?.length) cfg.Env = [...spec.Env];
+  if (spec.Dir) cfg.WorkingDir = spec.Dir;
+  if (spec.User) cfg.User = spec.User;
+  if (spec.Hostname) cfg.Hostname = spec.Hostname;
+  if (spec.StopSignal) cfg.StopSignal = spec.StopSignal;
+  if (spec.StopGracePeriod !== undefined) cfg.StopTimeout = Math.ceil(spec.StopGracePeriod / NS_PER_S);
+  if (spec.HealthCheck) {
+    const h = spec.HealthCheck;
+    cfg.Healthcheck = {};
+    if (h.Test) cfg.Healthcheck.Test = [...h.Test];
+    if (h.Interval) cfg.Healthcheck.Interval = h.Interval;
+    if (h.Timeout) cfg.Healthcheck.Timeout = h.Timeout;
+    if (h.Retries) cfg.Healthcheck.Retries = h.Retries;
+    if (h.StartPeriod) cfg.Healthcheck.StartPeriod = h.StartPeriod;
+  }
+
+  const hc: HostConfig = { RestartPolicy: { Name: 'no' } };
+  const m = mounts(spec);
+  if (m) hc.Mounts = m;
+  if (spec.ReadOnly) hc.ReadonlyRootfs = true;
+  if (spec.Init !== undefined && spec.Init !== null) hc.Init = spec.Init;
+  const limits = task.Spec.Resources?.Limits;
+  if (limits?.NanoCPUs) hc.NanoCpus = limits.NanoCPUs;
+  if (limits?.MemoryBytes) hc.Memory = limits.MemoryBytes;
+  if (limits?.Pids) hc.PidsLimit = limits.Pids;
+  if (spec.Sysctls && Object.keys(spec.Sysctls).length) hc.Sysctls = { ...spec.Sysctls };
+  if (spec.CapabilityAdd?.length) hc.CapAdd = [...spec.CapabilityAdd];
+  if (spec.CapabilityDrop?.length) hc.CapDrop = [...spec.CapabilityDrop];
+  if (spec.Ulimits?.length) hc.Ulimits = spec.Ulimits.map((u) => ({ Name: u.Name, Soft: u.Soft, Hard: u.Hard }));
+  const eh = extraHosts(spec.Hosts);
+  if (eh) hc.ExtraHosts = eh;
+  if (spec.DNSConfig?.Nameservers?.length) hc.Dns = [...spec.DNSConfig.Nameservers];
+  if (spec.DNSConfig?.Search?.length) hc.DnsSearch = [...spec.DNSConfig.Search];
+  if (spec.DNSConfig?.Options?.length) hc.DnsOptions = [...spec.DNSConfig.Options];
+  if (spec.Groups?.length) hc.GroupAdd = [...spec.Groups];
+  if (spec.Isolation && spec.Isolation !== 'default') hc.Isolation = spec.Isolation;
+  const ld = task.Spec.LogDriver;
+  if (ld?.Name) hc.LogConfig = { Type: ld.Name, Config: { ...(ld.Options ?? {}) } };
+  if (opts.networkMode) hc.NetworkMode = opts.networkMode;
+  cfg.HostConfig = hc;
+  return cfg;
+}
+
+/** `name@sha256:<hex>` → { name, digest: 'sha256:<hex>' }; plain references → { name }. */
+export function splitDigest(ref: string): { name: string; digest?: string } {
+  const i = ref.indexOf('@');
+  if (i < 0) return { name: ref };
+  return { name: ref.slice(0, i), digest: ref.slice(i + 1) };
+}

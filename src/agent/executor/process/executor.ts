@@ -1,0 +1,182 @@
+// The embedded default runtime: a task is a child process (ContainerSpec.Command + Args, argv,
+// no shell). Its image is recorded, never pulled. State and logs live under
+// `<dataDir>/tasks/<taskId>/`, so a restarted daemon re-adopts processes that kept running.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Task } from '../../../types';
+import type {
+  Executor,
+  ExecutorDescription,
+  ExitResult,
+  LogLine,
+  LogOptions,
+  RuntimeStatus,
+  TaskController,
+} from '../types';
+import { ProcRuntime, taskDir, type RuntimeEnv } from './runtime';
+import { safeTaskId, stateFile } from './state';
+
+export interface ProcessExecutorOptions {
+  /** The daemon's data dir; tasks live under `<dataDir>/tasks/`. */
+  dataDir: string;
+  /** The node's hostname (daemon config). */
+  hostname: string;
+  /** Shown as the engine version; default: Shoal's package version. */
+  engineVersion?: string;
+  /** PATH for tasks whose Env sets none; default the daemon's PATH. */
+  path?: string;
+  /** Liveness poll of re-adopted processes, ms (default 250). */
+  pollMs?: number;
+  now?: () => number;
+}
+
+/** Node's platform/arch → Docker's words (`linux`, `x86_64`, `aarch64`, …). */
+export function dockerOs(platform: string = process.platform): string {
+  return platform === 'win32' ? 'windows' : platform;
+}
+
+export function dockerArch(arch: string = process.arch): string {
+  const map: Record<string, string> = {
+    x64: 'x86_64',
+    arm64: 'aarch64',
+    arm: 'armv7l',
+    ia32: 'i386',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+  };
+  return map[arch] ?? arch;
+}
+
+/** Shoal's version from its package.json (searched upwards from this file), or "0.0.0". */
+export function shoalVersion(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 8; i++) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'shoal' && pkg.version) return pkg.version;
+    } catch {
+      /* keep looking */
+    }
+    dir = path.dirname(dir);
+  }
+  return '0.0.0';
+}
+
+export class ProcessExecutor implements Executor {
+  readonly name = 'process' as const;
+  private readonly runtimes = new Map<string, ProcRuntime>();
+  private readonly env: RuntimeEnv;
+  private readonly tasksDir: string;
+
+  constructor(private readonly opts: ProcessExecutorOptions) {
+    this.tasksDir = path.join(opts.dataDir, 'tasks');
+    fs.mkdirSync(this.tasksDir, { recursive: true });
+    this.env = {
+      path: opts.path ?? process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      pollMs: opts.pollMs ?? 250,
+      now: opts.now ?? Date.now,
+    };
+  }
+
+  async describe(): Promise<ExecutorDescription> {
+    return {
+      hostname: this.opts.hostname,
+      os: dockerOs(),
+      architecture: dockerArch(),
+      nanoCPUs: os.cpus().length * 1_000_000_000,
+      memoryBytes: os.totalmem(),
+      engineVersion: this.opts.engineVersion ?? shoalVersion(),
+      engineLabels: {},
+      plugins: [],
+    };
+  }
+
+  /** The runtime object of a task (one per task, shared by its controllers); re-adopts from disk. */
+  runtime(taskId: string): ProcRuntime {
+    let rt = this.runtimes.get(taskId);
+    if (!rt) {
+      const dir = taskDir(this.opts.dataDir, safeTaskId(taskId));
+      rt = new ProcRuntime(dir, taskId, this.env);
+      this.runtimes.set(taskId, rt);
+    }
+    return rt;
+  }
+
+  controller(task: Task): TaskController {
+    return new ProcessController(this, task);
+  }
+
+  async listTaskIds(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.tasksDir);
+    } catch {
+      return [];
+    }
+    return names.filter((n) => fs.existsSync(stateFile(path.join(this.tasksDir, n))));
+  }
+
+  /** Forgets a removed task's runtime. */
+  drop(taskId: string): void {
+    this.runtimes.delete(taskId);
+  }
+
+  async close(): Promise<void> {
+    for (const rt of this.runtimes.values()) rt.close();
+    this.runtimes.clear();
+  }
+}
+
+export class ProcessController implements TaskController {
+  constructor(
+    private readonly exec: ProcessExecutor,
+    private readonly task: Task,
+  ) {
+    this.rt().setHealthConfig(task);
+  }
+
+  private rt(): ProcRuntime {
+    return this.exec.runtime(this.task.ID);
+  }
+
+  async prepare(): Promise<void> {
+    const rt = this.rt();
+    rt.prepare(this.task);
+    rt.setHealthConfig(this.task);
+  }
+
+  async start(): Promise<void> {
+    await this.rt().start();
+  }
+
+  wait(signal?: AbortSignal): Promise<ExitResult> {
+    return this.rt().wait(signal);
+  }
+
+  async shutdown(graceMs: number): Promise<void> {
+    await this.rt().shutdown(graceMs);
+  }
+
+  async terminate(): Promise<void> {
+    await this.rt().terminate();
+  }
+
+  async remove(): Promise<void> {
+    await this.rt().remove();
+    this.exec.drop(this.task.ID);
+  }
+
+  async inspect(): Promise<RuntimeStatus | undefined> {
+    return this.rt().inspect();
+  }
+
+  logs(opts: LogOptions, signal?: AbortSignal): AsyncIterable<LogLine> {
+    return this.rt().logs(opts, signal);
+  }
+
+  onHealth(listener: (h: 'starting' | 'healthy' | 'unhealthy') => void): () => void {
+    return this.rt().onHealth(listener);
+  }
+}

@@ -1,0 +1,6 @@
+export * from './filters';
+export * from './query';
+export * from './version';
+export * from './logs';
+export * from './strip';
+export * from './system';

@@ -1,0 +1,3 @@
+export { createApiServer, type ApiServer, type ApiServerOptions, type ApiLogger } from './server';
+export type * from './backend';
+export { statusOf } from './errors';

@@ -1,0 +1,391 @@
+// A Docker Engine API client over a unix socket or TCP, on undici. Versioned paths
+// (`/v1.41/...`, what Debian's docker.io 20.10 speaks). Engine errors become ShoalErrors
+// (see ./errors.ts) carrying the engine's own message.
+import * as net from 'node:net';
+import { Readable } from 'node:stream';
+import { Pool } from 'undici';
+import { connectionError, EngineError, engineMessage } from './errors';
+import { demux, jsonLines, rawFrames } from './stream';
+import type {
+  ContainerCreateConfig,
+  ContainerInspect,
+  ContainerSummary,
+  EngineEvent,
+  EngineFilters,
+  EngineInfo,
+  EngineVersion,
+  ImageInspect,
+  LogFrame,
+  LogsOptions,
+} from './types';
+
+export const DEFAULT_API_VERSION = '1.41';
+
+export interface EngineClientOptions {
+  /** `unix:///var/run/docker.sock`, `/path/to.sock`, `tcp://host:port` or `http://host:port`. */
+  host: string;
+  /** API version used in paths; default 1.41. `negotiate()` may lower it to the engine's. */
+  apiVersion?: string;
+  /** Headers timeout for ordinary (non-streaming) requests, ms. Default 60 s. */
+  timeoutMs?: number;
+}
+
+export interface EngineAddress {
+  socketPath?: string;
+  hostname?: string;
+  port?: number;
+}
+
+export function parseEngineHost(host: string): EngineAddress {
+  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
+  if (host.startsWith('/')) return { socketPath: host };
+  const m = /^(?:tcp|http):\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(host);
+  if (!m) throw new EngineError(400, `invalid engine address: ${host}`);
+  return { hostname: m[1].replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : 2375 };
+}
+
+export type Query = Record<string, string | number | boolean | undefined | EngineFilters>;
+
+export interface RawRequest {
+  method: string;
+  /** Path with or without the `/vX.Y` prefix and query string, sent as given. */
+  path: string;
+  headers?: Record<string, string | string[] | undefined>;
+  body?: Readable | Buffer | string | null;
+  signal?: AbortSignal;
+  /** Default: the client's timeout; 0 disables (streams, long polls). */
+  timeoutMs?: number;
+}
+
+export interface RawResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
+
+export interface UpgradedStream {
+  statusCode: number;
+  statusMessage: string;
+  headers: Record<string, string>;
+  /** The response head exactly as the engine sent it (status line + headers + CRLFCRLF). */
+  rawHead: Buffer;
+  /** Stream bytes already read past the head. */
+  head: Buffer;
+  /** The raw connection (allowHalfOpen): pipe both ways; `end()` half-closes. */
+  socket: net.Socket;
+}
+
+export function encodeQuery(q: Query | undefined): string {
+  if (!q) return '';
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(q)) {
+    if (v === undefined) continue;
+    const s = typeof v === 'object' ? JSON.stringify(v) : typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
+    parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(s)}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+export class EngineClient {
+  readonly host: string;
+  apiVersion: string;
+  private readonly addr: EngineAddress;
+  private readonly pool: Pool;
+  private readonly timeoutMs: number;
+
+  constructor(opts: EngineClientOptions) {
+    this.host = opts.host;
+    this.addr = parseEngineHost(opts.host);
+    this.apiVersion = opts.apiVersion ?? DEFAULT_API_VERSION;
+    this.timeoutMs = opts.timeoutMs ?? 60_000;
+    const origin = this.addr.socketPath ? 'http://localhost' : `http://${this.addr.hostname}:${this.addr.port}`;
+    this.pool = new Pool(origin, {
+      socketPath: this.addr.socketPath,
+      keepAliveTimeout: 10_000,
+      // streams and long polls set their own (0 = none)
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    });
+  }
+
+  /** `/v1.41` + path. */
+  versioned(path: string): string {
+    return `/v${this.apiVersion}${path.startsWith('/') ? path : `/${path}`}`;
+  }
+
+  /** Sends a request as given (no version prefix added) and returns the engine's answer unchanged. */
+  async request(req: RawRequest): Promise<RawResponse> {
+    const timeout = req.timeoutMs ?? this.timeoutMs;
+    try {
+      const body =
+        req.body === null || req.body === undefined ? undefined : typeof req.body === 'string' ? Buffer.from(req.body) : req.body;
+      const headers: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(req.headers ?? {})) if (v !== undefined) headers[k] = v;
+      const res = await this.pool.request({
+        method: req.method as 'GET',
+        path: req.path,
+        headers,
+        body,
+        signal: req.signal,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
+      return { statusCode: res.statusCode, headers: res.headers as RawResponse['headers'], body: res.body };
+    } catch (err) {
+      throw connectionError(this.host, err);
+    }
+  }
+
+  /** A versioned call; non-2xx answers (except those in `ok`) throw EngineError. */
+  private async call(
+    method: string,
+    path: string,
+    opts: { query?: Query; json?: unknown; ok?: number[]; signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<RawResponse> {
+    const headers: Record<string, string> = {};
+    let body: Buffer | undefined;
+    if (opts.json !== undefined) {
+      body = Buffer.from(JSON.stringify(opts.json));
+      headers['content-type'] = 'application/json';
+    }
+    const res = await this.request({
+      method,
+      path: this.versioned(path) + encodeQuery(opts.query),
+      headers,
+      body,
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+    });
+    if (res.statusCode >= 300 && !(opts.ok ?? []).includes(res.statusCode)) {
+      const text = await readText(res.body).catch(() => '');
+      throw new EngineError(res.statusCode, engineMessage(res.statusCode, text));
+    }
+    return res;
+  }
+
+  private async json<T>(method: string, path: string, opts: Parameters<EngineClient['call']>[2] = {}): Promise<T> {
+    const res = await this.call(method, path, opts);
+    const text = await readText(res.body);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  private async empty(method: string, path: string, opts: Parameters<EngineClient['call']>[2] = {}): Promise<number> {
+    const res = await this.call(method, path, opts);
+    for await (const _c of res.body) {
+      /* drain */
+    }
+    return res.statusCode;
+  }
+
+  /** `GET /_ping` (unversioned): true when the engine answers OK; also returns its API-Version. */
+  async ping(): Promise<{ ok: boolean; apiVersion?: string }> {
+    const res = await this.request({ method: 'GET', path: '/_ping' });
+    const text = await readText(res.body);
+    const v = res.headers['api-version'];
+    return { ok: res.statusCode === 200 && text === 'OK', apiVersion: Array.isArray(v) ? v[0] : v };
+  }
+
+  /** Lowers the client's API version to the engine's when the engine is older. Returns the version used. */
+  async negotiate(): Promise<string> {
+    const { apiVersion } = await this.ping();
+    if (apiVersion && compareVersions(apiVersion, this.apiVersion) < 0) this.apiVersion = apiVersion;
+    return this.apiVersion;
+  }
+
+  version(): Promise<EngineVersion> {
+    return this.json('GET', '/version');
+  }
+
+  info(): Promise<EngineInfo> {
+    return this.json('GET', '/info');
+  }
+
+  imageInspect(ref: string): Promise<ImageInspect> {
+    return this.json('GET', `/images/${encodeURIComponent(ref)}/json`);
+  }
+
+  /** Creates a container; `name` optional. Returns its ID and the engine's warnings. */
+  containerCreate(config: ContainerCreateConfig, name?: string): Promise<{ Id: string; Warnings: string[] | null }> {
+    return this.json('POST', '/containers/create', { query: { name }, json: config });
+  }
+
+  /** Starts a container; an already running one is fine (304). */
+  async containerStart(id: string): Promise<void> {
+    await this.empty('POST', `/containers/${encodeURIComponent(id)}/start`, { ok: [304] });
+  }
+
+  containerInspect(id: string): Promise<ContainerInspect> {
+    return this.json('GET', `/containers/${encodeURIComponent(id)}/json`);
+  }
+
+  /**
+   * Blocks until the container reaches `condition` (default not-running) and returns its exit code.
+   * No timeout; abort with `signal`.
+   */
+  async containerWait(
+    id: string,
+    condition: 'not-running' | 'next-exit' | 'removed' = 'not-running',
+    signal?: AbortSignal,
+  ): Promise<{ StatusCode: number; Error?: { Message: string } | null }> {
+    return this.json('POST', `/containers/${encodeURIComponent(id)}/wait`, { query: { condition }, signal, timeoutMs: 0 });
+  }
+
+  /** Stop signal, then SIGKILL after `timeoutSec` (engine default when absent). A stopped one is fine (304). */
+  async containerStop(id: string, timeoutSec?: number): Promise<void> {
+    await this.empty('POST', `/containers/${encodeURIComponent(id)}/stop`, {
+      query: { t: timeoutSec },
+      ok: [304],
+      timeoutMs: timeoutSec === undefined ? 0 : Math.max((timeoutSec + 30) * 1000, this.timeoutMs),
+    });
+  }
+
+  async containerKill(id: string, signal = 'SIGKILL'): Promise<void> {
+    await this.empty('POST', `/containers/${encodeURIComponent(id)}/kill`, { query: { signal } });
+  }
+
+  async containerRemove(id: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    await this.empty('DELETE', `/containers/${encodeURIComponent(id)}`, { query: { force: opts.force, v: opts.volumes } });
+  }
+
+  /** `GET /containers/json`; `labels` are `key` or `key=value` filters. */
+  containerList(opts: { all?: boolean; labels?: string[]; filters?: EngineFilters } = {}): Promise<ContainerSummary[]> {
+    const filters: EngineFilters = { ...(opts.filters ?? {}) };
+    if (opts.labels?.length) filters.label = [...(filters.label ?? []), ...opts.labels];
+    return this.json('GET', '/containers/json', {
+      query: { all: opts.all, filters: Object.keys(filters).length ? filters : undefined },
+    });
+  }
+
+  /**
+   * The container's output as demultiplexed frames (raw frames of stdout for TTY containers).
+   * With `follow` the iterable ends when the container stops or `signal` aborts.
+   */
+  async containerLogs(id: string, opts: LogsOptions = {}, signal?: AbortSignal): Promise<AsyncIterable<LogFrame>> {
+    const tty = opts.tty ?? (await this.containerInspect(id)).Config.Tty ?? false;
+    const res = await this.call('GET', `/containers/${encodeURIComponent(id)}/logs`, {
+      query: {
+        follow: opts.follow ?? false,
+        stdout: opts.stdout ?? true,
+        stderr: opts.stderr ?? true,
+        since: opts.since,
+        until: opts.until,
+        timestamps: opts.timestamps ?? false,
+        tail: opts.tail === undefined ? undefined : String(opts.tail),
+      },
+      signal,
+      timeoutMs: 0,
+    });
+    return tty ? rawFrames(quietAbort(res.body)) : demux(quietAbort(res.body));
+  }
+
+  /** The events stream (`since`/`until` in seconds); ends when `signal` aborts or the engine closes it. */
+  async events(opts: { filters?: EngineFilters; since?: number; until?: number } = {}, signal?: AbortSignal): Promise<AsyncIterable<EngineEvent>> {
+    const res = await this.call('GET', '/events', {
+      query: { filters: opts.filters, since: opts.since, until: opts.until },
+      signal,
+      timeoutMs: 0,
+    });
+    return jsonLines<EngineEvent>(quietAbort(res.body));
+  }
+
+  /**
+   * Opens a raw connection to the engine, writes the request (for `/containers/{id}/attach` and
+   * `/exec/{id}/start`, with `Connection: Upgrade` and `Upgrade: tcp`) and reads the response head.
+   * The returned socket carries the stream both ways; the API layer pipes it to its client.
+   */
+  upgrade(req: { method: string; path: string; headers?: Record<string, string>; body?: Buffer | string }): Promise<UpgradedStream> {
+    return openUpgrade(this.addr, this.host, req);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close().catch(() => undefined);
+  }
+}
+
+function openUpgrade(
+  addr: EngineAddress,
+  hostText: string,
+  req: { method: string; path: string; headers?: Record<string, string>; body?: Buffer | string },
+): Promise<UpgradedStream> {
+  return new Promise((resolve, reject) => {
+    const socket = addr.socketPath
+      ? net.connect({ path: addr.socketPath, allowHalfOpen: true })
+      : net.connect({ host: addr.hostname, port: addr.port ?? 2375, allowHalfOpen: true });
+    const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body);
+    const headers: Record<string, string> = { Host: addr.socketPath ? 'localhost' : `${addr.hostname}:${addr.port}`, Connection: 'Upgrade', Upgrade: 'tcp' };
+    for (const [k, v] of Object.entries(req.headers ?? {})) {
+      const existing = Object.keys(headers).find((h) => h.toLowerCase() === k.toLowerCase());
+      if (existing) delete headers[existing];
+      headers[k] = v;
+    }
+    if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) headers['Content-Length'] = String(body.length);
+    let acc = Buffer.alloc(0);
+    const fail = (err: unknown) => {
+      socket.destroy();
+      reject(connectionError(hostText, err));
+    };
+    const onData = (chunk: Buffer) => {
+      acc = Buffer.concat([acc, chunk]);
+      const end = acc.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (acc.length > 64 * 1024) fail(new Error('engine response head too large'));
+        return;
+      }
+      socket.off('data', onData);
+      socket.off('error', fail);
+      socket.pause();
+      const rawHead = acc.subarray(0, end + 4);
+      const lines = rawHead.toString('latin1').split('\r\n');
+      const m = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(lines[0]);
+      if (!m) {
+        fail(new Error(`bad response from engine: ${lines[0]}`));
+        return;
+      }
+      const hs: Record<string, string> = {};
+      for (const l of lines.slice(1)) {
+        const i = l.indexOf(':');
+        if (i > 0) hs[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+      }
+      resolve({ statusCode: Number(m[1]), statusMessage: m[2], headers: hs, rawHead, head: acc.subarray(end + 4), socket });
+    };
+    socket.on('error', fail);
+    socket.on('data', onData);
+    socket.once('connect', () => {
+      let head = `${req.method} ${req.path} HTTP/1.1\r\n`;
+      for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+      socket.write(head + '\r\n');
+      if (body) socket.write(body);
+    });
+  });
+}
+
+/** Reads a whole body as UTF-8 text. */
+export async function readText(body: Readable): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of body) parts.push(Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array));
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** Ends an iteration quietly when the request is aborted (the caller asked for that). */
+async function* quietAbort(body: Readable): AsyncGenerator<Buffer> {
+  try {
+    for await (const c of body) yield c as Buffer;
+  } catch (err) {
+    const e = err as { name?: string; code?: string };
+    if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED' || e?.code === 'ECONNRESET' || e?.code === 'UND_ERR_SOCKET') return;
+    throw err;
+  } finally {
+    body.destroy();
+  }
+}
+
+/** Compares dotted versions numerically: -1, 0, 1. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}

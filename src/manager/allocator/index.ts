@@ -1,0 +1,1 @@
+export { Allocator, type AllocatorDeps } from './allocator';

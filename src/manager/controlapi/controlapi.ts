@@ -1,0 +1,224 @@
+import { conflict, failedPrecondition, internal, invalidArgument, unavailable } from '../../lib/errors';
+import { newId } from '../../lib/ids';
+import type { Clock, Rng } from '../../lib/ports';
+import { isoTime } from '../../lib/time';
+import type { MemoryStore, ReadTx } from '../../store';
+import type { Cluster, Node, NodeSpec, Service, ServiceSpec, SwarmSpec, Task } from '../../types';
+import { isTerminal } from '../../types';
+import { withDefaults } from './core/defaults';
+import { nodeMatches, serviceMatches, taskMatches, type Filters } from './core/filters';
+import { resolveRef } from './core/resolve';
+import { grpcText, normalizeServiceSpec, validateNodeSpec, validateServiceSpec } from './core/validate';
+
+export interface ServiceStatusCounts {
+  RunningTasks: number;
+  DesiredTasks: number;
+  CompletedTasks: number;
+}
+
+export interface ControlApiDeps {
+  store: MemoryStore;
+  clock: Clock;
+  rng: Rng;
+  /** Makes a fresh join token for a role (the CA knows the root digest). */
+  newJoinToken: (role: 'worker' | 'manager') => string;
+}
+
+/**
+ * The manager's control API: validates requests and turns them into store transactions.
+ * It never creates tasks or talks to nodes; the orchestrators react to what it writes.
+ */
+export class ControlApi {
+  constructor(private deps: ControlApiDeps) {}
+
+  private get store() {
+    return this.deps.store;
+  }
+  private now() {
+    return isoTime(this.deps.clock.now());
+  }
+
+  // ---- cluster
+  getCluster(): Cluster {
+    const c = this.store.view((tx) => tx.find('cluster')[0]);
+    if (!c) throw unavailable('cluster object not found');
+    return c;
+  }
+
+  async updateCluster(version: number, spec: SwarmSpec, rotate: { worker: boolean; manager: boolean }): Promise<void> {
+    if ((spec.CAConfig?.NodeCertExpiry ?? 0) !== 0 && spec.CAConfig.NodeCertExpiry < 3600 * 1e9) {
+      throw invalidArgument(grpcText('InvalidArgument', 'minimum certificate expiry time is 1h0m0s'));
+    }
+    if ((spec.Dispatcher?.HeartbeatPeriod ?? 1) <= 0) throw invalidArgument(grpcText('InvalidArgument', 'heartbeat period must be positive'));
+    await this.store.update((tx) => {
+      const c = tx.find('cluster')[0];
+      if (!c) throw unavailable('cluster object not found');
+      if (c.Version.Index !== version) throw internal(grpcText('Unknown', 'update out of sequence'));
+      c.Spec = { ...c.Spec, ...spec, Name: c.Spec.Name };
+      if (rotate.worker) c.JoinTokens.Worker = this.deps.newJoinToken('worker');
+      if (rotate.manager) c.JoinTokens.Manager = this.deps.newJoinToken('manager');
+      c.UpdatedAt = this.now();
+      tx.update('cluster', c);
+    });
+  }
+
+  // ---- nodes
+  listNodes(f: Filters): Node[] {
+    return this.store.view((tx) => tx.find('node', (n) => nodeMatches(n, f)));
+  }
+
+  getNode(ref: string): Node {
+    return this.store.view((tx) => this.resolveNode(tx, ref));
+  }
+
+  private resolveNode(tx: ReadTx, ref: string): Node {
+    return resolveRef(tx.find('node'), ref, (n) => n.Description?.Hostname, 'node');
+  }
+
+  async updateNode(ref: string, version: number, spec: NodeSpec): Promise<void> {
+    validateNodeSpec(spec);
+    await this.store.update((tx) => {
+      const n = this.resolveNode(tx, ref);
+      if (n.Version.Index !== version) throw internal(grpcText('Unknown', 'update out of sequence'));
+      if (n.Spec.Role === 'manager' && spec.Role === 'worker') {
+        const managers = tx.find('node', (o) => o.Spec.Role === 'manager');
+        if (managers.length <= 1) throw failedPrecondition(grpcText('FailedPrecondition', 'attempting to demote the last manager of the swarm'));
+      }
+      n.Spec = { ...spec, Labels: spec.Labels ?? {} };
+      n.UpdatedAt = this.now();
+      tx.update('node', n);
+    });
+  }
+
+  async removeNode(ref: string, force: boolean): Promise<void> {
+    await this.store.update((tx) => {
+      const n = this.resolveNode(tx, ref);
+      if (n.Spec.Role === 'manager' || n.ManagerStatus) {
+        throw failedPrecondition(grpcText('FailedPrecondition', `node ${n.ID} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`));
+      }
+      if (!force && n.Status.State !== 'down') {
+        throw failedPrecondition(grpcText('FailedPrecondition', `node ${n.ID} is not down and can't be removed`));
+      }
+      tx.delete('node', n.ID);
+    });
+  }
+
+  // ---- services
+  listServices(f: Filters, withStatus: boolean): (Service & { ServiceStatus?: ServiceStatusCounts })[] {
+    return this.store.view((tx) => {
+      const services = tx.find('service', (s) => serviceMatches(s, f));
+      if (!withStatus) return services;
+      const liveNodes = new Set(tx.find('node', (n) => n.Status.State !== 'down').map((n) => n.ID));
+      return services.map((s) => ({ ...s, ServiceStatus: this.counts(s, tx.tasksByService(s.ID), liveNodes) }));
+    });
+  }
+
+  private counts(s: Service, tasks: Task[], liveNodes: Set<string>): ServiceStatusCounts {
+    let running = 0;
+    let completed = 0;
+    let desiredGlobal = 0;
+    for (const t of tasks) {
+      if (t.Status.State === 'running' && liveNodes.has(t.NodeID ?? '')) running++;
+      if (t.Status.State === 'complete') completed++;
+      if (t.DesiredState === 'running' && liveNodes.has(t.NodeID ?? '')) desiredGlobal++;
+    }
+    const desired = s.Spec.Mode.Global ? desiredGlobal : (s.Spec.Mode.Replicated?.Replicas ?? 0);
+    return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: completed };
+  }
+
+  getService(ref: string, insertDefaults: boolean): Service {
+    const s = this.store.view((tx) => this.resolveService(tx, ref));
+    if (insertDefaults) {
+      s.Spec = withDefaults(s.Spec);
+      if (s.PreviousSpec) s.PreviousSpec = withDefaults(s.PreviousSpec);
+    }
+    return s;
+  }
+
+  private resolveService(tx: ReadTx, ref: string): Service {
+    return resolveRef(tx.find('service'), ref, (s) => s.Spec.Name, 'service');
+  }
+
+  async createService(input: ServiceSpec): Promise<string> {
+    validateServiceSpec(input);
+    const spec = normalizeServiceSpec(input);
+    const id = newId(this.deps.rng);
+    const now = this.now();
+    await this.store.update((tx) => {
+      if (tx.find('service', (s) => s.Spec.Name === spec.Name).length > 0) {
+        throw conflict(grpcText('AlreadyExists', `service ${spec.Name} already exists`));
+      }
+      const svc: Service = {
+        ID: id,
+        Version: { Index: 0 },
+        CreatedAt: now,
+        UpdatedAt: now,
+        Spec: spec,
+        Endpoint: { Spec: spec.EndpointSpec ?? { Mode: 'vip' } },
+        internal: { specVersion: 1 },
+      };
+      tx.create('service', svc);
+    });
+    return id;
+  }
+
+  async updateService(ref: string, version: number, input: ServiceSpec, rollback: boolean): Promise<void> {
+    if (!rollback) validateServiceSpec(input);
+    await this.store.update((tx) => {
+      const s = this.resolveService(tx, ref);
+      if (s.Version.Index !== version) throw internal(grpcText('Unknown', 'update out of sequence'));
+      const now = this.now();
+      if (rollback) {
+        if (!s.PreviousSpec) throw failedPrecondition(grpcText('FailedPrecondition', `service ${s.ID} does not have a previous spec`));
+        const cur = s.Spec;
+        s.Spec = s.PreviousSpec;
+        s.PreviousSpec = cur;
+        s.UpdateStatus = { State: 'rollback_started', StartedAt: now, Message: 'manually requested rollback' };
+      } else {
+        const spec = normalizeServiceSpec(input);
+        if (spec.Name !== s.Spec.Name) throw invalidArgument(grpcText('Unimplemented', 'renaming services is not supported'));
+        if (!!spec.Mode.Global !== !!s.Spec.Mode.Global) throw invalidArgument(grpcText('Unimplemented', 'service mode change is not allowed'));
+        s.PreviousSpec = s.Spec;
+        s.Spec = spec;
+      }
+      s.Endpoint = { ...s.Endpoint, Spec: s.Spec.EndpointSpec ?? { Mode: 'vip' } };
+      s.internal = { specVersion: s.internal.specVersion + 1, previousSpecVersion: s.internal.specVersion };
+      s.UpdatedAt = now;
+      tx.update('service', s);
+    });
+  }
+
+  async removeService(ref: string): Promise<void> {
+    await this.store.update((tx) => {
+      const s = this.resolveService(tx, ref);
+      tx.delete('service', s.ID);
+    });
+  }
+
+  // ---- tasks
+  listTasks(f: Filters): Task[] {
+    return this.store.view((tx) => {
+      const services = tx.find('service');
+      const specVersions = new Map(services.map((s) => [s.ID, s.internal.specVersion]));
+      let serviceIds: Set<string> | undefined;
+      if (f.service?.length) {
+        // Docker answers 404 for a service filter naming a service that does not exist.
+        serviceIds = new Set(f.service.map((ref) => this.resolveService(tx, ref).ID));
+      }
+      let nodeIds: Set<string> | undefined;
+      if (f.node?.length) nodeIds = new Set(f.node.map((ref) => this.resolveNode(tx, ref).ID));
+      const tasks = serviceIds ? [...serviceIds].flatMap((id) => tx.tasksByService(id)) : tx.find('task');
+      return tasks.filter((t) => taskMatches(t, f, { serviceIds, nodeIds, specVersions }));
+    });
+  }
+
+  getTask(ref: string): Task {
+    return this.store.view((tx) => resolveRef(tx.find('task'), ref, () => undefined, 'task'));
+  }
+
+  /** Tasks still running somewhere; a node leaving or being removed wants to know. */
+  liveTasksOnNode(nodeId: string): Task[] {
+    return this.store.view((tx) => tx.tasksByNode(nodeId).filter((t) => !isTerminal(t.Status.State)));
+  }
+}
+

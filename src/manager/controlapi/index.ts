@@ -1,0 +1,4 @@
+export * from './controlapi';
+export * from './core/filters';
+export * from './core/validate';
+export * from './core/defaults';

@@ -1,0 +1,357 @@
+import { randomBytes } from 'node:crypto';
+import type { AssignmentsMessage, Cluster, DispatcherApi, Node, SessionInfo, SessionRequest, TaskStatusUpdate } from '../../types';
+import type { MemoryStore, StoreEvent } from '../../store';
+import type { Clock } from '../../lib/ports';
+import { invalidArgument, notFound, unavailable } from '../../lib/errors';
+import { isoTime } from '../../lib/time';
+import { AssignmentSet, type TaskChange } from './core/assignments';
+import { HeartbeatTracker, heartbeatPeriodMs } from './core/heartbeat';
+import { coalesceUpdates, judgeStatusUpdate, withStatus } from './core/status';
+
+// The dispatcher: one session per node, heartbeats, assignment streams, batched status writes.
+// Transport-agnostic: it implements DispatcherApi in-process; the gRPC layer wraps this object.
+// This is the only file of the dispatcher that uses timers; decisions live in ./core.
+
+export interface DispatcherLogger {
+  debug(obj: unknown, msg?: string): void;
+  info(obj: unknown, msg?: string): void;
+  warn(obj: unknown, msg?: string): void;
+  error(obj: unknown, msg?: string): void;
+}
+
+export interface DispatcherOptions {
+  store: MemoryStore;
+  clock: Clock;
+  logger?: DispatcherLogger;
+  /** Manager addresses handed to agents (SessionInfo.managers). */
+  managers?: () => string[];
+  /** Coalescing window for assignment messages and status writes (ms). Default 10. */
+  batchMs?: number;
+  /** How often expired heartbeats are checked (ms). Default: a quarter of the period, at most 1000. */
+  checkIntervalMs?: number;
+  /** Slack added to the heartbeat TTL (3 × period). Default 500 ms. */
+  heartbeatEpsilonMs?: number;
+  /**
+   * When a session's assignment stream closes (connection lost) and the node opens no new session
+   * within this many ms, the node is marked down at once instead of waiting for its heartbeats to
+   * expire. `undefined` (the default) disables it: as in swarmkit only missed heartbeats mark a node
+   * down, so a short network blip that the agent's reconnect covers never flaps the node.
+   */
+  disconnectGraceMs?: number;
+}
+
+/** Docker's message for a node whose heartbeats stopped. */
+export const HEARTBEAT_FAILURE = 'heartbeat failure';
+
+interface Session {
+  id: string;
+  nodeId: string;
+  periodMs: number;
+  /** Aborted when the session ends (replaced, expired, dispatcher stopped). */
+  ended: AbortController;
+  streams: number;
+}
+
+interface PendingStatus {
+  nodeId: string;
+  update: TaskStatusUpdate;
+  waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+export class Dispatcher implements DispatcherApi {
+  private readonly store: MemoryStore;
+  private readonly clock: Clock;
+  private readonly log?: DispatcherLogger;
+  private readonly batchMs: number;
+  private readonly heartbeats: HeartbeatTracker;
+  private sessions = new Map<string, Session>();
+  private pending = new Map<string, PendingStatus>();
+  private flushTimer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+  private checkTimer: NodeJS.Timeout | null = null;
+  private disconnectTimers = new Map<string, NodeJS.Timeout>();
+  private running = false;
+  private stopped = new AbortController();
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.store = opts.store;
+    this.clock = opts.clock;
+    this.log = opts.logger;
+    this.batchMs = opts.batchMs ?? 10;
+    this.heartbeats = new HeartbeatTracker(opts.heartbeatEpsilonMs);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.stopped = new AbortController();
+    this.scheduleCheck();
+  }
+
+  /** Ends every session (agents reconnect elsewhere) and flushes pending status writes. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.stopped.abort();
+    if (this.checkTimer) clearTimeout(this.checkTimer);
+    this.checkTimer = null;
+    for (const t of this.disconnectTimers.values()) clearTimeout(t);
+    this.disconnectTimers.clear();
+    for (const s of this.sessions.values()) s.ended.abort();
+    this.sessions.clear();
+    await this.flush();
+  }
+
+  // ---- DispatcherApi ----
+
+  async session(req: SessionRequest): Promise<SessionInfo> {
+    this.assertRunning();
+    if (!req.nodeId) throw invalidArgument('session: node ID required');
+    const periodMs = this.periodMs();
+    const id = randomBytes(16).toString('hex');
+    const replaced = this.heartbeats.register(req.nodeId, id, this.clock.now(), periodMs);
+    if (replaced) this.endSession(replaced);
+    for (const s of this.sessions.values()) if (s.nodeId === req.nodeId) this.endSession(s.id);
+    const dt = this.disconnectTimers.get(req.nodeId);
+    if (dt) clearTimeout(dt);
+    this.disconnectTimers.delete(req.nodeId);
+    this.sessions.set(id, { id, nodeId: req.nodeId, periodMs, ended: new AbortController(), streams: 0 });
+    try {
+      await this.store.update((tx) => {
+        const now = isoTime(this.clock.now());
+        const existing = tx.get('node', req.nodeId);
+        const node: Node = existing ?? {
+          ID: req.nodeId,
+          Version: { Index: 0 },
+          CreatedAt: now,
+          UpdatedAt: now,
+          Spec: { Role: 'worker', Availability: 'active' },
+          Description: req.description,
+          Status: { State: 'ready', Addr: req.addr },
+        };
+        node.Description = req.description;
+        node.Status = { State: 'ready', Addr: req.addr };
+        node.UpdatedAt = now;
+        if (existing) tx.update('node', node);
+        else tx.create('node', node);
+      });
+    } catch (e) {
+      this.heartbeats.remove(req.nodeId, id);
+      this.endSession(id);
+      throw e;
+    }
+    this.log?.info({ nodeId: req.nodeId, sessionId: id }, 'dispatcher: session started');
+    return { sessionId: id, heartbeatPeriodMs: periodMs, managers: this.opts.managers?.() ?? [] };
+  }
+
+  async heartbeat(sessionId: string): Promise<{ heartbeatPeriodMs: number }> {
+    this.assertRunning();
+    const s = this.sessions.get(sessionId);
+    if (!s) throw notFound('session invalid');
+    const periodMs = this.periodMs();
+    if (!this.heartbeats.beat(s.nodeId, s.id, this.clock.now(), periodMs)) {
+      this.endSession(s.id);
+      throw notFound('session invalid');
+    }
+    s.periodMs = periodMs;
+    return { heartbeatPeriodMs: periodMs };
+  }
+
+  assignments(sessionId: string, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
+    return { [Symbol.asyncIterator]: () => this.stream(sessionId, signal)[Symbol.asyncIterator]() };
+  }
+
+  async updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void> {
+    this.assertRunning();
+    const s = this.sessions.get(sessionId);
+    if (!s) throw notFound('session invalid');
+    if (updates.length === 0) return;
+    const done = new Promise<void>((resolve, reject) => {
+      for (const u of coalesceUpdates(updates)) {
+        const prev = this.pending.get(u.taskId);
+        const waiters = prev?.waiters ?? [];
+        this.pending.set(u.taskId, { nodeId: s.nodeId, update: u, waiters });
+      }
+      // One waiter per call, attached to the last entry of this call (resolved with the batch).
+      const last = this.pending.get(updates[updates.length - 1]!.taskId)!;
+      last.waiters.push({ resolve, reject });
+    });
+    this.scheduleFlush();
+    return done;
+  }
+
+  // ---- internals ----
+
+  /** Node IDs with a live session (for tests and diagnostics). */
+  connectedNodes(): string[] {
+    return [...new Set([...this.sessions.values()].map((s) => s.nodeId))];
+  }
+
+  private assertRunning(): void {
+    if (!this.running) throw unavailable('dispatcher is stopped');
+  }
+
+  private periodMs(): number {
+    const c = this.store.view((tx) => tx.find('cluster'))[0] as Cluster | undefined;
+    return heartbeatPeriodMs(c?.Spec?.Dispatcher?.HeartbeatPeriod);
+  }
+
+  private endSession(id: string): void {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    this.sessions.delete(id);
+    s.ended.abort();
+  }
+
+  private async *stream(sessionId: string, signal: AbortSignal): AsyncGenerator<AssignmentsMessage> {
+    this.assertRunning();
+    const s = this.sessions.get(sessionId);
+    if (!s) throw notFound('session invalid');
+    const nodeId = s.nodeId;
+    s.streams++;
+    const watch = this.store.watch({
+      kinds: ['task'],
+      match: (e: StoreEvent) => (e.object as { NodeID?: string }).NodeID === nodeId || (e.old as { NodeID?: string } | undefined)?.NodeID === nodeId,
+    });
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    signal.addEventListener('abort', onAbort);
+    s.ended.signal.addEventListener('abort', onAbort);
+    this.stopped.signal.addEventListener('abort', onAbort);
+    const closeWatch = () => watch.close();
+    stop.signal.addEventListener('abort', closeWatch);
+    const set = new AssignmentSet(nodeId);
+    try {
+      const viewIndex = this.store.index;
+      const tasks = this.store.view((tx) => tx.tasksByNode(nodeId));
+      yield set.complete(tasks);
+      while (!stop.signal.aborted) {
+        const first = await watch.next();
+        if (first.done) break;
+        // Coalesce a few ms of changes into one message.
+        await sleep(this.batchMs, stop.signal);
+        if (stop.signal.aborted) break;
+        const events = [first.value, ...watch.drain()].filter((e) => e.index > viewIndex);
+        const changes: TaskChange[] = events.map((e) => ({ action: e.action, task: e.object as TaskChange['task'] }));
+        const msg = set.apply(changes);
+        if (msg) yield msg;
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      s.ended.signal.removeEventListener('abort', onAbort);
+      this.stopped.signal.removeEventListener('abort', onAbort);
+      watch.close();
+      s.streams--;
+      this.onStreamClosed(s);
+    }
+  }
+
+  private onStreamClosed(s: Session): void {
+    const grace = this.opts.disconnectGraceMs;
+    if (grace === undefined || !this.running) return;
+    if (this.sessions.get(s.id) !== s) return; // replaced or expired already
+    if (s.streams > 0) return;
+    const t = setTimeout(() => {
+      this.disconnectTimers.delete(s.nodeId);
+      if (this.sessions.get(s.id) !== s || s.streams > 0) return;
+      this.log?.warn({ nodeId: s.nodeId }, 'dispatcher: session stream closed, marking node down');
+      this.heartbeats.remove(s.nodeId, s.id);
+      this.endSession(s.id);
+      void this.markDown(s.nodeId);
+    }, grace);
+    t.unref?.();
+    const old = this.disconnectTimers.get(s.nodeId);
+    if (old) clearTimeout(old);
+    this.disconnectTimers.set(s.nodeId, t);
+  }
+
+  private scheduleCheck(): void {
+    if (!this.running) return;
+    const interval = this.opts.checkIntervalMs ?? Math.min(1000, Math.max(10, Math.floor(this.periodMs() / 4)));
+    this.checkTimer = setTimeout(() => {
+      this.checkTimer = null;
+      this.checkHeartbeats();
+      this.scheduleCheck();
+    }, interval);
+    this.checkTimer.unref?.();
+  }
+
+  /** Marks nodes whose heartbeats expired down. Public so tests with a manual clock can drive it. */
+  checkHeartbeats(): void {
+    for (const e of this.heartbeats.expire(this.clock.now())) {
+      this.log?.warn({ nodeId: e.nodeId }, 'dispatcher: heartbeat expired, node down');
+      this.endSession(e.sessionId);
+      void this.markDown(e.nodeId);
+    }
+  }
+
+  private async markDown(nodeId: string): Promise<void> {
+    try {
+      await this.store.update((tx) => {
+        // A node that registered again meanwhile stays up.
+        if (this.heartbeats.sessionOf(nodeId)) return;
+        const n = tx.get('node', nodeId);
+        if (!n || n.Status.State === 'down') return;
+        n.Status = { ...n.Status, State: 'down', Message: HEARTBEAT_FAILURE };
+        n.UpdatedAt = isoTime(this.clock.now());
+        tx.update('node', n);
+      });
+    } catch (err) {
+      this.log?.error({ err, nodeId }, 'dispatcher: marking node down failed');
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      void this.flush();
+    }, this.batchMs);
+  }
+
+  /** Writes every pending status update in one store transaction. */
+  async flush(): Promise<void> {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+    }
+    const run = async () => {
+      if (this.pending.size === 0) return;
+      const batch = [...this.pending.values()];
+      this.pending.clear();
+      const waiters = batch.flatMap((p) => p.waiters);
+      try {
+        const now = isoTime(this.clock.now());
+        await this.store.update((tx) => {
+          for (const p of batch) {
+            const task = tx.get('task', p.update.taskId);
+            const verdict = judgeStatusUpdate(task, p.nodeId, p.update);
+            if (verdict !== 'apply') {
+              if (verdict !== 'unchanged') this.log?.debug({ taskId: p.update.taskId, verdict }, 'dispatcher: status update ignored');
+              continue;
+            }
+            tx.update('task', withStatus(task!, p.update, now));
+          }
+        });
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        this.log?.warn({ err }, 'dispatcher: status batch write failed');
+        for (const w of waiters) w.reject(err);
+      }
+    };
+    this.flushing = this.flushing.then(run, run);
+    return this.flushing;
+  }
+}

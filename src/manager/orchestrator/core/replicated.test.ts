@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { reconcileReplicated, removeAllTasks, slotsToRemove } from './replicated';
+import { reconcileGlobal } from './global';
+import { idGen, mkNode, mkService, mkTask, T0 } from './testkit';
+import type { Mutation } from './common';
+import type { Task } from '../../../types';
+
+const created = (ms: Mutation[]) => ms.filter((m): m is { op: 'create'; task: Task } => m.op === 'create').map((m) => m.task);
+const updated = (ms: Mutation[]) => ms.filter((m): m is { op: 'update'; task: Task } => m.op === 'update').map((m) => m.task);
+const nodes = (...ns: ReturnType<typeof mkNode>[]) => new Map(ns.map((n) => [n.ID, n]));
+
+test('replicated: scale up from zero fills slots 1..n with NEW tasks from the current spec', () => {
+  const s = mkService('s', { replicas: 3, version: 7 });
+  const out = reconcileReplicated({ service: s, tasks: [], nodes: new Map(), now: T0, newId: idGen() });
+  const ts = created(out);
+  assert.deepEqual(ts.map((t) => t.Slot), [1, 2, 3]);
+  assert.ok(ts.every((t) => t.Status.State === 'new' && t.DesiredState === 'running' && t.internal.specVersion === 7 && !t.NodeID));
+  assert.deepEqual(ts.map((t) => t.ID), ['n1', 'n2', 'n3']);
+});
+
+test('replicated: fills only missing slots, keeps failed-but-wanted and out-of-date tasks', () => {
+  const s = mkService('s', { replicas: 4, version: 2 });
+  const tasks = [
+    mkTask(s, { slot: 1, version: 1 }), // out of date: updater's business
+    mkTask(s, { slot: 2, state: 'failed' }), // restart supervisor's business
+    mkTask(s, { slot: 3, desired: 'shutdown', state: 'shutdown' }), // dead slot
+  ];
+  const out = reconcileReplicated({ service: s, tasks, nodes: new Map(), now: T0, newId: idGen() });
+  assert.equal(updated(out).length, 0);
+  assert.deepEqual(created(out).map((t) => t.Slot), [3, 4]);
+});
+
+test('replicated: scale down removes slots not running first, then most loaded nodes, then highest slot', () => {
+  const s = mkService('s', { replicas: 2 });
+  const tasks = [
+    mkTask(s, { id: 'a', slot: 1, node: 'A' }),
+    mkTask(s, { id: 'b', slot: 2, node: 'B' }),
+    mkTask(s, { id: 'c', slot: 3, node: 'A' }),
+    mkTask(s, { id: 'd', slot: 4, node: 'C', state: 'preparing' }),
+    mkTask(s, { id: 'e', slot: 5, node: 'C' }),
+  ];
+  const out = reconcileReplicated({ service: s, tasks, nodes: nodes(mkNode('A'), mkNode('B'), mkNode('C')), now: T0 + 5, newId: idGen() });
+  assert.equal(created(out).length, 0);
+  const removed = updated(out);
+  assert.ok(removed.every((t) => t.DesiredState === 'remove'));
+  // d (not running) first; then A has 2 → c (slot 3 > 1); then loads A1 B1 C1 → highest slot 5
+  assert.deepEqual(removed.map((t) => t.ID).sort(), ['c', 'd', 'e']);
+});
+
+test('replicated: all running, even spread, scale 5→3 keeps slots 1..3', () => {
+  const s = mkService('s', { replicas: 3 });
+  const tasks = [1, 2, 3, 4, 5].map((i) => mkTask(s, { id: `x${i}`, slot: i, node: 'ABCAB'[i - 1]! }));
+  const live = new Map(tasks.map((t) => [t.Slot!, [t]]));
+  assert.deepEqual(slotsToRemove(live, 2).sort(), [4, 5]);
+});
+
+test('deleted service: every task gets DesiredState remove', () => {
+  const s = mkService('s');
+  const tasks = [mkTask(s, { slot: 1 }), mkTask(s, { slot: 1, desired: 'shutdown', state: 'failed' }), mkTask(s, { slot: 2, desired: 'remove' })];
+  const out = removeAllTasks(tasks, T0);
+  assert.equal(out.length, 2);
+  assert.ok(updated(out).every((t) => t.DesiredState === 'remove'));
+});
+
+test('global: one task per ready, non-drained, matching node; new node gets a task', () => {
+  const s = mkService('g', { global: true, spec: { Placement: { Constraints: ['node.labels.zone==EU'] } } });
+  const ns = [
+    mkNode('n1', { labels: { zone: 'eu' } }),
+    mkNode('n2', { labels: { zone: 'eu' }, availability: 'drain' }),
+    mkNode('n3', { labels: { zone: 'us' } }),
+    mkNode('n4', { labels: { zone: 'eu' }, state: 'down' }),
+    mkNode('n5', { labels: { zone: 'eu' }, availability: 'pause' }),
+    mkNode('n6', { labels: { zone: 'eu' } }),
+  ];
+  const tasks = [mkTask(s, { id: 'on1', node: 'n1' }), mkTask(s, { id: 'on2', node: 'n2' }), mkTask(s, { id: 'on3', node: 'n3' }), mkTask(s, { id: 'on4', node: 'n4' }), mkTask(s, { id: 'on5', node: 'n5' }), mkTask(s, { id: 'gone', node: 'n9' })];
+  const out = reconcileGlobal({ service: s, tasks, nodes: ns, now: T0, newId: idGen() });
+  assert.deepEqual(created(out).map((t) => [t.NodeID, t.Slot, t.Status.State]), [['n6', undefined, 'new']]);
+  assert.deepEqual(
+    updated(out).map((t) => [t.ID, t.DesiredState]).sort(),
+    [['gone', 'shutdown'], ['on2', 'shutdown'], ['on3', 'shutdown'], ['on4', 'shutdown']],
+  );
+});
+
+test('global: a failed task still wanted keeps its node covered (restart supervisor replaces it)', () => {
+  const s = mkService('g', { global: true });
+  const out = reconcileGlobal({ service: s, tasks: [mkTask(s, { node: 'n1', state: 'failed' })], nodes: [mkNode('n1')], now: T0, newId: idGen() });
+  assert.deepEqual(out, []);
+});

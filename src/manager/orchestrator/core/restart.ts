@@ -1,0 +1,138 @@
+import { isGlobal, isRunnable, isTerminal, newTask, slotKeyOf, type Node, type Service, type Task } from '../../../types';
+import { isoTime } from '../../../lib/time';
+import { globalNodeKeeps } from './global';
+import { DEFAULT_RESTART_DELAY_NS, NS_PER_MS, OLD_TASK_TIMEOUT_MS, type IdGen, type Mutation } from './common';
+
+/** Restarts made in one slot since the spec version last changed (kept in memory by the loop, as swarmkit does). */
+export interface SlotRestarts {
+  specVersion: number;
+  /** Times (ms) of each restart. */
+  times: number[];
+}
+export type RestartHistory = ReadonlyMap<string, SlotRestarts>;
+
+export const historyKey = (t: Pick<Task, 'ServiceID' | 'Slot' | 'NodeID'>): string => `${t.ServiceID}/${slotKeyOf(t)}`;
+
+/** Applies the restart policy (of the task's own spec) to a task that stopped or lost its node. */
+export function shouldRestart(t: Task, history: SlotRestarts | undefined, now: number): boolean {
+  const p = t.Spec.RestartPolicy ?? {};
+  const cond = p.Condition ?? 'any';
+  if (cond === 'none') return false;
+  // on-failure: anything but a clean exit counts, including a lost node (swarmkit's reading).
+  if (cond === 'on-failure' && t.Status.State === 'complete') return false;
+  const max = p.MaxAttempts ?? 0;
+  if (max <= 0) return true;
+  if (!history || history.specVersion !== t.internal.specVersion) return true;
+  const windowMs = (p.Window ?? 0) / NS_PER_MS;
+  if (windowMs <= 0) return history.times.length < max;
+  return history.times.filter((x) => x > now - windowMs).length < max;
+}
+
+export interface RestartInput {
+  service: Service;
+  tasks: readonly Task[];
+  nodes: ReadonlyMap<string, Node>;
+  history: RestartHistory;
+  now: number;
+  newId: IdGen;
+}
+
+export interface RestartPlan {
+  mutations: Mutation[];
+  /** Restarts to record in the history once the mutations are committed. */
+  restarts: { key: string; specVersion: number; at: number }[];
+}
+
+/** Why a runnable task needs replacing, or null when it does not. */
+export function restartReason(service: Service, t: Task, nodes: ReadonlyMap<string, Node>): 'stopped' | 'node-down' | 'drained' | null {
+  if (!isRunnable(t.DesiredState)) return null;
+  if (isTerminal(t.Status.State)) return 'stopped';
+  if (isGlobal(service) || !t.NodeID) return null; // the global orchestrator handles node changes
+  const n = nodes.get(t.NodeID);
+  if (!n || n.Status.State === 'down') return 'node-down';
+  if (n.Spec.Availability === 'drain') return 'drained';
+  return null;
+}
+
+/**
+ * The restart supervisor's decisions for one live service: a runnable task that stopped (complete,
+ * failed, rejected, shut down by the agent) or whose node is gone, Down or drained gets DesiredState
+ * SHUTDOWN (its observed status is left as is); if the restart policy allows, a replacement is made in
+ * the same slot (global: on the same node) from the current spec with DesiredState READY and a
+ * `delayedStart` record: RestartPolicy.Delay (default 5 s; none for a drained node), and, while the old
+ * task may still run (drain), it also waits for that task to stop (at most a minute).
+ */
+export function planRestarts(input: RestartInput): RestartPlan {
+  const { service, tasks, nodes, history, now, newId } = input;
+  const out: RestartPlan = { mutations: [], restarts: [] };
+  const stopping = new Set<string>();
+  const candidates: { t: Task; reason: NonNullable<ReturnType<typeof restartReason>> }[] = [];
+  for (const t of tasks) {
+    const reason = restartReason(service, t, nodes);
+    if (reason) {
+      candidates.push({ t, reason });
+      stopping.add(t.ID);
+    }
+  }
+  const made = new Map<string, number>();
+  for (const { t, reason } of candidates) {
+    out.mutations.push({ op: 'update', task: { ...t, DesiredState: 'shutdown', UpdatedAt: isoTime(now) } });
+    const key = historyKey(t);
+    if (isGlobal(service) && !globalNodeKeeps(service, t.NodeID ? nodes.get(t.NodeID) : undefined)) continue;
+    // another runnable task already holds the slot (start-first update, or a replacement made now)
+    const holder = tasks.some((o) => o.ID !== t.ID && !stopping.has(o.ID) && isRunnable(o.DesiredState) && historyKey(o) === key);
+    if (holder || made.has(key)) continue;
+    const h = history.get(key);
+    const times = h && h.specVersion === t.internal.specVersion ? h.times : [];
+    const pending = out.restarts.filter((r) => r.key === key).map((r) => r.at);
+    if (!shouldRestart(t, { specVersion: t.internal.specVersion, times: [...times, ...pending] }, now)) continue;
+    const delayNs = reason === 'drained' ? 0 : (t.Spec.RestartPolicy?.Delay ?? DEFAULT_RESTART_DELAY_NS);
+    const task = newTask({
+      id: newId(),
+      service,
+      ...(isGlobal(service) ? { nodeId: t.NodeID } : { slot: t.Slot }),
+      now,
+      desiredState: 'ready',
+    });
+    task.internal.delayedStart =
+      reason === 'drained'
+        ? { notBefore: now + delayNs / NS_PER_MS, waitFor: t.ID, waitUntil: now + OLD_TASK_TIMEOUT_MS }
+        : { notBefore: now + delayNs / NS_PER_MS };
+    out.mutations.push({ op: 'create', task });
+    out.restarts.push({ key, specVersion: service.internal.specVersion, at: now });
+    made.set(key, 1);
+  }
+  return out;
+}
+
+/**
+ * Starts delayed replacements whose time has come: DesiredState READY → RUNNING once `notBefore` has
+ * passed and the task they wait for has stopped (terminal, or its node is gone/Down) or `waitUntil`
+ * passed. Returns the updates and the earliest time (ms) worth waking up again, if any.
+ */
+export function promoteDelayed(tasks: readonly Task[], byId: ReadonlyMap<string, Task>, nodes: ReadonlyMap<string, Node>, now: number): { mutations: Mutation[]; wakeAt?: number } {
+  const mutations: Mutation[] = [];
+  let wakeAt: number | undefined;
+  const wake = (at: number) => (wakeAt = wakeAt === undefined ? at : Math.min(wakeAt, at));
+  for (const t of tasks) {
+    const ds = t.internal.delayedStart;
+    if (t.DesiredState !== 'ready' || !ds) continue;
+    if (now < ds.notBefore) {
+      wake(ds.notBefore);
+      continue;
+    }
+    if (ds.waitFor) {
+      const old = byId.get(ds.waitFor);
+      const oldNode = old?.NodeID ? nodes.get(old.NodeID) : undefined;
+      const stopped = !old || isTerminal(old.Status.State) || !old.NodeID || !oldNode || oldNode.Status.State === 'down';
+      if (!stopped && ds.waitUntil !== undefined && now < ds.waitUntil) {
+        wake(ds.waitUntil);
+        continue;
+      }
+    }
+    const internal = { ...t.internal };
+    delete internal.delayedStart;
+    mutations.push({ op: 'update', task: { ...t, DesiredState: 'running', UpdatedAt: isoTime(now), internal } });
+  }
+  return wakeAt === undefined ? { mutations } : { mutations, wakeAt };
+}

@@ -1,0 +1,69 @@
+import { isGlobal, type Node, type Service } from '../../types';
+import type { StoreEvent, WatchFilter } from '../../store';
+import { newId } from '../../lib/ids';
+import { StoreLoop, applyMutations, type LoopDeps } from './loop';
+import { reconcileGlobal } from './core/global';
+import { removeAllTasks } from './core/replicated';
+
+const nodeShape = (n: Node) =>
+  JSON.stringify([n.Status.State, n.Spec.Availability, n.Spec.Role, n.Spec.Labels ?? {}, n.Description?.Hostname, n.Description?.Platform, n.Description?.Engine?.Labels ?? {}, n.Status.Addr]);
+
+/**
+ * The global orchestrator: one task per eligible node for each global service. Reacts to global
+ * service changes and deletion, and to any node change that can alter eligibility.
+ */
+export class GlobalOrchestrator extends StoreLoop {
+  protected readonly filter: WatchFilter = { kinds: ['service', 'node'] };
+  private dirty = new Set<string>();
+  private deleted = new Set<string>();
+
+  constructor(deps: LoopDeps) {
+    super(deps);
+  }
+
+  protected onEvent(e: StoreEvent): boolean {
+    if (e.kind === 'node') {
+      const n = e.object as Node;
+      const old = e.old as Node | undefined;
+      if (e.action === 'update' && old && nodeShape(old) === nodeShape(n)) return false;
+      this.full = true;
+      return true;
+    }
+    const s = e.object as Service;
+    if (!isGlobal(s)) return false;
+    if (e.action === 'delete') {
+      this.deleted.add(s.ID);
+      return true;
+    }
+    const old = e.old as Service | undefined;
+    if (old && old.internal.specVersion === s.internal.specVersion) return false;
+    this.dirty.add(s.ID);
+    return true;
+  }
+
+  protected async flush(): Promise<undefined> {
+    const { store, clock, rng } = this.deps;
+    const deleted = [...this.deleted];
+    this.deleted.clear();
+    let ids = [...this.dirty];
+    this.dirty.clear();
+    if (this.full) {
+      this.full = false;
+      ids = store.view((tx) => tx.find('service', isGlobal).map((s) => s.ID));
+    }
+    for (const sid of deleted) {
+      await store.update((tx) => {
+        if (tx.get('service', sid)) return;
+        applyMutations(tx, removeAllTasks(tx.tasksByService(sid), clock.now()));
+      });
+    }
+    for (const sid of ids) {
+      await store.update((tx) => {
+        const service = tx.get('service', sid);
+        if (!service) return;
+        applyMutations(tx, reconcileGlobal({ service, tasks: tx.tasksByService(sid), nodes: tx.find('node'), now: clock.now(), newId: () => newId(rng) }));
+      });
+    }
+    return undefined;
+  }
+}

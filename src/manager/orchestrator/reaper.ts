@@ -1,0 +1,56 @@
+import type { Node, Task } from '../../types';
+import type { StoreEvent, WatchFilter } from '../../store';
+import { StoreLoop, type LoopDeps } from './loop';
+import { reapService } from './core/reaper';
+import { DEFAULT_TASK_HISTORY } from './core/common';
+
+/**
+ * The task reaper: deletes tasks that are to be removed once they stopped (or never reached a live
+ * node), and trims each slot's history to the cluster's TaskHistoryRetentionLimit (default 5).
+ */
+export class TaskReaper extends StoreLoop {
+  protected readonly filter: WatchFilter = { kinds: ['task', 'node', 'cluster'] };
+  private dirty = new Set<string>();
+
+  constructor(deps: LoopDeps) {
+    super(deps);
+  }
+
+  protected onEvent(e: StoreEvent): boolean {
+    if (e.kind === 'cluster') {
+      this.full = true;
+      return true;
+    }
+    if (e.kind === 'node') {
+      const n = e.object as Node;
+      if (e.action !== 'delete' && n.Status.State !== 'down') return false;
+      const tasks = this.deps.store.view((tx) => tx.tasksByNode(n.ID));
+      for (const t of tasks) this.dirty.add(t.ServiceID);
+      return tasks.length > 0;
+    }
+    if (e.action === 'delete') return false;
+    const t = e.object as Task;
+    this.dirty.add(t.ServiceID);
+    return true;
+  }
+
+  protected async flush(): Promise<undefined> {
+    const { store } = this.deps;
+    let ids = [...this.dirty];
+    this.dirty.clear();
+    if (this.full) {
+      this.full = false;
+      ids = [...new Set(store.view((tx) => tx.find('task').map((t) => t.ServiceID)))];
+    }
+    for (const sid of ids) {
+      await store.update((tx) => {
+        const cluster = tx.find('cluster')[0];
+        const retention = cluster?.Spec?.Orchestration?.TaskHistoryRetentionLimit ?? DEFAULT_TASK_HISTORY;
+        const nodes = new Map(tx.find('node').map((n) => [n.ID, n]));
+        const tasks: Task[] = tx.tasksByService(sid);
+        for (const id of reapService({ tasks, nodes, retention })) tx.delete('task', id);
+      });
+    }
+    return undefined;
+  }
+}

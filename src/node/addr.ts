@@ -1,0 +1,41 @@
+import os from 'node:os';
+import { invalidArgument } from '../lib/errors';
+
+/** Splits "IP[:PORT]" (or an interface name) into host and port, as `swarm init --advertise-addr` takes it. */
+export function parseAddr(addr: string, defaultPort: number): { host: string; port: number } {
+  const ifaces = os.networkInterfaces();
+  let host = addr;
+  let port = defaultPort;
+  const m = /^(.*):(\d+)$/.exec(addr);
+  if (m && !addr.includes('::')) {
+    host = m[1]!;
+    port = Number(m[2]);
+  }
+  const iface = ifaces[host];
+  if (iface) {
+    const v4 = iface.find((i) => i.family === 'IPv4');
+    if (!v4) throw invalidArgument(`interface ${host} has no IPv4 address`);
+    host = v4.address;
+  }
+  if (!host) throw invalidArgument(`invalid address: ${addr}`);
+  return { host, port };
+}
+
+/**
+ * Picks the address to advertise when none was given: the configured default, else the only
+ * non-loopback IPv4 address. Docker's error text when there are several.
+ */
+export function detectAdvertiseAddr(fallback?: string): string {
+  if (fallback) return fallback;
+  const addrs: { name: string; address: string }[] = [];
+  for (const [name, list] of Object.entries(os.networkInterfaces())) {
+    for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) addrs.push({ name, address: i.address });
+  }
+  if (addrs.length === 1) return addrs[0]!.address;
+  if (addrs.length === 0) return '127.0.0.1';
+  throw invalidArgument(
+    `could not choose an IP address to advertise since this system has multiple addresses on different interfaces (${addrs
+      .map((a) => `${a.address} on ${a.name}`)
+      .join(' and ')})`,
+  );
+}

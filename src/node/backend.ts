@@ -1,0 +1,156 @@
+import type {
+  ClusterBackend,
+  EngineEvent,
+  Filters,
+  InitRequest,
+  JoinRequest,
+  LogRequest,
+  ServiceLogLine,
+  SwarmInfo,
+  SwarmUpdateFlags,
+} from '../api/backend';
+import { failedPrecondition, notFound, unavailable, unimplemented, NOT_A_MANAGER_MESSAGE, NOT_A_MANAGER_WORKER_MESSAGE } from '../lib/errors';
+import type { NodeSpec, ServiceSpec, SwarmSpec } from '../types';
+import type { Daemon } from './daemon';
+import { mergeLogStreams } from './logs';
+import { EventLog } from './events';
+
+/**
+ * The daemon's answer to the Engine API's swarm endpoints: on a manager they go to the control
+ * API; elsewhere they fail with Docker's texts.
+ */
+export class NodeBackend implements ClusterBackend {
+  private eventLog = new EventLog();
+
+  constructor(private d: Daemon) {}
+
+  /** Called when the manager role starts, so events flow from its store. */
+  attachEvents(): void {
+    if (this.d.manager) this.eventLog.attach(this.d.manager.store);
+  }
+
+  private get control() {
+    const m = this.d.manager;
+    if (!m) throw unavailable(this.d.state ? NOT_A_MANAGER_WORKER_MESSAGE : NOT_A_MANAGER_MESSAGE);
+    return m.controlapi;
+  }
+
+  async swarmInfo(): Promise<SwarmInfo> {
+    const st = this.d.state;
+    if (!st) return { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
+    const base: SwarmInfo = {
+      NodeID: st.nodeId,
+      NodeAddr: st.advertiseAddr.split(':')[0]!,
+      LocalNodeState: 'active',
+      ControlAvailable: !!this.d.manager,
+      Error: '',
+      RemoteManagers: [{ NodeID: st.nodeId, Addr: st.advertiseAddr }],
+    };
+    const m = this.d.manager;
+    if (!m) return base;
+    const nodes = m.controlapi.listNodes({});
+    const managers = nodes.filter((n) => n.Spec.Role === 'manager');
+    base.RemoteManagers = managers.map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus?.Addr ?? n.Status.Addr }));
+    base.Nodes = nodes.length;
+    base.Managers = managers.length;
+    const { JoinTokens: _t, internal: _i, ...cluster } = m.controlapi.getCluster();
+    base.Cluster = cluster;
+    return base;
+  }
+
+  init(req: InitRequest): Promise<string> {
+    return this.d.init(req).then((id) => (this.attachEvents(), id));
+  }
+
+  async join(_req: JoinRequest): Promise<void> {
+    if (this.d.state) throw unavailable('This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.');
+    throw unimplemented('joining another swarm needs the multi-node transport, which this daemon does not have yet');
+  }
+
+  leave(force: boolean): Promise<void> {
+    return this.d.leave(force);
+  }
+
+  async inspectSwarm() {
+    return this.control.getCluster();
+  }
+
+  async updateSwarm(version: number, spec: SwarmSpec, flags: SwarmUpdateFlags): Promise<void> {
+    if (flags.rotateManagerUnlockKey) throw unimplemented('autolock is not supported yet');
+    await this.control.updateCluster(version, spec, { worker: flags.rotateWorkerToken, manager: flags.rotateManagerToken });
+  }
+
+  async unlockKey(): Promise<string> {
+    throw failedPrecondition('no unlock key is set');
+  }
+
+  async listNodes(f: Filters) {
+    return this.control.listNodes(f);
+  }
+  async getNode(ref: string) {
+    return this.control.getNode(ref);
+  }
+  async updateNode(ref: string, version: number, spec: NodeSpec) {
+    await this.control.updateNode(ref, version, spec);
+  }
+  async removeNode(ref: string, force: boolean) {
+    await this.control.removeNode(ref, force);
+  }
+
+  async listServices(f: Filters, withStatus: boolean) {
+    return this.control.listServices(f, withStatus);
+  }
+  async getService(ref: string, insertDefaults: boolean) {
+    return this.control.getService(ref, insertDefaults);
+  }
+  async createService(spec: ServiceSpec) {
+    const ID = await this.control.createService(spec);
+    return { ID };
+  }
+  async updateService(ref: string, version: number, spec: ServiceSpec, opts: { rollback: boolean }) {
+    await this.control.updateService(ref, version, spec, opts.rollback);
+    return {};
+  }
+  async removeService(ref: string) {
+    await this.control.removeService(ref);
+  }
+
+  async listTasks(f: Filters) {
+    return this.control.listTasks(f);
+  }
+  async getTask(id: string) {
+    return this.control.getTask(id);
+  }
+
+  serviceLogs(ref: string, req: LogRequest, signal: AbortSignal): AsyncIterable<ServiceLogLine> {
+    const control = this.control;
+    const svc = control.getService(ref, false);
+    return this.logsOf(() => control.listTasks({ service: [svc.ID] }), req, signal);
+  }
+
+  taskLogs(id: string, req: LogRequest, signal: AbortSignal): AsyncIterable<ServiceLogLine> {
+    const control = this.control;
+    const t = control.getTask(id);
+    return this.logsOf(() => [control.getTask(t.ID)], req, signal);
+  }
+
+  private logsOf(tasks: () => import('../types').Task[], req: LogRequest, signal: AbortSignal): AsyncIterable<ServiceLogLine> {
+    const agent = this.d.agent;
+    const selfId = this.d.state?.nodeId;
+    if (!agent) throw unavailable('this node has no agent');
+    return mergeLogStreams({
+      tasks,
+      open: (t, s) => {
+        if (t.NodeID !== selfId) throw notFound(`task ${t.ID} runs on another node; remote logs need the multi-node transport`);
+        return agent.logs(t.ID, { follow: req.follow, tail: req.tail, timestamps: req.timestamps, since: req.since }, s);
+      },
+      follow: req.follow,
+      watch: this.d.manager?.store,
+      signal,
+    });
+  }
+
+  events(opts: { since?: number; until?: number; filters: Filters }, signal: AbortSignal): AsyncIterable<EngineEvent> {
+    return this.eventLog.stream(opts, signal);
+  }
+}

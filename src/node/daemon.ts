@@ -1,0 +1,223 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import * as x509 from '@peculiar/x509';
+import { createRootCA, caDigest, issueNodeKeyAndCertificate } from '../manager/ca/pki';
+import { generateJoinToken } from '../manager/ca/core/token';
+import { Manager } from '../manager/manager';
+import type { Executor } from '../agent/executor/types';
+import { Agent } from '../agent/agent';
+import { createApiServer } from '../api/server';
+import type { DaemonFacts, InitRequest } from '../api/backend';
+import { failedPrecondition, unavailable } from '../lib/errors';
+import { newId } from '../lib/ids';
+import { isoTime } from '../lib/time';
+import type { Cluster, Node } from '../types';
+import { defaultSwarmSpec } from '../types';
+import type { DaemonConfig } from './config';
+import { parseAddr, detectAdvertiseAddr } from './addr';
+import { clearSwarmState, loadSwarmState, saveSwarmState, type SwarmState } from './state';
+import { systemClock, systemRng } from './system';
+import { NodeBackend } from './backend';
+import { createExecutor } from './executor';
+
+export const SHOAL_VERSION: string = require('../../package.json').version;
+export const API_VERSION = '1.47';
+export const MIN_API_VERSION = '1.24';
+
+export const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
+export const LEAVE_MANAGER_TEXT =
+  'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.';
+
+/**
+ * The daemon's composition root: the API server, the runtime, and the swarm roles this node
+ * plays (manager, agent). It starts and stops them in order and switches roles on init/leave.
+ */
+export class Daemon {
+  readonly logger: Logger;
+  readonly facts: DaemonFacts;
+  executor!: Executor;
+  state: SwarmState | undefined;
+  manager: Manager | undefined;
+  agent: Agent | undefined;
+  private api?: { listen(): Promise<void>; close(): Promise<void> };
+  readonly backend: NodeBackend;
+  private roleChange: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly cfg: DaemonConfig) {
+    this.logger = pino({ level: cfg.logLevel, base: { node: cfg.hostname } }, pino.destination(2));
+    this.facts = {
+      version: SHOAL_VERSION,
+      apiVersion: API_VERSION,
+      minApiVersion: MIN_API_VERSION,
+      hostname: cfg.hostname,
+      os: 'linux',
+      arch: os.arch() === 'x64' ? 'x86_64' : os.arch(),
+      kernelVersion: os.release(),
+      ncpu: os.cpus().length,
+      memTotal: os.totalmem(),
+      dataDir: cfg.dataDir,
+      runtime: cfg.runtime,
+      engine: cfg.engine,
+    };
+    this.backend = new NodeBackend(this);
+  }
+
+  async start(): Promise<void> {
+    fs.mkdirSync(this.cfg.dataDir, { recursive: true, mode: 0o700 });
+    this.executor = createExecutor(this.cfg, () => this.state?.nodeId);
+    this.state = loadSwarmState(this.cfg.dataDir);
+    if (this.state) {
+      await this.startRoles(undefined);
+      this.backend.attachEvents();
+    }
+    const api = createApiServer({ backend: this.backend, facts: this.facts, hosts: this.cfg.hosts, engineSocket: this.cfg.engine, logger: this.logger });
+    await api.listen();
+    this.api = api;
+    this.logger.info({ hosts: this.cfg.hosts, runtime: this.cfg.runtime }, 'shoal daemon listening');
+  }
+
+  /** Stops the API and the roles. Tasks keep running in their runtime. */
+  async stop(): Promise<void> {
+    await this.api?.close().catch(() => undefined);
+    await this.stopRoles();
+    await this.executor?.close().catch(() => undefined);
+  }
+
+  /** Serializes init/join/leave so two can never interleave. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.roleChange.then(fn, fn);
+    this.roleChange = p.catch(() => undefined);
+    return p;
+  }
+
+  init(req: InitRequest): Promise<string> {
+    return this.exclusive(async () => {
+      if (this.state) throw unavailable(ALREADY_IN_SWARM);
+      const adv = parseAddr(req.AdvertiseAddr || detectAdvertiseAddr(this.cfg.defaultAdvertiseAddr), 2377);
+      const listen = parseAddr(req.ListenAddr || '0.0.0.0:2377', 2377);
+      const nodeId = newId(systemRng);
+      const clusterId = newId(systemRng);
+      const now = systemClock.now();
+      const ca = await createRootCA({ now });
+      const digest = caDigest(ca.certPem);
+      const token = () => generateJoinToken(digest, systemRng.bytes(16));
+      const spec = { ...defaultSwarmSpec(), ...(req.Spec ?? {}) };
+      if (req.Spec?.Orchestration) spec.Orchestration = { ...defaultSwarmSpec().Orchestration, ...req.Spec.Orchestration };
+      const nodeCert = await issueNodeKeyAndCertificate(ca, nodeId, 'manager', clusterId, { now });
+      const ts = isoTime(now);
+      const cluster: Cluster = {
+        ID: clusterId,
+        Version: { Index: 0 },
+        CreatedAt: ts,
+        UpdatedAt: ts,
+        Spec: spec,
+        JoinTokens: { Worker: token(), Manager: token() },
+        TLSInfo: tlsInfoOf(ca.certPem),
+        RootRotationInProgress: false,
+        DefaultAddrPool: req.DefaultAddrPool?.length ? req.DefaultAddrPool : ['10.0.0.0/8'],
+        SubnetSize: req.SubnetSize || 24,
+        DataPathPort: req.DataPathPort || 4789,
+        internal: { rootCACert: ca.certPem, rootCAKey: ca.keyPem },
+      };
+      const node = this.selfNode(nodeId, adv.host, `${adv.host}:${adv.port}`, ts, cluster.TLSInfo);
+      const state: SwarmState = { nodeId, clusterId, role: 'manager', advertiseAddr: `${adv.host}:${adv.port}`, listenAddr: `${listen.host}:${listen.port}` };
+      fs.mkdirSync(path.join(this.cfg.dataDir, 'certificates'), { recursive: true, mode: 0o700 });
+      fs.writeFileSync(path.join(this.cfg.dataDir, 'certificates', 'swarm-root-ca.crt'), ca.certPem);
+      fs.writeFileSync(path.join(this.cfg.dataDir, 'certificates', 'swarm-node.crt'), nodeCert.certPem);
+      fs.writeFileSync(path.join(this.cfg.dataDir, 'certificates', 'swarm-node.key'), nodeCert.keyPem, { mode: 0o600 });
+      await this.startRoles([
+        { action: 'create', kind: 'cluster', object: cluster },
+        { action: 'create', kind: 'node', object: node },
+      ]);
+      saveSwarmState(this.cfg.dataDir, state);
+      this.state = state;
+      return nodeId;
+    });
+  }
+
+  leave(force: boolean): Promise<void> {
+    return this.exclusive(async () => {
+      if (!this.state) throw unavailable('This node is not part of a swarm');
+      if (this.state.role === 'manager' && !force) throw failedPrecondition(LEAVE_MANAGER_TEXT);
+      // Leaving removes this node's tasks from its runtime, as Docker does.
+      await this.agent?.leave?.();
+      await this.stopRoles();
+      clearSwarmState(this.cfg.dataDir);
+      this.state = undefined;
+    });
+  }
+
+  /** The Node object describing this daemon, before the agent fills in the runtime's facts. */
+  private selfNode(nodeId: string, addr: string, managerAddr: string, ts: string, tls: Cluster['TLSInfo']): Node {
+    return {
+      ID: nodeId,
+      Version: { Index: 0 },
+      CreatedAt: ts,
+      UpdatedAt: ts,
+      Spec: { Labels: {}, Role: 'manager', Availability: 'active' },
+      Description: {
+        Hostname: this.cfg.hostname,
+        Platform: { Architecture: this.facts.arch, OS: 'linux' },
+        Resources: { NanoCPUs: this.facts.ncpu * 1e9, MemoryBytes: this.facts.memTotal },
+        Engine: { EngineVersion: SHOAL_VERSION },
+        TLSInfo: tls,
+      },
+      Status: { State: 'ready', Addr: addr },
+      ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: managerAddr },
+    };
+  }
+
+  /**
+   * Starts the manager (when this node is one) and the agent. `bootstrap` holds the first objects
+   * of a brand-new cluster; without it the manager replays its durable log.
+   */
+  private async startRoles(bootstrap: import('../store').Change[] | undefined): Promise<void> {
+    const state = this.state;
+    const nodeId = state?.nodeId ?? (bootstrap?.find((c) => c.kind === 'node') as { object: Node } | undefined)?.object.ID;
+    if (!nodeId) throw new Error('no node ID');
+    const manager: Manager = new Manager({
+      dataDir: this.cfg.dataDir,
+      clock: systemClock,
+      rng: systemRng,
+      logger: this.logger.child({ role: 'manager' }),
+      newJoinToken: (): string => {
+        const c = manager.controlapi.getCluster();
+        return generateJoinToken(caDigest(c.internal.rootCACert), systemRng.bytes(16));
+      },
+    });
+    manager.open();
+    if (bootstrap) await manager.bootstrap(bootstrap);
+    await manager.start();
+    this.manager = manager;
+    const addr = (state?.advertiseAddr ?? (bootstrap?.find((c) => c.kind === 'node') as { object: Node }).object.Status.Addr).split(':')[0]!;
+    this.agent = new Agent({
+      dataDir: this.cfg.dataDir,
+      executor: this.executor,
+      nodeId,
+      addr,
+      dispatcher: () => manager.dispatcher,
+      clock: systemClock,
+      logger: this.logger.child({ role: 'agent' }),
+    });
+    await this.agent.start();
+  }
+
+  private async stopRoles(): Promise<void> {
+    await this.agent?.stop().catch((e: unknown) => this.logger.warn({ err: e }, 'agent stop'));
+    this.agent = undefined;
+    await this.manager?.stop().catch((e: unknown) => this.logger.warn({ err: e }, 'manager stop'));
+    this.manager = undefined;
+  }
+}
+
+function tlsInfoOf(caPem: string): Cluster['TLSInfo'] {
+  // Subject and public key of the root as base64 DER, the way Docker prints them in `docker info`.
+  const cert = new x509.X509Certificate(caPem);
+  return {
+    TrustRoot: caPem,
+    CertIssuerSubject: Buffer.from(cert.subjectName.toArrayBuffer()).toString('base64'),
+    CertIssuerPublicKey: Buffer.from(cert.publicKey.rawData).toString('base64'),
+  };
+}

@@ -1,0 +1,36 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** What a node remembers about its swarm membership across restarts. */
+export interface SwarmState {
+  nodeId: string;
+  clusterId: string;
+  role: 'manager' | 'worker';
+  advertiseAddr: string;
+  listenAddr: string;
+}
+
+const file = (dataDir: string) => path.join(dataDir, 'swarm.json');
+
+export function loadSwarmState(dataDir: string): SwarmState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file(dataDir), 'utf8')) as SwarmState;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** Written atomically (temp file + rename) so a crash never leaves half a file. */
+export function saveSwarmState(dataDir: string, s: SwarmState): void {
+  const tmp = file(dataDir) + '.tmp';
+  fs.writeFileSync(tmp, JSON.stringify(s, null, 1), { mode: 0o600 });
+  fs.renameSync(tmp, file(dataDir));
+}
+
+export function clearSwarmState(dataDir: string): void {
+  fs.rmSync(file(dataDir), { force: true });
+  fs.rmSync(path.join(dataDir, 'manager'), { recursive: true, force: true });
+  fs.rmSync(path.join(dataDir, 'certificates'), { recursive: true, force: true });
+  fs.rmSync(path.join(dataDir, 'worker'), { recursive: true, force: true });
+}

@@ -1,0 +1,146 @@
+// The RPC client: one grpc-js channel to one node over mutual TLS, typed by ServiceSpec.
+import * as grpc from '@grpc/grpc-js';
+import { fromGrpcError } from './errors';
+import { serialize, deserialize } from './codec';
+import { methodPath, type MethodMap, type MethodSpec, type ReqOf, type ResOf, type ServiceSpec } from './service';
+import { clientCredentials, type ClientTlsOptions } from './tls';
+
+export interface CallOptions {
+  /** Milliseconds from now. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  metadata?: Record<string, string>;
+}
+
+export interface RpcClientOptions extends ClientTlsOptions {
+  /** Extra grpc-js channel options. */
+  grpcOptions?: grpc.ChannelOptions;
+}
+
+/** A response stream; iterate it, or cancel() to stop early. */
+export interface ResponseStream<Res> extends AsyncIterable<Res> {
+  cancel(): void;
+}
+
+/** A bidirectional stream. */
+export interface BidiStream<Req, Res> {
+  /** Resolves once the message is handed to the transport (backpressure). */
+  send(req: Req): Promise<void>;
+  /** Half-closes our side. */
+  end(): void;
+  cancel(): void;
+  responses: AsyncIterable<Res>;
+}
+
+type MethodsOfKind<M extends MethodMap, K> = { [N in keyof M]: M[N] extends MethodSpec<any, any, infer MK> ? (MK extends K ? N : never) : never }[keyof M] & string;
+
+function toMetadata(m?: Record<string, string>): grpc.Metadata {
+  const md = new grpc.Metadata();
+  for (const [k, v] of Object.entries(m ?? {})) md.set(k, v);
+  return md;
+}
+
+function callOptions(o?: CallOptions): grpc.CallOptions {
+  return o?.timeoutMs !== undefined ? { deadline: Date.now() + o.timeoutMs } : {};
+}
+
+function bindSignal(call: { cancel(): void }, signal?: AbortSignal): void {
+  if (!signal) return;
+  if (signal.aborted) call.cancel();
+  else signal.addEventListener('abort', () => call.cancel(), { once: true });
+}
+
+async function* mapErrors<T>(src: AsyncIterable<T>): AsyncIterable<T> {
+  try {
+    for await (const v of src) yield v;
+  } catch (e) {
+    const err = fromGrpcError(e);
+    if (err.code === grpc.status.CANCELLED) return; // we cancelled: the stream just ends
+    throw err;
+  }
+}
+
+export class RpcClient {
+  readonly client: grpc.Client;
+
+  constructor(
+    readonly address: string,
+    opts: RpcClientOptions,
+  ) {
+    const serverName = opts.serverName ?? 'swarm-manager';
+    this.client = new grpc.Client(address, clientCredentials(opts), {
+      'grpc.ssl_target_name_override': serverName,
+      'grpc.default_authority': serverName,
+      // never share a TCP connection with another client that has different credentials
+      'grpc.use_local_subchannel_pool': 1,
+      'grpc.max_receive_message_length': 128 * 1024 * 1024,
+      'grpc.max_send_message_length': 128 * 1024 * 1024,
+      ...opts.grpcOptions,
+    });
+  }
+
+  unary<M extends MethodMap, N extends MethodsOfKind<M, 'unary'>>(svc: ServiceSpec<M>, method: N, req: ReqOf<M[N]>, opts?: CallOptions): Promise<ResOf<M[N]>> {
+    return new Promise((resolve, reject) => {
+      const call = this.client.makeUnaryRequest(methodPath(svc, method), serialize, deserialize, req, toMetadata(opts?.metadata), callOptions(opts), (err, res) => {
+        if (err) reject(fromGrpcError(err));
+        else resolve(res as ResOf<M[N]>);
+      });
+      bindSignal(call, opts?.signal);
+    });
+  }
+
+  serverStream<M extends MethodMap, N extends MethodsOfKind<M, 'serverStream'>>(svc: ServiceSpec<M>, method: N, req: ReqOf<M[N]>, opts?: CallOptions): ResponseStream<ResOf<M[N]>> {
+    const call = this.client.makeServerStreamRequest(methodPath(svc, method), serialize, deserialize, req, toMetadata(opts?.metadata), callOptions(opts));
+    bindSignal(call, opts?.signal);
+    const it = mapErrors(call as AsyncIterable<ResOf<M[N]>>);
+    return { [Symbol.asyncIterator]: () => it[Symbol.asyncIterator](), cancel: () => call.cancel() };
+  }
+
+  clientStream<M extends MethodMap, N extends MethodsOfKind<M, 'clientStream'>>(
+    svc: ServiceSpec<M>,
+    method: N,
+    opts?: CallOptions,
+  ): { send(req: ReqOf<M[N]>): Promise<void>; end(): void; cancel(): void; response: Promise<ResOf<M[N]>> } {
+    let call!: grpc.ClientWritableStream<unknown>;
+    const response = new Promise<ResOf<M[N]>>((resolve, reject) => {
+      call = this.client.makeClientStreamRequest(methodPath(svc, method), serialize, deserialize, toMetadata(opts?.metadata), callOptions(opts), (err, res) => {
+        if (err) reject(fromGrpcError(err));
+        else resolve(res as ResOf<M[N]>);
+      });
+    });
+    bindSignal(call, opts?.signal);
+    return { send: (r) => writeWithBackpressure(call, r), end: () => call.end(), cancel: () => call.cancel(), response };
+  }
+
+  bidi<M extends MethodMap, N extends MethodsOfKind<M, 'bidi'>>(svc: ServiceSpec<M>, method: N, opts?: CallOptions): BidiStream<ReqOf<M[N]>, ResOf<M[N]>> {
+    const call = this.client.makeBidiStreamRequest(methodPath(svc, method), serialize, deserialize, toMetadata(opts?.metadata), callOptions(opts));
+    bindSignal(call, opts?.signal);
+    return {
+      send: (r) => writeWithBackpressure(call, r),
+      end: () => call.end(),
+      cancel: () => call.cancel(),
+      responses: mapErrors(call as AsyncIterable<ResOf<M[N]>>),
+    };
+  }
+
+  /** Resolves when the channel is connected (TLS handshake done), rejects after `timeoutMs`. */
+  waitForReady(timeoutMs = 5000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(fromGrpcError(err)) : resolve()));
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+function writeWithBackpressure(call: grpc.ClientWritableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>, msg: unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    call.write(msg === undefined ? null : msg, (err: unknown) => (err ? reject(fromGrpcError(err)) : resolve()));
+  });
+}
+
+export function createRpcClient(address: string, opts: RpcClientOptions): RpcClient {
+  return new RpcClient(address, opts);
+}

@@ -1,0 +1,9 @@
+// The node-to-node RPC layer: services without codegen, mutual TLS, role checks from certificates.
+export * from './service';
+export * from './codec';
+export * from './errors';
+export * from './peer';
+export * from './tls';
+export * from './server';
+export * from './client';
+export * from './queue';

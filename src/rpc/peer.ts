@@ -1,0 +1,57 @@
+// Who is calling: the identity in the caller's verified TLS client certificate.
+import type { PeerCertificate } from 'node:tls';
+import { permissionDenied } from '../lib/errors';
+import type { PeerRole } from './service';
+
+export interface PeerIdentity {
+  nodeId: string;
+  role: PeerRole;
+  clusterId: string;
+  /** Certificate serial (hex, upper case as Node prints it). */
+  serial: string;
+  /** Milliseconds since the epoch. */
+  notAfter: number;
+}
+
+/** Anything with grpc-js's getAuthContext (server calls in grpc-js ≥ 1.10). */
+export interface HasAuthContext {
+  getAuthContext?: () => { transportSecurityType?: string; sslPeerCertificate?: PeerCertificate } | null;
+}
+
+const first = (v: string | string[] | undefined): string => (Array.isArray(v) ? (v[0] ?? '') : (v ?? ''));
+const all = (v: string | string[] | undefined): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
+
+/** The identity in a certificate Node parsed, or null when it is not a swarm node certificate. */
+export function identityFromCertificate(cert: PeerCertificate | undefined): PeerIdentity | null {
+  if (!cert || !cert.subject) return null;
+  const ous = all(cert.subject.OU as string | string[] | undefined);
+  const role = ous.includes('swarm-manager') ? 'swarm-manager' : ous.includes('swarm-worker') ? 'swarm-worker' : null;
+  const nodeId = first(cert.subject.CN as string | string[] | undefined);
+  if (!role || !nodeId) return null;
+  return {
+    nodeId,
+    role,
+    clusterId: first(cert.subject.O as string | string[] | undefined),
+    serial: cert.serialNumber ?? '',
+    notAfter: cert.valid_to ? Date.parse(cert.valid_to) : 0,
+  };
+}
+
+/**
+ * The caller's identity. grpc-js returns the peer certificate only when the TLS layer verified it
+ * against our roots (socket.authorized), so a forged or expired certificate reads as "no identity".
+ */
+export function peerIdentity(call: HasAuthContext): PeerIdentity | null {
+  const ctx = call.getAuthContext?.();
+  if (!ctx || ctx.transportSecurityType !== 'ssl') return null;
+  return identityFromCertificate(ctx.sslPeerCertificate);
+}
+
+/** Throws PermissionDenied unless the peer holds one of `roles`. */
+export function checkRole(peer: PeerIdentity | null, roles: readonly PeerRole[]): PeerIdentity {
+  if (!peer) throw permissionDenied('Permission denied: no valid client certificate was presented');
+  if (!roles.includes(peer.role)) {
+    throw permissionDenied(`Permission denied: unauthorized peer role: remote certificate not part of roles: [${roles.join(' ')}]`);
+  }
+  return peer;
+}

@@ -1,0 +1,328 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRootCA, issueNodeKeyAndCertificate, createRotationCA } from '../manager/ca/pki';
+import {
+  defineService,
+  unary,
+  serverStream,
+  clientStream,
+  bidi,
+  MANAGERS,
+  ALL_NODES,
+  createRpcServer,
+  createRpcClient,
+  requireRole,
+  RpcError,
+  AsyncQueue,
+  serialize,
+  deserialize,
+  type RpcServer,
+  type RpcClientOptions,
+} from './index';
+import { notFound } from '../lib/errors';
+import * as grpc from '@grpc/grpc-js';
+
+const CLUSTER = 'cluster0000000000000000001';
+
+const TestService = defineService('shoal.Test', {
+  Echo: unary<{ msg: string }, { msg: string; peer: string | null; role: string | null }>(ALL_NODES),
+  ManagerOnly: unary<Record<string, never>, { ok: boolean }>(MANAGERS),
+  Wrapped: unary<Record<string, never>, { ok: boolean }>(ALL_NODES),
+  Public: unary<Record<string, never>, { peer: string | null }>('anonymous'),
+  Fail: unary<Record<string, never>, Record<string, never>>(ALL_NODES),
+  Bytes: unary<{ data: Uint8Array }, { data: Uint8Array; len: number }>(ALL_NODES),
+  Count: serverStream<{ n: number }, { i: number }>(ALL_NODES),
+  Forever: serverStream<Record<string, never>, { i: number }>(ALL_NODES),
+  Sum: clientStream<{ x: number }, { sum: number }>(ALL_NODES),
+  Chat: bidi<{ x: number }, { y: number }>(ALL_NODES),
+});
+
+interface Ident {
+  certPem: string;
+  keyPem: string;
+}
+let ca: { certPem: string; keyPem: string };
+let manager: Ident, worker: Ident, removed: Ident, forged: Ident, otherCluster: Ident;
+let forgedCA: { certPem: string; keyPem: string };
+let strict: RpcServer, optional: RpcServer;
+const removedIds = new Set<string>(['removed-node']);
+let foreverFinished = false;
+
+function handlers() {
+  return {
+    Echo: (req: { msg: string }, ctx: { peer: { nodeId: string; role: string } | null }) => ({ msg: req.msg, peer: ctx.peer?.nodeId ?? null, role: ctx.peer?.role ?? null }),
+    ManagerOnly: () => ({ ok: true }),
+    Wrapped: requireRole(['swarm-manager'])(() => ({ ok: true })),
+    Public: (_r: unknown, ctx: { peer: { nodeId: string } | null }) => ({ peer: ctx.peer?.nodeId ?? null }),
+    Fail: () => {
+      throw notFound('no such thing');
+    },
+    Bytes: (req: { data: Uint8Array }) => ({ data: req.data, len: req.data.length }),
+    Count: async function* (req: { n: number }) {
+      for (let i = 0; i < req.n; i++) yield { i };
+    },
+    Forever: async function* (_r: unknown, ctx: { signal: AbortSignal }) {
+      try {
+        for (let i = 0; !ctx.signal.aborted; i++) {
+          yield { i };
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      } finally {
+        foreverFinished = true;
+      }
+    },
+    Sum: async (reqs: AsyncIterable<{ x: number }>) => {
+      let sum = 0;
+      for await (const r of reqs) sum += r.x;
+      return { sum };
+    },
+    Chat: async function* (reqs: AsyncIterable<{ x: number }>) {
+      for await (const r of reqs) yield { y: r.x * 2 };
+    },
+  };
+}
+
+async function startServer(clientAuth: 'require' | 'optional'): Promise<RpcServer> {
+  const s = createRpcServer({ ...manager, caPem: ca.certPem, address: '127.0.0.1:0', clientAuth, clusterId: CLUSTER, isNodeAllowed: (id) => !removedIds.has(id) });
+  s.addService(TestService, handlers());
+  await s.start();
+  return s;
+}
+
+const clients: { close(): void }[] = [];
+function client(s: RpcServer, opts: RpcClientOptions) {
+  const c = createRpcClient(`127.0.0.1:${s.port}`, opts);
+  clients.push(c);
+  return c;
+}
+const as = (id: Ident, caPem = ca.certPem): RpcClientOptions => ({ certPem: id.certPem, keyPem: id.keyPem, caPem });
+
+async function rejectsWith(p: Promise<unknown>, code: grpc.status, re?: RegExp) {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof RpcError, `expected RpcError, got ${String(e)}`);
+    assert.equal(e.code, code, `code ${e.code} (${e.details})`);
+    if (re) assert.match(e.details, re);
+    return true;
+  });
+}
+
+before(async () => {
+  ca = await createRootCA();
+  forgedCA = await createRootCA();
+  manager = await issueNodeKeyAndCertificate(ca, 'manager-node', 'manager', CLUSTER);
+  worker = await issueNodeKeyAndCertificate(ca, 'worker-node', 'worker', CLUSTER);
+  removed = await issueNodeKeyAndCertificate(ca, 'removed-node', 'manager', CLUSTER);
+  forged = await issueNodeKeyAndCertificate(forgedCA, 'manager-node', 'manager', CLUSTER);
+  otherCluster = await issueNodeKeyAndCertificate(ca, 'alien-node', 'manager', 'another-cluster');
+  strict = await startServer('require');
+  optional = await startServer('optional');
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  await Promise.all([strict.stop(100), optional.stop(100)]);
+});
+
+test('a manager can call manager-only and all-node methods; the handler sees its identity', async () => {
+  const c = client(strict, as(manager));
+  assert.deepEqual(await c.unary(TestService, 'Echo', { msg: 'hi' }), { msg: 'hi', peer: 'manager-node', role: 'swarm-manager' });
+  assert.deepEqual(await c.unary(TestService, 'ManagerOnly', {}), { ok: true });
+  assert.deepEqual(await c.unary(TestService, 'Wrapped', {}), { ok: true });
+});
+
+test('a worker certificate cannot call a manager-only method', async () => {
+  const c = client(strict, as(worker));
+  assert.equal((await c.unary(TestService, 'Echo', { msg: 'w' })).role, 'swarm-worker');
+  await rejectsWith(c.unary(TestService, 'ManagerOnly', {}), grpc.status.PERMISSION_DENIED, /not part of roles: \[swarm-manager\]/);
+  await rejectsWith(c.unary(TestService, 'Wrapped', {}), grpc.status.PERMISSION_DENIED);
+  const e = await c.unary(TestService, 'ManagerOnly', {}).catch((x: RpcError) => x);
+  assert.equal((e as RpcError).kind, 'PermissionDenied');
+  assert.match((e as RpcError).rpcText, /^rpc error: code = PermissionDenied desc = /);
+});
+
+test('a forged certificate (other CA) is refused at the handshake on a strict server', async () => {
+  const c = client(strict, as(forged, ca.certPem));
+  await rejectsWith(c.unary(TestService, 'Echo', { msg: 'x' }, { timeoutMs: 3000 }), grpc.status.UNAVAILABLE);
+});
+
+test('a forged certificate is anonymous on an optional-auth server: only anonymous methods answer', async () => {
+  const c = client(optional, as(forged, ca.certPem));
+  await rejectsWith(c.unary(TestService, 'Echo', { msg: 'x' }), grpc.status.UNAUTHENTICATED);
+  assert.deepEqual(await c.unary(TestService, 'Public', {}), { peer: null });
+  const anon = client(optional, { caPem: ca.certPem });
+  assert.deepEqual(await anon.unary(TestService, 'Public', {}), { peer: null });
+  await rejectsWith(anon.unary(TestService, 'ManagerOnly', {}), grpc.status.UNAUTHENTICATED);
+  const m = client(optional, as(manager));
+  assert.deepEqual(await m.unary(TestService, 'Public', {}), { peer: 'manager-node' });
+  assert.deepEqual(await m.unary(TestService, 'ManagerOnly', {}), { ok: true });
+});
+
+test('a client without a certificate cannot reach a strict server', async () => {
+  const anon = client(strict, { caPem: ca.certPem });
+  await assert.rejects(anon.unary(TestService, 'Public', {}, { timeoutMs: 3000 }), (e: RpcError) => e.code === grpc.status.UNAVAILABLE);
+});
+
+test('a removed node is refused', async () => {
+  const c = client(strict, as(removed));
+  await rejectsWith(c.unary(TestService, 'Echo', { msg: 'x' }), grpc.status.PERMISSION_DENIED, /removed-node was removed from swarm/);
+  const o = client(optional, as(removed));
+  await rejectsWith(o.unary(TestService, 'Echo', { msg: 'x' }), grpc.status.PERMISSION_DENIED);
+  assert.deepEqual(await o.unary(TestService, 'Public', {}), { peer: null });
+});
+
+test('a certificate of another cluster is refused', async () => {
+  const c = client(strict, as(otherCluster));
+  await rejectsWith(c.unary(TestService, 'Echo', { msg: 'x' }), grpc.status.PERMISSION_DENIED, /organization/);
+});
+
+test('the client refuses a server whose certificate lacks the expected role', async () => {
+  const s = createRpcServer({ ...worker, caPem: ca.certPem, address: '127.0.0.1:0' });
+  s.addService(TestService, handlers());
+  await s.start();
+  try {
+    const c = client(s, as(manager));
+    await rejectsWith(c.unary(TestService, 'Echo', { msg: 'x' }, { timeoutMs: 3000 }), grpc.status.UNAVAILABLE);
+    const ok = client(s, { ...as(manager), serverRole: 'swarm-worker', serverNodeId: 'worker-node' });
+    assert.equal((await ok.unary(TestService, 'Echo', { msg: 'x' })).peer, 'manager-node');
+    const wrongId = client(s, { ...as(manager), serverRole: 'swarm-worker', serverNodeId: 'someone-else' });
+    await rejectsWith(wrongId.unary(TestService, 'Echo', { msg: 'x' }, { timeoutMs: 3000 }), grpc.status.UNAVAILABLE);
+  } finally {
+    await s.stop(100);
+  }
+});
+
+test('errors keep their kind across the wire', async () => {
+  const c = client(strict, as(worker));
+  const e = (await c.unary(TestService, 'Fail', {}).catch((x: unknown) => x)) as RpcError;
+  assert.equal(e.code, grpc.status.NOT_FOUND);
+  assert.equal(e.kind, 'NotFound');
+  assert.equal(e.message, 'no such thing');
+});
+
+test('bytes survive the JSON codec', async () => {
+  const data = Uint8Array.from({ length: 1000 }, (_, i) => i % 256);
+  const c = client(strict, as(worker));
+  const r = await c.unary(TestService, 'Bytes', { data });
+  assert.ok(r.data instanceof Uint8Array);
+  assert.equal(r.len, 1000);
+  assert.deepEqual(Array.from(r.data), Array.from(data));
+  assert.deepEqual(deserialize(serialize({ a: Buffer.from([1, 2]) })), { a: new Uint8Array([1, 2]) });
+  assert.equal(deserialize(serialize(undefined)), null);
+});
+
+test('server streaming', async () => {
+  const c = client(strict, as(worker));
+  const got: number[] = [];
+  for await (const m of c.serverStream(TestService, 'Count', { n: 500 })) got.push(m.i);
+  assert.deepEqual(got, Array.from({ length: 500 }, (_, i) => i));
+});
+
+test('server streaming is refused for a forged cert on the optional server', async () => {
+  const c = client(optional, as(forged));
+  await assert.rejects(
+    (async () => {
+      for await (const _ of c.serverStream(TestService, 'Count', { n: 3 })) void _;
+    })(),
+    (e: RpcError) => e.code === grpc.status.UNAUTHENTICATED,
+  );
+});
+
+test('cancelling a server stream stops the handler', async () => {
+  foreverFinished = false;
+  const c = client(strict, as(worker));
+  const s = c.serverStream(TestService, 'Forever', {});
+  let n = 0;
+  for await (const _ of s) {
+    if (++n === 5) s.cancel();
+  }
+  assert.ok(n >= 5);
+  for (let i = 0; i < 100 && !foreverFinished; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(foreverFinished, 'server generator should be closed after cancel');
+});
+
+test('client streaming', async () => {
+  const c = client(strict, as(worker));
+  const call = c.clientStream(TestService, 'Sum');
+  for (let i = 1; i <= 100; i++) await call.send({ x: i });
+  call.end();
+  assert.deepEqual(await call.response, { sum: 5050 });
+});
+
+test('bidirectional streaming', async () => {
+  const c = client(strict, as(manager));
+  const s = c.bidi(TestService, 'Chat');
+  const got: number[] = [];
+  const reader = (async () => {
+    for await (const m of s.responses) got.push(m.y);
+  })();
+  for (let i = 0; i < 50; i++) await s.send({ x: i });
+  s.end();
+  await reader;
+  assert.deepEqual(got, Array.from({ length: 50 }, (_, i) => i * 2));
+});
+
+test('credentials can be swapped live (root rotation)', async () => {
+  const { newCA } = await createRotationCA(ca);
+  const newManager = await issueNodeKeyAndCertificate(newCA, 'manager-node', 'manager', CLUSTER);
+  const newWorker = await issueNodeKeyAndCertificate(newCA, 'worker-node', 'worker', CLUSTER);
+  const s = createRpcServer({ ...manager, caPem: ca.certPem, address: '127.0.0.1:0', clusterId: CLUSTER });
+  s.addService(TestService, handlers());
+  await s.start();
+  try {
+    const before1 = client(s, as(newWorker, ca.certPem + newCA.certPem));
+    await rejectsWith(before1.unary(TestService, 'Echo', { msg: 'x' }, { timeoutMs: 3000 }), grpc.status.UNAVAILABLE);
+    s.updateCredentials({ ...newManager, caPem: ca.certPem + newCA.certPem });
+    const oldTrust = client(s, as(worker, ca.certPem + newCA.certPem));
+    assert.equal((await oldTrust.unary(TestService, 'Echo', { msg: 'x' })).peer, 'worker-node');
+    const newTrust = client(s, as(newWorker, newCA.certPem));
+    assert.equal((await newTrust.unary(TestService, 'Echo', { msg: 'y' })).peer, 'worker-node');
+  } finally {
+    await s.stop(100);
+  }
+});
+
+test('AsyncQueue delivers in order, ends and fails', async () => {
+  const q = new AsyncQueue<number>();
+  q.push(1);
+  setTimeout(() => {
+    q.push(2);
+    q.end();
+    q.push(3);
+  }, 5);
+  const got: number[] = [];
+  for await (const v of q) got.push(v);
+  assert.deepEqual(got, [1, 2]);
+  const f = new AsyncQueue<number>();
+  setTimeout(() => f.fail(new Error('boom')), 5);
+  await assert.rejects(
+    (async () => {
+      for await (const _ of f) void _;
+    })(),
+    /boom/,
+  );
+});
+
+test('a queue can feed a server stream (dispatcher-style push)', async () => {
+  const Push = defineService('shoal.Push', { Watch: serverStream<Record<string, never>, { v: number }>(ALL_NODES) });
+  const q = new AsyncQueue<{ v: number }>();
+  const s = createRpcServer({ ...manager, caPem: ca.certPem, address: '127.0.0.1:0' });
+  s.addService(Push, { Watch: () => q });
+  await s.start();
+  try {
+    const c = client(s, as(worker));
+    const stream = c.serverStream(Push, 'Watch', {});
+    const got: number[] = [];
+    const reading = (async () => {
+      for await (const m of stream) got.push(m.v);
+    })();
+    for (let i = 0; i < 10; i++) {
+      q.push({ v: i });
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    q.end();
+    await reading;
+    assert.deepEqual(got, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  } finally {
+    await s.stop(100);
+  }
+});

@@ -1,0 +1,275 @@
+// The RPC server: grpc-js over mutual TLS, services from defineService(), handlers as plain
+// async functions / async iterables. Every call is authorized from the caller's certificate
+// before its handler runs (DESIGN.md §5).
+import * as grpc from '@grpc/grpc-js';
+import { once } from 'node:events';
+import { permissionDenied } from '../lib/errors';
+import { toStatus, rpcError } from './errors';
+import { peerIdentity, checkRole, type PeerIdentity } from './peer';
+import { toGrpcDefinition, type Access, type MethodMap, type MethodSpec, type PeerRole, type ServiceSpec } from './service';
+import { MutableServerCredentials, type TlsMaterial } from './tls';
+
+type AnyServerCall =
+  | grpc.ServerUnaryCall<unknown, unknown>
+  | grpc.ServerReadableStream<unknown, unknown>
+  | grpc.ServerWritableStream<unknown, unknown>
+  | grpc.ServerDuplexStream<unknown, unknown>;
+
+export interface CallContext {
+  /** The verified caller, or null on an anonymous call (allowed only for 'anonymous' methods). */
+  peer: PeerIdentity | null;
+  /** "/service/Method" */
+  method: string;
+  metadata: grpc.Metadata;
+  /** The transport peer address ("ip:port"). */
+  address: string;
+  /** Aborted when the client cancels or disconnects. */
+  signal: AbortSignal;
+}
+
+type UnaryH<Req, Res> = (req: Req, ctx: CallContext) => Res | Promise<Res>;
+type ServerStreamH<Req, Res> = (req: Req, ctx: CallContext) => AsyncIterable<Res>;
+type ClientStreamH<Req, Res> = (reqs: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>;
+type BidiH<Req, Res> = (reqs: AsyncIterable<Req>, ctx: CallContext) => AsyncIterable<Res>;
+
+export type HandlerFor<S> =
+  S extends MethodSpec<infer Req, infer Res, 'unary'>
+    ? UnaryH<Req, Res>
+    : S extends MethodSpec<infer Req, infer Res, 'serverStream'>
+      ? ServerStreamH<Req, Res>
+      : S extends MethodSpec<infer Req, infer Res, 'clientStream'>
+        ? ClientStreamH<Req, Res>
+        : S extends MethodSpec<infer Req, infer Res, 'bidi'>
+          ? BidiH<Req, Res>
+          : never;
+
+export type Handlers<M extends MethodMap> = { [K in keyof M]: HandlerFor<M[K]> };
+
+export interface RpcServerOptions extends TlsMaterial {
+  /** "host:port"; port 0 picks a free one. */
+  address: string;
+  /**
+   * 'require' (default): the handshake itself demands a client certificate from our CA.
+   * 'optional': certificates are verified when sent; calls without one reach only methods whose
+   * access is 'anonymous' (the manager port, which must also serve joining nodes: see docs/design/rpc.md).
+   */
+  clientAuth?: 'require' | 'optional';
+  /** When set, certificates of another cluster (O=…) are refused. */
+  clusterId?: string;
+  /** Consulted on every authenticated call; false refuses the node (removed from the swarm). */
+  isNodeAllowed?: (nodeId: string) => boolean | Promise<boolean>;
+  /** Extra grpc-js server options. */
+  grpcOptions?: grpc.ServerOptions;
+}
+
+/**
+ * A wrapper that refuses callers without one of `roles` with PERMISSION_DENIED. Method access in a
+ * ServiceSpec does the same declaratively; this is for handlers that need a stricter check.
+ */
+export function requireRole(roles: readonly PeerRole[]) {
+  return <A, R>(handler: (arg: A, ctx: CallContext) => R) =>
+    (arg: A, ctx: CallContext): R => {
+      checkRole(ctx.peer, roles);
+      return handler(arg, ctx);
+    };
+}
+
+export class RpcServer {
+  readonly server: grpc.Server;
+  private readonly creds: MutableServerCredentials;
+  private boundPort: number | null = null;
+
+  constructor(private readonly opts: RpcServerOptions) {
+    this.server = new grpc.Server({ 'grpc.max_receive_message_length': 128 * 1024 * 1024, 'grpc.max_send_message_length': 128 * 1024 * 1024, ...opts.grpcOptions });
+    this.creds = new MutableServerCredentials(opts, (opts.clientAuth ?? 'require') === 'require');
+  }
+
+  get port(): number {
+    if (this.boundPort === null) throw new Error('server not started');
+    return this.boundPort;
+  }
+
+  /** Registers a service; every method needs a handler. */
+  addService<M extends MethodMap>(spec: ServiceSpec<M>, handlers: Handlers<M>): void {
+    const impl: grpc.UntypedServiceImplementation = {};
+    for (const [name, m] of Object.entries(spec.methods)) {
+      const h = (handlers as Record<string, unknown>)[name];
+      if (typeof h !== 'function') throw new Error(`no handler for ${spec.name}/${name}`);
+      const path = `/${spec.name}/${name}`;
+      switch (m.kind) {
+        case 'unary':
+          impl[name] = this.unary(path, m.access, h as UnaryH<unknown, unknown>);
+          break;
+        case 'serverStream':
+          impl[name] = this.serverStream(path, m.access, h as ServerStreamH<unknown, unknown>);
+          break;
+        case 'clientStream':
+          impl[name] = this.clientStream(path, m.access, h as ClientStreamH<unknown, unknown>);
+          break;
+        case 'bidi':
+          impl[name] = this.bidi(path, m.access, h as BidiH<unknown, unknown>);
+          break;
+      }
+    }
+    this.server.addService(toGrpcDefinition(spec), impl);
+  }
+
+  /** Binds the address; resolves with the port. */
+  start(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(this.opts.address, this.creds, (err, port) => {
+        if (err) return reject(err);
+        this.boundPort = port;
+        resolve(port);
+      });
+    });
+  }
+
+  /** Swap certificate/key/roots in place (renewal, root rotation); new connections use them. */
+  updateCredentials(material: Partial<TlsMaterial>): void {
+    this.creds.update(material);
+  }
+
+  /** Stops accepting calls, waits up to `graceMs` for running ones, then cuts the rest. */
+  async stop(graceMs = 2000): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  forceStop(): void {
+    this.server.forceShutdown();
+  }
+
+  // ---- authorization -------------------------------------------------------------------------
+
+  private async authorize(call: AnyServerCall, access: Access): Promise<PeerIdentity | null> {
+    let peer = peerIdentity(call);
+    if (peer && this.opts.clusterId && peer.clusterId !== this.opts.clusterId) {
+      if (access !== 'anonymous') throw permissionDenied(`Permission denied: remote certificate not part of organization: ${this.opts.clusterId}`);
+      peer = null;
+    }
+    if (peer && this.opts.isNodeAllowed && !(await this.opts.isNodeAllowed(peer.nodeId))) {
+      if (access !== 'anonymous') throw permissionDenied(`Permission denied: node ${peer.nodeId} was removed from swarm`);
+      peer = null; // a removed node may still fetch the root CA or join again with a token
+    }
+    if (access === 'anonymous') return peer;
+    if (!peer) throw rpcError(grpc.status.UNAUTHENTICATED, 'no valid client certificate was presented');
+    return checkRole(peer, access);
+  }
+
+  private context(call: AnyServerCall, path: string, peer: PeerIdentity | null): CallContext {
+    const ac = new AbortController();
+    (call as { on(ev: string, f: () => void): unknown }).on('cancelled', () => ac.abort());
+    return { peer, method: path, metadata: call.metadata, address: call.getPeer(), signal: ac.signal };
+  }
+
+  // ---- method adapters -----------------------------------------------------------------------
+
+  private unary(path: string, access: Access, h: UnaryH<unknown, unknown>): grpc.handleUnaryCall<unknown, unknown> {
+    return (call, callback) => {
+      void (async () => {
+        try {
+          const peer = await this.authorize(call, access);
+          const res = await h(call.request, this.context(call, path, peer));
+          callback(null, res === undefined ? null : res);
+        } catch (e) {
+          callback(toStatus(e));
+        }
+      })();
+    };
+  }
+
+  private clientStream(path: string, access: Access, h: ClientStreamH<unknown, unknown>): grpc.handleClientStreamingCall<unknown, unknown> {
+    return (call, callback) => {
+      void (async () => {
+        try {
+          const peer = await this.authorize(call, access);
+          const res = await h(readableToIterable(call), this.context(call, path, peer));
+          callback(null, res === undefined ? null : res);
+        } catch (e) {
+          callback(toStatus(e));
+        }
+      })();
+    };
+  }
+
+  private serverStream(path: string, access: Access, h: ServerStreamH<unknown, unknown>): grpc.handleServerStreamingCall<unknown, unknown> {
+    return (call) => {
+      void (async () => {
+        try {
+          const peer = await this.authorize(call, access);
+          const ctx = this.context(call, path, peer);
+          await pump(h(call.request, ctx), call, ctx.signal);
+        } catch (e) {
+          if (!call.cancelled) call.emit('error', toStatus(e));
+        }
+      })();
+    };
+  }
+
+  private bidi(path: string, access: Access, h: BidiH<unknown, unknown>): grpc.handleBidiStreamingCall<unknown, unknown> {
+    return (call) => {
+      void (async () => {
+        try {
+          const peer = await this.authorize(call, access);
+          const ctx = this.context(call, path, peer);
+          await pump(h(readableToIterable(call), ctx), call, ctx.signal);
+        } catch (e) {
+          if (!call.cancelled) call.emit('error', toStatus(e));
+        }
+      })();
+    };
+  }
+}
+
+/** Requests of a streaming call as an async iterable that simply ends on cancellation. */
+async function* readableToIterable<T>(call: grpc.ServerReadableStream<T, unknown> | grpc.ServerDuplexStream<T, unknown>): AsyncIterable<T> {
+  const ended = new Promise<void>((resolve) => {
+    call.once('end', resolve);
+    call.once('cancelled', resolve);
+    call.once('close', resolve);
+  });
+  const it = (call as unknown as AsyncIterable<T>)[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const r = await Promise.race([it.next(), ended.then(() => ({ done: true, value: undefined }) as IteratorResult<T>)]);
+      if (r.done) return;
+      yield r.value;
+    }
+  } catch {
+    return; // a cancelled call surfaces as an error on the readable: treat it as end of input
+  }
+}
+
+/** Writes a handler's responses with backpressure, ending the call when they end. */
+async function pump(responses: AsyncIterable<unknown>, call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  const it = responses[Symbol.asyncIterator]();
+  const onAbort = () => void it.return?.();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      if (signal.aborted) return;
+      const r = await it.next();
+      if (r.done || signal.aborted) break;
+      if (!call.write(r.value === undefined ? null : r.value)) {
+        await Promise.race([once(call, 'drain'), new Promise((res) => signal.addEventListener('abort', res, { once: true }))]);
+      }
+    }
+    if (!signal.aborted) call.end();
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Creates (does not start) a server; add services, then `await server.start()`. */
+export function createRpcServer(opts: RpcServerOptions): RpcServer {
+  return new RpcServer(opts);
+}

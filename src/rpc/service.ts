@@ -1,0 +1,64 @@
+// Service definitions without protobuf: a service is a name plus methods, each with a kind and the
+// certificate roles allowed to call it. Types ride along as phantoms so clients and handlers are typed.
+import type * as grpc from '@grpc/grpc-js';
+import { serialize, deserialize } from './codec';
+
+export type MethodKind = 'unary' | 'serverStream' | 'clientStream' | 'bidi';
+/** The OU of a swarm node certificate. */
+export type PeerRole = 'swarm-manager' | 'swarm-worker';
+/** Who may call: 'anonymous' = anyone reaching the TLS port (cert optional); else these roles. */
+export type Access = 'anonymous' | readonly PeerRole[];
+
+export interface MethodSpec<Req, Res, K extends MethodKind = MethodKind> {
+  readonly kind: K;
+  readonly access: Access;
+  /** Phantom: never set, carries the request/response types. */
+  readonly __types?: (req: Req) => Res;
+}
+
+export type AnyMethod = MethodSpec<any, any, MethodKind>;
+export type MethodMap = Record<string, AnyMethod>;
+
+export interface ServiceSpec<M extends MethodMap = MethodMap> {
+  /** Fully qualified, e.g. "shoal.Raft"; methods are served at /<name>/<method>. */
+  readonly name: string;
+  readonly methods: M;
+}
+
+export type ReqOf<S> = S extends MethodSpec<infer Req, any, any> ? Req : never;
+export type ResOf<S> = S extends MethodSpec<any, infer Res, any> ? Res : never;
+
+export const unary = <Req, Res>(access: Access): MethodSpec<Req, Res, 'unary'> => ({ kind: 'unary', access });
+export const serverStream = <Req, Res>(access: Access): MethodSpec<Req, Res, 'serverStream'> => ({ kind: 'serverStream', access });
+export const clientStream = <Req, Res>(access: Access): MethodSpec<Req, Res, 'clientStream'> => ({ kind: 'clientStream', access });
+export const bidi = <Req, Res>(access: Access): MethodSpec<Req, Res, 'bidi'> => ({ kind: 'bidi', access });
+
+export const MANAGERS: readonly PeerRole[] = ['swarm-manager'];
+export const ALL_NODES: readonly PeerRole[] = ['swarm-manager', 'swarm-worker'];
+
+export function defineService<M extends MethodMap>(name: string, methods: M): ServiceSpec<M> {
+  if (!/^[A-Za-z_][\w.]*$/.test(name)) throw new Error(`bad service name ${name}`);
+  return { name, methods };
+}
+
+export function methodPath(service: ServiceSpec, method: string): string {
+  return `/${service.name}/${method}`;
+}
+
+/** The grpc-js definition of a service (what `server.addService` takes). */
+export function toGrpcDefinition(service: ServiceSpec): grpc.ServiceDefinition {
+  const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, m] of Object.entries(service.methods)) {
+    def[name] = {
+      path: methodPath(service, name),
+      requestStream: m.kind === 'clientStream' || m.kind === 'bidi',
+      responseStream: m.kind === 'serverStream' || m.kind === 'bidi',
+      requestSerialize: serialize,
+      requestDeserialize: deserialize,
+      responseSerialize: serialize,
+      responseDeserialize: deserialize,
+      originalName: name,
+    };
+  }
+  return def as grpc.ServiceDefinition;
+}

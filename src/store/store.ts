@@ -1,0 +1,216 @@
+import { conflict, notFound } from '../lib/errors';
+import type { Change, Kind, ObjectTypes, Proposer, StoreEvent, StoreSnapshot } from './types';
+import { KINDS } from './types';
+import { Watch, type WatchFilter } from './watch';
+
+type Table<K extends Kind> = Map<string, ObjectTypes[K]>;
+type Tables = { [K in Kind]: Table<K> };
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+/** Read access to a consistent view of the tables. Objects handed out are copies. */
+export interface ReadTx {
+  get<K extends Kind>(kind: K, id: string): ObjectTypes[K] | undefined;
+  find<K extends Kind>(kind: K, pred?: (o: ObjectTypes[K]) => boolean): ObjectTypes[K][];
+  tasksByService(serviceId: string): ObjectTypes['task'][];
+  tasksByNode(nodeId: string): ObjectTypes['task'][];
+}
+
+/** A write transaction: reads see its own writes; nothing is visible to others until committed. */
+export interface WriteTx extends ReadTx {
+  create<K extends Kind>(kind: K, obj: ObjectTypes[K]): void;
+  update<K extends Kind>(kind: K, obj: ObjectTypes[K]): void;
+  delete(kind: Kind, id: string): void;
+}
+
+/**
+ * The in-memory cluster state of a manager: one table per kind with indexes, transactions, watches,
+ * snapshot and restore. It is pure: durability and replication are the Proposer's job.
+ */
+export class MemoryStore {
+  private tables: Tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map() };
+  private byService = new Map<string, Set<string>>();
+  private byNode = new Map<string, Set<string>>();
+  private watches = new Set<Watch>();
+  private writeChain: Promise<unknown> = Promise.resolve();
+  private appliedIndex = 0;
+
+  constructor(private proposer: Proposer) {}
+
+  setProposer(p: Proposer): void {
+    this.proposer = p;
+  }
+
+  get index(): number {
+    return this.appliedIndex;
+  }
+
+  view<T>(fn: (tx: ReadTx) => T): T {
+    return fn(this.reader(new Map()));
+  }
+
+  /**
+   * Runs `fn` in a write transaction and proposes its changes. Writes are serialized, so a
+   * transaction always reads the state every earlier write left. Resolves with `fn`'s result once
+   * the changes are committed and applied.
+   */
+  update<T>(fn: (tx: WriteTx) => T): Promise<T> {
+    const run = async (): Promise<T> => {
+      const overlay = new Map<string, Change>();
+      const tx = this.writer(overlay);
+      const result = fn(tx);
+      const changes = [...overlay.values()];
+      if (changes.length > 0) await this.proposer.propose(changes);
+      return result;
+    };
+    const p = this.writeChain.then(run, run);
+    this.writeChain = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Applies committed changes at `index` (called by the proposer on every manager, in log order). */
+  applyCommitted(index: number, changes: Change[]): void {
+    const events: StoreEvent[] = [];
+    for (const c of changes) {
+      const table = this.tables[c.kind] as Table<Kind>;
+      if (c.action === 'delete') {
+        const old = table.get(c.id);
+        if (!old) continue;
+        table.delete(c.id);
+        this.unindex(c.kind, old);
+        events.push({ kind: c.kind, action: 'delete', object: old, old, index });
+      } else {
+        const obj = clone(c.object);
+        obj.Version = { Index: index };
+        const old = table.get(obj.ID);
+        if (old) this.unindex(c.kind, old);
+        table.set(obj.ID, obj);
+        this.indexObj(c.kind, obj);
+        events.push({ kind: c.kind, action: old ? 'update' : 'create', object: obj, old, index });
+      }
+    }
+    this.appliedIndex = Math.max(this.appliedIndex, index);
+    for (const w of this.watches) for (const e of events) w.offer(e);
+  }
+
+  /** Subscribes to committed events. Close the watch when done. */
+  watch(filter?: WatchFilter): Watch {
+    const w = new Watch(filter, () => this.watches.delete(w));
+    this.watches.add(w);
+    return w;
+  }
+
+  snapshot(): StoreSnapshot {
+    return {
+      index: this.appliedIndex,
+      tables: {
+        cluster: [...this.tables.cluster.values()].map(clone),
+        node: [...this.tables.node.values()].map(clone),
+        service: [...this.tables.service.values()].map(clone),
+        task: [...this.tables.task.values()].map(clone),
+      },
+    };
+  }
+
+  /** Replaces the whole state (snapshot install). Watchers see nothing: they must re-list. */
+  restore(snap: StoreSnapshot): void {
+    this.tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map() };
+    this.byNode.clear();
+    this.byService.clear();
+    for (const kind of KINDS) {
+      for (const o of snap.tables[kind] as ObjectTypes[Kind][]) {
+        (this.tables[kind] as Table<Kind>).set(o.ID, clone(o));
+        this.indexObj(kind, o);
+      }
+    }
+    this.appliedIndex = snap.index;
+  }
+
+  private indexObj(kind: Kind, o: ObjectTypes[Kind]): void {
+    if (kind !== 'task') return;
+    const t = o as ObjectTypes['task'];
+    addTo(this.byService, t.ServiceID, t.ID);
+    if (t.NodeID) addTo(this.byNode, t.NodeID, t.ID);
+  }
+
+  private unindex(kind: Kind, o: ObjectTypes[Kind]): void {
+    if (kind !== 'task') return;
+    const t = o as ObjectTypes['task'];
+    this.byService.get(t.ServiceID)?.delete(t.ID);
+    if (t.NodeID) this.byNode.get(t.NodeID)?.delete(t.ID);
+  }
+
+  private reader(overlay: Map<string, Change>): ReadTx {
+    const key = (kind: Kind, id: string) => `${kind}/${id}`;
+    const get = <K extends Kind>(kind: K, id: string): ObjectTypes[K] | undefined => {
+      const c = overlay.get(key(kind, id));
+      if (c) return c.action === 'delete' ? undefined : (clone(c.object) as ObjectTypes[K]);
+      const o = (this.tables[kind] as Table<K>).get(id);
+      return o ? clone(o) : undefined;
+    };
+    const find = <K extends Kind>(kind: K, pred?: (o: ObjectTypes[K]) => boolean): ObjectTypes[K][] => {
+      const out: ObjectTypes[K][] = [];
+      const seen = new Set<string>();
+      for (const [k, c] of overlay) {
+        if (!k.startsWith(kind + '/')) continue;
+        const id = c.action === 'delete' ? c.id : c.object.ID;
+        seen.add(id);
+        if (c.action !== 'delete') {
+          const o = clone(c.object) as ObjectTypes[K];
+          if (!pred || pred(o)) out.push(o);
+        }
+      }
+      for (const [id, o] of this.tables[kind] as Table<K>) {
+        if (seen.has(id)) continue;
+        if (!pred || pred(o)) out.push(clone(o));
+      }
+      return out;
+    };
+    const tasksVia = (index: Map<string, Set<string>>, k: string, field: 'ServiceID' | 'NodeID') => {
+      const ids = new Set(index.get(k) ?? []);
+      for (const [ok, c] of overlay) if (ok.startsWith('task/')) ids.add(ok.slice(5));
+      const out: ObjectTypes['task'][] = [];
+      for (const id of ids) {
+        const t = get('task', id);
+        if (t && t[field] === k) out.push(t);
+      }
+      return out;
+    };
+    return {
+      get,
+      find,
+      tasksByService: (sid) => tasksVia(this.byService, sid, 'ServiceID'),
+      tasksByNode: (nid) => tasksVia(this.byNode, nid, 'NodeID'),
+    };
+  }
+
+  private writer(overlay: Map<string, Change>): WriteTx {
+    const r = this.reader(overlay);
+    const key = (kind: Kind, id: string) => `${kind}/${id}`;
+    return {
+      ...r,
+      create: (kind, obj) => {
+        if (r.get(kind, obj.ID)) throw conflict(`${kind} ${obj.ID} already exists`);
+        overlay.set(key(kind, obj.ID), { action: 'create', kind, object: clone(obj) });
+      },
+      update: (kind, obj) => {
+        const k = key(kind, obj.ID);
+        if (!r.get(kind, obj.ID)) throw notFound(`${kind} ${obj.ID} not found`);
+        const prev = overlay.get(k);
+        overlay.set(k, { action: prev?.action === 'create' ? 'create' : 'update', kind, object: clone(obj) });
+      },
+      delete: (kind, id) => {
+        const k = key(kind, id);
+        const prev = overlay.get(k);
+        if (prev?.action === 'create') overlay.delete(k);
+        else if (r.get(kind, id)) overlay.set(k, { action: 'delete', kind, id });
+      },
+    };
+  }
+}
+
+function addTo(m: Map<string, Set<string>>, k: string, v: string): void {
+  let s = m.get(k);
+  if (!s) m.set(k, (s = new Set()));
+  s.add(v);
+}

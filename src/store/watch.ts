@@ -1,0 +1,65 @@
+import type { Kind, StoreEvent } from './types';
+
+export interface WatchFilter {
+  kinds?: Kind[];
+  actions?: StoreEvent['action'][];
+  match?: (e: StoreEvent) => boolean;
+}
+
+/**
+ * A queue of committed store events for one consumer. Consumers either `for await` it or poll
+ * with `drain()`. It never drops events; a consumer that stops reading must close it.
+ */
+export class Watch implements AsyncIterable<StoreEvent> {
+  private queue: StoreEvent[] = [];
+  private waiter: ((v: IteratorResult<StoreEvent>) => void) | null = null;
+  private closed = false;
+
+  constructor(
+    private filter: WatchFilter | undefined,
+    private onClose: () => void,
+  ) {}
+
+  offer(e: StoreEvent): void {
+    if (this.closed) return;
+    const f = this.filter;
+    if (f?.kinds && !f.kinds.includes(e.kind)) return;
+    if (f?.actions && !f.actions.includes(e.action)) return;
+    if (f?.match && !f.match(e)) return;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w({ value: e, done: false });
+    } else this.queue.push(e);
+  }
+
+  /** Takes every queued event without waiting. */
+  drain(): StoreEvent[] {
+    const q = this.queue;
+    this.queue = [];
+    return q;
+  }
+
+  /** Resolves when at least one event is queued (or the watch is closed). */
+  next(): Promise<IteratorResult<StoreEvent>> {
+    const e = this.queue.shift();
+    if (e) return Promise.resolve({ value: e, done: false });
+    if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.waiter = resolve));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose();
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w({ value: undefined, done: true });
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<StoreEvent> {
+    return { next: () => this.next(), return: async () => (this.close(), { value: undefined, done: true }) };
+  }
+}

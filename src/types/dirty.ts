@@ -1,0 +1,45 @@
+import type { Node } from './node';
+import type { Service } from './service';
+import type { Task } from './task';
+import { nodeMatchesConstraints, taskConstraints } from './constraints';
+
+// Whether a task still matches its service's task template. The update supervisor replaces the
+// tasks that do not; a clean task only needs its recorded spec version brought up to date.
+
+/**
+ * Deep structural equality for plain JSON-like data. A property whose value is `undefined` counts as
+ * absent, so `{a: 1, b: undefined}` equals `{a: 1}`; key order never matters, array order does.
+ */
+export function stableEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
+  const aa = Array.isArray(a);
+  if (aa !== Array.isArray(b)) return false;
+  if (aa) {
+    const x = a as unknown[];
+    const y = b as unknown[];
+    return x.length === y.length && x.every((v, i) => stableEqual(v, y[i]));
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const kx = Object.keys(x).filter((k) => x[k] !== undefined);
+  const ky = Object.keys(y).filter((k) => y[k] !== undefined);
+  if (kx.length !== ky.length) return false;
+  return kx.every((k) => Object.prototype.hasOwnProperty.call(y, k) && stableEqual(x[k], y[k]));
+}
+
+/**
+ * True when the task's spec differs from the service's current `Spec.TaskTemplate` (deep, stable
+ * comparison). `ForceUpdate` lives inside the template, so `docker service update --force` makes
+ * every task dirty; a change of replicas or of UpdateConfig makes none dirty.
+ *
+ * As in swarmkit, when only `Placement` differs and the task's node (pass it as `node`) satisfies
+ * the new constraints, the task is not dirty: it may stay where it is.
+ */
+export function isTaskDirty(task: Pick<Task, 'Spec'>, service: Pick<Service, 'Spec'>, node?: Node): boolean {
+  const want = service.Spec.TaskTemplate;
+  if (stableEqual(task.Spec, want)) return false;
+  if (!node || stableEqual(task.Spec.Placement, want.Placement)) return true;
+  if (!stableEqual({ ...want, Placement: task.Spec.Placement }, task.Spec)) return true;
+  return !nodeMatchesConstraints(taskConstraints(want), node);
+}

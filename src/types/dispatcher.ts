@@ -1,0 +1,45 @@
+import type { Task, TaskStatus } from './task';
+import type { NodeDescription } from './node';
+
+// The agent ⇄ dispatcher protocol. In one process (a single-node manager) the agent calls the
+// dispatcher directly; across nodes the same messages travel over mutual-TLS gRPC (src/rpc/).
+
+export interface SessionRequest {
+  /** The node's ID (from its certificate across nodes). */
+  nodeId: string;
+  description: NodeDescription;
+  /** The address other nodes reach this node at (host part of the advertise address). */
+  addr: string;
+}
+
+export interface SessionInfo {
+  sessionId: string;
+  /** How often the agent must heartbeat, in milliseconds. */
+  heartbeatPeriodMs: number;
+  /** Manager addresses (host:port) the agent may reconnect to. */
+  managers: string[];
+}
+
+/** One message of the assignment stream. `complete` replaces the agent's whole set; `incremental` patches it. */
+export interface AssignmentsMessage {
+  type: 'complete' | 'incremental';
+  /** Tasks to run or keep (their DesiredState says what to do). */
+  updateTasks: Task[];
+  /** Task IDs the agent must forget (after removing their runtime objects). */
+  removeTasks: string[];
+}
+
+export interface TaskStatusUpdate {
+  taskId: string;
+  status: TaskStatus;
+  health?: 'starting' | 'healthy' | 'unhealthy';
+}
+
+/** What an agent needs from a dispatcher. Every call names the session; a stale one fails with Unavailable/NotFound. */
+export interface DispatcherApi {
+  session(req: SessionRequest): Promise<SessionInfo>;
+  heartbeat(sessionId: string): Promise<{ heartbeatPeriodMs: number }>;
+  /** Streams assignments until the session ends or `signal` aborts. The first message is `complete`. */
+  assignments(sessionId: string, signal: AbortSignal): AsyncIterable<AssignmentsMessage>;
+  updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void>;
+}

@@ -1,0 +1,57 @@
+import type { Service } from './service';
+import type { Task } from './task';
+import { isRunnable, STATE_MESSAGE } from './task-state';
+import { isoTime } from '../lib/time';
+
+// A slot is one replica position of a service: tasks of a replicated service share a Slot number;
+// tasks of a global service share a node. The orchestrators, the restart supervisor and the update
+// supervisor all reason per slot, so the grouping lives here once.
+
+export type SlotKey = string;
+
+export const slotKeyOf = (t: Pick<Task, 'Slot' | 'NodeID'>): SlotKey => (t.Slot !== undefined && t.Slot > 0 ? `slot:${t.Slot}` : `node:${t.NodeID ?? ''}`);
+
+/** Groups a service's tasks by slot. */
+export function groupBySlot(tasks: Task[]): Map<SlotKey, Task[]> {
+  const m = new Map<SlotKey, Task[]>();
+  for (const t of tasks) {
+    const k = slotKeyOf(t);
+    const list = m.get(k);
+    if (list) list.push(t);
+    else m.set(k, [t]);
+  }
+  return m;
+}
+
+/** Tasks the cluster still wants running (desired state at most RUNNING). */
+export const runnableTasks = (tasks: Task[]): Task[] => tasks.filter((t) => isRunnable(t.DesiredState));
+
+/** True when the task was made from the service's current spec. */
+export const isUpToDate = (t: Task, s: Service): boolean => t.internal.specVersion === s.internal.specVersion;
+
+/** A fresh task for `service` in `slot` (replicated) or on `nodeId` (global), in state NEW. */
+export function newTask(args: {
+  id: string;
+  service: Service;
+  slot?: number;
+  nodeId?: string;
+  now: number;
+  desiredState?: Task['DesiredState'];
+}): Task {
+  const { id, service, slot, nodeId, now } = args;
+  const ts = isoTime(now);
+  return {
+    ID: id,
+    Version: { Index: 0 },
+    CreatedAt: ts,
+    UpdatedAt: ts,
+    Labels: {},
+    Spec: structuredClone(service.Spec.TaskTemplate),
+    ServiceID: service.ID,
+    ...(slot !== undefined ? { Slot: slot } : {}),
+    ...(nodeId !== undefined ? { NodeID: nodeId } : {}),
+    Status: { Timestamp: ts, State: 'new', Message: STATE_MESSAGE.new ?? 'created' },
+    DesiredState: args.desiredState ?? 'running',
+    internal: { specVersion: service.internal.specVersion, serviceName: service.Spec.Name },
+  };
+}

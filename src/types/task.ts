@@ -1,0 +1,162 @@
+import type { Labels, Meta, Platform, ResourceObject } from './common';
+
+export interface Mount {
+  Target: string;
+  Source?: string;
+  Type: 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster' | 'image';
+  ReadOnly?: boolean;
+  Consistency?: string;
+  BindOptions?: Record<string, unknown>;
+  VolumeOptions?: Record<string, unknown>;
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+}
+
+export interface HealthConfig {
+  Test?: string[];
+  /** Nanoseconds. */
+  Interval?: number;
+  Timeout?: number;
+  Retries?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+}
+
+export interface ContainerSpec {
+  Image: string;
+  Labels?: Labels;
+  Command?: string[];
+  Args?: string[];
+  Hostname?: string;
+  Env?: string[];
+  Dir?: string;
+  User?: string;
+  Groups?: string[];
+  TTY?: boolean;
+  OpenStdin?: boolean;
+  ReadOnly?: boolean;
+  Mounts?: Mount[];
+  StopSignal?: string;
+  /** Nanoseconds. */
+  StopGracePeriod?: number;
+  HealthCheck?: HealthConfig;
+  Hosts?: string[];
+  DNSConfig?: { Nameservers?: string[]; Search?: string[]; Options?: string[] };
+  Secrets?: unknown[];
+  Configs?: unknown[];
+  Isolation?: string;
+  Init?: boolean | null;
+  Sysctls?: Record<string, string>;
+  CapabilityAdd?: string[];
+  CapabilityDrop?: string[];
+  Ulimits?: { Name: string; Soft: number; Hard: number }[];
+  Privileges?: unknown;
+}
+
+export type RestartCondition = 'none' | 'on-failure' | 'any';
+
+export interface RestartPolicy {
+  Condition?: RestartCondition;
+  /** Nanoseconds. */
+  Delay?: number;
+  MaxAttempts?: number;
+  /** Nanoseconds. */
+  Window?: number;
+}
+
+export interface Placement {
+  Constraints?: string[];
+  Preferences?: { Spread?: { SpreadDescriptor: string } }[];
+  MaxReplicas?: number;
+  Platforms?: Platform[];
+}
+
+export interface NetworkAttachmentConfig {
+  Target: string;
+  Aliases?: string[];
+  DriverOpts?: Record<string, string>;
+}
+
+export interface TaskSpec {
+  PluginSpec?: unknown;
+  ContainerSpec?: ContainerSpec;
+  NetworkAttachmentSpec?: unknown;
+  Resources?: { Limits?: ResourceObject & { Pids?: number }; Reservations?: ResourceObject };
+  RestartPolicy?: RestartPolicy;
+  Placement?: Placement;
+  ForceUpdate?: number;
+  Runtime?: string;
+  Networks?: NetworkAttachmentConfig[];
+  LogDriver?: { Name?: string; Options?: Record<string, string> };
+}
+
+/** The states of the task ladder, in the Engine API's spelling. Order matters: see ./task-state.ts. */
+export type TaskState =
+  | 'new'
+  | 'allocated'
+  | 'pending'
+  | 'assigned'
+  | 'accepted'
+  | 'preparing'
+  | 'ready'
+  | 'starting'
+  | 'running'
+  | 'complete'
+  | 'shutdown'
+  | 'failed'
+  | 'rejected'
+  | 'remove'
+  | 'orphaned';
+
+export interface ContainerStatus {
+  ContainerID?: string;
+  PID?: number;
+  ExitCode?: number;
+}
+
+export interface PortConfig {
+  Name?: string;
+  Protocol?: 'tcp' | 'udp' | 'sctp';
+  TargetPort?: number;
+  PublishedPort?: number;
+  PublishMode?: 'ingress' | 'host';
+}
+
+export interface TaskStatus {
+  Timestamp: string;
+  State: TaskState;
+  Message: string;
+  Err?: string;
+  ContainerStatus?: ContainerStatus;
+  PortStatus?: { Ports?: PortConfig[] };
+}
+
+export interface Task extends Meta {
+  Name?: string;
+  Labels: Labels;
+  Spec: TaskSpec;
+  ServiceID: string;
+  /** Replicated services: the slot, from 1. Global services: absent (the node ID identifies the task). */
+  Slot?: number;
+  NodeID?: string;
+  Status: TaskStatus;
+  DesiredState: TaskState;
+  NetworksAttachments?: unknown[];
+  JobIteration?: { Index: number };
+  /** Internal, never shown by the API. */
+  internal: TaskInternal;
+}
+
+export interface TaskInternal {
+  /** The service's spec version this task was made from; `_up-to-date` compares it. */
+  specVersion: number;
+  /** The service's name when the task was made (container names use it). */
+  serviceName: string;
+  /** Health of the task's container as the agent last reported it. */
+  health?: 'starting' | 'healthy' | 'unhealthy';
+  /**
+   * Set by the restart supervisor on a replacement it creates with DesiredState READY: the task is
+   * switched to RUNNING once `notBefore` (ms since the epoch) has passed and the task it replaces
+   * (`waitFor`, if any) has stopped or `waitUntil` has passed. Removed when the task is started.
+   */
+  delayedStart?: { notBefore: number; waitFor?: string; waitUntil?: number };
+}

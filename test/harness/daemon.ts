@@ -1,0 +1,191 @@
+// Starts real Shoal daemons (separate processes) for integration and end-to-end tests, and runs the
+// real docker CLI against them. Every wait is bounded.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const MAIN = path.join(ROOT, 'dist', 'src', 'node', 'main.js');
+
+export interface DaemonOptions {
+  runtime?: 'process' | 'docker';
+  engine?: string;
+  hostname?: string;
+  extraArgs?: string[];
+  dataDir?: string;
+}
+
+export class TestDaemon {
+  proc: ChildProcess | undefined;
+  readonly dataDir: string;
+  readonly sock: string;
+  readonly host: string;
+  private logFile: string;
+
+  constructor(readonly opts: DaemonOptions = {}) {
+    this.dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-test-'));
+    this.sock = path.join(this.dataDir, 'shoal.sock');
+    this.host = `unix://${this.sock}`;
+    this.logFile = path.join(this.dataDir, 'daemon.log');
+  }
+
+  async start(timeoutMs = 20_000): Promise<void> {
+    const args = [MAIN, '--data-dir', this.dataDir, '--host', this.host, '--runtime', this.opts.runtime ?? 'process', '--hostname', this.opts.hostname ?? 'shoal-test'];
+    if (this.opts.engine) args.push('--engine', this.opts.engine);
+    args.push('--swarm-default-advertise-addr', '127.0.0.1', ...(this.opts.extraArgs ?? []));
+    const out = fs.openSync(this.logFile, 'a');
+    this.proc = spawn(process.execPath, ['--enable-source-maps', ...args], { stdio: ['ignore', out, out], detached: true });
+    fs.closeSync(out);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.proc.exitCode !== null) throw new Error(`daemon exited with ${this.proc.exitCode}:\n${this.log()}`);
+      if (await ping(this.sock)) return;
+      await sleep(100);
+    }
+    throw new Error(`daemon did not answer /_ping within ${timeoutMs} ms:\n${this.log()}`);
+  }
+
+  /** SIGTERM and wait for exit (bounded); tasks stay in their runtime. */
+  async stop(timeoutMs = 35_000): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill('SIGTERM');
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    await exited;
+    clearTimeout(t);
+  }
+
+  kill9(): void {
+    this.proc?.kill('SIGKILL');
+  }
+
+  log(): string {
+    try {
+      return fs.readFileSync(this.logFile, 'utf8').split('\n').slice(-60).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Runs the real docker CLI against this daemon. */
+  docker(args: string[], opts: { timeoutMs?: number; input?: string } = {}): DockerResult {
+    return runDocker(this.host, args, opts);
+  }
+
+  /** Like docker() but throws with the output when the command fails. */
+  dockerOk(args: string[], opts: { timeoutMs?: number } = {}): string {
+    const r = this.docker(args, opts);
+    if (r.status !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}\n--- daemon log ---\n${this.log()}`);
+    return r.stdout;
+  }
+
+  /** GET a path of the Engine API and parse the JSON. */
+  async api<T = unknown>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
+    return apiRequest<T>(this.sock, method, p, body);
+  }
+
+  async cleanup(): Promise<void> {
+    await this.stop();
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+export interface DockerResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runDocker(host: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): DockerResult {
+  const r = spawnSync('docker', args, {
+    env: { ...process.env, DOCKER_HOST: host, DOCKER_CLI_HINTS: 'false', DOCKER_CONFIG: path.join(os.tmpdir(), 'shoal-test-docker-config') },
+    encoding: 'utf8',
+    timeout: opts.timeoutMs ?? 60_000,
+    input: opts.input,
+  });
+  return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
+}
+
+export function ping(sock: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.request({ socketPath: sock, path: '/_ping', method: 'GET', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => (req.destroy(), resolve(false)));
+    req.end();
+  });
+}
+
+export function apiRequest<T>(sock: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = http.request(
+      { socketPath: sock, path: p, method, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {}, timeout: 30_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed as T });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`${method} ${p} timed out`)));
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes; returns the last value. */
+export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string, everyMs = 100): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last as NonNullable<T>;
+    } catch (e) {
+      lastErr = e;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}${lastErr ? `; last error: ${String(lastErr)}` : ''}`);
+}
+
+/** Parses the whitespace-aligned table the docker CLI prints into rows keyed by header. */
+export function parseTable(out: string): Record<string, string>[] {
+  const lines = out.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length === 0) return [];
+  const header = lines[0]!;
+  const cols: { name: string; start: number }[] = [];
+  const re = /(\S+(?: \S+)*)/g;
+  let m;
+  while ((m = re.exec(header))) cols.push({ name: m[1]!, start: m.index });
+  return lines.slice(1).map((line) => {
+    const row: Record<string, string> = {};
+    cols.forEach((c, i) => {
+      const end = i + 1 < cols.length ? cols[i + 1]!.start : undefined;
+      row[c.name] = line.slice(c.start, end).trim();
+    });
+    return row;
+  });
+}
+
+export function dockerAvailable(): boolean {
+  return spawnSync('docker', ['--version']).status === 0;
+}
