@@ -32,7 +32,7 @@ for (const f of files) {
   const r = rel(f);
   const text = fs.readFileSync(f, 'utf8');
   const deps = [];
-  const re = /(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|require\(['"](\.[^'"]+)['"]\)/g;
+  const re = /(?:import|export)\s(?!type\s)[^'"]*?from\s+['"](\.[^'"]+)['"]|require\(['"](\.[^'"]+)['"]\)/g;
   let m;
   while ((m = re.exec(text))) {
     const spec = m[1] || m[2];

@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { capPathVersion } from './convert';
-import type { ApiLogger } from './router/types';
+import type { ApiLogger } from './logger';
 
 // Passes non-swarm Engine API requests to the local Docker Engine over its unix socket,
 // streaming both ways. Upgraded requests (attach, exec start: `Connection: Upgrade`) are proxied
@@ -147,7 +147,7 @@ export class EngineProxy {
           status === 304;
         if (!framed) {
           // A hijacked stream (e.g. attach without Upgrade): the engine writes raw bytes until it closes.
-          this.hijackResponse(req, res, pres, status);
+          this.hijackResponse(req, pres, status);
           pres.on('close', resolve);
           return;
         }
@@ -181,7 +181,7 @@ export class EngineProxy {
     });
   }
 
-  private hijackResponse(req: http.IncomingMessage, res: http.ServerResponse, pres: http.IncomingMessage, status: number): void {
+  private hijackResponse(req: http.IncomingMessage, pres: http.IncomingMessage, status: number): void {
     const sock = req.socket;
     const lines = [`HTTP/1.1 ${status} ${pres.statusMessage ?? ''}`];
     for (let i = 0; i < pres.rawHeaders.length; i += 2) {
@@ -196,7 +196,6 @@ export class EngineProxy {
     pres.on('end', () => sock.end());
     pres.on('error', () => sock.destroy());
     sock.on('close', () => pres.destroy());
-    void res;
   }
 
   /** Proxies an upgrade request (attach / exec start / session) byte for byte. */

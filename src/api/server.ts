@@ -13,9 +13,10 @@ import { answerWithoutEngine, engineRoutes, isEnginePath, noEngineMessage } from
 import { serviceRoutes } from './router/services';
 import { swarmRoutes } from './router/swarm';
 import { systemRoutes } from './router/system';
-import { silentLogger, type ApiLogger, type Ctx, type Route, type ServerDeps } from './router/types';
+import { silentLogger, type ApiLogger } from './logger';
+import type { Ctx, Route, ServerDeps } from './router/types';
 
-export type { ApiLogger } from './router/types';
+export type { ApiLogger } from './logger';
 
 export interface ApiServerOptions {
   backend: ClusterBackend;

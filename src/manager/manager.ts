@@ -5,6 +5,11 @@ import type { Clock, Rng } from '../lib/ports';
 import { MemoryStore, type Change } from '../store';
 import { ControlApi } from './controlapi';
 import { LocalLog } from './consensus/local-log';
+import { Allocator } from './allocator';
+import { ConstraintEnforcer, GlobalOrchestrator, ReplicatedOrchestrator, RestartSupervisor, TaskReaper } from './orchestrator';
+import { Scheduler } from './scheduler';
+import { Dispatcher } from './dispatcher/dispatcher';
+import { UpdateSupervisor } from './updater/updater';
 
 export interface ManagerDeps {
   dataDir: string;
@@ -12,6 +17,8 @@ export interface ManagerDeps {
   rng: Rng;
   logger: Logger;
   newJoinToken: (role: 'worker' | 'manager') => string;
+  /** Manager addresses agents may reconnect to. */
+  managers: () => string[];
 }
 
 /** A leader component: one loop, one store watch. */
@@ -21,22 +28,40 @@ interface Component {
 }
 
 /**
- * Composition root of the manager role: the store and its log, the control API, and the leader's
- * components. It only wires; each component owns its loop and talks to the others through the store.
+ * Composition root of the manager role: the store and its log, the control API, the dispatcher
+ * and the leader's components. It only wires; each component owns its loop and talks to the
+ * others through the store.
  */
 export class Manager {
   readonly store: MemoryStore;
   readonly controlapi: ControlApi;
+  readonly dispatcher: Dispatcher;
   private log: LocalLog;
-  private components: Component[] = [];
+  private components: Component[];
 
-  constructor(private deps: ManagerDeps) {
+  constructor(deps: ManagerDeps) {
     const dir = path.join(deps.dataDir, 'manager');
     fs.mkdirSync(dir, { recursive: true });
     this.store = new MemoryStore({ propose: () => Promise.reject(new Error('manager not open')) });
     this.log = new LocalLog(dir, this.store);
     this.store.setProposer(this.log);
-    this.controlapi = new ControlApi({ store: this.store, clock: deps.clock, rng: deps.rng, newJoinToken: deps.newJoinToken });
+    const { clock, rng, logger } = deps;
+    const store = this.store;
+    const onError = (component: string) => (err: unknown) => logger.warn({ err, component }, 'component error (retrying)');
+    this.controlapi = new ControlApi({ store, clock, rng, newJoinToken: deps.newJoinToken });
+    this.dispatcher = new Dispatcher({ store, clock, logger: logger.child({ component: 'dispatcher' }), managers: deps.managers });
+    // Order matters only for start-up: task producers first, then the scheduler, then the dispatcher.
+    this.components = [
+      new Allocator({ store, clock, onError: onError('allocator') }),
+      new ReplicatedOrchestrator({ store, clock, rng, onError: onError('replicated-orchestrator') }),
+      new GlobalOrchestrator({ store, clock, rng, onError: onError('global-orchestrator') }),
+      new RestartSupervisor({ store, clock, rng, onError: onError('restart-supervisor') }),
+      new UpdateSupervisor({ store, clock, rng, logger: logger.child({ component: 'updater' }) }),
+      new ConstraintEnforcer({ store, clock, rng, onError: onError('constraint-enforcer') }),
+      new TaskReaper({ store, clock, rng, onError: onError('task-reaper') }),
+      new Scheduler({ store, clock, onError: onError('scheduler') }),
+      this.dispatcher,
+    ];
   }
 
   /** Replays the durable state into the store. */
@@ -50,11 +75,6 @@ export class Manager {
   }
 
   async start(): Promise<void> {
-    const { store, clock, rng, logger } = this.deps;
-    void store;
-    void clock;
-    void rng;
-    void logger;
     for (const c of this.components) await c.start();
   }
 

@@ -2,10 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
+import '../manager/ca/reflect-shim';
 import * as x509 from '@peculiar/x509';
 import { createRootCA, caDigest, issueNodeKeyAndCertificate } from '../manager/ca/pki';
 import { generateJoinToken } from '../manager/ca/core/token';
 import { Manager } from '../manager/manager';
+import { shoalVersion } from '../agent/executor/process';
 import type { Executor } from '../agent/executor/types';
 import { Agent } from '../agent/agent';
 import { createApiServer } from '../api/server';
@@ -22,7 +24,7 @@ import { systemClock, systemRng } from './system';
 import { NodeBackend } from './backend';
 import { createExecutor } from './executor';
 
-export const SHOAL_VERSION: string = require('../../package.json').version;
+export const SHOAL_VERSION: string = shoalVersion();
 export const API_VERSION = '1.47';
 export const MIN_API_VERSION = '1.24';
 
@@ -142,8 +144,15 @@ export class Daemon {
       if (!this.state) throw unavailable('This node is not part of a swarm');
       if (this.state.role === 'manager' && !force) throw failedPrecondition(LEAVE_MANAGER_TEXT);
       // Leaving removes this node's tasks from its runtime, as Docker does.
-      await this.agent?.leave?.();
+      const mine = this.manager?.store.view((tx) => tx.tasksByNode(this.state!.nodeId)) ?? [];
       await this.stopRoles();
+      await Promise.all(
+        mine.map(async (t) => {
+          const c = this.executor.controller(t);
+          await c.shutdown(Math.min(10_000, (t.Spec.ContainerSpec?.StopGracePeriod ?? 10e9) / 1e6)).catch(() => undefined);
+          await c.remove().catch(() => undefined);
+        }),
+      );
       clearSwarmState(this.cfg.dataDir);
       this.state = undefined;
     });
@@ -182,6 +191,7 @@ export class Daemon {
       clock: systemClock,
       rng: systemRng,
       logger: this.logger.child({ role: 'manager' }),
+      managers: () => (this.state ? [this.state.advertiseAddr] : []),
       newJoinToken: (): string => {
         const c = manager.controlapi.getCluster();
         return generateJoinToken(caDigest(c.internal.rootCACert), systemRng.bytes(16));

@@ -2,12 +2,12 @@
 // async functions / async iterables. Every call is authorized from the caller's certificate
 // before its handler runs (DESIGN.md §5).
 import * as grpc from '@grpc/grpc-js';
-import { once } from 'node:events';
 import { permissionDenied } from '../lib/errors';
 import { toStatus, rpcError } from './errors';
 import { peerIdentity, checkRole, type PeerIdentity } from './peer';
 import { toGrpcDefinition, type Access, type MethodMap, type MethodSpec, type PeerRole, type ServiceSpec } from './service';
 import { MutableServerCredentials, type TlsMaterial } from './tls';
+import { AsyncQueue } from './queue';
 
 type AnyServerCall =
   | grpc.ServerUnaryCall<unknown, unknown>
@@ -25,6 +25,11 @@ export interface CallContext {
   address: string;
   /** Aborted when the client cancels or disconnects. */
   signal: AbortSignal;
+  /**
+   * On 'anonymous' methods only: a verified certificate that was refused (removed node, other
+   * cluster) and why. The call then runs as anonymous; the handler may refuse it outright.
+   */
+  refusedPeer?: { peer: PeerIdentity; reason: string };
 }
 
 type UnaryH<Req, Res> = (req: Req, ctx: CallContext) => Res | Promise<Res>;
@@ -150,25 +155,29 @@ export class RpcServer {
 
   // ---- authorization -------------------------------------------------------------------------
 
-  private async authorize(call: AnyServerCall, access: Access): Promise<PeerIdentity | null> {
-    let peer = peerIdentity(call);
+  private async authorize(call: AnyServerCall, access: Access): Promise<{ peer: PeerIdentity | null; refusedPeer?: { peer: PeerIdentity; reason: string } }> {
+    const peer = peerIdentity(call);
+    let reason: string | null = null;
     if (peer && this.opts.clusterId && peer.clusterId !== this.opts.clusterId) {
-      if (access !== 'anonymous') throw permissionDenied(`Permission denied: remote certificate not part of organization: ${this.opts.clusterId}`);
-      peer = null;
+      reason = `Permission denied: remote certificate not part of organization: ${this.opts.clusterId}`;
+    } else if (peer && this.opts.isNodeAllowed && !(await this.opts.isNodeAllowed(peer.nodeId))) {
+      reason = `Permission denied: node ${peer.nodeId} was removed from swarm`;
     }
-    if (peer && this.opts.isNodeAllowed && !(await this.opts.isNodeAllowed(peer.nodeId))) {
-      if (access !== 'anonymous') throw permissionDenied(`Permission denied: node ${peer.nodeId} was removed from swarm`);
-      peer = null; // a removed node may still fetch the root CA or join again with a token
+    if (access === 'anonymous') {
+      // a refused node may still fetch the root CA or join again with a token
+      return reason && peer ? { peer: null, refusedPeer: { peer, reason } } : { peer };
     }
-    if (access === 'anonymous') return peer;
+    if (reason) throw permissionDenied(reason);
     if (!peer) throw rpcError(grpc.status.UNAUTHENTICATED, 'no valid client certificate was presented');
-    return checkRole(peer, access);
+    return { peer: checkRole(peer, access) };
   }
 
-  private context(call: AnyServerCall, path: string, peer: PeerIdentity | null): CallContext {
+  private context(call: AnyServerCall, path: string, auth: { peer: PeerIdentity | null; refusedPeer?: { peer: PeerIdentity; reason: string } }): CallContext {
     const ac = new AbortController();
     (call as { on(ev: string, f: () => void): unknown }).on('cancelled', () => ac.abort());
-    return { peer, method: path, metadata: call.metadata, address: call.getPeer(), signal: ac.signal };
+    const ctx: CallContext = { peer: auth.peer, method: path, metadata: call.metadata, address: call.getPeer(), signal: ac.signal };
+    if (auth.refusedPeer) ctx.refusedPeer = auth.refusedPeer;
+    return ctx;
   }
 
   // ---- method adapters -----------------------------------------------------------------------
@@ -177,8 +186,8 @@ export class RpcServer {
     return (call, callback) => {
       void (async () => {
         try {
-          const peer = await this.authorize(call, access);
-          const res = await h(call.request, this.context(call, path, peer));
+          const auth = await this.authorize(call, access);
+          const res = await h(call.request, this.context(call, path, auth));
           callback(null, res === undefined ? null : res);
         } catch (e) {
           callback(toStatus(e));
@@ -191,8 +200,8 @@ export class RpcServer {
     return (call, callback) => {
       void (async () => {
         try {
-          const peer = await this.authorize(call, access);
-          const res = await h(readableToIterable(call), this.context(call, path, peer));
+          const auth = await this.authorize(call, access);
+          const res = await h(readableToIterable(call), this.context(call, path, auth));
           callback(null, res === undefined ? null : res);
         } catch (e) {
           callback(toStatus(e));
@@ -205,8 +214,8 @@ export class RpcServer {
     return (call) => {
       void (async () => {
         try {
-          const peer = await this.authorize(call, access);
-          const ctx = this.context(call, path, peer);
+          const auth = await this.authorize(call, access);
+          const ctx = this.context(call, path, auth);
           await pump(h(call.request, ctx), call, ctx.signal);
         } catch (e) {
           if (!call.cancelled) call.emit('error', toStatus(e));
@@ -219,8 +228,8 @@ export class RpcServer {
     return (call) => {
       void (async () => {
         try {
-          const peer = await this.authorize(call, access);
-          const ctx = this.context(call, path, peer);
+          const auth = await this.authorize(call, access);
+          const ctx = this.context(call, path, auth);
           await pump(h(readableToIterable(call), ctx), call, ctx.signal);
         } catch (e) {
           if (!call.cancelled) call.emit('error', toStatus(e));
@@ -230,23 +239,52 @@ export class RpcServer {
   }
 }
 
-/** Requests of a streaming call as an async iterable that simply ends on cancellation. */
-async function* readableToIterable<T>(call: grpc.ServerReadableStream<T, unknown> | grpc.ServerDuplexStream<T, unknown>): AsyncIterable<T> {
-  const ended = new Promise<void>((resolve) => {
-    call.once('end', resolve);
-    call.once('cancelled', resolve);
-    call.once('close', resolve);
-  });
-  const it = (call as unknown as AsyncIterable<T>)[Symbol.asyncIterator]();
-  try {
-    for (;;) {
-      const r = await Promise.race([it.next(), ended.then(() => ({ done: true, value: undefined }) as IteratorResult<T>)]);
-      if (r.done) return;
-      yield r.value;
+/**
+ * Requests of a streaming call as an async iterable that ends on half-close or cancellation.
+ * (Not the stream's own async iterator: finishing that destroys the duplex, and with it our
+ * chance to send the final status.) Reading pauses while more than HIGH_WATER requests wait.
+ */
+const HIGH_WATER = 64;
+function readableToIterable<T>(call: grpc.ServerReadableStream<T, unknown> | grpc.ServerDuplexStream<T, unknown>): AsyncIterable<T> {
+  const q = new AsyncQueue<T>();
+  let paused = false;
+  call.on('data', (d: T) => {
+    q.push(d);
+    if (q.size >= HIGH_WATER && !paused) {
+      paused = true;
+      call.pause();
     }
-  } catch {
-    return; // a cancelled call surfaces as an error on the readable: treat it as end of input
-  }
+  });
+  call.once('end', () => q.end());
+  call.once('cancelled', () => q.end());
+  call.once('error', () => q.end());
+  return {
+    [Symbol.asyncIterator]: () => {
+      const it = q[Symbol.asyncIterator]();
+      return {
+        next: () => {
+          if (paused && q.size < HIGH_WATER / 2) {
+            paused = false;
+            call.resume();
+          }
+          return it.next();
+        },
+        return: () => it.return!(),
+      };
+    },
+  };
+}
+
+function waitDrain(call: NodeJS.EventEmitter, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    call.on('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** Writes a handler's responses with backpressure, ending the call when they end. */
@@ -260,7 +298,7 @@ async function pump(responses: AsyncIterable<unknown>, call: grpc.ServerWritable
       const r = await it.next();
       if (r.done || signal.aborted) break;
       if (!call.write(r.value === undefined ? null : r.value)) {
-        await Promise.race([once(call, 'drain'), new Promise((res) => signal.addEventListener('abort', res, { once: true }))]);
+        await waitDrain(call, signal);
       }
     }
     if (!signal.aborted) call.end();

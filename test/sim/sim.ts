@@ -13,6 +13,8 @@ export interface SimParams {
   ticks: number;
   /** Ticks allowed after healing to elect a leader and commit an entry on every live voter. */
   livenessTicks: number;
+  /** Ticks allowed after healing until a leader is followed by a majority. */
+  electionTicksBound: number;
   voters: number;
   membership: boolean;
   cluster: ClusterOptions;
@@ -46,7 +48,8 @@ export function paramsForSeed(seed: number, overrides: Partial<SimParams> = {}):
   return {
     seed,
     ticks: 400,
-    livenessTicks: 300,
+    livenessTicks: 600,
+    electionTicksBound: 100,
     voters: pick([3, 3, 4, 5, 5, 7]),
     membership: r.next() < 0.6,
     cluster: c,
@@ -187,6 +190,8 @@ export function simulate(p: SimParams): SimResult {
     cl.log('--- heal ---');
     cl.net.heal();
     cl.opts.drop = 0;
+    cl.opts.longDelayP = 0;
+    let leaderAfter = -1;
     for (const n of cl.nodes.values()) {
       n.crashPoint = undefined;
       if (!n.rn && !n.retired) cl.restart(n.id);
@@ -198,6 +203,10 @@ export function simulate(p: SimParams): SimResult {
     for (let t = 0; t < p.livenessTicks && !done; t++) {
       runTick(false);
       const lead = cl.stableLeader();
+      if (lead !== undefined && leaderAfter < 0) leaderAfter = t;
+      if (leaderAfter < 0 && t >= p.electionTicksBound) {
+        cl.checker.fail(`liveness: no leader followed by a majority within ${p.electionTicksBound} ticks of healing`);
+      }
       const term = lead !== undefined ? cl.nodes.get(lead)?.rn?.raft.term ?? 0 : 0;
       if (lead !== undefined && (marker === undefined || term !== markerTerm || t - markerAt > 50)) {
         // (Re)propose on the leader a majority follows; an earlier attempt may have been dropped or lost.

@@ -3,15 +3,9 @@ import type { ClusterBackend, DaemonFacts } from '../backend';
 import type { BuildFacts } from '../convert';
 import type { EngineProxy } from '../engine-proxy';
 
-/** pino-compatible subset. */
-export interface ApiLogger {
-  debug(obj: unknown, msg?: string): void;
-  info(obj: unknown, msg?: string): void;
-  warn(obj: unknown, msg?: string): void;
-  error(obj: unknown, msg?: string): void;
-}
+import type { ApiLogger } from '../logger';
 
-export const silentLogger: ApiLogger = { debug() {}, info() {}, warn() {}, error() {} };
+export type { ApiLogger } from '../logger';
 
 export interface ServerDeps {
   backend: ClusterBackend;

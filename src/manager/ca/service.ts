@@ -63,6 +63,7 @@ export function nodeCAHandlers(b: NodeCABackend): Handlers<typeof NodeCAService.
       if (!req || typeof req.csr !== 'string' || req.csr === '') throw invalidArgument('CSR is required');
       const ca = b.rootCA();
       const opts = { expiryMs: b.certExpiryMs(), now: b.now?.() };
+      if (!req.token && ctx.refusedPeer) throw permissionDenied(ctx.refusedPeer.reason);
       // Renewal: a member with a valid certificate and no token keeps its ID; its role comes from the store.
       if (!req.token && ctx.peer) {
         if (ctx.peer.clusterId !== b.clusterId()) throw permissionDenied('Permission denied: remote certificate not part of organization');

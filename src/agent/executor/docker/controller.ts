@@ -112,6 +112,12 @@ export class DockerController implements TaskController {
   async wait(signal?: AbortSignal): Promise<ExitResult> {
     for (;;) {
       const c = await this.mustFind();
+      if (c.State.Status === 'created') {
+        // not started yet: the engine would answer "not running" at once; wait for the start
+        await sleep(200, signal);
+        if (signal?.aborted) throw abortError(signal);
+        continue;
+      }
       try {
         const r = await this.engine.containerWait(c.Id, 'not-running', signal);
         return exitResult(r.StatusCode);
@@ -216,6 +222,10 @@ export class DockerController implements TaskController {
       }
     })();
   }
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });
 }
 
 export function exitResult(code: number): ExitResult {

@@ -7,7 +7,7 @@ import type { ContainerSpec } from '../../../types';
 import { collect, makeTask, text, until } from '../testutil';
 import type { TaskController } from '../types';
 import { HealthMonitor, probeOf } from './health';
-import { ProcessExecutor, dockerArch } from './executor';
+import { ProcessExecutor, dockerArch, shoalVersion } from './executor';
 import { isAlive, processContainerId } from './state';
 
 let dataDir: string;
@@ -175,7 +175,8 @@ describe('process executor: lifecycle', () => {
     if (process.arch === 'x64') assert.equal(d.architecture, 'x86_64');
     assert.equal(d.nanoCPUs, os.cpus().length * 1e9);
     assert.equal(d.memoryBytes, os.totalmem());
-    assert.equal(d.engineVersion, '0.1.0'.length ? d.engineVersion : '');
+    assert.equal(d.engineVersion, shoalVersion());
+    assert.notEqual(d.engineVersion, '0.0.0', 'found package.json');
     assert.match(d.engineVersion, /^\d+\.\d+\.\d+/);
   });
 });
@@ -291,7 +292,7 @@ describe('process executor: daemon restart', () => {
 
 describe('process executor: health checks', () => {
   test('CMD-SHELL check: starting → healthy → unhealthy, via onHealth and inspect', async () => {
-    const flag = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-hc-')), 'ok');
+    const flag = path.join(dataDir, `hc-ok-${Date.now()}`);
     const { c } = await run(
       sh('sleep 60', {
         HealthCheck: { Test: ['CMD-SHELL', `test -f ${flag}`], Interval: 50e6, Timeout: 2e9, Retries: 2 },

@@ -142,6 +142,7 @@ export class ProcRuntime {
       fs.closeSync(err);
     }
     child.unref();
+    child.on('error', () => undefined); // later errors (e.g. a failed kill) must not crash the daemon
     const pid = child.pid as number;
     st.pid = pid;
     st.procStart = procStartTime(pid);
@@ -283,9 +284,9 @@ export class ProcRuntime {
     return out;
   }
 
-  logs(opts: LogOptions, signal?: AbortSignal): AsyncIterable<LogLine> {
+  async *logs(opts: LogOptions, signal?: AbortSignal): AsyncIterable<LogLine> {
     if (!this.state) throw notFound(`No such container: ${this.taskId}`);
-    return readLogs({ dir: this.dir, collector: this.collector, finished: () => this.logsDone || this.closed || !this.state?.pid }, opts, signal);
+    yield* readLogs({ dir: this.dir, collector: this.collector, finished: () => this.logsDone || this.closed || !this.state?.pid }, opts, signal);
   }
 
   onHealth(listener: (h: Health) => void): () => void {

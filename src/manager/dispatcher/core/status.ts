@@ -22,7 +22,7 @@ export function judgeStatusUpdate(task: Task | undefined, nodeId: string, u: Tas
     u.status.Message === task.Status.Message &&
     (u.status.Err ?? '') === (task.Status.Err ?? '') &&
     JSON.stringify(u.status.ContainerStatus ?? {}) === JSON.stringify(task.Status.ContainerStatus ?? {}) &&
-    JSON.stringify(u.status.PortStatus ?? {}) === JSON.stringify(task.Status.PortStatus ?? {}) &&
+    (u.status.PortStatus === undefined || JSON.stringify(u.status.PortStatus) === JSON.stringify(task.Status.PortStatus ?? {})) &&
     (u.health === undefined || u.health === task.internal.health);
   return same ? 'unchanged' : 'apply';
 }

@@ -1,0 +1,242 @@
+import type { DispatcherApi, NodeDescription, TaskStatusUpdate, Task } from '../types';
+import type { Executor, ExecutorDescription, LogLine, LogOptions, TaskController } from './executor/types';
+import type { Clock } from '../lib/ports';
+import { isKind, notFound } from '../lib/errors';
+import { Worker } from './worker';
+import { errText, type AgentLogger } from './task-manager';
+
+// The agent role's composition root: one session at a time with a dispatcher (heartbeats,
+// assignment stream, batched status reports), reconnecting with capped exponential backoff; the
+// worker below it runs the tasks and keeps them running while no manager is reachable.
+
+export interface AgentOptions {
+  dataDir: string;
+  executor: Executor;
+  nodeId: string;
+  /** This node's address as other nodes reach it (host part of the advertise address). */
+  addr: string;
+  /** How to reach a dispatcher; called again for every (re)connection. */
+  dispatcher: () => Promise<DispatcherApi> | DispatcherApi;
+  clock: Clock;
+  logger?: AgentLogger;
+  /** Status updates are coalesced this long (latest per task wins) before one updateTaskStatus call. Default 50. */
+  statusBatchMs?: number;
+  /** Reconnect backoff: first delay and cap (ms). Defaults 100 and 5000. */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** Random numbers in [0,1) for the backoff jitter. Default Math.random. */
+  random?: () => number;
+  /** Delay before retrying a failed shutdown/remove of a task (ms). */
+  retryMs?: number;
+}
+
+interface ActiveSession {
+  api: DispatcherApi;
+  id: string;
+  abort: AbortController;
+}
+
+export function nodeDescription(d: ExecutorDescription): NodeDescription {
+  return {
+    Hostname: d.hostname,
+    Platform: { Architecture: d.architecture, OS: d.os },
+    Resources: { NanoCPUs: d.nanoCPUs, MemoryBytes: d.memoryBytes },
+    Engine: { EngineVersion: d.engineVersion, ...(d.engineLabels ? { Labels: d.engineLabels } : {}), ...(d.plugins ? { Plugins: d.plugins } : {}) },
+  };
+}
+
+/** The reconnect delay before attempt `n` (0-based): exponential, capped, with jitter in [½, 1] of it. */
+export function backoffDelay(n: number, initialMs: number, maxMs: number, random: number): number {
+  const base = Math.min(maxMs, initialMs * 2 ** Math.min(n, 30));
+  return Math.round(base / 2 + (base / 2) * random);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Iterates until the iterable ends or `signal` aborts, even if the producer ignores the signal. */
+async function* until<T>(it: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const iter = it[Symbol.asyncIterator]();
+  const aborted = new Promise<IteratorResult<T>>((resolve) => {
+    if (signal.aborted) resolve({ done: true, value: undefined });
+    signal.addEventListener('abort', () => resolve({ done: true, value: undefined }), { once: true });
+  });
+  try {
+    for (;;) {
+      const r = await Promise.race([iter.next(), aborted]);
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    void iter.return?.()?.catch?.(() => undefined);
+  }
+}
+
+export class Agent {
+  private readonly worker: Worker;
+  private readonly log?: AgentLogger;
+  private session: ActiveSession | null = null;
+  private pending = new Map<string, TaskStatusUpdate>();
+  private flushTimer: NodeJS.Timeout | null = null;
+  private flushing = false;
+  private loopDone: Promise<void> | null = null;
+  private stopping = new AbortController();
+  private started = false;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.log = opts.logger;
+    this.worker = new Worker({
+      dataDir: opts.dataDir,
+      executor: opts.executor,
+      clock: opts.clock,
+      logger: opts.logger,
+      retryMs: opts.retryMs,
+      report: (u) => this.enqueue(u),
+    });
+  }
+
+  /** Re-adopts persisted tasks, then connects (in the background; it keeps retrying). */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.stopping = new AbortController();
+    await this.worker.init();
+    this.loopDone = this.loop();
+  }
+
+  /** Leaves every task running: stops driving them, sends what it can, ends the session. */
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await this.worker.close();
+    if (this.session && this.pending.size > 0) {
+      await Promise.race([this.flush(), sleep(1000, this.session.abort.signal)]);
+    }
+    this.stopping.abort();
+    this.session?.abort.abort();
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    await this.loopDone;
+  }
+
+  /** True while a session with a dispatcher is open. */
+  get connected(): boolean {
+    return this.session !== null;
+  }
+
+  /** The assigned tasks with their local statuses. */
+  tasks(): Task[] {
+    return this.worker.tasks();
+  }
+
+  taskController(taskId: string): TaskController | undefined {
+    return this.worker.taskController(taskId);
+  }
+
+  /** A task's output (also for finished tasks whose container/process still exists). */
+  logs(taskId: string, opts: LogOptions, signal?: AbortSignal): AsyncIterable<LogLine> {
+    const c = this.worker.taskController(taskId);
+    if (!c) throw notFound(`task ${taskId} not found on this node`);
+    return c.logs(opts, signal);
+  }
+
+  // ---- session loop ----
+
+  private async loop(): Promise<void> {
+    const initial = this.opts.backoffInitialMs ?? 100;
+    const max = this.opts.backoffMaxMs ?? 5000;
+    const random = this.opts.random ?? Math.random;
+    let attempt = 0;
+    while (!this.stopping.signal.aborted) {
+      const abort = new AbortController();
+      const onStop = () => abort.abort();
+      this.stopping.signal.addEventListener('abort', onStop, { once: true });
+      try {
+        const api = await this.opts.dispatcher();
+        const description = nodeDescription(await this.opts.executor.describe());
+        const info = await api.session({ nodeId: this.opts.nodeId, description, addr: this.opts.addr });
+        if (abort.signal.aborted) break;
+        attempt = 0;
+        this.session = { api, id: info.sessionId, abort };
+        this.log?.info({ sessionId: info.sessionId }, 'agent: session established');
+        void this.heartbeats(api, info.sessionId, info.heartbeatPeriodMs, abort);
+        // The manager may have missed reports while we were away: send every task's latest status.
+        for (const u of this.worker.statuses()) if (!this.pending.has(u.taskId)) this.pending.set(u.taskId, u);
+        this.scheduleFlush();
+        for await (const msg of until(api.assignments(info.sessionId, abort.signal), abort.signal)) {
+          await this.worker.assign(msg);
+        }
+        if (!this.stopping.signal.aborted) this.log?.warn({}, 'agent: assignment stream ended');
+      } catch (err) {
+        if (!this.stopping.signal.aborted) this.log?.warn({ err: errText(err) }, 'agent: session failed');
+      } finally {
+        abort.abort();
+        this.stopping.signal.removeEventListener('abort', onStop);
+        if (this.session?.abort === abort) this.session = null;
+      }
+      if (this.stopping.signal.aborted) break;
+      await sleep(backoffDelay(attempt++, initial, max, random()), this.stopping.signal);
+    }
+  }
+
+  private async heartbeats(api: DispatcherApi, sessionId: string, periodMs: number, abort: AbortController): Promise<void> {
+    let period = periodMs;
+    while (!abort.signal.aborted) {
+      await sleep(period, abort.signal);
+      if (abort.signal.aborted) return;
+      try {
+        period = (await api.heartbeat(sessionId)).heartbeatPeriodMs || period;
+      } catch (err) {
+        if (!abort.signal.aborted) this.log?.warn({ err: errText(err) }, 'agent: heartbeat failed, reconnecting');
+        abort.abort();
+        return;
+      }
+    }
+  }
+
+  // ---- status batching ----
+
+  private enqueue(u: TaskStatusUpdate): void {
+    this.pending.set(u.taskId, u);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(delayMs = this.opts.statusBatchMs ?? 50): void {
+    if (this.flushTimer || !this.session || this.pending.size === 0) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      void this.flush();
+    }, delayMs);
+  }
+
+  private async flush(): Promise<void> {
+    const s = this.session;
+    if (!s || this.flushing || this.pending.size === 0) return;
+    this.flushing = true;
+    const batch = [...this.pending.values()];
+    this.pending.clear();
+    let retryMs: number | undefined;
+    try {
+      await s.api.updateTaskStatus(s.id, batch);
+    } catch (err) {
+      // Put them back unless something newer arrived meanwhile; they go out on the next session.
+      for (const u of batch) if (!this.pending.has(u.taskId)) this.pending.set(u.taskId, u);
+      this.log?.warn({ err: errText(err) }, 'agent: status update failed');
+      if (isKind(err, 'NotFound')) s.abort.abort();
+      retryMs = 1000;
+    } finally {
+      this.flushing = false;
+    }
+    this.scheduleFlush(retryMs);
+  }
+}

@@ -1,0 +1,263 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { engineTestOptions, requireEngine } from '../../../../test/harness/engine';
+import { EngineClient } from '../../../engine';
+import { isKind } from '../../../lib/errors';
+import type { ContainerSpec, Task } from '../../../types';
+import { collect, makeTask, text, until } from '../testutil';
+import type { TaskController } from '../types';
+import { DockerExecutor } from './executor';
+import { containerConfig, containerName, extraHosts, LABEL_TASK_ID } from './spec';
+
+describe('docker executor: task → container config (no engine)', () => {
+  test('names, labels and the swarm Command/Args mapping', () => {
+    const t = makeTask(
+      {
+        Image: 'img:1',
+        Command: ['/bin/app'],
+        Args: ['--x'],
+        Env: ['A=1'],
+        Dir: '/w',
+        User: '1000',
+        Hostname: 'h',
+        Labels: { mine: 'yes' },
+        TTY: true,
+        OpenStdin: true,
+        ReadOnly: true,
+        StopSignal: 'SIGINT',
+        StopGracePeriod: 7e9,
+        Init: true,
+        Mounts: [
+          { Type: 'bind', Source: '/src', Target: '/dst', ReadOnly: true },
+          { Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 1024 } },
+        ],
+        HealthCheck: { Test: ['CMD', 'true'], Interval: 1e9, Retries: 2 },
+        Sysctls: { 'net.core.somaxconn': '1024' },
+        CapabilityAdd: ['NET_ADMIN'],
+        CapabilityDrop: ['MKNOD'],
+        Ulimits: [{ Name: 'nofile', Soft: 100, Hard: 200 }],
+        Hosts: ['10.0.0.1 db db.local'],
+      },
+      { Slot: 3, ServiceID: 'svcid', NodeID: 'nodeid' },
+    );
+    t.Spec.Resources = { Limits: { NanoCPUs: 5e8, MemoryBytes: 64 << 20, Pids: 50 } };
+    const name = containerName(t);
+    assert.equal(name, `${t.internal.serviceName}.3.${t.ID}`);
+    const cfg = containerConfig(t, { image: 'img:1' });
+    assert.deepEqual(cfg.Entrypoint, ['/bin/app']);
+    assert.deepEqual(cfg.Cmd, ['--x']);
+    assert.equal(cfg.WorkingDir, '/w');
+    assert.equal(cfg.StopTimeout, 7);
+    assert.deepEqual(cfg.Labels, {
+      mine: 'yes',
+      'com.docker.swarm.service.id': 'svcid',
+      'com.docker.swarm.service.name': t.internal.serviceName,
+      'com.docker.swarm.task': '',
+      'com.docker.swarm.task.id': t.ID,
+      'com.docker.swarm.task.name': name,
+      'com.docker.swarm.node.id': 'nodeid',
+    });
+    const hc = cfg.HostConfig ?? {};
+    assert.equal(hc.NanoCpus, 5e8);
+    assert.equal(hc.Memory, 64 << 20);
+    assert.equal(hc.PidsLimit, 50);
+    assert.equal(hc.ReadonlyRootfs, true);
+    assert.equal(hc.Init, true);
+    assert.deepEqual(hc.ExtraHosts, ['db:10.0.0.1', 'db.local:10.0.0.1']);
+    assert.deepEqual(hc.Mounts?.[0], { Type: 'bind', Source: '/src', Target: '/dst', ReadOnly: true });
+    assert.deepEqual(hc.CapAdd, ['NET_ADMIN']);
+    assert.deepEqual(cfg.Healthcheck, { Test: ['CMD', 'true'], Interval: 1e9, Retries: 2 });
+    assert.deepEqual(hc.RestartPolicy, { Name: 'no' });
+    // Args alone feed the image's entrypoint
+    const t2 = makeTask({ Image: 'i', Args: ['a'] });
+    const c2 = containerConfig(t2, { image: 'i' });
+    assert.equal(c2.Entrypoint, undefined);
+    assert.deepEqual(c2.Cmd, ['a']);
+    // global task: node ID instead of the slot
+    const g = makeTask({ Image: 'i' }, { Slot: undefined, NodeID: 'n1' });
+    assert.equal(containerName(g), `${g.internal.serviceName}.n1.${g.ID}`);
+    assert.equal(extraHosts(undefined), undefined);
+  });
+});
+
+describe('docker executor against a real engine', engineTestOptions(), () => {
+  let engine: EngineClient;
+  let exec: DockerExecutor;
+  let image: string;
+  let imageId: string;
+  const nodeId = 'shoaltestnode' + Math.random().toString(36).slice(2, 10);
+  const controllers: TaskController[] = [];
+
+  before(async () => {
+    const e = requireEngine();
+    image = e.image;
+    engine = new EngineClient({ host: e.host });
+    exec = new DockerExecutor({ engine, hostname: 'dockerhost', nodeId: () => nodeId, healthPollMs: 100 });
+    imageId = (await engine.imageInspect(image)).Id;
+  });
+
+  after(async () => {
+    for (const c of controllers) await c.remove().catch(() => undefined);
+    await exec?.close();
+    await engine?.close();
+  });
+
+  function task(spec: Partial<ContainerSpec>, over: Partial<Task> = {}): Task {
+    return makeTask({ Image: image, ...spec }, { NodeID: nodeId, ...over });
+  }
+
+  async function started(t: Task): Promise<TaskController> {
+    const c = exec.controller(t);
+    controllers.push(c);
+    await c.prepare();
+    await c.start();
+    return c;
+  }
+
+  test('create → start → wait: exit codes, name, labels, real container ID', async () => {
+    const t = task({ Command: ['sh', '-c'], Args: ['echo hello; exit 0'], Labels: { 'user.label': 'x' } });
+    const c = await started(t);
+    assert.deepEqual(await c.wait(), { exitCode: 0 });
+    const st = await c.inspect();
+    assert.ok(st);
+    assert.equal(st.running, false);
+    assert.equal(st.exitCode, 0);
+    const ins = await engine.containerInspect(st.containerId as string);
+    assert.equal(ins.Name, `/${containerName(t)}`);
+    assert.equal(ins.Config.Labels?.[LABEL_TASK_ID], t.ID);
+    assert.equal(ins.Config.Labels?.['com.docker.swarm.node.id'], nodeId);
+    assert.equal(ins.Config.Labels?.['user.label'], 'x');
+    assert.deepEqual(ins.Config.Entrypoint, ['sh', '-c']);
+    assert.ok((await exec.listTaskIds()).includes(t.ID));
+
+    const c3 = await started(task({ Command: ['sh', '-c', 'exit 3'] }));
+    assert.deepEqual(await c3.wait(), { exitCode: 3, error: 'task: non-zero exit (3)' });
+  });
+
+  test('prepare and start are idempotent; a finished container is not restarted', async () => {
+    const t = task({ Command: ['sh', '-c', 'echo once'] });
+    const c = await started(t);
+    await c.prepare();
+    await c.wait();
+    await c.start();
+    assert.equal((await c.inspect())?.running, false);
+    assert.equal(text(await collect(c.logs({ follow: false, tail: 'all', timestamps: false }))), 'once\n');
+  });
+
+  test('wait before start waits for the start; an aborted wait rejects', async () => {
+    const c = exec.controller(task({ Command: ['sh', '-c', 'exit 4'] }));
+    controllers.push(c);
+    await c.prepare();
+    let settled = false;
+    const w = c.wait().then((r) => {
+      settled = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(settled, false, 'a created container has not exited');
+    await c.start();
+    assert.deepEqual(await w, { exitCode: 4, error: 'task: non-zero exit (4)' });
+
+    const c2 = await started(task({ Command: ['sleep', '60'] }));
+    const ac = new AbortController();
+    const p = c2.wait(ac.signal);
+    ac.abort();
+    await assert.rejects(p, (e: Error) => e.name === 'AbortError');
+    await c2.terminate();
+  });
+
+  test('a container killed behind our back: wait resolves with 137', async () => {
+    const c = await started(task({ Command: ['sleep', '60'] }));
+    const st = await c.inspect();
+    assert.equal(st?.running, true);
+    assert.ok(st?.pid && st.pid > 0);
+    const waiting = c.wait();
+    // kill the container's process directly, not through the engine
+    process.kill(st?.pid as number, 'SIGKILL');
+    assert.deepEqual(await waiting, { exitCode: 137, error: 'task: non-zero exit (137)' });
+  });
+
+  test('shutdown with grace: stop signal, then kill; terminate; remove', async () => {
+    const c = await started(task({ Command: ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.1; done'] }));
+    await until(async () => (await c.inspect())?.running);
+    await c.shutdown(10_000);
+    assert.deepEqual(await c.wait(), { exitCode: 0 });
+
+    const c2 = await started(task({ Command: ['sleep', '60'] }));
+    await c2.terminate();
+    assert.equal((await c2.wait()).exitCode, 137);
+    await c2.remove();
+    assert.equal(await c2.inspect(), undefined);
+    await c2.remove(); // idempotent
+  });
+
+  test('logs: streams, times, tail, follow', async () => {
+    const before = Date.now();
+    const c = await started(task({ Command: ['sh', '-c', 'echo a; echo b >&2; sleep 0.2; echo c'] }));
+    const followed = await collect(c.logs({ follow: true, tail: 'all', timestamps: true }));
+    assert.deepEqual(
+      followed.map((l) => `${l.stream}:${l.data.toString()}`).sort(),
+      ['stderr:b\n', 'stdout:a\n', 'stdout:c\n'],
+    );
+    for (const l of followed) assert.ok(l.time >= before - 5000 && l.time <= Date.now() + 5000);
+    const tail = await collect(c.logs({ follow: false, tail: 1, timestamps: false }));
+    assert.equal(text(tail), 'c\n');
+  });
+
+  test('image by digest equal to the local image ID is used; a missing image fails like Docker', async () => {
+    const digest = imageId; // sha256:<hex>
+    const name = image.split(':')[0];
+    const c = await started(task({ Image: `${name}@${digest}`, Command: ['true'] }));
+    assert.equal((await c.wait()).exitCode, 0);
+    const ins = await engine.containerInspect((await c.inspect())?.containerId as string);
+    assert.equal(ins.Image, imageId);
+    assert.equal(ins.Config.Image, imageId, 'created from the image ID (the name has no such tag)');
+
+    const missing = exec.controller(task({ Image: 'shoal-missing-image:nope', Command: ['true'] }));
+    controllers.push(missing);
+    await assert.rejects(missing.prepare(), (e: unknown) => isKind(e, 'NotFound') && (e as Error).message === 'No such image: shoal-missing-image:nope');
+    const wrongDigest = exec.controller(task({ Image: `${name}@sha256:${'0'.repeat(64)}`, Command: ['true'] }));
+    controllers.push(wrongDigest);
+    await assert.rejects(wrongDigest.prepare(), /No such image/);
+  });
+
+  test('health: engine health reaches onHealth and inspect', async () => {
+    const c = await started(
+      task({
+        Command: ['sh', '-c', 'sleep 0.5; touch /tmp/ok; sleep 60'],
+        HealthCheck: { Test: ['CMD-SHELL', 'test -f /tmp/ok'], Interval: 100e6, Timeout: 2e9, Retries: 100 },
+      }),
+    );
+    const seen: string[] = [];
+    const off = c.onHealth?.((h) => seen.push(h));
+    await until(async () => (await c.inspect())?.health === 'healthy', 30_000, 'healthy');
+    await until(() => seen.includes('healthy'), 30_000, 'onHealth healthy');
+    assert.equal(seen[seen.length - 1], 'healthy');
+    off?.();
+    await c.terminate();
+  });
+
+  test('describe: engine facts with the daemon hostname', async () => {
+    const d = await exec.describe();
+    const info = await engine.info();
+    assert.equal(d.hostname, 'dockerhost');
+    assert.equal(d.nanoCPUs, info.NCPU * 1e9);
+    assert.equal(d.memoryBytes, info.MemTotal);
+    assert.equal(d.engineVersion, info.ServerVersion);
+    assert.equal(d.os, 'linux');
+    assert.equal(d.architecture, info.Architecture);
+  });
+
+  test('listTaskIds only sees this node’s containers', async () => {
+    const mine = task({ Command: ['true'] });
+    const other = task({ Command: ['true'] }, { NodeID: 'someothernode' });
+    const a = exec.controller(mine);
+    const b = exec.controller(other);
+    controllers.push(a, b);
+    await a.prepare();
+    await b.prepare();
+    const ids = await exec.listTaskIds();
+    assert.ok(ids.includes(mine.ID));
+    assert.ok(!ids.includes(other.ID));
+  });
+});

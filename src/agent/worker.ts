@@ -1,0 +1,225 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { AssignmentsMessage, Task, TaskStatus, TaskStatusUpdate } from '../types';
+import { isAtLeast } from '../types';
+import type { Executor, TaskController } from './executor/types';
+import type { Clock } from '../lib/ports';
+import { TaskManager, errText, type AgentLogger } from './task-manager';
+import { stopGraceMs, type Health } from './exec/step';
+
+// The worker reconciles the agent's assignment set with the task managers it runs, and keeps that
+// set (with the last status of each task) on disk, so a restarted daemon re-adopts its tasks
+// instead of restarting them, and they keep running while no manager is reachable.
+
+export interface WorkerOptions {
+  dataDir: string;
+  executor: Executor;
+  /** Every status change of every task (the agent batches and sends them). */
+  report: (u: TaskStatusUpdate) => void;
+  clock: Clock;
+  logger?: AgentLogger;
+  /** Retry delay for failed runtime steps (ms). */
+  retryMs?: number;
+}
+
+interface StateFile {
+  version: 1;
+  tasks: Task[];
+}
+
+export const WORKER_STATE_FILE = 'tasks.json';
+
+export class Worker {
+  private managers = new Map<string, TaskManager>();
+  /** Tasks whose runtime objects are being removed right now. */
+  private removing = new Set<string>();
+  private chain: Promise<void> = Promise.resolve();
+  private saveTimer: NodeJS.Timeout | null = null;
+  private saving: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly dir: string;
+
+  constructor(private readonly opts: WorkerOptions) {
+    this.dir = path.join(opts.dataDir, 'worker');
+  }
+
+  /** Loads the persisted assignment set and re-adopts its tasks. */
+  async init(): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true });
+    let state: StateFile | undefined;
+    try {
+      state = JSON.parse(await fs.readFile(path.join(this.dir, WORKER_STATE_FILE), 'utf8')) as StateFile;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.logger?.warn({ err: errText(err) }, 'worker: state file unreadable, starting empty');
+    }
+    for (const t of state?.tasks ?? []) this.startManager(t, true);
+  }
+
+  /** Applies one assignment message. Messages are applied one at a time, in order. */
+  assign(msg: AssignmentsMessage): Promise<void> {
+    const run = () => this.apply(msg);
+    this.chain = this.chain.then(run, run);
+    return this.chain;
+  }
+
+  taskController(taskId: string): TaskController | undefined {
+    return this.managers.get(taskId)?.controller;
+  }
+
+  /** The tasks currently assigned, with their local statuses. */
+  tasks(): Task[] {
+    return [...this.managers.values()].map((m) => m.snapshot());
+  }
+
+  /** The latest status of every task (re-sent on each new session). */
+  statuses(): TaskStatusUpdate[] {
+    return [...this.managers.values()].map((m) => ({ taskId: m.id, status: m.currentStatus, ...(m.healthState ? { health: m.healthState } : {}) }));
+  }
+
+  /** Stops driving tasks (they keep running) and writes the state file. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.chain.catch(() => undefined);
+    await Promise.all([...this.managers.values()].map((m) => m.close()));
+    await this.saveNow();
+  }
+
+  private async apply(msg: AssignmentsMessage): Promise<void> {
+    if (this.closed) return;
+    if (msg.type === 'complete') {
+      const keep = new Set(msg.updateTasks.map((t) => t.ID));
+      for (const id of [...this.managers.keys()]) if (!keep.has(id)) await this.removeTask(id);
+    }
+    for (const t of msg.updateTasks) this.upsert(t);
+    for (const id of msg.removeTasks) await this.removeTask(id);
+    if (msg.type === 'complete') await this.removeOrphans();
+    this.scheduleSave();
+  }
+
+  private upsert(t: Task): void {
+    const m = this.managers.get(t.ID);
+    if (m) m.update(t);
+    else this.startManager(t, isAtLeast(t.Status.State, 'preparing'));
+  }
+
+  private startManager(t: Task, adopt: boolean): void {
+    const m = new TaskManager({
+      task: t,
+      controller: this.opts.executor.controller(t),
+      report: (taskId: string, status: TaskStatus, health?: Health) => this.onStatus(taskId, status, health),
+      clock: this.opts.clock,
+      logger: this.opts.logger,
+      retryMs: this.opts.retryMs,
+      adopt,
+    });
+    this.managers.set(t.ID, m);
+    m.start();
+  }
+
+  private onStatus(taskId: string, status: TaskStatus, health?: Health): void {
+    if (!this.managers.has(taskId)) return;
+    this.scheduleSave();
+    this.opts.report({ taskId, status, ...(health ? { health } : {}) });
+  }
+
+  /**
+   * Forgets a task: stops its manager, then (in the background, so a long stop grace period does not
+   * hold up the assignment stream) stops and removes its runtime object.
+   */
+  private async removeTask(id: string): Promise<void> {
+    const m = this.managers.get(id);
+    if (!m) return;
+    this.managers.delete(id);
+    this.removing.add(id);
+    this.scheduleSave();
+    await m.close();
+    const c = m.controller;
+    const cleanup = async () => {
+      try {
+        const rt = await c.inspect();
+        if (rt?.running) await c.shutdown(stopGraceMs(m.snapshot().Spec.ContainerSpec?.StopGracePeriod));
+        if (rt) await c.remove();
+      } catch (err) {
+        this.opts.logger?.warn({ err: errText(err), taskId: id }, 'worker: removing runtime object failed');
+      } finally {
+        this.removing.delete(id);
+      }
+    };
+    void cleanup();
+  }
+
+  /** Removes runtime objects of tasks the manager no longer assigns to this node. */
+  private async removeOrphans(): Promise<void> {
+    let ids: string[];
+    try {
+      ids = await this.opts.executor.listTaskIds();
+    } catch (err) {
+      this.opts.logger?.warn({ err: errText(err) }, 'worker: listing runtime objects failed');
+      return;
+    }
+    for (const id of ids) {
+      if (this.managers.has(id) || this.removing.has(id)) continue;
+      const c = this.opts.executor.controller(orphanStub(id, this.opts.clock.now()));
+      try {
+        await c.terminate();
+        await c.remove();
+        this.opts.logger?.info({ taskId: id }, 'worker: removed orphaned runtime object');
+      } catch (err) {
+        this.opts.logger?.warn({ err: errText(err), taskId: id }, 'worker: removing orphan failed');
+      }
+    }
+  }
+
+  private scheduleSave(): void {
+    if (this.saveTimer || this.closed) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      void this.saveNow();
+    }, 20);
+  }
+
+  /** Writes the state file atomically (temp file + rename), one write at a time. */
+  saveNow(): Promise<void> {
+    if (this.saveTimer) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = null;
+    }
+    const write = async () => {
+      const state: StateFile = { version: 1, tasks: this.tasks() };
+      const file = path.join(this.dir, WORKER_STATE_FILE);
+      const tmp = `${file}.tmp`;
+      try {
+        await fs.mkdir(this.dir, { recursive: true });
+        const fh = await fs.open(tmp, 'w');
+        try {
+          await fh.writeFile(JSON.stringify(state));
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await fs.rename(tmp, file);
+      } catch (err) {
+        this.opts.logger?.error({ err: errText(err) }, 'worker: saving state failed');
+      }
+    };
+    this.saving = this.saving.then(write, write);
+    return this.saving;
+  }
+}
+
+/** A minimal task naming only an ID: enough for an executor to find and remove its runtime object. */
+function orphanStub(id: string, now: number): Task {
+  const ts = new Date(now).toISOString();
+  return {
+    ID: id,
+    Version: { Index: 0 },
+    CreatedAt: ts,
+    UpdatedAt: ts,
+    Labels: {},
+    Spec: {},
+    ServiceID: '',
+    Status: { Timestamp: ts, State: 'orphaned', Message: 'orphaned' },
+    DesiredState: 'remove',
+    internal: { specVersion: 0, serviceName: '' },
+  };
+}

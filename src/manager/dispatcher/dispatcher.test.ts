@@ -1,0 +1,107 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryStore, type Change } from '../../store';
+import type { AssignmentsMessage, Task } from '../../types';
+import { Dispatcher, HEARTBEAT_FAILURE } from './dispatcher';
+
+const clock = { now: () => Date.now() };
+const desc = { Hostname: 'h', Platform: {}, Resources: {}, Engine: { EngineVersion: '1' } };
+
+function newStore(): MemoryStore {
+  let i = 0;
+  const s: MemoryStore = new MemoryStore({ propose: async (c: Change[]) => s.applyCommitted(++i, c) });
+  return s;
+}
+
+const task = (id: string, nodeId = 'n1'): Task => ({
+  ID: id,
+  Version: { Index: 0 },
+  CreatedAt: '',
+  UpdatedAt: '',
+  Labels: {},
+  Spec: {},
+  ServiceID: 's',
+  NodeID: nodeId,
+  Status: { Timestamp: '', State: 'assigned', Message: '' },
+  DesiredState: 'running',
+  internal: { specVersion: 1, serviceName: 'web' },
+});
+
+async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('assignment stream: complete first, then incremental changes for this node only; status echoes suppressed', async (t) => {
+  const store = newStore();
+  const d = new Dispatcher({ store, clock, batchMs: 2 });
+  d.start();
+  t.after(() => d.stop());
+  await store.update((tx) => {
+    tx.create('task', task('a'));
+    tx.create('task', task('x', 'n2'));
+  });
+  const s = await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
+  const ac = new AbortController();
+  const it = d.assignments(s.sessionId, ac.signal)[Symbol.asyncIterator]();
+  const first = (await it.next()).value as AssignmentsMessage;
+  assert.equal(first.type, 'complete');
+  assert.deepEqual(first.updateTasks.map((x) => x.ID), ['a']);
+
+  // the agent's own status report is written but not sent back
+  await d.updateTaskStatus(s.sessionId, [{ taskId: 'a', status: { Timestamp: '', State: 'accepted', Message: 'accepted' } }]);
+  assert.equal(store.view((tx) => tx.get('task', 'a'))?.Status.State, 'accepted');
+  await store.update((tx) => {
+    tx.create('task', task('b'));
+    tx.create('task', task('y', 'n2'));
+    tx.delete('task', 'a');
+  });
+  const second = (await it.next()).value as AssignmentsMessage;
+  assert.deepEqual(second, { type: 'incremental', updateTasks: [store.view((tx) => tx.get('task', 'b'))], removeTasks: ['a'] });
+  ac.abort();
+  assert.equal((await it.next()).done, true);
+});
+
+test('node record: created if missing, Description and Status updated, Spec kept', async (t) => {
+  const store = newStore();
+  const d = new Dispatcher({ store, clock });
+  d.start();
+  t.after(() => d.stop());
+  await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
+  const n = store.view((tx) => tx.get('node', 'n1'))!;
+  assert.deepEqual(n.Spec, { Role: 'worker', Availability: 'active' });
+  assert.deepEqual(n.Status, { State: 'ready', Addr: '10.0.0.1' });
+  await store.update((tx) => {
+    const x = tx.get('node', 'n1')!;
+    x.Spec = { Role: 'manager', Availability: 'drain', Labels: { a: 'b' } };
+    tx.update('node', x);
+  });
+  await d.session({ nodeId: 'n1', description: { ...desc, Hostname: 'h2' }, addr: '10.0.0.2' });
+  const n2 = store.view((tx) => tx.get('node', 'n1'))!;
+  assert.equal(n2.Spec.Availability, 'drain');
+  assert.equal(n2.Description.Hostname, 'h2');
+  assert.equal(n2.Status.Addr, '10.0.0.2');
+});
+
+test('disconnectGraceMs: a closed stream marks the node down without waiting for heartbeats', async (t) => {
+  const store = newStore();
+  const d = new Dispatcher({ store, clock, disconnectGraceMs: 20 });
+  d.start();
+  t.after(() => d.stop());
+  const s = await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
+  const ac = new AbortController();
+  const it = d.assignments(s.sessionId, ac.signal)[Symbol.asyncIterator]();
+  await it.next();
+  ac.abort();
+  await it.next();
+  const n = await waitFor('down', () => {
+    const x = store.view((tx) => tx.get('node', 'n1'));
+    return x?.Status.State === 'down' ? x : undefined;
+  });
+  assert.equal(n.Status.Message, HEARTBEAT_FAILURE);
+});

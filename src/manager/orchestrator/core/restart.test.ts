@@ -1,0 +1,122 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { historyKey, planRestarts, promoteDelayed, shouldRestart, type SlotRestarts } from './restart';
+import { idGen, mkNode, mkService, mkTask, T0 } from './testkit';
+import type { Task } from '../../../types';
+
+const S = 1_000_000_000;
+const nodes = (...ns: ReturnType<typeof mkNode>[]) => new Map(ns.map((n) => [n.ID, n]));
+const plan = (service: ReturnType<typeof mkService>, tasks: Task[], ns = nodes(mkNode('A'), mkNode('B')), history = new Map<string, SlotRestarts>(), now = T0 + 1000) =>
+  planRestarts({ service, tasks, nodes: ns, history, now, newId: idGen('r') });
+
+test('failed task: old → DesiredState shutdown (status kept), replacement in same slot, READY, current spec, default 5 s delay', () => {
+  const s = mkService('s', { replicas: 1, version: 3 });
+  const old = mkTask(s, { id: 'old', slot: 1, node: 'A', state: 'failed', version: 2 });
+  const p = plan(s, [old]);
+  assert.equal(p.mutations.length, 2);
+  const [u, c] = p.mutations;
+  assert.equal(u!.op, 'update');
+  assert.equal(u!.op === 'update' && u.task.DesiredState, 'shutdown');
+  assert.equal(u!.op === 'update' && u.task.Status.State, 'failed');
+  assert.ok(c!.op === 'create');
+  if (c!.op !== 'create') return;
+  assert.equal(c.task.Slot, 1);
+  assert.equal(c.task.DesiredState, 'ready');
+  assert.equal(c.task.Status.State, 'new');
+  assert.equal(c.task.internal.specVersion, 3);
+  assert.equal(c.task.NodeID, undefined);
+  assert.deepEqual(c.task.internal.delayedStart, { notBefore: T0 + 1000 + 5000 });
+  assert.deepEqual(p.restarts, [{ key: 's/slot:1', specVersion: 3, at: T0 + 1000 }]);
+});
+
+test('conditions: any restarts always; on-failure not after a clean exit; none never', () => {
+  const mk = (cond: 'any' | 'on-failure' | 'none', state: 'complete' | 'failed' | 'rejected' | 'shutdown') => {
+    const s = mkService('s', { spec: { RestartPolicy: { Condition: cond } } });
+    return shouldRestart(mkTask(s, { slot: 1, state }), undefined, T0);
+  };
+  assert.equal(mk('any', 'complete'), true);
+  assert.equal(mk('any', 'failed'), true);
+  assert.equal(mk('on-failure', 'complete'), false);
+  assert.equal(mk('on-failure', 'failed'), true);
+  assert.equal(mk('on-failure', 'rejected'), true);
+  assert.equal(mk('none', 'failed'), false);
+  // with none, the task is still shut down but not replaced
+  const s = mkService('s', { spec: { RestartPolicy: { Condition: 'none' } } });
+  const p = plan(s, [mkTask(s, { slot: 1, node: 'A', state: 'failed' })]);
+  assert.deepEqual(p.mutations.map((m) => m.op), ['update']);
+});
+
+test('max attempts: unlimited window counts every restart; a window only recent ones; a spec change resets', () => {
+  const s = mkService('s', { spec: { RestartPolicy: { MaxAttempts: 2 } } });
+  const t = mkTask(s, { slot: 1, state: 'failed' });
+  assert.equal(shouldRestart(t, { specVersion: 1, times: [T0] }, T0 + 100_000), true);
+  assert.equal(shouldRestart(t, { specVersion: 1, times: [T0, T0 + 1] }, T0 + 100_000), false);
+  assert.equal(shouldRestart(t, { specVersion: 0, times: [T0, T0 + 1] }, T0 + 100_000), true);
+  const w = mkService('w', { spec: { RestartPolicy: { MaxAttempts: 2, Window: 10 * S } } });
+  const tw = mkTask(w, { slot: 1, state: 'failed' });
+  assert.equal(shouldRestart(tw, { specVersion: 1, times: [T0, T0 + 1] }, T0 + 5_000), false);
+  assert.equal(shouldRestart(tw, { specVersion: 1, times: [T0, T0 + 1] }, T0 + 10_001), true);
+  assert.equal(shouldRestart(tw, { specVersion: 1, times: [T0, T0 + 9_000] }, T0 + 10_001), true);
+  // history is per slot
+  const p = planRestarts({
+    service: s,
+    tasks: [mkTask(s, { slot: 1, node: 'A', state: 'failed' }), mkTask(s, { slot: 2, node: 'A', state: 'failed' })],
+    nodes: nodes(mkNode('A')),
+    history: new Map([[historyKey({ ServiceID: 's', Slot: 1 }), { specVersion: 1, times: [1, 2] }]]),
+    now: T0,
+    newId: idGen(),
+  });
+  assert.deepEqual(p.mutations.filter((m) => m.op === 'create').map((m) => m.op === 'create' && m.task.Slot), [2]);
+});
+
+test('node down: running task desired shutdown (status untouched) and replaced with delay; node drained: no delay, waits for old', () => {
+  const s = mkService('s', { spec: { RestartPolicy: { Delay: 2 * S } } });
+  const down = mkTask(s, { id: 'd', slot: 1, node: 'A', state: 'running' });
+  const drained = mkTask(s, { id: 'r', slot: 2, node: 'B', state: 'running' });
+  const ok = mkTask(s, { id: 'ok', slot: 3, node: 'C', state: 'running' });
+  const p = plan(s, [down, drained, ok], nodes(mkNode('A', { state: 'down' }), mkNode('B', { availability: 'drain' }), mkNode('C')), new Map(), T0);
+  const ups = p.mutations.filter((m) => m.op === 'update').map((m) => m.op === 'update' && [m.task.ID, m.task.DesiredState, m.task.Status.State]);
+  assert.deepEqual(ups, [['d', 'shutdown', 'running'], ['r', 'shutdown', 'running']]);
+  const cs = p.mutations.filter((m) => m.op === 'create').map((m) => m.op === 'create' && [m.task.Slot, m.task.internal.delayedStart]);
+  assert.deepEqual(cs, [
+    [1, { notBefore: T0 + 2000 }],
+    [2, { notBefore: T0, waitFor: 'r', waitUntil: T0 + 60_000 }],
+  ]);
+  // a removed node counts as down
+  const p2 = plan(s, [mkTask(s, { slot: 1, node: 'gone' })], nodes());
+  assert.equal(p2.mutations.length, 2);
+});
+
+test('no replacement when another runnable task holds the slot; deleted/ready tasks untouched; global restarts on same node', () => {
+  const s = mkService('s');
+  const p = plan(s, [mkTask(s, { slot: 1, node: 'A', state: 'failed' }), mkTask(s, { slot: 1, node: 'B', state: 'running' })]);
+  assert.deepEqual(p.mutations.map((m) => m.op), ['update']);
+  const g = mkService('g', { global: true });
+  const pg = plan(g, [mkTask(g, { node: 'A', state: 'failed' }), mkTask(g, { node: 'B', state: 'running' })], nodes(mkNode('A'), mkNode('B', { state: 'down' })));
+  const c = pg.mutations.find((m) => m.op === 'create');
+  assert.ok(c && c.op === 'create' && c.task.NodeID === 'A' && c.task.Slot === undefined);
+  assert.equal(pg.mutations.length, 2); // the task on the down node is the global orchestrator's
+});
+
+test('promoteDelayed: starts after the delay, waits for the old task (bounded), reports the next wake-up', () => {
+  const s = mkService('s');
+  const r1 = { ...mkTask(s, { id: 'r1', slot: 1, state: 'new', desired: 'ready' }) };
+  r1.internal.delayedStart = { notBefore: T0 + 5000 };
+  const old = mkTask(s, { id: 'old', slot: 2, node: 'B', state: 'running', desired: 'shutdown' });
+  const r2 = mkTask(s, { id: 'r2', slot: 2, state: 'new', desired: 'ready' });
+  r2.internal.delayedStart = { notBefore: T0, waitFor: 'old', waitUntil: T0 + 60_000 };
+  const all = [r1, old, r2];
+  const byId = new Map(all.map((t) => [t.ID, t]));
+  const ns = nodes(mkNode('B', { availability: 'drain' }));
+  let r = promoteDelayed(all, byId, ns, T0 + 1000);
+  assert.deepEqual(r.mutations, []);
+  assert.equal(r.wakeAt, T0 + 5000);
+  r = promoteDelayed(all, byId, ns, T0 + 5000);
+  assert.deepEqual(r.mutations.map((m) => m.op === 'update' && [m.task.ID, m.task.DesiredState, m.task.internal.delayedStart]), [['r1', 'running', undefined]]);
+  assert.equal(r.wakeAt, T0 + 60_000);
+  const stopped = new Map(byId).set('old', { ...old, Status: { ...old.Status, State: 'shutdown' } });
+  r = promoteDelayed(all, stopped, ns, T0 + 5000);
+  assert.equal(r.mutations.length, 2);
+  r = promoteDelayed([r2], byId, ns, T0 + 60_000);
+  assert.equal(r.mutations.length, 1);
+});

@@ -1,0 +1,156 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryStore, type Change } from '../../store';
+import { SeededRng, type Clock } from '../../lib/ports';
+import { defaultSwarmSpec, type Cluster, type Task } from '../../types';
+import { ReplicatedOrchestrator, GlobalOrchestrator, RestartSupervisor, TaskReaper, ConstraintEnforcer } from './index';
+import { mkNode, mkService, mkTask } from './core/testkit';
+
+function makeStore(): MemoryStore {
+  let i = 0;
+  const store: MemoryStore = new MemoryStore({ propose: async (changes: Change[]) => store.applyCommitted(++i, changes) });
+  return store;
+}
+const clock: Clock = { now: () => Date.now() };
+
+async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 3000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+const tasksOf = (store: MemoryStore, sid: string): Task[] => store.view((tx) => tx.tasksByService(sid));
+
+test('ReplicatedOrchestrator: creates, scales down, removes tasks of a deleted service', async () => {
+  const store = makeStore();
+  const o = new ReplicatedOrchestrator({ store, clock, rng: new SeededRng(1) });
+  o.start();
+  try {
+    const s = mkService('web', { replicas: 3 });
+    await store.update((tx) => tx.create('service', s));
+    await waitFor('3 tasks', () => tasksOf(store, 'web').length === 3);
+    assert.deepEqual(tasksOf(store, 'web').map((t) => t.Slot).sort(), [1, 2, 3]);
+    assert.ok(tasksOf(store, 'web').every((t) => t.ID.length === 25 && t.Status.State === 'new'));
+    await store.update((tx) => {
+      const cur = tx.get('service', 'web')!;
+      cur.Spec.Mode = { Replicated: { Replicas: 1 } };
+      cur.internal.specVersion++;
+      tx.update('service', cur);
+    });
+    await waitFor('2 removed', () => tasksOf(store, 'web').filter((t) => t.DesiredState === 'remove').length === 2);
+    // an UpdateStatus-only write does not make it act
+    await store.update((tx) => tx.delete('service', 'web'));
+    await waitFor('all removed', () => tasksOf(store, 'web').every((t) => t.DesiredState === 'remove'));
+  } finally {
+    await o.stop();
+  }
+});
+
+test('GlobalOrchestrator: a task per node, new node gets one, drained node’s task shut down', async () => {
+  const store = makeStore();
+  await store.update((tx) => tx.create('node', mkNode('n1')));
+  const o = new GlobalOrchestrator({ store, clock, rng: new SeededRng(2) });
+  o.start();
+  try {
+    await store.update((tx) => tx.create('service', mkService('g', { global: true })));
+    await waitFor('task on n1', () => tasksOf(store, 'g').some((t) => t.NodeID === 'n1'));
+    await store.update((tx) => tx.create('node', mkNode('n2')));
+    await waitFor('task on n2', () => tasksOf(store, 'g').some((t) => t.NodeID === 'n2'));
+    await store.update((tx) => {
+      const n = tx.get('node', 'n1')!;
+      n.Spec.Availability = 'drain';
+      tx.update('node', n);
+    });
+    await waitFor('n1 task shut down', () => tasksOf(store, 'g').find((t) => t.NodeID === 'n1')?.DesiredState === 'shutdown');
+    assert.equal(tasksOf(store, 'g').length, 2);
+  } finally {
+    await o.stop();
+  }
+});
+
+test('RestartSupervisor: failed task replaced in its slot as READY, started after the delay; old one shut down', async () => {
+  const store = makeStore();
+  const s = mkService('s', { spec: { RestartPolicy: { Delay: 30_000_000 } } }); // 30 ms
+  await store.update((tx) => {
+    tx.create('node', mkNode('A'));
+    tx.create('service', s);
+    tx.create('task', mkTask(s, { id: 'old', slot: 1, node: 'A', state: 'running' }));
+  });
+  const r = new RestartSupervisor({ store, clock, rng: new SeededRng(3) });
+  r.start();
+  try {
+    await store.update((tx) => {
+      const t = tx.get('task', 'old')!;
+      t.Status = { ...t.Status, State: 'failed', Err: 'task: non-zero exit (1)' };
+      tx.update('task', t);
+    });
+    const repl = await waitFor('replacement', () => tasksOf(store, 's').find((t) => t.ID !== 'old'));
+    assert.equal(repl.Slot, 1);
+    assert.equal(store.view((tx) => tx.get('task', 'old'))!.DesiredState, 'shutdown');
+    await waitFor('started', () => store.view((tx) => tx.get('task', repl.ID))?.DesiredState === 'running');
+    assert.equal(store.view((tx) => tx.get('task', repl.ID))!.internal.delayedStart, undefined);
+  } finally {
+    await r.stop();
+  }
+});
+
+test('TaskReaper: honours the cluster retention limit and deletes removed tasks', async () => {
+  const store = makeStore();
+  const s = mkService('s');
+  const cluster: Cluster = {
+    ID: 'c',
+    Version: { Index: 0 },
+    CreatedAt: '',
+    UpdatedAt: '',
+    Spec: { ...defaultSwarmSpec(), Orchestration: { TaskHistoryRetentionLimit: 2 } },
+    JoinTokens: { Worker: '', Manager: '' },
+    TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
+    RootRotationInProgress: false,
+    DefaultAddrPool: [],
+    SubnetSize: 24,
+    DataPathPort: 4789,
+    internal: { rootCAKey: '', rootCACert: '' },
+  };
+  await store.update((tx) => {
+    tx.create('cluster', cluster);
+    tx.create('node', mkNode('A'));
+    tx.create('service', s);
+    for (let i = 0; i < 4; i++) tx.create('task', mkTask(s, { id: `h${i}`, slot: 1, node: 'A', state: 'failed', desired: 'shutdown', created: Date.UTC(2024, 0, 1, 0, 0, i) }));
+    tx.create('task', mkTask(s, { id: 'rm', slot: 2, node: 'A', state: 'complete', desired: 'remove' }));
+  });
+  const r = new TaskReaper({ store, clock, rng: new SeededRng(4) });
+  r.start();
+  try {
+    await waitFor('reaped', () => tasksOf(store, 's').length === 2);
+    assert.deepEqual(tasksOf(store, 's').map((t) => t.ID).sort(), ['h2', 'h3']);
+  } finally {
+    await r.stop();
+  }
+});
+
+test('ConstraintEnforcer: a node losing a label rejects its tasks', async () => {
+  const store = makeStore();
+  const s = mkService('s', { spec: { Placement: { Constraints: ['node.labels.ok==1'] } } });
+  await store.update((tx) => {
+    tx.create('node', mkNode('A', { labels: { ok: '1' } }));
+    tx.create('service', s);
+    tx.create('task', mkTask(s, { id: 't', slot: 1, node: 'A' }));
+  });
+  const e = new ConstraintEnforcer({ store, clock, rng: new SeededRng(5) });
+  e.start();
+  try {
+    await e.idle();
+    assert.equal(store.view((tx) => tx.get('task', 't'))!.Status.State, 'running');
+    await store.update((tx) => {
+      const n = tx.get('node', 'A')!;
+      n.Spec.Labels = {};
+      tx.update('node', n);
+    });
+    await waitFor('rejected', () => store.view((tx) => tx.get('task', 't'))?.Status.State === 'rejected');
+  } finally {
+    await e.stop();
+  }
+});

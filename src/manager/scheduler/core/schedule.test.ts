@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Node, Task, TaskSpec, TaskState } from '../../../types';
+import { buildNodeInfos } from './nodeinfo';
+import { ASSIGNED_MESSAGE, PENDING_MESSAGE, scheduleTasks } from './schedule';
+
+const T0 = Date.UTC(2024, 0, 1);
+
+interface Case {
+  name: string;
+  nodes: { id: string; state?: Node['Status']['State']; availability?: Node['Spec']['Availability']; labels?: Record<string, string>; role?: 'worker' | 'manager'; cpu?: number; mem?: number; os?: string; arch?: string }[];
+  existing?: { service: string; node: string; cpu?: number; state?: TaskState }[];
+  spec: Partial<TaskSpec>;
+  pending: { id: string; slot?: number; node?: string }[];
+  expect: Record<string, string>;
+}
+
+function node(c: Case['nodes'][number]): Node {
+  return {
+    ID: c.id,
+    Version: { Index: 1 },
+    CreatedAt: '',
+    UpdatedAt: '',
+    Spec: { Role: c.role ?? 'worker', Availability: c.availability ?? 'active', Labels: c.labels ?? {} },
+    Description: {
+      Hostname: `host-${c.id}`,
+      Platform: { OS: c.os ?? 'linux', Architecture: c.arch ?? 'x86_64' },
+      Resources: { NanoCPUs: c.cpu ?? 4e9, MemoryBytes: c.mem ?? 8 * 2 ** 30 },
+      Engine: { EngineVersion: '27.0.0' },
+    },
+    Status: { State: c.state ?? 'ready', Addr: '10.0.0.1' },
+  };
+}
+
+function task(id: string, service: string, spec: Partial<TaskSpec>, o: { slot?: number; node?: string; state?: TaskState }): Task {
+  return {
+    ID: id,
+    Version: { Index: 1 },
+    CreatedAt: '',
+    UpdatedAt: '',
+    Labels: {},
+    Spec: { ContainerSpec: { Image: 'x' }, ...spec },
+    ServiceID: service,
+    ...(o.slot !== undefined ? { Slot: o.slot } : {}),
+    ...(o.node !== undefined ? { NodeID: o.node } : {}),
+    Status: { Timestamp: '', State: o.state ?? 'pending', Message: PENDING_MESSAGE },
+    DesiredState: 'running',
+    internal: { specVersion: 1, serviceName: service },
+  };
+}
+
+// dist/src/manager/scheduler/core → the source tree's testdata
+const file = path.join(__dirname, '..', '..', '..', '..', '..', 'src', 'manager', 'scheduler', 'core', 'testdata', 'schedule-golden.json');
+const cases = JSON.parse(fs.readFileSync(file, 'utf8')) as Case[];
+
+for (const c of cases) {
+  test(`golden: ${c.name}`, () => {
+    const existing = (c.existing ?? []).map((e, i) =>
+      task(`e${i}`, e.service, e.cpu ? { Resources: { Reservations: { NanoCPUs: e.cpu } } } : {}, { node: e.node, state: e.state ?? 'running', slot: i + 1 }),
+    );
+    const infos = buildNodeInfos(c.nodes.map(node), existing);
+    const pending = c.pending.map((p) => task(p.id, 's', c.spec, { ...(p.slot !== undefined ? { slot: p.slot } : {}), ...(p.node ? { node: p.node } : {}) }));
+    const r = scheduleTasks(pending, infos, T0);
+    const got: Record<string, string> = {};
+    for (const u of r.updates) {
+      if (u.Status.State === 'assigned') {
+        assert.equal(u.Status.Message, ASSIGNED_MESSAGE);
+        assert.equal(u.Status.Err, undefined);
+        got[u.ID] = u.NodeID!;
+      } else {
+        assert.equal(u.Status.State, 'pending');
+        assert.equal(u.Status.Message, PENDING_MESSAGE);
+        got[u.ID] = `err:${u.Status.Err}`;
+      }
+    }
+    assert.deepEqual(got, c.expect);
+    assert.equal(r.unplaced, Object.values(c.expect).filter((v) => v.startsWith('err:')).length);
+  });
+}
+
+test('an unchanged explanation is not written again; a no-longer-wanted pending task is shut down', () => {
+  const infos = buildNodeInfos([], []);
+  const t = task('t', 's', {}, { slot: 1 });
+  const first = scheduleTasks([t], infos, T0).updates[0]!;
+  assert.equal(first.Status.Err, 'no suitable node');
+  assert.deepEqual(scheduleTasks([first], infos, T0 + 1).updates, []);
+  const old = { ...task('o', 's', {}, { slot: 2 }), DesiredState: 'shutdown' as const };
+  const r = scheduleTasks([old], infos, T0);
+  assert.equal(r.updates[0]!.Status.State, 'shutdown');
+  assert.equal(r.unplaced, 0);
+});

@@ -1,0 +1,420 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isTaskDirty, stableEqual, newTask, type Task } from '../../../types';
+import { isoTime } from '../../../lib/time';
+import { effectiveConfig } from './config';
+import { SEC, World, mkNode, mkService } from './testkit';
+
+const img = (w: World, image: string) => w.updateSpec((s) => (s.TaskTemplate.ContainerSpec = { Image: image }));
+const runnable = (w: World) => [...w.tasks.values()].filter((t) => t.DesiredState === 'running' || t.DesiredState === 'ready');
+
+// ---- dirtiness and config
+
+test('stableEqual: undefined members count as absent, order of keys is irrelevant', () => {
+  assert.ok(stableEqual({ a: 1, b: undefined }, { a: 1 }));
+  assert.ok(stableEqual({ a: [1, { x: 2, y: 3 }] }, { a: [1, { y: 3, x: 2 }] }));
+  assert.ok(!stableEqual({ a: [1, 2] }, { a: [2, 1] }));
+  assert.ok(!stableEqual({ a: null }, { a: 0 }));
+  assert.ok(!stableEqual({}, []));
+});
+
+test('isTaskDirty: image, ForceUpdate dirty; replicas and UpdateConfig not', () => {
+  const s = mkService({});
+  const t = newTask({ id: 't', service: s, slot: 1, now: 0 });
+  assert.equal(isTaskDirty(t, s), false);
+  const s2 = structuredClone(s);
+  s2.Spec.Mode = { Replicated: { Replicas: 9 } };
+  s2.Spec.UpdateConfig = { Parallelism: 4 };
+  assert.equal(isTaskDirty(t, s2), false);
+  const s3 = structuredClone(s);
+  s3.Spec.TaskTemplate.ForceUpdate = 1;
+  assert.equal(isTaskDirty(t, s3), true);
+  const s4 = structuredClone(s);
+  s4.Spec.TaskTemplate.ContainerSpec = { Image: 'nginx:2' };
+  assert.equal(isTaskDirty(t, s4), true);
+});
+
+test('isTaskDirty: a placement-only change is clean while the task node still fits', () => {
+  const s = mkService({});
+  const t = newTask({ id: 't', service: s, slot: 1, now: 0 });
+  const node = mkNode('n1');
+  node.Spec.Labels = { zone: 'eu' };
+  const s2 = structuredClone(s);
+  s2.Spec.TaskTemplate.Placement = { Constraints: ['node.labels.zone==eu'] };
+  assert.equal(isTaskDirty(t, s2), true, 'without the node it is dirty');
+  assert.equal(isTaskDirty(t, s2, node), false);
+  s2.Spec.TaskTemplate.Placement = { Constraints: ['node.labels.zone==us'] };
+  assert.equal(isTaskDirty(t, s2, node), true);
+  s2.Spec.TaskTemplate.ContainerSpec = { Image: 'x' };
+  s2.Spec.TaskTemplate.Placement = { Constraints: ['node.labels.zone==eu'] };
+  assert.equal(isTaskDirty(t, s2, node), true, 'other changes still make it dirty');
+});
+
+test('config defaults are Docker defaults; parallelism 0 is unlimited; durations in ns', () => {
+  assert.deepEqual(effectiveConfig(undefined), { parallelism: 1, delayMs: 0, failureAction: 'pause', monitorMs: 5000, maxFailureRatio: 0, order: 'stop-first' });
+  const c = effectiveConfig({ Parallelism: 0, Delay: 2 * SEC, Monitor: 0, Order: 'start-first', FailureAction: 'rollback', MaxFailureRatio: 0.5 });
+  assert.equal(c.parallelism, Infinity);
+  assert.equal(c.delayMs, 2000);
+  assert.equal(c.monitorMs, 0);
+});
+
+// ---- no update
+
+test('a fresh service with up-to-date tasks: nothing to do, no UpdateStatus', () => {
+  const w = new World(mkService({})).seed();
+  const p = w.step();
+  assert.equal(p.service, undefined);
+  assert.deepEqual([p.create.length, p.update.length, p.wakeAt], [0, 0, undefined]);
+});
+
+test('replicas-only change: clean tasks get their spec version bumped in place, no UpdateStatus', () => {
+  const w = new World(mkService({ replicas: 3 })).seed();
+  w.updateSpec((s) => (s.Mode = { Replicated: { Replicas: 5 } }));
+  const p = w.step();
+  assert.equal(p.service, undefined);
+  assert.equal(p.create.length, 0);
+  assert.deepEqual(
+    p.update.map((t) => [t.ID, t.internal.specVersion, t.DesiredState]),
+    [
+      ['t1', 2, 'running'],
+      ['t2', 2, 'running'],
+      ['t3', 2, 'running'],
+    ],
+  );
+  assert.equal(w.step().update.length, 0, 'idempotent');
+});
+
+test('replicas-only change after a completed update clears the old status (as Docker resets it)', () => {
+  const w = new World(mkService({ replicas: 2, update: { Monitor: 0 } })).seed();
+  img(w, 'nginx:2');
+  w.run();
+  assert.equal(w.service.UpdateStatus?.State, 'completed');
+  w.updateSpec((s) => (s.Mode = { Replicated: { Replicas: 3 } }));
+  const p = w.step();
+  assert.ok(p.service);
+  assert.equal(w.service.UpdateStatus, undefined);
+});
+
+// ---- stop-first, parallelism, delay, monitor
+
+test('stop-first: new task READY, old shut down, started once the old one stopped', () => {
+  const w = new World(mkService({ replicas: 3 })).seed();
+  img(w, 'nginx:2');
+  const p = w.step();
+  assert.deepEqual(p.service?.UpdateStatus, { State: 'updating', StartedAt: isoTime(w.now), Message: 'update in progress' });
+  assert.equal(p.create.length, 1);
+  const nt = p.create[0] as Task;
+  assert.deepEqual([nt.Slot, nt.DesiredState, nt.Spec.ContainerSpec?.Image, nt.internal.specVersion], [1, 'ready', 'nginx:2', 2]);
+  assert.deepEqual(p.update.map((t) => [t.ID, t.DesiredState]), [['t1', 'shutdown']]);
+  // old still running on a live node: wait
+  assert.equal(w.step().update.length, 0);
+  w.setState('t1', 'shutdown');
+  const p2 = w.step();
+  assert.deepEqual(p2.update.map((t) => [t.ID, t.DesiredState]), [[nt.ID, 'running']]);
+});
+
+test('stop-first: the new task starts at once when the old one is on a Down node', () => {
+  const w = new World(mkService({ replicas: 1 })).seed();
+  w.nodes.set('n1', mkNode('n1', 'down'));
+  img(w, 'nginx:2');
+  const p = w.step();
+  assert.deepEqual(p.create.map((t) => [t.ID, t.DesiredState]), [['t2', 'running']]);
+});
+
+test('parallelism 2: two slots at a time; the third waits for a free worker', () => {
+  const w = new World(mkService({ replicas: 3, update: { Parallelism: 2 } })).seed();
+  img(w, 'nginx:2');
+  const p = w.step();
+  assert.deepEqual(p.create.map((t) => t.Slot), [1, 2]);
+  w.agent(); // old tasks stop
+  w.step(); // new ones started
+  assert.equal(w.step().create.length, 0, 'both workers busy until a replacement runs');
+  w.agent(); // new ones run
+  assert.deepEqual(w.step().create.map((t) => t.Slot), [3]);
+});
+
+test('delay: the next slot waits Delay after the previous replacement is running', () => {
+  const w = new World(mkService({ replicas: 2, update: { Delay: 10 * SEC } })).seed();
+  img(w, 'nginx:2');
+  w.step();
+  w.agent();
+  w.step();
+  w.agent(); // t3 running
+  const p = w.step();
+  assert.equal(p.create.length, 0);
+  assert.equal(p.wakeAt, w.now + 10_000);
+  w.now += 9_999;
+  assert.equal(w.step().create.length, 0);
+  w.now += 1;
+  assert.deepEqual(w.step().create.map((t) => t.Slot), [2]);
+});
+
+test('monitor: completion waits one Monitor window after the last replacement; a failure inside it pauses', () => {
+  const w = new World(mkService({ replicas: 1, update: { Monitor: 5 * SEC } })).seed();
+  img(w, 'nginx:2');
+  w.run({ until: (x) => x.tasks.get('t2')?.Status.State === 'running' });
+  const p = w.step();
+  assert.equal(w.service.UpdateStatus?.State, 'updating');
+  assert.equal(p.wakeAt, w.now + 5000);
+  w.now += 4000;
+  w.setState('t2', 'failed');
+  w.step();
+  assert.equal(w.service.UpdateStatus?.State, 'paused');
+  assert.equal(w.service.UpdateStatus?.Message, 'update paused due to failure or early termination of task t2');
+});
+
+test('monitor: a failure after the window does not count; the update completes', () => {
+  const w = new World(mkService({ replicas: 1, update: { Monitor: 5 * SEC } })).seed();
+  img(w, 'nginx:2');
+  w.run({ until: (x) => x.tasks.get('t2')?.Status.State === 'running' });
+  w.step();
+  w.now += 5000;
+  w.step();
+  assert.equal(w.service.UpdateStatus?.State, 'completed');
+  assert.equal(w.service.UpdateStatus?.CompletedAt, isoTime(w.now));
+  assert.equal(w.service.UpdateStatus?.Message, 'update completed');
+  w.now += 1000;
+  w.setState('t2', 'failed');
+  w.step();
+  assert.equal(w.service.UpdateStatus?.State, 'completed');
+});
+
+test('health: a replacement counts as running only once healthy', () => {
+  const w = new World(mkService({ replicas: 2 })).seed();
+  w.health = 'starting';
+  img(w, 'nginx:2');
+  w.step();
+  w.agent();
+  w.step();
+  w.agent(); // t3 running, health starting
+  assert.equal(w.step().create.length, 0);
+  w.put({ ...w.task('t3'), internal: { ...w.task('t3').internal, health: 'healthy' } });
+  assert.deepEqual(w.step().create.map((t) => t.Slot), [2]);
+});
+
+// ---- start-first
+
+test('start-first: new task RUNNING first (N+1), old one shut down once the new runs', () => {
+  const w = new World(mkService({ replicas: 1, update: { Order: 'start-first' } })).seed();
+  img(w, 'nginx:2');
+  const p = w.step();
+  assert.deepEqual(p.create.map((t) => t.DesiredState), ['running']);
+  assert.equal(p.update.length, 0);
+  assert.equal(runnable(w).length, 2);
+  w.agent();
+  const p2 = w.step();
+  assert.deepEqual(p2.update.map((t) => [t.ID, t.DesiredState]), [['t1', 'shutdown']]);
+});
+
+// ---- failures
+
+test('failure action continue: failures are ignored', () => {
+  const w = new World(mkService({ replicas: 2, update: { FailureAction: 'continue', Monitor: 0 } })).seed();
+  w.failImages.add('nginx:bad');
+  img(w, 'nginx:bad');
+  w.run({ restarts: true, maxSteps: 30 });
+  assert.equal(w.service.UpdateStatus?.State, 'completed');
+});
+
+test('max failure ratio: 1 failure of 4 slots is tolerated at 0.25, not at 0.2', () => {
+  for (const [ratio, want] of [
+    [0.25, 'updating'],
+    [0.2, 'paused'],
+  ] as const) {
+    const w = new World(mkService({ replicas: 4, update: { MaxFailureRatio: ratio } })).seed();
+    img(w, 'nginx:2');
+    w.step();
+    w.agent();
+    w.step(); // t5 started
+    w.setState('t5', 'failed');
+    w.step();
+    assert.equal(w.service.UpdateStatus?.State, want, `ratio ${ratio}`);
+  }
+});
+
+test('a paused update stays paused; a new spec version resumes it as a new update', () => {
+  const w = new World(mkService({ replicas: 3 })).seed();
+  w.failImages.add('nginx:bad');
+  img(w, 'nginx:bad');
+  w.run({ restarts: true, maxSteps: 10 });
+  assert.equal(w.service.UpdateStatus?.State, 'paused');
+  const before = w.tasks.size;
+  w.now += 60_000;
+  const p = w.step();
+  assert.deepEqual([p.service, p.create.length], [undefined, 0]);
+  assert.equal(w.tasks.size, before);
+  // `docker service update --image nginx:3 web` (status left as it was by the control API)
+  w.failImages.clear();
+  img(w, 'nginx:3');
+  const p2 = w.step();
+  assert.equal(p2.service?.UpdateStatus?.State, 'updating');
+  assert.equal(p2.service?.UpdateStatus?.StartedAt, isoTime(w.now));
+  w.run();
+  assert.equal(w.service.UpdateStatus?.State, 'completed');
+  assert.ok(w.summary().every((l) => l.includes('nginx:3:running/running')), w.summary().join(','));
+});
+
+test('paused: a replacement already waiting is still started when its old task stops', () => {
+  const w = new World(mkService({ replicas: 3, update: { Parallelism: 2, MaxFailureRatio: 0 } })).seed();
+  img(w, 'nginx:2');
+  w.step(); // t4 (slot 1), t5 (slot 2) READY; t1, t2 shutting down
+  w.setState('t1', 'shutdown');
+  w.step(); // t4 started
+  w.setState('t4', 'failed');
+  w.step();
+  assert.equal(w.service.UpdateStatus?.State, 'paused');
+  w.setState('t2', 'shutdown');
+  const p = w.step();
+  assert.deepEqual(p.update.map((t) => [t.ID, t.DesiredState]), [['t5', 'running']]);
+});
+
+test('failure with FailureAction rollback and no PreviousSpec pauses', () => {
+  const w = new World(mkService({ replicas: 1, update: { FailureAction: 'rollback' } })).seed();
+  img(w, 'nginx:2');
+  delete w.service.PreviousSpec;
+  w.step();
+  w.agent();
+  w.step();
+  w.setState('t2', 'failed');
+  w.step();
+  assert.equal(w.service.UpdateStatus?.State, 'paused');
+});
+
+test('automatic rollback: Spec ← PreviousSpec, PreviousSpec cleared, spec version forward, RollbackConfig used', () => {
+  const w = new World(mkService({ replicas: 2, update: { FailureAction: 'rollback' }, rollback: { Parallelism: 0, Order: 'start-first', Monitor: 0 } })).seed();
+  img(w, 'nginx:bad');
+  w.step();
+  w.agent();
+  w.step();
+  w.setState('t3', 'failed');
+  const p = w.step();
+  const s = p.service;
+  assert.ok(s);
+  assert.equal(s.Spec.TaskTemplate.ContainerSpec?.Image, 'nginx:1');
+  assert.equal(s.PreviousSpec, undefined);
+  assert.equal(s.internal.specVersion, 3);
+  assert.equal(s.internal.previousSpecVersion, undefined);
+  assert.deepEqual(s.UpdateStatus, { State: 'rollback_started', StartedAt: isoTime(w.now), Message: 'update rolled back due to failure or early termination of task t3' });
+  // slot 1 now holds a task of the failed spec: rolled back with start-first (RollbackConfig)
+  w.put({ ...w.task('t3'), DesiredState: 'shutdown' });
+  w.put({ ...newTask({ id: 'r1', service: w.service, slot: 1, now: w.now }), NodeID: 'n1', Status: w.status('running') });
+  const p2 = w.step();
+  assert.ok(p2.update.some((t) => t.ID === 't2' && t.internal.specVersion === 3), 'clean slot-2 task bumped');
+  assert.equal(p2.create.length, 0);
+  assert.equal(w.service.UpdateStatus?.State, 'rollback_completed');
+  assert.equal(w.service.UpdateStatus?.Message, 'rollback completed');
+});
+
+test('a failing rollback pauses as rollback_paused ("rollback paused …" when its FailureAction is rollback)', () => {
+  const w = new World(mkService({ replicas: 2, rollback: { FailureAction: 'rollback' } })).seed();
+  img(w, 'nginx:2');
+  w.run();
+  w.failImages.add('nginx:1');
+  w.manualRollback();
+  w.run({ maxSteps: 10 });
+  assert.equal(w.service.UpdateStatus?.State, 'rollback_paused');
+  assert.match(w.service.UpdateStatus?.Message ?? '', /^rollback paused due to failure or early termination of task t\d+$/);
+});
+
+test('manual rollback: keeps the control API status, rolls back, ends rollback_completed', () => {
+  const w = new World(mkService({ replicas: 3, rollback: { Parallelism: 2, Monitor: 1 * SEC } })).seed();
+  img(w, 'nginx:2');
+  w.run();
+  assert.equal(w.service.UpdateStatus?.State, 'completed');
+  w.now += 60_000;
+  w.manualRollback();
+  const started = w.service.UpdateStatus?.StartedAt;
+  const p = w.step();
+  assert.equal(p.service, undefined, 'the rollback_started status written by the control API is kept');
+  assert.deepEqual(p.create.map((t) => [t.Slot, t.Spec.ContainerSpec?.Image]), [
+    [1, 'nginx:1'],
+    [2, 'nginx:1'],
+  ]);
+  w.run();
+  assert.equal(w.service.UpdateStatus?.State, 'rollback_completed');
+  assert.equal(w.service.UpdateStatus?.StartedAt, started);
+  assert.equal(w.service.UpdateStatus?.Message, 'rollback completed');
+  assert.ok(w.summary().every((l) => l.includes('nginx:1:running/running')));
+});
+
+test('manual rollback while paused rolls back', () => {
+  const w = new World(mkService({ replicas: 2 })).seed();
+  w.failImages.add('nginx:bad');
+  img(w, 'nginx:bad');
+  w.run({ maxSteps: 10 });
+  assert.equal(w.service.UpdateStatus?.State, 'paused');
+  w.manualRollback();
+  // the failed task of slot 1 is the restart supervisor's to replace (from the rolled-back spec)
+  w.run({ restarts: true });
+  assert.equal(w.service.UpdateStatus?.State, 'rollback_completed');
+  assert.ok(w.summary().every((l) => l.includes('nginx:1:running/running')), w.summary().join(','));
+});
+
+// ---- supersede, restarts, leader change
+
+test('a new spec during an update supersedes it: new StartedAt, in-flight replacements replaced', () => {
+  const w = new World(mkService({ replicas: 3, update: { Delay: 30 * SEC } })).seed();
+  img(w, 'nginx:2');
+  w.run({ until: (x) => x.tasks.get('t4')?.Status.State === 'running' });
+  w.now += 1000;
+  img(w, 'nginx:3');
+  const p = w.step();
+  assert.equal(p.service?.UpdateStatus?.State, 'updating');
+  assert.equal(p.service?.UpdateStatus?.StartedAt, isoTime(w.now));
+  assert.deepEqual(p.create.map((t) => [t.Slot, t.Spec.ContainerSpec?.Image]), [[1, 'nginx:3']]);
+  w.run();
+  assert.equal(w.service.UpdateStatus?.State, 'completed');
+  assert.ok(w.summary().every((l) => l.includes('nginx:3:running/running')), w.summary().join(','));
+});
+
+test('leader change: a waiting READY replacement is adopted and started; the update continues', () => {
+  const w = new World(mkService({ replicas: 2 })).seed();
+  img(w, 'nginx:2');
+  w.step();
+  w.memo = undefined; // the new leader knows nothing
+  w.setState('t1', 'shutdown');
+  const p = w.step();
+  assert.ok(p.events.includes('adopt t3'));
+  assert.deepEqual(p.update.map((t) => [t.ID, t.DesiredState]), [['t3', 'running']]);
+  w.run();
+  assert.equal(w.service.UpdateStatus?.State, 'completed');
+});
+
+test('a delayed restart (restart supervisor, READY + delayedStart) is neither adopted nor started', () => {
+  const w = new World(mkService({ replicas: 1 })).seed();
+  img(w, 'nginx:2');
+  w.put({ ...w.task('t1'), DesiredState: 'shutdown', Status: w.status('failed') });
+  const r = newTask({ id: 'r', service: w.service, slot: 1, now: w.now, desiredState: 'ready' });
+  r.internal.delayedStart = { notBefore: w.now + 5000 };
+  w.put(r);
+  const p = w.step();
+  assert.equal(p.events.length, 0);
+  assert.equal(p.service, undefined);
+});
+
+test('restart supervisor replacement of a dirty slot while paused: left alone', () => {
+  const w = new World(mkService({ replicas: 2 })).seed();
+  w.failImages.add('nginx:bad');
+  img(w, 'nginx:bad');
+  w.run({ restarts: true, maxSteps: 10 });
+  assert.equal(w.service.UpdateStatus?.State, 'paused');
+  assert.equal(w.summary().filter((l) => l.includes('nginx:1')).length, 1, 'slot 2 still runs the old image');
+});
+
+test('global service: slot = node; replacements pinned to the same node', () => {
+  const w = new World(mkService({ global: true }), 2).seed();
+  img(w, 'nginx:2');
+  const p = w.step();
+  assert.deepEqual(p.create.map((t) => [t.NodeID, t.Slot]), [['n1', undefined]]);
+  w.run();
+  assert.deepEqual(w.summary(), ['n1:nginx:2:running/running', 'n2:nginx:2:running/running']);
+});
+
+test('service of a job mode is left alone', () => {
+  const s = mkService({});
+  s.Spec.Mode = { ReplicatedJob: { TotalCompletions: 1 } };
+  const w = new World(s).seed();
+  img(w, 'x');
+  const p = w.step();
+  assert.deepEqual([p.service, p.create.length, p.update.length], [undefined, 0, 0]);
+});

@@ -1,0 +1,361 @@
+import {
+  isBefore,
+  isGlobal,
+  isRunnable,
+  isTaskDirty,
+  isTerminal,
+  newTask,
+  slotKeyOf,
+  stableEqual,
+  type Node,
+  type Service,
+  type SlotKey,
+  type Task,
+  type TaskState,
+  type UpdateOrder,
+  type UpdateStatus,
+} from '../../../types';
+import { isoTime } from '../../../lib/time';
+import {
+  completedStatus,
+  configFor,
+  isActiveState,
+  isFinishedState,
+  isPausedState,
+  isRollbackState,
+  msgPaused,
+  msgRollbackPaused,
+  msgRolledBack,
+  startedStatus,
+} from './config';
+
+// The update supervisor's planner: given one service, all its tasks, the nodes, the time and what the
+// loop remembered from the previous pass (the memo), it decides the next writes of a rolling update
+// or rollback. It is pure: the loop runs it inside a store transaction and writes the result.
+//
+// The model is swarmkit's updater. Slots (replicated: slot number; global: node) whose live tasks
+// include a dirty one are replaced `parallelism` at a time. Each replacement occupies a "worker" from
+// its creation until it is RUNNING (and healthy when a health state is reported) or has ended, plus
+// `Delay`. stop-first: the new task is created with DesiredState READY and the old ones are shut down
+// at once; the new one is switched to RUNNING when the old ones have stopped (or their node is Down
+// or gone). start-first: the new task is created RUNNING; the old ones are shut down once it is
+// running. A replacement that ends (any state past RUNNING) before it ran, or within `Monitor` after
+// it started running, is a failure; failures / dirty slots > MaxFailureRatio triggers FailureAction.
+// Once nothing is dirty and no worker is busy, the update completes after one more `Monitor`.
+
+/** A replacement this update made (or adopted), and what the planner saw of it. */
+export interface TrackedTask {
+  id: string;
+  slot: SlotKey;
+  order: UpdateOrder;
+  /** When it was first seen RUNNING (and healthy, if health is reported). */
+  runningAt?: number;
+  /** When its worker was freed: it ran, ended, went away or was stopped by someone else. */
+  finishedAt?: number;
+  failed?: boolean;
+}
+
+/** What the loop keeps between passes for one service (lost on leader change; rebuilt safely). */
+export interface UpdateMemo {
+  /** The service spec version this memo is about. */
+  specVersion: number;
+  /** The UpdateStatus the store holds after this pass (tells a status we wrote from one others wrote). */
+  status?: UpdateStatus;
+  /** Dirty slots when the run began: the denominator of the failure ratio. */
+  totalDirty?: number;
+  failures: number;
+  tracked: TrackedTask[];
+  /** Since when nothing has been dirty or busy (the final monitor window runs from here). */
+  quietSince?: number;
+}
+
+export interface PlanInput {
+  service: Service;
+  /** Every task of the service, history included. */
+  tasks: readonly Task[];
+  nodes: ReadonlyMap<string, Node>;
+  /** Milliseconds since the epoch. */
+  now: number;
+  newId: () => string;
+  memo?: UpdateMemo;
+}
+
+export interface UpdatePlan {
+  /** The service to write, when it changed (UpdateStatus, or Spec on an automatic rollback). */
+  service?: Service;
+  create: Task[];
+  update: Task[];
+  /** When to plan again even if nothing changes in the store. */
+  wakeAt?: number;
+  memo: UpdateMemo;
+  /** What was decided, in words (logs, golden traces). */
+  events: string[];
+}
+
+const isJob = (s: Service): boolean => !!s.Spec.Mode.ReplicatedJob || !!s.Spec.Mode.GlobalJob;
+
+/** Observed RUNNING, and healthy when the agent reports a health state. */
+export const isTaskUp = (t: Task): boolean => t.Status.State === 'running' && (t.internal.health === undefined || t.internal.health === 'healthy');
+
+const live = (t: Task): boolean => isRunnable(t.DesiredState) && !isTerminal(t.Status.State);
+
+function compareSlotKeys(a: SlotKey, b: SlotKey): number {
+  const na = a.startsWith('slot:') ? Number(a.slice(5)) : NaN;
+  const nb = b.startsWith('slot:') ? Number(b.slice(5)) : NaN;
+  if (!Number.isNaN(na) && !Number.isNaN(nb)) return na - nb;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function cloneMemo(m: UpdateMemo): UpdateMemo {
+  return { ...m, tracked: m.tracked.map((r) => ({ ...r })) };
+}
+
+export function planUpdate(input: PlanInput): UpdatePlan {
+  const { service, nodes, now } = input;
+  const nowIso = isoTime(now);
+  const version = service.internal.specVersion;
+  const events: string[] = [];
+  const stored = service.UpdateStatus;
+
+  // Whose is the stored UpdateStatus? If it is exactly the one we left for an older spec version, a
+  // newer spec has superseded it (a paused update resumes, a running one restarts): treat it as absent.
+  const prev = input.memo;
+  const stale = stored !== undefined && prev !== undefined && prev.specVersion !== version && stableEqual(prev.status, stored);
+  let status: UpdateStatus | undefined = stale ? undefined : stored;
+  if (stale) events.push(`status ${stored.State} superseded by spec version ${version}`);
+  const memo: UpdateMemo = prev && prev.specVersion === version ? cloneMemo(prev) : { specVersion: version, failures: 0, tracked: [] };
+
+  const done = (wakeAt?: number, svc?: Service): UpdatePlan => finish(wakeAt, svc);
+
+  // Working set: every task by ID, with this pass's writes applied.
+  const cur = new Map<string, Task>(input.tasks.map((t) => [t.ID, t]));
+  const createdIds = new Set<string>();
+  const touched = new Set<string>();
+  const write = (t: Task, patch: Partial<Task>): Task => {
+    const n: Task = { ...t, ...patch, UpdatedAt: nowIso };
+    cur.set(n.ID, n);
+    touched.add(n.ID);
+    return n;
+  };
+  const nodeOf = (t: Task): Node | undefined => (t.NodeID ? nodes.get(t.NodeID) : undefined);
+  const dirty = (t: Task): boolean => isTaskDirty(t, service, nodeOf(t));
+  const slotTasks = (key: SlotKey): Task[] => [...cur.values()].filter((t) => slotKeyOf(t) === key);
+
+  function finish(wakeAt: number | undefined, svcOverride?: Service): UpdatePlan {
+    let svc = svcOverride;
+    if (!svc && !stableEqual(status, stored)) {
+      const { UpdateStatus: _drop, ...rest } = service;
+      svc = { ...rest, UpdatedAt: nowIso, ...(status ? { UpdateStatus: status } : {}) } as Service;
+    }
+    if (!svcOverride) memo.status = status;
+    const plan: UpdatePlan = {
+      create: [...createdIds].map((id) => cur.get(id) as Task),
+      update: [...touched].filter((id) => !createdIds.has(id)).map((id) => cur.get(id) as Task),
+      memo,
+      events,
+    };
+    if (svc) plan.service = svc;
+    if (wakeAt !== undefined) plan.wakeAt = wakeAt;
+    return plan;
+  }
+
+  if (isJob(service)) return done();
+
+  // 1. Clean tasks made from an older spec version only need the version brought up to date.
+  for (const t of [...cur.values()]) {
+    if (live(t) && t.internal.specVersion !== version && !dirty(t)) {
+      write(t, { internal: { ...t.internal, specVersion: version } });
+      events.push(`bump ${t.ID}`);
+    }
+  }
+
+  const rollingBack = isRollbackState(status?.State);
+  const cfg = configFor(service, rollingBack);
+
+  // 2. Adopt our own waiting replacements the memo does not know (after a leader change): clean, READY,
+  //    not a delayed restart of the restart supervisor.
+  const trackedIds = new Set(memo.tracked.map((r) => r.id));
+  for (const t of cur.values()) {
+    if (trackedIds.has(t.ID) || !live(t) || t.DesiredState === 'running' || t.internal.delayedStart || dirty(t)) continue;
+    memo.tracked.push({ id: t.ID, slot: slotKeyOf(t), order: 'stop-first' });
+    trackedIds.add(t.ID);
+    events.push(`adopt ${t.ID}`);
+  }
+
+  // 3. Observe the replacements: running, ended (a failure inside the monitor window), gone.
+  const newFailures: string[] = [];
+  const observe = (r: TrackedTask): void => {
+    const t = cur.get(r.id);
+    if (!t) {
+      r.finishedAt ??= now;
+      return;
+    }
+    if (isTerminal(t.Status.State)) {
+      r.finishedAt ??= now;
+      if (!r.failed && (r.runningAt === undefined || now - r.runningAt <= cfg.monitorMs)) {
+        r.failed = true;
+        memo.failures++;
+        newFailures.push(r.id);
+        events.push(`failure ${r.id} (${t.Status.State})`);
+      }
+      return;
+    }
+    if (isTaskUp(t)) {
+      r.runningAt ??= now;
+      r.finishedAt ??= now;
+      return;
+    }
+    if (!isRunnable(t.DesiredState)) r.finishedAt ??= now;
+  };
+  for (const r of memo.tracked) observe(r);
+
+  // 4. Drive the replacements: stop the tasks they replace, start stop-first ones once those stopped.
+  const nodeGone = (t: Task): boolean => {
+    const n = nodeOf(t);
+    return !n || n.Status.State === 'down';
+  };
+  const drive = (r: TrackedTask): void => {
+    const t = cur.get(r.id);
+    if (!t || !live(t)) return;
+    const others = slotTasks(r.slot).filter((o) => o.ID !== t.ID);
+    const shutdownOthers = (): void => {
+      for (const o of others) {
+        if (!isRunnable(o.DesiredState)) continue;
+        write(o, { DesiredState: 'shutdown' });
+        events.push(`shutdown ${o.ID}`);
+      }
+    };
+    if (isBefore(t.DesiredState, 'running')) {
+      shutdownOthers();
+      const blockers = slotTasks(r.slot).filter((o) => o.ID !== t.ID && !isTerminal(o.Status.State) && !!o.NodeID && !nodeGone(o));
+      if (blockers.length === 0) {
+        write(t, { DesiredState: 'running' });
+        events.push(`start ${t.ID}`);
+      }
+    } else if (r.order === 'stop-first' || isTaskUp(t)) {
+      shutdownOthers();
+    }
+  };
+  const driveAll = (): void => {
+    for (const r of memo.tracked) drive(r);
+  };
+
+  // 5. Failure action.
+  if (newFailures.length > 0 && status && !isPausedState(status.State) && cfg.failureAction !== 'continue') {
+    const ratio = memo.failures / Math.max(1, memo.totalDirty ?? 1);
+    if (ratio > cfg.maxFailureRatio) {
+      const failedId = newFailures[newFailures.length - 1] as string;
+      if (cfg.failureAction === 'rollback' && !rollingBack && service.PreviousSpec) {
+        // Automatic rollback (swarmkit): Spec ← PreviousSpec, PreviousSpec cleared, then roll back
+        // with RollbackConfig. The spec version moves forward so tasks of the failed spec never count
+        // as up to date.
+        status = { ...status, State: 'rollback_started', Message: msgRolledBack(failedId) };
+        const { PreviousSpec: _prevSpec, UpdateStatus: _st, ...rest } = service;
+        const { previousSpecVersion: _pv, ...internal } = service.internal;
+        const newVersion = Math.max(version, service.internal.previousSpecVersion ?? 0) + 1;
+        const svc: Service = { ...rest, Spec: structuredClone(service.PreviousSpec), UpdatedAt: nowIso, UpdateStatus: status, internal: { ...internal, specVersion: newVersion } };
+        events.push(`rollback (task ${failedId})`);
+        const plan = finish(undefined, svc);
+        plan.memo = { specVersion: newVersion, status, failures: 0, tracked: [] };
+        return plan;
+      }
+      const paused: UpdateStatus['State'] = rollingBack ? 'rollback_paused' : 'paused';
+      const message = cfg.failureAction === 'rollback' && rollingBack ? msgRollbackPaused(failedId) : msgPaused(failedId);
+      status = { ...status, State: paused, Message: message };
+      events.push(`${paused} (task ${failedId})`);
+      driveAll();
+      return done();
+    }
+  }
+
+  // 6. A paused update stays paused until the spec changes; replacements already made still finish.
+  if (isPausedState(status?.State)) {
+    driveAll();
+    return done();
+  }
+
+  // 7. Which slots need replacing (after the replacements under way did their part), and the start
+  //    of an update.
+  driveAll();
+  const dirtySlotKeys = (): SlotKey[] => {
+    const keys = new Set<SlotKey>();
+    for (const t of cur.values()) if (live(t) && dirty(t)) keys.add(slotKeyOf(t));
+    return [...keys].sort(compareSlotKeys);
+  };
+  const dirtySlots = dirtySlotKeys();
+  if (dirtySlots.length > 0) {
+    if (!status) {
+      status = startedStatus(nowIso);
+      memo.totalDirty = dirtySlots.length;
+      events.push(`update started (${dirtySlots.length} slots)`);
+    }
+    memo.totalDirty ??= dirtySlots.length;
+  }
+
+  // 8. Hand dirty slots to free workers.
+  const busyUntil = (r: TrackedTask): number => (r.finishedAt === undefined ? Infinity : r.finishedAt + cfg.delayMs);
+  let free = cfg.parallelism - memo.tracked.filter((r) => now < busyUntil(r)).length;
+  const inFlight = new Set(memo.tracked.filter((r) => r.finishedAt === undefined).map((r) => r.slot));
+  for (const key of dirtySlots) {
+    if (free <= 0) break;
+    if (inFlight.has(key)) continue;
+    const tasks = slotTasks(key).filter(live);
+    // a delayed restart of the restart supervisor holds this slot: it will start it, then we look again
+    if (tasks.some((t) => !dirty(t) && t.internal.delayedStart)) continue;
+    const cleanRunning = tasks.find((t) => !dirty(t) && t.DesiredState === 'running');
+    const cleanWaiting = tasks.find((t) => !dirty(t) && isBefore(t.DesiredState, 'running'));
+    let rec: TrackedTask;
+    if (cleanRunning) {
+      rec = { id: cleanRunning.ID, slot: key, order: cfg.order };
+      events.push(`use ${cleanRunning.ID} for ${key}`);
+    } else if (cleanWaiting) {
+      rec = { id: cleanWaiting.ID, slot: key, order: 'stop-first' };
+      events.push(`use ${cleanWaiting.ID} for ${key}`);
+    } else {
+      const first = tasks[0] as Task;
+      const desiredState: TaskState = cfg.order === 'start-first' ? 'running' : 'ready';
+      const t = newTask({
+        id: input.newId(),
+        service,
+        ...(isGlobal(service) ? { nodeId: first.NodeID } : { slot: first.Slot }),
+        now,
+        desiredState,
+      });
+      cur.set(t.ID, t);
+      createdIds.add(t.ID);
+      rec = { id: t.ID, slot: key, order: cfg.order };
+      events.push(`create ${t.ID} for ${key} (${desiredState})`);
+    }
+    memo.tracked = memo.tracked.filter((r) => r.id !== rec.id);
+    memo.tracked.push(rec);
+    observe(rec);
+    drive(rec);
+    free--;
+  }
+
+  // 9. Completion: nothing dirty, no worker busy, and one more monitor window without a failure.
+  let wakeAt: number | undefined;
+  const wake = (at: number): void => {
+    if (at > now && at !== Infinity) wakeAt = wakeAt === undefined ? at : Math.min(wakeAt, at);
+  };
+  for (const r of memo.tracked) wake(busyUntil(r));
+  const quiet = dirtySlotKeys().length === 0 && memo.tracked.every((r) => now >= busyUntil(r));
+  if (status && isActiveState(status.State)) {
+    if (!quiet) memo.quietSince = undefined;
+    else if (memo.tracked.length === 0) {
+      status = completedStatus(status, nowIso);
+      events.push(status.State);
+    } else {
+      memo.quietSince ??= now;
+      if (now >= memo.quietSince + cfg.monitorMs) {
+        status = completedStatus(status, nowIso);
+        events.push(status.State);
+      } else wake(memo.quietSince + cfg.monitorMs);
+    }
+  } else if (status && isFinishedState(status.State) && !quiet) {
+    // Tasks went out of date after the update finished (e.g. a node came back with an old task):
+    // replaced quietly, as swarmkit does, without a new UpdateStatus.
+    memo.quietSince = undefined;
+  }
+  return done(wakeAt);
+}

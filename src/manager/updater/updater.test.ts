@@ -1,0 +1,160 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryStore, type Change } from '../../store';
+import { SeededRng } from '../../lib/ports';
+import { isoTime } from '../../lib/time';
+import { isRunnable, isTerminal, newTask, type Service, type ServiceSpec, type Task } from '../../types';
+import { UpdateSupervisor } from './updater';
+import { mkNode, mkService } from './core/testkit';
+
+// Integration: the UpdateSupervisor loop on a real MemoryStore. `FakeCluster` below stands in for the
+// scheduler and the agents: it places tasks, starts the ones wanted RUNNING (or fails them when their
+// image is "bad"), prepares the ones wanted READY and stops the ones wanted stopped.
+
+const MS = 1_000_000;
+const clock = { now: () => Date.now() };
+
+function mkStore(): MemoryStore {
+  let i = 0;
+  const s: MemoryStore = new MemoryStore({ propose: async (c: Change[]) => s.applyCommitted(++i, c) });
+  return s;
+}
+
+class FakeCluster {
+  private watch;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private stopped = false;
+  constructor(
+    private store: MemoryStore,
+    private badImages: Set<string>,
+  ) {
+    this.watch = store.watch({ kinds: ['task'] });
+    void this.loop();
+  }
+  private async loop(): Promise<void> {
+    for await (const _e of this.watch) this.kick();
+  }
+  private kick(): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.tick();
+    }, 2);
+  }
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    await this.store.update((tx) => {
+      for (const t of tx.find('task')) {
+        if (isTerminal(t.Status.State)) continue;
+        const n: Task = { ...t, NodeID: t.NodeID ?? `n${(((t.Slot ?? 1) - 1) % 3) + 1}` };
+        let state = t.Status.State;
+        if (!isRunnable(t.DesiredState)) state = 'shutdown';
+        else if (t.DesiredState === 'running' && state !== 'running') state = this.badImages.has(t.Spec.ContainerSpec?.Image ?? '') ? 'failed' : 'running';
+        else if (t.DesiredState === 'ready' && state !== 'ready') state = 'ready';
+        if (state !== t.Status.State || n.NodeID !== t.NodeID) tx.update('task', { ...n, Status: { Timestamp: isoTime(Date.now()), State: state, Message: state } });
+      }
+    });
+  }
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.watch.close();
+  }
+}
+
+async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function setup(opts: { spec?: Partial<ServiceSpec>; bad?: string[] }) {
+  const store = mkStore();
+  const svc = mkService({ replicas: 3, update: { Monitor: 30 * MS }, rollback: { Monitor: 30 * MS } });
+  Object.assign(svc.Spec, opts.spec ?? {});
+  await store.update((tx) => {
+    for (const n of ['n1', 'n2', 'n3']) tx.create('node', mkNode(n));
+    tx.create('service', svc);
+    for (let slot = 1; slot <= 3; slot++) {
+      const t = newTask({ id: `old${slot}`, service: svc, slot, now: Date.now() });
+      tx.create('task', { ...t, NodeID: `n${slot}`, Status: { Timestamp: isoTime(Date.now()), State: 'running', Message: 'started' } });
+    }
+  });
+  const cluster = new FakeCluster(store, new Set(opts.bad ?? []));
+  const sup = new UpdateSupervisor({ store, clock, rng: new SeededRng(7), ...(process.env.UPDATER_DEBUG ? { logger: { info: console.log, warn: console.log, debug: (o: unknown) => console.log(JSON.stringify(o)) } } : {}) });
+  sup.start();
+  const service = () => store.view((tx) => tx.get('service', 'svc') as Service);
+  const update = (image: string) =>
+    store.update((tx) => {
+      const s = tx.get('service', 'svc') as Service;
+      s.PreviousSpec = structuredClone(s.Spec);
+      s.Spec.TaskTemplate.ContainerSpec = { Image: image };
+      s.internal = { specVersion: s.internal.specVersion + 1, previousSpecVersion: s.internal.specVersion };
+      tx.update('service', s);
+    });
+  const live = () => store.view((tx) => tx.tasksByService('svc').filter((t) => isRunnable(t.DesiredState)));
+  const stop = () => {
+    sup.stop();
+    cluster.stop();
+  };
+  return { store, sup, service, update, live, stop };
+}
+
+test('integration: a 3-replica rolling update completes, one slot at a time', async () => {
+  const h = await setup({});
+  try {
+    // nothing happens to a fresh service
+    await h.sup.idle();
+    assert.equal(h.service().UpdateStatus, undefined);
+    await h.update('nginx:2');
+    const st = await waitFor('update completed', () => (h.service().UpdateStatus?.State === 'completed' ? h.service().UpdateStatus : undefined));
+    assert.equal(st?.Message, 'update completed');
+    assert.ok(st?.StartedAt && st.CompletedAt);
+    const live = h.live();
+    assert.equal(live.length, 3);
+    assert.deepEqual(live.map((t) => [t.Slot, t.Spec.ContainerSpec?.Image, t.Status.State, t.internal.specVersion]).sort(), [
+      [1, 'nginx:2', 'running', 2],
+      [2, 'nginx:2', 'running', 2],
+      [3, 'nginx:2', 'running', 2],
+    ]);
+    // the old tasks were shut down, never more than one slot at a time was being replaced
+    const old = h.store.view((tx) => tx.tasksByService('svc').filter((t) => t.ID.startsWith('old')));
+    assert.ok(old.every((t) => t.DesiredState === 'shutdown' && t.Status.State === 'shutdown'));
+  } finally {
+    h.stop();
+  }
+});
+
+test('integration: a failing image pauses the update with Docker\'s message', async () => {
+  const h = await setup({ bad: ['nginx:bad'] });
+  try {
+    await h.update('nginx:bad');
+    const st = await waitFor('update paused', () => (h.service().UpdateStatus?.State === 'paused' ? h.service().UpdateStatus : undefined));
+    assert.match(st?.Message ?? '', /^update paused due to failure or early termination of task [0-9a-z]{25}$/);
+    // slots 2 and 3 were never touched
+    const running = h.live().filter((t) => t.Status.State === 'running');
+    assert.deepEqual(running.map((t) => t.ID).sort(), ['old2', 'old3']);
+  } finally {
+    h.stop();
+  }
+});
+
+test('integration: FailureAction rollback restores the previous spec and completes the rollback', async () => {
+  const h = await setup({ bad: ['nginx:bad'], spec: { UpdateConfig: { FailureAction: 'rollback', Monitor: 30 * MS }, RollbackConfig: { Parallelism: 0, Monitor: 30 * MS } } });
+  try {
+    await h.update('nginx:bad');
+    await waitFor('rollback completed', () => h.service().UpdateStatus?.State === 'rollback_completed');
+    const s = h.service();
+    assert.equal(s.Spec.TaskTemplate.ContainerSpec?.Image, 'nginx:1');
+    assert.match(s.UpdateStatus?.Message ?? '', /^rollback completed$/);
+    // slot 1's failed task is the restart supervisor's (not running in this test); slots 2, 3 are clean
+    const ok = h.live().filter((t) => t.Status.State === 'running');
+    assert.ok(ok.every((t) => t.Spec.ContainerSpec?.Image === 'nginx:1' && t.internal.specVersion === s.internal.specVersion));
+  } finally {
+    h.stop();
+  }
+});

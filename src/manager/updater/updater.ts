@@ -1,0 +1,159 @@
+import type { Logger } from 'pino';
+import type { Clock, Rng } from '../../lib/ports';
+import { newId } from '../../lib/ids';
+import type { MemoryStore, StoreEvent, Watch } from '../../store';
+import type { Node, Service, Task } from '../../types';
+import { planUpdate, type UpdateMemo, type UpdatePlan } from './core/planner';
+
+/** Timer functions; a simulation passes virtual ones. */
+export interface UpdaterTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface UpdateSupervisorDeps {
+  store: MemoryStore;
+  clock: Clock;
+  rng: Rng;
+  logger?: Pick<Logger, 'info' | 'warn' | 'debug'>;
+  timers?: UpdaterTimers;
+}
+
+const RETRY_MS = 500;
+
+/**
+ * The update supervisor (leader only): rolls out spec changes slot by slot and rolls them back.
+ * One store watch (services, tasks, nodes); for every service touched it runs the pure planner
+ * inside a store transaction and writes its decisions there, then sleeps until the next event or the
+ * planner's wake-up time (delay, monitor window). See docs/design/updater.md.
+ */
+export class UpdateSupervisor {
+  private watch: Watch | null = null;
+  private memos = new Map<string, UpdateMemo>();
+  private timers = new Map<string, unknown>();
+  private pending = new Set<string>();
+  private pumping: Promise<void> | null = null;
+  private running = false;
+  private readonly t: UpdaterTimers;
+
+  constructor(private readonly deps: UpdateSupervisorDeps) {
+    this.t = deps.timers ?? {
+      setTimeout: (fn, ms) => setTimeout(fn, ms),
+      clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const w = this.deps.store.watch({ kinds: ['service', 'task', 'node'] });
+    this.watch = w;
+    void this.consume(w);
+    for (const s of this.deps.store.view((tx) => tx.find('service'))) this.mark(s.ID);
+  }
+
+  stop(): void {
+    this.running = false;
+    this.watch?.close();
+    this.watch = null;
+    for (const h of this.timers.values()) this.t.clearTimeout(h);
+    this.timers.clear();
+    this.pending.clear();
+    this.memos.clear();
+  }
+
+  /** Resolves once no pass is queued or running (for tests and orderly shutdown). */
+  async idle(): Promise<void> {
+    while (this.pumping) await this.pumping;
+  }
+
+  private async consume(w: Watch): Promise<void> {
+    for await (const e of w) this.route(e);
+  }
+
+  private route(e: StoreEvent): void {
+    if (e.kind === 'service') {
+      const s = e.object as Service;
+      if (e.action === 'delete') this.forget(s.ID);
+      else this.mark(s.ID);
+    } else if (e.kind === 'task') {
+      this.mark((e.object as Task).ServiceID);
+    } else if (e.kind === 'node') {
+      // a node going Down releases stop-first replacements waiting for a task on it
+      const n = e.object as Node;
+      const old = e.old as Node | undefined;
+      if (e.action === 'create' || old?.Status.State !== n.Status.State) for (const id of this.memos.keys()) this.mark(id);
+    }
+  }
+
+  private forget(id: string): void {
+    this.memos.delete(id);
+    this.pending.delete(id);
+    const h = this.timers.get(id);
+    if (h !== undefined) this.t.clearTimeout(h);
+    this.timers.delete(id);
+  }
+
+  private mark(id: string): void {
+    if (!this.running) return;
+    this.pending.add(id);
+    this.pumping ??= this.pump().finally(() => (this.pumping = null));
+  }
+
+  private async pump(): Promise<void> {
+    // let the events of one commit collect before planning
+    await Promise.resolve();
+    while (this.running && this.pending.size > 0) {
+      const [id] = this.pending;
+      this.pending.delete(id as string);
+      await this.pass(id as string);
+    }
+  }
+
+  private async pass(id: string): Promise<void> {
+    const { store, clock, rng, logger } = this.deps;
+    const now = clock.now();
+    let plan: UpdatePlan | undefined;
+    try {
+      await store.update((tx) => {
+        plan = undefined;
+        const service = tx.get('service', id);
+        if (!service) return;
+        const nodes = new Map(tx.find('node').map((n) => [n.ID, n] as const));
+        plan = planUpdate({ service, tasks: tx.tasksByService(id), nodes, now, newId: () => newId(rng), memo: this.memos.get(id) });
+        if (plan.service) tx.update('service', plan.service);
+        for (const t of plan.create) tx.create('task', t);
+        for (const t of plan.update) tx.update('task', t);
+      });
+    } catch (err) {
+      logger?.warn({ err, service: id }, 'update supervisor: write failed, retrying');
+      this.schedule(id, now + RETRY_MS);
+      return;
+    }
+    if (!this.running) return;
+    if (!plan) {
+      this.forget(id);
+      return;
+    }
+    const before = this.memos.get(id)?.status;
+    this.memos.set(id, plan.memo);
+    if (plan.events.length > 0) logger?.debug({ service: id, events: plan.events }, 'update supervisor');
+    const after = plan.memo.status;
+    if (plan.service && after && after.State !== before?.State) {
+      logger?.info({ service: id, state: after.State, message: after.Message }, 'service update status');
+    }
+    this.schedule(id, plan.wakeAt);
+  }
+
+  private schedule(id: string, at: number | undefined): void {
+    const old = this.timers.get(id);
+    if (old !== undefined) this.t.clearTimeout(old);
+    this.timers.delete(id);
+    if (at === undefined || !this.running) return;
+    const h = this.t.setTimeout(() => {
+      this.timers.delete(id);
+      this.mark(id);
+    }, Math.max(0, at - this.deps.clock.now()));
+    this.timers.set(id, h);
+  }
+}
