@@ -50,7 +50,11 @@ export const getInfo = (ctx: Ctx): Promise<Info> => ctx.api.get<Info>('/info');
 
 export const getService = (ctx: Ctx, ref: string): Promise<ApiService> => ctx.api.get<ApiService>(`/services/${encodeURIComponent(ref)}`, { insertDefaults: false });
 
-export const getNode = (ctx: Ctx, ref: string): Promise<ApiNode> => ctx.api.get<ApiNode>(`/nodes/${encodeURIComponent(ref)}`);
+/** A node by ID, name or `self` (resolved here through /info, as the docker CLI does). */
+export async function getNode(ctx: Ctx, ref: string): Promise<ApiNode> {
+  const id = ref === 'self' ? (await getInfo(ctx)).Swarm?.NodeID || ref : ref;
+  return ctx.api.get<ApiNode>(`/nodes/${encodeURIComponent(id)}`);
+}
 
 export const listNodes = (ctx: Ctx): Promise<ApiNode[]> => ctx.api.get<ApiNode[]>('/nodes');
 

@@ -16,7 +16,7 @@ import { failedPrecondition, unavailable } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { isoTime } from '../lib/time';
 import type { Cluster, Node } from '../types';
-import { defaultSwarmSpec } from '../types';
+import { initialSwarmSpec } from '../manager/controlapi';
 import type { DaemonConfig } from './config';
 import { parseAddr, detectAdvertiseAddr } from './addr';
 import { clearSwarmState, loadSwarmState, saveSwarmState, type SwarmState } from './state';
@@ -105,8 +105,7 @@ export class Daemon {
       const ca = await createRootCA({ now });
       const digest = caDigest(ca.certPem);
       const token = () => generateJoinToken(digest, systemRng.bytes(16));
-      const spec = { ...defaultSwarmSpec(), ...(req.Spec ?? {}) };
-      if (req.Spec?.Orchestration) spec.Orchestration = { ...defaultSwarmSpec().Orchestration, ...req.Spec.Orchestration };
+      const spec = initialSwarmSpec(req.Spec);
       const nodeCert = await issueNodeKeyAndCertificate(ca, nodeId, 'manager', clusterId, { now });
       const ts = isoTime(now);
       const cluster: Cluster = {

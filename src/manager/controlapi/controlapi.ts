@@ -117,10 +117,13 @@ export class ControlApi {
     let running = 0;
     let completed = 0;
     let desiredGlobal = 0;
+    // As Docker counts: only tasks the cluster still wants (desired running, or complete for jobs).
     for (const t of tasks) {
-      if (t.Status.State === 'running' && liveNodes.has(t.NodeID ?? '')) running++;
+      if (t.DesiredState !== 'running' && t.DesiredState !== 'complete') continue;
+      const live = liveNodes.has(t.NodeID ?? '');
+      if (t.Status.State === 'running' && live) running++;
       if (t.Status.State === 'complete') completed++;
-      if (t.DesiredState === 'running' && liveNodes.has(t.NodeID ?? '')) desiredGlobal++;
+      if (t.DesiredState === 'running' && live) desiredGlobal++;
     }
     const desired = s.Spec.Mode.Global ? desiredGlobal : (s.Spec.Mode.Replicated?.Replicas ?? 0);
     return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: completed };

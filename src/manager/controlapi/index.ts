@@ -2,3 +2,4 @@ export * from './controlapi';
 export * from './core/filters';
 export * from './core/validate';
 export * from './core/defaults';
+export * from './core/swarm-spec';

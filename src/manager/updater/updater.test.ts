@@ -110,6 +110,17 @@ test('integration: a 3-replica rolling update completes, one slot at a time', as
     // nothing happens to a fresh service
     await h.sup.idle();
     assert.equal(h.service().UpdateStatus, undefined);
+    // watch the rollout: at most one slot is being replaced at any time (Parallelism 1), never N+1
+    let maxInFlight = 0;
+    let maxLive = 0;
+    const w = h.store.watch({ kinds: ['task'] });
+    void (async () => {
+      for await (const _e of w) {
+        const live = h.live();
+        maxLive = Math.max(maxLive, live.length);
+        maxInFlight = Math.max(maxInFlight, live.filter((t) => t.Spec.ContainerSpec?.Image === 'nginx:2' && t.Status.State !== 'running').length);
+      }
+    })();
     await h.update('nginx:2');
     const st = await waitFor('update completed', () => (h.service().UpdateStatus?.State === 'completed' ? h.service().UpdateStatus : undefined));
     assert.equal(st?.Message, 'update completed');
@@ -124,6 +135,9 @@ test('integration: a 3-replica rolling update completes, one slot at a time', as
     // the old tasks were shut down, never more than one slot at a time was being replaced
     const old = h.store.view((tx) => tx.tasksByService('svc').filter((t) => t.ID.startsWith('old')));
     assert.ok(old.every((t) => t.DesiredState === 'shutdown' && t.Status.State === 'shutdown'));
+    w.close();
+    assert.equal(maxInFlight, 1);
+    assert.equal(maxLive, 3);
   } finally {
     h.stop();
   }

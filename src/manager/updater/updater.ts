@@ -97,16 +97,22 @@ export class UpdateSupervisor {
   private mark(id: string): void {
     if (!this.running) return;
     this.pending.add(id);
-    this.pumping ??= this.pump().finally(() => (this.pumping = null));
+    this.pumping ??= this.pump();
   }
 
   private async pump(): Promise<void> {
-    // let the events of one commit collect before planning
-    await Promise.resolve();
-    while (this.running && this.pending.size > 0) {
-      const [id] = this.pending;
-      this.pending.delete(id as string);
-      await this.pass(id as string);
+    try {
+      // let the events of one commit collect before planning
+      await Promise.resolve();
+      while (this.running && this.pending.size > 0) {
+        const [id] = this.pending;
+        this.pending.delete(id as string);
+        await this.pass(id as string);
+      }
+    } finally {
+      this.pumping = null;
+      // a mark that arrived after the loop ended but before this point must not be lost
+      if (this.running && this.pending.size > 0) this.pumping = this.pump();
     }
   }
 
