@@ -4,6 +4,8 @@ import { fromGrpcError } from './errors';
 import { serialize, deserialize } from './codec';
 import { methodPath, type MethodMap, type MethodSpec, type ReqOf, type ResOf, type ServiceSpec } from './service';
 import { clientCredentials, type ClientTlsOptions } from './tls';
+import { faultDrops } from './fault';
+import { rpcError } from './errors';
 
 export interface CallOptions {
   /** Milliseconds from now. */
@@ -50,9 +52,28 @@ function bindSignal(call: { cancel(): void }, signal?: AbortSignal): void {
   else signal.addEventListener('abort', () => call.cancel(), { once: true });
 }
 
-async function* mapErrors<T>(src: AsyncIterable<T>): AsyncIterable<T> {
+/**
+ * What a call dropped by the test fault injector looks like: nothing reaches the peer; it fails at
+ * its deadline (30 s when none was given) or ends when cancelled, like a call into a black hole.
+ */
+function blackHole(o?: CallOptions): { done: Promise<never>; cancel(): void } {
+  let cancel = () => undefined as void;
+  const done = new Promise<never>((_resolve, reject) => {
+    const t = setTimeout(() => reject(rpcError(grpc.status.DEADLINE_EXCEEDED, 'Deadline Exceeded')), o?.timeoutMs ?? 30_000);
+    cancel = () => {
+      clearTimeout(t);
+      reject(rpcError(grpc.status.CANCELLED, 'Cancelled on client'));
+    };
+    if (o?.signal?.aborted) cancel();
+    else o?.signal?.addEventListener('abort', cancel, { once: true });
+  });
+  done.catch(() => undefined);
+  return { done, cancel: () => cancel() };
+}
+
+async function* mapErrors<T>(src: AsyncIterable<T>, dropped: () => boolean = () => false): AsyncIterable<T> {
   try {
-    for await (const v of src) yield v;
+    for await (const v of src) if (!dropped()) yield v;
   } catch (e) {
     const err = fromGrpcError(e);
     if (err.code === grpc.status.CANCELLED) return; // we cancelled: the stream just ends
@@ -80,6 +101,7 @@ export class RpcClient {
   }
 
   unary<M extends MethodMap, N extends MethodsOfKind<M, 'unary'>>(svc: ServiceSpec<M>, method: N, req: ReqOf<M[N]>, opts?: CallOptions): Promise<ResOf<M[N]>> {
+    if (faultDrops(this.address)) return blackHole(opts).done;
     return new Promise((resolve, reject) => {
       const call = this.client.makeUnaryRequest(methodPath(svc, method), serialize, deserialize, req, toMetadata(opts?.metadata), callOptions(opts), (err, res) => {
         if (err) reject(fromGrpcError(err));
@@ -90,9 +112,14 @@ export class RpcClient {
   }
 
   serverStream<M extends MethodMap, N extends MethodsOfKind<M, 'serverStream'>>(svc: ServiceSpec<M>, method: N, req: ReqOf<M[N]>, opts?: CallOptions): ResponseStream<ResOf<M[N]>> {
+    if (faultDrops(this.address)) {
+      const hole = blackHole(opts);
+      const it = mapErrors<ResOf<M[N]>>({ [Symbol.asyncIterator]: () => ({ next: () => hole.done }) });
+      return { [Symbol.asyncIterator]: () => it[Symbol.asyncIterator](), cancel: () => hole.cancel() };
+    }
     const call = this.client.makeServerStreamRequest(methodPath(svc, method), serialize, deserialize, req, toMetadata(opts?.metadata), callOptions(opts));
     bindSignal(call, opts?.signal);
-    const it = mapErrors(call as AsyncIterable<ResOf<M[N]>>);
+    const it = mapErrors(call as AsyncIterable<ResOf<M[N]>>, () => faultDrops(this.address));
     return { [Symbol.asyncIterator]: () => it[Symbol.asyncIterator](), cancel: () => call.cancel() };
   }
 

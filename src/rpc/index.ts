@@ -7,3 +7,5 @@ export * from './tls';
 export * from './server';
 export * from './client';
 export * from './queue';
+export * from './protocol';
+export * from './fault';

@@ -183,6 +183,8 @@ export class ControlApi {
         if (!!spec.Mode.Global !== !!s.Spec.Mode.Global) throw invalidArgument(grpcText('Unimplemented', 'service mode change is not allowed'));
         s.PreviousSpec = s.Spec;
         s.Spec = spec;
+        // As swarmkit: a new spec starts afresh; the update supervisor writes the new status.
+        delete s.UpdateStatus;
       }
       s.Endpoint = { ...s.Endpoint, Spec: s.Spec.EndpointSpec ?? { Mode: 'vip' } };
       s.internal = { specVersion: s.internal.specVersion + 1, previousSpecVersion: s.internal.specVersion };

@@ -37,11 +37,13 @@ export interface DispatcherOptions {
    * expire. `undefined` (the default) disables it: as in swarmkit only missed heartbeats mark a node
    * down, so a short network blip that the agent's reconnect covers never flaps the node.
    */
-  disconnectGraceMs?: number;
+  disconnectGraceMs?: number | (() => number | undefined);
 }
 
 /** Docker's message for a node whose heartbeats stopped. */
 export const HEARTBEAT_FAILURE = 'heartbeat failure';
+/** Status message of a node that left the swarm itself. */
+export const NODE_LEFT = 'node left the swarm';
 
 interface Session {
   id: string;
@@ -141,7 +143,9 @@ export class Dispatcher implements DispatcherApi {
           Description: req.description,
           Status: { State: 'ready', Addr: req.addr },
         };
-        node.Description = req.description;
+        // The TLS facts come from the certificate, not from the agent: keep them when it sends none.
+        const tls = req.description.TLSInfo ?? existing?.Description?.TLSInfo;
+        node.Description = tls ? { ...req.description, TLSInfo: tls } : req.description;
         node.Status = { State: 'ready', Addr: req.addr };
         node.UpdatedAt = now;
         if (existing) tx.update('node', node);
@@ -190,6 +194,26 @@ export class Dispatcher implements DispatcherApi {
     });
     this.scheduleFlush();
     return done;
+  }
+
+  /**
+   * The node is leaving the swarm (`docker swarm leave`): end its session and mark it down now
+   * rather than after its heartbeats expire.
+   */
+  async leave(sessionId: string): Promise<void> {
+    this.assertRunning();
+    const s = this.sessions.get(sessionId);
+    if (!s) throw notFound('session invalid');
+    this.heartbeats.remove(s.nodeId, s.id);
+    this.endSession(s.id);
+    this.log?.info({ nodeId: s.nodeId }, 'dispatcher: node left, marking it down');
+    await this.flush();
+    await this.markDown(s.nodeId, NODE_LEFT);
+  }
+
+  /** The node a live session belongs to (the RPC layer checks it against the caller's certificate). */
+  sessionNode(sessionId: string): string | undefined {
+    return this.sessions.get(sessionId)?.nodeId;
   }
 
   // ---- internals ----
@@ -259,7 +283,8 @@ export class Dispatcher implements DispatcherApi {
   }
 
   private onStreamClosed(s: Session): void {
-    const grace = this.opts.disconnectGraceMs;
+    const g = this.opts.disconnectGraceMs;
+    const grace = typeof g === 'function' ? g() : g;
     if (grace === undefined || !this.running) return;
     if (this.sessions.get(s.id) !== s) return; // replaced or expired already
     if (s.streams > 0) return;
@@ -297,14 +322,14 @@ export class Dispatcher implements DispatcherApi {
     }
   }
 
-  private async markDown(nodeId: string): Promise<void> {
+  private async markDown(nodeId: string, message = HEARTBEAT_FAILURE): Promise<void> {
     try {
       await this.store.update((tx) => {
         // A node that registered again meanwhile stays up.
         if (this.heartbeats.sessionOf(nodeId)) return;
         const n = tx.get('node', nodeId);
         if (!n || n.Status.State === 'down') return;
-        n.Status = { ...n.Status, State: 'down', Message: HEARTBEAT_FAILURE };
+        n.Status = { ...n.Status, State: 'down', Message: message };
         n.UpdatedAt = isoTime(this.clock.now());
         tx.update('node', n);
       });

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Service, ServiceSpec, Task } from '../../../types';
+import { withDefaults } from './defaults';
+import { labelMatches, serviceMatches, taskMatches } from './filters';
+import { resolveRef } from './resolve';
+import { initialSwarmSpec } from './swarm-spec';
+import { normalizeServiceSpec, validateServiceSpec } from './validate';
+
+const spec = (over: Partial<ServiceSpec> = {}): ServiceSpec => ({
+  Name: 'web',
+  TaskTemplate: { ContainerSpec: { Image: 'busybox' } },
+  Mode: { Replicated: { Replicas: 1 } },
+  ...over,
+});
+
+test('service spec validation uses swarmkit wording', () => {
+  assert.doesNotThrow(() => validateServiceSpec(spec()));
+  const cases: [Partial<ServiceSpec>, RegExp][] = [
+    [{ Name: 'bad name' }, /rpc error: code = InvalidArgument desc = name must be valid as a DNS name component$/],
+    [{ Name: '-x' }, /name must be valid as a DNS name component/],
+    [{ Name: 'a'.repeat(64) }, /name must be valid as a DNS name component/],
+    [{ TaskTemplate: { ContainerSpec: { Image: '' } } }, /ContainerSpec: image reference must be provided/],
+    [{ Mode: { Replicated: { Replicas: -1 } } }, /Replicas: must be non-negative/],
+    [{ TaskTemplate: { ContainerSpec: { Image: 'x' }, Placement: { Constraints: ['node.role'] } } }, /invalid constraint|constraint/],
+    [{ UpdateConfig: { MaxFailureRatio: 2 } }, /max failure ratio/],
+    [{ Mode: { ReplicatedJob: {} } }, /jobs are not supported/],
+  ];
+  for (const [over, re] of cases) assert.throws(() => validateServiceSpec(spec(over)), re, JSON.stringify(over));
+});
+
+test('normalize fills the replicated mode Docker assumes; insertDefaults fills Docker defaults', () => {
+  const n = normalizeServiceSpec({ Name: 'x', TaskTemplate: { ContainerSpec: { Image: 'i' } }, Mode: {} });
+  assert.deepEqual(n.Mode, { Replicated: { Replicas: 1 } });
+  const d = withDefaults(n);
+  assert.deepEqual(d.UpdateConfig, { Parallelism: 1, Delay: 0, FailureAction: 'pause', Monitor: 5e9, MaxFailureRatio: 0, Order: 'stop-first' });
+  assert.equal(d.TaskTemplate.RestartPolicy?.Condition, 'any');
+  assert.equal(d.TaskTemplate.RestartPolicy?.Delay, 5e9);
+  assert.equal(d.TaskTemplate.ContainerSpec?.StopGracePeriod, 10e9);
+  const kept = withDefaults({ ...n, UpdateConfig: { Parallelism: 3 } });
+  assert.equal(kept.UpdateConfig?.Parallelism, 3);
+});
+
+test('swarm init spec: zero values from the CLI become defaults', () => {
+  const s = initialSwarmSpec({ Raft: { ElectionTick: 0, HeartbeatTick: 0 } as never, Dispatcher: {} as never, Labels: undefined as never });
+  assert.equal(s.Raft.ElectionTick, 10);
+  assert.equal(s.Raft.SnapshotInterval, 10000);
+  assert.equal(s.Dispatcher.HeartbeatPeriod, 5e9);
+  assert.equal(s.CAConfig.NodeCertExpiry, 90 * 24 * 3600 * 1e9);
+  assert.deepEqual(s.Labels, {});
+  assert.equal(initialSwarmSpec({ Orchestration: { TaskHistoryRetentionLimit: 9 } }).Orchestration.TaskHistoryRetentionLimit, 9);
+});
+
+test('references resolve by ID, then name, then unique prefix', () => {
+  const objs = [
+    { ID: 'abc111', name: 'web' },
+    { ID: 'abd222', name: 'db' },
+    { ID: 'web', name: 'other' },
+  ];
+  const r = (ref: string) => resolveRef(objs, ref, (o) => o.name, 'service').ID;
+  assert.equal(r('web'), 'web', 'exact ID wins over a name');
+  assert.equal(r('db'), 'abd222');
+  assert.equal(r('abc'), 'abc111');
+  assert.throws(() => r('ab'), /service ab is ambiguous \(2 matches found\)/);
+  assert.throws(() => r('zzz'), /^Error: service zzz not found$|service zzz not found/);
+});
+
+test('filters: labels, names by prefix, modes, up-to-date tasks', () => {
+  assert.ok(labelMatches({ a: '1' }, 'a'));
+  assert.ok(labelMatches({ a: '1' }, 'a=1'));
+  assert.ok(!labelMatches({ a: '1' }, 'a=2'));
+  const svc = { ID: 'id1', Spec: { ...spec(), Labels: { tier: 'front' } } } as unknown as Service;
+  assert.ok(serviceMatches(svc, { name: ['we'] }));
+  assert.ok(serviceMatches(svc, { mode: ['replicated'], label: ['tier=front'] }));
+  assert.ok(!serviceMatches(svc, { mode: ['global'] }));
+  const t = { ID: 't1', ServiceID: 'id1', Slot: 2, DesiredState: 'running', Labels: {}, internal: { specVersion: 1, serviceName: 'web' } } as unknown as Task;
+  const specVersions = new Map([['id1', 2]]);
+  assert.ok(taskMatches(t, { name: ['web.2'] }, { specVersions }));
+  assert.ok(!taskMatches(t, { '_up-to-date': ['true'] }, { specVersions }));
+  assert.ok(taskMatches(t, { '_up-to-date': ['true'] }, { specVersions: new Map([['id1', 1]]) }));
+  assert.ok(!taskMatches(t, { 'desired-state': ['shutdown'] }, { specVersions }));
+});

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MemoryStore } from './store';
+import type { Change } from './types';
+import type { Node, Task } from '../types';
+
+function immediateStore(): { store: MemoryStore; proposed: Change[][] } {
+  let i = 0;
+  const proposed: Change[][] = [];
+  const store: MemoryStore = new MemoryStore({
+    propose: async (c) => {
+      proposed.push(c);
+      store.applyCommitted(++i, c);
+    },
+  });
+  return { store, proposed };
+}
+
+const node = (id: string): Node => ({
+  ID: id,
+  Version: { Index: 0 },
+  CreatedAt: '',
+  UpdatedAt: '',
+  Spec: { Role: 'worker', Availability: 'active' },
+  Description: { Hostname: id, Platform: {}, Resources: {}, Engine: { EngineVersion: '1' } },
+  Status: { State: 'ready', Addr: '127.0.0.1' },
+});
+
+const task = (id: string, service: string, nodeId?: string): Task => ({
+  ID: id,
+  Version: { Index: 0 },
+  CreatedAt: '',
+  UpdatedAt: '',
+  Labels: {},
+  Spec: {},
+  ServiceID: service,
+  Slot: 1,
+  NodeID: nodeId,
+  Status: { Timestamp: '', State: 'new', Message: '' },
+  DesiredState: 'running',
+  internal: { specVersion: 1, serviceName: 's' },
+});
+
+test('a transaction reads its own writes and commits them atomically with the commit index as version', async () => {
+  const { store, proposed } = immediateStore();
+  await store.update((tx) => {
+    tx.create('node', node('n1'));
+    const n = tx.get('node', 'n1')!;
+    n.Spec.Availability = 'drain';
+    tx.update('node', n);
+    assert.equal(tx.find('node').length, 1);
+  });
+  assert.equal(proposed.length, 1);
+  assert.equal(proposed[0]!.length, 1, 'create then update collapse into one create');
+  const n = store.view((tx) => tx.get('node', 'n1'))!;
+  assert.equal(n.Spec.Availability, 'drain');
+  assert.equal(n.Version.Index, 1);
+});
+
+test('objects handed out are copies: mutating them does not change the store', async () => {
+  const { store } = immediateStore();
+  await store.update((tx) => tx.create('node', node('n1')));
+  const n = store.view((tx) => tx.get('node', 'n1'))!;
+  n.Spec.Role = 'manager';
+  assert.equal(store.view((tx) => tx.get('node', 'n1'))!.Spec.Role, 'worker');
+});
+
+test('a failing transaction proposes nothing; create of an existing ID is a conflict', async () => {
+  const { store, proposed } = immediateStore();
+  await store.update((tx) => tx.create('node', node('n1')));
+  await assert.rejects(
+    store.update((tx) => tx.create('node', node('n1'))),
+    /already exists/,
+  );
+  await assert.rejects(
+    store.update((tx) => {
+      tx.create('node', node('n2'));
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
+  assert.equal(proposed.length, 1);
+  assert.equal(store.view((tx) => tx.get('node', 'n2')), undefined);
+});
+
+test('task indexes by service and node follow updates and deletes', async () => {
+  const { store } = immediateStore();
+  await store.update((tx) => {
+    tx.create('task', task('t1', 's1', 'n1'));
+    tx.create('task', task('t2', 's1'));
+    tx.create('task', task('t3', 's2', 'n1'));
+  });
+  assert.deepEqual(store.view((tx) => tx.tasksByService('s1').map((t) => t.ID).sort()), ['t1', 't2']);
+  assert.deepEqual(store.view((tx) => tx.tasksByNode('n1').map((t) => t.ID).sort()), ['t1', 't3']);
+  await store.update((tx) => {
+    const t2 = tx.get('task', 't2')!;
+    t2.NodeID = 'n1';
+    tx.update('task', t2);
+    tx.delete('task', 't3');
+    // inside the transaction the indexes already reflect its writes
+    assert.deepEqual(tx.tasksByNode('n1').map((t) => t.ID).sort(), ['t1', 't2']);
+  });
+  assert.deepEqual(store.view((tx) => tx.tasksByNode('n1').map((t) => t.ID).sort()), ['t1', 't2']);
+  assert.deepEqual(store.view((tx) => tx.tasksByService('s2')), []);
+});
+
+test('watchers see committed events in order with old values; closed watches see nothing', async () => {
+  const { store } = immediateStore();
+  const w = store.watch({ kinds: ['node'] });
+  const other = store.watch();
+  other.close();
+  await store.update((tx) => tx.create('node', node('n1')));
+  await store.update((tx) => {
+    const n = tx.get('node', 'n1')!;
+    n.Status.State = 'down';
+    tx.update('node', n);
+  });
+  await store.update((tx) => tx.delete('node', 'n1'));
+  await store.update((tx) => tx.create('task', task('t1', 's1')));
+  const events = w.drain();
+  assert.deepEqual(
+    events.map((e) => [e.action, e.index]),
+    [
+      ['create', 1],
+      ['update', 2],
+      ['delete', 3],
+    ],
+  );
+  assert.equal((events[1]!.old as Node).Status.State, 'ready');
+  assert.deepEqual(other.drain(), []);
+  w.close();
+});
+
+test('writes are serialized: concurrent updates each see the previous one', async () => {
+  const { store } = immediateStore();
+  await store.update((tx) => tx.create('node', node('n1')));
+  const bump = () =>
+    store.update((tx) => {
+      const n = tx.get('node', 'n1')!;
+      n.Spec.Labels = { count: String(Number(n.Spec.Labels?.count ?? 0) + 1) };
+      tx.update('node', n);
+    });
+  await Promise.all(Array.from({ length: 20 }, bump));
+  assert.equal(store.view((tx) => tx.get('node', 'n1'))!.Spec.Labels!.count, '20');
+});
+
+test('snapshot and restore round-trip the state and index', async () => {
+  const { store } = immediateStore();
+  await store.update((tx) => {
+    tx.create('node', node('n1'));
+    tx.create('task', task('t1', 's1', 'n1'));
+  });
+  const snap = store.snapshot();
+  const { store: other } = immediateStore();
+  other.restore(snap);
+  assert.equal(other.index, 1);
+  assert.deepEqual(other.view((tx) => tx.tasksByNode('n1').map((t) => t.ID)), ['t1']);
+});
