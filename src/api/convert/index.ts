@@ -4,3 +4,4 @@ export * from './version';
 export * from './logs';
 export * from './strip';
 export * from './system';
+export * from './fields';

@@ -1,7 +1,21 @@
 import type { ServiceSpec } from '../../types';
 import type { LogRequest, ServiceLogLine } from '../backend';
 import { invalidArgument, unimplemented } from '../../lib/errors';
-import { boolValue, compareVersions, formatLogLine, frame, parseFilters, parseObjectVersion, parseTail, parseTimestamp, stripAll, stripInternal } from '../convert';
+import {
+  boolValue,
+  canonicalizeFields,
+  compareVersions,
+  formatLogLine,
+  frame,
+  parseFilters,
+  parseObjectVersion,
+  parseTail,
+  parseTimestamp,
+  serviceOnWire,
+  stripAll,
+  stripInternal,
+  taskOnWire,
+} from '../convert';
 import { readJsonObject, sendEmpty, sendJson } from '../http-util';
 import { writeChunk } from './stream';
 import { route, type Ctx, type Route } from './types';
@@ -10,12 +24,12 @@ import { route, type Ctx, type Route } from './types';
 
 async function listServices(ctx: Ctx): Promise<void> {
   const list = await ctx.deps.backend.listServices(parseFilters(ctx.query.get('filters')), boolValue(ctx.query.get('status')));
-  sendJson(ctx.res, 200, stripAll(list));
+  sendJson(ctx.res, 200, stripAll(list).map(serviceOnWire));
 }
 
 async function createService(ctx: Ctx): Promise<void> {
   // X-Registry-Auth is accepted and ignored: image pulls are the engine's business.
-  const spec = await readJsonObject<ServiceSpec>(ctx.req);
+  const spec = canonicalizeFields(await readJsonObject<ServiceSpec>(ctx.req));
   const r = await ctx.deps.backend.createService(spec);
   // Docker's ServiceCreateResponse has no omitempty on Warnings: `null` when there are none.
   sendJson(ctx.res, 201, { ID: r.ID, Warnings: r.Warnings && r.Warnings.length ? r.Warnings : null });
@@ -23,7 +37,7 @@ async function createService(ctx: Ctx): Promise<void> {
 
 async function getService(ctx: Ctx): Promise<void> {
   const s = await ctx.deps.backend.getService(ctx.params[0], boolValue(ctx.query.get('insertDefaults')));
-  sendJson(ctx.res, 200, stripInternal(s));
+  sendJson(ctx.res, 200, serviceOnWire(stripInternal(s)));
 }
 
 async function removeService(ctx: Ctx): Promise<void> {
@@ -36,18 +50,18 @@ async function updateService(ctx: Ctx): Promise<void> {
   const rollbackParam = ctx.query.get('rollback');
   if (rollbackParam && rollbackParam !== 'previous') throw invalidArgument(`invalid rollback parameter '${rollbackParam}'`);
   const rollback = rollbackParam === 'previous';
-  const spec = await readJsonObject<ServiceSpec>(ctx.req, !rollback);
+  const spec = canonicalizeFields(await readJsonObject<ServiceSpec>(ctx.req, !rollback));
   const r = await ctx.deps.backend.updateService(ctx.params[0], version, spec, { rollback });
   // ServiceUpdateResponse.Warnings is omitempty.
   sendJson(ctx.res, 200, r.Warnings && r.Warnings.length ? { Warnings: r.Warnings } : {});
 }
 
 async function listTasks(ctx: Ctx): Promise<void> {
-  sendJson(ctx.res, 200, stripAll(await ctx.deps.backend.listTasks(parseFilters(ctx.query.get('filters')))));
+  sendJson(ctx.res, 200, stripAll(await ctx.deps.backend.listTasks(parseFilters(ctx.query.get('filters')))).map(taskOnWire));
 }
 
 async function getTask(ctx: Ctx): Promise<void> {
-  sendJson(ctx.res, 200, stripInternal(await ctx.deps.backend.getTask(ctx.params[0])));
+  sendJson(ctx.res, 200, taskOnWire(stripInternal(await ctx.deps.backend.getTask(ctx.params[0]))));
 }
 
 function logRequest(q: URLSearchParams): LogRequest {

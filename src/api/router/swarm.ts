@@ -1,6 +1,6 @@
 import type { NodeSpec, SwarmSpec } from '../../types';
 import type { InitRequest, JoinRequest } from '../backend';
-import { boolValue, parseFilters, parseObjectVersion, stripAll, stripInternal } from '../convert';
+import { boolValue, canonicalizeFields, parseFilters, parseObjectVersion, stripAll, stripInternal } from '../convert';
 import { readJsonObject, sendEmpty, sendJson } from '../http-util';
 import { unimplemented } from '../../lib/errors';
 import { route, type Ctx, type Route } from './types';
@@ -12,13 +12,13 @@ async function inspectSwarm(ctx: Ctx): Promise<void> {
 }
 
 async function init(ctx: Ctx): Promise<void> {
-  const body = await readJsonObject<InitRequest>(ctx.req);
+  const body = canonicalizeFields(await readJsonObject<InitRequest>(ctx.req));
   const nodeId = await ctx.deps.backend.init(body);
   sendJson(ctx.res, 200, nodeId);
 }
 
 async function join(ctx: Ctx): Promise<void> {
-  const body = await readJsonObject<JoinRequest>(ctx.req);
+  const body = canonicalizeFields(await readJsonObject<JoinRequest>(ctx.req));
   await ctx.deps.backend.join(body);
   sendEmpty(ctx.res);
 }
@@ -30,7 +30,7 @@ async function leave(ctx: Ctx): Promise<void> {
 
 async function update(ctx: Ctx): Promise<void> {
   const version = parseObjectVersion(ctx.query.get('version'), 'swarm');
-  const spec = await readJsonObject<SwarmSpec>(ctx.req);
+  const spec = canonicalizeFields(await readJsonObject<SwarmSpec>(ctx.req));
   await ctx.deps.backend.updateSwarm(version, spec, {
     rotateWorkerToken: boolValue(ctx.query.get('rotateWorkerToken')),
     rotateManagerToken: boolValue(ctx.query.get('rotateManagerToken')),
@@ -58,7 +58,7 @@ async function getNode(ctx: Ctx): Promise<void> {
 
 async function updateNode(ctx: Ctx): Promise<void> {
   const version = parseObjectVersion(ctx.query.get('version'), 'node');
-  const spec = await readJsonObject<NodeSpec>(ctx.req);
+  const spec = canonicalizeFields(await readJsonObject<NodeSpec>(ctx.req));
   await ctx.deps.backend.updateNode(ctx.params[0], version, spec);
   sendEmpty(ctx.res);
 }

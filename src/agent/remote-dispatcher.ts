@@ -1,0 +1,120 @@
+// DispatcherApi over the node-to-node RPC (mutual TLS): what a worker's agent talks to. A
+// connector hands the agent a fresh connection on every (re)connect, to the next manager it knows
+// (the agent's own loop supplies the capped backoff); the manager list is refreshed from every
+// session, so a node can reconnect to any manager the cluster told it about.
+import { createRpcClient, type ManagerRef, type RpcClient } from '../rpc';
+import { DispatcherService } from '../rpc/protocol';
+import type { AssignmentsMessage, DispatcherApi, SessionInfo, SessionRequest, TaskStatusUpdate } from '../types';
+
+export interface NodeTls {
+  certPem: string;
+  keyPem: string;
+  caPem: string;
+}
+
+export interface RemoteDispatcherOptions {
+  /** Manager addresses (host:port) known at start (from the join, or persisted). */
+  managers: string[];
+  /** The node's current key, certificate and roots (read on every connection: renewals take effect on reconnect). */
+  credentials: () => NodeTls;
+  /** Called with the manager list each session reports. */
+  onManagers?: (managers: ManagerRef[]) => void;
+  /** Deadline of unary calls (ms). Default 10 000; the heartbeat uses max(period × 2, 2000) capped by it. */
+  callTimeoutMs?: number;
+}
+
+/** One connection to one manager, implementing DispatcherApi. */
+export class RemoteDispatcher implements DispatcherApi {
+  sessionId: string | null = null;
+  private heartbeatTimeoutMs: number;
+
+  constructor(
+    readonly address: string,
+    private readonly client: RpcClient,
+    private readonly callTimeoutMs: number,
+    private readonly onManagers?: (m: ManagerRef[]) => void,
+  ) {
+    this.heartbeatTimeoutMs = callTimeoutMs;
+  }
+
+  async session(req: SessionRequest): Promise<SessionInfo> {
+    const res = await this.client.unary(DispatcherService, 'Session', { description: req.description, addr: req.addr }, { timeoutMs: this.callTimeoutMs });
+    this.sessionId = res.sessionId;
+    this.heartbeatTimeoutMs = Math.min(this.callTimeoutMs, Math.max(2000, res.heartbeatPeriodMs * 2));
+    if (res.managerNodes?.length) this.onManagers?.(res.managerNodes);
+    return { sessionId: res.sessionId, heartbeatPeriodMs: res.heartbeatPeriodMs, managers: res.managers };
+  }
+
+  heartbeat(sessionId: string): Promise<{ heartbeatPeriodMs: number }> {
+    return this.client.unary(DispatcherService, 'Heartbeat', { sessionId }, { timeoutMs: this.heartbeatTimeoutMs });
+  }
+
+  assignments(sessionId: string, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
+    return this.client.serverStream(DispatcherService, 'Assignments', { sessionId }, { signal });
+  }
+
+  async updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void> {
+    await this.client.unary(DispatcherService, 'UpdateTaskStatus', { sessionId, updates }, { timeoutMs: this.callTimeoutMs });
+  }
+
+  /** Tells the manager this node is leaving (it is marked down at once). */
+  async leave(timeoutMs = 3000): Promise<void> {
+    if (!this.sessionId) return;
+    await this.client.unary(DispatcherService, 'Leave', { sessionId: this.sessionId }, { timeoutMs });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** Hands out connections to the known managers in turn. */
+export class RemoteDispatcherConnector {
+  private managers: string[];
+  private next = 0;
+  private current: RemoteDispatcher | null = null;
+  private readonly callTimeoutMs: number;
+
+  constructor(private readonly opts: RemoteDispatcherOptions) {
+    if (opts.managers.length === 0) throw new Error('no manager address to connect to');
+    this.managers = [...opts.managers];
+    this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
+  }
+
+  /** The managers this node knows about. */
+  known(): string[] {
+    return [...this.managers];
+  }
+
+  /** A new connection: to the current manager again if its last session worked, else the next one. */
+  connect(): RemoteDispatcher {
+    const prev = this.current;
+    const keep = prev !== null && prev.sessionId !== null;
+    prev?.close();
+    if (!keep || !this.managers.includes(prev.address)) this.next = (this.next + (prev ? 1 : 0)) % this.managers.length;
+    const address = this.managers[this.next]!;
+    const tls = this.opts.credentials();
+    const client = createRpcClient(address, { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.caPem, serverRole: 'swarm-manager' });
+    this.current = new RemoteDispatcher(address, client, this.callTimeoutMs, (m) => this.updateManagers(m));
+    return this.current;
+  }
+
+  private updateManagers(m: ManagerRef[]): void {
+    const addrs = m.map((x) => x.addr).filter((a) => a);
+    if (addrs.length === 0) return;
+    const cur = this.current?.address;
+    this.managers = addrs;
+    this.next = Math.max(0, cur ? addrs.indexOf(cur) : 0);
+    this.opts.onManagers?.(m);
+  }
+
+  /** Best effort: tells the manager of the current session that this node leaves. */
+  async leave(timeoutMs = 3000): Promise<void> {
+    await this.current?.leave(timeoutMs);
+  }
+
+  close(): void {
+    this.current?.close();
+    this.current = null;
+  }
+}

@@ -1,0 +1,102 @@
+// Field names of request bodies, as dockerd reads them. Go's encoding/json matches object keys to
+// struct fields case-insensitively, and clients rely on it: docker-py sends a service's mode as
+// `{"replicated": {"Replicas": 3}}`. Bodies are therefore rewritten to the canonical spelling before
+// the backend sees them. Keys inside maps (labels, driver options, sysctls) are user data and kept.
+//
+// One wire name differs from the internal one: the Engine API's ContainerSpec `Healthcheck` is
+// stored as `HealthCheck` (src/types), and is renamed back on the way out.
+
+const FIELDS = `
+Name Labels TaskTemplate Mode UpdateConfig RollbackConfig Networks EndpointSpec
+Replicated Replicas Global ReplicatedJob MaxConcurrent TotalCompletions GlobalJob
+Parallelism Delay FailureAction Monitor MaxFailureRatio Order
+Ports Protocol TargetPort PublishedPort PublishMode
+PluginSpec Remote Disabled PluginPrivilege Description Value
+ContainerSpec NetworkAttachmentSpec ContainerID Resources Limits Reservations NanoCPUs MemoryBytes Pids
+GenericResources NamedResourceSpec DiscreteResourceSpec Kind
+RestartPolicy Condition MaxAttempts Window
+Placement Constraints Preferences Spread SpreadDescriptor MaxReplicas Platforms Architecture OS
+ForceUpdate Runtime Target Aliases DriverOpts LogDriver Options
+Image Command Args Hostname Env Dir User Groups
+Privileges CredentialSpec Config File Registry SELinuxContext Disable Role Type Level Seccomp Profile AppArmor NoNewPrivileges
+TTY OpenStdin ReadOnly Mounts Source Consistency
+BindOptions Propagation NonRecursive CreateMountpoint ReadOnlyNonRecursive ReadOnlyForceRecursive
+VolumeOptions NoCopy DriverConfig Subpath TmpfsOptions SizeBytes
+StopSignal StopGracePeriod HealthCheck Test Interval Timeout Retries StartPeriod StartInterval
+Hosts DNSConfig Nameservers Search Secrets UID GID SecretID SecretName Configs ConfigID ConfigName
+Isolation Init Sysctls CapabilityAdd CapabilityDrop Ulimits Soft Hard OomScoreAdj
+Orchestration TaskHistoryRetentionLimit Raft SnapshotInterval KeepOldSnapshots LogEntriesForSlowFollowers ElectionTick HeartbeatTick
+Dispatcher HeartbeatPeriod CAConfig NodeCertExpiry ExternalCAs URL CACert SigningCACert SigningCAKey ForceRotate
+EncryptionConfig AutoLockManagers TaskDefaults
+Availability
+ListenAddr AdvertiseAddr DataPathAddr DataPathPort DefaultAddrPool ForceNewCluster SubnetSize Spec
+RemoteAddrs JoinToken UnlockKey
+`;
+
+const CANONICAL = new Map<string, string>();
+for (const f of FIELDS.split(/\s+/).filter(Boolean)) CANONICAL.set(f.toLowerCase(), f);
+
+/** Fields whose value is a string map: its keys are not field names. */
+const MAP_FIELDS = new Set(['Labels', 'Options', 'DriverOpts', 'Sysctls']);
+
+/** The canonical spelling of a request field, or undefined when it is not a known one. */
+export const canonicalField = (key: string): string | undefined => CANONICAL.get(key.toLowerCase());
+
+/**
+ * Rewrites object keys of a request body to their canonical spelling, recursively, as Go's decoder
+ * would match them (an exact match wins; later duplicates overwrite earlier ones). Unknown keys are
+ * kept as they are. `DNSConfig.Options` and `TmpfsOptions.Options` are arrays and pass unchanged.
+ */
+export function canonicalizeFields<T>(value: T): T {
+  return fold(value) as T;
+}
+
+function fold(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(fold);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const key = k === 'Healthcheck' ? 'HealthCheck' : (canonicalField(k) ?? k);
+    out[key] = MAP_FIELDS.has(key) && v !== null && typeof v === 'object' && !Array.isArray(v) ? { ...(v as object) } : fold(v);
+  }
+  return out;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function wireContainerSpec(cs: unknown): unknown {
+  if (!isObj(cs) || !('HealthCheck' in cs)) return cs;
+  const out: Obj = {};
+  for (const [k, v] of Object.entries(cs)) out[k === 'HealthCheck' ? 'Healthcheck' : k] = v;
+  return out;
+}
+
+function wireTaskSpec(ts: unknown): unknown {
+  if (!isObj(ts) || !isObj(ts.ContainerSpec) || !('HealthCheck' in ts.ContainerSpec)) return ts;
+  return { ...ts, ContainerSpec: wireContainerSpec(ts.ContainerSpec) };
+}
+
+function wireServiceSpec(spec: unknown): unknown {
+  if (!isObj(spec) || !('TaskTemplate' in spec)) return spec;
+  const tt = wireTaskSpec(spec.TaskTemplate);
+  return tt === spec.TaskTemplate ? spec : { ...spec, TaskTemplate: tt };
+}
+
+/** A service as the Engine API shows it (Spec and PreviousSpec with wire field names). */
+export function serviceOnWire<T extends object>(s: T): T {
+  const o = s as Obj;
+  const spec = wireServiceSpec(o.Spec);
+  const prev = wireServiceSpec(o.PreviousSpec);
+  if (spec === o.Spec && prev === o.PreviousSpec) return s;
+  const out: Obj = { ...o, Spec: spec };
+  if ('PreviousSpec' in o) out.PreviousSpec = prev;
+  return out as T;
+}
+
+/** A task as the Engine API shows it. */
+export function taskOnWire<T extends object>(t: T): T {
+  const o = t as Obj;
+  const spec = wireTaskSpec(o.Spec);
+  return spec === o.Spec ? t : ({ ...o, Spec: spec } as T);
+}
