@@ -8,7 +8,7 @@ import { LocalLog } from './consensus/local-log';
 import { Allocator } from './allocator';
 import { ConstraintEnforcer, GlobalOrchestrator, ReplicatedOrchestrator, RestartSupervisor, TaskReaper } from './orchestrator';
 import { Scheduler } from './scheduler';
-import { Dispatcher } from './dispatcher/dispatcher';
+import { Dispatcher, type DispatcherOptions } from './dispatcher/dispatcher';
 import { UpdateSupervisor } from './updater/updater';
 
 export interface ManagerDeps {
@@ -19,6 +19,8 @@ export interface ManagerDeps {
   newJoinToken: (role: 'worker' | 'manager') => string;
   /** Manager addresses agents may reconnect to. */
   managers: () => string[];
+  /** Passed to the dispatcher: how long a node whose connection dropped may take to reconnect before it is marked down. */
+  disconnectGraceMs?: DispatcherOptions['disconnectGraceMs'];
 }
 
 /** A leader component: one loop, one store watch. */
@@ -49,7 +51,10 @@ export class Manager {
     const store = this.store;
     const onError = (component: string) => (err: unknown) => logger.warn({ err, component }, 'component error (retrying)');
     this.controlapi = new ControlApi({ store, clock, rng, newJoinToken: deps.newJoinToken });
-    this.dispatcher = new Dispatcher({ store, clock, logger: logger.child({ component: 'dispatcher' }), managers: deps.managers });
+    this.dispatcher = new Dispatcher({ store, clock, logger: logger.child({ component: 'dispatcher' }),
+      managers: deps.managers,
+      disconnectGraceMs: deps.disconnectGraceMs,
+    });
     // Order matters only for start-up: task producers first, then the scheduler, then the dispatcher.
     this.components = [
       new Allocator({ store, clock, onError: onError('allocator') }),

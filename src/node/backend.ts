@@ -47,7 +47,10 @@ export class NodeBackend implements ClusterBackend {
       RemoteManagers: [{ NodeID: st.nodeId, Addr: st.advertiseAddr }],
     };
     const m = this.d.manager;
-    if (!m) return base;
+    if (!m) {
+      base.RemoteManagers = (st.managers ?? []).map((x) => ({ NodeID: x.nodeId, Addr: x.addr }));
+      return base;
+    }
     const nodes = m.controlapi.listNodes({});
     const managers = nodes.filter((n) => n.Spec.Role === 'manager');
     base.RemoteManagers = managers.map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus?.Addr ?? n.Status.Addr }));
@@ -62,9 +65,8 @@ export class NodeBackend implements ClusterBackend {
     return this.d.init(req).then((id) => (this.attachEvents(), id));
   }
 
-  async join(_req: JoinRequest): Promise<void> {
-    if (this.d.state) throw unavailable('This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.');
-    throw unimplemented('joining another swarm needs the multi-node transport, which this daemon does not have yet');
+  join(req: JoinRequest): Promise<void> {
+    return this.d.join(req);
   }
 
   leave(force: boolean): Promise<void> {

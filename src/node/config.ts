@@ -13,6 +13,8 @@ export interface DaemonConfig {
   /** Used when swarm init/join name no advertise address and none can be detected. */
   defaultAdvertiseAddr?: string;
   logLevel: string;
+  /** TEST FAULT INJECTOR: a JSON file naming addresses this daemon's RPC traffic is silently dropped to (src/rpc/fault.ts). */
+  testFaultFile?: string;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -70,6 +72,9 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig {
         break;
       case '--swarm-default-advertise-addr':
         cfg.defaultAdvertiseAddr = val();
+        break;
+      case '--test-fault-file':
+        cfg.testFaultFile = path.resolve(val());
         break;
       case '--log-level':
         cfg.logLevel = val();

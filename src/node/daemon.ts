@@ -4,15 +4,22 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import '../manager/ca/reflect-shim';
 import * as x509 from '@peculiar/x509';
-import { createRootCA, caDigest, issueNodeKeyAndCertificate } from '../manager/ca/pki';
+import { createRootCA, caDigest, issueNodeKeyAndCertificate, createKeyAndCSR, issueNodeCertificate, certInfo } from '../manager/ca/pki';
+import { joinCluster, renewCertificate } from '../manager/ca/join';
+import { NodeSecurity, type NodeCredentials } from '../manager/ca/keystore';
+import { RpcError, setTestFaultFile } from '../rpc';
+import { RemoteDispatcherConnector } from '../agent/remote-dispatcher';
+import { heartbeatPeriodMs } from '../manager/dispatcher/core/heartbeat';
+import { ManagerTransport } from './transport';
+import { CertRenewer } from './certs';
 import { generateJoinToken } from '../manager/ca/core/token';
 import { Manager } from '../manager/manager';
 import { shoalVersion } from '../agent/executor/process';
 import type { Executor } from '../agent/executor/types';
 import { Agent } from '../agent/agent';
 import { createApiServer } from '../api/server';
-import type { DaemonFacts, InitRequest } from '../api/backend';
-import { failedPrecondition, unavailable } from '../lib/errors';
+import type { DaemonFacts, InitRequest, JoinRequest } from '../api/backend';
+import { ShoalError, failedPrecondition, invalidArgument, unavailable } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { isoTime } from '../lib/time';
 import type { Cluster, Node } from '../types';
@@ -43,6 +50,10 @@ export class Daemon {
   state: SwarmState | undefined;
   manager: Manager | undefined;
   agent: Agent | undefined;
+  transport: ManagerTransport | undefined;
+  connector: RemoteDispatcherConnector | undefined;
+  renewer: CertRenewer | undefined;
+  readonly security: NodeSecurity;
   private api?: { listen(): Promise<void>; close(): Promise<void> };
   readonly backend: NodeBackend;
   private roleChange: Promise<unknown> = Promise.resolve();
@@ -64,6 +75,8 @@ export class Daemon {
       engine: cfg.engine,
     };
     this.backend = new NodeBackend(this);
+    this.security = new NodeSecurity(cfg.dataDir);
+    if (cfg.testFaultFile) setTestFaultFile(cfg.testFaultFile);
   }
 
   async start(): Promise<void> {
@@ -128,13 +141,58 @@ export class Daemon {
       fs.writeFileSync(path.join(this.cfg.dataDir, 'certificates', 'swarm-root-ca.crt'), ca.certPem);
       fs.writeFileSync(path.join(this.cfg.dataDir, 'certificates', 'swarm-node.crt'), nodeCert.certPem);
       fs.writeFileSync(path.join(this.cfg.dataDir, 'certificates', 'swarm-node.key'), nodeCert.keyPem, { mode: 0o600 });
-      await this.startRoles([
-        { action: 'create', kind: 'cluster', object: cluster },
-        { action: 'create', kind: 'node', object: node },
-      ]);
+      this.pendingListenAddr = `${listen.host}:${listen.port}`;
+      try {
+        await this.startRoles([
+          { action: 'create', kind: 'cluster', object: cluster },
+          { action: 'create', kind: 'node', object: node },
+        ]);
+      } catch (e) {
+        await this.stopRoles();
+        clearSwarmState(this.cfg.dataDir);
+        throw e;
+      }
       saveSwarmState(this.cfg.dataDir, state);
       this.state = state;
       return nodeId;
+    });
+  }
+
+  /**
+   * `docker swarm join --token T ADDR` as a worker: pin the manager's CA by the token's digest,
+   * trade a CSR + the token for a certificate, persist it with the swarm state, start the agent.
+   */
+  join(req: JoinRequest & { Availability?: string }): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.state) throw unavailable(ALREADY_IN_SWARM);
+      const remote = req.RemoteAddrs?.[0];
+      if (!remote) throw invalidArgument('at least 1 RemoteAddr is required to join');
+      const r = parseAddr(remote, 2377);
+      const managerAddr = `${r.host}:${r.port}`;
+      const adv = parseAddr(req.AdvertiseAddr || detectAdvertiseAddr(this.cfg.defaultAdvertiseAddr), 2377);
+      const listen = parseAddr(req.ListenAddr || '0.0.0.0:2377', 2377);
+      let res;
+      try {
+        res = await joinCluster({ address: managerAddr, token: req.JoinToken, hostname: this.cfg.hostname, addr: adv.host, availability: req.Availability });
+      } catch (e) {
+        // Docker shows the manager's refusal as the gRPC text ("rpc error: code = … desc = …").
+        if (e instanceof RpcError) throw new ShoalError(e.kind, e.rpcText);
+        throw e;
+      }
+      this.security.save({ keyPem: res.keyPem, certPem: res.certPem, caPem: res.caPem });
+      const state: SwarmState = {
+        nodeId: res.nodeId,
+        clusterId: res.clusterId,
+        role: res.role,
+        advertiseAddr: `${adv.host}:${adv.port}`,
+        listenAddr: `${listen.host}:${listen.port}`,
+        managers: [{ nodeId: '', addr: managerAddr }],
+      };
+      saveSwarmState(this.cfg.dataDir, state);
+      this.state = state;
+      await this.startRoles(undefined);
+      // As Docker, answer once the node is part of the swarm: its first session is up (bounded wait).
+      for (let i = 0; i < 100 && this.agent && !this.agent.connected; i++) await new Promise((r) => setTimeout(r, 50));
     });
   }
 
@@ -143,7 +201,9 @@ export class Daemon {
       if (!this.state) throw unavailable('This node is not part of a swarm');
       if (this.state.role === 'manager' && !force) throw failedPrecondition(LEAVE_MANAGER_TEXT);
       // Leaving removes this node's tasks from its runtime, as Docker does.
-      const mine = this.manager?.store.view((tx) => tx.tasksByNode(this.state!.nodeId)) ?? [];
+      const mine = this.manager?.store.view((tx) => tx.tasksByNode(this.state!.nodeId)) ?? this.agent?.tasks() ?? [];
+      // A worker tells its manager first, so the node shows Down at once rather than after its heartbeats expire.
+      await this.connector?.leave().catch((e: unknown) => this.logger.warn({ err: e }, 'leave: could not tell the manager'));
       await this.stopRoles();
       await Promise.all(
         mine.map(async (t) => {
@@ -178,13 +238,44 @@ export class Daemon {
   }
 
   /**
-   * Starts the manager (when this node is one) and the agent. `bootstrap` holds the first objects
-   * of a brand-new cluster; without it the manager replays its durable log.
+   * Starts the manager (when this node is one) with its listener on the swarm port, the agent, and
+   * the certificate renewal. `bootstrap` holds the first objects of a brand-new cluster; without it
+   * the manager replays its durable log.
    */
   private async startRoles(bootstrap: import('../store').Change[] | undefined): Promise<void> {
     const state = this.state;
-    const nodeId = state?.nodeId ?? (bootstrap?.find((c) => c.kind === 'node') as { object: Node } | undefined)?.object.ID;
+    const bootNode = (bootstrap?.find((c) => c.kind === 'node') as { object: Node } | undefined)?.object;
+    const nodeId = state?.nodeId ?? bootNode?.ID;
     if (!nodeId) throw new Error('no node ID');
+    const addr = (state?.advertiseAddr ?? bootNode!.Status.Addr).split(':')[0]!;
+    const role = state?.role ?? 'manager';
+    const creds = this.security.load();
+    if (!creds) throw failedPrecondition('this node has no certificates: leave the swarm and join again');
+    if (role === 'worker') {
+      const connector = new RemoteDispatcherConnector({
+        managers: state?.managers?.map((m) => m.addr) ?? [],
+        credentials: () => this.security.load() ?? creds,
+        onManagers: (m) => this.rememberManagers(m),
+      });
+      this.connector = connector;
+      this.agent = new Agent({
+        dataDir: this.cfg.dataDir,
+        executor: this.executor,
+        nodeId,
+        addr,
+        dispatcher: () => connector.connect(),
+        clock: systemClock,
+        logger: this.logger.child({ role: 'agent' }),
+      });
+      await this.agent.start();
+      this.renewer = new CertRenewer({
+        security: this.security,
+        logger: this.logger.child({ role: 'ca' }),
+        renew: (cur) => this.renewRemotely(cur, connector.known()),
+      });
+      this.renewer.start();
+      return;
+    }
     const manager: Manager = new Manager({
       dataDir: this.cfg.dataDir,
       clock: systemClock,
@@ -195,12 +286,29 @@ export class Daemon {
         const c = manager.controlapi.getCluster();
         return generateJoinToken(caDigest(c.internal.rootCACert), systemRng.bytes(16));
       },
+      // A node whose connection dropped (daemon killed, host gone) is marked down after one heartbeat
+      // period without a new session, instead of the full 3 periods + ε of missed heartbeats. An agent
+      // whose manager is alive reconnects within its first backoff (≤ 100 ms), so blips never flap it.
+      disconnectGraceMs: () => {
+        const c = manager.store.view((tx) => tx.find('cluster'))[0];
+        return heartbeatPeriodMs(c?.Spec?.Dispatcher?.HeartbeatPeriod);
+      },
     });
     manager.open();
     if (bootstrap) await manager.bootstrap(bootstrap);
     await manager.start();
     this.manager = manager;
-    const addr = (state?.advertiseAddr ?? (bootstrap?.find((c) => c.kind === 'node') as { object: Node }).object.Status.Addr).split(':')[0]!;
+    const listenAddr = state?.listenAddr ?? (this.pendingListenAddr || '0.0.0.0:2377');
+    const transport = new ManagerTransport({ listenAddr, manager, credentials: creds, logger: this.logger.child({ role: 'transport' }) });
+    try {
+      await transport.start();
+    } catch (e) {
+      await manager.stop().catch(() => undefined);
+      this.manager = undefined;
+      throw unavailable(`failed to listen on remote API address: ${listenAddr}: ${(e as Error).message}`);
+    }
+    this.transport = transport;
+    this.unsubscribeCreds = this.security.onChange((c) => this.transport?.updateCredentials(c));
     this.agent = new Agent({
       dataDir: this.cfg.dataDir,
       executor: this.executor,
@@ -211,11 +319,60 @@ export class Daemon {
       logger: this.logger.child({ role: 'agent' }),
     });
     await this.agent.start();
+    this.renewer = new CertRenewer({ security: this.security, logger: this.logger.child({ role: 'ca' }), renew: (cur) => this.renewLocally(cur, manager) });
+    this.renewer.start();
   }
 
+  /** Set by init() for startRoles (the state is saved only once the roles run). */
+  private pendingListenAddr = '';
+
+  /** A manager signs its own renewed certificate (fresh key) with the cluster CA; its role comes from the store. */
+  private async renewLocally(cur: NodeCredentials, manager: Manager): Promise<NodeCredentials> {
+    const c = manager.controlapi.getCluster();
+    const id = certInfo(cur.certPem).nodeId;
+    const role = manager.store.view((tx) => tx.get('node', id))?.Spec.Role ?? 'manager';
+    const { keyPem, csrPem } = await createKeyAndCSR(id);
+    const certPem = await issueNodeCertificate({ certPem: c.internal.rootCACert, keyPem: c.internal.rootCAKey }, { csrPem }, id, role, c.ID, {
+      expiryMs: Math.floor((c.Spec.CAConfig?.NodeCertExpiry ?? 0) / 1e6),
+    });
+    return { keyPem, certPem, caPem: c.internal.rootCACert };
+  }
+
+  /** A worker asks the managers it knows, in turn, presenting its current certificate. */
+  private async renewRemotely(cur: NodeCredentials, managers: string[]): Promise<NodeCredentials> {
+    let last: unknown = new Error('no manager known');
+    for (const m of managers) {
+      try {
+        const r = await renewCertificate(m, cur);
+        return { keyPem: r.keyPem, certPem: r.certPem, caPem: r.caPem };
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last;
+  }
+
+  private rememberManagers(m: { nodeId: string; addr: string }[]): void {
+    const st = this.state;
+    if (!st || st.role !== 'worker') return;
+    if (JSON.stringify(st.managers) === JSON.stringify(m)) return;
+    st.managers = m;
+    saveSwarmState(this.cfg.dataDir, st);
+  }
+
+  private unsubscribeCreds: (() => void) | undefined;
+
   private async stopRoles(): Promise<void> {
+    this.unsubscribeCreds?.();
+    this.unsubscribeCreds = undefined;
+    this.renewer?.stop();
+    this.renewer = undefined;
     await this.agent?.stop().catch((e: unknown) => this.logger.warn({ err: e }, 'agent stop'));
     this.agent = undefined;
+    this.connector?.close();
+    this.connector = undefined;
+    await this.transport?.stop().catch((e: unknown) => this.logger.warn({ err: e }, 'transport stop'));
+    this.transport = undefined;
     await this.manager?.stop().catch((e: unknown) => this.logger.warn({ err: e }, 'manager stop'));
     this.manager = undefined;
   }

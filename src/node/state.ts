@@ -8,6 +8,8 @@ export interface SwarmState {
   role: 'manager' | 'worker';
   advertiseAddr: string;
   listenAddr: string;
+  /** Workers: the managers to connect to (refreshed from every dispatcher session). */
+  managers?: { nodeId: string; addr: string }[];
 }
 
 const file = (dataDir: string) => path.join(dataDir, 'swarm.json');

@@ -168,7 +168,7 @@ export class MemoryStore {
     };
     const tasksVia = (index: Map<string, Set<string>>, k: string, field: 'ServiceID' | 'NodeID') => {
       const ids = new Set(index.get(k) ?? []);
-      for (const [ok, c] of overlay) if (ok.startsWith('task/')) ids.add(ok.slice(5));
+      for (const ok of overlay.keys()) if (ok.startsWith('task/')) ids.add(ok.slice(5));
       const out: ObjectTypes['task'][] = [];
       for (const id of ids) {
         const t = get('task', id);
