@@ -107,10 +107,22 @@ async function waitForReplicas(name, want, timeoutMs) {
   throw new Error(`service ${name} did not reach ${want} within ${timeoutMs} ms:\n${last}`);
 }
 
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = require('node:net').createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 async function main() {
   await startDaemon();
   shoal(['version']);
-  shoal(['swarm', 'init']);
+  // Its own listen port, so the demo never collides with a swarm already on 2377.
+  shoal(['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', `127.0.0.1:${await freePort()}`]);
   shoal(['service', 'create', '--name', 'demo', '--replicas', '3', 'busybox', 'sh', '-c', 'while true; do echo hello from $HOSTNAME; sleep 5; done'], {
     timeoutMs: 120_000,
   });

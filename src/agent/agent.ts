@@ -19,7 +19,10 @@ export interface AgentOptions {
   dispatcher: () => Promise<DispatcherApi> | DispatcherApi;
   clock: Clock;
   logger?: AgentLogger;
-  /** Status updates are coalesced this long (latest per task wins) before one updateTaskStatus call. Default 50. */
+  /**
+   * Status updates are coalesced this long (latest per task wins) before one updateTaskStatus call;
+   * while a call is in flight further updates collect and go out together after it. Default 10.
+   */
   statusBatchMs?: number;
   /** Reconnect backoff: first delay and cap (ms). Defaults 100 and 5000. */
   backoffInitialMs?: number;
@@ -211,7 +214,7 @@ export class Agent {
     this.scheduleFlush();
   }
 
-  private scheduleFlush(delayMs = this.opts.statusBatchMs ?? 50): void {
+  private scheduleFlush(delayMs = this.opts.statusBatchMs ?? 10): void {
     if (this.flushTimer || !this.session || this.pending.size === 0) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = null;

@@ -68,6 +68,14 @@ export class TaskManager {
     return t;
   }
 
+  /**
+   * Like snapshot() but sharing this manager's objects instead of copying them: only for immediate
+   * serialization (the worker's state file), never to be kept or changed.
+   */
+  persistentView(): Task {
+    return { ...this.task, Status: this.status, ...(this.health ? { internal: { ...this.task.internal, health: this.health } } : {}) };
+  }
+
   get currentStatus(): TaskStatus {
     return this.status;
   }

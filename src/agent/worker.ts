@@ -20,6 +20,11 @@ export interface WorkerOptions {
   logger?: AgentLogger;
   /** Retry delay for failed runtime steps (ms). */
   retryMs?: number;
+  /**
+   * Status changes are written to the state file at most this often (ms; default 100). A burst of
+   * task starts makes hundreds of changes a second; one write covers all of them.
+   */
+  saveDelayMs?: number;
 }
 
 interface StateFile {
@@ -37,6 +42,7 @@ export class Worker {
   private saveTimer: NodeJS.Timeout | null = null;
   private saving: Promise<void> = Promise.resolve();
   private closed = false;
+  private dirReady = false;
   private readonly dir: string;
 
   constructor(private readonly opts: WorkerOptions) {
@@ -46,6 +52,7 @@ export class Worker {
   /** Loads the persisted assignment set and re-adopts its tasks. */
   async init(): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true });
+    this.dirReady = true;
     let state: StateFile | undefined;
     try {
       state = JSON.parse(await fs.readFile(path.join(this.dir, WORKER_STATE_FILE), 'utf8')) as StateFile;
@@ -175,7 +182,7 @@ export class Worker {
     this.saveTimer = setTimeout(() => {
       this.saveTimer = null;
       void this.saveNow();
-    }, 20);
+    }, this.opts.saveDelayMs ?? 100);
   }
 
   /** Writes the state file atomically (temp file + rename), one write at a time. */
@@ -185,14 +192,19 @@ export class Worker {
       this.saveTimer = null;
     }
     const write = async () => {
-      const state: StateFile = { version: 1, tasks: this.tasks() };
+      // serialized at once, so the live objects can be used without copying them first
+      const state: StateFile = { version: 1, tasks: [...this.managers.values()].map((m) => m.persistentView()) };
+      const data = JSON.stringify(state);
       const file = path.join(this.dir, WORKER_STATE_FILE);
       const tmp = `${file}.tmp`;
       try {
-        await fs.mkdir(this.dir, { recursive: true });
+        if (!this.dirReady) {
+          await fs.mkdir(this.dir, { recursive: true });
+          this.dirReady = true;
+        }
         const fh = await fs.open(tmp, 'w');
         try {
-          await fh.writeFile(JSON.stringify(state));
+          await fh.writeFile(data);
           await fh.sync();
         } finally {
           await fh.close();

@@ -110,8 +110,9 @@ export class Daemon {
   init(req: InitRequest): Promise<string> {
     return this.exclusive(async () => {
       if (this.state) throw unavailable(ALREADY_IN_SWARM);
-      const adv = parseAddr(req.AdvertiseAddr || detectAdvertiseAddr(this.cfg.defaultAdvertiseAddr), 2377);
+      // As dockerd: an advertise address without a port takes the listen port.
       const listen = parseAddr(req.ListenAddr || '0.0.0.0:2377', 2377);
+      const adv = parseAddr(req.AdvertiseAddr || detectAdvertiseAddr(this.cfg.defaultAdvertiseAddr), listen.port);
       const nodeId = newId(systemRng);
       const clusterId = newId(systemRng);
       const now = systemClock.now();
@@ -169,8 +170,9 @@ export class Daemon {
       if (!remote) throw invalidArgument('at least 1 RemoteAddr is required to join');
       const r = parseAddr(remote, 2377);
       const managerAddr = `${r.host}:${r.port}`;
-      const adv = parseAddr(req.AdvertiseAddr || detectAdvertiseAddr(this.cfg.defaultAdvertiseAddr), 2377);
+      // As dockerd: an advertise address without a port takes the listen port.
       const listen = parseAddr(req.ListenAddr || '0.0.0.0:2377', 2377);
+      const adv = parseAddr(req.AdvertiseAddr || detectAdvertiseAddr(this.cfg.defaultAdvertiseAddr), listen.port);
       let res;
       try {
         res = await joinCluster({ address: managerAddr, token: req.JoinToken, hostname: this.cfg.hostname, addr: adv.host, availability: req.Availability });

@@ -46,10 +46,25 @@ function callOptions(o?: CallOptions): grpc.CallOptions {
   return o?.timeoutMs !== undefined ? { deadline: Date.now() + o.timeoutMs } : {};
 }
 
-function bindSignal(call: { cancel(): void }, signal?: AbortSignal): void {
+/**
+ * Runs `fn` (a cancel or a close, which send RST_STREAM / tear the connection down) now, or, while
+ * the test fault injector drops traffic to `address`, once it heals: a partitioned peer must not
+ * learn that we gave up on it.
+ */
+function whenReachable(address: string, fn: () => void): void {
+  if (!faultDrops(address)) return fn();
+  const t = setInterval(() => {
+    if (faultDrops(address)) return;
+    clearInterval(t);
+    fn();
+  }, 200);
+  t.unref();
+}
+
+function bindSignal(call: { cancel(): void }, signal: AbortSignal | undefined, address: string): void {
   if (!signal) return;
   if (signal.aborted) call.cancel();
-  else signal.addEventListener('abort', () => call.cancel(), { once: true });
+  else signal.addEventListener('abort', () => whenReachable(address, () => call.cancel()), { once: true });
 }
 
 /**
@@ -107,7 +122,7 @@ export class RpcClient {
         if (err) reject(fromGrpcError(err));
         else resolve(res as ResOf<M[N]>);
       });
-      bindSignal(call, opts?.signal);
+      bindSignal(call, opts?.signal, this.address);
     });
   }
 
@@ -118,9 +133,9 @@ export class RpcClient {
       return { [Symbol.asyncIterator]: () => it[Symbol.asyncIterator](), cancel: () => hole.cancel() };
     }
     const call = this.client.makeServerStreamRequest(methodPath(svc, method), serialize, deserialize, req, toMetadata(opts?.metadata), callOptions(opts));
-    bindSignal(call, opts?.signal);
+    bindSignal(call, opts?.signal, this.address);
     const it = mapErrors(call as AsyncIterable<ResOf<M[N]>>, () => faultDrops(this.address));
-    return { [Symbol.asyncIterator]: () => it[Symbol.asyncIterator](), cancel: () => call.cancel() };
+    return { [Symbol.asyncIterator]: () => it[Symbol.asyncIterator](), cancel: () => whenReachable(this.address, () => call.cancel()) };
   }
 
   clientStream<M extends MethodMap, N extends MethodsOfKind<M, 'clientStream'>>(
@@ -135,13 +150,13 @@ export class RpcClient {
         else resolve(res as ResOf<M[N]>);
       });
     });
-    bindSignal(call, opts?.signal);
+    bindSignal(call, opts?.signal, this.address);
     return { send: (r) => writeWithBackpressure(call, r), end: () => call.end(), cancel: () => call.cancel(), response };
   }
 
   bidi<M extends MethodMap, N extends MethodsOfKind<M, 'bidi'>>(svc: ServiceSpec<M>, method: N, opts?: CallOptions): BidiStream<ReqOf<M[N]>, ResOf<M[N]>> {
     const call = this.client.makeBidiStreamRequest(methodPath(svc, method), serialize, deserialize, toMetadata(opts?.metadata), callOptions(opts));
-    bindSignal(call, opts?.signal);
+    bindSignal(call, opts?.signal, this.address);
     return {
       send: (r) => writeWithBackpressure(call, r),
       end: () => call.end(),
@@ -158,7 +173,7 @@ export class RpcClient {
   }
 
   close(): void {
-    this.client.close();
+    whenReachable(this.address, () => this.client.close());
   }
 }
 

@@ -6,7 +6,30 @@ import { Watch, type WatchFilter } from './watch';
 type Table<K extends Kind> = Map<string, ObjectTypes[K]>;
 type Tables = { [K in Kind]: Table<K> };
 
-const clone = <T>(v: T): T => structuredClone(v);
+/**
+ * Deep copy of a stored object. Store objects are plain JSON-shaped data (objects, arrays, strings,
+ * numbers, booleans, null; `undefined` members are kept as they are), so a direct recursive copy does
+ * the job several times faster than `structuredClone`, which matters because every read hands out copies.
+ */
+export function cloneData<T>(v: T): T {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const a = new Array(v.length);
+    for (let i = 0; i < v.length; i++) a[i] = cloneData(v[i]);
+    return a as T;
+  }
+  if (ArrayBuffer.isView(v) || !isPlainObject(v)) return structuredClone(v);
+  const o: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) o[k] = cloneData((v as Record<string, unknown>)[k]);
+  return o as T;
+}
+
+function isPlainObject(v: object): boolean {
+  const p = Object.getPrototypeOf(v);
+  return p === Object.prototype || p === null;
+}
+
+const clone = cloneData;
 
 /** Read access to a consistent view of the tables. Objects handed out are copies. */
 export interface ReadTx {
@@ -46,7 +69,8 @@ export class MemoryStore {
   }
 
   view<T>(fn: (tx: ReadTx) => T): T {
-    return fn(this.reader(new Map()));
+    const { peek: _peek, ...r } = this.reader(EMPTY_OVERLAY);
+    return fn(r);
   }
 
   /**
@@ -140,12 +164,16 @@ export class MemoryStore {
     if (t.NodeID) this.byNode.get(t.NodeID)?.delete(t.ID);
   }
 
-  private reader(overlay: Map<string, Change>): ReadTx {
+  private reader(overlay: Map<string, Change>): ReadTx & { peek: <K extends Kind>(kind: K, id: string) => ObjectTypes[K] | undefined } {
     const key = (kind: Kind, id: string) => `${kind}/${id}`;
-    const get = <K extends Kind>(kind: K, id: string): ObjectTypes[K] | undefined => {
+    // The object as this transaction sees it, not copied: only for reads that never leave the store.
+    const peek = <K extends Kind>(kind: K, id: string): ObjectTypes[K] | undefined => {
       const c = overlay.get(key(kind, id));
-      if (c) return c.action === 'delete' ? undefined : (clone(c.object) as ObjectTypes[K]);
-      const o = (this.tables[kind] as Table<K>).get(id);
+      if (c) return c.action === 'delete' ? undefined : (c.object as ObjectTypes[K]);
+      return (this.tables[kind] as Table<K>).get(id);
+    };
+    const get = <K extends Kind>(kind: K, id: string): ObjectTypes[K] | undefined => {
+      const o = peek(kind, id);
       return o ? clone(o) : undefined;
     };
     const find = <K extends Kind>(kind: K, pred?: (o: ObjectTypes[K]) => boolean): ObjectTypes[K][] => {
@@ -156,8 +184,8 @@ export class MemoryStore {
         const id = c.action === 'delete' ? c.id : c.object.ID;
         seen.add(id);
         if (c.action !== 'delete') {
-          const o = clone(c.object) as ObjectTypes[K];
-          if (!pred || pred(o)) out.push(o);
+          const o = c.object as ObjectTypes[K];
+          if (!pred || pred(o)) out.push(clone(o));
         }
       }
       for (const [id, o] of this.tables[kind] as Table<K>) {
@@ -168,16 +196,17 @@ export class MemoryStore {
     };
     const tasksVia = (index: Map<string, Set<string>>, k: string, field: 'ServiceID' | 'NodeID') => {
       const ids = new Set(index.get(k) ?? []);
-      for (const ok of overlay.keys()) if (ok.startsWith('task/')) ids.add(ok.slice(5));
+      if (overlay.size > 0) for (const ok of overlay.keys()) if (ok.startsWith('task/')) ids.add(ok.slice(5));
       const out: ObjectTypes['task'][] = [];
       for (const id of ids) {
-        const t = get('task', id);
-        if (t && t[field] === k) out.push(t);
+        const t = peek('task', id);
+        if (t && t[field] === k) out.push(clone(t));
       }
       return out;
     };
     return {
       get,
+      peek,
       find,
       tasksByService: (sid) => tasksVia(this.byService, sid, 'ServiceID'),
       tasksByNode: (nid) => tasksVia(this.byNode, nid, 'NodeID'),
@@ -185,17 +214,17 @@ export class MemoryStore {
   }
 
   private writer(overlay: Map<string, Change>): WriteTx {
-    const r = this.reader(overlay);
+    const { peek, ...r } = this.reader(overlay);
     const key = (kind: Kind, id: string) => `${kind}/${id}`;
     return {
       ...r,
       create: (kind, obj) => {
-        if (r.get(kind, obj.ID)) throw conflict(`${kind} ${obj.ID} already exists`);
+        if (peek(kind, obj.ID)) throw conflict(`${kind} ${obj.ID} already exists`);
         overlay.set(key(kind, obj.ID), { action: 'create', kind, object: clone(obj) });
       },
       update: (kind, obj) => {
         const k = key(kind, obj.ID);
-        if (!r.get(kind, obj.ID)) throw notFound(`${kind} ${obj.ID} not found`);
+        if (!peek(kind, obj.ID)) throw notFound(`${kind} ${obj.ID} not found`);
         const prev = overlay.get(k);
         overlay.set(k, { action: prev?.action === 'create' ? 'create' : 'update', kind, object: clone(obj) });
       },
@@ -203,11 +232,13 @@ export class MemoryStore {
         const k = key(kind, id);
         const prev = overlay.get(k);
         if (prev?.action === 'create') overlay.delete(k);
-        else if (r.get(kind, id)) overlay.set(k, { action: 'delete', kind, id });
+        else if (peek(kind, id)) overlay.set(k, { action: 'delete', kind, id });
       },
     };
   }
 }
+
+const EMPTY_OVERLAY: Map<string, Change> = new Map();
 
 function addTo(m: Map<string, Set<string>>, k: string, v: string): void {
   let s = m.get(k);

@@ -2,7 +2,7 @@
 // Shared by the process-runtime and docker-runtime suites (same assertions on both).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TestDaemon, parseTable, waitFor, type DaemonOptions } from '../harness/daemon';
+import { TestDaemon, freePort, parseTable, waitFor, type DaemonOptions } from '../harness/daemon';
 
 export interface FlowEnv {
   runtime: 'process' | 'docker';
@@ -26,6 +26,8 @@ interface TaskJson {
 export function singleNodeFlows(env: FlowEnv, skip?: string): void {
   describe(`single node through the docker CLI (${env.runtime} runtime)`, { skip, concurrency: false }, () => {
     let d: TestDaemon;
+    // Each suite listens on its own port so suites can run side by side.
+    let port = 0;
     const opts = (): DaemonOptions => ({ runtime: env.runtime, engine: env.engine, hostname: `shoal-${env.runtime}` });
     const tasksOf = async (svc: string): Promise<TaskJson[]> => {
       const r = await d.api<TaskJson[]>('GET', `/v1.47/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [svc] }))}`);
@@ -36,6 +38,7 @@ export function singleNodeFlows(env: FlowEnv, skip?: string): void {
     const create = (args: string[]) => d.dockerOk(['service', 'create', '--detach', '--stop-grace-period', '1s', ...args]).trim();
 
     before(async () => {
+      port = await freePort();
       d = new TestDaemon(opts());
       await d.start();
     });
@@ -59,11 +62,11 @@ export function singleNodeFlows(env: FlowEnv, skip?: string): void {
     });
 
     test('docker swarm init makes it a manager and prints the join command', () => {
-      const out = d.dockerOk(['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+      const out = d.dockerOk(['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', `127.0.0.1:${port}`]);
       assert.match(out, /Swarm initialized: current node \([0-9a-z]{25}\) is now a manager\./);
-      assert.match(out, new RegExp(`docker swarm join --token ${TOKEN_RE.source} 127\\.0\\.0\\.1:2377`));
+      assert.match(out, new RegExp(`docker swarm join --token ${TOKEN_RE.source} 127\\.0\\.0\\.1:${port}`));
       assert.match(out, /To add a manager to this swarm, run 'docker swarm join-token manager' and follow the instructions\./);
-      const again = d.docker(['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+      const again = d.docker(['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', `127.0.0.1:${port}`]);
       assert.notEqual(again.status, 0);
       assert.match(again.stderr, /This node is already part of a swarm/);
     });
@@ -92,7 +95,7 @@ export function singleNodeFlows(env: FlowEnv, skip?: string): void {
       assert.equal(w.split('-')[2], m.split('-')[2], 'both tokens pin the same CA digest');
       const text = d.dockerOk(['swarm', 'join-token', 'worker']);
       assert.match(text, /To add a worker to this swarm, run the following command:/);
-      assert.ok(text.includes(`docker swarm join --token ${w} 127.0.0.1:2377`));
+      assert.ok(text.includes(`docker swarm join --token ${w} 127.0.0.1:${port}`));
       d.dockerOk(['swarm', 'join-token', '--rotate', 'worker']);
       const w2 = d.dockerOk(['swarm', 'join-token', '-q', 'worker']).trim();
       assert.notEqual(w2, w);

@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { TestDaemon, parseTable, waitFor } from '../harness/daemon';
+import { TestDaemon, parseTable, waitFor, freePort } from '../harness/daemon';
 
 const SHOAL = path.resolve(__dirname, '..', '..', '..', 'bin', 'shoal.js');
 
@@ -28,7 +28,10 @@ function ok(args: string[], timeoutMs?: number): string {
 
 const LOOP = 'while true; do echo hello from task $$; sleep 1; done';
 
+let swarmPort = 0;
+
 before(async () => {
+  swarmPort = await freePort();
   d = new TestDaemon({ hostname: 'cli-node' });
   await d.start();
 });
@@ -45,15 +48,15 @@ test('version and info before the swarm exists', () => {
 });
 
 test('swarm init, join-token, node ls/inspect/update', () => {
-  const init = ok(['swarm', 'init']);
-  const m = /^Swarm initialized: current node \((\w+)\) is now a manager\.\n\nTo add a worker to this swarm, run the following command:\n\n {4}shoal swarm join --token (SWMTKN-1-\S+) (\S+:2377)\n\nTo add a manager to this swarm, run 'shoal swarm join-token manager' and follow the instructions\.\n/.exec(init);
+  const init = ok(['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', `127.0.0.1:${swarmPort}`]);
+  const m = /^Swarm initialized: current node \((\w+)\) is now a manager\.\n\nTo add a worker to this swarm, run the following command:\n\n {4}shoal swarm join --token (SWMTKN-1-\S+) (\S+:\d+)\n\nTo add a manager to this swarm, run 'shoal swarm join-token manager' and follow the instructions\.\n/.exec(init);
   assert.ok(m, init);
   const [, nodeId, workerToken] = m;
   assert.match(ok(['info']), /\n Swarm: active\n  NodeID: \w+\n  Is Manager: true\n/);
 
   assert.equal(ok(['swarm', 'join-token', '-q', 'worker']), `${workerToken}\n`);
   const mgr = ok(['swarm', 'join-token', 'manager']);
-  assert.match(mgr, /^To add a manager to this swarm, run the following command:\n\n {4}shoal swarm join --token SWMTKN-1-\S+ \S+:2377\n\n$/);
+  assert.match(mgr, /^To add a manager to this swarm, run the following command:\n\n {4}shoal swarm join --token SWMTKN-1-\S+ \S+:\d+\n\n$/);
   const rotated = ok(['swarm', 'join-token', '--rotate', '-q', 'worker']).trim();
   assert.notEqual(rotated, workerToken);
 

@@ -3,6 +3,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -111,7 +112,8 @@ export function runDocker(host: string, args: string[], opts: { timeoutMs?: numb
 
 export function ping(sock: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.request({ socketPath: sock, path: '/_ping', method: 'GET', timeout: 1000 }, (res) => {
+    // agent: false: no kept-alive socket; spawnSync blocks the loop, so a socket the daemon closed meanwhile would be reused (EPIPE).
+    const req = http.request({ socketPath: sock, path: '/_ping', method: 'GET', timeout: 1000, agent: false }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     });
@@ -125,7 +127,7 @@ export function apiRequest<T>(sock: string, method: string, p: string, body?: un
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const req = http.request(
-      { socketPath: sock, path: p, method, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {}, timeout: 30_000 },
+      { socketPath: sock, path: p, method, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {}, timeout: 30_000, agent: false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -188,4 +190,16 @@ export function parseTable(out: string): Record<string, string>[] {
 
 export function dockerAvailable(): boolean {
   return spawnSync('docker', ['--version']).status === 0;
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now (for swarm listen addresses in tests). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }

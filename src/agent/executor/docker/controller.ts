@@ -16,6 +16,37 @@ export interface DockerControllerOptions {
   networkMode?: string;
   /** How often `onHealth` listeners poll the engine, ms. */
   healthPollMs: number;
+  /** Shared by the controllers of one executor: a burst of tasks on one image resolves it once. */
+  images?: ImageResolutions;
+}
+
+/**
+ * Recent image resolutions (reference → what to create from), kept for `ttlMs`, with concurrent
+ * look-ups of one reference sharing a single engine round trip. Only successes are kept: a missing
+ * image is looked up again by the next task.
+ */
+export class ImageResolutions {
+  private entries = new Map<string, { at: number; value: Promise<string> }>();
+
+  constructor(
+    private readonly ttlMs = 1000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  resolve(ref: string, lookup: () => Promise<string>): Promise<string> {
+    const t = this.now();
+    const e = this.entries.get(ref);
+    if (e && t - e.at < this.ttlMs) return e.value;
+    const value = lookup();
+    this.entries.set(ref, { at: t, value });
+    value.catch(() => {
+      if (this.entries.get(ref)?.value === value) this.entries.delete(ref);
+    });
+    if (this.entries.size > 256) {
+      for (const [k, v] of this.entries) if (t - v.at >= this.ttlMs) this.entries.delete(k);
+    }
+    return value;
+  }
 }
 
 type Health = 'starting' | 'healthy' | 'unhealthy';
@@ -33,6 +64,16 @@ export class DockerController implements TaskController {
   private readonly name: string;
   private healthListeners = new Set<(h: Health) => void>();
   private healthAbort?: AbortController;
+  /**
+   * The container this controller created itself and has not started yet (ID from the create
+   * answer). It saves the engine round trips that would only confirm what the create just did:
+   * the first inspect after it, the look-up before start and the one before wait.
+   */
+  private created?: string;
+  /** Set when `created` may answer the next inspect (once). */
+  private createdUninspected = false;
+  /** The container this controller started itself. */
+  private started?: string;
 
   constructor(
     private readonly engine: EngineClient,
@@ -54,6 +95,13 @@ export class DockerController implements TaskController {
     }
   }
 
+  /** Stops trusting what this controller did itself: from now on every step looks the container up. */
+  private forgetOwn(): void {
+    this.created = undefined;
+    this.createdUninspected = false;
+    this.started = undefined;
+  }
+
   private async mustFind(): Promise<ContainerInspect> {
     const c = await this.find();
     if (!c) throw notFound(`No such container: ${this.name}`);
@@ -68,6 +116,10 @@ export class DockerController implements TaskController {
   async resolveImage(): Promise<string> {
     const ref = this.task.Spec.ContainerSpec?.Image ?? '';
     if (!ref) throw new ShoalError('InvalidArgument', 'ContainerSpec: image reference must be provided');
+    return this.opts.images ? this.opts.images.resolve(ref, () => this.lookupImage(ref)) : this.lookupImage(ref);
+  }
+
+  private async lookupImage(ref: string): Promise<string> {
     const tryInspect = async (r: string) => {
       try {
         return await this.engine.imageInspect(r);
@@ -89,11 +141,21 @@ export class DockerController implements TaskController {
   }
 
   async prepare(): Promise<void> {
-    if (await this.find()) return;
-    const image = await this.resolveImage();
+    // Create straight away: a container of this task that exists already (an earlier run of this
+    // daemon) shows up as a name conflict, and is then looked up.
+    let image: string;
+    try {
+      image = await this.resolveImage();
+    } catch (err) {
+      // the image went away, but the container was created before: nothing to prepare
+      if (await this.find().catch(() => undefined)) return;
+      throw err;
+    }
     const cfg = containerConfig(this.task, { image, networkMode: this.opts.networkMode });
     try {
-      await this.engine.containerCreate(cfg, this.name);
+      const r = await this.engine.containerCreate(cfg, this.name);
+      this.created = r.Id;
+      this.createdUninspected = true;
     } catch (err) {
       // created concurrently (or by an earlier run of this daemon): fine if it is ours
       if (isKind(err, 'Conflict') && (await this.find())) return;
@@ -102,14 +164,46 @@ export class DockerController implements TaskController {
   }
 
   async start(): Promise<void> {
+    const fresh = this.created;
+    if (fresh) {
+      // created by this controller and not started: start it without looking it up first
+      this.created = undefined;
+      this.createdUninspected = false;
+      try {
+        await this.engine.containerStart(fresh);
+      } catch (err) {
+        if (isKind(err, 'NotFound')) throw notFound(`No such container: ${this.name}`);
+        throw err;
+      }
+      this.started = fresh;
+      this.notifyStarted();
+      return;
+    }
     const c = await this.mustFind();
     // like swarm's executor: only a freshly created container is started; one that ran already
     // (running or exited) is left as it is and `wait` reports its end.
     if (c.State.Status !== 'created') return;
     await this.engine.containerStart(c.Id);
+    this.notifyStarted();
   }
 
   async wait(signal?: AbortSignal): Promise<ExitResult> {
+    const mine = this.started;
+    if (mine) {
+      // started by this controller: wait on it directly (an exit that happened already is answered at once)
+      this.started = undefined;
+      try {
+        const r = await this.engine.containerWait(mine, 'not-running', signal);
+        return exitResult(r.StatusCode);
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        if (isKind(err, 'NotFound')) throw notFound(`No such container: ${this.name}`);
+        if (!isKind(err, 'Unavailable') && !isKind(err, 'Internal')) throw err;
+        // the engine restarted or the connection dropped: look again below
+        await sleep(500, signal);
+        if (signal?.aborted) throw abortError(signal);
+      }
+    }
     for (;;) {
       const c = await this.mustFind();
       if (c.State.Status === 'created') {
@@ -134,12 +228,14 @@ export class DockerController implements TaskController {
   }
 
   async shutdown(graceMs: number): Promise<void> {
+    this.forgetOwn();
     const c = await this.find();
     if (!c) return;
     await this.engine.containerStop(c.Id, Math.max(0, Math.ceil(graceMs / 1000)));
   }
 
   async terminate(): Promise<void> {
+    this.forgetOwn();
     const c = await this.find();
     if (!c || !c.State.Running) return;
     try {
@@ -153,6 +249,7 @@ export class DockerController implements TaskController {
 
   async remove(): Promise<void> {
     this.healthAbort?.abort();
+    this.forgetOwn();
     const c = await this.find();
     if (!c) return;
     try {
@@ -166,6 +263,11 @@ export class DockerController implements TaskController {
   }
 
   async inspect(): Promise<RuntimeStatus | undefined> {
+    if (this.created && this.createdUninspected) {
+      // just created by this controller: nothing can have run in it yet
+      this.createdUninspected = false;
+      return { containerId: this.created, running: false };
+    }
     const c = await this.find();
     if (!c) return undefined;
     return statusOf(c);
@@ -199,6 +301,27 @@ export class DockerController implements TaskController {
     };
   }
 
+  private startWaiters = new Set<() => void>();
+
+  /** Resolves when this controller started the container, after `ms`, or on abort. */
+  private startedOrAfter(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.startWaiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.startWaiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private notifyStarted(): void {
+    for (const w of [...this.startWaiters]) w();
+  }
+
   /** Polls the container's health while listeners exist; emits on each change. */
   private pollHealth(): void {
     const ac = new AbortController();
@@ -207,14 +330,22 @@ export class DockerController implements TaskController {
     void (async () => {
       while (!ac.signal.aborted) {
         try {
+          // A listener may subscribe before the container exists or runs (the task manager does,
+          // before prepare): then wait for this controller's start (or look again now and then,
+          // should something else start it).
           const c = await this.find();
-          if (!c) break;
+          if (!c || c.State.Status === 'created') {
+            await this.startedOrAfter(NOT_STARTED_POLL_FACTOR * this.opts.healthPollMs, ac.signal);
+            continue;
+          }
           const h = statusOf(c).health;
           if (h && h !== last) {
             last = h;
             for (const l of [...this.healthListeners]) l(h);
           }
-          if (!c.State.Running && c.State.Status !== 'created') break;
+          // ended, or started without a health check (neither spec nor image has one): nothing
+          // more will change, so stop asking the engine
+          if (!c.State.Running || !h) break;
         } catch {
           /* engine unreachable: try again */
         }
@@ -223,6 +354,9 @@ export class DockerController implements TaskController {
     })();
   }
 }
+
+/** While the container is not started, health listeners look at it this many poll periods apart. */
+const NOT_STARTED_POLL_FACTOR = 10;
 
 function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });

@@ -237,6 +237,40 @@ describe('docker executor against a real engine', engineTestOptions(), () => {
     await c.terminate();
   });
 
+  test('health: a listener that subscribes before the container exists (as the task manager does) sees it turn healthy', async () => {
+    const c = exec.controller(
+      task({
+        Command: ['sh', '-c', 'sleep 0.3; touch /tmp/ok; sleep 60'],
+        HealthCheck: { Test: ['CMD-SHELL', 'test -f /tmp/ok'], Interval: 100e6, Timeout: 2e9, Retries: 100 },
+      }),
+    );
+    controllers.push(c);
+    const seen: string[] = [];
+    const off = c.onHealth?.((h) => seen.push(h));
+    await c.prepare();
+    await c.start();
+    await until(() => seen.includes('healthy'), 30_000, 'onHealth healthy');
+    off?.();
+    await c.terminate();
+  });
+
+  test('a controller that created and started its container waits on it and reports it without extra look-ups', async () => {
+    const t = task({ Command: ['sh', '-c', 'exit 4'] });
+    const c = exec.controller(t);
+    controllers.push(c);
+    await c.prepare();
+    const st = await c.inspect();
+    assert.equal(st?.running, false);
+    assert.match(st?.containerId ?? '', /^[0-9a-f]{64}$/);
+    assert.equal((await engine.containerInspect(st!.containerId!)).State.Status, 'created');
+    await c.start();
+    assert.deepEqual(await c.wait(), { exitCode: 4, error: 'task: non-zero exit (4)' });
+    // a second prepare of the same task finds the container (name conflict) instead of failing
+    const again = exec.controller(t);
+    await again.prepare();
+    assert.equal((await again.inspect())?.exitCode, 4);
+  });
+
   test('describe: engine facts with the daemon hostname', async () => {
     const d = await exec.describe();
     const info = await engine.info();

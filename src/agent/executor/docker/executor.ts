@@ -2,7 +2,7 @@
 import { EngineClient } from '../../../engine';
 import type { Task } from '../../../types';
 import type { Executor, ExecutorDescription, TaskController } from '../types';
-import { DockerController } from './controller';
+import { DockerController, ImageResolutions } from './controller';
 import { LABEL_NODE_ID, LABEL_TASK_ID } from './spec';
 
 export interface DockerExecutorOptions {
@@ -25,6 +25,7 @@ export class DockerExecutor implements Executor {
   readonly name = 'docker' as const;
   readonly engine: EngineClient;
   private readonly ownsEngine: boolean;
+  private readonly images = new ImageResolutions();
 
   constructor(private readonly opts: DockerExecutorOptions) {
     this.ownsEngine = typeof opts.engine === 'string';
@@ -60,7 +61,7 @@ export class DockerExecutor implements Executor {
   }
 
   controller(task: Task): TaskController {
-    return new DockerController(this.engine, task, { networkMode: this.opts.networkMode, healthPollMs: this.opts.healthPollMs ?? 500 });
+    return new DockerController(this.engine, task, { networkMode: this.opts.networkMode, healthPollMs: this.opts.healthPollMs ?? 500, images: this.images });
   }
 
   async listTaskIds(): Promise<string[]> {

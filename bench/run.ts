@@ -1,0 +1,52 @@
+// `npm run bench`: every benchmark under bench/ that can run here, one after the other. A bench whose
+// prerequisites are missing is skipped with the reason. Extra arguments go to every bench
+// (e.g. `npm run bench -- --reps 1`).
+//   single-node  docker runtime (needs SHOAL_TEST_ENGINE, see scripts/ci-engine.sh) and process runtime
+//   raft, multinode  when bench/raft.ts / bench/multinode.ts exist
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { prerequisites } from './single-node';
+
+interface Job {
+  name: string;
+  script: string;
+  args: string[];
+  /** Why it cannot run here, or undefined. */
+  skip?: string;
+}
+
+function jobs(extra: string[]): Job[] {
+  const list: Job[] = [];
+  const single = path.join(__dirname, 'single-node.js');
+  for (const runtime of ['docker', 'process'] as const) {
+    list.push({ name: `single-node (${runtime} runtime)`, script: single, args: ['--runtime', runtime, ...extra], skip: prerequisites(runtime) });
+  }
+  for (const name of ['raft', 'multinode']) {
+    const script = path.join(__dirname, `${name}.js`);
+    list.push({ name, script, args: extra, skip: fs.existsSync(script) ? undefined : `bench/${name}.ts does not exist yet` });
+  }
+  return list;
+}
+
+function main(): void {
+  const extra = process.argv.slice(2);
+  const summary: string[] = [];
+  let failed = 0;
+  for (const j of jobs(extra)) {
+    if (j.skip) {
+      console.log(`\n### ${j.name}: skipped (${j.skip})`);
+      summary.push(`${j.name}: skipped (${j.skip})`);
+      continue;
+    }
+    console.log(`\n### ${j.name}`);
+    const r = spawnSync(process.execPath, [j.script, ...j.args], { stdio: 'inherit' });
+    const ok = r.status === 0;
+    if (!ok) failed++;
+    summary.push(`${j.name}: ${ok ? 'done' : `failed (${r.status ?? r.signal})`}`);
+  }
+  console.log('\n### summary\n' + summary.map((s) => `  ${s}`).join('\n'));
+  process.exit(failed ? 1 : 0);
+}
+
+main();

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { canonicalField, canonicalizeFields, serviceOnWire, taskOnWire } from './fields';
+
+test('keys are matched case-insensitively, as Go decodes them', () => {
+  // What docker-py 7.1.0 sends for client.services.create(..., mode=ServiceMode('replicated', 2)).
+  const body = { Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'busybox' } }, Mode: { replicated: { Replicas: 2 } } };
+  assert.deepEqual(canonicalizeFields(body).Mode, { Replicated: { Replicas: 2 } });
+  assert.deepEqual(canonicalizeFields({ mode: { GLOBAL: {} }, name: 'x' }), { Mode: { Global: {} }, Name: 'x' });
+  assert.deepEqual(canonicalizeFields({ Mode: { replicatedjob: { maxconcurrent: 2 } } }), { Mode: { ReplicatedJob: { MaxConcurrent: 2 } } });
+  assert.equal(canonicalField('availability'), 'Availability');
+  assert.equal(canonicalField('NoSuchField'), undefined);
+});
+
+test('map values are data: label, option and sysctl keys are never folded', () => {
+  const spec = {
+    labels: { 'Mixed.Case': 'v', name: 'n' },
+    TaskTemplate: {
+      ContainerSpec: { Image: 'x', Labels: { Image: 'keep' }, Sysctls: { 'net.core.SOMAXCONN': '1' }, DNSConfig: { Options: ['ndots:2'] } },
+      LogDriver: { Name: 'json-file', Options: { 'max-size': '1m', Mode: 'm' } },
+      Networks: [{ Target: 'n1', DriverOpts: { mode: 'x' } }],
+    },
+  };
+  const out = canonicalizeFields(spec) as unknown as typeof spec & { Labels: Record<string, string> };
+  assert.deepEqual(out.Labels, { 'Mixed.Case': 'v', name: 'n' });
+  assert.deepEqual(out.TaskTemplate.ContainerSpec.Labels, { Image: 'keep' });
+  assert.deepEqual(out.TaskTemplate.ContainerSpec.Sysctls, { 'net.core.SOMAXCONN': '1' });
+  assert.deepEqual(out.TaskTemplate.ContainerSpec.DNSConfig, { Options: ['ndots:2'] });
+  assert.deepEqual(out.TaskTemplate.LogDriver.Options, { 'max-size': '1m', Mode: 'm' });
+  assert.deepEqual(out.TaskTemplate.Networks[0]!.DriverOpts, { mode: 'x' });
+});
+
+test('unknown keys and later duplicates behave as in Go', () => {
+  assert.deepEqual(canonicalizeFields({ Whatever: 1, name: 'a', Name: 'b' }), { Whatever: 1, Name: 'b' });
+  assert.deepEqual(canonicalizeFields([{ target: 't' }]), [{ Target: 't' }]);
+  assert.equal(canonicalizeFields(null), null);
+});
+
+test('ContainerSpec Healthcheck: stored as HealthCheck, shown as Healthcheck', () => {
+  const spec = canonicalizeFields({ TaskTemplate: { ContainerSpec: { Image: 'x', Healthcheck: { Test: ['CMD', 'true'], interval: 1e9 } } } });
+  assert.deepEqual(spec.TaskTemplate.ContainerSpec, { Image: 'x', HealthCheck: { Test: ['CMD', 'true'], Interval: 1e9 } });
+  const svc = { ID: 's', Spec: spec, PreviousSpec: spec };
+  const wire = serviceOnWire(svc) as unknown as { Spec: { TaskTemplate: { ContainerSpec: Record<string, unknown> } }; PreviousSpec: { TaskTemplate: { ContainerSpec: Record<string, unknown> } } };
+  assert.deepEqual(Object.keys(wire.Spec.TaskTemplate.ContainerSpec), ['Image', 'Healthcheck']);
+  assert.deepEqual(Object.keys(wire.PreviousSpec.TaskTemplate.ContainerSpec), ['Image', 'Healthcheck']);
+  assert.ok('HealthCheck' in spec.TaskTemplate.ContainerSpec, 'the stored object is not changed');
+  const task = taskOnWire({ ID: 't', Spec: { ContainerSpec: { HealthCheck: { Test: ['NONE'] } } } }) as unknown as { Spec: { ContainerSpec: Record<string, unknown> } };
+  assert.deepEqual(task.Spec.ContainerSpec, { Healthcheck: { Test: ['NONE'] } });
+  const plain = { ID: 'p', Spec: { Name: 'x' } };
+  assert.equal(serviceOnWire(plain), plain, 'nothing to rename: the same object');
+});

@@ -1,0 +1,11 @@
+// Public surface of the consensus driver (see docs/design/consensus.md).
+export { RaftConsensus } from './raft-consensus';
+export type { RaftConsensusOptions, Timers, ConsensusLogger } from './raft-consensus';
+export type { RaftMember } from './codec';
+export type { MemberStatus, Reachability } from './membership';
+export { NotLeaderError, LostLeadershipError, MEMBER_REMOVED_MESSAGE, CANNOT_REMOVE_MESSAGE, isNotLeader } from './errors';
+export type { RaftTransport, RaftTransportSink, RaftServiceTarget, JoinResponse } from './transport-types';
+export { RaftService, raftServiceHandlers, GrpcRaftTransport, requestJoin } from './transport';
+export type { GrpcRaftTransportOptions } from './transport';
+export { RaftDiskStorage } from './storage';
+export { LocalLog } from './local-log';

@@ -1,0 +1,79 @@
+// The membership table the driver keeps beside Raft's conf state: addresses and node IDs of the
+// voters, the IDs removed for good, and when each peer was last heard from (for MANAGER STATUS).
+import type { RaftMember } from './codec';
+
+export type Reachability = 'reachable' | 'unreachable';
+
+export interface MemberStatus extends RaftMember {
+  leader: boolean;
+  reachability: Reachability;
+  /** This manager. */
+  self: boolean;
+}
+
+export class Membership {
+  private byId = new Map<number, RaftMember>();
+  private removedIds = new Set<number>();
+  private lastContact = new Map<number, number>();
+
+  constructor(readonly selfId: number) {}
+
+  reset(members: RaftMember[], removed: number[]): void {
+    this.byId = new Map(members.map((m) => [m.raftId, { ...m }]));
+    this.removedIds = new Set(removed);
+  }
+
+  get(raftId: number): RaftMember | undefined {
+    return this.byId.get(raftId);
+  }
+
+  list(): RaftMember[] {
+    return [...this.byId.values()].sort((a, b) => a.raftId - b.raftId);
+  }
+
+  removed(): number[] {
+    return [...this.removedIds].sort((a, b) => a - b);
+  }
+
+  isRemoved(raftId: number): boolean {
+    return this.removedIds.has(raftId);
+  }
+
+  byNodeId(nodeId: string): RaftMember | undefined {
+    for (const m of this.byId.values()) if (m.nodeId === nodeId) return m;
+    return undefined;
+  }
+
+  /** addNode applied. A conf entry without context (bootstrap) keeps what we already know. */
+  add(raftId: number, info: RaftMember | undefined): RaftMember {
+    const prev = this.byId.get(raftId);
+    const m: RaftMember = info ? { ...info, raftId } : (prev ?? { raftId, addr: '', nodeId: '' });
+    this.byId.set(raftId, m);
+    return m;
+  }
+
+  /** removeNode applied: the ID is never accepted again. */
+  remove(raftId: number): void {
+    this.byId.delete(raftId);
+    this.removedIds.add(raftId);
+    this.lastContact.delete(raftId);
+  }
+
+  contact(raftId: number, now: number): void {
+    this.lastContact.set(raftId, now);
+  }
+
+  /** Heard from within `windowMs`. */
+  recentlySeen(raftId: number, now: number, windowMs: number): boolean {
+    const t = this.lastContact.get(raftId);
+    return t !== undefined && now - t <= windowMs;
+  }
+
+  /** A fresh ID: random, positive, safe, never used or removed. */
+  allocateId(random: () => number): number {
+    for (;;) {
+      const id = 1 + Math.floor(random() * 0xffffffffffff);
+      if (!this.byId.has(id) && !this.removedIds.has(id)) return id;
+    }
+  }
+}

@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MemoryStore, type Change } from '../../store';
+import type { Task } from '../../types';
+import { createRpcServer, DispatcherService, RpcError, setTestFaultFile } from '../../rpc';
+import { createRootCA, issueNodeKeyAndCertificate } from '../ca/pki';
+import { RemoteDispatcherConnector } from '../../agent/remote-dispatcher';
+import { Dispatcher, NODE_LEFT } from './dispatcher';
+import { dispatcherHandlers } from './rpc';
+
+const CLUSTER = 'cluster0000000000000000001';
+const desc = { Hostname: 'h', Platform: {}, Resources: {}, Engine: { EngineVersion: '1' } } as never;
+
+function newStore(): MemoryStore {
+  let i = 0;
+  const s: MemoryStore = new MemoryStore({ propose: async (c: Change[]) => s.applyCommitted(++i, c) });
+  return s;
+}
+
+const task = (id: string, nodeId: string): Task => ({
+  ID: id,
+  Version: { Index: 0 },
+  CreatedAt: '',
+  UpdatedAt: '',
+  Labels: {},
+  Spec: {},
+  ServiceID: 's',
+  NodeID: nodeId,
+  Status: { Timestamp: '', State: 'assigned', Message: '' },
+  DesiredState: 'running',
+  internal: { specVersion: 1, serviceName: 'web' },
+});
+
+test('dispatcher over mTLS: node ID from the certificate, sessions per node, leave marks down, fault injector drops calls', async (t) => {
+  const ca = await createRootCA();
+  const mgr = await issueNodeKeyAndCertificate(ca, 'manager1', 'manager', CLUSTER);
+  const w1 = await issueNodeKeyAndCertificate(ca, 'worker1', 'worker', CLUSTER);
+  const w2 = await issueNodeKeyAndCertificate(ca, 'worker2', 'worker', CLUSTER);
+  const store = newStore();
+  await store.update((tx) => {
+    tx.create('task', task('t1', 'worker1'));
+    tx.create('task', task('t2', 'worker2'));
+  });
+  const dispatcher = new Dispatcher({ store, clock: { now: () => Date.now() } });
+  dispatcher.start();
+  const server = createRpcServer({ address: '127.0.0.1:0', ...mgr, caPem: ca.certPem, clientAuth: 'optional', clusterId: CLUSTER });
+  server.addService(DispatcherService, dispatcherHandlers({ dispatcher, managers: () => [{ nodeId: 'manager1', addr: `127.0.0.1:${server.port}` }] }));
+  await server.start();
+  t.after(async () => {
+    await server.stop(100);
+    await dispatcher.stop();
+  });
+  const addr = `127.0.0.1:${server.port}`;
+  const seen: string[][] = [];
+  const c1 = new RemoteDispatcherConnector({ managers: [addr], credentials: () => ({ ...w1, caPem: ca.certPem }), onManagers: (m) => seen.push(m.map((x) => x.nodeId)) });
+  const c2 = new RemoteDispatcherConnector({ managers: [addr], credentials: () => ({ ...w2, caPem: ca.certPem }) });
+  t.after(() => (c1.close(), c2.close()));
+
+  // The request says nothing about who we are: the certificate does.
+  const d1 = c1.connect();
+  const s1 = await d1.session({ nodeId: 'ignored', description: desc, addr: '127.0.0.21' });
+  assert.equal(store.view((tx) => tx.get('node', 'worker1'))?.Status.State, 'ready');
+  assert.equal(store.view((tx) => tx.get('node', 'ignored')), undefined);
+  assert.deepEqual(seen, [['manager1']]);
+  assert.equal((await d1.heartbeat(s1.sessionId)).heartbeatPeriodMs, 5000);
+
+  // Assignments: only this node's tasks.
+  const ac = new AbortController();
+  const it = d1.assignments(s1.sessionId, ac.signal)[Symbol.asyncIterator]();
+  const first = await it.next();
+  assert.equal(first.value.type, 'complete');
+  assert.deepEqual(
+    first.value.updateTasks.map((x: Task) => x.ID),
+    ['t1'],
+  );
+  ac.abort();
+
+  // Another node cannot use worker1's session.
+  const d2 = c2.connect();
+  await d2.session({ nodeId: 'worker1', description: desc, addr: '127.0.0.22' });
+  await assert.rejects(d2.heartbeat(s1.sessionId), (e: unknown) => e instanceof RpcError && e.kind === 'NotFound');
+  await assert.rejects(d2.updateTaskStatus(s1.sessionId, []), (e: unknown) => e instanceof RpcError && e.kind === 'NotFound');
+
+  // Leave: down at once.
+  await c1.leave();
+  const n1 = store.view((tx) => tx.get('node', 'worker1'))!;
+  assert.equal(n1.Status.State, 'down');
+  assert.equal(n1.Status.Message, NODE_LEFT);
+
+  // The test fault injector: calls to a dropped address fail at their deadline, having never arrived.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-fault-'));
+  const file = path.join(dir, 'fault.json');
+  fs.writeFileSync(file, JSON.stringify({ drop: ['127.0.0.1'] }));
+  setTestFaultFile(file);
+  t.after(() => {
+    setTestFaultFile(null);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const before = store.view((tx) => tx.get('node', 'worker1'))!.Version.Index;
+  const d3 = new RemoteDispatcherConnector({ managers: [addr], credentials: () => ({ ...w1, caPem: ca.certPem }), callTimeoutMs: 300 }).connect();
+  const t0 = Date.now();
+  await assert.rejects(d3.session({ nodeId: '', description: desc, addr: '' }), (e: unknown) => e instanceof RpcError && e.kind === 'Unavailable');
+  assert.ok(Date.now() - t0 >= 250);
+  assert.equal(store.view((tx) => tx.get('node', 'worker1'))!.Version.Index, before, 'nothing reached the manager');
+  fs.writeFileSync(file, JSON.stringify({ drop: [] }));
+  await new Promise((r) => setTimeout(r, 150));
+  await d3.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
+  assert.equal(store.view((tx) => tx.get('node', 'worker1'))!.Status.State, 'ready');
+  d3.close();
+});

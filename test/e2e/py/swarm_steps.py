@@ -1,0 +1,182 @@
+"""Drives a Shoal daemon with docker-py, one step per run; prints one JSON object on stdout.
+
+Usage: python3 swarm_steps.py SOCKET STEP [ARG]. Used by test/e2e/docker-py.test.ts, which
+asserts on what is printed. Every call has a client-side timeout, so no step can hang.
+"""
+import json
+import sys
+import time
+
+import docker
+from docker.errors import APIError, NotFound
+from docker.types import ServiceMode
+
+SOCK, STEP = sys.argv[1], sys.argv[2]
+ARG = sys.argv[3] if len(sys.argv) > 3 else None
+client = docker.DockerClient(base_url='unix://' + SOCK, version='auto', timeout=30)
+api = client.api
+
+
+def error_of(fn):
+    """Runs fn; returns the docker-py error class name, HTTP status and explanation."""
+    try:
+        fn()
+    except NotFound as e:
+        return {'kind': 'NotFound', 'status': e.status_code, 'explanation': str(e.explanation)}
+    except APIError as e:
+        return {'kind': 'APIError', 'status': e.status_code, 'explanation': str(e.explanation)}
+    return {'kind': None}
+
+
+def wait_until(pred, what, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise SystemExit('timed out waiting for ' + what)
+
+
+def running_tasks(svc):
+    return [t for t in svc.tasks(filters={'desired-state': 'running'}) if t['Status']['State'] == 'running']
+
+
+def settled(svc):
+    """Reloads the service once no rolling update is in progress (an update bumps its version)."""
+    def done():
+        svc.reload()
+        st = svc.attrs.get('UpdateStatus') or {}
+        return st.get('State') not in ('updating', 'rollback_started')
+    wait_until(done, 'the update to finish', 60)
+    return svc
+
+
+def step_init():
+    out = {'docker_py': docker.__version__, 'api_version': api.api_version}
+    port = ARG or '2377'
+    out['node_id'] = client.swarm.init(advertise_addr='127.0.0.1:' + port, listen_addr='127.0.0.1:' + port)
+    client.swarm.reload()
+    out['swarm_attrs'] = client.swarm.attrs
+    out['inspect_swarm'] = api.inspect_swarm()
+    out['swarm_version'] = client.swarm.version
+    out['info_swarm'] = client.info()['Swarm']
+    out['again'] = error_of(lambda: client.swarm.init(advertise_addr='127.0.0.1'))
+    return out
+
+
+def step_swarm_update():
+    client.swarm.reload()
+    before = client.swarm.attrs
+    client.swarm.update(snapshot_interval=5000, task_history_retention_limit=3)
+    client.swarm.reload()
+    return {'before': before, 'after': client.swarm.attrs}
+
+
+def step_nodes():
+    nodes = client.nodes.list()
+    me = nodes[0]
+    return {
+        'nodes': [n.attrs for n in nodes],
+        'managers': [n.id for n in client.nodes.list(filters={'role': 'manager'})],
+        'get': client.nodes.get(me.id).attrs,
+        'missing': error_of(lambda: client.nodes.get('nosuchnode')),
+    }
+
+
+def step_create():
+    svc = client.services.create(
+        'busybox',
+        command=['sh', '-c', 'for i in 1 2 3; do echo line-$i; done; sleep 1000'],
+        name='pyweb',
+        env=['GREETING=hi'],
+        labels={'tier': 'front', 'Mixed.Case': 'kept'},
+        mode=ServiceMode('replicated', replicas=2),
+        stop_grace_period=1_000_000_000,
+    )
+    wait_until(lambda: len(running_tasks(svc)) == 2, '2 running tasks')
+    svc.reload()
+    return {'id': svc.id, 'name': svc.name, 'attrs': svc.attrs, 'tasks': svc.tasks()}
+
+
+def step_list():
+    return {
+        'all': [s.name for s in client.services.list()],
+        'by_name': [s.name for s in client.services.list(filters={'name': 'pyweb'})],
+        'by_label': [s.name for s in client.services.list(filters={'label': 'tier=front'})],
+        'status': [s.attrs.get('ServiceStatus') for s in client.services.list(status=True)],
+        'low_level': [s['Spec']['Name'] for s in api.services()],
+    }
+
+
+def step_scale():
+    svc = settled(client.services.get('pyweb'))
+    ok = svc.scale(3)
+    wait_until(lambda: len(running_tasks(svc)) == 3, '3 running tasks')
+    svc.reload()
+    return {'ok': ok, 'mode': svc.attrs['Spec']['Mode'], 'running': len(running_tasks(svc))}
+
+
+def step_update():
+    svc = settled(client.services.get('pyweb'))
+    before = svc.version
+    svc.update(env=['GREETING=hi', 'COLOR=blue'], labels={'tier': 'front', 'v': '2'})
+
+    def updated():
+        ts = running_tasks(svc)
+        return len(ts) == 3 and all('COLOR=blue' in (t['Spec']['ContainerSpec'].get('Env') or []) for t in ts)
+    wait_until(updated, 'tasks with COLOR=blue', 60)
+    settled(svc)
+    stale = error_of(lambda: api.update_service(svc.id, before, name='pyweb', task_template=docker.types.TaskTemplate(
+        docker.types.ContainerSpec('busybox', command=['sleep', '1']))))
+    return {'before': before, 'after': svc.version, 'spec': svc.attrs['Spec'], 'stale': stale}
+
+
+def step_logs():
+    svc = client.services.get('pyweb')
+    wait_until(lambda: sum(1 for _ in svc.logs(stdout=True)) > 0, 'log lines', 20)
+    plain = [b.decode() for b in svc.logs(stdout=True, stderr=True)]
+    tail = [b.decode() for b in svc.logs(stdout=True, tail=1)]
+    stamped = [b.decode() for b in svc.logs(stdout=True, timestamps=True, tail=1)]
+    details = [b.decode() for b in svc.logs(stdout=True, details=True, tail=1)]
+    # follow: the stream stays open; read until a line arrives, then let go of it.
+    followed = []
+    stream = svc.logs(stdout=True, follow=True, tail=1)
+    for chunk in stream:
+        followed.append(chunk.decode())
+        break
+    task_ids = [t['ID'] for t in running_tasks(svc)]
+    return {'plain': plain, 'tail': tail, 'stamped': stamped, 'details': details, 'followed': followed, 'task_ids': task_ids}
+
+
+def step_errors():
+    return {
+        'get_missing': error_of(lambda: client.services.get('nosuch')),
+        'inspect_missing': error_of(lambda: api.inspect_service('nosuch')),
+        'duplicate': error_of(lambda: client.services.create('busybox', name='pyweb', command=['sleep', '1'])),
+        'task_missing': error_of(lambda: api.inspect_task('nosuchtask')),
+        'remove_missing': error_of(lambda: api.remove_service('nosuch')),
+    }
+
+
+def step_remove():
+    svc = client.services.get('pyweb')
+    ok = svc.remove()
+    # Like dockerd, a service filter naming a removed service is a 404 (moby's GetTasks).
+    missing = error_of(lambda: api.tasks(filters={'service': svc.id}))
+    wait_until(lambda: not any(t['ServiceID'] == svc.id for t in api.tasks()), 'tasks gone', 30)
+    return {
+        'ok': ok,
+        'tasks_filter': missing,
+        'left': [s.name for s in client.services.list()],
+        'get_after': error_of(lambda: client.services.get(svc.id)),
+    }
+
+
+def step_leave():
+    ok = client.swarm.leave(force=True)
+    return {'ok': ok, 'state': client.info()['Swarm']['LocalNodeState']}
+
+
+STEPS = {name[5:]: fn for name, fn in globals().items() if name.startswith('step_')}
+print(json.dumps(STEPS[STEP]()))
