@@ -79,7 +79,6 @@ test('3 managers: election, replication, failover, quorum loss, recovery, kill -
     f.crash();
     await f.restart();
     assert.ok(f.c.status().lastIndex >= commitBefore, 'log survives the crash');
-    for (const id of ids) if (f.nodes().includes(id) === false) assert.ok(f.c.status().applied < commitBefore || true);
     await converged([a, b, c], ids);
 
     // kill -9 of the leader: a new one, and the crashed one rejoins with everything
