@@ -13,6 +13,7 @@ import { Membership, type MemberStatus } from './membership';
 import { RaftDiskStorage, type DiskState } from './storage';
 import type { JoinResponse, RaftServiceTarget, RaftTransport, RaftTransportSink } from './transport-types';
 import { forceNewClusterState } from './force-new-cluster';
+import { LeaderWatch } from './leader-watch';
 
 export interface Timers {
   setInterval(fn: () => void, ms: number): unknown;
@@ -104,6 +105,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   private readonly leaderListeners = new Set<(isLeader: boolean, leader: number) => void>();
   private readonly removedListeners = new Set<() => void>();
   private readonly leaderWaiters = new Set<() => void>();
+  private watch: LeaderWatch | null = null;
 
   constructor(opts: RaftConsensusOptions) {
     this.disk = new RaftDiskStorage(opts.dir);
@@ -252,6 +254,24 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
       peers,
     });
     this.transport.bind(this);
+    const probe = this.transport.probe?.bind(this.transport);
+    if (probe) {
+      this.watch = new LeaderWatch(
+        {
+          followerView: () => (this.state === 'running' && this.rn.raft.role === 'follower' && this.rn.raft.lead !== 0 ? { lead: this.rn.raft.lead, term: this.rn.raft.term } : undefined),
+          probe,
+          forceCampaign: (reason) => {
+            this.log.info({ reason }, 'raft: leader is down; campaigning now');
+            this.rn.raft.hup(true);
+            this.kick();
+          },
+        },
+        this.rng,
+        this.timers,
+        this.tickMs,
+        Math.max(3, 2 * this.heartbeatTick + 1),
+      );
+    }
     for (const m of this.membership.list()) if (m.raftId !== this.id && m.addr) this.transport.setPeer(m.raftId, m.addr);
     this.state = 'running';
     this.ticker = this.timers.setInterval(() => this.tick(), this.tickMs);
@@ -260,6 +280,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   private tick(): void {
     if (this.state !== 'running') return;
     this.rn.tick();
+    this.watch?.tick();
     this.kick();
   }
 
@@ -454,6 +475,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
         throw failedPrecondition(`raft: member ${m.from} belongs to node ${known.nodeId}, not ${peerNodeId}`);
       }
       this.membership.contact(m.from, now);
+      if (m.from === this.rn.raft.lead) this.watch?.heardFromLeader();
       this.rn.step(m);
     }
     this.kick();

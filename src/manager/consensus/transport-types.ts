@@ -21,6 +21,8 @@ export interface RaftTransport {
   removePeer(raftId: number): void;
   /** Queue messages for delivery; must not block or throw. */
   send(messages: Message[]): void;
+  /** Is the member's process up? 'dead' only when its port refuses us (used for fast failover). */
+  probe?(raftId: number): Promise<'alive' | 'dead' | 'unknown'>;
   /** Ask the manager at `addr` (the leader) to add a member; used by followers to forward a join. */
   forwardJoin?(addr: string, req: { addr: string; nodeId: string }): Promise<JoinResponse>;
   close(): Promise<void>;

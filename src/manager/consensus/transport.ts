@@ -166,6 +166,20 @@ export class GrpcRaftTransport implements RaftTransport {
     }
   }
 
+  async probe(raftId: number): Promise<'alive' | 'dead' | 'unknown'> {
+    const p = this.peers.get(raftId);
+    if (!p || this.closed) return 'unknown';
+    try {
+      await this.clientFor(p).unary(RaftService, 'ResolveAddress', { raftId }, { timeoutMs: 1000 });
+      return 'alive';
+    } catch (err) {
+      const msg = (err as Error).message ?? '';
+      if (/ECONNREFUSED|not running consensus|raft: not running/.test(msg)) return 'dead';
+      if (/Deadline|DEADLINE|ETIMEDOUT|EHOSTUNREACH/.test(msg)) return 'unknown';
+      return 'alive';
+    }
+  }
+
   async forwardJoin(addr: string, req: { addr: string; nodeId: string }): Promise<JoinResponse> {
     const c = createRpcClient(addr, { ...this.opts.tls, serverRole: 'swarm-manager' });
     try {

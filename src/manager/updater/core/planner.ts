@@ -67,6 +67,12 @@ export interface UpdateMemo {
   tracked: TrackedTask[];
   /** Since when nothing has been dirty or busy (the final monitor window runs from here). */
   quietSince?: number;
+  /**
+   * Set by an automatic rollback: the run must wait one monitor window before it completes even when
+   * nothing is left to replace (the failed tasks are already stopped; their restarts use the restored
+   * spec), so `rollback_started` and its message stay visible, as in Docker.
+   */
+  settle?: boolean;
 }
 
 export interface PlanInput {
@@ -256,7 +262,7 @@ export function planUpdate(input: PlanInput): UpdatePlan {
         const svc: Service = { ...rest, Spec: structuredClone(service.PreviousSpec), UpdatedAt: nowIso, UpdateStatus: status, internal: { ...internal, specVersion: newVersion } };
         events.push(`rollback (task ${failedId})`);
         const plan = finish(undefined, svc);
-        plan.memo = { specVersion: newVersion, status, failures: 0, tracked: [] };
+        plan.memo = { specVersion: newVersion, status, failures: 0, tracked: [], quietSince: now, settle: true };
         return plan;
       }
       const paused: UpdateStatus['State'] = rollingBack ? 'rollback_paused' : 'paused';
@@ -342,7 +348,7 @@ export function planUpdate(input: PlanInput): UpdatePlan {
   const quiet = dirtySlotKeys().length === 0 && memo.tracked.every((r) => now >= busyUntil(r));
   if (status && isActiveState(status.State)) {
     if (!quiet) memo.quietSince = undefined;
-    else if (memo.tracked.length === 0) {
+    else if (memo.tracked.length === 0 && !memo.settle) {
       status = completedStatus(status, nowIso);
       events.push(status.State);
     } else {
