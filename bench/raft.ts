@@ -3,7 +3,7 @@
 // event loop and CPU, so the figures are conservative for three real hosts.
 //   npm run build && node dist/bench/raft.js [--proposals 30000] [--window 2000] [--latency 2000] [--reps 5] [--default-reps 3]
 import type { Change } from '../src/store';
-import { RaftTestCluster, nodeObj, waitUntil, type RaftTestNode, type Tuning } from '../test/harness/raft-nodes';
+import { RaftTestCluster, nodeObj, type RaftTestNode, type Tuning } from '../test/harness/raft-nodes';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

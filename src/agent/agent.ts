@@ -1,4 +1,6 @@
-import type { DispatcherApi, NodeDescription, TaskStatusUpdate, Task } from '../types';
+import type { DispatcherApi, NodeDescription, TaskStatusUpdate, Task, TLSInfo } from '../types';
+import type { LogSubscriptionMessage } from '../rpc/protocol';
+import type { LogCapableDispatcher } from './remote-dispatcher';
 import type { Executor, ExecutorDescription, LogLine, LogOptions, TaskController } from './executor/types';
 import type { Clock } from '../lib/ports';
 import { isKind, notFound } from '../lib/errors';
@@ -31,7 +33,16 @@ export interface AgentOptions {
   random?: () => number;
   /** Delay before retrying a failed shutdown/remove of a task (ms). */
   retryMs?: number;
+  /** This node's TLS facts (its certificate's issuer, its trust root), reported with every session. */
+  tlsInfo?: () => Promise<TLSInfo | undefined>;
 }
+
+function logCapable(api: DispatcherApi): (DispatcherApi & LogCapableDispatcher) | null {
+  const a = api as Partial<LogCapableDispatcher>;
+  return typeof a.logSubscriptions === 'function' && typeof a.publishLogs === 'function' ? (api as DispatcherApi & LogCapableDispatcher) : null;
+}
+
+type LogSubscriptionLine = import('../rpc/protocol').PublishedLogLine;
 
 interface ActiveSession {
   api: DispatcherApi;
@@ -167,12 +178,16 @@ export class Agent {
       try {
         const api = await this.opts.dispatcher();
         const description = nodeDescription(await this.opts.executor.describe());
+        const tls = await this.opts.tlsInfo?.().catch(() => undefined);
+        if (tls) description.TLSInfo = tls;
         const info = await api.session({ nodeId: this.opts.nodeId, description, addr: this.opts.addr });
         if (abort.signal.aborted) break;
         attempt = 0;
         this.session = { api, id: info.sessionId, abort };
         this.log?.info({ sessionId: info.sessionId }, 'agent: session established');
         void this.heartbeats(api, info.sessionId, info.heartbeatPeriodMs, abort);
+        const logApi = logCapable(api);
+        if (logApi) void this.logSubscriptions(logApi, info.sessionId, abort.signal);
         // The manager may have missed reports while we were away: send every task's latest status.
         for (const u of this.worker.statuses()) if (!this.pending.has(u.taskId)) this.pending.set(u.taskId, u);
         this.scheduleFlush();
@@ -189,6 +204,90 @@ export class Agent {
       }
       if (this.stopping.signal.aborted) break;
       await sleep(backoffDelay(attempt++, initial, max, random()), this.stopping.signal);
+    }
+  }
+
+  /**
+   * Ends the current session so a new one starts at once: new TLS credentials are used and the
+   * node's description (with its TLS facts) is sent again, as after a certificate renewal.
+   */
+  reconnect(): void {
+    this.session?.abort.abort();
+  }
+
+  // ---- remote log subscriptions ----
+
+  /** Serves the manager's log subscriptions for this session (tasks on this node only). */
+  private async logSubscriptions(api: DispatcherApi & LogCapableDispatcher, sessionId: string, session: AbortSignal): Promise<void> {
+    const running = new Map<string, AbortController>();
+    try {
+      for await (const sub of until(api.logSubscriptions(sessionId, session), session)) {
+        if (!sub || typeof sub.id !== 'string') continue;
+        if (sub.close) {
+          running.get(sub.id)?.abort();
+          continue;
+        }
+        if (running.has(sub.id)) continue;
+        const ac = new AbortController();
+        running.set(sub.id, ac);
+        void this.publishSubscription(api, sub, ac.signal, session).finally(() => {
+          if (running.get(sub.id) === ac) running.delete(sub.id);
+        });
+      }
+    } catch (err) {
+      if (!session.aborted) this.log?.warn({ err: errText(err) }, 'agent: log subscriptions stream failed');
+    } finally {
+      for (const ac of running.values()) ac.abort();
+    }
+  }
+
+  private async publishSubscription(api: LogCapableDispatcher, sub: LogSubscriptionMessage, cancelled: AbortSignal, session: AbortSignal): Promise<void> {
+    const stop = AbortSignal.any([cancelled, session]);
+    const pub = api.publishLogs(session);
+    let failed = false;
+    // Lines of all the subscription's tasks go out in order, one message per burst.
+    let batch: LogSubscriptionLine[] = [];
+    let sending: Promise<void> = Promise.resolve();
+    const flush = () => {
+      if (batch.length === 0) return;
+      const lines = batch;
+      batch = [];
+      sending = sending.then(() => (failed ? undefined : pub.send({ subscriptionId: sub.id, lines }).catch(() => void (failed = true))));
+    };
+    const tasks = new Map(this.worker.tasks().map((t) => [t.ID, t]));
+    const opts: LogOptions = { follow: !!sub.options?.follow, tail: sub.options?.tail ?? 'all', timestamps: !!sub.options?.timestamps, since: sub.options?.since };
+    await Promise.all(
+      (Array.isArray(sub.taskIds) ? sub.taskIds : []).map(async (id) => {
+        const c = this.worker.taskController(id);
+        if (!c) return;
+        try {
+          for await (const l of until(c.logs(opts, stop), stop)) {
+            if (failed) return;
+            batch.push({ taskId: id, serviceId: tasks.get(id)?.ServiceID ?? '', nodeId: this.opts.nodeId, stream: l.stream, time: l.time, data: l.data });
+            if (batch.length === 1) queueMicrotask(flush);
+            if (batch.length >= 256) {
+              flush();
+              await sending;
+            }
+          }
+        } catch {
+          // a task whose runtime object is gone has nothing to send
+        }
+      }),
+    );
+    flush();
+    await sending;
+    if (session.aborted || failed) {
+      // No close marker: the manager re-delivers a follow subscription to our next session.
+      pub.cancel();
+      return;
+    }
+    try {
+      await pub.send({ subscriptionId: sub.id, lines: [], close: true });
+      pub.end();
+      await pub.done;
+    } catch {
+      pub.cancel();
     }
   }
 

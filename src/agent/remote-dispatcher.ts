@@ -3,7 +3,7 @@
 // (the agent's own loop supplies the capped backoff); the manager list is refreshed from every
 // session, so a node can reconnect to any manager the cluster told it about.
 import { createRpcClient, type ManagerRef, type RpcClient } from '../rpc';
-import { DispatcherService } from '../rpc/protocol';
+import { DispatcherService, type CATarget, type HeartbeatRpcResponse, type LogSubscriptionMessage, type PublishLogsMessage } from '../rpc/protocol';
 import type { AssignmentsMessage, DispatcherApi, SessionInfo, SessionRequest, TaskStatusUpdate } from '../types';
 
 export interface NodeTls {
@@ -19,8 +19,24 @@ export interface RemoteDispatcherOptions {
   credentials: () => NodeTls;
   /** Called with the manager list each session reports. */
   onManagers?: (managers: ManagerRef[]) => void;
+  /** Called with what the CA expects of this node (from every session and heartbeat). */
+  onCA?: (target: CATarget) => void;
   /** Deadline of unary calls (ms). Default 10 000; the heartbeat uses max(period × 2, 2000) capped by it. */
   callTimeoutMs?: number;
+}
+
+export interface LogPublisher {
+  send(m: PublishLogsMessage): Promise<void>;
+  end(): void;
+  cancel(): void;
+  /** Settles when the manager has taken the whole stream. */
+  done: Promise<void>;
+}
+
+/** A dispatcher connection that also carries log subscriptions (remote managers do; the in-process one need not). */
+export interface LogCapableDispatcher {
+  logSubscriptions(sessionId: string, signal: AbortSignal): AsyncIterable<LogSubscriptionMessage>;
+  publishLogs(signal: AbortSignal): LogPublisher;
 }
 
 /** One connection to one manager, implementing DispatcherApi. */
@@ -33,6 +49,7 @@ export class RemoteDispatcher implements DispatcherApi {
     private readonly client: RpcClient,
     private readonly callTimeoutMs: number,
     private readonly onManagers?: (m: ManagerRef[]) => void,
+    private readonly onCA?: (target: CATarget) => void,
   ) {
     this.heartbeatTimeoutMs = callTimeoutMs;
   }
@@ -42,11 +59,26 @@ export class RemoteDispatcher implements DispatcherApi {
     this.sessionId = res.sessionId;
     this.heartbeatTimeoutMs = Math.min(this.callTimeoutMs, Math.max(2000, res.heartbeatPeriodMs * 2));
     if (res.managerNodes?.length) this.onManagers?.(res.managerNodes);
+    if (res.ca) this.onCA?.(res.ca);
     return { sessionId: res.sessionId, heartbeatPeriodMs: res.heartbeatPeriodMs, managers: res.managers };
   }
 
-  heartbeat(sessionId: string): Promise<{ heartbeatPeriodMs: number }> {
-    return this.client.unary(DispatcherService, 'Heartbeat', { sessionId }, { timeoutMs: this.heartbeatTimeoutMs });
+  async heartbeat(sessionId: string): Promise<{ heartbeatPeriodMs: number }> {
+    const res: HeartbeatRpcResponse = await this.client.unary(DispatcherService, 'Heartbeat', { sessionId }, { timeoutMs: this.heartbeatTimeoutMs });
+    if (res?.ca) this.onCA?.(res.ca);
+    return { heartbeatPeriodMs: res?.heartbeatPeriodMs };
+  }
+
+  /** Log subscriptions the manager publishes for this node's tasks (for the session's life). */
+  logSubscriptions(sessionId: string, signal: AbortSignal): AsyncIterable<LogSubscriptionMessage> {
+    return this.client.serverStream(DispatcherService, 'LogSubscriptions', { sessionId }, { signal });
+  }
+
+  /** A PublishLogs client stream (one per subscription). */
+  publishLogs(signal: AbortSignal): LogPublisher {
+    const s = this.client.clientStream(DispatcherService, 'PublishLogs', { signal });
+    s.response.catch(() => undefined);
+    return { send: (m) => s.send(m), end: () => s.end(), cancel: () => s.cancel(), done: s.response.then(() => undefined) };
   }
 
   assignments(sessionId: string, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
@@ -95,7 +127,7 @@ export class RemoteDispatcherConnector {
     const address = this.managers[this.next]!;
     const tls = this.opts.credentials();
     const client = createRpcClient(address, { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.caPem, serverRole: 'swarm-manager' });
-    this.current = new RemoteDispatcher(address, client, this.callTimeoutMs, (m) => this.updateManagers(m));
+    this.current = new RemoteDispatcher(address, client, this.callTimeoutMs, (m) => this.updateManagers(m), this.opts.onCA);
     return this.current;
   }
 

@@ -9,11 +9,12 @@ import type {
   SwarmInfo,
   SwarmUpdateFlags,
 } from '../api/backend';
-import { failedPrecondition, notFound, unavailable, unimplemented, NOT_A_MANAGER_MESSAGE, NOT_A_MANAGER_WORKER_MESSAGE } from '../lib/errors';
+import { failedPrecondition, unavailable, unimplemented, NOT_A_MANAGER_MESSAGE, NOT_A_MANAGER_WORKER_MESSAGE } from '../lib/errors';
 import type { NodeSpec, ServiceSpec, SwarmSpec } from '../types';
 import type { Daemon } from './daemon';
 import { mergeLogStreams } from './logs';
 import { EventLog } from './events';
+import { validateCAConfig } from '../manager/ca/rotation';
 
 /**
  * The daemon's answer to the Engine API's swarm endpoints: on a manager they go to the control
@@ -79,7 +80,11 @@ export class NodeBackend implements ClusterBackend {
 
   async updateSwarm(version: number, spec: SwarmSpec, flags: SwarmUpdateFlags): Promise<void> {
     if (flags.rotateManagerUnlockKey) throw unimplemented('autolock is not supported yet');
+    // `docker swarm ca --rotate` arrives here as CAConfig.ForceRotate+1 or a SigningCACert/Key; the
+    // manager's root rotator (src/manager/ca/rotation.ts) acts on the stored spec.
+    await validateCAConfig(spec, this.control.getCluster());
     await this.control.updateCluster(version, spec, { worker: flags.rotateWorkerToken, manager: flags.rotateManagerToken });
+    await this.d.transport?.rotator.settle();
   }
 
   async unlockKey(): Promise<string> {
@@ -139,12 +144,16 @@ export class NodeBackend implements ClusterBackend {
   private logsOf(tasks: () => import('../types').Task[], req: LogRequest, signal: AbortSignal): AsyncIterable<ServiceLogLine> {
     const agent = this.d.agent;
     const selfId = this.d.state?.nodeId;
+    const broker = this.d.transport?.logBroker;
     if (!agent) throw unavailable('this node has no agent');
+    const options = { follow: req.follow, tail: req.tail, timestamps: req.timestamps, since: req.since };
     return mergeLogStreams({
       tasks,
+      // Tasks of this node are read here; the others through a log subscription published to
+      // their node over its dispatcher session (the node answers with PublishLogs).
       open: (t, s) => {
-        if (t.NodeID !== selfId) throw notFound(`task ${t.ID} runs on another node; remote logs need the multi-node transport`);
-        return agent.logs(t.ID, { follow: req.follow, tail: req.tail, timestamps: req.timestamps, since: req.since }, s);
+        if (t.NodeID === selfId || !broker) return agent.logs(t.ID, options, s);
+        return broker.subscribe(t.NodeID!, [t.ID], options, s);
       },
       follow: req.follow,
       watch: this.d.manager?.store,

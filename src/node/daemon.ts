@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import '../manager/ca/reflect-shim';
-import * as x509 from '@peculiar/x509';
-import { createRootCA, caDigest, issueNodeKeyAndCertificate, createKeyAndCSR, issueNodeCertificate, certInfo } from '../manager/ca/pki';
+import { createRootCA, caDigest, issueNodeKeyAndCertificate, createKeyAndCSR, issueNodeCertificate, certInfo, nodeTLSInfo, tlsInfoOf as caTLSInfo } from '../manager/ca/pki';
+import { caTarget, signingMaterial, withChain } from '../manager/ca/rotation';
+import { CAFollower } from './ca-follow';
 import { joinCluster, renewCertificate } from '../manager/ca/join';
 import { NodeSecurity, type NodeCredentials } from '../manager/ca/keystore';
 import { RpcError, setTestFaultFile } from '../rpc';
@@ -254,10 +255,12 @@ export class Daemon {
     const creds = this.security.load();
     if (!creds) throw failedPrecondition('this node has no certificates: leave the swarm and join again');
     if (role === 'worker') {
+      const follower = this.caFollower();
       const connector = new RemoteDispatcherConnector({
         managers: state?.managers?.map((m) => m.addr) ?? [],
         credentials: () => this.security.load() ?? creds,
         onManagers: (m) => this.rememberManagers(m),
+        onCA: (t) => follower.apply(t),
       });
       this.connector = connector;
       this.agent = new Agent({
@@ -268,6 +271,7 @@ export class Daemon {
         dispatcher: () => connector.connect(),
         clock: systemClock,
         logger: this.logger.child({ role: 'agent' }),
+        tlsInfo: () => this.ownTLSInfo(),
       });
       await this.agent.start();
       this.renewer = new CertRenewer({
@@ -319,10 +323,54 @@ export class Daemon {
       dispatcher: () => manager.dispatcher,
       clock: systemClock,
       logger: this.logger.child({ role: 'agent' }),
+      tlsInfo: () => this.ownTLSInfo(),
     });
     await this.agent.start();
     this.renewer = new CertRenewer({ security: this.security, logger: this.logger.child({ role: 'ca' }), renew: (cur) => this.renewLocally(cur, manager) });
     this.renewer.start();
+    this.followOwnCA(manager, nodeId);
+  }
+
+  /** This node's TLS facts as its description reports them (issuer of its certificate, trust root). */
+  private async ownTLSInfo(): Promise<Cluster['TLSInfo'] | undefined> {
+    const c = this.security.load();
+    return c ? nodeTLSInfo(c.certPem, c.caPem) : undefined;
+  }
+
+  /** Follows the cluster CA's wishes (trust root, issuer, role) for this node; see ca-follow.ts. */
+  private caFollower(): CAFollower {
+    return new CAFollower({
+      security: this.security,
+      renewer: () => this.renewer,
+      changed: () => this.agent?.reconnect(),
+      logger: this.logger.child({ role: 'ca' }),
+    });
+  }
+
+  /**
+   * On a manager the CA target comes from the store: rotation state and this node's role. A role
+   * change in the store (promotion/demotion) renews the certificate so its OU follows.
+   */
+  private followOwnCA(manager: Manager, nodeId: string): void {
+    const follower = this.caFollower();
+    const watch = manager.store.watch({ kinds: ['cluster', 'node'], match: (e) => e.kind === 'cluster' || (e.object as Node).ID === nodeId });
+    const apply = () => {
+      const c = manager.store.view((tx) => tx.find('cluster'))[0];
+      const role = manager.store.view((tx) => tx.get('node', nodeId))?.Spec.Role;
+      if (c) follower.apply(caTarget(c, role));
+    };
+    void (async () => {
+      apply();
+      for await (const _e of watch) {
+        watch.drain();
+        apply();
+      }
+    })();
+    const prev = this.unsubscribeCreds;
+    this.unsubscribeCreds = () => {
+      watch.close();
+      prev?.();
+    };
   }
 
   /** Set by init() for startRoles (the state is saved only once the roles run). */
@@ -334,10 +382,12 @@ export class Daemon {
     const id = certInfo(cur.certPem).nodeId;
     const role = manager.store.view((tx) => tx.get('node', id))?.Spec.Role ?? 'manager';
     const { keyPem, csrPem } = await createKeyAndCSR(id);
-    const certPem = await issueNodeCertificate({ certPem: c.internal.rootCACert, keyPem: c.internal.rootCAKey }, { csrPem }, id, role, c.ID, {
+    // During a root rotation the new key signs, with the cross-signed root as intermediate.
+    const m = signingMaterial(c);
+    const certPem = await issueNodeCertificate(m.ca, { csrPem }, id, role, c.ID, {
       expiryMs: Math.floor((c.Spec.CAConfig?.NodeCertExpiry ?? 0) / 1e6),
     });
-    return { keyPem, certPem, caPem: c.internal.rootCACert };
+    return { keyPem, certPem: withChain(certPem, m.chain), caPem: m.trustRoot };
   }
 
   /** A worker asks the managers it knows, in turn, presenting its current certificate. */
@@ -382,10 +432,5 @@ export class Daemon {
 
 function tlsInfoOf(caPem: string): Cluster['TLSInfo'] {
   // Subject and public key of the root as base64 DER, the way Docker prints them in `docker info`.
-  const cert = new x509.X509Certificate(caPem);
-  return {
-    TrustRoot: caPem,
-    CertIssuerSubject: Buffer.from(cert.subjectName.toArrayBuffer()).toString('base64'),
-    CertIssuerPublicKey: Buffer.from(cert.publicKey.rawData).toString('base64'),
-  };
+  return caTLSInfo(caPem);
 }

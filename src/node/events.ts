@@ -18,7 +18,8 @@ export function toEngineEvent(e: StoreEvent, nowMs: number): EngineEvent | undef
       const reps = (x: import('../types').Service) => String(x.Spec.Mode.Replicated?.Replicas ?? '');
       if (reps(old) !== reps(s)) Object.assign(attrs, { 'replicas.old': reps(old), 'replicas.new': reps(s) });
       if (old.UpdateStatus?.State !== s.UpdateStatus?.State && s.UpdateStatus) {
-        Object.assign(attrs, { 'updatestate.old': old.UpdateStatus?.State ?? '', 'updatestate.new': s.UpdateStatus.State });
+        if (old.UpdateStatus) attrs['updatestate.old'] = old.UpdateStatus.State;
+        attrs['updatestate.new'] = s.UpdateStatus.State;
       }
     }
   } else if (e.kind === 'node') {

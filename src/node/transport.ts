@@ -6,6 +6,9 @@ import { createRpcServer, type ManagerRef, type RpcServer } from '../rpc';
 import { DispatcherService, HealthService } from '../rpc/protocol';
 import { nodeCAHandlers, NodeCAService, type NodeCABackend } from '../manager/ca/service';
 import { dispatcherHandlers } from '../manager/dispatcher/rpc';
+import { LogBroker } from '../manager/dispatcher/logbroker';
+import { RootRotator, caTarget, signingMaterial } from '../manager/ca/rotation';
+import { generateJoinToken } from '../manager/ca/core/token';
 import type { Manager } from '../manager/manager';
 import { isoTime } from '../lib/time';
 import { newId } from '../lib/ids';
@@ -27,6 +30,10 @@ export interface ManagerTransportOptions {
 export class ManagerTransport {
   private server: RpcServer;
   private readonly manager: Manager;
+  /** Log subscriptions for tasks on other nodes (`docker service logs`). */
+  readonly logBroker = new LogBroker();
+  /** Drives `docker swarm ca --rotate` from the cluster object. */
+  readonly rotator: RootRotator;
 
   constructor(opts: ManagerTransportOptions) {
     const manager = (this.manager = opts.manager);
@@ -34,7 +41,10 @@ export class ManagerTransport {
     const cluster = (): Cluster => manager.controlapi.getCluster();
     const backend: NodeCABackend = {
       clusterId: () => cluster().ID,
-      rootCA: () => ({ certPem: cluster().internal.rootCACert, keyPem: cluster().internal.rootCAKey }),
+      rootCA: () => signingMaterial(cluster()).ca,
+      chain: () => signingMaterial(cluster()).chain,
+      trustRoot: () => signingMaterial(cluster()).trustRoot,
+      joinRoot: () => signingMaterial(cluster()).joinRoot,
       joinTokens: () => ({ worker: cluster().JoinTokens.Worker, manager: cluster().JoinTokens.Manager }),
       certExpiryMs: () => Math.floor((cluster().Spec.CAConfig?.NodeCertExpiry ?? 0) / 1e6),
       registerNode: async (req) => {
@@ -67,7 +77,7 @@ export class ManagerTransport {
       address: opts.listenAddr,
       certPem: opts.credentials.certPem,
       keyPem: opts.credentials.keyPem,
-      caPem: opts.credentials.caPem,
+      caPem: signingMaterial(cluster()).trustRoot,
       clientAuth: 'optional',
       clusterId: cluster().ID,
       // A removed node's certificate is refused on every authenticated call.
@@ -80,21 +90,52 @@ export class ManagerTransport {
         dispatcher: manager.dispatcher,
         managers: () => managerRefs(manager),
         tlsInfo: () => cluster().TLSInfo,
+        caTarget: (nodeId) => {
+          const role = store.view((tx) => tx.get('node', nodeId))?.Spec.Role;
+          return caTarget(cluster(), role);
+        },
+        logBroker: this.logBroker,
       }),
     );
     this.server.addService(HealthService, { Check: () => ({ status: 'SERVING' as const }) });
+    this.rotator = new RootRotator({
+      store,
+      now: () => systemClock.now(),
+      newJoinToken: (digest) => generateJoinToken(digest, systemRng.bytes(16)),
+      logger: opts.logger,
+    });
+    // Node certificates of the old and the new root are both accepted while a rotation runs.
+    const trustWatch = (this.trustWatch = store.watch({ kinds: ['cluster'] }));
+    const server = this.server;
+    void (async () => {
+      for await (const _e of trustWatch) {
+        trustWatch.drain();
+        server.updateCredentials({ caPem: signingMaterial(cluster()).trustRoot });
+      }
+    })();
   }
+
+  private readonly trustWatch: ReturnType<Manager['store']['watch']>;
 
   async start(): Promise<number> {
-    return this.server.start();
+    try {
+      const port = await this.server.start();
+      this.rotator.start();
+      return port;
+    } catch (e) {
+      this.trustWatch.close();
+      throw e;
+    }
   }
 
-  /** New connections use the renewed certificate. */
+  /** New connections use the renewed certificate; the trusted roots are always the cluster's. */
   updateCredentials(c: NodeCredentials): void {
-    this.server.updateCredentials(c);
+    this.server.updateCredentials({ ...c, caPem: signingMaterial(this.manager.controlapi.getCluster()).trustRoot });
   }
 
   async stop(): Promise<void> {
+    this.rotator.stop();
+    this.trustWatch.close();
     await this.server.stop(1000);
   }
 }

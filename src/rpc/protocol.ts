@@ -2,7 +2,7 @@
 // agent holds with a manager, and the manager-only health check. Raft's transport will be one more
 // service on the same server and port.
 import type { AssignmentsMessage, NodeDescription, SessionInfo, TaskStatusUpdate } from '../types';
-import { ALL_NODES, MANAGERS, defineService, serverStream, unary } from './service';
+import { ALL_NODES, MANAGERS, clientStream, defineService, serverStream, unary } from './service';
 
 export interface SessionRpcRequest {
   description: NodeDescription;
@@ -20,19 +20,77 @@ export interface SessionRpcResponse extends SessionInfo {
   nodeId: string;
   /** Managers with their node IDs (what `docker info` shows as Manager Addresses on a worker). */
   managerNodes: ManagerRef[];
+  ca?: CATarget;
 }
 
 export interface SessionRef {
   sessionId: string;
 }
 
+/**
+ * What the cluster's CA expects of a node, sent with every session and heartbeat response (the way
+ * swarmkit's session messages carry the RootCA and the node's desired role): the node stores
+ * `trustRoot` as its root bundle when it differs, and renews its certificate when the certificate's
+ * issuer key is not `issuerPublicKey` (root rotation) or its OU is not `role` (promotion/demotion).
+ */
+export interface CATarget {
+  /** PEM bundle the node should trust (old + new root during a rotation). */
+  trustRoot: string;
+  /** base64 SPKI DER of the key that signs certificates now. */
+  issuerPublicKey: string;
+  /** The role the node has in the store. */
+  role?: 'worker' | 'manager';
+}
+
+export interface HeartbeatRpcResponse {
+  heartbeatPeriodMs: number;
+  ca?: CATarget;
+}
+
+export interface LogSubscriptionOptions {
+  follow: boolean;
+  tail: number | 'all';
+  timestamps: boolean;
+  /** Seconds since the epoch (fractional); 0 or absent = from the start. */
+  since?: number;
+}
+
+/** A log subscription published to the node that holds the tasks; `close` cancels it. */
+export interface LogSubscriptionMessage {
+  id: string;
+  taskIds: string[];
+  options: LogSubscriptionOptions;
+  close?: boolean;
+}
+
+export interface PublishedLogLine {
+  taskId: string;
+  serviceId: string;
+  nodeId: string;
+  stream: 'stdout' | 'stderr';
+  /** ms since the epoch */
+  time: number;
+  data: Uint8Array;
+}
+
+/** One message of the PublishLogs client stream; `close` = this subscription is complete on this node. */
+export interface PublishLogsMessage {
+  subscriptionId: string;
+  lines: PublishedLogLine[];
+  close?: boolean;
+}
+
 export const DispatcherService = defineService('shoal.Dispatcher', {
   Session: unary<SessionRpcRequest, SessionRpcResponse>(ALL_NODES),
-  Heartbeat: unary<SessionRef, { heartbeatPeriodMs: number }>(ALL_NODES),
+  Heartbeat: unary<SessionRef, HeartbeatRpcResponse>(ALL_NODES),
   Assignments: serverStream<SessionRef, AssignmentsMessage>(ALL_NODES),
   UpdateTaskStatus: unary<SessionRef & { updates: TaskStatusUpdate[] }, Record<string, never>>(ALL_NODES),
   /** The node is leaving the swarm: end the session and mark the node down now. */
   Leave: unary<SessionRef, Record<string, never>>(ALL_NODES),
+  /** Log subscriptions for tasks on the calling node (swarmkit's ListenSubscriptions), for the session's life. */
+  LogSubscriptions: serverStream<SessionRef, LogSubscriptionMessage>(ALL_NODES),
+  /** The node's answer to one subscription: lines, then a `close` marker (swarmkit's PublishLogs). */
+  PublishLogs: clientStream<PublishLogsMessage, Record<string, never>>(ALL_NODES),
 });
 
 export const HealthService = defineService('shoal.Health', {

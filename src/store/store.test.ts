@@ -156,3 +156,38 @@ test('snapshot and restore round-trip the state and index', async () => {
   assert.equal(other.index, 1);
   assert.deepEqual(other.view((tx) => tx.tasksByNode('n1').map((t) => t.ID)), ['t1']);
 });
+
+test('read hands out the committed objects themselves; a later commit replaces them, never changes them', async () => {
+  const { store } = immediateStore();
+  await store.update((tx) => {
+    tx.create('node', node('n1'));
+    tx.create('task', task('t1', 's1', 'n1'));
+    tx.create('task', task('t2', 's1'));
+  });
+  const before = store.read((tx) => tx.get('task', 't1'))!;
+  assert.equal(store.read((tx) => tx.get('task', 't1')), before, 'same object, not a copy');
+  assert.deepEqual(store.read((tx) => tx.tasksByService('s1').map((t) => t.ID).sort()), ['t1', 't2']);
+  assert.deepEqual(store.read((tx) => tx.tasksByNode('n1').map((t) => t.ID)), ['t1']);
+  assert.deepEqual(store.read((tx) => tx.find('task', (t) => !t.NodeID).map((t) => t.ID)), ['t2']);
+  assert.equal(store.read((tx) => tx.get('task', 'nope')), undefined);
+  await store.update((tx) => {
+    const t = tx.get('task', 't1')!;
+    t.Status = { ...t.Status, State: 'running' };
+    tx.update('task', t);
+  });
+  assert.equal(before.Status.State, 'new', 'the object read earlier is unchanged');
+  assert.equal(store.read((tx) => tx.get('task', 't1'))!.Status.State, 'running');
+  assert.deepEqual(store.view((tx) => tx.get('task', 't1')), store.read((tx) => tx.get('task', 't1')));
+});
+
+test('copies keep every member, including undefined ones and nested arrays', async () => {
+  const { store } = immediateStore();
+  const t = task('t1', 's1');
+  t.Spec = { ContainerSpec: { Image: 'x', Command: ['a', 'b'], Env: [] } };
+  await store.update((tx) => tx.create('task', t));
+  const got = store.view((tx) => tx.get('task', 't1'))!;
+  assert.ok('NodeID' in got && got.NodeID === undefined);
+  assert.deepEqual(got.Spec, t.Spec);
+  got.Spec.ContainerSpec!.Command!.push('c');
+  assert.deepEqual(store.view((tx) => tx.get('task', 't1'))!.Spec.ContainerSpec!.Command, ['a', 'b']);
+});

@@ -74,6 +74,38 @@ export class MemoryStore {
   }
 
   /**
+   * Like `view`, but the objects handed out are the store's own, not copies: for readers that only
+   * look at them or serialize them (lists for the API, IDs for a loop, the scheduler's node table).
+   * They must never be changed. A commit replaces objects and never changes one in place, so one
+   * kept for a while is a consistent, possibly outdated, version. Take `view` for anything else.
+   */
+  read<T>(fn: (tx: ReadTx) => T): T {
+    return fn(this.sharedReader());
+  }
+
+  private sharedReader(): ReadTx {
+    const tables = this.tables;
+    const tasksVia = (index: Map<string, Set<string>>, k: string): ObjectTypes['task'][] => {
+      const out: ObjectTypes['task'][] = [];
+      for (const id of index.get(k) ?? []) {
+        const t = tables.task.get(id);
+        if (t) out.push(t);
+      }
+      return out;
+    };
+    return {
+      get: (kind, id) => (tables[kind] as Table<typeof kind>).get(id) as never,
+      find: (kind, pred) => {
+        const out: ObjectTypes[typeof kind][] = [];
+        for (const o of (tables[kind] as Table<typeof kind>).values()) if (!pred || pred(o as never)) out.push(o);
+        return out as never;
+      },
+      tasksByService: (sid) => tasksVia(this.byService, sid),
+      tasksByNode: (nid) => tasksVia(this.byNode, nid),
+    };
+  }
+
+  /**
    * Runs `fn` in a write transaction and proposes its changes. Writes are serialized, so a
    * transaction always reads the state every earlier write left. Resolves with `fn`'s result once
    * the changes are committed and applied.

@@ -85,7 +85,7 @@ export class Allocator {
     this.dirty.clear();
     if (this.full) {
       this.full = false;
-      ids = store.view((tx) => tx.find('task', (t) => t.Status.State === 'new').map((t) => t.ID));
+      ids = store.read((tx) => tx.find('task', (t) => t.Status.State === 'new').map((t) => t.ID));
     }
     if (ids.length === 0) return;
     await store.update((tx) => {

@@ -338,3 +338,52 @@ export async function crossSign(signer: RootCA, newRootPem: string, opts: { now?
   });
   return cert.toString('pem') + '\n';
 }
+
+// ---- TLS facts as Docker shows them ---------------------------------------------------------
+
+export interface TLSFacts {
+  TrustRoot: string;
+  /** base64 DER of the issuer's subject */
+  CertIssuerSubject: string;
+  /** base64 DER (SPKI) of the issuer's public key */
+  CertIssuerPublicKey: string;
+}
+
+/** base64 SPKI DER of a certificate's public key (the first of a bundle). */
+export function publicKeyB64(certPem: string): string {
+  const cert = parseCert(splitPemBundle(certPem)[0] ?? certPem);
+  return Buffer.from(cert.publicKey.rawData).toString('base64');
+}
+
+/** The cluster's TLSInfo for a root CA: the root is its own issuer. */
+export function tlsInfoOf(caPem: string): TLSFacts {
+  const cert = parseCert(splitPemBundle(caPem)[0] ?? caPem);
+  return {
+    TrustRoot: caPem,
+    CertIssuerSubject: Buffer.from(cert.subjectName.toArrayBuffer()).toString('base64'),
+    CertIssuerPublicKey: Buffer.from(cert.publicKey.rawData).toString('base64'),
+  };
+}
+
+/**
+ * A node's TLS facts: the subject and key of whatever signed its certificate (an intermediate sent
+ * with it, else one of its roots) and the roots it trusts. Root rotation is finished when every node's
+ * issuer key is the new root's and its trust root is the new root alone.
+ */
+export async function nodeTLSInfo(certPem: string, trustRootPem: string): Promise<TLSFacts> {
+  const blocks = splitPemBundle(certPem);
+  const leaf = parseCert(blocks[0] ?? certPem);
+  const candidates = [...blocks.slice(1), ...splitPemBundle(trustRootPem)].map(parseCert);
+  let issuer: x509.X509Certificate | undefined;
+  for (const c of candidates) {
+    if (c.subject === leaf.issuer && (await leaf.verify({ publicKey: c.publicKey, signatureOnly: true }).catch(() => false))) {
+      issuer = c;
+      break;
+    }
+  }
+  return {
+    TrustRoot: trustRootPem,
+    CertIssuerSubject: Buffer.from(leaf.issuerName.toArrayBuffer()).toString('base64'),
+    CertIssuerPublicKey: issuer ? Buffer.from(issuer.publicKey.rawData).toString('base64') : '',
+  };
+}

@@ -7,6 +7,11 @@ import { JOIN_TOKEN_REQUIRED_MESSAGE, tokensEqual } from './core/token';
 import type { NodeRole } from './core/policy';
 import { issueNodeCertificate, type RootCA } from './pki';
 
+/** A leaf followed by the intermediates that lead to the roots nodes trust. */
+export function withChain(certPem: string, chain: string): string {
+  return chain ? certPem.trimEnd() + '\n' + chain : certPem;
+}
+
 export interface GetRootCARequest {
   /** unused; reserved */
   _?: never;
@@ -41,8 +46,14 @@ export const NodeCAService = defineService('shoal.NodeCA', {
 
 export interface NodeCABackend {
   clusterId(): string;
-  /** The signing CA (manager side: from the cluster object). */
+  /** The signing CA (manager side: from the cluster object; the new root's key during a rotation). */
   rootCA(): RootCA;
+  /** Intermediates sent after every issued certificate (the cross-signed new root during a rotation). */
+  chain?(): string;
+  /** The roots member nodes should trust (old + new during a rotation); default rootCA().certPem. */
+  trustRoot?(): string;
+  /** The root joining nodes fetch and pin by the token digest; default rootCA().certPem. */
+  joinRoot?(): string;
   /** Current tokens; rotated ones simply stop matching. */
   joinTokens(): { worker: string; manager: string };
   /** Node certificate expiry from the cluster spec (ms; 0 = default 90 days). */
@@ -57,11 +68,14 @@ export interface NodeCABackend {
 /** Handlers for NodeCAService over a backend (wired by the manager). */
 export function nodeCAHandlers(b: NodeCABackend): Handlers<typeof NodeCAService.methods> {
   return {
-    GetRootCACertificate: () => ({ certificate: b.rootCA().certPem }),
+    GetRootCACertificate: () => ({ certificate: b.joinRoot?.() ?? b.rootCA().certPem }),
 
     IssueNodeCertificate: async (req: IssueNodeCertificateRequest, ctx: CallContext) => {
       if (!req || typeof req.csr !== 'string' || req.csr === '') throw invalidArgument('CSR is required');
       const ca = b.rootCA();
+      const chain = b.chain?.() ?? '';
+      const rootCA = b.trustRoot?.() ?? ca.certPem;
+      const sign = async (nodeId: string, role: NodeRole) => withChain(await issueNodeCertificate(ca, { csrPem: req.csr }, nodeId, role, b.clusterId(), opts), chain);
       const opts = { expiryMs: b.certExpiryMs(), now: b.now?.() };
       if (!req.token && ctx.refusedPeer) throw permissionDenied(ctx.refusedPeer.reason);
       // Renewal: a member with a valid certificate and no token keeps its ID; its role comes from the store.
@@ -69,8 +83,8 @@ export function nodeCAHandlers(b: NodeCABackend): Handlers<typeof NodeCAService.
         if (ctx.peer.clusterId !== b.clusterId()) throw permissionDenied('Permission denied: remote certificate not part of organization');
         const role = await b.nodeRole(ctx.peer.nodeId);
         if (role === null) throw permissionDenied(`Permission denied: node ${ctx.peer.nodeId} was removed from swarm`);
-        const certificate = await issueNodeCertificate(ca, { csrPem: req.csr }, ctx.peer.nodeId, role, b.clusterId(), opts);
-        return { nodeId: ctx.peer.nodeId, role, certificate, rootCA: ca.certPem };
+        const certificate = await sign(ctx.peer.nodeId, role);
+        return { nodeId: ctx.peer.nodeId, role, certificate, rootCA };
       }
       const tokens = b.joinTokens();
       const token = req.token ?? '';
@@ -79,8 +93,8 @@ export function nodeCAHandlers(b: NodeCABackend): Handlers<typeof NodeCAService.
       else if (token && tokensEqual(token, tokens.worker)) role = 'worker';
       if (!role) throw invalidArgument(JOIN_TOKEN_REQUIRED_MESSAGE);
       const nodeId = await b.registerNode({ role, availability: req.availability, hostname: req.hostname, addr: req.addr });
-      const certificate = await issueNodeCertificate(ca, { csrPem: req.csr }, nodeId, role, b.clusterId(), opts);
-      return { nodeId, role, certificate, rootCA: ca.certPem };
+      const certificate = await sign(nodeId, role);
+      return { nodeId, role, certificate, rootCA };
     },
   };
 }

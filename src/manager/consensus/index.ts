@@ -1,6 +1,6 @@
 // Public surface of the consensus driver (see docs/design/consensus.md).
 export { RaftConsensus } from './raft-consensus';
-export type { RaftConsensusOptions, Timers, ConsensusLogger } from './raft-consensus';
+export type { RaftConsensusOptions, Timers, ConsensusLogger } from './options';
 export type { RaftMember } from './codec';
 export type { MemberStatus, Reachability } from './membership';
 export { NotLeaderError, LostLeadershipError, MEMBER_REMOVED_MESSAGE, CANNOT_REMOVE_MESSAGE, isNotLeader } from './errors';

@@ -6,7 +6,7 @@
 // lease). A slow or partitioned leader answers nothing (timeout) and is left to normal Raft timing.
 // Safety never depends on this: votes, terms and log checks are unchanged.
 import type { Rng } from '../../lib/ports';
-import type { Timers } from './raft-consensus';
+import type { Timers } from './options';
 
 export type ProbeResult = 'alive' | 'dead' | 'unknown';
 
@@ -22,14 +22,21 @@ export class LeaderWatch {
   private heard = 0;
   private probing = false;
 
+  private readonly rng: Rng;
+  private readonly timers: Timers;
+  private readonly tickMs: number;
+  /** Ticks without word from the leader before probing it. */
+  private readonly silenceTicks: number;
+
   constructor(
     private readonly host: LeaderWatchHost,
-    private readonly rng: Rng,
-    private readonly timers: Timers,
-    private readonly tickMs: number,
-    /** Ticks without word from the leader before probing it. */
-    private readonly silenceTicks: number,
-  ) {}
+    o: { rng: Rng; timers: Timers; tickMs: number; silenceTicks: number },
+  ) {
+    this.rng = o.rng;
+    this.timers = o.timers;
+    this.tickMs = o.tickMs;
+    this.silenceTicks = o.silenceTicks;
+  }
 
   heardFromLeader(): void {
     this.silentTicks = 0;

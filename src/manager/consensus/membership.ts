@@ -69,6 +69,18 @@ export class Membership {
     return t !== undefined && now - t <= windowMs;
   }
 
+  /** MANAGER STATUS rows: voters (or, before the first conf entry applies, everyone known). */
+  statuses(v: { voters: number[]; lead: number; selfUp: boolean; now: number; windowMs: number; progress?: Map<number, { recentActive: boolean }> }): MemberStatus[] {
+    const voters = new Set(v.voters);
+    return this.list()
+      .filter((m) => voters.size === 0 || voters.has(m.raftId))
+      .map((m) => {
+        const self = m.raftId === this.selfId;
+        const reachable = self ? v.selfUp : this.recentlySeen(m.raftId, v.now, v.windowMs) || !!v.progress?.get(m.raftId)?.recentActive;
+        return { ...m, self, leader: m.raftId === v.lead, reachability: reachable ? 'reachable' : 'unreachable' };
+      });
+  }
+
   /** A fresh ID: random, positive, safe, never used or removed. */
   allocateId(random: () => number): number {
     for (;;) {

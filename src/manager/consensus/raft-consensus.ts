@@ -1,8 +1,6 @@
-// The Raft driver of a manager: owns a RawNode, its durable storage and the Ready loop, and is the
-// store's Proposer. One Ready at a time: persist (awaited fsync) → send → apply → advance → compact.
-// Ticks, inbound messages and proposals step the RawNode at any time; whatever arrives while a Ready
-// is being persisted goes out in the next one (group commit). See docs/design/consensus.md.
-import { randomBytes } from 'node:crypto';
+// The Raft driver of a manager (docs/design/consensus.md): owns a RawNode, its durable storage and the
+// Ready loop (persist with fsync → send → apply → advance → compact, one Ready at a time), and is the
+// store's Proposer. Work arriving while a Ready is persisted goes out in the next one (group commit).
 import type { Clock, Rng } from '../../lib/ports';
 import { failedPrecondition, invalidArgument, isKind, unavailable } from '../../lib/errors';
 import { MemoryStorage, RawNode, decodeConfChange, type ConfState, type Entry, type Message, type Ready, type Role } from '../../raft';
@@ -13,43 +11,9 @@ import { Membership, type MemberStatus } from './membership';
 import { RaftDiskStorage, type DiskState } from './storage';
 import type { JoinResponse, RaftServiceTarget, RaftTransport, RaftTransportSink } from './transport-types';
 import { forceNewClusterState } from './force-new-cluster';
+import { defaultRng, defaultTimers, silentLogger, type ConsensusLogger, type RaftConsensusOptions, type Timers } from './options';
+import { ReadWaiters } from './read-waiters';
 import { LeaderWatch } from './leader-watch';
-
-export interface Timers {
-  setInterval(fn: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export interface ConsensusLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export interface RaftConsensusOptions {
-  /** Directory for raft.lmdb and snapshots/ (e.g. <data-dir>/manager/raft). */
-  dir: string;
-  /** Required for bootstrap/join; on restart it is read from disk (and checked if given). */
-  raftId?: number;
-  store: MemoryStore;
-  transport: RaftTransport;
-  clock?: Clock;
-  timers?: Timers;
-  rng?: Rng;
-  /** Milliseconds per Raft tick (Docker: 1 s). */
-  tickMs?: number;
-  /** Ticks without a leader before an election (Docker: 10). */
-  electionTick?: number;
-  heartbeatTick?: number;
-  /** Applied entries between snapshots (Docker: 10000). */
-  snapshotInterval?: number;
-  /** Entries kept behind a snapshot for slow followers (Docker: 500). */
-  keepEntries?: number;
-  maxEntriesPerMsg?: number;
-  logger?: ConsensusLogger;
-}
 
 interface Pending {
   term: number;
@@ -57,18 +21,8 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-interface ReadWaiter {
-  index: number;
-  resolve: (index: number) => void;
-  reject: (e: Error) => void;
-  timer: unknown;
-}
-
 type State = 'new' | 'running' | 'stopped' | 'removed';
 
-const silent: ConsensusLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-const defaultRng: Rng = { next: () => Math.random(), bytes: (n) => new Uint8Array(randomBytes(n)) };
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransportSink {
   private readonly disk: RaftDiskStorage;
@@ -100,8 +54,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   private loopIdle: Promise<void> = Promise.resolve();
   private loopIdleResolve: (() => void) | null = null;
   private readonly pending = new Map<number, Pending>();
-  private readonly reads = new Map<string, ReadWaiter>();
-  private readCounter = 0;
+  private reads!: ReadWaiters;
   private readonly leaderListeners = new Set<(isLeader: boolean, leader: number) => void>();
   private readonly removedListeners = new Set<() => void>();
   private readonly leaderWaiters = new Set<() => void>();
@@ -112,14 +65,9 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     this.store = opts.store;
     this.transport = opts.transport;
     this.clock = opts.clock ?? { now: () => Date.now() };
-    this.timers = opts.timers ?? {
-      setInterval: (fn, ms) => setInterval(fn, ms),
-      clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
-      setTimeout: (fn, ms) => setTimeout(fn, ms),
-      clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-    };
+    this.timers = opts.timers ?? defaultTimers;
     this.rng = opts.rng ?? defaultRng;
-    this.log = opts.logger ?? silent;
+    this.log = opts.logger ?? silentLogger;
     this.tickMs = opts.tickMs ?? 1000;
     this.electionTick = opts.electionTick ?? 10;
     this.heartbeatTick = opts.heartbeatTick ?? 1;
@@ -127,6 +75,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     this.keepEntries = opts.keepEntries ?? 500;
     this.maxEntriesPerMsg = opts.maxEntriesPerMsg ?? 1024;
     this.id = opts.raftId ?? 0;
+    this.reads = new ReadWaiters(this.timers, this.rng);
   }
 
   /** True when `dir` already holds Raft state (restart) rather than nothing (bootstrap/join). */
@@ -255,23 +204,20 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     });
     this.transport.bind(this);
     const probe = this.transport.probe?.bind(this.transport);
-    if (probe) {
-      this.watch = new LeaderWatch(
-        {
-          followerView: () => (this.state === 'running' && this.rn.raft.role === 'follower' && this.rn.raft.lead !== 0 ? { lead: this.rn.raft.lead, term: this.rn.raft.term } : undefined),
-          probe,
-          forceCampaign: (reason) => {
-            this.log.info({ reason }, 'raft: leader is down; campaigning now');
-            this.rn.raft.hup(true);
-            this.kick();
+    this.watch = probe
+      ? new LeaderWatch(
+          {
+            followerView: () => (this.state === 'running' && this.rn.raft.role === 'follower' && this.rn.raft.lead !== 0 ? { lead: this.rn.raft.lead, term: this.rn.raft.term } : undefined),
+            probe,
+            forceCampaign: (reason) => {
+              this.log.info({ reason }, 'raft: leader is down; campaigning now');
+              this.rn.raft.hup(true);
+              this.kick();
+            },
           },
-        },
-        this.rng,
-        this.timers,
-        this.tickMs,
-        Math.max(3, 2 * this.heartbeatTick + 1),
-      );
-    }
+          { rng: this.rng, timers: this.timers, tickMs: this.tickMs, silenceTicks: Math.max(3, 2 * this.heartbeatTick + 1) },
+        )
+      : null;
     for (const m of this.membership.list()) if (m.raftId !== this.id && m.addr) this.transport.setPeer(m.raftId, m.addr);
     this.state = 'running';
     this.ticker = this.timers.setInterval(() => this.tick(), this.tickMs);
@@ -313,10 +259,10 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     // 1. durable: a vote, a term or an entry never leaves before it is on disk
     const hs = rd.hardState;
     const prev = this.mem.hardStateNow();
-    const mustSync = rd.entries.length > 0 || !!rd.snapshot || (!!hs && (hs.term !== prev.term || hs.vote !== prev.vote));
-    const write = this.disk.persist({ entries: rd.entries, hardState: hs, snapshot: rd.snapshot });
-    if (mustSync) await write;
-    else write.catch((err) => this.log.error({ err }, 'raft: writing the commit index failed'));
+    // A Ready whose only durable change is the commit index writes nothing: the commit index is
+    // recovered from the leader (or, for a lone voter, by re-committing its log) and is saved with the next entries.
+    const mustWrite = rd.entries.length > 0 || !!rd.snapshot || (!!hs && (hs.term !== prev.term || hs.vote !== prev.vote));
+    if (mustWrite) await this.disk.persist({ entries: rd.entries, hardState: hs, snapshot: rd.snapshot });
     if (rd.snapshot) this.mem.applySnapshot(rd.snapshot);
     this.mem.append(rd.entries);
     if (hs) this.mem.setHardState(hs);
@@ -326,11 +272,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     if (rd.snapshot) this.applySnapshot(rd.snapshot.data, rd.snapshot.metadata.index, rd.snapshot.metadata.confState);
     let membershipChanged = !!rd.snapshot;
     for (const e of rd.committedEntries) membershipChanged = this.applyEntry(e) || membershipChanged;
-    for (const rs of rd.readStates) {
-      const w = this.reads.get(hex(rs.context));
-      if (w) w.index = rs.index;
-    }
-    this.serveReads();
+    this.reads.ready(rd.readStates, this.appliedIndex);
     // 4. advance
     this.rn.advance(rd);
     if (membershipChanged) await this.disk.saveMembership(this.membership.list(), this.membership.removed());
@@ -412,7 +354,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
     }
-    this.failReadsWithoutLeader();
+    if (leader === 0) this.reads.failAll(noLeader());
     if (changed) {
       for (const w of [...this.leaderWaiters]) w();
       for (const cb of this.leaderListeners) {
@@ -604,49 +546,16 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   readIndex(timeoutMs = this.tickMs * this.electionTick * 2): Promise<number> {
     const refusal = this.refuseProposal();
     if (refusal && !(refusal instanceof NotLeaderError)) return Promise.reject(refusal);
-    const ctx = new Uint8Array(12);
-    new DataView(ctx.buffer).setFloat64(0, ++this.readCounter);
-    ctx.set(this.rng.bytes(4), 8);
-    const key = hex(ctx);
-    const p = new Promise<number>((resolve, reject) => {
-      const timer = this.timers.setTimeout(() => {
-        this.reads.delete(key);
-        reject(unavailable('raft: read index timed out'));
-      }, timeoutMs);
-      this.reads.set(key, { index: 0, resolve, reject, timer });
-    });
+    const { ctx, done } = this.reads.add(timeoutMs);
     this.rn.readIndex(ctx);
     this.kick();
-    return p;
-  }
-
-  private serveReads(): void {
-    for (const [key, w] of this.reads) {
-      if (w.index > 0 && w.index <= this.appliedIndex) {
-        this.reads.delete(key);
-        this.timers.clearTimeout(w.timer);
-        w.resolve(w.index);
-      }
-    }
-  }
-
-  private failReadsWithoutLeader(): void {
-    if (this.lead !== 0) return;
-    for (const [key, w] of this.reads) {
-      this.reads.delete(key);
-      this.timers.clearTimeout(w.timer);
-      w.reject(noLeader());
-    }
+    return done;
   }
 
   private failAll(err: Error): void {
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
-    for (const w of this.reads.values()) {
-      this.timers.clearTimeout(w.timer);
-      w.reject(err);
-    }
-    this.reads.clear();
+    this.reads.failAll(err);
   }
 
   isLeader(): boolean {
@@ -663,20 +572,15 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   /** Every voter with its address, node ID, leader flag and reachability (served from the leader for `docker node ls`). */
   members(): MemberStatus[] {
     if (!this.membership) return [];
-    const now = this.clock.now();
-    const window = this.tickMs * this.electionTick;
-    const progress = this.state === 'running' ? this.rn.status().progress : undefined;
-    const lead = this.state === 'running' ? this.rn.raft.lead : 0;
-    const voters = new Set(this.confState.voters);
-    return this.membership
-      .list()
-      .filter((m) => voters.has(m.raftId) || voters.size === 0)
-      .map((m) => {
-        const self = m.raftId === this.id;
-        const reachable =
-          (self && this.state === 'running') || (!self && (this.membership.recentlySeen(m.raftId, now, window) || !!progress?.get(m.raftId)?.recentActive));
-        return { ...m, self, leader: m.raftId === lead, reachability: reachable ? 'reachable' : 'unreachable' };
-      });
+    const running = this.state === 'running';
+    return this.membership.statuses({
+      voters: this.confState.voters,
+      lead: running ? this.rn.raft.lead : 0,
+      selfUp: running,
+      now: this.clock.now(),
+      windowMs: this.tickMs * this.electionTick,
+      progress: running ? this.rn.status().progress : undefined,
+    });
   }
 
   /** Calls `cb(isLeader, leaderRaftId)` on every leader or role change; returns an unsubscribe. */

@@ -42,7 +42,8 @@ export class RaftDiskStorage {
     fs.mkdirSync(dir, { recursive: true });
     this.snapDir = path.join(dir, 'snapshots');
     fs.mkdirSync(this.snapDir, { recursive: true });
-    this.root = open({ path: path.join(dir, 'raft.lmdb'), compression: false, maxDbs: 4 });
+    // overlappingSync off: a write's promise resolves only after LMDB's commit fsynced (not merely committed).
+    this.root = open({ path: path.join(dir, 'raft.lmdb'), compression: false, maxDbs: 4, overlappingSync: false });
     this.entriesDb = this.root.openDB<StoredEntry, number>({ name: 'entries', compression: false });
     this.meta = this.root.openDB<unknown, string>({ name: 'meta', compression: false });
     for (const k of this.entriesDb.getKeys({ reverse: true, limit: 1 })) this.diskLast = k;

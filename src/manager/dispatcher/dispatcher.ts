@@ -228,7 +228,7 @@ export class Dispatcher implements DispatcherApi {
   }
 
   private periodMs(): number {
-    const c = this.store.view((tx) => tx.find('cluster'))[0] as Cluster | undefined;
+    const c = this.store.read((tx) => tx.find('cluster'))[0] as Cluster | undefined;
     return heartbeatPeriodMs(c?.Spec?.Dispatcher?.HeartbeatPeriod);
   }
 

@@ -3,10 +3,11 @@
 // nodes and other clusters); the node ID always comes from the caller's certificate, and a session
 // ID is honoured only for the node that opened it.
 import type { CallContext, Handlers, ManagerRef } from '../../rpc';
-import { DispatcherService } from '../../rpc/protocol';
+import { DispatcherService, type CATarget } from '../../rpc/protocol';
 import { notFound, permissionDenied } from '../../lib/errors';
 import type { NodeDescription } from '../../types';
 import type { Dispatcher } from './dispatcher';
+import type { LogBroker } from './logbroker';
 
 export interface DispatcherRpcDeps {
   dispatcher: Dispatcher;
@@ -14,6 +15,10 @@ export interface DispatcherRpcDeps {
   managers: () => ManagerRef[];
   /** TLS facts of the cluster (the root every node certificate chains to), shown in `docker node inspect`. */
   tlsInfo?: () => NodeDescription['TLSInfo'];
+  /** What the CA expects of this node now (trust root, signing key, role): sent with sessions and heartbeats. */
+  caTarget?: (nodeId: string) => CATarget | undefined;
+  /** Remote log subscriptions; without it LogSubscriptions stays empty and PublishLogs is refused. */
+  logBroker?: LogBroker;
 }
 
 function caller(ctx: CallContext): string {
@@ -32,13 +37,22 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
     Session: async (req, ctx) => {
       const nodeId = caller(ctx);
       const description: NodeDescription = { ...(req?.description ?? {}) };
-      const tls = deps.tlsInfo?.();
+      // The node reports what its own certificate and trust root are (root rotation progress is
+      // judged from it, as Docker's CLI does); nodes that report nothing get the cluster's.
+      const reported = description.TLSInfo;
+      const tls = reported && typeof reported.CertIssuerPublicKey === 'string' && typeof reported.TrustRoot === 'string' ? reported : deps.tlsInfo?.();
       if (tls) description.TLSInfo = tls;
+      else delete description.TLSInfo;
       const info = await d.session({ nodeId, description, addr: typeof req?.addr === 'string' ? req.addr : '' });
       const managerNodes = deps.managers();
-      return { ...info, nodeId, managers: managerNodes.map((m) => m.addr), managerNodes };
+      const ca = deps.caTarget?.(nodeId);
+      return { ...info, nodeId, managers: managerNodes.map((m) => m.addr), managerNodes, ...(ca ? { ca } : {}) };
     },
-    Heartbeat: (req, ctx) => d.heartbeat(own(req?.sessionId, ctx)),
+    Heartbeat: async (req, ctx) => {
+      const res = await d.heartbeat(own(req?.sessionId, ctx));
+      const ca = deps.caTarget?.(caller(ctx));
+      return ca ? { ...res, ca } : res;
+    },
     Assignments: (req, ctx) => d.assignments(own(req?.sessionId, ctx), ctx.signal),
     UpdateTaskStatus: async (req, ctx) => {
       await d.updateTaskStatus(own(req?.sessionId, ctx), Array.isArray(req?.updates) ? req.updates : []);
@@ -46,6 +60,18 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
     },
     Leave: async (req, ctx) => {
       await d.leave(own(req?.sessionId, ctx));
+      return {};
+    },
+    LogSubscriptions: (req, ctx) => {
+      const nodeId = caller(ctx);
+      own(req?.sessionId, ctx);
+      if (!deps.logBroker) return (async function* () {})();
+      return deps.logBroker.listen(nodeId, ctx.signal);
+    },
+    PublishLogs: async (reqs, ctx) => {
+      const nodeId = caller(ctx);
+      if (!deps.logBroker) throw notFound('no log broker on this manager');
+      await deps.logBroker.publish(nodeId, reqs);
       return {};
     },
   };

@@ -28,7 +28,7 @@ export class ConstraintEnforcer extends StoreLoop {
     this.dirty.clear();
     if (this.full) {
       this.full = false;
-      ids = store.view((tx) => tx.find('node').map((n) => n.ID));
+      ids = store.read((tx) => tx.find('node').map((n) => n.ID));
     }
     for (const nid of ids) {
       await store.update((tx) => {

@@ -49,7 +49,7 @@ export class GlobalOrchestrator extends StoreLoop {
     this.dirty.clear();
     if (this.full) {
       this.full = false;
-      ids = store.view((tx) => tx.find('service', isGlobal).map((s) => s.ID));
+      ids = store.read((tx) => tx.find('service', isGlobal).map((s) => s.ID));
     }
     for (const sid of deleted) {
       await store.update((tx) => {

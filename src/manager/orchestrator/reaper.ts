@@ -1,4 +1,4 @@
-import type { Node, Task } from '../../types';
+import { isRunnable, isTerminal, type Node, type Task } from '../../types';
 import type { StoreEvent, WatchFilter } from '../../store';
 import { StoreLoop, type LoopDeps } from './loop';
 import { reapService } from './core/reaper';
@@ -24,12 +24,16 @@ export class TaskReaper extends StoreLoop {
     if (e.kind === 'node') {
       const n = e.object as Node;
       if (e.action !== 'delete' && n.Status.State !== 'down') return false;
-      const tasks = this.deps.store.view((tx) => tx.tasksByNode(n.ID));
+      const tasks = this.deps.store.read((tx) => tx.tasksByNode(n.ID));
       for (const t of tasks) this.dirty.add(t.ServiceID);
       return tasks.length > 0;
     }
     if (e.action === 'delete') return false;
     const t = e.object as Task;
+    // Only a new task (a slot's history grows), a task no longer wanted or a stopped one can make
+    // something reapable; a live task's progress (PREPARING → RUNNING, hundreds of updates when a
+    // service starts) cannot, and re-reading the whole service for each would be wasted work.
+    if (e.action === 'update' && isRunnable(t.DesiredState) && !isTerminal(t.Status.State)) return false;
     this.dirty.add(t.ServiceID);
     return true;
   }
@@ -40,7 +44,7 @@ export class TaskReaper extends StoreLoop {
     this.dirty.clear();
     if (this.full) {
       this.full = false;
-      ids = [...new Set(store.view((tx) => tx.find('task').map((t) => t.ServiceID)))];
+      ids = [...new Set(store.read((tx) => tx.find('task').map((t) => t.ServiceID)))];
     }
     for (const sid of ids) {
       await store.update((tx) => {

@@ -42,10 +42,10 @@ export class ReplicatedOrchestrator extends StoreLoop {
     let ids = [...this.dirty];
     this.dirty.clear();
     if (full) {
-      const all = store.view((tx) => tx.find('service'));
+      const all = store.read((tx) => tx.find('service'));
       ids = all.filter(isReplicated).map((s) => s.ID);
       const live = new Set(all.map((s) => s.ID));
-      const orphans = store.view((tx) => tx.find('task', (t) => !live.has(t.ServiceID) && t.DesiredState !== 'remove'));
+      const orphans = store.read((tx) => tx.find('task', (t) => !live.has(t.ServiceID) && t.DesiredState !== 'remove'));
       for (const sid of new Set(orphans.map((t) => t.ServiceID))) deleted.push(sid);
     }
     for (const sid of deleted) {

@@ -31,7 +31,7 @@ export class RestartSupervisor extends StoreLoop {
       const relevant = e.action === 'delete' || n.Status.State === 'down' || n.Spec.Availability === 'drain';
       if (!relevant) return false;
       if (e.action === 'update' && old && old.Status.State === n.Status.State && old.Spec.Availability === n.Spec.Availability) return false;
-      const tasks = this.deps.store.view((tx) => tx.tasksByNode(n.ID));
+      const tasks = this.deps.store.read((tx) => tx.tasksByNode(n.ID));
       for (const t of tasks) this.dirty.add(t.ServiceID);
       return tasks.length > 0;
     }
@@ -50,7 +50,7 @@ export class RestartSupervisor extends StoreLoop {
     this.dirty.clear();
     if (this.full) {
       this.full = false;
-      ids = store.view((tx) => tx.find('service').map((s) => s.ID));
+      ids = store.read((tx) => tx.find('service').map((s) => s.ID));
     }
     for (const sid of ids) {
       const records = await store.update((tx) => {
@@ -70,7 +70,7 @@ export class RestartSupervisor extends StoreLoop {
       }
     }
     // delayed starts: examine every service that has any (cheap: usually few)
-    const waiting = store.view((tx) => tx.find('task', (t) => t.DesiredState === 'ready' && !!t.internal.delayedStart));
+    const waiting = store.read((tx) => tx.find('task', (t) => t.DesiredState === 'ready' && !!t.internal.delayedStart));
     const services = new Set(waiting.map((t) => t.ServiceID));
     let wakeAt: number | undefined;
     for (const sid of services) {
@@ -99,7 +99,7 @@ export class RestartSupervisor extends StoreLoop {
   /** Drops restart records of services that no longer exist. */
   private pruneHistory(_now: number): void {
     if (this.history.size < 1024) return;
-    const live = new Set(this.deps.store.view((tx) => tx.find('service').map((s) => s.ID)));
+    const live = new Set(this.deps.store.read((tx) => tx.find('service').map((s) => s.ID)));
     for (const k of this.history.keys()) if (!live.has(k.split('/')[0]!)) this.history.delete(k);
   }
 }

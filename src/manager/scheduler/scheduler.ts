@@ -110,10 +110,10 @@ export class Scheduler {
     this.retry = false;
     if (this.full) {
       this.full = false;
-      for (const t of store.view((tx) => tx.find('task', (x) => x.Status.State === 'pending'))) services.add(t.ServiceID);
+      for (const t of store.read((tx) => tx.find('task', (x) => x.Status.State === 'pending'))) services.add(t.ServiceID);
     }
     if (services.size === 0) return;
-    const infos: Map<string, NodeInfo> = store.view((tx) => buildNodeInfos(tx.find('node'), tx.find('task', (t) => !!t.NodeID && !isTerminal(t.Status.State))));
+    const infos: Map<string, NodeInfo> = store.read((tx) => buildNodeInfos(tx.find('node'), tx.find('task', (t) => !!t.NodeID && !isTerminal(t.Status.State))));
     for (const sid of [...services].sort()) {
       const unplaced = await store.update((tx) => {
         const pending = tx.tasksByService(sid).filter((t) => t.Status.State === 'pending');

@@ -83,8 +83,23 @@ export class DockerController implements TaskController {
     this.name = containerName(task);
   }
 
-  /** The container for this task, or undefined. Looked up by name; the task-ID label must match. */
-  private async find(): Promise<ContainerInspect | undefined> {
+  private finding: Promise<ContainerInspect | undefined> | null = null;
+
+  /**
+   * The container for this task, or undefined. Looked up by name; the task-ID label must match.
+   * Concurrent look-ups (the task manager's and the health poll's, right after a start) share one
+   * engine round trip.
+   */
+  private find(): Promise<ContainerInspect | undefined> {
+    if (this.finding) return this.finding;
+    const p = this.lookup().finally(() => {
+      if (this.finding === p) this.finding = null;
+    });
+    this.finding = p;
+    return p;
+  }
+
+  private async lookup(): Promise<ContainerInspect | undefined> {
     try {
       const c = await this.engine.containerInspect(this.name);
       if (c.Config.Labels?.[LABEL_TASK_ID] !== this.task.ID) return undefined;
@@ -328,6 +343,10 @@ export class DockerController implements TaskController {
     this.healthAbort = ac;
     let last: Health | undefined;
     void (async () => {
+      // The first look waits one period (or for this controller's start): a task manager subscribes
+      // before prepare, when there is nothing to see yet, and one that adopts a running container
+      // inspects it itself.
+      await this.startedOrAfter(this.opts.healthPollMs, ac.signal);
       while (!ac.signal.aborted) {
         try {
           // A listener may subscribe before the container exists or runs (the task manager does,

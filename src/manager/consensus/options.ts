@@ -1,0 +1,50 @@
+// Options and ports of the consensus driver.
+import { randomBytes } from 'node:crypto';
+import type { Clock, Rng } from '../../lib/ports';
+import type { MemoryStore } from '../../store';
+import type { RaftTransport } from './transport-types';
+
+export interface Timers {
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface ConsensusLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface RaftConsensusOptions {
+  /** Directory for raft.lmdb and snapshots/ (e.g. <data-dir>/manager/raft). */
+  dir: string;
+  /** Required for bootstrap/join; on restart it is read from disk (and checked if given). */
+  raftId?: number;
+  store: MemoryStore;
+  transport: RaftTransport;
+  clock?: Clock;
+  timers?: Timers;
+  rng?: Rng;
+  /** Milliseconds per Raft tick (Docker: 1 s). */
+  tickMs?: number;
+  /** Ticks without a leader before an election (Docker: 10). */
+  electionTick?: number;
+  heartbeatTick?: number;
+  /** Applied entries between snapshots (Docker: 10000). */
+  snapshotInterval?: number;
+  /** Entries kept behind a snapshot for slow followers (Docker: 500). */
+  keepEntries?: number;
+  maxEntriesPerMsg?: number;
+  logger?: ConsensusLogger;
+}
+
+export const silentLogger: ConsensusLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+export const defaultRng: Rng = { next: () => Math.random(), bytes: (n) => new Uint8Array(randomBytes(n)) };
+export const defaultTimers: Timers = {
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
