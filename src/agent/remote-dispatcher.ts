@@ -120,6 +120,8 @@ export class RemoteDispatcherConnector {
 
   /** A new connection: to the current manager again if its last session worked, else the next one. */
   connect(): RemoteDispatcher {
+    // After Leave no new session may start: it would mark the node Ready again until it expired.
+    if (this.left) throw new Error('this node left the swarm');
     const prev = this.current;
     const keep = prev !== null && prev.sessionId !== null;
     prev?.close();
@@ -140,8 +142,11 @@ export class RemoteDispatcherConnector {
     this.opts.onManagers?.(m);
   }
 
+  private left = false;
+
   /** Best effort: tells the manager of the current session that this node leaves. */
   async leave(timeoutMs = 3000): Promise<void> {
+    this.left = true;
     await this.current?.leave(timeoutMs);
   }
 

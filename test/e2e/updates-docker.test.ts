@@ -21,6 +21,20 @@ updateFlows(
     failing: ['--image', 'shoal-nosuch:missing'],
     failingErr: /No such image: shoal-nosuch:missing/,
     shareDir: (dir) => ['--mount', `type=bind,source=${dir},target=${dir}`],
+    imageWithHealthcheck(dir) {
+      // the test image plus a HEALTHCHECK (docker commit --change: no builder needed)
+      const tag = `${image.split(':')[0]}:hc`;
+      const e = engine!.host;
+      const run = (args: string[]) => {
+        const r = spawnSync('docker', ['-H', e, ...args], { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`docker ${args.join(' ')} failed: ${r.stderr}`);
+      };
+      spawnSync('docker', ['-H', e, 'rm', '-f', 'shoal-hc-build'], { encoding: 'utf8' });
+      run(['create', '--name', 'shoal-hc-build', image, 'true']);
+      run(['commit', '--change', `HEALTHCHECK --interval=200ms --timeout=2s --retries=2 CMD test -f ${dir}/healthy`, 'shoal-hc-build', tag]);
+      run(['rm', 'shoal-hc-build']);
+      return tag;
+    },
   },
   engineTestOptions().skip,
 );

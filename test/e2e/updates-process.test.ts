@@ -4,7 +4,7 @@ import { updateFlows } from './updates';
 // "failing image" is a command that exits non-zero.
 updateFlows({
   runtime: 'process',
-  image: 'busybox',
+  image: 'busybox:latest',
   image2: 'busybox:v2',
   failing: ['--args', "sh -c 'exit 3'"],
   failingErr: /^task: non-zero exit \(3\)$/,

@@ -2,7 +2,7 @@
 // after 10). Waits are bounded; nothing asserts on timing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { NO_LEADER_MESSAGE } from '../../src/lib/errors';
+import { NO_LEADER_MESSAGE, isKind } from '../../src/lib/errors';
 import { NotLeaderError } from '../../src/manager/consensus';
 import { RaftTestCluster, nodeObj, waitUntil, type RaftTestNode } from '../harness/raft-nodes';
 
@@ -11,6 +11,27 @@ const W = 20_000;
 
 async function write(n: RaftTestNode, id: string): Promise<void> {
   await n.store.update((tx) => tx.create('node', nodeObj(id)));
+}
+
+/**
+ * A write that must succeed in the end: leadership may move at any moment (elections after restarts),
+ * so an Unavailable answer is retried on whoever leads then. An earlier attempt that did commit
+ * shows up as Conflict (already exists) and counts as done.
+ */
+async function writeSure(cl: RaftTestCluster, id: string, first?: RaftTestNode): Promise<void> {
+  const end = Date.now() + W;
+  let target = first;
+  for (;;) {
+    try {
+      await write(target ?? (await cl.waitLeader()), id);
+      return;
+    } catch (e) {
+      if (isKind(e, 'Conflict')) return;
+      if (!isKind(e, 'Unavailable') || Date.now() > end) throw e;
+      target = undefined;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }
 
 /**
@@ -32,7 +53,7 @@ test('3 managers: election, replication, failover, quorum loss, recovery, kill -
   try {
     const a = await cl.bootstrap();
     await waitUntil(() => a.c.isLeader(), W, 'single member leads');
-    await write(a, 'n0');
+    await writeSure(cl, 'n0', a);
     ids.push('n0');
     const b = await cl.join(a);
     const c = await cl.join(b); // through a follower: forwarded to the leader
@@ -42,7 +63,7 @@ test('3 managers: election, replication, failover, quorum loss, recovery, kill -
 
     // writes on the leader reach everyone
     for (let i = 1; i <= 20; i++) {
-      await write(a, `n${i}`);
+      await writeSure(cl, `n${i}`, a);
       ids.push(`n${i}`);
     }
     await converged([a, b, c], ids);
@@ -60,7 +81,7 @@ test('3 managers: election, replication, failover, quorum loss, recovery, kill -
     await a.stop();
     const l2 = await cl.waitLeader();
     assert.notEqual(l2, a);
-    await write(l2, 'after-failover');
+    await writeSure(cl, 'after-failover', l2);
     ids.push('after-failover');
     await converged([b, c], ids);
     await waitUntil(() => l2.c.members().find((m) => m.raftId === 1)?.reachability === 'unreachable', W, 'old leader unreachable');
@@ -76,7 +97,7 @@ test('3 managers: election, replication, failover, quorum loss, recovery, kill -
     await a.restart();
     await other.restart();
     const l3 = await cl.waitLeader();
-    await write(l3, 'recovered');
+    await writeSure(cl, 'recovered', l3);
     ids.push('recovered');
     await converged([a, b, c], ids);
 
@@ -92,7 +113,7 @@ test('3 managers: election, replication, failover, quorum loss, recovery, kill -
     const l4 = await cl.waitLeader();
     l4.crash();
     const l5 = await cl.waitLeader();
-    await write(l5, 'after-crash');
+    await writeSure(cl, 'after-crash', l5);
     ids.push('after-crash');
     await l4.restart();
     await converged([a, b, c], ids);
@@ -103,7 +124,7 @@ test('3 managers: election, replication, failover, quorum loss, recovery, kill -
     const to = await cur.c.transferLeadership(target.c.raftId);
     assert.equal(to, target.c.raftId);
     assert.equal(await cl.waitLeader(), target);
-    await write(target, 'after-transfer');
+    await writeSure(cl, 'after-transfer', target);
     ids.push('after-transfer');
     await converged([a, b, c], ids);
   } finally {
@@ -121,7 +142,7 @@ test('joining by snapshot, member removal, removed ID refused', async () => {
     const c = await cl.join(a);
     await cl.waitLeader();
     for (let i = 0; i < 60; i++) {
-      await write(a, `s${i}`);
+      await writeSure(cl, `s${i}`, a);
       ids.push(`s${i}`);
     }
     await converged([a, b, c], ids);
@@ -134,7 +155,7 @@ test('joining by snapshot, member removal, removed ID refused', async () => {
     assert.ok(d.c.status().snapshotIndex > 0, 'installed a snapshot');
     assert.equal(d.c.members().length, 4);
     assert.ok(d.c.members().every((m) => m.addr && m.nodeId), 'membership came with the snapshot');
-    await write(a, 'with-four');
+    await writeSure(cl, 'with-four', a);
     ids.push('with-four');
     await converged([a, b, c, d], ids);
 
@@ -144,7 +165,7 @@ test('joining by snapshot, member removal, removed ID refused', async () => {
     d.c.onRemoved(() => (removed = true));
     await a.c.removeMember(dId);
     assert.deepEqual(a.c.members().map((m) => m.raftId).sort(), [a, b, c].map((n) => n.c.raftId).sort());
-    await write(a, 'after-remove');
+    await writeSure(cl, 'after-remove', a);
     ids.push('after-remove');
     await converged([a, b, c], ids);
     await waitUntil(() => removed, W, 'the removed member learns it');
@@ -163,14 +184,14 @@ test('5 managers tolerate 2 failures, not 3', async () => {
     const a = await cl.bootstrap();
     for (let i = 0; i < 4; i++) await cl.join(a);
     const l = await cl.waitLeader();
-    await write(l, 'five');
+    await writeSure(cl, 'five', l);
     ids.push('five');
     await converged(cl.nodes, ids);
     const followers = cl.nodes.filter((n) => n !== l);
     await followers[0]!.stop();
     await l.stop();
     const l2 = await cl.waitLeader();
-    await write(l2, 'three-left');
+    await writeSure(cl, 'three-left', l2);
     ids.push('three-left');
     await converged(cl.up(), ids);
     await cl.up().find((n) => n !== l2)!.stop();
@@ -187,13 +208,13 @@ test('single manager: kill -9 keeps every acknowledged write; force-new-cluster 
   try {
     const a = await cl.bootstrap();
     for (let i = 0; i < 30; i++) {
-      await write(a, `k${i}`);
+      await writeSure(cl, `k${i}`, a);
       ids.push(`k${i}`);
     }
     a.crash();
     await a.restart();
     await converged([a], ids);
-    await write(a, 'k-after');
+    await writeSure(cl, 'k-after', a);
     ids.push('k-after');
 
     const b = await cl.join(a);
@@ -204,7 +225,7 @@ test('single manager: kill -9 keeps every acknowledged write; force-new-cluster 
     await b.fresh().forceNewCluster();
     await waitUntil(() => b.c.isLeader(), W, 'forced member leads');
     assert.deepEqual(b.c.members().map((m) => m.raftId), [b.c.raftId]);
-    await write(b, 'forced');
+    await writeSure(cl, 'forced', b);
     ids.push('forced');
     await converged([b], ids);
     b.crash();

@@ -76,7 +76,9 @@ export async function validateCAConfig(spec: Cluster['Spec'], current: Cluster):
   const cert = spec.CAConfig?.SigningCACert ?? '';
   const key = spec.CAConfig?.SigningCAKey ?? '';
   if (!cert && key) throw invalidArgument('rpc error: code = InvalidArgument desc = if a signing CA key is provided, the signing CA cert must also be provided');
-  if (!cert || samePem(cert, caInternal(current).rootCACert)) return;
+  const ci = caInternal(current);
+  // The current root, or the one a running rotation moves to (the CLI sends the spec back as read).
+  if (!cert || samePem(cert, ci.rootCACert) || samePem(cert, ci.rotation?.caCert)) return;
   if (!key) throw invalidArgument('rpc error: code = InvalidArgument desc = rotating to a CA certificate without its key (external CA) is not supported');
   try {
     const first = splitPemBundle(cert)[0] ?? cert;
@@ -156,7 +158,8 @@ export class RootRotator {
     if (!i.rotation) {
       const ca = c.Spec.CAConfig ?? ({} as Cluster['Spec']['CAConfig']);
       const force = ca.ForceRotate ?? 0;
-      const given = ca.SigningCACert && !samePem(ca.SigningCACert, i.rootCACert) && ca.SigningCAKey ? { certPem: ca.SigningCACert, keyPem: ca.SigningCAKey } : null;
+      const given =
+        ca.SigningCACert && ca.SigningCAKey && !samePem(ca.SigningCACert, i.rootCACert) ? { certPem: ca.SigningCACert, keyPem: ca.SigningCAKey } : null;
       if (!given && force === (i.forceRotate ?? 0)) return;
       const old = { certPem: i.rootCACert, keyPem: i.rootCAKey };
       let rotation: RotationState;

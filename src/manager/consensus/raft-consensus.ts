@@ -480,7 +480,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   /** Leader only: add a voter (single-step). Resolves when the change is applied here. */
   addMember(m: RaftMember): Promise<void> {
     if (this.membership?.isRemoved(m.raftId)) return Promise.reject(invalidArgument(`raft: member ID ${m.raftId} was removed and cannot be reused`));
-    return this.proposeData(encodeMember(m), (context) => this.rn.proposeConfChange({ type: 'addNode', nodeId: m.raftId, context }));
+    return this.proposeConf(encodeMember(m), (context) => this.rn.proposeConfChange({ type: 'addNode', nodeId: m.raftId, context }));
   }
 
   /**
@@ -499,7 +499,20 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
       const to = await this.transferLeadership();
       throw new NotLeaderError(this.leaderRef(to));
     }
-    await this.proposeData(new Uint8Array(0), () => this.rn.proposeConfChange({ type: 'removeNode', nodeId: raftId }));
+    await this.proposeConf(new Uint8Array(0), () => this.rn.proposeConfChange({ type: 'removeNode', nodeId: raftId }));
+  }
+
+  /** A conf change waits (bounded) while another one, or a new leader's first entry, is still unapplied. */
+  private async proposeConf(data: Uint8Array, append: (d: Uint8Array) => number): Promise<void> {
+    const deadline = this.clock.now() + this.tickMs * this.electionTick * 2;
+    for (;;) {
+      try {
+        return await this.proposeData(data, append);
+      } catch (e) {
+        if (!(e instanceof Error) || !e.message.includes('conf change pending') || this.clock.now() > deadline) throw e;
+        await new Promise((r) => this.timers.setTimeout(() => r(undefined), Math.min(this.tickMs, 20)));
+      }
+    }
   }
 
   /** Leader only: hand leadership to `to` (default: the most caught-up reachable voter). Resolves with the new leader. */

@@ -4,7 +4,7 @@
 // and never delays the others. Whatever queues up while a batch is in flight leaves as the next batch.
 import { MANAGERS, createRpcClient, defineService, unary, type CallContext, type Handlers, type RpcClient, type TlsMaterial } from '../../rpc';
 import type { Message } from '../../raft';
-import { unavailable } from '../../lib/errors';
+import { isKind, unavailable } from '../../lib/errors';
 import { MEMBER_REMOVED_MESSAGE } from './errors';
 import type { JoinResponse, RaftServiceTarget, RaftTransport, RaftTransportSink } from './transport-types';
 
@@ -206,8 +206,17 @@ export class GrpcRaftTransport implements RaftTransport {
  */
 export async function requestJoin(managerAddr: string, tls: TlsMaterial, myAddr: string, timeoutMs = 30_000): Promise<JoinResponse> {
   const c = createRpcClient(managerAddr, { ...tls, serverRole: 'swarm-manager' });
+  const deadline = Date.now() + timeoutMs;
   try {
-    return await c.unary(RaftService, 'Join', { addr: myAddr }, { timeoutMs });
+    // Unavailable (no leader known yet, election under way) is retried until the deadline.
+    for (;;) {
+      try {
+        return await c.unary(RaftService, 'Join', { addr: myAddr }, { timeoutMs: Math.max(1000, deadline - Date.now()) });
+      } catch (e) {
+        if (!isKind(e, 'Unavailable') || Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   } finally {
     c.close();
   }

@@ -120,3 +120,84 @@ test('promoteDelayed: starts after the delay, waits for the old task (bounded), 
   r = promoteDelayed([r2], byId, ns, T0 + 60_000);
   assert.equal(r.mutations.length, 1);
 });
+
+// Golden trace: a task that fails every time it runs, driven through planRestarts/promoteDelayed in
+// virtual time (the loop's history bookkeeping reproduced), for each restart policy of interest.
+function crashLoop(policy: NonNullable<Task['Spec']['RestartPolicy']>, failAfterMs: number, untilMs: number): string[] {
+  const s = mkService('s', { spec: { RestartPolicy: policy } });
+  const ns = nodes(mkNode('A'));
+  const history = new Map<string, SlotRestarts>();
+  const newId = idGen('r');
+  let tasks: Task[] = [mkTask(s, { id: 'r0', slot: 1, node: 'A', state: 'running', created: T0 })];
+  const startedAt = new Map<string, number>([['r0', T0]]);
+  const trace: string[] = [];
+  const apply = (muts: ReturnType<typeof planRestarts>['mutations']) => {
+    for (const m of muts) {
+      if (m.op === 'create') tasks.push(m.task);
+      else if (m.op === 'update') {
+        const u = m.task;
+        tasks = tasks.map((t) => (t.ID === u.ID ? u : t));
+      }
+    }
+  };
+  for (let now = T0; now <= T0 + untilMs; now += 100) {
+    // the agent: a running task fails `failAfterMs` after it started; a task promoted to RUNNING starts
+    for (const t of tasks) {
+      if (t.DesiredState === 'running' && t.Status.State === 'new') {
+        t.Status = { ...t.Status, State: 'running' };
+        t.NodeID = 'A';
+        startedAt.set(t.ID, now);
+        trace.push(`${(now - T0) / 1000}s start ${t.ID}`);
+      } else if (t.Status.State === 'running' && now - (startedAt.get(t.ID) ?? now) >= failAfterMs) {
+        t.Status = { ...t.Status, State: 'failed', Err: 'task: non-zero exit (1)' };
+        trace.push(`${(now - T0) / 1000}s fail ${t.ID}`);
+      }
+    }
+    const p = planRestarts({ service: s, tasks, nodes: ns, history, now, newId });
+    apply(p.mutations);
+    for (const m of p.mutations) if (m.op === 'create') trace.push(`${(now - T0) / 1000}s restart ${m.task.ID} (start not before +${(m.task.internal.delayedStart!.notBefore - now) / 1000}s)`);
+    for (const r of p.restarts) {
+      const h = history.get(r.key);
+      if (h && h.specVersion === r.specVersion) h.times.push(r.at);
+      else history.set(r.key, { specVersion: r.specVersion, times: [r.at] });
+    }
+    apply(promoteDelayed(tasks, new Map(tasks.map((t) => [t.ID, t])), ns, now).mutations);
+  }
+  trace.push(`tasks ${tasks.length}, live ${tasks.filter((t) => t.DesiredState === 'running' || t.DesiredState === 'ready').length}`);
+  return trace;
+}
+
+test('golden: crash loop with on-failure, delay 1s, max attempts 2 (no window): two restarts, then gives up', () => {
+  assert.deepEqual(crashLoop({ Condition: 'on-failure', Delay: 1 * S, MaxAttempts: 2 }, 500, 10_000), [
+    '0.5s fail r0',
+    '0.5s restart r1 (start not before +1s)',
+    '1.6s start r1',
+    '2.1s fail r1',
+    '2.1s restart r2 (start not before +1s)',
+    '3.2s start r2',
+    '3.7s fail r2',
+    'tasks 3, live 0',
+  ]);
+});
+
+test('golden: crash loop with max attempts 1 in a 3s window: a failure after the window restarts again', () => {
+  // each run lasts 2.5 s (the agent starts a promoted task one 100 ms tick later): the restart at 2.5 s
+  // is out of the 3 s window by the failure at 6.1 s, so MaxAttempts 1 allows another
+  assert.deepEqual(crashLoop({ Condition: 'any', Delay: 1 * S, MaxAttempts: 1, Window: 3 * S }, 2500, 12_000), [
+    '2.5s fail r0',
+    '2.5s restart r1 (start not before +1s)',
+    '3.6s start r1',
+    '6.1s fail r1',
+    '6.1s restart r2 (start not before +1s)',
+    '7.2s start r2',
+    '9.7s fail r2',
+    '9.7s restart r3 (start not before +1s)',
+    '10.8s start r3',
+    'tasks 4, live 1',
+  ]);
+});
+
+test('golden: condition none never restarts; default delay is 5s', () => {
+  assert.deepEqual(crashLoop({ Condition: 'none' }, 500, 3000), ['0.5s fail r0', 'tasks 1, live 0']);
+  assert.deepEqual(crashLoop({}, 500, 7000).slice(0, 3), ['0.5s fail r0', '0.5s restart r1 (start not before +5s)', '5.6s start r1']);
+});
