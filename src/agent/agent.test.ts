@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { MemoryStore, type Change } from '../store';
+import { MemoryStore } from '../store';
+import { immediateStore } from '../store';
 import type { Cluster, DispatcherApi, Node, Task, TaskState, TaskStatusUpdate } from '../types';
 import { defaultSwarmSpec } from '../types';
 import { ManualClock } from '../lib/ports';
@@ -15,12 +16,6 @@ import { ScriptedEngine, ScriptedExecutor } from './scripted-executor';
 // Agent ⇄ Dispatcher ⇄ MemoryStore, with the scripted executor. Waits are bounded polls.
 
 const clock = { now: () => Date.now() };
-
-function newStore(): MemoryStore {
-  let i = 0;
-  const s: MemoryStore = new MemoryStore({ propose: async (c: Change[]) => s.applyCommitted(++i, c) });
-  return s;
-}
 
 async function addCluster(s: MemoryStore, heartbeatMs: number): Promise<void> {
   const spec = defaultSwarmSpec();
@@ -73,7 +68,7 @@ interface Rig {
 }
 
 async function rig(t: TestContext, opts: { heartbeatMs?: number; start?: boolean; wrap?: (d: DispatcherApi) => DispatcherApi; engine?: ScriptedEngine } = {}): Promise<Rig> {
-  const store = newStore();
+  const store = immediateStore();
   await addCluster(store, opts.heartbeatMs ?? 1000);
   const dispatcher = new Dispatcher({ store, clock, batchMs: 5, heartbeatEpsilonMs: 50 });
   dispatcher.start();
@@ -257,7 +252,7 @@ test('missed heartbeats → node down "heartbeat failure"; the task keeps runnin
 });
 
 test('dispatcher with a manual clock: heartbeat expiry and session replacement', async (t) => {
-  const store = newStore();
+  const store = immediateStore();
   await addCluster(store, 1000);
   const mc = new ManualClock(1_000_000);
   const d = new Dispatcher({ store, clock: mc, heartbeatEpsilonMs: 100, checkIntervalMs: 60_000 });

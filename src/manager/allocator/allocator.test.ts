@@ -1,15 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore, type Change } from '../../store';
+import { immediateStore } from '../../store';
 import type { Task } from '../../types';
 import { Allocator } from './index';
 import { allocateTask } from './core/allocate';
 
-function makeStore(): MemoryStore {
-  let i = 0;
-  const store: MemoryStore = new MemoryStore({ propose: async (changes: Change[]) => store.applyCommitted(++i, changes) });
-  return store;
-}
 const task = (id: string, desired: Task['DesiredState'] = 'running'): Task => ({
   ID: id,
   Version: { Index: 0 },
@@ -34,7 +29,7 @@ test('allocateTask: NEW and wanted → PENDING; otherwise nothing', () => {
 });
 
 test('Allocator loop moves new tasks to pending', async () => {
-  const store = makeStore();
+  const store = immediateStore();
   await store.update((tx) => tx.create('task', task('before')));
   const a = new Allocator({ store, clock: { now: () => Date.now() } });
   a.start();

@@ -1,17 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore, type Change } from '../../store';
+import { immediateStore } from '../../store';
 import type { AssignmentsMessage, Task } from '../../types';
 import { Dispatcher, HEARTBEAT_FAILURE } from './dispatcher';
 
 const clock = { now: () => Date.now() };
 const desc = { Hostname: 'h', Platform: {}, Resources: {}, Engine: { EngineVersion: '1' } };
-
-function newStore(): MemoryStore {
-  let i = 0;
-  const s: MemoryStore = new MemoryStore({ propose: async (c: Change[]) => s.applyCommitted(++i, c) });
-  return s;
-}
 
 const task = (id: string, nodeId = 'n1'): Task => ({
   ID: id,
@@ -38,7 +32,7 @@ async function waitFor<T>(what: string, fn: () => T | undefined | false, timeout
 }
 
 test('assignment stream: complete first, then incremental changes for this node only; status echoes suppressed', async (t) => {
-  const store = newStore();
+  const store = immediateStore();
   const d = new Dispatcher({ store, clock, batchMs: 2 });
   d.start();
   t.after(() => d.stop());
@@ -68,7 +62,7 @@ test('assignment stream: complete first, then incremental changes for this node 
 });
 
 test('node record: created if missing, Description and Status updated, Spec kept', async (t) => {
-  const store = newStore();
+  const store = immediateStore();
   const d = new Dispatcher({ store, clock });
   d.start();
   t.after(() => d.stop());
@@ -89,7 +83,7 @@ test('node record: created if missing, Description and Status updated, Spec kept
 });
 
 test('disconnectGraceMs: a closed stream marks the node down without waiting for heartbeats', async (t) => {
-  const store = newStore();
+  const store = immediateStore();
   const d = new Dispatcher({ store, clock, disconnectGraceMs: 20 });
   d.start();
   t.after(() => d.stop());

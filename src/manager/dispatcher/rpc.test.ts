@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MemoryStore, type Change } from '../../store';
+import { immediateStore } from '../../store';
 import type { Task } from '../../types';
 import { createRpcServer, DispatcherService, RpcError, setTestFaultFile } from '../../rpc';
 import { createRootCA, issueNodeKeyAndCertificate } from '../ca/pki';
@@ -13,12 +13,6 @@ import { dispatcherHandlers } from './rpc';
 
 const CLUSTER = 'cluster0000000000000000001';
 const desc = { Hostname: 'h', Platform: {}, Resources: {}, Engine: { EngineVersion: '1' } } as never;
-
-function newStore(): MemoryStore {
-  let i = 0;
-  const s: MemoryStore = new MemoryStore({ propose: async (c: Change[]) => s.applyCommitted(++i, c) });
-  return s;
-}
 
 const task = (id: string, nodeId: string): Task => ({
   ID: id,
@@ -39,7 +33,7 @@ test('dispatcher over mTLS: node ID from the certificate, sessions per node, lea
   const mgr = await issueNodeKeyAndCertificate(ca, 'manager1', 'manager', CLUSTER);
   const w1 = await issueNodeKeyAndCertificate(ca, 'worker1', 'worker', CLUSTER);
   const w2 = await issueNodeKeyAndCertificate(ca, 'worker2', 'worker', CLUSTER);
-  const store = newStore();
+  const store = immediateStore();
   await store.update((tx) => {
     tx.create('task', task('t1', 'worker1'));
     tx.create('task', task('t2', 'worker2'));

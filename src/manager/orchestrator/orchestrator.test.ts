@@ -1,16 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore, type Change } from '../../store';
+import { MemoryStore } from '../../store';
+import { immediateStore } from '../../store';
 import { SeededRng, type Clock } from '../../lib/ports';
 import { defaultSwarmSpec, type Cluster, type Task } from '../../types';
 import { ReplicatedOrchestrator, GlobalOrchestrator, RestartSupervisor, TaskReaper, ConstraintEnforcer } from './index';
 import { mkNode, mkService, mkTask } from './core/testkit';
 
-function makeStore(): MemoryStore {
-  let i = 0;
-  const store: MemoryStore = new MemoryStore({ propose: async (changes: Change[]) => store.applyCommitted(++i, changes) });
-  return store;
-}
 const clock: Clock = { now: () => Date.now() };
 
 async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 3000): Promise<T> {
@@ -25,7 +21,7 @@ async function waitFor<T>(what: string, fn: () => T | undefined | false, timeout
 const tasksOf = (store: MemoryStore, sid: string): Task[] => store.view((tx) => tx.tasksByService(sid));
 
 test('ReplicatedOrchestrator: creates, scales down, removes tasks of a deleted service', async () => {
-  const store = makeStore();
+  const store = immediateStore();
   const o = new ReplicatedOrchestrator({ store, clock, rng: new SeededRng(1) });
   o.start();
   try {
@@ -50,7 +46,7 @@ test('ReplicatedOrchestrator: creates, scales down, removes tasks of a deleted s
 });
 
 test('GlobalOrchestrator: a task per node, new node gets one, drained node’s task shut down', async () => {
-  const store = makeStore();
+  const store = immediateStore();
   await store.update((tx) => tx.create('node', mkNode('n1')));
   const o = new GlobalOrchestrator({ store, clock, rng: new SeededRng(2) });
   o.start();
@@ -72,7 +68,7 @@ test('GlobalOrchestrator: a task per node, new node gets one, drained node’s t
 });
 
 test('RestartSupervisor: failed task replaced in its slot as READY, started after the delay; old one shut down', async () => {
-  const store = makeStore();
+  const store = immediateStore();
   const s = mkService('s', { spec: { RestartPolicy: { Delay: 30_000_000 } } }); // 30 ms
   await store.update((tx) => {
     tx.create('node', mkNode('A'));
@@ -98,7 +94,7 @@ test('RestartSupervisor: failed task replaced in its slot as READY, started afte
 });
 
 test('TaskReaper: honours the cluster retention limit and deletes removed tasks', async () => {
-  const store = makeStore();
+  const store = immediateStore();
   const s = mkService('s');
   const cluster: Cluster = {
     ID: 'c',
@@ -132,7 +128,7 @@ test('TaskReaper: honours the cluster retention limit and deletes removed tasks'
 });
 
 test('ConstraintEnforcer: a node losing a label rejects its tasks', async () => {
-  const store = makeStore();
+  const store = immediateStore();
   const s = mkService('s', { spec: { Placement: { Constraints: ['node.labels.ok==1'] } } });
   await store.update((tx) => {
     tx.create('node', mkNode('A', { labels: { ok: '1' } }));

@@ -1,15 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore, type Change } from '../../store';
+import { immediateStore } from '../../store';
 import type { Clock } from '../../lib/ports';
 import type { Node, Task } from '../../types';
 import { Scheduler } from './index';
 
-function makeStore(): MemoryStore {
-  let i = 0;
-  const store: MemoryStore = new MemoryStore({ propose: async (changes: Change[]) => store.applyCommitted(++i, changes) });
-  return store;
-}
 const clock: Clock = { now: () => Date.now() };
 async function waitFor(what: string, fn: () => boolean, timeoutMs = 3000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -42,7 +37,7 @@ const pending = (id: string, slot: number): Task => ({
 });
 
 test('Scheduler: explains, then places pending tasks once a node becomes available; spreads them', async () => {
-  const store = makeStore();
+  const store = immediateStore();
   await store.update((tx) => {
     tx.create('node', node('A', 'drain'));
     tx.create('task', pending('t1', 1));

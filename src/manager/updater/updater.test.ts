@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore, type Change } from '../../store';
+import { MemoryStore } from '../../store';
+import { immediateStore } from '../../store';
 import { SeededRng } from '../../lib/ports';
 import { isoTime } from '../../lib/time';
 import { isRunnable, isTerminal, newTask, type Service, type ServiceSpec, type Task } from '../../types';
@@ -13,12 +14,6 @@ import { mkNode, mkService } from './core/testkit';
 
 const MS = 1_000_000;
 const clock = { now: () => Date.now() };
-
-function mkStore(): MemoryStore {
-  let i = 0;
-  const s: MemoryStore = new MemoryStore({ propose: async (c: Change[]) => s.applyCommitted(++i, c) });
-  return s;
-}
 
 class FakeCluster {
   private watch;
@@ -73,7 +68,7 @@ async function waitFor<T>(what: string, fn: () => T | undefined | false, timeout
 }
 
 async function setup(opts: { spec?: Partial<ServiceSpec>; bad?: string[] }) {
-  const store = mkStore();
+  const store = immediateStore();
   const svc = mkService({ replicas: 3, update: { Monitor: 30 * MS }, rollback: { Monitor: 30 * MS } });
   Object.assign(svc.Spec, opts.spec ?? {});
   await store.update((tx) => {

@@ -1,0 +1,13 @@
+import { MemoryStore } from './store';
+
+/**
+ * A store whose proposals commit at once, in order, with no durability or replication: what a
+ * one-member cluster does without a disk. For tests and simulations of the components above it.
+ */
+export function immediateStore(): MemoryStore {
+  let index = 0;
+  const store: MemoryStore = new MemoryStore({
+    propose: async (changes) => store.applyCommitted(++index, changes),
+  });
+  return store;
+}
