@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore } from '../../store';
-import { immediateStore } from '../../store';
+import { MemoryStore, immediateStore } from '../../store';
 import { SeededRng, type Clock } from '../../lib/ports';
 import { defaultSwarmSpec, type Cluster, type Task } from '../../types';
 import { ReplicatedOrchestrator, GlobalOrchestrator, RestartSupervisor, TaskReaper, ConstraintEnforcer } from './index';

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore } from '../../store';
-import { immediateStore } from '../../store';
+import { MemoryStore, immediateStore } from '../../store';
 import { SeededRng } from '../../lib/ports';
 import { isoTime } from '../../lib/time';
 import { isRunnable, isTerminal, newTask, type Service, type ServiceSpec, type Task } from '../../types';
