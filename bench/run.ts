@@ -1,8 +1,9 @@
 // `npm run bench`: every benchmark under bench/ that can run here, one after the other. A bench whose
 // prerequisites are missing is skipped with the reason. Extra arguments go to every bench
-// (e.g. `npm run bench -- --reps 1`).
-//   single-node  docker runtime (needs SHOAL_TEST_ENGINE, see scripts/ci-engine.sh) and process runtime
-//   raft, multinode  when bench/raft.ts / bench/multinode.ts exist
+// (e.g. `npm run bench -- --reps 1`); `--list` only shows what would run.
+//   single-node     docker runtime (needs SHOAL_TEST_ENGINE, see scripts/ci-engine.sh) and process runtime
+//   rolling-update  B3 through bench.py (docker runtime when SHOAL_TEST_ENGINE is set)
+//   raft, multinode
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,21 +17,32 @@ interface Job {
   skip?: string;
 }
 
+/** The benches besides single-node, in the order they run. Other files in bench/ are helpers (kill-task, raft-node). */
+const OTHER_BENCHES = ['rolling-update', 'raft', 'multinode'];
+
 function jobs(extra: string[]): Job[] {
   const list: Job[] = [];
   const single = path.join(__dirname, 'single-node.js');
   for (const runtime of ['docker', 'process'] as const) {
     list.push({ name: `single-node (${runtime} runtime)`, script: single, args: ['--runtime', runtime, ...extra], skip: prerequisites(runtime) });
   }
-  for (const name of ['raft', 'multinode']) {
+  // bench.py-based benches need what single-node needs on their default runtime
+  const pyPrereq = prerequisites(process.env.SHOAL_TEST_ENGINE ? 'docker' : 'process');
+  for (const name of OTHER_BENCHES) {
     const script = path.join(__dirname, `${name}.js`);
-    list.push({ name, script, args: extra, skip: fs.existsSync(script) ? undefined : `bench/${name}.ts does not exist yet` });
+    const skip = !fs.existsSync(script) ? `bench/${name}.ts does not exist` : name === 'rolling-update' ? pyPrereq : undefined;
+    list.push({ name, script, args: extra, skip });
   }
   return list;
 }
 
 function main(): void {
-  const extra = process.argv.slice(2);
+  const list = process.argv.includes('--list');
+  const extra = process.argv.slice(2).filter((a) => a !== '--list');
+  if (list) {
+    for (const j of jobs(extra)) console.log(`${j.name}: ${j.skip ? `skip (${j.skip})` : `node ${path.relative(process.cwd(), j.script)} ${j.args.join(' ')}`}`);
+    return;
+  }
   const summary: string[] = [];
   let failed = 0;
   for (const j of jobs(extra)) {

@@ -50,12 +50,21 @@ export class RemoteDispatcher implements DispatcherApi {
     private readonly callTimeoutMs: number,
     private readonly onManagers?: (m: ManagerRef[]) => void,
     private readonly onCA?: (target: CATarget) => void,
+    /** A manager that is not the leader refuses the session and names the leader: try it next. */
+    private readonly onLeaderHint?: (addr: string) => void,
   ) {
     this.heartbeatTimeoutMs = callTimeoutMs;
   }
 
   async session(req: SessionRequest): Promise<SessionInfo> {
-    const res = await this.client.unary(DispatcherService, 'Session', { description: req.description, addr: req.addr }, { timeoutMs: this.callTimeoutMs });
+    let res;
+    try {
+      res = await this.client.unary(DispatcherService, 'Session', { description: req.description, addr: req.addr }, { timeoutMs: this.callTimeoutMs });
+    } catch (e) {
+      const hint = /the leader is at (\S+)$/.exec((e as Error).message ?? '');
+      if (hint) this.onLeaderHint?.(hint[1]!);
+      throw e;
+    }
     this.sessionId = res.sessionId;
     this.heartbeatTimeoutMs = Math.min(this.callTimeoutMs, Math.max(2000, res.heartbeatPeriodMs * 2));
     if (res.managerNodes?.length) this.onManagers?.(res.managerNodes);
@@ -129,8 +138,15 @@ export class RemoteDispatcherConnector {
     const address = this.managers[this.next]!;
     const tls = this.opts.credentials();
     const client = createRpcClient(address, { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.caPem, serverRole: 'swarm-manager' });
-    this.current = new RemoteDispatcher(address, client, this.callTimeoutMs, (m) => this.updateManagers(m), this.opts.onCA);
+    this.current = new RemoteDispatcher(address, client, this.callTimeoutMs, (m) => this.updateManagers(m), this.opts.onCA, (leader) => this.leaderHint(leader));
     return this.current;
+  }
+
+  /** The next connect() goes to `addr` (added to the known managers if new). */
+  private leaderHint(addr: string): void {
+    if (!this.managers.includes(addr)) this.managers.push(addr);
+    // connect() advances by one after a failed session: point just before the leader.
+    this.next = (this.managers.indexOf(addr) - 1 + this.managers.length) % this.managers.length;
   }
 
   private updateManagers(m: ManagerRef[]): void {

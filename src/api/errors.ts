@@ -22,6 +22,8 @@ const BY_MESSAGE: { re: RegExp; status: number }[] = [
   { re: /^This node is already part of a swarm\./, status: 503 },
   { re: /^This node is not part of a swarm/, status: 503 },
   { re: /update out of sequence/, status: 500 },
+  // Lost quorum: Docker answers the swarmkit error as-is ("rpc error: code = Unknown desc = The swarm does not have a leader…"), a 500.
+  { re: /The swarm does not have a leader\./, status: 500 },
 ];
 
 export function statusOf(err: unknown): number {

@@ -2,20 +2,47 @@ import path from 'node:path';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { Clock, Rng } from '../lib/ports';
+import { NO_LEADER_MESSAGE, isKind, unavailable } from '../lib/errors';
 import { MemoryStore, type Change } from '../store';
+import type { SwarmSpec } from '../types';
 import { ControlApi } from './controlapi';
-import { LocalLog } from './consensus/local-log';
+import { ControlService } from './controlapi/service';
+import { GrpcRaftTransport, NotLeaderError, RaftConsensus, requestJoin, type MemberStatus } from './consensus';
 import { Allocator } from './allocator';
 import { ConstraintEnforcer, GlobalOrchestrator, ReplicatedOrchestrator, RestartSupervisor, TaskReaper } from './orchestrator';
 import { Scheduler } from './scheduler';
 import { Dispatcher, type DispatcherOptions } from './dispatcher/dispatcher';
 import { UpdateSupervisor } from './updater/updater';
+import { RaftRoles } from './raft-roles';
+import { createRpcClient, type RpcClient } from '../rpc';
+
+/** Raft timing and log settings (Docker's defaults: tick 1 s, heartbeat 1 tick, election 10 ticks, snapshot every 10 000 entries, 500 kept). */
+export interface RaftSettings {
+  tickMs?: number;
+  electionTick?: number;
+  heartbeatTick?: number;
+  snapshotInterval?: number;
+  keepEntries?: number;
+}
+
+export interface ManagerTls {
+  certPem: string;
+  keyPem: string;
+  caPem: string;
+}
 
 export interface ManagerDeps {
   dataDir: string;
   clock: Clock;
   rng: Rng;
   logger: Logger;
+  nodeId: string;
+  /** This manager's swarm address (host:port), as other managers reach it. */
+  advertiseAddr: string;
+  /** This node's current TLS material (read at every new connection, so renewals apply). */
+  tls: () => ManagerTls;
+  /** Tick length (the daemon's --raft-tick-ms; Docker: 1000). The other Raft settings come from the cluster spec. */
+  raftTickMs?: number;
   newJoinToken: (role: 'worker' | 'manager') => string;
   /** Manager addresses agents may reconnect to. */
   managers: () => string[];
@@ -23,30 +50,51 @@ export interface ManagerDeps {
   disconnectGraceMs?: DispatcherOptions['disconnectGraceMs'];
 }
 
+/** How the manager's Raft member comes up. */
+export type OpenMode =
+  | { kind: 'init'; changes: Change[]; spec?: SwarmSpec }
+  | { kind: 'join'; remote: string }
+  | { kind: 'restart' }
+  | { kind: 'force-new-cluster' };
+
 /** A leader component: one loop, one store watch. */
 interface Component {
   start(): void | Promise<void>;
   stop(): void | Promise<void>;
 }
 
+type Operation = (...args: never[]) => unknown;
+
+const noLeader = () => unavailable(NO_LEADER_MESSAGE);
+
 /**
- * Composition root of the manager role: the store and its log, the control API, the dispatcher
- * and the leader's components. It only wires; each component owns its loop and talks to the
- * others through the store.
+ * Composition root of the manager role: the store replicated by Raft, the control API (executed on
+ * the leader; other managers forward), the dispatcher and the leader's components, which run only
+ * while this manager leads. It only wires; each component owns its loop and talks to the others
+ * through the store.
  */
 export class Manager {
   readonly store: MemoryStore;
   readonly controlapi: ControlApi;
   readonly dispatcher: Dispatcher;
-  private log: LocalLog;
-  private components: Component[];
+  consensus!: RaftConsensus;
+  readonly raftDir: string;
+  private readonly components: Component[];
+  private readonly roles: RaftRoles;
+  private readonly ops = new Map<string, Operation>();
+  private leaderChain: Promise<void> = Promise.resolve();
+  private leading = false;
+  private closed = false;
+  private unsubscribe: (() => void)[] = [];
+  private forwardClient: { addr: string; client: RpcClient } | null = null;
+  private readonly leaderListeners = new Set<(isLeader: boolean) => void>();
+  private settingsWatch: ReturnType<MemoryStore['watch']> | null = null;
 
-  constructor(deps: ManagerDeps) {
+  constructor(private readonly deps: ManagerDeps) {
     const dir = path.join(deps.dataDir, 'manager');
     fs.mkdirSync(dir, { recursive: true });
-    this.store = new MemoryStore({ propose: () => Promise.reject(new Error('manager not open')) });
-    this.log = new LocalLog(dir, this.store);
-    this.store.setProposer(this.log);
+    this.raftDir = path.join(dir, 'raft');
+    this.store = new MemoryStore({ propose: () => Promise.reject(unavailable('manager not open')) });
     const { clock, rng, logger } = deps;
     const store = this.store;
     const onError = (component: string) => (err: unknown) => logger.warn({ err, component }, 'component error (retrying)');
@@ -67,24 +115,269 @@ export class Manager {
       new Scheduler({ store, clock, onError: onError('scheduler') }),
       this.dispatcher,
     ];
+    this.roles = new RaftRoles({
+      store,
+      members: () => this.consensus.members(),
+      isLeader: () => this.isLeader(),
+      removeMember: (id) => this.consensus.removeMember(id),
+      intervalMs: Math.min(1000, Math.max(50, deps.raftTickMs ?? 1000)),
+      logger: logger.child({ component: 'raft-roles' }),
+    });
+    // Every public ControlApi method is an operation the Control service may run on the leader.
+    for (const name of Object.getOwnPropertyNames(ControlApi.prototype)) {
+      const fn = (this.controlapi as unknown as Record<string, unknown>)[name];
+      if (name !== 'constructor' && typeof fn === 'function') this.ops.set(name, fn.bind(this.controlapi) as Operation);
+    }
+    this.ops.set('createNode', (async (node: import('../types').Node) => {
+      await this.store.update((tx) => tx.create('node', node));
+    }) as Operation);
+    this.ops.set('removeRaftMember', ((nodeId: string) => this.removeRaftMemberOf(nodeId)) as Operation);
   }
 
-  /** Replays the durable state into the store. */
-  open(): void {
-    this.log.load();
+  /** Where the Raft settings of the cluster spec are kept for the next start (the spec lives in the replicated store). */
+  private get settingsFile(): string {
+    return path.join(this.deps.dataDir, 'manager', 'raft-settings.json');
   }
 
-  /** Writes the first objects of a new cluster. */
-  async bootstrap(changes: Change[]): Promise<void> {
-    await this.log.propose(changes);
+  private settings(spec?: SwarmSpec): RaftSettings {
+    let r: Partial<SwarmSpec['Raft']> | undefined = spec?.Raft;
+    if (!r) {
+      try {
+        r = JSON.parse(fs.readFileSync(this.settingsFile, 'utf8')) as SwarmSpec['Raft'];
+      } catch {
+        r = undefined;
+      }
+    }
+    const pos = (v: unknown, d: number) => (typeof v === 'number' && v > 0 ? v : d);
+    return {
+      tickMs: pos(this.deps.raftTickMs, 1000),
+      electionTick: pos(r?.ElectionTick, 10),
+      heartbeatTick: pos(r?.HeartbeatTick, 1),
+      snapshotInterval: pos(r?.SnapshotInterval, 10_000),
+      keepEntries: pos(r?.LogEntriesForSlowFollowers, 500),
+    };
   }
 
+  /** Brings up this manager's Raft member (bootstrap, join, restart or force-new-cluster) and the store with it. */
+  async open(mode: OpenMode): Promise<void> {
+    const s = this.settings(mode.kind === 'init' ? mode.spec : undefined);
+    const tls = this.deps.tls;
+    const transport = new GrpcRaftTransport({
+      // Getters: every new channel uses the node's current certificate.
+      tls: {
+        get certPem() {
+          return tls().certPem;
+        },
+        get keyPem() {
+          return tls().keyPem;
+        },
+        get caPem() {
+          return tls().caPem;
+        },
+      },
+      logger: this.deps.logger.child({ component: 'raft-transport' }),
+    });
+    const log = this.deps.logger.child({ component: 'raft' });
+    const hasState = RaftConsensus.hasState(this.raftDir);
+    if ((mode.kind === 'init' || mode.kind === 'join') && hasState) fs.rmSync(this.raftDir, { recursive: true, force: true });
+    let raftId: number | undefined;
+    let join: Awaited<ReturnType<typeof requestJoin>> | undefined;
+    if (mode.kind === 'init') raftId = 1 + Math.floor(this.deps.rng.next() * 0xffffffffffff);
+    if (mode.kind === 'join') {
+      join = await requestJoin(mode.remote, tls(), this.deps.advertiseAddr, 60_000);
+      raftId = join.raftId;
+    }
+    if ((mode.kind === 'restart' || mode.kind === 'force-new-cluster') && !hasState) throw unavailable('this manager has no raft state to restart from: leave the swarm and join again');
+    fs.mkdirSync(this.raftDir, { recursive: true });
+    this.consensus = new RaftConsensus({ dir: this.raftDir, raftId, store: this.store, transport, logger: log, ...s });
+    this.store.setProposer(this.consensus);
+    this.unsubscribe.push(this.consensus.onLeadershipChange((leader) => this.leadershipChanged(leader)));
+    if (mode.kind === 'init') {
+      await this.consensus.bootstrap({ members: [{ raftId: raftId!, addr: this.deps.advertiseAddr, nodeId: this.deps.nodeId }] });
+      await this.waitLeader(10_000);
+      const node = mode.changes.find((c) => c.kind === 'node');
+      if (node && node.action !== 'delete') (node.object as { internal?: { raftId?: number } }).internal = { raftId };
+      await this.store.update((tx) => {
+        for (const c of mode.changes) if (c.action === 'create') tx.create(c.kind, c.object as never);
+      });
+    } else if (mode.kind === 'join') {
+      await this.consensus.join({ members: join!.members, removed: join!.removed });
+    } else if (mode.kind === 'restart') {
+      await this.consensus.restart();
+    } else {
+      await this.consensus.forceNewCluster();
+      await this.waitLeader(10_000);
+    }
+  }
+
+  private async waitLeader(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.consensus.isLeader()) {
+      if (Date.now() > deadline) throw unavailable('raft: this manager did not become the leader');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** Resolves once the store holds the cluster object (a joining manager has caught up), bounded. */
+  async waitCaughtUp(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.store.read((tx) => tx.find('cluster')).length === 0) {
+      if (Date.now() > deadline) throw unavailable('raft: this manager did not catch up with the leader');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Starts following leadership: the leader components run only while this manager leads. */
   async start(): Promise<void> {
-    for (const c of this.components) await c.start();
+    this.watchSettings();
+    this.leadershipChanged(this.consensus.isLeader());
+    await this.leaderChain;
+  }
+
+  private leadershipChanged(leader: boolean): void {
+    this.leaderChain = this.leaderChain.then(async () => {
+      const want = leader && this.consensus.isLeader() && !this.closed;
+      if (want === this.leading) return;
+      this.leading = want;
+      const log = this.deps.logger;
+      if (want) {
+        log.info({}, 'became the raft leader: starting the leader components');
+        for (const c of this.components) await c.start();
+        this.roles.start();
+      } else {
+        log.info({}, 'not the raft leader: stopping the leader components');
+        this.roles.stop();
+        for (const c of [...this.components].reverse()) await Promise.resolve(c.stop()).catch((err: unknown) => log.warn({ err }, 'component stop'));
+      }
+      for (const cb of this.leaderListeners) cb(want);
+    });
+    this.leaderChain = this.leaderChain.catch((err: unknown) => this.deps.logger.error({ err }, 'leadership change failed'));
+  }
+
+  /** Keeps the cluster spec's Raft section on disk for the next start (the driver takes its settings at start). */
+  private watchSettings(): void {
+    const write = () => {
+      const c = this.store.read((tx) => tx.find('cluster'))[0];
+      if (!c?.Spec?.Raft) return;
+      const text = JSON.stringify(c.Spec.Raft);
+      let cur = '';
+      try {
+        cur = fs.readFileSync(this.settingsFile, 'utf8');
+      } catch {
+        /* none yet */
+      }
+      if (cur !== text) fs.writeFileSync(this.settingsFile, text);
+    };
+    const w = (this.settingsWatch = this.store.watch({ kinds: ['cluster'] }));
+    write();
+    void (async () => {
+      for await (const _e of w) {
+        w.drain();
+        write();
+      }
+    })();
+  }
+
+  isLeader(): boolean {
+    return !this.closed && !!this.consensus && this.consensus.isLeader();
+  }
+
+  /** The leader's swarm address, when one is known. */
+  leaderAddr(): string | undefined {
+    const l = this.consensus?.leader();
+    return l?.addr || undefined;
+  }
+
+  members(): MemberStatus[] {
+    return this.consensus?.members() ?? [];
+  }
+
+  /** Called with true/false whenever the leader components start/stop here. */
+  onLeaderComponents(cb: (isLeader: boolean) => void): () => void {
+    this.leaderListeners.add(cb);
+    return () => this.leaderListeners.delete(cb);
+  }
+
+  onRemoved(cb: () => void): () => void {
+    return this.consensus.onRemoved(cb);
+  }
+
+  /** Adds an operation the Control service may run on the leader (the node's composition adds a few). */
+  register(name: string, fn: Operation): void {
+    this.ops.set(name, fn);
+  }
+
+  /** Runs an operation here; refuses (NotLeaderError / no leader) unless this manager is the leader. */
+  async execLocal(method: string, args: unknown[]): Promise<unknown> {
+    const op = this.ops.get(method);
+    if (!op) throw unavailable(`control: unknown operation ${method}`);
+    if (!this.consensus.isLeader()) {
+      const l = this.consensus.leader();
+      if (!l) throw noLeader();
+      throw new NotLeaderError(l);
+    }
+    return (op as (...a: unknown[]) => unknown)(...args);
+  }
+
+  /**
+   * Runs a control operation on the leader: here when this manager leads, else forwarded over
+   * shoal.Control. Without a leader: Docker's "The swarm does not have a leader" error.
+   * A leadership change during the call is retried a few times (bounded).
+   */
+  async call<T = unknown>(method: string, args: unknown[]): Promise<T> {
+    const deadline = Date.now() + 3 * this.settings().tickMs! + 1000;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (this.consensus.isLeader()) return (await this.execLocal(method, args)) as T;
+        const addr = this.leaderAddr();
+        if (!addr) throw noLeader();
+        return (await this.forward(addr, method, args)) as T;
+      } catch (e) {
+        const retry = e instanceof NotLeaderError || (isKind(e, 'Unavailable') && /not the leader|lost leadership|leadership transfer|UNAVAILABLE|No connection/i.test(e.message));
+        if (!retry || Date.now() > deadline || attempt > 20) throw e;
+        await new Promise((r) => setTimeout(r, 50 + 50 * attempt));
+      }
+    }
+  }
+
+  private async forward(addr: string, method: string, args: unknown[]): Promise<unknown> {
+    if (!this.forwardClient || this.forwardClient.addr !== addr) {
+      this.forwardClient?.client.close();
+      const t = this.deps.tls();
+      this.forwardClient = { addr, client: createRpcClient(addr, { ...t, serverRole: 'swarm-manager' }) };
+    }
+    const res = await this.forwardClient.client.unary(ControlService, 'Call', { method, args }, { timeoutMs: 60_000 });
+    return res?.result ?? undefined;
+  }
+
+  /** Leader: take a manager (by node ID) out of Raft, as `docker swarm leave --force` on it asks. */
+  private async removeRaftMemberOf(nodeId: string): Promise<void> {
+    const m = this.consensus.members().find((x) => x.nodeId === nodeId);
+    if (m) await this.consensus.removeMember(m.raftId);
+    // It is no longer a manager: its Node may now be removed like a worker's.
+    await this.store.update((tx) => {
+      const n = tx.get('node', nodeId);
+      if (!n) return;
+      n.Spec = { ...n.Spec, Role: 'worker' };
+      delete n.ManagerStatus;
+      tx.update('node', n);
+    });
   }
 
   async stop(): Promise<void> {
-    for (const c of [...this.components].reverse()) await c.stop();
-    await this.log.close();
+    this.closed = true;
+    this.settingsWatch?.close();
+    this.leadershipChanged(false);
+    await this.leaderChain;
+    for (const u of this.unsubscribe) u();
+    this.forwardClient?.client.close();
+    this.forwardClient = null;
+    await this.consensus?.stop();
+  }
+
+  /** kill -9 stand-in for tests: nothing flushed. */
+  crash(): void {
+    this.closed = true;
+    this.consensus?.crash();
   }
 }

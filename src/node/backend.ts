@@ -15,6 +15,7 @@ import type { Daemon } from './daemon';
 import { mergeLogStreams } from './logs';
 import { EventLog } from './events';
 import { validateCAConfig } from '../manager/ca/rotation';
+import type { ControlApi } from '../manager/controlapi';
 
 /**
  * The daemon's answer to the Engine API's swarm endpoints: on a manager they go to the control
@@ -34,6 +35,17 @@ export class NodeBackend implements ClusterBackend {
     const m = this.d.manager;
     if (!m) throw unavailable(this.d.state ? NOT_A_MANAGER_WORKER_MESSAGE : NOT_A_MANAGER_MESSAGE);
     return m.controlapi;
+  }
+
+  /**
+   * A control-API operation, run on the Raft leader: here when this manager leads, else forwarded
+   * (shoal.Control). Reads go there too, so a manager without a leader answers Docker's
+   * "The swarm does not have a leader" error.
+   */
+  private async call<T>(method: string, ...args: unknown[]): Promise<T> {
+    const m = this.d.manager;
+    if (!m) throw unavailable(this.d.state ? NOT_A_MANAGER_WORKER_MESSAGE : NOT_A_MANAGER_MESSAGE);
+    return m.call<T>(method, args);
   }
 
   async swarmInfo(): Promise<SwarmInfo> {
@@ -75,15 +87,21 @@ export class NodeBackend implements ClusterBackend {
   }
 
   async inspectSwarm() {
-    return this.control.getCluster();
+    return this.call<ReturnType<ControlApi['getCluster']>>('getCluster');
   }
 
   async updateSwarm(version: number, spec: SwarmSpec, flags: SwarmUpdateFlags): Promise<void> {
     if (flags.rotateManagerUnlockKey) throw unimplemented('autolock is not supported yet');
     // `docker swarm ca --rotate` arrives here as CAConfig.ForceRotate+1 or a SigningCACert/Key; the
     // manager's root rotator (src/manager/ca/rotation.ts) acts on the stored spec.
+    // Runs on the leader (see the 'updateSwarm' operation the daemon registers).
+    await this.call('updateSwarm', version, spec, { worker: flags.rotateWorkerToken, manager: flags.rotateManagerToken });
+  }
+
+  /** The leader's side of `updateSwarm`: validate, write, and let the root rotator start a requested rotation. */
+  async updateSwarmHere(version: number, spec: SwarmSpec, rotate: { worker: boolean; manager: boolean }): Promise<void> {
     await validateCAConfig(spec, this.control.getCluster());
-    await this.control.updateCluster(version, spec, { worker: flags.rotateWorkerToken, manager: flags.rotateManagerToken });
+    await this.control.updateCluster(version, spec, rotate);
     await this.d.transport?.rotator.settle();
   }
 
@@ -92,41 +110,41 @@ export class NodeBackend implements ClusterBackend {
   }
 
   async listNodes(f: Filters) {
-    return this.control.listNodes(f);
+    return this.call<ReturnType<ControlApi['listNodes']>>('listNodes', f);
   }
   async getNode(ref: string) {
-    return this.control.getNode(ref);
+    return this.call<ReturnType<ControlApi['getNode']>>('getNode', ref);
   }
   async updateNode(ref: string, version: number, spec: NodeSpec) {
-    await this.control.updateNode(ref, version, spec);
+    await this.call('updateNode', ref, version, spec);
   }
   async removeNode(ref: string, force: boolean) {
-    await this.control.removeNode(ref, force);
+    await this.call('removeNode', ref, force);
   }
 
   async listServices(f: Filters, withStatus: boolean) {
-    return this.control.listServices(f, withStatus);
+    return this.call<ReturnType<ControlApi['listServices']>>('listServices', f, withStatus);
   }
   async getService(ref: string, insertDefaults: boolean) {
-    return this.control.getService(ref, insertDefaults);
+    return this.call<ReturnType<ControlApi['getService']>>('getService', ref, insertDefaults);
   }
   async createService(spec: ServiceSpec) {
-    const ID = await this.control.createService(spec);
+    const ID = await this.call<string>('createService', spec);
     return { ID };
   }
   async updateService(ref: string, version: number, spec: ServiceSpec, opts: { rollback: boolean }) {
-    await this.control.updateService(ref, version, spec, opts.rollback);
+    await this.call('updateService', ref, version, spec, opts.rollback);
     return {};
   }
   async removeService(ref: string) {
-    await this.control.removeService(ref);
+    await this.call('removeService', ref);
   }
 
   async listTasks(f: Filters) {
-    return this.control.listTasks(f);
+    return this.call<ReturnType<ControlApi['listTasks']>>('listTasks', f);
   }
   async getTask(id: string) {
-    return this.control.getTask(id);
+    return this.call<ReturnType<ControlApi['getTask']>>('getTask', id);
   }
 
   serviceLogs(ref: string, req: LogRequest, signal: AbortSignal): AsyncIterable<ServiceLogLine> {

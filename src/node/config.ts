@@ -15,6 +15,8 @@ export interface DaemonConfig {
   logLevel: string;
   /** TEST FAULT INJECTOR: a JSON file naming addresses this daemon's RPC traffic is silently dropped to (src/rpc/fault.ts). */
   testFaultFile?: string;
+  /** Raft tick length in ms (`--raft-tick-ms`; Docker's is 1000). Tests and benches use short ticks for fast elections. */
+  raftTickMs?: number;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -76,6 +78,12 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig {
       case '--test-fault-file':
         cfg.testFaultFile = path.resolve(val());
         break;
+      case '--raft-tick-ms': {
+        const v = Number(val());
+        if (!Number.isInteger(v) || v < 10 || v > 60_000) throw new Error('invalid --raft-tick-ms: want an integer number of milliseconds (10–60000)');
+        cfg.raftTickMs = v;
+        break;
+      }
       case '--log-level':
         cfg.logLevel = val();
         break;

@@ -11,10 +11,10 @@ import { NodeSecurity, type NodeCredentials } from '../manager/ca/keystore';
 import { RpcError, setTestFaultFile } from '../rpc';
 import { RemoteDispatcherConnector } from '../agent/remote-dispatcher';
 import { heartbeatPeriodMs } from '../manager/dispatcher/core/heartbeat';
-import { ManagerTransport } from './transport';
+import { ManagerTransport, managerRefs } from './transport';
 import { CertRenewer } from './certs';
 import { generateJoinToken } from '../manager/ca/core/token';
-import { Manager } from '../manager/manager';
+import { Manager, type OpenMode } from '../manager/manager';
 import { shoalVersion } from '../agent/executor/process';
 import type { Executor } from '../agent/executor/types';
 import { Agent } from '../agent/agent';
@@ -110,6 +110,7 @@ export class Daemon {
 
   init(req: InitRequest): Promise<string> {
     return this.exclusive(async () => {
+      if (this.state && req.ForceNewCluster && this.state.role === 'manager') return this.forceNewCluster();
       if (this.state) throw unavailable(ALREADY_IN_SWARM);
       // As dockerd: an advertise address without a port takes the listen port.
       const listen = parseAddr(req.ListenAddr || '0.0.0.0:2377', 2377);
@@ -145,10 +146,14 @@ export class Daemon {
       fs.writeFileSync(path.join(this.cfg.dataDir, 'certificates', 'swarm-node.key'), nodeCert.keyPem, { mode: 0o600 });
       this.pendingListenAddr = `${listen.host}:${listen.port}`;
       try {
-        await this.startRoles([
-          { action: 'create', kind: 'cluster', object: cluster },
-          { action: 'create', kind: 'node', object: node },
-        ]);
+        await this.startRoles({
+          kind: 'init',
+          spec,
+          changes: [
+            { action: 'create', kind: 'cluster', object: cluster },
+            { action: 'create', kind: 'node', object: node },
+          ],
+        });
       } catch (e) {
         await this.stopRoles();
         clearSwarmState(this.cfg.dataDir);
@@ -191,6 +196,21 @@ export class Daemon {
         listenAddr: `${listen.host}:${listen.port}`,
         managers: [{ nodeId: '', addr: managerAddr }],
       };
+      if (res.role === 'manager') {
+        // A manager joins Raft through any manager (followers forward to the leader), then catches up.
+        delete state.managers;
+        this.state = state;
+        try {
+          await this.startRoles({ kind: 'join', remote: managerAddr });
+        } catch (e) {
+          await this.stopRoles();
+          this.state = undefined;
+          clearSwarmState(this.cfg.dataDir);
+          throw e;
+        }
+        saveSwarmState(this.cfg.dataDir, state);
+        return;
+      }
       saveSwarmState(this.cfg.dataDir, state);
       this.state = state;
       await this.startRoles(undefined);
@@ -205,6 +225,12 @@ export class Daemon {
       if (this.state.role === 'manager' && !force) throw failedPrecondition(LEAVE_MANAGER_TEXT);
       // Leaving removes this node's tasks from its runtime, as Docker does.
       const mine = this.manager?.store.view((tx) => tx.tasksByNode(this.state!.nodeId)) ?? this.agent?.tasks() ?? [];
+      // A manager asks the leader to take it out of Raft first (a leaving leader hands leadership over).
+      if (this.manager && this.manager.members().length > 1) {
+        await this.manager
+          .call('removeRaftMember', [this.state.nodeId])
+          .catch((e: unknown) => this.logger.warn({ err: e }, 'leave: could not leave raft cleanly'));
+      }
       // A worker tells its manager first, so the node shows Down at once rather than after its heartbeats expire.
       await this.connector?.leave().catch((e: unknown) => this.logger.warn({ err: e }, 'leave: could not tell the manager'));
       await this.stopRoles();
@@ -245,7 +271,8 @@ export class Daemon {
    * the certificate renewal. `bootstrap` holds the first objects of a brand-new cluster; without it
    * the manager replays its durable log.
    */
-  private async startRoles(bootstrap: import('../store').Change[] | undefined): Promise<void> {
+  private async startRoles(open: OpenMode | undefined, forceNewCluster = false): Promise<void> {
+    const bootstrap = open?.kind === 'init' ? open.changes : undefined;
     const state = this.state;
     const bootNode = (bootstrap?.find((c) => c.kind === 'node') as { object: Node } | undefined)?.object;
     const nodeId = state?.nodeId ?? bootNode?.ID;
@@ -282,11 +309,16 @@ export class Daemon {
       this.renewer.start();
       return;
     }
+    const advertiseAddr = state?.advertiseAddr ?? bootNode!.ManagerStatus!.Addr;
     const manager: Manager = new Manager({
       dataDir: this.cfg.dataDir,
       clock: systemClock,
       rng: systemRng,
       logger: this.logger.child({ role: 'manager' }),
+      nodeId,
+      advertiseAddr,
+      tls: () => this.security.load() ?? creds,
+      raftTickMs: this.cfg.raftTickMs,
       managers: () => (this.state ? [this.state.advertiseAddr] : []),
       newJoinToken: (): string => {
         const c = manager.controlapi.getCluster();
@@ -300,35 +332,124 @@ export class Daemon {
         return heartbeatPeriodMs(c?.Spec?.Dispatcher?.HeartbeatPeriod);
       },
     });
-    manager.open();
-    if (bootstrap) await manager.bootstrap(bootstrap);
-    await manager.start();
-    this.manager = manager;
+    // The swarm port listens first: Raft messages (a joining manager's catch-up) arrive there.
+    const clusterId = state?.clusterId ?? (bootstrap?.find((c) => c.kind === 'cluster') as { object: Cluster } | undefined)?.object.ID ?? '';
     const listenAddr = state?.listenAddr ?? (this.pendingListenAddr || '0.0.0.0:2377');
-    const transport = new ManagerTransport({ listenAddr, manager, credentials: creds, logger: this.logger.child({ role: 'transport' }) });
+    const transport = new ManagerTransport({ listenAddr, manager, credentials: creds, clusterId, logger: this.logger.child({ role: 'transport' }) });
     try {
       await transport.start();
     } catch (e) {
-      await manager.stop().catch(() => undefined);
-      this.manager = undefined;
       throw unavailable(`failed to listen on remote API address: ${listenAddr}: ${(e as Error).message}`);
     }
+    try {
+      await manager.open(open ?? { kind: forceNewCluster ? 'force-new-cluster' : 'restart' });
+      if (open?.kind === 'join') await manager.waitCaughtUp(60_000);
+      // The root rotator writes to the store: it runs on the leader only.
+      manager.onLeaderComponents((leader) => {
+        if (leader) transport.rotator.start();
+        else transport.rotator.stop();
+        // The local agent holds its session with the leader's dispatcher: move it.
+        this.agent?.reconnect();
+      });
+      await manager.start();
+      if (!manager.isLeader()) transport.rotator.stop();
+    } catch (e) {
+      await transport.stop().catch(() => undefined);
+      await manager.stop().catch(() => undefined);
+      throw e;
+    }
+    this.manager = manager;
     this.transport = transport;
+    manager.register('updateSwarm', ((version: number, spec: import('../types').SwarmSpec, rotate: { worker: boolean; manager: boolean }) =>
+      this.backend.updateSwarmHere(version, spec, rotate)) as never);
+    // Removed from Raft (demoted, or leaving): this node carries on as a worker.
+    manager.onRemoved(() => void this.demoteSelf(manager));
     this.unsubscribeCreds = this.security.onChange((c) => this.transport?.updateCredentials(c));
     this.agent = new Agent({
       dataDir: this.cfg.dataDir,
       executor: this.executor,
       nodeId,
       addr,
-      dispatcher: () => manager.dispatcher,
+      dispatcher: () => this.managerAgentDispatcher(manager, creds),
       clock: systemClock,
       logger: this.logger.child({ role: 'agent' }),
       tlsInfo: () => this.ownTLSInfo(),
+      backoffMaxMs: 1000,
     });
     await this.agent.start();
     this.renewer = new CertRenewer({ security: this.security, logger: this.logger.child({ role: 'ca' }), renew: (cur) => this.renewLocally(cur, manager) });
     this.renewer.start();
     this.followOwnCA(manager, nodeId);
+  }
+
+  /** The manager's own agent: the in-process dispatcher while this manager leads, else the leader's over mTLS. */
+  private managerAgentDispatcher(manager: Manager, creds: NodeCredentials): import('../types').DispatcherApi {
+    this.agentRemote?.close();
+    this.agentRemote = undefined;
+    const leader = manager.leaderAddr();
+    if (manager.isLeader() || !leader || leader === this.state?.advertiseAddr) return manager.dispatcher;
+    const remote = new RemoteDispatcherConnector({ managers: [leader], credentials: () => this.security.load() ?? creds });
+    this.agentRemote = remote;
+    return remote.connect();
+  }
+
+  private agentRemote: RemoteDispatcherConnector | undefined;
+
+  /** `swarm init --force-new-cluster` on a manager: restart its Raft member as the only voter, keeping the state. */
+  private async forceNewCluster(): Promise<string> {
+    const st = this.state!;
+    await this.stopRoles();
+    this.pendingListenAddr = st.listenAddr;
+    await this.startRoles(undefined, true);
+    this.backend.attachEvents();
+    return st.nodeId;
+  }
+
+  /** Removed from Raft (demotion) while still in the swarm: carry on as a worker of the remaining managers. */
+  private demoteSelf(manager: Manager): Promise<void> {
+    return this.exclusive(async () => {
+      const st = this.state;
+      if (!st || st.role !== 'manager' || this.manager !== manager) return;
+      const managers = managerRefs(manager).filter((m) => m.nodeId !== st.nodeId);
+      this.logger.info({ managers }, 'removed from raft: continuing as a worker');
+      await this.stopRoles();
+      fs.rmSync(path.join(this.cfg.dataDir, 'manager'), { recursive: true, force: true });
+      st.role = 'worker';
+      st.managers = managers;
+      saveSwarmState(this.cfg.dataDir, st);
+      await this.startRoles(undefined);
+    });
+  }
+
+  /** A worker whose certificate now says manager (promotion) joins Raft and runs the manager role. */
+  private maybePromote(): void {
+    const st = this.state;
+    const c = this.security.load();
+    if (!st || st.role !== 'worker' || !c || certInfo(c.certPem).role !== 'manager') return;
+    void this.exclusive(async () => {
+      const cur = this.state;
+      if (!cur || cur.role !== 'worker') return;
+      const remotes = this.connector?.known() ?? (cur.managers ?? []).map((m) => m.addr);
+      this.logger.info({ remotes }, 'promoted: joining raft as a manager');
+      await this.stopRoles();
+      let last: unknown;
+      for (const remote of remotes) {
+        try {
+          this.state = { ...cur, role: 'manager' };
+          delete this.state.managers;
+          await this.startRoles({ kind: 'join', remote });
+          saveSwarmState(this.cfg.dataDir, this.state);
+          this.backend.attachEvents();
+          return;
+        } catch (e) {
+          last = e;
+          await this.stopRoles();
+        }
+      }
+      this.logger.warn({ err: last }, 'promotion failed: staying a worker');
+      this.state = cur;
+      await this.startRoles(undefined);
+    });
   }
 
   /** This node's TLS facts as its description reports them (issuer of its certificate, trust root). */
@@ -342,7 +463,10 @@ export class Daemon {
     return new CAFollower({
       security: this.security,
       renewer: () => this.renewer,
-      changed: () => this.agent?.reconnect(),
+      changed: () => {
+        this.agent?.reconnect();
+        this.maybePromote();
+      },
       logger: this.logger.child({ role: 'ca' }),
     });
   }
@@ -356,7 +480,9 @@ export class Daemon {
     const watch = manager.store.watch({ kinds: ['cluster', 'node'], match: (e) => e.kind === 'cluster' || (e.object as Node).ID === nodeId });
     const apply = () => {
       const c = manager.store.view((tx) => tx.find('cluster'))[0];
-      const role = manager.store.view((tx) => tx.get('node', nodeId))?.Spec.Role;
+      let role = manager.store.view((tx) => tx.get('node', nodeId))?.Spec.Role;
+      // A demoted manager keeps its manager certificate until Raft has let it go (then it runs as a worker).
+      if (role === 'worker' && manager.members().some((m) => m.nodeId === nodeId)) role = 'manager';
       if (c) follower.apply(caTarget(c, role));
     };
     void (async () => {
@@ -423,6 +549,8 @@ export class Daemon {
     this.agent = undefined;
     this.connector?.close();
     this.connector = undefined;
+    this.agentRemote?.close();
+    this.agentRemote = undefined;
     await this.transport?.stop().catch((e: unknown) => this.logger.warn({ err: e }, 'transport stop'));
     this.transport = undefined;
     await this.manager?.stop().catch((e: unknown) => this.logger.warn({ err: e }, 'manager stop'));

@@ -4,6 +4,8 @@
 import type { Logger } from 'pino';
 import { createRpcServer, type ManagerRef, type RpcServer } from '../rpc';
 import { DispatcherService, HealthService } from '../rpc/protocol';
+import { RaftService, raftServiceHandlers } from '../manager/consensus';
+import { ControlService, controlHandlers } from '../manager/controlapi/service';
 import { nodeCAHandlers, NodeCAService, type NodeCABackend } from '../manager/ca/service';
 import { dispatcherHandlers } from '../manager/dispatcher/rpc';
 import { LogBroker } from '../manager/dispatcher/logbroker';
@@ -12,18 +14,17 @@ import { generateJoinToken } from '../manager/ca/core/token';
 import type { Manager } from '../manager/manager';
 import { isoTime } from '../lib/time';
 import { newId } from '../lib/ids';
-import { unimplemented } from '../lib/errors';
+import { unavailable } from '../lib/errors';
 import type { Cluster, Node, NodeAvailability } from '../types';
 import type { NodeCredentials } from '../manager/ca/keystore';
 import { systemClock, systemRng } from './system';
-
-/** Docker-like refusal while there is no Raft to add a second manager to. */
-export const MANAGER_JOIN_UNSUPPORTED = 'joining as a manager needs Raft, which is not built yet: join with the worker token';
 
 export interface ManagerTransportOptions {
   listenAddr: string;
   manager: Manager;
   credentials: NodeCredentials;
+  /** The cluster this node belongs to (a joining manager's store is still empty when the server starts). */
+  clusterId: string;
   logger: Logger;
 }
 
@@ -39,6 +40,8 @@ export class ManagerTransport {
     const manager = (this.manager = opts.manager);
     const store = manager.store;
     const cluster = (): Cluster => manager.controlapi.getCluster();
+    // A manager still catching up (no cluster object yet) trusts the roots its certificate came with.
+    const trustRoot = (): string => (store.read((tx) => tx.find('cluster')).length ? signingMaterial(cluster()).trustRoot : opts.credentials.caPem);
     const backend: NodeCABackend = {
       clusterId: () => cluster().ID,
       rootCA: () => signingMaterial(cluster()).ca,
@@ -48,7 +51,6 @@ export class ManagerTransport {
       joinTokens: () => ({ worker: cluster().JoinTokens.Worker, manager: cluster().JoinTokens.Manager }),
       certExpiryMs: () => Math.floor((cluster().Spec.CAConfig?.NodeCertExpiry ?? 0) / 1e6),
       registerNode: async (req) => {
-        if (req.role === 'manager') throw unimplemented(MANAGER_JOIN_UNSUPPORTED);
         const id = newId(systemRng);
         const ts = isoTime(systemClock.now());
         const availability: NodeAvailability = req.availability === 'pause' || req.availability === 'drain' ? req.availability : 'active';
@@ -67,7 +69,8 @@ export class ManagerTransport {
           },
           Status: { State: 'unknown', Addr: req.addr ?? '' },
         };
-        await store.update((tx) => tx.create('node', node));
+        // Node objects are written by the leader (a follower forwards over shoal.Control).
+        await manager.call('createNode', [node]);
         opts.logger.info({ nodeId: id, role: req.role, hostname: req.hostname }, 'node joined');
         return id;
       },
@@ -77,16 +80,16 @@ export class ManagerTransport {
       address: opts.listenAddr,
       certPem: opts.credentials.certPem,
       keyPem: opts.credentials.keyPem,
-      caPem: signingMaterial(cluster()).trustRoot,
+      caPem: trustRoot(),
       clientAuth: 'optional',
-      clusterId: cluster().ID,
-      // A removed node's certificate is refused on every authenticated call.
-      isNodeAllowed: (nodeId) => store.view((tx) => tx.get('node', nodeId)) !== undefined,
+      clusterId: opts.clusterId,
+      // A removed node's certificate is refused on every authenticated call (once this manager has caught up).
+      isNodeAllowed: (nodeId) => store.read((tx) => tx.get('node', nodeId) !== undefined || tx.find('cluster').length === 0),
     });
     this.server.addService(NodeCAService, nodeCAHandlers(backend));
-    this.server.addService(
-      DispatcherService,
-      dispatcherHandlers({
+    this.server.addService(RaftService, raftServiceHandlers(() => manager.consensus));
+    this.server.addService(ControlService, controlHandlers((method, args) => manager.execLocal(method, args)));
+    const dispatch = dispatcherHandlers({
         dispatcher: manager.dispatcher,
         managers: () => managerRefs(manager),
         tlsInfo: () => cluster().TLSInfo,
@@ -95,8 +98,17 @@ export class ManagerTransport {
           return caTarget(cluster(), role);
         },
         logBroker: this.logBroker,
-      }),
-    );
+      });
+    // Agents hold their session with the leader's dispatcher; the others refuse and name the leader.
+    const session = dispatch.Session;
+    dispatch.Session = (req, ctx) => {
+      if (!manager.isLeader()) {
+        const leader = manager.leaderAddr();
+        throw unavailable(leader ? `dispatcher: this manager is not the leader; the leader is at ${leader}` : 'dispatcher: this manager is not the leader and no leader is known');
+      }
+      return session(req, ctx);
+    };
+    this.server.addService(DispatcherService, dispatch);
     this.server.addService(HealthService, { Check: () => ({ status: 'SERVING' as const }) });
     this.rotator = new RootRotator({
       store,
@@ -110,7 +122,7 @@ export class ManagerTransport {
     void (async () => {
       for await (const _e of trustWatch) {
         trustWatch.drain();
-        server.updateCredentials({ caPem: signingMaterial(cluster()).trustRoot });
+        server.updateCredentials({ caPem: trustRoot() });
       }
     })();
   }
@@ -130,7 +142,8 @@ export class ManagerTransport {
 
   /** New connections use the renewed certificate; the trusted roots are always the cluster's. */
   updateCredentials(c: NodeCredentials): void {
-    this.server.updateCredentials({ ...c, caPem: signingMaterial(this.manager.controlapi.getCluster()).trustRoot });
+    const caught = this.manager.store.read((tx) => tx.find('cluster')).length > 0;
+    this.server.updateCredentials({ ...c, caPem: caught ? signingMaterial(this.manager.controlapi.getCluster()).trustRoot : c.caPem });
   }
 
   async stop(): Promise<void> {
@@ -143,6 +156,6 @@ export class ManagerTransport {
 export function managerRefs(manager: Manager): ManagerRef[] {
   return manager.store
     .view((tx) => tx.find('node', (n) => n.Spec.Role === 'manager'))
-    .map((n) => ({ nodeId: n.ID, addr: n.ManagerStatus?.Addr ?? n.Status.Addr }))
+    .map((n) => ({ nodeId: n.ID, addr: n.ManagerStatus?.Addr ?? '' }))
     .filter((m) => m.addr);
 }

@@ -18,6 +18,8 @@ export interface ClusterOptions {
   port?: number;
   /** Hostname prefix (default "node"): node i is "<prefix>-<i>". */
   hostPrefix?: string;
+  /** Extra `shoal daemon` flags for every node (e.g. ['--raft-tick-ms', '50']). */
+  daemonArgs?: string[];
 }
 
 export interface NodeJson {
@@ -94,7 +96,7 @@ export class TestCluster {
   /** Starts one more daemon (not yet in the swarm). */
   async addDaemon(): Promise<ClusterNode> {
     const i = this.nodes.length;
-    const n = new ClusterNode(i, `127.0.0.${10 + i}`, `${this.opts.hostPrefix ?? 'node'}-${i}`, { runtime: this.opts.runtime ?? 'process', engine: this.opts.engine });
+    const n = new ClusterNode(i, `127.0.0.${10 + i}`, `${this.opts.hostPrefix ?? 'node'}-${i}`, { runtime: this.opts.runtime ?? 'process', engine: this.opts.engine, extraArgs: this.opts.daemonArgs });
     this.nodes.push(n);
     await n.daemon.start();
     return n;
@@ -107,6 +109,16 @@ export class TestCluster {
     if (!/This node joined a swarm as a worker\./.test(out)) throw new Error(`unexpected join output: ${out}`);
     n.nodeId = n.dockerOk(['info', '--format', '{{.Swarm.NodeID}}']).trim();
     await this.waitNodeState(n, 'ready', 15_000);
+    return n;
+  }
+
+  /** Starts a daemon and joins it as a manager (listening on its own address, the cluster's port). */
+  async addManager(via: ClusterNode = this.manager): Promise<ClusterNode> {
+    const n = await this.addDaemon();
+    const token = via.dockerOk(['swarm', 'join-token', '-q', 'manager']).trim();
+    const out = n.dockerOk(['swarm', 'join', '--token', token, '--advertise-addr', n.ip, '--listen-addr', `${n.ip}:${this.port}`, `${via.ip}:${this.port}`]);
+    if (!/This node joined a swarm as a manager\./.test(out)) throw new Error(`unexpected join output: ${out}`);
+    n.nodeId = n.dockerOk(['info', '--format', '{{.Swarm.NodeID}}']).trim();
     return n;
   }
 

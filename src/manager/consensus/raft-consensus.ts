@@ -13,6 +13,7 @@ import type { JoinResponse, RaftServiceTarget, RaftTransport, RaftTransportSink 
 import { forceNewClusterState } from './force-new-cluster';
 import { defaultRng, defaultTimers, silentLogger, type ConsensusLogger, type RaftConsensusOptions, type Timers } from './options';
 import { ReadWaiters } from './read-waiters';
+import { coalesceMessages } from './coalesce';
 import { LeaderWatch } from './leader-watch';
 
 interface Pending {
@@ -22,6 +23,9 @@ interface Pending {
 }
 
 type State = 'new' | 'running' | 'stopped' | 'removed';
+
+/** What a leader may send before its own persist completes (nothing here acknowledges or votes). */
+const EARLY_TYPES = new Set<Message['type']>(['app', 'heartbeat']);
 
 
 export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransportSink {
@@ -261,13 +265,24 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     const prev = this.mem.hardStateNow();
     // A Ready whose only durable change is the commit index writes nothing: the commit index is
     // recovered from the leader (or, for a lone voter, by re-committing its log) and is saved with the next entries.
-    const mustWrite = rd.entries.length > 0 || !!rd.snapshot || (!!hs && (hs.term !== prev.term || hs.vote !== prev.vote));
+    const termOrVote = !!hs && (hs.term !== prev.term || hs.vote !== prev.vote);
+    const mustWrite = rd.entries.length > 0 || !!rd.snapshot || termOrVote;
+    // Pipelining (Raft thesis §10.2.1): a leader whose term and vote are already durable sends its
+    // appends and heartbeats before its own entries are; it counts itself in a quorum only once they are,
+    // because commitment and apply happen in a later Ready, after this persist (one Ready at a time).
+    let late = rd.messages;
+    if (mustWrite && !termOrVote && !rd.snapshot && this.rn.raft.role === 'leader' && rd.messages.length > 0) {
+      const early: Message[] = [];
+      late = [];
+      for (const m of rd.messages) (m.term === prev.term && EARLY_TYPES.has(m.type) ? early : late).push(m);
+      if (early.length > 0) this.transport.send(coalesceMessages(early));
+    }
     if (mustWrite) await this.disk.persist({ entries: rd.entries, hardState: hs, snapshot: rd.snapshot });
     if (rd.snapshot) this.mem.applySnapshot(rd.snapshot);
     this.mem.append(rd.entries);
     if (hs) this.mem.setHardState(hs);
     // 2. send
-    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    if (late.length > 0) this.transport.send(coalesceMessages(late));
     // 3. apply
     if (rd.snapshot) this.applySnapshot(rd.snapshot.data, rd.snapshot.metadata.index, rd.snapshot.metadata.confState);
     let membershipChanged = !!rd.snapshot;

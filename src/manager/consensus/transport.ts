@@ -1,16 +1,32 @@
 // Raft over the node-to-node RPC layer: the shoal.Raft service (manager certificates only) and a
-// transport with one bounded queue and one sender per peer. The Ready loop only enqueues; a slow or
-// dead peer fills its own queue (then messages to it are dropped and Raft is told it is unreachable)
-// and never delays the others. Whatever queues up while a batch is in flight leaves as the next batch.
-import { MANAGERS, createRpcClient, defineService, unary, type CallContext, type Handlers, type RpcClient, type TlsMaterial } from '../../rpc';
+// transport with one long-lived stream per peer. The Ready loop only enqueues; each send() call leaves
+// at once as one binary-encoded batch per peer (wire.ts) while fewer than `maxInflightBatches` are
+// unacknowledged, otherwise it waits in a bounded queue and leaves with the next acknowledgement as one
+// coalesced batch. A slow or dead peer fills its own queue (then messages to it are dropped and Raft is
+// told it is unreachable) and never delays the others.
+import { MANAGERS, bidi, createRpcClient, defineService, faultDrops, unary, type BidiStream, type CallContext, type Handlers, type RpcClient, type TlsMaterial } from '../../rpc';
 import type { Message } from '../../raft';
 import { isKind, unavailable } from '../../lib/errors';
 import { MEMBER_REMOVED_MESSAGE } from './errors';
 import type { JoinResponse, RaftServiceTarget, RaftTransport, RaftTransportSink } from './transport-types';
+import { decodeBatch, encodeBatch } from './wire';
+
+/** One batch on the stream: `n` numbers it (acks come back in order), `b` is wire.ts's encoding. */
+export interface RaftStreamBatch {
+  n: number;
+  b: Uint8Array;
+}
+/** The answer to batch `n`: stepped, or refused with `err` (the whole batch). */
+export interface RaftStreamAck {
+  n: number;
+  err?: string;
+}
 
 export const RaftService = defineService('shoal.Raft', {
   /** A batch of Raft messages for the callee; answered as soon as they are stepped (not applied). */
   ProcessRaftMessage: unary<{ messages: Message[] }, { ok: boolean }>(MANAGERS),
+  /** The same as a long-lived stream per peer (authorized once): batches in, one ack per batch out, in order. */
+  StreamRaftMessages: bidi<RaftStreamBatch, RaftStreamAck>(MANAGERS),
   /** The address of a member, by raft ID. */
   ResolveAddress: unary<{ raftId: number }, { addr: string }>(MANAGERS),
   /** A manager (the caller's certificate, or `nodeId` when a follower forwards) joins the Raft group. */
@@ -32,6 +48,16 @@ export function raftServiceHandlers(target: RaftServiceTarget | (() => RaftServi
       get().receive(req.messages ?? [], ctx.peer?.nodeId);
       return { ok: true };
     },
+    StreamRaftMessages: async function* (reqs: AsyncIterable<RaftStreamBatch>, ctx: CallContext) {
+      for await (const req of reqs) {
+        try {
+          get().receive(decodeBatch(req.b), ctx.peer?.nodeId);
+          yield { n: req.n };
+        } catch (e) {
+          yield { n: req.n, err: (e as Error)?.message ?? String(e) };
+        }
+      }
+    },
     ResolveAddress: (req: { raftId: number }) => {
       const addr = get().resolveAddress(req.raftId);
       if (!addr) throw unavailable(`raft: member ${req.raftId} is unknown`);
@@ -46,21 +72,33 @@ export interface GrpcRaftTransportOptions {
   tls: TlsMaterial;
   /** Messages waiting per peer before new ones are dropped. */
   maxQueue?: number;
-  /** Messages per RPC. */
+  /** Messages per coalesced batch. */
   maxBatch?: number;
-  /** Deadline of one batch (a snapshot batch gets 10×). */
+  /** Unacknowledged batches per peer before sends are coalesced (default 8). */
+  maxInflightBatches?: number;
+  /** How long a batch may stay unacknowledged (a snapshot batch gets 10×); then the stream is reset. */
   sendTimeoutMs?: number;
   /** After a failed batch, drop messages to that peer for this long (Raft retries anyway). */
   retryBackoffMs?: number;
   logger?: { warn(obj: object, msg?: string): void };
 }
 
+interface Inflight {
+  n: number;
+  deadline: number;
+  /** Snapshot messages in the batch (reported delivered on its ack). */
+  snaps: number[];
+}
+
 interface Peer {
   raftId: number;
   addr: string;
   client: RpcClient | null;
+  stream: BidiStream<RaftStreamBatch, RaftStreamAck> | null;
+  inflight: Inflight[];
   queue: Message[];
-  sending: boolean;
+  seq: number;
+  timer: ReturnType<typeof setTimeout> | null;
   downUntil: number;
   failing: boolean;
 }
@@ -71,12 +109,14 @@ export class GrpcRaftTransport implements RaftTransport {
   private closed = false;
   private readonly maxQueue: number;
   private readonly maxBatch: number;
+  private readonly maxInflight: number;
   private readonly sendTimeoutMs: number;
   private readonly retryBackoffMs: number;
 
   constructor(private readonly opts: GrpcRaftTransportOptions) {
     this.maxQueue = opts.maxQueue ?? 4096;
     this.maxBatch = opts.maxBatch ?? 512;
+    this.maxInflight = opts.maxInflightBatches ?? 8;
     this.sendTimeoutMs = opts.sendTimeoutMs ?? 5000;
     this.retryBackoffMs = opts.retryBackoffMs ?? 100;
   }
@@ -89,8 +129,8 @@ export class GrpcRaftTransport implements RaftTransport {
   setPeer(raftId: number, addr: string): void {
     const p = this.peers.get(raftId);
     if (p && p.addr === addr) return;
-    if (p) p.client?.close();
-    this.peers.set(raftId, { raftId, addr, client: null, queue: p?.queue ?? [], sending: false, downUntil: 0, failing: false });
+    if (p) this.teardown(p);
+    this.peers.set(raftId, { raftId, addr, client: null, stream: null, inflight: [], queue: p?.queue ?? [], seq: 0, timer: null, downUntil: 0, failing: false });
   }
 
   removePeer(raftId: number): void {
@@ -98,21 +138,23 @@ export class GrpcRaftTransport implements RaftTransport {
     if (!p) return;
     this.peers.delete(raftId);
     p.queue = [];
-    p.client?.close();
+    this.teardown(p);
   }
 
   send(messages: Message[]): void {
     if (this.closed) return;
     const now = Date.now();
+    const touched: Peer[] = [];
     for (const m of messages) {
       const p = this.peers.get(m.to);
       if (!p || now < p.downUntil || p.queue.length >= this.maxQueue) {
         this.dropped(m);
         continue;
       }
+      if (p.queue.length === 0) touched.push(p);
       p.queue.push(m);
-      if (!p.sending) void this.pump(p);
     }
+    for (const p of touched) this.flush(p);
   }
 
   private dropped(m: Message): void {
@@ -137,33 +179,105 @@ export class GrpcRaftTransport implements RaftTransport {
     return p.client;
   }
 
-  private async pump(p: Peer): Promise<void> {
-    p.sending = true;
-    try {
-      while (!this.closed && p.queue.length > 0 && this.peers.get(p.raftId) === p) {
-        const batch = p.queue.splice(0, this.maxBatch);
-        const hasSnap = batch.some((m) => m.type === 'snap');
-        try {
-          await this.clientFor(p).unary(RaftService, 'ProcessRaftMessage', { messages: batch }, { timeoutMs: hasSnap ? this.sendTimeoutMs * 10 : this.sendTimeoutMs });
+  private streamFor(p: Peer): BidiStream<RaftStreamBatch, RaftStreamAck> {
+    if (p.stream) return p.stream;
+    const s = this.clientFor(p).bidi(RaftService, 'StreamRaftMessages');
+    p.stream = s;
+    void (async () => {
+      let why = 'stream ended';
+      try {
+        for await (const ack of s.responses) {
+          if (p.stream !== s) return;
+          const head = p.inflight[0];
+          if (!head || head.n !== ack.n) {
+            why = `out-of-order ack ${ack.n}`;
+            break;
+          }
+          if (ack.err) {
+            why = ack.err;
+            break;
+          }
+          p.inflight.shift();
           if (p.failing) p.failing = false;
           this.sink?.reportContact(p.raftId);
-          for (const m of batch) if (m.type === 'snap') this.sink?.reportSnapshot(m.to, true);
-        } catch (err) {
-          if (this.closed) return;
-          const msg = (err as Error).message ?? '';
-          if (msg.includes(MEMBER_REMOVED_MESSAGE)) this.sink?.reportRemoved(p.raftId);
-          if (!p.failing) this.opts.logger?.warn({ peer: p.raftId, addr: p.addr, err: msg }, 'raft: peer unreachable');
-          p.failing = true;
-          p.downUntil = Date.now() + this.retryBackoffMs;
-          const lost = batch.concat(p.queue.splice(0));
-          const snapTo = new Set(lost.filter((m) => m.type === 'snap').map((m) => m.to));
-          for (const to of snapTo) this.sink?.reportSnapshot(to, false);
-          this.sink?.reportUnreachable(p.raftId);
+          for (const to of head.snaps) this.sink?.reportSnapshot(to, true);
+          if (p.queue.length > 0) this.flush(p);
         }
+      } catch (err) {
+        why = (err as Error)?.message ?? String(err);
       }
-    } finally {
-      p.sending = false;
+      if (p.stream === s) this.fail(p, why);
+    })();
+    return s;
+  }
+
+  /** Sends what is queued for `p` as one batch, unless too many batches await their ack. */
+  private flush(p: Peer): void {
+    while (!this.closed && p.queue.length > 0 && p.inflight.length < this.maxInflight && this.peers.get(p.raftId) === p) {
+      const batch = p.queue.length <= this.maxBatch ? p.queue : p.queue.slice(0, this.maxBatch);
+      p.queue = p.queue.length <= this.maxBatch ? [] : p.queue.slice(this.maxBatch);
+      const snaps = batch.filter((m) => m.type === 'snap').map((m) => m.to);
+      let data: Uint8Array;
+      try {
+        data = encodeBatch(batch);
+      } catch (err) {
+        this.opts.logger?.warn({ peer: p.raftId, err: (err as Error).message }, 'raft: unencodable batch dropped');
+        for (const m of batch) this.dropped(m);
+        continue;
+      }
+      const n = ++p.seq;
+      p.inflight.push({ n, snaps, deadline: Date.now() + (snaps.length > 0 ? this.sendTimeoutMs * 10 : this.sendTimeoutMs) });
+      this.armTimer(p);
+      // The test fault injector's partition: the batch never leaves and fails at its deadline.
+      if (faultDrops(p.addr)) continue;
+      const s = this.streamFor(p);
+      s.send({ n, b: data }).catch((err: unknown) => {
+        if (p.stream === s) this.fail(p, (err as Error)?.message ?? String(err));
+      });
     }
+  }
+
+  /** One timer per peer, armed while batches are unacknowledged: a stuck stream fails at the oldest deadline. */
+  private armTimer(p: Peer): void {
+    if (p.timer || p.inflight.length === 0) return;
+    const wait = Math.max(1, p.inflight[0]!.deadline - Date.now());
+    p.timer = setTimeout(() => {
+      p.timer = null;
+      if (this.closed || p.inflight.length === 0) return;
+      if (Date.now() >= p.inflight[0]!.deadline) this.fail(p, 'Deadline Exceeded');
+      else this.armTimer(p);
+    }, wait);
+    p.timer.unref?.();
+  }
+
+  /** A batch failed: reset the stream, drop what is unacknowledged and queued, back off. */
+  private fail(p: Peer, why: string): void {
+    const s = p.stream;
+    p.stream = null;
+    if (p.timer) clearTimeout(p.timer);
+    p.timer = null;
+    if (s) s.cancel();
+    const lost = p.inflight.splice(0);
+    const queued = p.queue.splice(0);
+    if (this.closed || this.peers.get(p.raftId) !== p) return;
+    if (why.includes(MEMBER_REMOVED_MESSAGE)) this.sink?.reportRemoved(p.raftId);
+    if (!p.failing) this.opts.logger?.warn({ peer: p.raftId, addr: p.addr, err: why }, 'raft: peer unreachable');
+    p.failing = true;
+    p.downUntil = Date.now() + this.retryBackoffMs;
+    const snapTo = new Set([...lost.flatMap((b) => b.snaps), ...queued.filter((m) => m.type === 'snap').map((m) => m.to)]);
+    for (const to of snapTo) this.sink?.reportSnapshot(to, false);
+    this.sink?.reportUnreachable(p.raftId);
+  }
+
+  private teardown(p: Peer): void {
+    const s = p.stream;
+    p.stream = null;
+    if (p.timer) clearTimeout(p.timer);
+    p.timer = null;
+    p.inflight = [];
+    s?.cancel();
+    p.client?.close();
+    p.client = null;
   }
 
   async probe(raftId: number): Promise<'alive' | 'dead' | 'unknown'> {
@@ -193,8 +307,7 @@ export class GrpcRaftTransport implements RaftTransport {
     this.closed = true;
     for (const p of this.peers.values()) {
       p.queue = [];
-      p.client?.close();
-      p.client = null;
+      this.teardown(p);
     }
     this.peers.clear();
   }

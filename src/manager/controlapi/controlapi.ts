@@ -63,8 +63,10 @@ export class ControlApi {
   }
 
   // ---- nodes
+  // List and get calls hand out committed objects without copying (`store.read`): their results only
+  // go to the API's converters, which build new objects. Anything that mutates a result uses view().
   listNodes(f: Filters): Node[] {
-    return this.store.view((tx) => tx.find('node', (n) => nodeMatches(n, f)));
+    return this.store.read((tx) => tx.find('node', (n) => nodeMatches(n, f)));
   }
 
   getNode(ref: string): Node {
@@ -105,7 +107,7 @@ export class ControlApi {
 
   // ---- services
   listServices(f: Filters, withStatus: boolean): (Service & { ServiceStatus?: ServiceStatusCounts })[] {
-    return this.store.view((tx) => {
+    return this.store.read((tx) => {
       const services = tx.find('service', (s) => serviceMatches(s, f));
       if (!withStatus) return services;
       const liveNodes = new Set(tx.find('node', (n) => n.Status.State !== 'down').map((n) => n.ID));
@@ -202,7 +204,7 @@ export class ControlApi {
 
   // ---- tasks
   listTasks(f: Filters): Task[] {
-    return this.store.view((tx) => {
+    return this.store.read((tx) => {
       const services = tx.find('service');
       const specVersions = new Map(services.map((s) => [s.ID, s.internal.specVersion]));
       let serviceIds: Set<string> | undefined;
@@ -218,7 +220,7 @@ export class ControlApi {
   }
 
   getTask(ref: string): Task {
-    return this.store.view((tx) => resolveRef(tx.find('task'), ref, () => undefined, 'task'));
+    return this.store.read((tx) => resolveRef(tx.find('task'), ref, () => undefined, 'task'));
   }
 
   /** Tasks still running somewhere; a node leaving or being removed wants to know. */

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MESSAGE_TYPES, type Message } from '../../raft';
+import { decodeBatch, encodeBatch } from './wire';
+
+const big = 2 ** 47 + 12345; // raft IDs are 48-bit
+
+test('wire: every message shape round-trips, bytes included', () => {
+  const msgs: Message[] = [
+    { type: 'snap', from: big, to: 2, term: 3, snapshot: { metadata: { index: 10, term: 2, confState: { voters: [1, 2, big] } }, data: new Uint8Array([1, 2, 3]) } },
+    {
+      type: 'app',
+      from: 1,
+      to: big,
+      term: 3,
+      logTerm: 2,
+      index: 5,
+      commit: 4,
+      entries: [
+        { index: 6, term: 3, type: 'conf', data: new Uint8Array([9, 9]) },
+        { index: 7, term: 3, type: 'normal', data: new Uint8Array(0) },
+      ],
+    },
+    { type: 'app', from: 1, to: 2, term: 3, logTerm: 0, index: 0, commit: 0, entries: [] },
+    { type: 'appResp', from: 1, to: 2, term: 3, index: 5, reject: true, rejectHint: 4, logTerm: 1 },
+    { type: 'heartbeat', from: 1, to: 2, term: 3, commit: 7, context: new Uint8Array([7, 8]) },
+    ...MESSAGE_TYPES.map((type): Message => ({ type, from: 4, to: 5, term: 0 })),
+  ];
+  const out = decodeBatch(encodeBatch(msgs));
+  assert.equal(out.length, msgs.length);
+  for (const [i, m] of msgs.entries()) {
+    const o = out[i]!;
+    assert.deepEqual({ ...o, entries: o.entries?.map((e) => ({ ...e, data: [...e.data] })), snapshot: o.snapshot && { ...o.snapshot, data: [...o.snapshot.data] }, context: o.context && [...o.context] }, {
+      ...m,
+      entries: m.entries?.map((e) => ({ ...e, data: [...e.data] })),
+      snapshot: m.snapshot && { ...m.snapshot, data: [...m.snapshot.data] },
+      context: m.context && [...m.context],
+    });
+  }
+  assert.deepEqual(decodeBatch(encodeBatch([])), []);
+});
+
+test('wire: a truncated batch is refused', () => {
+  const b = encodeBatch([{ type: 'app', from: 1, to: 2, term: 3, entries: [{ index: 1, term: 1, type: 'normal', data: new Uint8Array(10) }] }]);
+  assert.throws(() => decodeBatch(b.subarray(0, b.length - 3)), /truncated/);
+});
