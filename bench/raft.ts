@@ -253,7 +253,7 @@ async function main(): Promise<void> {
     [`leader failover, Docker defaults tick 1 s / election 10 (median, min–max)`, ...cell((r) => fmtFailover(r.def)), 'beat Docker 10.1–15.5 s'],
   ];
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  console.log(`\nShoal Raft: 3 managers, loopback mTLS gRPC, lmdb with fsync (${os.cpus().length} CPUs; failover: ${arg('reps', 5)} / ${arg('default-reps', 3)} runs)`);
+  console.log(`\nShoal Raft: 3 managers, loopback mTLS gRPC, lmdb with fsync (${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; failover: ${arg('reps', 5)} / ${arg('default-reps', 3)} runs)`);
   for (const [i, r] of rows.entries()) {
     console.log('| ' + r.map((c, j) => c.padEnd(w[j]!)).join(' | ') + ' |');
     if (i === 0) console.log('|' + w.map((x) => '-'.repeat(x + 2)).join('|') + '|');

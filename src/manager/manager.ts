@@ -98,7 +98,7 @@ export class Manager {
     const { clock, rng, logger } = deps;
     const store = this.store;
     const onError = (component: string) => (err: unknown) => logger.warn({ err, component }, 'component error (retrying)');
-    this.controlapi = new ControlApi({ store, clock, rng, newJoinToken: deps.newJoinToken });
+    this.controlapi = new ControlApi({ store, clock, rng, newJoinToken: deps.newJoinToken, raftMembers: () => this.consensus?.members().length ?? 1 });
     this.dispatcher = new Dispatcher({ store, clock, logger: logger.child({ component: 'dispatcher' }),
       managers: deps.managers,
       disconnectGraceMs: deps.disconnectGraceMs,

@@ -25,9 +25,12 @@ describe('several managers through the docker CLI', { concurrency: false, timeou
     return new Map(r.stdout.trim().split('\n').map((l) => l.split('|') as [string, string]));
   };
   /** Waits until `n` sees a leader among `among` and everything in `want` (hostname → status). */
-  const waitStatus = (n: ClusterNode, want: Record<string, string | ((s: string) => boolean)>, ms = 20_000) =>
-    waitFor(
+  const waitStatus = async (n: ClusterNode, want: Record<string, string | ((s: string) => boolean)>, ms = 20_000) => {
+    let seen = '';
+    return waitFor(
       () => {
+        const r = n.docker(['node', 'ls', '--format', '{{.Hostname}}|{{.ManagerStatus}}']);
+        seen = r.stdout + r.stderr;
         const s = tryStatus(n);
         if (!s) return undefined;
         for (const [h, v] of Object.entries(want)) {
@@ -39,7 +42,11 @@ describe('several managers through the docker CLI', { concurrency: false, timeou
       ms,
       `${n.hostname} to see ${JSON.stringify(Object.keys(want))}`,
       100,
-    );
+    ).catch((e: Error) => {
+      const logs = c.nodes.map((x) => `--- ${x.hostname} ---\n${x.daemon.log()}`).join('\n');
+      throw new Error(`${e.message}\nlast node ls on ${n.hostname}:\n${seen}\n${process.env.SHOAL_TEST_LOGS ? logs : ''}`);
+    });
+  };
   const leaderOf = (s: Map<string, string>) => [...s].filter(([, v]) => v === 'Leader').map(([h]) => h);
   const create = (n: ClusterNode, name: string) =>
     n.dockerOk(['service', 'create', '--detach', '--stop-grace-period', '1s', '--name', name, '--replicas', '1', 'busybox', 'sleep', '1000']).trim();

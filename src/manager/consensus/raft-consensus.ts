@@ -63,6 +63,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   private readonly removedListeners = new Set<() => void>();
   private readonly leaderWaiters = new Set<() => void>();
   private watch: LeaderWatch | null = null;
+  private compacting: Promise<void> | null = null;
 
   constructor(opts: RaftConsensusOptions) {
     this.disk = new RaftDiskStorage(opts.dir);
@@ -161,6 +162,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     if (this.ticker !== null) this.timers.clearInterval(this.ticker);
     this.ticker = null;
     await this.loopIdle;
+    await this.compacting;
     this.failAll(unavailable('raft: stopped'));
     if (wasOpen) await this.transport.close();
     await this.disk.close();
@@ -277,6 +279,8 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
       for (const m of rd.messages) (m.term === prev.term && EARLY_TYPES.has(m.type) ? early : late).push(m);
       if (early.length > 0) this.transport.send(coalesceMessages(early));
     }
+    // An installed snapshot replaces the log and the snapshot pointer: let our own compaction finish first.
+    if (rd.snapshot && this.compacting) await this.compacting;
     if (mustWrite) await this.disk.persist({ entries: rd.entries, hardState: hs, snapshot: rd.snapshot });
     if (rd.snapshot) this.mem.applySnapshot(rd.snapshot);
     this.mem.append(rd.entries);
@@ -292,7 +296,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     this.rn.advance(rd);
     if (membershipChanged) await this.disk.saveMembership(this.membership.list(), this.membership.removed());
     if (rd.softState) this.onSoftState(rd.softState.leader, rd.softState.role);
-    if (this.state === 'running' && this.appliedIndex - this.snapshotIndex >= this.snapshotInterval) await this.compact();
+    if (this.state === 'running' && !this.compacting && this.appliedIndex - this.snapshotIndex >= this.snapshotInterval) this.compact();
   }
 
   private applySnapshot(data: Uint8Array, index: number, confState: ConfState): void {
@@ -346,17 +350,40 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     return changed;
   }
 
-  private async compact(): Promise<void> {
+  /**
+   * Snapshot + compaction. The store is captured and encoded now (at the applied index); the file write,
+   * its fsync and the lmdb pointer update run in the background so the Ready loop keeps committing.
+   * Until they are durable the log on disk still holds every entry the snapshot covers.
+   */
+  private compact(): void {
     const index = this.appliedIndex;
     const storeSnap = this.store.snapshot();
     if (storeSnap.index !== index) this.log.warn({ storeIndex: storeSnap.index, index }, 'raft: store index differs from applied index');
     const data = encodeSnapshotPayload({ store: { ...storeSnap, index }, members: this.membership.list(), removed: this.membership.removed() });
     const snap = this.mem.createSnapshot(index, this.confState, data);
     const compactTo = index - this.keepEntries;
-    await this.disk.saveSnapshot(snap, Math.max(0, compactTo));
-    if (compactTo >= this.mem.firstIndex()) this.mem.compact(compactTo);
-    this.snapshotIndex = index;
-    this.log.info({ index, compactTo }, 'raft: snapshot written, log compacted');
+    this.compacting = this.disk
+      .saveSnapshot(snap, Math.max(0, compactTo))
+      .then(
+        () => {
+          if (this.state === 'stopped') return;
+          if (compactTo >= this.mem.firstIndex()) this.mem.compact(compactTo);
+          if (index > this.snapshotIndex) this.snapshotIndex = index;
+          this.log.info({ index, compactTo }, 'raft: snapshot written, log compacted');
+        },
+        (err: unknown) => {
+          if (this.state !== 'running') return;
+          // As for any storage failure: durability can no longer be promised.
+          this.log.error({ err }, 'raft: snapshot failed; stopping');
+          this.state = 'stopped';
+          if (this.ticker !== null) this.timers.clearInterval(this.ticker);
+          this.ticker = null;
+          this.failAll(unavailable(`raft: stopped after a storage error: ${(err as Error).message}`));
+        },
+      )
+      .finally(() => {
+        this.compacting = null;
+      });
   }
 
   private onSoftState(leader: number, role: Role): void {

@@ -22,6 +22,8 @@ export interface ControlApiDeps {
   rng: Rng;
   /** Makes a fresh join token for a role (the CA knows the root digest). */
   newJoinToken: (role: 'worker' | 'manager') => string;
+  /** How many managers are Raft members (the "last manager" check counts these, as swarmkit does). */
+  raftMembers?: () => number;
 }
 
 /**
@@ -83,8 +85,8 @@ export class ControlApi {
       const n = this.resolveNode(tx, ref);
       if (n.Version.Index !== version) throw internal(grpcText('Unknown', 'update out of sequence'));
       if (n.Spec.Role === 'manager' && spec.Role === 'worker') {
-        const managers = tx.find('node', (o) => o.Spec.Role === 'manager');
-        if (managers.length <= 1) throw failedPrecondition(grpcText('FailedPrecondition', 'attempting to demote the last manager of the swarm'));
+        const managers = this.deps.raftMembers?.() ?? tx.find('node', (o) => o.Spec.Role === 'manager').length;
+        if (managers <= 1) throw failedPrecondition(grpcText('FailedPrecondition', 'attempting to demote the last manager of the swarm'));
       }
       n.Spec = { ...spec, Labels: spec.Labels ?? {} };
       n.UpdatedAt = this.now();

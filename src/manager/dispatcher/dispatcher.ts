@@ -5,7 +5,7 @@ import type { Clock } from '../../lib/ports';
 import { invalidArgument, notFound, unavailable } from '../../lib/errors';
 import { isoTime } from '../../lib/time';
 import { AssignmentSet, type TaskChange } from './core/assignments';
-import { HeartbeatTracker, heartbeatPeriodMs } from './core/heartbeat';
+import { HeartbeatTracker, heartbeatPeriodMs, heartbeatTtlMs } from './core/heartbeat';
 import { coalesceUpdates, judgeStatusUpdate, withStatus } from './core/status';
 
 // The dispatcher: one session per node, heartbeats, assignment streams, batched status writes.
@@ -100,6 +100,25 @@ export class Dispatcher implements DispatcherApi {
     this.running = true;
     this.stopped = new AbortController();
     this.scheduleCheck();
+    this.expectReconnects();
+  }
+
+  private reconnectTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * A dispatcher that starts (a new leader, a restarted manager) has no session yet with nodes the
+   * store says are up: each gets a heartbeat TTL (+ backoff) to open one, else it is marked down, so a node
+   * that died with the old leader does not stay Ready.
+   */
+  private expectReconnects(): void {
+    const ids = this.store.read((tx) => tx.find('node', (n) => n.Status.State !== 'down').map((n) => n.ID));
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (!this.running) return;
+      for (const id of ids) if (!this.heartbeats.sessionOf(id)) void this.markDown(id);
+      // One TTL plus the agents' longest reconnect backoff (5 s).
+    }, heartbeatTtlMs(this.periodMs(), this.opts.heartbeatEpsilonMs) + 5000);
+    this.reconnectTimer.unref?.();
   }
 
   /** Ends every session (agents reconnect elsewhere) and flushes pending status writes. */
@@ -109,6 +128,8 @@ export class Dispatcher implements DispatcherApi {
     this.stopped.abort();
     if (this.checkTimer) clearTimeout(this.checkTimer);
     this.checkTimer = null;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
     for (const t of this.disconnectTimers.values()) clearTimeout(t);
     this.disconnectTimers.clear();
     for (const s of this.sessions.values()) s.ended.abort();

@@ -1,12 +1,13 @@
 import type { Node } from '../../types';
 import type { StoreEvent, WatchFilter } from '../../store';
-import { StoreLoop, applyMutations, type LoopDeps } from './loop';
+import { StoreLoop } from '../store-loop';
+import { applyMutations, type LoopDeps } from './loop';
 import { enforceNode } from './core/enforcer';
 
 const shape = (n: Node) => JSON.stringify([n.Spec.Labels ?? {}, n.Spec.Role, n.Description?.Resources ?? {}, n.Description?.Platform ?? {}, n.Description?.Engine?.Labels ?? {}, n.Description?.Hostname, n.Status.Addr]);
 
 /** The constraint enforcer: rejects tasks whose node changed so that they no longer fit it. */
-export class ConstraintEnforcer extends StoreLoop {
+export class ConstraintEnforcer extends StoreLoop<LoopDeps> {
   protected readonly filter: WatchFilter = { kinds: ['node'], actions: ['create', 'update'] };
   private dirty = new Set<string>();
 
@@ -24,12 +25,7 @@ export class ConstraintEnforcer extends StoreLoop {
 
   protected async flush(): Promise<undefined> {
     const { store, clock } = this.deps;
-    let ids = [...this.dirty];
-    this.dirty.clear();
-    if (this.full) {
-      this.full = false;
-      ids = store.read((tx) => tx.find('node').map((n) => n.ID));
-    }
+    const ids = this.take(this.dirty, () => store.read((tx) => tx.find('node').map((n) => n.ID)));
     for (const nid of ids) {
       await store.update((tx) => {
         const node = tx.get('node', nid);

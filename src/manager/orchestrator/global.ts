@@ -1,7 +1,8 @@
 import { isGlobal, type Node, type Service } from '../../types';
 import type { StoreEvent, WatchFilter } from '../../store';
 import { newId } from '../../lib/ids';
-import { StoreLoop, applyMutations, type LoopDeps } from './loop';
+import { StoreLoop } from '../store-loop';
+import { applyMutations, type LoopDeps } from './loop';
 import { reconcileGlobal } from './core/global';
 import { removeAllTasks } from './core/replicated';
 
@@ -12,7 +13,7 @@ const nodeShape = (n: Node) =>
  * The global orchestrator: one task per eligible node for each global service. Reacts to global
  * service changes and deletion, and to any node change that can alter eligibility.
  */
-export class GlobalOrchestrator extends StoreLoop {
+export class GlobalOrchestrator extends StoreLoop<LoopDeps> {
   protected readonly filter: WatchFilter = { kinds: ['service', 'node'] };
   private dirty = new Set<string>();
   private deleted = new Set<string>();
@@ -45,12 +46,7 @@ export class GlobalOrchestrator extends StoreLoop {
     const { store, clock, rng } = this.deps;
     const deleted = [...this.deleted];
     this.deleted.clear();
-    let ids = [...this.dirty];
-    this.dirty.clear();
-    if (this.full) {
-      this.full = false;
-      ids = store.read((tx) => tx.find('service', isGlobal).map((s) => s.ID));
-    }
+    const ids = this.take(this.dirty, () => store.read((tx) => tx.find('service', isGlobal).map((s) => s.ID)));
     for (const sid of deleted) {
       await store.update((tx) => {
         if (tx.get('service', sid)) return;

@@ -1,14 +1,11 @@
-import type { MemoryStore, StoreEvent, Watch, WatchFilter, WriteTx } from '../../store';
-import type { Clock, Rng } from '../../lib/ports';
+import type { WriteTx } from '../../store';
+import type { Rng } from '../../lib/ports';
+import type { StoreLoopDeps } from '../store-loop';
 import type { Mutation } from './core/common';
 
-export interface LoopDeps {
-  store: MemoryStore;
-  clock: Clock;
+/** What the orchestrator's loops get: the shared loop deps plus an ID source for the tasks they create. */
+export interface LoopDeps extends StoreLoopDeps {
   rng: Rng;
-  /** Called with errors the loop survives (a failed write is retried after `retryMs`). */
-  onError?: (err: unknown) => void;
-  retryMs?: number;
 }
 
 /** Applies core decisions inside a write transaction; a task that vanished or changed meanwhile is skipped. */
@@ -20,117 +17,5 @@ export function applyMutations(tx: WriteTx, muts: readonly Mutation[]): void {
       const cur = tx.get('task', m.task.ID);
       if (cur && cur.Version.Index === m.task.Version.Index) tx.update('task', m.task);
     }
-  }
-}
-
-/**
- * The shape every loop of this component shares: one store watch whose events mark work dirty, one
- * flush at a time (re-run if events arrive meanwhile), an optional wake-up timer, retries on failure.
- * Only this file and the loop files use timers.
- */
-export abstract class StoreLoop {
-  private watch: Watch | null = null;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private wakeTimer: ReturnType<typeof setTimeout> | null = null;
-  private flushing: Promise<void> | null = null;
-  private again = false;
-  private stopped = true;
-  protected full = true;
-
-  constructor(protected readonly deps: LoopDeps) {}
-
-  protected abstract readonly filter: WatchFilter;
-  /** Marks work for the event; return true to flush. */
-  protected abstract onEvent(e: StoreEvent): boolean;
-  /** Does the marked work; returns when (ms since the epoch) to wake up next, if at all. */
-  protected abstract flush(): Promise<number | undefined>;
-  /** Called before a timed wake-up flush. */
-  protected onWake(): void {
-    this.full = true;
-  }
-
-  start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.full = true;
-    const w = this.deps.store.watch(this.filter);
-    this.watch = w;
-    void this.pump(w);
-    this.kick();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.watch?.close();
-    this.watch = null;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    this.timer = this.wakeTimer = null;
-    await this.flushing;
-  }
-
-  /** Resolves once no flush is running or queued (for tests and orderly shutdown). */
-  async idle(): Promise<void> {
-    while (this.flushing || this.timer) {
-      await (this.flushing ?? new Promise((r) => setTimeout(r, 1)));
-    }
-  }
-
-  protected kick(delayMs = 0): void {
-    if (this.stopped || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.run();
-    }, delayMs);
-  }
-
-  private async pump(w: Watch): Promise<void> {
-    for (;;) {
-      const r = await w.next();
-      if (r.done || this.stopped) return;
-      let want = this.onEvent(r.value);
-      for (const e of w.drain()) want = this.onEvent(e) || want;
-      if (want) this.kick();
-    }
-  }
-
-  private async run(): Promise<void> {
-    if (this.stopped) return;
-    if (this.flushing) {
-      this.again = true;
-      return;
-    }
-    let done!: () => void;
-    this.flushing = new Promise((r) => (done = r));
-    try {
-      const wakeAt = await this.flush();
-      this.setWake(wakeAt);
-    } catch (err) {
-      this.deps.onError?.(err);
-      this.full = true;
-      this.again = false;
-      this.flushing = null;
-      done();
-      this.kick(this.deps.retryMs ?? 500);
-      return;
-    }
-    this.flushing = null;
-    done();
-    if (this.again) {
-      this.again = false;
-      this.kick();
-    }
-  }
-
-  private setWake(at: number | undefined): void {
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    this.wakeTimer = null;
-    if (at === undefined || this.stopped) return;
-    const delay = Math.max(0, at - this.deps.clock.now());
-    this.wakeTimer = setTimeout(() => {
-      this.wakeTimer = null;
-      this.onWake();
-      this.kick();
-    }, delay);
   }
 }

@@ -1,6 +1,7 @@
 import { isRunnable, isTerminal, type Node, type Task } from '../../types';
 import type { StoreEvent, WatchFilter } from '../../store';
-import { StoreLoop, type LoopDeps } from './loop';
+import { StoreLoop } from '../store-loop';
+import type { LoopDeps } from './loop';
 import { reapService } from './core/reaper';
 import { DEFAULT_TASK_HISTORY } from './core/common';
 
@@ -8,7 +9,7 @@ import { DEFAULT_TASK_HISTORY } from './core/common';
  * The task reaper: deletes tasks that are to be removed once they stopped (or never reached a live
  * node), and trims each slot's history to the cluster's TaskHistoryRetentionLimit (default 5).
  */
-export class TaskReaper extends StoreLoop {
+export class TaskReaper extends StoreLoop<LoopDeps> {
   protected readonly filter: WatchFilter = { kinds: ['task', 'node', 'cluster'] };
   private dirty = new Set<string>();
 
@@ -40,12 +41,7 @@ export class TaskReaper extends StoreLoop {
 
   protected async flush(): Promise<undefined> {
     const { store } = this.deps;
-    let ids = [...this.dirty];
-    this.dirty.clear();
-    if (this.full) {
-      this.full = false;
-      ids = [...new Set(store.read((tx) => tx.find('task').map((t) => t.ServiceID)))];
-    }
+    const ids = this.take(this.dirty, () => [...new Set(store.read((tx) => tx.find('task').map((t) => t.ServiceID)))]);
     for (const sid of ids) {
       await store.update((tx) => {
         const cluster = tx.find('cluster')[0];

@@ -1,7 +1,8 @@
 import { isGlobal, isReplicated, replicasOf, type Service } from '../../types';
 import type { StoreEvent, WatchFilter } from '../../store';
 import { newId } from '../../lib/ids';
-import { StoreLoop, applyMutations, type LoopDeps } from './loop';
+import { StoreLoop } from '../store-loop';
+import { applyMutations, type LoopDeps } from './loop';
 import { reconcileReplicated, removeAllTasks } from './core/replicated';
 
 /**
@@ -9,7 +10,7 @@ import { reconcileReplicated, removeAllTasks } from './core/replicated';
  * service creation, spec/replica changes and deletion (not to task events: failures are the restart
  * supervisor's). On start it also marks for removal tasks whose service no longer exists.
  */
-export class ReplicatedOrchestrator extends StoreLoop {
+export class ReplicatedOrchestrator extends StoreLoop<LoopDeps> {
   protected readonly filter: WatchFilter = { kinds: ['service'] };
   private dirty = new Set<string>();
   private deleted = new Set<string>();

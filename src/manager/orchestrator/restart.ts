@@ -1,7 +1,8 @@
 import { isTerminal, type Node, type Task } from '../../types';
 import type { StoreEvent, WatchFilter } from '../../store';
 import { newId } from '../../lib/ids';
-import { StoreLoop, applyMutations, type LoopDeps } from './loop';
+import { StoreLoop } from '../store-loop';
+import { applyMutations, type LoopDeps } from './loop';
 import { planRestarts, promoteDelayed, type SlotRestarts } from './core/restart';
 
 /**
@@ -9,7 +10,7 @@ import { planRestarts, promoteDelayed, type SlotRestarts } from './core/restart'
  * drained), following each task's RestartPolicy; starts delayed replacements when their delay is up.
  * Restart history (MaxAttempts/Window) lives in memory, per slot, as in swarmkit.
  */
-export class RestartSupervisor extends StoreLoop {
+export class RestartSupervisor extends StoreLoop<LoopDeps> {
   protected readonly filter: WatchFilter = { kinds: ['task', 'node'] };
   private dirty = new Set<string>();
   /** Services with delayed replacements waiting; re-examined on each wake-up. */
@@ -46,12 +47,7 @@ export class RestartSupervisor extends StoreLoop {
 
   protected async flush(): Promise<number | undefined> {
     const { store, clock, rng } = this.deps;
-    let ids = [...this.dirty];
-    this.dirty.clear();
-    if (this.full) {
-      this.full = false;
-      ids = store.read((tx) => tx.find('service').map((s) => s.ID));
-    }
+    const ids = this.take(this.dirty, () => store.read((tx) => tx.find('service').map((s) => s.ID)));
     for (const sid of ids) {
       const records = await store.update((tx) => {
         const service = tx.get('service', sid);

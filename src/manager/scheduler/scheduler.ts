@@ -1,64 +1,24 @@
-import type { MemoryStore, StoreEvent, Watch } from '../../store';
+import type { StoreEvent, WatchFilter } from '../../store';
 import { isTerminal, type Task } from '../../types';
-import type { Clock } from '../../lib/ports';
+import { StoreLoop, type StoreLoopDeps } from '../store-loop';
 import { buildNodeInfos, type NodeInfo } from './core/nodeinfo';
 import { scheduleTasks } from './core/schedule';
 
-export interface SchedulerDeps {
-  store: MemoryStore;
-  clock: Clock;
-  onError?: (err: unknown) => void;
-  retryMs?: number;
-}
+export type SchedulerDeps = StoreLoopDeps;
 
 /**
  * The scheduler loop: assigns PENDING tasks to nodes, one store write per service and pass. Services
  * with tasks that fit nowhere are retried whenever a node changes or a task frees its node.
  */
-export class Scheduler {
-  private watch: Watch | null = null;
+export class Scheduler extends StoreLoop<SchedulerDeps> {
+  protected readonly filter: WatchFilter = { kinds: ['task', 'node'] };
   private dirty = new Set<string>();
   /** Services that still have unplaced tasks. */
   private waiting = new Set<string>();
+  /** Set when a node changed or a task freed room: the next flush retries every waiting service. */
   private retry = false;
-  private full = true;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private flushing: Promise<void> | null = null;
-  private again = false;
-  private stopped = true;
 
-  constructor(private readonly deps: SchedulerDeps) {}
-
-  start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.full = true;
-    const w = this.deps.store.watch({ kinds: ['task', 'node'] });
-    this.watch = w;
-    void this.pump(w);
-    this.kick(0);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.watch?.close();
-    this.watch = null;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.flushing;
-  }
-
-  private async pump(w: Watch): Promise<void> {
-    for (;;) {
-      const r = await w.next();
-      if (r.done || this.stopped) return;
-      let want = false;
-      for (const e of [r.value, ...w.drain()]) want = this.onEvent(e) || want;
-      if (want) this.kick(0);
-    }
-  }
-
-  private onEvent(e: StoreEvent): boolean {
+  protected onEvent(e: StoreEvent): boolean {
     if (e.kind === 'node') {
       this.retry = true;
       return this.waiting.size > 0;
@@ -75,34 +35,7 @@ export class Scheduler {
     return !!freed && this.waiting.size > 0;
   }
 
-  private kick(ms: number): void {
-    if (this.stopped || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.run();
-    }, ms);
-  }
-
-  private async run(): Promise<void> {
-    if (this.stopped) return;
-    if (this.flushing) {
-      this.again = true;
-      return;
-    }
-    this.flushing = this.flush().catch((err) => {
-      this.deps.onError?.(err);
-      this.full = true;
-      this.kick(this.deps.retryMs ?? 500);
-    });
-    await this.flushing;
-    this.flushing = null;
-    if (this.again) {
-      this.again = false;
-      this.kick(0);
-    }
-  }
-
-  private async flush(): Promise<void> {
+  protected async flush(): Promise<undefined> {
     const { store, clock } = this.deps;
     const services = new Set(this.dirty);
     this.dirty.clear();
