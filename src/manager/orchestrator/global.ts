@@ -2,9 +2,8 @@ import { isGlobal, type Node, type Service } from '../../types';
 import type { StoreEvent, WatchFilter } from '../../store';
 import { newId } from '../../lib/ids';
 import { StoreLoop } from '../store-loop';
-import { applyMutations, type LoopDeps } from './loop';
+import { applyMutations, removeTasksOfDeletedServices, type LoopDeps } from './loop';
 import { reconcileGlobal } from './core/global';
-import { removeAllTasks } from './core/replicated';
 
 const nodeShape = (n: Node) =>
   JSON.stringify([n.Status.State, n.Spec.Availability, n.Spec.Role, n.Spec.Labels ?? {}, n.Description?.Hostname, n.Description?.Platform, n.Description?.Engine?.Labels ?? {}, n.Status.Addr]);
@@ -47,12 +46,7 @@ export class GlobalOrchestrator extends StoreLoop<LoopDeps> {
     const deleted = [...this.deleted];
     this.deleted.clear();
     const ids = this.take(this.dirty, () => store.read((tx) => tx.find('service', isGlobal).map((s) => s.ID)));
-    for (const sid of deleted) {
-      await store.update((tx) => {
-        if (tx.get('service', sid)) return;
-        applyMutations(tx, removeAllTasks(tx.tasksByService(sid), clock.now()));
-      });
-    }
+    await removeTasksOfDeletedServices(store, deleted, () => clock.now());
     for (const sid of ids) {
       await store.update((tx) => {
         const service = tx.get('service', sid);

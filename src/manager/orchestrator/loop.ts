@@ -1,7 +1,8 @@
-import type { WriteTx } from '../../store';
+import type { MemoryStore, WriteTx } from '../../store';
 import type { Rng } from '../../lib/ports';
 import type { StoreLoopDeps } from '../store-loop';
 import type { Mutation } from './core/common';
+import { removeAllTasks } from './core/replicated';
 
 /** What the orchestrator's loops get: the shared loop deps plus an ID source for the tasks they create. */
 export interface LoopDeps extends StoreLoopDeps {
@@ -17,5 +18,15 @@ export function applyMutations(tx: WriteTx, muts: readonly Mutation[]): void {
       const cur = tx.get('task', m.task.ID);
       if (cur && cur.Version.Index === m.task.Version.Index) tx.update('task', m.task);
     }
+  }
+}
+
+/** Marks every task of services that no longer exist for removal (one write per service). */
+export async function removeTasksOfDeletedServices(store: MemoryStore, serviceIds: readonly string[], now: () => number): Promise<void> {
+  for (const sid of serviceIds) {
+    await store.update((tx) => {
+      if (tx.get('service', sid)) return;
+      applyMutations(tx, removeAllTasks(tx.tasksByService(sid), now()));
+    });
   }
 }

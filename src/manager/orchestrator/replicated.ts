@@ -2,8 +2,8 @@ import { isGlobal, isReplicated, replicasOf, type Service } from '../../types';
 import type { StoreEvent, WatchFilter } from '../../store';
 import { newId } from '../../lib/ids';
 import { StoreLoop } from '../store-loop';
-import { applyMutations, type LoopDeps } from './loop';
-import { reconcileReplicated, removeAllTasks } from './core/replicated';
+import { applyMutations, removeTasksOfDeletedServices, type LoopDeps } from './loop';
+import { reconcileReplicated } from './core/replicated';
 
 /**
  * The replicated orchestrator: keeps slots 1..Replicas filled and removes surplus slots. It reacts to
@@ -49,12 +49,7 @@ export class ReplicatedOrchestrator extends StoreLoop<LoopDeps> {
       const orphans = store.read((tx) => tx.find('task', (t) => !live.has(t.ServiceID) && t.DesiredState !== 'remove'));
       for (const sid of new Set(orphans.map((t) => t.ServiceID))) deleted.push(sid);
     }
-    for (const sid of deleted) {
-      await store.update((tx) => {
-        if (tx.get('service', sid)) return;
-        applyMutations(tx, removeAllTasks(tx.tasksByService(sid), clock.now()));
-      });
-    }
+    await removeTasksOfDeletedServices(store, deleted, () => clock.now());
     for (const sid of ids) {
       await store.update((tx) => {
         const service = tx.get('service', sid);
