@@ -77,6 +77,8 @@ export class ProcRuntime {
     }
     const env = [...(spec.Env ?? [])];
     if (!env.some((e) => e.startsWith('PATH='))) env.push(`PATH=${this.env.path}`);
+    // As in a container: HOSTNAME is the spec's hostname, else the short container ID.
+    if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${spec.Hostname || processContainerId(task.ID).slice(0, 12)}`);
     const cwd = spec.Dir || this.dir;
     if (spec.Dir && !fs.existsSync(spec.Dir)) throw invalidArgument(`process runtime: working directory ${spec.Dir} does not exist`);
     let uid: number | undefined;
