@@ -18,7 +18,7 @@ interface Job {
 }
 
 /** The benches besides single-node, in the order they run. Other files in bench/ are helpers (kill-task, raft-node). */
-const OTHER_BENCHES = ['rolling-update', 'raft', 'multinode'];
+const OTHER_BENCHES = ['rolling-update', 'raft', 'multinode', 'failover'];
 
 function jobs(extra: string[]): Job[] {
   const list: Job[] = [];

@@ -75,6 +75,7 @@ export class RemoteDispatcher implements DispatcherApi {
   async heartbeat(sessionId: string): Promise<{ heartbeatPeriodMs: number }> {
     const res: HeartbeatRpcResponse = await this.client.unary(DispatcherService, 'Heartbeat', { sessionId }, { timeoutMs: this.heartbeatTimeoutMs });
     if (res?.ca) this.onCA?.(res.ca);
+    if (res?.managerNodes?.length) this.onManagers?.(res.managerNodes);
     return { heartbeatPeriodMs: res?.heartbeatPeriodMs };
   }
 

@@ -7,7 +7,7 @@ import { MemoryStore, type Change } from '../store';
 import type { SwarmSpec } from '../types';
 import { ControlApi } from './controlapi';
 import { ControlService } from './controlapi/service';
-import { GrpcRaftTransport, NotLeaderError, RaftConsensus, requestJoin, type MemberStatus } from './consensus';
+import { GrpcRaftTransport, NotLeaderError, RaftConsensus, RaftDiskStorage, requestJoin, type MemberStatus } from './consensus';
 import { Allocator } from './allocator';
 import { ConstraintEnforcer, GlobalOrchestrator, ReplicatedOrchestrator, RestartSupervisor, TaskReaper } from './orchestrator';
 import { Scheduler } from './scheduler';
@@ -55,7 +55,8 @@ export type OpenMode =
   | { kind: 'init'; changes: Change[]; spec?: SwarmSpec }
   | { kind: 'join'; remote: string }
   | { kind: 'restart' }
-  | { kind: 'force-new-cluster' };
+  /** `appliedIndex`: what this manager had applied before (hence committed), when it was running. */
+  | { kind: 'force-new-cluster'; appliedIndex?: number };
 
 /** A leader component: one loop, one store watch. */
 interface Component {
@@ -205,8 +206,27 @@ export class Manager {
     } else if (mode.kind === 'restart') {
       await this.consensus.restart();
     } else {
+      await this.recordApplied(mode.appliedIndex ?? 0);
       await this.consensus.forceNewCluster();
       await this.waitLeader(10_000);
+    }
+  }
+
+  /**
+   * The driver keeps the uncommitted tail out of a forced cluster by the commit index on disk, which
+   * may lag behind what was applied (it is saved with the next entries). An index this manager has
+   * applied was committed: raise the saved commit to it first, so no committed write is dropped.
+   */
+  private async recordApplied(applied: number): Promise<void> {
+    if (applied <= 0) return;
+    const disk = new RaftDiskStorage(this.raftDir);
+    try {
+      const st = disk.load();
+      const last = st.entries.length ? st.entries[st.entries.length - 1]!.index : (st.snapshot?.metadata.index ?? 0);
+      const commit = Math.min(applied, last);
+      if (commit > st.hardState.commit) await disk.persist({ entries: [], hardState: { ...st.hardState, commit } });
+    } finally {
+      await disk.close();
     }
   }
 

@@ -271,7 +271,7 @@ export class Daemon {
    * the certificate renewal. `bootstrap` holds the first objects of a brand-new cluster; without it
    * the manager replays its durable log.
    */
-  private async startRoles(open: OpenMode | undefined, forceNewCluster = false): Promise<void> {
+  private async startRoles(open: OpenMode | undefined): Promise<void> {
     const bootstrap = open?.kind === 'init' ? open.changes : undefined;
     const state = this.state;
     const bootNode = (bootstrap?.find((c) => c.kind === 'node') as { object: Node } | undefined)?.object;
@@ -342,7 +342,7 @@ export class Daemon {
       throw unavailable(`failed to listen on remote API address: ${listenAddr}: ${(e as Error).message}`);
     }
     try {
-      await manager.open(open ?? { kind: forceNewCluster ? 'force-new-cluster' : 'restart' });
+      await manager.open(open ?? { kind: 'restart' });
       if (open?.kind === 'join') await manager.waitCaughtUp(60_000);
       // The root rotator writes to the store: it runs on the leader only.
       manager.onLeaderComponents((leader) => {
@@ -398,9 +398,10 @@ export class Daemon {
   /** `swarm init --force-new-cluster` on a manager: restart its Raft member as the only voter, keeping the state. */
   private async forceNewCluster(): Promise<string> {
     const st = this.state!;
+    const appliedIndex = this.manager?.store.index ?? 0;
     await this.stopRoles();
     this.pendingListenAddr = st.listenAddr;
-    await this.startRoles(undefined, true);
+    await this.startRoles({ kind: 'force-new-cluster', appliedIndex });
     this.backend.attachEvents();
     return st.nodeId;
   }

@@ -83,8 +83,14 @@ export class ManagerTransport {
       caPem: trustRoot(),
       clientAuth: 'optional',
       clusterId: opts.clusterId,
-      // A removed node's certificate is refused on every authenticated call (once this manager has caught up).
-      isNodeAllowed: (nodeId) => store.read((tx) => tx.get('node', nodeId) !== undefined || tx.find('cluster').length === 0),
+      // A removed node's certificate is refused on every authenticated call. Raft peers are let through
+      // while this manager knows no leader, and the leader always: a restarted manager's store lags
+      // behind until the leader has caught it up (its commit index is learnt from the leader).
+      isNodeAllowed: (nodeId) =>
+        store.read((tx) => tx.get('node', nodeId) !== undefined || tx.find('cluster').length === 0) ||
+        manager.members().some((m) => m.nodeId === nodeId) ||
+        !manager.leaderAddr() ||
+        manager.consensus?.leader()?.nodeId === nodeId,
     });
     this.server.addService(NodeCAService, nodeCAHandlers(backend));
     this.server.addService(RaftService, raftServiceHandlers(() => manager.consensus));

@@ -45,6 +45,8 @@ export interface CATarget {
 export interface HeartbeatRpcResponse {
   heartbeatPeriodMs: number;
   ca?: CATarget;
+  /** The current managers (so a node learns of managers that joined after its session started). */
+  managerNodes?: ManagerRef[];
 }
 
 export interface LogSubscriptionOptions {

@@ -114,6 +114,8 @@ describe('several managers through the docker CLI', { concurrency: false, timeou
     const s = await waitStatus(m1, { [m0.hostname]: 'Reachable' }, 30_000);
     assert.equal(leaderOf(s).length, 1);
     assert.notEqual(leaderOf(s)[0], m0.hostname);
+    // It answers again once it has heard from the leader.
+    await waitFor(() => m0.docker(['service', 'ls']).status === 0, 20_000, `${m0.hostname} answers`);
     assert.deepEqual(services(m0), ['after-failover', 'via-follower']);
   });
 
@@ -141,6 +143,7 @@ describe('several managers through the docker CLI', { concurrency: false, timeou
     const s = await waitStatus(survivor, { [m0.hostname]: (v) => v !== 'Unreachable', [m1.hostname]: (v) => v !== 'Unreachable', [m2.hostname]: (v) => v !== 'Unreachable' }, 30_000);
     assert.equal(leaderOf(s).length, 1);
     assert.deepEqual(services(survivor), ['after-failover', 'via-follower']);
+    for (const m of managers) await waitFor(() => m.docker(['service', 'ls']).status === 0, 20_000, `${m.hostname} answers`);
   });
 
   test('every manager killed with -9 and started again keeps all committed state and elects a leader', async () => {

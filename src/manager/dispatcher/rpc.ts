@@ -51,7 +51,7 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
     Heartbeat: async (req, ctx) => {
       const res = await d.heartbeat(own(req?.sessionId, ctx));
       const ca = deps.caTarget?.(caller(ctx));
-      return ca ? { ...res, ca } : res;
+      return { ...res, managerNodes: deps.managers(), ...(ca ? { ca } : {}) };
     },
     Assignments: (req, ctx) => d.assignments(own(req?.sessionId, ctx), ctx.signal),
     UpdateTaskStatus: async (req, ctx) => {
