@@ -213,9 +213,11 @@ export class Manager {
   }
 
   /**
-   * The driver keeps the uncommitted tail out of a forced cluster by the commit index on disk, which
-   * may lag behind what was applied (it is saved with the next entries). An index this manager has
-   * applied was committed: raise the saved commit to it first, so no committed write is dropped.
+   * The driver keeps the uncommitted tail out of a forced cluster by the commit index on disk. A clean
+   * `consensus.stop()` saves it, but the stop before a force-new-cluster is best effort (its errors are
+   * only logged, and a member stopped by a storage error saves nothing), so the saved commit may still
+   * lag behind what was applied. An index this manager has applied was committed: raise the saved
+   * commit to it first, so no committed write is dropped.
    */
   private async recordApplied(applied: number): Promise<void> {
     if (applied <= 0) return;

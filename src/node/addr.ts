@@ -39,3 +39,28 @@ export function detectAdvertiseAddr(fallback?: string): string {
       .join(' and ')})`,
   );
 }
+
+/** Where a node listens for, and is reached by, other swarm nodes. */
+export interface SwarmAddrs {
+  /** host:port */
+  listenAddr: string;
+  /** host:port */
+  advertiseAddr: string;
+  /** The advertised host alone (a Node's Status.Addr). */
+  advertiseHost: string;
+}
+
+/**
+ * The addresses `swarm init` and `swarm join` settle on. As dockerd: the listen address defaults to
+ * 0.0.0.0:2377, and an advertise address without a port takes the listen port.
+ */
+export function swarmAddrs(req: { ListenAddr?: string; AdvertiseAddr?: string }, defaultAdvertiseAddr?: string): SwarmAddrs {
+  const listen = parseAddr(req.ListenAddr || '0.0.0.0:2377', 2377);
+  const adv = parseAddr(req.AdvertiseAddr || detectAdvertiseAddr(defaultAdvertiseAddr), listen.port);
+  return { listenAddr: `${listen.host}:${listen.port}`, advertiseAddr: `${adv.host}:${adv.port}`, advertiseHost: adv.host };
+}
+
+/** The host part of a "host:port" address. */
+export function hostOf(addr: string): string {
+  return addr.split(':')[0]!;
+}

@@ -12,7 +12,9 @@ import type {
 import { failedPrecondition, unavailable, unimplemented, NOT_A_MANAGER_MESSAGE, NOT_A_MANAGER_WORKER_MESSAGE } from '../lib/errors';
 import type { NodeSpec, ServiceSpec, SwarmSpec } from '../types';
 import type { Daemon } from './daemon';
+import type { MemoryStore } from '../store';
 import { mergeLogStreams } from './logs';
+import { hostOf } from './addr';
 import { EventLog } from './events';
 import { validateCAConfig } from '../manager/ca/rotation';
 import type { ControlApi } from '../manager/controlapi';
@@ -26,9 +28,9 @@ export class NodeBackend implements ClusterBackend {
 
   constructor(private d: Daemon) {}
 
-  /** Called when the manager role starts, so events flow from its store. */
-  attachEvents(): void {
-    if (this.d.manager) this.eventLog.attach(this.d.manager.store);
+  /** Called when a manager role starts, so events flow from its store. */
+  attachEvents(store: MemoryStore): void {
+    this.eventLog.attach(store);
   }
 
   private get control() {
@@ -53,7 +55,7 @@ export class NodeBackend implements ClusterBackend {
     if (!st) return { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
     const base: SwarmInfo = {
       NodeID: st.nodeId,
-      NodeAddr: st.advertiseAddr.split(':')[0]!,
+      NodeAddr: hostOf(st.advertiseAddr),
       LocalNodeState: 'active',
       ControlAvailable: !!this.d.manager,
       Error: '',
@@ -75,7 +77,7 @@ export class NodeBackend implements ClusterBackend {
   }
 
   init(req: InitRequest): Promise<string> {
-    return this.d.init(req).then((id) => (this.attachEvents(), id));
+    return this.d.init(req);
   }
 
   join(req: JoinRequest): Promise<void> {

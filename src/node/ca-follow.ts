@@ -8,6 +8,9 @@ import type { Logger } from 'pino';
 import type { CATarget } from '../rpc/protocol';
 import type { NodeSecurity } from '../manager/ca/keystore';
 import { certInfo, nodeTLSInfo } from '../manager/ca/pki';
+import { caTarget } from '../manager/ca/rotation';
+import type { Manager } from '../manager/manager';
+import type { Node } from '../types';
 import type { CertRenewer } from './certs';
 
 /** After a renewal attempt, the same target does not trigger another one this soon. */
@@ -70,4 +73,28 @@ export class CAFollower {
     }
     if (changed) this.o.changed();
   }
+}
+
+/**
+ * On a manager the CA target comes from the store: rotation state and this node's role. A role
+ * change in the store (promotion/demotion) renews the certificate so its OU follows. Returns the
+ * function that stops following.
+ */
+export function followStoreCA(manager: Manager, nodeId: string, follower: CAFollower): () => void {
+  const watch = manager.store.watch({ kinds: ['cluster', 'node'], match: (e) => e.kind === 'cluster' || (e.object as Node).ID === nodeId });
+  const apply = () => {
+    const c = manager.store.view((tx) => tx.find('cluster'))[0];
+    let role = manager.store.view((tx) => tx.get('node', nodeId))?.Spec.Role;
+    // A demoted manager keeps its manager certificate until Raft has let it go (then it runs as a worker).
+    if (role === 'worker' && manager.members().some((m) => m.nodeId === nodeId)) role = 'manager';
+    if (c) follower.apply(caTarget(c, role));
+  };
+  void (async () => {
+    apply();
+    for await (const _e of watch) {
+      watch.drain();
+      apply();
+    }
+  })();
+  return () => watch.close();
 }

@@ -3,9 +3,12 @@
 // demand (role change). A manager signs its own new certificate with the cluster's CA key; a worker
 // asks a manager's NodeCA, presenting its current certificate. Failures retry after a bounded delay.
 import type { Logger } from 'pino';
-import { certInfo } from '../manager/ca/pki';
+import { certInfo, createKeyAndCSR, issueNodeCertificate } from '../manager/ca/pki';
 import { renewalDelay } from '../manager/ca/core/policy';
+import { renewCertificate } from '../manager/ca/join';
+import { signingMaterial, withChain } from '../manager/ca/rotation';
 import type { NodeCredentials, NodeSecurity } from '../manager/ca/keystore';
+import type { Manager } from '../manager/manager';
 import { systemClock, systemRng } from './system';
 
 /** setTimeout overflows above 2^31-1 ms: long waits are taken in slices of at most a day. */
@@ -87,4 +90,32 @@ export class CertRenewer {
     }, wait);
     this.timer.unref();
   }
+}
+
+/** A manager signs its own renewed certificate (fresh key) with the cluster CA; its role comes from the store. */
+export async function renewWithClusterCA(cur: NodeCredentials, manager: Manager): Promise<NodeCredentials> {
+  const c = manager.controlapi.getCluster();
+  const id = certInfo(cur.certPem).nodeId;
+  const role = manager.store.view((tx) => tx.get('node', id))?.Spec.Role ?? 'manager';
+  const { keyPem, csrPem } = await createKeyAndCSR(id);
+  // During a root rotation the new key signs, with the cross-signed root as intermediate.
+  const m = signingMaterial(c);
+  const certPem = await issueNodeCertificate(m.ca, { csrPem }, id, role, c.ID, {
+    expiryMs: Math.floor((c.Spec.CAConfig?.NodeCertExpiry ?? 0) / 1e6),
+  });
+  return { keyPem, certPem: withChain(certPem, m.chain), caPem: m.trustRoot };
+}
+
+/** A worker asks the managers it knows, in turn, presenting its current certificate. */
+export async function renewThroughManagers(cur: NodeCredentials, managers: string[]): Promise<NodeCredentials> {
+  let last: unknown = new Error('no manager known');
+  for (const m of managers) {
+    try {
+      const r = await renewCertificate(m, cur);
+      return { keyPem: r.keyPem, certPem: r.certPem, caPem: r.caPem };
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last;
 }

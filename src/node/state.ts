@@ -30,9 +30,15 @@ export function saveSwarmState(dataDir: string, s: SwarmState): void {
   fs.renameSync(tmp, file(dataDir));
 }
 
+/** Everything the node keeps about its swarm: state, manager log, certificates, assigned tasks (swarm leave). */
 export function clearSwarmState(dataDir: string): void {
   fs.rmSync(file(dataDir), { force: true });
-  fs.rmSync(path.join(dataDir, 'manager'), { recursive: true, force: true });
+  clearManagerData(dataDir);
   fs.rmSync(path.join(dataDir, 'certificates'), { recursive: true, force: true });
   fs.rmSync(path.join(dataDir, 'worker'), { recursive: true, force: true });
+}
+
+/** The manager's directory (durable log, Raft settings): a node no longer a manager keeps none of it. */
+export function clearManagerData(dataDir: string): void {
+  fs.rmSync(path.join(dataDir, 'manager'), { recursive: true, force: true });
 }

@@ -1,6 +1,6 @@
 // The manager's listener on the swarm port (--listen-addr, default 0.0.0.0:2377): one gRPC server
-// over mutual TLS carrying NodeCA (join / renew, anonymous-capable), the Dispatcher (any swarm node)
-// and Health (managers only). Raft's transport service will be added to this same server and port.
+// over mutual TLS carrying NodeCA (join / renew, anonymous-capable), the Dispatcher (any swarm node),
+// Health, shoal.Raft (messages between managers) and shoal.Control (operations forwarded to the leader).
 import type { Logger } from 'pino';
 import { createRpcServer, type ManagerRef, type RpcServer } from '../rpc';
 import { DispatcherService, HealthService } from '../rpc/protocol';
@@ -10,14 +10,13 @@ import { nodeCAHandlers, NodeCAService, type NodeCABackend } from '../manager/ca
 import { dispatcherHandlers } from '../manager/dispatcher/rpc';
 import { LogBroker } from '../manager/dispatcher/logbroker';
 import { RootRotator, caTarget, signingMaterial } from '../manager/ca/rotation';
-import { generateJoinToken } from '../manager/ca/core/token';
 import type { Manager } from '../manager/manager';
 import { isoTime } from '../lib/time';
 import { newId } from '../lib/ids';
 import { unavailable } from '../lib/errors';
 import type { Cluster, Node, NodeAvailability } from '../types';
 import type { NodeCredentials } from '../manager/ca/keystore';
-import { systemClock, systemRng } from './system';
+import { newJoinToken, systemClock, systemRng } from './system';
 
 export interface ManagerTransportOptions {
   listenAddr: string;
@@ -119,7 +118,7 @@ export class ManagerTransport {
     this.rotator = new RootRotator({
       store,
       now: () => systemClock.now(),
-      newJoinToken: (digest) => generateJoinToken(digest, systemRng.bytes(16)),
+      newJoinToken,
       logger: opts.logger,
     });
     // Node certificates of the old and the new root are both accepted while a rotation runs.

@@ -1,0 +1,41 @@
+// Proposals waiting for their entry to be applied here, keyed by the log index Raft gave them.
+import { LostLeadershipError } from './errors';
+
+interface Pending {
+  term: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export class PendingProposals {
+  private readonly byIndex = new Map<number, Pending>();
+
+  /** Settles when the entry at `index` is applied: resolves if it still has `term`, else rejects. */
+  wait(index: number, term: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.byIndex.set(index, { term, resolve, reject }));
+  }
+
+  /** The entry at `index` was applied with `term`. Another term there means our entry was overwritten. */
+  applied(index: number, term: number): void {
+    const p = this.byIndex.get(index);
+    if (!p) return;
+    this.byIndex.delete(index);
+    if (p.term === term) p.resolve();
+    else p.reject(new LostLeadershipError());
+  }
+
+  /** An installed snapshot covers indexes ≤ `index` without telling us which entries it holds. */
+  lostThrough(index: number): void {
+    for (const [i, p] of this.byIndex) {
+      if (i <= index) {
+        this.byIndex.delete(i);
+        p.reject(new LostLeadershipError());
+      }
+    }
+  }
+
+  rejectAll(err: Error): void {
+    for (const p of this.byIndex.values()) p.reject(err);
+    this.byIndex.clear();
+  }
+}

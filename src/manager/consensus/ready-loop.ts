@@ -1,0 +1,278 @@
+// The Ready loop of an open Raft member (docs/design/consensus.md "Ready loop"): persist with fsync →
+// send → apply → advance → compact, one Ready at a time. Work arriving while a Ready is persisted goes
+// out in the next one (group commit). It also owns what applying decides: the applied index, the
+// snapshot index and the conf state.
+import { decodeConfChange, type ConfState, type Entry, type MemoryStorage, type Message, type RawNode, type Ready, type Role } from '../../raft';
+import type { Change, MemoryStore } from '../../store';
+import { decodeChanges, decodeMember, decodeSnapshotPayload, encodeSnapshotPayload } from './codec';
+import { coalesceMessages } from './coalesce';
+import type { Membership } from './membership';
+import type { ConsensusLogger } from './options';
+import type { PendingProposals } from './pending-proposals';
+import type { ReadWaiters } from './read-waiters';
+import type { RaftDiskStorage } from './storage';
+import type { RaftTransport } from './transport-types';
+
+export type DriverState = 'new' | 'running' | 'stopped' | 'removed';
+
+/** What a leader may send before its own persist completes (nothing here acknowledges or votes). */
+const EARLY_TYPES = new Set<Message['type']>(['app', 'heartbeat']);
+
+export interface ReadyLoopParts {
+  selfId: number;
+  rn: RawNode;
+  mem: MemoryStorage;
+  disk: RaftDiskStorage;
+  store: MemoryStore;
+  transport: RaftTransport;
+  membership: Membership;
+  proposals: PendingProposals;
+  reads: ReadWaiters;
+  log: ConsensusLogger;
+  snapshotInterval: number;
+  keepEntries: number;
+  /** Index of the snapshot the member was opened from (0: none); the store already holds its state. */
+  openedAt: number;
+}
+
+/** What the loop needs from the driver around it. */
+export interface ReadyLoopHost {
+  state(): DriverState;
+  softStateChanged(leader: number, role: Role): void;
+  /** A committed conf change removed this member. */
+  removedSelf(): void;
+  /** A write failed: durability can no longer be promised, so the member must stop participating. */
+  storageFailed(err: Error, logMessage: string): void;
+}
+
+export class ReadyLoop {
+  private readonly rn: RawNode;
+  private readonly mem: MemoryStorage;
+  private readonly disk: RaftDiskStorage;
+  private active = false;
+  private idleNow: Promise<void> = Promise.resolve();
+  private resolveIdle: (() => void) | null = null;
+  private appliedIndex: number;
+  private snapshotAt: number;
+  private conf: ConfState;
+  private compacting: Promise<void> | null = null;
+  /** The commit index in memory is ahead of the one on disk. */
+  private commitUnsaved = false;
+  /** The latest background write of the commit index, while it is in flight. */
+  private commitWrite: Promise<void> | null = null;
+
+  constructor(
+    private readonly parts: ReadyLoopParts,
+    private readonly host: ReadyLoopHost,
+  ) {
+    this.rn = parts.rn;
+    this.mem = parts.mem;
+    this.disk = parts.disk;
+    this.appliedIndex = this.snapshotAt = parts.openedAt;
+    this.conf = this.mem.initialState().confState;
+  }
+
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  get snapshotIndex(): number {
+    return this.snapshotAt;
+  }
+
+  get confState(): ConfState {
+    return this.conf;
+  }
+
+  /** Resolves when the current run of the loop (if any) has ended. */
+  get idle(): Promise<void> {
+    return this.idleNow;
+  }
+
+  /** Schedules a run unless one is under way; a run handles Readies until there are none. */
+  kick(): void {
+    if (this.active || this.host.state() !== 'running') return;
+    this.active = true;
+    this.idleNow = new Promise((r) => (this.resolveIdle = r));
+    setImmediate(() => void this.run());
+  }
+
+  /**
+   * For stop(), after the driver stopped kicking: waits for the current run and any background writes,
+   * then saves a commit index that no write carried yet, so a restart knows every batch it committed.
+   */
+  async drain(): Promise<void> {
+    await this.idleNow;
+    await this.compacting;
+    await this.commitWrite;
+    if (!this.commitUnsaved) return;
+    try {
+      await this.disk.persist({ entries: [], hardState: this.mem.hardStateNow() });
+      this.commitUnsaved = false;
+    } catch (err) {
+      // Not needed for safety (the leader, or a lone voter's log, gives the commit index back); stopping goes on.
+      this.parts.log.error({ err }, 'raft: saving the commit index on stop failed');
+    }
+  }
+
+  private async run(): Promise<void> {
+    try {
+      while (this.host.state() === 'running' && this.rn.hasReady()) await this.handleReady(this.rn.ready());
+      if (this.host.state() === 'running') this.saveCommitInBackground();
+    } catch (err) {
+      this.host.storageFailed(err as Error, 'raft: ready loop failed; stopping');
+    } finally {
+      this.active = false;
+      this.resolveIdle?.();
+    }
+    if (this.host.state() === 'running' && this.rn.hasReady()) this.kick();
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    const { transport, reads, membership } = this.parts;
+    // 1. durable: a vote, a term or an entry never leaves before it is on disk
+    const hs = rd.hardState;
+    const prev = this.mem.hardStateNow();
+    const termOrVote = !!hs && (hs.term !== prev.term || hs.vote !== prev.vote);
+    const mustWrite = rd.entries.length > 0 || !!rd.snapshot || termOrVote;
+    // No message depends on the commit index being durable (Raft never needs it for safety), so a
+    // Ready that only advances it writes nothing now: the next write carries it, or, if the loop goes
+    // idle first, a background write (see saveCommitInBackground).
+    const hardState = hs ?? (this.commitUnsaved ? prev : undefined);
+    // Pipelining (Raft thesis §10.2.1): a leader whose term and vote are already durable sends its
+    // appends and heartbeats before its own entries are; it counts itself in a quorum only once they are,
+    // because commitment and apply happen in a later Ready, after this persist (one Ready at a time).
+    let late = rd.messages;
+    if (mustWrite && !termOrVote && !rd.snapshot && this.rn.raft.role === 'leader' && rd.messages.length > 0) {
+      const early: Message[] = [];
+      late = [];
+      for (const m of rd.messages) (m.term === prev.term && EARLY_TYPES.has(m.type) ? early : late).push(m);
+      if (early.length > 0) transport.send(coalesceMessages(early));
+    }
+    // An installed snapshot replaces the log and the snapshot pointer: let our own compaction finish first.
+    if (rd.snapshot && this.compacting) await this.compacting;
+    if (mustWrite) {
+      await this.disk.persist({ entries: rd.entries, hardState, snapshot: rd.snapshot });
+      this.commitUnsaved = false;
+    } else if (hs) {
+      this.commitUnsaved = true;
+    }
+    if (rd.snapshot) this.mem.applySnapshot(rd.snapshot);
+    this.mem.append(rd.entries);
+    if (hs) this.mem.setHardState(hs);
+    // 2. send
+    if (late.length > 0) transport.send(coalesceMessages(late));
+    // 3. apply
+    if (rd.snapshot) this.applySnapshot(rd.snapshot.data, rd.snapshot.metadata.index, rd.snapshot.metadata.confState);
+    let membershipChanged = !!rd.snapshot;
+    for (const e of rd.committedEntries) membershipChanged = this.applyEntry(e) || membershipChanged;
+    reads.ready(rd.readStates, this.appliedIndex);
+    // 4. advance
+    this.rn.advance(rd);
+    if (membershipChanged) await this.disk.saveMembership(membership.list(), membership.removed());
+    if (rd.softState) this.host.softStateChanged(rd.softState.leader, rd.softState.role);
+    if (this.host.state() === 'running' && !this.compacting && this.appliedIndex - this.snapshotAt >= this.parts.snapshotInterval) this.compact();
+  }
+
+  /**
+   * Called when the loop goes idle with a commit index no write carried: nothing would save it before
+   * the next entries. Not awaited, so it holds up no message. It is queued in lmdb while no Ready is
+   * being persisted, and lmdb runs asynchronous transactions in the order they were queued, so every
+   * later hard state lands after it; and its term and vote are already durable, so it never undoes one.
+   */
+  private saveCommitInBackground(): void {
+    if (!this.commitUnsaved) return;
+    this.commitUnsaved = false;
+    const write: Promise<void> = this.disk.persist({ entries: [], hardState: this.mem.hardStateNow() }).then(
+      () => {
+        if (this.commitWrite === write) this.commitWrite = null;
+      },
+      (err: unknown) => {
+        if (this.commitWrite === write) this.commitWrite = null;
+        if (this.host.state() === 'running') this.host.storageFailed(err as Error, 'raft: saving the commit index failed; stopping');
+      },
+    );
+    this.commitWrite = write;
+  }
+
+  private applySnapshot(data: Uint8Array, index: number, confState: ConfState): void {
+    const { store, membership, proposals } = this.parts;
+    const payload = decodeSnapshotPayload(data);
+    store.restore(payload.store);
+    membership.reset(payload.members, [...new Set([...payload.removed, ...membership.removed()])]);
+    this.conf = { voters: [...confState.voters] };
+    this.appliedIndex = this.snapshotAt = index;
+    this.syncPeers();
+    proposals.lostThrough(index);
+  }
+
+  /** Returns true when the membership table changed. */
+  private applyEntry(e: Entry): boolean {
+    const { store, membership, transport, selfId } = this.parts;
+    if (e.index <= this.appliedIndex) return false;
+    let changed = false;
+    if (e.type === 'conf') {
+      const cc = decodeConfChange(e.data);
+      this.conf = this.rn.applyConfChange(cc);
+      if (cc.type === 'addNode') {
+        const m = membership.add(cc.nodeId, decodeMember(cc.context));
+        if (m.raftId !== selfId && m.addr) transport.setPeer(m.raftId, m.addr);
+      } else {
+        membership.remove(cc.nodeId);
+        transport.removePeer(cc.nodeId);
+        if (cc.nodeId === selfId) this.host.removedSelf();
+      }
+      changed = true;
+      store.applyCommitted(e.index, []);
+    } else {
+      let changes: Change[] = [];
+      try {
+        changes = decodeChanges(e.data);
+      } catch (err) {
+        this.parts.log.error({ err, index: e.index }, 'raft: undecodable entry skipped');
+      }
+      store.applyCommitted(e.index, changes);
+    }
+    this.appliedIndex = e.index;
+    this.parts.proposals.applied(e.index, e.term);
+    return changed;
+  }
+
+  /** Points the transport at every member's address and away from removed members. */
+  syncPeers(): void {
+    const { membership, transport, selfId } = this.parts;
+    for (const m of membership.list()) if (m.raftId !== selfId && m.addr) transport.setPeer(m.raftId, m.addr);
+    for (const id of membership.removed()) transport.removePeer(id);
+  }
+
+  /**
+   * Snapshot + compaction. The store is captured and encoded now (at the applied index); the file write,
+   * its fsync and the lmdb pointer update run in the background so the Ready loop keeps committing.
+   * Until they are durable the log on disk still holds every entry the snapshot covers.
+   */
+  private compact(): void {
+    const { store, membership, log } = this.parts;
+    const index = this.appliedIndex;
+    const storeSnap = store.snapshot();
+    if (storeSnap.index !== index) log.warn({ storeIndex: storeSnap.index, index }, 'raft: store index differs from applied index');
+    const data = encodeSnapshotPayload({ store: { ...storeSnap, index }, members: membership.list(), removed: membership.removed() });
+    const snap = this.mem.createSnapshot(index, this.conf, data);
+    const compactTo = index - this.parts.keepEntries;
+    this.compacting = this.disk
+      .saveSnapshot(snap, Math.max(0, compactTo))
+      .then(
+        () => {
+          if (this.host.state() === 'stopped') return;
+          if (compactTo >= this.mem.firstIndex()) this.mem.compact(compactTo);
+          if (index > this.snapshotAt) this.snapshotAt = index;
+          log.info({ index, compactTo }, 'raft: snapshot written, log compacted');
+        },
+        (err: unknown) => {
+          if (this.host.state() === 'running') this.host.storageFailed(err as Error, 'raft: snapshot failed; stopping');
+        },
+      )
+      .finally(() => {
+        this.compacting = null;
+      });
+  }
+}

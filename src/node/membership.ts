@@ -1,0 +1,315 @@
+// Swarm membership: how this node enters a swarm, changes role in it and leaves it — `swarm init`
+// (a new cluster's root CA and first objects), `swarm join` (a certificate from the managers),
+// `swarm init --force-new-cluster`, `swarm leave`, promotion and demotion — and what it keeps of
+// that on disk (swarm.json through state.ts, certificates/ through NodeSecurity). Running the
+// roles themselves is roles.ts's business; these flows decide which role runs.
+import type { Logger } from 'pino';
+import { createRootCA, caDigest, issueNodeKeyAndCertificate, certInfo, tlsInfoOf } from '../manager/ca/pki';
+import { joinCluster } from '../manager/ca/join';
+import type { NodeCredentials, NodeSecurity } from '../manager/ca/keystore';
+import { initialSwarmSpec } from '../manager/controlapi';
+import type { Manager, OpenMode } from '../manager/manager';
+import { RpcError, type ManagerRef } from '../rpc';
+import type { Executor } from '../agent/executor/types';
+import type { DaemonFacts, InitRequest, JoinRequest } from '../api/backend';
+import { ShoalError, failedPrecondition, invalidArgument, unavailable } from '../lib/errors';
+import { newId } from '../lib/ids';
+import { isoTime } from '../lib/time';
+import type { Cluster, Node, Task } from '../types';
+import { parseAddr, swarmAddrs, type SwarmAddrs } from './addr';
+import type { DaemonConfig } from './config';
+import type { NodeRoles } from './roles';
+import { clearManagerData, clearSwarmState, loadSwarmState, saveSwarmState, type SwarmState } from './state';
+import { managerRefs } from './transport';
+import { newJoinToken, systemClock, systemRng } from './system';
+
+export const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
+export const LEAVE_MANAGER_TEXT =
+  'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.';
+
+export interface MembershipOptions {
+  cfg: DaemonConfig;
+  facts: DaemonFacts;
+  logger: Logger;
+  security: NodeSecurity;
+  roles: NodeRoles;
+  /** Created when the daemon starts, after this object. */
+  executor: () => Executor;
+}
+
+export class SwarmMembership {
+  /** This node's place in its swarm; undefined while it is in none. */
+  state: SwarmState | undefined;
+  private flow: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: MembershipOptions) {}
+
+  private get dataDir(): string {
+    return this.o.cfg.dataDir;
+  }
+
+  /** Daemon start: a node that was in a swarm takes up its role again (a manager replays its log). */
+  async resume(): Promise<void> {
+    this.state = loadSwarmState(this.dataDir);
+    if (!this.state) return;
+    await this.o.roles.start(this.state);
+  }
+
+  /** Serializes the flows (init, join, leave, promotion, demotion) so two can never interleave. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.flow.then(fn, fn);
+    this.flow = p.catch(() => undefined);
+    return p;
+  }
+
+  /** `docker swarm init`: this node becomes the first manager of a new cluster. Returns its node ID. */
+  init(req: InitRequest): Promise<string> {
+    return this.exclusive(async () => {
+      if (this.state && req.ForceNewCluster && this.state.role === 'manager') return this.forceNewCluster(this.state);
+      if (this.state) throw unavailable(ALREADY_IN_SWARM);
+      const first = await firstClusterObjects(req, swarmAddrs(req, this.o.cfg.defaultAdvertiseAddr), this.o.facts);
+      this.o.security.save(first.credentials);
+      try {
+        await this.o.roles.start(first.state, first.open);
+      } catch (e) {
+        await this.o.roles.stop();
+        this.forget();
+        throw e;
+      }
+      // Saved only once the roles run: a failed init leaves no swarm behind.
+      saveSwarmState(this.dataDir, first.state);
+      this.state = first.state;
+      return first.state.nodeId;
+    });
+  }
+
+  /**
+   * `docker swarm join --token T ADDR`: pin the manager's CA by the token's digest, trade a CSR +
+   * the token for a certificate, persist it with the swarm state, then run the role the token gave.
+   */
+  join(req: JoinRequest & { Availability?: string }): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.state) throw unavailable(ALREADY_IN_SWARM);
+      const remote = req.RemoteAddrs?.[0];
+      if (!remote) throw invalidArgument('at least 1 RemoteAddr is required to join');
+      const r = parseAddr(remote, 2377);
+      const managerAddr = `${r.host}:${r.port}`;
+      const addrs = swarmAddrs(req, this.o.cfg.defaultAdvertiseAddr);
+      let res;
+      try {
+        res = await joinCluster({ address: managerAddr, token: req.JoinToken, hostname: this.o.cfg.hostname, addr: addrs.advertiseHost, availability: req.Availability });
+      } catch (e) {
+        // Docker shows the manager's refusal as the gRPC text ("rpc error: code = … desc = …").
+        if (e instanceof RpcError) throw new ShoalError(e.kind, e.rpcText);
+        throw e;
+      }
+      this.o.security.save({ keyPem: res.keyPem, certPem: res.certPem, caPem: res.caPem });
+      const state: SwarmState = {
+        nodeId: res.nodeId,
+        clusterId: res.clusterId,
+        role: res.role,
+        advertiseAddr: addrs.advertiseAddr,
+        listenAddr: addrs.listenAddr,
+        managers: [{ nodeId: '', addr: managerAddr }],
+      };
+      if (res.role === 'manager') {
+        try {
+          await this.joinRaft(state, managerAddr);
+        } catch (e) {
+          this.forget();
+          throw e;
+        }
+        return;
+      }
+      saveSwarmState(this.dataDir, state);
+      this.state = state;
+      await this.o.roles.start(state);
+      // As Docker, answer once the node is part of the swarm: its first session is up (bounded wait).
+      for (let i = 0; i < 100 && this.o.roles.agent && !this.o.roles.agent.connected; i++) await new Promise((r) => setTimeout(r, 50));
+    });
+  }
+
+  /** `docker swarm leave [--force]`: out of Raft and the dispatcher, this node's tasks removed, its swarm files deleted. */
+  leave(force: boolean): Promise<void> {
+    return this.exclusive(async () => {
+      const st = this.state;
+      if (!st) throw unavailable('This node is not part of a swarm');
+      if (st.role === 'manager' && !force) throw failedPrecondition(LEAVE_MANAGER_TEXT);
+      const { manager, agent, connector } = this.o.roles;
+      // Leaving removes this node's tasks from its runtime, as Docker does.
+      const mine = manager?.store.view((tx) => tx.tasksByNode(st.nodeId)) ?? agent?.tasks() ?? [];
+      // A manager asks the leader to take it out of Raft first (a leaving leader hands leadership over).
+      if (manager && manager.members().length > 1) {
+        await manager.call('removeRaftMember', [st.nodeId]).catch((e: unknown) => this.o.logger.warn({ err: e }, 'leave: could not leave raft cleanly'));
+      }
+      // A worker tells its manager first, so the node shows Down at once rather than after its heartbeats expire.
+      await connector?.leave().catch((e: unknown) => this.o.logger.warn({ err: e }, 'leave: could not tell the manager'));
+      await this.o.roles.stop();
+      await removeTasks(this.o.executor(), mine);
+      this.forget();
+    });
+  }
+
+  /** Removed from Raft (demotion) while still in the swarm: carry on as a worker of the remaining managers. */
+  demote(manager: Manager): Promise<void> {
+    return this.exclusive(async () => {
+      const st = this.state;
+      if (!st || st.role !== 'manager' || this.o.roles.manager !== manager) return;
+      const managers = managerRefs(manager).filter((m) => m.nodeId !== st.nodeId);
+      this.o.logger.info({ managers }, 'removed from raft: continuing as a worker');
+      await this.o.roles.stop();
+      clearManagerData(this.dataDir);
+      st.role = 'worker';
+      st.managers = managers;
+      saveSwarmState(this.dataDir, st);
+      await this.o.roles.start(st);
+    });
+  }
+
+  /** A worker whose certificate now says manager (promotion) joins Raft and runs the manager role. */
+  promoteIfCertified(): void {
+    const st = this.state;
+    const c = this.o.security.load();
+    if (!st || st.role !== 'worker' || !c || certInfo(c.certPem).role !== 'manager') return;
+    void this.exclusive(async () => {
+      const cur = this.state;
+      if (!cur || cur.role !== 'worker') return;
+      const remotes = this.o.roles.connector?.known() ?? (cur.managers ?? []).map((m) => m.addr);
+      this.o.logger.info({ remotes }, 'promoted: joining raft as a manager');
+      await this.o.roles.stop();
+      let last: unknown;
+      for (const remote of remotes) {
+        try {
+          await this.joinRaft(cur, remote);
+          return;
+        } catch (e) {
+          last = e;
+        }
+      }
+      this.o.logger.warn({ err: last }, 'promotion failed: staying a worker');
+      this.state = cur;
+      await this.o.roles.start(cur);
+    });
+  }
+
+  /** A worker keeps the managers its sessions name, so a restart finds the swarm's current ones. */
+  rememberManagers(m: ManagerRef[]): void {
+    const st = this.state;
+    if (!st || st.role !== 'worker') return;
+    if (JSON.stringify(st.managers) === JSON.stringify(m)) return;
+    st.managers = m;
+    saveSwarmState(this.dataDir, st);
+  }
+
+  /** `swarm init --force-new-cluster` on a manager: restart its Raft member as the only voter, keeping the state. */
+  private async forceNewCluster(st: SwarmState): Promise<string> {
+    const appliedIndex = this.o.roles.manager?.store.index ?? 0;
+    await this.o.roles.stop();
+    await this.o.roles.start(st, { kind: 'force-new-cluster', appliedIndex });
+    return st.nodeId;
+  }
+
+  /**
+   * Runs this node as a manager joining Raft through `remote` (any manager: followers forward to the
+   * leader), then catching up. The state is saved once Raft has taken the node in; on failure the
+   * roles are stopped again and the caller decides what is left.
+   */
+  private async joinRaft(base: SwarmState, remote: string): Promise<void> {
+    // Only workers keep a manager list (a manager learns the others from its store).
+    const { managers: _workerOnly, ...rest } = base;
+    const state: SwarmState = { ...rest, role: 'manager' };
+    this.state = state;
+    try {
+      await this.o.roles.start(state, { kind: 'join', remote });
+    } catch (e) {
+      await this.o.roles.stop();
+      throw e;
+    }
+    saveSwarmState(this.dataDir, state);
+  }
+
+  /** Out of the swarm: nothing in memory, nothing on disk. */
+  private forget(): void {
+    clearSwarmState(this.dataDir);
+    this.state = undefined;
+  }
+}
+
+/** Shuts down and removes tasks from the runtime (a leaving node takes its tasks with it). */
+async function removeTasks(executor: Executor, tasks: Task[]): Promise<void> {
+  await Promise.all(
+    tasks.map(async (t) => {
+      const c = executor.controller(t);
+      await c.shutdown(Math.min(10_000, (t.Spec.ContainerSpec?.StopGracePeriod ?? 10e9) / 1e6)).catch(() => undefined);
+      await c.remove().catch(() => undefined);
+    }),
+  );
+}
+
+/**
+ * What `swarm init` creates: a root CA, the cluster object (join tokens pinned to that CA), this
+ * node as the first manager with its certificate, and the state to remember once the roles run.
+ */
+async function firstClusterObjects(
+  req: InitRequest,
+  addrs: SwarmAddrs,
+  facts: DaemonFacts,
+): Promise<{ state: SwarmState; credentials: NodeCredentials; open: OpenMode }> {
+  const nodeId = newId(systemRng);
+  const clusterId = newId(systemRng);
+  const now = systemClock.now();
+  const ca = await createRootCA({ now });
+  const digest = caDigest(ca.certPem);
+  const token = () => newJoinToken(digest);
+  const spec = initialSwarmSpec(req.Spec);
+  const nodeCert = await issueNodeKeyAndCertificate(ca, nodeId, 'manager', clusterId, { now });
+  const ts = isoTime(now);
+  const cluster: Cluster = {
+    ID: clusterId,
+    Version: { Index: 0 },
+    CreatedAt: ts,
+    UpdatedAt: ts,
+    Spec: spec,
+    JoinTokens: { Worker: token(), Manager: token() },
+    // Subject and public key of the root as base64 DER, the way Docker prints them in `docker info`.
+    TLSInfo: tlsInfoOf(ca.certPem),
+    RootRotationInProgress: false,
+    DefaultAddrPool: req.DefaultAddrPool?.length ? req.DefaultAddrPool : ['10.0.0.0/8'],
+    SubnetSize: req.SubnetSize || 24,
+    DataPathPort: req.DataPathPort || 4789,
+    internal: { rootCACert: ca.certPem, rootCAKey: ca.keyPem },
+  };
+  const node = firstManagerNode(nodeId, addrs, ts, cluster.TLSInfo, facts);
+  return {
+    state: { nodeId, clusterId, role: 'manager', advertiseAddr: addrs.advertiseAddr, listenAddr: addrs.listenAddr },
+    credentials: { keyPem: nodeCert.keyPem, certPem: nodeCert.certPem, caPem: ca.certPem },
+    open: {
+      kind: 'init',
+      spec,
+      changes: [
+        { action: 'create', kind: 'cluster', object: cluster },
+        { action: 'create', kind: 'node', object: node },
+      ],
+    },
+  };
+}
+
+/** The Node object of a new cluster's first manager (this daemon), before its agent fills in the runtime's facts. */
+function firstManagerNode(nodeId: string, addrs: SwarmAddrs, ts: string, tls: Cluster['TLSInfo'], facts: DaemonFacts): Node {
+  return {
+    ID: nodeId,
+    Version: { Index: 0 },
+    CreatedAt: ts,
+    UpdatedAt: ts,
+    Spec: { Labels: {}, Role: 'manager', Availability: 'active' },
+    Description: {
+      Hostname: facts.hostname,
+      Platform: { Architecture: facts.arch, OS: 'linux' },
+      Resources: { NanoCPUs: facts.ncpu * 1e9, MemoryBytes: facts.memTotal },
+      Engine: { EngineVersion: facts.version },
+      TLSInfo: tls,
+    },
+    Status: { State: 'ready', Addr: addrs.advertiseHost },
+    ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: addrs.advertiseAddr },
+  };
+}
