@@ -1,8 +1,7 @@
 // The driver-facing wrapper: feeds ticks, messages and proposals to Raft and hands back Ready batches.
 
-import { Rng } from '../lib/ports';
 import { invalidArgument } from '../lib/errors';
-import { Raft } from './raft';
+import { Raft, type RaftConfig } from './raft';
 import { MemoryStorage, Storage } from './storage';
 import {
   ConfChange,
@@ -20,18 +19,8 @@ import {
   isEmptyHardState,
 } from './types';
 
-export interface RawNodeConfig {
-  id: number;
-  electionTick: number;
-  heartbeatTick: number;
-  storage: Storage;
-  rng: Rng;
-  preVote?: boolean;
-  checkQuorum?: boolean;
-  maxInflightMsgs?: number;
-  maxEntriesPerMsg?: number;
-  /** Last applied index on restart (≤ the index whose conf state storage reports). Default: the snapshot index. */
-  applied?: number;
+/** The core's settings plus the one a RawNode adds for a brand-new cluster. */
+export interface RawNodeConfig extends RaftConfig {
   /**
    * Bootstrap a brand-new cluster with these voters: only with an empty log. The bootstrap writes one
    * committed addNode entry per peer at term 1 (handed out in the first Ready like any other entries,
