@@ -2,7 +2,7 @@
 // Shared by the process-runtime and docker-runtime suites (same assertions on both).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TestDaemon, freePort, parseTable, waitFor, type DaemonOptions } from '../harness/daemon';
+import { TestDaemon, freePort, parseTable, waitFor, type DaemonOptions, type TaskJson } from '../harness/daemon';
 
 export interface FlowEnv {
   runtime: 'process' | 'docker';
@@ -14,14 +14,6 @@ export interface FlowEnv {
 
 const TOKEN_RE = /SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}/;
 
-interface TaskJson {
-  ID: string;
-  Slot?: number;
-  NodeID?: string;
-  DesiredState: string;
-  Status: { State: string; Err?: string; Message: string; ContainerStatus?: { ContainerID?: string; PID?: number; ExitCode?: number } };
-  Spec: { ContainerSpec?: { Env?: string[]; Image: string } };
-}
 
 export function singleNodeFlows(env: FlowEnv, skip?: string): void {
   describe(`single node through the docker CLI (${env.runtime} runtime)`, { skip, concurrency: false }, () => {
@@ -29,12 +21,8 @@ export function singleNodeFlows(env: FlowEnv, skip?: string): void {
     // Each suite listens on its own port so suites can run side by side.
     let port = 0;
     const opts = (): DaemonOptions => ({ runtime: env.runtime, engine: env.engine, hostname: `shoal-${env.runtime}` });
-    const tasksOf = async (svc: string): Promise<TaskJson[]> => {
-      const r = await d.api<TaskJson[]>('GET', `/v1.47/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [svc] }))}`);
-      assert.equal(r.status, 200, JSON.stringify(r.body));
-      return r.body;
-    };
-    const running = async (svc: string) => (await tasksOf(svc)).filter((t) => t.Status.State === 'running' && t.DesiredState === 'running');
+    const tasksOf = (svc: string): Promise<TaskJson[]> => d.tasksOf(svc);
+    const running = (svc: string): Promise<TaskJson[]> => d.runningTasks(svc);
     const create = (args: string[]) => d.dockerOk(['service', 'create', '--detach', '--stop-grace-period', '1s', ...args]).trim();
 
     before(async () => {

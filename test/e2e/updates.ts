@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { TestDaemon, freePort, parseTable, sleep, waitFor, type DaemonOptions } from '../harness/daemon';
+import { TestDaemon, freePort, parseTable, sleep, waitFor, type DaemonOptions, type TaskJson } from '../harness/daemon';
 
 export interface UpdateFlowEnv {
   runtime: 'process' | 'docker';
@@ -24,15 +24,6 @@ export interface UpdateFlowEnv {
   imageWithHealthcheck?(dir: string): string;
 }
 
-interface TaskJson {
-  ID: string;
-  Slot?: number;
-  NodeID?: string;
-  CreatedAt: string;
-  DesiredState: string;
-  Status: { State: string; Err?: string; Message: string; Timestamp: string };
-  Spec: { ContainerSpec?: { Env?: string[]; Image: string; Args?: string[] }; ForceUpdate?: number };
-}
 
 interface ServiceJson {
   ID: string;
@@ -50,12 +41,8 @@ export function updateFlows(env: UpdateFlowEnv, skip?: string): void {
     let d: TestDaemon;
     let flagDir: string;
     const opts = (): DaemonOptions => ({ runtime: env.runtime, engine: env.engine, hostname: `upd-${env.runtime}` });
-    const tasksOf = async (svc: string): Promise<TaskJson[]> => {
-      const r = await d.api<TaskJson[]>('GET', `/v1.47/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [svc] }))}`);
-      assert.equal(r.status, 200, JSON.stringify(r.body));
-      return r.body;
-    };
-    const running = async (svc: string) => (await tasksOf(svc)).filter((t) => t.Status.State === 'running' && t.DesiredState === 'running');
+    const tasksOf = (svc: string): Promise<TaskJson[]> => d.tasksOf(svc);
+    const running = (svc: string): Promise<TaskJson[]> => d.runningTasks(svc);
     const inspect = (svc: string): ServiceJson => JSON.parse(d.dockerOk(['service', 'inspect', svc]))[0];
     const state = (svc: string): string | undefined => inspect(svc).UpdateStatus?.State;
     const waitState = (svc: string, want: string) => waitFor(() => state(svc) === want, LONG, `${svc} UpdateStatus ${want}`, 200);

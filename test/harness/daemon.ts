@@ -88,10 +88,33 @@ export class TestDaemon {
     return apiRequest<T>(this.sock, method, p, body);
   }
 
+  /** Every task of a service (`GET /tasks?filters={"service":[…]}`). */
+  async tasksOf(service: string): Promise<TaskJson[]> {
+    const r = await this.api<TaskJson[]>('GET', `/v1.47/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [service] }))}`);
+    if (r.status !== 200) throw new Error(`GET /tasks for ${service}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  /** The tasks of a service that run and are meant to. */
+  async runningTasks(service: string): Promise<TaskJson[]> {
+    return (await this.tasksOf(service)).filter((t) => t.Status.State === 'running' && t.DesiredState === 'running');
+  }
+
   async cleanup(): Promise<void> {
     await this.stop();
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** The fields of an Engine API task the tests read. */
+export interface TaskJson {
+  ID: string;
+  Slot?: number;
+  NodeID?: string;
+  CreatedAt: string;
+  DesiredState: string;
+  Status: { State: string; Err?: string; Message: string; Timestamp: string; ContainerStatus?: { ContainerID?: string; PID?: number; ExitCode?: number } };
+  Spec: { ContainerSpec?: { Env?: string[]; Image: string; Args?: string[] }; ForceUpdate?: number };
 }
 
 export interface DockerResult {

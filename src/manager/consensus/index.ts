@@ -8,4 +8,3 @@ export type { RaftTransport, RaftTransportSink, RaftServiceTarget, JoinResponse 
 export { RaftService, raftServiceHandlers, GrpcRaftTransport, requestJoin } from './transport';
 export type { GrpcRaftTransportOptions } from './transport';
 export { RaftDiskStorage } from './storage';
-export { LocalLog } from './local-log';
