@@ -8,6 +8,7 @@ import type { TaskController } from './executor/types';
 import { TaskManager } from './task-manager';
 import { Worker, WORKER_STATE_FILE } from './worker';
 import { ScriptedEngine, ScriptedExecutor } from './scripted-executor';
+import { waitFor } from '../testing/wait';
 
 const clock = { now: () => Date.now() };
 
@@ -28,15 +29,6 @@ function makeTask(id: string, image: string, over: Partial<Task> = {}): Task {
   };
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** A controller whose every call fails. */
 function brokenController(over: Partial<TaskController> = {}): TaskController {

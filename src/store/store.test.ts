@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { MemoryStore } from './store';
 import type { Change } from './types';
 import type { Node, Task } from '../types';
+import { nodeFixture, taskFixture } from '../testing/fixtures';
 
 function immediateStore(): { store: MemoryStore; proposed: Change[][] } {
   let i = 0;
@@ -16,30 +17,10 @@ function immediateStore(): { store: MemoryStore; proposed: Change[][] } {
   return { store, proposed };
 }
 
-const node = (id: string): Node => ({
-  ID: id,
-  Version: { Index: 0 },
-  CreatedAt: '',
-  UpdatedAt: '',
-  Spec: { Role: 'worker', Availability: 'active' },
-  Description: { Hostname: id, Platform: {}, Resources: {}, Engine: { EngineVersion: '1' } },
-  Status: { State: 'ready', Addr: '127.0.0.1' },
-});
+const node = (id: string): Node => nodeFixture({ ID: id });
 
-const task = (id: string, service: string, nodeId?: string): Task => ({
-  ID: id,
-  Version: { Index: 0 },
-  CreatedAt: '',
-  UpdatedAt: '',
-  Labels: {},
-  Spec: {},
-  ServiceID: service,
-  Slot: 1,
-  NodeID: nodeId,
-  Status: { Timestamp: '', State: 'new', Message: '' },
-  DesiredState: 'running',
-  internal: { specVersion: 1, serviceName: 's' },
-});
+const task = (id: string, service: string, nodeId?: string): Task =>
+  taskFixture({ ID: id, ServiceID: service, Slot: 1, NodeID: nodeId, internal: { specVersion: 1, serviceName: 's' } });
 
 test('a transaction reads its own writes and commits them atomically with the commit index as version', async () => {
   const { store, proposed } = immediateStore();

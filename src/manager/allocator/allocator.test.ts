@@ -4,20 +4,10 @@ import { immediateStore } from '../../store';
 import type { Task } from '../../types';
 import { Allocator } from './index';
 import { allocateTask } from './core/allocate';
+import { taskFixture } from '../../testing/fixtures';
 
-const task = (id: string, desired: Task['DesiredState'] = 'running'): Task => ({
-  ID: id,
-  Version: { Index: 0 },
-  CreatedAt: '',
-  UpdatedAt: '',
-  Labels: {},
-  Spec: {},
-  ServiceID: 's',
-  Slot: 1,
-  Status: { Timestamp: '', State: 'new', Message: 'created' },
-  DesiredState: desired,
-  internal: { specVersion: 1, serviceName: 's' },
-});
+const task = (id: string, desired: Task['DesiredState'] = 'running'): Task =>
+  taskFixture({ ID: id, Slot: 1, Status: { Timestamp: '', State: 'new', Message: 'created' }, DesiredState: desired, internal: { specVersion: 1, serviceName: 's' } });
 
 test('allocateTask: NEW and wanted → PENDING; otherwise nothing', () => {
   const t = allocateTask(task('a'), Date.UTC(2024, 0, 1))!;

@@ -3,33 +3,15 @@ import assert from 'node:assert/strict';
 import { immediateStore } from '../../store';
 import type { AssignmentsMessage, Task } from '../../types';
 import { Dispatcher, HEARTBEAT_FAILURE } from './dispatcher';
+import { waitFor } from '../../testing/wait';
+import { taskFixture } from '../../testing/fixtures';
 
 const clock = { now: () => Date.now() };
 const desc = { Hostname: 'h', Platform: {}, Resources: {}, Engine: { EngineVersion: '1' } };
 
-const task = (id: string, nodeId = 'n1'): Task => ({
-  ID: id,
-  Version: { Index: 0 },
-  CreatedAt: '',
-  UpdatedAt: '',
-  Labels: {},
-  Spec: {},
-  ServiceID: 's',
-  NodeID: nodeId,
-  Status: { Timestamp: '', State: 'assigned', Message: '' },
-  DesiredState: 'running',
-  internal: { specVersion: 1, serviceName: 'web' },
-});
+const task = (id: string, nodeId = 'n1'): Task =>
+  taskFixture({ ID: id, NodeID: nodeId, Status: { Timestamp: '', State: 'assigned', Message: '' } });
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 test('assignment stream: complete first, then incremental changes for this node only; status echoes suppressed', async (t) => {
   const store = immediateStore();

@@ -10,23 +10,13 @@ import { createRootCA, issueNodeKeyAndCertificate } from '../ca/pki';
 import { RemoteDispatcherConnector } from '../../agent/remote-dispatcher';
 import { Dispatcher, NODE_LEFT } from './dispatcher';
 import { dispatcherHandlers } from './rpc';
+import { taskFixture } from '../../testing/fixtures';
 
 const CLUSTER = 'cluster0000000000000000001';
 const desc = { Hostname: 'h', Platform: {}, Resources: {}, Engine: { EngineVersion: '1' } } as never;
 
-const task = (id: string, nodeId: string): Task => ({
-  ID: id,
-  Version: { Index: 0 },
-  CreatedAt: '',
-  UpdatedAt: '',
-  Labels: {},
-  Spec: {},
-  ServiceID: 's',
-  NodeID: nodeId,
-  Status: { Timestamp: '', State: 'assigned', Message: '' },
-  DesiredState: 'running',
-  internal: { specVersion: 1, serviceName: 'web' },
-});
+const task = (id: string, nodeId: string): Task =>
+  taskFixture({ ID: id, NodeID: nodeId, Status: { Timestamp: '', State: 'assigned', Message: '' } });
 
 test('dispatcher over mTLS: node ID from the certificate, sessions per node, leave marks down, fault injector drops calls', async (t) => {
   const ca = await createRootCA();

@@ -5,18 +5,10 @@ import { SeededRng, type Clock } from '../../lib/ports';
 import { defaultSwarmSpec, type Cluster, type Task } from '../../types';
 import { ReplicatedOrchestrator, GlobalOrchestrator, RestartSupervisor, TaskReaper, ConstraintEnforcer } from './index';
 import { mkNode, mkService, mkTask } from './core/testkit';
+import { waitFor } from '../../testing/wait';
 
 const clock: Clock = { now: () => Date.now() };
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 3000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 const tasksOf = (store: MemoryStore, sid: string): Task[] => store.view((tx) => tx.tasksByService(sid));
 
 test('ReplicatedOrchestrator: creates, scales down, removes tasks of a deleted service', async () => {

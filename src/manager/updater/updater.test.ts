@@ -6,6 +6,7 @@ import { isoTime } from '../../lib/time';
 import { isRunnable, isTerminal, newTask, type Service, type ServiceSpec, type Task } from '../../types';
 import { UpdateSupervisor } from './updater';
 import { mkNode, mkService } from './core/testkit';
+import { waitFor } from '../../testing/wait';
 
 // Integration: the UpdateSupervisor loop on a real MemoryStore. `FakeCluster` below stands in for the
 // scheduler and the agents: it places tasks, starts the ones wanted RUNNING (or fails them when their
@@ -56,15 +57,6 @@ class FakeCluster {
   }
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 async function setup(opts: { spec?: Partial<ServiceSpec>; bad?: string[] }) {
   const store = immediateStore();
