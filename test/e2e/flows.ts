@@ -33,11 +33,7 @@ export function singleNodeFlows(env: FlowEnv, skip?: string): void {
     after(async () => {
       // Remove services so no task outlives the test (docker runtime: containers in the CI engine).
       if (d) {
-        const ls = d.docker(['service', 'ls', '-q']).stdout.trim();
-        if (ls) d.docker(['service', 'rm', ...ls.split('\n')]);
-        await waitFor(async () => (await d.api<unknown[]>('GET', '/v1.47/tasks')).body.length === 0, 30_000, 'all tasks gone').catch(() => undefined);
-        d.docker(['swarm', 'leave', '--force']);
-        await d.cleanup();
+        await d.teardown();
       }
     });
 

@@ -100,6 +100,15 @@ export class TestDaemon {
     return (await this.tasksOf(service)).filter((t) => t.Status.State === 'running' && t.DesiredState === 'running');
   }
 
+  /** Test teardown: removes every service, waits (bounded) for their tasks to go, leaves the swarm, stops and deletes the daemon. */
+  async teardown(): Promise<void> {
+    const ls = this.docker(['service', 'ls', '-q']).stdout.trim();
+    if (ls) this.docker(['service', 'rm', ...ls.split('\n')]);
+    await waitFor(async () => (await this.api<unknown[]>('GET', '/v1.47/tasks')).body.length === 0, 30_000, 'all tasks gone').catch(() => undefined);
+    this.docker(['swarm', 'leave', '--force']);
+    await this.cleanup();
+  }
+
   async cleanup(): Promise<void> {
     await this.stop();
     fs.rmSync(this.dataDir, { recursive: true, force: true });
