@@ -1,6 +1,7 @@
-// Fewer, larger messages per Ready. The core emits one append per proposal and per commit advance,
-// and a follower one acknowledgement per append; on the wire that is thousands of tiny messages per
-// batch under load. Per destination, in order, this merges
+// Fewer, larger messages per batch on the wire (the transport applies it to each peer's queue). The
+// core emits one append per proposal and per commit advance, and a follower one acknowledgement per
+// append; that is thousands of tiny messages per batch under load, and with one write at a time a
+// commit advance followed by the next proposal's entries. Per destination, in order, this merges
 //  - an append that continues the previous append to the same peer (same term, its prevIndex/prevTerm
 //    is that append's last entry) into it, keeping the larger commit index: the follower does the same
 //    work and answers once, for the last index (the leader's acknowledgements are cumulative);

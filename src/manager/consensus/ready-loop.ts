@@ -5,7 +5,6 @@
 import { decodeConfChange, type ConfState, type Entry, type MemoryStorage, type Message, type RawNode, type Ready, type Role } from '../../raft';
 import type { Change, MemoryStore } from '../../store';
 import { decodeChanges, decodeMember, decodeSnapshotPayload, encodeSnapshotPayload } from './codec';
-import { coalesceMessages } from './coalesce';
 import type { Membership } from './membership';
 import type { ConsensusLogger } from './options';
 import type { PendingProposals } from './pending-proposals';
@@ -14,6 +13,9 @@ import type { RaftDiskStorage } from './storage';
 import type { RaftTransport } from './transport-types';
 
 export type DriverState = 'new' | 'running' | 'stopped' | 'removed';
+
+/** How long the loop must stay idle before a commit index that no write carried is saved on its own. */
+const COMMIT_SAVE_DELAY_MS = 10;
 
 /** What a leader may send before its own persist completes (nothing here acknowledges or votes). */
 const EARLY_TYPES = new Set<Message['type']>(['app', 'heartbeat']);
@@ -60,6 +62,8 @@ export class ReadyLoop {
   private commitUnsaved = false;
   /** The latest background write of the commit index, while it is in flight. */
   private commitWrite: Promise<void> | null = null;
+  /** Armed while the loop is idle with an unsaved commit index (see saveCommitWhenIdle). */
+  private commitTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly parts: ReadyLoopParts,
@@ -94,7 +98,7 @@ export class ReadyLoop {
     if (this.active || this.host.state() !== 'running') return;
     this.active = true;
     this.idleNow = new Promise((r) => (this.resolveIdle = r));
-    setImmediate(() => void this.run());
+    queueMicrotask(() => void this.run());
   }
 
   /**
@@ -103,6 +107,8 @@ export class ReadyLoop {
    */
   async drain(): Promise<void> {
     await this.idleNow;
+    if (this.commitTimer) clearTimeout(this.commitTimer);
+    this.commitTimer = null;
     await this.compacting;
     await this.commitWrite;
     if (!this.commitUnsaved) return;
@@ -117,8 +123,12 @@ export class ReadyLoop {
 
   private async run(): Promise<void> {
     try {
-      while (this.host.state() === 'running' && this.rn.hasReady()) await this.handleReady(this.rn.ready());
-      if (this.host.state() === 'running') this.saveCommitInBackground();
+      while (this.host.state() === 'running' && this.rn.hasReady()) {
+        // After a write that blocked the thread, one turn of the event loop first: the messages that
+        // Ready sent leave, and those that arrived meanwhile join the next Ready.
+        if (await this.handleReady(this.rn.ready())) await new Promise((r) => setImmediate(r));
+      }
+      if (this.host.state() === 'running') this.saveCommitWhenIdle();
     } catch (err) {
       this.host.storageFailed(err as Error, 'raft: ready loop failed; stopping');
     } finally {
@@ -128,7 +138,8 @@ export class ReadyLoop {
     if (this.host.state() === 'running' && this.rn.hasReady()) this.kick();
   }
 
-  private async handleReady(rd: Ready): Promise<void> {
+  /** Returns true when the Ready's write blocked the thread. */
+  private async handleReady(rd: Ready): Promise<boolean> {
     const { transport, reads, membership } = this.parts;
     // 1. durable: a vote, a term or an entry never leaves before it is on disk
     const hs = rd.hardState;
@@ -147,12 +158,17 @@ export class ReadyLoop {
       const early: Message[] = [];
       late = [];
       for (const m of rd.messages) (m.term === prev.term && EARLY_TYPES.has(m.type) ? early : late).push(m);
-      if (early.length > 0) transport.send(coalesceMessages(early));
+      if (early.length > 0) transport.send(early);
     }
+    // Followers and candidates write on this thread (a synchronous fsync that blocks it): nothing waits
+    // for the thread meanwhile, and it saves the hops to and from lmdb's writer thread (~0.3 ms under
+    // load). A leader writes in the background: its appends, already handed to grpc-js, leave the process
+    // only in a later turn of the event loop, which a blocked thread would hold back.
+    const blocking = mustWrite && this.rn.raft.role !== 'leader';
     // An installed snapshot replaces the log and the snapshot pointer: let our own compaction finish first.
     if (rd.snapshot && this.compacting) await this.compacting;
     if (mustWrite) {
-      await this.disk.persist({ entries: rd.entries, hardState, snapshot: rd.snapshot });
+      await this.disk.persist({ entries: rd.entries, hardState, snapshot: rd.snapshot }, blocking ? 'blocking' : 'background');
       this.commitUnsaved = false;
     } else if (hs) {
       this.commitUnsaved = true;
@@ -161,7 +177,7 @@ export class ReadyLoop {
     this.mem.append(rd.entries);
     if (hs) this.mem.setHardState(hs);
     // 2. send
-    if (late.length > 0) transport.send(coalesceMessages(late));
+    if (late.length > 0) transport.send(late);
     // 3. apply
     if (rd.snapshot) this.applySnapshot(rd.snapshot.data, rd.snapshot.metadata.index, rd.snapshot.metadata.confState);
     let membershipChanged = !!rd.snapshot;
@@ -172,18 +188,33 @@ export class ReadyLoop {
     if (membershipChanged) await this.disk.saveMembership(membership.list(), membership.removed());
     if (rd.softState) this.host.softStateChanged(rd.softState.leader, rd.softState.role);
     if (this.host.state() === 'running' && !this.compacting && this.appliedIndex - this.snapshotAt >= this.parts.snapshotInterval) this.compact();
+    return blocking;
   }
 
   /**
    * Called when the loop goes idle with a commit index no write carried: nothing would save it before
-   * the next entries. Not awaited, so it holds up no message. It is queued in lmdb while no Ready is
-   * being persisted, and lmdb runs asynchronous transactions in the order they were queued, so every
-   * later hard state lands after it; and its term and vote are already durable, so it never undoes one.
+   * the next entries. It is saved only if the loop is still idle COMMIT_SAVE_DELAY_MS later, because a
+   * sync started now is one the next write's entries would queue behind in lmdb (one writer): under a
+   * steady stream of writes each one carries the previous commit index and this write never happens.
    */
-  private saveCommitInBackground(): void {
+  private saveCommitWhenIdle(): void {
+    if (!this.commitUnsaved || this.commitTimer) return;
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = null;
+      // A run under way ends by calling this again, so the index is never left unsaved while idle.
+      if (!this.active && this.host.state() === 'running') this.saveCommitNow();
+    }, COMMIT_SAVE_DELAY_MS);
+    this.commitTimer.unref?.();
+  }
+
+  /**
+   * It blocks the thread like a follower's write (~0.5 ms, at an idle moment), and so it can never
+   * land after a later hard state: a background lmdb write may be overtaken by a blocking one.
+   */
+  private saveCommitNow(): void {
     if (!this.commitUnsaved) return;
     this.commitUnsaved = false;
-    const write: Promise<void> = this.disk.persist({ entries: [], hardState: this.mem.hardStateNow() }).then(
+    const write: Promise<void> = this.disk.persist({ entries: [], hardState: this.mem.hardStateNow() }, 'blocking').then(
       () => {
         if (this.commitWrite === write) this.commitWrite = null;
       },

@@ -103,9 +103,14 @@ export class RaftDiskStorage {
   /**
    * Persists one Ready's durable part in a single lmdb transaction: an installed snapshot (the log is
    * replaced), appended entries (a conflicting tail is truncated) and the hard state. The returned
-   * promise resolves once the transaction is synced to disk.
+   * promise resolves once the transaction is synced to disk. `blocking` commits and syncs on this
+   * thread (lmdb's transactionSync: no hop to lmdb's writer thread and back, but the thread waits for
+   * the disk); `background` hands the transaction to the writer thread as one batch (atomic, and
+   * started at once rather than at the end of the event-loop turn as lmdb's automatic batching would).
+   * Either is durable when the promise resolves. A blocking transaction may be committed before a
+   * background one queued earlier, so a caller never has two hard-state writes in flight.
    */
-  async persist(p: { entries: Entry[]; hardState?: HardState; snapshot?: Snapshot; truncateFrom?: number }): Promise<void> {
+  async persist(p: { entries: Entry[]; hardState?: HardState; snapshot?: Snapshot; truncateFrom?: number }, mode: 'blocking' | 'background' = 'background'): Promise<void> {
     if (p.snapshot) await this.writeSnapshotFile(p.snapshot);
     const snap = p.snapshot;
     const ents = p.entries;
@@ -117,14 +122,16 @@ export class RaftDiskStorage {
     if (snap) this.diskLast = snap.metadata.index;
     else if (p.truncateFrom !== undefined && p.truncateFrom <= oldLast) this.diskLast = p.truncateFrom - 1;
     if (ents.length > 0) this.diskLast = ents[ents.length - 1]!.index;
-    await this.root.transaction(() => {
+    const write = () => {
       if (dropFrom <= oldLast) {
         for (const k of this.entriesDb.getKeys({ start: snap ? 0 : dropFrom, end: oldLast + 1 })) void this.entriesDb.remove(k);
       }
       for (const e of ents) void this.entriesDb.put(e.index, { t: e.term, c: e.type === 'conf' ? 1 : 0, d: e.data });
       if (snap) void this.meta.put('snap', snap.metadata);
       if (p.hardState) void this.meta.put('hs', p.hardState);
-    });
+    };
+    if (mode === 'blocking') this.root.transactionSync(write);
+    else await this.root.batch(write);
     if (snap) this.removeSnapshotFilesExcept(snapshotFileName(snap.metadata.index, snap.metadata.term));
   }
 

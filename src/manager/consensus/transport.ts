@@ -1,15 +1,17 @@
 // Raft over the node-to-node RPC layer: the shoal.Raft service (manager certificates only) and a
-// transport with one long-lived stream per peer. The Ready loop only enqueues; each send() call leaves
-// at once as one binary-encoded batch per peer (wire.ts) while fewer than `maxInflightBatches` are
-// unacknowledged, otherwise it waits in a bounded queue and leaves with the next acknowledgement as one
-// coalesced batch. A slow or dead peer fills its own queue (then messages to it are dropped and Raft is
-// told it is unreachable) and never delays the others.
+// transport with one long-lived stream per peer. The Ready loop only enqueues into a bounded queue per
+// peer (coalesced, coalesce.ts); the queue leaves as one binary-encoded batch (wire.ts) at once when it
+// holds a message somebody waits for, else at the end of the event-loop turn (see isUrgent), while
+// fewer than `maxInflightBatches` are unacknowledged, otherwise with the next acknowledgement. A slow
+// or dead peer fills its own queue (then messages to it are dropped and Raft is told it is
+// unreachable) and never delays the others.
 import { MANAGERS, bidi, createRpcClient, defineService, faultDrops, unary, type BidiStream, type CallContext, type Handlers, type RpcClient, type TlsMaterial } from '../../rpc';
 import type { Message } from '../../raft';
 import { isKind, unavailable } from '../../lib/errors';
 import { MEMBER_REMOVED_MESSAGE } from './errors';
 import type { JoinResponse, RaftServiceTarget, RaftTransport, RaftTransportSink } from './transport-types';
 import { decodeBatch, encodeBatch } from './wire';
+import { coalesceMessages } from './coalesce';
 
 /** One batch on the stream: `n` numbers it (acks come back in order), `b` is wire.ts's encoding. */
 export interface RaftStreamBatch {
@@ -101,6 +103,9 @@ interface Peer {
   timer: ReturnType<typeof setTimeout> | null;
   downUntil: number;
   failing: boolean;
+  flushScheduled: boolean;
+  /** The queue holds a message someone waits for (see isUrgent). */
+  urgent: boolean;
 }
 
 export class GrpcRaftTransport implements RaftTransport {
@@ -130,7 +135,7 @@ export class GrpcRaftTransport implements RaftTransport {
     const p = this.peers.get(raftId);
     if (p && p.addr === addr) return;
     if (p) this.teardown(p);
-    this.peers.set(raftId, { raftId, addr, client: null, stream: null, inflight: [], queue: p?.queue ?? [], seq: 0, timer: null, downUntil: 0, failing: false });
+    this.peers.set(raftId, { raftId, addr, client: null, stream: null, inflight: [], queue: p?.queue ?? [], seq: 0, timer: null, downUntil: 0, failing: false, flushScheduled: false, urgent: false });
   }
 
   removePeer(raftId: number): void {
@@ -144,17 +149,32 @@ export class GrpcRaftTransport implements RaftTransport {
   send(messages: Message[]): void {
     if (this.closed) return;
     const now = Date.now();
-    const touched: Peer[] = [];
+    const touched = new Set<Peer>();
     for (const m of messages) {
       const p = this.peers.get(m.to);
       if (!p || now < p.downUntil || p.queue.length >= this.maxQueue) {
         this.dropped(m);
         continue;
       }
-      if (p.queue.length === 0) touched.push(p);
       p.queue.push(m);
+      if (isUrgent(m)) p.urgent = true;
+      touched.add(p);
     }
-    for (const p of touched) this.flush(p);
+    for (const p of touched) {
+      p.queue = coalesceMessages(p.queue);
+      if (p.urgent) this.flush(p);
+      else this.scheduleFlush(p);
+    }
+  }
+
+  /** A queue with nothing urgent in it leaves at the end of this turn of the event loop (see isUrgent). */
+  private scheduleFlush(p: Peer): void {
+    if (p.flushScheduled) return;
+    p.flushScheduled = true;
+    setImmediate(() => {
+      p.flushScheduled = false;
+      this.flush(p);
+    });
   }
 
   private dropped(m: Message): void {
@@ -214,6 +234,7 @@ export class GrpcRaftTransport implements RaftTransport {
   /** Sends what is queued for `p` as one batch, unless too many batches await their ack. */
   private flush(p: Peer): void {
     while (!this.closed && p.queue.length > 0 && p.inflight.length < this.maxInflight && this.peers.get(p.raftId) === p) {
+      p.urgent = false;
       const batch = p.queue.length <= this.maxBatch ? p.queue : p.queue.slice(0, this.maxBatch);
       p.queue = p.queue.length <= this.maxBatch ? [] : p.queue.slice(this.maxBatch);
       const snaps = batch.filter((m) => m.type === 'snap').map((m) => m.to);
@@ -311,6 +332,19 @@ export class GrpcRaftTransport implements RaftTransport {
     }
     this.peers.clear();
   }
+}
+
+/**
+ * Messages a commit, a read or an election waits for leave at once; a commit-index-only append or a
+ * heartbeat (nothing waits on it) waits for the end of the turn, so that entries proposed in the same
+ * turn travel with it as one batch and one stream write. That matters because grpc-js writes a
+ * stream's messages one after another, each waiting for the previous write to complete: a second
+ * write costs a loop iteration or more (measured: the next proposal's entries left ~0.3 ms later).
+ */
+function isUrgent(m: Message): boolean {
+  if (m.type === 'heartbeat') return (m.context?.length ?? 0) > 0; // a ReadIndex round waits on it
+  if (m.type === 'app') return (m.entries?.length ?? 0) > 0;
+  return true;
 }
 
 /**
