@@ -276,11 +276,15 @@ export class Manager {
     this.leaderChain = this.leaderChain.catch((err: unknown) => this.deps.logger.error({ err }, 'leadership change failed'));
   }
 
-  /** Keeps the cluster spec's Raft section on disk for the next start (the driver takes its settings at start). */
+  /**
+   * Follows the cluster spec's Raft section: the snapshot settings apply at once (as in Docker); the
+   * tick settings, like Docker's, only when the member starts, so the section is kept on disk for it.
+   */
   private watchSettings(): void {
     const write = () => {
       const c = this.store.read((tx) => tx.find('cluster'))[0];
       if (!c?.Spec?.Raft) return;
+      this.consensus?.setSnapshotPolicy({ snapshotInterval: c.Spec.Raft.SnapshotInterval, keepEntries: c.Spec.Raft.LogEntriesForSlowFollowers });
       const text = JSON.stringify(c.Spec.Raft);
       let cur = '';
       try {

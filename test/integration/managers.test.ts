@@ -2,6 +2,8 @@
 // its own loopback address, driven through the real docker CLI (process runtime). Raft ticks are
 // 50 ms (--raft-tick-ms) so elections take well under a second; every wait is bounded.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TestCluster, type ClusterNode } from '../harness/cluster';
 import { waitFor } from '../harness/daemon';
@@ -144,6 +146,20 @@ describe('several managers through the docker CLI', { concurrency: false, timeou
     assert.equal(leaderOf(s).length, 1);
     assert.deepEqual(services(survivor), ['after-failover', 'via-follower']);
     for (const m of managers) await waitFor(() => m.docker(['service', 'ls']).status === 0, 20_000, `${m.hostname} answers`);
+  });
+
+  test('swarm update --snapshot-interval applies without a restart: every manager snapshots; the next test restarts from those snapshots', async () => {
+    const snapshots = (n: ClusterNode) => {
+      const dir = path.join(n.daemon.dataDir, 'manager', 'raft', 'snapshots');
+      return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.snap')) : [];
+    };
+    for (const m of managers) assert.deepEqual(snapshots(m), [], `${m.hostname} has no snapshot at Docker's default interval (10000)`);
+    m1.dockerOk(['swarm', 'update', '--snapshot-interval', '20']);
+    const raft = JSON.parse(m2.dockerOk(['info', '--format', '{{json .Swarm.Cluster.Spec.Raft}}']));
+    assert.equal(raft.SnapshotInterval, 20);
+    // More than 20 entries: label updates, one Raft entry each.
+    for (let i = 0; i < 25; i++) m0.dockerOk(['node', 'update', '--label-add', `round=${i}`, w.hostname]);
+    for (const m of managers) await waitFor(() => snapshots(m).length > 0, 20_000, `a snapshot on ${m.hostname}`);
   });
 
   test('every manager killed with -9 and started again keeps all committed state and elects a leader', async () => {

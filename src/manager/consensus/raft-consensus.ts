@@ -10,7 +10,7 @@ import { LostLeadershipError, MEMBER_REMOVED_MESSAGE, NotLeaderError, noLeader }
 import { Membership, type MemberStatus } from './membership';
 import { MembershipChanges } from './membership-changes';
 import { PendingProposals } from './pending-proposals';
-import { ReadyLoop, type DriverState } from './ready-loop';
+import { ReadyLoop, type DriverState, type SnapshotPolicy } from './ready-loop';
 import { RaftDiskStorage, type DiskState } from './storage';
 import type { JoinResponse, RaftServiceTarget, RaftTransport, RaftTransportSink } from './transport-types';
 import { forceNewClusterState } from './force-new-cluster';
@@ -29,8 +29,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   readonly tickMs: number;
   readonly electionTick: number;
   private readonly heartbeatTick: number;
-  private readonly snapshotInterval: number;
-  private readonly keepEntries: number;
+  private snapshotPolicy: SnapshotPolicy;
   private readonly maxEntriesPerMsg: number;
 
   private id = 0;
@@ -61,8 +60,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     this.tickMs = opts.tickMs ?? 1000;
     this.electionTick = opts.electionTick ?? 10;
     this.heartbeatTick = opts.heartbeatTick ?? 1;
-    this.snapshotInterval = opts.snapshotInterval ?? 10_000;
-    this.keepEntries = opts.keepEntries ?? 500;
+    this.snapshotPolicy = { snapshotInterval: opts.snapshotInterval ?? 10_000, keepEntries: opts.keepEntries ?? 500 };
     this.maxEntriesPerMsg = opts.maxEntriesPerMsg ?? 1024;
     this.id = opts.raftId ?? 0;
     this.reads = new ReadWaiters(this.timers, this.rng);
@@ -227,8 +225,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
         proposals: this.proposals,
         reads: this.reads,
         log: this.log,
-        snapshotInterval: this.snapshotInterval,
-        keepEntries: this.keepEntries,
+        snapshotPolicy: () => this.snapshotPolicy,
         openedAt,
       },
       {
@@ -291,6 +288,12 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
         }
       }
     }
+  }
+
+  /** New snapshot settings from the cluster spec; they apply from the next applied entry. Non-positive values are ignored. */
+  setSnapshotPolicy(p: Partial<SnapshotPolicy>): void {
+    const ok = (v: number | undefined, d: number) => (typeof v === 'number' && v > 0 ? v : d);
+    this.snapshotPolicy = { snapshotInterval: ok(p.snapshotInterval, this.snapshotPolicy.snapshotInterval), keepEntries: ok(p.keepEntries, this.snapshotPolicy.keepEntries) };
   }
 
   // ---- proposals -----------------------------------------------------------------------------

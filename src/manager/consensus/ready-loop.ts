@@ -14,6 +14,13 @@ import type { RaftTransport } from './transport-types';
 
 export type DriverState = 'new' | 'running' | 'stopped' | 'removed';
 
+export interface SnapshotPolicy {
+  /** Applied entries between snapshots (Docker's SnapshotInterval). */
+  snapshotInterval: number;
+  /** Entries kept behind a snapshot for slow followers (Docker's LogEntriesForSlowFollowers). */
+  keepEntries: number;
+}
+
 /** How long the loop must stay idle before a commit index that no write carried is saved on its own. */
 const COMMIT_SAVE_DELAY_MS = 10;
 
@@ -31,8 +38,8 @@ export interface ReadyLoopParts {
   proposals: PendingProposals;
   reads: ReadWaiters;
   log: ConsensusLogger;
-  snapshotInterval: number;
-  keepEntries: number;
+  /** Read at each use: `docker swarm update --snapshot-interval` applies without a restart, as in Docker. */
+  snapshotPolicy: () => SnapshotPolicy;
   /** Index of the snapshot the member was opened from (0: none); the store already holds its state. */
   openedAt: number;
 }
@@ -187,7 +194,7 @@ export class ReadyLoop {
     this.rn.advance(rd);
     if (membershipChanged) await this.disk.saveMembership(membership.list(), membership.removed());
     if (rd.softState) this.host.softStateChanged(rd.softState.leader, rd.softState.role);
-    if (this.host.state() === 'running' && !this.compacting && this.appliedIndex - this.snapshotAt >= this.parts.snapshotInterval) this.compact();
+    if (this.host.state() === 'running' && !this.compacting && this.appliedIndex - this.snapshotAt >= this.parts.snapshotPolicy().snapshotInterval) this.compact();
     return blocking;
   }
 
@@ -288,7 +295,7 @@ export class ReadyLoop {
     if (storeSnap.index !== index) log.warn({ storeIndex: storeSnap.index, index }, 'raft: store index differs from applied index');
     const data = encodeSnapshotPayload({ store: { ...storeSnap, index }, members: membership.list(), removed: membership.removed() });
     const snap = this.mem.createSnapshot(index, this.conf, data);
-    const compactTo = index - this.parts.keepEntries;
+    const compactTo = index - this.parts.snapshotPolicy().keepEntries;
     this.compacting = this.disk
       .saveSnapshot(snap, Math.max(0, compactTo))
       .then(
