@@ -201,7 +201,7 @@ export class ReadyLoop {
   /**
    * Called when the loop goes idle with a commit index no write carried: nothing would save it before
    * the next entries. It is saved only if the loop is still idle COMMIT_SAVE_DELAY_MS later, because a
-   * sync started now is one the next write's entries would queue behind in lmdb (one writer): under a
+   * write started now is one the next write's entries would wait behind (lmdb has one writer): under a
    * steady stream of writes each one carries the previous commit index and this write never happens.
    */
   private saveCommitWhenIdle(): void {
