@@ -355,9 +355,7 @@ export class Manager {
     for (let attempt = 0; ; attempt++) {
       try {
         if (this.consensus.isLeader()) return (await this.execLocal(method, args)) as T;
-        const addr = this.leaderAddr();
-        if (!addr) throw noLeader();
-        return (await this.forward(addr, method, args)) as T;
+        return (await this.forward(method, args)) as T;
       } catch (e) {
         const retry = e instanceof NotLeaderError || (isKind(e, 'Unavailable') && /not the leader|lost leadership|leadership transfer|UNAVAILABLE|No connection/i.test(e.message));
         if (!retry || Date.now() > deadline || attempt > 20) throw e;
@@ -366,14 +364,24 @@ export class Manager {
     }
   }
 
-  private async forward(addr: string, method: string, args: unknown[]): Promise<unknown> {
+  private async forward(method: string, args: unknown[]): Promise<unknown> {
+    const res = await this.leaderChannel().unary(ControlService, 'Call', { method, args }, { timeoutMs: 60_000 });
+    return res?.result ?? undefined;
+  }
+
+  /**
+   * The channel to the current leader that forwarded operations and streams (task logs) ride; a new
+   * leader gets a new one. Without a leader: Docker's "The swarm does not have a leader" error.
+   */
+  leaderChannel(): RpcClient {
+    const addr = this.leaderAddr();
+    if (!addr) throw noLeader();
     if (!this.forwardClient || this.forwardClient.addr !== addr) {
       this.forwardClient?.client.close();
       const t = this.deps.tls();
       this.forwardClient = { addr, client: createRpcClient(addr, { ...t, serverRole: 'swarm-manager' }) };
     }
-    const res = await this.forwardClient.client.unary(ControlService, 'Call', { method, args }, { timeoutMs: 60_000 });
-    return res?.result ?? undefined;
+    return this.forwardClient.client;
   }
 
   /** Leader: take a manager (by node ID) out of Raft, as `docker swarm leave --force` on it asks. */

@@ -163,18 +163,13 @@ export class NodeBackend implements ClusterBackend {
 
   private logsOf(tasks: () => import('../types').Task[], req: LogRequest, signal: AbortSignal): AsyncIterable<ServiceLogLine> {
     const agent = this.d.agent;
-    const selfId = this.d.state?.nodeId;
-    const broker = this.d.transport?.logBroker;
+    const taskLogs = this.d.transport?.taskLogs;
     if (!agent) throw unavailable('this node has no agent');
     const options = { follow: req.follow, tail: req.tail, timestamps: req.timestamps, since: req.since };
     return mergeLogStreams({
       tasks,
-      // Tasks of this node are read here; the others through a log subscription published to
-      // their node over its dispatcher session (the node answers with PublishLogs).
-      open: (t, s) => {
-        if (t.NodeID === selfId || !broker) return agent.logs(t.ID, options, s);
-        return broker.subscribe(t.NodeID!, [t.ID], options, s);
-      },
+      // This node's tasks from its agent, the others' through the broker or the leader (task-logs.ts).
+      open: (t, s) => (taskLogs ? taskLogs.open(t.NodeID!, t.ID, options, s) : agent.logs(t.ID, options, s)),
       follow: req.follow,
       watch: this.d.manager?.store,
       signal,

@@ -139,6 +139,11 @@ export class NodeRoles {
       credentials: creds,
       clusterId: state.clusterId,
       logger: this.o.logger.child({ role: 'transport' }),
+      nodeId: state.nodeId,
+      localLogs: (taskId, options, signal) => {
+        if (!this.agent) throw unavailable('this node has no agent');
+        return this.agent.logs(taskId, options, signal);
+      },
     });
     try {
       await transport.start();

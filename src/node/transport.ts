@@ -9,6 +9,7 @@ import { ControlService, controlHandlers } from '../manager/controlapi/service';
 import { nodeCAHandlers, NodeCAService, type NodeCABackend } from '../manager/ca/service';
 import { dispatcherHandlers } from '../manager/dispatcher/rpc';
 import { LogBroker } from '../manager/dispatcher/logbroker';
+import type { LogLine, LogOptions } from '../agent/executor/types';
 import { RootRotator, caTarget, signingMaterial } from '../manager/ca/rotation';
 import type { Manager } from '../manager/manager';
 import { isoTime } from '../lib/time';
@@ -17,6 +18,7 @@ import { unavailable } from '../lib/errors';
 import type { Cluster, Node, NodeAvailability } from '../types';
 import type { NodeCredentials } from '../manager/ca/keystore';
 import { newJoinToken, systemClock, systemRng } from './system';
+import { TaskLogs } from './task-logs';
 
 export interface ManagerTransportOptions {
   listenAddr: string;
@@ -25,6 +27,9 @@ export interface ManagerTransportOptions {
   /** The cluster this node belongs to (a joining manager's store is still empty when the server starts). */
   clusterId: string;
   logger: Logger;
+  /** This node's ID, and the lines of its own tasks (its agent, which starts after the transport). */
+  nodeId: string;
+  localLogs: (taskId: string, options: LogOptions, signal: AbortSignal) => AsyncIterable<LogLine>;
 }
 
 export class ManagerTransport {
@@ -32,11 +37,14 @@ export class ManagerTransport {
   private readonly manager: Manager;
   /** Log subscriptions for tasks on other nodes (`docker service logs`). */
   readonly logBroker = new LogBroker();
+  /** Where a task's lines are read from this manager (its agent, the broker, or the leader). */
+  readonly taskLogs: TaskLogs;
   /** Drives `docker swarm ca --rotate` from the cluster object. */
   readonly rotator: RootRotator;
 
   constructor(opts: ManagerTransportOptions) {
     const manager = (this.manager = opts.manager);
+    const taskLogs = (this.taskLogs = new TaskLogs({ manager, broker: this.logBroker, nodeId: opts.nodeId, local: opts.localLogs }));
     const store = manager.store;
     const cluster = (): Cluster => manager.controlapi.getCluster();
     // A manager still catching up (no cluster object yet) trusts the roots its certificate came with.
@@ -93,7 +101,10 @@ export class ManagerTransport {
     });
     this.server.addService(NodeCAService, nodeCAHandlers(backend));
     this.server.addService(RaftService, raftServiceHandlers(() => manager.consensus));
-    this.server.addService(ControlService, controlHandlers((method, args) => manager.execLocal(method, args)));
+    this.server.addService(
+      ControlService,
+      controlHandlers({ exec: (method, args) => manager.execLocal(method, args), logs: (req, signal) => taskLogs.serve(req, signal) }),
+    );
     const dispatch = dispatcherHandlers({
         dispatcher: manager.dispatcher,
         managers: () => managerRefs(manager),

@@ -76,6 +76,16 @@ export class TestDaemon {
     return runDocker(this.host, args, opts);
   }
 
+  /** The docker CLI against this daemon in the background (`--follow`): what it printed so far, and stop() (SIGKILL). */
+  dockerBackground(args: string[]): { out(): string; err(): string; stop(): void } {
+    const p = spawn('docker', args, { env: dockerEnv(this.host), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    return { out: () => out, err: () => err, stop: () => void p.kill('SIGKILL') };
+  }
+
   /** Like docker() but throws with the output when the command fails. */
   dockerOk(args: string[], opts: { timeoutMs?: number } = {}): string {
     const r = this.docker(args, opts);
@@ -132,9 +142,13 @@ export interface DockerResult {
   stderr: string;
 }
 
+function dockerEnv(host: string): NodeJS.ProcessEnv {
+  return { ...process.env, DOCKER_HOST: host, DOCKER_CLI_HINTS: 'false', DOCKER_CONFIG: path.join(os.tmpdir(), 'shoal-test-docker-config') };
+}
+
 export function runDocker(host: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): DockerResult {
   const r = spawnSync('docker', args, {
-    env: { ...process.env, DOCKER_HOST: host, DOCKER_CLI_HINTS: 'false', DOCKER_CONFIG: path.join(os.tmpdir(), 'shoal-test-docker-config') },
+    env: dockerEnv(host),
     encoding: 'utf8',
     timeout: opts.timeoutMs ?? 60_000,
     input: opts.input,

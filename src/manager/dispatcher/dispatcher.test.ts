@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { immediateStore } from '../../store';
 import type { AssignmentsMessage, Task } from '../../types';
-import { Dispatcher, HEARTBEAT_FAILURE } from './dispatcher';
+import { Dispatcher, HEARTBEAT_FAILURE, LEADERSHIP_CHANGE } from './dispatcher';
 import { waitFor } from '../../testing/wait';
-import { taskFixture } from '../../testing/fixtures';
+import { nodeFixture, taskFixture } from '../../testing/fixtures';
 
 const clock = { now: () => Date.now() };
 const desc = { Hostname: 'h', Platform: {}, Resources: {}, Engine: { EngineVersion: '1' } };
@@ -80,4 +80,23 @@ test('disconnectGraceMs: a closed stream marks the node down without waiting for
     return x?.Status.State === 'down' ? x : undefined;
   });
   assert.equal(n.Status.Message, HEARTBEAT_FAILURE);
+});
+
+test('a starting dispatcher marks the nodes it has no session with Unknown (as Docker does); a session makes them Ready; down stays down', async (t) => {
+  const store = immediateStore();
+  await store.update((tx) => {
+    tx.create('node', nodeFixture({ ID: 'n1' }));
+    tx.create('node', nodeFixture({ ID: 'n2', Status: { State: 'down', Addr: '10.0.0.2' } }));
+  });
+  const d = new Dispatcher({ store, clock });
+  d.start();
+  t.after(() => d.stop());
+  const n1 = await waitFor('n1 unknown', () => {
+    const x = store.view((tx) => tx.get('node', 'n1'));
+    return x?.Status.State === 'unknown' ? x : undefined;
+  });
+  assert.equal(n1.Status.Message, LEADERSHIP_CHANGE);
+  assert.equal(store.view((tx) => tx.get('node', 'n2'))?.Status.State, 'down');
+  await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
+  assert.equal(store.view((tx) => tx.get('node', 'n1'))?.Status.State, 'ready');
 });

@@ -42,6 +42,9 @@ export interface DispatcherOptions {
 
 /** Docker's message for a node whose heartbeats stopped. */
 export const HEARTBEAT_FAILURE = 'heartbeat failure';
+/** Docker's texts for a node a new dispatcher has not heard from yet, and for one that never came back. */
+export const LEADERSHIP_CHANGE = 'Node moved to "unknown" state due to leadership change in cluster';
+export const UNKNOWN_HEARTBEAT_FAILURE = 'heartbeat failure for node in "unknown" state';
 /** Status message of a node that left the swarm itself. */
 export const NODE_LEFT = 'node left the swarm';
 
@@ -107,18 +110,37 @@ export class Dispatcher implements DispatcherApi {
 
   /**
    * A dispatcher that starts (a new leader, a restarted manager) has no session yet with nodes the
-   * store says are up: each gets a heartbeat TTL (+ backoff) to open one, else it is marked down, so a node
-   * that died with the old leader does not stay Ready.
+   * store says are up. As in Docker, they are Unknown until they open one (the scheduler places tasks
+   * on Ready nodes only, so nothing lands on a node that died with the old leader), and each gets a
+   * heartbeat TTL (+ backoff) to open one, else it is marked down.
    */
   private expectReconnects(): void {
     const ids = this.store.read((tx) => tx.find('node', (n) => n.Status.State !== 'down').map((n) => n.ID));
+    void this.markUnknown(ids);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (!this.running) return;
-      for (const id of ids) if (!this.heartbeats.sessionOf(id)) void this.markDown(id);
+      for (const id of ids) if (!this.heartbeats.sessionOf(id)) void this.markDown(id, UNKNOWN_HEARTBEAT_FAILURE);
       // One TTL plus the agents' longest reconnect backoff (5 s).
     }, heartbeatTtlMs(this.periodMs(), this.opts.heartbeatEpsilonMs) + 5000);
     this.reconnectTimer.unref?.();
+  }
+
+  private async markUnknown(ids: string[]): Promise<void> {
+    try {
+      await this.store.update((tx) => {
+        for (const id of ids) {
+          // A node whose session opened meanwhile is Ready; a down one is not brought back.
+          const n = tx.get('node', id);
+          if (!n || this.heartbeats.sessionOf(id) || n.Status.State === 'down' || n.Status.State === 'unknown') continue;
+          n.Status = { ...n.Status, State: 'unknown', Message: LEADERSHIP_CHANGE };
+          n.UpdatedAt = isoTime(this.clock.now());
+          tx.update('node', n);
+        }
+      });
+    } catch (err) {
+      this.log?.warn({ err }, 'dispatcher: marking nodes unknown failed');
+    }
   }
 
   /** Ends every session (agents reconnect elsewhere) and flushes pending status writes. */
