@@ -16,7 +16,7 @@ import type { JoinResponse, RaftServiceTarget, RaftTransport, RaftTransportSink 
 import { forceNewClusterState } from './force-new-cluster';
 import { defaultRng, defaultTimers, silentLogger, type ConsensusLogger, type RaftConsensusOptions, type Timers } from './options';
 import { ReadWaiters } from './read-waiters';
-import { LeaderWatch } from './leader-watch';
+import { LeaderWatch, campaignSlot } from './leader-watch';
 
 export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransportSink {
   private readonly disk: RaftDiskStorage;
@@ -240,8 +240,9 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     this.watch = probe
       ? new LeaderWatch(
           {
-            followerView: () => (this.state === 'running' && this.rn.raft.role === 'follower' && this.rn.raft.lead !== 0 ? { lead: this.rn.raft.lead, term: this.rn.raft.term } : undefined),
+            followerView: () => (this.state === 'running' && this.rn.raft.role === 'follower' ? { lead: this.rn.raft.lead, term: this.rn.raft.term } : undefined),
             probe,
+            campaignSlot: (dead) => campaignSlot(this.loop.confState.voters, dead, this.id),
             forceCampaign: (reason) => {
               this.log.info({ reason }, 'raft: leader is down; campaigning now');
               this.rn.raft.hup(true);
@@ -352,7 +353,9 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   }
 
   reportUnreachable(raftId: number): void {
-    if (this.state === 'running') this.rn.reportUnreachable(raftId);
+    if (this.state !== 'running') return;
+    this.rn.reportUnreachable(raftId);
+    this.watch?.connectionLost(raftId);
   }
 
   reportSnapshot(raftId: number, ok: boolean): void {
