@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TestCluster, type ClusterNode, type TaskJson } from '../harness/cluster';
 import { waitFor } from '../harness/daemon';
+import { leaderOf, waitManagerStatus } from '../harness/managers';
 
 describe('service logs on a follower manager', { concurrency: false, timeout: 180_000 }, () => {
   let c: TestCluster;
@@ -16,18 +17,8 @@ describe('service logs on a follower manager', { concurrency: false, timeout: 18
   const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   /** The leader as `n` sees it, once `reachable` other managers are Reachable. */
   const leaderSeenBy = async (n: ClusterNode, reachable: number) => {
-    const lead = await waitFor(
-      () => {
-        const r = n.docker(['node', 'ls', '--format', '{{.Hostname}}|{{.ManagerStatus}}']);
-        if (r.status !== 0) return undefined;
-        const s = r.stdout.trim().split('\n').map((l) => l.split('|'));
-        const leaders = s.filter(([, v]) => v === 'Leader').map(([h]) => h);
-        return s.filter(([, v]) => v === 'Reachable').length === reachable && leaders.length === 1 ? leaders[0] : undefined;
-      },
-      30_000,
-      `one Leader and ${reachable} Reachable managers as ${n.hostname} sees them`,
-    );
-    return managers.find((m) => m.hostname === lead)!;
+    const s = await waitManagerStatus(c, n, (st) => [...st.values()].filter((v) => v === 'Reachable').length === reachable && leaderOf(st).length === 1, `one Leader and ${reachable} Reachable managers`, 30_000);
+    return managers.find((m) => m.hostname === leaderOf(s)[0])!;
   };
   const ticks = (out: string, t: TaskJson) => [...out.matchAll(new RegExp(`^${escape(prefixOf(t))}\\s+\\| tick-(\\d+)$`, 'gm'))].map((m) => Number(m[1]));
 

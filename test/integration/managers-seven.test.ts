@@ -6,9 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TestCluster, type ClusterNode } from '../harness/cluster';
 import { waitFor } from '../harness/daemon';
-
-const NO_LEADER =
-  "Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.";
+import { NO_LEADER, createSleepService, leaderOf, runningTasks, serviceNames, tearDownManagers, waitManagerStatus, type ManagerStatus } from '../harness/managers';
 
 describe('seven managers survive three failures (docker CLI)', { concurrency: false, timeout: 240_000 }, () => {
   let c: TestCluster | undefined;
@@ -18,39 +16,11 @@ describe('seven managers survive three failures (docker CLI)', { concurrency: fa
   /** The fourth one, killed to lose the quorum. */
   let fourth: ClusterNode | undefined;
 
-  const leaderOf = (s: Map<string, string>) => [...s].filter(([, v]) => v === 'Leader').map(([h]) => h);
   const byHost = (h: string) => managers.find((m) => m.hostname === h)!;
-  /** Waits until `n`'s node ls (hostname → MANAGER STATUS) satisfies `ok`; on timeout the error carries the last output. */
-  const waitStatus = async (n: ClusterNode, ok: (s: Map<string, string>) => boolean, what: string, ms = 20_000) => {
-    let seen = '';
-    return waitFor(
-      () => {
-        const r = n.docker(['node', 'ls', '--format', '{{.Hostname}}|{{.ManagerStatus}}'], { timeoutMs: 10_000 });
-        seen = r.stdout + r.stderr;
-        if (r.status !== 0) return undefined;
-        const s = new Map(r.stdout.trim().split('\n').map((l) => l.split('|') as [string, string]));
-        return ok(s) ? s : undefined;
-      },
-      ms,
-      `${n.hostname}: ${what}`,
-      100,
-    ).catch((e: Error) => {
-      // The data dirs go in after(): SHOAL_TEST_LOGS=1 puts the daemons' log tails into the error.
-      const logs = process.env.SHOAL_TEST_LOGS ? (c?.nodes ?? []).map((x) => `--- ${x.hostname} ---\n${x.daemon.log()}`).join('\n') : '';
-      throw new Error(`${e.message}\nlast node ls on ${n.hostname}:\n${seen}\n${logs}`);
-    });
-  };
+  const waitStatus = (n: ClusterNode, ok: (s: ManagerStatus) => boolean, what: string, ms = 20_000) => waitManagerStatus(c, n, ok, what, ms);
   /** Exactly one Leader and every other manager Reachable. */
   const allHealthy = (s: Map<string, string>) =>
     s.size === 7 && managers.every((m) => s.has(m.hostname)) && leaderOf(s).length === 1 && [...s.values()].filter((v) => v === 'Reachable').length === 6;
-  const create = (n: ClusterNode, name: string) =>
-    n.dockerOk(['service', 'create', '--detach', '--stop-grace-period', '1s', '--name', name, '--replicas', '1', 'busybox', 'sleep', '1000']).trim();
-  const services = (n: ClusterNode) => n.dockerOk(['service', 'ls', '--format', '{{.Name}}']).trim().split('\n').filter(Boolean).sort();
-  /** Running tasks of a service, as manager `n` reports them. */
-  const running = async (n: ClusterNode, svc: string) => {
-    const r = await n.daemon.api<{ DesiredState: string; Status: { State: string } }[]>('GET', `/v1.47/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [svc] }))}`);
-    return r.status === 200 ? r.body.filter((t) => t.DesiredState === 'running' && t.Status.State === 'running').length : 0;
-  };
 
   before(async () => {
     c = new TestCluster({ workers: 0, heartbeat: '1s', daemonArgs: ['--raft-tick-ms', '50'], hostPrefix: 'mgr7' });
@@ -60,19 +30,7 @@ describe('seven managers survive three failures (docker CLI)', { concurrency: fa
     for (let i = 1; i < 7; i++) managers.push(await c.addManager(managers[(i - 1) % 2]!));
   });
 
-  after(async () => {
-    if (!c) return;
-    const cl = c;
-    await Promise.all(cl.nodes.filter((n) => n.killed).map((n) => cl.restart(n).catch(() => undefined)));
-    // Remove the services through a manager that answers, so no task process outlives the test.
-    const m = await waitFor(() => managers.find((n) => n.docker(['service', 'ls', '-q'], { timeoutMs: 5_000 }).status === 0), 20_000, 'a manager answers').catch(() => undefined);
-    if (m) {
-      const ids = m.docker(['service', 'ls', '-q']).stdout.trim();
-      if (ids) m.docker(['service', 'rm', ...ids.split('\n')]);
-      await waitFor(async () => (await m.daemon.api<unknown[]>('GET', '/v1.47/tasks')).body.length === 0, 20_000, 'all tasks gone').catch(() => undefined);
-    }
-    await Promise.all(cl.nodes.map((n) => n.daemon.cleanup().catch(() => undefined)));
-  });
+  after(() => tearDownManagers(c, managers));
 
   test('seven managers: node ls shows one Leader and six Reachable; a service runs', async () => {
     assert.equal(managers.length, 7);
@@ -82,9 +40,9 @@ describe('seven managers survive three failures (docker CLI)', { concurrency: fa
     assert.equal(info.ControlAvailable, true);
     assert.equal(info.Managers, 7);
     assert.equal(info.Nodes, 7);
-    create(managers[2]!, 'first');
-    assert.deepEqual(services(managers[5]!), ['first']);
-    await waitFor(async () => (await running(managers[0]!, 'first')) === 1, 20_000, 'first running');
+    createSleepService(managers[2]!, 'first');
+    assert.deepEqual(serviceNames(managers[5]!), ['first']);
+    await waitFor(async () => (await runningTasks(managers[0]!, 'first')) === 1, 20_000, 'first running');
   });
 
   test('kill -9 of three managers including the leader: a new leader, writes work, the three are Unreachable', async () => {
@@ -104,15 +62,15 @@ describe('seven managers survive three failures (docker CLI)', { concurrency: fa
       20_000,
     );
     assert.ok(survivors.some((m) => m.hostname === leaderOf(s)[0]), `new leader ${leaderOf(s)[0]} is a survivor`);
-    create(a, 'second');
+    createSleepService(a, 'second');
     assert.ok(Date.now() - t0 < 20_000, 'failover and a write within 20 s');
-    assert.deepEqual(services(b), ['first', 'second']);
-    assert.deepEqual(services(survivors[3]!), ['first', 'second']);
+    assert.deepEqual(serviceNames(b), ['first', 'second']);
+    assert.deepEqual(serviceNames(survivors[3]!), ['first', 'second']);
     // The new leader's dispatcher has no session with the killed managers: they are Unknown (then Down),
     // never Ready, so its scheduler places the task on a live node and its agent runs it at once.
     const states = new Map(a.dockerOk(['node', 'ls', '--format', '{{.Hostname}}|{{.Status}}']).trim().split('\n').map((l) => l.split('|') as [string, string]));
     for (const m of down) assert.ok(['Unknown', 'Down'].includes(states.get(m.hostname) ?? ''), `${m.hostname} is ${states.get(m.hostname)}, not Ready`);
-    await waitFor(async () => (await running(b, 'second')) === 1, 10_000, 'second running');
+    await waitFor(async () => (await runningTasks(b, 'second')) === 1, 10_000, 'second running');
     const placed = await b.daemon.api<{ NodeID: string; DesiredState: string }[]>('GET', `/v1.47/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['second'] }))}`);
     assert.deepEqual(placed.body.filter((t) => down.some((m) => m.nodeId === t.NodeID)), [], 'no task of second was placed on a killed manager');
   });
