@@ -2,9 +2,7 @@
 // `docker service logs` across nodes (log subscriptions over the dispatcher session), root CA
 // rotation with `docker swarm ca --rotate`, and a silently partitioned worker.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TestCluster, type ClusterNode } from '../harness/cluster';
@@ -16,26 +14,6 @@ function certsOf(n: ClusterNode) {
   return {
     certPem: fs.readFileSync(path.join(dir, 'swarm-node.crt'), 'utf8'),
     caPem: fs.readFileSync(path.join(dir, 'swarm-root-ca.crt'), 'utf8'),
-  };
-}
-
-/** `docker …` in the background, collecting stdout; stop() kills it and returns what it printed. */
-function background(n: ClusterNode, args: string[]) {
-  const p = spawn('docker', args, {
-    env: { ...process.env, DOCKER_HOST: n.daemon.host, DOCKER_CLI_HINTS: 'false', DOCKER_CONFIG: path.join(os.tmpdir(), 'shoal-test-docker-config') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return {
-    out: () => out,
-    err: () => err,
-    stop: () => {
-      p.kill('SIGKILL');
-      return out;
-    },
   };
 }
 
@@ -85,7 +63,7 @@ describe('multi-node: remote logs, root CA rotation, partition', { concurrency: 
     const prefix = `chatty.${w2Task.Slot}.${w2Task.ID}@${w2.hostname}`;
     const before = c.manager.dockerOk(['service', 'logs', '--no-trunc', 'chatty']);
     const maxBefore = Math.max(...[...before.matchAll(new RegExp(`^${prefix.replace(/\./g, '\\.')}\\s+\\| tick-(\\d+)$`, 'gm'))].map((m) => Number(m[1])));
-    const f = background(c.manager, ['service', 'logs', '--follow', '--no-trunc', '--tail', '0', 'chatty']);
+    const f = c.manager.daemon.dockerBackground(['service', 'logs', '--follow', '--no-trunc', '--tail', '0', 'chatty']);
     try {
       await waitFor(() => {
         const seen = [...f.out().matchAll(new RegExp(`^${prefix.replace(/\./g, '\\.')}\\s+\\| tick-(\\d+)$`, 'gm'))].map((m) => Number(m[1]));
