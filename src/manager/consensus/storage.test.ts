@@ -15,28 +15,30 @@ function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-raftdisk-'));
 }
 
-test('entries and hard state persist and reload; a conflicting tail is truncated', async () => {
-  const dir = tmp();
-  try {
-    let d = new RaftDiskStorage(dir);
-    assert.ok(d.isEmpty());
-    await d.saveIdentity(7, [{ raftId: 7, addr: '127.0.0.1:1', nodeId: 'n7' }], [3]);
-    await d.persist({ entries: [ent(1, 1), ent(2, 1), ent(3, 1), ent(4, 1)], hardState: { term: 1, vote: 7, commit: 2 } });
-    await d.persist({ entries: [ent(3, 2, 'x3')], hardState: { term: 2, vote: 0, commit: 3 } });
-    await d.close();
-    d = new RaftDiskStorage(dir);
-    const st = d.load();
-    assert.equal(st.raftId, 7);
-    assert.deepEqual(st.hardState, { term: 2, vote: 0, commit: 3 });
-    assert.deepEqual(st.entries.map((e) => [e.index, e.term, text(e)]), [[1, 1, 'e1'], [2, 1, 'e2'], [3, 2, 'x3']]);
-    assert.deepEqual(st.members, [{ raftId: 7, addr: '127.0.0.1:1', nodeId: 'n7' }]);
-    assert.deepEqual(st.removed, [3]);
-    assert.equal(st.entries[0]!.type, 'normal');
-    await d.close();
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+for (const [first, second] of [['background', 'background'], ['blocking', 'blocking'], ['background', 'blocking'], ['blocking', 'background']] as const) {
+  test(`entries and hard state persist and reload; a conflicting tail is truncated (${first}, then ${second})`, async () => {
+    const dir = tmp();
+    try {
+      let d = new RaftDiskStorage(dir);
+      assert.ok(d.isEmpty());
+      await d.saveIdentity(7, [{ raftId: 7, addr: '127.0.0.1:1', nodeId: 'n7' }], [3]);
+      await d.persist({ entries: [ent(1, 1), ent(2, 1), ent(3, 1), ent(4, 1)], hardState: { term: 1, vote: 7, commit: 2 } }, first);
+      await d.persist({ entries: [ent(3, 2, 'x3')], hardState: { term: 2, vote: 0, commit: 3 } }, second);
+      await d.close();
+      d = new RaftDiskStorage(dir);
+      const st = d.load();
+      assert.equal(st.raftId, 7);
+      assert.deepEqual(st.hardState, { term: 2, vote: 0, commit: 3 });
+      assert.deepEqual(st.entries.map((e) => [e.index, e.term, text(e)]), [[1, 1, 'e1'], [2, 1, 'e2'], [3, 2, 'x3']]);
+      assert.deepEqual(st.members, [{ raftId: 7, addr: '127.0.0.1:1', nodeId: 'n7' }]);
+      assert.deepEqual(st.removed, [3]);
+      assert.equal(st.entries[0]!.type, 'normal');
+      await d.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
 
 test('compaction writes one snapshot file, drops old entries, and reload starts from it', async () => {
   const dir = tmp();
