@@ -23,6 +23,7 @@ export interface RaftSettings {
   heartbeatTick?: number;
   snapshotInterval?: number;
   keepEntries?: number;
+  keepOldSnapshots?: number;
 }
 
 export interface ManagerTls {
@@ -156,6 +157,7 @@ export class Manager {
       heartbeatTick: pos(r?.HeartbeatTick, 1),
       snapshotInterval: pos(r?.SnapshotInterval, 10_000),
       keepEntries: pos(r?.LogEntriesForSlowFollowers, 500),
+      keepOldSnapshots: typeof r?.KeepOldSnapshots === 'number' && r.KeepOldSnapshots > 0 ? r.KeepOldSnapshots : 0,
     };
   }
 
@@ -284,7 +286,8 @@ export class Manager {
     const write = () => {
       const c = this.store.read((tx) => tx.find('cluster'))[0];
       if (!c?.Spec?.Raft) return;
-      this.consensus?.setSnapshotPolicy({ snapshotInterval: c.Spec.Raft.SnapshotInterval, keepEntries: c.Spec.Raft.LogEntriesForSlowFollowers });
+      const r = c.Spec.Raft;
+      this.consensus?.setSnapshotPolicy({ snapshotInterval: r.SnapshotInterval, keepEntries: r.LogEntriesForSlowFollowers, keepOldSnapshots: r.KeepOldSnapshots });
       const text = JSON.stringify(c.Spec.Raft);
       let cur = '';
       try {

@@ -110,12 +110,13 @@ describe('several managers through the docker CLI', { concurrency: false, timeou
       return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.snap')) : [];
     };
     for (const m of managers) assert.deepEqual(snapshots(m), [], `${m.hostname} has no snapshot at Docker's default interval (10000)`);
-    m1.dockerOk(['swarm', 'update', '--snapshot-interval', '20']);
+    m1.dockerOk(['swarm', 'update', '--snapshot-interval', '20', '--max-snapshots', '1']);
     const raft = JSON.parse(m2.dockerOk(['info', '--format', '{{json .Swarm.Cluster.Spec.Raft}}']));
     assert.equal(raft.SnapshotInterval, 20);
-    // More than 20 entries: label updates, one Raft entry each.
-    for (let i = 0; i < 25; i++) m0.dockerOk(['node', 'update', '--label-add', `round=${i}`, w.hostname]);
-    for (const m of managers) await waitFor(() => snapshots(m).length > 0, 20_000, `a snapshot on ${m.hostname}`);
+    assert.equal(raft.KeepOldSnapshots, 1);
+    // More than 2 × 20 entries: label updates, one Raft entry each. Two snapshots, the older one kept.
+    for (let i = 0; i < 45; i++) m0.dockerOk(['node', 'update', '--label-add', `round=${i}`, w.hostname]);
+    for (const m of managers) await waitFor(() => snapshots(m).length === 2, 20_000, `two snapshots on ${m.hostname}`);
   });
 
   test('every manager killed with -9 and started again keeps all committed state and elects a leader', async () => {

@@ -36,6 +36,8 @@ export interface RaftConsensusOptions {
   snapshotInterval?: number;
   /** Entries kept behind a snapshot for slow followers (Docker: 500). */
   keepEntries?: number;
+  /** Snapshot files kept besides the latest (Docker's KeepOldSnapshots: 0). */
+  keepOldSnapshots?: number;
   maxEntriesPerMsg?: number;
   logger?: ConsensusLogger;
 }

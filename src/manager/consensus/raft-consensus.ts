@@ -51,6 +51,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
 
   constructor(opts: RaftConsensusOptions) {
     this.disk = new RaftDiskStorage(opts.dir);
+    this.disk.keepOldSnapshots = Math.max(0, opts.keepOldSnapshots ?? 0);
     this.store = opts.store;
     this.transport = opts.transport;
     this.clock = opts.clock ?? { now: () => Date.now() };
@@ -291,10 +292,11 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     }
   }
 
-  /** New snapshot settings from the cluster spec; they apply from the next applied entry. Non-positive values are ignored. */
-  setSnapshotPolicy(p: Partial<SnapshotPolicy>): void {
+  /** New snapshot settings from the cluster spec; they apply from the next snapshot. Invalid values are ignored. */
+  setSnapshotPolicy(p: Partial<SnapshotPolicy> & { keepOldSnapshots?: number }): void {
     const ok = (v: number | undefined, d: number) => (typeof v === 'number' && v > 0 ? v : d);
     this.snapshotPolicy = { snapshotInterval: ok(p.snapshotInterval, this.snapshotPolicy.snapshotInterval), keepEntries: ok(p.keepEntries, this.snapshotPolicy.keepEntries) };
+    if (typeof p.keepOldSnapshots === 'number' && p.keepOldSnapshots >= 0) this.disk.keepOldSnapshots = p.keepOldSnapshots;
   }
 
   // ---- proposals -----------------------------------------------------------------------------

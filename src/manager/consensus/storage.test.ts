@@ -66,6 +66,27 @@ test('compaction writes one snapshot file, drops old entries, and reload starts 
   }
 });
 
+test('keepOldSnapshots (swarm update --max-snapshots) keeps that many older files; a reload prunes to it', async () => {
+  const dir = tmp();
+  const name = (i: number) => `${String(i).padStart(16, '0')}-0000000000000001.snap`;
+  try {
+    let d = new RaftDiskStorage(dir);
+    d.keepOldSnapshots = 2;
+    await d.saveIdentity(1, [], []);
+    await d.persist({ entries: Array.from({ length: 40 }, (_, i) => ent(i + 1, 1)), hardState: { term: 1, vote: 1, commit: 40 } });
+    for (const i of [10, 20, 30, 40]) await d.saveSnapshot({ metadata: { index: i, term: 1, confState: { voters: [1] } }, data: new Uint8Array([i]) }, i - 5);
+    assert.deepEqual(d.snapshotFiles(), [name(20), name(30), name(40)]);
+    await d.close();
+    d = new RaftDiskStorage(dir);
+    d.keepOldSnapshots = 0;
+    assert.equal(d.load().snapshot!.metadata.index, 40);
+    assert.deepEqual(d.snapshotFiles(), [name(40)]);
+    await d.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('an installed snapshot replaces the log; a stray newer file from a crash is ignored', async () => {
   const dir = tmp();
   try {

@@ -37,6 +37,8 @@ export class RaftDiskStorage {
   private readonly snapDir: string;
   /** Highest entry index on disk (0 = none). */
   private diskLast = 0;
+  /** Snapshot files kept besides the current one (Docker's KeepOldSnapshots, `swarm update --max-snapshots`). */
+  keepOldSnapshots = 0;
 
   constructor(readonly dir: string) {
     fs.mkdirSync(dir, { recursive: true });
@@ -61,9 +63,9 @@ export class RaftDiskStorage {
     let snapshot: Snapshot | undefined;
     if (snapMeta && snapMeta.index > 0) {
       snapshot = this.readSnapshotFile(snapMeta.index, snapMeta.term);
-      this.removeSnapshotFilesExcept(snapshotFileName(snapMeta.index, snapMeta.term));
+      this.pruneSnapshotFiles(snapshotFileName(snapMeta.index, snapMeta.term));
     } else {
-      this.removeSnapshotFilesExcept('');
+      this.pruneSnapshotFiles('');
     }
     const from = snapshot ? snapshot.metadata.index + 1 : 1;
     const entries: Entry[] = [];
@@ -132,7 +134,7 @@ export class RaftDiskStorage {
     };
     if (mode === 'blocking') this.root.transactionSync(write);
     else await this.root.batch(write);
-    if (snap) this.removeSnapshotFilesExcept(snapshotFileName(snap.metadata.index, snap.metadata.term));
+    if (snap) this.pruneSnapshotFiles(snapshotFileName(snap.metadata.index, snap.metadata.term));
   }
 
   /** A snapshot this node made of its own state: write the file, point the log at it, drop entries ≤ compactTo. */
@@ -142,7 +144,7 @@ export class RaftDiskStorage {
       void this.meta.put('snap', snap.metadata);
       for (const k of this.entriesDb.getKeys({ start: 0, end: compactTo + 1 })) void this.entriesDb.remove(k);
     });
-    this.removeSnapshotFilesExcept(snapshotFileName(snap.metadata.index, snap.metadata.term));
+    this.pruneSnapshotFiles(snapshotFileName(snap.metadata.index, snap.metadata.term));
   }
 
   /** Entry indexes on disk (tests and diagnostics). */
@@ -195,10 +197,16 @@ export class RaftDiskStorage {
     return { metadata: { index, term, confState: h.confState }, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   }
 
-  private removeSnapshotFilesExcept(keep: string): void {
-    for (const f of fs.readdirSync(this.snapDir)) {
-      if (f !== keep) fs.rmSync(path.join(this.snapDir, f), { force: true });
-    }
+  /**
+   * Keeps `current` (the one lmdb points at; '' for none) and the newest `keepOldSnapshots` files
+   * before it. Anything else goes: older ones, a newer one lmdb never pointed at (a crash between the
+   * file and the pointer), temp files. Names sort by index (zero padded).
+   */
+  private pruneSnapshotFiles(current: string): void {
+    const files = fs.readdirSync(this.snapDir);
+    const older = files.filter((f) => f.endsWith('.snap') && current !== '' && f < current).sort();
+    const keep = new Set([current, ...older.slice(Math.max(0, older.length - this.keepOldSnapshots))]);
+    for (const f of files) if (!keep.has(f)) fs.rmSync(path.join(this.snapDir, f), { force: true });
   }
 }
 
