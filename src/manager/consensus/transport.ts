@@ -149,19 +149,22 @@ export class GrpcRaftTransport implements RaftTransport {
   send(messages: Message[]): void {
     if (this.closed) return;
     const now = Date.now();
-    const touched = new Set<Peer>();
+    const added = new Map<Peer, Message[]>();
     for (const m of messages) {
       const p = this.peers.get(m.to);
-      if (!p || now < p.downUntil || p.queue.length >= this.maxQueue) {
+      const mine = p && added.get(p);
+      if (!p || now < p.downUntil || p.queue.length + (mine?.length ?? 0) >= this.maxQueue) {
         this.dropped(m);
         continue;
       }
-      p.queue.push(m);
-      if (isUrgent(m)) p.urgent = true;
-      touched.add(p);
+      if (mine) mine.push(m);
+      else added.set(p, [m]);
     }
-    for (const p of touched) {
-      p.queue = coalesceMessages(p.queue);
+    for (const [p, ms] of added) {
+      // The queue is coalesced already: only its last message can merge with what is added.
+      const tail = p.queue.length > 0 ? [p.queue.pop()!] : [];
+      for (const m of coalesceMessages([...tail, ...ms])) p.queue.push(m);
+      if (ms.some(isUrgent)) p.urgent = true;
       if (p.urgent) this.flush(p);
       else this.scheduleFlush(p);
     }
