@@ -115,7 +115,15 @@ describe('several managers through the docker CLI', { concurrency: false, timeou
     assert.equal(raft.SnapshotInterval, 20);
     assert.equal(raft.KeepOldSnapshots, 1);
     // More than 2 × 20 entries: label updates, one Raft entry each. Two snapshots, the older one kept.
-    for (let i = 0; i < 45; i++) m0.dockerOk(['node', 'update', '--label-add', `round=${i}`, w.hostname]);
+    // The worker's agent may write its node meanwhile (a new session): the CLI's read-modify-write then
+    // fails with Docker's "update out of sequence", and is tried again as a user would.
+    for (let i = 0; i < 45; i++) {
+      await waitFor(() => {
+        const r = m0.docker(['node', 'update', '--label-add', `round=${i}`, w.hostname]);
+        if (r.status !== 0 && !r.stderr.includes('update out of sequence')) throw new Error(`node update failed: ${r.stderr}`);
+        return r.status === 0;
+      }, 10_000, `label round=${i}`);
+    }
     for (const m of managers) await waitFor(() => snapshots(m).length === 2, 20_000, `two snapshots on ${m.hostname}`);
   });
 
