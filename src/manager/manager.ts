@@ -7,7 +7,7 @@ import { MemoryStore, type Change } from '../store';
 import type { SwarmSpec } from '../types';
 import { ControlApi } from './controlapi';
 import { ControlService } from './controlapi/service';
-import { GrpcRaftTransport, NotLeaderError, RaftConsensus, RaftDiskStorage, requestJoin, type MemberStatus } from './consensus';
+import { GrpcRaftTransport, NotLeaderError, RaftConsensus, RaftDiskStorage, requestJoin, type MemberStatus, type RaftConsensusOptions } from './consensus';
 import { Allocator } from './allocator';
 import { ConstraintEnforcer, GlobalOrchestrator, ReplicatedOrchestrator, RestartSupervisor, TaskReaper } from './orchestrator';
 import { Scheduler } from './scheduler';
@@ -17,14 +17,7 @@ import { RaftRoles } from './raft-roles';
 import { createRpcClient, type RpcClient } from '../rpc';
 
 /** Raft timing and log settings (Docker's defaults: tick 1 s, heartbeat 1 tick, election 10 ticks, snapshot every 10 000 entries, 500 kept). */
-export interface RaftSettings {
-  tickMs?: number;
-  electionTick?: number;
-  heartbeatTick?: number;
-  snapshotInterval?: number;
-  keepEntries?: number;
-  keepOldSnapshots?: number;
-}
+export type RaftSettings = Pick<RaftConsensusOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'snapshotInterval' | 'keepEntries' | 'keepOldSnapshots'>;
 
 export interface ManagerTls {
   certPem: string;
