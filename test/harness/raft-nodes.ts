@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MemoryStore } from '../../src/store';
 import type { Node } from '../../src/types';
+import { nodeFixture } from '../../src/testing/fixtures';
 import { createRpcServer, type RpcServer, type TlsMaterial } from '../../src/rpc';
 import { createRootCA, issueNodeKeyAndCertificate } from '../../src/manager/ca/pki';
 import { GrpcRaftTransport, RaftConsensus, RaftService, raftServiceHandlers, requestJoin, type RaftConsensusOptions } from '../../src/manager/consensus';
@@ -143,12 +144,4 @@ export async function waitUntil(cond: () => boolean, timeoutMs: number, what: st
   }
 }
 
-export const nodeObj = (id: string): Node => ({
-  ID: id,
-  Version: { Index: 0 },
-  CreatedAt: '',
-  UpdatedAt: '',
-  Spec: { Role: 'worker', Availability: 'active', Labels: {} },
-  Description: { Hostname: id, Platform: {}, Resources: {}, Engine: { EngineVersion: '1' } },
-  Status: { State: 'ready', Addr: '127.0.0.1' },
-});
+export const nodeObj = (id: string): Node => nodeFixture({ ID: id });

@@ -8,20 +8,12 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { Message } from '../../raft';
 import { MemoryStore } from '../../store';
-import type { Node } from '../../types';
+import { nodeFixture } from '../../testing/fixtures';
 import { RaftConsensus } from './raft-consensus';
 import { RaftDiskStorage } from './storage';
 import type { RaftTransport } from './transport-types';
 
-const node = (id: string): Node => ({
-  ID: id,
-  Version: { Index: 0 },
-  CreatedAt: '',
-  UpdatedAt: '',
-  Spec: { Role: 'worker', Availability: 'active', Labels: {} },
-  Description: { Hostname: id, Platform: {}, Resources: {}, Engine: { EngineVersion: '1' } },
-  Status: { State: 'ready', Addr: '127.0.0.1' },
-});
+const node = (id: string) => nodeFixture({ ID: id });
 
 /** Delivers messages between members of one process, as the network would, later and unordered with the sender. */
 function loopback(net: Map<number, RaftConsensus>): RaftTransport {
