@@ -360,8 +360,14 @@ export class Manager {
     }
   }
 
+  /**
+   * Runs the operation on the leader, then waits (bounded) until this manager has applied what the
+   * leader had, so what this manager then serves from its own store (`docker info`, events) already
+   * shows the write. Past the bound the result stands; only local reads may lag a moment.
+   */
   private async forward(method: string, args: unknown[]): Promise<unknown> {
     const res = await this.leaderChannel().unary(ControlService, 'Call', { method, args }, { timeoutMs: 60_000 });
+    if (res?.index) await this.consensus?.waitApplied(res.index, 2000).catch(() => undefined);
     return res?.result ?? undefined;
   }
 

@@ -103,7 +103,7 @@ export class ManagerTransport {
     this.server.addService(RaftService, raftServiceHandlers(() => manager.consensus));
     this.server.addService(
       ControlService,
-      controlHandlers({ exec: (method, args) => manager.execLocal(method, args), logs: (req, signal) => taskLogs.serve(req, signal) }),
+      controlHandlers({ exec: (method, args) => manager.execLocal(method, args), appliedIndex: () => manager.store.index, logs: (req, signal) => taskLogs.serve(req, signal) }),
     );
     const dispatch = dispatcherHandlers({
         dispatcher: manager.dispatcher,

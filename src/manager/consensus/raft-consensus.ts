@@ -422,6 +422,12 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     return done;
   }
 
+  /** Resolves once this member has applied `index` (e.g. the leader's, after a forwarded write). */
+  waitApplied(index: number, timeoutMs: number): Promise<number> {
+    if (this.state !== 'running') return Promise.reject(unavailable('raft: not running'));
+    return this.reads.until(index, this.loop.applied, timeoutMs);
+  }
+
   private failAll(err: Error): void {
     this.proposals.rejectAll(err);
     this.reads.failAll(err);

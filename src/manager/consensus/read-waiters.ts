@@ -1,4 +1,5 @@
-// ReadIndex requests waiting for their read state and for the apply index to reach it.
+// ReadIndex requests waiting for their read state and for the apply index to reach it, and plain
+// waits for the apply index to reach a known index (a follower after a write it forwarded).
 import { unavailable } from '../../lib/errors';
 import type { Rng } from '../../lib/ports';
 import type { ReadState } from '../../raft';
@@ -36,6 +37,19 @@ export class ReadWaiters {
       this.waiters.set(key, { index: 0, resolve, reject, timer });
     });
     return { ctx, done };
+  }
+
+  /** Settles once the apply index reaches `index`: at once if `applied` has; rejects after `timeoutMs`. */
+  until(index: number, applied: number, timeoutMs: number): Promise<number> {
+    if (index <= applied) return Promise.resolve(applied);
+    const key = `until-${++this.counter}`;
+    return new Promise<number>((resolve, reject) => {
+      const timer = this.timers.setTimeout(() => {
+        this.waiters.delete(key);
+        reject(unavailable('raft: apply index wait timed out'));
+      }, timeoutMs);
+      this.waiters.set(key, { index, resolve, reject, timer });
+    });
   }
 
   /** Record read states from a Ready and answer every request whose index is applied. */

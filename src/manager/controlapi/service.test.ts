@@ -22,6 +22,7 @@ before(async () => {
     ControlService,
     controlHandlers({
       exec: async () => null,
+      appliedIndex: () => 42,
       logs: (req, signal) => {
         seen.push({ req, signal });
         if (req.taskId === 'refused') throw unavailable('control: this manager is not the leader');
@@ -46,6 +47,11 @@ after(async () => {
 });
 
 const req = (over: Partial<ControlLogsRequest> = {}): ControlLogsRequest => ({ nodeId: 'n1', taskId: 't1', options: { follow: false, tail: 'all', timestamps: false }, ...over });
+
+test('Call answers the result and the leader\'s applied index (the follower waits to apply it)', async () => {
+  const res = await client.unary(ControlService, 'Call', { method: 'anything', args: [] });
+  assert.deepEqual(res, { result: null, index: 42 });
+});
 
 test('Logs streams the leader\'s lines back as Buffers, with their stream and time; the options arrive intact', async () => {
   const got = [];

@@ -26,13 +26,16 @@ export interface ControlLogLine {
 }
 
 export const ControlService = defineService('shoal.Control', {
-  Call: unary<ControlCallRequest, { result?: unknown }>(MANAGERS),
+  /** `index`: the leader's applied index after the operation, for the caller's read-your-writes. */
+  Call: unary<ControlCallRequest, { result?: unknown; index?: number }>(MANAGERS),
   Logs: serverStream<ControlLogsRequest, ControlLogLine>(MANAGERS),
 });
 
 export interface ControlBackend {
   /** Runs the operation here, and must refuse (NotLeaderError / no leader) when this manager is not the leader. */
   exec(method: string, args: unknown[]): Promise<unknown>;
+  /** This manager's applied index. */
+  appliedIndex(): number;
   /** The task's lines until they end or `signal` aborts; must refuse when this manager is not the leader. */
   logs(req: ControlLogsRequest, signal: AbortSignal): AsyncIterable<ControlLogLine>;
 }
@@ -42,7 +45,7 @@ export function controlHandlers(backend: ControlBackend): Handlers<typeof Contro
     Call: async (req: ControlCallRequest) => {
       if (!req || typeof req.method !== 'string') throw invalidArgument('control: method required');
       const result = await backend.exec(req.method, Array.isArray(req.args) ? req.args : []);
-      return { result: result === undefined ? null : result };
+      return { result: result === undefined ? null : result, index: backend.appliedIndex() };
     },
     Logs: (req, ctx) => {
       if (!req || typeof req.nodeId !== 'string' || typeof req.taskId !== 'string' || !req.options || typeof req.options !== 'object') {
