@@ -111,7 +111,8 @@ describe('several managers through the docker CLI', { concurrency: false, timeou
     };
     for (const m of managers) assert.deepEqual(snapshots(m), [], `${m.hostname} has no snapshot at Docker's default interval (10000)`);
     m1.dockerOk(['swarm', 'update', '--snapshot-interval', '20', '--max-snapshots', '1']);
-    const raft = JSON.parse(m2.dockerOk(['info', '--format', '{{json .Swarm.Cluster.Spec.Raft}}']));
+    // Read back on the manager that forwarded the write: it waits to apply it before answering.
+    const raft = JSON.parse(m1.dockerOk(['info', '--format', '{{json .Swarm.Cluster.Spec.Raft}}']));
     assert.equal(raft.SnapshotInterval, 20);
     assert.equal(raft.KeepOldSnapshots, 1);
     // More than 2 × 20 entries: label updates, one Raft entry each. Two snapshots, the older one kept.
