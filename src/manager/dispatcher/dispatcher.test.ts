@@ -100,3 +100,18 @@ test('a starting dispatcher marks the nodes it has no session with Unknown (as D
   await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
   assert.equal(store.view((tx) => tx.get('node', 'n1'))?.Status.State, 'ready');
 });
+
+test("the node's version moves only on real changes: heartbeats and a session with the same facts write nothing", async (t) => {
+  const store = immediateStore();
+  const d = new Dispatcher({ store, clock });
+  d.start();
+  t.after(() => d.stop());
+  const s = await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
+  const v1 = store.view((tx) => tx.get('node', 'n1'))!.Version.Index;
+  for (let i = 0; i < 3; i++) await d.heartbeat(s.sessionId);
+  // The agent reconnects (a blip, a leadership change) with the same description: same version.
+  await d.session({ nodeId: 'n1', description: { Engine: { EngineVersion: '1' }, Resources: {}, Platform: {}, Hostname: 'h' }, addr: '10.0.0.1' });
+  assert.equal(store.view((tx) => tx.get('node', 'n1'))!.Version.Index, v1);
+  await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.9' });
+  assert.ok(store.view((tx) => tx.get('node', 'n1'))!.Version.Index > v1, 'a new address is a real change');
+});

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { AssignmentsMessage, Cluster, DispatcherApi, Node, SessionInfo, SessionRequest, TaskStatusUpdate } from '../../types';
+import type { AssignmentsMessage, Cluster, DispatcherApi, SessionInfo, SessionRequest, TaskStatusUpdate } from '../../types';
 import type { MemoryStore, StoreEvent } from '../../store';
 import type { Clock } from '../../lib/ports';
 import { invalidArgument, notFound, unavailable } from '../../lib/errors';
@@ -7,6 +7,7 @@ import { isoTime } from '../../lib/time';
 import { AssignmentSet, type TaskChange } from './core/assignments';
 import { HeartbeatTracker, heartbeatPeriodMs, heartbeatTtlMs } from './core/heartbeat';
 import { coalesceUpdates, judgeStatusUpdate, withStatus } from './core/status';
+import { registeredNode } from './core/registration';
 
 // The dispatcher: one session per node, heartbeats, assignment streams, batched status writes.
 // Transport-agnostic: it implements DispatcherApi in-process; the gRPC layer wraps this object.
@@ -175,24 +176,10 @@ export class Dispatcher implements DispatcherApi {
     this.sessions.set(id, { id, nodeId: req.nodeId, periodMs, ended: new AbortController(), streams: 0 });
     try {
       await this.store.update((tx) => {
-        const now = isoTime(this.clock.now());
         const existing = tx.get('node', req.nodeId);
-        const node: Node = existing ?? {
-          ID: req.nodeId,
-          Version: { Index: 0 },
-          CreatedAt: now,
-          UpdatedAt: now,
-          Spec: { Role: 'worker', Availability: 'active' },
-          Description: req.description,
-          Status: { State: 'ready', Addr: req.addr },
-        };
-        // The TLS facts come from the certificate, not from the agent: keep them when it sends none.
-        const tls = req.description.TLSInfo ?? existing?.Description?.TLSInfo;
-        node.Description = tls ? { ...req.description, TLSInfo: tls } : req.description;
-        node.Status = { State: 'ready', Addr: req.addr };
-        node.UpdatedAt = now;
-        if (existing) tx.update('node', node);
-        else tx.create('node', node);
+        const node = registeredNode(existing, req, isoTime(this.clock.now()));
+        if (node && existing) tx.update('node', node);
+        else if (node) tx.create('node', node);
       });
     } catch (e) {
       this.heartbeats.remove(req.nodeId, id);
