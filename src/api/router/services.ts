@@ -52,8 +52,8 @@ async function updateService(ctx: Ctx): Promise<void> {
   const rollback = rollbackParam === 'previous';
   const spec = canonicalizeFields(await readJsonObject<ServiceSpec>(ctx.req, !rollback));
   const r = await ctx.deps.backend.updateService(ctx.params[0], version, spec, { rollback });
-  // ServiceUpdateResponse.Warnings is omitempty.
-  sendJson(ctx.res, 200, r.Warnings && r.Warnings.length ? { Warnings: r.Warnings } : {});
+  // moby's ServiceUpdateResponse has no omitempty: without warnings Docker sends {"Warnings":null}.
+  sendJson(ctx.res, 200, { Warnings: r.Warnings && r.Warnings.length ? r.Warnings : null });
 }
 
 async function listTasks(ctx: Ctx): Promise<void> {
