@@ -126,7 +126,6 @@ export class Manager {
     this.ops.set('createNode', (async (node: import('../types').Node) => {
       await this.store.update((tx) => tx.create('node', node));
     }) as Operation);
-    this.ops.set('removeRaftMember', ((nodeId: string) => this.removeRaftMemberOf(nodeId)) as Operation);
   }
 
   /** Where the Raft settings of the cluster spec are kept for the next start (the spec lives in the replicated store). */
@@ -384,20 +383,6 @@ export class Manager {
       this.forwardClient = { addr, client: createRpcClient(addr, { ...t, serverRole: 'swarm-manager' }) };
     }
     return this.forwardClient.client;
-  }
-
-  /** Leader: take a manager (by node ID) out of Raft, as `docker swarm leave --force` on it asks. */
-  private async removeRaftMemberOf(nodeId: string): Promise<void> {
-    const m = this.consensus.members().find((x) => x.nodeId === nodeId);
-    if (m) await this.consensus.removeMember(m.raftId);
-    // It is no longer a manager: its Node may now be removed like a worker's.
-    await this.store.update((tx) => {
-      const n = tx.get('node', nodeId);
-      if (!n) return;
-      n.Spec = { ...n.Spec, Role: 'worker' };
-      delete n.ManagerStatus;
-      tx.update('node', n);
-    });
   }
 
   async stop(): Promise<void> {

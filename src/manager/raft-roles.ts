@@ -1,6 +1,6 @@
 // The leader's membership reconciler (part of the manager's composition): keeps each manager Node's
 // ManagerStatus {Leader, Reachability, Addr} and internal raft ID in step with the Raft members
-// (writing only on change), and removes from Raft the members whose Node was demoted or deleted.
+// (writing only on change), and removes from Raft the members whose Node was demoted.
 // A demoted leader hands leadership over first (RaftConsensus.removeMember), and the new leader
 // finishes the removal.
 import type { Logger } from 'pino';
@@ -73,12 +73,13 @@ export class RaftRoles {
           }
         });
       }
-      // Members whose node is gone or no longer wants to be a manager leave Raft (one at a time).
+      // Members whose node was demoted leave Raft (one at a time). A member whose node this store does
+      // not hold yet (a new cluster's first entries, a manager joining) stays: the control API never
+      // removes a manager's node while it is a member, so a missing one is only not there yet.
       const now = Date.now();
       for (const m of members) {
         const n = nodes.find((x) => x.ID === m.nodeId);
-        if (n && n.Spec.Role === 'manager') continue;
-        if (!m.nodeId && !n) continue; // not yet known (bootstrap entry without context)
+        if (!n || n.Spec.Role === 'manager') continue;
         if ((this.removing.get(m.raftId) ?? 0) > now) continue;
         this.removing.set(m.raftId, now + 2000);
         this.d.logger.info({ raftId: m.raftId, nodeId: m.nodeId }, 'removing a demoted manager from raft');

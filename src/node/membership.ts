@@ -12,7 +12,7 @@ import type { Manager, OpenMode } from '../manager/manager';
 import { RpcError, type ManagerRef } from '../rpc';
 import type { Executor } from '../agent/executor/types';
 import type { DaemonFacts, InitRequest, JoinRequest } from '../api/backend';
-import { ShoalError, failedPrecondition, invalidArgument, unavailable } from '../lib/errors';
+import { ShoalError, invalidArgument, unavailable } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { isoTime } from '../lib/time';
 import type { Cluster, Node, Task } from '../types';
@@ -24,8 +24,48 @@ import { managerRefs } from './transport';
 import { newJoinToken, systemClock, systemRng } from './system';
 
 export const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
-export const LEAVE_MANAGER_TEXT =
-  'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.';
+/** Docker's answer to `swarm leave` (and `swarm inspect`) off any swarm (moby's errNoSwarm, 503). */
+export const NOT_IN_SWARM = 'This node is not part of a swarm';
+
+/** How the managers stand as `docker swarm leave` on one of them sees it (moby's managerStats). */
+export interface ManagerStats {
+  /** This manager is among the reachable ones. */
+  current: boolean;
+  reachable: number;
+  unreachable: number;
+}
+
+/**
+ * moby's refusal of `docker swarm leave` without `--force` on a manager (daemon/cluster Leave): the
+ * last-manager and quorum-loss warnings, or the general one when the managers cannot be counted.
+ */
+export function leaveManagerRefusal(stats: ManagerStats | undefined): string {
+  let msg = 'You are attempting to leave the swarm on a node that is participating as a manager. ';
+  if (stats?.current && stats.reachable - 2 <= stats.unreachable) {
+    if (stats.reachable === 1 && stats.unreachable === 0) {
+      return msg + 'Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message. ';
+    }
+    msg += `Removing this node leaves ${stats.reachable - 1} managers out of ${stats.reachable + stats.unreachable}. Without a Raft quorum your swarm will be inaccessible. `;
+  }
+  return msg + 'The only way to restore a swarm that has lost consensus is to reinitialize it with `--force-new-cluster`. Use `--force` to suppress this message.';
+}
+
+/** Counts the managers by MANAGER STATUS through the leader; undefined when it cannot (no leader), as moby then warns in general. */
+async function managerStats(manager: Manager, self: string): Promise<ManagerStats | undefined> {
+  try {
+    const nodes = await manager.call<Node[]>('listNodes', [{}]);
+    const stats: ManagerStats = { current: false, reachable: 0, unreachable: 0 };
+    for (const n of nodes) {
+      if (n.ManagerStatus?.Reachability === 'reachable') {
+        stats.reachable++;
+        if (n.ID === self) stats.current = true;
+      } else if (n.ManagerStatus?.Reachability === 'unreachable') stats.unreachable++;
+    }
+    return stats;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface MembershipOptions {
   cfg: DaemonConfig;
@@ -79,6 +119,7 @@ export class SwarmMembership {
       // Saved only once the roles run: a failed init leaves no swarm behind.
       saveSwarmState(this.dataDir, first.state);
       this.state = first.state;
+      await this.firstSession();
       return first.state.nodeId;
     });
   }
@@ -124,26 +165,33 @@ export class SwarmMembership {
       saveSwarmState(this.dataDir, state);
       this.state = state;
       await this.o.roles.start(state);
-      // As Docker, answer once the node is part of the swarm: its first session is up (bounded wait).
-      for (let i = 0; i < 100 && this.o.roles.agent && !this.o.roles.agent.connected; i++) await new Promise((r) => setTimeout(r, 50));
+      await this.firstSession();
     });
   }
 
-  /** `docker swarm leave [--force]`: out of Raft and the dispatcher, this node's tasks removed, its swarm files deleted. */
+  /**
+   * As Docker, init and join answer once the node is ready: its agent's first session is up, so the
+   * node's object no longer changes behind a client that reads it next (bounded wait).
+   */
+  private async firstSession(): Promise<void> {
+    for (let i = 0; i < 100 && this.o.roles.agent && !this.o.roles.agent.connected; i++) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /**
+   * `docker swarm leave [--force]`: the roles stop, this node's tasks are removed, its swarm files
+   * deleted. As in Docker, a manager stays a Raft member: the others show it Down / Unreachable, it
+   * still counts in the quorum, and only `docker node demote` then `docker node rm` take it out.
+   */
   leave(force: boolean): Promise<void> {
     return this.exclusive(async () => {
       const st = this.state;
-      if (!st) throw unavailable('This node is not part of a swarm');
-      if (st.role === 'manager' && !force) throw failedPrecondition(LEAVE_MANAGER_TEXT);
-      const { manager, agent, connector } = this.o.roles;
+      if (!st) throw unavailable(NOT_IN_SWARM);
+      const { manager, agent } = this.o.roles;
+      if (st.role === 'manager' && !force) throw unavailable(leaveManagerRefusal(manager ? await managerStats(manager, st.nodeId) : undefined));
       // Leaving removes this node's tasks from its runtime, as Docker does.
       const mine = manager?.store.view((tx) => tx.tasksByNode(st.nodeId)) ?? agent?.tasks() ?? [];
-      // A manager asks the leader to take it out of Raft first (a leaving leader hands leadership over).
-      if (manager && manager.members().length > 1) {
-        await manager.call('removeRaftMember', [st.nodeId]).catch((e: unknown) => this.o.logger.warn({ err: e }, 'leave: could not leave raft cleanly'));
-      }
-      // A worker tells its manager first, so the node shows Down at once rather than after its heartbeats expire.
-      await connector?.leave().catch((e: unknown) => this.o.logger.warn({ err: e }, 'leave: could not tell the manager'));
+      // The dispatcher holding our session marks the node down now rather than after its heartbeats expire.
+      await this.o.roles.leaveDispatcher().catch((e: unknown) => this.o.logger.warn({ err: e }, 'leave: could not tell the manager'));
       await this.o.roles.stop();
       await removeTasks(this.o.executor(), mine);
       this.forget();

@@ -92,6 +92,14 @@ export class NodeRoles {
     this.manager = undefined;
   }
 
+  /**
+   * `docker swarm leave`: the dispatcher holding this node's session (a worker's manager, or the
+   * leader for a manager that does not lead) marks the node down at once. Best effort.
+   */
+  async leaveDispatcher(): Promise<void> {
+    await (this.connector ?? this.agentRemote)?.leave();
+  }
+
   /** A worker: the agent holds a session with one of the known managers over mTLS; renewals go through them. */
   private async startWorker(state: SwarmState, credentials: () => NodeCredentials): Promise<void> {
     const follower = this.caFollower();
