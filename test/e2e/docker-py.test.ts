@@ -122,7 +122,7 @@ describe('docker-py drives a Shoal daemon (process runtime)', { skip, concurrenc
 
   test('service.scale(3) brings a third task', () => {
     const r = step('scale');
-    assert.deepEqual(r.ok, {}, 'ServiceUpdateResponse without warnings');
+    assert.deepEqual(r.ok, { Warnings: null }, "moby's ServiceUpdateResponse: Warnings is not omitempty");
     assert.deepEqual(r.mode, { Replicated: { Replicas: 3 } });
     assert.equal(r.running, 3);
   });
@@ -183,6 +183,15 @@ describe('docker-py drives a Shoal daemon (process runtime)', { skip, concurrenc
     assert.match(r.duplicate!.explanation!, /already exists/);
   });
 
+  test('service.force_update(): a truthy answer (Docker\'s {"Warnings": null}), the version and ForceUpdate move', () => {
+    const r = step('force_update');
+    assert.deepEqual(r.ok, { Warnings: null }, 'docker-py asserts service.force_update() is truthy: {} is not');
+    assert.deepEqual(r.body, { Warnings: null });
+    assert.ok(r.mid > r.before);
+    assert.ok(r.after > r.mid);
+    assert.equal(r.force_after, r.force_before + 7);
+  });
+
   test('service.remove, then it is gone', () => {
     const r = step('remove');
     assert.equal(r.ok, true);
@@ -191,9 +200,42 @@ describe('docker-py drives a Shoal daemon (process runtime)', { skip, concurrenc
     assert.equal(r.tasks_filter.kind, 'NotFound', 'a service filter naming a removed service is a 404, as in dockerd');
   });
 
+  test('swarm.leave() on the only manager: 503 with the last-manager warning; still in the swarm', () => {
+    const r = step('leave_refused');
+    assert.equal(r.refused.kind, 'APIError');
+    assert.equal(r.refused.status, 503, 'test_leave_swarm expects 503');
+    assert.equal(
+      r.refused.explanation,
+      'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message. ',
+    );
+    assert.equal(r.state, 'active');
+  });
+
   test('swarm.leave(force=True)', () => {
     const r = step('leave');
     assert.equal(r.ok, true);
     assert.equal(r.state, 'inactive');
+  });
+
+  test('off any swarm: leave and inspect answer 503 (leave_swarm(force=True) then returns True)', () => {
+    const r = step('not_in_swarm');
+    assert.deepEqual(r.leave, { kind: 'APIError', status: 503, explanation: 'This node is not part of a swarm' });
+    assert.equal(r.leave_force, true);
+    assert.equal(r.inspect.status, 503);
+    assert.match(r.inspect.explanation, /^This node is not a swarm manager\./);
+    assert.ok([406, 503].includes(r.reload.status), 'models_swarm_test: 406 or 503');
+  });
+
+  test('node update right after swarm init with the version just listed (test_update_node, test_list_get_update)', async () => {
+    const r = step('node_update_after_init', String(await freePort()));
+    for (const [i, round] of (r.rounds as Json[]).entries()) {
+      assert.deepEqual(round.first, { kind: null }, `round ${i}: the version listed right after init is current`);
+      assert.deepEqual(round.updated_spec.Labels, { 'new.label': 'new value' });
+      assert.deepEqual(round.revert, { kind: null }, `round ${i}: revert with the inspected version`);
+      assert.deepEqual(round.reverted_spec, { Labels: {}, Role: 'manager', Availability: 'active' });
+      assert.deepEqual(round.model, { kind: null }, `round ${i}: Node.update with the listed version`);
+      assert.deepEqual(round.model_labels, { foo: 'bar' });
+      assert.ok(round.model_version > 0);
+    }
   });
 });

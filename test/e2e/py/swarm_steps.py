@@ -3,6 +3,7 @@
 Usage: python3 swarm_steps.py SOCKET STEP [ARG]. Used by test/e2e/docker-py.test.ts, which
 asserts on what is printed. Every call has a client-side timeout, so no step can hang.
 """
+import copy
 import json
 import sys
 import time
@@ -159,6 +160,23 @@ def step_errors():
     }
 
 
+def step_force_update():
+    """What models_services_test's force_update tests check: a truthy answer and a new version."""
+    svc = settled(client.services.get('pyweb'))
+    before = svc.version
+    force_before = svc.attrs['Spec']['TaskTemplate'].get('ForceUpdate', 0)
+    ok = svc.force_update()
+    # The rolling update the forced one starts writes its status to the service: wait it out.
+    mid = settled(svc).version
+    # The low-level call returns the response body as is (moby's ServiceUpdateResponse).
+    body = api.update_service(svc.id, mid, task_template=docker.types.TaskTemplate(
+        docker.types.ContainerSpec('busybox', command=['sleep', '1000']), force_update=force_before + 7), name='pyweb',
+        fetch_current_spec=True)
+    svc.reload()
+    return {'ok': ok, 'before': before, 'mid': mid, 'after': svc.version, 'body': body,
+            'force_before': force_before, 'force_after': svc.attrs['Spec']['TaskTemplate'].get('ForceUpdate')}
+
+
 def step_remove():
     svc = client.services.get('pyweb')
     ok = svc.remove()
@@ -176,6 +194,50 @@ def step_remove():
 def step_leave():
     ok = client.swarm.leave(force=True)
     return {'ok': ok, 'state': client.info()['Swarm']['LocalNodeState']}
+
+
+def step_leave_refused():
+    """api_swarm_test.test_leave_swarm, first half: the only manager may not leave without force."""
+    return {'refused': error_of(lambda: api.leave_swarm()), 'state': client.info()['Swarm']['LocalNodeState']}
+
+
+def step_not_in_swarm():
+    """Off any swarm: leave answers 503 (docker-py's leave_swarm(force=True) then returns True), inspect 503."""
+    return {
+        'leave': error_of(lambda: api.leave_swarm()),
+        'leave_force': api.leave_swarm(force=True),
+        'inspect': error_of(lambda: api.inspect_swarm()),
+        'reload': error_of(lambda: client.swarm.reload()),
+    }
+
+
+def step_node_update_after_init():
+    """api_swarm_test.test_update_node and models_nodes_test.test_list_get_update, right after init.
+
+    The node's version must not move between the listing and the update: nothing changes the node
+    from the user's side. A few fresh swarms, as the race it guards against is a matter of timing.
+    """
+    port = ARG or '2377'
+    rounds = []
+    for _ in range(3):
+        client.swarm.init(advertise_addr='127.0.0.1:' + port, listen_addr='127.0.0.1:' + port)
+        node = api.nodes()[0]
+        orig = copy.deepcopy(node['Spec'])
+        spec = copy.deepcopy(orig)
+        spec['Labels'] = {'new.label': 'new value'}
+        r = {'first': error_of(lambda: api.update_node(node_id=node['ID'], version=node['Version']['Index'], node_spec=spec))}
+        updated = api.inspect_node(node['ID'])
+        r['updated_spec'] = updated['Spec']
+        r['revert'] = error_of(lambda: api.update_node(node_id=node['ID'], version=updated['Version']['Index'], node_spec=orig))
+        r['reverted_spec'] = api.inspect_node(node['ID'])['Spec']
+        model = client.nodes.list()[0]
+        r['model_version'] = model.version
+        r['model'] = error_of(lambda: model.update({'Availability': 'active', 'Name': 'node-name', 'Role': 'manager', 'Labels': {'foo': 'bar'}}))
+        model.reload()
+        r['model_labels'] = model.attrs['Spec'].get('Labels')
+        client.swarm.leave(force=True)
+        rounds.append(r)
+    return {'rounds': rounds}
 
 
 STEPS = {name[5:]: fn for name, fn in globals().items() if name.startswith('step_')}
