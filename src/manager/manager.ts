@@ -7,7 +7,7 @@ import { MemoryStore, type Change } from '../store';
 import type { SwarmSpec } from '../types';
 import { ControlApi } from './controlapi';
 import { ControlService } from './controlapi/service';
-import { GrpcRaftTransport, NotLeaderError, RaftConsensus, RaftDiskStorage, requestJoin, type MemberStatus, type RaftConsensusOptions } from './consensus';
+import { GrpcRaftTransport, NotLeaderError, keepsQuorumWithout, RaftConsensus, RaftDiskStorage, requestJoin, type MemberStatus, type RaftConsensusOptions } from './consensus';
 import { Allocator } from './allocator';
 import { ConstraintEnforcer, GlobalOrchestrator, ReplicatedOrchestrator, RestartSupervisor, TaskReaper } from './orchestrator';
 import { Scheduler } from './scheduler';
@@ -93,7 +93,13 @@ export class Manager {
     const { clock, rng, logger } = deps;
     const store = this.store;
     const onError = (component: string) => (err: unknown) => logger.warn({ err, component }, 'component error (retrying)');
-    this.controlapi = new ControlApi({ store, clock, rng, newJoinToken: deps.newJoinToken, raftMembers: () => this.consensus?.members().length ?? 1 });
+    this.controlapi = new ControlApi({ store, clock, rng, newJoinToken: deps.newJoinToken, raftMembers: () => this.consensus?.members().length ?? 1,
+      canRemoveManager: (nodeId) => {
+        const members = this.consensus?.members() ?? [];
+        const m = members.find((x) => x.nodeId === nodeId);
+        return !m || keepsQuorumWithout(members, m.raftId);
+      },
+    });
     this.dispatcher = new Dispatcher({ store, clock, logger: logger.child({ component: 'dispatcher' }),
       managers: deps.managers,
       disconnectGraceMs: deps.disconnectGraceMs,

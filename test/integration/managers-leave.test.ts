@@ -80,6 +80,11 @@ describe('a manager leaves the swarm (docker CLI, 3 managers)', { concurrency: f
       assert.equal(r.status, 1, args.join(' '));
       assert.equal(r.stderr, refused, args.join(' '));
     }
+    // The left manager still counts in the quorum: demoting a live one would leave 1 reachable of 2.
+    const q = m0.docker(['node', 'demote', m1.hostname]);
+    assert.equal(q.status, 1);
+    assert.equal(q.stderr, "Error response from daemon: rpc error: code = FailedPrecondition desc = can't remove member from the raft: this would result in a loss of quorum\n");
+    assert.equal(m0.dockerOk(['node', 'inspect', '--format', '{{.Spec.Role}}', m1.hostname]).trim(), 'manager');
     assert.equal(m0.dockerOk(['node', 'demote', m2.nodeId]), `Manager ${m2.nodeId} demoted in the swarm.\n`);
     // The leader takes the demoted member out of Raft: its MANAGER STATUS goes.
     await waitFor(() => rows(m0).get(m2.hostname) === 'Down|Active|', 30_000, `${m2.hostname} out of raft`, 100);

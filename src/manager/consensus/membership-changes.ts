@@ -6,7 +6,7 @@ import { failedPrecondition, invalidArgument, unavailable } from '../../lib/erro
 import type { RawNode } from '../../raft';
 import { encodeMember, type RaftMember } from './codec';
 import { CANNOT_REMOVE_MESSAGE, NotLeaderError } from './errors';
-import type { Membership, MemberStatus } from './membership';
+import { keepsQuorumWithout, type Membership, type MemberStatus } from './membership';
 import type { Timers } from './options';
 import type { JoinResponse, RaftTransport } from './transport-types';
 
@@ -81,10 +81,8 @@ export class MembershipChanges {
     if (refusal) throw refusal;
     const voters = this.host.voters();
     if (!voters.includes(raftId)) throw invalidArgument(`raft: ${raftId} is not a member`);
-    const remaining = voters.filter((v) => v !== raftId);
-    const reachable = this.host.members().filter((m) => m.raftId !== raftId && m.reachability === 'reachable').length;
-    if (remaining.length > 0 && reachable < Math.floor(remaining.length / 2) + 1) throw failedPrecondition(CANNOT_REMOVE_MESSAGE);
-    if (raftId === this.host.selfId() && remaining.length > 0) {
+    if (!keepsQuorumWithout(this.host.members(), raftId)) throw failedPrecondition(CANNOT_REMOVE_MESSAGE);
+    if (raftId === this.host.selfId() && voters.length > 1) {
       const to = await this.transferLeadership();
       throw new NotLeaderError(this.host.leaderRef(to));
     }

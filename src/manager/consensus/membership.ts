@@ -11,6 +11,17 @@ export interface MemberStatus extends RaftMember {
   self: boolean;
 }
 
+/**
+ * swarmkit's CanRemoveMember: once `raftId` is gone, the reachable members left still make a quorum
+ * of the members left. An unreachable member (a manager that left with `--force`) counts in that
+ * quorum's size until it is itself removed.
+ */
+export function keepsQuorumWithout(members: MemberStatus[], raftId: number): boolean {
+  const remaining = members.filter((m) => m.raftId !== raftId);
+  const reachable = remaining.filter((m) => m.reachability === 'reachable').length;
+  return remaining.length === 0 || reachable >= Math.floor(remaining.length / 2) + 1;
+}
+
 export class Membership {
   private byId = new Map<number, RaftMember>();
   private removedIds = new Set<number>();

@@ -24,6 +24,8 @@ export interface ControlApiDeps {
   newJoinToken: (role: 'worker' | 'manager') => string;
   /** How many managers are Raft members (the "last manager" check counts these, as swarmkit does). */
   raftMembers?: () => number;
+  /** Whether the managers left after this one leaves Raft still make a quorum (swarmkit's CanRemoveMember). */
+  canRemoveManager?: (nodeId: string) => boolean;
 }
 
 /**
@@ -87,6 +89,9 @@ export class ControlApi {
       if (n.Spec.Role === 'manager' && spec.Role === 'worker') {
         const managers = this.deps.raftMembers?.() ?? tx.find('node', (o) => o.Spec.Role === 'manager').length;
         if (managers <= 1) throw failedPrecondition(grpcText('FailedPrecondition', 'attempting to demote the last manager of the swarm'));
+        if (this.deps.canRemoveManager && !this.deps.canRemoveManager(n.ID)) {
+          throw failedPrecondition(grpcText('FailedPrecondition', "can't remove member from the raft: this would result in a loss of quorum"));
+        }
       }
       n.Spec = { ...spec, Labels: spec.Labels ?? {} };
       n.UpdatedAt = this.now();
