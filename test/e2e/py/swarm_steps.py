@@ -166,8 +166,13 @@ def step_force_update():
     before = svc.version
     force_before = svc.attrs['Spec']['TaskTemplate'].get('ForceUpdate', 0)
     ok = svc.force_update()
-    # The rolling update the forced one starts writes its status to the service: wait it out.
-    mid = settled(svc).version
+    # The rolling update the forced one starts writes its status to the service (absent until the
+    # updater starts, then updating, then completed): wait for completed before using the version.
+    def completed():
+        svc.reload()
+        return (svc.attrs.get('UpdateStatus') or {}).get('State') == 'completed'
+    wait_until(completed, 'the forced update to complete', 60)
+    mid = svc.version
     # The low-level call returns the response body as is (moby's ServiceUpdateResponse).
     body = api.update_service(svc.id, mid, task_template=docker.types.TaskTemplate(
         docker.types.ContainerSpec('busybox', command=['sleep', '1000']), force_update=force_before + 7), name='pyweb',
