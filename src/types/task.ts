@@ -1,4 +1,5 @@
 import type { Labels, Meta, Platform, ResourceObject } from './common';
+import type { NetworkAttachment } from './network';
 
 export interface Mount {
   Target: string;
@@ -140,7 +141,7 @@ export interface Task extends Meta {
   NodeID?: string;
   Status: TaskStatus;
   DesiredState: TaskState;
-  NetworksAttachments?: unknown[];
+  NetworksAttachments?: NetworkAttachment[];
   JobIteration?: { Index: number };
   /** Internal, never shown by the API. */
   internal: TaskInternal;

@@ -9,6 +9,7 @@ import { withDefaults } from './core/defaults';
 import { nodeMatches, serviceMatches, taskMatches, type Filters } from './core/filters';
 import { resolveRef } from './core/resolve';
 import { grpcText, normalizeServiceSpec, validateNodeSpec, validateServiceSpec } from './core/validate';
+import { checkPortConflicts, resolveServiceNetworks } from './networks';
 
 export interface ServiceStatusCounts {
   RunningTasks: number;
@@ -155,6 +156,8 @@ export class ControlApi {
       if (tx.find('service', (s) => s.Spec.Name === spec.Name).length > 0) {
         throw conflict(grpcText('AlreadyExists', `service ${spec.Name} already exists`));
       }
+      resolveServiceNetworks(tx, spec);
+      checkPortConflicts(tx, spec, undefined);
       const svc: Service = {
         ID: id,
         Version: { Index: 0 },
@@ -185,6 +188,8 @@ export class ControlApi {
         const spec = normalizeServiceSpec(input);
         if (spec.Name !== s.Spec.Name) throw invalidArgument(grpcText('Unimplemented', 'renaming services is not supported'));
         if (!!spec.Mode.Global !== !!s.Spec.Mode.Global) throw invalidArgument(grpcText('Unimplemented', 'service mode change is not allowed'));
+        resolveServiceNetworks(tx, spec);
+        checkPortConflicts(tx, spec, s.ID);
         s.PreviousSpec = s.Spec;
         s.Spec = spec;
         // As swarmkit: a new spec starts afresh; the update supervisor writes the new status.
