@@ -10,6 +10,7 @@ import { nodeMatches, serviceMatches, taskMatches, type Filters } from './core/f
 import { resolveRef } from './core/resolve';
 import { grpcText, normalizeServiceSpec, validateNodeSpec, validateServiceSpec } from './core/validate';
 import { checkPortConflicts, resolveServiceNetworks } from './networks';
+import { validateEndpointSpec } from './core/networks';
 
 export interface ServiceStatusCounts {
   RunningTasks: number;
@@ -149,6 +150,7 @@ export class ControlApi {
 
   async createService(input: ServiceSpec): Promise<string> {
     validateServiceSpec(input);
+    validateEndpointSpec(input.EndpointSpec);
     const spec = normalizeServiceSpec(input);
     const id = newId(this.deps.rng);
     const now = this.now();
@@ -173,7 +175,10 @@ export class ControlApi {
   }
 
   async updateService(ref: string, version: number, input: ServiceSpec, rollback: boolean): Promise<void> {
-    if (!rollback) validateServiceSpec(input);
+    if (!rollback) {
+      validateServiceSpec(input);
+      validateEndpointSpec(input.EndpointSpec);
+    }
     await this.store.update((tx) => {
       const s = this.resolveService(tx, ref);
       if (s.Version.Index !== version) throw internal(grpcText('Unknown', 'update out of sequence'));
