@@ -76,3 +76,40 @@ export function serviceNetworkTargets(spec: { Networks?: { Target: string }[]; T
   const list = spec.TaskTemplate.Networks?.length ? spec.TaskTemplate.Networks : (spec.Networks ?? []);
   return list.map((n) => n.Target);
 }
+
+/**
+ * Where a task is reached for one of its service's published ports, when not at its own network
+ * address: on the process runtime, a port of its node the agent gave it (`PORT`, `PORT_<target>`).
+ */
+export interface TaskEndpoint {
+  Protocol: 'tcp' | 'udp';
+  TargetPort: number;
+  /** The port on the task's node. */
+  Port: number;
+}
+
+/** One ready task behind a published port. */
+export interface IngressBackend {
+  taskId: string;
+  host: string;
+  port: number;
+}
+
+/** A port published in ingress mode, as every node's routing mesh serves it. */
+export interface IngressEntry {
+  serviceId: string;
+  serviceName: string;
+  protocol: 'tcp' | 'udp';
+  publishedPort: number;
+  targetPort: number;
+  /** PROXY protocol towards the tasks (service label `com.shoal.mesh.proxy-protocol`). */
+  proxyProtocol?: 'v1' | 'v2';
+  backends: IngressBackend[];
+}
+
+/** The network state the dispatcher sends a node beside its assignments. */
+export interface NodeNetworkView {
+  ingress: IngressEntry[];
+}
+
+export const PROXY_PROTOCOL_LABEL = 'com.shoal.mesh.proxy-protocol';

@@ -98,6 +98,8 @@ export class Allocator extends StoreLoop<AllocatorDeps> {
           const next = allocateTask(t, now);
           if (!next) continue;
           if (attachments.length) next.NetworksAttachments = attachments;
+          // The agent gives a process task a port of its node for each of these (PORT, PORT_<target>).
+          if (s?.Endpoint?.Ports?.length) next.internal = { ...next.internal, ports: s.Endpoint.Ports };
           tx.update('task', next);
         }
       });
