@@ -33,6 +33,15 @@ export function withStatus(task: Task, u: TaskStatusUpdate, updatedAt: string): 
   const t: Task = { ...task, Status: { ...u.status }, UpdatedAt: updatedAt, internal: { ...task.internal } };
   if (!t.Status.PortStatus && task.Status.PortStatus) t.Status.PortStatus = task.Status.PortStatus;
   if (u.health !== undefined) t.internal.health = u.health;
-  if (u.endpoints !== undefined) t.internal.endpoints = u.endpoints;
+  if (u.endpoints !== undefined) {
+    t.internal.endpoints = u.endpoints;
+    // Host-mode ports show in `docker service ps` PORTS, as the engine's port bindings do in Docker.
+    const host = (t.internal.ports ?? []).filter((p) => p.PublishMode === 'host');
+    const ports = host
+      .map((p) => ({ p, e: u.endpoints!.find((e) => e.Protocol === (p.Protocol ?? 'tcp') && e.TargetPort === p.TargetPort) }))
+      .filter((x) => x.e)
+      .map(({ p, e }) => ({ Protocol: p.Protocol ?? 'tcp', TargetPort: p.TargetPort, PublishedPort: e!.Port, PublishMode: 'host' as const }));
+    if (ports.length) t.Status.PortStatus = { Ports: ports };
+  }
   return t;
 }
