@@ -1,7 +1,7 @@
 // The routing mesh's own cost on loopback: an HTTP/1.1 backend and a UDP echo in one child process, the mesh
 // (RoutingMesh) in another, the load generator here; the same client measures via the mesh and straight to the
 // backend in alternating rounds of the same run. (`bench/mesh.ts`, between namespaces, is the issue's system figure.)
-//   npm run build && node dist/bench/mesh-proxy.js [--seconds 2] [--rounds 2] [--conc 8] [--udp-window 16]
+//   npm run build && node dist/bench/mesh-proxy.js [--seconds 2] [--rounds 2] [--conc 8] [--udp-window 16] [--prof DIR]
 import { fork, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
@@ -57,7 +57,10 @@ async function mesh(to: Ports): Promise<void> {
 }
 
 function child(role: string, extra: string[] = []): Promise<{ proc: ChildProcess; ports: Ports }> {
-  const proc = fork(__filename, ['--role', role, ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // --prof DIR: the children (backend, mesh) write CPU profiles there, to see what bounds the mesh
+  const prof = process.argv.indexOf('--prof');
+  const execArgv = prof >= 0 ? ['--cpu-prof', `--cpu-prof-dir=${process.argv[prof + 1]}`, `--cpu-prof-name=${role}.cpuprofile`] : [];
+  const proc = fork(__filename, ['--role', role, ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   return new Promise((resolve, reject) => {
     proc.once('message', (ports) => resolve({ proc, ports: ports as Ports }));
     proc.once('exit', (code) => reject(new Error(`${role} exited ${code}`)));
@@ -162,6 +165,7 @@ const newLoad = (): Load => ({ count: 0, lat: [], seconds: 0, errors: 0 });
 async function main(): Promise<void> {
   const role = process.argv.indexOf('--role');
   if (role >= 0) {
+    process.on('SIGINT', () => process.exit(0)); // exit normally so that --cpu-prof writes its file
     const r = process.argv[role + 1];
     if (r === 'backend') return backend();
     return mesh({ http: arg('http', 0), udp: arg('udp', 0) });
@@ -187,8 +191,9 @@ async function main(): Promise<void> {
       await udpLoad(targets[t].udp, window, ms, get('udp', t));
     }
   }
-  be.proc.kill();
-  me.proc.kill();
+  // SIGINT lets a profiled child write its profile on the way out
+  be.proc.kill('SIGINT');
+  me.proc.kill('SIGINT');
 
   const rows: string[][] = [['load', 'path', 'ops/s', 'p50 ms', 'p99 ms', 'errors']];
   for (const l of loads) {
