@@ -44,9 +44,12 @@ function ping() {
   });
 }
 
+/** An argument as a POSIX shell would need it typed. */
+const shellQuote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
 /** Runs `shoal -H … args`, echoing the command and its output; throws when it fails. */
 function shoal(args, { timeoutMs = 60_000, quiet = false } = {}) {
-  if (!quiet) console.log(`\n$ shoal ${args.map((a) => (/[\s$']/.test(a) ? `'${a}'` : a)).join(' ')}`);
+  if (!quiet) console.log(`\n$ shoal ${args.map(shellQuote).join(' ')}`);
   const r = spawnSync(process.execPath, [SHOAL, '-H', host, ...args], { encoding: 'utf8', timeout: timeoutMs });
   if (!quiet) process.stdout.write(r.stdout);
   if (r.status !== 0) {
