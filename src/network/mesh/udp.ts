@@ -1,5 +1,8 @@
-// UDP side of the mesh: a flow per client address, each with its own socket connected to one backend, so that the
-// backend's replies come back on that socket and are relayed to the client from the published port.
+// UDP side of the mesh: a flow per client address, each with its own socket towards one backend, so that the
+// backend's replies come back on that socket and are relayed to the client from the published port. The socket is
+// not connect()ed: a backend bound to a wildcard address answers from whichever of its host's addresses the kernel
+// picks, which need not be the one the mesh sent to (a connected socket would drop those replies); replies are
+// taken from the backend's port.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { encodeProxyHeader } from './core/proxy-protocol';
@@ -12,8 +15,8 @@ interface Flow {
   port: number;
   backend: MeshBackend;
   up: dgram.Socket;
-  connected: boolean;
-  /** Datagrams that arrived before the backend socket was connected (bounded). */
+  ready: boolean;
+  /** Datagrams that arrived before the backend socket was bound (bounded). */
   queue: Buffer[];
   /** PROXY v2 header for this flow, sent before every datagram; empty when the port does not ask for it. */
   header: Buffer;
@@ -85,7 +88,7 @@ export class UdpPort extends MeshPort {
     if (!f) return;
     f.lastSeen = this.opts.clock.now();
     const payload = f.header.length ? Buffer.concat([f.header, msg]) : msg;
-    if (f.connected) f.up.send(payload);
+    if (f.ready) f.up.send(payload, f.backend.port, f.backend.host);
     else if (f.queue.length < MAX_QUEUED) f.queue.push(payload);
   }
 
@@ -111,23 +114,24 @@ export class UdpPort extends MeshPort {
         ? Buffer.from(encodeProxyHeader('v2', { protocol: 'udp', srcAddress: rinfo.address, srcPort: rinfo.port, dstAddress: local.address, dstPort: local.port }))
         : Buffer.alloc(0);
     const up = dgram.createSocket({ type: socketType(b.host) });
-    const f: Flow = { key, address: rinfo.address, port: rinfo.port, backend: b, up, connected: false, queue: [], header, lastSeen: this.opts.clock.now() };
+    const f: Flow = { key, address: rinfo.address, port: rinfo.port, backend: b, up, ready: false, queue: [], header, lastSeen: this.opts.clock.now() };
     this.flows.set(key, f);
-    up.on('message', (reply) => {
+    up.on('message', (reply, from) => {
+      if (from.port !== b.port) return; // not the backend's socket
       c.udpDatagramsOut++;
       c.bytesOut += reply.length;
       f.lastSeen = this.opts.clock.now();
       this.socket.send(reply, f.port, f.address);
     });
     up.on('error', (err) => {
-      // ICMP port unreachable shows up here on a connected socket: the flow ends, the next datagram picks again
+      // a send that fails (no route, socket closed): the flow ends, the next datagram picks again
       c.failedConnects++;
       this.opts.logger.debug({ port: this.table.port, backend: b.id, err: err.message }, 'mesh: udp backend error');
       this.closeFlow(f);
     });
-    up.connect(b.port, b.host, () => {
-      f.connected = true;
-      for (const q of f.queue) up.send(q);
+    up.bind(0, () => {
+      f.ready = true;
+      for (const q of f.queue) up.send(q, b.port, b.host);
       f.queue.length = 0;
     });
     return f;
