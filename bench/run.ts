@@ -3,7 +3,7 @@
 // (e.g. `npm run bench -- --reps 1`); `--list` only shows what would run.
 //   single-node     docker runtime (needs SHOAL_TEST_ENGINE, see scripts/ci-engine.sh) and process runtime
 //   rolling-update  B3 through bench.py (docker runtime when SHOAL_TEST_ENGINE is set)
-//   raft, multinode
+//   raft, multinode, failover, mesh-proxy (the routing mesh's proxy on loopback)
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,7 +18,7 @@ interface Job {
 }
 
 /** The benches besides single-node, in the order they run. Other files in bench/ are helpers (kill-task, raft-node). */
-const OTHER_BENCHES = ['rolling-update', 'raft', 'multinode', 'failover'];
+const OTHER_BENCHES = ['rolling-update', 'raft', 'multinode', 'failover', 'mesh-proxy'];
 
 function jobs(extra: string[]): Job[] {
   const list: Job[] = [];

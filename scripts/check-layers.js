@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Layering rules of DESIGN.md §7 that ESLint does not express:
 //  - cli/ never imports daemon code (only lib/ and types/);
-//  - a component under manager/ or agent/ never imports a sibling component; composition roots only wire;
+//  - a component under manager/, agent/ or network/ never imports a sibling component; composition roots only wire;
 //  - pure zones import only pure zones;
 //  - no import cycles.
 'use strict';
@@ -22,7 +22,7 @@ const rel = (p) => path.relative(src, p).split(path.sep).join('/');
 const isPure = (r) => /^(lib|types|raft|store)\//.test(r) || /(^|\/)core\//.test(r) || r.startsWith('agent/exec/') || r.startsWith('api/convert/');
 const compositionRoots = new Set(['manager/manager.ts', 'agent/agent.ts']);
 const componentOf = (r) => {
-  const m = /^(manager|agent)\/([^/]+)\//.exec(r);
+  const m = /^(manager|agent|network)\/([^/]+)\//.exec(r);
   return m ? `${m[1]}/${m[2]}` : null;
 };
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run demo`: a single-node Shoal cluster on the process runtime, driven by the shoal CLI.
 // Starts a daemon in a temporary data dir, initialises a swarm, deploys a 3-replica service, shows
-// node ls / service ls / service ps / service logs, removes the service, stops the daemon and
+// node ls / service ls / service ps / service logs, then a web service with a published port and
+// requests to that port through the routing mesh, removes the services, stops the daemon and
 // removes the temp dir. Every wait is bounded; any failure exits non-zero with the daemon's log tail.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
@@ -43,9 +44,12 @@ function ping() {
   });
 }
 
+/** An argument as a POSIX shell would need it typed. */
+const shellQuote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
 /** Runs `shoal -H … args`, echoing the command and its output; throws when it fails. */
 function shoal(args, { timeoutMs = 60_000, quiet = false } = {}) {
-  if (!quiet) console.log(`\n$ shoal ${args.map((a) => (/[\s$']/.test(a) ? `'${a}'` : a)).join(' ')}`);
+  if (!quiet) console.log(`\n$ shoal ${args.map(shellQuote).join(' ')}`);
   const r = spawnSync(process.execPath, [SHOAL, '-H', host, ...args], { encoding: 'utf8', timeout: timeoutMs });
   if (!quiet) process.stdout.write(r.stdout);
   if (r.status !== 0) {
@@ -118,6 +122,29 @@ function freePort() {
   });
 }
 
+/** GET / on a local port, retried until it answers or the deadline passes (the mesh opens its listener when the table arrives). */
+async function get(port, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr;
+  while (Date.now() < deadline) {
+    try {
+      return await new Promise((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port, path: '/', timeout: 2000, agent: false }, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve(body));
+        });
+        req.on('error', reject);
+        req.on('timeout', () => req.destroy(new Error('timed out')));
+      });
+    } catch (e) {
+      lastErr = e;
+      await sleep(200);
+    }
+  }
+  throw new Error(`no answer on port ${port} within ${timeoutMs} ms: ${lastErr && lastErr.message}`);
+}
+
 async function main() {
   await startDaemon();
   shoal(['version']);
@@ -132,8 +159,22 @@ async function main() {
   shoal(['service', 'ps', 'demo']);
   await sleep(1500);
   shoal(['service', 'logs', '--tail', '2', 'demo']);
-  shoal(['service', 'rm', 'demo']);
-  console.log('\nDemo finished: the service ran 3 replicas on the process runtime and was removed.');
+  // A published port: the routing mesh answers it on the node and balances over the tasks, each of
+  // which listens on the port the process runtime gave it ($PORT, docs/design/networking.md §2.4).
+  const port = await freePort();
+  const server = `require('http').createServer((q, r) => r.end('hello from ' + process.env.HOSTNAME + '\\n')).listen(process.env.PORT)`;
+  shoal(['service', 'create', '--name', 'web', '--replicas', '2', '--publish', `${port}:80`, 'node:20', process.execPath, '-e', server], { timeoutMs: 120_000 });
+  await waitForReplicas('web', '2/2', 60_000);
+  shoal(['service', 'ls']);
+  const seen = new Set();
+  for (let i = 0; i < 6; i++) {
+    const body = await get(port, 20_000);
+    console.log(`$ curl http://127.0.0.1:${port}/\n${body.trim()}`);
+    seen.add(body.trim());
+  }
+  if (seen.size < 2) throw new Error(`the mesh sent every request to one task: ${[...seen].join(', ')}`);
+  shoal(['service', 'rm', 'demo', 'web']);
+  console.log('\nDemo finished: 3 replicas ran on the process runtime, a published port was answered by both web tasks through the routing mesh, and the services were removed.');
 }
 
 let failed = false;

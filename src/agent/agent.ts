@@ -1,4 +1,4 @@
-import type { DispatcherApi, NodeDescription, TaskStatusUpdate, Task, TLSInfo } from '../types';
+import type { DispatcherApi, NodeDescription, NodeNetworkView, TaskStatusUpdate, Task, TLSInfo } from '../types';
 import type { LogSubscriptionMessage } from '../rpc/protocol';
 import type { LogCapableDispatcher } from './remote-dispatcher';
 import type { Executor, ExecutorDescription, LogLine, LogOptions, TaskController } from './executor/types';
@@ -35,6 +35,8 @@ export interface AgentOptions {
   retryMs?: number;
   /** This node's TLS facts (its certificate's issuer, its trust root), reported with every session. */
   tlsInfo?: () => Promise<TLSInfo | undefined>;
+  /** Receives the node's network view (the routing mesh table) whenever the dispatcher sends a new one. */
+  onNetworkView?: (view: NodeNetworkView) => void;
 }
 
 function logCapable(api: DispatcherApi): (DispatcherApi & LogCapableDispatcher) | null {
@@ -192,6 +194,7 @@ export class Agent {
         for (const u of this.worker.statuses()) if (!this.pending.has(u.taskId)) this.pending.set(u.taskId, u);
         this.scheduleFlush();
         for await (const msg of until(api.assignments(info.sessionId, abort.signal), abort.signal)) {
+          if (msg.network) this.opts.onNetworkView?.(msg.network);
           await this.worker.assign(msg);
         }
         if (!this.stopping.signal.aborted) this.log?.warn({}, 'agent: assignment stream ended');

@@ -1,4 +1,4 @@
-import type { Task, TaskStatus } from '../types';
+import type { Task, TaskEndpoint, TaskStatus } from '../types';
 import type { TaskController, ExitResult } from './executor/types';
 import type { Clock } from '../lib/ports';
 import { decide, isForward, stopGraceMs, hasHealthTest, DESTROYED_ERR, type StepFacts, type Health } from './exec/step';
@@ -19,7 +19,7 @@ export interface TaskManagerOptions {
   task: Task;
   controller: TaskController;
   /** Called for every new status (and health change) of the task. */
-  report: (taskId: string, status: TaskStatus, health?: Health) => void;
+  report: (taskId: string, status: TaskStatus, health?: Health, endpoints?: TaskEndpoint[]) => void;
   clock: Clock;
   logger?: AgentLogger;
   /** Delay before retrying a failed shutdown/terminate/remove (ms). Default 1000. */
@@ -37,6 +37,8 @@ export class TaskManager {
   private task: Task;
   private status: TaskStatus;
   private health?: Health;
+  /** Where the runtime says the task is reached for its published ports (reported with every status). */
+  private endpoints?: TaskEndpoint[];
   private readonly facts: StepFacts = {};
   private wake: (() => void) | null = null;
   private dirty = false;
@@ -144,14 +146,14 @@ export class TaskManager {
     if (h === 'unhealthy' && (this.status.State === 'starting' || this.status.State === 'running')) this.facts.unhealthy = true;
     this.health = h;
     // Health rides along with the current status so the manager learns it (internal.health).
-    if (!isTerminal(this.status.State)) this.opts.report(this.id, this.status, h);
+    if (!isTerminal(this.status.State)) this.opts.report(this.id, this.status, h, this.endpoints);
     this.poke();
   }
 
   private setStatus(s: TaskStatus): void {
     if (!isForward(this.status, s)) return;
     this.status = s;
-    this.opts.report(this.id, s, this.health);
+    this.opts.report(this.id, s, this.health, this.endpoints);
   }
 
   private healthCheck(): boolean {
@@ -179,6 +181,7 @@ export class TaskManager {
     if (rt.running || isAtLeast(st, 'starting')) this.facts.started = true;
     if (rt.health === 'unhealthy' && rt.running) this.facts.unhealthy = true;
     if (rt.health) this.health = rt.health;
+    if (rt.endpoints) this.endpoints = rt.endpoints;
   }
 
   private async refreshContainer(): Promise<void> {
@@ -187,6 +190,7 @@ export class TaskManager {
       if (!rt) return;
       this.facts.container = { ContainerID: rt.containerId, PID: rt.pid, ...(rt.exitCode !== undefined && !rt.running ? { ExitCode: rt.exitCode } : {}) };
       if (rt.health && this.facts.health === undefined) this.facts.health = rt.health;
+      if (rt.endpoints) this.endpoints = rt.endpoints;
     } catch {
       /* facts stay as they were */
     }

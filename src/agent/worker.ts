@@ -1,6 +1,6 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { AssignmentsMessage, Task, TaskStatus, TaskStatusUpdate } from '../types';
+import type { AssignmentsMessage, Task, TaskEndpoint, TaskStatus, TaskStatusUpdate } from '../types';
 import { isAtLeast } from '../types';
 import type { Executor, TaskController } from './executor/types';
 import type { Clock } from '../lib/ports';
@@ -113,7 +113,7 @@ export class Worker {
     const m = new TaskManager({
       task: t,
       controller: this.opts.executor.controller(t),
-      report: (taskId: string, status: TaskStatus, health?: Health) => this.onStatus(taskId, status, health),
+      report: (taskId: string, status: TaskStatus, health?: Health, endpoints?: TaskEndpoint[]) => this.onStatus(taskId, status, health, endpoints),
       clock: this.opts.clock,
       logger: this.opts.logger,
       retryMs: this.opts.retryMs,
@@ -123,10 +123,10 @@ export class Worker {
     m.start();
   }
 
-  private onStatus(taskId: string, status: TaskStatus, health?: Health): void {
+  private onStatus(taskId: string, status: TaskStatus, health?: Health, endpoints?: TaskEndpoint[]): void {
     if (!this.managers.has(taskId)) return;
     this.scheduleSave();
-    this.opts.report({ taskId, status, ...(health ? { health } : {}) });
+    this.opts.report({ taskId, status, ...(health ? { health } : {}), ...(endpoints?.length ? { endpoints } : {}) });
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Cluster, Node, NodeSpec, Service, ServiceSpec, SwarmSpec, Task } from '../types';
+import type { Cluster, Network, NetworkCreateRequest, Node, NodeSpec, Service, ServiceSpec, SwarmSpec, Task } from '../types';
 
 // What the HTTP layer needs from the daemon. The API routers parse and shape; the backend decides.
 // Every method throws ShoalError kinds (src/lib/errors.ts); src/api maps them to HTTP statuses.
@@ -116,6 +116,15 @@ export interface ClusterBackend {
 
   serviceLogs(ref: string, req: LogRequest, signal: AbortSignal): AsyncIterable<ServiceLogLine>;
   taskLogs(id: string, req: LogRequest, signal: AbortSignal): AsyncIterable<ServiceLogLine>;
+
+  /** Swarm networks (undefined from a node that is not a manager: `/networks` then shows only the engine's). */
+  listNetworks(filters: Filters): Promise<Network[] | undefined>;
+  getNetwork(ref: string): Promise<Network>;
+  createNetwork(req: NetworkCreateRequest): Promise<string>;
+  removeNetwork(ref: string): Promise<void>;
+  pruneNetworks(filters: Filters): Promise<string[]>;
+  /** What `network inspect` shows from this node: its ID and each node's name and address. */
+  networkView(): Promise<{ nodeId: string; nodes: { ID: string; Name: string; Addr: string }[] } | undefined>;
 
   /** Swarm-scoped events (service, node, secret, config, network) since/until seconds, filtered. */
   events(opts: { since?: number; until?: number; filters: Filters }, signal: AbortSignal): AsyncIterable<EngineEvent>;

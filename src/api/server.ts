@@ -10,6 +10,7 @@ import { EngineProxy } from './engine-proxy';
 import { errorBody, statusOf } from './errors';
 import { sendError } from './http-util';
 import { answerWithoutEngine, engineRoutes, isEnginePath, noEngineMessage } from './router/engine';
+import { networkRoutes } from './router/networks';
 import { serviceRoutes } from './router/services';
 import { swarmRoutes } from './router/swarm';
 import { systemRoutes } from './router/system';
@@ -37,7 +38,7 @@ export interface ApiServer {
   addresses(): string[];
 }
 
-const ROUTES: Route[] = [...systemRoutes, ...swarmRoutes, ...serviceRoutes, ...engineRoutes];
+const ROUTES: Route[] = [...systemRoutes, ...swarmRoutes, ...serviceRoutes, ...networkRoutes, ...engineRoutes];
 
 function buildFacts(): BuildFacts {
   return { gitCommit: 'shoal', runtimeVersion: `node${process.version.replace(/^v/, '')}`, buildTime: '' };

@@ -5,7 +5,7 @@ import type { Clock, Rng } from '../lib/ports';
 import { NO_LEADER_MESSAGE, isKind, unavailable } from '../lib/errors';
 import { MemoryStore, type Change } from '../store';
 import type { SwarmSpec } from '../types';
-import { ControlApi } from './controlapi';
+import { ControlApi, NetworkControl } from './controlapi';
 import { ControlService } from './controlapi/service';
 import { GrpcRaftTransport, NotLeaderError, keepsQuorumWithout, RaftConsensus, RaftDiskStorage, requestJoin, type MemberStatus, type RaftConsensusOptions } from './consensus';
 import { Allocator } from './allocator';
@@ -71,6 +71,7 @@ const noLeader = () => unavailable(NO_LEADER_MESSAGE);
 export class Manager {
   readonly store: MemoryStore;
   readonly controlapi: ControlApi;
+  readonly networks: NetworkControl;
   readonly dispatcher: Dispatcher;
   consensus!: RaftConsensus;
   readonly raftDir: string;
@@ -100,6 +101,7 @@ export class Manager {
         return !m || keepsQuorumWithout(members, m.raftId);
       },
     });
+    this.networks = new NetworkControl({ store, clock, rng });
     this.dispatcher = new Dispatcher({ store, clock, logger: logger.child({ component: 'dispatcher' }),
       managers: deps.managers,
       disconnectGraceMs: deps.disconnectGraceMs,
@@ -125,9 +127,14 @@ export class Manager {
       logger: logger.child({ component: 'raft-roles' }),
     });
     // Every public ControlApi method is an operation the Control service may run on the leader.
-    for (const name of Object.getOwnPropertyNames(ControlApi.prototype)) {
-      const fn = (this.controlapi as unknown as Record<string, unknown>)[name];
-      if (name !== 'constructor' && typeof fn === 'function') this.ops.set(name, fn.bind(this.controlapi) as Operation);
+    for (const [proto, target] of [
+      [ControlApi.prototype, this.controlapi],
+      [NetworkControl.prototype, this.networks],
+    ] as const) {
+      for (const name of Object.getOwnPropertyNames(proto)) {
+        const fn = (target as unknown as Record<string, unknown>)[name];
+        if (name !== 'constructor' && typeof fn === 'function') this.ops.set(name, fn.bind(target) as Operation);
+      }
     }
     this.ops.set('createNode', (async (node: import('../types').Node) => {
       await this.store.update((tx) => tx.create('node', node));

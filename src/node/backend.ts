@@ -9,8 +9,8 @@ import type {
   SwarmInfo,
   SwarmUpdateFlags,
 } from '../api/backend';
-import { failedPrecondition, unavailable, unimplemented, NOT_A_MANAGER_MESSAGE, NOT_A_MANAGER_WORKER_MESSAGE } from '../lib/errors';
-import type { NodeSpec, ServiceSpec, SwarmSpec } from '../types';
+import { failedPrecondition, permissionDenied as forbidden, unavailable, unimplemented, NOT_A_MANAGER_MESSAGE, NOT_A_MANAGER_WORKER_MESSAGE } from '../lib/errors';
+import type { Network, NetworkCreateRequest, NodeSpec, ServiceSpec, SwarmSpec } from '../types';
 import type { Daemon } from './daemon';
 import type { MemoryStore } from '../store';
 import { mergeLogStreams } from './logs';
@@ -174,6 +174,33 @@ export class NodeBackend implements ClusterBackend {
       watch: this.d.manager?.store,
       signal,
     });
+  }
+
+  async listNetworks(f: Filters): Promise<Network[] | undefined> {
+    if (!this.d.manager) return undefined;
+    return this.call<Network[]>('listNetworks', f);
+  }
+  async getNetwork(ref: string) {
+    return this.call<Network>('getNetwork', ref);
+  }
+  async createNetwork(req: NetworkCreateRequest) {
+    if (!this.d.manager && this.d.state) {
+      throw forbidden('Cannot create a multi-host network from a worker node. Please create the network from a manager node.');
+    }
+    return this.call<string>('createNetwork', req);
+  }
+  async removeNetwork(ref: string) {
+    await this.call('removeNetwork', ref);
+  }
+  async pruneNetworks(f: Filters) {
+    if (!this.d.manager) return [];
+    return this.call<string[]>('pruneNetworks', f);
+  }
+  async networkView() {
+    const st = this.d.state;
+    if (!st || !this.d.manager) return undefined;
+    const nodes = this.d.manager.controlapi.listNodes({}).map((n) => ({ ID: n.ID, Name: n.Description.Hostname, Addr: n.Status.Addr }));
+    return { nodeId: st.nodeId, nodes };
   }
 
   events(opts: { since?: number; until?: number; filters: Filters }, signal: AbortSignal): AsyncIterable<EngineEvent> {

@@ -17,6 +17,11 @@ export interface DaemonConfig {
   testFaultFile?: string;
   /** Raft tick length in ms (`--raft-tick-ms`; Docker's is 1000). Tests and benches use short ticks for fast elections. */
   raftTickMs?: number;
+  /**
+   * Where the routing mesh listens for published ports (`--mesh-listen-addr`; default 0.0.0.0, every
+   * address, as Docker). Several nodes on one machine's loopback each take their own address.
+   */
+  meshListenAddr?: string;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -84,6 +89,9 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig {
         cfg.raftTickMs = v;
         break;
       }
+      case '--mesh-listen-addr':
+        cfg.meshListenAddr = val();
+        break;
       case '--log-level':
         cfg.logLevel = val();
         break;

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { createRootCA, caDigest, issueNodeKeyAndCertificate, certInfo, tlsInfoOf } from '../manager/ca/pki';
 import { joinCluster } from '../manager/ca/join';
 import type { NodeCredentials, NodeSecurity } from '../manager/ca/keystore';
-import { initialSwarmSpec } from '../manager/controlapi';
+import { ingressNetwork, initialSwarmSpec } from '../manager/controlapi';
 import type { Manager, OpenMode } from '../manager/manager';
 import { RpcError, type ManagerRef } from '../rpc';
 import type { Executor } from '../agent/executor/types';
@@ -328,6 +328,7 @@ async function firstClusterObjects(
     internal: { rootCACert: ca.certPem, rootCAKey: ca.keyPem },
   };
   const node = firstManagerNode(nodeId, addrs, ts, cluster.TLSInfo, facts);
+  const ingress = ingressNetwork({ id: newId(systemRng), now: ts, pools: cluster.DefaultAddrPool, subnetSize: cluster.SubnetSize });
   return {
     state: { nodeId, clusterId, role: 'manager', advertiseAddr: addrs.advertiseAddr, listenAddr: addrs.listenAddr },
     credentials: { keyPem: nodeCert.keyPem, certPem: nodeCert.certPem, caPem: ca.certPem },
@@ -337,6 +338,7 @@ async function firstClusterObjects(
       changes: [
         { action: 'create', kind: 'cluster', object: cluster },
         { action: 'create', kind: 'node', object: node },
+        { action: 'create', kind: 'network', object: ingress },
       ],
     },
   };

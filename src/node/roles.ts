@@ -10,6 +10,7 @@ import { Manager, type OpenMode } from '../manager/manager';
 import type { ManagerRef } from '../rpc';
 import { RemoteDispatcherConnector } from '../agent/remote-dispatcher';
 import { Agent } from '../agent/agent';
+import { NodeNetwork } from '../network/node-network';
 import type { Executor } from '../agent/executor/types';
 import { failedPrecondition, unavailable } from '../lib/errors';
 import type { Cluster, DispatcherApi, SwarmSpec } from '../types';
@@ -53,6 +54,8 @@ export class NodeRoles {
   /** A worker's connection to the managers (dispatcher sessions, manager list, `Leave`). */
   connector: RemoteDispatcherConnector | undefined;
   renewer: CertRenewer | undefined;
+  /** The node's network layer (routing mesh), fed by the agent's network view. */
+  network: NodeNetwork | undefined;
   /** A manager's own agent's connector to the leader's dispatcher, while another manager leads. */
   private agentRemote: RemoteDispatcherConnector | undefined;
   /** Undo functions of subscriptions taken at start, run in reverse at stop. */
@@ -82,6 +85,8 @@ export class NodeRoles {
     this.renewer = undefined;
     await this.agent?.stop().catch((e: unknown) => this.o.logger.warn({ err: e }, 'agent stop'));
     this.agent = undefined;
+    await this.network?.close().catch((e: unknown) => this.o.logger.warn({ err: e }, 'network stop'));
+    this.network = undefined;
     this.connector?.close();
     this.connector = undefined;
     this.agentRemote?.close();
@@ -188,7 +193,10 @@ export class NodeRoles {
   }
 
   private async startAgent(state: SwarmState, dispatcher: () => DispatcherApi, backoffMaxMs?: number): Promise<void> {
+    const network = new NodeNetwork(this.o.logger.child({ role: 'network' }), { meshBindHost: this.o.cfg.meshListenAddr });
+    this.network = network;
     this.agent = new Agent({
+      onNetworkView: (view) => network.apply(view),
       dataDir: this.o.cfg.dataDir,
       executor: this.o.executor(),
       nodeId: state.nodeId,

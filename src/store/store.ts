@@ -51,7 +51,7 @@ export interface WriteTx extends ReadTx {
  * snapshot and restore. It is pure: durability and replication are the Proposer's job.
  */
 export class MemoryStore {
-  private tables: Tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map() };
+  private tables: Tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map(), network: new Map() };
   private byService = new Map<string, Set<string>>();
   private byNode = new Map<string, Set<string>>();
   private watches = new Set<Watch>();
@@ -164,17 +164,19 @@ export class MemoryStore {
         node: [...this.tables.node.values()].map(clone),
         service: [...this.tables.service.values()].map(clone),
         task: [...this.tables.task.values()].map(clone),
+        network: [...this.tables.network.values()].map(clone),
       },
     };
   }
 
   /** Replaces the whole state (snapshot install). Watchers see nothing: they must re-list. */
   restore(snap: StoreSnapshot): void {
-    this.tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map() };
+    this.tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map(), network: new Map() };
     this.byNode.clear();
     this.byService.clear();
     for (const kind of KINDS) {
-      for (const o of snap.tables[kind] as ObjectTypes[Kind][]) {
+      // A snapshot written before a kind existed has no table for it.
+      for (const o of (snap.tables[kind] ?? []) as ObjectTypes[Kind][]) {
         (this.tables[kind] as Table<Kind>).set(o.ID, clone(o));
         this.indexObj(kind, o);
       }

@@ -1,14 +1,15 @@
-import type { Cluster, Node, Service, Task } from '../types';
+import type { Cluster, Network, Node, Service, Task } from '../types';
 
-/** The tables of the store and the object each holds. Networks, secrets and configs join here later. */
+/** The tables of the store and the object each holds. Secrets and configs join here later. */
 export interface ObjectTypes {
   cluster: Cluster;
   node: Node;
   service: Service;
   task: Task;
+  network: Network;
 }
 export type Kind = keyof ObjectTypes;
-export const KINDS: readonly Kind[] = ['cluster', 'node', 'service', 'task'];
+export const KINDS: readonly Kind[] = ['cluster', 'node', 'service', 'task', 'network'];
 
 export type StoreObject = ObjectTypes[Kind];
 

@@ -1,5 +1,6 @@
 import type { Task, TaskStatus } from './task';
 import type { NodeDescription } from './node';
+import type { NodeNetworkView, TaskEndpoint } from './network';
 
 // The agent ⇄ dispatcher protocol. In one process (a single-node manager) the agent calls the
 // dispatcher directly; across nodes the same messages travel over mutual-TLS gRPC (src/rpc/).
@@ -27,12 +28,16 @@ export interface AssignmentsMessage {
   updateTasks: Task[];
   /** Task IDs the agent must forget (after removing their runtime objects). */
   removeTasks: string[];
+  /** The node's network view (routing mesh table), whole, when it changed since the last message. */
+  network?: NodeNetworkView;
 }
 
 export interface TaskStatusUpdate {
   taskId: string;
   status: TaskStatus;
   health?: 'starting' | 'healthy' | 'unhealthy';
+  /** Where the task is reached for its published ports (process runtime). */
+  endpoints?: TaskEndpoint[];
 }
 
 /** What an agent needs from a dispatcher. Every call names the session; a stale one fails with Unavailable/NotFound. */

@@ -1,4 +1,5 @@
 import type { Labels, Meta, Platform, ResourceObject } from './common';
+import type { NetworkAttachment, TaskEndpoint } from './network';
 
 export interface Mount {
   Target: string;
@@ -140,7 +141,7 @@ export interface Task extends Meta {
   NodeID?: string;
   Status: TaskStatus;
   DesiredState: TaskState;
-  NetworksAttachments?: unknown[];
+  NetworksAttachments?: NetworkAttachment[];
   JobIteration?: { Index: number };
   /** Internal, never shown by the API. */
   internal: TaskInternal;
@@ -153,6 +154,10 @@ export interface TaskInternal {
   serviceName: string;
   /** Health of the task's container as the agent last reported it. */
   health?: 'starting' | 'healthy' | 'unhealthy';
+  /** The service's published ports when the task was allocated (what the agent gives the task). */
+  ports?: PortConfig[];
+  /** Where the agent reported the task is reached for those ports (process runtime). */
+  endpoints?: TaskEndpoint[];
   /**
    * Set by the restart supervisor on a replacement it creates with DesiredState READY: the task is
    * switched to RUNNING once `notBefore` (ms since the epoch) has passed and the task it replaces

@@ -53,7 +53,8 @@ export class ClusterNode {
     this.daemon = new TestDaemon({ ...opts, hostname });
     this.faultFile = path.join(this.daemon.dataDir, 'test-fault.json');
     fs.writeFileSync(this.faultFile, JSON.stringify({ drop: [] }));
-    this.daemon.opts.extraArgs = ['--swarm-default-advertise-addr', ip, '--test-fault-file', this.faultFile, ...(opts.extraArgs ?? [])];
+    // Each node's routing mesh listens on its own loopback address, as each host would on its own.
+    this.daemon.opts.extraArgs = ['--swarm-default-advertise-addr', ip, '--mesh-listen-addr', ip, '--test-fault-file', this.faultFile, ...(opts.extraArgs ?? [])];
   }
 
   docker(args: string[], o?: { timeoutMs?: number }) {

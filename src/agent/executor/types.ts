@@ -1,4 +1,4 @@
-import type { Task } from '../../types';
+import type { Task, TaskEndpoint } from '../../types';
 
 /**
  * The contract between the agent's task managers and a runtime (docker or process).
@@ -36,6 +36,8 @@ export interface RuntimeStatus {
   running: boolean;
   /** 'starting' | 'healthy' | 'unhealthy' when a health check is configured. */
   health?: 'starting' | 'healthy' | 'unhealthy';
+  /** Where the task is reached for its service's published ports, when not at its own address (process runtime). */
+  endpoints?: TaskEndpoint[];
 }
 
 export interface ExitResult {

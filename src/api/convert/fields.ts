@@ -31,13 +31,14 @@ EncryptionConfig AutoLockManagers TaskDefaults
 Availability
 ListenAddr AdvertiseAddr DataPathAddr DataPathPort DefaultAddrPool ForceNewCluster SubnetSize Spec
 RemoteAddrs JoinToken UnlockKey
+Driver Scope Internal Attachable Ingress ConfigOnly ConfigFrom Network EnableIPv4 EnableIPv6 IPAM Subnet IPRange Gateway AuxiliaryAddresses CheckDuplicate
 `;
 
 const CANONICAL = new Map<string, string>();
 for (const f of FIELDS.split(/\s+/).filter(Boolean)) CANONICAL.set(f.toLowerCase(), f);
 
 /** Fields whose value is a string map: its keys are not field names. */
-const MAP_FIELDS = new Set(['Labels', 'Options', 'DriverOpts', 'Sysctls']);
+const MAP_FIELDS = new Set(['Labels', 'Options', 'DriverOpts', 'Sysctls', 'AuxiliaryAddresses']);
 
 /** The canonical spelling of a request field, or undefined when it is not a known one. */
 export const canonicalField = (key: string): string | undefined => CANONICAL.get(key.toLowerCase());

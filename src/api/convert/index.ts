@@ -5,3 +5,4 @@ export * from './logs';
 export * from './strip';
 export * from './system';
 export * from './fields';
+export * from './networks';

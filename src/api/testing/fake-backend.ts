@@ -1,7 +1,7 @@
 // Test doubles for the API layer: a ClusterBackend that records every call and answers from
 // plain fields the tests set, plus object builders. For tests only; nothing in the daemon uses it.
 import * as os from 'node:os';
-import { NOT_A_MANAGER_MESSAGE, conflict, notFound, unavailable } from '../../lib/errors';
+import { NOT_A_MANAGER_MESSAGE, conflict, notFound, unavailable, unimplemented } from '../../lib/errors';
 import type { Cluster, Node, NodeSpec, Service, ServiceSpec, SwarmSpec, Task } from '../../types';
 import { defaultSwarmSpec } from '../../types';
 import type {
@@ -170,6 +170,26 @@ export class FakeBackend implements ClusterBackend {
       this.logsAborted = true;
     }
   }
+  // Networks are exercised against real daemons (test/e2e); the fake has none.
+  async listNetworks(): Promise<undefined> {
+    return undefined;
+  }
+  async getNetwork(ref: string): Promise<never> {
+    throw notFound(`network ${ref} not found`);
+  }
+  async createNetwork(): Promise<never> {
+    throw unimplemented('networks are not part of the fake backend');
+  }
+  async removeNetwork(ref: string): Promise<never> {
+    throw notFound(`network ${ref} not found`);
+  }
+  async pruneNetworks(): Promise<string[]> {
+    return [];
+  }
+  async networkView(): Promise<undefined> {
+    return undefined;
+  }
+
   async *events(opts: { since?: number; until?: number; filters: Filters }, signal: AbortSignal): AsyncIterable<EngineEvent> {
     this.rec('events', opts);
     for (const e of this.eventsToSend) yield e;

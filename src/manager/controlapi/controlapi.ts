@@ -9,6 +9,8 @@ import { withDefaults } from './core/defaults';
 import { nodeMatches, serviceMatches, taskMatches, type Filters } from './core/filters';
 import { resolveRef } from './core/resolve';
 import { grpcText, normalizeServiceSpec, validateNodeSpec, validateServiceSpec } from './core/validate';
+import { checkPortConflicts, resolveServiceNetworks } from './networks';
+import { validateEndpointSpec } from './core/networks';
 
 export interface ServiceStatusCounts {
   RunningTasks: number;
@@ -153,6 +155,7 @@ export class ControlApi {
 
   async createService(input: ServiceSpec): Promise<string> {
     validateServiceSpec(input);
+    validateEndpointSpec(input.EndpointSpec);
     const spec = normalizeServiceSpec(input);
     const id = newId(this.deps.rng);
     const now = this.now();
@@ -160,6 +163,8 @@ export class ControlApi {
       if (tx.find('service', (s) => s.Spec.Name === spec.Name).length > 0) {
         throw conflict(grpcText('AlreadyExists', `service ${spec.Name} already exists`));
       }
+      resolveServiceNetworks(tx, spec);
+      checkPortConflicts(tx, spec, undefined);
       const svc: Service = {
         ID: id,
         Version: { Index: 0 },
@@ -175,7 +180,10 @@ export class ControlApi {
   }
 
   async updateService(ref: string, version: number, input: ServiceSpec, rollback: boolean): Promise<void> {
-    if (!rollback) validateServiceSpec(input);
+    if (!rollback) {
+      validateServiceSpec(input);
+      validateEndpointSpec(input.EndpointSpec);
+    }
     await this.store.update((tx) => {
       const s = this.resolveService(tx, ref);
       if (s.Version.Index !== version) throw internal(grpcText('Unknown', 'update out of sequence'));
@@ -190,6 +198,8 @@ export class ControlApi {
         const spec = normalizeServiceSpec(input);
         if (spec.Name !== s.Spec.Name) throw invalidArgument(grpcText('Unimplemented', 'renaming services is not supported'));
         if (!!spec.Mode.Global !== !!s.Spec.Mode.Global) throw invalidArgument(grpcText('Unimplemented', 'service mode change is not allowed'));
+        resolveServiceNetworks(tx, spec);
+        checkPortConflicts(tx, spec, s.ID);
         s.PreviousSpec = s.Spec;
         s.Spec = spec;
         // As swarmkit: a new spec starts afresh; the update supervisor writes the new status.

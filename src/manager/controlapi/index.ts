@@ -3,3 +3,5 @@ export * from './core/filters';
 export * from './core/validate';
 export * from './core/defaults';
 export * from './core/swarm-spec';
+export * from './networks';
+export * from './core/networks';

@@ -5,6 +5,7 @@ import type { Clock } from '../../lib/ports';
 import { invalidArgument, notFound, unavailable } from '../../lib/errors';
 import { isoTime } from '../../lib/time';
 import { AssignmentSet, type TaskChange } from './core/assignments';
+import { IngressFeed } from './ingress-feed';
 import { HeartbeatTracker, heartbeatPeriodMs, heartbeatTtlMs } from './core/heartbeat';
 import { coalesceUpdates, judgeStatusUpdate, withStatus } from './core/status';
 import { registeredNode } from './core/registration';
@@ -90,6 +91,7 @@ export class Dispatcher implements DispatcherApi {
   private disconnectTimers = new Map<string, NodeJS.Timeout>();
   private running = false;
   private stopped = new AbortController();
+  private readonly ingress: IngressFeed;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.store = opts.store;
@@ -97,12 +99,14 @@ export class Dispatcher implements DispatcherApi {
     this.log = opts.logger;
     this.batchMs = opts.batchMs ?? 10;
     this.heartbeats = new HeartbeatTracker(opts.heartbeatEpsilonMs);
+    this.ingress = new IngressFeed(this.store, this.batchMs);
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
     this.stopped = new AbortController();
+    this.ingress.start();
     this.scheduleCheck();
     this.expectReconnects();
   }
@@ -149,6 +153,7 @@ export class Dispatcher implements DispatcherApi {
     if (!this.running) return;
     this.running = false;
     this.stopped.abort();
+    this.ingress.stop();
     if (this.checkTimer) clearTimeout(this.checkTimer);
     this.checkTimer = null;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
@@ -290,16 +295,29 @@ export class Dispatcher implements DispatcherApi {
     try {
       const viewIndex = this.store.index;
       const tasks = this.store.view((tx) => tx.tasksByNode(nodeId));
-      yield set.complete(tasks);
+      let net = this.ingress.current();
+      yield { ...set.complete(tasks), network: net.view };
+      // One pending read of the watch at a time (a Watch has one waiter), raced with the mesh table.
+      let next: ReturnType<typeof watch.next> | null = null;
       while (!stop.signal.aborted) {
-        const first = await watch.next();
-        if (first.done) break;
+        next ??= watch.next();
+        const cancel = new AbortController();
+        const netChanged = this.ingress.changed(net.version, AbortSignal.any([stop.signal, cancel.signal])).then(() => 'net' as const);
+        const first = await Promise.race([next, netChanged]);
+        cancel.abort(); // drop this round's waiter on the feed
+        if (first !== 'net' && first.done) break;
         // Coalesce a few ms of changes into one message.
         await sleep(this.batchMs, stop.signal);
         if (stop.signal.aborted) break;
-        const events = [first.value, ...watch.drain()].filter((e) => e.index > viewIndex);
-        const changes: TaskChange[] = events.map((e) => ({ action: e.action, task: e.object as TaskChange['task'] }));
-        const msg = set.apply(changes);
+        const events = first === 'net' ? watch.drain() : [first.value, ...watch.drain()];
+        if (first !== 'net') next = null;
+        const changes: TaskChange[] = events.filter((e) => e.index > viewIndex).map((e) => ({ action: e.action, task: e.object as TaskChange['task'] }));
+        let msg = set.apply(changes);
+        const cur = this.ingress.current();
+        if (cur.version !== net.version) {
+          net = cur;
+          msg = { ...(msg ?? { type: 'incremental', updateTasks: [], removeTasks: [] }), network: cur.view };
+        }
         if (msg) yield msg;
       }
     } finally {

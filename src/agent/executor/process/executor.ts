@@ -16,6 +16,7 @@ import type {
 } from '../types';
 import { ProcRuntime, taskDir, type RuntimeEnv } from './runtime';
 import { safeTaskId, stateFile } from './state';
+import { assignTaskPorts } from './ports';
 
 export interface ProcessExecutorOptions {
   /** The daemon's data dir; tasks live under `<dataDir>/tasks/`. */
@@ -143,7 +144,7 @@ export class ProcessController implements TaskController {
 
   async prepare(): Promise<void> {
     const rt = this.rt();
-    rt.prepare(this.task);
+    if (!rt.prepared) rt.prepare(this.task, await assignTaskPorts(this.task));
     rt.setHealthConfig(this.task);
   }
 

@@ -5,10 +5,11 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { failedPrecondition, invalidArgument, notFound, unavailable } from '../../../lib/errors';
-import type { HealthConfig, Task } from '../../../types';
+import type { HealthConfig, Task, TaskEndpoint } from '../../../types';
 import { nonZeroExit, type ExitResult, type LogLine, type LogOptions, type RuntimeStatus } from '../types';
 import { HealthMonitor, probeOf } from './health';
 import { LogCollector, outDir, rawFile, readLogs } from './logs';
+import { portEnv } from './ports';
 import {
   exitCodeOf,
   isAlive,
@@ -67,7 +68,12 @@ export class ProcRuntime {
 
   // ---- prepare / start -------------------------------------------------------------------------
 
-  prepare(task: Task): void {
+  /** True once the task's state exists (prepared now or by an earlier daemon). */
+  get prepared(): boolean {
+    return this.state !== undefined && this.state !== null;
+  }
+
+  prepare(task: Task, endpoints: TaskEndpoint[] = []): void {
     if (this.state) return;
     const spec = task.Spec.ContainerSpec;
     if (!spec) throw invalidArgument(`task ${task.ID} has no ContainerSpec`);
@@ -79,6 +85,7 @@ export class ProcRuntime {
     if (!env.some((e) => e.startsWith('PATH='))) env.push(`PATH=${this.env.path}`);
     // As in a container: HOSTNAME is the spec's hostname, else the short container ID.
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${spec.Hostname || processContainerId(task.ID).slice(0, 12)}`);
+    for (const e of portEnv(endpoints)) if (!env.some((x) => x.startsWith(e.slice(0, e.indexOf('=') + 1)))) env.push(e);
     const cwd = spec.Dir || this.dir;
     if (spec.Dir && !fs.existsSync(spec.Dir)) throw invalidArgument(`process runtime: working directory ${spec.Dir} does not exist`);
     let uid: number | undefined;
@@ -100,6 +107,7 @@ export class ProcRuntime {
       gid,
       stopSignal: parseSignal(spec.StopSignal).name,
       createdAt: this.env.now(),
+      ...(endpoints.length ? { endpoints } : {}),
     };
     writeState(this.dir, st);
     this.state = st;
@@ -283,6 +291,7 @@ export class ProcRuntime {
     if (this.exited) out.exitCode = this.exited.exitCode;
     const h = this.health?.status ?? st.health;
     if (h && probeOf(this.healthConfig)) out.health = h;
+    if (st.endpoints) out.endpoints = st.endpoints;
     return out;
   }
 

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { TaskEndpoint } from '../../../types';
 
 export type Health = 'starting' | 'healthy' | 'unhealthy';
 
@@ -28,6 +29,8 @@ export interface ProcState {
   /** The last signal Shoal sent (a stop or kill); decides the exit code of an adopted process. */
   signalSent?: string;
   health?: Health;
+  /** The node ports given to the task for its service's published ports (ports.ts). */
+  endpoints?: TaskEndpoint[];
 }
 
 /** 64 hex characters standing in for a container ID: sha256 of the task ID. */

@@ -23,7 +23,8 @@ export function judgeStatusUpdate(task: Task | undefined, nodeId: string, u: Tas
     (u.status.Err ?? '') === (task.Status.Err ?? '') &&
     JSON.stringify(u.status.ContainerStatus ?? {}) === JSON.stringify(task.Status.ContainerStatus ?? {}) &&
     (u.status.PortStatus === undefined || JSON.stringify(u.status.PortStatus) === JSON.stringify(task.Status.PortStatus ?? {})) &&
-    (u.health === undefined || u.health === task.internal.health);
+    (u.health === undefined || u.health === task.internal.health) &&
+    (u.endpoints === undefined || JSON.stringify(u.endpoints) === JSON.stringify(task.internal.endpoints));
   return same ? 'unchanged' : 'apply';
 }
 
@@ -32,5 +33,15 @@ export function withStatus(task: Task, u: TaskStatusUpdate, updatedAt: string): 
   const t: Task = { ...task, Status: { ...u.status }, UpdatedAt: updatedAt, internal: { ...task.internal } };
   if (!t.Status.PortStatus && task.Status.PortStatus) t.Status.PortStatus = task.Status.PortStatus;
   if (u.health !== undefined) t.internal.health = u.health;
+  if (u.endpoints !== undefined) {
+    t.internal.endpoints = u.endpoints;
+    // Host-mode ports show in `docker service ps` PORTS, as the engine's port bindings do in Docker.
+    const host = (t.internal.ports ?? []).filter((p) => p.PublishMode === 'host');
+    const ports = host
+      .map((p) => ({ p, e: u.endpoints!.find((e) => e.Protocol === (p.Protocol ?? 'tcp') && e.TargetPort === p.TargetPort) }))
+      .filter((x) => x.e)
+      .map(({ p, e }) => ({ Protocol: p.Protocol ?? 'tcp', TargetPort: p.TargetPort, PublishedPort: e!.Port, PublishMode: 'host' as const }));
+    if (ports.length) t.Status.PortStatus = { Ports: ports };
+  }
   return t;
 }

@@ -1,5 +1,5 @@
 import { nodeMatchesConstraints, reservationsOf, taskConstraints, type Platform, type Task } from '../../../types';
-import type { NodeInfo } from './nodeinfo';
+import { hostPortsOf, type NodeInfo } from './nodeinfo';
 
 /**
  * One scheduling filter. The pipeline runs the enabled ones in order and stops at the first that
@@ -62,12 +62,7 @@ export const platformFilter: Filter = {
   explain: (k) => `unsupported platform on ${k === 1 ? '1 node' : `${k} nodes`}`,
 };
 
-/**
- * Host-mode published ports. Hook only: tasks do not carry their endpoint yet; when the allocator
- * writes host-mode ports on tasks, `hostPortsOf` returns them and NodeInfo.hostPorts is filled.
- */
-export const hostPortsOf = (_t: Task): string[] => [];
-
+/** Host-mode published ports: two tasks binding the same port cannot share a node. */
 export const hostPortFilter: Filter = {
   name: 'host-ports',
   prepare(t) {

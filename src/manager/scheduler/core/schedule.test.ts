@@ -11,7 +11,9 @@ const T0 = Date.UTC(2024, 0, 1);
 interface Case {
   name: string;
   nodes: { id: string; state?: Node['Status']['State']; availability?: Node['Spec']['Availability']; labels?: Record<string, string>; role?: 'worker' | 'manager'; cpu?: number; mem?: number; os?: string; arch?: string }[];
-  existing?: { service: string; node: string; cpu?: number; state?: TaskState }[];
+  existing?: { service: string; node: string; cpu?: number; state?: TaskState; hostPorts?: number[] }[];
+  /** Host-mode published ports of the pending tasks' service. */
+  hostPorts?: number[];
   spec: Partial<TaskSpec>;
   pending: { id: string; slot?: number; node?: string }[];
   expect: Record<string, string>;
@@ -34,7 +36,7 @@ function node(c: Case['nodes'][number]): Node {
   };
 }
 
-function task(id: string, service: string, spec: Partial<TaskSpec>, o: { slot?: number; node?: string; state?: TaskState }): Task {
+function task(id: string, service: string, spec: Partial<TaskSpec>, o: { slot?: number; node?: string; state?: TaskState; hostPorts?: number[] }): Task {
   return {
     ID: id,
     Version: { Index: 1 },
@@ -47,7 +49,7 @@ function task(id: string, service: string, spec: Partial<TaskSpec>, o: { slot?: 
     ...(o.node !== undefined ? { NodeID: o.node } : {}),
     Status: { Timestamp: '', State: o.state ?? 'pending', Message: PENDING_MESSAGE },
     DesiredState: 'running',
-    internal: { specVersion: 1, serviceName: service },
+    internal: { specVersion: 1, serviceName: service, ...(o.hostPorts ? { ports: o.hostPorts.map((p) => ({ Protocol: 'tcp' as const, TargetPort: 80, PublishedPort: p, PublishMode: 'host' as const })) } : {}) },
   };
 }
 
@@ -58,10 +60,10 @@ const cases = JSON.parse(fs.readFileSync(file, 'utf8')) as Case[];
 for (const c of cases) {
   test(`golden: ${c.name}`, () => {
     const existing = (c.existing ?? []).map((e, i) =>
-      task(`e${i}`, e.service, e.cpu ? { Resources: { Reservations: { NanoCPUs: e.cpu } } } : {}, { node: e.node, state: e.state ?? 'running', slot: i + 1 }),
+      task(`e${i}`, e.service, e.cpu ? { Resources: { Reservations: { NanoCPUs: e.cpu } } } : {}, { node: e.node, state: e.state ?? 'running', slot: i + 1, hostPorts: e.hostPorts }),
     );
     const infos = buildNodeInfos(c.nodes.map(node), existing);
-    const pending = c.pending.map((p) => task(p.id, 's', c.spec, { ...(p.slot !== undefined ? { slot: p.slot } : {}), ...(p.node ? { node: p.node } : {}) }));
+    const pending = c.pending.map((p) => task(p.id, 's', c.spec, { ...(p.slot !== undefined ? { slot: p.slot } : {}), ...(p.node ? { node: p.node } : {}), hostPorts: c.hostPorts }));
     const r = scheduleTasks(pending, infos, T0);
     const got: Record<string, string> = {};
     for (const u of r.updates) {
