@@ -91,26 +91,40 @@ describe('four hosts, an engine each, images imported separately (docker runtime
     }
     const ps = m().dockerOk(['service', 'ps', '--no-trunc', '--format', '{{.Node}}|{{.CurrentState}}|{{.Error}}', 'only']);
     assert.match(ps, /^h[234]\|Rejected .*\|"No such image: onlyh1:v1"$/m, ps);
-    // Count the tasks created in a measured window: the default restart delay is 5 s, and a task is
-    // rejected during its own delay, so each host's slot gets at most ⌈window/delay⌉+1 new tasks.
+    // Count the tasks created in a measured window: a task is rejected during its own restart delay,
+    // so each slot (each host's of the global service, with the default 5 s delay, and each slot of a
+    // replicated service kept off h1, with a 10 s delay) gets at most ⌈window/delay⌉+1 new tasks.
+    m().dockerOk(['service', 'create', '--detach', '--replicas', '2', '--constraint', 'node.hostname!=h1', '--restart-delay', '10s', '--name', 'only2', '--stop-grace-period', '1s', only, 'sleep', '100000']);
+    await waitFor(async () => (await tasks('only2')).filter((x) => x.Status.State === 'rejected').length >= 2, 60_000, 'only2 rejected');
     const windowMs = 15_000;
     const start = Date.now();
     await sleep(windowMs);
     const end = Date.now();
+    const inWindow = (x: TaskJson) => {
+      const c = Date.parse(x.CreatedAt);
+      return c >= start && c <= end;
+    };
     const after15 = await tasks('only');
     const bound = Math.ceil(windowMs / 5000) + 1;
+    const over: string[] = [];
     for (const h of others) {
-      const made = ofHost(after15, h).filter((x) => {
-        const c = Date.parse(x.CreatedAt);
-        return c >= start && c <= end;
-      });
-      t.diagnostic(`${h.name}: ${made.length} tasks created in ${end - start} ms (bound ${bound})`);
-      assert.ok(made.length <= bound, `${h.name}: ${made.length} tasks created in ${windowMs} ms, more than ${bound}`);
+      const made = ofHost(after15, h).filter(inWindow);
+      t.diagnostic(`global, ${h.name}: ${made.length} tasks created in ${end - start} ms (bound ${bound})`);
+      if (made.length > bound) over.push(`${h.name}: ${made.length}`);
     }
+    const replicated = (await tasks('only2')).filter(inWindow);
+    const bound10 = Math.ceil(windowMs / 10_000) + 1;
+    for (const slot of [1, 2]) {
+      const made = replicated.filter((x) => x.Slot === slot);
+      t.diagnostic(`replicated, slot ${slot}: ${made.length} tasks created in ${end - start} ms (bound ${bound10})`);
+      if (made.length > bound10) over.push(`slot ${slot}: ${made.length}`);
+    }
+    assert.deepEqual(over, [], `tasks created in ${windowMs} ms beyond ⌈window/delay⌉+1 per slot`);
+    assert.ok(replicated.every((x) => x.NodeID === undefined || nodeHost.get(x.NodeID) !== m()), 'never placed on h1');
     const h1Tasks = ofHost(after15, m());
     assert.equal(h1Tasks.length, 1, 'the task on h1 runs and is never replaced');
     assert.equal(h1Tasks[0]!.Status.State, 'running');
-    m().dockerOk(['service', 'rm', 'only']);
+    m().dockerOk(['service', 'rm', 'only', 'only2']);
   });
 
   test('one host: service update --image then rollback shows the tags as given, never a digest', async () => {
