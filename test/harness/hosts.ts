@@ -127,8 +127,12 @@ export class TestHost {
   /** Starts (or restarts, on the same data dir) this host's Shoal daemon in its namespace, docker runtime on its engine. */
   async startShoal(opts: Omit<DaemonOptions, 'launcher' | 'runtime' | 'engine' | 'hostname'> = {}): Promise<TestDaemon> {
     if (!this.shoal) {
+      // the data dir goes in with the host's state, so a sweep after a killed run removes it too
+      const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-test-'));
+      fs.writeFileSync(path.join(this.dir, 'shoal-data-dir'), dataDir);
       this.shoal = new TestDaemon({
         ...opts,
+        dataDir,
         runtime: 'docker',
         engine: this.engine,
         hostname: this.name,
@@ -155,10 +159,38 @@ export class TestHosts {
   private constructor(
     readonly suffix: string,
     private readonly opts: HostsOptions,
+    stale?: { net: string; base: string },
   ) {
     this.bridge = `shb${suffix}`;
-    this.net = `10.${240 + randomInt(16)}.${randomInt(256)}`;
-    this.base = fs.mkdtempSync(path.join(os.tmpdir(), `shoal-hosts-${suffix}-`));
+    this.net = stale?.net ?? freeNet();
+    this.base = stale?.base ?? fs.mkdtempSync(path.join(os.tmpdir(), `shoal-hosts-${suffix}-`));
+    for (let i = 1; i <= opts.count; i++) this.hosts.push(new TestHost(i, `h${i}`, `${this.net}.${i + 1}`, `sh${suffix}h${i}`, path.join(this.base, `h${i}`)));
+    if (stale) {
+      this.fwdRule = true;
+      for (const x of this.hosts) {
+        const dataDir = readText(path.join(x.dir, 'shoal-data-dir'));
+        if (dataDir) x.shoal = new TestDaemon({ dataDir });
+      }
+    }
+  }
+
+  /**
+   * Tears down what earlier runs left when their process died before down() (kill -9, a runner
+   * timeout): every base directory whose recorded owner process is gone. Called by up().
+   */
+  static async sweepStale(): Promise<void> {
+    for (const d of safeReaddir(os.tmpdir())) {
+      if (!d.startsWith('shoal-hosts-')) continue;
+      const base = path.join(os.tmpdir(), d);
+      let st: { owner: number; suffix: string; net: string; count: number };
+      try {
+        st = JSON.parse(fs.readFileSync(path.join(base, 'hosts.json'), 'utf8'));
+      } catch {
+        continue;
+      }
+      if (isAlive(st.owner)) continue;
+      await new TestHosts(st.suffix, { count: st.count }, { net: st.net, base }).down();
+    }
   }
 
   get bridgeIp(): string {
@@ -170,7 +202,9 @@ export class TestHosts {
     const why = hostsUnavailableReason();
     if (why) throw new Error(why);
     if (opts.count < 1 || opts.count > 50) throw new Error('count must be 1..50');
+    await TestHosts.sweepStale();
     const h = new TestHosts(randomBytes(3).toString('hex'), opts);
+    fs.writeFileSync(path.join(h.base, 'hosts.json'), JSON.stringify({ owner: process.pid, suffix: h.suffix, net: h.net, count: opts.count }));
     try {
       h.network();
       await Promise.all(h.hosts.map((x) => h.startEngine(x)));
@@ -196,11 +230,10 @@ export class TestHosts {
     // The root namespace's FORWARD policy may drop bridged traffic (br_netfilter): accept ours only.
     sh(['iptables', '-w', '-I', 'FORWARD', '-i', this.bridge, '-o', this.bridge, '-j', 'ACCEPT']);
     this.fwdRule = true;
-    for (let i = 1; i <= this.opts.count; i++) {
-      const x = new TestHost(i, `h${i}`, `${this.net}.${i + 1}`, `sh${this.suffix}h${i}`, path.join(this.base, `h${i}`));
+    for (const x of this.hosts) {
+      const i = x.index;
       fs.mkdirSync(path.join(x.dir, 'exec'), { recursive: true });
       fs.mkdirSync(path.join(x.dir, 'data'), { recursive: true });
-      this.hosts.push(x);
       const veth = `v${this.suffix}h${i}`;
       sh(['ip', 'netns', 'add', x.netns]);
       sh(['ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', `e${this.suffix}h${i}`]);
@@ -305,6 +338,24 @@ export class TestHosts {
     // 6. files (the Shoal daemons' data dirs too)
     for (const x of this.hosts) if (x.shoal) fs.rmSync(x.shoal.dataDir, { recursive: true, force: true });
     if (process.env.SHOAL_KEEP_HOSTS !== '1') fs.rmSync(this.base, { recursive: true, force: true });
+  }
+}
+
+/** A random /24 in 10.240.0.0/12 that no interface or route here uses yet. */
+function freeNet(): string {
+  const used = spawnSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }).stdout + spawnSync('ip', ['-4', 'addr'], { encoding: 'utf8' }).stdout;
+  for (let tries = 0; tries < 64; tries++) {
+    const net = `10.${240 + randomInt(16)}.${randomInt(256)}`;
+    if (!used.includes(`${net}.`)) return net;
+  }
+  throw new Error('no free /24 found in 10.240.0.0/12');
+}
+
+function readText(f: string): string | undefined {
+  try {
+    return fs.readFileSync(f, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
   }
 }
 
