@@ -2,6 +2,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
+import { EngineProxy } from './engine-proxy';
+import { silentLogger } from './logger';
 import type { FakeBackend } from './testing/fake-backend';
 import { call, json, streamUntil, startApiFixture, type ApiFixture, type FakeEngine } from './testing/http';
 
@@ -59,6 +61,15 @@ describe('engine passthrough', () => {
     assert.equal(miss.status, 500);
     assert.match(json(miss).message, /registry-1\.docker\.io/);
     assert.ok(!engine.paths.some((p) => p.includes('/images/nginx:alpine/json')), 'no local image look-up');
+  });
+
+  test('a registry look-up that never answers is cut at the bound given (the route passes REGISTRY_LOOKUP_TIMEOUT_MS)', async () => {
+    const proxy = new EngineProxy(`unix://${engine.socketPath}`, silentLogger, {});
+    try {
+      await assert.rejects(proxy.request('GET', '/distribution/hang/json', { timeoutMs: 200 }), /timed out/);
+    } finally {
+      proxy.close();
+    }
   });
 
   test('hijacked (non-upgrade) stream is relayed raw', async () => {

@@ -113,6 +113,7 @@ export function startFakeEngine(dir: string): Promise<FakeEngine> {
       const a = req.headers['x-registry-auth'];
       fake.registryAuth = typeof a === 'string' ? a : undefined;
       res.setHeader('Content-Type', 'application/json');
+      if (/\/distribution\/hang\//.test(u)) return; // a registry that never answers
       if (/\/distribution\/nginx:alpine\/json/.test(u)) {
         return res.end(JSON.stringify({ Descriptor: { mediaType: 'application/vnd.oci.image.index.v1+json', digest: 'sha256:' + 'b'.repeat(64), size: 10229 }, Platforms: [{ architecture: 'arm64', os: 'linux' }] }));
       }
