@@ -2,6 +2,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
+import { EngineProxy } from './engine-proxy';
+import { silentLogger } from './logger';
 import type { FakeBackend } from './testing/fake-backend';
 import { call, json, streamUntil, startApiFixture, type ApiFixture, type FakeEngine } from './testing/http';
 
@@ -25,8 +27,10 @@ describe('engine passthrough', () => {
     const r = await call(sock, 'POST', '/containers/create', {});
     assert.equal(r.status, 501);
     assert.equal(json(r).message, 'no container engine: this node runs tasks on the process runtime');
+    // no engine to ask a registry: dockerd's answer when no registry is reachable (an error, so the CLI keeps the tag)
     const d = await call(sock, 'GET', '/distribution/nginx:alpine/json');
-    assert.equal(d.status, 404);
+    assert.equal(d.status, 500);
+    assert.match(json(d).message, /^no registry access for nginx:alpine: /);
   });
 
   test('requests and bodies pass through; versions above the engine are capped', async () => {
@@ -43,15 +47,29 @@ describe('engine passthrough', () => {
     assert.equal(nf.status, 404);
   });
 
-  test('distribution inspect answers from the local image', async () => {
-    const d = await call(engSock, 'GET', '/v1.47/distribution/nginx:alpine/json');
+  test("distribution inspect is the engine's registry answer, never a local image ID", async () => {
+    const d = await call(engSock, 'GET', '/v1.47/distribution/nginx:alpine/json', undefined, { 'X-Registry-Auth': 'e30=' });
     assert.equal(d.status, 200);
     assert.deepEqual(json(d), {
-      Descriptor: { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', digest: 'sha256:' + 'a'.repeat(64), size: 0 },
+      Descriptor: { mediaType: 'application/vnd.oci.image.index.v1+json', digest: 'sha256:' + 'b'.repeat(64), size: 10229 },
       Platforms: [{ architecture: 'arm64', os: 'linux' }],
     });
+    assert.equal(engine.registryAuth, 'e30=');
+    assert.ok(engine.paths.includes('GET /distribution/nginx:alpine/json'), engine.paths.join(','));
+    // a registry error passes as the engine gave it, even for an image the engine has locally
     const miss = await call(engSock, 'GET', '/distribution/library/redis:7/json');
-    assert.equal(miss.status, 404);
+    assert.equal(miss.status, 500);
+    assert.match(json(miss).message, /registry-1\.docker\.io/);
+    assert.ok(!engine.paths.some((p) => p.includes('/images/nginx:alpine/json')), 'no local image look-up');
+  });
+
+  test('a registry look-up that never answers is cut at the bound given (the route passes REGISTRY_LOOKUP_TIMEOUT_MS)', async () => {
+    const proxy = new EngineProxy(`unix://${engine.socketPath}`, silentLogger, {});
+    try {
+      await assert.rejects(proxy.request('GET', '/distribution/hang/json', { timeoutMs: 200 }), /timed out/);
+    } finally {
+      proxy.close();
+    }
   });
 
   test('hijacked (non-upgrade) stream is relayed raw', async () => {

@@ -57,7 +57,11 @@ export class EngineProxy {
   }
 
   /** A JSON request to the engine; resolves with status and parsed body (or undefined on non-JSON). */
-  async request(method: string, path: string, opts: { timeoutMs?: number; body?: unknown; signal?: AbortSignal } = {}): Promise<{ status: number; body: unknown }> {
+  async request(
+    method: string,
+    path: string,
+    opts: { timeoutMs?: number; body?: unknown; signal?: AbortSignal; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; body: unknown }> {
     const p = await this.enginePath(path);
     return new Promise((resolve, reject) => {
       const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
@@ -69,7 +73,7 @@ export class EngineProxy {
           agent: this.agent,
           timeout: opts.timeoutMs ?? 10_000,
           signal: opts.signal,
-          headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {},
+          headers: { ...opts.headers, ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}) },
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -16,6 +16,8 @@ export interface DaemonOptions {
   hostname?: string;
   extraArgs?: string[];
   dataDir?: string;
+  /** A command that runs the daemon (e.g. `['nsenter', '--net=/run/netns/x', '--']`: in a host's network namespace). */
+  launcher?: string[];
 }
 
 export class TestDaemon {
@@ -37,7 +39,8 @@ export class TestDaemon {
     if (this.opts.engine) args.push('--engine', this.opts.engine);
     args.push('--swarm-default-advertise-addr', '127.0.0.1', ...(this.opts.extraArgs ?? []));
     const out = fs.openSync(this.logFile, 'a');
-    this.proc = spawn(process.execPath, ['--enable-source-maps', ...args], { stdio: ['ignore', out, out], detached: true });
+    const argv = [...(this.opts.launcher ?? []), process.execPath, '--enable-source-maps', ...args];
+    this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', out, out], detached: true });
     fs.closeSync(out);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {

@@ -1,4 +1,4 @@
-import { notFound, unimplemented } from '../../lib/errors';
+import { unimplemented } from '../../lib/errors';
 import { sendJson } from '../http-util';
 import { route, type Ctx, type Route, type ServerDeps } from './types';
 
@@ -35,26 +35,40 @@ export function answerWithoutEngine(ctx: Ctx): void {
 }
 
 /**
- * GET /distribution/{name}/json. There is no registry client here: answer at once from the
- * engine's local image (its ID stands in for the manifest digest), or fail fast so the CLI
- * warns and goes on without pinning a digest.
+ * How long a registry look-up through the engine may take. The CLI waits for this answer before
+ * `service create/update` goes on, so an engine that cannot reach a registry (no route, DNS that
+ * never answers) must not hold it: past the bound the CLI gets an error, keeps the tag and warns.
+ */
+export const REGISTRY_LOOKUP_TIMEOUT_MS = 8000;
+
+/**
+ * GET /distribution/{name}/json, as dockerd answers it: the registry's manifest digest and
+ * platforms, asked through this node's engine (which talks to the registry, with the client's
+ * X-Registry-Auth). Never a local image ID: that ID names no manifest, and another node's engine
+ * has no image by it, so pinning it would make every task on every other node fail "No such image".
+ * The engine's answer (success or its registry error) passes as it is; on the process runtime
+ * there is nothing to ask, which is dockerd's answer with no registry reachable: an error, at once.
  */
 async function distributionInspect(ctx: Ctx): Promise<void> {
   const rawName = ctx.rawParams[0];
   const name = safeDecode(rawName);
   const engine = ctx.deps.engine;
-  if (engine) {
-    const r = await engine.request('GET', `/images/${rawName}/json`, { timeoutMs: 5000 }).catch(() => undefined);
-    const img = r && r.status === 200 && r.body && typeof r.body === 'object' ? (r.body as Record<string, unknown>) : undefined;
-    if (img && typeof img.Id === 'string') {
-      sendJson(ctx.res, 200, {
-        Descriptor: { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', digest: img.Id, size: 0 },
-        Platforms: [{ architecture: String(img.Architecture ?? 'amd64'), os: String(img.Os ?? 'linux') }],
-      });
-      return;
-    }
+  if (!engine) {
+    sendJson(ctx.res, 500, { message: `no registry access for ${name}: this node runs tasks on the process runtime and has no engine to ask the registry` });
+    return;
   }
-  throw notFound(`no such image: ${name}: not available locally and this daemon does not query registries`);
+  const auth = ctx.req.headers['x-registry-auth'];
+  const headers: Record<string, string> = typeof auth === 'string' ? { 'X-Registry-Auth': auth } : {};
+  let r: { status: number; body: unknown };
+  try {
+    r = await engine.request('GET', `/distribution/${rawName}/json`, { timeoutMs: REGISTRY_LOOKUP_TIMEOUT_MS, headers, signal: ctx.signal });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    sendJson(ctx.res, 500, { message: `registry lookup of ${name} through the engine failed: ${why}` });
+    return;
+  }
+  const body = r.body !== undefined ? r.body : { message: `the engine answered ${r.status} with no JSON body to the registry lookup of ${name}` };
+  sendJson(ctx.res, r.status, body);
 }
 
 function safeDecode(s: string): string {

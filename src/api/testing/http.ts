@@ -80,12 +80,15 @@ export const waitFor = async (cond: () => boolean, ms = 3000): Promise<void> => 
 export interface FakeEngine {
   socketPath: string;
   paths: string[];
+  /** X-Registry-Auth of the last /distribution request. */
+  registryAuth?: string;
   server: http.Server;
 }
 
 export function startFakeEngine(dir: string): Promise<FakeEngine> {
   const socketPath = path.join(dir, 'engine.sock');
   const paths: string[] = [];
+  const fake: { registryAuth?: string } = {};
   const server = http.createServer((req, res) => {
     paths.push(`${req.method} ${req.url}`);
     const u = req.url ?? '';
@@ -104,6 +107,18 @@ export function startFakeEngine(dir: string): Promise<FakeEngine> {
         res.end(JSON.stringify({ Id: 'created', Echo: JSON.parse(Buffer.concat(chunks).toString()) }));
       });
       return;
+    }
+    if (/\/distribution\//.test(u)) {
+      // a registry that knows nginx:alpine only (and no registry at all for anything else)
+      const a = req.headers['x-registry-auth'];
+      fake.registryAuth = typeof a === 'string' ? a : undefined;
+      res.setHeader('Content-Type', 'application/json');
+      if (/\/distribution\/hang\//.test(u)) return; // a registry that never answers
+      if (/\/distribution\/nginx:alpine\/json/.test(u)) {
+        return res.end(JSON.stringify({ Descriptor: { mediaType: 'application/vnd.oci.image.index.v1+json', digest: 'sha256:' + 'b'.repeat(64), size: 10229 }, Platforms: [{ architecture: 'arm64', os: 'linux' }] }));
+      }
+      res.statusCode = 500;
+      return res.end(JSON.stringify({ message: 'Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host' }));
     }
     if (/\/images\/nginx:alpine\/json/.test(u)) {
       res.setHeader('Content-Type', 'application/json');
@@ -137,7 +152,18 @@ export function startFakeEngine(dir: string): Promise<FakeEngine> {
     // Half-close: after the client's FIN we can still answer.
     socket.on('end', () => socket.end('bye'));
   });
-  return new Promise((resolve) => server.listen(socketPath, () => resolve({ socketPath, paths, server })));
+  return new Promise((resolve) =>
+    server.listen(socketPath, () =>
+      resolve({
+        socketPath,
+        paths,
+        server,
+        get registryAuth() {
+          return fake.registryAuth;
+        },
+      }),
+    ),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -201,3 +201,63 @@ test('golden: condition none never restarts; default delay is 5s', () => {
   assert.deepEqual(crashLoop({ Condition: 'none' }, 500, 3000), ['0.5s fail r0', 'tasks 1, live 0']);
   assert.deepEqual(crashLoop({}, 500, 7000).slice(0, 3), ['0.5s fail r0', '0.5s restart r1 (start not before +5s)', '5.6s start r1']);
 });
+
+// A node that rejects every task at once (its image is missing: the agent prepares READY tasks, so
+// the rejection comes while the replacement still waits out its delay), in virtual time.
+function rejectLoop(delayMs: number, untilMs: number): { created: number[]; live: number } {
+  const s = mkService('s', { spec: { RestartPolicy: { Condition: 'any', Delay: delayMs * 1_000_000 } } });
+  const ns = nodes(mkNode('A'));
+  const history = new Map<string, SlotRestarts>();
+  const newId = idGen('r');
+  let tasks: Task[] = [mkTask(s, { id: 'r0', slot: 1, node: 'A', state: 'new', created: T0 })];
+  const created: number[] = [];
+  const apply = (muts: ReturnType<typeof planRestarts>['mutations']) => {
+    for (const m of muts) {
+      if (m.op === 'create') tasks.push(m.task);
+      else if (m.op === 'update') tasks = tasks.map((t) => (t.ID === m.task.ID ? m.task : t));
+    }
+  };
+  for (let now = T0; now <= T0 + untilMs; now += 50) {
+    // scheduler + agent: every task not yet terminal is assigned and rejected within one tick
+    tasks = tasks.map((t) => (t.Status.State === 'new' && (t.DesiredState === 'ready' || t.DesiredState === 'running') ? { ...t, NodeID: 'A', Status: { ...t.Status, State: 'rejected', Err: 'No such image: busybox:local' } } : t));
+    const p = planRestarts({ service: s, tasks, nodes: ns, history, now, newId });
+    apply(p.mutations);
+    for (const m of p.mutations) if (m.op === 'create') created.push(now - T0);
+    for (const r of p.restarts) {
+      const h = history.get(r.key);
+      if (h && h.specVersion === r.specVersion) h.times.push(r.at);
+      else history.set(r.key, { specVersion: r.specVersion, times: [r.at] });
+    }
+    apply(promoteDelayed(tasks, new Map(tasks.map((t) => [t.ID, t])), ns, now).mutations);
+  }
+  return { created, live: tasks.filter((t) => t.DesiredState === 'ready' || t.DesiredState === 'running').length };
+}
+
+test('rejected during its restart delay: replaced only when the delay ends, so the rate is bounded by the delay', () => {
+  for (const [delayMs, untilMs] of [
+    [5000, 15_000],
+    [5000, 60_000],
+    [1000, 10_000],
+    [250, 3000],
+  ] as const) {
+    const r = rejectLoop(delayMs, untilMs);
+    const bound = Math.ceil(untilMs / delayMs) + 1;
+    assert.ok(r.created.length <= bound, `delay ${delayMs} ms over ${untilMs} ms: ${r.created.length} replacements > ${bound}: ${r.created.join(',')}`);
+    // and it keeps trying, one replacement per delay
+    assert.ok(r.created.length >= Math.floor(untilMs / delayMs), `delay ${delayMs}: only ${r.created.length} replacements`);
+    for (let i = 1; i < r.created.length; i++) assert.ok(r.created[i]! - r.created[i - 1]! >= delayMs, `replacements ${r.created[i - 1]} and ${r.created[i]} closer than the delay`);
+    assert.equal(r.live, 1, 'one live task holds the slot');
+  }
+});
+
+test('a task rejected during its delay is left READY (no write), not promoted, and replaced once the delay is over', () => {
+  const s = mkService('s');
+  const t = mkTask(s, { id: 'x', slot: 1, node: 'A', state: 'rejected', desired: 'ready' });
+  t.internal.delayedStart = { notBefore: T0 + 5000 };
+  assert.deepEqual(plan(s, [t], undefined, undefined, T0 + 100).mutations, []);
+  const early = promoteDelayed([t], new Map([[t.ID, t]]), nodes(mkNode('A')), T0 + 100);
+  assert.deepEqual(early, { mutations: [], wakeAt: T0 + 5000 });
+  assert.deepEqual(promoteDelayed([t], new Map([[t.ID, t]]), nodes(mkNode('A')), T0 + 5000).mutations, [], 'a rejected task is never started');
+  const p = plan(s, [t], undefined, undefined, T0 + 5000);
+  assert.deepEqual(p.mutations.map((m) => [m.op, m.op !== 'delete' && m.task.DesiredState]), [['update', 'shutdown'], ['create', 'ready']]);
+});

@@ -69,6 +69,11 @@ export function planRestarts(input: RestartInput): RestartPlan {
   const candidates: { t: Task; reason: NonNullable<ReturnType<typeof restartReason>> }[] = [];
   for (const t of tasks) {
     const reason = restartReason(service, t, nodes);
+    // A replacement that stopped before its own restart delay ran out (an agent prepares READY
+    // tasks, so a missing image rejects it at once) waits out that delay before it is replaced:
+    // otherwise every rejection makes the next task at once, a replacement storm (swarmkit's
+    // Supervisor.Restart waits on the old task's delay the same way). promoteDelayed wakes us then.
+    if (reason && deferredRestart(t, now)) continue;
     if (reason) {
       candidates.push({ t, reason });
       stopping.add(t.ID);
@@ -105,10 +110,14 @@ export function planRestarts(input: RestartInput): RestartPlan {
   return out;
 }
 
+/** A task still inside its own restart delay: its replacement is not made before that delay ends. */
+const deferredRestart = (t: Task, now: number): boolean => t.DesiredState === 'ready' && !!t.internal.delayedStart && now < t.internal.delayedStart.notBefore;
+
 /**
  * Starts delayed replacements whose time has come: DesiredState READY → RUNNING once `notBefore` has
  * passed and the task they wait for has stopped (terminal, or its node is gone/Down) or `waitUntil`
- * passed. Returns the updates and the earliest time (ms) worth waking up again, if any.
+ * passed. One that stopped itself meanwhile (rejected) is not started: the wake-up at its `notBefore`
+ * lets planRestarts replace it. Returns the updates and the earliest time (ms) worth waking up again, if any.
  */
 export function promoteDelayed(tasks: readonly Task[], byId: ReadonlyMap<string, Task>, nodes: ReadonlyMap<string, Node>, now: number): { mutations: Mutation[]; wakeAt?: number } {
   const mutations: Mutation[] = [];
@@ -121,6 +130,8 @@ export function promoteDelayed(tasks: readonly Task[], byId: ReadonlyMap<string,
       wake(ds.notBefore);
       continue;
     }
+    // stopped during its delay (rejected): planRestarts replaces it now, it never starts
+    if (isTerminal(t.Status.State)) continue;
     if (ds.waitFor) {
       const old = byId.get(ds.waitFor);
       const oldNode = old?.NodeID ? nodes.get(old.NodeID) : undefined;
