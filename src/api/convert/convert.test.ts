@@ -45,8 +45,8 @@ test('query values follow Docker semantics', () => {
   assert.throws(() => parseObjectVersion(null, 'node'), /invalid node version ''/);
   assert.equal(parseTail('all'), 'all');
   assert.equal(parseTail('10'), 10);
-  assert.equal(parseTail('-1'), 'all');
-  assert.equal(parseTail('x'), 'all');
+  assert.throws(() => parseTail('-5'), /negative tail values not supported/);
+  assert.throws(() => parseTail('x'), /tail value must be a positive integer or "all"/);
   assert.equal(parseTimestamp('1629574695.515050031', 'since'), 1629574695.515050031);
   assert.equal(parseTimestamp('0', 'since'), undefined);
   assert.throws(() => parseTimestamp('yesterday', 'since'), /invalid value for since/);

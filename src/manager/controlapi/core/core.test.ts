@@ -21,7 +21,7 @@ test('service spec validation uses swarmkit wording', () => {
     [{ Name: '-x' }, /name must be valid as a DNS name component/],
     [{ Name: 'a'.repeat(64) }, /name must be valid as a DNS name component/],
     [{ TaskTemplate: { ContainerSpec: { Image: '' } } }, /ContainerSpec: image reference must be provided/],
-    [{ Mode: { Replicated: { Replicas: -1 } } }, /Replicas: must be non-negative/],
+    [{ Mode: { Replicated: { Replicas: -1 } } }, /Number of replicas must be non-negative/],
     [{ TaskTemplate: { ContainerSpec: { Image: 'x' }, Placement: { Constraints: ['node.role'] } } }, /invalid constraint|constraint/],
     [{ UpdateConfig: { MaxFailureRatio: 2 } }, /max failure ratio/],
     [{ Mode: { ReplicatedJob: {} } }, /jobs are not supported/],
