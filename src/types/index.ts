@@ -8,3 +8,4 @@ export * from './dispatcher';
 export * from './slots';
 export * from './constraints';
 export * from './dirty';
+export * from './validate';
