@@ -2,6 +2,7 @@ import { invalidArgument } from '../lib/errors';
 import { parseConstraints } from './constraints';
 import type { NodeSpec } from './node';
 import type { ServiceSpec, UpdateConfig } from './service';
+import type { HealthConfig } from './task';
 
 // Spec validation with swarmkit's wording: the daemon passes these texts through to the CLI,
 // prefixed the way gRPC errors print ("rpc error: code = InvalidArgument desc = …"). The control
@@ -61,6 +62,18 @@ function validateResources(r: { NanoCPUs?: number; MemoryBytes?: number; Pids?: 
   if (mem !== 0 && mem < 4 * 1024 * 1024) throw invalid(`invalid memory value ${mem}: Must be at least 4MiB`);
 }
 
+/** swarmkit's shortest health-check duration (1ms); 0 means "inherit from the image". */
+const MIN_HEALTH_DURATION_NS = 1e6;
+
+function validateHealthCheck(hc: HealthConfig | undefined): void {
+  if (!hc) return;
+  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'] as const) {
+    const v = hc[k] ?? 0;
+    if (v !== 0 && v < MIN_HEALTH_DURATION_NS) throw invalid(`ContainerSpec: ${k} in HealthConfig cannot be less than 1ms`);
+  }
+  if ((hc.Retries ?? 0) < 0) throw invalid('ContainerSpec: Retries in HealthConfig cannot be negative');
+}
+
 /** Where a path is absolute on the daemon's OS (Linux; a Windows drive path for npipe-style specs). */
 const isAbsolutePath = (p: string): boolean => p.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(p);
 
@@ -79,6 +92,7 @@ export function validateServiceSpec(spec: ServiceSpec): void {
   if (typeof c.Image !== 'string') throw invalid('ContainerSpec: image reference must be a string');
   if (/\s/.test(c.Image)) throw invalid(`ContainerSpec: "${c.Image}" is not a valid repository/tag`);
   if ((c.StopGracePeriod ?? 0) < 0) throw invalid('ContainerSpec: StopGracePeriod cannot be negative');
+  validateHealthCheck(c.HealthCheck);
   if (c.Args !== undefined && c.Args !== null && !Array.isArray(c.Args)) throw invalid('ContainerSpec: Args must be a list of strings');
   if (c.Env !== undefined && c.Env !== null && !Array.isArray(c.Env)) throw invalid('ContainerSpec: Env must be a list of strings');
   if (c.Mounts !== undefined && c.Mounts !== null && !Array.isArray(c.Mounts)) throw invalid('ContainerSpec: Mounts must be a list');
