@@ -9,3 +9,4 @@ export * from './slots';
 export * from './constraints';
 export * from './dirty';
 export * from './validate';
+export * from './swarm-request';

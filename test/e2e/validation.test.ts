@@ -132,3 +132,32 @@ describe('API edge validation (issue 9)', { skip }, () => {
     for (const l of lines) assert.match(l, /^keep\.\d+ Running$/);
   });
 });
+
+describe('swarm init/join requests a free node refuses (issue 9)', { skip }, () => {
+  let free: TestDaemon;
+  before(async () => {
+    free = new TestDaemon({ runtime: 'process' });
+    await free.start();
+  });
+  after(async () => {
+    await free?.cleanup();
+  });
+
+  test('bad addresses, ports and pools answer 400 with dockerd text and leave the node out of any swarm', async () => {
+    const cases: [string, object, RegExp][] = [
+      ['/v1.47/swarm/init', { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: '::::' }, /^advertise address must be a non-zero IP address or network interface \(with optional port number\)$/],
+      ['/v1.47/swarm/init', { ListenAddr: 'garbage:2377' }, /^listen address must be an IP address or network interface/],
+      ['/v1.47/swarm/init', { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: '127.0.0.1', DataPathPort: 70000 }, /^Datapath port number is not in valid range \(1024-49151\) : 70000$/],
+      ['/v1.47/swarm/init', { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: '127.0.0.1', DefaultAddrPool: ['10.0.0.0/8'], SubnetSize: 31 }, /^subnet size is out of range: 31$/],
+      ['/v1.47/swarm/init', { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: '127.0.0.1', DataPathPort: -1 }, /cannot unmarshal number -1 into Go struct field InitRequest\.DataPathPort of type uint32/],
+      ['/v1.47/swarm/join', { ListenAddr: '0.0.0.0:2377', RemoteAddrs: [], JoinToken: 'SWMTKN-1-x' }, /^at least 1 RemoteAddr is required to join$/],
+    ];
+    for (const [p, body, re] of cases) {
+      const r = await call(free.sock, 'POST', p, body);
+      assert.equal(r.status, 400, `${p} ${JSON.stringify(body)} → ${r.status} ${r.body.toString()}`);
+      assert.match(message(r), re);
+      assert.equal((await free.api('GET', '/v1.47/swarm')).status, 503, 'still in no swarm');
+    }
+    assert.ok(await ping(free.sock));
+  });
+});
