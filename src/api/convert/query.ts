@@ -34,16 +34,14 @@ export function parseTail(v: string | null | undefined): number | 'all' {
  * The path and query of a request target, as dockerd's router sees them. A path that is not clean
  * (`//v1.47//services`, `/a/../b`) gets `redirect`: gorilla/mux answers 301 to the cleaned path.
  */
-export function parseRequestTarget(raw: string): { pathname: string; query: URLSearchParams; redirect?: string } {
+export function parseRequestTarget(target: string): { pathname: string; query: URLSearchParams; redirect?: string } {
+  // Absolute form (`GET http://host/path`, as proxies send it): the path starts after the authority.
+  const abs = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i.exec(target);
+  const raw = abs ? target.slice(abs[0].length) || '/' : target;
   const q = raw.indexOf('?');
   const pathname = q < 0 ? raw : raw.slice(0, q);
   const search = q < 0 ? '' : raw.slice(q + 1);
-  let query: URLSearchParams;
-  try {
-    query = new URLSearchParams(search);
-  } catch {
-    query = new URLSearchParams();
-  }
+  const query = new URLSearchParams(search);
   const clean = cleanPath(pathname);
   if (clean !== pathname) return { pathname: clean, query, redirect: clean + (q < 0 ? '' : '?' + search) };
   return { pathname, query };
