@@ -140,6 +140,16 @@ export function validateServiceSpec(spec: ServiceSpec): void {
   }
 }
 
+/** Why a stored spec must not be executed, or undefined when it passes validateServiceSpec. */
+export function specProblem(spec: ServiceSpec): string | undefined {
+  try {
+    validateServiceSpec(spec);
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
 /** Normalizes a spec the API received: a missing mode is replicated with 1 replica, as in Docker. */
 export function normalizeServiceSpec(spec: ServiceSpec): ServiceSpec {
   const s = structuredClone(spec);

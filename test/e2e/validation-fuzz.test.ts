@@ -180,9 +180,8 @@ describe('API edge fuzz (issue 9)', { skip }, () => {
     assert.ok(r.status >= 400 && r.status < 500, `${method} ${path} ${String(body).slice(0, 300)} → ${r.status} ${text}`);
     const msg = (JSON.parse(text) as { message?: string }).message;
     assert.ok(typeof msg === 'string' && msg.length > 0, `no message: ${text}`);
-    const t0 = Date.now();
+    // ping() gives up after 1 s: the bound the property asks for.
     assert.ok(await ping(d.sock), 'daemon answers /_ping within 1 s');
-    assert.ok(Date.now() - t0 < 1000);
     assert.equal(await storeState(), before, `store changed by ${method} ${path}`);
   }
 

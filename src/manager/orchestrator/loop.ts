@@ -1,6 +1,6 @@
 import type { MemoryStore, WriteTx } from '../../store';
 import { isoTime } from '../../lib/time';
-import { validateServiceSpec, type Service } from '../../types';
+import { specProblem, type Service } from '../../types';
 import type { Rng } from '../../lib/ports';
 import type { StoreLoopDeps } from '../store-loop';
 import type { Mutation } from './core/common';
@@ -33,13 +33,8 @@ const INVALID_SPEC = 'invalid service spec, not executed: ';
  * shows why) with a log line. Returns true when the service must be skipped.
  */
 export function skipInvalidSpec(tx: WriteTx, service: Service, now: number, logger: OrchestratorLogger | undefined): boolean {
-  let reason: string;
-  try {
-    validateServiceSpec(service.Spec);
-    return false;
-  } catch (e) {
-    reason = e instanceof Error ? e.message : String(e);
-  }
+  const reason = specProblem(service.Spec);
+  if (reason === undefined) return false;
   const message = INVALID_SPEC + reason;
   if (service.UpdateStatus?.Message !== message) {
     logger?.warn({ service: service.ID, name: service.Spec?.Name, reason }, 'stored service spec is invalid: not executed');

@@ -12,6 +12,7 @@ import { mkNode, mkService } from './core/testkit';
 import { reconcileReplicated } from './core/replicated';
 import { Scheduler, MAX_PLACEMENTS_PER_PASS } from '../scheduler/scheduler';
 import { Allocator } from '../allocator';
+import { UpdateSupervisor } from '../updater/updater';
 import { waitFor } from '../../testing/wait';
 
 const clock: Clock = { now: () => Date.now() };
@@ -127,5 +128,35 @@ test('a gap larger than one pass is closed over several bounded passes, and the 
     await o.stop();
     await a.stop();
     await s.stop();
+  }
+});
+
+test('an invalid spec written over a running service is not rolled out by the update supervisor', async () => {
+  const store = immediateStore();
+  await store.update((tx) => {
+    tx.create('node', mkNode('n1'));
+    tx.create('service', mkService('web', { replicas: 2 }));
+  });
+  const o = new ReplicatedOrchestrator({ store, clock, rng: new SeededRng(4) });
+  const u = new UpdateSupervisor({ store, clock, rng: new SeededRng(5) });
+  o.start();
+  u.start();
+  try {
+    await waitFor('web has 2 tasks', () => tasksOf(store, 'web').length === 2);
+    const ids = tasksOf(store, 'web').map((t) => t.ID).sort();
+    await store.update((tx) => {
+      const w = tx.get('service', 'web')!;
+      w.Spec.TaskTemplate.ContainerSpec = { Image: 'busybox', Args: 'sleep 1000' as unknown as string[] };
+      w.internal.specVersion++;
+      tx.update('service', w);
+    });
+    await waitFor('web marked', () => serviceOf(store, 'web')?.UpdateStatus?.Message?.includes('not executed'));
+    await o.idle();
+    await u.idle();
+    assert.deepEqual(tasksOf(store, 'web').map((t) => t.ID).sort(), ids, 'no task replaced or added');
+    assert.ok(tasksOf(store, 'web').every((t) => t.DesiredState === 'running'), 'the old tasks keep running');
+  } finally {
+    await o.stop();
+    u.stop();
   }
 });
