@@ -26,7 +26,12 @@ const BY_MESSAGE: { re: RegExp; status: number }[] = [
   { re: /The swarm does not have a leader\./, status: 500 },
 ];
 
+/** An error may fix its own status (a body that stopped arriving is 408, not its kind's 400). */
+export type WithHttpStatus = { httpStatus?: number };
+
 export function statusOf(err: unknown): number {
+  const own = (err as WithHttpStatus | undefined)?.httpStatus;
+  if (typeof own === 'number') return own;
   const msg = err instanceof Error ? err.message : '';
   for (const { re, status } of BY_MESSAGE) if (re.test(msg)) return status;
   if (err instanceof ShoalError) return STATUS[err.kind] ?? 500;

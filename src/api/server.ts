@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { notFound, unimplemented } from '../lib/errors';
 import type { ClusterBackend, DaemonFacts } from './backend';
-import { checkClientVersion, splitVersion, type BuildFacts } from './convert';
+import { checkClientVersion, parseRequestTarget, splitVersion, type BuildFacts } from './convert';
 import { EngineProxy } from './engine-proxy';
 import { errorBody, statusOf } from './errors';
 import { sendError } from './http-util';
@@ -90,7 +90,15 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     const method = (req.method ?? 'GET').toUpperCase();
     const rawUrl = req.url ?? '/';
     try {
-      const url = new URL(rawUrl, 'http://docker');
+      const url = parseRequestTarget(rawUrl);
+      if (url.redirect !== undefined) {
+        // gorilla/mux (dockerd's router) answers an unclean path with a redirect to the clean one.
+        res.statusCode = 301;
+        res.setHeader('Location', url.redirect);
+        res.setHeader('Content-Length', 0);
+        res.end();
+        return;
+      }
       const { version, path: p } = splitVersion(url.pathname);
       checkClientVersion(version, facts.minApiVersion, facts.apiVersion);
       const hit = match(method, p);
@@ -100,7 +108,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
         method,
         path: p,
         rawUrl,
-        query: url.searchParams,
+        query: url.query,
         version: version ?? facts.apiVersion,
         params: hit ? hit.m.slice(1).map(decode) : [],
         rawParams: hit ? hit.m.slice(1) : [],
@@ -141,8 +149,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     socket.on('error', () => socket.destroy());
     try {
       const rawUrl = req.url ?? '/';
-      const url = new URL(rawUrl, 'http://docker');
-      const { version, path: p } = splitVersion(url.pathname);
+      const { version, path: p } = splitVersion(parseRequestTarget(rawUrl).pathname);
       checkClientVersion(version, facts.minApiVersion, facts.apiVersion);
       if (!isEnginePath(p)) throw notFound('page not found');
       if (!engine) throw unimplemented(noEngineMessage(deps));

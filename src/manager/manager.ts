@@ -109,8 +109,8 @@ export class Manager {
     // Order matters only for start-up: task producers first, then the scheduler, then the dispatcher.
     this.components = [
       new Allocator({ store, clock, onError: onError('allocator') }),
-      new ReplicatedOrchestrator({ store, clock, rng, onError: onError('replicated-orchestrator') }),
-      new GlobalOrchestrator({ store, clock, rng, onError: onError('global-orchestrator') }),
+      new ReplicatedOrchestrator({ store, clock, rng, onError: onError('replicated-orchestrator'), logger: logger.child({ component: 'replicated-orchestrator' }) }),
+      new GlobalOrchestrator({ store, clock, rng, onError: onError('global-orchestrator'), logger: logger.child({ component: 'global-orchestrator' }) }),
       new RestartSupervisor({ store, clock, rng, onError: onError('restart-supervisor') }),
       new UpdateSupervisor({ store, clock, rng, logger: logger.child({ component: 'updater' }) }),
       new ConstraintEnforcer({ store, clock, rng, onError: onError('constraint-enforcer') }),

@@ -64,3 +64,6 @@ export function swarmAddrs(req: { ListenAddr?: string; AdvertiseAddr?: string },
 export function hostOf(addr: string): string {
   return addr.split(':')[0]!;
 }
+
+/** Whether `name` is one of this host's network interfaces (`--advertise-addr eth0`). */
+export const isInterfaceName = (name: string): boolean => Object.prototype.hasOwnProperty.call(os.networkInterfaces(), name);

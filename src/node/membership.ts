@@ -15,8 +15,8 @@ import type { DaemonFacts, InitRequest, JoinRequest } from '../api/backend';
 import { ShoalError, invalidArgument, unavailable } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { isoTime } from '../lib/time';
-import type { Cluster, Node, Task } from '../types';
-import { parseAddr, swarmAddrs, type SwarmAddrs } from './addr';
+import { validateInitRequest, validateJoinRequest, type Cluster, type Node, type Task } from '../types';
+import { isInterfaceName, parseAddr, swarmAddrs, type SwarmAddrs } from './addr';
 import type { DaemonConfig } from './config';
 import type { NodeRoles } from './roles';
 import { clearManagerData, clearSwarmState, loadSwarmState, saveSwarmState, type SwarmState } from './state';
@@ -107,6 +107,7 @@ export class SwarmMembership {
     return this.exclusive(async () => {
       if (this.state && req.ForceNewCluster && this.state.role === 'manager') return this.forceNewCluster(this.state);
       if (this.state) throw unavailable(ALREADY_IN_SWARM);
+      validateInitRequest(req, isInterfaceName);
       const first = await firstClusterObjects(req, swarmAddrs(req, this.o.cfg.defaultAdvertiseAddr), this.o.facts);
       this.o.security.save(first.credentials);
       try {
@@ -131,6 +132,7 @@ export class SwarmMembership {
   join(req: JoinRequest & { Availability?: string }): Promise<void> {
     return this.exclusive(async () => {
       if (this.state) throw unavailable(ALREADY_IN_SWARM);
+      validateJoinRequest(req, isInterfaceName);
       const remote = req.RemoteAddrs?.[0];
       if (!remote) throw invalidArgument('at least 1 RemoteAddr is required to join');
       const r = parseAddr(remote, 2377);

@@ -19,7 +19,8 @@ export interface Constraint {
   value: string;
 }
 
-const KEY_RE = /^[a-z0-9_.-]+$/i;
+// swarmkit (manager/constraint): a key starts with a letter or '_', two characters at least.
+const KEY_RE = /^[a-z_][a-z0-9\-_.]+$/i;
 const VALUE_RE = /^[a-z0-9:\-_\s.*()?+[\]\\^$|/]+$/i;
 const OPERATORS: ConstraintOp[] = ['==', '!='];
 
@@ -44,12 +45,18 @@ export function parseConstraints(exprs: readonly string[]): { constraints: Const
   return { constraints: out };
 }
 
-/** The constraints of a task spec, or [] when it has none or they do not parse (validated at the API). */
+/** A key no node has (an unknown key matches nothing): stands for constraints that do not parse. */
+const UNSATISFIABLE = 'invalid constraint';
+
+/**
+ * The constraints of a task spec ([] when it has none). The API refuses constraints that do not
+ * parse; should one still be stored (an older log), it matches no node rather than every node.
+ */
 export function taskConstraints(spec: TaskSpec): Constraint[] {
   const list = spec.Placement?.Constraints;
   if (!list || list.length === 0) return [];
   const r = parseConstraints(list);
-  return 'constraints' in r ? r.constraints : [];
+  return 'constraints' in r ? r.constraints : [{ key: UNSATISFIABLE, op: '==', value: r.error }];
 }
 
 const eqFold = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();

@@ -9,3 +9,5 @@ export * from './slots';
 export * from './constraints';
 export * from './dirty';
 export * from './network';
+export * from './validate';
+export * from './swarm-request';

@@ -235,7 +235,7 @@ export function singleNodeFlows(env: FlowEnv, skip?: string): void {
     });
 
     test('workdir, env, user and limits reach the task', async () => {
-      create(['--name', 'shaped', '--workdir', '/tmp', '--user', '0', '--env', 'SHAPE=round', '--limit-memory', '64m', '--limit-cpu', '0.5', '--reserve-memory', '1m', env.image, 'sleep', '1000']);
+      create(['--name', 'shaped', '--workdir', '/tmp', '--user', '0', '--env', 'SHAPE=round', '--limit-memory', '64m', '--limit-cpu', '0.5', '--reserve-memory', '4m', env.image, 'sleep', '1000']);
       const [t] = await waitFor(async () => {
         const r = await running('shaped');
         return r.length === 1 ? r : undefined;

@@ -15,6 +15,8 @@ import {
   parseFilters,
   parseObjectVersion,
   parseTail,
+  parseRequestTarget,
+  cleanPath,
   parseTimestamp,
   pingSwarmHeader,
   queryEscape,
@@ -45,8 +47,8 @@ test('query values follow Docker semantics', () => {
   assert.throws(() => parseObjectVersion(null, 'node'), /invalid node version ''/);
   assert.equal(parseTail('all'), 'all');
   assert.equal(parseTail('10'), 10);
-  assert.equal(parseTail('-1'), 'all');
-  assert.equal(parseTail('x'), 'all');
+  assert.throws(() => parseTail('-5'), /negative tail values not supported/);
+  assert.throws(() => parseTail('x'), /tail value must be a positive integer or "all"/);
   assert.equal(parseTimestamp('1629574695.515050031', 'since'), 1629574695.515050031);
   assert.equal(parseTimestamp('0', 'since'), undefined);
   assert.throws(() => parseTimestamp('yesterday', 'since'), /invalid value for since/);
@@ -129,4 +131,17 @@ test('version and info bodies', () => {
   assert.equal(i.Architecture, 'x86_64');
   assert.equal(i.SystemTime, '1970-01-01T00:00:00.000000000Z');
   assert.equal(i.DefaultRuntime, 'process');
+});
+
+test('request targets: unclean paths redirect as gorilla/mux does; absolute form reads its path', () => {
+  assert.deepEqual(parseRequestTarget('//v1.47//services?x=1').redirect, '/v1.47/services?x=1');
+  assert.deepEqual(parseRequestTarget('/v1.47/a/../b/./c/').redirect, '/v1.47/b/c/');
+  const plain = parseRequestTarget('/v1.47/services?filters=%7B%7D');
+  assert.equal(plain.redirect, undefined);
+  assert.equal(plain.pathname, '/v1.47/services');
+  assert.equal(plain.query.get('filters'), '{}');
+  assert.equal(parseRequestTarget('http://docker/_ping').pathname, '/_ping');
+  assert.equal(parseRequestTarget('http://docker').pathname, '/');
+  assert.equal(cleanPath(''), '/');
+  assert.equal(cleanPath('/..'), '/');
 });

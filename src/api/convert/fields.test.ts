@@ -49,3 +49,12 @@ test('ContainerSpec Healthcheck: stored as HealthCheck, shown as Healthcheck', (
   const plain = { ID: 'p', Spec: { Name: 'x' } };
   assert.equal(serviceOnWire(plain), plain, 'nothing to rename: the same object');
 });
+
+test('a `__proto__` key in a body stays data: it never becomes the prototype of what the backend reads', () => {
+  const body = JSON.parse('{"__proto__":{"Name":"evil"},"TaskTemplate":{"__proto__":{"ContainerSpec":{}}}}') as object;
+  const out = canonicalizeFields(body) as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(out), Object.prototype);
+  assert.equal(out.Name, undefined);
+  assert.equal((out.TaskTemplate as Record<string, unknown>).ContainerSpec, undefined);
+  assert.ok(Object.prototype.hasOwnProperty.call(out, '__proto__'));
+});

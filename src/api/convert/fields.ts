@@ -58,7 +58,10 @@ function fold(value: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     const key = k === 'Healthcheck' ? 'HealthCheck' : (canonicalField(k) ?? k);
-    out[key] = MAP_FIELDS.has(key) && v !== null && typeof v === 'object' && !Array.isArray(v) ? { ...(v as object) } : fold(v);
+    const folded = MAP_FIELDS.has(key) && v !== null && typeof v === 'object' && !Array.isArray(v) ? { ...(v as object) } : fold(v);
+    // A `__proto__` key is data (JSON.parse makes it an own property): assigning it would swap the prototype.
+    if (key === '__proto__') Object.defineProperty(out, key, { value: folded, enumerable: true, writable: true, configurable: true });
+    else out[key] = folded;
   }
   return out;
 }

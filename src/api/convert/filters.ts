@@ -41,3 +41,46 @@ export function encodeFilters(f: FilterMap): string {
   }
   return JSON.stringify(o);
 }
+
+/** A filter key's value check: the error text for a value dockerd refuses, else undefined. */
+type ValueCheck = (v: string) => string | undefined;
+
+const oneOf =
+  (what: string, values: readonly string[]): ValueCheck =>
+  (v) =>
+    v === '' || values.includes(v.toLowerCase()) ? undefined : `Invalid ${what} filter: '${v}'`;
+
+const TASK_STATES = ['new', 'pending', 'allocated', 'assigned', 'accepted', 'preparing', 'ready', 'starting', 'running', 'complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned'];
+
+/**
+ * The filter keys each list endpoint accepts, with dockerd's value checks (daemon/cluster/filters.go:
+ * values of enum-like keys match case-insensitively, as swarmkit's names upper-cased).
+ */
+export const ACCEPTED_FILTERS = {
+  services: { id: null, name: null, label: null, mode: null, runtime: null },
+  tasks: {
+    id: null,
+    name: null,
+    label: null,
+    service: null,
+    node: null,
+    'desired-state': oneOf('desired-state', TASK_STATES),
+    '_up-to-date': null,
+    runtime: null,
+  },
+  nodes: { id: null, name: null, label: null, role: oneOf('role', ['worker', 'manager']), membership: oneOf('membership', ['pending', 'accepted']), 'node.label': null },
+} satisfies Record<string, Record<string, ValueCheck | null>>;
+
+/** Docker's filters.Validate plus the endpoint's value checks: 400 `invalid filter 'bogus'`. */
+export function checkFilters(f: FilterMap, accepted: Record<string, ValueCheck | null>): FilterMap {
+  for (const [key, values] of Object.entries(f)) {
+    if (!Object.prototype.hasOwnProperty.call(accepted, key)) throw invalidArgument(`invalid filter '${key}'`);
+    const check = accepted[key];
+    if (!check) continue;
+    for (const v of values) {
+      const err = check(v);
+      if (err) throw invalidArgument(err);
+    }
+  }
+  return f;
+}

@@ -20,12 +20,46 @@ export function parseObjectVersion(v: string | null | undefined, what: string): 
   return n;
 }
 
-/** `tail`: an integer or "all"; anything negative or unparsable means all (as the CLI documents). */
+/** `tail` of service/task logs: a non-negative integer or "all" (dockerd's texts for anything else). */
 export function parseTail(v: string | null | undefined): number | 'all' {
   if (v === null || v === undefined || v === '' || v === 'all') return 'all';
-  if (!/^-?\d+$/.test(v.trim())) return 'all';
-  const n = Number(v.trim());
-  return n < 0 ? 'all' : n;
+  if (!/^[-+]?\d+$/.test(v)) throw invalidArgument('tail value must be a positive integer or "all"');
+  const n = Number(v);
+  if (n < 0) throw invalidArgument('negative tail values not supported');
+  if (!Number.isSafeInteger(n)) throw invalidArgument('tail value must be a positive integer or "all"');
+  return n;
+}
+
+/**
+ * The path and query of a request target, as dockerd's router sees them. A path that is not clean
+ * (`//v1.47//services`, `/a/../b`) gets `redirect`: gorilla/mux answers 301 to the cleaned path.
+ */
+export function parseRequestTarget(target: string): { pathname: string; query: URLSearchParams; redirect?: string } {
+  // Absolute form (`GET http://host/path`, as proxies send it): the path starts after the authority.
+  const abs = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i.exec(target);
+  const raw = abs ? target.slice(abs[0].length) || '/' : target;
+  const q = raw.indexOf('?');
+  const pathname = q < 0 ? raw : raw.slice(0, q);
+  const search = q < 0 ? '' : raw.slice(q + 1);
+  const query = new URLSearchParams(search);
+  const clean = cleanPath(pathname);
+  if (clean !== pathname) return { pathname: clean, query, redirect: clean + (q < 0 ? '' : '?' + search) };
+  return { pathname, query };
+}
+
+/** Go's path.Clean with mux's trailing-slash rule: a trailing '/' stays. */
+export function cleanPath(p: string): string {
+  if (p === '') return '/';
+  const abs = p.startsWith('/') ? p : '/' + p;
+  const out: string[] = [];
+  for (const seg of abs.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  let np = '/' + out.join('/');
+  if (abs.endsWith('/') && np !== '/') np += '/';
+  return np;
 }
 
 /**

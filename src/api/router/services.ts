@@ -2,8 +2,10 @@ import type { ServiceSpec } from '../../types';
 import type { LogRequest, ServiceLogLine } from '../backend';
 import { invalidArgument, unimplemented } from '../../lib/errors';
 import {
+  ACCEPTED_FILTERS,
   boolValue,
   canonicalizeFields,
+  checkFilters,
   compareVersions,
   formatLogLine,
   frame,
@@ -17,19 +19,21 @@ import {
   taskOnWire,
 } from '../convert';
 import { readJsonObject, sendEmpty, sendJson } from '../http-util';
+import { checkBody } from '../validate/body';
 import { writeChunk } from './stream';
 import { route, type Ctx, type Route } from './types';
 
 // /services and /tasks, including their log streams.
 
 async function listServices(ctx: Ctx): Promise<void> {
-  const list = await ctx.deps.backend.listServices(parseFilters(ctx.query.get('filters')), boolValue(ctx.query.get('status')));
+  const list = await ctx.deps.backend.listServices(checkFilters(parseFilters(ctx.query.get('filters')), ACCEPTED_FILTERS.services), boolValue(ctx.query.get('status')));
   sendJson(ctx.res, 200, stripAll(list).map(serviceOnWire));
 }
 
 async function createService(ctx: Ctx): Promise<void> {
   // X-Registry-Auth is accepted and ignored: image pulls are the engine's business.
   const spec = canonicalizeFields(await readJsonObject<ServiceSpec>(ctx.req));
+  checkBody('ServiceSpec', spec);
   const r = await ctx.deps.backend.createService(spec);
   // Docker's ServiceCreateResponse has no omitempty on Warnings: `null` when there are none.
   sendJson(ctx.res, 201, { ID: r.ID, Warnings: r.Warnings && r.Warnings.length ? r.Warnings : null });
@@ -51,13 +55,14 @@ async function updateService(ctx: Ctx): Promise<void> {
   if (rollbackParam && rollbackParam !== 'previous') throw invalidArgument(`invalid rollback parameter '${rollbackParam}'`);
   const rollback = rollbackParam === 'previous';
   const spec = canonicalizeFields(await readJsonObject<ServiceSpec>(ctx.req, !rollback));
+  checkBody('ServiceSpec', spec);
   const r = await ctx.deps.backend.updateService(ctx.params[0], version, spec, { rollback });
   // moby's ServiceUpdateResponse has no omitempty: without warnings Docker sends {"Warnings":null}.
   sendJson(ctx.res, 200, { Warnings: r.Warnings && r.Warnings.length ? r.Warnings : null });
 }
 
 async function listTasks(ctx: Ctx): Promise<void> {
-  sendJson(ctx.res, 200, stripAll(await ctx.deps.backend.listTasks(parseFilters(ctx.query.get('filters')))).map(taskOnWire));
+  sendJson(ctx.res, 200, stripAll(await ctx.deps.backend.listTasks(checkFilters(parseFilters(ctx.query.get('filters')), ACCEPTED_FILTERS.tasks))).map(taskOnWire));
 }
 
 async function getTask(ctx: Ctx): Promise<void> {

@@ -1,7 +1,8 @@
 import type { NodeSpec, SwarmSpec } from '../../types';
 import type { InitRequest, JoinRequest } from '../backend';
-import { boolValue, canonicalizeFields, parseFilters, parseObjectVersion, stripAll, stripInternal } from '../convert';
+import { ACCEPTED_FILTERS, boolValue, canonicalizeFields, checkFilters, parseFilters, parseObjectVersion, stripAll, stripInternal } from '../convert';
 import { readJsonObject, sendEmpty, sendJson } from '../http-util';
+import { checkBody } from '../validate/body';
 import { unimplemented } from '../../lib/errors';
 import { route, type Ctx, type Route } from './types';
 
@@ -13,12 +14,14 @@ async function inspectSwarm(ctx: Ctx): Promise<void> {
 
 async function init(ctx: Ctx): Promise<void> {
   const body = canonicalizeFields(await readJsonObject<InitRequest>(ctx.req));
+  checkBody('SwarmInitRequest', body);
   const nodeId = await ctx.deps.backend.init(body);
   sendJson(ctx.res, 200, nodeId);
 }
 
 async function join(ctx: Ctx): Promise<void> {
   const body = canonicalizeFields(await readJsonObject<JoinRequest>(ctx.req));
+  checkBody('SwarmJoinRequest', body);
   await ctx.deps.backend.join(body);
   sendEmpty(ctx.res);
 }
@@ -31,6 +34,7 @@ async function leave(ctx: Ctx): Promise<void> {
 async function update(ctx: Ctx): Promise<void> {
   const version = parseObjectVersion(ctx.query.get('version'), 'swarm');
   const spec = canonicalizeFields(await readJsonObject<SwarmSpec>(ctx.req));
+  checkBody('SwarmSpec', spec);
   await ctx.deps.backend.updateSwarm(version, spec, {
     rotateWorkerToken: boolValue(ctx.query.get('rotateWorkerToken')),
     rotateManagerToken: boolValue(ctx.query.get('rotateManagerToken')),
@@ -48,7 +52,7 @@ async function unlock(_ctx: Ctx): Promise<void> {
 }
 
 async function listNodes(ctx: Ctx): Promise<void> {
-  const nodes = await ctx.deps.backend.listNodes(parseFilters(ctx.query.get('filters')));
+  const nodes = await ctx.deps.backend.listNodes(checkFilters(parseFilters(ctx.query.get('filters')), ACCEPTED_FILTERS.nodes));
   sendJson(ctx.res, 200, stripAll(nodes));
 }
 
@@ -59,6 +63,7 @@ async function getNode(ctx: Ctx): Promise<void> {
 async function updateNode(ctx: Ctx): Promise<void> {
   const version = parseObjectVersion(ctx.query.get('version'), 'node');
   const spec = canonicalizeFields(await readJsonObject<NodeSpec>(ctx.req));
+  checkBody('NodeSpec', spec);
   await ctx.deps.backend.updateNode(ctx.params[0], version, spec);
   sendEmpty(ctx.res);
 }

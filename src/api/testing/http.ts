@@ -16,7 +16,7 @@ export interface Resp {
 
 export function call(socketPath: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<Resp> {
   return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : Buffer.from(JSON.stringify(body));
+    const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : typeof body === 'string' ? Buffer.from(body) : Buffer.from(JSON.stringify(body));
     const r = http.request(
       { socketPath, method, path: p, timeout: 5000, headers: { ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}), ...headers } },
       (res) => {

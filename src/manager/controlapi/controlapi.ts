@@ -10,7 +10,6 @@ import { nodeMatches, serviceMatches, taskMatches, type Filters } from './core/f
 import { resolveRef } from './core/resolve';
 import { grpcText, normalizeServiceSpec, validateNodeSpec, validateServiceSpec } from './core/validate';
 import { checkPortConflicts, resolveServiceNetworks } from './networks';
-import { validateEndpointSpec } from './core/networks';
 
 export interface ServiceStatusCounts {
   RunningTasks: number;
@@ -155,7 +154,6 @@ export class ControlApi {
 
   async createService(input: ServiceSpec): Promise<string> {
     validateServiceSpec(input);
-    validateEndpointSpec(input.EndpointSpec);
     const spec = normalizeServiceSpec(input);
     const id = newId(this.deps.rng);
     const now = this.now();
@@ -180,10 +178,7 @@ export class ControlApi {
   }
 
   async updateService(ref: string, version: number, input: ServiceSpec, rollback: boolean): Promise<void> {
-    if (!rollback) {
-      validateServiceSpec(input);
-      validateEndpointSpec(input.EndpointSpec);
-    }
+    if (!rollback) validateServiceSpec(input);
     await this.store.update((tx) => {
       const s = this.resolveService(tx, ref);
       if (s.Version.Index !== version) throw internal(grpcText('Unknown', 'update out of sequence'));

@@ -2,7 +2,7 @@ import { isGlobal, type Node, type Service } from '../../types';
 import type { StoreEvent, WatchFilter } from '../../store';
 import { newId } from '../../lib/ids';
 import { StoreLoop } from '../store-loop';
-import { applyMutations, removeTasksOfDeletedServices, type LoopDeps } from './loop';
+import { applyMutations, removeTasksOfDeletedServices, skipInvalidSpec, type LoopDeps } from './loop';
 import { reconcileGlobal } from './core/global';
 
 const nodeShape = (n: Node) =>
@@ -50,7 +50,7 @@ export class GlobalOrchestrator extends StoreLoop<LoopDeps> {
     for (const sid of ids) {
       await store.update((tx) => {
         const service = tx.get('service', sid);
-        if (!service) return;
+        if (!service || skipInvalidSpec(tx, service, clock.now(), this.deps.logger)) return;
         applyMutations(tx, reconcileGlobal({ service, tasks: tx.tasksByService(sid), nodes: tx.find('node'), now: clock.now(), newId: () => newId(rng) }));
       });
     }

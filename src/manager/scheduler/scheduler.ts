@@ -7,6 +7,12 @@ import { scheduleTasks } from './core/schedule';
 export type SchedulerDeps = StoreLoopDeps;
 
 /**
+ * Pending tasks of one service placed per pass at most: a service with a huge backlog is placed
+ * over several passes (each one store write), and the loop yields to the API in between.
+ */
+export const MAX_PLACEMENTS_PER_PASS = 1000;
+
+/**
  * The scheduler loop: assigns PENDING tasks to nodes, one store write per service and pass. Services
  * with tasks that fit nowhere are retried whenever a node changes or a task frees its node.
  */
@@ -47,15 +53,24 @@ export class Scheduler extends StoreLoop<SchedulerDeps> {
     }
     if (services.size === 0) return;
     const infos: Map<string, NodeInfo> = store.read((tx) => buildNodeInfos(tx.find('node'), tx.find('task', (t) => !!t.NodeID && !isTerminal(t.Status.State))));
+    let more = false;
     for (const sid of [...services].sort()) {
-      const unplaced = await store.update((tx) => {
+      const { unplaced, left } = await store.update((tx) => {
         const pending = tx.tasksByService(sid).filter((t) => t.Status.State === 'pending');
-        const r = scheduleTasks(pending, infos, clock.now());
+        const batch = pending.length > MAX_PLACEMENTS_PER_PASS ? pending.slice(0, MAX_PLACEMENTS_PER_PASS) : pending;
+        const r = scheduleTasks(batch, infos, clock.now());
         for (const u of r.updates) tx.update('task', u);
-        return r.unplaced;
+        return { unplaced: r.unplaced, left: pending.length - batch.length };
       });
       if (unplaced > 0) this.waiting.add(sid);
       else this.waiting.delete(sid);
+      // More pending than one pass places: go on next pass, unless this batch found no room (then the
+      // rest waits with it for a node or task change).
+      if (left > 0 && unplaced === 0) {
+        this.dirty.add(sid);
+        more = true;
+      }
     }
+    if (more) this.kick();
   }
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock, Rng } from '../../lib/ports';
 import { newId } from '../../lib/ids';
 import type { MemoryStore, StoreEvent, Watch } from '../../store';
-import type { Node, Service, Task } from '../../types';
+import { specProblem, type Node, type Service, type Task } from '../../types';
 import { planUpdate, type UpdateMemo, type UpdatePlan } from './core/planner';
 
 /** Timer functions; a simulation passes virtual ones. */
@@ -124,7 +124,8 @@ export class UpdateSupervisor {
       await store.update((tx) => {
         plan = undefined;
         const service = tx.get('service', id);
-        if (!service) return;
+        // A spec that fails validation (an old log's) is never rolled out; the orchestrator marks it.
+        if (!service || specProblem(service.Spec) !== undefined) return;
         const nodes = new Map(tx.find('node').map((n) => [n.ID, n] as const));
         plan = planUpdate({ service, tasks: tx.tasksByService(id), nodes, now, newId: () => newId(rng), memo: this.memos.get(id) });
         if (plan.service) tx.update('service', plan.service);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Network, PortConfig, Service, Task } from '../../../types';
-import { buildNetwork, ingressNetwork, validateEndpointSpec } from '../../controlapi/core/networks';
+import { buildNetwork, ingressNetwork } from '../../controlapi/core/networks';
+import { validateServiceSpec } from '../../../types';
 import { taskFixture } from '../../../testing/fixtures';
 import { AllocationState, holdsAddresses } from './state';
 
@@ -86,7 +87,7 @@ test('allocator state: live equals rebuilt from the store, nothing handed out tw
       for (const o of ops) {
         const ports = 'ports' in o ? o.ports : [];
         try {
-          validateEndpointSpec({ Mode: o.op === 'create' && o.dnsrr ? 'dnsrr' : 'vip', Ports: ports });
+          validateServiceSpec({ ...service('v', [], []).Spec, EndpointSpec: { Mode: o.op === 'create' && o.dnsrr ? 'dnsrr' : 'vip', Ports: ports } });
         } catch {
           continue; // the control API refuses it
         }

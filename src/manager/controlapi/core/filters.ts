@@ -27,8 +27,8 @@ export function nodeMatches(n: Node, f: Filters): boolean {
   return (
     any(f.id, (v) => n.ID.startsWith(v)) &&
     any(f.name, (v) => (n.Spec.Name ?? n.Description.Hostname).startsWith(v) || n.Description.Hostname.startsWith(v)) &&
-    any(f.role, (v) => n.Spec.Role === v) &&
-    any(f.membership, (v) => v === 'accepted') &&
+    any(f.role, (v) => n.Spec.Role === v.toLowerCase()) &&
+    any(f.membership, (v) => v.toLowerCase() === 'accepted') &&
     allLabels(n.Description.Engine?.Labels, f.label) &&
     allLabels(n.Spec.Labels, f['node.label'])
   );
@@ -46,7 +46,8 @@ export function taskMatches(t: Task, f: Filters, resolved: { serviceIds?: Set<st
   if (resolved.nodeIds && !resolved.nodeIds.has(t.NodeID ?? '')) return false;
   if (!any(f.id, (v) => t.ID.startsWith(v))) return false;
   if (!any(f.name, (v) => taskName(t).startsWith(v) || `${taskName(t)}.${t.ID}`.startsWith(v))) return false;
-  if (!any(f['desired-state'], (v) => t.DesiredState === v || (v === 'accepted' && t.DesiredState === 'ready'))) return false;
+  // dockerd upper-cases the value to swarmkit's enum name: `Running` and `running` are the same state.
+  if (!any(f['desired-state'], (v) => t.DesiredState === v.toLowerCase() || (v.toLowerCase() === 'accepted' && t.DesiredState === 'ready'))) return false;
   if (!allLabels(t.Labels, f.label)) return false;
   if (f['_up-to-date']?.some((v) => v === 'true' || v === '1')) {
     if (t.internal.specVersion !== resolved.specVersions.get(t.ServiceID)) return false;

@@ -117,20 +117,6 @@ export function ingressNetwork(ctx: Omit<NetworkContext, 'existing'>): Network {
   return n;
 }
 
-/** swarmkit's validateEndpointSpec: unique ingress ports within a spec, no ingress port in dnsrr mode. */
-export function validateEndpointSpec(ep: { Mode?: string; Ports?: { Protocol?: string; PublishedPort?: number; PublishMode?: string }[] } | undefined): void {
-  if (!ep) return;
-  const ingress = (ep.Ports ?? []).filter((p) => (p.PublishMode ?? 'ingress') === 'ingress');
-  if (ep.Mode === 'dnsrr' && ingress.length) throw invalid("EndpointSpec: port published with ingress mode can't be used with dnsrr mode");
-  const seen = new Set<string>();
-  for (const p of ingress) {
-    if (!p.PublishedPort) continue;
-    const k = `${p.Protocol ?? 'tcp'}/${p.PublishedPort}`;
-    if (seen.has(k)) throw invalid('EndpointSpec: duplicate published ports provided');
-    seen.add(k);
-  }
-}
-
 /** swarmkit's checks before a network is removed, with its texts. */
 export function checkNetworkRemovable(n: Network, services: Service[], tasks: Task[]): void {
   if (n.Spec.Labels?.[PREDEFINED_LABEL]) {

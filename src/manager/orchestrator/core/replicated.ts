@@ -9,6 +9,8 @@ export interface ReplicatedInput {
   nodes: ReadonlyMap<string, Node>;
   now: number;
   newId: IdGen;
+  /** Creates or removes at most this many tasks (the rest is left to the next pass). */
+  limit?: number;
 }
 
 /**
@@ -19,6 +21,7 @@ export interface ReplicatedInput {
  */
 export function reconcileReplicated(input: ReplicatedInput): Mutation[] {
   const { service, tasks, now, newId } = input;
+  const limit = input.limit ?? Infinity;
   if (!isReplicated(service)) return [];
   const want = replicasOf(service);
   const live = new Map<number, Task[]>();
@@ -30,14 +33,14 @@ export function reconcileReplicated(input: ReplicatedInput): Mutation[] {
   }
   const out: Mutation[] = [];
   if (live.size < want) {
-    let need = want - live.size;
+    let need = Math.min(want - live.size, limit);
     for (let slot = 1; need > 0; slot++) {
       if (live.has(slot)) continue;
       out.push({ op: 'create', task: newTask({ id: newId(), service, slot, now }) });
       need--;
     }
   } else if (live.size > want) {
-    for (const slot of slotsToRemove(live, live.size - want)) {
+    for (const slot of slotsToRemove(live, Math.min(live.size - want, limit))) {
       for (const t of live.get(slot) ?? []) {
         out.push({ op: 'update', task: { ...t, DesiredState: 'remove', UpdatedAt: isoTime(now) } });
       }
