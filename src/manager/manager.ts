@@ -15,6 +15,7 @@ import { Dispatcher, type DispatcherOptions } from './dispatcher/dispatcher';
 import { UpdateSupervisor } from './updater/updater';
 import { RaftRoles } from './raft-roles';
 import { createRpcClient, type RpcClient } from '../rpc';
+import { writeFileDurableSync } from '../sys/durable-file';
 
 /** Raft timing and log settings (Docker's defaults: tick 1 s, heartbeat 1 tick, election 10 ticks, snapshot every 10 000 entries, 500 kept). */
 export type RaftSettings = Pick<RaftConsensusOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'snapshotInterval' | 'keepEntries' | 'keepOldSnapshots'>;
@@ -288,7 +289,7 @@ export class Manager {
       } catch {
         /* none yet */
       }
-      if (cur !== text) fs.writeFileSync(this.settingsFile, text);
+      if (cur !== text) writeFileDurableSync(this.settingsFile, text, { mode: 0o600 });
     };
     const w = (this.settingsWatch = this.store.watch({ kinds: ['cluster'] }));
     write();

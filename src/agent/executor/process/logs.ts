@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { writeFileDurable } from '../../../sys/durable-file';
 import type { LogLine, LogOptions } from '../types';
 
 /** A line longer than this without a newline is cut (like the engine's 16 KiB partial messages). */
@@ -110,7 +111,7 @@ export class LogCollector {
     if (pos === 0) return false;
     await fsp.appendFile(logFile(this.dir), Buffer.concat(parts));
     this.offsets[stream] += pos;
-    await fsp.writeFile(offsetsFile(this.dir), JSON.stringify(this.offsets));
+    await writeFileDurable(offsetsFile(this.dir), JSON.stringify(this.offsets), { mode: 0o600 });
     return true;
   }
 
