@@ -11,7 +11,7 @@ import type { Executor } from '../agent/executor/types';
 import type { Agent } from '../agent/agent';
 import { createApiServer } from '../api/server';
 import type { DaemonFacts, InitRequest, JoinRequest } from '../api/backend';
-import type { DaemonConfig } from './config';
+import { loadApiTls, type DaemonConfig } from './config';
 import type { SwarmState } from './state';
 import type { ManagerTransport } from './transport';
 import type { CertRenewer } from './certs';
@@ -109,7 +109,15 @@ export class Daemon {
     fs.mkdirSync(this.cfg.dataDir, { recursive: true, mode: 0o700 });
     this.executor = createExecutor(this.cfg, () => this.state?.nodeId);
     await this.membership.resume();
-    const api = createApiServer({ backend: this.backend, facts: this.facts, hosts: this.cfg.hosts, engineSocket: this.cfg.engine, logger: this.logger });
+    const api = createApiServer({
+      backend: this.backend,
+      facts: this.facts,
+      hosts: this.cfg.hosts,
+      engineSocket: this.cfg.engine,
+      logger: this.logger,
+      tls: this.cfg.tls ? loadApiTls(this.cfg.tls) : undefined,
+      tlsExplicit: this.cfg.tlsExplicit,
+    });
     await api.listen();
     this.api = api;
     this.logger.info({ hosts: this.cfg.hosts, runtime: this.cfg.runtime }, 'shoal daemon listening');

@@ -1,4 +1,4 @@
-import { parseDaemonArgs } from './config';
+import { DAEMON_USAGE, parseDaemonArgs, UsageRequested } from './config';
 import { Daemon } from './daemon';
 
 /** `shoal daemon …`: runs a node until SIGTERM/SIGINT, then stops cleanly (tasks keep running). */
@@ -7,6 +7,10 @@ export async function runDaemon(argv: string[]): Promise<void> {
   try {
     cfg = parseDaemonArgs(argv);
   } catch (e) {
+    if (e instanceof UsageRequested) {
+      process.stdout.write(DAEMON_USAGE);
+      process.exit(0);
+    }
     process.stderr.write(`shoal daemon: ${(e as Error).message}\n`);
     process.exit(125);
   }
