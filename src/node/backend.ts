@@ -24,7 +24,7 @@ import type { ControlApi } from '../manager/controlapi';
  * API; elsewhere they fail with Docker's texts.
  */
 export class NodeBackend implements ClusterBackend {
-  private eventLog = new EventLog();
+  private eventLog = new EventLog((pending) => this.d.logger.warn({ pending }, 'events: dropped a reader that stopped reading'));
 
   constructor(private d: Daemon) {}
 
