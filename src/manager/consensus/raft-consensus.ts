@@ -6,7 +6,7 @@ import { failedPrecondition, invalidArgument, isKind, unavailable } from '../../
 import { MemoryStorage, RawNode, type Message, type Role } from '../../raft';
 import type { Change, MemoryStore, Proposer } from '../../store';
 import { decodeSnapshotPayload, encodeChanges, type RaftMember } from './codec';
-import { LostLeadershipError, MEMBER_REMOVED_MESSAGE, NotLeaderError, noLeader } from './errors';
+import { LostLeadershipError, MAX_TRANSACTION_BYTES, MEMBER_REMOVED_MESSAGE, NotLeaderError, noLeader, requestTooLarge } from './errors';
 import { Membership, type MemberStatus } from './membership';
 import { MembershipChanges } from './membership-changes';
 import { PendingProposals } from './pending-proposals';
@@ -303,7 +303,9 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
 
   /** The store's Proposer: resolves once the changes are committed and applied here. */
   propose(changes: Change[]): Promise<void> {
-    return this.proposeData(encodeChanges(changes), (data) => this.rn.propose(data));
+    const data = encodeChanges(changes);
+    if (data.length > MAX_TRANSACTION_BYTES) return Promise.reject(requestTooLarge());
+    return this.proposeData(data, (d) => this.rn.propose(d));
   }
 
   private proposeData(data: Uint8Array, append: (d: Uint8Array) => number): Promise<void> {
