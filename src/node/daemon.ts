@@ -39,6 +39,9 @@ export class Daemon {
   private readonly membership: SwarmMembership;
   private api?: { listen(): Promise<void>; close(): Promise<void> };
 
+  /** Set by the entry point (main.ts): stops the process cleanly. Until then a fatal error is only logged. */
+  onFatal: (err: Error) => void = (err) => this.logger.fatal({ err }, 'fatal error');
+
   constructor(readonly cfg: DaemonConfig) {
     this.logger = pino({ level: cfg.logLevel, base: { node: cfg.hostname } }, pino.destination(2));
     this.facts = {
@@ -72,6 +75,7 @@ export class Daemon {
         certificateChanged: () => this.membership.promoteIfCertified(),
         removedFromRaft: (manager) => void this.membership.demote(manager),
         managerStarted: (manager) => this.backend.attachEvents(manager.store),
+        fatal: (err) => this.onFatal(err),
         updateSwarm: (version, spec, rotate) => this.backend.updateSwarmHere(version, spec, rotate),
       },
     });

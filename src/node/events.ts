@@ -1,6 +1,7 @@
 import type { EngineEvent, Filters } from '../api/backend';
 import type { MemoryStore, StoreEvent, Watch } from '../store';
 import { unavailable } from '../lib/errors';
+import { forEachGuarded, runInBackground } from '../sys/loop-guard';
 
 const KEEP = 1000;
 /**
@@ -61,22 +62,21 @@ export class EventLog {
   private listeners = new Set<(e: EngineEvent) => void>();
   private watch?: Watch;
 
-  /** `onDrop` is told when a reader is dropped for being too slow (the daemon logs it). */
-  constructor(private readonly onDrop: (pending: number) => void = () => undefined) {}
+  /** `log` hears of readers dropped for being too slow, and of failures of the feed from the store. */
+  constructor(private readonly log?: { warn(obj: unknown, msg?: string): void; error(obj: unknown, msg?: string): void }) {}
 
   attach(store: MemoryStore): void {
     this.watch?.close();
     const w = store.watch({ kinds: ['service', 'node'] });
     this.watch = w;
-    void (async () => {
-      for await (const e of w) {
-        const ev = toEngineEvent(e, Date.now());
-        if (!ev) continue;
-        this.recent.push(ev);
-        if (this.recent.length > KEEP) this.recent.shift();
-        for (const l of this.listeners) l(ev);
-      }
-    })();
+    const feed = (e: StoreEvent) => {
+      const ev = toEngineEvent(e, Date.now());
+      if (!ev) return;
+      this.recent.push(ev);
+      if (this.recent.length > KEEP) this.recent.shift();
+      for (const l of this.listeners) l(ev);
+    };
+    runInBackground('events feed', forEachGuarded(w, feed, { name: 'events feed', log: this.log }), this.log);
   }
 
   async *stream(opts: { since?: number; until?: number; filters: Filters }, signal: AbortSignal): AsyncGenerator<EngineEvent> {
@@ -89,7 +89,7 @@ export class EventLog {
         dropped = true;
         queue.length = 0;
         this.listeners.delete(l);
-        this.onDrop(MAX_PENDING_EVENTS);
+        this.log?.warn({ pending: MAX_PENDING_EVENTS }, 'events: dropped a reader that stopped reading');
       } else queue.push(e);
       wake?.();
     };

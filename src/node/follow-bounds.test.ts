@@ -44,7 +44,7 @@ test('service logs: a source is paused while the reader does not read (backpress
 test('events: a reader that stops reading is dropped with a message, its queue freed', async () => {
   const store = immediateStore();
   let dropped = 0;
-  const log = new EventLog(() => dropped++);
+  const log = new EventLog({ warn: () => dropped++, error: () => undefined });
   log.attach(store);
   const ac = new AbortController();
   const it = log.stream({ filters: {} }, ac.signal)[Symbol.asyncIterator]();

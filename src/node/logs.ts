@@ -2,6 +2,7 @@ import type { ServiceLogLine } from '../api/backend';
 import type { LogLine } from '../agent/executor/types';
 import type { MemoryStore } from '../store';
 import type { Task } from '../types';
+import { forEachGuarded, runInBackground, type GuardLogger } from '../sys/loop-guard';
 
 /**
  * Bytes of log data waiting for a reader before the sources are paused (each source's next line is
@@ -20,6 +21,8 @@ export async function* mergeLogStreams(opts: {
   follow: boolean;
   watch?: MemoryStore;
   signal: AbortSignal;
+  /** Where a failure of the follow-up of new tasks is logged. */
+  log?: GuardLogger;
 }): AsyncGenerator<ServiceLogLine> {
   const queue: ServiceLogLine[] = [];
   let queuedBytes = 0;
@@ -71,11 +74,10 @@ export async function* mergeLogStreams(opts: {
   try {
     for (const t of opts.tasks()) openTask(t);
     if (watch) {
-      void (async () => {
-        for await (const _e of watch) {
-          for (const t of opts.tasks()) openTask(t);
-        }
-      })();
+      const follow = () => {
+        for (const t of opts.tasks()) openTask(t);
+      };
+      runInBackground('service logs follow', forEachGuarded(watch, follow, { name: 'service logs follow', log: opts.log }), opts.log);
     }
     for (;;) {
       while (queue.length) {

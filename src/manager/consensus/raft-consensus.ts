@@ -26,6 +26,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   private readonly timers: Timers;
   private readonly rng: Rng;
   private readonly log: ConsensusLogger;
+  private readonly onFatal?: (err: Error) => void;
   readonly tickMs: number;
   readonly electionTick: number;
   private readonly heartbeatTick: number;
@@ -58,6 +59,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     this.timers = opts.timers ?? defaultTimers;
     this.rng = opts.rng ?? defaultRng;
     this.log = opts.logger ?? silentLogger;
+    this.onFatal = opts.onFatal;
     this.tickMs = opts.tickMs ?? 1000;
     this.electionTick = opts.electionTick ?? 10;
     this.heartbeatTick = opts.heartbeatTick ?? 1;
@@ -271,6 +273,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     this.state = 'stopped';
     this.stopTicking();
     this.failAll(unavailable(`raft: stopped after a storage error: ${err.message}`));
+    this.onFatal?.(err);
   }
 
   private onSoftState(leader: number, role: Role): void {
