@@ -3,7 +3,8 @@ import type { LogSubscriptionMessage } from '../rpc/protocol';
 import type { LogCapableDispatcher } from './remote-dispatcher';
 import type { Executor, ExecutorDescription, LogLine, LogOptions, TaskController } from './executor/types';
 import type { Clock } from '../lib/ports';
-import { isKind, notFound } from '../lib/errors';
+import { isKind, notFound, ShoalError } from '../lib/errors';
+import { runInBackground } from '../sys/loop-guard';
 import { Worker } from './worker';
 import { errText, type AgentLogger } from './task-manager';
 
@@ -199,7 +200,8 @@ export class Agent {
         }
         if (!this.stopping.signal.aborted) this.log?.warn({}, 'agent: assignment stream ended');
       } catch (err) {
-        if (!this.stopping.signal.aborted) this.log?.warn({ err: errText(err) }, 'agent: session failed');
+        // the session starts over after a backoff; a bug (not a ShoalError) is logged with its stack
+        if (!this.stopping.signal.aborted) this.log?.warn({ err: err instanceof ShoalError ? errText(err) : err }, 'agent: session failed');
       } finally {
         abort.abort();
         this.stopping.signal.removeEventListener('abort', onStop);
@@ -233,9 +235,13 @@ export class Agent {
         if (running.has(sub.id)) continue;
         const ac = new AbortController();
         running.set(sub.id, ac);
-        void this.publishSubscription(api, sub, ac.signal, session).finally(() => {
-          if (running.get(sub.id) === ac) running.delete(sub.id);
-        });
+        runInBackground(
+          'agent log publisher',
+          this.publishSubscription(api, sub, ac.signal, session).finally(() => {
+            if (running.get(sub.id) === ac) running.delete(sub.id);
+          }),
+          this.log,
+        );
       }
     } catch (err) {
       if (!session.aborted) this.log?.warn({ err: errText(err) }, 'agent: log subscriptions stream failed');

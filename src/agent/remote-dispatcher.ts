@@ -87,8 +87,11 @@ export class RemoteDispatcher implements DispatcherApi {
   /** A PublishLogs client stream (one per subscription). */
   publishLogs(signal: AbortSignal): LogPublisher {
     const s = this.client.clientStream(DispatcherService, 'PublishLogs', { signal });
-    s.response.catch(() => undefined);
-    return { send: (m) => s.send(m), end: () => s.end(), cancel: () => s.cancel(), done: s.response.then(() => undefined) };
+    // `done` is awaited only when the publisher ends normally; a cancelled one must not leave an
+    // unhandled rejection behind (that stops the daemon, node/main.ts)
+    const done = s.response.then(() => undefined);
+    done.catch(() => undefined);
+    return { send: (m) => s.send(m), end: () => s.end(), cancel: () => s.cancel(), done };
   }
 
   assignments(sessionId: string, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {

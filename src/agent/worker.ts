@@ -6,6 +6,7 @@ import type { Executor, TaskController } from './executor/types';
 import type { Clock } from '../lib/ports';
 import { TaskManager, errText, type AgentLogger } from './task-manager';
 import { stopGraceMs, type Health } from './exec/step';
+import { writeFileDurable } from '../sys/durable-file';
 
 // The worker reconciles the agent's assignment set with the task managers it runs, and keeps that
 // set (with the last status of each task) on disk, so a restarted daemon re-adopts its tasks
@@ -196,20 +197,12 @@ export class Worker {
       const state: StateFile = { version: 1, tasks: [...this.managers.values()].map((m) => m.persistentView()) };
       const data = JSON.stringify(state);
       const file = path.join(this.dir, WORKER_STATE_FILE);
-      const tmp = `${file}.tmp`;
       try {
         if (!this.dirReady) {
           await fs.mkdir(this.dir, { recursive: true });
           this.dirReady = true;
         }
-        const fh = await fs.open(tmp, 'w');
-        try {
-          await fh.writeFile(data);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await fs.rename(tmp, file);
+        await writeFileDurable(file, data, { mode: 0o600 });
       } catch (err) {
         this.opts.logger?.error({ err: errText(err) }, 'worker: saving state failed');
       }

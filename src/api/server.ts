@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { notFound, unimplemented } from '../lib/errors';
@@ -29,7 +31,47 @@ export interface ApiServerOptions {
   logger?: ApiLogger;
   /** Clock for /info SystemTime and events `until`; defaults to Date.now. */
   now?: () => number;
+  /** TLS for tcp:// hosts (as dockerd: unix sockets never use it). */
+  tls?: ApiTls;
+  /** `--tls`/`--tlsverify` was given explicitly: plain TCP on a non-loopback address is not slowed down. */
+  tlsExplicit?: boolean;
+  /** Connection and header limits; defaults in DEFAULT_LIMITS. */
+  limits?: Partial<ApiLimits>;
 }
+
+export interface ApiTls {
+  cert: Buffer;
+  key: Buffer;
+  /** Required when `verify`: the only CA client certificates may be signed by. */
+  ca?: Buffer;
+  /** Require and verify client certificates (`--tlsverify`). */
+  verify: boolean;
+}
+
+export interface ApiLimits {
+  /** Open connections per listener; more are closed at once (and logged). */
+  maxConnections: number;
+  /** A request's headers must arrive within this (slowloris). */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Pause after dockerd's warnings for a plain TCP host, and the longer one for a non-loopback address. */
+  insecurePauseMs: number;
+  insecureNonLoopbackPauseMs: number;
+}
+
+/**
+ * No total request timeout: image loads and builds upload for long through the engine pass-through,
+ * and follow streams (logs, events) are meant to stay open; a request body's own limits are the
+ * body reader's (http-util). dockerd's pauses after its insecure-TCP warnings are 1 s and 15 s.
+ */
+export const DEFAULT_LIMITS: ApiLimits = {
+  maxConnections: 1024,
+  headersTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 30_000,
+  insecurePauseMs: 1_000,
+  insecureNonLoopbackPauseMs: 15_000,
+};
 
 export interface ApiServer {
   listen(): Promise<void>;
@@ -65,6 +107,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   const engine = engineSpec ? new EngineProxy(engineSpec, logger, commonHeaders) : undefined;
   const deps: ServerDeps = { backend, facts, engine, logger, build: buildFacts(), daemonId: daemonIdOf(facts), now: opts.now ?? Date.now };
 
+  const limits: ApiLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const listeners: Listener[] = [];
   const sockets = new Set<Duplex>();
   const inflight = new Set<AbortController>();
@@ -162,18 +205,53 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     }
   }
 
-  function makeServer(): http.Server {
-    const server = http.createServer((req, res) => {
-      void handle(req, res);
-    });
+  function makeServer(tls?: ApiTls): http.Server {
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => void handle(req, res);
+    // headersTimeout is enforced only when the server checks its connections: check often enough
+    const base = { connectionsCheckingInterval: Math.max(100, Math.min(30_000, limits.headersTimeoutMs / 4)) };
+    const server = tls
+      ? https.createServer(
+          {
+            ...base,
+            // as http.Server's sockets are: an upgraded stream whose client half-closes (the CLI's
+            // CloseWrite sends close_notify) must still carry the engine's output back
+            allowHalfOpen: true,
+            cert: tls.cert,
+            key: tls.key,
+            ca: tls.verify ? tls.ca : undefined,
+            requestCert: tls.verify,
+            rejectUnauthorized: tls.verify,
+            minVersion: 'TLSv1.2', // dockerd's server minimum
+          },
+          onRequest,
+        )
+      : http.createServer(base, onRequest);
     server.requestTimeout = 0; // image loads and builds may upload for long
+    server.headersTimeout = limits.headersTimeoutMs;
+    server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+    server.maxConnections = limits.maxConnections;
+    let dropped = 0;
+    let dropLogged = 0;
+    server.on('drop', () => {
+      dropped++;
+      // one line per burst, not one per refused connection
+      const now = Date.now();
+      if (now - dropLogged < 10_000) return;
+      dropLogged = now;
+      logger.warn({ maxConnections: limits.maxConnections, droppedSoFar: dropped }, 'API connection limit reached: closing new connections');
+    });
+    if (tls) {
+      server.on('tlsClientError', (err: Error) => logger.debug({ err: err.message }, 'API TLS handshake refused'));
+    }
     server.on('upgrade', onUpgrade);
     server.on('connection', (s) => {
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
     });
-    server.on('clientError', (err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      // headers that did not arrive within headersTimeout: 408, as Node itself answers
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
       else socket.destroy();
       logger.debug({ err: err.message }, 'client error');
     });
@@ -181,8 +259,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   }
 
   async function listenOne(host: string): Promise<Listener> {
-    const server = makeServer();
     if (host.startsWith('unix://')) {
+      const server = makeServer();
       const socketPath = host.slice('unix://'.length);
       fs.mkdirSync(path.dirname(socketPath), { recursive: true });
       try {
@@ -205,7 +283,10 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     if (host.startsWith('tcp://')) {
       const u = new URL(host.replace(/^tcp:/, 'http:'));
       const hostname = u.hostname.replace(/^\[(.*)\]$/, '$1') || '0.0.0.0';
-      const port = u.port === '' ? 2375 : Number(u.port);
+      // dockerd's default ports: 2376 with TLS, 2375 without
+      const port = u.port === '' ? (opts.tls ? 2376 : 2375) : Number(u.port);
+      if (!opts.tls?.verify) await warnInsecure(host, hostname);
+      const server = makeServer(opts.tls);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, hostname, () => {
@@ -218,6 +299,20 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       return { host, server, address: addr };
     }
     throw new Error(`unsupported host ${host}: use unix:///path or tcp://host:port`);
+  }
+
+  /** dockerd's warnings (and pauses) for a TCP host that does not verify clients. */
+  async function warnInsecure(host: string, hostname: string): Promise<void> {
+    logger.warn({ host }, 'Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network.');
+    logger.warn({ host }, 'Binding to an IP address, even on localhost, can also give access to scripts run in a browser. Be safe out there!');
+    logger.warn({ host }, '[DEPRECATION NOTICE] In future versions this will be a hard failure preventing the daemon from starting! Learn more at: https://docs.docker.com/go/api-security/');
+    await pause(limits.insecurePauseMs);
+    if (opts.tlsExplicit || isLoopback(hostname)) return;
+    logger.warn({ host }, 'Binding to an IP address without --tlsverify is deprecated. Startup is intentionally being slowed down to show this message');
+    logger.warn({ host }, 'Please consider generating tls certificates with client validation to prevent exposing unauthenticated root access to your network');
+    logger.warn({ host }, "You can override this by explicitly specifying '--tls=false' or '--tlsverify=false'");
+    logger.warn({ host }, 'Support for listening on TCP without authentication or explicit intent to run without authentication will be removed in the next release');
+    await pause(limits.insecureNonLoopbackPauseMs);
   }
 
   return {
@@ -256,6 +351,16 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     },
     addresses: () => listeners.map((l) => l.address ?? l.host),
   };
+}
+
+const pause = (ms: number) => (ms > 0 ? new Promise<void>((r) => setTimeout(r, ms)) : Promise.resolve());
+
+/** A loopback address, or the literal `localhost` (dockerd resolves other names; we treat them as remote). */
+function isLoopback(hostname: string): boolean {
+  if (hostname === 'localhost') return true;
+  if (net.isIPv4(hostname)) return hostname.startsWith('127.');
+  if (net.isIPv6(hostname)) return hostname === '::1' || /^::ffff:127\./i.test(hostname);
+  return false;
 }
 
 function decode(s: string): string {

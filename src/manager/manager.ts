@@ -15,6 +15,8 @@ import { Dispatcher, type DispatcherOptions } from './dispatcher/dispatcher';
 import { UpdateSupervisor } from './updater/updater';
 import { RaftRoles } from './raft-roles';
 import { createRpcClient, type RpcClient } from '../rpc';
+import { writeFileDurableSync } from '../sys/durable-file';
+import { forEachGuarded, LoopGuard, runInBackground } from '../sys/loop-guard';
 
 /** Raft timing and log settings (Docker's defaults: tick 1 s, heartbeat 1 tick, election 10 ticks, snapshot every 10 000 entries, 500 kept). */
 export type RaftSettings = Pick<RaftConsensusOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'snapshotInterval' | 'keepEntries' | 'keepOldSnapshots'>;
@@ -42,6 +44,8 @@ export interface ManagerDeps {
   managers: () => string[];
   /** Passed to the dispatcher: how long a node whose connection dropped may take to reconnect before it is marked down. */
   disconnectGraceMs?: DispatcherOptions['disconnectGraceMs'];
+  /** This manager cannot go on (its Raft log failed): the daemon should stop cleanly. */
+  onFatal?: (err: Error) => void;
 }
 
 /** How the manager's Raft member comes up. */
@@ -197,7 +201,7 @@ export class Manager {
     }
     if ((mode.kind === 'restart' || mode.kind === 'force-new-cluster') && !hasState) throw unavailable('this manager has no raft state to restart from: leave the swarm and join again');
     fs.mkdirSync(this.raftDir, { recursive: true });
-    this.consensus = new RaftConsensus({ dir: this.raftDir, raftId, store: this.store, transport, logger: log, ...s });
+    this.consensus = new RaftConsensus({ dir: this.raftDir, raftId, store: this.store, transport, logger: log, onFatal: this.deps.onFatal, ...s });
     this.store.setProposer(this.consensus);
     this.unsubscribe.push(this.consensus.onLeadershipChange((leader) => this.leadershipChanged(leader)));
     if (mode.kind === 'init') {
@@ -300,16 +304,18 @@ export class Manager {
       } catch {
         /* none yet */
       }
-      if (cur !== text) fs.writeFileSync(this.settingsFile, text);
+      if (cur !== text) writeFileDurableSync(this.settingsFile, text, { mode: 0o600 });
     };
     const w = (this.settingsWatch = this.store.watch({ kinds: ['cluster'] }));
-    write();
-    void (async () => {
-      for await (const _e of w) {
-        w.drain();
-        write();
-      }
-    })();
+    const guard = new LoopGuard({ name: 'raft settings', log: this.deps.logger });
+    runInBackground(
+      'raft settings',
+      (async () => {
+        await guard.step(write);
+        await forEachGuarded(w, () => (w.drain(), write()), guard);
+      })(),
+      this.deps.logger,
+    );
   }
 
   isLeader(): boolean {

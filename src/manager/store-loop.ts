@@ -1,13 +1,19 @@
 import type { MemoryStore, StoreEvent, Watch, WatchFilter } from '../store';
 import type { Clock } from '../lib/ports';
+import { Backoff } from '../sys/loop-guard';
 
 /** What every store loop needs; components add their own ports on top (the orchestrator adds `rng`). */
 export interface StoreLoopDeps {
   store: MemoryStore;
   clock: Clock;
-  /** Called with errors the loop survives (a failed flush is retried after `retryMs`, with a full rescan). */
+  /**
+   * Called with errors the loop survives (the manager logs them with their stack). A failed flush is
+   * retried with a full rescan after `retryMs`, doubling while flushes keep failing up to
+   * `maxRetryMs` (default 30 s); an event handler that throws forces a full rescan too.
+   */
   onError?: (err: unknown) => void;
   retryMs?: number;
+  maxRetryMs?: number;
 }
 
 /**
@@ -25,8 +31,11 @@ export abstract class StoreLoop<D extends StoreLoopDeps = StoreLoopDeps> {
   private again = false;
   private stopped = true;
   protected full = true;
+  private backoff: Backoff;
 
-  constructor(protected readonly deps: D) {}
+  constructor(protected readonly deps: D) {
+    this.backoff = new Backoff(deps.retryMs ?? 500, deps.maxRetryMs ?? 30_000);
+  }
 
   protected abstract readonly filter: WatchFilter;
   /** Marks work for the event; return true to flush. */
@@ -89,9 +98,26 @@ export abstract class StoreLoop<D extends StoreLoopDeps = StoreLoopDeps> {
     for (;;) {
       const r = await w.next();
       if (r.done || this.stopped) return;
-      let want = this.onEvent(r.value);
-      for (const e of w.drain()) want = this.onEvent(e) || want;
+      let want: boolean;
+      try {
+        want = this.onEvent(r.value);
+        for (const e of w.drain()) want = this.onEvent(e) || want;
+      } catch (err) {
+        // A mark may be lost: the rescan finds the work again. The pump itself goes on.
+        this.report(err);
+        this.full = true;
+        want = true;
+      }
       if (want) this.kick();
+    }
+  }
+
+  private report(err: unknown): void {
+    try {
+      if (this.deps.onError) this.deps.onError(err);
+      else process.stderr.write(`store loop: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    } catch {
+      // a failing logger must not stop the loop
     }
   }
 
@@ -105,14 +131,15 @@ export abstract class StoreLoop<D extends StoreLoopDeps = StoreLoopDeps> {
     this.flushing = new Promise((r) => (done = r));
     try {
       const wakeAt = await this.flush();
+      this.backoff.reset();
       this.setWake(wakeAt);
     } catch (err) {
-      this.deps.onError?.(err);
+      this.report(err);
       this.full = true;
       this.again = false;
       this.flushing = null;
       done();
-      this.kick(this.deps.retryMs ?? 500);
+      this.kick(this.backoff.next());
       return;
     }
     this.flushing = null;

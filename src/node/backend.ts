@@ -24,7 +24,7 @@ import type { ControlApi } from '../manager/controlapi';
  * API; elsewhere they fail with Docker's texts.
  */
 export class NodeBackend implements ClusterBackend {
-  private eventLog = new EventLog();
+  private eventLog = new EventLog({ warn: (o, m) => this.d.logger.warn(o, m), error: (o, m) => this.d.logger.error(o, m) });
 
   constructor(private d: Daemon) {}
 
@@ -173,6 +173,7 @@ export class NodeBackend implements ClusterBackend {
       follow: req.follow,
       watch: this.d.manager?.store,
       signal,
+      log: this.d.logger,
     });
   }
 

@@ -12,6 +12,7 @@ import { caTarget } from '../manager/ca/rotation';
 import type { Manager } from '../manager/manager';
 import type { Node } from '../types';
 import type { CertRenewer } from './certs';
+import { forEachGuarded, LoopGuard, runInBackground } from '../sys/loop-guard';
 
 /** After a renewal attempt, the same target does not trigger another one this soon. */
 const RENEW_SPACING_MS = 3000;
@@ -30,6 +31,11 @@ export class CAFollower {
       logger: Logger;
     },
   ) {}
+
+  /** Where this follower logs (the store follow-up of followStoreCA logs there too). */
+  get logger(): Logger {
+    return this.o.logger;
+  }
 
   apply(t: CATarget): void {
     if (!t || typeof t.trustRoot !== 'string' || typeof t.issuerPublicKey !== 'string') return;
@@ -89,12 +95,14 @@ export function followStoreCA(manager: Manager, nodeId: string, follower: CAFoll
     if (role === 'worker' && manager.members().some((m) => m.nodeId === nodeId)) role = 'manager';
     if (c) follower.apply(caTarget(c, role));
   };
-  void (async () => {
-    apply();
-    for await (const _e of watch) {
-      watch.drain();
-      apply();
-    }
-  })();
+  const guard = new LoopGuard({ name: 'cluster CA follow', log: follower.logger });
+  runInBackground(
+    'cluster CA follow',
+    (async () => {
+      await guard.step(apply);
+      await forEachGuarded(watch, () => (watch.drain(), apply()), guard);
+    })(),
+    follower.logger,
+  );
   return () => watch.close();
 }

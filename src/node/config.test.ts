@@ -24,3 +24,31 @@ test('bad flags are refused with a clear message', () => {
   assert.throws(() => parseDaemonArgs(['--bogus']), /unknown flag: --bogus/);
   assert.throws(() => parseDaemonArgs(['--data-dir']), /flag needs an argument: --data-dir/);
 });
+
+test('TLS flags mean what they mean to dockerd', () => {
+  const noEnv = {};
+  // no flag: plain HTTP, and not an explicit choice (a non-loopback TCP host is slowed down)
+  let c = parseDaemonArgs(['-H', 'tcp://127.0.0.1:2375'], noEnv);
+  assert.equal(c.tls, undefined);
+  assert.equal(c.tlsExplicit, false);
+  // --tlsverify: TLS, clients verified against --tlscacert
+  c = parseDaemonArgs(['--tlsverify', '--tlscacert', '/c/ca.pem', '--tlscert=/c/s.pem', '--tlskey', '/c/s-key.pem'], noEnv);
+  assert.deepEqual(c.tls, { verify: true, caFile: '/c/ca.pem', certFile: '/c/s.pem', keyFile: '/c/s-key.pem' });
+  assert.equal(c.tlsExplicit, true);
+  // --tls alone verifies too (dockerd ≥ 20.10), unless --tlsverify=false says otherwise
+  assert.equal(parseDaemonArgs(['--tls', '--tlscert', '/s', '--tlskey', '/k'], noEnv).tls?.verify, true);
+  c = parseDaemonArgs(['--tls', '--tlsverify=false', '--tlscert', '/s', '--tlskey', '/k'], noEnv);
+  assert.equal(c.tls?.verify, false);
+  // --tlsverify=false alone still turns TLS on (any --tlsverify does)
+  assert.equal(parseDaemonArgs(['--tlsverify=false'], noEnv).tls?.verify, false);
+  // --tls=false: an explicit opt-out, no TLS
+  c = parseDaemonArgs(['--tls=false'], noEnv);
+  assert.equal(c.tls, undefined);
+  assert.equal(c.tlsExplicit, true);
+  // DOCKER_TLS_VERIFY turns verification on; DOCKER_CERT_PATH is where the default files are
+  c = parseDaemonArgs([], { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/certs' });
+  assert.equal(c.tls?.verify, true);
+  assert.equal(c.tls?.caFile, '/certs/ca.pem');
+  assert.equal(c.tls?.certFile, '', 'a default certificate file that does not exist is dropped, as dockerd does');
+  assert.throws(() => parseDaemonArgs(['--tls=maybe'], noEnv), /invalid argument "maybe" for "--tls" flag/);
+});

@@ -1,5 +1,20 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
+/**
+ * TLS of the API on TCP hosts, decided as dockerd decides it: `--tlsverify` (or DOCKER_TLS_VERIFY set)
+ * turns TLS on; TLS on without an explicit `--tlsverify=false` verifies clients too (dockerd ≥ 20.10:
+ * `--tls` alone requires client certificates); `--tls --tlsverify=false` is server TLS only.
+ */
+export interface ApiTlsConfig {
+  /** Clients must present a certificate signed by `caFile`. */
+  verify: boolean;
+  caFile: string;
+  /** Empty when not given and the default file does not exist (dockerd resets it the same way). */
+  certFile: string;
+  keyFile: string;
+}
 
 /** The daemon contract of DESIGN.md §1. */
 export interface DaemonConfig {
@@ -22,6 +37,10 @@ export interface DaemonConfig {
    * address, as Docker). Several nodes on one machine's loopback each take their own address.
    */
   meshListenAddr?: string;
+  /** TLS for tcp:// hosts; absent: plain HTTP (with dockerd's warnings). Unix sockets never use TLS. */
+  tls?: ApiTlsConfig;
+  /** `--tls` or `--tlsverify` was given explicitly (either value): no startup slow-down for plain TCP. */
+  tlsExplicit: boolean;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -31,12 +50,51 @@ export function defaultConfig(): DaemonConfig {
     runtime: 'process',
     hostname: os.hostname(),
     logLevel: 'info',
+    tlsExplicit: false,
   };
 }
 
+/** dockerd's default certificate directory: $DOCKER_CERT_PATH, else $DOCKER_CONFIG, else ~/.docker. */
+function defaultCertDir(env: NodeJS.ProcessEnv): string {
+  return env.DOCKER_CERT_PATH || env.DOCKER_CONFIG || path.join(os.homedir(), '.docker');
+}
+
+function parseBool(flag: string, v: string | undefined): boolean {
+  if (v === undefined) return true;
+  // Go's strconv.ParseBool, which pflag uses
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(v)) return false;
+  throw new Error(`invalid argument "${v}" for "${flag}" flag: strconv.ParseBool: parsing "${v}": invalid syntax`);
+}
+
+/** The flags `shoal daemon --help` lists. */
+export const DAEMON_USAGE = `Usage: shoal daemon [OPTIONS]
+
+Options:
+      --data-dir string                        Root of persistent state (default ~/.shoal; alias --data-root)
+  -H, --host list                              Daemon socket(s) to listen on: unix:///path or tcp://addr:port
+      --runtime string                         Task runtime: process or docker (default "process")
+      --engine string                          Docker Engine for the docker runtime and non-swarm API paths
+      --hostname string                        Node hostname
+      --swarm-default-advertise-addr string    Advertise address when none is given or detected
+      --log-level string                       Logging level (default "info")
+      --raft-tick-ms int                       Raft tick length in milliseconds (default 1000)
+      --mesh-listen-addr string                Address the routing mesh listens on for published ports (default "0.0.0.0")
+      --tls                                    Use TLS; implied by --tlsverify
+      --tlsverify                              Use TLS and verify the remote (default from DOCKER_TLS_VERIFY)
+      --tlscacert string                       Trust certs signed only by this CA (default "<cert dir>/ca.pem")
+      --tlscert string                         Path to TLS certificate file (default "<cert dir>/cert.pem")
+      --tlskey string                          Path to TLS key file (default "<cert dir>/key.pem")
+      --help                                   Print usage
+`;
+
 /** Parses `shoal daemon` flags (dockerd's spelling where one exists). Throws on unknown flags. */
-export function parseDaemonArgs(argv: string[]): DaemonConfig {
+export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
   const cfg = defaultConfig();
+  const certDir = defaultCertDir(env);
+  let tls: boolean | undefined;
+  let tlsVerify: boolean | undefined;
+  const files: { caFile?: string; certFile?: string; keyFile?: string } = {};
   const take = (i: number, flag: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new Error(`flag needs an argument: ${flag}`);
@@ -95,11 +153,87 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig {
       case '--log-level':
         cfg.logLevel = val();
         break;
+      // Boolean flags take a value only after `=`, as pflag's do.
+      case '--tls':
+        tls = parseBool(a, inline);
+        break;
+      case '--tlsverify':
+        tlsVerify = parseBool(a, inline);
+        break;
+      case '--tlscacert':
+        files.caFile = path.resolve(val());
+        break;
+      case '--tlscert':
+        files.certFile = path.resolve(val());
+        break;
+      case '--tlskey':
+        files.keyFile = path.resolve(val());
+        break;
+      case '-h':
+      case '--help':
+        throw new UsageRequested();
       default:
         throw new Error(`unknown flag: ${a}`);
     }
   }
+  cfg.tlsExplicit = tls !== undefined || tlsVerify !== undefined;
+  cfg.tls = decideTls(tls, tlsVerify, !!env.DOCKER_TLS_VERIFY, certDir, files);
   if (cfg.hosts.length === 0) cfg.hosts.push(`unix://${path.join(cfg.dataDir, 'shoal.sock')}`);
   if (cfg.runtime === 'docker' && !cfg.engine) cfg.engine = 'unix:///var/run/docker.sock';
   return cfg;
+}
+
+/** `--help`: the caller prints DAEMON_USAGE and exits 0. */
+export class UsageRequested extends Error {
+  constructor() {
+    super('usage requested');
+  }
+}
+
+/** dockerd's setDefaultOptions: which of --tls/--tlsverify (and DOCKER_TLS_VERIFY) means what. */
+function decideTls(
+  tlsFlag: boolean | undefined,
+  verifyFlag: boolean | undefined,
+  verifyEnv: boolean,
+  certDir: string,
+  files: { caFile?: string; certFile?: string; keyFile?: string },
+): ApiTlsConfig | undefined {
+  // any --tlsverify (even =false), or DOCKER_TLS_VERIFY, turns TLS on
+  const on = verifyFlag !== undefined || verifyEnv || tlsFlag === true;
+  if (!on) return undefined;
+  const verify = verifyFlag ?? true;
+  const orDefault = (given: string | undefined, name: string): string => {
+    if (given !== undefined) return given;
+    const def = path.join(certDir, name);
+    return fs.existsSync(def) ? def : '';
+  };
+  return {
+    verify,
+    caFile: files.caFile ?? path.join(certDir, 'ca.pem'),
+    certFile: orDefault(files.certFile, 'cert.pem'),
+    keyFile: orDefault(files.keyFile, 'key.pem'),
+  };
+}
+
+/** The PEM material of an ApiTlsConfig, read at start; errors name the file, as dockerd's do. */
+export interface ApiTlsMaterial {
+  verify: boolean;
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+}
+
+export function loadApiTls(t: ApiTlsConfig): ApiTlsMaterial {
+  const read = (file: string, what: string): Buffer => {
+    try {
+      return fs.readFileSync(file);
+    } catch (e) {
+      throw new Error(`invalid TLS configuration: could not read ${what} "${file}": ${(e as Error).message}`);
+    }
+  };
+  if (!t.certFile || !t.keyFile) throw new Error('invalid TLS configuration: a server certificate and key are required (--tlscert, --tlskey)');
+  const m: ApiTlsMaterial = { verify: t.verify, cert: read(t.certFile, 'X509 certificate'), key: read(t.keyFile, 'X509 key') };
+  // dockerd loads the CA only when it verifies clients
+  if (t.verify) m.ca = read(t.caFile, 'CA certificate');
+  return m;
 }

@@ -11,7 +11,7 @@ import type { Executor } from '../agent/executor/types';
 import type { Agent } from '../agent/agent';
 import { createApiServer } from '../api/server';
 import type { DaemonFacts, InitRequest, JoinRequest } from '../api/backend';
-import type { DaemonConfig } from './config';
+import { loadApiTls, type DaemonConfig } from './config';
 import type { SwarmState } from './state';
 import type { ManagerTransport } from './transport';
 import type { CertRenewer } from './certs';
@@ -38,6 +38,9 @@ export class Daemon {
   private readonly roles: NodeRoles;
   private readonly membership: SwarmMembership;
   private api?: { listen(): Promise<void>; close(): Promise<void> };
+
+  /** Set by the entry point (main.ts): stops the process cleanly. Until then a fatal error is only logged. */
+  onFatal: (err: Error) => void = (err) => this.logger.fatal({ err }, 'fatal error');
 
   constructor(readonly cfg: DaemonConfig) {
     this.logger = pino({ level: cfg.logLevel, base: { node: cfg.hostname } }, pino.destination(2));
@@ -72,6 +75,7 @@ export class Daemon {
         certificateChanged: () => this.membership.promoteIfCertified(),
         removedFromRaft: (manager) => void this.membership.demote(manager),
         managerStarted: (manager) => this.backend.attachEvents(manager.store),
+        fatal: (err) => this.onFatal(err),
         updateSwarm: (version, spec, rotate) => this.backend.updateSwarmHere(version, spec, rotate),
       },
     });
@@ -109,7 +113,15 @@ export class Daemon {
     fs.mkdirSync(this.cfg.dataDir, { recursive: true, mode: 0o700 });
     this.executor = createExecutor(this.cfg, () => this.state?.nodeId);
     await this.membership.resume();
-    const api = createApiServer({ backend: this.backend, facts: this.facts, hosts: this.cfg.hosts, engineSocket: this.cfg.engine, logger: this.logger });
+    const api = createApiServer({
+      backend: this.backend,
+      facts: this.facts,
+      hosts: this.cfg.hosts,
+      engineSocket: this.cfg.engine,
+      logger: this.logger,
+      tls: this.cfg.tls ? loadApiTls(this.cfg.tls) : undefined,
+      tlsExplicit: this.cfg.tlsExplicit,
+    });
     await api.listen();
     this.api = api;
     this.logger.info({ hosts: this.cfg.hosts, runtime: this.cfg.runtime }, 'shoal daemon listening');

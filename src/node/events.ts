@@ -1,7 +1,15 @@
 import type { EngineEvent, Filters } from '../api/backend';
 import type { MemoryStore, StoreEvent, Watch } from '../store';
+import { unavailable } from '../lib/errors';
+import { forEachGuarded, runInBackground } from '../sys/loop-guard';
 
 const KEEP = 1000;
+/**
+ * Events waiting for one reader that does not read (its socket is full): past this the reader is
+ * dropped (its swarm event stream ends with an error) rather than queueing without bound. dockerd
+ * drops events for a subscriber that does not take them in time; 1024 is its subscriber buffer.
+ */
+export const MAX_PENDING_EVENTS = 1024;
 
 /** Maps a store change to the event `docker events` shows for swarm objects. */
 export function toEngineEvent(e: StoreEvent, nowMs: number): EngineEvent | undefined {
@@ -54,26 +62,35 @@ export class EventLog {
   private listeners = new Set<(e: EngineEvent) => void>();
   private watch?: Watch;
 
+  /** `log` hears of readers dropped for being too slow, and of failures of the feed from the store. */
+  constructor(private readonly log?: { warn(obj: unknown, msg?: string): void; error(obj: unknown, msg?: string): void }) {}
+
   attach(store: MemoryStore): void {
     this.watch?.close();
     const w = store.watch({ kinds: ['service', 'node'] });
     this.watch = w;
-    void (async () => {
-      for await (const e of w) {
-        const ev = toEngineEvent(e, Date.now());
-        if (!ev) continue;
-        this.recent.push(ev);
-        if (this.recent.length > KEEP) this.recent.shift();
-        for (const l of this.listeners) l(ev);
-      }
-    })();
+    const feed = (e: StoreEvent) => {
+      const ev = toEngineEvent(e, Date.now());
+      if (!ev) return;
+      this.recent.push(ev);
+      if (this.recent.length > KEEP) this.recent.shift();
+      for (const l of this.listeners) l(ev);
+    };
+    runInBackground('events feed', forEachGuarded(w, feed, { name: 'events feed', log: this.log }), this.log);
   }
 
   async *stream(opts: { since?: number; until?: number; filters: Filters }, signal: AbortSignal): AsyncGenerator<EngineEvent> {
     const queue: EngineEvent[] = opts.since !== undefined ? this.recent.filter((e) => e.time >= opts.since!) : [];
     let wake: (() => void) | null = null;
+    let dropped = false;
     const l = (e: EngineEvent) => {
-      queue.push(e);
+      if (queue.length >= MAX_PENDING_EVENTS) {
+        // too slow: stop listening and free what waits; the reader learns it when it reads again
+        dropped = true;
+        queue.length = 0;
+        this.listeners.delete(l);
+        this.log?.warn({ pending: MAX_PENDING_EVENTS }, 'events: dropped a reader that stopped reading');
+      } else queue.push(e);
       wake?.();
     };
     const untilReached = () => opts.until !== undefined && Date.now() / 1000 >= opts.until;
@@ -89,6 +106,7 @@ export class EventLog {
           if (opts.until !== undefined && e.time > opts.until) return;
           if (matches(e, opts.filters)) yield e;
         }
+        if (dropped) throw unavailable(`events: reader too slow, more than ${MAX_PENDING_EVENTS} events were waiting; stream dropped`);
         if (signal.aborted || untilReached()) return;
         await new Promise<void>((r) => (wake = r));
         wake = null;

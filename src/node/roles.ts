@@ -32,6 +32,8 @@ export interface RoleHooks {
   certificateChanged(): void;
   /** Raft let this manager go (demotion): the node should carry on as a worker. */
   removedFromRaft(manager: Manager): void;
+  /** The node cannot go on (a manager's Raft log failed): stop the daemon cleanly. */
+  fatal(err: Error): void;
   /** A manager role started: the Engine API's events follow its store from now on. */
   managerStarted(manager: Manager): void;
   /** The leader's side of `docker swarm update` (registered as the manager's 'updateSwarm' operation). */
@@ -129,6 +131,7 @@ export class NodeRoles {
       advertiseAddr: state.advertiseAddr,
       tls: credentials,
       raftTickMs: this.o.cfg.raftTickMs,
+      onFatal: (err) => this.o.hooks.fatal(err),
       managers: () => {
         const live = this.o.hooks.state();
         return live ? [live.advertiseAddr] : [];

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileDurableSync } from '../sys/durable-file';
 
 /** What a node remembers about its swarm membership across restarts. */
 export interface SwarmState {
@@ -23,11 +24,9 @@ export function loadSwarmState(dataDir: string): SwarmState | undefined {
   }
 }
 
-/** Written atomically (temp file + rename) so a crash never leaves half a file. */
+/** Written durably (sys/durable-file) so a crash never leaves half a file. */
 export function saveSwarmState(dataDir: string, s: SwarmState): void {
-  const tmp = file(dataDir) + '.tmp';
-  fs.writeFileSync(tmp, JSON.stringify(s, null, 1), { mode: 0o600 });
-  fs.renameSync(tmp, file(dataDir));
+  writeFileDurableSync(file(dataDir), JSON.stringify(s, null, 1), { mode: 0o600 });
 }
 
 /** Everything the node keeps about its swarm: state, manager log, certificates, assigned tasks (swarm leave). */

@@ -19,6 +19,7 @@ import type { Cluster, Node, NodeAvailability } from '../types';
 import type { NodeCredentials } from '../manager/ca/keystore';
 import { newJoinToken, systemClock, systemRng } from './system';
 import { TaskLogs } from './task-logs';
+import { forEachGuarded, runInBackground } from '../sys/loop-guard';
 
 export interface ManagerTransportOptions {
   listenAddr: string;
@@ -135,12 +136,11 @@ export class ManagerTransport {
     // Node certificates of the old and the new root are both accepted while a rotation runs.
     const trustWatch = (this.trustWatch = store.watch({ kinds: ['cluster'] }));
     const server = this.server;
-    void (async () => {
-      for await (const _e of trustWatch) {
-        trustWatch.drain();
-        server.updateCredentials({ caPem: trustRoot() });
-      }
-    })();
+    runInBackground(
+      'swarm TLS trust follow',
+      forEachGuarded(trustWatch, () => (trustWatch.drain(), server.updateCredentials({ caPem: trustRoot() })), { name: 'swarm TLS trust follow', log: opts.logger }),
+      opts.logger,
+    );
   }
 
   private readonly trustWatch: ReturnType<Manager['store']['watch']>;

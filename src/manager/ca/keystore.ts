@@ -2,11 +2,12 @@
 //   <dataDir>/certificates/swarm-node.key      node private key (PKCS#8 PEM)
 //   <dataDir>/certificates/swarm-node.crt      node certificate (PEM; may carry intermediates)
 //   <dataDir>/certificates/swarm-root-ca.crt   trusted root CA(s) (PEM bundle)
-// Files are 0600 in a 0700 directory, written atomically (temp file + rename).
+// Files are 0600 in a 0700 directory, written durably (sys/durable-file: temp, fsync, rename, fsync dir).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { failedPrecondition } from '../../lib/errors';
 import { certInfo, keyMatchesCert, verifyCertChain, type CertInfo } from './pki';
+import { writeFileDurableSync } from '../../sys/durable-file';
 
 export const CERT_DIR = 'certificates';
 export const NODE_KEY_FILE = 'swarm-node.key';
@@ -31,18 +32,7 @@ export function securityPaths(dataDir: string): SecurityPaths {
   return { dir, key: path.join(dir, NODE_KEY_FILE), cert: path.join(dir, NODE_CERT_FILE), rootCA: path.join(dir, ROOT_CA_FILE) };
 }
 
-function writeAtomic(file: string, data: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.chmodSync(tmp, 0o600);
-  fs.renameSync(tmp, file);
-}
+const writeAtomic = (file: string, data: string): void => writeFileDurableSync(file, data, { mode: 0o600 });
 
 function readIfExists(file: string): string | null {
   try {

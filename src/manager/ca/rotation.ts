@@ -15,6 +15,7 @@ import type { Cluster, Node } from '../../types';
 import type { CATarget } from '../../rpc/protocol';
 import { invalidArgument } from '../../lib/errors';
 import { caDigest, certInfo, crossSign, createRotationCA, keyMatchesCert, publicKeyB64, splitPemBundle, tlsInfoOf, type RootCA } from './pki';
+import { forEachGuarded, LoopGuard, runInBackground } from '../../sys/loop-guard';
 
 export interface RotationState {
   /** The new root (PEM) and its key. */
@@ -108,13 +109,15 @@ export class RootRotator {
   start(): void {
     if (this.watch) return;
     const w = (this.watch = this.opts.store.watch({ kinds: ['cluster', 'node'] }));
-    void (async () => {
-      this.kick();
-      for await (const _e of w) {
-        w.drain();
-        this.kick();
-      }
-    })();
+    const guard = new LoopGuard({ name: 'root CA rotation', log: this.opts.logger });
+    runInBackground(
+      'root CA rotation',
+      (async () => {
+        await guard.step(() => this.kick());
+        await forEachGuarded(w, () => (w.drain(), this.kick()), guard);
+      })(),
+      this.opts.logger,
+    );
   }
 
   stop(): void {

@@ -40,6 +40,11 @@ export interface RaftConsensusOptions {
   keepOldSnapshots?: number;
   maxEntriesPerMsg?: number;
   logger?: ConsensusLogger;
+  /**
+   * Told when the member stopped itself because its log could not be written (disk full, I/O error):
+   * the daemon stops cleanly rather than serve as a manager whose Raft is gone.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 export const silentLogger: ConsensusLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };

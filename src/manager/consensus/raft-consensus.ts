@@ -6,7 +6,7 @@ import { failedPrecondition, invalidArgument, isKind, unavailable } from '../../
 import { MemoryStorage, RawNode, type Message, type Role } from '../../raft';
 import type { Change, MemoryStore, Proposer } from '../../store';
 import { decodeSnapshotPayload, encodeChanges, type RaftMember } from './codec';
-import { LostLeadershipError, MEMBER_REMOVED_MESSAGE, NotLeaderError, noLeader } from './errors';
+import { LostLeadershipError, MAX_TRANSACTION_BYTES, MEMBER_REMOVED_MESSAGE, NotLeaderError, noLeader, requestTooLarge } from './errors';
 import { Membership, type MemberStatus } from './membership';
 import { MembershipChanges } from './membership-changes';
 import { PendingProposals } from './pending-proposals';
@@ -26,6 +26,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   private readonly timers: Timers;
   private readonly rng: Rng;
   private readonly log: ConsensusLogger;
+  private readonly onFatal?: (err: Error) => void;
   readonly tickMs: number;
   readonly electionTick: number;
   private readonly heartbeatTick: number;
@@ -58,6 +59,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     this.timers = opts.timers ?? defaultTimers;
     this.rng = opts.rng ?? defaultRng;
     this.log = opts.logger ?? silentLogger;
+    this.onFatal = opts.onFatal;
     this.tickMs = opts.tickMs ?? 1000;
     this.electionTick = opts.electionTick ?? 10;
     this.heartbeatTick = opts.heartbeatTick ?? 1;
@@ -271,6 +273,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     this.state = 'stopped';
     this.stopTicking();
     this.failAll(unavailable(`raft: stopped after a storage error: ${err.message}`));
+    this.onFatal?.(err);
   }
 
   private onSoftState(leader: number, role: Role): void {
@@ -303,7 +306,9 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
 
   /** The store's Proposer: resolves once the changes are committed and applied here. */
   propose(changes: Change[]): Promise<void> {
-    return this.proposeData(encodeChanges(changes), (data) => this.rn.propose(data));
+    const data = encodeChanges(changes);
+    if (data.length > MAX_TRANSACTION_BYTES) return Promise.reject(requestTooLarge());
+    return this.proposeData(data, (d) => this.rn.propose(d));
   }
 
   private proposeData(data: Uint8Array, append: (d: Uint8Array) => number): Promise<void> {

@@ -8,6 +8,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../../raft';
 import { internal } from '../../lib/errors';
 import type { RaftMember } from './codec';
+import { writeFileDurable } from '../../sys/durable-file';
 
 export interface DiskState {
   /** 0 when the directory holds no Raft state yet. */
@@ -168,21 +169,7 @@ export class RaftDiskStorage {
     const { index, term, confState } = snap.metadata;
     const header = Buffer.from(MAGIC + JSON.stringify({ index, term, confState, size: snap.data.length }) + '\n', 'utf8');
     const final = path.join(this.snapDir, snapshotFileName(index, term));
-    const tmp = final + '.tmp';
-    const fh = await fs.promises.open(tmp, 'w');
-    try {
-      await fh.writev([header, Buffer.from(snap.data.buffer, snap.data.byteOffset, snap.data.byteLength)]);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.promises.rename(tmp, final);
-    const dh = await fs.promises.open(this.snapDir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
+    await writeFileDurable(final, [header, Buffer.from(snap.data.buffer, snap.data.byteOffset, snap.data.byteLength)], { mode: 0o600 });
   }
 
   private readSnapshotFile(index: number, term: number): Snapshot {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AsyncQueue } from '../../rpc/queue';
 import type { LogSubscriptionMessage, PublishLogsMessage } from '../../rpc/protocol';
-import { LogBroker, type BrokerLogLine } from './logbroker';
+import { LogBroker, MAX_SUBSCRIPTION_BACKLOG_BYTES, type BrokerLogLine } from './logbroker';
 
 const line = (taskId: string, time: number, text: string) => ({ taskId, serviceId: 's', nodeId: 'n1', stream: 'stdout' as const, time, data: new TextEncoder().encode(text) });
 
@@ -87,4 +87,35 @@ test('a plain subscription for a node that never listens ends', async () => {
   } finally {
     clearInterval(keepAlive);
   }
+});
+
+test('a follow reader that stops reading is dropped with a message once its backlog passes the bound; the node is told to stop', async () => {
+  const b = new LogBroker();
+  const listen = new AbortController();
+  const subs = b.listen('n1', listen.signal)[Symbol.asyncIterator]();
+  const it = b.subscribe('n1', ['t1'], { follow: true, tail: 'all', timestamps: false }, new AbortController().signal)[Symbol.asyncIterator]();
+  const sub = (await subs.next()).value as LogSubscriptionMessage;
+  const pub = new AsyncQueue<PublishLogsMessage>();
+  const done = b.publish('n1', pub);
+  const chunk = 'x'.repeat(64 * 1024);
+  // the reader takes one line, then stops reading while the node keeps publishing
+  pub.push({ subscriptionId: sub.id, lines: [line('t1', 1, chunk)] });
+  assert.equal((await it.next()).value?.data.length, chunk.length);
+  const total = (2 * MAX_SUBSCRIPTION_BACKLOG_BYTES) / chunk.length;
+  for (let i = 0; i < total; i++) pub.push({ subscriptionId: sub.id, lines: [line('t1', 2 + i, chunk)] });
+  pub.end();
+  await done;
+  assert.equal(b.size, 0, 'the subscription is gone');
+  const stop = (await subs.next()).value as LogSubscriptionMessage;
+  assert.equal(stop.close, true, 'the node is told to stop publishing');
+  // what was queued stays within the bound, then the stream fails with the reason
+  let bytes = 0;
+  await assert.rejects(
+    (async () => {
+      for (let r = await it.next(); !r.done; r = await it.next()) bytes += r.value.data.length;
+    })(),
+    /reader too slow/,
+  );
+  assert.ok(bytes <= MAX_SUBSCRIPTION_BACKLOG_BYTES + chunk.length, `backlog ${bytes} bytes`);
+  listen.abort();
 });

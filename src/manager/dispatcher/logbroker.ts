@@ -7,7 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import { AsyncQueue } from '../../rpc/queue';
 import type { LogSubscriptionMessage, LogSubscriptionOptions, PublishLogsMessage, PublishedLogLine } from '../../rpc/protocol';
-import { permissionDenied } from '../../lib/errors';
+import { permissionDenied, unavailable } from '../../lib/errors';
+
+/**
+ * Bytes of a subscription's lines waiting for its reader. A node's publish stream carries many
+ * subscriptions and cannot be paused for one, so a reader this far behind is dropped: its stream
+ * fails with a message after the lines already queued, and the node is told to stop.
+ */
+export const MAX_SUBSCRIPTION_BACKLOG_BYTES = 4 << 20;
 
 export interface BrokerLogLine {
   stream: 'stdout' | 'stderr';
@@ -21,6 +28,8 @@ interface Subscription {
   taskIds: Set<string>;
   options: LogSubscriptionOptions;
   out: AsyncQueue<BrokerLogLine>;
+  /** Bytes in `out` not yet taken by the reader. */
+  backlog: number;
   /** True while a listener has it and no publisher has given up on it. */
   delivered: boolean;
   /** Publish streams currently carrying it. */
@@ -59,6 +68,7 @@ export class LogBroker {
       taskIds: new Set(taskIds),
       options,
       out: new AsyncQueue<BrokerLogLine>(),
+      backlog: 0,
       delivered: false,
       publishers: 0,
       lastTime: 0,
@@ -78,7 +88,10 @@ export class LogBroker {
     return {
       async *[Symbol.asyncIterator]() {
         try {
-          yield* sub.out;
+          for await (const l of sub.out) {
+            sub.backlog -= l.data.length;
+            yield l;
+          }
         } finally {
           cleanup();
         }
@@ -174,6 +187,11 @@ export class LogBroker {
       sub.atLastTime = new Set([key]);
     } else if (time === sub.lastTime) sub.atLastTime.add(key);
     sub.out.push({ stream: l.stream === 'stderr' ? 'stderr' : 'stdout', time, data });
+    sub.backlog += data.length;
+    if (sub.backlog > MAX_SUBSCRIPTION_BACKLOG_BYTES) {
+      sub.out.fail(unavailable(`logs: reader too slow, more than ${MAX_SUBSCRIPTION_BACKLOG_BYTES} bytes were waiting; stream dropped`));
+      this.finish(sub, true);
+    }
   }
 
   private message(sub: Subscription): LogSubscriptionMessage {

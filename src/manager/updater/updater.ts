@@ -4,6 +4,7 @@ import { newId } from '../../lib/ids';
 import type { MemoryStore, StoreEvent, Watch } from '../../store';
 import { specProblem, type Node, type Service, type Task } from '../../types';
 import { planUpdate, type UpdateMemo, type UpdatePlan } from './core/planner';
+import { forEachGuarded } from '../../sys/loop-guard';
 
 /** Timer functions; a simulation passes virtual ones. */
 export interface UpdaterTimers {
@@ -68,7 +69,7 @@ export class UpdateSupervisor {
   }
 
   private async consume(w: Watch): Promise<void> {
-    for await (const e of w) this.route(e);
+    await forEachGuarded(w, (e) => this.route(e), { name: 'update supervisor', log: this.deps.logger ? { error: (o, m) => this.deps.logger!.warn(o, m) } : undefined });
   }
 
   private route(e: StoreEvent): void {

@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { writeFileDurable } from '../../../sys/durable-file';
 import type { LogLine, LogOptions } from '../types';
 
 /** A line longer than this without a newline is cut (like the engine's 16 KiB partial messages). */
@@ -110,7 +111,7 @@ export class LogCollector {
     if (pos === 0) return false;
     await fsp.appendFile(logFile(this.dir), Buffer.concat(parts));
     this.offsets[stream] += pos;
-    await fsp.writeFile(offsetsFile(this.dir), JSON.stringify(this.offsets));
+    await writeFileDurable(offsetsFile(this.dir), JSON.stringify(this.offsets), { mode: 0o600 });
     return true;
   }
 
@@ -166,7 +167,7 @@ export function parseEntries(buf: Buffer): { entries: Entry[]; used: number } {
   return { entries, used: pos };
 }
 
-async function readFrom(file: string, from: number): Promise<Buffer> {
+async function readFrom(file: string, from: number, max = Infinity): Promise<Buffer> {
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(file, 'r');
@@ -176,7 +177,7 @@ async function readFrom(file: string, from: number): Promise<Buffer> {
   try {
     const { size } = await fh.stat();
     if (size <= from) return Buffer.alloc(0);
-    const buf = Buffer.alloc(size - from);
+    const buf = Buffer.alloc(Math.min(size - from, max));
     const { bytesRead } = await fh.read(buf, 0, buf.length, from);
     return buf.subarray(0, bytesRead);
   } finally {
@@ -206,16 +207,20 @@ export async function* readLogs(src: LogSource, opts: LogOptions, signal?: Abort
   for (;;) {
     if (signal?.aborted) return;
     seen = src.collector.version;
-    const more = await readFrom(file, pos);
+    // a bounded step: a reader that does not take lines holds at most one step here
+    const more = await readFrom(file, pos, MAX_READ);
     const parsed = parseEntries(more);
     pos += parsed.used;
     for (const e of parsed.entries) if (e.time >= sinceMs) yield { stream: e.stream, time: e.time, data: e.data };
     if (parsed.used > 0) continue;
     if (src.finished()) {
       // one last look: the final collection may have landed between the read and this check
-      const last = parseEntries(await readFrom(file, pos));
-      for (const e of last.entries) if (e.time >= sinceMs) yield { stream: e.stream, time: e.time, data: e.data };
-      return;
+      for (;;) {
+        const last = parseEntries(await readFrom(file, pos, MAX_READ));
+        pos += last.used;
+        for (const e of last.entries) if (e.time >= sinceMs) yield { stream: e.stream, time: e.time, data: e.data };
+        if (last.used === 0) return;
+      }
     }
     await src.collector.changed(seen, signal);
   }

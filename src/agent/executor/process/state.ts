@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TaskEndpoint } from '../../../types';
+import { writeFileDurableSync } from '../../../sys/durable-file';
 
 export type Health = 'starting' | 'healthy' | 'unhealthy';
 
@@ -55,11 +56,8 @@ export function readState(dir: string): ProcState | undefined {
   }
 }
 
-let seq = 0;
 export function writeState(dir: string, s: ProcState): void {
-  const tmp = path.join(dir, `.state.${process.pid}.${seq++}.tmp`);
-  fs.writeFileSync(tmp, JSON.stringify(s));
-  fs.renameSync(tmp, stateFile(dir));
+  writeFileDurableSync(stateFile(dir), JSON.stringify(s), { mode: 0o600 });
 }
 
 /** Fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, …]; undefined if absent. */

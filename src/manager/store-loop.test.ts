@@ -1,0 +1,75 @@
+// A store loop whose body throws is never silently dead: the error is reported (the manager logs it
+// with its stack), the loop retries with a full rescan after a backoff that doubles to a bound, and
+// an event handler that throws does not stop the watch pump.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { immediateStore } from '../store/immediate';
+import type { StoreEvent, WatchFilter } from '../store';
+import { nodeFixture } from '../testing/fixtures';
+import { StoreLoop, type StoreLoopDeps } from './store-loop';
+
+class Flaky extends StoreLoop {
+  protected readonly filter: WatchFilter = { kinds: ['node'] };
+  marked = new Set<string>();
+  flushes: string[][] = [];
+  failFlushes = 0;
+  throwOn = new Set<string>();
+  protected onEvent(e: StoreEvent): boolean {
+    if (this.throwOn.has(e.object.ID)) throw new Error(`handler boom ${e.object.ID}`);
+    this.marked.add(e.object.ID);
+    return true;
+  }
+  protected async flush(): Promise<number | undefined> {
+    const keys = this.take(this.marked, () => this.deps.store.read((tx) => tx.find('node').map((n) => n.ID)));
+    if (this.failFlushes > 0) {
+      this.failFlushes--;
+      throw new Error('flush boom');
+    }
+    this.flushes.push(keys.sort());
+    return undefined;
+  }
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let end = Date.now() + 5_000; !cond(); await new Promise((r) => setTimeout(r, 5))) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+}
+
+test('a flush that throws is reported and retried with a full rescan, after growing pauses', async () => {
+  const store = immediateStore();
+  const errors: unknown[] = [];
+  const deps: StoreLoopDeps = { store, clock: { now: () => Date.now() }, onError: (e) => errors.push(e), retryMs: 5, maxRetryMs: 20 };
+  const loop = new Flaky(deps);
+  loop.failFlushes = 3;
+  loop.start();
+  try {
+    await store.update((tx) => tx.create('node', nodeFixture({ ID: 'a' })));
+    await until(() => loop.flushes.some((f) => f.includes('a')), 'a successful flush after the failures');
+    assert.equal(errors.length, 3);
+    assert.match((errors[0] as Error).stack ?? '', /flush boom/);
+    // the loop is alive: later events still flush
+    await store.update((tx) => tx.create('node', nodeFixture({ ID: 'b' })));
+    await until(() => loop.flushes.some((f) => f.includes('b')), 'the next flush');
+  } finally {
+    await loop.stop();
+  }
+});
+
+test('an event handler that throws is reported; the pump goes on and the next flush rescans', async () => {
+  const store = immediateStore();
+  const errors: unknown[] = [];
+  const loop = new Flaky({ store, clock: { now: () => Date.now() }, onError: (e) => errors.push(e), retryMs: 5 });
+  loop.start();
+  try {
+    await loop.idle();
+    loop.flushes = [];
+    loop.throwOn.add('bad');
+    await store.update((tx) => tx.create('node', nodeFixture({ ID: 'bad' })));
+    await until(() => errors.length === 1, 'the handler error reported');
+    await until(() => loop.flushes.some((f) => f.includes('bad')), 'a rescan that finds the unmarked work');
+    loop.throwOn.clear();
+    await store.update((tx) => tx.create('node', nodeFixture({ ID: 'c' })));
+    await until(() => loop.flushes.some((f) => f.includes('c')), 'events still pumped');
+  } finally {
+    await loop.stop();
+  }
+});

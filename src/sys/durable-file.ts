@@ -1,0 +1,74 @@
+// The one way the daemon writes a state file (node state, certificates and keys, agent and task
+// state, Raft settings and snapshots): a crash or power cut at any point leaves either the old file
+// or the new one, never a torn or empty one. Write a temp file beside the target, fsync it, rename
+// it over the target, then fsync the directory so the rename itself is durable.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface DurableWriteOptions {
+  /** File mode of the written file (keys and node state: 0o600). Default 0o644. */
+  mode?: number;
+}
+
+type Data = string | Uint8Array | readonly Uint8Array[];
+const whole = (d: Data): string | Uint8Array => (typeof d === 'string' || d instanceof Uint8Array ? d : Buffer.concat(d));
+
+let seq = 0;
+const tmpName = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${seq++}.tmp`);
+
+function syncDirSync(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Atomically and durably replaces `file` with `data` (synchronous). */
+export function writeFileDurableSync(file: string, data: Data, opts: DurableWriteOptions = {}): void {
+  const mode = opts.mode ?? 0o644;
+  const tmp = tmpName(file);
+  const fd = fs.openSync(tmp, 'w', mode);
+  try {
+    try {
+      fs.writeFileSync(fd, whole(data)); // loops over short writes, unlike writeSync
+      // open's mode is filtered by the umask; the mode asked for is the mode wanted
+      fs.fchmodSync(fd, mode);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  syncDirSync(path.dirname(file));
+}
+
+/** Atomically and durably replaces `file` with `data` (asynchronous: for writes on a hot path). */
+export async function writeFileDurable(file: string, data: Data, opts: DurableWriteOptions = {}): Promise<void> {
+  const mode = opts.mode ?? 0o644;
+  const tmp = tmpName(file);
+  try {
+    const fh = await fs.promises.open(tmp, 'w', mode);
+    try {
+      await fh.writeFile(whole(data));
+      await fh.chmod(mode);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.promises.rename(tmp, file);
+  } catch (e) {
+    await fs.promises.rm(tmp, { force: true });
+    throw e;
+  }
+  const dh = await fs.promises.open(path.dirname(file), 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
