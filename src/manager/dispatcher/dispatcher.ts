@@ -99,7 +99,7 @@ export class Dispatcher implements DispatcherApi {
     this.log = opts.logger;
     this.batchMs = opts.batchMs ?? 10;
     this.heartbeats = new HeartbeatTracker(opts.heartbeatEpsilonMs);
-    this.ingress = new IngressFeed(this.store, this.batchMs);
+    this.ingress = new IngressFeed(this.store, this.batchMs, this.log);
   }
 
   start(): void {

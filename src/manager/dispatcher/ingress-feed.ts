@@ -18,6 +18,7 @@ export class IngressFeed {
   constructor(
     private readonly store: MemoryStore,
     private readonly batchMs: number,
+    private readonly log?: { warn(obj: object, msg: string): void },
   ) {}
 
   start(): void {
@@ -33,7 +34,12 @@ export class IngressFeed {
         if (!this.timer) {
           this.timer = setTimeout(() => {
             this.timer = null;
-            this.recompute();
+            try {
+              this.recompute();
+            } catch (err) {
+              // The last table stays in force; the next change computes it again.
+              this.log?.warn({ err }, 'dispatcher: computing the routing mesh table failed');
+            }
           }, this.batchMs);
         }
       }
