@@ -125,7 +125,7 @@ export class ProcessExecutor implements Executor {
   }
 
   async close(): Promise<void> {
-    for (const rt of this.runtimes.values()) rt.close();
+    await Promise.all([...this.runtimes.values()].map((rt) => rt.closeSettled()));
     this.runtimes.clear();
   }
 }

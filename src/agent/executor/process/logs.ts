@@ -44,6 +44,15 @@ export class LogCollector {
     }
   }
 
+  /**
+   * Resolves once no collection is in flight. A daemon that stops waits for it: a collection appends
+   * to the log, then records the raw offsets; stopping between the two would make the next daemon
+   * collect the same lines again. (A kill -9 in that window still can: lines twice, never lost.)
+   */
+  async settled(): Promise<void> {
+    while (this.running) await this.running.catch(() => undefined);
+  }
+
   /** Copies new complete lines (all remaining bytes when `final`). Calls are serialized and coalesced. */
   collect(final = false): Promise<void> {
     if (this.running) {

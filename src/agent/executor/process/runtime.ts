@@ -352,6 +352,12 @@ export class ProcRuntime {
     this.state = undefined;
   }
 
+  /** Stops watching and waits for the log collection in flight; the process keeps running. */
+  async closeSettled(): Promise<void> {
+    this.close();
+    await this.collector.settled();
+  }
+
   /** Stops watching; the process keeps running. */
   close(): void {
     this.closed = true;
