@@ -25,7 +25,7 @@ declare module 'dns-packet' {
     additionals?: Answer[];
   }
   export function encode(p: Packet): Buffer;
-  export function decode(buf: Buffer): Packet & { flag_rd?: boolean; flag_tc?: boolean };
+  export function decode(buf: Buffer): Packet & { flag_qr?: boolean; flag_aa?: boolean; flag_rd?: boolean; flag_ra?: boolean; flag_tc?: boolean };
   export const RECURSION_DESIRED: number;
   export const RECURSION_AVAILABLE: number;
   export const TRUNCATED_RESPONSE: number;
