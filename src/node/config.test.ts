@@ -24,3 +24,10 @@ test('bad flags are refused with a clear message', () => {
   assert.throws(() => parseDaemonArgs(['--bogus']), /unknown flag: --bogus/);
   assert.throws(() => parseDaemonArgs(['--data-dir']), /flag needs an argument: --data-dir/);
 });
+
+test('DNS flags: a listen address and repeatable upstreams, each host[:port]', () => {
+  const c = parseDaemonArgs(['--dns-listen-addr', '127.0.0.2:5353', '--dns-upstream', '10.0.0.53', '--dns-upstream=127.0.0.1:5300']);
+  assert.equal(c.dnsListenAddr, '127.0.0.2:5353');
+  assert.deepEqual(c.dnsUpstreams, ['10.0.0.53', '127.0.0.1:5300']);
+  assert.throws(() => parseDaemonArgs(['--dns-listen-addr', '127.0.0.2:x']), /invalid --dns-listen-addr/);
+});

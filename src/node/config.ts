@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { parseHostPort } from '../network/dns';
 
 /** The daemon contract of DESIGN.md §1. */
 export interface DaemonConfig {
@@ -22,6 +23,13 @@ export interface DaemonConfig {
    * address, as Docker). Several nodes on one machine's loopback each take their own address.
    */
   meshListenAddr?: string;
+  /**
+   * A `host:port` where the node's embedded DNS server also answers every swarm network's names
+   * (`--dns-listen-addr`; none by default). Process tasks are given it as SHOAL_DNS (docs/design/dns.md).
+   */
+  dnsListenAddr?: string;
+  /** Upstream resolvers for names outside the swarm (`--dns-upstream host[:port]`, repeatable); default /etc/resolv.conf's. */
+  dnsUpstreams?: string[];
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -32,6 +40,15 @@ export function defaultConfig(): DaemonConfig {
     hostname: os.hostname(),
     logLevel: 'info',
   };
+}
+
+function checkHostPort(flag: string, v: string): string {
+  try {
+    parseHostPort(v);
+  } catch {
+    throw new Error(`invalid ${flag}: want host[:port], got ${JSON.stringify(v)}`);
+  }
+  return v;
 }
 
 /** Parses `shoal daemon` flags (dockerd's spelling where one exists). Throws on unknown flags. */
@@ -91,6 +108,12 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig {
       }
       case '--mesh-listen-addr':
         cfg.meshListenAddr = val();
+        break;
+      case '--dns-listen-addr':
+        cfg.dnsListenAddr = checkHostPort(a, val());
+        break;
+      case '--dns-upstream':
+        cfg.dnsUpstreams = [...(cfg.dnsUpstreams ?? []), checkHostPort(a, val())];
         break;
       case '--log-level':
         cfg.logLevel = val();
