@@ -45,26 +45,50 @@ function tcpQuery(port: number, name: string, type = 'A'): Promise<Reply> {
 
 const addrs = (r: Reply) => (r.answers ?? []).map((a) => a.data as string);
 
-/** A loopback resolver: example.com → 192.0.2.10, fail.example → SERVFAIL, slow.example → silence, others NXDOMAIN. */
+/**
+ * A loopback resolver on UDP and TCP (same port): example.com → its address, fail.example →
+ * SERVFAIL, slow.example → silence, others NXDOMAIN.
+ */
 class Upstream {
   udp = dgram.createSocket('udp4');
+  tcp = net.createServer();
   seen: string[] = [];
   constructor(private readonly answer = '192.0.2.10') {}
+
+  private reply(m: Buffer, proto: string): Buffer | null {
+    const q = dnsPacket.decode(m);
+    const name = q.questions![0]!.name;
+    this.seen.push(`${proto}:${name}`);
+    if (name === 'slow.example') return null;
+    const rcode = name === 'example.com' ? 0 : name === 'fail.example' ? 2 : 3;
+    const answers = rcode === 0 ? [{ name, type: 'A', ttl: 30, data: this.answer }] : [];
+    return dnsPacket.encode({ id: q.id, type: 'response', flags: dnsPacket.RECURSION_AVAILABLE | rcode, questions: q.questions, answers });
+  }
+
   async start(): Promise<number> {
     this.udp.on('message', (m, r) => {
-      const q = dnsPacket.decode(m);
-      const name = q.questions![0]!.name;
-      this.seen.push(name);
-      if (name === 'slow.example') return;
-      const rcode = name === 'example.com' ? 0 : name === 'fail.example' ? 2 : 3;
-      const answers = rcode === 0 ? [{ name, type: 'A', ttl: 30, data: this.answer }] : [];
-      this.udp.send(dnsPacket.encode({ id: q.id, type: 'response', flags: dnsPacket.RECURSION_AVAILABLE | rcode, questions: q.questions, answers }), r.port, r.address);
+      const out = this.reply(m, 'udp');
+      if (out) this.udp.send(out, r.port, r.address);
     });
     await new Promise<void>((resolve) => this.udp.bind(0, '127.0.0.1', resolve));
+    this.tcp.on('connection', (s) => {
+      s.on('error', () => s.destroy());
+      s.once('data', (b: Buffer) => {
+        const out = this.reply(b.subarray(2, 2 + b.readUInt16BE(0)), 'tcp');
+        if (out) s.end(frame(out));
+      });
+    });
+    await new Promise<void>((resolve) => this.tcp.listen(this.udp.address().port, '127.0.0.1', resolve));
     return this.udp.address().port;
   }
-  stop(): Promise<void> {
-    return new Promise((r) => this.udp.close(() => r()));
+
+  saw(name: string): boolean {
+    return this.seen.some((s) => s.endsWith(`:${name}`));
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((r) => this.udp.close(() => r()));
+    await new Promise<void>((r) => this.tcp.close(() => r()));
   }
 }
 
@@ -129,7 +153,10 @@ test('dns server: unknown names are forwarded and the upstream answer relayed, N
   assert.equal(r.answers![0]!.ttl, 30);
   const nx = await udpQuery(l.port, 'nope.example');
   assert.equal(nx.rcode, 'NXDOMAIN');
-  assert.ok(upstream.seen.includes('example.com') && upstream.seen.includes('nope.example'));
+  assert.ok(upstream.saw('example.com') && upstream.saw('nope.example'));
+  const t = await tcpQuery(l.port, 'example.com');
+  assert.deepEqual(addrs(t), ['192.0.2.10']);
+  assert.ok(upstream.seen.includes('tcp:example.com'), 'a TCP query is forwarded over TCP');
 });
 
 test('dns server: setRecords swaps the table live', async () => {
@@ -184,7 +211,7 @@ test('dns server: a failing upstream is skipped, silence is bounded by the timeo
     // The first upstream answers SERVFAIL for fail.example: the second is asked.
     const r = await udpQuery(sl.port, 'fail.example');
     assert.equal(r.rcode, 'SERVFAIL');
-    assert.ok(bad.seen.includes('fail.example') && good.seen.includes('fail.example'), 'both upstreams were tried');
+    assert.ok(bad.saw('fail.example') && good.saw('fail.example'), 'both upstreams were tried');
     const ok = await udpQuery(sl.port, 'example.com');
     assert.deepEqual(addrs(ok), ['192.0.2.10'], 'the first upstream answers when it can');
     const slow = await udpQuery(sl.port, 'slow.example');
@@ -212,6 +239,22 @@ test('dns server: forwarded queries past the in-flight bound are REFUSED', async
   } finally {
     await s.close();
     await up.stop();
+  }
+});
+
+test('dns server: a client with its own upstreams (a task’s --dns) is forwarded there, others to the node’s', async () => {
+  const own = new Upstream('192.0.2.99');
+  const port = await own.start();
+  try {
+    server.setClientUpstreams('127.0.0.1', [{ host: '127.0.0.1', port }]);
+    assert.deepEqual(addrs(await udpQuery(l.port, 'example.com')), ['192.0.2.99']);
+    assert.deepEqual(addrs(await tcpQuery(l.port, 'example.com')), ['192.0.2.99']);
+    assert.deepEqual(addrs(await udpQuery(l.port, 'web')), ['10.0.1.2'], 'swarm names are still answered here');
+    server.setClientUpstreams('127.0.0.1', undefined);
+    assert.deepEqual(addrs(await udpQuery(l.port, 'example.com')), ['192.0.2.10']);
+  } finally {
+    server.setClientUpstreams('127.0.0.1', undefined);
+    await own.stop();
   }
 });
 

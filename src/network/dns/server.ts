@@ -61,6 +61,7 @@ export class DnsServer {
   private index = new NameIndex([]);
   private readonly upstreams: Upstream[];
   private readonly listeners = new Set<ListenerImpl>();
+  private readonly clientUpstreams = new Map<string, Upstream[]>();
   private inflight = 0;
   private readonly closing = new AbortController();
 
@@ -73,13 +74,22 @@ export class DnsServer {
     this.index = new NameIndex(table);
   }
 
+  /**
+   * The upstreams for queries from one client address (a task's `--dns` servers), instead of the
+   * node's; undefined goes back to the node's. Docker keeps the same per-client map (ipToExtDNS).
+   */
+  setClientUpstreams(clientAddr: string, upstreams: Upstream[] | undefined): void {
+    if (upstreams) this.clientUpstreams.set(clientAddr, upstreams);
+    else this.clientUpstreams.delete(clientAddr);
+  }
+
   /** Queries being forwarded upstream now. */
   inflightCount(): number {
     return this.inflight;
   }
 
   async listen(opts: DnsListenOptions): Promise<DnsListener> {
-    const l = await ListenerImpl.open(opts, (raw, proto, scope) => this.handle(raw, proto, scope), this.o.logger);
+    const l = await ListenerImpl.open(opts, (raw, proto, scope, client) => this.handle(raw, proto, scope, client), this.o.logger);
     this.listeners.add(l);
     l.onClose = () => this.listeners.delete(l);
     return l;
@@ -91,7 +101,7 @@ export class DnsServer {
   }
 
   /** The reply to one query's bytes, or null to send nothing (not a query we can read). */
-  async handle(raw: Buffer, proto: 'udp' | 'tcp', scope: Scope): Promise<Buffer | null> {
+  async handle(raw: Buffer, proto: 'udp' | 'tcp', scope: Scope, client = ''): Promise<Buffer | null> {
     let packet: Query['packet'];
     try {
       packet = dnsPacket.decode(raw);
@@ -102,11 +112,11 @@ export class DnsServer {
     if (packet.type !== 'query' || !q) return null;
     const d = decide(this.index, scope, { name: q.name, type: q.type }, this.o.random ?? Math.random);
     if (d.kind === 'answer') return encodeAnswer({ packet, raw }, d.answers, proto === 'tcp' ? TCP_MAX_SIZE : udpLimit(packet));
-    return this.forward({ packet, raw }, proto);
+    return this.forward({ packet, raw }, proto, this.clientUpstreams.get(client) ?? this.upstreams);
   }
 
-  private async forward(q: Query, proto: 'udp' | 'tcp'): Promise<Buffer> {
-    const ups = this.upstreams.filter((u) => ![...this.listeners].some((l) => l.port === u.port && l.host === u.host));
+  private async forward(q: Query, proto: 'udp' | 'tcp', upstreams: Upstream[]): Promise<Buffer> {
+    const ups = upstreams.filter((u) => ![...this.listeners].some((l) => l.port === u.port && l.host === u.host));
     if (ups.length === 0) return encodeRcode(q, RCODE.SERVFAIL);
     const max = this.o.maxInflight ?? MAX_INFLIGHT;
     if (this.inflight >= max) {
@@ -165,7 +175,7 @@ function encodeAnswer(q: Query, records: DnsRecord[], maxSize: number): Buffer {
   }
 }
 
-type Handler = (raw: Buffer, proto: 'udp' | 'tcp', scope: Scope) => Promise<Buffer | null>;
+type Handler = (raw: Buffer, proto: 'udp' | 'tcp', scope: Scope, client: string) => Promise<Buffer | null>;
 
 class ListenerImpl implements DnsListener {
   onClose: () => void = () => {};
@@ -184,7 +194,7 @@ class ListenerImpl implements DnsListener {
   ) {
     this.scope = scope ?? 'all';
     udp.on('message', (msg, rinfo) => {
-      handler(msg, 'udp', this.scope).then(
+      handler(msg, 'udp', this.scope, rinfo.address).then(
         (reply) => {
           if (reply && !this.closed) udp.send(reply, rinfo.port, rinfo.address);
         },
@@ -236,7 +246,7 @@ class ListenerImpl implements DnsListener {
       while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
         const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
         buf = buf.subarray(2 + msg.length);
-        handler(msg, 'tcp', this.scope).then(
+        handler(msg, 'tcp', this.scope, sock.remoteAddress ?? '').then(
           (reply) => {
             if (reply && !sock.destroyed) sock.write(frame(reply));
           },
