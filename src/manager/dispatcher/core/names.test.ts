@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import type { Network, Service, Task } from '../../../types';
 import { nodeFixture, taskFixture } from '../../../testing/fixtures';
 import { namesTable } from './names';
@@ -80,4 +81,41 @@ test('names: a network only holds the tasks attached to it; a global task is nam
   assert.deepEqual(b!.records['web.n1.g1'], ['10.0.1.7']);
   assert.deepEqual(other!.records, {});
   assert.equal(other!.networkName, 'other');
+});
+
+test('names (property): tasks.<service> on a network is exactly its ready tasks’ addresses there; <service> is the VIP or the same set', () => {
+  const states = ['running', 'starting', 'shutdown'] as const;
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({ svc: fc.integer({ min: 0, max: 2 }), state: fc.constantFrom(...states), desired: fc.constantFrom('running', 'shutdown'), onNet: fc.boolean(), node: fc.constantFrom('n1', 'down') }),
+        { maxLength: 12 },
+      ),
+      fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+      (specs, dnsrr) => {
+        const services = [0, 1, 2].map((i) => svc(`s${i}`, `svc${i}`, { mode: dnsrr[i] ? 'dnsrr' : 'vip', vips: [{ NetworkID: 'netB', Addr: `10.0.1.${200 + i}/24` }] }));
+        const tasks = specs.map((s, i) =>
+          task(`t${i}`, services[s.svc]!, i + 1, `10.0.1.${10 + i}`, {
+            NodeID: s.node,
+            DesiredState: s.desired as Task['DesiredState'],
+            Status: { Timestamp: '', State: s.state, Message: '' },
+            ...(s.onNet ? {} : { NetworksAttachments: [] }),
+          }),
+        );
+        const allNodes = new Map([['n1', nodeFixture({ ID: 'n1' })], ['down', nodeFixture({ ID: 'down', Status: { State: 'down', Addr: '' } })]]);
+        const [b] = namesTable([net('netB', 'backend')], services, tasks, allNodes);
+        for (let i = 0; i < 3; i++) {
+          const want = specs
+            .map((s, j) => ({ s, addr: `10.0.1.${10 + j}` }))
+            .filter(({ s }) => s.svc === i && s.state === 'running' && s.desired === 'running' && s.onNet && s.node === 'n1')
+            .map((x) => x.addr)
+            .sort();
+          const got = [...(b!.records[`tasks.svc${i}`] ?? [])].sort();
+          assert.deepEqual(got, want);
+          if (want.length === 0) assert.equal(b!.records[`svc${i}`], undefined);
+          else assert.deepEqual([...b!.records[`svc${i}`]!].sort(), dnsrr[i] ? want : [`10.0.1.${200 + i}`]);
+        }
+      },
+    ),
+  );
 });
