@@ -1,23 +1,33 @@
 import type { Logger } from 'pino';
 import type { NodeNetworkView } from '../types';
+import { DnsServer, parseHostPort } from './dns';
 import { RoutingMesh, type PublishedPortTable } from './mesh';
 
 /**
  * A node's network layer: programs what the dispatcher's network view asks for. Today that is the
- * routing mesh (every ingress-published port answered on this node); overlays and DNS join here.
+ * routing mesh (every ingress-published port answered on this node) and the names its DNS server
+ * answers; overlays join here.
  */
 export class NodeNetwork {
   private readonly mesh: RoutingMesh;
   private last = '';
+  /** The embedded DNS server (docs/design/dns.md); `dns.listen` serves a network's names on an address. */
+  readonly dns: DnsServer;
 
   constructor(
     private readonly log: Logger,
-    opts: { meshBindHost?: string } = {},
+    opts: { meshBindHost?: string; dnsListen?: string; dnsUpstreams?: string[] } = {},
   ) {
     this.mesh = new RoutingMesh({ bindHost: opts.meshBindHost ?? '0.0.0.0', logger: log.child({ component: 'mesh' }) });
+    this.dns = new DnsServer({ logger: log.child({ component: 'dns' }), ...(opts.dnsUpstreams ? { upstreams: opts.dnsUpstreams.map((u) => parseHostPort(u)) } : {}) });
+    if (opts.dnsListen) {
+      const at = parseHostPort(opts.dnsListen);
+      this.dns.listen(at).catch((err: unknown) => log.warn({ err, addr: opts.dnsListen }, 'dns: cannot listen'));
+    }
   }
 
   apply(view: NodeNetworkView): void {
+    this.dns.setRecords(view.names ?? []);
     const tables: PublishedPortTable[] = view.ingress.map((e) => ({
       protocol: e.protocol,
       port: e.publishedPort,
@@ -38,6 +48,6 @@ export class NodeNetwork {
   /** Stops answering published ports (the node left the swarm or the daemon stops). */
   async close(): Promise<void> {
     this.last = '';
-    await this.mesh.close();
+    await Promise.all([this.mesh.close(), this.dns.close()]);
   }
 }

@@ -52,3 +52,10 @@ test('TLS flags mean what they mean to dockerd', () => {
   assert.equal(c.tls?.certFile, '', 'a default certificate file that does not exist is dropped, as dockerd does');
   assert.throws(() => parseDaemonArgs(['--tls=maybe'], noEnv), /invalid argument "maybe" for "--tls" flag/);
 });
+
+test('DNS flags: a listen address and repeatable upstreams, each host[:port]', () => {
+  const c = parseDaemonArgs(['--dns-listen-addr', '127.0.0.2:5353', '--dns-upstream', '10.0.0.53', '--dns-upstream=127.0.0.1:5300']);
+  assert.equal(c.dnsListenAddr, '127.0.0.2:5353');
+  assert.deepEqual(c.dnsUpstreams, ['10.0.0.53', '127.0.0.1:5300']);
+  assert.throws(() => parseDaemonArgs(['--dns-listen-addr', '127.0.0.2:x']), /invalid --dns-listen-addr/);
+});

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseHostPort } from '../network/dns';
 
 /**
  * TLS of the API on TCP hosts, decided as dockerd decides it: `--tlsverify` (or DOCKER_TLS_VERIFY set)
@@ -41,6 +42,13 @@ export interface DaemonConfig {
   tls?: ApiTlsConfig;
   /** `--tls` or `--tlsverify` was given explicitly (either value): no startup slow-down for plain TCP. */
   tlsExplicit: boolean;
+  /**
+   * A `host:port` where the node's embedded DNS server also answers every swarm network's names
+   * (`--dns-listen-addr`; none by default). Process tasks are given it as SHOAL_DNS (docs/design/dns.md).
+   */
+  dnsListenAddr?: string;
+  /** Upstream resolvers for names outside the swarm (`--dns-upstream host[:port]`, repeatable); default /etc/resolv.conf's. */
+  dnsUpstreams?: string[];
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -80,6 +88,8 @@ Options:
       --log-level string                       Logging level (default "info")
       --raft-tick-ms int                       Raft tick length in milliseconds (default 1000)
       --mesh-listen-addr string                Address the routing mesh listens on for published ports (default "0.0.0.0")
+      --dns-listen-addr string                 host:port where the embedded DNS server also answers (process tasks get SHOAL_DNS)
+      --dns-upstream list                      Resolvers for names outside the swarm, host[:port] (default from /etc/resolv.conf)
       --tls                                    Use TLS; implied by --tlsverify
       --tlsverify                              Use TLS and verify the remote (default from DOCKER_TLS_VERIFY)
       --tlscacert string                       Trust certs signed only by this CA (default "<cert dir>/ca.pem")
@@ -87,6 +97,15 @@ Options:
       --tlskey string                          Path to TLS key file (default "<cert dir>/key.pem")
       --help                                   Print usage
 `;
+
+function checkHostPort(flag: string, v: string): string {
+  try {
+    parseHostPort(v);
+  } catch {
+    throw new Error(`invalid ${flag}: want host[:port], got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
 
 /** Parses `shoal daemon` flags (dockerd's spelling where one exists). Throws on unknown flags. */
 export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -149,6 +168,12 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
       }
       case '--mesh-listen-addr':
         cfg.meshListenAddr = val();
+        break;
+      case '--dns-listen-addr':
+        cfg.dnsListenAddr = checkHostPort(a, val());
+        break;
+      case '--dns-upstream':
+        cfg.dnsUpstreams = [...(cfg.dnsUpstreams ?? []), checkHostPort(a, val())];
         break;
       case '--log-level':
         cfg.logLevel = val();

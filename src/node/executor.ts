@@ -5,5 +5,5 @@ import type { DaemonConfig } from './config';
 
 export function createExecutor(cfg: DaemonConfig, nodeId: () => string | undefined): Executor {
   if (cfg.runtime === 'docker') return new DockerExecutor({ engine: cfg.engine!, hostname: cfg.hostname, nodeId });
-  return new ProcessExecutor({ dataDir: cfg.dataDir, hostname: cfg.hostname });
+  return new ProcessExecutor({ dataDir: cfg.dataDir, hostname: cfg.hostname, ...(cfg.dnsListenAddr ? { dns: cfg.dnsListenAddr } : {}) });
 }

@@ -196,7 +196,7 @@ export class NodeRoles {
   }
 
   private async startAgent(state: SwarmState, dispatcher: () => DispatcherApi, backoffMaxMs?: number): Promise<void> {
-    const network = new NodeNetwork(this.o.logger.child({ role: 'network' }), { meshBindHost: this.o.cfg.meshListenAddr });
+    const network = new NodeNetwork(this.o.logger.child({ role: 'network' }), { meshBindHost: this.o.cfg.meshListenAddr, dnsListen: this.o.cfg.dnsListenAddr, dnsUpstreams: this.o.cfg.dnsUpstreams });
     this.network = network;
     this.agent = new Agent({
       onNetworkView: (view) => network.apply(view),

@@ -107,9 +107,26 @@ export interface IngressEntry {
   backends: IngressBackend[];
 }
 
+/**
+ * One swarm network's service-discovery records, as every node's embedded DNS server answers them
+ * for tasks on that network (docs/design/dns.md).
+ */
+export interface NetworkNames {
+  networkId: string;
+  networkName: string;
+  /** Docker resolves through user networks first, ingress last. */
+  ingress: boolean;
+  /** Lower-case name → IPv4 addresses (service, `tasks.<service>`, aliases, task names). */
+  records: Record<string, string[]>;
+  /** IPv4 address → the task's container name, for PTR answers (`<name>.<network>`). */
+  ptr: Record<string, string>;
+}
+
 /** The network state the dispatcher sends a node beside its assignments. */
 export interface NodeNetworkView {
   ingress: IngressEntry[];
+  /** The name table, one entry per swarm network (absent from older managers). */
+  names?: NetworkNames[];
 }
 
 export const PROXY_PROTOCOL_LABEL = 'com.shoal.mesh.proxy-protocol';

@@ -165,3 +165,14 @@ export interface TaskInternal {
    */
   delayedStart?: { notBefore: number; waitFor?: string; waitUntil?: number };
 }
+
+/** `<service>.<slot>` for replicated tasks, `<service>.<nodeId>` for global ones. */
+export function taskBaseName(task: Task): string {
+  const svc = task.internal.serviceName;
+  return task.Slot !== undefined && task.Slot !== 0 ? `${svc}.${task.Slot}` : `${svc}.${task.NodeID ?? ''}`;
+}
+
+/** The task's container name, Docker's swarm executor's: `<service>.<slot>.<taskId>` (global: `<service>.<nodeId>.<taskId>`). */
+export function containerName(task: Task): string {
+  return `${taskBaseName(task)}.${task.ID}`;
+}

@@ -20,6 +20,8 @@ export interface ClusterOptions {
   hostPrefix?: string;
   /** Extra `shoal daemon` flags for every node (e.g. ['--raft-tick-ms', '50']). */
   daemonArgs?: string[];
+  /** Extra `shoal daemon` flags that name the node's own address (e.g. `--dns-listen-addr <ip>:<port>`). */
+  nodeArgs?: (ip: string) => string[];
 }
 
 export interface NodeJson {
@@ -97,7 +99,9 @@ export class TestCluster {
   /** Starts one more daemon (not yet in the swarm). */
   async addDaemon(): Promise<ClusterNode> {
     const i = this.nodes.length;
-    const n = new ClusterNode(i, `127.0.0.${10 + i}`, `${this.opts.hostPrefix ?? 'node'}-${i}`, { runtime: this.opts.runtime ?? 'process', engine: this.opts.engine, extraArgs: this.opts.daemonArgs });
+    const ip = `127.0.0.${10 + i}`;
+    const extraArgs = [...(this.opts.daemonArgs ?? []), ...(this.opts.nodeArgs?.(ip) ?? [])];
+    const n = new ClusterNode(i, ip, `${this.opts.hostPrefix ?? 'node'}-${i}`, { runtime: this.opts.runtime ?? 'process', engine: this.opts.engine, extraArgs });
     this.nodes.push(n);
     await n.daemon.start();
     return n;

@@ -1,16 +1,18 @@
 import type { MemoryStore, Watch } from '../../store';
-import type { IngressEntry, NodeNetworkView } from '../../types';
+import type { IngressEntry, NetworkNames, NodeNetworkView } from '../../types';
 import { ingressTable } from './core/ingress';
+import { namesTable } from './core/names';
 
 /**
- * The routing mesh's table, computed once for every session stream: recomputed (at most once per
+ * The routing mesh's table and the name table, computed once for every session stream: recomputed (at most once per
  * `batchMs`) when services, tasks or nodes change, and published with a version so each stream sends
  * it to its node only when it changed.
  */
 export class IngressFeed {
   private watch: Watch | null = null;
   private table: IngressEntry[] = [];
-  private text = '[]';
+  private names: NetworkNames[] = [];
+  private text = '[[],[]]';
   private version = 0;
   private waiters = new Set<() => void>();
   private timer: NodeJS.Timeout | null = null;
@@ -23,7 +25,7 @@ export class IngressFeed {
 
   start(): void {
     if (this.watch) return;
-    const w = this.store.watch({ kinds: ['service', 'task', 'node'] });
+    const w = this.store.watch({ kinds: ['service', 'task', 'node', 'network'] });
     this.watch = w;
     this.recompute();
     void (async () => {
@@ -55,7 +57,7 @@ export class IngressFeed {
   }
 
   current(): { version: number; view: NodeNetworkView } {
-    return { version: this.version, view: { ingress: this.table } };
+    return { version: this.version, view: { ingress: this.table, names: this.names } };
   }
 
   /** Resolves once the table's version is past `version`, or `signal` aborts. */
@@ -73,13 +75,18 @@ export class IngressFeed {
   }
 
   private recompute(): void {
-    const table = this.store.read((tx) => {
+    const { table, names } = this.store.read((tx) => {
       const nodes = new Map(tx.find('node').map((n) => [n.ID, n]));
-      return ingressTable(tx.find('service'), (id) => tx.tasksByService(id), nodes);
+      const services = tx.find('service');
+      return {
+        table: ingressTable(services, (id) => tx.tasksByService(id), nodes),
+        names: namesTable(tx.find('network'), services, tx.find('task'), nodes),
+      };
     });
-    const text = JSON.stringify(table);
+    const text = JSON.stringify([table, names]);
     if (text === this.text) return;
     this.table = table;
+    this.names = names;
     this.text = text;
     this.version++;
     this.wake();

@@ -191,6 +191,18 @@ describe('docker executor against a real engine', engineTestOptions(), () => {
     await c2.remove(); // idempotent
   });
 
+  test('--dns, --dns-search, --dns-option reach the container’s resolv.conf, as Docker’s swarm executor passes them', async () => {
+    const dns = { Nameservers: ['192.0.2.53'], Search: ['svc.example'], Options: ['ndots:3'] };
+    const c = await started(task({ Command: ['cat', '/etc/resolv.conf'], DNSConfig: dns }));
+    assert.deepEqual(await c.wait(), { exitCode: 0 });
+    const conf = text(await collect(c.logs({ follow: false, tail: 'all', timestamps: false })));
+    assert.match(conf, /^nameserver 192\.0\.2\.53$/m);
+    assert.match(conf, /^search svc\.example$/m);
+    assert.match(conf, /^options ndots:3$/m);
+    const ins = await engine.containerInspect(((await c.inspect())?.containerId as string) ?? '');
+    assert.deepEqual([ins.HostConfig?.Dns, ins.HostConfig?.DnsSearch, ins.HostConfig?.DnsOptions], [dns.Nameservers, dns.Search, dns.Options]);
+  });
+
   test('logs: streams, times, tail, follow', async () => {
     const before = Date.now();
     const c = await started(task({ Command: ['sh', '-c', 'echo a; echo b >&2; sleep 0.2; echo c'] }));

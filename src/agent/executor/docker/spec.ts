@@ -1,6 +1,7 @@
 // Task → engine container configuration, as Docker's swarm executor builds it.
 import type { ContainerCreateConfig, HostConfig, MountConfig } from '../../../engine';
 import type { ContainerSpec, Task } from '../../../types';
+import { containerName } from '../../../types';
 
 export const LABEL_SERVICE_ID = 'com.docker.swarm.service.id';
 export const LABEL_SERVICE_NAME = 'com.docker.swarm.service.name';
@@ -9,16 +10,8 @@ export const LABEL_TASK_ID = 'com.docker.swarm.task.id';
 export const LABEL_TASK_NAME = 'com.docker.swarm.task.name';
 export const LABEL_NODE_ID = 'com.docker.swarm.node.id';
 
-/** `<service>.<slot>` for replicated tasks, `<service>.<nodeId>` for global ones. */
-export function taskBaseName(task: Task): string {
-  const svc = task.internal.serviceName;
-  return task.Slot !== undefined && task.Slot !== 0 ? `${svc}.${task.Slot}` : `${svc}.${task.NodeID ?? ''}`;
-}
-
-/** The container's name: `<service>.<slot>.<taskId>` (global: `<service>.<nodeId>.<taskId>`). */
-export function containerName(task: Task): string {
-  return `${taskBaseName(task)}.${task.ID}`;
-}
+// The task's names live with the Task type: the name table (service discovery) answers them too.
+export { containerName, taskBaseName } from '../../../types';
 
 export function containerLabels(task: Task): Record<string, string> {
   const spec = task.Spec.ContainerSpec;

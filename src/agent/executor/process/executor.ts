@@ -30,6 +30,8 @@ export interface ProcessExecutorOptions {
   /** Liveness poll of re-adopted processes, ms (default 250). */
   pollMs?: number;
   now?: () => number;
+  /** The node's DNS server (`host:port`, `--dns-listen-addr`), given to tasks as SHOAL_DNS. */
+  dns?: string;
 }
 
 /** Node's platform/arch → Docker's words (`linux`, `x86_64`, `aarch64`, …). */
@@ -78,6 +80,7 @@ export class ProcessExecutor implements Executor {
       path: opts.path ?? process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       pollMs: opts.pollMs ?? 250,
       now: opts.now ?? Date.now,
+      ...(opts.dns ? { dns: opts.dns } : {}),
     };
   }
 

@@ -28,6 +28,8 @@ export interface RuntimeEnv {
   /** Liveness poll of re-adopted processes and fallback log collection, ms. */
   pollMs: number;
   now: () => number;
+  /** The node's DNS server for tasks (`host:port`), given to them as SHOAL_DNS (docs/design/dns.md). */
+  dns?: string;
 }
 
 /**
@@ -85,6 +87,7 @@ export class ProcRuntime {
     if (!env.some((e) => e.startsWith('PATH='))) env.push(`PATH=${this.env.path}`);
     // As in a container: HOSTNAME is the spec's hostname, else the short container ID.
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${spec.Hostname || processContainerId(task.ID).slice(0, 12)}`);
+    if (this.env.dns && !env.some((e) => e.startsWith('SHOAL_DNS='))) env.push(`SHOAL_DNS=${this.env.dns}`);
     for (const e of portEnv(endpoints)) if (!env.some((x) => x.startsWith(e.slice(0, e.indexOf('=') + 1)))) env.push(e);
     const cwd = spec.Dir || this.dir;
     if (spec.Dir && !fs.existsSync(spec.Dir)) throw invalidArgument(`process runtime: working directory ${spec.Dir} does not exist`);
