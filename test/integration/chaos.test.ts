@@ -1,0 +1,339 @@
+// Chaos with real processes (issue 9: "no request may crash or corrupt a manager"): 3 managers + 2
+// workers, each a real Shoal daemon (process runtime, 50 ms Raft ticks, 1 s heartbeats). For a
+// bounded time a seeded schedule kills (-9) and restarts managers and workers, isolates nodes and
+// cuts links with the daemons' TEST FAULT INJECTOR (--test-fault-file), never taking down more than
+// one manager's worth of quorum, while clients create, scale, change the env of and remove services
+// through the Engine API of random live managers, recording how each write was answered.
+// After the last fault is healed and every daemon restarted:
+//   - every acknowledged write is present (test/harness/chaos.ts checkWrites says what that means
+//     with concurrent writers and versions), nothing refused or never sent is;
+//   - at most one desired-running task per (service, slot), and on the hosts at most one live task
+//     process per slot and none for a task that should not run (the real processes, from the
+//     runtime's state files and /proc);
+//   - every service converges (running = replicas) within 30 s of the last fault;
+//   - every daemon answers /_ping, every node is Ready, and there is exactly one leader.
+// It prints the counts: writes acknowledged / refused / unknown, faults by kind, violations.
+//
+// Environment: CHAOS_SECONDS (default 75) is how long faults are injected; CHAOS_SEED (default: a
+// random one, printed first) replays the same schedule of faults and client operations (the
+// interleaving with the daemons still varies with timing). SHOAL_TEST_LOGS=1 prints the daemons' log
+// tails on a failure. A long run by hand: CHAOS_SECONDS=600 CHAOS_SEED=42 node --test dist/test/integration/chaos.test.js
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { SeededRng } from '../../src/lib/ports';
+import { TestCluster, type ClusterNode } from '../harness/cluster';
+import { apiRequest, ping, sleep, waitFor, type TaskJson } from '../harness/daemon';
+import { tearDownManagers } from '../harness/managers';
+import {
+  checkWrites,
+  envGenOf,
+  liveTaskProcesses,
+  outcomeOf,
+  planFault,
+  type ActiveFault,
+  type FaultKind,
+  type FinalService,
+  type LiveProcess,
+  type WriteRecord,
+} from '../harness/chaos';
+
+const SECONDS = Number(process.env.CHAOS_SECONDS ?? 75);
+const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const CLIENTS = 3;
+const MAX_SERVICES = 8;
+/** Per API call: a client gives up after this long and counts the write as unknown. */
+const CALL_MS = 10_000;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+interface Answer {
+  status: number;
+  body: unknown;
+  message: string;
+}
+
+/** One Engine API call with a hard deadline; a transport error or the deadline is status 0. */
+async function call(n: ClusterNode, method: string, p: string, body?: unknown): Promise<Answer> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<Answer>((r) => (timer = setTimeout(() => r({ status: 0, body: undefined, message: 'client deadline' }), CALL_MS)));
+  const req = apiRequest<unknown>(n.daemon.sock, method, p, body, CALL_MS)
+    .then((r) => ({ status: r.status, body: r.body, message: (r.body as { message?: string } | undefined)?.message ?? '' }))
+    .catch((e: Error) => ({ status: 0, body: undefined, message: e.message }));
+  try {
+    return await Promise.race([req, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface ServiceFull extends FinalService {
+  Spec: FinalService['Spec'] & { TaskTemplate: { ContainerSpec?: { Env?: string[] } } & Record<string, unknown> } & Record<string, unknown>;
+  UpdateStatus?: { State?: string };
+}
+
+describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, { concurrency: false, timeout: (SECONDS + 420) * 1000 }, () => {
+  let c: TestCluster;
+  let managers: ClusterNode[];
+  let workers: ClusterNode[];
+  const log: WriteRecord[] = [];
+  const faults = new Map<FaultKind, number>();
+  /** Every task PID ever seen on a host: killed after the test if one outlived it. */
+  const pids = new Set<number>();
+  let gen = 0;
+
+  before(async () => {
+    console.log(`chaos: CHAOS_SEED=${SEED} CHAOS_SECONDS=${SECONDS}`);
+    c = new TestCluster({ workers: 2, heartbeat: '1s', daemonArgs: ['--raft-tick-ms', '50'], hostPrefix: 'chaos' });
+    await c.start();
+    const m1 = await c.addManager(c.manager);
+    const m2 = await c.addManager(m1);
+    managers = [c.manager, m1, m2];
+    workers = [c.nodes[1]!, c.nodes[2]!];
+  });
+
+  after(async () => {
+    if (!c) return;
+    for (const n of c.nodes) c.heal(n);
+    for (const n of c.nodes) for (const p of liveTaskProcesses(n.hostname, n.daemon.dataDir)) pids.add(p.pid);
+    await tearDownManagers(c, managers ?? []);
+    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+
+  /** The drop lists every node's fault file must hold for the faults in progress. */
+  const applyFaults = (active: ActiveFault[]) => {
+    const drop = new Map<number, Set<string>>(c.nodes.map((n) => [n.index, new Set<string>()]));
+    for (const f of active) {
+      if (f.kind === 'isolate-manager' || f.kind === 'isolate-worker') {
+        const x = f.nodes[0]!;
+        drop.get(x)!.add('*');
+        for (const n of c.nodes) if (n.index !== x) drop.get(n.index)!.add(c.nodes[x]!.ip);
+      } else if (f.kind === 'cut-link') {
+        const [a, b] = f.nodes as [number, number];
+        drop.get(a)!.add(c.nodes[b]!.ip);
+        drop.get(b)!.add(c.nodes[a]!.ip);
+      }
+    }
+    for (const n of c.nodes) c.partition(n, [...drop.get(n.index)!]);
+  };
+
+  const heal = async (f: ActiveFault, active: ActiveFault[]) => {
+    if (f.kind === 'kill-manager' || f.kind === 'kill-worker') {
+      const n = c.nodes[f.nodes[0]!]!;
+      await c.restart(n);
+    } else applyFaults(active);
+  };
+
+  /** The fault schedule: runs until `end`, then heals everything; returns when all is healed. */
+  const faultLoop = async (rng: SeededRng, t0: number, end: number) => {
+    const active: ActiveFault[] = [];
+    const mIdx = managers.map((m) => m.index);
+    const wIdx = workers.map((w) => w.index);
+    while (Date.now() < end) {
+      const now = Date.now() - t0;
+      for (const f of active.filter((x) => x.until <= now)) {
+        active.splice(active.indexOf(f), 1);
+        await heal(f, active);
+      }
+      const f = planFault(() => rng.next(), mIdx, wIdx, active, now);
+      if (f && rng.next() < 0.6) {
+        active.push(f);
+        faults.set(f.kind, (faults.get(f.kind) ?? 0) + 1);
+        if (f.kind === 'kill-manager' || f.kind === 'kill-worker') c.kill9(c.nodes[f.nodes[0]!]!);
+        else applyFaults(active);
+        console.log(`chaos: t=${(now / 1000).toFixed(1)}s ${f.kind} ${f.nodes.map((i) => c.nodes[i]!.hostname).join('<->')} for ${((f.until - now) / 1000).toFixed(1)}s`);
+      }
+      await sleep(500 + Math.floor(rng.next() * 1500));
+    }
+    while (active.length > 0) await heal(active.pop()!, active);
+    applyFaults([]);
+  };
+
+  const pickManager = (rng: SeededRng): ClusterNode | undefined => {
+    const live = managers.filter((m) => !m.killed);
+    return live.length ? live[Math.floor(rng.next() * live.length)] : undefined;
+  };
+
+  const record = (w: Omit<WriteRecord, 'outcome' | 'status' | 'message'>, a: Answer) => log.push({ ...w, outcome: outcomeOf(a.status, a.message), status: a.status, message: a.message });
+
+  /** One client: a seeded sequence of creates, scales, env changes and removes until `end`. */
+  const clientLoop = async (k: number, rng: SeededRng, end: number) => {
+    let made = 0;
+    while (Date.now() < end) {
+      await sleep(100 + Math.floor(rng.next() * 400));
+      const m = pickManager(rng);
+      if (!m) continue;
+      const live = log.filter((w) => w.kind === 'create' && w.outcome === 'ack' && !log.some((r) => r.kind === 'remove' && r.id === w.id && r.outcome !== 'failed'));
+      const r = rng.next();
+      if (live.length === 0 || (r < 0.3 && live.length < MAX_SERVICES)) {
+        const name = `chaos-${k}-${made++}`;
+        const g = ++gen;
+        const replicas = 1 + Math.floor(rng.next() * 3);
+        const spec = {
+          Name: name,
+          Labels: { 'chaos.gen': String(g) },
+          TaskTemplate: { ContainerSpec: { Image: 'busybox', Args: ['sleep', '1000'], Env: [`GEN=${g}`], StopGracePeriod: 1e9 } },
+          Mode: { Replicated: { Replicas: replicas } },
+          UpdateConfig: { Parallelism: 2, Monitor: 1e9 },
+        };
+        const a = await call(m, 'POST', '/v1.47/services/create', spec);
+        record({ kind: 'create', name, id: (a.body as { ID?: string } | undefined)?.ID, gen: g, replicas, envGen: g }, a);
+        continue;
+      }
+      const target = live[Math.floor(rng.next() * live.length)]!;
+      if (r < 0.45) {
+        const a = await call(m, 'DELETE', `/v1.47/services/${target.id}`);
+        record({ kind: 'remove', name: target.name, id: target.id }, a);
+        continue;
+      }
+      // An update: read the current spec and version from the same manager, change one thing.
+      const got = await call(m, 'GET', `/v1.47/services/${target.id}`);
+      if (got.status !== 200) continue;
+      const s = got.body as ServiceFull;
+      const g = ++gen;
+      const spec = structuredClone(s.Spec);
+      spec.Labels = { ...spec.Labels, 'chaos.gen': String(g) };
+      const scale = rng.next() < 0.5;
+      if (scale) spec.Mode = { Replicated: { Replicas: Math.floor(rng.next() * 4) } };
+      else spec.TaskTemplate.ContainerSpec = { ...spec.TaskTemplate.ContainerSpec, Env: [`GEN=${g}`] };
+      const a = await call(m, 'POST', `/v1.47/services/${target.id}/update?version=${s.Version.Index}`, spec);
+      record(
+        { kind: 'update', name: target.name, id: target.id, gen: g, baseVersion: s.Version.Index, replicas: spec.Mode?.Replicated?.Replicas, envGen: envGenOf(spec.TaskTemplate.ContainerSpec?.Env) },
+        a,
+      );
+    }
+  };
+
+  /** A manager that answers and sees itself as the leader's cluster: the source of the final state. */
+  const leaderNode = async (): Promise<ClusterNode | undefined> => {
+    for (const m of managers) {
+      const a = await call(m, 'GET', '/v1.47/nodes');
+      if (a.status !== 200) continue;
+      const nodes = a.body as { ID: string; ManagerStatus?: { Leader?: boolean } }[];
+      const leader = nodes.find((n) => n.ManagerStatus?.Leader);
+      return managers.find((x) => x.nodeId === leader?.ID);
+    }
+    return undefined;
+  };
+
+  /** Violations of the slot and process invariants now (empty: none); `strict` also wants convergence. */
+  const slotViolations = async (via: ClusterNode, services: ServiceFull[]): Promise<{ dup: string[]; converge: string[] }> => {
+    const a = await call(via, 'GET', '/v1.47/tasks');
+    if (a.status !== 200) return { dup: [], converge: [`GET /tasks: ${a.status} ${a.message}`] };
+    const tasks = a.body as (TaskJson & { ServiceID: string })[];
+    const byId = new Map(tasks.map((t) => [t.ID, t]));
+    const dup: string[] = [];
+    const converge: string[] = [];
+    const slots = new Map<string, TaskJson[]>();
+    for (const t of tasks.filter((x) => x.DesiredState === 'running')) {
+      const key = `${t.ServiceID}/${t.Slot}`;
+      slots.set(key, [...(slots.get(key) ?? []), t]);
+    }
+    for (const [key, ts] of slots) if (ts.length > 1) dup.push(`slot ${key}: ${ts.length} tasks desired running (${ts.map((t) => t.ID).join(', ')})`);
+    const procs: LiveProcess[] = c.nodes.flatMap((n) => liveTaskProcesses(n.hostname, n.daemon.dataDir));
+    for (const p of procs) pids.add(p.pid);
+    const perSlot = new Map<string, LiveProcess[]>();
+    for (const p of procs) {
+      const t = byId.get(p.taskId);
+      if (!t) {
+        converge.push(`process ${p.pid} on ${p.node} runs task ${p.taskId}, which the store no longer has`);
+        continue;
+      }
+      if (t.DesiredState !== 'running') converge.push(`process ${p.pid} on ${p.node} runs task ${p.taskId} whose desired state is ${t.DesiredState}`);
+      const key = `${t.ServiceID}/${t.Slot}`;
+      perSlot.set(key, [...(perSlot.get(key) ?? []), p]);
+    }
+    for (const [key, ps] of perSlot) if (ps.length > 1) converge.push(`slot ${key}: ${ps.length} live processes (${ps.map((p) => `${p.node}:${p.pid}`).join(', ')})`);
+    for (const s of services) {
+      const want = s.Spec.Mode?.Replicated?.Replicas ?? 0;
+      const mine = tasks.filter((t) => t.ServiceID === s.ID && t.DesiredState === 'running');
+      const running = mine.filter((t) => t.Status.State === 'running');
+      if (running.length !== want || mine.length !== want) converge.push(`service ${s.Spec.Name}: ${running.length} running, ${mine.length} desired running, replicas ${want}`);
+      const paused = s.UpdateStatus?.State === 'paused';
+      const specGen = envGenOf(s.Spec.TaskTemplate.ContainerSpec?.Env);
+      for (const t of running) {
+        if (!paused && envGenOf(t.Spec.ContainerSpec?.Env) !== specGen) converge.push(`service ${s.Spec.Name}: task ${t.ID} runs GEN=${envGenOf(t.Spec.ContainerSpec?.Env)}, the spec has GEN=${specGen}`);
+        const node = c.nodes.find((n) => n.nodeId === t.NodeID);
+        if (!procs.some((p) => p.taskId === t.ID && p.node === node?.hostname)) converge.push(`task ${t.ID} (${s.Spec.Name} slot ${t.Slot}) is running on ${node?.hostname ?? t.NodeID} but no process of it is alive there`);
+      }
+    }
+    return { dup, converge };
+  };
+
+  test('acknowledged writes survive kills and partitions; slots stay unique; everything converges and comes back', async () => {
+    const rng = new SeededRng(SEED);
+    const t0 = Date.now();
+    const end = t0 + SECONDS * 1000;
+    const clients = Array.from({ length: CLIENTS }, (_, k) => clientLoop(k, new SeededRng(SEED + 1 + k), end));
+    await Promise.all([faultLoop(rng, t0, end), ...clients]);
+    const healedAt = Date.now();
+    const violations: string[] = [];
+
+    // No daemon stays down: all answer /_ping, one leader, every node Ready.
+    for (const n of c.nodes) if (!(await ping(n.daemon.sock))) violations.push(`${n.hostname} does not answer /_ping`);
+    const leader = await waitFor(leaderNode, 30_000, 'a leader').catch(() => undefined);
+    assert.ok(leader, 'no manager reports a leader 30 s after the last fault');
+    await waitFor(
+      async () => {
+        const nodes = (await call(leader, 'GET', '/v1.47/nodes')).body as { Status: { State: string }; ManagerStatus?: { Leader?: boolean } }[];
+        return Array.isArray(nodes) && nodes.length === 5 && nodes.every((n) => n.Status.State === 'ready') && nodes.filter((n) => n.ManagerStatus?.Leader).length === 1;
+      },
+      30_000,
+      'five Ready nodes and one leader',
+      250,
+    ).catch((e: Error) => violations.push(e.message));
+
+    // Every service converges within 30 s of the last fault; slots are never duplicated.
+    let services: ServiceFull[] = [];
+    let last: { dup: string[]; converge: string[] } = { dup: [], converge: [] };
+    const dupSeen = new Set<string>();
+    await waitFor(
+      async () => {
+        const a = await call(leader, 'GET', '/v1.47/services');
+        if (a.status !== 200) return false;
+        services = a.body as ServiceFull[];
+        last = await slotViolations(leader, services);
+        for (const d of last.dup) dupSeen.add(d);
+        return last.converge.length === 0 && last.dup.length === 0;
+      },
+      Math.max(1000, healedAt + 30_000 - Date.now()),
+      'convergence',
+      500,
+    ).catch(() => undefined);
+    violations.push(...dupSeen, ...last.converge.map((x) => `not converged 30 s after the last fault: ${x}`));
+    violations.push(...checkWrites(log, services));
+
+    const procsAtEnd = c.nodes.flatMap((n) => liveTaskProcesses(n.hostname, n.daemon.dataDir)).length;
+    /** Why writes were refused or left unknown: each distinct answer with its count. */
+    const reasons = () => {
+      const m = new Map<string, number>();
+      for (const w of log.filter((x) => x.outcome !== 'ack')) {
+        const k = `${w.outcome} ${w.kind} ${w.status} ${w.message.slice(0, 120)}`;
+        m.set(k, (m.get(k) ?? 0) + 1);
+      }
+      return [...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => `    ${v} × ${k}`);
+    };
+    const count = (o: string, kind?: string) => log.filter((w) => w.outcome === o && (!kind || w.kind === kind)).length;
+    console.log(
+      [
+        `chaos summary (seed ${SEED}, ${SECONDS}s):`,
+        `  writes acknowledged: ${count('ack')} (create ${count('ack', 'create')}, update ${count('ack', 'update')}, remove ${count('ack', 'remove')})`,
+        `  writes refused: ${count('failed')}, outcome unknown: ${count('unknown')}`,
+        ...reasons(),
+        `  task processes alive at the end: ${procsAtEnd}, services at the end: ${services.length}`,
+        `  faults injected: ${[...faults].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+        `  violations: ${violations.length}`,
+        ...violations.map((v) => `    - ${v}`),
+      ].join('\n'),
+    );
+    if (violations.length && process.env.SHOAL_TEST_LOGS) for (const n of c.nodes) console.log(`--- ${n.hostname} ---\n${n.daemon.log()}`);
+    assert.ok(count('ack') > 0, 'no write was acknowledged at all');
+    assert.deepEqual(violations, []);
+  });
+});
