@@ -183,7 +183,8 @@ export function planFault(
   if (links.length > 0) kinds.push('cut-link');
   if (kinds.length === 0) return undefined;
   const kind = pick(kinds);
-  const until = now + 2000 + Math.floor(rnd() * 8000);
+  // From a flap (the node is back before its peers notice) to longer than a heartbeat TTL and an election.
+  const until = now + 500 + Math.floor(rnd() * 9500);
   if (kind === 'cut-link') return { kind, nodes: pick(links), until };
   return { kind, nodes: [pick(kind.endsWith('manager') ? freeM : freeW)], until };
 }

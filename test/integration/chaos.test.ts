@@ -73,6 +73,16 @@ async function call(n: ClusterNode, method: string, p: string, body?: unknown): 
   }
 }
 
+/** Slots holding more than one task whose desired state is running. */
+function duplicateSlots(tasks: (TaskJson & { ServiceID: string })[]): string[] {
+  const slots = new Map<string, TaskJson[]>();
+  for (const t of tasks.filter((x) => x.DesiredState === 'running')) {
+    const key = `${t.ServiceID}/${t.Slot}`;
+    slots.set(key, [...(slots.get(key) ?? []), t]);
+  }
+  return [...slots].filter(([, ts]) => ts.length > 1).map(([key, ts]) => `slot ${key}: ${ts.length} tasks desired running (${ts.map((t) => t.ID).join(', ')})`);
+}
+
 interface ServiceFull extends FinalService {
   Spec: FinalService['Spec'] & { TaskTemplate: { ContainerSpec?: { Env?: string[] } } & Record<string, unknown> } & Record<string, unknown>;
   UpdateStatus?: { State?: string };
@@ -142,14 +152,14 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
         await heal(f, active);
       }
       const f = planFault(() => rng.next(), mIdx, wIdx, active, now);
-      if (f && rng.next() < 0.6) {
+      if (f && rng.next() < 0.7) {
         active.push(f);
         faults.set(f.kind, (faults.get(f.kind) ?? 0) + 1);
         if (f.kind === 'kill-manager' || f.kind === 'kill-worker') c.kill9(c.nodes[f.nodes[0]!]!);
         else applyFaults(active);
         console.log(`chaos: t=${(now / 1000).toFixed(1)}s ${f.kind} ${f.nodes.map((i) => c.nodes[i]!.hostname).join('<->')} for ${((f.until - now) / 1000).toFixed(1)}s`);
       }
-      await sleep(500 + Math.floor(rng.next() * 1500));
+      await sleep(300 + Math.floor(rng.next() * 1200));
     }
     while (active.length > 0) await heal(active.pop()!, active);
     applyFaults([]);
@@ -210,6 +220,21 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
     }
   };
 
+  /**
+   * While the faults go on: every ~2 s, one live manager's tasks must never show two desired-running
+   * tasks in one slot (a replacement waits as READY until its predecessor is no longer RUNNING).
+   */
+  const monitorLoop = async (rng: SeededRng, end: number, dupSeen: Set<string>) => {
+    while (Date.now() < end) {
+      await sleep(1500 + Math.floor(rng.next() * 1000));
+      const m = pickManager(rng);
+      if (!m) continue;
+      const a = await call(m, 'GET', '/v1.47/tasks');
+      if (a.status !== 200) continue;
+      for (const d of duplicateSlots(a.body as (TaskJson & { ServiceID: string })[])) dupSeen.add(`during the chaos, on ${m.hostname}: ${d}`);
+    }
+  };
+
   /** A manager that answers and sees itself as the leader's cluster: the source of the final state. */
   const leaderNode = async (): Promise<ClusterNode | undefined> => {
     for (const m of managers) {
@@ -230,12 +255,7 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
     const byId = new Map(tasks.map((t) => [t.ID, t]));
     const dup: string[] = [];
     const converge: string[] = [];
-    const slots = new Map<string, TaskJson[]>();
-    for (const t of tasks.filter((x) => x.DesiredState === 'running')) {
-      const key = `${t.ServiceID}/${t.Slot}`;
-      slots.set(key, [...(slots.get(key) ?? []), t]);
-    }
-    for (const [key, ts] of slots) if (ts.length > 1) dup.push(`slot ${key}: ${ts.length} tasks desired running (${ts.map((t) => t.ID).join(', ')})`);
+    dup.push(...duplicateSlots(tasks));
     const procs: LiveProcess[] = c.nodes.flatMap((n) => liveTaskProcesses(n.hostname, n.daemon.dataDir));
     for (const p of procs) pids.add(p.pid);
     const perSlot = new Map<string, LiveProcess[]>();
@@ -270,8 +290,9 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
     const rng = new SeededRng(SEED);
     const t0 = Date.now();
     const end = t0 + SECONDS * 1000;
+    const dupSeen = new Set<string>();
     const clients = Array.from({ length: CLIENTS }, (_, k) => clientLoop(k, new SeededRng(SEED + 1 + k), end));
-    await Promise.all([faultLoop(rng, t0, end), ...clients]);
+    await Promise.all([faultLoop(rng, t0, end), monitorLoop(new SeededRng(SEED + 100), end, dupSeen), ...clients]);
     const healedAt = Date.now();
     const violations: string[] = [];
 
@@ -292,7 +313,6 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
     // Every service converges within 30 s of the last fault; slots are never duplicated.
     let services: ServiceFull[] = [];
     let last: { dup: string[]; converge: string[] } = { dup: [], converge: [] };
-    const dupSeen = new Set<string>();
     await waitFor(
       async () => {
         const a = await call(leader, 'GET', '/v1.47/services');
@@ -308,6 +328,26 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
     ).catch(() => undefined);
     violations.push(...dupSeen, ...last.converge.map((x) => `not converged 30 s after the last fault: ${x}`));
     violations.push(...checkWrites(log, services));
+
+    // Every manager's store says the same (a follower that applied a different history is corrupt).
+    const digest = async (m: ClusterNode): Promise<string | undefined> => {
+      const sv = await call(m, 'GET', '/v1.47/services');
+      const ts = await call(m, 'GET', '/v1.47/tasks');
+      if (sv.status !== 200 || ts.status !== 200) return undefined;
+      const svcs = (sv.body as FinalService[]).map((x) => `${x.ID}@${x.Version.Index}`).sort();
+      const tasks = (ts.body as TaskJson[]).map((t) => `${t.ID}:${t.DesiredState}`).sort();
+      return JSON.stringify([svcs, tasks]);
+    };
+    let digests: (string | undefined)[] = [];
+    await waitFor(
+      async () => {
+        digests = await Promise.all(managers.map(digest));
+        return digests[0] !== undefined && digests.every((d) => d === digests[0]);
+      },
+      15_000,
+      'the managers to agree',
+      500,
+    ).catch(() => violations.push(`the managers' stores differ: ${managers.map((m, i) => `${m.hostname}: ${digests[i]?.length ?? 'no answer'} chars`).join(', ')}`));
 
     const procsAtEnd = c.nodes.flatMap((n) => liveTaskProcesses(n.hostname, n.daemon.dataDir)).length;
     /** Why writes were refused or left unknown: each distinct answer with its count. */
