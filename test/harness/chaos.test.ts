@@ -70,6 +70,6 @@ describe('chaos fault planner', () => {
       assert.ok(hit.length <= 1, JSON.stringify(active));
       assert.equal(new Set(active.flatMap((x) => x.nodes)).size, active.flatMap((x) => x.nodes).length, 'a node is in one fault at a time');
     }
-    assert.deepEqual([...kinds].sort(), ['cut-link', 'isolate-manager', 'isolate-worker', 'kill-manager', 'kill-worker']);
+    assert.deepEqual([...kinds].sort(), ['cut-link', 'isolate-manager', 'isolate-worker', 'kill-manager', 'kill-worker', 'stop-manager', 'stop-worker']);
   });
 });

@@ -146,7 +146,10 @@ export function liveTaskProcesses(node: string, dataDir: string): LiveProcess[] 
   return out;
 }
 
-export type FaultKind = 'kill-manager' | 'kill-worker' | 'isolate-manager' | 'isolate-worker' | 'cut-link';
+export type FaultKind = 'kill-manager' | 'kill-worker' | 'stop-manager' | 'stop-worker' | 'isolate-manager' | 'isolate-worker' | 'cut-link';
+
+/** Faults that take a daemon down (kill -9, or a clean SIGTERM stop) until they are healed by a restart. */
+export const isDown = (k: FaultKind): boolean => k.startsWith('kill-') || k.startsWith('stop-');
 
 /** One fault in progress: what it did and when (ms since the chaos began) it is healed. */
 export interface ActiveFault {
@@ -178,8 +181,8 @@ export function planFault(
   const links: [number, number][] = freeW.flatMap((w) => freeM.map((m): [number, number] => [w, m]));
   if (managerBudget > 0) for (const a of freeM) for (const b of freeM) if (a < b) links.push([a, b]);
   const kinds: FaultKind[] = [];
-  if (managerBudget > 0 && freeM.length > 0) kinds.push('kill-manager', 'isolate-manager');
-  if (freeW.length > 0) kinds.push('kill-worker', 'isolate-worker');
+  if (managerBudget > 0 && freeM.length > 0) kinds.push('kill-manager', 'kill-manager', 'stop-manager', 'isolate-manager');
+  if (freeW.length > 0) kinds.push('kill-worker', 'kill-worker', 'stop-worker', 'isolate-worker');
   if (links.length > 0) kinds.push('cut-link');
   if (kinds.length === 0) return undefined;
   const kind = pick(kinds);

@@ -19,6 +19,8 @@
 // interleaving with the daemons still varies with timing). SHOAL_TEST_LOGS=1 prints the daemons' log
 // tails on a failure. A long run by hand: CHAOS_SECONDS=600 CHAOS_SEED=42 node --test dist/test/integration/chaos.test.js
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SeededRng } from '../../src/lib/ports';
 import { TestCluster, type ClusterNode } from '../harness/cluster';
@@ -27,6 +29,7 @@ import { tearDownManagers } from '../harness/managers';
 import {
   checkWrites,
   envGenOf,
+  isDown,
   liveTaskProcesses,
   outcomeOf,
   planFault,
@@ -106,6 +109,11 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
     const m2 = await c.addManager(m1);
     managers = [c.manager, m1, m2];
     workers = [c.nodes[1]!, c.nodes[2]!];
+    // Snapshots and short logs (settings Docker accepts): a manager that was away catches up from a snapshot, not only the log.
+    const sw = await c.manager.daemon.api<{ Version: { Index: number }; Spec: { Raft: Record<string, number> } }>('GET', '/v1.47/swarm');
+    const spec = { ...sw.body.Spec, Raft: { ...sw.body.Spec.Raft, SnapshotInterval: 100, LogEntriesForSlowFollowers: 20 } };
+    const up = await c.manager.daemon.api('POST', `/v1.47/swarm/update?version=${sw.body.Version.Index}`, spec);
+    assert.equal(up.status, 200, JSON.stringify(up.body));
   });
 
   after(async () => {
@@ -134,10 +142,8 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
   };
 
   const heal = async (f: ActiveFault, active: ActiveFault[]) => {
-    if (f.kind === 'kill-manager' || f.kind === 'kill-worker') {
-      const n = c.nodes[f.nodes[0]!]!;
-      await c.restart(n);
-    } else applyFaults(active);
+    if (isDown(f.kind)) await c.restart(c.nodes[f.nodes[0]!]!);
+    else applyFaults(active);
   };
 
   /** The fault schedule: runs until `end`, then heals everything; returns when all is healed. */
@@ -155,8 +161,13 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
       if (f && rng.next() < 0.7) {
         active.push(f);
         faults.set(f.kind, (faults.get(f.kind) ?? 0) + 1);
-        if (f.kind === 'kill-manager' || f.kind === 'kill-worker') c.kill9(c.nodes[f.nodes[0]!]!);
-        else applyFaults(active);
+        const n = c.nodes[f.nodes[0]!]!;
+        if (f.kind.startsWith('kill-')) c.kill9(n);
+        else if (f.kind.startsWith('stop-')) {
+          // A clean stop (SIGTERM, bounded by the harness): clients stop picking the node at once.
+          n.killed = true;
+          await n.daemon.stop();
+        } else applyFaults(active);
         console.log(`chaos: t=${(now / 1000).toFixed(1)}s ${f.kind} ${f.nodes.map((i) => c.nodes[i]!.hostname).join('<->')} for ${((f.until - now) / 1000).toFixed(1)}s`);
       }
       await sleep(300 + Math.floor(rng.next() * 1200));
@@ -179,7 +190,7 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
       await sleep(100 + Math.floor(rng.next() * 400));
       const m = pickManager(rng);
       if (!m) continue;
-      const live = log.filter((w) => w.kind === 'create' && w.outcome === 'ack' && !log.some((r) => r.kind === 'remove' && r.id === w.id && r.outcome !== 'failed'));
+      const live = log.filter((w) => w.kind === 'create' && w.outcome === 'ack' && !log.some((r) => r.kind === 'remove' && r.id === w.id && r.outcome === 'ack'));
       const r = rng.next();
       if (live.length === 0 || (r < 0.3 && live.length < MAX_SERVICES)) {
         const name = `chaos-${k}-${made++}`;
@@ -349,6 +360,15 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
       500,
     ).catch(() => violations.push(`the managers' stores differ: ${managers.map((m, i) => `${m.hostname}: ${digests[i]?.length ?? 'no answer'} chars`).join(', ')}`));
 
+    const snapshots = managers.map((m) => {
+      let names: string[] = [];
+      try {
+        names = fs.readdirSync(path.join(m.daemon.dataDir, 'manager', 'raft', 'snapshots'));
+      } catch {
+        /* none yet */
+      }
+      return `${m.hostname} ${names.filter((x) => x.endsWith('.snap')).map((x) => Number.parseInt(x, 10)).join(',') || 'none'}`;
+    });
     const procsAtEnd = c.nodes.flatMap((n) => liveTaskProcesses(n.hostname, n.daemon.dataDir)).length;
     /** Why writes were refused or left unknown: each distinct answer with its count. */
     const reasons = () => {
@@ -367,6 +387,7 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
         `  writes refused: ${count('failed')}, outcome unknown: ${count('unknown')}`,
         ...reasons(),
         `  task processes alive at the end: ${procsAtEnd}, services at the end: ${services.length}`,
+        `  latest snapshot index per manager: ${snapshots.join('; ')}`,
         `  faults injected: ${[...faults].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
         `  violations: ${violations.length}`,
         ...violations.map((v) => `    - ${v}`),
