@@ -46,7 +46,7 @@ export interface FinalService {
   Spec: {
     Name: string;
     Labels?: Record<string, string>;
-    Mode?: { Replicated?: { Replicas?: number } };
+    Mode?: { Replicated?: { Replicas?: number }; Global?: object };
     TaskTemplate: { ContainerSpec?: { Env?: string[] } };
   };
 }

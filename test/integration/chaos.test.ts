@@ -4,13 +4,15 @@
 // cuts links with the daemons' TEST FAULT INJECTOR (--test-fault-file), never taking down more than
 // one manager's worth of quorum, while clients create, scale, change the env of and remove services
 // through the Engine API of random live managers, recording how each write was answered.
-// After the last fault is healed and every daemon restarted:
+// When the time is up every fault is healed, and as the last fault every daemon is killed -9 at
+// once and restarted (an acknowledged write must have been on disk). Then:
 //   - every acknowledged write is present (test/harness/chaos.ts checkWrites says what that means
-//     with concurrent writers and versions), nothing refused or never sent is;
-//   - at most one desired-running task per (service, slot), and on the hosts at most one live task
-//     process per slot and none for a task that should not run (the real processes, from the
-//     runtime's state files and /proc);
-//   - every service converges (running = replicas) within 30 s of the last fault;
+//     with concurrent writers and versions), nothing refused or never sent is, and every manager's
+//     store agrees;
+//   - at most one desired-running task per (service, slot), during the faults too, and on the hosts
+//     at most one live task process per slot and none for a task that should not run (the real
+//     processes, from the runtime's state files and /proc);
+//   - every service converges (running = replicas, on the current spec) within 30 s of the last fault;
 //   - every daemon answers /_ping, every node is Ready, and there is exactly one leader.
 // It prints the counts: writes acknowledged / refused / unknown, faults by kind, violations.
 //
@@ -76,11 +78,14 @@ async function call(n: ClusterNode, method: string, p: string, body?: unknown): 
   }
 }
 
+/** A task's slot: its number for a replicated service, its node for a global one (one task per node). */
+const slotOf = (t: TaskJson & { ServiceID: string }): string => (t.Slot ? `${t.ServiceID}/${t.Slot}` : `${t.ServiceID}/node ${t.NodeID}`);
+
 /** Slots holding more than one task whose desired state is running. */
 function duplicateSlots(tasks: (TaskJson & { ServiceID: string })[]): string[] {
   const slots = new Map<string, TaskJson[]>();
   for (const t of tasks.filter((x) => x.DesiredState === 'running')) {
-    const key = `${t.ServiceID}/${t.Slot}`;
+    const key = slotOf(t);
     slots.set(key, [...(slots.get(key) ?? []), t]);
   }
   return [...slots].filter(([, ts]) => ts.length > 1).map(([key, ts]) => `slot ${key}: ${ts.length} tasks desired running (${ts.map((t) => t.ID).join(', ')})`);
@@ -96,7 +101,7 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
   let managers: ClusterNode[];
   let workers: ClusterNode[];
   const log: WriteRecord[] = [];
-  const faults = new Map<FaultKind, number>();
+  const faults = new Map<FaultKind | 'kill-all', number>();
   /** Every task PID ever seen on a host: killed after the test if one outlived it. */
   const pids = new Set<number>();
   let gen = 0;
@@ -195,12 +200,14 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
       if (live.length === 0 || (r < 0.3 && live.length < MAX_SERVICES)) {
         const name = `chaos-${k}-${made++}`;
         const g = ++gen;
-        const replicas = 1 + Math.floor(rng.next() * 3);
+        // One in five is global: one task per node, whatever the node's faults.
+        const global = rng.next() < 0.2;
+        const replicas = global ? undefined : 1 + Math.floor(rng.next() * 3);
         const spec = {
           Name: name,
           Labels: { 'chaos.gen': String(g) },
           TaskTemplate: { ContainerSpec: { Image: 'busybox', Args: ['sleep', '1000'], Env: [`GEN=${g}`], StopGracePeriod: 1e9 } },
-          Mode: { Replicated: { Replicas: replicas } },
+          Mode: global ? { Global: {} } : { Replicated: { Replicas: replicas } },
           UpdateConfig: { Parallelism: 2, Monitor: 1e9 },
         };
         const a = await call(m, 'POST', '/v1.47/services/create', spec);
@@ -220,7 +227,7 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
       const g = ++gen;
       const spec = structuredClone(s.Spec);
       spec.Labels = { ...spec.Labels, 'chaos.gen': String(g) };
-      const scale = rng.next() < 0.5;
+      const scale = rng.next() < 0.5 && !s.Spec.Mode?.Global;
       if (scale) spec.Mode = { Replicated: { Replicas: Math.floor(rng.next() * 4) } };
       else spec.TaskTemplate.ContainerSpec = { ...spec.TaskTemplate.ContainerSpec, Env: [`GEN=${g}`] };
       const a = await call(m, 'POST', `/v1.47/services/${target.id}/update?version=${s.Version.Index}`, spec);
@@ -277,15 +284,15 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
         continue;
       }
       if (t.DesiredState !== 'running') converge.push(`process ${p.pid} on ${p.node} runs task ${p.taskId} whose desired state is ${t.DesiredState}`);
-      const key = `${t.ServiceID}/${t.Slot}`;
+      const key = slotOf(t);
       perSlot.set(key, [...(perSlot.get(key) ?? []), p]);
     }
     for (const [key, ps] of perSlot) if (ps.length > 1) converge.push(`slot ${key}: ${ps.length} live processes (${ps.map((p) => `${p.node}:${p.pid}`).join(', ')})`);
     for (const s of services) {
-      const want = s.Spec.Mode?.Replicated?.Replicas ?? 0;
+      const want = s.Spec.Mode?.Global ? c.nodes.length : (s.Spec.Mode?.Replicated?.Replicas ?? 0);
       const mine = tasks.filter((t) => t.ServiceID === s.ID && t.DesiredState === 'running');
       const running = mine.filter((t) => t.Status.State === 'running');
-      if (running.length !== want || mine.length !== want) converge.push(`service ${s.Spec.Name}: ${running.length} running, ${mine.length} desired running, replicas ${want}`);
+      if (running.length !== want || mine.length !== want) converge.push(`service ${s.Spec.Name}: ${running.length} running, ${mine.length} desired running, want ${want}`);
       const paused = s.UpdateStatus?.State === 'paused';
       const specGen = envGenOf(s.Spec.TaskTemplate.ContainerSpec?.Env);
       for (const t of running) {
@@ -304,6 +311,10 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
     const dupSeen = new Set<string>();
     const clients = Array.from({ length: CLIENTS }, (_, k) => clientLoop(k, new SeededRng(SEED + 1 + k), end));
     await Promise.all([faultLoop(rng, t0, end), monitorLoop(new SeededRng(SEED + 100), end, dupSeen), ...clients]);
+    // Last fault: every daemon killed -9 at once and restarted; what was acknowledged must have been on disk.
+    for (const n of c.nodes) c.kill9(n);
+    faults.set('kill-all', 1);
+    await Promise.all(c.nodes.map((n) => c.restart(n)));
     const healedAt = Date.now();
     const violations: string[] = [];
 
