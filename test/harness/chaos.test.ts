@@ -47,6 +47,11 @@ describe('chaos write check', () => {
     assert.match(checkWrites([create('b', 'B', 3, 'failed')], [svc('b', 'B', 3, 1, 3)]).join(), /its create was refused/);
     const twice = [...base, w({ kind: 'update', name: 'a', id: 'A', gen: 3, baseVersion: 10, replicas: 5, envGen: 1 })];
     assert.match(checkWrites(twice, [svc('a', 'A', 3, 5, 1)]).join(), /both acknowledged against version 10 \(lost update\)/);
+    // A 404 for a service nobody had asked to remove: it vanished.
+    const vanished = [...base, w({ kind: 'update', name: 'a', id: 'A', gen: 5, baseVersion: 12, status: 404, outcome: 'failed', sentAt: 5, doneAt: 6 })];
+    assert.match(checkWrites(vanished, [svc('a', 'A', 2, 2, 1)]).join(), /answered 404 .* though no remove of it had been sent/);
+    const removedFirst = [...vanished, w({ kind: 'remove', name: 'a', id: 'A', outcome: 'unknown', status: 0, sentAt: 4, doneAt: 9 })];
+    assert.doesNotMatch(checkWrites(removedFirst, []).join(), /answered 404/);
     // An unknown update sent against an older version than the last acknowledged one cannot be the last.
     const older = [...base, w({ kind: 'update', name: 'a', id: 'A', gen: 4, baseVersion: 8, replicas: 0, envGen: 1, outcome: 'unknown' })];
     assert.match(checkWrites(older, [svc('a', 'A', 4, 0, 1)]).join(), /holds the spec of write gen 4/);

@@ -25,6 +25,9 @@ export interface WriteRecord {
   outcome: Outcome;
   status: number;
   message: string;
+  /** When the request was sent and answered (ms, any common origin), if recorded. */
+  sentAt?: number;
+  doneAt?: number;
 }
 
 /**
@@ -67,10 +70,16 @@ export const envGenOf = (env: string[] | undefined): number | undefined => {
  *   version: updates of one object are serialised by its version), or by an update whose outcome is
  *   unknown and that was sent against a later version, or, with no acknowledged update, by its
  *   create or an unknown update; and every field of it is the one that write sent.
+ * - an update or remove of an acknowledged service answered 404 only if some remove of it was sent
+ *   before that answer (a service does not vanish by itself).
  * Returns the violations found (empty when the record holds).
  */
 export function checkWrites(log: WriteRecord[], services: FinalService[]): string[] {
   const v: string[] = [];
+  for (const w of log.filter((x) => x.kind !== 'create' && x.status === 404 && x.doneAt !== undefined)) {
+    const removed = log.some((r) => r !== w && r.kind === 'remove' && r.id === w.id && r.sentAt !== undefined && r.sentAt < w.doneAt!);
+    if (!removed) v.push(`service ${w.name}: ${w.kind} answered 404 (${w.message}) though no remove of it had been sent`);
+  }
   const byName = new Map(services.map((s) => [s.Spec.Name, s]));
   const creates = new Map(log.filter((w) => w.kind === 'create').map((w) => [w.name, w]));
   for (const s of services) {

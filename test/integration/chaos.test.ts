@@ -186,7 +186,8 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
     return live.length ? live[Math.floor(rng.next() * live.length)] : undefined;
   };
 
-  const record = (w: Omit<WriteRecord, 'outcome' | 'status' | 'message'>, a: Answer) => log.push({ ...w, outcome: outcomeOf(a.status, a.message), status: a.status, message: a.message });
+  const record = (w: Omit<WriteRecord, 'outcome' | 'status' | 'message' | 'doneAt'>, a: Answer) =>
+    log.push({ ...w, outcome: outcomeOf(a.status, a.message), status: a.status, message: a.message, doneAt: Date.now() });
 
   /** One client: a seeded sequence of creates, scales, env changes and removes until `end`. */
   const clientLoop = async (k: number, rng: SeededRng, end: number) => {
@@ -210,14 +211,16 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
           Mode: global ? { Global: {} } : { Replicated: { Replicas: replicas } },
           UpdateConfig: { Parallelism: 2, Monitor: 1e9 },
         };
+        const sentAt = Date.now();
         const a = await call(m, 'POST', '/v1.47/services/create', spec);
-        record({ kind: 'create', name, id: (a.body as { ID?: string } | undefined)?.ID, gen: g, replicas, envGen: g }, a);
+        record({ sentAt, kind: 'create', name, id: (a.body as { ID?: string } | undefined)?.ID, gen: g, replicas, envGen: g }, a);
         continue;
       }
       const target = live[Math.floor(rng.next() * live.length)]!;
       if (r < 0.45) {
+        const sentAt = Date.now();
         const a = await call(m, 'DELETE', `/v1.47/services/${target.id}`);
-        record({ kind: 'remove', name: target.name, id: target.id }, a);
+        record({ sentAt, kind: 'remove', name: target.name, id: target.id }, a);
         continue;
       }
       // An update: read the current spec and version from the same manager, change one thing.
@@ -230,9 +233,10 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
       const scale = rng.next() < 0.5 && !s.Spec.Mode?.Global;
       if (scale) spec.Mode = { Replicated: { Replicas: Math.floor(rng.next() * 4) } };
       else spec.TaskTemplate.ContainerSpec = { ...spec.TaskTemplate.ContainerSpec, Env: [`GEN=${g}`] };
+      const sentAt = Date.now();
       const a = await call(m, 'POST', `/v1.47/services/${target.id}/update?version=${s.Version.Index}`, spec);
       record(
-        { kind: 'update', name: target.name, id: target.id, gen: g, baseVersion: s.Version.Index, replicas: spec.Mode?.Replicated?.Replicas, envGen: envGenOf(spec.TaskTemplate.ContainerSpec?.Env) },
+        { sentAt, kind: 'update', name: target.name, id: target.id, gen: g, baseVersion: s.Version.Index, replicas: spec.Mode?.Replicated?.Replicas, envGen: envGenOf(spec.TaskTemplate.ContainerSpec?.Env) },
         a,
       );
     }
