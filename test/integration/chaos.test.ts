@@ -389,7 +389,7 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
     const reasons = () => {
       const m = new Map<string, number>();
       for (const w of log.filter((x) => x.outcome !== 'ack')) {
-        const k = `${w.outcome} ${w.kind} ${w.status} ${w.message.slice(0, 120)}`;
+        const k = `${w.outcome} ${w.kind} ${w.status} ${w.message.replace(/\b[a-z0-9]{25}\b/g, '<id>').slice(0, 120)}`;
         m.set(k, (m.get(k) ?? 0) + 1);
       }
       return [...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => `    ${v} × ${k}`);
