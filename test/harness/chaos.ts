@@ -155,6 +155,28 @@ export function liveTaskProcesses(node: string, dataDir: string): LiveProcess[] 
   return out;
 }
 
+/**
+ * Every process on this machine whose environment holds `mark` (e.g. "CHAOS_RUN=42.1234"), with its
+ * HOSTNAME (the process runtime sets it to the first 12 characters of the task's container ID): the
+ * real task processes, including any no daemon recorded.
+ */
+export function markedProcesses(mark: string): { pid: number; hostname: string; gen?: number }[] {
+  const out: { pid: number; hostname: string; gen?: number }[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let env: string[];
+    try {
+      env = fs.readFileSync(`/proc/${d}/environ`, 'latin1').split('\0');
+    } catch {
+      continue;
+    }
+    if (!env.includes(mark)) continue;
+    if (!isAlive(Number(d))) continue;
+    out.push({ pid: Number(d), hostname: env.find((e) => e.startsWith('HOSTNAME='))?.slice(9) ?? '', gen: envGenOf(env) });
+  }
+  return out;
+}
+
 export type FaultKind = 'kill-manager' | 'kill-worker' | 'stop-manager' | 'stop-worker' | 'isolate-manager' | 'isolate-worker' | 'cut-link';
 
 /** Faults that take a daemon down (kill -9, or a clean SIGTERM stop) until they are healed by a restart. */

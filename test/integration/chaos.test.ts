@@ -11,7 +11,8 @@
 //     store agrees;
 //   - at most one desired-running task per (service, slot), during the faults too, and on the hosts
 //     at most one live task process per slot and none for a task that should not run (the real
-//     processes, from the runtime's state files and /proc);
+//     processes: the runtime's state files checked against /proc, and every process on the machine
+//     carrying this run's CHAOS_RUN mark in its environment must be one of those);
 //   - every service converges (running = replicas, on the current spec) within 30 s of the last fault;
 //   - every daemon answers /_ping, every node is Ready, and there is exactly one leader.
 // It prints the counts: writes acknowledged / refused / unknown, faults by kind, violations.
@@ -25,6 +26,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SeededRng } from '../../src/lib/ports';
+import { processContainerId } from '../../src/agent/executor/process/state';
 import { TestCluster, type ClusterNode } from '../harness/cluster';
 import { apiRequest, ping, sleep, waitFor, type TaskJson } from '../harness/daemon';
 import { tearDownManagers } from '../harness/managers';
@@ -33,6 +35,7 @@ import {
   envGenOf,
   isDown,
   liveTaskProcesses,
+  markedProcesses,
   outcomeOf,
   planFault,
   type ActiveFault,
@@ -45,6 +48,8 @@ import {
 const SECONDS = Number(process.env.CHAOS_SECONDS ?? 75);
 const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const CLIENTS = 3;
+/** In every task's environment: finds this run's task processes on the machine, recorded or not. */
+const MARK = `CHAOS_RUN=${SEED}.${process.pid}`;
 const MAX_SERVICES = 8;
 /** Per API call: a client gives up after this long and counts the write as unknown. */
 const CALL_MS = 10_000;
@@ -126,6 +131,7 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
     for (const n of c.nodes) c.heal(n);
     for (const n of c.nodes) for (const p of liveTaskProcesses(n.hostname, n.daemon.dataDir)) pids.add(p.pid);
     await tearDownManagers(c, managers ?? []);
+    for (const p of markedProcesses(MARK)) pids.add(p.pid);
     for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
   });
 
@@ -207,7 +213,7 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
         const spec = {
           Name: name,
           Labels: { 'chaos.gen': String(g) },
-          TaskTemplate: { ContainerSpec: { Image: 'busybox', Args: ['sleep', '1000'], Env: [`GEN=${g}`], StopGracePeriod: 1e9 } },
+          TaskTemplate: { ContainerSpec: { Image: 'busybox', Args: ['sleep', '1000'], Env: [`GEN=${g}`, MARK], StopGracePeriod: 1e9 } },
           Mode: global ? { Global: {} } : { Replicated: { Replicas: replicas } },
           UpdateConfig: { Parallelism: 2, Monitor: 1e9 },
         };
@@ -232,7 +238,7 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
       spec.Labels = { ...spec.Labels, 'chaos.gen': String(g) };
       const scale = rng.next() < 0.5 && !s.Spec.Mode?.Global;
       if (scale) spec.Mode = { Replicated: { Replicas: Math.floor(rng.next() * 4) } };
-      else spec.TaskTemplate.ContainerSpec = { ...spec.TaskTemplate.ContainerSpec, Env: [`GEN=${g}`] };
+      else spec.TaskTemplate.ContainerSpec = { ...spec.TaskTemplate.ContainerSpec, Env: [`GEN=${g}`, MARK] };
       const sentAt = Date.now();
       const a = await call(m, 'POST', `/v1.47/services/${target.id}/update?version=${s.Version.Index}`, spec);
       record(
@@ -290,6 +296,14 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
       if (t.DesiredState !== 'running') converge.push(`process ${p.pid} on ${p.node} runs task ${p.taskId} whose desired state is ${t.DesiredState}`);
       const key = slotOf(t);
       perSlot.set(key, [...(perSlot.get(key) ?? []), p]);
+    }
+    // The real processes: one carrying this run's mark that no daemon recorded is an orphan nothing will stop.
+    const known = new Set(procs.map((p) => p.pid));
+    const hostOf = new Map(tasks.map((t) => [processContainerId(t.ID).slice(0, 12), t]));
+    for (const p of markedProcesses(MARK)) {
+      if (known.has(p.pid)) continue;
+      const t = hostOf.get(p.hostname);
+      converge.push(`process ${p.pid} (GEN=${p.gen}) of task ${t ? `${t.ID} (desired ${t.DesiredState}, slot ${t.Slot})` : `with HOSTNAME ${p.hostname}, unknown to the store`} is alive but no daemon's state records it`);
     }
     for (const [key, ps] of perSlot) if (ps.length > 1) converge.push(`slot ${key}: ${ps.length} live processes (${ps.map((p) => `${p.node}:${p.pid}`).join(', ')})`);
     for (const s of services) {
