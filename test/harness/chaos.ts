@@ -160,8 +160,8 @@ export function liveTaskProcesses(node: string, dataDir: string): LiveProcess[] 
  * HOSTNAME (the process runtime sets it to the first 12 characters of the task's container ID): the
  * real task processes, including any no daemon recorded.
  */
-export function markedProcesses(mark: string): { pid: number; hostname: string; gen?: number }[] {
-  const out: { pid: number; hostname: string; gen?: number }[] = [];
+export function markedProcesses(mark: string): { pid: number; hostname: string; gen?: number; cwd: string }[] {
+  const out: { pid: number; hostname: string; gen?: number; cwd: string }[] = [];
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     let env: string[];
@@ -172,7 +172,13 @@ export function markedProcesses(mark: string): { pid: number; hostname: string; 
     }
     if (!env.includes(mark)) continue;
     if (!isAlive(Number(d))) continue;
-    out.push({ pid: Number(d), hostname: env.find((e) => e.startsWith('HOSTNAME='))?.slice(9) ?? '', gen: envGenOf(env) });
+    let cwd = '';
+    try {
+      cwd = fs.readlinkSync(`/proc/${d}/cwd`); // the task's directory (<dataDir>/tasks/<taskId>), when the spec sets no Dir
+    } catch {
+      /* gone meanwhile */
+    }
+    out.push({ pid: Number(d), hostname: env.find((e) => e.startsWith('HOSTNAME='))?.slice(9) ?? '', gen: envGenOf(env), cwd });
   }
   return out;
 }

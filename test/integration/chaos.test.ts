@@ -23,6 +23,7 @@
 // tails on a failure. A long run by hand: CHAOS_SECONDS=600 CHAOS_SEED=42 node --test dist/test/integration/chaos.test.js
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SeededRng } from '../../src/lib/ports';
@@ -110,6 +111,8 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
   /** Every task PID ever seen on a host: killed after the test if one outlived it. */
   const pids = new Set<number>();
   let gen = 0;
+  /** Task IDs (from their directories) of orphaned processes: their lines in the daemons' logs are printed. */
+  const orphanTasks = new Set<string>();
 
   before(async () => {
     console.log(`chaos: CHAOS_SEED=${SEED} CHAOS_SECONDS=${SECONDS}`);
@@ -298,12 +301,18 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
       perSlot.set(key, [...(perSlot.get(key) ?? []), p]);
     }
     // The real processes: one carrying this run's mark that no daemon recorded is an orphan nothing will stop.
+    // FINDING (open, seed 14 with CHAOS_SECONDS=150; seen as leaked processes with seeds 11 and 12): a task
+    // process started just after the final kill-all restart stayed alive with its task gone from the store
+    // and no state file recording it (its cwd, printed here, names the node and task). The process runtime
+    // or the worker's adopt/remove path loses track of a process it started (see the report of branch chaos).
     const known = new Set(procs.map((p) => p.pid));
     const hostOf = new Map(tasks.map((t) => [processContainerId(t.ID).slice(0, 12), t]));
     for (const p of markedProcesses(MARK)) {
       if (known.has(p.pid)) continue;
       const t = hostOf.get(p.hostname);
-      converge.push(`process ${p.pid} (GEN=${p.gen}) of task ${t ? `${t.ID} (desired ${t.DesiredState}, slot ${t.Slot})` : `with HOSTNAME ${p.hostname}, unknown to the store`} is alive but no daemon's state records it`);
+      const where = p.cwd.startsWith(os.tmpdir()) ? p.cwd : `cwd ${p.cwd || '?'}`;
+      converge.push(`process ${p.pid} (GEN=${p.gen}, ${where}) of task ${t ? `${t.ID} (desired ${t.DesiredState}, slot ${t.Slot})` : `with HOSTNAME ${p.hostname}, unknown to the store`} is alive but no daemon's state records it`);
+      orphanTasks.add(path.basename(p.cwd.replace(/ \(deleted\)$/, '')));
     }
     for (const [key, ps] of perSlot) if (ps.length > 1) converge.push(`slot ${key}: ${ps.length} live processes (${ps.map((p) => `${p.node}:${p.pid}`).join(', ')})`);
     for (const s of services) {
@@ -422,6 +431,17 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
         ...violations.map((v) => `    - ${v}`),
       ].join('\n'),
     );
+    for (const id of orphanTasks) {
+      for (const n of c.nodes) {
+        let lines: string[] = [];
+        try {
+          lines = fs.readFileSync(path.join(n.daemon.dataDir, 'daemon.log'), 'utf8').split('\n').filter((l) => l.includes(id));
+        } catch {
+          /* no log */
+        }
+        if (lines.length) console.log(`--- ${n.hostname}: log lines of orphaned task ${id} ---\n${lines.slice(0, 40).join('\n')}`);
+      }
+    }
     if (violations.length && process.env.SHOAL_TEST_LOGS) for (const n of c.nodes) console.log(`--- ${n.hostname} ---\n${n.daemon.log()}`);
     assert.ok(count('ack') > 0, 'no write was acknowledged at all');
     assert.deepEqual(violations, []);
