@@ -301,10 +301,10 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
       perSlot.set(key, [...(perSlot.get(key) ?? []), p]);
     }
     // The real processes: one carrying this run's mark that no daemon recorded is an orphan nothing will stop.
-    // FINDING (open, seed 14 with CHAOS_SECONDS=150; seen as leaked processes with seeds 11 and 12): a task
-    // process started just after the final kill-all restart stayed alive with its task gone from the store
-    // and no state file recording it (its cwd, printed here, names the node and task). The process runtime
-    // or the worker's adopt/remove path loses track of a process it started (see the report of branch chaos).
+    // Found this way (seeds 14 and 16 with CHAOS_SECONDS=150): a second process of one task beside the one
+    // its state file names, once a daemon was killed between the fork and the PID's write (fixed in
+    // src/agent/executor/process/runtime.ts: the PID is written right after the fork). The cwd printed
+    // names the node and the task.
     const known = new Set(procs.map((p) => p.pid));
     const hostOf = new Map(tasks.map((t) => [processContainerId(t.ID).slice(0, 12), t]));
     for (const p of markedProcesses(MARK)) {
