@@ -2,12 +2,12 @@ import path from 'node:path';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { Clock, Rng } from '../lib/ports';
-import { NO_LEADER_MESSAGE, isKind, unavailable } from '../lib/errors';
+import { NO_LEADER_MESSAGE, unavailable } from '../lib/errors';
 import { MemoryStore, type Change } from '../store';
 import type { SwarmSpec } from '../types';
 import { ControlApi, NetworkControl } from './controlapi';
 import { ControlService } from './controlapi/service';
-import { GrpcRaftTransport, NotLeaderError, keepsQuorumWithout, RaftConsensus, RaftDiskStorage, requestJoin, type MemberStatus, type RaftConsensusOptions } from './consensus';
+import { GrpcRaftTransport, NotLeaderError, keepsQuorumWithout, RaftConsensus, retryableControlError, RaftDiskStorage, requestJoin, type MemberStatus, type RaftConsensusOptions } from './consensus';
 import { Allocator } from './allocator';
 import { ConstraintEnforcer, GlobalOrchestrator, ReplicatedOrchestrator, RestartSupervisor, TaskReaper } from './orchestrator';
 import { Scheduler } from './scheduler';
@@ -362,7 +362,8 @@ export class Manager {
   /**
    * Runs a control operation on the leader: here when this manager leads, else forwarded over
    * shoal.Control. Without a leader: Docker's "The swarm does not have a leader" error.
-   * A leadership change during the call is retried a few times (bounded).
+   * A leadership change during the call is retried a few times (bounded), but only while the write
+   * certainly did not reach the log (retryableControlError): never twice.
    */
   async call<T = unknown>(method: string, args: unknown[]): Promise<T> {
     const deadline = Date.now() + 3 * this.settings().tickMs! + 1000;
@@ -371,8 +372,7 @@ export class Manager {
         if (this.consensus.isLeader()) return (await this.execLocal(method, args)) as T;
         return (await this.forward(method, args)) as T;
       } catch (e) {
-        const retry = e instanceof NotLeaderError || (isKind(e, 'Unavailable') && /not the leader|lost leadership|leadership transfer|UNAVAILABLE|No connection/i.test(e.message));
-        if (!retry || Date.now() > deadline || attempt > 20) throw e;
+        if (!retryableControlError(e) || Date.now() > deadline || attempt > 20) throw e;
         await new Promise((r) => setTimeout(r, 50 + 50 * attempt));
       }
     }

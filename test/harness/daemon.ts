@@ -172,11 +172,11 @@ export function ping(sock: string): Promise<boolean> {
   });
 }
 
-export function apiRequest<T>(sock: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
+export function apiRequest<T>(sock: string, method: string, p: string, body?: unknown, timeoutMs = 30_000): Promise<{ status: number; body: T }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const req = http.request(
-      { socketPath: sock, path: p, method, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {}, timeout: 30_000, agent: false },
+      { socketPath: sock, path: p, method, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {}, timeout: timeoutMs, agent: false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

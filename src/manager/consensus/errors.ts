@@ -1,5 +1,5 @@
 // Errors of the consensus driver. All are ShoalError kinds the API layer already maps.
-import { invalidArgument, NO_LEADER_MESSAGE, ShoalError, unavailable } from '../../lib/errors';
+import { invalidArgument, isKind, NO_LEADER_MESSAGE, ShoalError, unavailable } from '../../lib/errors';
 
 /** This manager is not the leader; `leader` names the one to forward to (raftId 0 / addr '' when unknown). */
 export class NotLeaderError extends ShoalError {
@@ -9,11 +9,26 @@ export class NotLeaderError extends ShoalError {
   }
 }
 
-/** A proposal this leader accepted was not committed in its term (leadership moved on). */
+/**
+ * A proposal this leader accepted did not commit while it led. Its entry may still be committed by
+ * the next leader (it may already sit in a majority's logs), so the write's outcome is unknown and
+ * it must not be retried: a retry could apply it twice.
+ */
 export class LostLeadershipError extends ShoalError {
   constructor() {
     super('Unavailable', 'raft: lost leadership before the proposal committed');
     this.name = 'LostLeadership';
+  }
+}
+
+/**
+ * Another leader's entry took the proposal's index: the proposal is certainly not in the log, so
+ * the operation may safely be tried again.
+ */
+export class ProposalOverwrittenError extends ShoalError {
+  constructor() {
+    super('Unavailable', 'raft: the proposal was overwritten by a new leader before it committed');
+    this.name = 'ProposalOverwritten';
   }
 }
 
@@ -24,6 +39,18 @@ export const noLeader = (): ShoalError => unavailable(NO_LEADER_MESSAGE);
 export const MEMBER_REMOVED_MESSAGE = 'raft: member was removed from the cluster';
 
 export const CANNOT_REMOVE_MESSAGE = 'raft: member cannot be removed, because removing it may result in loss of quorum';
+
+/**
+ * Whether a control operation that failed with `e` (here, or on the leader it was forwarded to) may
+ * be run again: only when it certainly never reached the log (refused by a non-leader or during a
+ * leadership transfer, overwritten by a new leader's entry, or never sent because no connection
+ * could be made). A lost leadership, a dropped connection or a deadline leaves the outcome unknown:
+ * a retry could apply the write twice and answer the client with a conflict for its own write.
+ */
+export function retryableControlError(e: unknown): boolean {
+  if (e instanceof NotLeaderError || e instanceof ProposalOverwrittenError) return true;
+  return isKind(e, 'Unavailable') && /not the leader|leadership transfer in progress|overwritten by a new leader|No connection established/.test(e.message);
+}
 
 export const isNotLeader = (e: unknown): e is NotLeaderError => e instanceof NotLeaderError;
 

@@ -4,7 +4,7 @@ export type { RaftConsensusOptions, Timers, ConsensusLogger } from './options';
 export type { RaftMember } from './codec';
 export type { MemberStatus, Reachability } from './membership';
 export { keepsQuorumWithout } from './membership';
-export { NotLeaderError, LostLeadershipError, MEMBER_REMOVED_MESSAGE, CANNOT_REMOVE_MESSAGE, isNotLeader } from './errors';
+export { NotLeaderError, LostLeadershipError, ProposalOverwrittenError, MEMBER_REMOVED_MESSAGE, CANNOT_REMOVE_MESSAGE, isNotLeader, retryableControlError } from './errors';
 export type { RaftTransport, RaftTransportSink, RaftServiceTarget, JoinResponse } from './transport-types';
 export { RaftService, raftServiceHandlers, GrpcRaftTransport, requestJoin } from './transport';
 export type { GrpcRaftTransportOptions } from './transport';

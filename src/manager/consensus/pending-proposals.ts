@@ -1,5 +1,5 @@
 // Proposals waiting for their entry to be applied here, keyed by the log index Raft gave them.
-import { LostLeadershipError } from './errors';
+import { LostLeadershipError, ProposalOverwrittenError } from './errors';
 
 interface Pending {
   term: number;
@@ -21,7 +21,7 @@ export class PendingProposals {
     if (!p) return;
     this.byIndex.delete(index);
     if (p.term === term) p.resolve();
-    else p.reject(new LostLeadershipError());
+    else p.reject(new ProposalOverwrittenError());
   }
 
   /** An installed snapshot covers indexes ≤ `index` without telling us which entries it holds. */

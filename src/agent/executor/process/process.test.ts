@@ -258,6 +258,32 @@ describe('process executor: daemon restart', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  test('the PID is on disk before start() first yields: a daemon killed right after the fork leaves no unrecorded process', async () => {
+    // Found by test/integration/chaos.test.ts (seed 16): a task process nobody recorded, beside the one a
+    // restarted daemon started for the same task.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-proc-fork-'));
+    const e1 = new ProcessExecutor({ dataDir: dir, hostname: 'h', pollMs: 50 });
+    const t = makeTask(sh('sleep 30'));
+    const c1 = e1.controller(t);
+    await c1.prepare();
+    const started = c1.start(); // runs synchronously up to its first await
+    const onDisk = JSON.parse(fs.readFileSync(path.join(dir, 'tasks', t.ID, 'state.json'), 'utf8')) as { pid?: number };
+    await started;
+    assert.ok(onDisk.pid, 'state.json names the process as soon as it is forked');
+    pids.push(onDisk.pid);
+    assert.equal((await c1.inspect())?.pid, onDisk.pid);
+    await e1.close();
+    // The next daemon adopts that very process instead of starting another.
+    const e2 = new ProcessExecutor({ dataDir: dir, hostname: 'h', pollMs: 50 });
+    const c2 = e2.controller(t);
+    assert.deepEqual(await c2.inspect().then((x) => [x?.running, x?.pid]), [true, onDisk.pid]);
+    await c2.start();
+    assert.equal((await c2.inspect())?.pid, onDisk.pid);
+    await c2.terminate();
+    await e2.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test('an adopted task stopped by shutdown reports 128+signal; one that died while no daemon ran is settled', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-proc-adopt2-'));
     const e1 = new ProcessExecutor({ dataDir: dir, hostname: 'h', pollMs: 50 });

@@ -141,11 +141,20 @@ export class ProcRuntime {
         uid: st.uid,
         gid: st.gid,
       });
+      // Record the PID before anything else can run (spawn() forked synchronously; it has no PID when it
+      // failed): a daemon killed after the fork but before an await returned would otherwise leave a
+      // process no state file names, and its successor would start the task a second time beside it.
+      if (child.pid !== undefined) this.recordStart(st, child.pid);
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);
         child.once('error', reject);
       });
     } catch (e) {
+      if (st.pid !== undefined) {
+        // not started after all: a retry must spawn again
+        st.pid = st.procStart = st.startedAt = undefined;
+        writeState(this.dir, st);
+      }
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw failedPrecondition(`exec: "${st.argv[0]}": executable file not found in $PATH`);
       if (code === 'EACCES') throw failedPrecondition(`exec: "${st.argv[0]}": permission denied`);
@@ -156,14 +165,17 @@ export class ProcRuntime {
     }
     child.unref();
     child.on('error', () => undefined); // later errors (e.g. a failed kill) must not crash the daemon
-    const pid = child.pid as number;
+    if (st.pid === undefined) this.recordStart(st, child.pid as number);
+    child.once('exit', (code, signal) => void this.onExit(exitCodeOf(code, signal)));
+    this.watchOutput();
+    this.startHealth();
+  }
+
+  private recordStart(st: ProcState, pid: number): void {
     st.pid = pid;
     st.procStart = procStartTime(pid);
     st.startedAt = this.env.now();
     writeState(this.dir, st);
-    child.once('exit', (code, signal) => void this.onExit(exitCodeOf(code, signal)));
-    this.watchOutput();
-    this.startHealth();
   }
 
   /** A process recorded by an earlier daemon: follow it if it still runs, else settle its end. */
