@@ -52,6 +52,8 @@ const addrs = (r: Reply) => (r.answers ?? []).map((a) => a.data as string);
 class Upstream {
   udp = dgram.createSocket('udp4');
   tcp = net.createServer();
+  /** Open connections, destroyed at stop: a query it never answers would otherwise hold `close` forever. */
+  conns = new Set<net.Socket>();
   seen: string[] = [];
   constructor(private readonly answer = '192.0.2.10') {}
 
@@ -72,6 +74,8 @@ class Upstream {
     });
     await new Promise<void>((resolve) => this.udp.bind(0, '127.0.0.1', resolve));
     this.tcp.on('connection', (s) => {
+      this.conns.add(s);
+      s.on('close', () => this.conns.delete(s));
       s.on('error', () => s.destroy());
       s.once('data', (b: Buffer) => {
         const out = this.reply(b.subarray(2, 2 + b.readUInt16BE(0)), 'tcp');
@@ -87,6 +91,7 @@ class Upstream {
   }
 
   async stop(): Promise<void> {
+    for (const c of this.conns) c.destroy();
     await new Promise<void>((r) => this.udp.close(() => r()));
     await new Promise<void>((r) => this.tcp.close(() => r()));
   }
