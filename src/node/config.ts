@@ -22,6 +22,11 @@ export interface DaemonConfig {
    * address, as Docker). Several nodes on one machine's loopback each take their own address.
    */
   meshListenAddr?: string;
+  /**
+   * How long a task with ingress-published ports is held before it is stopped, so every node's mesh
+   * stops sending it new connections first (`--mesh-drain-ms`; default 1000, 0 turns it off).
+   */
+  meshDrainMs?: number;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -92,6 +97,12 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig {
       case '--mesh-listen-addr':
         cfg.meshListenAddr = val();
         break;
+      case '--mesh-drain-ms': {
+        const v = Number(val());
+        if (!Number.isInteger(v) || v < 0 || v > 60_000) throw new Error('invalid --mesh-drain-ms: want an integer number of milliseconds (0–60000)');
+        cfg.meshDrainMs = v;
+        break;
+      }
       case '--log-level':
         cfg.logLevel = val();
         break;
