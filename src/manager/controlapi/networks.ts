@@ -45,7 +45,16 @@ export class NetworkControl {
   }
 
   listNetworks(f: Filters): Network[] {
-    return this.store.read((tx) => tx.find('network', (n) => networkMatches(n, f)));
+    return this.store.read((tx) => {
+      const nets = tx.find('network', (n) => networkMatches(n, f));
+      const dangling = f.dangling?.[0]?.toLowerCase();
+      if (dangling === undefined) return nets;
+      // moby's `dangling`: true lists the networks nothing uses (never a predefined one; on a swarm
+      // that is none of these), false the ones in use.
+      const want = dangling === 'true' || dangling === '1';
+      const services = tx.find('service');
+      return nets.filter((n) => inUse(tx, n, services) !== want);
+    });
   }
 
   getNetwork(ref: string): Network {
@@ -66,17 +75,23 @@ export class NetworkControl {
     await this.store.update((tx) => {
       const services = tx.find('service');
       for (const n of tx.find('network', (o) => !o.Spec.Ingress && networkMatches(o, { label: f.label ?? [] }))) {
-        const tasks = tx.find('task', (t) => (t.NetworksAttachments ?? []).some((a) => a.Network.ID === n.ID));
-        try {
-          checkNetworkRemovable(n, services, tasks);
-        } catch {
-          continue;
-        }
+        if (inUse(tx, n, services)) continue;
         tx.delete('network', n.ID);
         removed.push(n.Spec.Name);
       }
     });
     return removed;
+  }
+}
+
+/** True when a service or a live task uses the network (what makes `network rm` refuse it). */
+function inUse(tx: ReadTx, n: Network, services: Service[]): boolean {
+  const tasks = tx.find('task', (t) => (t.NetworksAttachments ?? []).some((a) => a.Network.ID === n.ID));
+  try {
+    checkNetworkRemovable(n, services, tasks);
+    return false;
+  } catch {
+    return true;
   }
 }
 
@@ -97,7 +112,8 @@ export function networkMatches(n: Network, f: Filters): boolean {
     any(f.name, (v) => n.Spec.Name.includes(v)) &&
     any(f.driver, (v) => v === 'overlay') &&
     any(f.scope, (v) => v === 'swarm') &&
-    any(f.type, (v) => v === 'custom' || (v === 'builtin' && !!n.Spec.Ingress)) &&
+    // moby's "builtin" is the engine's predefined networks (bridge, host, none): every swarm network is "custom".
+    any(f.type, (v) => v === 'custom') &&
     (f.label ?? []).every((l) => labelMatches(n.Spec.Labels, l))
   );
 }
