@@ -153,8 +153,9 @@ describe('swarm networks and the routing mesh (process runtime, 3 nodes)', { con
     const node = c.nodes[2]!;
     c.manager.dockerOk(['service', 'create', '-d', '--name', 'hostmode', '--constraint', `node.hostname==${node.hostname}`, '--publish', `mode=host,published=${port},target=80`, 'busybox', NODE, '-e', HTTP_SERVER]);
     await waitFor(async () => (await c.running('hostmode')).length === 1, 30_000, 'hostmode running');
-    // The process task binds the published port itself on its node (all addresses: it is the task's own socket).
-    assert.ok((await get(node.ip, port)).length > 0);
+    // The process task binds the published port itself on its node (all addresses: it is the task's own
+    // socket). RUNNING means the process started, not that it listens yet: wait for the answer.
+    assert.ok((await answered(node.ip, port)).length > 0);
     const ps = c.manager.dockerOk(['service', 'ps', 'hostmode', '--format', '{{.Ports}}']).trim();
     assert.equal(ps, `*:${port}->80/tcp`);
     // The CLI's `service ls` PORTS lists ingress ports only.

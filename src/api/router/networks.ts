@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isKind, unimplemented } from '../../lib/errors';
+import { isKind, notFound, unimplemented } from '../../lib/errors';
 import type { Network, NetworkCreateRequest } from '../../types';
 import type { ClusterBackend } from '../backend';
 import { canonicalizeFields, networkOnWire, networkServices, parseFilters, validateNetworkFilters, type NetworkPeer, type NetworkResource, type NetworkServiceInfo } from '../convert';
@@ -54,6 +54,13 @@ async function listNetworks(ctx: Ctx): Promise<void> {
 
 async function inspectNetwork(ctx: Ctx): Promise<void> {
   const ref = ctx.params[0]!;
+  // `scope` narrows the look-up as in moby: a swarm network is not found with scope=local (or global).
+  const scope = ctx.query.get('scope');
+  if (scope && scope !== 'swarm') {
+    if (!ctx.deps.engine) throw notFound(`network ${ref} not found`);
+    await ctx.deps.engine.forward(ctx.req, ctx.res, ctx.rawUrl);
+    return;
+  }
   try {
     const n = await ctx.deps.backend.getNetwork(ref);
     const out = (await onWire(ctx.deps.backend, [n]))[0]!;
