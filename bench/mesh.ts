@@ -4,8 +4,8 @@
 // client runs in h1's namespace, a node without the task, and measures in alternating rounds of the
 // same run: through h1's mesh (`h1:published`) and straight to the task (`h2:task port`).
 // Needs root; sets up and tears down its own namespaces and daemons.
-//   npm run build && node dist/bench/mesh.js [--seconds 2] [--rounds 2] [--conc 8] [--udp-window 16]
-// (To profile the mesh itself, bench/mesh-proxy.ts runs it in its own process: `--prof DIR`.)
+//   npm run build && node dist/bench/mesh.js [--seconds 2] [--rounds 2] [--conc 8] [--udp-window 16] [--prof DIR]
+// --prof DIR: h1's daemon (whose mesh carries the traffic) writes a CPU profile there when it stops.
 // The last line: `mesh: X req/s via mesh, Y req/s direct, ratio R, p99 +D ms` (keep-alive HTTP).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -41,7 +41,9 @@ async function main(): Promise<void> {
   const hosts = await TestHosts.up({ count: 3, engines: false });
   try {
     const [h1, h2, h3] = [hosts.host(1), hosts.host(2), hosts.host(3)];
-    for (const h of [h1, h2, h3]) await h.startShoal({ runtime: 'process' });
+    const profDir = process.argv.includes('--prof') ? path.resolve(process.argv[process.argv.indexOf('--prof') + 1]!) : undefined;
+    await h1.startShoal({ runtime: 'process', ...(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-name=h1-daemon.cpuprofile'] } : {}) });
+    for (const h of [h2, h3]) await h.startShoal({ runtime: 'process' });
     const port = 2377;
     h1.dockerOk(['swarm', 'init', '--advertise-addr', h1.ip, '--listen-addr', `${h1.ip}:${port}`]);
     const token = h1.dockerOk(['swarm', 'join-token', '-q', 'worker']).trim();
