@@ -289,6 +289,8 @@ export class TaskManager {
             break;
           case 'shutdown':
             await this.drainFromMesh();
+            // closed during the hold: the worker stops the runtime object itself (removeTask)
+            if (this.closed) break;
             await c.shutdown(stopGraceMs(this.task.Spec.ContainerSpec?.StopGracePeriod));
             this.facts.stopped = true;
             break;
