@@ -168,6 +168,16 @@ describe('network API and PROXY protocol through the docker CLI (process runtime
     c.manager.dockerOk(['service', 'rm', 'pub']);
     await waitFor(() => c.manager.daemon.docker(['network', 'rm', 'ingress'], { input: 'y\n' }).status === 0, 30_000, 'ingress removable once no service publishes');
     assert.doesNotMatch(c.manager.dockerOk(['network', 'ls', '--format', '{{.Name}}']), /^ingress$/m);
+    // Without an ingress network, publishing in ingress mode is refused (swarmkit's controlapi); host mode is not.
+    const noIngress = c.manager.docker(['service', 'create', '-d', '--name', 'pub3', '--publish', `${port}:80`, 'busybox', NODE, '-e', HTTP_SERVER]);
+    assert.notEqual(noIngress.status, 0);
+    assert.match(noIngress.stderr, /service needs ingress network, but no ingress network is present/);
+    assert.notEqual(c.manager.docker(['service', 'inspect', 'pub3']).status, 0, 'the service was not created');
+    c.manager.dockerOk(['service', 'create', '-d', '--name', 'hostonly', '--publish', `mode=host,published=${port},target=80`, 'busybox', NODE, '-e', HTTP_SERVER]);
+    const upd = c.manager.docker(['service', 'update', '-d', '--publish-add', `${await freePort()}:81`, 'hostonly']);
+    assert.notEqual(upd.status, 0);
+    assert.match(upd.stderr, /service needs ingress network, but no ingress network is present/);
+    c.manager.dockerOk(['service', 'rm', 'hostonly']);
     const attachable = c.manager.docker(['network', 'create', '-d', 'overlay', '--ingress', '--attachable', 'myingress']);
     assert.notEqual(attachable.status, 0);
     assert.match(attachable.stderr, /ingress network cannot be attachable/);

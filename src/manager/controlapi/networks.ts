@@ -1,4 +1,4 @@
-import { conflict, invalidArgument, notFound } from '../../lib/errors';
+import { conflict, failedPrecondition, invalidArgument, notFound } from '../../lib/errors';
 import { newId } from '../../lib/ids';
 import { isIngress, portKey } from '../../lib/ingress-ports';
 import { isoTime } from '../../lib/time';
@@ -135,7 +135,19 @@ export function resolveServiceNetworks(tx: ReadTx, spec: ServiceSpec): void {
   resolve(spec.Networks);
 }
 
+/**
+ * swarmkit's create/update checks of published ports: conflicts with other services' ports (texts
+ * below), then, as swarmkit does right after, that an ingress network exists when a port is
+ * published in ingress mode (it can be removed, and recreated with `network create --ingress`).
+ */
 export function checkPortConflicts(tx: ReadTx, spec: ServiceSpec, serviceId: string | undefined): void {
+  checkConflicts(tx, spec, serviceId);
+  if ((spec.EndpointSpec?.Ports ?? []).some(isIngress) && !tx.find('network', (n) => !!n.Spec.Ingress).length) {
+    throw failedPrecondition(grpcText('FailedPrecondition', 'service needs ingress network, but no ingress network is present'));
+  }
+}
+
+function checkConflicts(tx: ReadTx, spec: ServiceSpec, serviceId: string | undefined): void {
   const mine = (spec.EndpointSpec?.Ports ?? []).filter((p) => p.PublishedPort);
   if (mine.length === 0) return;
   const ingress = new Set(mine.filter(isIngress).map((p) => portKey(p.Protocol, p.PublishedPort!)));
