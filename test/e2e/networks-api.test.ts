@@ -151,6 +151,21 @@ describe('network API and PROXY protocol through the docker CLI (process runtime
     assert.match(names, /^flt_a$/m);
     assert.match(names, /^ingress$/m);
     assert.doesNotMatch(names, /^flt_b$/m);
+    // until (a duration before now, or a timestamp) and label!: Docker's prune filters.
+    c.manager.dockerOk(['network', 'create', '-d', 'overlay', '--label', 'keep=yes', 'flt_c']);
+    c.manager.dockerOk(['network', 'create', '-d', 'overlay', 'flt_d']);
+    assert.doesNotMatch(c.manager.dockerOk(['network', 'prune', '-f', '--filter', 'until=1h']), /flt_/, 'both are younger than an hour');
+    assert.doesNotMatch(c.manager.dockerOk(['network', 'prune', '-f', '--filter', 'until=1000000000']), /flt_/, 'both are younger than 2001');
+    const notKeep = c.manager.dockerOk(['network', 'prune', '-f', '--filter', 'label!=keep=yes']);
+    assert.match(notKeep, /^flt_d$/m);
+    assert.doesNotMatch(notKeep, /flt_c/);
+    const bad = c.manager.docker(['network', 'prune', '-f', '--filter', 'driver=overlay']);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /invalid filter 'driver'/);
+    const badUntil = c.manager.docker(['network', 'prune', '-f', '--filter', 'until=5hx']);
+    assert.notEqual(badUntil.status, 0);
+    assert.match(badUntil.stderr, /Error response from daemon: .*5hx/);
+    assert.match(c.manager.dockerOk(['network', 'prune', '-f', '--filter', 'until=0s']), /^flt_c$/m, 'until=0s: created before now');
     c.manager.dockerOk(['service', 'rm', 'keeper']);
     await waitFor(() => c.manager.docker(['network', 'rm', 'flt_a']).status === 0, 30_000, 'flt_a removable');
   });

@@ -1,6 +1,8 @@
 import type { Network, Service, Task } from '../../types';
 import { isTerminal } from '../../types';
+import { parseGoDuration } from '../../lib/duration';
 import { invalidArgument } from '../../lib/errors';
+import { NS_PER_MS } from '../../lib/time';
 
 // Swarm networks as `/networks` shows them (the Engine's network resource), from the store's
 // `swarm.Network` shape, the way moby's daemon converts them.
@@ -39,6 +41,36 @@ export function validateNetworkFilters(f: Record<string, string[]>): void {
   for (const k of Object.keys(f)) if (!NETWORK_FILTERS.has(k)) throw invalidArgument(`invalid filter '${k}'`);
   for (const v of f.type ?? []) if (v !== 'builtin' && v !== 'custom') throw invalidArgument(`invalid filter: 'type'='${v}'`);
   for (const v of f.dangling ?? []) if (!['true', 'false', '1', '0'].includes(v.toLowerCase())) throw invalidArgument(`invalid filter 'dangling=${v}'`);
+}
+
+/** The filters `POST /networks/prune` accepts (moby's prune filters). */
+const PRUNE_FILTERS = new Set(['until', 'label', 'label!']);
+
+/**
+ * moby's `until` value (timetypes.GetTimestamp): a UNIX timestamp (seconds, optional fraction), a Go
+ * duration before `nowMs` ("24h", "1h30m"), or a date (RFC 3339, "2006-01-02", "2006-01-02T15:04:05"). Epoch ms.
+ */
+export function parseUntil(v: string, nowMs: number): number {
+  const s = v.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
+  if (/^[\d.]+[a-zµ]/.test(s)) {
+    try {
+      return nowMs - parseGoDuration(s) / NS_PER_MS;
+    } catch (e) {
+      throw invalidArgument((e as Error).message);
+    }
+  }
+  const t = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?)?$/.test(s) ? Date.parse(/T.*(Z|[+-]\d\d:\d\d)$/.test(s) || !s.includes('T') ? s : `${s}Z`) : NaN;
+  if (Number.isNaN(t)) throw invalidArgument(`invalid value for until: ${v}: want a timestamp, a duration (e.g. 24h) or a date`);
+  return t;
+}
+
+/** moby's checks of `POST /networks/prune` filters; the `until` cut-off in epoch ms, if one is given. */
+export function validatePruneFilters(f: Record<string, string[]>, nowMs: number): number | undefined {
+  for (const k of Object.keys(f)) if (!PRUNE_FILTERS.has(k)) throw invalidArgument(`invalid filter '${k}'`);
+  const until = f.until ?? [];
+  if (until.length > 1) throw invalidArgument('more than one until filter specified');
+  return until.length ? parseUntil(until[0]!, nowMs) : undefined;
 }
 
 /** A MAC address derived from an IPv4 address, as libnetwork makes them (02:42 + the four octets). */

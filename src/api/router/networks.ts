@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { isKind, notFound, unimplemented } from '../../lib/errors';
 import type { Network, NetworkCreateRequest } from '../../types';
 import type { ClusterBackend } from '../backend';
-import { canonicalizeFields, networkOnWire, networkServices, parseFilters, validateNetworkFilters, type NetworkPeer, type NetworkResource, type NetworkServiceInfo } from '../convert';
+import { canonicalizeFields, networkOnWire, networkServices, parseFilters, validateNetworkFilters, validatePruneFilters, type NetworkPeer, type NetworkResource, type NetworkServiceInfo } from '../convert';
 import { readJsonObject, sendEmpty, sendJson } from '../http-util';
 import { noEngineMessage } from './engine';
 import { route, type Ctx, type Route } from './types';
@@ -102,7 +102,9 @@ async function removeNetwork(ctx: Ctx): Promise<void> {
 
 async function pruneNetworks(ctx: Ctx): Promise<void> {
   const filters = parseFilters(ctx.query.get('filters'));
-  const removed = await ctx.deps.backend.pruneNetworks(filters);
+  const until = validatePruneFilters(filters, Date.now());
+  // the store compares against a cut-off in epoch ms, whatever form the client sent
+  const removed = await ctx.deps.backend.pruneNetworks({ ...filters, ...(until !== undefined ? { until: [String(until)] } : {}) });
   const qs = ctx.rawUrl.includes('?') ? ctx.rawUrl.slice(ctx.rawUrl.indexOf('?')) : '';
   const local = await engineJson(ctx, 'POST', `/networks/prune${qs}`);
   const localRemoved = (local?.body as { NetworksDeleted?: string[] } | undefined)?.NetworksDeleted ?? [];

@@ -69,12 +69,22 @@ export class NetworkControl {
     });
   }
 
-  /** Removes every swarm network no service or task uses (never `ingress`); the names removed. */
+  /**
+   * Removes every swarm network no service or task uses (never `ingress`); the names removed. Filters:
+   * `label` (all must match), `label!` (none may match), `until` (created before, epoch ms: the API
+   * normalizes what clients send).
+   */
   async pruneNetworks(f: Filters): Promise<string[]> {
     const removed: string[] = [];
+    const until = f.until?.length ? Number(f.until[0]) : undefined;
+    const wanted = (o: Network) =>
+      !o.Spec.Ingress &&
+      networkMatches(o, { label: f.label ?? [] }) &&
+      !(f['label!'] ?? []).some((l) => labelMatches(o.Spec.Labels, l)) &&
+      (until === undefined || Date.parse(o.CreatedAt) < until);
     await this.store.update((tx) => {
       const services = tx.find('service');
-      for (const n of tx.find('network', (o) => !o.Spec.Ingress && networkMatches(o, { label: f.label ?? [] }))) {
+      for (const n of tx.find('network', wanted)) {
         if (inUse(tx, n, services)) continue;
         tx.delete('network', n.ID);
         removed.push(n.Spec.Name);
