@@ -189,6 +189,8 @@ describe('network API and PROXY protocol through the docker CLI (process runtime
     assert.match(noIngress.stderr, /service needs ingress network, but no ingress network is present/);
     assert.notEqual(c.manager.docker(['service', 'inspect', 'pub3']).status, 0, 'the service was not created');
     c.manager.dockerOk(['service', 'create', '-d', '--name', 'hostonly', '--publish', `mode=host,published=${port},target=80`, 'busybox', NODE, '-e', HTTP_SERVER]);
+    // the allocator's write after the create moves the version: update once the task runs, or the CLI's update is out of sequence
+    await waitFor(async () => (await c.running('hostonly')).length === 1, 30_000, 'hostonly running');
     const upd = c.manager.docker(['service', 'update', '-d', '--publish-add', `${await freePort()}:81`, 'hostonly']);
     assert.notEqual(upd.status, 0);
     assert.match(upd.stderr, /service needs ingress network, but no ingress network is present/);
