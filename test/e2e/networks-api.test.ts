@@ -3,6 +3,7 @@
 // `swarm init --default-addr-pool`. Docker's behaviour and texts (moby daemon/cluster/networks.go,
 // swarmkit controlapi/network.go, libnetwork's network.Services for `inspect --verbose`).
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -25,6 +26,34 @@ require('net').createServer((s) => {
     if (h) s.end(JSON.stringify({ ...h, peer: s.remoteAddress }) + '\\n');
   });
 }).listen(process.env.PORT)`;
+
+// A UDP task: each datagram starts with a PROXY v2 header; it answers with the header parsed and the payload after it.
+const PROXY_UDP_TASK = `const { parseProxyHeader } = require(${JSON.stringify(PARSER)});
+const s = require('dgram').createSocket('udp4');
+s.on('message', (m, r) => {
+  let out;
+  try { const h = parseProxyHeader(m); out = h ? { ...h, payload: m.subarray(h.length).toString() } : { error: 'incomplete' }; } catch (e) { out = { error: String(e) }; }
+  s.send(JSON.stringify(out), r.port, r.address);
+});
+s.bind(Number(process.env.PORT_53_UDP))`;
+
+/** Sends `msg` from `localAddress` and returns the one answer and the local port used. */
+function udpFrom(host: string, port: number, localAddress: string, msg: string): Promise<{ text: string; localPort: number }> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    const t = setTimeout(() => {
+      s.close();
+      reject(new Error('no UDP answer'));
+    }, 2000);
+    s.on('message', (m) => {
+      clearTimeout(t);
+      const localPort = s.address().port;
+      s.close();
+      resolve({ text: m.toString(), localPort });
+    });
+    s.bind(0, localAddress, () => s.send(msg, port, host));
+  });
+}
 
 /** Connects from `localAddress`, sends nothing, returns the task's one-line answer. */
 function askFrom(host: string, port: number, localAddress: string): Promise<{ text: string; localPort: number }> {
@@ -77,6 +106,25 @@ describe('network API and PROXY protocol through the docker CLI (process runtime
       c.manager.dockerOk(['service', 'rm', name]);
     });
   }
+
+  test('UDP with com.shoal.mesh.proxy-protocol=v2: every datagram starts with the client address', async () => {
+    const port = await freePort();
+    c.manager.dockerOk(['service', 'create', '-d', '--name', 'ppudp', '--label', 'com.shoal.mesh.proxy-protocol=v2', '--constraint', `node.hostname==${c.nodes[1]!.hostname}`, '--publish', `published=${port},target=53,protocol=udp`, 'busybox', NODE, '-e', PROXY_UDP_TASK]);
+    await waitFor(async () => (await c.running('ppudp')).length === 1, 30_000, 'ppudp running');
+    const client = '127.0.0.98';
+    const r = await waitFor(() => udpFrom(c.nodes[2]!.ip, port, client, 'hello').catch(() => undefined), 20_000, 'UDP answered through the mesh', 200);
+    const h = JSON.parse(r.text);
+    assert.equal(h.version, 2, r.text);
+    assert.equal(h.protocol, 'udp');
+    assert.equal(h.srcAddress, client);
+    assert.equal(h.srcPort, r.localPort);
+    assert.equal(h.dstPort, port);
+    assert.equal(h.payload, 'hello', 'the datagram follows its header');
+    const again = JSON.parse((await udpFrom(c.nodes[2]!.ip, port, client, 'second')).text);
+    assert.equal(again.payload, 'second', 'the next datagram has its own header');
+    assert.equal(again.srcAddress, client);
+    c.manager.dockerOk(['service', 'rm', 'ppudp']);
+  });
 
   test('network inspect --verbose shows the services, VIPs, ports and tasks on a swarm network', async () => {
     const port = await freePort();

@@ -154,7 +154,7 @@ describe('swarm networks and the routing mesh (process runtime, 3 nodes)', { con
     c.manager.dockerOk(['service', 'create', '-d', '--name', 'hostmode', '--constraint', `node.hostname==${node.hostname}`, '--publish', `mode=host,published=${port},target=80`, 'busybox', NODE, '-e', HTTP_SERVER]);
     await waitFor(async () => (await c.running('hostmode')).length === 1, 30_000, 'hostmode running');
     // The process task binds the published port itself on its node (all addresses: it is the task's own
-    // socket). RUNNING means the process started, not that it listens yet: wait for the answer.
+    // socket); "running" means started, not yet listening, so wait for the answer.
     assert.ok((await answered(node.ip, port)).length > 0);
     const ps = c.manager.dockerOk(['service', 'ps', 'hostmode', '--format', '{{.Ports}}']).trim();
     assert.equal(ps, `*:${port}->80/tcp`);
