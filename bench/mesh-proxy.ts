@@ -9,6 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import { RoutingMesh } from '../src/network/mesh';
+import { keepAlive, newLoad, pct, perRequest, udpLoad, type Load } from './mesh-load';
 
 const HOST = '127.0.0.1';
 
@@ -16,7 +17,6 @@ function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : def;
 }
-const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 
 interface Ports {
   http: number;
@@ -67,100 +67,6 @@ function child(role: string, extra: string[] = []): Promise<{ proc: ChildProcess
   });
 }
 
-const REQ_KEEPALIVE = Buffer.from(`GET / HTTP/1.1\r\nHost: bench\r\n\r\n`);
-const REQ_CLOSE = Buffer.from(`GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n`);
-
-/** Bytes of a complete response at the start of `b` (headers + Content-Length body), or 0 while incomplete. */
-function responseLength(b: Buffer): number {
-  const h = b.indexOf('\r\n\r\n');
-  if (h < 0) return 0;
-  const m = /content-length:\s*(\d+)/i.exec(b.subarray(0, h).toString('latin1'));
-  const total = h + 4 + (m ? Number(m[1]) : 0);
-  return b.length >= total ? total : 0;
-}
-
-interface Load {
-  count: number;
-  lat: number[];
-  seconds: number;
-  errors: number;
-}
-
-/** `conc` keep-alive connections, each sending the next request when the previous answer is complete. */
-async function keepAlive(port: number, conc: number, ms: number, out: Load): Promise<void> {
-  const end = performance.now() + ms;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: conc }, async () => {
-      const s = net.connect({ host: HOST, port, noDelay: true });
-      await once(s, 'connect');
-      let buf: Buffer = Buffer.alloc(0);
-      let sent = 0;
-      let wake: (() => void) | undefined;
-      s.on('data', (d: Buffer) => {
-        buf = buf.length ? Buffer.concat([buf, d]) : d;
-        const n = responseLength(buf);
-        if (n) {
-          buf = buf.subarray(n);
-          out.lat.push(performance.now() - sent);
-          out.count++;
-          wake?.();
-        }
-      });
-      s.on('error', () => out.errors++);
-      while (performance.now() < end) {
-        const done = new Promise<void>((r) => (wake = r));
-        sent = performance.now();
-        s.write(REQ_KEEPALIVE);
-        await done;
-      }
-      s.destroy();
-    }),
-  );
-  out.seconds += (performance.now() - t0) / 1000;
-}
-
-/** `conc` loops of one connection per request (connect, request, read to the server's close). */
-async function perRequest(port: number, conc: number, ms: number, out: Load): Promise<void> {
-  const end = performance.now() + ms;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: conc }, async () => {
-      while (performance.now() < end) {
-        const start = performance.now();
-        const s = net.connect({ host: HOST, port, noDelay: true });
-        s.on('error', () => out.errors++);
-        s.write(REQ_CLOSE);
-        s.resume();
-        await new Promise((r) => s.once('close', r));
-        out.lat.push(performance.now() - start);
-        out.count++;
-      }
-    }),
-  );
-  out.seconds += (performance.now() - t0) / 1000;
-}
-
-/** One flow with `window` datagrams in flight; each echo sends the next. */
-async function udpLoad(port: number, window: number, ms: number, out: Load): Promise<void> {
-  const s = dgram.createSocket('udp4');
-  s.bind(0, HOST);
-  await once(s, 'listening');
-  const payload = Buffer.alloc(64, 1);
-  const t0 = performance.now();
-  let stop = false;
-  s.on('message', () => {
-    out.count++;
-    if (!stop) s.send(payload, port, HOST);
-  });
-  for (let i = 0; i < window; i++) s.send(payload, port, HOST);
-  await new Promise((r) => setTimeout(r, ms));
-  stop = true;
-  out.seconds += (performance.now() - t0) / 1000;
-  s.close();
-}
-
-const newLoad = (): Load => ({ count: 0, lat: [], seconds: 0, errors: 0 });
 
 async function main(): Promise<void> {
   const role = process.argv.indexOf('--role');
@@ -182,13 +88,13 @@ async function main(): Promise<void> {
   const res = new Map<string, Load>();
   const get = (l: string, t: Target) => res.get(`${l}|${t}`) ?? res.set(`${l}|${t}`, newLoad()).get(`${l}|${t}`)!;
   // warm both paths (JIT, connection setup) before measuring
-  await keepAlive(targets.mesh.http, conc, 300, newLoad());
-  await keepAlive(targets.direct.http, conc, 300, newLoad());
+  await keepAlive(HOST, targets.mesh.http, conc, 300, newLoad());
+  await keepAlive(HOST, targets.direct.http, conc, 300, newLoad());
   for (let r = 0; r < rounds; r++) {
     for (const t of (r % 2 ? ['mesh', 'direct'] : ['direct', 'mesh']) as Target[]) {
-      await keepAlive(targets[t].http, conc, ms, get('keep-alive', t));
-      await perRequest(targets[t].http, Math.max(1, conc / 2), ms, get('conn/request', t));
-      await udpLoad(targets[t].udp, window, ms, get('udp', t));
+      await keepAlive(HOST, targets[t].http, conc, ms, get('keep-alive', t));
+      await perRequest(HOST, targets[t].http, Math.max(1, conc / 2), ms, get('conn/request', t));
+      await udpLoad(HOST, targets[t].udp, window, ms, get('udp', t));
     }
   }
   // SIGINT lets a profiled child write its profile on the way out

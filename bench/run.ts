@@ -3,10 +3,12 @@
 // (e.g. `npm run bench -- --reps 1`); `--list` only shows what would run.
 //   single-node     docker runtime (needs SHOAL_TEST_ENGINE, see scripts/ci-engine.sh) and process runtime
 //   rolling-update  B3 through bench.py (docker runtime when SHOAL_TEST_ENGINE is set)
-//   raft, multinode, failover, mesh-proxy (the routing mesh's proxy on loopback)
+//   raft, multinode, failover, mesh-proxy (the routing mesh's proxy on loopback),
+//   mesh (between network namespaces, as root; process-runtime daemons)
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { hostsUnavailableReason } from '../test/harness/hosts';
 import { prerequisites } from './single-node';
 
 interface Job {
@@ -17,8 +19,8 @@ interface Job {
   skip?: string;
 }
 
-/** The benches besides single-node, in the order they run. Other files in bench/ are helpers (kill-task, raft-node). */
-const OTHER_BENCHES = ['rolling-update', 'raft', 'multinode', 'failover', 'mesh-proxy'];
+/** The benches besides single-node, in the order they run. Other files in bench/ are helpers (kill-task, raft-node, mesh-load). */
+const OTHER_BENCHES = ['rolling-update', 'raft', 'multinode', 'failover', 'mesh-proxy', 'mesh'];
 
 function jobs(extra: string[]): Job[] {
   const list: Job[] = [];
@@ -30,7 +32,7 @@ function jobs(extra: string[]): Job[] {
   const pyPrereq = prerequisites(process.env.SHOAL_TEST_ENGINE ? 'docker' : 'process');
   for (const name of OTHER_BENCHES) {
     const script = path.join(__dirname, `${name}.js`);
-    const skip = !fs.existsSync(script) ? `bench/${name}.ts does not exist` : name === 'rolling-update' ? pyPrereq : undefined;
+    const skip = !fs.existsSync(script) ? `bench/${name}.ts does not exist` : name === 'rolling-update' ? pyPrereq : name === 'mesh' ? hostsUnavailableReason() : undefined;
     list.push({ name, script, args: extra, skip });
   }
   return list;

@@ -34,6 +34,8 @@ export interface AgentOptions {
   random?: () => number;
   /** Delay before retrying a failed shutdown/remove of a task (ms). */
   retryMs?: number;
+  /** Drain hold of mesh backends before their stop (ms; `--mesh-drain-ms`). */
+  drainDelayMs?: number;
   /** This node's TLS facts (its certificate's issuer, its trust root), reported with every session. */
   tlsInfo?: () => Promise<TLSInfo | undefined>;
   /** Receives the node's network view (the routing mesh table) whenever the dispatcher sends a new one. */
@@ -118,6 +120,7 @@ export class Agent {
       clock: opts.clock,
       logger: opts.logger,
       retryMs: opts.retryMs,
+      ...(opts.drainDelayMs !== undefined ? { drainDelayMs: opts.drainDelayMs } : {}),
       report: (u) => this.enqueue(u),
     });
   }

@@ -104,6 +104,39 @@ test('the step machine drives a scripted controller to running and back down to 
   await m.close();
 });
 
+test('a running mesh backend is held for the drain delay before its stop; other tasks are not', async () => {
+  const ex = new ScriptedExecutor(new ScriptedEngine(5));
+  const ingress = { Protocol: 'tcp' as const, TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' as const };
+  const held: string[] = [];
+  const logger = { debug: (o: unknown, msg?: string) => void (msg?.includes('holding the stop') && held.push((o as { taskId: string }).taskId)), info: () => undefined, warn: () => undefined, error: () => undefined };
+  const run = async (id: string, ports: Task['internal']['ports'], drainDelayMs: number) => {
+    const t = makeTask(id, 'busybox', { internal: { specVersion: 1, serviceName: 'web', ports } });
+    const m = new TaskManager({ task: t, controller: ex.controller(t), report: () => undefined, clock, logger, drainDelayMs });
+    m.start();
+    await waitFor(`${id} running`, () => m.currentStatus.State === 'running');
+    m.update({ ...t, DesiredState: 'shutdown' });
+    return m;
+  };
+  // An ingress-published task: held (a long delay, so only close() can end the hold), never signalled.
+  const mesh = await run('mesh', [ingress], 60_000);
+  await waitFor('the hold', () => held.includes('mesh'));
+  assert.equal(ex.engine.count('mesh', 'shutdown'), 0, 'no stop signal during the hold');
+  await mesh.close();
+  assert.equal(ex.engine.count('mesh', 'shutdown'), 0, 'closed during the hold: the worker stops it, not the manager');
+  // Host-mode ports and no ports: stopped at once, whatever the delay.
+  for (const [id, ports] of [['host', [{ ...ingress, PublishMode: 'host' as const }]], ['none', undefined]] as const) {
+    const m = await run(id, ports ? [...ports] : undefined, 60_000);
+    await waitFor(`${id} shutdown`, () => m.currentStatus.State === 'shutdown');
+    assert.ok(!held.includes(id));
+    await m.close();
+  }
+  // A delay of 0 turns the hold off.
+  const off = await run('off', [ingress], 0);
+  await waitFor('off shutdown', () => off.currentStatus.State === 'shutdown');
+  assert.ok(!held.includes('off'));
+  await off.close();
+});
+
 test('worker persists its assignment set atomically and re-adopts it', async (t) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-worker-'));
   t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));

@@ -29,9 +29,23 @@ export interface TaskManagerOptions {
    * is past PREPARING): the controller is inspected first so a running task is re-adopted, not restarted.
    */
   adopt?: boolean;
+  /**
+   * How long a running task with ingress-published ports is held before it is signalled to stop (ms;
+   * default DEFAULT_MESH_DRAIN_MS). Its desired state already took it out of the ingress table the
+   * dispatcher sends every node; the hold lets every node's mesh get that table before the process
+   * stops listening, so no new connection reaches a dying task. Connections already open finish.
+   */
+  drainDelayMs?: number;
 }
 
 const MAX_OP_RETRIES = 5;
+/** Default drain hold (`shoal daemon --mesh-drain-ms`): the table reaches every node within one assignment round. */
+export const DEFAULT_MESH_DRAIN_MS = 1000;
+
+/** True when the task is a backend of the routing mesh (some published port in ingress mode). */
+export function isMeshBackend(task: Task): boolean {
+  return (task.internal?.ports ?? []).some((p) => (p.PublishMode ?? 'ingress') === 'ingress' && !!p.PublishedPort);
+}
 
 export class TaskManager {
   private task: Task;
@@ -48,6 +62,9 @@ export class TaskManager {
   private unsubscribeHealth?: () => void;
   private loop: Promise<void> | null = null;
   private retries = 0;
+  /** Set once the drain hold before the first stop was served (a retried stop does not wait again). */
+  private drained = false;
+  private endDrain?: () => void;
 
   constructor(private readonly opts: TaskManagerOptions) {
     this.task = structuredClone(opts.task);
@@ -112,6 +129,7 @@ export class TaskManager {
     this.closed = true;
     this.unsubscribeHealth?.();
     this.waitAbort?.abort();
+    this.endDrain?.();
     this.poke();
     await this.loop;
   }
@@ -184,6 +202,27 @@ export class TaskManager {
     if (rt.endpoints) this.endpoints = rt.endpoints;
   }
 
+  /**
+   * Holds the stop of a running mesh backend for the drain delay; only a close() cuts it short. A
+   * task stopped because its health check failed is held too: it left the table when it turned unhealthy.
+   */
+  private async drainFromMesh(): Promise<void> {
+    const ms = this.opts.drainDelayMs ?? DEFAULT_MESH_DRAIN_MS;
+    if (this.drained || ms <= 0 || this.status.State !== 'running' || !isMeshBackend(this.task)) return;
+    this.drained = true;
+    this.opts.logger?.debug({ taskId: this.id, ms }, 'holding the stop while the mesh drains the task');
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.endDrain = undefined;
+        resolve();
+      }, ms);
+      this.endDrain = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
   private async refreshContainer(): Promise<void> {
     try {
       const rt = await this.opts.controller.inspect();
@@ -249,6 +288,9 @@ export class TaskManager {
             await this.refreshContainer();
             break;
           case 'shutdown':
+            await this.drainFromMesh();
+            // closed during the hold: the worker stops the runtime object itself (removeTask)
+            if (this.closed) break;
             await c.shutdown(stopGraceMs(this.task.Spec.ContainerSpec?.StopGracePeriod));
             this.facts.stopped = true;
             break;

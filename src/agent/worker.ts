@@ -26,6 +26,8 @@ export interface WorkerOptions {
    * task starts makes hundreds of changes a second; one write covers all of them.
    */
   saveDelayMs?: number;
+  /** Drain hold of mesh backends before their stop (TaskManagerOptions.drainDelayMs). */
+  drainDelayMs?: number;
 }
 
 interface StateFile {
@@ -118,6 +120,7 @@ export class Worker {
       clock: this.opts.clock,
       logger: this.opts.logger,
       retryMs: this.opts.retryMs,
+      ...(this.opts.drainDelayMs !== undefined ? { drainDelayMs: this.opts.drainDelayMs } : {}),
       adopt,
     });
     this.managers.set(t.ID, m);

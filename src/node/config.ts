@@ -34,6 +34,11 @@ export interface DaemonConfig {
   /** Raft tick length in ms (`--raft-tick-ms`; Docker's is 1000). Tests and benches use short ticks for fast elections. */
   raftTickMs?: number;
   /**
+   * How long a task with ingress-published ports is held before it is stopped, so every node's mesh
+   * stops sending it new connections first (`--mesh-drain-ms`; default 1000, 0 turns it off).
+   */
+  meshDrainMs?: number;
+  /**
    * Where the routing mesh listens for published ports (`--mesh-listen-addr`; default 0.0.0.0, every
    * address, as Docker). Several nodes on one machine's loopback each take their own address.
    */
@@ -164,6 +169,12 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
         const v = Number(val());
         if (!Number.isInteger(v) || v < 10 || v > 60_000) throw new Error('invalid --raft-tick-ms: want an integer number of milliseconds (10–60000)');
         cfg.raftTickMs = v;
+        break;
+      }
+      case '--mesh-drain-ms': {
+        const v = Number(val());
+        if (!Number.isInteger(v) || v < 0 || v > 60_000) throw new Error('invalid --mesh-drain-ms: want an integer number of milliseconds (0–60000)');
+        cfg.meshDrainMs = v;
         break;
       }
       case '--mesh-listen-addr':

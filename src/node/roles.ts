@@ -209,6 +209,7 @@ export class NodeRoles {
       logger: this.o.logger.child({ role: 'agent' }),
       tlsInfo: () => this.ownTLSInfo(),
       backoffMaxMs,
+      ...(this.o.cfg.meshDrainMs !== undefined ? { drainDelayMs: this.o.cfg.meshDrainMs } : {}),
     });
     await this.agent.start();
   }

@@ -18,6 +18,8 @@ export interface DaemonOptions {
   dataDir?: string;
   /** A command that runs the daemon (e.g. `['nsenter', '--net=/run/netns/x', '--']`: in a host's network namespace). */
   launcher?: string[];
+  /** Extra flags for node itself (e.g. `--cpu-prof`, as bench/mesh.ts --prof passes). */
+  nodeArgs?: string[];
 }
 
 export class TestDaemon {
@@ -39,7 +41,7 @@ export class TestDaemon {
     if (this.opts.engine) args.push('--engine', this.opts.engine);
     args.push('--swarm-default-advertise-addr', '127.0.0.1', ...(this.opts.extraArgs ?? []));
     const out = fs.openSync(this.logFile, 'a');
-    const argv = [...(this.opts.launcher ?? []), process.execPath, '--enable-source-maps', ...args];
+    const argv = [...(this.opts.launcher ?? []), process.execPath, ...(this.opts.nodeArgs ?? []), '--enable-source-maps', ...args];
     this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', out, out], detached: true });
     fs.closeSync(out);
     const deadline = Date.now() + timeoutMs;

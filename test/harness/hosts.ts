@@ -36,6 +36,11 @@ export interface HostsOptions {
   dockerdArgs?: string[];
   /** Seconds to wait for each engine to answer (default 90). */
   engineTimeoutS?: number;
+  /**
+   * False: no Docker Engine per host (and no image import), for process-runtime Shoal daemons in the
+   * namespaces (`startShoal({ runtime: 'process' })`), e.g. bench/mesh.ts. Default true.
+   */
+  engines?: boolean;
 }
 
 /** Why multi-host tests cannot run here, or undefined when they can. */
@@ -124,8 +129,11 @@ export class TestHost {
     }
   }
 
-  /** Starts (or restarts, on the same data dir) this host's Shoal daemon in its namespace, docker runtime on its engine. */
-  async startShoal(opts: Omit<DaemonOptions, 'launcher' | 'runtime' | 'engine' | 'hostname'> = {}): Promise<TestDaemon> {
+  /**
+   * Starts (or restarts, on the same data dir) this host's Shoal daemon in its namespace: docker runtime
+   * on its engine by default, or the process runtime (tasks are processes in the host's namespace).
+   */
+  async startShoal(opts: Omit<DaemonOptions, 'launcher' | 'engine' | 'hostname'> = {}): Promise<TestDaemon> {
     if (!this.shoal) {
       // the data dir goes in with the host's state, so a sweep after a killed run removes it too
       const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-test-'));
@@ -133,8 +141,8 @@ export class TestHost {
       this.shoal = new TestDaemon({
         ...opts,
         dataDir,
-        runtime: 'docker',
-        engine: this.engine,
+        runtime: opts.runtime ?? 'docker',
+        ...(opts.runtime === 'process' ? {} : { engine: this.engine }),
         hostname: this.name,
         launcher: this.launcher,
         extraArgs: ['--swarm-default-advertise-addr', this.ip, ...(opts.extraArgs ?? [])],
@@ -207,9 +215,11 @@ export class TestHosts {
     fs.writeFileSync(path.join(h.base, 'hosts.json'), JSON.stringify({ owner: process.pid, suffix: h.suffix, net: h.net, count: opts.count }));
     try {
       h.network();
-      await Promise.all(h.hosts.map((x) => h.startEngine(x)));
-      const tar = h.imageTar();
-      await Promise.all(h.hosts.map((x) => importImage(x, tar)));
+      if (opts.engines !== false) {
+        await Promise.all(h.hosts.map((x) => h.startEngine(x)));
+        const tar = h.imageTar();
+        await Promise.all(h.hosts.map((x) => importImage(x, tar)));
+      }
     } catch (err) {
       await h.down();
       throw err;

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { isKind, unimplemented } from '../../lib/errors';
+import { isKind, notFound, unimplemented } from '../../lib/errors';
 import type { Network, NetworkCreateRequest } from '../../types';
 import type { ClusterBackend } from '../backend';
-import { canonicalizeFields, networkOnWire, parseFilters, type NetworkPeer, type NetworkResource } from '../convert';
+import { canonicalizeFields, networkOnWire, networkServices, parseFilters, validateNetworkFilters, validatePruneFilters, type NetworkPeer, type NetworkResource, type NetworkServiceInfo } from '../convert';
 import { readJsonObject, sendEmpty, sendJson } from '../http-util';
 import { noEngineMessage } from './engine';
 import { route, type Ctx, type Route } from './types';
@@ -22,6 +22,14 @@ async function onWire(backend: ClusterBackend, nets: Network[]): Promise<Network
   });
 }
 
+/** `network inspect --verbose`: the services and tasks on a swarm network (convert's networkServices). */
+async function verboseServices(ctx: Ctx, n: Network): Promise<Record<string, NetworkServiceInfo>> {
+  const b = ctx.deps.backend;
+  const [services, tasks, nodes] = await Promise.all([b.listServices({}, false), b.listTasks({}), b.listNodes({})]);
+  const addrs = new Map(nodes.map((x) => [x.ID, x.Status.Addr]));
+  return networkServices(n, { services, tasks, nodeAddr: (id) => addrs.get(id), endpointId });
+}
+
 async function engineJson(ctx: Ctx, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown } | undefined> {
   const engine = ctx.deps.engine;
   if (!engine) return undefined;
@@ -30,6 +38,7 @@ async function engineJson(ctx: Ctx, method: string, path: string, body?: unknown
 
 async function listNetworks(ctx: Ctx): Promise<void> {
   const filters = parseFilters(ctx.query.get('filters'));
+  validateNetworkFilters(filters);
   const swarm = (await ctx.deps.backend.listNetworks(filters)) ?? [];
   const qs = ctx.rawUrl.includes('?') ? ctx.rawUrl.slice(ctx.rawUrl.indexOf('?')) : '';
   const local = await engineJson(ctx, 'GET', `/networks${qs}`);
@@ -45,9 +54,18 @@ async function listNetworks(ctx: Ctx): Promise<void> {
 
 async function inspectNetwork(ctx: Ctx): Promise<void> {
   const ref = ctx.params[0]!;
+  // `scope` narrows the look-up as in moby: a swarm network is not found with scope=local (or global).
+  const scope = ctx.query.get('scope');
+  if (scope && scope !== 'swarm') {
+    if (!ctx.deps.engine) throw notFound(`network ${ref} not found`);
+    await ctx.deps.engine.forward(ctx.req, ctx.res, ctx.rawUrl);
+    return;
+  }
   try {
     const n = await ctx.deps.backend.getNetwork(ref);
-    sendJson(ctx.res, 200, (await onWire(ctx.deps.backend, [n]))[0]);
+    const out = (await onWire(ctx.deps.backend, [n]))[0]!;
+    if (ctx.query.get('verbose') === 'true' || ctx.query.get('verbose') === '1') out.Services = await verboseServices(ctx, n);
+    sendJson(ctx.res, 200, out);
     return;
   } catch (e) {
     // Not a swarm network (or not a manager): the engine's, if there is one.
@@ -84,7 +102,9 @@ async function removeNetwork(ctx: Ctx): Promise<void> {
 
 async function pruneNetworks(ctx: Ctx): Promise<void> {
   const filters = parseFilters(ctx.query.get('filters'));
-  const removed = await ctx.deps.backend.pruneNetworks(filters);
+  const until = validatePruneFilters(filters, Date.now());
+  // the store compares against a cut-off in epoch ms, whatever form the client sent
+  const removed = await ctx.deps.backend.pruneNetworks({ ...filters, ...(until !== undefined ? { until: [String(until)] } : {}) });
   const qs = ctx.rawUrl.includes('?') ? ctx.rawUrl.slice(ctx.rawUrl.indexOf('?')) : '';
   const local = await engineJson(ctx, 'POST', `/networks/prune${qs}`);
   const localRemoved = (local?.body as { NetworksDeleted?: string[] } | undefined)?.NetworksDeleted ?? [];

@@ -1,4 +1,4 @@
-import { conflict, invalidArgument, notFound } from '../../lib/errors';
+import { conflict, failedPrecondition, invalidArgument, notFound } from '../../lib/errors';
 import { newId } from '../../lib/ids';
 import { isIngress, portKey } from '../../lib/ingress-ports';
 import { isoTime } from '../../lib/time';
@@ -45,7 +45,16 @@ export class NetworkControl {
   }
 
   listNetworks(f: Filters): Network[] {
-    return this.store.read((tx) => tx.find('network', (n) => networkMatches(n, f)));
+    return this.store.read((tx) => {
+      const nets = tx.find('network', (n) => networkMatches(n, f));
+      const dangling = f.dangling?.[0]?.toLowerCase();
+      if (dangling === undefined) return nets;
+      // moby's `dangling`: true lists the networks nothing uses (never a predefined one; on a swarm
+      // that is none of these), false the ones in use.
+      const want = dangling === 'true' || dangling === '1';
+      const services = tx.find('service');
+      return nets.filter((n) => inUse(tx, n, services) !== want);
+    });
   }
 
   getNetwork(ref: string): Network {
@@ -60,23 +69,39 @@ export class NetworkControl {
     });
   }
 
-  /** Removes every swarm network no service or task uses (never `ingress`); the names removed. */
+  /**
+   * Removes every swarm network no service or task uses (never `ingress`); the names removed. Filters:
+   * `label` (all must match), `label!` (none may match), `until` (created before, epoch ms: the API
+   * normalizes what clients send).
+   */
   async pruneNetworks(f: Filters): Promise<string[]> {
     const removed: string[] = [];
+    const until = f.until?.length ? Number(f.until[0]) : undefined;
+    const wanted = (o: Network) =>
+      !o.Spec.Ingress &&
+      networkMatches(o, { label: f.label ?? [] }) &&
+      !(f['label!'] ?? []).some((l) => labelMatches(o.Spec.Labels, l)) &&
+      (until === undefined || Date.parse(o.CreatedAt) < until);
     await this.store.update((tx) => {
       const services = tx.find('service');
-      for (const n of tx.find('network', (o) => !o.Spec.Ingress && networkMatches(o, { label: f.label ?? [] }))) {
-        const tasks = tx.find('task', (t) => (t.NetworksAttachments ?? []).some((a) => a.Network.ID === n.ID));
-        try {
-          checkNetworkRemovable(n, services, tasks);
-        } catch {
-          continue;
-        }
+      for (const n of tx.find('network', wanted)) {
+        if (inUse(tx, n, services)) continue;
         tx.delete('network', n.ID);
         removed.push(n.Spec.Name);
       }
     });
     return removed;
+  }
+}
+
+/** True when a service or a live task uses the network (what makes `network rm` refuse it). */
+function inUse(tx: ReadTx, n: Network, services: Service[]): boolean {
+  const tasks = tx.find('task', (t) => (t.NetworksAttachments ?? []).some((a) => a.Network.ID === n.ID));
+  try {
+    checkNetworkRemovable(n, services, tasks);
+    return false;
+  } catch {
+    return true;
   }
 }
 
@@ -97,7 +122,8 @@ export function networkMatches(n: Network, f: Filters): boolean {
     any(f.name, (v) => n.Spec.Name.includes(v)) &&
     any(f.driver, (v) => v === 'overlay') &&
     any(f.scope, (v) => v === 'swarm') &&
-    any(f.type, (v) => v === 'custom' || (v === 'builtin' && !!n.Spec.Ingress)) &&
+    // moby's "builtin" is the engine's predefined networks (bridge, host, none): every swarm network is "custom".
+    any(f.type, (v) => v === 'custom') &&
     (f.label ?? []).every((l) => labelMatches(n.Spec.Labels, l))
   );
 }
@@ -119,7 +145,19 @@ export function resolveServiceNetworks(tx: ReadTx, spec: ServiceSpec): void {
   resolve(spec.Networks);
 }
 
+/**
+ * swarmkit's create/update checks of published ports: conflicts with other services' ports (texts
+ * below), then, as swarmkit does right after, that an ingress network exists when a port is
+ * published in ingress mode (it can be removed, and recreated with `network create --ingress`).
+ */
 export function checkPortConflicts(tx: ReadTx, spec: ServiceSpec, serviceId: string | undefined): void {
+  checkConflicts(tx, spec, serviceId);
+  if ((spec.EndpointSpec?.Ports ?? []).some(isIngress) && !tx.find('network', (n) => !!n.Spec.Ingress).length) {
+    throw failedPrecondition(grpcText('FailedPrecondition', 'service needs ingress network, but no ingress network is present'));
+  }
+}
+
+function checkConflicts(tx: ReadTx, spec: ServiceSpec, serviceId: string | undefined): void {
   const mine = (spec.EndpointSpec?.Ports ?? []).filter((p) => p.PublishedPort);
   if (mine.length === 0) return;
   const ingress = new Set(mine.filter(isIngress).map((p) => portKey(p.Protocol, p.PublishedPort!)));
