@@ -93,6 +93,7 @@ Options:
       --log-level string                       Logging level (default "info")
       --raft-tick-ms int                       Raft tick length in milliseconds (default 1000)
       --mesh-listen-addr string                Address the routing mesh listens on for published ports (default "0.0.0.0")
+      --mesh-drain-ms int                      Hold a task with published ports this long before stopping it (default 1000)
       --dns-listen-addr string                 host:port where the embedded DNS server also answers (process tasks get SHOAL_DNS)
       --dns-upstream list                      Resolvers for names outside the swarm, host[:port] (default from /etc/resolv.conf)
       --tls                                    Use TLS; implied by --tlsverify
