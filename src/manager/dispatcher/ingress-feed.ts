@@ -1,16 +1,20 @@
 import type { MemoryStore, Watch } from '../../store';
 import type { IngressEntry, NodeNetworkView } from '../../types';
 import { ingressTable } from './core/ingress';
+import { nodeNetworkViews, type NodeNetworks } from './core/netview';
 
 /**
- * The routing mesh's table, computed once for every session stream: recomputed (at most once per
- * `batchMs`) when services, tasks or nodes change, and published with a version so each stream sends
- * it to its node only when it changed.
+ * The network views, computed once for every session stream: the routing mesh's table (the same for
+ * every node) and each node's networks and VIPs, recomputed (at most once per `batchMs`) when
+ * networks, services, tasks or nodes change, and published with a version so each stream sends its
+ * node's view only when it changed.
  */
 export class IngressFeed {
   private watch: Watch | null = null;
   private table: IngressEntry[] = [];
-  private text = '[]';
+  private perNode = new Map<string, NodeNetworks>();
+  private text = '';
+  private ingressText = '';
   private version = 0;
   private waiters = new Set<() => void>();
   private timer: NodeJS.Timeout | null = null;
@@ -22,7 +26,7 @@ export class IngressFeed {
 
   start(): void {
     if (this.watch) return;
-    const w = this.store.watch({ kinds: ['service', 'task', 'node'] });
+    const w = this.store.watch({ kinds: ['service', 'task', 'node', 'network'] });
     this.watch = w;
     this.recompute();
     void (async () => {
@@ -48,8 +52,12 @@ export class IngressFeed {
     this.wake();
   }
 
-  current(): { version: number; view: NodeNetworkView } {
-    return { version: this.version, view: { ingress: this.table } };
+  /** The current view for one node, and a text of it to compare with the last one sent. */
+  current(nodeId: string): { version: number; view: NodeNetworkView; text: string } {
+    const mine = this.perNode.get(nodeId) ?? { networks: [], vips: [] };
+    const view: NodeNetworkView = { ingress: this.table, networks: mine.networks, vips: mine.vips };
+    // names: the DNS name table joins here (issue 10 §2.2, src/manager/dispatcher/core/names.ts).
+    return { version: this.version, view, text: `${this.ingressText}\n${JSON.stringify(mine)}` };
   }
 
   /** Resolves once the table's version is past `version`, or `signal` aborts. */
@@ -67,14 +75,20 @@ export class IngressFeed {
   }
 
   private recompute(): void {
-    const table = this.store.read((tx) => {
+    const { table, perNode } = this.store.read((tx) => {
       const nodes = new Map(tx.find('node').map((n) => [n.ID, n]));
-      return ingressTable(tx.find('service'), (id) => tx.tasksByService(id), nodes);
+      const services = tx.find('service');
+      return {
+        table: ingressTable(services, (id) => tx.tasksByService(id), nodes),
+        perNode: nodeNetworkViews({ networks: tx.find('network'), services, tasks: tx.find('task'), nodes }),
+      };
     });
-    const text = JSON.stringify(table);
+    const text = JSON.stringify([table, [...perNode]]);
     if (text === this.text) return;
     this.table = table;
+    this.perNode = perNode;
     this.text = text;
+    this.ingressText = JSON.stringify(table);
     this.version++;
     this.wake();
   }
