@@ -1,14 +1,19 @@
 import type { Logger } from 'pino';
-import type { NodeNetworkView } from '../types';
+import type { NetworkAttachment, NodeNetworkView } from '../types';
 import { RoutingMesh, type PublishedPortTable } from './mesh';
+import type { Overlay } from './overlay';
 
 /**
- * A node's network layer: programs what the dispatcher's network view asks for. Today that is the
- * routing mesh (every ingress-published port answered on this node); overlays and DNS join here.
+ * A node's network layer: programs what the dispatcher's network view asks for: the routing mesh
+ * (every ingress-published port answered on this node) and, on the docker runtime as root, the
+ * overlays (a bridge and a VXLAN device per network, the task containers' VIP rules). The DNS server
+ * (issue 10 §2.2, src/network/dns) joins here, fed by `view.names`.
  */
 export class NodeNetwork {
   private readonly mesh: RoutingMesh;
   private last = '';
+  private lastOverlay = '';
+  private overlay?: Overlay;
 
   constructor(
     private readonly log: Logger,
@@ -17,7 +22,33 @@ export class NodeNetwork {
     this.mesh = new RoutingMesh({ bindHost: opts.meshBindHost ?? '0.0.0.0', logger: log.child({ component: 'mesh' }) });
   }
 
+  /** Overlays on this node from now on (docker runtime, daemon as root). */
+  useOverlay(o: Overlay): void {
+    this.overlay = o;
+  }
+
+  /** For the docker runtime: a task's networks ready on this node before its container is created. */
+  readonly taskNetworking = {
+    prepare: (attachments: NetworkAttachment[]): Promise<Map<string, string>> => {
+      if (!this.overlay) return Promise.resolve(new Map());
+      return this.overlay.prepare(attachments);
+    },
+    started: (_containerId: string): void => {
+      this.overlay?.containerStarted().catch((err: unknown) => this.log.warn({ err }, 'overlay: VIP rules'));
+    },
+  };
+
   apply(view: NodeNetworkView): void {
+    // The overlay first: the mesh reaches docker tasks over `ingress` from this node's address there.
+    if (this.overlay && view.networks) {
+      // `ingress` is set up while the swarm publishes a port in ingress mode (nothing to reach before).
+      const networks = view.networks.filter((n) => !n.ingress || view.ingress.length > 0);
+      const text = JSON.stringify([networks, view.vips ?? []]);
+      if (text !== this.lastOverlay) {
+        this.lastOverlay = text;
+        this.overlay.apply(networks, view.vips ?? []).catch((err: unknown) => this.log.warn({ err }, 'overlay: applying the network view failed'));
+      }
+    }
     const tables: PublishedPortTable[] = view.ingress.map((e) => ({
       protocol: e.protocol,
       port: e.publishedPort,
@@ -38,6 +69,12 @@ export class NodeNetwork {
   /** Stops answering published ports (the node left the swarm or the daemon stops). */
   async close(): Promise<void> {
     this.last = '';
+    this.lastOverlay = '';
     await this.mesh.close();
+  }
+
+  /** The node left the swarm: its overlays go too (devices and engine networks). */
+  async leave(): Promise<void> {
+    await this.overlay?.teardownAll().catch((err: unknown) => this.log.warn({ err }, 'overlay: teardown'));
   }
 }

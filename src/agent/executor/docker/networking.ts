@@ -1,0 +1,30 @@
+import type { NetworkAttachment } from '../../../types';
+
+/**
+ * What the docker runtime needs from the node's network layer (src/network/overlay, wired in
+ * src/node): a task's swarm networks made ready on this node before its container is created, and
+ * word when a container started (its VIP rules are loaded into its namespace).
+ */
+export interface TaskNetworking {
+  /** Network ID → the engine network to attach the container to. */
+  prepare(attachments: NetworkAttachment[]): Promise<Map<string, string>>;
+  started(containerId: string): void;
+}
+
+/** One engine network a task's container joins, at its allocated address. */
+export interface ContainerEndpoint {
+  network: string;
+  ipv4?: string;
+}
+
+/** The container's endpoints: each attachment's engine network and address (without prefix length). */
+export function containerEndpoints(attachments: NetworkAttachment[], names: Map<string, string>): ContainerEndpoint[] {
+  const out: ContainerEndpoint[] = [];
+  for (const a of attachments) {
+    const network = names.get(a.Network.ID);
+    if (!network) continue;
+    const ip = a.Addresses[0]?.split('/')[0];
+    out.push(ip ? { network, ipv4: ip } : { network });
+  }
+  return out;
+}

@@ -1,0 +1,1 @@
+export { Overlay, runCommand, type OverlayOptions, type Runner } from './overlay';
