@@ -118,17 +118,47 @@ describe('overlay networks across three hosts (docker runtime)', { ...hostsTestO
     assert.equal(answers.size, 2, `the VIP ${vip} balances over both tasks: ${[...answers].join(' | ')}`);
   });
 
+  test('a daemon restart finds its devices and keeps them; the port is answered there again', async () => {
+    const h = hs.host(2);
+    const ifindex = () => h.run(['ip', '-o', 'link', 'show']).stdout.split('\n').filter((l) => l.includes('alias shoal-overlay:')).map((l) => l.split(':').slice(0, 2).join(':').trim()).sort();
+    const before = ifindex();
+    assert.ok(before.length >= 2, before.join(', '));
+    await h.shoal!.stop();
+    await h.startShoal();
+    await waitFor(async () => ((await get(h.ip, 8080)).startsWith('hello from') ? true : undefined), 30_000, `HTTP answer on ${h.name} after its restart`);
+    assert.deepEqual(ifindex(), before, 'the same devices (same indexes), not made again');
+  });
+
+  test('--opt encrypted: recorded, and network inspect and the daemon log say plainly it is not encrypted', async () => {
+    m().dockerOk(['network', 'create', '-d', 'overlay', '--opt', 'encrypted', 'sec']);
+    const opts = JSON.parse(m().dockerOk(['network', 'inspect', '--format', '{{json .Options}}', 'sec'])) as Record<string, string>;
+    assert.equal(opts.encrypted, '');
+    assert.match(opts['com.shoal.network.encryption'] ?? '', /^NOT encrypted: this kernel has neither IPsec ESP nor WireGuard/);
+    m().dockerOk(['service', 'create', '--detach', '--name', 'secret', '--network', 'sec', '--stop-grace-period', '1s', HOSTS_IMAGE, 'sleep', '100000']);
+    const [t] = await waitFor(async () => ((await tasks('secret')).length === 1 ? tasks('secret') : undefined), 30_000, 'secret running');
+    const h = nodeHost.get(t!.NodeID!)!;
+    await waitFor(() => (/network sec asks for encryption \(--opt encrypted\), but this node's traffic on it is NOT encrypted/.test(h.shoal!.log()) ? true : undefined), 10_000, `the warning in ${h.name}'s log`);
+  });
+
   test('network rm is refused while a service uses the network', () => {
     const r = m().docker(['network', 'rm', 'app']);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /in use|is in use by/i);
   });
 
-  test('removing the services leaves no bridge, VXLAN device or engine network behind', async () => {
+  test('a worker leaving the swarm takes its overlays with it', async () => {
+    const h = hs.host(3);
     // while a port is published every host has the ingress overlay (a bridge, a VXLAN device, an engine network)
-    for (const h of hs.hosts) assert.ok(leftovers(h).length >= 3, `${h.name}: ${leftovers(h).join(', ')}`);
-    m().dockerOk(['service', 'rm', 'web', 'client']);
-    for (const h of hs.hosts) await waitFor(() => (leftovers(h).length === 0 ? true : undefined), 40_000, `${h.name}: no overlay left (${leftovers(h).join(', ')})`, 500);
-    m().dockerOk(['network', 'rm', 'app']);
+    assert.ok(leftovers(h).length >= 3, `${h.name}: ${leftovers(h).join(', ')}`);
+    h.dockerOk(['swarm', 'leave']);
+    assert.deepEqual(leftovers(h), []);
+  });
+
+  test('removing the services leaves no bridge, VXLAN device or engine network behind', async () => {
+    const live = [hs.host(1), hs.host(2)];
+    for (const h of live) assert.ok(leftovers(h).length >= 3, `${h.name}: ${leftovers(h).join(', ')}`);
+    m().dockerOk(['service', 'rm', 'web', 'client', 'secret']);
+    for (const h of live) await waitFor(() => (leftovers(h).length === 0 ? true : undefined), 40_000, `${h.name}: no overlay left (${leftovers(h).join(', ')})`, 500);
+    m().dockerOk(['network', 'rm', 'app', 'sec']);
   });
 });

@@ -1,4 +1,5 @@
 import type { Network } from '../../types';
+import { OVERLAY_ENCRYPTED_OPTION } from '../../types';
 
 // Swarm networks as `/networks` shows them (the Engine's network resource), from the store's
 // `swarm.Network` shape, the way moby's daemon converts them.
@@ -26,6 +27,14 @@ export interface NetworkResource {
   Options: Record<string, string>;
   Labels: Record<string, string>;
   Peers?: NetworkPeer[];
+}
+
+/** Beside `encrypted`, shown by `network inspect`: what this kernel cannot do, said plainly (networking.md §2.3). */
+export const ENCRYPTION_NOTICE_OPTION = 'com.shoal.network.encryption';
+export const ENCRYPTION_NOTICE = 'NOT encrypted: this kernel has neither IPsec ESP nor WireGuard; traffic between nodes on this network is sent in the clear';
+
+function encryptionNotice(opts: Record<string, string>): Record<string, string> {
+  return OVERLAY_ENCRYPTED_OPTION in opts ? { ...opts, [ENCRYPTION_NOTICE_OPTION]: ENCRYPTION_NOTICE } : opts;
 }
 
 /** A MAC address derived from an IPv4 address, as libnetwork makes them (02:42 + the four octets). */
@@ -69,7 +78,7 @@ export function networkOnWire(n: Network, local?: { nodeId: string; endpointId: 
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
     Containers: containers,
-    Options: n.DriverState?.Options ?? {},
+    Options: encryptionNotice(n.DriverState?.Options ?? {}),
     Labels: n.Spec.Labels ?? {},
   };
   if (local && local.peers.length) out.Peers = local.peers;
