@@ -40,6 +40,10 @@ export interface OverlayOptions {
 }
 
 const TASK_ID_LABEL = 'com.docker.swarm.task.id';
+/** How long a network made ready for a task's container is kept without a view naming it. */
+const PIN_MS = 30_000;
+const TEARDOWN_RETRY_MS = 2_000;
+const MAX_TEARDOWN_RETRIES = 30;
 const NODE_ID_LABEL = 'com.docker.swarm.node.id';
 
 export class Overlay {
@@ -51,6 +55,13 @@ export class Overlay {
   /** Container ID → the rule set last loaded into its namespace. */
   private loaded = new Map<string, string>();
   private warnedEncrypted = new Set<string>();
+  /**
+   * Networks made ready for a task's container, by time: kept a while even when a view does not name
+   * them, since a view computed before the task was placed may arrive after its assignment.
+   */
+  private pinned = new Map<string, number>();
+  private retry: NodeJS.Timeout | null = null;
+  private retries = 0;
 
   constructor(private readonly o: OverlayOptions) {
     this.run = o.run ?? runCommand;
@@ -73,6 +84,7 @@ export class Overlay {
         const e = this.wanted.get(a.Network.ID) ?? entryOfAttachment(a);
         if (!e) throw new Error(`network ${a.Network.Spec.Name} has no subnet or VNI`);
         await this.ensure(e, false);
+        this.pinned.set(e.id.slice(0, 8), Date.now());
         names.set(e.id, engineNetworkName(e));
       }
       return names;
@@ -92,9 +104,21 @@ export class Overlay {
           this.o.log.warn({ err, network: e.name }, 'overlay: cannot set up the network on this node');
         }
       }
+      this.retries = 0;
       await this.removeUnwanted();
       await this.syncVips();
     });
+  }
+
+  /** A network left in place (in use, or pinned) is tried again a little later, a bounded number of times. */
+  private retryLater(): void {
+    if (this.retry || this.retries >= MAX_TEARDOWN_RETRIES) return;
+    this.retries++;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      this.serial(() => this.removeUnwanted()).catch((err: unknown) => this.o.log.warn({ err }, 'overlay: teardown'));
+    }, TEARDOWN_RETRY_MS);
+    this.retry.unref();
   }
 
   /** Reloads the VIP rules of one container (just started). */
@@ -107,6 +131,10 @@ export class Overlay {
     return this.serial(async () => {
       this.wanted.clear();
       this.vips = [];
+      this.pinned.clear();
+      if (this.retry) clearTimeout(this.retry);
+      this.retry = null;
+      this.retries = MAX_TEARDOWN_RETRIES; // nothing runs after the leave
       await this.removeUnwanted();
     });
   }
@@ -160,6 +188,15 @@ export class Overlay {
   /** Engine networks and devices of networks no longer wanted; one still in use is left for the next view. */
   private async removeUnwanted(): Promise<void> {
     const keep = new Set([...this.wanted.keys()].map((id) => id.slice(0, 8)));
+    const now = Date.now();
+    let again = false;
+    for (const [id, at] of this.pinned) {
+      if (keep.has(id) || now - at >= PIN_MS) this.pinned.delete(id);
+      else {
+        keep.add(id);
+        again = true;
+      }
+    }
     let nets: Awaited<ReturnType<EngineClient['networkList']>> = [];
     try {
       nets = await this.o.engine.networkList({ labels: [ENGINE_NETWORK_LABEL] });
@@ -189,6 +226,7 @@ export class Overlay {
         if (r.code !== 0 && !/Cannot find device/.test(r.stderr)) this.o.log.warn({ cmd: cmd.join(' '), err: r.stderr.trim() }, 'overlay: teardown');
       }
     }
+    if (again || busy.size > 0) this.retryLater();
   }
 
   /** Loads each running task container's VIP rules into its namespace when they changed. */
