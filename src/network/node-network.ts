@@ -70,11 +70,7 @@ export class NodeNetwork {
   async close(): Promise<void> {
     this.last = '';
     this.lastOverlay = '';
+    this.overlay?.close();
     await this.mesh.close();
-  }
-
-  /** The node left the swarm: its overlays go too (devices and engine networks). */
-  async leave(): Promise<void> {
-    await this.overlay?.teardownAll().catch((err: unknown) => this.log.warn({ err }, 'overlay: teardown'));
   }
 }

@@ -126,15 +126,20 @@ export class Overlay {
     return this.serial(() => this.syncVips());
   }
 
+  /** Stops the teardown retries (the daemon stops or leaves); devices and engine networks stay. */
+  close(): void {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    this.retries = MAX_TEARDOWN_RETRIES;
+  }
+
   /** Removes every device and engine network of Shoal's on this node (it left the swarm). */
   teardownAll(): Promise<void> {
     return this.serial(async () => {
       this.wanted.clear();
       this.vips = [];
       this.pinned.clear();
-      if (this.retry) clearTimeout(this.retry);
-      this.retry = null;
-      this.retries = MAX_TEARDOWN_RETRIES; // nothing runs after the leave
+      this.close();
       await this.removeUnwanted();
     });
   }

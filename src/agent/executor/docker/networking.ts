@@ -1,3 +1,4 @@
+import { addrOfCidr } from '../../../lib/ipam';
 import type { NetworkAttachment } from '../../../types';
 
 /**
@@ -23,7 +24,8 @@ export function containerEndpoints(attachments: NetworkAttachment[], names: Map<
   for (const a of attachments) {
     const network = names.get(a.Network.ID);
     if (!network) continue;
-    const ip = a.Addresses[0]?.split('/')[0];
+    const cidr = a.Addresses[0];
+    const ip = cidr && addrOfCidr(cidr);
     out.push(ip ? { network, ipv4: ip } : { network });
   }
   return out;

@@ -1,3 +1,4 @@
+import { addrOfCidr } from '../../../lib/ipam';
 import type { IngressBackend, IngressEntry, Node, Service, Task } from '../../../types';
 import { PROXY_PROTOCOL_LABEL } from '../../../types';
 
@@ -31,7 +32,7 @@ export function backendOf(t: Task, node: Node, protocol: 'tcp' | 'udp', targetPo
   const ep = t.internal.endpoints?.find((e) => e.Protocol === protocol && e.TargetPort === targetPort);
   if (ep && node.Status.Addr) return { taskId: t.ID, host: node.Status.Addr, port: ep.Port };
   const addr = t.NetworksAttachments?.find((a) => a.Network.Spec.Ingress)?.Addresses[0];
-  if (!t.internal.endpoints?.length && addr) return { taskId: t.ID, host: addr.split('/')[0]!, port: targetPort };
+  if (!t.internal.endpoints?.length && addr) return { taskId: t.ID, host: addrOfCidr(addr), port: targetPort };
   return undefined;
 }
 

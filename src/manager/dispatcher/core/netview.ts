@@ -1,4 +1,4 @@
-import { ipOfCidr } from '../../../lib/ipam';
+import { addrOfCidr, ipOfCidr } from '../../../lib/ipam';
 import type { Network, Node, NodeNetworkEntry, Service, Task, VipEntry } from '../../../types';
 import { networksByNode, OVERLAY_ENCRYPTED_OPTION, OVERLAY_VNI_OPTION } from '../../../types';
 import { isReadyBackend } from './ingress';
@@ -6,9 +6,6 @@ import { isReadyBackend } from './ingress';
 // What each node must program for its swarm networks: the networks its tasks are on (and `ingress`
 // everywhere, the routing mesh reaches docker tasks over it), the other nodes there (VXLAN peers) and
 // the VIPs of those networks with their ready backends. Computed once for all nodes from one read.
-
-/** CIDR → plain address ("10.0.0.5/24" → "10.0.0.5"). */
-export const addrOf = (cidr: string): string => cidr.split('/')[0]!;
 
 export interface NetViewInput {
   networks: Network[];
@@ -102,10 +99,10 @@ export function vipTable(input: NetViewInput): Map<string, VipEntry[]> {
     for (const v of s.Endpoint?.VirtualIPs ?? []) {
       if (v.NetworkID === ingressId || ipOfCidr(v.Addr) === undefined) continue;
       const backends = (ready.get(s.ID) ?? [])
-        .flatMap((t) => (t.NetworksAttachments ?? []).filter((a) => a.Network.ID === v.NetworkID).flatMap((a) => a.Addresses.map(addrOf)))
+        .flatMap((t) => (t.NetworksAttachments ?? []).filter((a) => a.Network.ID === v.NetworkID).flatMap((a) => a.Addresses.map(addrOfCidr)))
         .sort();
       const list = out.get(v.NetworkID) ?? [];
-      list.push({ networkId: v.NetworkID, serviceId: s.ID, serviceName: s.Spec.Name, vip: addrOf(v.Addr), backends });
+      list.push({ networkId: v.NetworkID, serviceId: s.ID, serviceName: s.Spec.Name, vip: addrOfCidr(v.Addr), backends });
       out.set(v.NetworkID, list);
     }
   }
