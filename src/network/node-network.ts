@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { NetworkAttachment, NodeNetworkView } from '../types';
 import { RoutingMesh, type PublishedPortTable } from './mesh';
-import type { Overlay } from './overlay';
+import type { Overlay, PreparedNetworks } from './overlay';
 
 /**
  * A node's network layer: programs what the dispatcher's network view asks for: the routing mesh
@@ -29,8 +29,8 @@ export class NodeNetwork {
 
   /** For the docker runtime: a task's networks ready on this node before its container is created. */
   readonly taskNetworking = {
-    prepare: (attachments: NetworkAttachment[]): Promise<Map<string, string>> => {
-      if (!this.overlay) return Promise.resolve(new Map());
+    prepare: (attachments: NetworkAttachment[]): Promise<PreparedNetworks> => {
+      if (!this.overlay) return Promise.resolve({ networks: new Map() });
       return this.overlay.prepare(attachments);
     },
     started: (_containerId: string): void => {

@@ -76,8 +76,13 @@ describe('overlay networks across three hosts (docker runtime)', { ...hostsTestO
       const h = nodeHost.get(t.NodeID!)!;
       const c = containerOf(h, t.ID);
       const addrs = h.engineDocker(['inspect', '--format', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}', c]).stdout.trim().split(' ').sort();
-      const want = (t.NetworksAttachments ?? []).map((a) => `${a.Network.Spec.Name}=${a.Addresses[0]!.split('/')[0]}`).sort();
-      assert.deepEqual(addrs, want);
+      const want = (t.NetworksAttachments ?? []).map((a) => `${a.Network.Spec.Name}=${a.Addresses[0]!.split('/')[0]}`);
+      const gw = addrs.find((a) => a.startsWith('docker_gwbridge='));
+      assert.ok(gw, `on docker_gwbridge too: ${addrs.join(' ')}`);
+      assert.deepEqual(addrs, [...want, gw].sort());
+      // its way out is docker_gwbridge (Docker's egress), not an overlay's gateway (no bridge holds it)
+      const gwIp = h.engineDocker(['network', 'inspect', '--format', '{{(index .IPAM.Config 0).Gateway}}', 'docker_gwbridge']).stdout.trim();
+      assert.match(h.engineDocker(['exec', c, 'ip', 'route', 'show', 'default']).stdout, new RegExp(`^default via ${gwIp.replace(/\./g, '\\.')} `));
     }
     for (const h of hs.hosts) {
       const body = await waitFor(async () => {
@@ -152,6 +157,7 @@ describe('overlay networks across three hosts (docker runtime)', { ...hostsTestO
     assert.ok(leftovers(h).length >= 3, `${h.name}: ${leftovers(h).join(', ')}`);
     h.dockerOk(['swarm', 'leave']);
     assert.deepEqual(leftovers(h), []);
+    assert.equal(h.engineDocker(['network', 'ls', '-q', '--filter', 'name=docker_gwbridge']).stdout.trim(), '', 'docker_gwbridge made by Shoal goes too');
   });
 
   test('removing the services leaves no bridge, VXLAN device or engine network behind', async () => {

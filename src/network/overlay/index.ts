@@ -1,1 +1,1 @@
-export { Overlay, runCommand, type OverlayOptions, type Runner } from './overlay';
+export { Overlay, runCommand, type OverlayOptions, type PreparedNetworks, type Runner } from './overlay';

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { isKind } from '../../lib/errors';
 import type { EngineClient } from '../../engine';
 import type { NetworkAttachment, NodeNetworkEntry, VipEntry } from '../../types';
-import { ENGINE_NETWORK_LABEL, engineNetworkName, engineNetworkSpec, linkPlan, teardownPlan, vipRuleset, type Command } from './core/plan';
+import { EGRESS_LABEL, EGRESS_NETWORK, egressNetworkSpec, ENGINE_NETWORK_LABEL, engineNetworkName, engineNetworkSpec, linkPlan, teardownPlan, vipRuleset, type Command } from './core/plan';
 import { entryOfAttachment, readLinkStates } from './core/state';
 
 // The overlay's executor: reads the kernel's and the engine's state, runs what core/plan.ts decides.
@@ -28,6 +28,12 @@ export const runCommand: Runner = (argv, input) =>
       p.stdin.end(input);
     }
   });
+
+/** A task's networks made ready: network ID → engine network name, and the egress network to join last. */
+export interface PreparedNetworks {
+  networks: Map<string, string>;
+  egress?: string;
+}
 
 export interface OverlayOptions {
   engine: EngineClient;
@@ -56,8 +62,8 @@ export class Overlay {
   private loaded = new Map<string, string>();
   private warnedEncrypted = new Set<string>();
   /**
-   * Networks made ready for a task's container, by time: kept a while even when a view does not name
-   * them, since a view computed before the task was placed may arrive after its assignment.
+   * Networks made ready for a task's container before any view named them, by time: kept until one
+   * does (or a while), since a view computed before the task was placed may arrive after its assignment.
    */
   private pinned = new Map<string, number>();
   private retry: NodeJS.Timeout | null = null;
@@ -77,18 +83,35 @@ export class Overlay {
    * The networks of a task about to be created, made ready on this node (devices and engine network);
    * returns the engine network name for each network ID.
    */
-  prepare(attachments: NetworkAttachment[]): Promise<Map<string, string>> {
+  prepare(attachments: NetworkAttachment[]): Promise<PreparedNetworks> {
     return this.serial(async () => {
       const names = new Map<string, string>();
+      const egress = attachments.length ? await this.ensureEgress() : undefined;
       for (const a of attachments) {
-        const e = this.wanted.get(a.Network.ID) ?? entryOfAttachment(a);
+        const known = this.wanted.get(a.Network.ID);
+        const e = known ?? entryOfAttachment(a);
         if (!e) throw new Error(`network ${a.Network.Spec.Name} has no subnet or VNI`);
         await this.ensure(e, false);
-        this.pinned.set(e.id.slice(0, 8), Date.now());
+        // not in the view yet: keep it until a view names it (or a while)
+        if (!known) this.pinned.set(e.id.slice(0, 8), Date.now());
         names.set(e.id, engineNetworkName(e));
       }
-      return names;
+      return egress ? { networks: names, egress } : { networks: names };
     });
+  }
+
+  /** `docker_gwbridge` on this node's engine (made once, kept like Docker's); undefined when it cannot be had. */
+  private async ensureEgress(): Promise<string | undefined> {
+    try {
+      const nets = await this.o.engine.networkList();
+      if (nets.some((n) => n.Name === EGRESS_NETWORK)) return EGRESS_NETWORK;
+      await this.o.engine.networkCreate(egressNetworkSpec());
+      return EGRESS_NETWORK;
+    } catch (err) {
+      if (isKind(err, 'Conflict')) return EGRESS_NETWORK;
+      this.o.log.warn({ err }, 'overlay: no egress network (docker_gwbridge): task containers reach only their swarm networks');
+      return undefined;
+    }
   }
 
   /** Brings this node's overlays to the view: creates and updates what it names, removes the rest. */
@@ -141,6 +164,12 @@ export class Overlay {
       this.pinned.clear();
       this.close();
       await this.removeUnwanted();
+      try {
+        const mine = (await this.o.engine.networkList({ labels: [EGRESS_LABEL] })).filter((n) => n.Name === EGRESS_NETWORK);
+        for (const n of mine) await this.o.engine.networkRemove(n.Id);
+      } catch (err) {
+        this.o.log.warn({ err }, 'overlay: cannot remove docker_gwbridge');
+      }
     });
   }
 

@@ -105,6 +105,29 @@ export function engineNetworkSpec(e: NodeNetworkEntry): { Name: string; Driver: 
   };
 }
 
+/** Docker's name for the per-node network that gives swarm task containers their way out. */
+export const EGRESS_NETWORK = 'docker_gwbridge';
+/** Label on the egress network when Shoal made it (only then does a leave remove it). */
+export const EGRESS_LABEL = 'com.shoal.gwbridge';
+
+/**
+ * The egress network as Docker's swarm makes `docker_gwbridge`: a bridge with masquerading and no
+ * inter-container traffic (containers of different networks must not meet there).
+ */
+export function egressNetworkSpec(): { Name: string; Driver: string; CheckDuplicate: boolean; Options: Record<string, string>; Labels: Record<string, string> } {
+  return {
+    Name: EGRESS_NETWORK,
+    Driver: 'bridge',
+    CheckDuplicate: true,
+    Options: {
+      'com.docker.network.bridge.name': EGRESS_NETWORK,
+      'com.docker.network.bridge.enable_icc': 'false',
+      'com.docker.network.bridge.enable_ip_masquerade': 'true',
+    },
+    Labels: { [EGRESS_LABEL]: '' },
+  };
+}
+
 /** The engine network's name: the swarm network's, as a container's `NetworkSettings` show it. */
 export function engineNetworkName(e: { name: string }): string {
   return e.name;
