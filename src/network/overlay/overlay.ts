@@ -60,6 +60,10 @@ export class Overlay {
   private vips: VipEntry[] = [];
   /** Container ID → the rule set last loaded into its namespace. */
   private loaded = new Map<string, string>();
+  /** Running task containers: PID and engine networks. */
+  private seenContainers = new Map<string, { pid: number; networks: string[] }>();
+  /** Set once a view found nothing of Shoal's left to remove; an empty view after that is a no-op. */
+  private clean = false;
   private warnedEncrypted = new Set<string>();
   /**
    * Networks made ready for a task's container before any view named them, by time: kept until one
@@ -85,6 +89,7 @@ export class Overlay {
    */
   prepare(attachments: NetworkAttachment[]): Promise<PreparedNetworks> {
     return this.serial(async () => {
+      this.clean = false;
       const names = new Map<string, string>();
       const egress = attachments.length ? await this.ensureEgress() : undefined;
       for (const a of attachments) {
@@ -117,6 +122,8 @@ export class Overlay {
   /** Brings this node's overlays to the view: creates and updates what it names, removes the rest. */
   apply(entries: NodeNetworkEntry[], vips: VipEntry[]): Promise<void> {
     return this.serial(async () => {
+      // no overlay wanted, none left, none pinned (a docker-runtime node without swarm networks): nothing to do
+      if (entries.length === 0 && this.wanted.size === 0 && this.clean && this.pinned.size === 0) return;
       this.wanted = new Map(entries.map((e) => [e.id, e]));
       this.vips = vips;
       for (const e of entries) {
@@ -261,10 +268,16 @@ export class Overlay {
       }
     }
     if (again || busy.size > 0) this.retryLater();
+    this.clean = this.wanted.size === 0 && !again && busy.size === 0;
   }
 
   /** Loads each running task container's VIP rules into its namespace when they changed. */
   private async syncVips(): Promise<void> {
+    if (this.wanted.size === 0) {
+      this.seenContainers.clear();
+      this.loaded.clear();
+      return;
+    }
     const byName = new Map<string, string>();
     for (const e of this.wanted.values()) byName.set(engineNetworkName(e), e.id);
     const labels = [TASK_ID_LABEL];
@@ -280,15 +293,19 @@ export class Overlay {
     for (const c of list) {
       seen.add(c.Id);
       try {
-        const info = await this.o.engine.containerInspect(c.Id);
-        const pid = info.State.Pid;
-        const nets = Object.keys((info.NetworkSettings as { Networks?: Record<string, unknown> } | undefined)?.Networks ?? {});
-        const ids = new Set(nets.map((n) => byName.get(n)).filter((x): x is string => !!x));
-        if (!pid || ids.size === 0) continue;
+        // a running task container keeps its PID and networks: inspected once
+        let facts = this.seenContainers.get(c.Id);
+        if (!facts) {
+          const info = await this.o.engine.containerInspect(c.Id);
+          facts = { pid: info.State.Pid, networks: Object.keys((info.NetworkSettings as { Networks?: Record<string, unknown> } | undefined)?.Networks ?? {}) };
+          if (facts.pid) this.seenContainers.set(c.Id, facts);
+        }
+        const ids = new Set(facts.networks.map((n) => byName.get(n)).filter((x): x is string => !!x));
+        if (!facts.pid || ids.size === 0) continue;
         const rules = vipRuleset(this.vips.filter((v) => ids.has(v.networkId)));
-        const key = `${pid}\n${rules}`;
+        const key = `${facts.pid}\n${rules}`;
         if (this.loaded.get(c.Id) === key) continue;
-        const r = await this.run(['nsenter', `--net=/proc/${pid}/ns/net`, 'nft', '-f', '-'], rules);
+        const r = await this.run(['nsenter', `--net=/proc/${facts.pid}/ns/net`, 'nft', '-f', '-'], rules);
         if (r.code !== 0) throw new Error(r.stderr.trim());
         this.loaded.set(c.Id, key);
       } catch (err) {
@@ -296,6 +313,7 @@ export class Overlay {
       }
     }
     for (const id of [...this.loaded.keys()]) if (!seen.has(id)) this.loaded.delete(id);
+    for (const id of [...this.seenContainers.keys()]) if (!seen.has(id)) this.seenContainers.delete(id);
   }
 }
 
