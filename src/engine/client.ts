@@ -12,7 +12,10 @@ import type {
   ContainerSummary,
   EngineEvent,
   EngineFilters,
+  EndpointSettings,
   EngineInfo,
+  EngineNetwork,
+  EngineNetworkCreate,
   EngineVersion,
   ImageInspect,
   LogFrame,
@@ -254,6 +257,24 @@ export class EngineClient {
     return this.json('GET', '/containers/json', {
       query: { all: opts.all, filters: Object.keys(filters).length ? filters : undefined },
     });
+  }
+
+  /** `GET /networks`; `labels` are `key` or `key=value` filters. */
+  networkList(opts: { labels?: string[] } = {}): Promise<EngineNetwork[]> {
+    return this.json('GET', '/networks', { query: { filters: opts.labels?.length ? { label: opts.labels } : undefined } });
+  }
+
+  networkCreate(body: EngineNetworkCreate): Promise<{ Id: string; Warning?: string }> {
+    return this.json('POST', '/networks/create', { json: body });
+  }
+
+  async networkRemove(id: string): Promise<void> {
+    await this.empty('DELETE', `/networks/${encodeURIComponent(id)}`);
+  }
+
+  /** Attaches a (created, not yet started) container, with its endpoint settings (a fixed address). */
+  async networkConnect(id: string, container: string, endpoint: EndpointSettings): Promise<void> {
+    await this.empty('POST', `/networks/${encodeURIComponent(id)}/connect`, { json: { Container: container, EndpointConfig: endpoint } });
   }
 
   /**

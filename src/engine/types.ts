@@ -95,7 +95,39 @@ export interface ContainerCreateConfig {
   StopTimeout?: number;
   Healthcheck?: HealthcheckConfig;
   HostConfig?: HostConfig;
-  NetworkingConfig?: unknown;
+  NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointSettings> };
+  [k: string]: unknown;
+}
+
+/** A container's settings on one network (`IPAMConfig.IPv4Address`: a fixed address). */
+export interface EndpointSettings {
+  IPAMConfig?: { IPv4Address?: string };
+  Aliases?: string[];
+  [k: string]: unknown;
+}
+
+/** `POST /networks/create`, as far as Shoal uses it. */
+export interface EngineNetworkCreate {
+  Name: string;
+  Driver?: string;
+  CheckDuplicate?: boolean;
+  Internal?: boolean;
+  Attachable?: boolean;
+  IPAM?: { Driver?: string; Config?: { Subnet?: string; Gateway?: string; IPRange?: string }[] };
+  Options?: Record<string, string>;
+  Labels?: Record<string, string>;
+}
+
+/** An entry of `GET /networks`. */
+export interface EngineNetwork {
+  Id: string;
+  Name: string;
+  Driver: string;
+  Internal?: boolean;
+  IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] | null };
+  Options?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+  Containers?: Record<string, { Name?: string; IPv4Address?: string }> | null;
   [k: string]: unknown;
 }
 

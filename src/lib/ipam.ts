@@ -136,6 +136,12 @@ export class AddressBlock {
   }
 }
 
+/** "10.0.0.5/24" → "10.0.0.5" (an address without a prefix length is returned as it is). */
+export function addrOfCidr(s: string): string {
+  const i = s.indexOf('/');
+  return i < 0 ? s : s.slice(0, i);
+}
+
 /** `10.0.0.5/24` → 10.0.0.5 as a number. */
 export function ipOfCidr(s: string): number | undefined {
   return parseIp(s.split('/')[0] ?? '');

@@ -18,6 +18,7 @@ import { isoTime } from '../lib/time';
 import { validateInitRequest, validateJoinRequest, type Cluster, type Node, type Task } from '../types';
 import { isInterfaceName, parseAddr, swarmAddrs, type SwarmAddrs } from './addr';
 import type { DaemonConfig } from './config';
+import { removeOverlays } from './overlays';
 import type { NodeRoles } from './roles';
 import { clearManagerData, clearSwarmState, loadSwarmState, saveSwarmState, type SwarmState } from './state';
 import { managerRefs } from './transport';
@@ -196,6 +197,7 @@ export class SwarmMembership {
       await this.o.roles.leaveDispatcher().catch((e: unknown) => this.o.logger.warn({ err: e }, 'leave: could not tell the manager'));
       await this.o.roles.stop();
       await removeTasks(this.o.executor(), mine);
+      await removeOverlays(this.o.executor(), this.o.logger);
       this.forget();
     });
   }

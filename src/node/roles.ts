@@ -18,6 +18,7 @@ import { ManagerTransport } from './transport';
 import { CertRenewer, renewThroughManagers, renewWithClusterCA } from './certs';
 import { CAFollower, followStoreCA } from './ca-follow';
 import { hostOf } from './addr';
+import { attachOverlay } from './overlays';
 import type { DaemonConfig } from './config';
 import type { SwarmState } from './state';
 import { newJoinToken, systemClock, systemRng } from './system';
@@ -198,10 +199,12 @@ export class NodeRoles {
   private async startAgent(state: SwarmState, dispatcher: () => DispatcherApi, backoffMaxMs?: number): Promise<void> {
     const network = new NodeNetwork(this.o.logger.child({ role: 'network' }), { meshBindHost: this.o.cfg.meshListenAddr, dnsListen: this.o.cfg.dnsListenAddr, dnsUpstreams: this.o.cfg.dnsUpstreams });
     this.network = network;
+    const executor = this.o.executor();
+    attachOverlay(network, executor, hostOf(state.advertiseAddr), state.nodeId, this.o.logger.child({ role: 'network' }));
     this.agent = new Agent({
       onNetworkView: (view) => network.apply(view),
       dataDir: this.o.cfg.dataDir,
-      executor: this.o.executor(),
+      executor,
       nodeId: state.nodeId,
       addr: hostOf(state.advertiseAddr),
       dispatcher,

@@ -1,4 +1,6 @@
 import type { Labels, Meta } from './common';
+import type { Task } from './task';
+import { isTerminal } from './task-state';
 
 // Swarm networks as the Engine API's swarm types shape them (`swarm.Network`: what a task's
 // NetworksAttachments and the store hold). `/networks` answers with the Engine's network resource,
@@ -68,6 +70,24 @@ export interface NetworkCreateRequest {
   Labels?: Record<string, string>;
 }
 
+/**
+ * A task holds its network addresses until it stops (a stopped task's may be handed out again), and
+ * while it holds them its node is on those networks: it needs its own address and the overlay there.
+ */
+export const holdsAddresses = (t: Task): boolean => !isTerminal(t.Status.State);
+
+/** Node ID → the IDs of the swarm networks it has tasks on (tasks that hold their addresses). */
+export function networksByNode(tasks: Iterable<Task>): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const t of tasks) {
+    if (!t.NodeID || !holdsAddresses(t) || !t.NetworksAttachments?.length) continue;
+    let set = out.get(t.NodeID);
+    if (!set) out.set(t.NodeID, (set = new Set()));
+    for (const a of t.NetworksAttachments) set.add(a.Network.ID);
+  }
+  return out;
+}
+
 export const OVERLAY_VNI_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
 export const INGRESS_NETWORK_NAME = 'ingress';
 
@@ -122,11 +142,45 @@ export interface NetworkNames {
   ptr: Record<string, string>;
 }
 
+/** A swarm network as one node programs it (a bridge and a VXLAN device on the docker runtime). */
+export interface NodeNetworkEntry {
+  id: string;
+  name: string;
+  subnet: string;
+  gateway: string;
+  vni: number;
+  ingress: boolean;
+  /** `--opt encrypted` was asked for; this kernel cannot honour it (no IPsec ESP, no WireGuard). */
+  encrypted: boolean;
+  /** This node's own address on the network ("10.0.0.2/24"); absent until the allocator gave one. */
+  nodeAddr?: string;
+  /** Underlay addresses of the other nodes on the network: the VXLAN peers, sorted. */
+  peers: string[];
+}
+
+/** A service's virtual IP on one network and the addresses of its ready tasks there. */
+export interface VipEntry {
+  networkId: string;
+  serviceId: string;
+  serviceName: string;
+  /** The VIP, without prefix length. */
+  vip: string;
+  /** Ready task addresses on the network, without prefix length, sorted. */
+  backends: string[];
+}
+
 /** The network state the dispatcher sends a node beside its assignments. */
 export interface NodeNetworkView {
   ingress: IngressEntry[];
+  /** The swarm networks this node has tasks on, and `ingress` on every node. Absent from older managers. */
+  networks?: NodeNetworkEntry[];
+  /** The VIPs of the networks this node's tasks are on. */
+  vips?: VipEntry[];
   /** The name table, one entry per swarm network (absent from older managers). */
   names?: NetworkNames[];
 }
+
+/** `docker network create --opt encrypted` (Docker accepts it with or without a value). */
+export const OVERLAY_ENCRYPTED_OPTION = 'encrypted';
 
 export const PROXY_PROTOCOL_LABEL = 'com.shoal.mesh.proxy-protocol';

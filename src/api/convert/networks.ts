@@ -1,5 +1,5 @@
 import type { Network, Service, Task } from '../../types';
-import { isTerminal } from '../../types';
+import { isTerminal, OVERLAY_ENCRYPTED_OPTION } from '../../types';
 import { parseGoDuration } from '../../lib/duration';
 import { invalidArgument } from '../../lib/errors';
 import { NS_PER_MS } from '../../lib/time';
@@ -73,6 +73,14 @@ export function validatePruneFilters(f: Record<string, string[]>, nowMs: number)
   return until.length ? parseUntil(until[0]!, nowMs) : undefined;
 }
 
+/** Beside `encrypted`, shown by `network inspect`: what this kernel cannot do, said plainly (networking.md §2.3). */
+export const ENCRYPTION_NOTICE_OPTION = 'com.shoal.network.encryption';
+export const ENCRYPTION_NOTICE = 'NOT encrypted: this kernel has neither IPsec ESP nor WireGuard; traffic between nodes on this network is sent in the clear';
+
+function encryptionNotice(opts: Record<string, string>): Record<string, string> {
+  return OVERLAY_ENCRYPTED_OPTION in opts ? { ...opts, [ENCRYPTION_NOTICE_OPTION]: ENCRYPTION_NOTICE } : opts;
+}
+
 /** A MAC address derived from an IPv4 address, as libnetwork makes them (02:42 + the four octets). */
 export function macOfIp(ip: string): string {
   return ['02', '42', ...ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':');
@@ -114,7 +122,7 @@ export function networkOnWire(n: Network, local?: { nodeId: string; endpointId: 
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
     Containers: containers,
-    Options: n.DriverState?.Options ?? {},
+    Options: encryptionNotice(n.DriverState?.Options ?? {}),
     Labels: n.Spec.Labels ?? {},
   };
   if (local && local.peers.length) out.Peers = local.peers;

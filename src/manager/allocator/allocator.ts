@@ -27,12 +27,15 @@ export class Allocator extends StoreLoop<AllocatorDeps> {
         const t = e.object as Task;
         if (e.action === 'delete') {
           if (holdsAddresses(t)) st?.releaseTask(t);
-          return false;
+          if (holdsAddresses(t) && t.NodeID && t.NetworksAttachments?.length) this.nodesChanged = true;
+          return this.nodesChanged;
         }
         const old = e.old as Task | undefined;
         if (old && holdsAddresses(old) && !holdsAddresses(t)) st?.releaseTask(t);
+        // A node joins a network with its first task there and leaves it with its last: its own address follows.
+        if (t.NetworksAttachments?.length && (old?.NodeID !== t.NodeID || (old && holdsAddresses(old) !== holdsAddresses(t)))) this.nodesChanged = true;
         if (t.Status.State === 'new') this.dirtyTasks.add(t.ID);
-        return this.dirtyTasks.size > 0;
+        return this.dirtyTasks.size > 0 || this.nodesChanged;
       }
       case 'service': {
         const s = e.object as Service;
@@ -111,12 +114,11 @@ export class Allocator extends StoreLoop<AllocatorDeps> {
   }
 
   private allocateNodeAddresses(tx: ReadTx & { update: (k: 'network', n: Network) => void }, networks: Map<string, Network>): void {
-    const ingress = [...networks.values()].find((n) => n.Spec.Ingress);
-    if (!ingress || !this.state) return;
-    const addrs = this.state.nodeAddresses(ingress, tx.find('node'));
-    if (!addrs || JSON.stringify(addrs) === JSON.stringify(ingress.internal.nodeAddrs ?? {})) return;
-    ingress.internal = { ...ingress.internal, nodeAddrs: addrs };
-    tx.update('network', ingress);
-    networks.set(ingress.ID, ingress);
+    if (!this.state) return;
+    const nodeIds = tx.find('node').map((n) => n.ID);
+    for (const n of this.state.nodeAddressUpdates(networks.values(), nodeIds, tx.find('task'))) {
+      tx.update('network', n);
+      networks.set(n.ID, n);
+    }
   }
 }

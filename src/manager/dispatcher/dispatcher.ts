@@ -295,9 +295,9 @@ export class Dispatcher implements DispatcherApi {
     try {
       const viewIndex = this.store.index;
       const tasks = this.store.view((tx) => tx.tasksByNode(nodeId));
-      let net = this.ingress.current();
+      let net = this.ingress.current(nodeId);
       yield { ...set.complete(tasks), network: net.view };
-      // One pending read of the watch at a time (a Watch has one waiter), raced with the mesh table.
+      // One pending read of the watch at a time (a Watch has one waiter), raced with the network views.
       let next: ReturnType<typeof watch.next> | null = null;
       while (!stop.signal.aborted) {
         next ??= watch.next();
@@ -313,10 +313,11 @@ export class Dispatcher implements DispatcherApi {
         if (first !== 'net') next = null;
         const changes: TaskChange[] = events.filter((e) => e.index > viewIndex).map((e) => ({ action: e.action, task: e.object as TaskChange['task'] }));
         let msg = set.apply(changes);
-        const cur = this.ingress.current();
+        const cur = this.ingress.current(nodeId);
         if (cur.version !== net.version) {
+          // another node's change moves the version without changing this node's view
+          if (cur.text !== net.text) msg = { ...(msg ?? { type: 'incremental', updateTasks: [], removeTasks: [] }), network: cur.view };
           net = cur;
-          msg = { ...(msg ?? { type: 'incremental', updateTasks: [], removeTasks: [] }), network: cur.view };
         }
         if (msg) yield msg;
       }

@@ -2,17 +2,22 @@ import type { MemoryStore, Watch } from '../../store';
 import type { IngressEntry, NetworkNames, NodeNetworkView } from '../../types';
 import { ingressTable } from './core/ingress';
 import { namesTable } from './core/names';
+import { nodeNetworkViews, type NodeNetworks } from './core/netview';
 
 /**
- * The routing mesh's table and the name table, computed once for every session stream: recomputed (at most once per
- * `batchMs`) when services, tasks or nodes change, and published with a version so each stream sends
- * it to its node only when it changed.
+ * The network views, computed once for every session stream: the routing mesh's table (the same for
+ * every node) and each node's networks and VIPs, recomputed (at most once per `batchMs`) when
+ * networks, services, tasks or nodes change, and published with a version so each stream sends its
+ * node's view only when it changed. The DNS name table is the same for every node too (each node's
+ * DNS listeners answer only their network's names).
  */
 export class IngressFeed {
   private watch: Watch | null = null;
   private table: IngressEntry[] = [];
+  private perNode = new Map<string, NodeNetworks>();
+  private text = '';
+  private ingressText = '';
   private names: NetworkNames[] = [];
-  private text = '[[],[]]';
   private version = 0;
   private waiters = new Set<() => void>();
   private timer: NodeJS.Timeout | null = null;
@@ -39,8 +44,8 @@ export class IngressFeed {
             try {
               this.recompute();
             } catch (err) {
-              // The last table stays in force; the next change computes it again.
-              this.log?.warn({ err }, 'dispatcher: computing the routing mesh table failed');
+              // The last views stay in force; the next change computes them again.
+              this.log?.warn({ err }, 'dispatcher: computing the network views failed');
             }
           }, this.batchMs);
         }
@@ -56,8 +61,11 @@ export class IngressFeed {
     this.wake();
   }
 
-  current(): { version: number; view: NodeNetworkView } {
-    return { version: this.version, view: { ingress: this.table, names: this.names } };
+  /** The current view for one node, and a text of it to compare with the last one sent. */
+  current(nodeId: string): { version: number; view: NodeNetworkView; text: string } {
+    const mine = this.perNode.get(nodeId) ?? { networks: [], vips: [] };
+    const view: NodeNetworkView = { ingress: this.table, networks: mine.networks, vips: mine.vips, names: this.names };
+    return { version: this.version, view, text: `${this.ingressText}\n${JSON.stringify(mine)}` };
   }
 
   /** Resolves once the table's version is past `version`, or `signal` aborts. */
@@ -75,19 +83,22 @@ export class IngressFeed {
   }
 
   private recompute(): void {
-    const { table, names } = this.store.read((tx) => {
+    const { table, perNode, names } = this.store.read((tx) => {
       const nodes = new Map(tx.find('node').map((n) => [n.ID, n]));
       const services = tx.find('service');
       return {
         table: ingressTable(services, (id) => tx.tasksByService(id), nodes),
+        perNode: nodeNetworkViews({ networks: tx.find('network'), services, tasks: tx.find('task'), nodes }),
         names: namesTable(tx.find('network'), services, tx.find('task'), nodes),
       };
     });
-    const text = JSON.stringify([table, names]);
+    const text = JSON.stringify([table, [...perNode], names]);
     if (text === this.text) return;
     this.table = table;
+    this.perNode = perNode;
     this.names = names;
     this.text = text;
+    this.ingressText = JSON.stringify([table, names]);
     this.version++;
     this.wake();
   }

@@ -10,7 +10,8 @@ import {
   type RuntimeStatus,
   type TaskController,
 } from '../types';
-import { containerConfig, containerName, LABEL_TASK_ID, splitDigest } from './spec';
+import { containerEndpoints, type TaskNetworking } from './networking';
+import { containerConfig, containerName, endpointSettings, LABEL_TASK_ID, splitDigest } from './spec';
 
 export interface DockerControllerOptions {
   networkMode?: string;
@@ -18,6 +19,8 @@ export interface DockerControllerOptions {
   healthPollMs: number;
   /** Shared by the controllers of one executor: a burst of tasks on one image resolves it once. */
   images?: ImageResolutions;
+  /** The node's network layer, for tasks on swarm networks (overlays on this node). */
+  networking?: TaskNetworking;
 }
 
 /**
@@ -166,9 +169,13 @@ export class DockerController implements TaskController {
       if (await this.find().catch(() => undefined)) return;
       throw err;
     }
-    const cfg = containerConfig(this.task, { image, networkMode: this.opts.networkMode });
+    const attachments = this.task.NetworksAttachments ?? [];
+    const net = this.opts.networking;
+    const endpoints = net && attachments.length ? containerEndpoints(attachments, await net.prepare(attachments)) : [];
+    const cfg = containerConfig(this.task, { image, networkMode: this.opts.networkMode, endpoints });
     try {
       const r = await this.engine.containerCreate(cfg, this.name);
+      for (const e of endpoints.slice(1)) await this.engine.networkConnect(e.network, r.Id, endpointSettings(e));
       this.created = r.Id;
       this.createdUninspected = true;
     } catch (err) {
@@ -192,6 +199,7 @@ export class DockerController implements TaskController {
       }
       this.started = fresh;
       this.notifyStarted();
+      this.opts.networking?.started(fresh);
       return;
     }
     const c = await this.mustFind();
@@ -200,6 +208,7 @@ export class DockerController implements TaskController {
     if (c.State.Status !== 'created') return;
     await this.engine.containerStart(c.Id);
     this.notifyStarted();
+    this.opts.networking?.started(c.Id);
   }
 
   async wait(signal?: AbortSignal): Promise<ExitResult> {

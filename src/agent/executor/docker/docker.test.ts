@@ -7,6 +7,7 @@ import type { ContainerSpec, Task } from '../../../types';
 import { collect, makeTask, text, until } from '../testutil';
 import type { TaskController } from '../types';
 import { DockerExecutor } from './executor';
+import { containerEndpoints } from './networking';
 import { containerConfig, containerName, extraHosts, LABEL_TASK_ID } from './spec';
 
 describe('docker executor: task → container config (no engine)', () => {
@@ -77,6 +78,31 @@ describe('docker executor: task → container config (no engine)', () => {
     const g = makeTask({ Image: 'i' }, { Slot: undefined, NodeID: 'n1' });
     assert.equal(containerName(g), `${g.internal.serviceName}.n1.${g.ID}`);
     assert.equal(extraHosts(undefined), undefined);
+  });
+});
+
+describe('docker executor: a task on swarm networks (no engine)', () => {
+  test('the first network is the container\'s network mode with its allocated address, the egress network last; no networks: as before', () => {
+    const net = (id: string, name: string) => ({ ID: id, Version: { Index: 1 }, CreatedAt: '', UpdatedAt: '', Spec: { Name: name, Labels: {}, Scope: 'swarm' as const }, DriverState: { Name: 'overlay', Options: {} }, IPAMOptions: { Driver: {} } });
+    const attachments = [
+      { Network: net('ing', 'ingress'), Addresses: ['10.0.0.5/24'] },
+      { Network: net('app', 'app'), Addresses: ['10.0.1.7/24'] },
+      { Network: net('gone', 'gone'), Addresses: ['10.0.2.7/24'] },
+    ];
+    const eps = containerEndpoints(attachments, { networks: new Map([['ing', 'ingress'], ['app', 'app']]), egress: 'docker_gwbridge' });
+    assert.deepEqual(eps, [
+      { network: 'ingress', ipv4: '10.0.0.5' },
+      { network: 'app', ipv4: '10.0.1.7' },
+      { network: 'docker_gwbridge' },
+    ]);
+    assert.deepEqual(containerEndpoints([], { networks: new Map(), egress: 'docker_gwbridge' }), [], 'no swarm network: no egress network either');
+    const t = makeTask({ Image: 'i' });
+    const cfg = containerConfig(t, { image: 'i', endpoints: eps });
+    assert.equal(cfg.HostConfig?.NetworkMode, 'ingress');
+    assert.deepEqual(cfg.NetworkingConfig, { EndpointsConfig: { ingress: { IPAMConfig: { IPv4Address: '10.0.0.5' } } } });
+    const plain = containerConfig(t, { image: 'i', networkMode: 'none', endpoints: [] });
+    assert.equal(plain.HostConfig?.NetworkMode, 'none');
+    assert.equal(plain.NetworkingConfig, undefined);
   });
 });
 

@@ -3,6 +3,7 @@ import { EngineClient } from '../../../engine';
 import type { Task } from '../../../types';
 import type { Executor, ExecutorDescription, TaskController } from '../types';
 import { DockerController, ImageResolutions } from './controller';
+import type { TaskNetworking } from './networking';
 import { LABEL_NODE_ID, LABEL_TASK_ID } from './spec';
 
 export interface DockerExecutorOptions {
@@ -26,6 +27,7 @@ export class DockerExecutor implements Executor {
   readonly engine: EngineClient;
   private readonly ownsEngine: boolean;
   private readonly images = new ImageResolutions();
+  private networking?: TaskNetworking;
 
   constructor(private readonly opts: DockerExecutorOptions) {
     this.ownsEngine = typeof opts.engine === 'string';
@@ -60,8 +62,18 @@ export class DockerExecutor implements Executor {
     };
   }
 
+  /** Puts tasks on their swarm networks from now on (the node's overlays; src/node wires it). */
+  useNetworking(n: TaskNetworking | undefined): void {
+    this.networking = n;
+  }
+
   controller(task: Task): TaskController {
-    return new DockerController(this.engine, task, { networkMode: this.opts.networkMode, healthPollMs: this.opts.healthPollMs ?? 500, images: this.images });
+    return new DockerController(this.engine, task, {
+      networkMode: this.opts.networkMode,
+      healthPollMs: this.opts.healthPollMs ?? 500,
+      images: this.images,
+      ...(this.networking ? { networking: this.networking } : {}),
+    });
   }
 
   async listTaskIds(): Promise<string[]> {

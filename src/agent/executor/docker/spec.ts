@@ -1,5 +1,6 @@
 // Task → engine container configuration, as Docker's swarm executor builds it.
-import type { ContainerCreateConfig, HostConfig, MountConfig } from '../../../engine';
+import type { ContainerCreateConfig, EndpointSettings, HostConfig, MountConfig } from '../../../engine';
+import type { ContainerEndpoint } from './networking';
 import type { ContainerSpec, Task } from '../../../types';
 import { containerName } from '../../../types';
 
@@ -59,6 +60,11 @@ export interface ContainerConfigOptions {
   image: string;
   /** HostConfig.NetworkMode; default: the engine's. */
   networkMode?: string;
+  /**
+   * The task's swarm networks on this node's engine: the first is the container's network mode (with
+   * its address), the others are connected after the create (API 1.41 takes one endpoint at create).
+   */
+  endpoints?: ContainerEndpoint[];
 }
 
 /** The body of `POST /containers/create` for a task. */
@@ -121,8 +127,17 @@ export function containerConfig(task: Task, opts: ContainerConfigOptions): Conta
   const ld = task.Spec.LogDriver;
   if (ld?.Name) hc.LogConfig = { Type: ld.Name, Config: { ...(ld.Options ?? {}) } };
   if (opts.networkMode) hc.NetworkMode = opts.networkMode;
+  const first = opts.endpoints?.[0];
+  if (first) {
+    hc.NetworkMode = first.network;
+    cfg.NetworkingConfig = { EndpointsConfig: { [first.network]: endpointSettings(first) } };
+  }
   cfg.HostConfig = hc;
   return cfg;
+}
+
+export function endpointSettings(e: ContainerEndpoint): EndpointSettings {
+  return e.ipv4 ? { IPAMConfig: { IPv4Address: e.ipv4 } } : {};
 }
 
 /** `name@sha256:<hex>` → { name, digest: 'sha256:<hex>' }; plain references → { name }. */

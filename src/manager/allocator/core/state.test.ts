@@ -31,7 +31,8 @@ type Op =
   | { op: 'remove'; which: number }
   | { op: 'task'; which: number }
   | { op: 'stop'; which: number }
-  | { op: 'deleteTask'; which: number };
+  | { op: 'deleteTask'; which: number }
+  | { op: 'place'; which: number; node: number };
 
 const portArb = fc.record({
   Protocol: fc.constantFrom<'tcp' | 'udp'>('tcp', 'udp'),
@@ -47,6 +48,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('task' as const), which: fc.nat() }),
   fc.record({ op: fc.constant('stop' as const), which: fc.nat() }),
   fc.record({ op: fc.constant('deleteTask' as const), which: fc.nat() }),
+  fc.record({ op: fc.constant('place' as const), which: fc.nat(), node: fc.integer({ min: 1, max: 3 }) }),
 );
 
 function checkNoDoubles(networks: Network[], services: Service[], tasks: Task[]): void {
@@ -82,7 +84,8 @@ test('allocator state: live equals rebuilt from the store, nothing handed out tw
       const services: Service[] = [];
       let tasks: Task[] = [];
       const live = AllocationState.build({ networks, services, tasks });
-      ingress.internal.nodeAddrs = live.nodeAddresses(ingress, [{ ID: 'n1' }, { ID: 'n2' }] as never) ?? {};
+      const nodeIds = ['n1', 'n2', 'n3'];
+      ingress.internal.nodeAddrs = live.nodeAddresses(ingress, nodeIds);
       let n = 0;
       for (const o of ops) {
         const ports = 'ports' in o ? o.ports : [];
@@ -128,6 +131,22 @@ test('allocator state: live equals rebuilt from the store, nothing handed out tw
           const t = tasks[o.which % tasks.length]!;
           tasks = tasks.filter((x) => x !== t);
           if (holdsAddresses(t)) live.releaseTask(t);
+        } else if (o.op === 'place' && tasks.length) {
+          tasks[o.which % tasks.length]!.NodeID = `n${o.node}`;
+        }
+        // What the loop does after each batch: node addresses follow the tasks' nodes.
+        for (const u of live.nodeAddressUpdates(networks, nodeIds, tasks)) {
+          const i = networks.findIndex((x) => x.ID === u.ID);
+          networks[i] = u;
+          byId.set(u.ID, u);
+        }
+        for (const net of networks) {
+          const held = Object.keys(net.internal.nodeAddrs).sort();
+          const on = [...new Set(tasks.filter((t) => holdsAddresses(t) && t.NodeID && t.NetworksAttachments?.some((a) => a.Network.ID === net.ID)).map((t) => t.NodeID!))].sort();
+          if (net.Spec.Ingress) assert.deepEqual(held, nodeIds);
+          // every held one is for a node with a task there; a node may wait for an address when none is left
+          else assert.ok(held.every((id) => on.includes(id)), `${net.ID}: addresses for ${held} but tasks on ${on}`);
+          if (!net.Spec.Ingress && held.length < on.length) assert.equal(live.summary().addrs[net.ID]!.length, 5, `${net.ID}: a node waits only when the /29 is full`);
         }
         checkNoDoubles(networks, services, tasks);
         assert.deepEqual(live.summary(), AllocationState.build({ networks, services, tasks }).summary());

@@ -1,7 +1,7 @@
 import { AddressBlock, ipOfCidr, parseCidr, parseIp } from '../../../lib/ipam';
 import { IngressPorts, isIngress } from '../../../lib/ingress-ports';
-import type { Endpoint, Network, NetworkAttachment, Node, PortConfig, Service, Task } from '../../../types';
-import { isTerminal, serviceNetworkTargets } from '../../../types';
+import type { Endpoint, Network, NetworkAttachment, PortConfig, Service, Task } from '../../../types';
+import { holdsAddresses, networksByNode, serviceNetworkTargets } from '../../../types';
 
 // What the allocator has handed out: addresses per network, ingress ports. Derived from the store:
 // `build` replays the networks, services, tasks and nodes it holds (at every leader start and after a
@@ -13,8 +13,7 @@ export interface StoreContents {
   tasks: Task[];
 }
 
-/** A task holds its addresses until it stops; a stopped task's addresses may be handed out again. */
-export const holdsAddresses = (t: Task): boolean => !isTerminal(t.Status.State);
+export { holdsAddresses };
 
 export class AllocationState {
   private readonly blocks = new Map<string, AddressBlock>();
@@ -170,22 +169,45 @@ export class AllocationState {
     return out;
   }
 
-  /** Each node's own address on a network (the ingress-sbox endpoint on `ingress`); undefined when none is left. */
-  nodeAddresses(n: Network, nodes: Node[]): Record<string, string> | undefined {
+  /**
+   * Each node's own address on a network (Docker's `ingress-sbox` / `lb-<net>` endpoints): kept for
+   * the nodes in `nodeIds`, released for the others, taken for the new ones. A node for which no
+   * address is left is left out until one frees (its tasks there still run; the mesh and DNS on that
+   * node wait for it).
+   */
+  nodeAddresses(n: Network, nodeIds: Iterable<string>): Record<string, string> {
     const cur = n.internal.nodeAddrs ?? {};
+    const wanted = new Set(nodeIds);
     const next: Record<string, string> = {};
-    for (const node of nodes) {
-      const have = cur[node.ID];
-      if (have) {
-        next[node.ID] = have;
-        continue;
-      }
-      const addr = this.allocateAddr(n.ID);
-      if (!addr) return undefined;
-      next[node.ID] = addr;
+    for (const [id, addr] of Object.entries(cur)) {
+      if (wanted.has(id)) next[id] = addr;
+      else this.releaseAddr(n.ID, addr);
     }
-    for (const [id, addr] of Object.entries(cur)) if (!next[id]) this.releaseAddr(n.ID, addr);
+    for (const id of [...wanted].sort()) {
+      if (next[id]) continue;
+      const addr = this.allocateAddr(n.ID);
+      if (addr) next[id] = addr;
+    }
     return next;
+  }
+
+  /**
+   * The networks whose node addresses must change: `ingress` has one for every node, every other
+   * network one for each node with a task on it that holds its addresses. Returns updated copies.
+   */
+  nodeAddressUpdates(networks: Iterable<Network>, nodeIds: string[], tasks: Iterable<Task>): Network[] {
+    const byNode = networksByNode(tasks);
+    const members = new Map<string, string[]>();
+    for (const [node, ids] of byNode) for (const id of ids) members.set(id, [...(members.get(id) ?? []), node]);
+    const out: Network[] = [];
+    for (const n of networks) {
+      if (!this.blocks.has(n.ID)) continue;
+      const want = n.Spec.Ingress ? nodeIds : (members.get(n.ID) ?? []);
+      const addrs = this.nodeAddresses(n, want);
+      if (sameRecord(addrs, n.internal.nodeAddrs ?? {})) continue;
+      out.push({ ...n, internal: { ...n.internal, nodeAddrs: addrs } });
+    }
+    return out;
   }
 
   /** What is taken, in a comparable form (the property tests compare the live state with a rebuild). */
@@ -194,4 +216,9 @@ export class AllocationState {
     for (const [id, b] of [...this.blocks.entries()].sort(([a], [b2]) => a.localeCompare(b2))) addrs[id] = b.taken();
     return { addrs, ports: this.ports.entries() };
   }
+}
+
+function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }

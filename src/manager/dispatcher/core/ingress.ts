@@ -1,3 +1,4 @@
+import { addrOfCidr } from '../../../lib/ipam';
 import type { IngressBackend, IngressEntry, Node, Service, Task } from '../../../types';
 import { PROXY_PROTOCOL_LABEL } from '../../../types';
 
@@ -22,10 +23,16 @@ function proxyProtocolOf(s: Service): IngressEntry['proxyProtocol'] {
   return v === 'v1' || v === 'v2' ? v : undefined;
 }
 
-/** Where a ready task is reached for a published port, or undefined when its node reported nothing for it. */
+/**
+ * Where a ready task is reached for a published port: a port of its node it was given (process
+ * runtime), else its own address on `ingress` and the target port (docker runtime: every node reaches
+ * it over the ingress overlay); undefined when it has neither.
+ */
 export function backendOf(t: Task, node: Node, protocol: 'tcp' | 'udp', targetPort: number): IngressBackend | undefined {
   const ep = t.internal.endpoints?.find((e) => e.Protocol === protocol && e.TargetPort === targetPort);
   if (ep && node.Status.Addr) return { taskId: t.ID, host: node.Status.Addr, port: ep.Port };
+  const addr = t.NetworksAttachments?.find((a) => a.Network.Spec.Ingress)?.Addresses[0];
+  if (!t.internal.endpoints?.length && addr) return { taskId: t.ID, host: addrOfCidr(addr), port: targetPort };
   return undefined;
 }
 

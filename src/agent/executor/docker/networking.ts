@@ -1,0 +1,39 @@
+import { addrOfCidr } from '../../../lib/ipam';
+import type { NetworkAttachment } from '../../../types';
+
+/**
+ * What the docker runtime needs from the node's network layer (src/network/overlay, wired in
+ * src/node): a task's swarm networks made ready on this node before its container is created, and
+ * word when a container started (its VIP rules are loaded into its namespace).
+ */
+export interface TaskNetworking {
+  prepare(attachments: NetworkAttachment[]): Promise<PreparedNetworks>;
+  started(containerId: string): void;
+}
+
+export interface PreparedNetworks {
+  /** Network ID → the engine network to attach the container to. */
+  networks: Map<string, string>;
+  /** The engine network that gives the container its way out (Docker's `docker_gwbridge`), joined last. */
+  egress?: string;
+}
+
+/** One engine network a task's container joins, at its allocated address. */
+export interface ContainerEndpoint {
+  network: string;
+  ipv4?: string;
+}
+
+/** The container's endpoints: each attachment's engine network and address (without prefix length), then the egress network. */
+export function containerEndpoints(attachments: NetworkAttachment[], prepared: PreparedNetworks): ContainerEndpoint[] {
+  const out: ContainerEndpoint[] = [];
+  for (const a of attachments) {
+    const network = prepared.networks.get(a.Network.ID);
+    if (!network) continue;
+    const cidr = a.Addresses[0];
+    const ip = cidr && addrOfCidr(cidr);
+    out.push(ip ? { network, ipv4: ip } : { network });
+  }
+  if (out.length && prepared.egress) out.push({ network: prepared.egress });
+  return out;
+}

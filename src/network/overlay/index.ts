@@ -1,0 +1,1 @@
+export { Overlay, runCommand, type OverlayOptions, type PreparedNetworks, type Runner } from './overlay';
