@@ -3,12 +3,12 @@
 // `swarm init --default-addr-pool`. Docker's behaviour and texts (moby daemon/cluster/networks.go,
 // swarmkit controlapi/network.go, libnetwork's network.Services for `inspect --verbose`).
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TestCluster } from '../harness/cluster';
 import { TestDaemon, freePort, waitFor } from '../harness/daemon';
+import { udpExchange } from '../harness/probes';
 
 const NODE = process.execPath;
 const HTTP_SERVER = `require('http').createServer((q, r) => r.end(process.env.HOSTNAME + '\\n')).listen(process.env.PORT)`;
@@ -37,23 +37,7 @@ s.on('message', (m, r) => {
 });
 s.bind(Number(process.env.PORT_53_UDP))`;
 
-/** Sends `msg` from `localAddress` and returns the one answer and the local port used. */
-function udpFrom(host: string, port: number, localAddress: string, msg: string): Promise<{ text: string; localPort: number }> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    const t = setTimeout(() => {
-      s.close();
-      reject(new Error('no UDP answer'));
-    }, 2000);
-    s.on('message', (m) => {
-      clearTimeout(t);
-      const localPort = s.address().port;
-      s.close();
-      resolve({ text: m.toString(), localPort });
-    });
-    s.bind(0, localAddress, () => s.send(msg, port, host));
-  });
-}
+const udpFrom = (host: string, port: number, localAddress: string, msg: string) => udpExchange(host, port, msg, { localAddress });
 
 /** Connects from `localAddress`, sends nothing, returns the task's one-line answer. */
 function askFrom(host: string, port: number, localAddress: string): Promise<{ text: string; localPort: number }> {

@@ -5,44 +5,18 @@
 // machine's loopback every address is local, so "host mode answers only on its node" needs the
 // namespace hosts of the docker-runtime tests.)
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { TestCluster } from '../harness/cluster';
 import { freePort, waitFor } from '../harness/daemon';
+import { httpGet, udpExchange } from '../harness/probes';
 
 const NODE = process.execPath;
 // A process task: an HTTP server on $PORT that names its task, and a UDP echo on $PORT_53_UDP.
 const HTTP_SERVER = `require('http').createServer((q, r) => r.end(process.env.HOSTNAME + '\\n')).listen(process.env.PORT)`;
 const UDP_ECHO = `const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => s.send('echo:' + m, r.port, r.address)); s.bind(process.env.PORT_53_UDP)`;
 
-function get(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: '/', timeout: 3000, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve(body.trim()));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-  });
-}
-
-function udpAsk(host: string, port: number, msg: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    const t = setTimeout(() => {
-      s.close();
-      reject(new Error('no UDP answer'));
-    }, 2000);
-    s.on('message', (m) => {
-      clearTimeout(t);
-      s.close();
-      resolve(m.toString());
-    });
-    s.send(msg, port, host);
-  });
-}
+const get = (host: string, port: number) => httpGet(host, port);
+const udpAsk = async (host: string, port: number, msg: string) => (await udpExchange(host, port, msg)).text;
 
 /** Waits until `host:port` answers HTTP (the mesh opens a listener when the node receives the table). */
 const answered = (host: string, port: number) => waitFor(() => get(host, port).catch(() => undefined), 20_000, `${host}:${port} answers`, 100);

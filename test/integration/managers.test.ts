@@ -140,7 +140,14 @@ describe('several managers through the docker CLI', { concurrency: false, timeou
   test('promote a worker: it becomes a Reachable manager; demote it back', async () => {
     m1.dockerOk(['node', 'promote', w.hostname]);
     await waitStatus(m0, { [w.hostname]: 'Reachable' }, 30_000);
-    await waitFor(() => w.docker(['node', 'ls']).status === 0, 20_000, 'the promoted node answers node ls');
+    let lastErr = '';
+    await waitFor(() => {
+      const r = w.docker(['node', 'ls']);
+      lastErr = r.stderr.trim();
+      return r.status === 0;
+    }, 20_000, 'the promoted node answers node ls').catch((e: Error) => {
+      throw new Error(`${e.message}; last error: ${lastErr}\n--- promoted node's log (tail) ---\n${w.daemon.log().split('\n').slice(-40).join('\n')}`);
+    });
     assert.equal(JSON.parse(w.dockerOk(['info', '--format', '{{json .Swarm.ControlAvailable}}'])), true);
     m1.dockerOk(['node', 'demote', w.hostname]);
     await waitStatus(m0, { [w.hostname]: '' }, 30_000);

@@ -6,26 +6,15 @@
 // removing the services leaves no bridge, VXLAN device or engine network behind.
 // Needs root and dockerd (test/harness/hosts.ts): runs under CI=true, skips elsewhere with the reason.
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { waitFor, type TaskJson } from '../harness/daemon';
 import { HOSTS_IMAGE, TestHosts, hostsTestOptions, type TestHost } from '../harness/hosts';
+import { httpGet } from '../harness/probes';
 
 type Attached = TaskJson & { NetworksAttachments?: { Network: { ID: string; Spec: { Name: string } }; Addresses: string[] }[] };
 
 /** One HTTP GET, bounded; the body, or the error's text. */
-function get(host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const req = http.get({ host, port, path: '/', timeout: 3000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-      res.on('error', (e) => resolve(`error: ${e.message}`));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => resolve(`error: ${e.message}`));
-  });
-}
+const get = (host: string, port: number): Promise<string> => httpGet(host, port).catch((e: Error) => `error: ${e.message}`);
 
 /** An HTTP GET from inside a task container (busybox `nc`; its static `wget` crashes in these images). */
 function fetchIn(h: TestHost, container: string, addr: string) {
