@@ -67,7 +67,21 @@ class Upstream {
     return dnsPacket.encode({ id: q.id, type: 'response', flags: dnsPacket.RECURSION_AVAILABLE | rcode, questions: q.questions, answers });
   }
 
+  /** UDP on a free port, TCP on the same number; another pick when that TCP port is taken (bounded). */
   async start(): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.startOnce();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 8) throw err;
+        this.udp.close();
+        this.udp = dgram.createSocket('udp4');
+        this.tcp = net.createServer();
+      }
+    }
+  }
+
+  private async startOnce(): Promise<number> {
     this.udp.on('message', (m, r) => {
       const out = this.reply(m, 'udp');
       if (out) this.udp.send(out, r.port, r.address);
@@ -82,7 +96,13 @@ class Upstream {
         if (out) s.end(frame(out));
       });
     });
-    await new Promise<void>((resolve) => this.tcp.listen(this.udp.address().port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      this.tcp.once('error', reject);
+      this.tcp.listen(this.udp.address().port, '127.0.0.1', () => {
+        this.tcp.off('error', reject);
+        resolve();
+      });
+    });
     return this.udp.address().port;
   }
 

@@ -205,6 +205,18 @@ class ListenerImpl implements DnsListener {
   }
 
   static async open(o: DnsListenOptions, handler: Handler, log?: Logger): Promise<ListenerImpl> {
+    // Port 0: the UDP socket picks a port and TCP takes the same number, which another program may
+    // hold already; then try another (a bounded number of times).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ListenerImpl.openOnce(o, handler, log);
+      } catch (err) {
+        if (o.port !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 8) throw err;
+      }
+    }
+  }
+
+  private static async openOnce(o: DnsListenOptions, handler: Handler, log?: Logger): Promise<ListenerImpl> {
     const udp = dgram.createSocket(net.isIPv6(o.host) ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
