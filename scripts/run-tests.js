@@ -28,7 +28,10 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
+// --test-force-exit: a file whose tests have all finished ends even if a test left a socket or timer
+// open (its failures are reported either way), so one leak cannot hold CI until its deadline;
+// --test-timeout bounds any single test.
+const r = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=2', '--test-force-exit', '--test-timeout=600000', '--test-reporter=spec', ...files], {
   stdio: 'inherit',
   env: process.env,
 });
