@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { NetworkAttachment, NodeNetworkView } from '../types';
-import { DnsServer, parseHostPort } from './dns';
+import { addrOfCidr } from '../lib/ipam';
+import { DnsServer, parseHostPort, type DnsListener } from './dns';
 import { RoutingMesh, type PublishedPortTable } from './mesh';
 import type { Overlay, PreparedNetworks } from './overlay';
 
@@ -17,6 +18,8 @@ export class NodeNetwork {
   private overlay?: Overlay;
   /** The embedded DNS server (docs/design/dns.md); `dns.listen` serves a network's names on an address. */
   readonly dns: DnsServer;
+  /** Overlay network ID → the DNS listener on this node's address there (port 53, that network's names). */
+  private readonly netDns = new Map<string, { addr: string; listener: Promise<DnsListener | undefined> }>();
 
   constructor(
     private readonly log: Logger,
@@ -37,9 +40,11 @@ export class NodeNetwork {
 
   /** For the docker runtime: a task's networks ready on this node before its container is created. */
   readonly taskNetworking = {
-    prepare: (attachments: NetworkAttachment[]): Promise<PreparedNetworks> => {
-      if (!this.overlay) return Promise.resolve({ networks: new Map() });
-      return this.overlay.prepare(attachments);
+    prepare: async (attachments: NetworkAttachment[]): Promise<PreparedNetworks> => {
+      if (!this.overlay) return { networks: new Map() };
+      const prepared = await this.overlay.prepare(attachments);
+      const nameserver = await this.nameserverFor(attachments);
+      return nameserver ? { ...prepared, nameserver } : prepared;
     },
     started: (_containerId: string): void => {
       this.overlay?.containerStarted().catch((err: unknown) => this.log.warn({ err }, 'overlay: VIP rules'));
@@ -55,7 +60,10 @@ export class NodeNetwork {
       const text = JSON.stringify([networks, view.vips ?? []]);
       if (text !== this.lastOverlay) {
         this.lastOverlay = text;
-        this.overlay.apply(networks, view.vips ?? []).catch((err: unknown) => this.log.warn({ err }, 'overlay: applying the network view failed'));
+        this.overlay.apply(networks, view.vips ?? []).then(
+          () => this.syncNetworkDns(networks),
+          (err: unknown) => this.log.warn({ err }, 'overlay: applying the network view failed'),
+        );
       }
     }
     const tables: PublishedPortTable[] = view.ingress.map((e) => ({
@@ -75,11 +83,49 @@ export class NodeNetwork {
     );
   }
 
+  /**
+   * The node's DNS server answers each user overlay network's names on this node's address there
+   * (port 53): task containers use it as their nameserver, as Docker's use 127.0.0.11.
+   */
+  private syncNetworkDns(networks: { id: string; ingress: boolean; nodeAddr?: string }[]): void {
+    const want = new Map(networks.filter((n) => !n.ingress && n.nodeAddr).map((n) => [n.id, addrOfCidr(n.nodeAddr!)]));
+    for (const [id, cur] of this.netDns) {
+      if (want.get(id) === cur.addr) continue;
+      this.netDns.delete(id);
+      void cur.listener.then((l) => l?.close());
+    }
+    for (const [id, addr] of want) {
+      if (this.netDns.has(id)) continue;
+      const listener = this.dns.listen({ host: addr, port: 53, scope: [id] }).catch((err: unknown) => {
+        this.log.warn({ err, addr, network: id }, 'dns: cannot listen on the node address of a network');
+        return undefined;
+      });
+      this.netDns.set(id, { addr, listener });
+    }
+  }
+
+  /**
+   * The nameserver for a task's container: this node's DNS address on its first user network. The
+   * view naming that address may arrive just after the assignment: wait for it, bounded (2 s).
+   */
+  private async nameserverFor(attachments: NetworkAttachment[]): Promise<string | undefined> {
+    const first = attachments.find((a) => !a.Network.Spec.Ingress);
+    if (!first || !this.overlay) return undefined;
+    for (let i = 0; i < 40; i++) {
+      const entry = this.netDns.get(first.Network.ID);
+      if (entry && (await entry.listener)) return entry.addr;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.log.warn({ network: first.Network.Spec.Name }, 'dns: no node address on the network yet; the container uses the engine\'s resolvers');
+    return undefined;
+  }
+
   /** Stops answering published ports (the node left the swarm or the daemon stops). */
   async close(): Promise<void> {
     this.last = '';
     this.lastOverlay = '';
     this.overlay?.close();
+    this.netDns.clear();
     await Promise.all([this.mesh.close(), this.dns.close()]);
   }
 }

@@ -112,6 +112,30 @@ describe('overlay networks across three hosts (docker runtime)', { ...hostsTestO
     assert.equal(answers.size, 2, `the VIP ${vip} balances over both tasks: ${[...answers].join(' | ')}`);
   });
 
+  test('service discovery: a container resolves the service to its VIP and tasks.<service> to the task addresses, and reaches it by name', async () => {
+    const web = await tasks('web');
+    const [client] = await tasks('client');
+    const h = nodeHost.get(client!.NodeID!)!;
+    const cid = containerOf(h, client!.ID);
+    const appId = m().dockerOk(['network', 'inspect', '--format', '{{.Id}}', 'app']).trim();
+    const vips = JSON.parse(m().dockerOk(['service', 'inspect', '--format', '{{json .Endpoint.VirtualIPs}}', 'web'])) as { NetworkID: string; Addr: string }[];
+    const vip = vips.find((v) => v.NetworkID === appId)!.Addr.split('/')[0]!;
+    const taskAddrs = web.map((t) => t.NetworksAttachments!.find((a) => a.Network.ID === appId)!.Addresses[0]!.split('/')[0]!).sort();
+    // busybox nslookup prints the server first, then the answers after the "Name:" line
+    const lookup = (name: string): string[] => {
+      const out = h.engineDocker(['exec', cid, 'nslookup', name]).stdout;
+      const after = out.slice(out.indexOf('Name:'));
+      return out.includes('Name:') ? [...after.matchAll(/(\d+\.\d+\.\d+\.\d+)/g)].map((m) => m[1]!).sort() : [];
+    };
+    assert.deepEqual(await waitFor(() => (lookup('web').length ? lookup('web') : undefined), 20_000, 'web resolves'), [vip]);
+    assert.deepEqual(lookup('tasks.web'), taskAddrs);
+    const byName = await waitFor(() => {
+      const r = fetchIn(h, cid, 'web');
+      return r.status === 0 && r.stdout.includes('hello from') ? r.stdout : undefined;
+    }, 20_000, 'HTTP to web by name');
+    assert.match(byName, /200 OK[\s\S]*hello from/);
+  });
+
   test('a daemon restart finds its devices and keeps them; the port is answered there again', async () => {
     const h = hs.host(2);
     const ifindex = () => h.run(['ip', '-o', 'link', 'show']).stdout.split('\n').filter((l) => l.includes('alias shoal-overlay:')).map((l) => l.split(':').slice(0, 2).join(':').trim()).sort();

@@ -33,6 +33,8 @@ export const runCommand: Runner = (argv, input) =>
 export interface PreparedNetworks {
   networks: Map<string, string>;
   egress?: string;
+  /** Filled by the node's network layer: its DNS address on the task's first user network. */
+  nameserver?: string;
 }
 
 export interface OverlayOptions {
@@ -103,6 +105,11 @@ export class Overlay {
       }
       return egress ? { networks: names, egress } : { networks: names };
     });
+  }
+
+  /** This node's address on a network as the last view gave it (CIDR), or undefined. */
+  nodeAddress(networkId: string): string | undefined {
+    return this.wanted.get(networkId)?.nodeAddr;
   }
 
   /** `docker_gwbridge` on this node's engine (made once, kept like Docker's); undefined when it cannot be had. */

@@ -171,8 +171,9 @@ export class DockerController implements TaskController {
     }
     const attachments = this.task.NetworksAttachments ?? [];
     const net = this.opts.networking;
-    const endpoints = net && attachments.length ? containerEndpoints(attachments, await net.prepare(attachments)) : [];
-    const cfg = containerConfig(this.task, { image, networkMode: this.opts.networkMode, endpoints });
+    const prepared = net && attachments.length ? await net.prepare(attachments) : undefined;
+    const endpoints = prepared ? containerEndpoints(attachments, prepared) : [];
+    const cfg = containerConfig(this.task, { image, networkMode: this.opts.networkMode, endpoints, ...(prepared?.nameserver ? { nameserver: prepared.nameserver } : {}) });
     try {
       const r = await this.engine.containerCreate(cfg, this.name);
       for (const e of endpoints.slice(1)) await this.engine.networkConnect(e.network, r.Id, endpointSettings(e));

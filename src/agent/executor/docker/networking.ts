@@ -16,6 +16,8 @@ export interface PreparedNetworks {
   networks: Map<string, string>;
   /** The engine network that gives the container its way out (Docker's `docker_gwbridge`), joined last. */
   egress?: string;
+  /** Where the node's DNS server answers the task's first user network's names. */
+  nameserver?: string;
 }
 
 /** One engine network a task's container joins, at its allocated address. */

@@ -65,6 +65,11 @@ export interface ContainerConfigOptions {
    * its address), the others are connected after the create (API 1.41 takes one endpoint at create).
    */
   endpoints?: ContainerEndpoint[];
+  /**
+   * The node's embedded DNS server on the task's network (service discovery): the container's
+   * nameserver unless the spec names its own (`--dns`), as Docker points containers at 127.0.0.11.
+   */
+  nameserver?: string;
 }
 
 /** The body of `POST /containers/create` for a task. */
@@ -120,6 +125,7 @@ export function containerConfig(task: Task, opts: ContainerConfigOptions): Conta
   const eh = extraHosts(spec.Hosts);
   if (eh) hc.ExtraHosts = eh;
   if (spec.DNSConfig?.Nameservers?.length) hc.Dns = [...spec.DNSConfig.Nameservers];
+  else if (opts.nameserver) hc.Dns = [opts.nameserver];
   if (spec.DNSConfig?.Search?.length) hc.DnsSearch = [...spec.DNSConfig.Search];
   if (spec.DNSConfig?.Options?.length) hc.DnsOptions = [...spec.DNSConfig.Options];
   if (spec.Groups?.length) hc.GroupAdd = [...spec.Groups];
