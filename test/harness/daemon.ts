@@ -203,6 +203,16 @@ export function apiRequest<T>(sock: string, method: string, p: string, body?: un
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Whether a process with this PID exists (signal 0 probes without sending anything). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes; returns the last value. */
 export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string, everyMs = 100): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;

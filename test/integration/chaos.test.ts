@@ -29,7 +29,7 @@ import { after, before, describe, test } from 'node:test';
 import { SeededRng } from '../../src/lib/ports';
 import { processContainerId } from '../../src/agent/executor/process/state';
 import { TestCluster, type ClusterNode } from '../harness/cluster';
-import { apiRequest, ping, sleep, waitFor, type TaskJson } from '../harness/daemon';
+import { apiRequest, pidAlive, ping, sleep, waitFor, type TaskJson } from '../harness/daemon';
 import { tearDownManagers } from '../harness/managers';
 import {
   checkWrites,
@@ -55,14 +55,6 @@ const MAX_SERVICES = 8;
 /** Per API call: a client gives up after this long and counts the write as unknown. */
 const CALL_MS = 10_000;
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 interface Answer {
   status: number;
@@ -135,7 +127,7 @@ describe(`chaos: 3 managers + 2 workers, ${SECONDS}s of faults, seed ${SEED}`, {
     for (const n of c.nodes) for (const p of liveTaskProcesses(n.hostname, n.daemon.dataDir)) pids.add(p.pid);
     await tearDownManagers(c, managers ?? []);
     for (const p of markedProcesses(MARK)) pids.add(p.pid);
-    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of pids) if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
   });
 
   /** The drop lists every node's fault file must hold for the faults in progress. */

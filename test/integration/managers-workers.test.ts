@@ -7,16 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TestCluster, type ClusterNode } from '../harness/cluster';
-import { waitFor, type TaskJson } from '../harness/daemon';
+import { pidAlive, waitFor, type TaskJson } from '../harness/daemon';
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('3 managers + 2 workers through the docker CLI', { concurrency: false, timeout: 180_000 }, () => {
   let c: TestCluster;
@@ -130,7 +122,7 @@ describe('3 managers + 2 workers through the docker CLI', { concurrency: false, 
       250,
     ).catch(() => undefined);
     await Promise.all(c.nodes.map((n) => n.daemon.cleanup().catch(() => undefined)));
-    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of pids) if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
   });
 
   test('workers learn every manager from their sessions; a worker-only service spreads over them', async () => {
@@ -171,7 +163,7 @@ describe('3 managers + 2 workers through the docker CLI', { concurrency: false, 
     // The new leader kept the tasks as they were: same IDs, same processes.
     const web = await waitFor(() => converged(m, 'web', 4), 20_000, 'web converged after failover');
     assert.deepEqual(ids(web), ids(last.get('web')!));
-    for (const t of web) assert.ok(alive(t.Status.ContainerStatus!.PID!), `task ${t.ID} process alive`);
+    for (const t of web) assert.ok(pidAlive(t.Status.ContainerStatus!.PID!), `task ${t.ID} process alive`);
     // The new leader's scheduler places a new service on both workers, and their agents run it.
     create(m, 'after', 2);
     const after = await waitFor(() => converged(m, 'after', 2), 30_000, 'after converged');
@@ -191,7 +183,7 @@ describe('3 managers + 2 workers through the docker CLI', { concurrency: false, 
     // While no manager is reachable (the agents retry with backoff), every task process stays up.
     const quietUntil = Date.now() + 3000;
     while (Date.now() < quietUntil) {
-      for (const p of taskPids) assert.ok(alive(p!), `task process ${p} alive while every manager is down`);
+      for (const p of taskPids) assert.ok(pidAlive(p!), `task process ${p} alive while every manager is down`);
       await new Promise((r) => setTimeout(r, 200));
     }
     for (const w of workers) assert.equal(w.dockerOk(['info', '--format', '{{.Swarm.LocalNodeState}}']).trim(), 'active');
@@ -205,7 +197,7 @@ describe('3 managers + 2 workers through the docker CLI', { concurrency: false, 
       const pidOf = new Map(last.get(svc)!.map((t) => [t.ID, t.Status.ContainerStatus?.PID]));
       for (const t of now) assert.equal(t.Status.ContainerStatus?.PID, pidOf.get(t.ID), `task ${t.ID}: same process`);
     }
-    for (const p of taskPids) assert.ok(alive(p!), `task process ${p} alive`);
+    for (const p of taskPids) assert.ok(pidAlive(p!), `task process ${p} alive`);
     // Assignments flow again: a scale-up lands on the reconnected workers.
     m.dockerOk(['service', 'scale', '--detach', 'web=6']);
     const web = await waitFor(() => converged(m, 'web', 6), 30_000, 'web scaled to 6');

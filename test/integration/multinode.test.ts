@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TestCluster, type ClusterNode } from '../harness/cluster';
-import { TestDaemon, waitFor } from '../harness/daemon';
+import { TestDaemon, pidAlive, waitFor } from '../harness/daemon';
 import { createRpcClient, DispatcherService, HealthService, RpcError } from '../../src/rpc';
 import { caDigest, createRootCA, issueNodeKeyAndCertificate } from '../../src/manager/ca/pki';
 import { generateJoinToken } from '../../src/manager/ca/core/token';
@@ -237,18 +237,10 @@ describe('multi-node swarm through the docker CLI', { concurrency: false, timeou
     }, 30_000, 'api rescheduled');
     assert.ok(downMs < 5000, `down after ${downMs} ms`);
     // The killed daemon's tasks kept running meanwhile (no manager could stop them).
-    for (const pid of pids) assert.doesNotThrow(() => process.kill(pid, 0), `task process ${pid} alive`);
+    for (const pid of pids) assert.ok(pidAlive(pid), `task process ${pid} alive`);
     await c.restart(victim);
     await c.waitNodeState(victim, 'ready', 15_000).catch((e) => assert.fail(`${String(e)}\n${victim.daemon.log()}`));
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    await waitFor(() => pids.every((p) => !alive(p)), 20_000, 'stale tasks shut down');
+    await waitFor(() => pids.every((p) => !pidAlive(p)), 20_000, 'stale tasks shut down');
     assert.equal((await nodesOf('api')).length, 4);
   });
 });

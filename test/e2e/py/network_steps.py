@@ -6,26 +6,11 @@ which asserts on what is printed. The steps follow docker-py 7.1.0's tests/integ
 network_attachment_config, updates that keep or change the networks). Every call has a timeout.
 """
 import json
-import sys
 import time
 
 import docker
-from docker.errors import APIError, NotFound
 
-SOCK, STEP = sys.argv[1], sys.argv[2]
-ARG = sys.argv[3] if len(sys.argv) > 3 else None
-client = docker.DockerClient(base_url='unix://' + SOCK, version='auto', timeout=30)
-api = client.api
-
-
-def error_of(fn):
-    try:
-        fn()
-    except NotFound as e:
-        return {'kind': 'NotFound', 'status': e.status_code, 'explanation': str(e.explanation)}
-    except APIError as e:
-        return {'kind': 'APIError', 'status': e.status_code, 'explanation': str(e.explanation)}
-    return {'kind': None}
+from steps_common import ARG, STEP, api, client, error_of
 
 
 def current(svc_id):

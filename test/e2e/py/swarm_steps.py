@@ -5,28 +5,12 @@ asserts on what is printed. Every call has a client-side timeout, so no step can
 """
 import copy
 import json
-import sys
 import time
 
 import docker
-from docker.errors import APIError, NotFound
 from docker.types import ServiceMode
 
-SOCK, STEP = sys.argv[1], sys.argv[2]
-ARG = sys.argv[3] if len(sys.argv) > 3 else None
-client = docker.DockerClient(base_url='unix://' + SOCK, version='auto', timeout=30)
-api = client.api
-
-
-def error_of(fn):
-    """Runs fn; returns the docker-py error class name, HTTP status and explanation."""
-    try:
-        fn()
-    except NotFound as e:
-        return {'kind': 'NotFound', 'status': e.status_code, 'explanation': str(e.explanation)}
-    except APIError as e:
-        return {'kind': 'APIError', 'status': e.status_code, 'explanation': str(e.explanation)}
-    return {'kind': None}
+from steps_common import ARG, STEP, api, client, error_of
 
 
 def wait_until(pred, what, timeout=30.0):
