@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -280,6 +281,31 @@ describe('process executor: daemon restart', () => {
     await c2.start();
     assert.equal((await c2.inspect())?.pid, onDisk.pid);
     await c2.terminate();
+    await e2.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a daemon killed between the fork and the PID record: the next one finds the process by its task ID', async () => {
+    // Found by test/integration/chaos.test.ts in CI: a process whose task directory had been removed as an
+    // orphan while it ran on, because no state file named its PID.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-proc-launch-'));
+    const e1 = new ProcessExecutor({ dataDir: dir, hostname: 'h', pollMs: 50 });
+    const t = makeTask(sh('sleep 30'));
+    await e1.controller(t).prepare();
+    await e1.close();
+    // What a daemon killed mid-start leaves: the launch intent on disk, no PID, and the process running.
+    const stateFile = path.join(dir, 'tasks', t.ID, 'state.json');
+    const st = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { env: string[]; argv: string[]; launching?: boolean; pid?: number };
+    assert.ok(st.env.includes(`SHOAL_TASK_ID=${t.ID}`), 'every process task carries its task ID');
+    const child = spawn(st.argv[0]!, st.argv.slice(1), { env: Object.fromEntries(st.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])), detached: true, stdio: 'ignore' });
+    child.unref();
+    pids.push(child.pid!);
+    fs.writeFileSync(stateFile, JSON.stringify({ ...st, launching: true }));
+    const e2 = new ProcessExecutor({ dataDir: dir, hostname: 'h', pollMs: 50 });
+    const c2 = e2.controller(t);
+    assert.deepEqual(await c2.inspect().then((x) => [x?.running, x?.pid]), [true, child.pid]);
+    await c2.terminate();
+    assert.equal(isAlive(child.pid!), false, 'terminate reached the found process');
     await e2.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });

@@ -12,11 +12,13 @@ import { LogCollector, outDir, rawFile, readLogs } from './logs';
 import { portEnv } from './ports';
 import {
   exitCodeOf,
+  findProcessWithEnv,
   isAlive,
   parseSignal,
   procStartTime,
   processContainerId,
   readState,
+  taskIdEnv,
   writeState,
   type Health,
   type ProcState,
@@ -65,6 +67,14 @@ export class ProcRuntime {
       this.logsDone = true;
     } else if (this.state?.pid !== undefined) {
       this.adopt();
+    } else if (this.state?.launching) {
+      // killed between the fork and the PID's record: find the process by its task ID, else it never ran
+      const st = this.state;
+      const pid = findProcessWithEnv(taskIdEnv(st.taskId));
+      st.launching = undefined;
+      if (pid !== undefined) this.recordStart(st, pid);
+      else writeState(dir, st);
+      if (pid !== undefined) this.adopt();
     }
   }
 
@@ -87,6 +97,7 @@ export class ProcRuntime {
     if (!env.some((e) => e.startsWith('PATH='))) env.push(`PATH=${this.env.path}`);
     // As in a container: HOSTNAME is the spec's hostname, else the short container ID.
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${spec.Hostname || processContainerId(task.ID).slice(0, 12)}`);
+    env.push(taskIdEnv(task.ID));
     if (this.env.dns && !env.some((e) => e.startsWith('SHOAL_DNS='))) env.push(`SHOAL_DNS=${this.env.dns}`);
     for (const e of portEnv(endpoints)) if (!env.some((x) => x.startsWith(e.slice(0, e.indexOf('=') + 1)))) env.push(e);
     const cwd = spec.Dir || this.dir;
@@ -129,6 +140,8 @@ export class ProcRuntime {
     const st = this.state;
     if (!st) throw notFound(`No such container: ${this.taskId} (not prepared)`);
     if (st.pid !== undefined || this.exited) return;
+    st.launching = true;
+    writeState(this.dir, st);
     const out = fs.openSync(rawFile(this.dir, 'stdout'), 'a');
     const err = fs.openSync(rawFile(this.dir, 'stderr'), 'a');
     let child: ReturnType<typeof spawn>;
@@ -150,11 +163,9 @@ export class ProcRuntime {
         child.once('error', reject);
       });
     } catch (e) {
-      if (st.pid !== undefined) {
-        // not started after all: a retry must spawn again
-        st.pid = st.procStart = st.startedAt = undefined;
-        writeState(this.dir, st);
-      }
+      // not started after all: a retry must spawn again
+      st.pid = st.procStart = st.startedAt = st.launching = undefined;
+      writeState(this.dir, st);
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw failedPrecondition(`exec: "${st.argv[0]}": executable file not found in $PATH`);
       if (code === 'EACCES') throw failedPrecondition(`exec: "${st.argv[0]}": permission denied`);
@@ -173,6 +184,7 @@ export class ProcRuntime {
 
   private recordStart(st: ProcState, pid: number): void {
     st.pid = pid;
+    st.launching = undefined;
     st.procStart = procStartTime(pid);
     st.startedAt = this.env.now();
     writeState(this.dir, st);

@@ -32,6 +32,32 @@ export interface ProcState {
   health?: Health;
   /** The node ports given to the task for its service's published ports (ports.ts). */
   endpoints?: TaskEndpoint[];
+  /**
+   * Set (durably) just before the fork, cleared when the PID is recorded: a daemon killed in between
+   * leaves a process no PID names, which its successor finds by the task's SHOAL_TASK_ID.
+   */
+  launching?: boolean;
+}
+
+/** The environment entry every process task carries, so a process whose PID was never recorded can be found. */
+export const taskIdEnv = (taskId: string): string => `SHOAL_TASK_ID=${taskId}`;
+
+/** The PID of a live process whose environment holds `entry` (scans /proc; only for recovery). */
+export function findProcessWithEnv(entry: string): number | undefined {
+  let pids: string[];
+  try {
+    pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return undefined;
+  }
+  for (const p of pids) {
+    try {
+      if (fs.readFileSync(`/proc/${p}/environ`, 'latin1').split('\0').includes(entry)) return Number(p);
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return undefined;
 }
 
 /** 64 hex characters standing in for a container ID: sha256 of the task ID. */
