@@ -33,6 +33,14 @@ interface ServiceJson {
 }
 
 const LONG = 90_000;
+/**
+ * The update monitor period of the services whose `docker service update` output is checked for "converged".
+ * The CLI polls every 200 ms and, like Docker's own, returns silently (no "verify: … converged") when its first look
+ * after the new tasks start already shows UpdateStatus "completed". Any monitor near the poll interval plus three API
+ * round trips makes that a race in Docker as in Shoal (CI lost it once at 200 ms on a loaded machine); 1 s leaves the
+ * CLI several polls inside the window.
+ */
+const MONITOR = '1s';
 /** An image reference without the digest the CLI may pin (`name:tag@sha256:…`). */
 const bare = (ref: string | undefined): string | undefined => ref?.split('@')[0];
 
@@ -73,14 +81,14 @@ export function updateFlows(env: UpdateFlowEnv, skip?: string): void {
 
     test('rolling update of three replicas (stop-first, parallelism 1, delay): converges slot by slot, history rows, UpdateStatus, PreviousSpec', async () => {
       const created = d.dockerOk(
-        ['service', 'create', '--name', 'redis', '--replicas', '3', '--update-delay', '1s', '--update-monitor', '300ms', '--stop-grace-period', '1s', env.image, 'sleep', '1000'],
+        ['service', 'create', '--name', 'redis', '--replicas', '3', '--update-delay', '1s', '--update-monitor', MONITOR, '--stop-grace-period', '1s', env.image, 'sleep', '1000'],
         { timeoutMs: LONG },
       );
       assert.match(created, /verify: Service (redis|[0-9a-z]{25}) converged/);
       const before = (await running('redis')).map((t) => t.ID);
       assert.equal(before.length, 3);
       const pretty0 = d.dockerOk(['service', 'inspect', '--pretty', 'redis']);
-      assert.match(pretty0, /UpdateConfig:\n Parallelism:\t1\n Delay:\t\t1s\n On failure:\tpause\n Monitoring Period: 300ms\n Max failure ratio: 0\n Update order:      stop-first/);
+      assert.match(pretty0, /UpdateConfig:\n Parallelism:\t1\n Delay:\t\t1s\n On failure:\tpause\n Monitoring Period: 1s\n Max failure ratio: 0\n Update order:      stop-first/);
       assert.match(pretty0, /RollbackConfig:\n Parallelism:\t1\n On failure:\tpause\n Monitoring Period: 5s\n Max failure ratio: 0\n Rollback order:    stop-first/);
 
       const r = follow(['service', 'update', '--image', env.image2, 'redis']);
@@ -193,7 +201,7 @@ export function updateFlows(env: UpdateFlowEnv, skip?: string): void {
       // an update without changes resumes it and it completes.
       const flag = path.join(flagDir, 'go');
       const script = `test -f ${flag} || exit 3; sleep 1000`;
-      d.dockerOk(['service', 'create', '--detach', '--name', 'gate', '--replicas', '3', '--update-delay', '1s', '--update-monitor', '300ms', '--restart-delay', '200ms', '--stop-grace-period', '1s', ...env.shareDir(flagDir), env.image, 'sleep', '1000']);
+      d.dockerOk(['service', 'create', '--detach', '--name', 'gate', '--replicas', '3', '--update-delay', '1s', '--update-monitor', MONITOR, '--restart-delay', '200ms', '--stop-grace-period', '1s', ...env.shareDir(flagDir), env.image, 'sleep', '1000']);
       await waitFor(async () => (await running('gate')).length === 3, LONG, 'gate running');
       const r = follow(['service', 'update', '--args', `sh -c '${script}'`, 'gate']);
       assert.notEqual(r.status, 0, r.out);
@@ -239,7 +247,7 @@ export function updateFlows(env: UpdateFlowEnv, skip?: string): void {
     });
 
     test('global service updates node by node', async () => {
-      d.dockerOk(['service', 'create', '--detach', '--name', 'glob', '--mode', 'global', '--update-monitor', '200ms', '--stop-grace-period', '1s', env.image, 'sleep', '1000']);
+      d.dockerOk(['service', 'create', '--detach', '--name', 'glob', '--mode', 'global', '--update-monitor', MONITOR, '--stop-grace-period', '1s', env.image, 'sleep', '1000']);
       await waitFor(async () => (await running('glob')).length === 1, LONG, 'glob running');
       const r = follow(['service', 'update', '--env-add', 'G=1', 'glob']);
       assert.equal(r.status, 0, r.out);
