@@ -1,0 +1,63 @@
+// Checks a Compose file against the Compose Specification's JSON schema (the copy the `dclint`
+// package ships, read by the caller and passed in) and turns the first, most specific ajv error
+// into `file:line: key: message`. Pure: the schema and the file come in as values.
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { ComposeError, keyText, type ComposeFile } from './document';
+
+export type ComposeValidator = (f: ComposeFile) => void;
+
+/** ajv's `/services/web/ports/0` → ['services', 'web', 'ports', 0]. */
+function pathOf(instancePath: string, data: unknown): (string | number)[] {
+  const out: (string | number)[] = [];
+  let cur = data;
+  for (const raw of instancePath.split('/').slice(1)) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    const key: string | number = Array.isArray(cur) && /^\d+$/.test(seg) ? Number(seg) : seg;
+    out.push(key);
+    cur = cur && typeof cur === 'object' ? (cur as Record<string | number, unknown>)[key] : undefined;
+  }
+  return out;
+}
+
+function messageOf(e: ErrorObject): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `additional property ${String(p.additionalProperty)} is not allowed`;
+    case 'enum':
+      return `must be one of: ${(p.allowedValues as unknown[]).map(String).join(', ')}`;
+    case 'type':
+      return `must be a ${String(p.type).replace(/,/g, ' or ')}`;
+    case 'required':
+      return `${String(p.missingProperty)} is required`;
+    case 'propertyNames':
+    case 'pattern':
+      return `does not match ${String(p.pattern ?? 'the allowed names')}`;
+    default:
+      return e.message ?? e.keyword;
+  }
+}
+
+/** How specific an error is: deeper paths first; a branch's own error before the oneOf summary. */
+function rank(e: ErrorObject): number {
+  const depth = e.instancePath.split('/').length + (e.keyword === 'additionalProperties' || e.keyword === 'required' ? 1 : 0);
+  const vague = e.keyword === 'oneOf' || e.keyword === 'anyOf' || e.keyword === 'if' ? 1 : 0;
+  return depth * 2 - vague;
+}
+
+export function makeValidator(schema: Record<string, unknown>): ComposeValidator {
+  const copy = { ...schema };
+  delete copy.$schema; // draft-07 is ajv's default; its URL spelling varies between copies
+  const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+  const validate: ValidateFunction = ajv.compile(copy);
+  return (f) => {
+    if (validate(f.data)) return;
+    const errors = [...(validate.errors ?? [])].sort((a, b) => rank(b) - rank(a));
+    const e = errors[0]!;
+    const path = pathOf(e.instancePath, f.data);
+    const p = e.params as Record<string, unknown>;
+    const keyPath = e.keyword === 'additionalProperties' ? [...path, String(p.additionalProperty)] : path;
+    const line = f.lineOf(keyPath);
+    throw new ComposeError(`${f.file}${line ? `:${line}` : ''}: ${keyText(keyPath)}: ${messageOf(e)}`);
+  };
+}
