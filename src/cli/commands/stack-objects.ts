@@ -51,12 +51,12 @@ export async function objectIds(ctx: Ctx, kind: ObjectKind, names: readonly stri
   return out;
 }
 
-/** The stack's objects of one kind; a daemon without the endpoint has none. */
+/** The stack's objects of one kind; a daemon without the endpoint (404, or 501 "not supported yet") has none. */
 export async function stackObjects(ctx: Ctx, kind: ObjectKind, labelFilter: string): Promise<SwarmObject[]> {
   try {
     return await listObjects(ctx, kind, { label: [labelFilter] });
   } catch (e) {
-    if (e instanceof DaemonError && e.status === 404) return [];
+    if (e instanceof DaemonError && (e.status === 404 || e.status === 501)) return [];
     throw e;
   }
 }

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { NetworkCreateRequest, ServiceSpec } from '../../types';
+import { isTerminal, type NetworkCreateRequest, type ServiceSpec } from '../../types';
 import { CliError, DaemonError, filters } from '../client';
 import type { Ctx } from '../context';
 import { getInfo, listTasks, nodeNameMap } from '../context';
@@ -78,8 +78,9 @@ async function requireManager(ctx: Ctx): Promise<void> {
 const stackServices = (ctx: Ctx, ns: string, status = false): Promise<ApiService[]> =>
   ctx.api.get<ApiService[]>('/services', { filters: filters({ label: [nsFilter(ns)] }), ...(status ? { status: 'true' } : {}) });
 
+/** A network as /networks lists it (Docker spells its ID `Id`). */
 interface NetworkSummary {
-  ID: string;
+  Id: string;
   Name: string;
   Scope?: string;
   Labels?: Record<string, string>;
@@ -207,6 +208,8 @@ export async function deploy(ctx: Ctx, ns: string, o: DeployOpts, env: NodeJS.Pr
       throw new CliError(`invalid argument "${o.dependsTimeout}" for "--depends-timeout" flag: ${(e as Error).message}`);
     }
   }
+  const networkIds = new Map<string, string>();
+  if (existing.size) for (const n of await ctx.api.get<NetworkSummary[]>('/networks')) networkIds.set(n.Name, n.Id);
   const ids = new Map<string, string>();
   const touched: string[] = [];
   for (const svc of creationOrder(plan.services)) {
@@ -215,7 +218,7 @@ export async function deploy(ctx: Ctx, ns: string, o: DeployOpts, env: NodeJS.Pr
     if (cur) {
       ids.set(svc.key, cur.ID);
       const next = specForUpdate(cur.Spec, svc.spec);
-      if (sameSpec(cur.Spec, next)) continue;
+      if (sameSpec(cur.Spec, next, networkIds)) continue;
       ctx.out.write(`Updating service ${svc.spec.Name} (id: ${cur.ID})\n`);
       try {
         const r = await ctx.api.post<{ Warnings?: string[] | null }>(`/services/${encodeURIComponent(cur.ID)}/update`, next, { version: cur.Version.Index });
@@ -288,6 +291,19 @@ export async function ps(ctx: Ctx, ns: string, o: { quiet?: boolean }): Promise<
   ctx.out.write(formatTaskTable(tasks, { serviceNames, nodeNames: await nodeNameMap(ctx), nowMs: ctx.now() }));
 }
 
+/**
+ * A removed service's tasks keep their network attachments until they have stopped, and the daemon
+ * refuses to remove a network a live task is on (as swarmkit does): wait for them, bounded.
+ */
+async function waitTasksReleased(ctx: Ctx, serviceIds: ReadonlySet<string>, timeoutMs = 60_000): Promise<void> {
+  const deadline = ctx.now() + timeoutMs;
+  while (ctx.now() < deadline) {
+    const tasks = await ctx.api.get<{ ServiceID: string; Status: { State: Parameters<typeof isTerminal>[0] } }[]>('/tasks');
+    if (!tasks.some((t) => serviceIds.has(t.ServiceID) && !isTerminal(t.Status.State))) return;
+    await ctx.sleep(200);
+  }
+}
+
 export async function rm(ctx: Ctx, names: string[]): Promise<void> {
   const failed: string[] = [];
   for (const ns of names) {
@@ -310,9 +326,10 @@ export async function rm(ctx: Ctx, names: string[]): Promise<void> {
       }
     };
     for (const s of svcs) await remove('service', s.Spec.Name, `/services/${s.ID}`, s.ID);
+    if (nets.length && svcs.length) await waitTasksReleased(ctx, new Set(svcs.map((s) => s.ID)));
     for (const s of secrets) await remove('secret', s.Spec.Name, `/secrets/${s.ID}`, s.ID);
     for (const c of configs) await remove('config', c.Spec.Name, `/configs/${c.ID}`, c.ID);
-    for (const n of nets) await remove('network', n.Name, `/networks/${n.ID}`, n.ID);
+    for (const n of nets) await remove('network', n.Name, `/networks/${n.Id}`, n.Id);
     if (hasError) failed.push(`failed to remove some resources from stack: ${ns}`);
   }
   if (failed.length) throw new CliError(failed.join('\n'));

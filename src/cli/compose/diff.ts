@@ -21,7 +21,17 @@ function canonical(v: unknown): unknown {
   return v;
 }
 
-export const sameSpec = (a: unknown, b: unknown): boolean => JSON.stringify(canonical(a) ?? null) === JSON.stringify(canonical(b) ?? null);
+/**
+ * Whether the service's current spec already is `next`. The daemon stores network attachments by
+ * network ID and fills in the default of one replica, so `next` is compared with its network names
+ * looked up in `networkIds` and its replica count defaulted.
+ */
+export function sameSpec(current: ServiceSpec, next: ServiceSpec, networkIds: ReadonlyMap<string, string> = new Map()): boolean {
+  const n = structuredClone(next);
+  for (const a of [...(n.TaskTemplate.Networks ?? []), ...(n.Networks ?? [])]) a.Target = networkIds.get(a.Target) ?? a.Target;
+  if (n.Mode.Replicated && n.Mode.Replicated.Replicas === undefined) n.Mode.Replicated.Replicas = 1;
+  return JSON.stringify(canonical(current) ?? null) === JSON.stringify(canonical(n) ?? null);
+}
 
 /**
  * The spec to send for an existing service, as the docker CLI prepares it: the ForceUpdate counter
