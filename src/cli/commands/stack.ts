@@ -25,7 +25,7 @@ import { objectIds, stackObjects, upsertObject, type ObjectKind } from './stack-
 let validator: ComposeValidator | undefined;
 
 /** The Compose Specification schema as the `dclint` package ships it (its exports hide the file, so it is read by path). */
-function composeValidator(): ComposeValidator {
+export function composeValidator(): ComposeValidator {
   if (!validator) {
     const dir = path.dirname(require.resolve('dclint/package.json'));
     validator = makeValidator(JSON.parse(fs.readFileSync(path.join(dir, 'schemas', 'compose.schema.json'), 'utf8')) as Record<string, unknown>);

@@ -1,7 +1,7 @@
 // A Compose file as YAML: its plain data plus a way back from a key path to the line it came from,
 // so every later error (schema, conversion) can name the file, the line and the key. Pure: the
 // text comes in as a string.
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type ScalarTag } from 'yaml';
 
 export type Dict = Record<string, unknown>;
 export type KeyPath = readonly (string | number)[];
@@ -24,10 +24,20 @@ export function keyText(path: KeyPath): string {
   return out || '(root)';
 }
 
+/** `mode: 0440` is octal in Compose files (the docker CLI's YAML reads it so); YAML 1.2 would say 440. */
+const LEGACY_OCTAL: ScalarTag = {
+  identify: (v) => typeof v === 'number',
+  default: true,
+  tag: 'tag:yaml.org,2002:int',
+  format: 'OCT',
+  test: /^0[0-7]+$/,
+  resolve: (s) => parseInt(s, 8),
+};
+
 /** Parses one file; YAML errors become ComposeErrors with file:line. */
 export function parseCompose(file: string, text: string): ComposeFile {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, merge: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, merge: true, prettyErrors: false, customTags: (tags) => [LEGACY_OCTAL, ...tags] });
   const first = doc.errors[0];
   if (first) {
     const line = first.linePos?.[0]?.line ?? lines.linePos(first.pos[0]).line;

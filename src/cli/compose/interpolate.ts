@@ -87,11 +87,11 @@ function braced(body: string, lookup: Lookup, where: KeyPath, whole: string, uns
   }
 }
 
-type Cast = (v: string, where: KeyPath) => unknown;
+export type Cast = (v: string, where: KeyPath) => unknown;
 
-const toInt: Cast = (v) => (/^[+-]?\d+$/.test(v.trim()) ? Number(v) : v);
-const toFloat: Cast = (v) => (v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v);
-const toBool: Cast = (v, where) => {
+export const toInt: Cast = (v) => (/^[+-]?\d+$/.test(v.trim()) ? Number(v) : v);
+export const toFloat: Cast = (v) => (v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v);
+export const toBool: Cast = (v, where) => {
   const s = v.toLowerCase();
   if (['y', 'yes', 'true', 'on'].includes(s)) return true;
   if (['n', 'no', 'false', 'off'].includes(s)) return false;
@@ -99,7 +99,7 @@ const toBool: Cast = (v, where) => {
 };
 
 /** `*` matches any one key or list index. */
-const CASTS: [string[], Cast][] = [
+export const CASTS: [string[], Cast][] = [
   [['services', '*', 'configs', '*', 'mode'], toInt],
   [['services', '*', 'secrets', '*', 'mode'], toInt],
   [['services', '*', 'healthcheck', 'retries'], toInt],
@@ -131,8 +131,11 @@ const CASTS: [string[], Cast][] = [
   [['configs', '*', 'external'], toBool],
 ];
 
+/** Whether `path` matches `pattern` (`*` matching any one key or index). */
+export const pathMatches = (pattern: readonly string[], path: KeyPath): boolean => pattern.length === path.length && pattern.every((p, i) => p === '*' || p === String(path[i]));
+
 function castFor(path: KeyPath): Cast | undefined {
-  for (const [pattern, cast] of CASTS) if (pattern.length === path.length && pattern.every((p, i) => p === '*' || p === String(path[i]))) return cast;
+  for (const [pattern, cast] of CASTS) if (pathMatches(pattern, path)) return cast;
   return undefined;
 }
 

@@ -2,7 +2,8 @@
 // package ships, read by the caller and passed in) and turns the first, most specific ajv error
 // into `file:line: key: message`. Pure: the schema and the file come in as values.
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import { ComposeError, keyText, type ComposeFile } from './document';
+import { ComposeError, keyText, type ComposeFile, type KeyPath } from './document';
+import { CASTS, pathMatches, toBool, toFloat, toInt } from './interpolate';
 
 export type ComposeValidator = (f: ComposeFile) => void;
 
@@ -45,13 +46,48 @@ function rank(e: ErrorObject): number {
   return depth * 2 - vague;
 }
 
+const ENUMS: [string[], string[]][] = [
+  [['services', '*', 'deploy', 'mode'], ['replicated', 'global', 'replicated-job', 'global-job']],
+  [['services', '*', 'deploy', 'endpoint_mode'], ['vip', 'dnsrr']],
+  [['services', '*', 'deploy', 'restart_policy', 'condition'], ['none', 'on-failure', 'any']],
+  [['services', '*', 'deploy', 'update_config', 'failure_action'], ['continue', 'pause', 'rollback']],
+  [['services', '*', 'deploy', 'rollback_config', 'failure_action'], ['continue', 'pause']],
+  [['services', '*', 'deploy', 'update_config', 'order'], ['start-first', 'stop-first']],
+  [['services', '*', 'deploy', 'rollback_config', 'order'], ['start-first', 'stop-first']],
+  [['services', '*', 'ports', '*', 'mode'], ['ingress', 'host']],
+  [['services', '*', 'ports', '*', 'protocol'], ['tcp', 'udp', 'sctp']],
+];
+
+/**
+ * What the Compose schema leaves open because it must accept `${VAR}` text: after substitution a
+ * count must be a number, a flag a boolean, and a few strings one of the values swarm knows.
+ */
+function checkValues(f: ComposeFile): void {
+  const fail = (path: KeyPath, msg: string): never => {
+    const line = f.lineOf(path);
+    throw new ComposeError(`${f.file}${line ? `:${line}` : ''}: ${keyText(path)}: ${msg}`);
+  };
+  const walk = (v: unknown, path: (string | number)[]): void => {
+    if (Array.isArray(v)) return v.forEach((x, i) => walk(x, [...path, i]));
+    if (v && typeof v === 'object') return Object.entries(v).forEach(([k, x]) => walk(x, [...path, k]));
+    for (const [pattern, cast] of CASTS) {
+      if (!pathMatches(pattern, path)) continue;
+      if (cast === toInt && !(typeof v === 'number' && Number.isInteger(v))) fail(path, `must be an integer, not ${JSON.stringify(v)}`);
+      if (cast === toFloat && typeof v !== 'number') fail(path, `must be a number, not ${JSON.stringify(v)}`);
+      if (cast === toBool && typeof v !== 'boolean') fail(path, `must be a boolean, not ${JSON.stringify(v)}`);
+    }
+    for (const [pattern, allowed] of ENUMS) if (pathMatches(pattern, path) && !allowed.includes(String(v))) fail(path, `must be one of: ${allowed.join(', ')}`);
+  };
+  walk(f.data, []);
+}
+
 export function makeValidator(schema: Record<string, unknown>): ComposeValidator {
   const copy = { ...schema };
   delete copy.$schema; // draft-07 is ajv's default; its URL spelling varies between copies
   const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
   const validate: ValidateFunction = ajv.compile(copy);
   return (f) => {
-    if (validate(f.data)) return;
+    if (validate(f.data)) return checkValues(f);
     const errors = [...(validate.errors ?? [])].sort((a, b) => rank(b) - rank(a));
     const e = errors[0]!;
     const path = pathOf(e.instancePath, f.data);
