@@ -8,7 +8,7 @@ import { CliError, DaemonError, filters } from '../client';
 import type { Ctx } from '../context';
 import { getInfo, listTasks, nodeNameMap } from '../context';
 import { ComposeError } from '../compose/document';
-import { LABEL_NAMESPACE, type StackPlan, type StackService } from '../compose/convert';
+import { LABEL_NAMESPACE, type ConfigRef, type SecretRef, type StackPlan, type StackService } from '../compose/convert';
 import { sameSpec, specForUpdate } from '../compose/diff';
 import { loadStack } from '../compose/load';
 import { conditionWord, creationOrder, dependencyState } from '../compose/order';
@@ -134,16 +134,15 @@ async function createObjects(ctx: Ctx, plan: StackPlan, env: NodeJS.ProcessEnv):
 /** Fills SecretID / ConfigID into the service's references (the daemon resolves nothing by name). */
 async function resolveRefs(ctx: Ctx, spec: ServiceSpec): Promise<void> {
   const cs = spec.TaskTemplate.ContainerSpec;
-  if (!cs) return;
-  const pairs: [ObjectKind, 'Secrets' | 'Configs', 'SecretName' | 'ConfigName', 'SecretID' | 'ConfigID'][] = [
-    ['secrets', 'Secrets', 'SecretName', 'SecretID'],
-    ['configs', 'Configs', 'ConfigName', 'ConfigID'],
-  ];
-  for (const [kind, field, nameKey, idKey] of pairs) {
-    const refs = cs[field] as Record<string, unknown>[] | undefined;
-    if (!refs?.length) continue;
-    const ids = await objectIds(ctx, kind, refs.map((r) => String(r[nameKey])));
-    for (const r of refs) r[idKey] = ids.get(String(r[nameKey]));
+  const secrets = cs?.Secrets as SecretRef[] | undefined;
+  const configs = cs?.Configs as ConfigRef[] | undefined;
+  if (secrets?.length) {
+    const ids = await objectIds(ctx, 'secrets', secrets.map((r) => r.SecretName));
+    for (const r of secrets) r.SecretID = ids.get(r.SecretName)!;
+  }
+  if (configs?.length) {
+    const ids = await objectIds(ctx, 'configs', configs.map((r) => r.ConfigName));
+    for (const r of configs) r.ConfigID = ids.get(r.ConfigName)!;
   }
 }
 

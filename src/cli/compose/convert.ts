@@ -235,18 +235,36 @@ function environment(s: Dict, o: ConvertOptions, where: string): string[] | unde
   return out.length ? out : undefined;
 }
 
-function fileRefs(kind: 'secret' | 'config', list: unknown, objects: StackObject[], where: string): Dict[] | undefined {
+/** Where a secret or config lands in the task (Engine API `SecretReferenceFileTarget`). */
+interface FileTarget {
+  Name: string;
+  UID: string;
+  GID: string;
+  Mode: number;
+}
+
+/** References by name; deploy fills in the IDs (`SecretID`/`ConfigID`) once the objects exist. */
+export interface SecretRef {
+  File: FileTarget;
+  SecretID: string;
+  SecretName: string;
+}
+export interface ConfigRef {
+  File: FileTarget;
+  ConfigID: string;
+  ConfigName: string;
+}
+
+function fileTargets(kind: 'secret' | 'config', list: unknown, objects: StackObject[], where: string): { name: string; file: FileTarget }[] | undefined {
   if (!Array.isArray(list) || list.length === 0) return undefined;
   const refs = list.map((r) => {
     const ref = typeof r === 'string' ? { source: r } : (r as Dict);
     const source = String(ref.source);
     const obj = objects.find((x) => x.key === source);
     if (!obj) throw new ComposeError(`${where}: undefined ${kind} ${JSON.stringify(source)}`);
-    const file = { Name: str(ref.target) ?? source, UID: str(ref.uid) ?? '0', GID: str(ref.gid) ?? '0', Mode: ref.mode === undefined ? 0o444 : Number(ref.mode) };
-    return kind === 'secret' ? { File: file, SecretName: obj.name } : { File: file, ConfigName: obj.name };
+    return { name: obj.name, file: { Name: str(ref.target) ?? source, UID: str(ref.uid) ?? '0', GID: str(ref.gid) ?? '0', Mode: ref.mode === undefined ? 0o444 : Number(ref.mode) } };
   });
-  const nameOf = (d: Dict) => String(d.SecretName ?? d.ConfigName);
-  return refs.sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
+  return refs.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 function objects(kind: 'secret' | 'config', section: unknown, ns: string, o: ConvertOptions): StackObject[] {
@@ -342,8 +360,8 @@ export function convertStack(ns: string, file: Dict, o: ConvertOptions): StackPl
           HealthCheck: healthcheck(isDict(s.healthcheck) ? s.healthcheck : undefined, `${where}.healthcheck`),
           Hosts: extraHosts(s.extra_hosts),
           DNSConfig: s.dns !== undefined || s.dns_search !== undefined ? compact({ Nameservers: list(s.dns), Search: list(s.dns_search) }) : undefined,
-          Secrets: fileRefs('secret', s.secrets, secrets, where),
-          Configs: fileRefs('config', s.configs, configs, where),
+          Secrets: fileTargets('secret', s.secrets, secrets, where)?.map((r): SecretRef => ({ File: r.file, SecretID: '', SecretName: r.name })),
+          Configs: fileTargets('config', s.configs, configs, where)?.map((r): ConfigRef => ({ File: r.file, ConfigID: '', ConfigName: r.name })),
           Init: typeof s.init === 'boolean' ? s.init : undefined,
           Sysctls: s.sysctls !== undefined ? (listOrDict(s.sysctls) as Record<string, string>) : undefined,
           CapabilityAdd: list(s.cap_add),
