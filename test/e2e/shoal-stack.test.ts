@@ -220,6 +220,7 @@ test('secrets and configs of the file are created through /secrets and /configs,
   const web = (await api<{ Spec: { TaskTemplate: { ContainerSpec: { Secrets: unknown[]; Configs: unknown[] } } } }[]>('/v1.47/services')).find(() => true)!;
   assert.deepEqual(web.Spec.TaskTemplate.ContainerSpec.Secrets, [{ File: { Name: 'token', UID: '0', GID: '0', Mode: 292 }, SecretID: secret.ID, SecretName: 'objs_token' }]);
   assert.deepEqual(web.Spec.TaskTemplate.ContainerSpec.Configs, [{ File: { Name: '/etc/site.conf', UID: '0', GID: '0', Mode: 292 }, ConfigID: config.ID, ConfigName: 'objs_site' }]);
+  assert.equal(ok(['stack', 'deploy', '-c', 'objects.yml', 'objs']), '', 'a redeploy of the same file updates the objects in place and leaves the service alone');
   assert.equal(ok(['stack', 'rm', 'objs']), 'Removing service objs_web\nRemoving secret objs_token\nRemoving config objs_site\nRemoving network objs_default\n');
   assert.deepEqual((await api<{ Spec: { Name: string } }[]>('/v1.47/secrets')).filter((s) => s.Spec.Name.startsWith('objs')), []);
 });
