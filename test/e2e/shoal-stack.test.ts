@@ -99,7 +99,7 @@ test('a schema error names the file, the line and the key; nothing is created', 
   assert.equal(r.stdout, '');
 });
 
-test('deploy: the dependent service is created only after its dependency is healthy', async () => {
+test('deploy: the dependent service is created only after its dependency is healthy', async (t) => {
   const child = spawn(process.execPath, [SHOAL, '-H', d.host, 'stack', 'deploy', '-c', 'docker-compose.yml', '-c', 'health.yml', 'stackdemo'], { cwd: dir, env: shoalEnv() });
   let stdout = '';
   let stderr = '';
@@ -131,6 +131,7 @@ test('deploy: the dependent service is created only after its dependency is heal
   const nodejs = all.find((s) => s.Spec.Name === 'stackdemo_nodejs')!;
   const healthyAt = (await tasksOf(mongo.ID)).find((t) => t.Status.State === 'running')!.Status.Timestamp;
   assert.ok(Date.parse(nodejs.CreatedAt) >= Date.parse(healthyAt), `nodejs created ${nodejs.CreatedAt}, mongo healthy ${healthyAt}`);
+  t.diagnostic(`nodejs created ${Date.parse(nodejs.CreatedAt) - Date.parse(healthyAt)} ms after mongo's task turned healthy`);
   assert.equal(nodejs.Spec.Labels['com.docker.stack.namespace'], 'stackdemo');
   assert.equal(nodejs.Spec.Mode.Replicated?.Replicas, 2, 'replicas from .env');
 });

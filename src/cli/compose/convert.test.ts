@@ -166,4 +166,17 @@ test('conversion errors', () => {
   bad('services:\n  web: {image: x, deploy: {mode: global, replicas: 2}}\n', /replicas can only be used with replicated or replicated-job mode/);
   bad('services:\n  web: {image: "${NOPE:?set NOPE}"}\n', /^Error: required variable NOPE is missing a value: set NOPE$/);
   assert.throws(() => loadStack(input(['services:\n  web: {image: x}\n'], { namespace: 'bad name' })), /^Error: invalid stack name: "bad name"$/);
+  bad('services:\n  web: {image: x, extends: {service: base}}\n', /^Error: Compose file contains unsupported options:\n\nextends: Support for `extends` is not implemented yet\.\n$/);
+});
+
+test('YAML anchors, merge keys and x- extensions', () => {
+  const text = ['x-common: &common', '  image: busybox', '  environment: [A=1]', 'services:', '  a:', '    <<: *common', '  b:', '    <<: *common', '    image: other', ''].join('\n');
+  const plan = loadStack(input([text]));
+  assert.deepEqual(
+    plan.services.map((s) => [s.key, s.spec.TaskTemplate.ContainerSpec!.Image, s.spec.TaskTemplate.ContainerSpec!.Env]),
+    [
+      ['a', 'busybox', ['A=1']],
+      ['b', 'other', ['A=1']],
+    ],
+  );
 });

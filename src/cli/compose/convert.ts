@@ -16,6 +16,10 @@ export const LABEL_IMAGE = 'com.docker.stack.image';
 
 /** Service keys the docker CLI's stack deploy ignores with "Ignoring unsupported options: …". */
 const UNSUPPORTED = ['cgroup_parent', 'devices', 'domainname', 'external_links', 'ipc', 'links', 'mac_address', 'network_mode', 'pid', 'privileged', 'security_opt', 'shm_size', 'userns_mode'];
+/** Service keys the docker CLI refuses outright ("Compose file contains unsupported options"). */
+const FORBIDDEN: Record<string, string> = {
+  extends: 'Support for `extends` is not implemented yet.',
+};
 const DEPRECATED: Record<string, string> = {
   container_name: 'Setting the container name is not supported.',
   expose: 'Exposing ports is unnecessary - services on the same network can access each other\'s containers on any port.',
@@ -293,6 +297,11 @@ export function convertStack(ns: string, file: Dict, o: ConvertOptions): StackPl
   const deprecated = new Set<string>();
   const secrets = objects('secret', file.secrets, ns, o);
   const configs = objects('config', file.configs, ns, o);
+
+  const forbidden = new Set<string>();
+  for (const key of Object.keys(services)) for (const k of Object.keys(FORBIDDEN)) if (k in ((services[key] as Dict | null) ?? {})) forbidden.add(k);
+  if (forbidden.size)
+    throw new ComposeError(`Compose file contains unsupported options:\n\n${[...forbidden].sort().map((k) => `${k}: ${FORBIDDEN[k]}`).join('\n\n')}\n`);
 
   const usedNetworks = new Set<string>();
   const out: StackService[] = [];

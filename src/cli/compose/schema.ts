@@ -84,7 +84,9 @@ function checkValues(f: ComposeFile): void {
 export function makeValidator(schema: Record<string, unknown>): ComposeValidator {
   const copy = { ...schema };
   delete copy.$schema; // draft-07 is ajv's default; its URL spelling varies between copies
-  const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+  // One file is checked once per command: compile time is what counts. Not inlining the schema's
+  // many $refs and not optimising the generated code cut it by a third (2.1 s → 1.4 s, fresh process).
+  const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, inlineRefs: false, code: { optimize: false } });
   const validate: ValidateFunction = ajv.compile(copy);
   return (f) => {
     if (validate(f.data)) return checkValues(f);
