@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TestDaemon, apiRequest, freePort, parseTable, waitFor, type TaskJson } from '../harness/daemon';
+import { TestDaemon, apiRequest, dockerAvailable, freePort, parseTable, runDocker, waitFor, type TaskJson } from '../harness/daemon';
 
 const SHOAL = path.resolve(__dirname, '..', '..', '..', 'bin', 'shoal.js');
 const SEED = path.resolve(__dirname, '..', '..', '..', 'src', 'cli', 'compose', 'testdata', 'seed004.yml');
@@ -151,6 +151,14 @@ test('ls, services, ps', async () => {
       ['stackdemo_nodejs', 'replicated', '2/2', 'busybox:stack', `*:${port('NODEJS_PORT')}->3000/tcp`],
     ],
   );
+  if (dockerAvailable()) {
+    // the real docker CLI reads the same stack from the same labels, and prints the same tables
+    for (const args of [['stack', 'ls'], ['stack', 'services', 'stackdemo']]) {
+      const r = runDocker(d.host, args);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(ok(args), r.stdout, `shoal ${args.join(' ')} prints what docker ${args.join(' ')} prints`);
+    }
+  }
   const ps = parseTable(ok(['stack', 'ps', 'stackdemo']));
   assert.deepEqual(ps.map((r) => [r.NAME, r.IMAGE, r.NODE, r['DESIRED STATE']]).sort(), [
     ['stackdemo_mongo.1', 'busybox:stack', 'stack-node', 'Running'],
