@@ -194,6 +194,18 @@ test('rm removes the services and the network; the stack is gone', async () => {
   assert.equal(r.stderr, 'Nothing found in stack: stackdemo\n');
 });
 
+test('--prune removes the services the file no longer names; without it they stay', async () => {
+  const svc = (n: string) => [`  ${n}:`, '    image: busybox:stack', `    command: ${LOOP}`];
+  fs.writeFileSync(path.join(dir, 'two.yml'), ['services:', ...svc('a'), ...svc('b'), ''].join('\n'));
+  fs.writeFileSync(path.join(dir, 'one.yml'), ['services:', ...svc('a'), ''].join('\n'));
+  assert.equal(ok(['stack', 'deploy', '-c', 'two.yml', 'prunes']), 'Creating network prunes_default\nCreating service prunes_a\nCreating service prunes_b\n');
+  assert.equal(ok(['stack', 'deploy', '-c', 'one.yml', 'prunes']), '');
+  assert.deepEqual((await services()).map((s) => s.Spec.Name).sort(), ['prunes_a', 'prunes_b']);
+  assert.equal(ok(['stack', 'deploy', '--prune', '-c', 'one.yml', 'prunes']), 'Removing service prunes_b\n');
+  assert.deepEqual((await services()).map((s) => s.Spec.Name), ['prunes_a']);
+  assert.equal(ok(['stack', 'rm', 'prunes']), 'Removing service prunes_a\nRemoving network prunes_default\n');
+});
+
 test('a dependency that never gets healthy: a bounded wait, a clear error, the dependent not created', async () => {
   fs.writeFileSync(
     path.join(dir, 'never.yml'),
