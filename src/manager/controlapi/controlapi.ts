@@ -195,6 +195,10 @@ export class ControlApi {
         if (!!spec.Mode.Global !== !!s.Spec.Mode.Global) throw invalidArgument(grpcText('Unimplemented', 'service mode change is not allowed'));
         resolveServiceNetworks(tx, spec);
         checkPortConflicts(tx, spec, s.ID);
+        // An update sent without registry credentials keeps the ones the service has (moby's
+        // registryAuthFrom=spec), so its tasks still pull from a private registry.
+        const keptAuth = s.Spec.TaskTemplate.ContainerSpec?.PullOptions;
+        if (keptAuth && spec.TaskTemplate.ContainerSpec && !spec.TaskTemplate.ContainerSpec.PullOptions) spec.TaskTemplate.ContainerSpec.PullOptions = keptAuth;
         s.PreviousSpec = s.Spec;
         s.Spec = spec;
         // As swarmkit: a new spec starts afresh; the update supervisor writes the new status.

@@ -8,7 +8,7 @@ import { collect, makeTask, text, until } from '../testutil';
 import type { TaskController } from '../types';
 import { DockerExecutor } from './executor';
 import { containerEndpoints } from './networking';
-import { containerConfig, containerName, extraHosts, LABEL_TASK_ID } from './spec';
+import { containerConfig, containerName, extraHosts, LABEL_TASK_ID, pullReference } from './spec';
 
 describe('docker executor: task → container config (no engine)', () => {
   test('names, labels and the swarm Command/Args mapping', () => {
@@ -79,6 +79,17 @@ describe('docker executor: task → container config (no engine)', () => {
     assert.equal(containerName(g), `${g.internal.serviceName}.n1.${g.ID}`);
     assert.equal(extraHosts(undefined), undefined);
   });
+});
+
+test('what is pulled for an image reference: by digest when pinned, a tag, latest for a bare name, nothing for an ID', () => {
+  const d = 'sha256:' + 'ab'.repeat(32);
+  assert.deepEqual(pullReference(`127.0.0.1:5000/app:1@${d}`), { fromImage: '127.0.0.1:5000/app', tag: d });
+  assert.deepEqual(pullReference(`127.0.0.1:5000/app@${d}`), { fromImage: '127.0.0.1:5000/app', tag: d });
+  assert.deepEqual(pullReference('127.0.0.1:5000/app:1'), { fromImage: '127.0.0.1:5000/app', tag: '1' });
+  assert.deepEqual(pullReference('127.0.0.1:5000/app'), { fromImage: '127.0.0.1:5000/app', tag: 'latest' });
+  assert.deepEqual(pullReference('busybox'), { fromImage: 'busybox', tag: 'latest' });
+  assert.equal(pullReference(d), undefined);
+  assert.equal(pullReference('ab'.repeat(32)), undefined);
 });
 
 describe('docker executor: a task on swarm networks (no engine)', () => {
