@@ -41,6 +41,12 @@ export interface HostsOptions {
    * namespaces (`startShoal({ runtime: 'process' })`), e.g. bench/mesh.ts. Default true.
    */
   engines?: boolean;
+  /**
+   * The engines treat plain-HTTP registries on the bridge's /24 as insecure registries (dockerd's
+   * `insecure-registries`), so a TestRegistry started on `bridgeIp` (test/harness/registry.ts)
+   * serves every host. Default false.
+   */
+  registryOnBridge?: boolean;
 }
 
 /** Why multi-host tests cannot run here, or undefined when they can. */
@@ -260,7 +266,9 @@ export class TestHosts {
   private async startEngine(x: TestHost): Promise<void> {
     // own config file and trust key: the shared /etc/docker/key.json would give every engine one ID
     const cfg = path.join(x.dir, 'daemon.json');
-    fs.writeFileSync(cfg, JSON.stringify({ 'deprecated-key-path': path.join(x.dir, 'key.json') }));
+    const daemonJson: Record<string, unknown> = { 'deprecated-key-path': path.join(x.dir, 'key.json') };
+    if (this.opts.registryOnBridge) daemonJson['insecure-registries'] = [`${this.net}.0/24`];
+    fs.writeFileSync(cfg, JSON.stringify(daemonJson));
     const log = fs.openSync(path.join(x.dir, 'dockerd.log'), 'a');
     const args = [
       ...x.launcher,
