@@ -145,6 +145,8 @@ export const serviceRoutes: Route[] = [
   route('GET', /^\/tasks$/, listTasks),
   route('GET', /^\/tasks\/([^/]+)$/, getTask),
   route('GET', /^\/tasks\/([^/]+)\/logs$/, (ctx) => logs(ctx, 'task')),
-  // Secrets and configs are not part of the backend contract yet.
+  // Secrets and configs are not part of the backend contract yet. None can be created, so their
+  // lists are truthfully empty: `docker stack rm`/`deploy --prune` list them for the stack's label.
+  route('GET', /^\/(secrets|configs)$/, async (ctx) => sendJson(ctx.res, 200, [])),
   ...['GET', 'POST', 'DELETE'].flatMap((m) => [route(m, /^\/(secrets|configs)(\/.*)?$/, notYet)]),
 ];

@@ -223,6 +223,7 @@ export class ControlApi {
     return this.store.read((tx) => {
       const services = tx.find('service');
       const specVersions = new Map(services.map((s) => [s.ID, s.internal.specVersion]));
+      const serviceLabels = new Map(services.map((s) => [s.ID, s.Spec.Labels ?? {}]));
       let serviceIds: Set<string> | undefined;
       if (f.service?.length) {
         // Docker answers 404 for a service filter naming a service that does not exist.
@@ -231,7 +232,7 @@ export class ControlApi {
       let nodeIds: Set<string> | undefined;
       if (f.node?.length) nodeIds = new Set(f.node.map((ref) => this.resolveNode(tx, ref).ID));
       const tasks = serviceIds ? [...serviceIds].flatMap((id) => tx.tasksByService(id)) : tx.find('task');
-      return tasks.filter((t) => taskMatches(t, f, { serviceIds, nodeIds, specVersions }));
+      return tasks.filter((t) => taskMatches(t, f, { serviceIds, nodeIds, specVersions, serviceLabels }));
     });
   }
 

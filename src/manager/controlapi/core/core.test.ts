@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Service, ServiceSpec, Task } from '../../../types';
+import type { Network, Service, ServiceSpec, Task } from '../../../types';
+import { checkNetworkRemovable } from './networks';
 import { withDefaults } from './defaults';
 import { labelMatches, serviceMatches, taskMatches } from './filters';
 import { resolveRef } from './resolve';
@@ -90,4 +91,20 @@ test('filters: labels, names by prefix, modes, up-to-date tasks', () => {
   assert.ok(!taskMatches(t, { '_up-to-date': ['true'] }, { specVersions }));
   assert.ok(taskMatches(t, { '_up-to-date': ['true'] }, { specVersions: new Map([['id1', 1]]) }));
   assert.ok(!taskMatches(t, { 'desired-state': ['shutdown'] }, { specVersions }));
+  // a task's label filter looks at its service's labels, as swarmkit's (docker stack ps relies on it)
+  const serviceLabels = new Map([['id1', { 'com.docker.stack.namespace': 'demo' }]]);
+  assert.ok(taskMatches(t, { label: ['com.docker.stack.namespace=demo'] }, { specVersions, serviceLabels }));
+  assert.ok(!taskMatches(t, { label: ['com.docker.stack.namespace=other'] }, { specVersions, serviceLabels }));
+  assert.ok(!taskMatches(t, { label: ['com.docker.stack.namespace=demo'] }, { specVersions }));
+});
+
+test('a network is held by tasks still wanted and not ended, not by a removed service\'s tasks shutting down (swarmkit)', () => {
+  const net = { ID: 'n1', Spec: { Name: 'demo_default', Labels: {} } } as unknown as Network;
+  const task = (desired: string, state: string) =>
+    ({ ID: `t-${desired}-${state}`, DesiredState: desired, Status: { State: state }, NetworksAttachments: [{ Network: { ID: 'n1' } }] }) as unknown as Task;
+  assert.throws(() => checkNetworkRemovable(net, [], [task('running', 'running')]), /network n1 is in use by task t-running-running/);
+  assert.throws(() => checkNetworkRemovable(net, [], [task('running', 'starting')]), /in use by task/);
+  checkNetworkRemovable(net, [], [task('remove', 'running')]);
+  checkNetworkRemovable(net, [], [task('shutdown', 'running')]);
+  checkNetworkRemovable(net, [], [task('running', 'failed')]);
 });

@@ -1,7 +1,7 @@
 import { failedPrecondition, invalidArgument } from '../../../lib/errors';
 import { contains, formatCidr, formatIp, nextSubnet, overlaps, parseCidr, parseIp, type Cidr } from '../../../lib/ipam';
 import type { Network, NetworkCreateRequest, NetworkSpec, Service, Task } from '../../../types';
-import { INGRESS_NETWORK_NAME, OVERLAY_VNI_OPTION, isTerminal, serviceNetworkTargets } from '../../../types';
+import { INGRESS_NETWORK_NAME, OVERLAY_VNI_OPTION, isRunnable, isTerminal, serviceNetworkTargets } from '../../../types';
 import { grpcText, validateName } from './validate';
 
 // Swarm network objects: what `docker network create -d overlay` and `swarm init` make, with
@@ -129,6 +129,9 @@ export function checkNetworkRemovable(n: Network, services: Service[], tasks: Ta
   }
   const svc = services.find((s) => serviceNetworkTargets(s.Spec).includes(n.ID));
   if (svc) throw failedPrecondition(grpcText('FailedPrecondition', `network ${n.ID} is in use by service ${svc.ID}`));
-  const task = tasks.find((t) => !isTerminal(t.Status.State) && (t.NetworksAttachments ?? []).some((a) => a.Network.ID === n.ID));
+  // As swarmkit: only a task still wanted (desired ≤ running) and not yet ended holds the network.
+  // A task of a removed service (desired `remove`) shutting down does not: `docker stack rm`
+  // removes the networks right after the services.
+  const task = tasks.find((t) => isRunnable(t.DesiredState) && !isTerminal(t.Status.State) && (t.NetworksAttachments ?? []).some((a) => a.Network.ID === n.ID));
   if (task) throw failedPrecondition(grpcText('FailedPrecondition', `network ${n.ID} is in use by task ${task.ID}`));
 }
