@@ -161,4 +161,51 @@ describe('images from a registry on every host (docker runtime, 3 hosts)', { ...
     const shown = cliOk(['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Image}}', 'app']).stdout.split('\n').filter(Boolean);
     assert.deepEqual(shown, [`${open.addr}/app:1`, `${open.addr}/app:1`, `${open.addr}/app:1`]);
   });
+
+  test('docker stack deploy --with-registry-auth: a private image pulled on every host', async () => {
+    const ref = `${priv.addr}/stackimg:1`;
+    commitDistinct(m(), ref, 'STACK=1');
+    engineOk(m(), ['push', ref]);
+    const f = path.join(cliConfig, 'stack.yml');
+    fs.writeFileSync(f, ["version: '3.8'", 'services:', '  app:', `    image: ${ref}`, '    command: sleep 100000', '    deploy:', '      mode: global', ''].join('\n'));
+    const r = cliOk(['stack', 'deploy', '--with-registry-auth', '-c', f, 'privstack']);
+    assert.match(r.stdout, /Creating service privstack_app/);
+    const all = await waitFor(async () => {
+      const ts = (await tasks('privstack_app')).filter((t) => t.Status.State === 'running');
+      return ts.length === 3 ? ts : undefined;
+    }, 90_000, 'privstack_app running on 3 hosts');
+    assert.equal(new Set(all.map((t) => t.NodeID)).size, 3);
+    const digest = await priv.digest('stackimg', '1', { user: USER, password: PASSWORD });
+    for (const h of hs.hosts) assert.ok(hasImage(h, `${priv.addr}/stackimg@${digest}`), `${h.name} pulled it`);
+    assert.equal(/RegistryAuth|PullOptions/.test(cliOk(['service', 'inspect', 'privstack_app']).stdout), false);
+    cliOk(['stack', 'rm', 'privstack']);
+  });
+
+  test('DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 in a daemon\'s environment: its node never pulls (Docker\'s switch)', async () => {
+    const h3 = hs.host(3);
+    await h3.shoal!.stop();
+    h3.shoal!.opts.env = { DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: '1' };
+    await h3.shoal!.start();
+    const ref = `${open.addr}/app:offline`;
+    commitDistinct(m(), ref, 'OFFLINE=1');
+    engineOk(m(), ['push', ref]);
+    const digest = await open.digest('app', 'offline');
+    cliOk(['service', 'create', '--detach', '--name', 'offline', '--constraint', 'node.hostname==h3', ref, 'sleep', '100000']);
+    const rejected = await waitFor(async () => (await tasks('offline')).find((t) => t.Status.State === 'rejected'), 60_000, 'offline rejected on h3');
+    assert.equal(rejected.Status.Err, `No such image: ${ref}@${digest}`);
+    assert.equal(hasImage(h3, `${open.addr}/app@${digest}`), false, 'h3 did not pull');
+    // the same image on h2 (pulls allowed) runs
+    cliOk(['service', 'update', '--detach', '--constraint-rm', 'node.hostname==h3', '--constraint-add', 'node.hostname==h2', 'offline']);
+    await waitFor(async () => (await tasks('offline')).some((t) => t.Status.State === 'running'), 60_000, 'offline running on h2');
+    cliOk(['service', 'rm', 'offline']);
+  });
 });
+
+/** An image with its own digest (the test image's layers, one more ENV), tagged `ref` in h's engine. */
+function commitDistinct(h: TestHost, ref: string, env: string): void {
+  const name = `c${Math.random().toString(16).slice(2, 10)}`;
+  for (const args of [['create', '--name', name, HOSTS_IMAGE, 'true'], ['commit', '--change', `ENV ${env}`, name, ref], ['rm', name]]) {
+    const r = h.engineDocker(args);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+  }
+}

@@ -100,11 +100,15 @@ test('filters: labels, names by prefix, modes, up-to-date tasks', () => {
 
 test('a network is held by tasks still wanted and not ended, not by a removed service\'s tasks shutting down (swarmkit)', () => {
   const net = { ID: 'n1', Spec: { Name: 'demo_default', Labels: {} } } as unknown as Network;
-  const task = (desired: string, state: string) =>
-    ({ ID: `t-${desired}-${state}`, DesiredState: desired, Status: { State: state }, NetworksAttachments: [{ Network: { ID: 'n1' } }] }) as unknown as Task;
-  assert.throws(() => checkNetworkRemovable(net, [], [task('running', 'running')]), /network n1 is in use by task t-running-running/);
-  assert.throws(() => checkNetworkRemovable(net, [], [task('running', 'starting')]), /in use by task/);
-  checkNetworkRemovable(net, [], [task('remove', 'running')]);
-  checkNetworkRemovable(net, [], [task('shutdown', 'running')]);
-  checkNetworkRemovable(net, [], [task('running', 'failed')]);
+  const task = (desired: string, state: string, service = 's1') =>
+    ({ ID: `t-${desired}-${state}`, ServiceID: service, DesiredState: desired, Status: { State: state }, NetworksAttachments: [{ Network: { ID: 'n1' } }] }) as unknown as Task;
+  // s1 exists and uses another network only (its tasks still carry n1 from an earlier spec)
+  const services = [{ ID: 's1', Spec: { Name: 'web', TaskTemplate: {} } }] as unknown as Service[];
+  assert.throws(() => checkNetworkRemovable(net, services, [task('running', 'running')]), /network n1 is in use by task t-running-running/);
+  assert.throws(() => checkNetworkRemovable(net, services, [task('running', 'starting')]), /in use by task/);
+  checkNetworkRemovable(net, services, [task('remove', 'running')]);
+  checkNetworkRemovable(net, services, [task('shutdown', 'running')]);
+  checkNetworkRemovable(net, services, [task('running', 'failed')]);
+  // the service is gone, the orchestrator has not marked its task yet
+  checkNetworkRemovable(net, services, [task('running', 'running', 'gone')]);
 });
