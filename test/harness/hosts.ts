@@ -18,7 +18,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TestDaemon, runDocker, waitFor, type DaemonOptions, type DockerResult } from './daemon';
+import { TestDaemon, parseTable, runDocker, waitFor, type DaemonOptions, type DockerResult } from './daemon';
 
 /** The name every host's engine knows the imported test image by (as a user without a registry would tag it). */
 export const HOSTS_IMAGE = 'busybox:local';
@@ -106,6 +106,13 @@ export class TestHost {
   /** The docker CLI against this host's engine (not Shoal). */
   engineDocker(args: string[], opts: { timeoutMs?: number; input?: string } = {}): DockerResult {
     return runDocker(this.engine, args, opts);
+  }
+
+  /** The docker CLI against this host's engine; throws with the CLI's output when it fails. */
+  engineDockerOk(args: string[], opts: { timeoutMs?: number } = {}): string {
+    const r = this.engineDocker(args, opts);
+    if (r.status !== 0) throw new Error(`${this.name}'s engine: docker ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+    return r.stdout;
   }
 
   /** The docker CLI against this host's Shoal daemon. */
@@ -231,6 +238,23 @@ export class TestHosts {
       throw err;
     }
     return h;
+  }
+
+  /**
+   * Starts a Shoal daemon on every host (docker runtime), `swarm init` on h1, the others join as
+   * workers through the real CLI; resolves once all are Ready, with each node ID's host.
+   */
+  async swarmOfWorkers(): Promise<Map<string, TestHost>> {
+    await Promise.all(this.hosts.map((h) => h.startShoal()));
+    const m = this.host(1);
+    m.dockerOk(['swarm', 'init', '--advertise-addr', m.ip]);
+    const worker = m.dockerOk(['swarm', 'join-token', '-q', 'worker']).trim();
+    for (const h of this.hosts.slice(1)) h.dockerOk(['swarm', 'join', '--token', worker, `${m.ip}:2377`]);
+    const byNode = new Map<string, TestHost>();
+    for (const h of this.hosts) byNode.set(h.dockerOk(['info', '--format', '{{.Swarm.NodeID}}']).trim(), h);
+    const n = this.hosts.length;
+    await waitFor(() => parseTable(m.dockerOk(['node', 'ls'])).filter((r) => r.STATUS === 'Ready').length === n, 30_000, `${n} Ready nodes`);
+    return byNode;
   }
 
   host(i: number): TestHost {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { waitFor } from './daemon';
+import { hostsTestOptions } from './hosts';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -17,6 +18,14 @@ export const REGISTRY_BIN = '/usr/bin/docker-registry';
 export function registryUnavailableReason(): string | undefined {
   if (!fs.existsSync(REGISTRY_BIN)) return `registry tests need ${REGISTRY_BIN} (apt-get install docker-registry)`;
   return undefined;
+}
+
+/** `describe` options for multi-host tests with a registry: skip with the reason, except under CI=true (then they fail loudly). */
+export function registryTestOptions(): { skip?: string } {
+  const o = hostsTestOptions();
+  if (o.skip) return o;
+  const why = registryUnavailableReason();
+  return why && process.env.CI !== 'true' ? { skip: why } : {};
 }
 
 export interface RegistryOptions {

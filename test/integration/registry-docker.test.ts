@@ -10,21 +10,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseTable, waitFor, type TaskJson } from '../harness/daemon';
-import { HOSTS_IMAGE, TestHosts, hostsTestOptions, type TestHost } from '../harness/hosts';
-import { TestRegistry, registryUnavailableReason } from '../harness/registry';
-
-function testOptions(): { skip?: string } {
-  const o = hostsTestOptions();
-  if (o.skip) return o;
-  const why = registryUnavailableReason();
-  return why && process.env.CI !== 'true' ? { skip: why } : {};
-}
+import { waitFor, type TaskJson } from '../harness/daemon';
+import { HOSTS_IMAGE, TestHosts, type TestHost } from '../harness/hosts';
+import { TestRegistry, registryTestOptions } from '../harness/registry';
 
 const USER = 'shoal';
 const PASSWORD = 'registry-pass-7c1d';
 
-describe('images from a registry on every host (docker runtime, 3 hosts)', { ...testOptions(), concurrency: false, timeout: 300_000 }, () => {
+describe('images from a registry on every host (docker runtime, 3 hosts)', { ...registryTestOptions(), concurrency: false, timeout: 300_000 }, () => {
   let hs: TestHosts;
   let open: TestRegistry;
   let priv: TestRegistry;
@@ -38,11 +31,7 @@ describe('images from a registry on every host (docker runtime, 3 hosts)', { ...
     assert.equal(r.status, 0, `docker ${args.join(' ')}:\n${r.stdout}\n${r.stderr}\n--- daemon log ---\n${m().shoal!.log()}`);
     return r;
   };
-  const engineOk = (h: TestHost, args: string[]) => {
-    const r = h.engineDocker(['--config', cliConfig, ...args], { timeoutMs: 120_000 });
-    assert.equal(r.status, 0, `engine ${h.name}: docker ${args.join(' ')}:\n${r.stdout}\n${r.stderr}`);
-    return r.stdout;
-  };
+  const engineOk = (h: TestHost, args: string[]) => h.engineDockerOk(['--config', cliConfig, ...args], { timeoutMs: 120_000 });
   const tasks = (service: string): Promise<TaskJson[]> => m().shoal!.tasksOf(service);
   const hasImage = (h: TestHost, ref: string) => h.engineDocker(['image', 'inspect', ref]).status === 0;
 
@@ -50,12 +39,7 @@ describe('images from a registry on every host (docker runtime, 3 hosts)', { ...
     hs = await TestHosts.up({ count: 3, registryOnBridge: true });
     cliConfig = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-registry-cli-'));
     [open, priv] = await Promise.all([TestRegistry.start({ host: hs.bridgeIp }), TestRegistry.start({ host: hs.bridgeIp, users: { [USER]: PASSWORD } })]);
-    await Promise.all(hs.hosts.map((h) => h.startShoal()));
-    m().dockerOk(['swarm', 'init', '--advertise-addr', m().ip]);
-    const worker = m().dockerOk(['swarm', 'join-token', '-q', 'worker']).trim();
-    for (const h of hs.hosts.slice(1)) h.dockerOk(['swarm', 'join', '--token', worker, `${m().ip}:2377`]);
-    for (const h of hs.hosts) nodeHost.set(h.dockerOk(['info', '--format', '{{.Swarm.NodeID}}']).trim(), h);
-    await waitFor(() => parseTable(m().dockerOk(['node', 'ls'])).filter((r) => r.STATUS === 'Ready').length === 3, 30_000, 'three Ready nodes');
+    for (const [id, h] of await hs.swarmOfWorkers()) nodeHost.set(id, h);
   });
 
   after(async () => {
@@ -72,7 +56,7 @@ describe('images from a registry on every host (docker runtime, 3 hosts)', { ...
     assert.match(digest ?? '', /^sha256:[0-9a-f]{64}$/);
     for (const h of hs.hosts.slice(1)) assert.equal(hasImage(h, ref), false, `${h.name} has no ${ref} before`);
 
-    const r = cliOk(['service', 'create', '--replicas', '3', '--name', 'app', '--stop-grace-period', '1s', ref, 'sleep', '100000']);
+    const r = cliOk(['service', 'create', '--replicas', '3', '--name', 'app', '--stop-grace-period', '1s', '--update-monitor', '1s', '--rollback-monitor', '1s', ref, 'sleep', '100000']);
     assert.match(r.stdout, /verify: Service (\S+) converged/);
     assert.equal(r.stderr.includes('could not be accessed on a registry'), false, r.stderr);
     const pinned = `${ref}@${digest}`;
@@ -121,7 +105,7 @@ describe('images from a registry on every host (docker runtime, 3 hosts)', { ...
     assert.equal(hasImage(hs.host(2), ref), false);
     cliOk(['service', 'rm', 'noauth']);
 
-    const r = cliOk(['service', 'create', '--with-registry-auth', '--mode', 'global', '--name', 'priv', '--stop-grace-period', '1s', ref, 'sleep', '100000']);
+    const r = cliOk(['service', 'create', '--with-registry-auth', '--mode', 'global', '--name', 'priv', '--stop-grace-period', '1s', '--update-monitor', '1s', ref, 'sleep', '100000']);
     assert.match(r.stdout, /verify: Service (\S+) converged/);
     assert.equal(cliOk(['service', 'inspect', '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}', 'priv']).stdout.trim(), `${ref}@${digest}`);
     const running = (await tasks('priv')).filter((t) => t.Status.State === 'running');
@@ -204,8 +188,5 @@ describe('images from a registry on every host (docker runtime, 3 hosts)', { ...
 /** An image with its own digest (the test image's layers, one more ENV), tagged `ref` in h's engine. */
 function commitDistinct(h: TestHost, ref: string, env: string): void {
   const name = `c${Math.random().toString(16).slice(2, 10)}`;
-  for (const args of [['create', '--name', name, HOSTS_IMAGE, 'true'], ['commit', '--change', `ENV ${env}`, name, ref], ['rm', name]]) {
-    const r = h.engineDocker(args);
-    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
-  }
+  for (const args of [['create', '--name', name, HOSTS_IMAGE, 'true'], ['commit', '--change', `ENV ${env}`, name, ref], ['rm', name]]) h.engineDockerOk(args);
 }

@@ -13,16 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseTable, waitFor, type TaskJson } from '../harness/daemon';
-import { HOSTS_IMAGE, TestHosts, hostsTestOptions, type TestHost } from '../harness/hosts';
+import { HOSTS_IMAGE, TestHosts, type TestHost } from '../harness/hosts';
 import { httpGet } from '../harness/probes';
-import { TestRegistry, registryUnavailableReason } from '../harness/registry';
-
-function testOptions(): { skip?: string } {
-  const o = hostsTestOptions();
-  if (o.skip) return o;
-  const why = registryUnavailableReason();
-  return why && process.env.CI !== 'true' ? { skip: why } : {};
-}
+import { TestRegistry, registryTestOptions } from '../harness/registry';
 
 const STACK = 'stackdemo';
 const NS_LABEL = 'com.docker.stack.namespace';
@@ -81,7 +74,7 @@ function composeFile(reg: string, opts: { mongoEnv?: string; withMongo?: boolean
   ].join('\n');
 }
 
-describe('seed 004: docker stack deploy of a compose file on three hosts (docker runtime, real CLI)', { ...testOptions(), concurrency: false, timeout: 300_000 }, () => {
+describe('seed 004: docker stack deploy of a compose file on three hosts (docker runtime, real CLI)', { ...registryTestOptions(), concurrency: false, timeout: 300_000 }, () => {
   let hs: TestHosts;
   let reg: TestRegistry;
   let dir: string;
@@ -92,11 +85,7 @@ describe('seed 004: docker stack deploy of a compose file on three hosts (docker
     assert.equal(r.status, 0, `docker ${args.join(' ')}:\n${r.stdout}\n${r.stderr}\n--- daemon log ---\n${m().shoal!.log()}`);
     return r;
   };
-  const engineOk = (h: TestHost, args: string[]) => {
-    const r = h.engineDocker(args, { timeoutMs: 120_000 });
-    assert.equal(r.status, 0, `engine ${h.name}: docker ${args.join(' ')}:\n${r.stdout}\n${r.stderr}`);
-    return r.stdout;
-  };
+  const engineOk = (h: TestHost, args: string[]) => h.engineDockerOk(args, { timeoutMs: 120_000 });
   const writeCompose = (name: string, text: string) => {
     const f = path.join(dir, name);
     fs.writeFileSync(f, text);
@@ -109,12 +98,7 @@ describe('seed 004: docker stack deploy of a compose file on three hosts (docker
     hs = await TestHosts.up({ count: 3, registryOnBridge: true });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-stack-'));
     reg = await TestRegistry.start({ host: hs.bridgeIp });
-    await Promise.all(hs.hosts.map((h) => h.startShoal()));
-    m().dockerOk(['swarm', 'init', '--advertise-addr', m().ip]);
-    const worker = m().dockerOk(['swarm', 'join-token', '-q', 'worker']).trim();
-    for (const h of hs.hosts.slice(1)) h.dockerOk(['swarm', 'join', '--token', worker, `${m().ip}:2377`]);
-    for (const h of hs.hosts) nodeHost.set(h.dockerOk(['info', '--format', '{{.Swarm.NodeID}}']).trim(), h);
-    await waitFor(() => parseTable(m().dockerOk(['node', 'ls'])).filter((r) => r.STATUS === 'Ready').length === 3, 30_000, 'three Ready nodes');
+    for (const [id, h] of await hs.swarmOfWorkers()) nodeHost.set(id, h);
     for (const image of ['nodejs', 'mongo']) {
       engineOk(m(), ['tag', HOSTS_IMAGE, `${reg.addr}/${image}`]);
       engineOk(m(), ['push', `${reg.addr}/${image}`]);
