@@ -196,9 +196,12 @@ describe('seed 004: docker stack deploy of a compose file on three hosts (docker
     assert.deepEqual((await running(`${STACK}_nodejs`)).map((t) => t.ID).sort(), appBefore, 'nodejs tasks still untouched');
   });
 
-  test('--resolve-image never keeps the tag (no digest); always pins the digest', () => {
+  test('--resolve-image never keeps the tag (no digest), changed too when the image is the same, always pins the digest', () => {
     const f = writeCompose('one.yml', ["version: '3'", 'services:', '  web:', `    image: ${reg.addr}/nodejs`, '    command: sleep 100000', ''].join('\n'));
     cliOk(['stack', 'deploy', '--resolve-image', 'never', '-c', f, 'never']);
+    assert.equal(cliOk(['service', 'inspect', '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}', 'never_web']).stdout.trim(), `${reg.addr}/nodejs:latest`);
+    // changed: the CLI asks the registry only when the image differs from the label com.docker.stack.image
+    cliOk(['stack', 'deploy', '--resolve-image', 'changed', '-c', f, 'never']);
     assert.equal(cliOk(['service', 'inspect', '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}', 'never_web']).stdout.trim(), `${reg.addr}/nodejs:latest`);
     cliOk(['stack', 'deploy', '--resolve-image', 'always', '-c', f, 'never']);
     assert.match(cliOk(['service', 'inspect', '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}', 'never_web']).stdout.trim(), new RegExp(`^${reg.addr.replace(/\./g, '\\.')}/nodejs:latest@sha256:[0-9a-f]{64}$`));
