@@ -171,6 +171,29 @@ describe('docker executor against a real engine', engineTestOptions(), () => {
     assert.deepEqual(await c3.wait(), { exitCode: 3, error: 'task: non-zero exit (3)' });
   });
 
+  test('a missing image is pulled with the task\'s credentials; a failed pull is reported and prepare fails "No such image"; prefer-offline never pulls', async () => {
+    // nothing listens on loopback port 1: the engine's pull fails at once
+    const ref = '127.0.0.1:1/shoal-none:1';
+    const failures: string[] = [];
+    const pulling = new DockerExecutor({ engine, hostname: 'dockerhost', nodeId: () => nodeId, onPullFailure: (r, err) => failures.push(`${r}: ${err.message}`) });
+    const t = task({ Image: ref, PullOptions: { RegistryAuth: 'eyJ1c2VybmFtZSI6InUiLCJwYXNzd29yZCI6InAifQ==' } });
+    await assert.rejects(pulling.controller(t).prepare(), (e: unknown) => isKind(e, 'NotFound') && (e as Error).message === `No such image: ${ref}`);
+    assert.equal(failures.length, 1);
+    assert.ok(failures[0]!.startsWith(`${ref}: `) && failures[0]!.includes('127.0.0.1:1'), failures[0]);
+    assert.equal(failures[0]!.includes('eyJ1c2VybmFtZSI'), false, 'no credentials in the report');
+
+    const offline: string[] = [];
+    const noPull = new DockerExecutor({ engine, hostname: 'dockerhost', nodeId: () => nodeId, pull: false, onPullFailure: (r) => offline.push(r) });
+    await assert.rejects(noPull.controller(task({ Image: ref })).prepare(), (e: unknown) => isKind(e, 'NotFound') && (e as Error).message === `No such image: ${ref}`);
+    assert.deepEqual(offline, [], 'no pull tried');
+    // an image the engine has is used without a pull
+    const have: string[] = [];
+    const c = new DockerExecutor({ engine, hostname: 'dockerhost', nodeId: () => nodeId, onPullFailure: (r) => have.push(r) }).controller(task({ Command: ['true'] }));
+    controllers.push(c);
+    await c.prepare();
+    assert.deepEqual(have, []);
+  });
+
   test('prepare and start are idempotent; a finished container is not restarted', async () => {
     const t = task({ Command: ['sh', '-c', 'echo once'] });
     const c = await started(t);
