@@ -217,6 +217,8 @@ describe('seed 004: docker stack deploy of a compose file on three hosts (docker
     assert.equal(cliOk(['stack', 'ls']).stdout.trim(), 'NAME      SERVICES');
     for (const h of hs.hosts) {
       await waitFor(() => engineOk(h, ['ps', '-aq', '--filter', `label=${NS_LABEL}=${STACK}`]).trim() === '', 60_000, `no stack container on ${h.name}`);
+      // no service publishes a port any more and the stack's overlay is gone: no engine network of Shoal's is left
+      await waitFor(() => engineOk(h, ['network', 'ls', '-q', '--filter', 'label=com.shoal.network.id']).trim() === '', 60_000, `no overlay left on ${h.name}`);
     }
     const vols = hs.hosts.flatMap((h) => engineOk(h, ['volume', 'ls', '-q', '--filter', `label=${NS_LABEL}=${STACK}`]).split('\n').filter(Boolean));
     assert.deepEqual(vols, [`${STACK}_mongo_data`]);
