@@ -158,6 +158,11 @@ test('ls, services, ps', async () => {
       assert.equal(r.status, 0, r.stderr);
       assert.equal(ok(args), r.stdout, `shoal ${args.join(' ')} prints what docker ${args.join(' ')} prints`);
     }
+    // ps: the same rows (CURRENT STATE says "… seconds ago", which moves between the two calls)
+    const noAge = (out: string) => parseTable(out).map(({ ['CURRENT STATE']: state, ...rest }) => ({ ...rest, STATE: state!.split(' ')[0] }));
+    const r = runDocker(d.host, ['stack', 'ps', 'stackdemo']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(noAge(ok(['stack', 'ps', 'stackdemo'])), noAge(r.stdout));
   }
   const ps = parseTable(ok(['stack', 'ps', 'stackdemo']));
   assert.deepEqual(ps.map((r) => [r.NAME, r.IMAGE, r.NODE, r['DESIRED STATE']]).sort(), [

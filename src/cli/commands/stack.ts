@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { isTerminal, type NetworkCreateRequest, type ServiceSpec } from '../../types';
+import type { NetworkCreateRequest, ServiceSpec } from '../../types';
 import { CliError, DaemonError, filters } from '../client';
 import type { Ctx } from '../context';
 import { getInfo, listTasks, nodeNameMap } from '../context';
@@ -290,19 +290,6 @@ export async function ps(ctx: Ctx, ns: string, o: { quiet?: boolean }): Promise<
   ctx.out.write(formatTaskTable(tasks, { serviceNames, nodeNames: await nodeNameMap(ctx), nowMs: ctx.now() }));
 }
 
-/**
- * A removed service's tasks keep their network attachments until they have stopped, and the daemon
- * refuses to remove a network a live task is on (as swarmkit does): wait for them, bounded.
- */
-async function waitTasksReleased(ctx: Ctx, serviceIds: ReadonlySet<string>, timeoutMs = 60_000): Promise<void> {
-  const deadline = ctx.now() + timeoutMs;
-  while (ctx.now() < deadline) {
-    const tasks = await ctx.api.get<{ ServiceID: string; Status: { State: Parameters<typeof isTerminal>[0] } }[]>('/tasks');
-    if (!tasks.some((t) => serviceIds.has(t.ServiceID) && !isTerminal(t.Status.State))) return;
-    await ctx.sleep(200);
-  }
-}
-
 export async function rm(ctx: Ctx, names: string[]): Promise<void> {
   const failed: string[] = [];
   for (const ns of names) {
@@ -325,7 +312,6 @@ export async function rm(ctx: Ctx, names: string[]): Promise<void> {
       }
     };
     for (const s of svcs) await remove('service', s.Spec.Name, `/services/${s.ID}`, s.ID);
-    if (nets.length && svcs.length) await waitTasksReleased(ctx, new Set(svcs.map((s) => s.ID)));
     for (const s of secrets) await remove('secret', s.Spec.Name, `/secrets/${s.ID}`, s.ID);
     for (const c of configs) await remove('config', c.Spec.Name, `/configs/${c.ID}`, c.ID);
     for (const n of nets) await remove('network', n.Name, `/networks/${n.Id}`, n.Id);
