@@ -7,6 +7,7 @@ import type { Clock } from '../lib/ports';
 import { TaskManager, errText, type AgentLogger } from './task-manager';
 import { stopGraceMs, type Health } from './exec/step';
 import { writeFileDurable } from '../sys/durable-file';
+import { DependencyStore } from './dependencies';
 
 // The worker reconciles the agent's assignment set with the task managers it runs, and keeps that
 // set (with the last status of each task) on disk, so a restarted daemon re-adopts its tasks
@@ -47,6 +48,8 @@ export class Worker {
   private closed = false;
   private dirReady = false;
   private readonly dir: string;
+  /** Secrets and configs for this node's tasks: memory only. */
+  readonly dependencies = new DependencyStore();
 
   constructor(private readonly opts: WorkerOptions) {
     this.dir = path.join(opts.dataDir, 'worker');
@@ -96,6 +99,7 @@ export class Worker {
 
   private async apply(msg: AssignmentsMessage): Promise<void> {
     if (this.closed) return;
+    this.dependencies.learn(msg);
     if (msg.type === 'complete') {
       const keep = new Set(msg.updateTasks.map((t) => t.ID));
       for (const id of [...this.managers.keys()]) if (!keep.has(id)) await this.removeTask(id);
@@ -103,6 +107,7 @@ export class Worker {
     for (const t of msg.updateTasks) this.upsert(t);
     for (const id of msg.removeTasks) await this.removeTask(id);
     if (msg.type === 'complete') await this.removeOrphans();
+    this.dependencies.forget(msg);
     this.scheduleSave();
   }
 
@@ -115,7 +120,7 @@ export class Worker {
   private startManager(t: Task, adopt: boolean): void {
     const m = new TaskManager({
       task: t,
-      controller: this.opts.executor.controller(t),
+      controller: this.opts.executor.controller(t, this.dependencies),
       report: (taskId: string, status: TaskStatus, health?: Health, endpoints?: TaskEndpoint[]) => this.onStatus(taskId, status, health, endpoints),
       clock: this.opts.clock,
       logger: this.opts.logger,
