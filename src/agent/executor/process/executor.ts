@@ -168,6 +168,8 @@ export class ProcessController implements TaskController {
    * /run/secrets. The variables, not the files' bytes, are what the task's state records.
    */
   private async writeFiles(): Promise<string[]> {
+    const c = this.task.Spec.ContainerSpec;
+    if (!c?.Secrets?.length && !c?.Configs?.length) return [];
     const files = taskFiles(this.task, this.deps, await this.exec.describe());
     if (!files.length) return [];
     const dir = this.exec.filesDir(this.task.ID);
