@@ -108,6 +108,10 @@ export class Worker {
     for (const id of msg.removeTasks) await this.removeTask(id);
     if (msg.type === 'complete') await this.removeOrphans();
     this.dependencies.forget(msg);
+    if (msg.updateSecrets || msg.updateConfigs || msg.removeSecrets || msg.removeConfigs) {
+      // IDs only: what this node was given, for operators and tests (never the data)
+      this.opts.logger?.info(this.dependencies.held(), 'worker: secrets and configs held');
+    }
     this.scheduleSave();
   }
 

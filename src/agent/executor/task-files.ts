@@ -120,8 +120,7 @@ const isRoot = () => typeof process.getuid === 'function' && process.getuid() ==
  */
 export function writeTaskFiles(dir: string, files: TaskFile[], placeOf: (f: TaskFile, index: number) => string, owner?: { uid: number; gid: number }): string[] {
   fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o700 });
-  fs.mkdirSync(dir, { mode: 0o700 });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const root = isRoot();
   if (root && owner) fs.chownSync(dir, owner.uid, owner.gid);
   return files.map((f, i) => {
@@ -138,6 +137,12 @@ export function writeTaskFiles(dir: string, files: TaskFile[], placeOf: (f: Task
   });
 }
 
+/** Removes a task's directory, and the daemon's directory with it once no task has one there. */
 export function removeTaskFiles(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    fs.rmdirSync(path.dirname(dir));
+  } catch {
+    // other tasks' directories are still there (ENOTEMPTY), or it is gone already
+  }
 }
