@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { invalidArgument } from '../../lib/errors';
 import type { Config, FileTarget, Secret, Task } from '../../types';
 import { GOLANG_TEMPLATING } from '../../types';
-import { renderTemplate, type TemplateContext } from '../exec/template';
+import { renderTemplate, type TemplateContext } from './core/template';
 import type { TaskDependencies } from './types';
 
 // The secret and config files of one task, as both runtimes deliver them (docs/design/secrets.md):

@@ -1,4 +1,4 @@
-import { invalidArgument } from '../../lib/errors';
+import { invalidArgument } from '../../../lib/errors';
 
 // Templated secrets and configs (`Templating: {Name: "golang"}`), rendered per task on the node as
 // swarmkit's template package does, for the subset of Go's text/template it documents: fields of
