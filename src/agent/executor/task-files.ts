@@ -70,6 +70,9 @@ export function taskFiles(task: Task, deps: TaskDependencies | undefined, node: 
   const ctx = templateContext(task, node);
   const fns = { env: (k: string) => env.get(k) ?? '', secret: (t: string) => byTarget('secret', t), config: (t: string) => byTarget('config', t) };
   const data = (o: Secret | Config): Buffer => {
+    const driver = (o as Secret).Spec.Driver?.Name;
+    // the value of a driver secret comes from its plugin, which this daemon cannot run
+    if (driver && !o.Spec.Data) throw invalidArgument(`secret ${o.Spec.Name}: secret driver ${driver} is not supported by this daemon`);
     const tpl = o.Spec.Templating?.Name;
     if (!tpl) return raw(o);
     if (tpl !== GOLANG_TEMPLATING) throw invalidArgument(`unrecognized template type ${tpl}`);

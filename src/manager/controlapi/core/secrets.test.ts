@@ -67,7 +67,7 @@ test('service references: missing or renamed objects refused with swarmkit text'
   assert.doesNotThrow(() => checkReferences(svc('a', { Secrets: [ref('s1', 'one')] }).Spec, lookup));
   assert.throws(() => checkReferences(svc('a', { Secrets: [ref('nope', 'nope')] }).Spec, lookup), /desc = secret not found: nope$/);
   assert.throws(() => checkReferences(svc('a', { Secrets: [ref('s1', 'other'), ref('x', 'y')] }).Spec, lookup), /desc = secrets not found: other, y$/);
-  assert.throws(() => checkReferences(svc('a', { Configs: [{ ConfigID: 'c', ConfigName: 'cfg' }] }).Spec, lookup), /desc = config not found: cfg$/);
+  assert.throws(() => checkReferences(svc('a', { Configs: [{ ConfigID: 'c', ConfigName: 'cfg', File: { Name: '/cfg' } }] }).Spec, lookup), /desc = config not found: cfg$/);
 });
 
 test('remove refused while a service refers to it', () => {
@@ -77,4 +77,19 @@ test('remove refused while a service refers to it', () => {
   assert.throws(() => checkRemovable('secret', s, [users[0]!]), /desc = secret 'one' is in use by the following service: web$/);
   assert.throws(() => checkRemovable('secret', s, users), /desc = secret 'one' is in use by the following services: web, api$/);
   assert.doesNotThrow(() => checkRemovable('config', s, users), 'a config of the same ID is another object');
+});
+
+test('reference shapes: IDs, names and targets required, one reference per target', () => {
+  const lookup = { secret: (id: string) => secret(id, id), config: (id: string) => secret(id, id) };
+  const check = (c: Partial<ServiceSpec['TaskTemplate']['ContainerSpec']>) => () => checkReferences(svc('a', c).Spec, lookup);
+  assert.throws(check({ Secrets: [{ SecretID: '', SecretName: 'x', File: { Name: 'x' } }] }), /desc = malformed secret reference$/);
+  assert.throws(check({ Secrets: [{ SecretID: 'x', SecretName: 'x' }] }), /desc = malformed secret reference, no target provided$/);
+  assert.throws(check({ Secrets: [{ SecretID: 'x', SecretName: 'x', File: { Name: '' } }] }), /desc = malformed file secret reference, invalid target file name provided$/);
+  assert.throws(
+    check({ Secrets: [{ SecretID: 'a', SecretName: 'a', File: { Name: 't' } }, { SecretID: 'b', SecretName: 'b', File: { Name: 't' } }] }),
+    /desc = secret references 'a' and 'b' have a conflicting target: 't'$/,
+  );
+  assert.throws(check({ Configs: [{ ConfigID: 'c', ConfigName: 'c' }] }), /desc = malformed config reference, no target provided$/);
+  assert.doesNotThrow(check({ Configs: [{ ConfigID: 'c', ConfigName: 'c', Runtime: {} }] }), 'a runtime target has no file');
+  assert.doesNotThrow(check({ Secrets: [{ SecretID: 'a', SecretName: 'a', File: { Name: 't' } }], Configs: [{ ConfigID: 'c', ConfigName: 'c', File: { Name: 't' } }] }), 'secrets and configs are separate');
 });

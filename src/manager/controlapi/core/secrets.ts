@@ -80,6 +80,8 @@ export function withoutData<T extends SecretLike>(o: T): T {
 export function checkReferences(spec: ServiceSpec, lookup: { secret: (id: string) => SecretLike | undefined; config: (id: string) => SecretLike | undefined }): void {
   const c = spec.TaskTemplate?.ContainerSpec;
   if (!c) return;
+  validateRefs('secret', (c.Secrets ?? []).map((r) => ({ id: r.SecretID, name: r.SecretName, file: r.File, runtime: false })));
+  validateRefs('config', (c.Configs ?? []).map((r) => ({ id: r.ConfigID, name: r.ConfigName, file: r.File, runtime: !!r.Runtime })));
   const failed = (refs: { id: string; name: string }[], get: (id: string) => SecretLike | undefined) =>
     refs.filter((r) => {
       const o = get(r.id);
@@ -89,6 +91,21 @@ export function checkReferences(spec: ServiceSpec, lookup: { secret: (id: string
   if (secrets.length) throw invalid(`${secrets.length === 1 ? 'secret' : 'secrets'} not found: ${secrets.join(', ')}`);
   const configs = failed((c.Configs ?? []).map((r) => ({ id: r.ConfigID, name: r.ConfigName })), lookup.config);
   if (configs.length) throw invalid(`${configs.length === 1 ? 'config' : 'configs'} not found: ${configs.join(', ')}`);
+}
+
+/** swarmkit's validateSecretRefsSpec / validateConfigRefsSpec: well-formed references, one per file target. */
+function validateRefs(kind: SecretKind, refs: { id: string; name: string; file?: { Name?: string }; runtime: boolean }[]): void {
+  const targets = new Map<string, string>();
+  for (const r of refs) {
+    if (!r.id || !r.name) throw invalid(`malformed ${kind} reference`);
+    if (!r.file && !r.runtime) throw invalid(`malformed ${kind} reference, no target provided`);
+    if (!r.file) continue;
+    const target = r.file.Name ?? '';
+    if (!target) throw invalid(`malformed file ${kind} reference, invalid target file name provided`);
+    const prev = targets.get(target);
+    if (prev !== undefined) throw invalid(`${kind} references '${prev}' and '${r.name}' have a conflicting target: '${target}'`);
+    targets.set(target, r.name);
+  }
 }
 
 /** swarmkit's RemoveSecret/RemoveConfig refusal while a service's spec refers to the object. */
