@@ -60,7 +60,12 @@ describe('services and tasks', () => {
     assert.equal(json(t)[0].internal, undefined);
     assert.equal(json(await call(sock, 'GET', '/tasks/task1')).ID, 'task1');
     assert.equal((await call(sock, 'GET', '/tasks/nope')).status, 404);
-    assert.equal((await call(sock, 'GET', '/secrets')).status, 501);
+    const sl = await call(sock, 'GET', '/secrets?filters=' + encodeURIComponent('{"names":{"db":true}}'));
+    assert.equal(sl.status, 200);
+    assert.deepEqual(json(sl), []);
+    assert.deepEqual(backend.last('listSecrets'), [{ names: ['db'] }]);
+    assert.equal((await call(sock, 'GET', '/configs?filters=' + encodeURIComponent('{"driver":{"x":true}}'))).status, 400, "moby's secret/config filters only");
+    assert.equal((await call(sock, 'GET', '/secrets/nope')).status, 404);
   });
 
   test('service logs: multiplexed frames with details and timestamps', async () => {

@@ -190,7 +190,8 @@ export class FakeBackend implements ClusterBackend {
     return undefined;
   }
   // Secrets and configs likewise (test/e2e/secrets.test.ts).
-  async listSecrets(): Promise<never[]> {
+  async listSecrets(f: Filters): Promise<never[]> {
+    this.rec('listSecrets', f);
     return [];
   }
   async getSecret(ref: string): Promise<never> {
