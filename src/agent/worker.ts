@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { AssignmentsMessage, Task, TaskEndpoint, TaskStatus, TaskStatusUpdate } from '../types';
-import { isAtLeast } from '../types';
+import { isAtLeast, referencedIds } from '../types';
 import type { Executor, TaskController } from './executor/types';
 import type { Clock } from '../lib/ports';
 import { TaskManager, errText, type AgentLogger } from './task-manager';
@@ -65,7 +65,13 @@ export class Worker {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.logger?.warn({ err: errText(err) }, 'worker: state file unreadable, starting empty');
     }
-    for (const t of state?.tasks ?? []) this.startManager(t, true);
+    for (const t of state?.tasks ?? []) {
+      // A task not yet prepared that needs secrets or configs waits for the session's first message:
+      // they are kept in memory only, so none are here yet, and that message names the task again
+      // if it is still this node's.
+      if (!isAtLeast(t.Status.State, 'preparing') && hasDependencies(t)) continue;
+      this.startManager(t, true);
+    }
   }
 
   /** Applies one assignment message. Messages are applied one at a time, in order. */
@@ -222,6 +228,11 @@ export class Worker {
     this.saving = this.saving.then(write, write);
     return this.saving;
   }
+}
+
+function hasDependencies(t: Task): boolean {
+  const ids = referencedIds(t.Spec);
+  return ids.secrets.length > 0 || ids.configs.length > 0;
 }
 
 /** A minimal task naming only an ID: enough for an executor to find and remove its runtime object. */
