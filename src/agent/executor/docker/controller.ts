@@ -181,7 +181,14 @@ export class DockerController implements TaskController {
     const net = this.opts.networking;
     const prepared = net && attachments.length ? await net.prepare(attachments) : undefined;
     const endpoints = prepared ? containerEndpoints(attachments, prepared) : [];
-    const files = await this.writeFiles();
+    let files: { Source: string; Target: string }[];
+    try {
+      files = await this.writeFiles();
+    } catch (err) {
+      // after a daemon restart the secrets come with the new session: a container made before has its files
+      if (await this.find().catch(() => undefined)) return;
+      throw err;
+    }
     const cfg = containerConfig(this.task, { image, networkMode: this.opts.networkMode, endpoints, files, ...(prepared?.nameserver ? { nameserver: prepared.nameserver } : {}) });
     try {
       const r = await this.engine.containerCreate(cfg, this.name);
