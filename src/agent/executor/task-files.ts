@@ -69,19 +69,19 @@ export function taskFiles(task: Task, deps: TaskDependencies | undefined, node: 
   };
   const ctx = templateContext(task, node);
   const fns = { env: (k: string) => env.get(k) ?? '', secret: (t: string) => byTarget('secret', t), config: (t: string) => byTarget('config', t) };
-  const data = (o: Secret | Config): Buffer => {
+  const data = (kind: 'secret' | 'config', o: Secret | Config): Buffer => {
     const driver = (o as Secret).Spec.Driver?.Name;
     // the value of a driver secret comes from its plugin, which this daemon cannot run
     if (driver && !o.Spec.Data) throw invalidArgument(`secret ${o.Spec.Name}: secret driver ${driver} is not supported by this daemon`);
     const tpl = o.Spec.Templating?.Name;
     if (!tpl) return raw(o);
     if (tpl !== GOLANG_TEMPLATING) throw invalidArgument(`unrecognized template type ${tpl}`);
-    return Buffer.from(renderTemplate(raw(o).toString('utf8'), ctx, fns), 'utf8');
+    return Buffer.from(renderTemplate(raw(o).toString('utf8'), ctx, fns, { quote: kind === 'config' }), 'utf8');
   };
   const file = (kind: 'secret' | 'config', f: FileTarget, o: Secret | Config): TaskFile => ({
     kind,
     target: f.Name,
-    data: data(o),
+    data: data(kind, o),
     uid: intOr(f.UID, 0),
     gid: intOr(f.GID, 0),
     mode: (f.Mode ?? DEFAULT_MODE) & 0o7777,

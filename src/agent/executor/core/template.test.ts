@@ -48,3 +48,9 @@ test('unsupported syntax is refused with a clear error, never half-rendered', ()
   assert.throws(() => render('{{ .Service }}'), /is not a value/);
   assert.throws(() => render('oops {{ .Service.Name'), /unclosed action/);
 });
+
+test("a secret's template text never shows in the error", () => {
+  const secretSrc = 'pw={{ if .Service.Name }}topsecret{{ end }}';
+  assert.throws(() => renderTemplate(secretSrc, ctx, fns, { quote: false }), (e: Error) => /unsupported action: only fields/.test(e.message) && !e.message.includes('.Service.Name'));
+  assert.throws(() => renderTemplate('{{ env topsecret }}', ctx, fns, { quote: false }), (e: Error) => e.message === 'template: expansion: env takes one string argument');
+});

@@ -59,21 +59,28 @@ function field(ctx: TemplateContext, path: string): string {
 
 const isMap = (_ctx: TemplateContext, names: string[]) => names.length === 2 && names[1] === 'Labels' && names[0] === 'Service';
 
-function action(body: string, ctx: TemplateContext, fns: TemplateFunctions): string {
+/** `quote`: whether an error may show the action's text (never for a secret's template: it is secret data). */
+function action(body: string, ctx: TemplateContext, fns: TemplateFunctions, quote: boolean): string {
   const a = body.trim();
+  const shown = quote ? ` {{${a}}}` : '';
   if (a.startsWith('/*') && a.endsWith('*/')) return '';
   if (/^(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(a)) return field(ctx, a);
   const call = /^(env|secret|config)\s+(.+)$/s.exec(a);
   if (call) {
     const arg = parseString(call[2]!.trim());
-    if (arg === undefined) throw fail(`${call[1]} takes one string argument: {{${a}}}`);
+    if (arg === undefined) throw fail(`${call[1]} takes one string argument${quote ? `: {{${a}}}` : ''}`);
     return fns[call[1] as keyof TemplateFunctions](arg);
   }
-  throw fail(`unsupported action {{${a}}}: only fields of .Service, .Node and .Task and the env, secret and config functions are supported`);
+  throw fail(`unsupported action${shown}: only fields of .Service, .Node and .Task and the env, secret and config functions are supported`);
 }
 
-/** Renders `src` (the secret's or config's data as text); throws InvalidArgument on what it cannot render. */
-export function renderTemplate(src: string, ctx: TemplateContext, fns: TemplateFunctions): string {
+/**
+ * Renders `src` (the secret's or config's data as text); throws InvalidArgument on what it cannot
+ * render. `opts.quote` (default true) lets the error show the offending action; false for secrets,
+ * whose template text must not reach a task's error, the store or a log.
+ */
+export function renderTemplate(src: string, ctx: TemplateContext, fns: TemplateFunctions, opts: { quote?: boolean } = {}): string {
+  const quote = opts.quote ?? true;
   let out = '';
   let i = 0;
   while (i < src.length) {
@@ -97,7 +104,7 @@ export function renderTemplate(src: string, ctx: TemplateContext, fns: TemplateF
       end = close - 1;
       trimAfter = true;
     }
-    out += action(src.slice(start, end), ctx, fns);
+    out += action(src.slice(start, end), ctx, fns, quote);
     i = close + 2;
     if (trimAfter) while (i < src.length && /\s/.test(src[i]!)) i++;
   }
