@@ -82,3 +82,30 @@ test('worker restart: a task not yet prepared that needs secrets waits for the n
   await waitFor('removed', () => !fs.existsSync(executor.filesDir('t2')));
   await w.close();
 });
+
+test('a task running as another user (root daemon) reads its secret in a directory it owns', { skip: process.getuid?.() === 0 ? undefined : 'needs root (setuid tasks)' }, async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-deps-'));
+  t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  fs.chmodSync(dataDir, 0o755);
+  const outDir = path.join(dataDir, 'out');
+  fs.mkdirSync(outDir, { mode: 0o777 });
+  fs.chmodSync(outDir, 0o777);
+  const out = path.join(outDir, 'read-back');
+  const executor = new ProcessExecutor({ dataDir, hostname: 'h', pollMs: 50 });
+  const w = new Worker({ dataDir, executor, report: () => undefined, clock });
+  await w.init();
+  const task = taskUsingSecret('t3', out);
+  task.Spec.ContainerSpec!.User = '4321:4321';
+  task.Spec.ContainerSpec!.Dir = outDir;
+  task.Spec.ContainerSpec!.Secrets![0]!.File = { Name: 'pw', UID: '4321', GID: '4321', Mode: 0o400 };
+  await w.assign({ type: 'complete', updateTasks: [task], removeTasks: [], updateSecrets: [secret] });
+  await waitFor('the task read its secret as uid 4321', () => fs.existsSync(out) && fs.readFileSync(out, 'utf8') === MARK, 10_000);
+  const dir = executor.filesDir('t3');
+  assert.equal(fs.statSync(dir).uid, 4321);
+  assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
+  assert.equal(fs.statSync(path.dirname(dir)).mode & 0o777, 0o711, 'the daemon directory can be passed, not listed');
+  assert.equal(fs.statSync(path.join(dir, 'secrets', 'pw')).uid, 4321);
+  await w.assign({ type: 'complete', updateTasks: [], removeTasks: [] });
+  await waitFor('removed', () => !fs.existsSync(dir));
+  await w.close();
+});

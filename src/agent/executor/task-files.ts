@@ -125,7 +125,11 @@ export function writeTaskFiles(dir: string, files: TaskFile[], placeOf: (f: Task
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const root = isRoot();
-  if (root && owner) fs.chownSync(dir, owner.uid, owner.gid);
+  if (root && owner) {
+    fs.chownSync(dir, owner.uid, owner.gid);
+    // the task's user must pass through the daemon's directory (never list it) to reach its own
+    fs.chmodSync(path.dirname(dir), 0o711);
+  }
   return files.map((f, i) => {
     const p = path.join(dir, placeOf(f, i));
     if (path.dirname(p) !== dir) {
