@@ -135,6 +135,9 @@ describe('secrets and configs (process runtime, docker CLI)', { concurrency: fal
     assert.match(m.dockerOk(['config', 'ls', '--format', '{{.Name}}']), /^app_conf\ntpl_conf$/m);
     const big = create('config', ['big'], 'x'.repeat(1000 * 1024));
     assert.match(big.stderr, /config data must be larger than 0 and less than 1024000 bytes/);
+    const largest = create('config', ['largest'], 'x'.repeat(1000 * 1024 - 1));
+    assert.equal(largest.status, 0, `one byte under the limit fits a Raft entry: ${largest.stderr}`);
+    m.dockerOk(['config', 'rm', 'largest']);
     const dup = create('config', ['app_conf'], 'y');
     assert.match(dup.stderr, /config app_conf already exists/);
   });
