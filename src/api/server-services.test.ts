@@ -23,7 +23,8 @@ describe('services and tasks', () => {
     const r = await call(sock, 'POST', '/v1.47/services/create', spec, { 'X-Registry-Auth': 'e30=' });
     assert.equal(r.status, 201);
     assert.deepEqual(json(r), { ID: 'svc123', Warnings: null });
-    assert.deepEqual(backend.last('createService'), [spec]);
+    // X-Registry-Auth (--with-registry-auth) is kept with the spec for the nodes' pulls (images.md)
+    assert.deepEqual(backend.last('createService'), [{ ...spec, TaskTemplate: { ContainerSpec: { Image: 'busybox', PullOptions: { RegistryAuth: 'e30=' } } } }]);
     const u = await call(sock, 'POST', '/services/web/update?version=5&rollback=previous&registryAuthFrom=previous-spec', spec);
     assert.equal(u.status, 200);
     assert.deepEqual(json(u), { Warnings: ['w1'] });
@@ -66,6 +67,8 @@ describe('services and tasks', () => {
     assert.deepEqual(backend.last('listSecrets'), [{ names: ['db'] }]);
     assert.equal((await call(sock, 'GET', '/configs?filters=' + encodeURIComponent('{"driver":{"x":true}}'))).status, 400, "moby's secret/config filters only");
     assert.equal((await call(sock, 'GET', '/secrets/nope')).status, 404);
+    // docker stack rm / deploy --prune list them by the stack's label
+    assert.deepEqual(json(await call(sock, 'GET', '/configs?filters=' + encodeURIComponent('{"label":["com.docker.stack.namespace=s"]}'))), []);
   });
 
   test('service logs: multiplexed frames with details and timestamps', async () => {
