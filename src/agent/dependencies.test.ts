@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { Secret, Task } from '../types';
 import { ProcessExecutor } from './executor/process';
 import { Worker, WORKER_STATE_FILE } from './worker';
+import { taskFixture } from '../testing/fixtures';
 import { waitFor } from '../testing/wait';
 
 // The worker with the real process runtime: secrets arrive with the assignment message, the task
@@ -18,19 +19,12 @@ const secret: Secret = { ID: 'sec1', Version: { Index: 1 }, CreatedAt: '', Updat
 
 function taskUsingSecret(id: string, out: string, state: Task['Status']['State'] = 'assigned'): Task {
   const script = `require('fs').writeFileSync(${JSON.stringify(out)}, require('fs').readFileSync(process.env.SHOAL_SECRETS_DIR + '/pw')); setInterval(() => {}, 1000)`;
-  return {
+  return taskFixture({
     ID: id,
-    Version: { Index: 1 },
-    CreatedAt: '',
-    UpdatedAt: '',
-    Labels: {},
     Spec: { ContainerSpec: { Image: 'busybox', Command: [process.execPath, '-e', script], Secrets: [{ SecretID: 'sec1', SecretName: 'pw', File: { Name: 'pw', UID: '0', GID: '0', Mode: 0o400 } }] } },
-    ServiceID: 's',
     NodeID: 'n',
     Status: { Timestamp: '', State: state, Message: '' },
-    DesiredState: 'running',
-    internal: { specVersion: 1, serviceName: 'web' },
-  };
+  });
 }
 
 test('worker: secrets from the assignment stream, in memory only, files for the task, forgotten with it', async (t) => {
