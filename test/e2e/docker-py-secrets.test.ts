@@ -3,7 +3,7 @@
 // and prints what it saw as JSON; the asserts (docker-py's own, and a few more) are here.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TestDaemon, freePort, waitFor } from '../harness/daemon';
+import { TestDaemon, freePort } from '../harness/daemon';
 import { dockerPySkip, pyStepRunner } from '../harness/docker-py';
 import { engineTestOptions, requireEngine } from '../harness/engine';
 
@@ -19,11 +19,7 @@ describe("docker-py's secret and config tests (docker runtime)", { skip, concurr
     step('init', String(await freePort()));
   });
   after(async () => {
-    if (!d) return;
-    const ls = d.docker(['service', 'ls', '-q']).stdout.trim();
-    if (ls) d.docker(['service', 'rm', ...ls.split('\n')]);
-    await waitFor(async () => ((await d.api<unknown[]>('GET', '/v1.47/tasks')).body as unknown[] | undefined)?.length === 0, 30_000, 'tasks gone').catch(() => undefined);
-    await d.cleanup();
+    await d?.teardown();
   });
 
   test('api_secret_test: create, unicode data, inspect (never the data), list by names, remove', () => {
