@@ -24,11 +24,11 @@ import { objectIds, stackObjects, upsertObject, type ObjectKind } from './stack-
 
 let validator: ComposeValidator | undefined;
 
-/** The Compose Specification schema as the `dclint` package ships it (its exports hide the file, so it is read by path). */
+/** The Compose Specification's JSON schema, vendored as data in schemas/ (from dist/src/cli/commands, four levels up). */
 export function composeValidator(): ComposeValidator {
   if (!validator) {
-    const dir = path.dirname(require.resolve('dclint/package.json'));
-    validator = makeValidator(JSON.parse(fs.readFileSync(path.join(dir, 'schemas', 'compose.schema.json'), 'utf8')) as Record<string, unknown>);
+    const file = path.resolve(__dirname, '..', '..', '..', '..', 'schemas', 'compose-spec.json');
+    validator = makeValidator(JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>);
   }
   return validator;
 }

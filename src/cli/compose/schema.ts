@@ -1,5 +1,5 @@
-// Checks a Compose file against the Compose Specification's JSON schema (the copy the `dclint`
-// package ships, read by the caller and passed in) and turns the first, most specific ajv error
+// Checks a Compose file against the Compose Specification's JSON schema (schemas/compose-spec.json,
+// read by the caller and passed in) and turns the first, most specific ajv error
 // into `file:line: key: message`. Pure: the schema and the file come in as values.
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { ComposeError, keyText, type ComposeFile, type KeyPath } from './document';
