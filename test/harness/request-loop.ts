@@ -56,9 +56,11 @@ export class RequestLoop {
   private out = '';
   private readonly done: Promise<void>;
 
-  constructor(targets: LoopTarget[], o: { concurrency?: number; maxRequests?: number; maxMs?: number } = {}) {
+  /** `launcher`: a command prefix the child runs under, e.g. a simulated host's namespace (test/harness/hosts.ts). */
+  constructor(targets: LoopTarget[], o: { concurrency?: number; maxRequests?: number; maxMs?: number; launcher?: string[] } = {}) {
     const args = { targets, concurrency: o.concurrency ?? 4, maxRequests: o.maxRequests ?? 200_000, maxMs: o.maxMs ?? 120_000 };
-    this.proc = spawn(process.execPath, ['-e', SCRIPT, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const argv = [...(o.launcher ?? []), process.execPath, '-e', SCRIPT, JSON.stringify(args)];
+    this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
     this.proc.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
     this.done = new Promise((resolve) => this.proc.on('exit', () => resolve()));
   }
