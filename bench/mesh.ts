@@ -6,7 +6,7 @@
 // kernel path: nftables DNAT), through h3's mesh (`h3:published`, also without the task, started with
 // `--mesh-nft none`: the user-space proxy) and straight to the task (`h2:task port`).
 // Needs root; sets up and tears down its own namespaces and daemons.
-//   npm run build && node dist/bench/mesh.js [--seconds 2] [--rounds 2] [--conc 8] [--udp-window 16] [--prof DIR]
+//   npm run build && node dist/bench/mesh.js [--seconds 0.5] [--rounds 12] [--conc 8] [--udp-window 16] [--prof DIR]
 // --prof DIR: h3's daemon (whose user-space mesh carries its traffic) writes a CPU profile there when it stops.
 // The last line: `mesh: X req/s via mesh, Y req/s direct, ratio R, p99 +D ms` (keep-alive HTTP, h1's mesh).
 import { spawnSync } from 'node:child_process';
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     console.log(`mesh: skipped (${why})`);
     return;
   }
-  const plan = { seconds: arg('seconds', 2), rounds: arg('rounds', 2), conc: arg('conc', 8), window: arg('udp-window', 16) };
+  const plan = { seconds: arg('seconds', 0.5), rounds: arg('rounds', 12), conc: arg('conc', 8), window: arg('udp-window', 16) };
   const hosts = await TestHosts.up({ count: 4, engines: false });
   try {
     const [h1, h2, h3, client] = [hosts.host(1), hosts.host(2), hosts.host(3), hosts.host(4)];
