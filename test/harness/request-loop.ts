@@ -34,7 +34,8 @@ function one() {
   }
   const t = targets[next++ % targets.length];
   res.requests++;
-  const fail = (e) => { res.failures++; if (res.errors.length < 10) res.errors.push(t.host + ':' + t.port + ' ' + e); setImmediate(one); };
+  const t0 = Date.now();
+  const fail = (e) => { res.failures++; if (res.errors.length < 10) res.errors.push(t.host + ':' + t.port + ' ' + e + ' (sent at ' + new Date(t0).toISOString().slice(11, 23) + ', failed after ' + (Date.now() - t0) + ' ms)'); setImmediate(one); };
   const req = http.get({ host: t.host, port: t.port, path: '/', agent: false, timeout: 5000 }, (r) => {
     let body = '';
     r.on('data', (c) => (body += c));

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import { backendKey, forwardDropped, kernelPorts, meshRuleset, needsForwarding, parseKernelCounters, type KernelPortCounters } from './core/nft';
+import { backendKey, forwardDropped, kernelPorts, meshRuleset, meshUpdate, needsForwarding, parseKernelCounters, type KernelPort, type KernelPortCounters } from './core/nft';
 import type { PortKey, PublishedPortTable } from './core/types';
 import { portKey } from './core/types';
 import type { MeshLogger } from './port';
@@ -25,6 +25,7 @@ export interface KernelPathOptions {
 type NftResult = { ok: boolean; stdout: string; stderr: string };
 const FORWARD_SYSCTL = '/proc/sys/net/ipv4/ip_forward';
 const PROBE_TIMEOUT_MS = 1000;
+const FORWARD_RECHECK_MS = 10_000;
 
 /** Why this process cannot program nftables at all, or undefined when it may try. */
 export function kernelPathUnavailable(): string | undefined {
@@ -43,6 +44,9 @@ export class KernelPath {
   /** The rule set text loaded now ('' = no table of ours). */
   private loaded = '';
   private inKernel = new Set<PortKey>();
+  private loadedPorts: KernelPort[] = [];
+  /** When another table's forward policy was last looked at, and what it said. */
+  private forwardChecked?: { at: number; dropped?: string };
   /** Counters of rule sets replaced since each port was published (nft resets named counters on replace). */
   private readonly carried = new Map<PortKey, KernelPortCounters>();
   private queue: Promise<void> = Promise.resolve();
@@ -127,8 +131,15 @@ export class KernelPath {
     if (needsForwarding(ports, localAddrs) && !(await this.forwardingAllowed())) ports = kernelPorts(this.tables, { ...facts, forwardOk: false });
     const text = ports.length ? meshRuleset(ports, { table: this.o.table, bindHost: this.o.bindHost }) : '';
     if (text === this.loaded) return;
-    if (this.inKernel.size) await this.carryCounters();
-    const r = await this.nft(['-f', '-'], text || meshRuleset([], { table: this.o.table }));
+    // backends only changed (the common case: a task leaving or joining): one transaction that refills the port
+    // chains, so a leaving backend is out after a single nft run and the counters keep counting
+    const update = meshUpdate(this.loadedPorts, ports, { table: this.o.table });
+    let r = update === undefined ? undefined : await this.nft(['-f', '-'], update);
+    if (!r?.ok) {
+      // the first load, a changed port set, or an update that failed (the table was changed behind us): replace it
+      if (this.inKernel.size) await this.carryCounters();
+      r = await this.nft(['-f', '-'], text || meshRuleset([], { table: this.o.table }));
+    }
     if (!r.ok) {
       // nf_tables missing or refused (e.g. no NAT support): the user-space listeners serve every port
       this.fallBack(r.stderr.trim() || 'nft failed');
@@ -136,6 +147,7 @@ export class KernelPath {
       return;
     }
     this.loaded = text;
+    this.loadedPorts = ports;
     this.inKernel = new Set(ports.map((p) => portKey(p)));
     this.o.logger.debug({ ports: [...this.inKernel] }, 'mesh: kernel path loaded');
   }
@@ -143,6 +155,7 @@ export class KernelPath {
   private fallBack(why: string): void {
     this.usable = false;
     this.loaded = '';
+    this.loadedPorts = [];
     this.inKernel = new Set();
     this.o.logger.warn({ reason: why }, 'mesh: kernel path unavailable, the user-space proxy serves every published port');
   }
@@ -156,7 +169,12 @@ export class KernelPath {
   }
 
   private async forwardingAllowed(): Promise<boolean> {
-    const dropped = forwardDropped((await this.nft(['-j', 'list', 'chains'])).stdout, this.o.table);
+    // looked at again every 10 s at most: one nft run less on the path of a backend leaving
+    const now = Date.now();
+    if (!this.forwardChecked || now - this.forwardChecked.at > FORWARD_RECHECK_MS) {
+      this.forwardChecked = { at: now, dropped: forwardDropped((await this.nft(['-j', 'list', 'chains'])).stdout, this.o.table) };
+    }
+    const dropped = this.forwardChecked.dropped;
     if (dropped) {
       if (!this.warnedForward) {
         this.warnedForward = true;
@@ -212,6 +230,7 @@ export class KernelPath {
     await this.queue;
     if (this.loaded) await this.nft(['-f', '-'], meshRuleset([], { table: this.o.table }));
     this.loaded = '';
+    this.loadedPorts = [];
     this.inKernel = new Set();
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backendKey, forwardDropped, kernelPorts, meshRuleset, needsForwarding, parseKernelCounters, type KernelFacts } from './nft';
+import { backendKey, forwardDropped, kernelPorts, meshRuleset, meshUpdate, needsForwarding, parseKernelCounters, type KernelFacts } from './nft';
 import type { MeshBackend, PublishedPortTable } from './types';
 
 const b = (id: string, host: string, port: number): MeshBackend => ({ id, host, port });
@@ -152,4 +152,21 @@ test('forward drop: a drop-policy forward chain of another table is named; ours 
   assert.equal(forwardDropped(doc([{ ...dockerForward, policy: 'accept' }, { family: 'ip', table: 'filter', name: 'DOCKER-USER' }])), undefined);
   assert.equal(forwardDropped(doc([{ ...dockerForward, table: 'shoal-mesh' }])), undefined);
   assert.equal(forwardDropped('garbage'), undefined);
+});
+
+test('update: backends changed on the same ports → the changed port chains refilled in one transaction; else a whole replace', () => {
+  const before = kernelPorts([web, dns], all([web, dns]));
+  const drained = { ...web, backends: [web.backends[0]!] };
+  const after = kernelPorts([drained, dns], all([drained, dns]));
+  assert.equal(
+    meshUpdate(before, after),
+    'flush chain ip shoal-mesh tcp_8080\nadd rule ip shoal-mesh tcp_8080 meta l4proto tcp counter name "tcp_8080_conns" dnat ip to 10.1.0.3:31002\n',
+  );
+  assert.equal(meshUpdate(before, before), '', 'nothing changed');
+  assert.equal(meshUpdate([], after), undefined, 'nothing loaded yet: whole table');
+  assert.equal(meshUpdate(before, kernelPorts([web], all([web]))), undefined, 'a port left: whole table');
+  const moved = { ...dns, port: 54 };
+  assert.equal(meshUpdate(before, kernelPorts([web, moved], all([web, moved]))), undefined, 'another port: whole table');
+  // the refilled rule is the one the whole table has for that port
+  assert.ok(meshRuleset(after).includes(`    ${meshUpdate(before, after)!.split('\n')[1]!.replace('add rule ip shoal-mesh tcp_8080 ', '')}\n`));
 });

@@ -68,6 +68,9 @@ function dnat(p: KernelPort): string {
   return `dnat ip to numgen random mod ${b.length} map { ${b.map((x, i) => `${i} : ${x.host} . ${x.port}`).join(', ')} }`;
 }
 
+/** The one rule of a port's chain: count the new connection, DNAT it to a backend. */
+const portRule = (p: KernelPort): string => `meta l4proto ${p.protocol} counter name "${counterNames(p).conns}" ${dnat(p)}`;
+
 /** Which packets are "to a published port of this node": all local addresses, or the one the mesh listens on. */
 function destMatch(bindHost: string): string {
   return bindHost === '0.0.0.0' ? 'fib daddr type local' : `ip daddr ${bindHost}`;
@@ -103,7 +106,7 @@ export function meshRuleset(ports: readonly KernelPort[], opts: { table?: string
     lines.push(`  counter ${c.conns} {}`, `  counter ${c.in} {}`, `  counter ${c.out} {}`);
   }
   for (const p of ports) {
-    lines.push(`  chain ${chainName(p)} {`, `    meta l4proto ${p.protocol} counter name "${counterNames(p).conns}" ${dnat(p)}`, '  }');
+    lines.push(`  chain ${chainName(p)} {`, `    ${portRule(p)}`, '  }');
   }
   lines.push(
     '  chain prerouting {',
@@ -139,6 +142,23 @@ export function meshRuleset(ports: readonly KernelPort[], opts: { table?: string
     '',
   );
   return lines.join('\n');
+}
+
+/**
+ * The change from `prev` to `next` as one `nft -f` transaction that keeps the table, when only backends changed: each
+ * changed port chain is flushed and refilled (atomic, like the whole replace, and the named counters keep counting).
+ * Undefined when the set of ports differs (or nothing was loaded): then the whole table is replaced (`meshRuleset`).
+ */
+export function meshUpdate(prev: readonly KernelPort[], next: readonly KernelPort[], opts: { table?: string } = {}): string | undefined {
+  const table = opts.table ?? KERNEL_TABLE;
+  const ids = (ps: readonly KernelPort[]) => ps.map((p) => chainName(p)).join(' ');
+  if (prev.length === 0 || ids(prev) !== ids(next)) return undefined;
+  const lines: string[] = [];
+  next.forEach((p, i) => {
+    if (dnat(p) === dnat(prev[i]!)) return;
+    lines.push(`flush chain ip ${table} ${chainName(p)}`, `add rule ip ${table} ${chainName(p)} ${portRule(p)}`);
+  });
+  return lines.length ? [...lines, ''].join('\n') : '';
 }
 
 /** Counters of one kernel-forwarded port, as nft reports them since its rule set was loaded. */
