@@ -126,6 +126,36 @@ describe('routing mesh kernel path between namespaces', { ...hostsTestOptions(),
     assert.notEqual(h4.run(['nft', 'list', 'table', 'ip', 'shoal-mesh']).status, 0, 'no table in h4');
   });
 
+  test("another table's forward chain dropping by policy: remote backends go back to user space, local ones stay in the kernel", async () => {
+    // as Docker's iptables FORWARD in the node's namespace would; a fresh mesh looks at it on its first load
+    const drop = 'table ip shoal-mesh-test-drop {\n  chain forward_drop {\n    type filter hook forward priority 0; policy drop;\n  }\n}\n';
+    assert.equal(h1.run(['sh', '-c', `printf '%s' '${drop}' | nft -f -`]).status, 0);
+    try {
+      await node.call('mesh.close');
+      ports.local = await node.call<number>('http.start', { id: 'local', port: 0 });
+      await node.call('mesh.start', { kernelProbeIntervalMs: 50 });
+      const local: PublishedPortTable = { protocol: 'tcp', port: HTTP + 10, backends: [{ id: 'local', host: h1.ip, port: ports.local }] };
+      await node.call('mesh.apply', { tables: [web(['b3']), local] });
+      const s = await waitFor(async () => {
+        const x = await status();
+        return portOf(x, 'tcp', HTTP + 10).path === 'kernel' ? x : undefined;
+      }, 20_000, 'the local-backend port on the kernel path', 50);
+      assert.equal(portOf(s, 'tcp', HTTP).path, 'user', 'remote backends: user space');
+      assert.equal(s.warnings.filter((w) => w.includes('drops by policy')).length, 1, s.warnings.join('\n'));
+      const remote = await client.call<GetResult>('get', { host: h1.ip, port: HTTP, n: 5 });
+      const here = await client.call<GetResult>('get', { host: h1.ip, port: HTTP + 10, n: 5 });
+      // user space connects from h1's address; DNAT to a local backend keeps the client's address
+      assert.deepEqual(remote.bodies, { [`b3 ${h1.ip}`]: 5 }, remote.errors.join('; '));
+      assert.deepEqual(here.bodies, { [`local ${h3.ip}`]: 5 }, here.errors.join('; '));
+      const after = await status();
+      assert.equal(portOf(after, 'tcp', HTTP).counters.total, 5);
+      assert.equal(portOf(after, 'tcp', HTTP + 10).counters.total, 0);
+      assert.ok((portOf(after, 'tcp', HTTP + 10).kernel?.total ?? 0) >= 5, JSON.stringify(portOf(after, 'tcp', HTTP + 10).kernel));
+    } finally {
+      h1.run(['nft', 'delete', 'table', 'ip', 'shoal-mesh-test-drop']);
+    }
+  });
+
   test('closing the mesh removes its table and nothing else', async () => {
     const other = 'table ip shoal-mesh-test-other {\n  chain c {\n  }\n}\n';
     assert.equal(h1.run(['sh', '-c', `printf '%s' '${other}' | nft -f -`]).status, 0);
