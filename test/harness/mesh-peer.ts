@@ -68,9 +68,17 @@ export class MeshPeer {
     });
   }
 
+  /** SIGKILL: nothing is cleaned up (as a daemon killed -9 leaves its nft table). */
+  async kill(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGKILL');
+    await exited;
+  }
+
   /** Ends the helper (its mesh removes its nft table on the way out), bounded. */
   async close(): Promise<void> {
-    if (this.proc.exitCode !== null) return;
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
     const exited = new Promise((r) => this.proc.once('exit', r));
     this.proc.stdin!.end();
     await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);

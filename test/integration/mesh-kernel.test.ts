@@ -163,4 +163,16 @@ describe('routing mesh kernel path between namespaces', { ...hostsTestOptions(),
     assert.notEqual(h1.run(['nft', 'list', 'table', 'ip', 'shoal-mesh']).status, 0, 'shoal-mesh removed');
     assert.equal(h1.run(['nft', 'list', 'table', 'ip', 'shoal-mesh-test-other']).status, 0, 'the other table kept');
   });
+
+  test('a table left by a mesh killed -9 is removed by the next mesh in the namespace', async () => {
+    await node.call('mesh.start', { kernelProbeIntervalMs: 50 });
+    await node.call('mesh.apply', { tables: [web(['b3'])] });
+    await waitFor(async () => (portOf(await status(), 'tcp', HTTP).path === 'kernel' ? true : undefined), 20_000, 'on the kernel path', 50);
+    await node.kill();
+    assert.equal(h1.run(['nft', 'list', 'table', 'ip', 'shoal-mesh']).status, 0, 'left behind');
+    node = MeshPeer.start(h1.launcher);
+    await node.call('mesh.start', {});
+    await node.call('mesh.apply', { tables: [] });
+    assert.notEqual(h1.run(['nft', 'list', 'table', 'ip', 'shoal-mesh']).status, 0, 'removed at the first load');
+  });
 });
