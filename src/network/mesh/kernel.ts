@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import { backendKey, forwardDropped, kernelPorts, meshRuleset, meshUpdate, needsForwarding, parseKernelCounters, type KernelPort, type KernelPortCounters } from './core/nft';
+import { backendKey, forwardDropped, kernelEligible, kernelPorts, meshRuleset, meshUpdate, needsForwarding, parseKernelCounters, type KernelPort, type KernelPortCounters } from './core/nft';
 import type { PortKey, PublishedPortTable } from './core/types';
 import { portKey } from './core/types';
 import type { MeshLogger } from './port';
@@ -69,18 +69,16 @@ export class KernelPath {
   /** The node's whole ingress table; resolves when the kernel matches what is known now. */
   setTables(tables: readonly PublishedPortTable[]): Promise<void> {
     this.tables = tables;
-    const want = new Set<string>();
-    for (const t of tables) if (t.protocol === 'tcp' && !t.proxyProtocol) for (const b of t.backends) want.add(backendKey(b));
+    // TCP backends the kernel could use are probed (one connection each, opened and closed, per node); UDP needs none
+    const want = new Map<string, { host: string; port: number }>();
+    if (this.usable !== false) for (const t of tables) if (t.protocol === 'tcp' && kernelEligible(t)) for (const b of t.backends) want.set(backendKey(b), b);
     for (const [k, timer] of this.probes) {
       if (want.has(k)) continue;
       if (timer) clearTimeout(timer);
       this.probes.delete(k);
     }
     for (const k of this.admitted) if (!want.has(k)) this.admitted.delete(k);
-    for (const t of tables) {
-      if (t.protocol !== 'tcp' || t.proxyProtocol) continue;
-      for (const b of t.backends) if (!this.admitted.has(backendKey(b)) && !this.probes.has(backendKey(b))) this.probe(b.host, b.port, backendKey(b));
-    }
+    for (const [k, b] of want) if (!this.admitted.has(k) && !this.probes.has(k)) this.probe(b.host, b.port, k);
     const published = new Set(tables.map((t) => portKey(t)));
     for (const k of this.carried.keys()) if (!published.has(k)) this.carried.delete(k);
     return this.sync();
@@ -154,6 +152,8 @@ export class KernelPath {
 
   private fallBack(why: string): void {
     this.usable = false;
+    for (const t of this.probes.values()) if (t) clearTimeout(t);
+    this.probes.clear();
     this.loaded = '';
     this.loadedPorts = [];
     this.inKernel = new Set();

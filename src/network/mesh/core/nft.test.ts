@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backendKey, forwardDropped, kernelPorts, meshRuleset, meshUpdate, needsForwarding, parseKernelCounters, type KernelFacts } from './nft';
+import { backendKey, forwardDropped, kernelEligible, kernelPorts, meshRuleset, meshUpdate, needsForwarding, parseKernelCounters, type KernelFacts } from './nft';
 import type { MeshBackend, PublishedPortTable } from './types';
 
 const b = (id: string, host: string, port: number): MeshBackend => ({ id, host, port });
@@ -169,4 +169,12 @@ test('update: backends changed on the same ports → the changed port chains ref
   assert.equal(meshUpdate(before, kernelPorts([web, moved], all([web, moved]))), undefined, 'another port: whole table');
   // the refilled rule is the one the whole table has for that port
   assert.ok(meshRuleset(after).includes(`    ${meshUpdate(before, after)!.split('\n')[1]!.replace('add rule ip shoal-mesh tcp_8080 ', '')}\n`));
+});
+
+test('eligible: what the kernel could carry before any probe — no PROXY, every backend IPv4 and not loopback', () => {
+  assert.equal(kernelEligible(web), true);
+  assert.equal(kernelEligible({ ...web, proxyProtocol: 'v2' }), false);
+  assert.equal(kernelEligible({ ...web, backends: [...web.backends, b('l', '127.0.0.2', 1)] }), false);
+  assert.equal(kernelEligible({ ...web, backends: [b('h', 'localhost', 1)] }), false);
+  assert.equal(kernelEligible({ ...web, backends: [b('v6', '::1', 1)] }), false);
 });

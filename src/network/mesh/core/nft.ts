@@ -40,8 +40,7 @@ export function kernelPorts(tables: readonly PublishedPortTable[], facts: Kernel
   const byKey = new Map<PortKey, KernelPort>();
   for (const t of tables) {
     byKey.delete(portKey(t)); // the last entry for a key wins, as in the user-space mesh
-    if (t.proxyProtocol) continue;
-    if (t.backends.some((b) => isLoopback(b.host) || !isIPv4(b.host))) continue;
+    if (!kernelEligible(t)) continue;
     if (!facts.forwardOk && t.backends.some((b) => !facts.localAddrs.has(b.host))) continue;
     const backends = t.protocol === 'udp' ? t.backends : t.backends.filter((b) => facts.admitted.has(backendKey(b)));
     if (backends.length === 0) continue;
@@ -49,6 +48,11 @@ export function kernelPorts(tables: readonly PublishedPortTable[], facts: Kernel
     byKey.set(portKey(t), { protocol: t.protocol, port: t.port, backends: sorted });
   }
   return [...byKey.values()].sort((a, b) => a.port - b.port || cmp(a.protocol, b.protocol));
+}
+
+/** A port the kernel could carry, whatever it learns later: no PROXY header, every backend an IPv4 non-loopback address. */
+export function kernelEligible(t: PublishedPortTable): boolean {
+  return !t.proxyProtocol && t.backends.every((b) => isIPv4(b.host) && !isLoopback(b.host));
 }
 
 /** True when some backend of these ports lives on another host (the node must forward packets to it). */
