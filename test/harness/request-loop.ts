@@ -76,6 +76,11 @@ export class RequestLoop {
   /** Stops the loop (in-flight requests finish) and returns its counts. */
   async stop(timeoutMs = 15_000): Promise<LoopResult> {
     this.proc.stdin!.end('stop\n');
+    return this.finish(timeoutMs);
+  }
+
+  /** Waits for the loop to end by itself (`maxRequests` sent or `maxMs` passed) and returns its counts. */
+  async finish(timeoutMs = 15_000): Promise<LoopResult> {
     const timer = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
     await Promise.race([this.done, timer]);
     if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
