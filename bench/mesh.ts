@@ -92,12 +92,12 @@ function report(res: ClientResult, plan: { seconds: number; rounds: number; conc
   const k = res['keep-alive']!;
   const u = res.udp!;
   const c = res['conn/request']!;
+  const signed = (ms: number) => `${ms >= 0 ? '+' : ''}${ms.toFixed(3)}`;
   const us = 'user-space mesh';
-  console.log(`user-space mesh: ${k[us]!.ops.toFixed(0)} req/s, ratio ${(k[us]!.ops / k.direct!.ops).toFixed(2)}, p99 +${(k[us]!.p99 - k.direct!.p99).toFixed(3)} ms; udp ratio ${(u[us]!.ops / u.direct!.ops).toFixed(2)}`);
-  console.log(`conn/request: ${c.mesh!.ops.toFixed(0)} req/s via mesh, ${c.direct!.ops.toFixed(0)} direct, ratio ${(c.mesh!.ops / c.direct!.ops).toFixed(2)}, p99 +${(c.mesh!.p99 - c.direct!.p99).toFixed(3)} ms`);
+  console.log(`user-space mesh: ${k[us]!.ops.toFixed(0)} req/s, ratio ${(k[us]!.ops / k.direct!.ops).toFixed(2)}, p99 ${signed(k[us]!.p99 - k.direct!.p99)} ms; udp ratio ${(u[us]!.ops / u.direct!.ops).toFixed(2)}`);
+  console.log(`conn/request: ${c.mesh!.ops.toFixed(0)} req/s via mesh, ${c.direct!.ops.toFixed(0)} direct, ratio ${(c.mesh!.ops / c.direct!.ops).toFixed(2)}, p99 ${signed(c.mesh!.p99 - c.direct!.p99)} ms`);
   console.log(`udp: ${u.mesh!.ops.toFixed(0)} datagrams/s via mesh, ${u.direct!.ops.toFixed(0)} direct, ratio ${(u.mesh!.ops / u.direct!.ops).toFixed(2)}`);
-  const dp99 = k.mesh!.p99 - k.direct!.p99;
-  console.log(`mesh: ${k.mesh!.ops.toFixed(0)} req/s via mesh, ${k.direct!.ops.toFixed(0)} req/s direct, ratio ${(k.mesh!.ops / k.direct!.ops).toFixed(2)}, p99 ${dp99 >= 0 ? '+' : ''}${dp99.toFixed(3)} ms`);
+  console.log(`mesh: ${k.mesh!.ops.toFixed(0)} req/s via mesh, ${k.direct!.ops.toFixed(0)} req/s direct, ratio ${(k.mesh!.ops / k.direct!.ops).toFixed(2)}, p99 ${signed(k.mesh!.p99 - k.direct!.p99)} ms`);
 }
 
 main().catch((err) => {
