@@ -73,6 +73,10 @@ test('filters: type, event, scope, and the object by ID or name', () => {
   assert.equal(eventMatches(ev, { scope: ['swarm'], secret: ['pw'] }), true);
   assert.equal(eventMatches(ev, { secret: ['x1'] }), true);
   assert.equal(eventMatches(ev, { secret: ['other'] }), false);
+  // moby: an object filter is a prefix of the ID or name, and applies to events of every type
+  assert.equal(eventMatches(ev, { secret: ['p'] }), true);
+  assert.equal(eventMatches(ev, { network: ['pw'] }), true);
+  assert.equal(eventMatches(ev, { network: ['net'] }), false);
 });
 
 test('history bound: the count and the age limit both drop the oldest', () => {

@@ -112,11 +112,19 @@ export interface EventFilters {
   [key: string]: string[] | undefined;
 }
 
-/** `docker events` filters for swarm events: type, event, scope, and per type the object's ID or name. */
+/** The object filters of `docker events`; each one, when given, applies to every event (moby's events/filter.go). */
+const OBJECT_FILTERS = ['container', 'daemon', 'image', 'network', 'node', 'plugin', 'secret', 'config', 'service', 'volume'];
+
+/**
+ * `docker events` filters for swarm events, as moby reads them: `type`, `event` and `scope` exactly;
+ * an object filter (`service=…`, `network=…`, …) by a prefix of the Actor's ID or name, for events
+ * of every type (so `--filter network=x` shows only events whose actor is x).
+ */
 export function eventMatches(ev: EngineEvent, f: EventFilters): boolean {
-  const any = (k: string, v: string | undefined) => !f[k]?.length || (v !== undefined && f[k]!.includes(v));
-  const objects = f[ev.Type];
-  return any('type', ev.Type) && any('event', ev.Action) && any('scope', ev.scope) && (!objects?.length || objects.some((v) => v === ev.Actor.ID || v === ev.Actor.Attributes.name));
+  const exact = (k: string, v: string) => !f[k]?.length || f[k]!.includes(v);
+  const name = ev.Actor.Attributes.name ?? '';
+  const fuzzy = (k: string) => !f[k]?.length || f[k]!.some((v) => ev.Actor.ID.startsWith(v) || name.startsWith(v));
+  return exact('type', ev.Type) && exact('event', ev.Action) && exact('scope', ev.scope) && OBJECT_FILTERS.every(fuzzy);
 }
 
 /**
