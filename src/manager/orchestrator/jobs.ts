@@ -1,8 +1,8 @@
-import { isGlobalJob, isJob, isTerminal, type Node, type Service, type Task } from '../../types';
+import { isGlobalJob, isJob, isTerminal, type Service, type Task } from '../../types';
 import type { StoreEvent, WatchFilter } from '../../store';
 import { newId } from '../../lib/ids';
 import { StoreLoop } from '../store-loop';
-import { applyMutations, MAX_TASKS_PER_PASS, skipInvalidSpec, type LoopDeps } from './loop';
+import { MAX_TASKS_PER_PASS, reconcilePasses, skipInvalidSpec, type LoopDeps } from './loop';
 import { reconcileGlobalJob, reconcileReplicatedJob } from './core/jobs';
 
 /**
@@ -43,23 +43,14 @@ export class JobsOrchestrator extends StoreLoop<LoopDeps> {
   protected async flush(): Promise<undefined> {
     const { store, clock, rng } = this.deps;
     const ids = this.take(this.dirty, () => store.read((tx) => tx.find('service', isJob).map((s) => s.ID)));
-    let more = false;
-    for (const sid of ids) {
-      const capped = await store.update((tx) => {
-        const service = tx.get('service', sid);
-        if (!service || !isJob(service)) return false;
-        if (skipInvalidSpec(tx, service, clock.now(), this.deps.logger)) return false;
-        const input = { service, tasks: tx.tasksByService(sid), now: clock.now(), newId: () => newId(rng), limit: MAX_TASKS_PER_PASS };
-        const muts = isGlobalJob(service) ? reconcileGlobalJob({ ...input, nodes: tx.find('node') as Node[] }) : reconcileReplicatedJob(input);
-        applyMutations(tx, muts);
-        return muts.length >= MAX_TASKS_PER_PASS;
-      });
-      if (capped) {
-        this.dirty.add(sid);
-        more = true;
-      }
-    }
-    if (more) this.kick();
+    const capped = await reconcilePasses(store, ids, (tx, sid) => {
+      const service = tx.get('service', sid);
+      if (!service || !isJob(service) || skipInvalidSpec(tx, service, clock.now(), this.deps.logger)) return undefined;
+      const input = { service, tasks: tx.tasksByService(sid), now: clock.now(), newId: () => newId(rng), limit: MAX_TASKS_PER_PASS };
+      return isGlobalJob(service) ? reconcileGlobalJob({ ...input, nodes: tx.find('node') }) : reconcileReplicatedJob(input);
+    });
+    for (const sid of capped) this.dirty.add(sid);
+    if (capped.length > 0) this.kick();
     return undefined;
   }
 }
