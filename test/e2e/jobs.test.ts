@@ -3,6 +3,8 @@
 // "N/M (K/L completed)", the CLI's job progress, a failing job retried per its restart policy, a
 // `--force` rerun (a new JobIteration), and a global job that runs once on each node.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TestCluster } from '../harness/cluster';
 import { parseTable, sleep, waitFor } from '../harness/daemon';
@@ -17,6 +19,7 @@ interface JobTask {
   Status: { State: string; Err?: string };
 }
 
+const SHOAL = path.resolve(__dirname, '..', '..', '..', 'bin', 'shoal.js');
 const skip = dockerAvailable() ? undefined : 'the docker CLI is not installed';
 
 describe('job services (docker CLI, process runtime, 2 nodes)', { skip, concurrency: false, timeout: 240_000 }, () => {
@@ -111,6 +114,19 @@ describe('job services (docker CLI, process runtime, 2 nodes)', { skip, concurre
     assert.equal(lsRow('gj')?.REPLICAS, '0/0 (2/2 completed)');
     const modes = parseTable(c.manager.dockerOk(['service', 'ls', '--filter', 'mode=global-job'])).map((r) => r.NAME);
     assert.deepEqual(modes, ['gj']);
+  });
+
+  test('the shoal CLI: create --mode replicated-job follows the job to "job complete"; service ls shows its run', () => {
+    const shoal = (args: string[]) => spawnSync(process.execPath, [SHOAL, '-H', c.manager.daemon.host, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_HOST: '', SHOAL_HOST: '' } });
+    const r = shoal(['service', 'create', '--name', 'shj', '--mode', 'replicated-job', '--replicas', '3', '--max-concurrent', '2', 'busybox', 'true']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^job progress: 3 out of 3 complete$/m);
+    assert.match(r.stdout, /^job complete$/m);
+    const ls = shoal(['service', 'ls']);
+    assert.equal(ls.status, 0, ls.stderr);
+    const row = parseTable(ls.stdout).find((x) => x.NAME === 'shj');
+    assert.equal(row?.MODE, 'replicated job');
+    assert.equal(row?.REPLICAS, '0/2 (3/3 completed)');
   });
 
   test('a job mode cannot change to a service mode', () => {
