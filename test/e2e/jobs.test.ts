@@ -73,8 +73,10 @@ describe('job services (docker CLI, process runtime, 2 nodes)', { skip, concurre
     assert.equal((await tasksOf('rj')).length, 5);
   });
 
-  test('docker service update --force reruns the job: JobIteration 1, five new completions', async () => {
-    c.manager.dockerOk(['service', 'update', '--force', '--detach', 'rj']);
+  test('docker service update --force reruns the job: JobIteration 1, five new completions, the CLI says "job complete"', async () => {
+    // without --detach the CLI follows the new iteration to its end
+    const out = c.manager.dockerOk(['service', 'update', '--force', 'rj'], { timeoutMs: 90_000 });
+    assert.match(out, /^job complete$/m);
     const svc = JSON.parse(c.manager.dockerOk(['service', 'inspect', 'rj']))[0];
     assert.equal(svc.JobStatus.JobIteration.Index, 1);
     await waitFor(async () => (await tasksOf('rj')).filter((t) => t.JobIteration?.Index === 1 && t.Status.State === 'complete').length === 5, 60_000, 'rj iteration 1 complete', 100);
@@ -129,8 +131,11 @@ describe('job services (docker CLI, process runtime, 2 nodes)', { skip, concurre
     assert.equal(row?.REPLICAS, '0/2 (3/3 completed)');
   });
 
-  test('a job mode cannot change to a service mode', () => {
-    const r = c.manager.docker(['service', 'update', '--detach', '--mode', 'replicated', 'gj']);
-    assert.notEqual(r.status, 0);
+  test('a job mode cannot change to a service mode (swarmkit: service mode change is not allowed)', async () => {
+    const svc = JSON.parse(c.manager.dockerOk(['service', 'inspect', 'gj']))[0];
+    const spec = { ...svc.Spec, Mode: { Replicated: { Replicas: 1 } } };
+    const r = await c.manager.daemon.api<{ message: string }>('POST', `/v1.47/services/${svc.ID}/update?version=${svc.Version.Index}`, spec);
+    assert.ok(r.status >= 400 && r.status < 500, `status ${r.status}`);
+    assert.match(r.body.message, /service mode change is not allowed/);
   });
 });
