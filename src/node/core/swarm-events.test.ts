@@ -31,6 +31,8 @@ test('service: create/update/remove with name; update carries image, replicas an
   const r = swarmEvent({ kind: 'service', action: 'delete', object: svc() }, NOW);
   assert.equal(r?.Action, 'remove');
   assert.equal(r?.timeNano, NOW * 1e6, 'a removal is stamped when it is seen');
+  const unmoved = swarmEvent({ kind: 'service', action: 'update', object: svc({ UpdateStatus: { State: 'paused' } }), old: svc() }, NOW);
+  assert.equal(unmoved?.timeNano, NOW * 1e6, 'an update that left UpdatedAt as it was is stamped when seen');
 });
 
 test('node: availability, role, state, leader and reachability old/new; a heartbeat-only write is no event', () => {

@@ -84,8 +84,8 @@ export interface ObjectChange {
 
 /**
  * The event for one store change, or undefined when it makes none. Its time is the object's UpdatedAt
- * (moby's choice, so every manager reports the same time for the same change) and `nowMs` for a removal
- * or an object without one.
+ * (moby's choice, so every manager reports the same time for the same change) and `nowMs` for a removal,
+ * an object without one, or an update that did not move it.
  */
 export function swarmEvent(change: ObjectChange, nowMs: number): EngineEvent | undefined {
   const m = EVENT_MAPPINGS[change.kind];
@@ -96,7 +96,9 @@ export function swarmEvent(change: ObjectChange, nowMs: number): EngineEvent | u
     if (extra === null) return undefined;
     Object.assign(attrs, extra);
   }
-  const updated = change.action === 'delete' ? NaN : Date.parse(change.object.UpdatedAt ?? '');
+  // a writer that left UpdatedAt as it was would date the change in the past: it is stamped when seen
+  const stale = change.action === 'update' && change.old?.UpdatedAt === change.object.UpdatedAt;
+  const updated = change.action === 'delete' || stale ? NaN : Date.parse(change.object.UpdatedAt ?? '');
   const ms = Number.isNaN(updated) ? nowMs : updated;
   return {
     Type: m.type,
