@@ -11,7 +11,7 @@ import {
   type TaskController,
 } from '../types';
 import { containerEndpoints, type TaskNetworking } from './networking';
-import { containerConfig, containerName, endpointSettings, LABEL_TASK_ID, splitDigest } from './spec';
+import { containerConfig, containerName, endpointSettings, LABEL_TASK_ID, pullReference, splitDigest } from './spec';
 
 export interface DockerControllerOptions {
   networkMode?: string;
@@ -21,6 +21,13 @@ export interface DockerControllerOptions {
   images?: ImageResolutions;
   /** The node's network layer, for tasks on swarm networks (overlays on this node). */
   networking?: TaskNetworking;
+  /**
+   * Pull an image the engine lacks (default). False is Docker's DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1:
+   * never pull, use what the engine has.
+   */
+  pull?: boolean;
+  /** Told about a failed pull (Docker logs it and goes on to the create, which then fails). */
+  onPullFailure?: (ref: string, err: Error) => void;
 }
 
 /**
@@ -127,9 +134,11 @@ export class DockerController implements TaskController {
   }
 
   /**
-   * The local image to create from. Never pulls: a reference present locally is used as given;
-   * `name@sha256:<d>` whose digest is a local image's ID is used by that ID (or by `name` when
-   * it names the same image); otherwise "No such image: X".
+   * The local image to create from: a reference present locally is used as given; `name@sha256:<d>`
+   * whose digest is a local image's ID is used by that ID (or by `name` when it names the same
+   * image). Otherwise the engine pulls it (by digest when the reference has one, with the
+   * service's registry credentials) and it is looked up again; still missing (the pull failed, or
+   * was not allowed) → "No such image: X", the text Docker's create gives after a failed pull.
    */
   async resolveImage(): Promise<string> {
     const ref = this.task.Spec.ContainerSpec?.Image ?? '';
@@ -138,6 +147,23 @@ export class DockerController implements TaskController {
   }
 
   private async lookupImage(ref: string): Promise<string> {
+    const local = await this.localImage(ref);
+    if (local) return local;
+    const what = pullReference(ref);
+    if (this.opts.pull !== false && what) {
+      try {
+        await this.engine.imagePull(what.fromImage, what.tag, { registryAuth: this.task.Spec.ContainerSpec?.PullOptions?.RegistryAuth });
+      } catch (err) {
+        // As Docker: a failed pull is only reported; the image may still be there (pulled meanwhile).
+        this.opts.onPullFailure?.(ref, err instanceof Error ? err : new Error(String(err)));
+      }
+      const pulled = await this.localImage(ref);
+      if (pulled) return pulled;
+    }
+    throw notFound(`No such image: ${ref}`);
+  }
+
+  private async localImage(ref: string): Promise<string | undefined> {
     const tryInspect = async (r: string) => {
       try {
         return await this.engine.imageInspect(r);
@@ -155,7 +181,7 @@ export class DockerController implements TaskController {
         return byName && byName.Id === byId.Id ? name : byId.Id;
       }
     }
-    throw notFound(`No such image: ${ref}`);
+    return undefined;
   }
 
   async prepare(): Promise<void> {
