@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TestDaemon, freePort } from '../harness/daemon';
-import { dockerPySkipReason, pyStep, removeAllServices, type PyJson } from '../harness/docker-py';
+import { dockerPySkip, pyStepRunner } from '../harness/docker-py';
 
-const skip = dockerPySkipReason();
+const skip = dockerPySkip();
 
 describe("docker-py's job-mode tests (process runtime)", { skip, concurrency: false, timeout: 120_000 }, () => {
   let d: TestDaemon;
-  const step = (name: string, arg?: string): PyJson => pyStep('job_steps.py', d, name, arg);
+  const step = pyStepRunner('job_steps.py', () => d);
 
   before(async () => {
     d = new TestDaemon({ runtime: 'process', hostname: 'shoal-pyjobs' });
@@ -18,9 +18,7 @@ describe("docker-py's job-mode tests (process runtime)", { skip, concurrency: fa
     step('init', String(await freePort()));
   });
   after(async () => {
-    if (!d) return;
-    await removeAllServices(d);
-    await d.cleanup();
+    if (d) await d.teardown();
   });
 
   test('test_create_service_replicated_job_mode', () => {

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TestDaemon, freePort, waitFor } from '../harness/daemon';
 import { engineTestOptions, requireEngine } from '../harness/engine';
-import { removeAllServices } from '../harness/docker-py';
 
 interface JobTask {
   DesiredState: string;
@@ -25,9 +24,7 @@ describe('job services on the docker runtime', { ...engineTestOptions(), concurr
     d.dockerOk(['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', `127.0.0.1:${port}`]);
   });
   after(async () => {
-    if (!d) return;
-    await removeAllServices(d);
-    await d.cleanup();
+    if (d) await d.teardown();
   });
 
   test('a replicated job of 3 containers (2 at once) completes; the CLI reports "job complete"', async () => {

@@ -1,31 +1,30 @@
-// What the docker-py suites share: whether docker-py is importable (CI must have it), one step of a
-// step script run against a daemon's socket (its JSON output, or an error with the daemon's log), and
-// the teardown that removes every service and waits for the tasks to go.
+// docker-py step scripts (test/e2e/py/*_steps.py): whether docker-py is there, and one step run
+// against a daemon, its JSON output parsed. CI (CI=true) must have docker-py: a missing one fails there.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { waitFor, type TestDaemon } from './daemon';
+import type { TestDaemon } from './daemon';
 
-export type PyJson = Record<string, any>;
+const PY_DIR = path.resolve(__dirname, '..', '..', '..', 'test', 'e2e', 'py');
 
-export const PY_STEPS_DIR = path.resolve(__dirname, '..', '..', '..', 'test', 'e2e', 'py');
+export type StepJson = Record<string, any>;
 
-/** Why a docker-py suite must skip here (undefined: it runs); under CI=true a missing docker-py is an error. */
-export function dockerPySkipReason(): string | undefined {
+/** A skip reason when docker-py is not importable (outside CI); undefined when it is. */
+export function dockerPySkip(): string | undefined {
   const ok = spawnSync('python3', ['-c', 'import docker'], { timeout: 20_000 }).status === 0;
   if (!ok && process.env.CI === 'true') throw new Error('docker-py is not importable by python3, and CI=true requires this suite to run');
-  return ok ? undefined : 'docker-py is not installed for python3 (`python3 -c "import docker"` fails)';
+  return ok ? undefined : 'docker-py is not installed for python3';
 }
 
-/** Runs `python3 <script> <socket> <step> [arg]` and parses what it prints. */
-export function pyStep(script: string, d: TestDaemon, name: string, arg?: string, timeoutMs = 60_000): PyJson {
-  const r = spawnSync('python3', [path.join(PY_STEPS_DIR, script), d.sock, name, ...(arg ? [arg] : [])], { encoding: 'utf8', timeout: timeoutMs });
-  if (r.status !== 0) throw new Error(`docker-py step ${name} failed (${r.status}):\n${r.stdout}\n${r.stderr}${r.error ? String(r.error) : ''}\n--- daemon log ---\n${d.log()}`);
-  return JSON.parse(r.stdout) as PyJson;
-}
-
-/** Removes every service and waits (bounded) for their tasks to be gone. */
-export async function removeAllServices(d: TestDaemon): Promise<void> {
-  const ls = d.docker(['service', 'ls', '-q']).stdout.trim();
-  if (ls) d.docker(['service', 'rm', ...ls.split('\n')]);
-  await waitFor(async () => ((await d.api<unknown[]>('GET', '/v1.47/tasks')).body as unknown[] | undefined)?.length === 0, 30_000, 'tasks gone').catch(() => undefined);
+/** Runs `python3 test/e2e/py/<script> <socket> <step> [arg]` and parses what it prints; throws with the daemon log on failure. */
+export function pyStepRunner(script: string, daemon: () => TestDaemon, opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}) {
+  return (name: string, arg?: string): StepJson => {
+    const d = daemon();
+    const r = spawnSync('python3', [path.join(PY_DIR, script), d.sock, name, ...(arg ? [arg] : [])], {
+      encoding: 'utf8',
+      timeout: opts.timeoutMs ?? 60_000,
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    });
+    if (r.status !== 0) throw new Error(`docker-py step ${name} failed (${r.status}):\n${r.stdout}\n${r.stderr}\n--- daemon log ---\n${d.log()}`);
+    return JSON.parse(r.stdout) as StepJson;
+  };
 }
