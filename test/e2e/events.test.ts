@@ -103,7 +103,8 @@ describe('docker events for swarm objects (docker CLI, process runtime)', { skip
       return;
     }
     const sid = made.stdout.trim();
-    const cid = m0.dockerOk(['config', 'create', 'evconfig', '/dev/null']).trim();
+    const cid = m0.daemon.docker(['config', 'create', 'evconfig', '-'], { input: 'x=1' }).stdout.trim();
+    assert.match(cid, /^[0-9a-z]{25}$/);
     m0.dockerOk(['secret', 'rm', 'evsecret']);
     m0.dockerOk(['config', 'rm', 'evconfig']);
     const evs = await history(m0, since, ['type=secret', 'type=config']);
@@ -137,8 +138,11 @@ describe('docker events for swarm objects (docker CLI, process runtime)', { skip
     const stream = m1.daemon.dockerBackground(['events', '--filter', 'type=service', '--format', '{{json .}}']);
     try {
       c.kill9(m0);
-      const s = await waitManagerStatus(c, m1, (st) => st.get(m0.hostname) === 'Unreachable' && leaderOf(st).length === 1, 'a new leader', 30_000);
-      assert.notEqual(leaderOf(s)[0], m0.hostname);
+      // both survivors know the new leader before a write goes through m2
+      for (const m of [m1, m2]) {
+        const s = await waitManagerStatus(c, m, (st) => st.get(m0.hostname) === 'Unreachable' && leaderOf(st).length === 1, `${m.hostname} sees a new leader`, 30_000);
+        assert.notEqual(leaderOf(s)[0], m0.hostname);
+      }
       createSleepService(m2, 'evafter');
       const ev = await waitFor(() => parse(stream.out()).find((e) => e.Action === 'create' && e.Actor.Attributes.name === 'evafter'), 20_000, 'the follower stream delivers evafter');
       assert.equal(ev.Type, 'service');
