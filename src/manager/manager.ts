@@ -9,7 +9,7 @@ import { ControlApi, NetworkControl, SecretControl } from './controlapi';
 import { ControlService } from './controlapi/service';
 import { GrpcRaftTransport, NotLeaderError, keepsQuorumWithout, RaftConsensus, retryableControlError, RaftDiskStorage, requestJoin, type MemberStatus, type RaftConsensusOptions } from './consensus';
 import { Allocator } from './allocator';
-import { ConstraintEnforcer, GlobalOrchestrator, ReplicatedOrchestrator, RestartSupervisor, TaskReaper } from './orchestrator';
+import { ConstraintEnforcer, GlobalOrchestrator, JobsOrchestrator, ReplicatedOrchestrator, RestartSupervisor, TaskReaper } from './orchestrator';
 import { Scheduler } from './scheduler';
 import { Dispatcher, type DispatcherOptions } from './dispatcher/dispatcher';
 import { UpdateSupervisor } from './updater/updater';
@@ -117,6 +117,7 @@ export class Manager {
       new Allocator({ store, clock, onError: onError('allocator') }),
       new ReplicatedOrchestrator({ store, clock, rng, onError: onError('replicated-orchestrator'), logger: logger.child({ component: 'replicated-orchestrator' }) }),
       new GlobalOrchestrator({ store, clock, rng, onError: onError('global-orchestrator'), logger: logger.child({ component: 'global-orchestrator' }) }),
+      new JobsOrchestrator({ store, clock, rng, onError: onError('jobs-orchestrator'), logger: logger.child({ component: 'jobs-orchestrator' }) }),
       new RestartSupervisor({ store, clock, rng, onError: onError('restart-supervisor') }),
       new UpdateSupervisor({ store, clock, rng, logger: logger.child({ component: 'updater' }) }),
       new ConstraintEnforcer({ store, clock, rng, onError: onError('constraint-enforcer') }),
