@@ -54,4 +54,6 @@ function slotPeers(m: Manager, t: Task): Task[] {
 export function followManager(metrics: NodeMetrics, m: Manager): void {
   metrics.followEvents(m.store.watch({ kinds: ['task', 'node', 'service'] }), (t) => slotPeers(m, t));
   m.consensus.onLeadershipChange((_isLeader, leaderRaftId) => metrics.leaderSeen(leaderRaftId));
+  // the role starts after its member's first election: the leader it found counts as the first change
+  metrics.leaderSeen(m.consensus.status().leader);
 }

@@ -1,0 +1,105 @@
+// Issue 14, metrics: `shoal daemon --metrics-addr` serves Prometheus text at /metrics. A single
+// process-runtime manager driven by the real docker CLI; the exposition is scraped over a real socket
+// and read by a strict text-format reader (every line must parse, every family must have HELP and
+// TYPE) while a service is created, scaled up and rolled.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { TestDaemon, freePort, waitFor } from '../harness/daemon';
+import { parseExposition, sampleValue, type Family } from '../../src/testing/prometheus';
+
+type Exposition = Map<string, Family>;
+const LONG = 60_000;
+
+describe('Prometheus metrics through a scale-up and a rolling update (process runtime, docker CLI)', { concurrency: false }, () => {
+  let d: TestDaemon;
+  let metricsAddr: string;
+
+  const scrape = async (): Promise<Exposition> => {
+    const r = await fetch(`http://${metricsAddr}/metrics`);
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4; charset=utf-8$/);
+    return parseExposition(await r.text());
+  };
+  /** Scrapes until `ok` holds (bounded); returns that exposition. */
+  const scrapeUntil = (what: string, ok: (m: Exposition) => boolean, timeoutMs = LONG): Promise<Exposition> =>
+    waitFor(async () => {
+      const m = await scrape();
+      return ok(m) ? m : undefined;
+    }, timeoutMs, what, 100);
+  const v = (m: Exposition, name: string, labels: Record<string, string> = {}) => sampleValue(m, name, labels);
+  const web = { service: 'web' };
+
+  before(async () => {
+    metricsAddr = `127.0.0.1:${await freePort()}`;
+    d = new TestDaemon({ hostname: 'metrics-e2e', extraArgs: ['--metrics-addr', metricsAddr] });
+    await d.start();
+    // before the swarm: a standalone node, no manager-only metric
+    const m = await scrape();
+    assert.equal(v(m, 'swarm_node_manager'), 0);
+    assert.equal(v(m, 'swarm_manager_leader'), 0);
+    assert.equal(m.has('swarm_manager_nodes'), false);
+    d.dockerOk(['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', `127.0.0.1:${await freePort()}`]);
+  });
+  after(async () => {
+    if (d) await d.teardown();
+  });
+
+  test('a manager that leads: swarmkit’s node, manager and Raft metrics, dockerd’s engine info', async () => {
+    const m = await scrapeUntil('the manager gauges', (x) => v(x, 'swarm_manager_leader') === 1);
+    assert.equal(v(m, 'swarm_node_manager'), 1);
+    assert.equal(v(m, 'swarm_manager_nodes', { state: 'ready' }), 1);
+    assert.equal(v(m, 'swarm_manager_nodes', { state: 'down' }), 0);
+    assert.equal(v(m, 'swarm_manager_services_total'), 0);
+    assert.ok((v(m, 'shoal_raft_term') ?? 0) >= 1, 'a Raft term');
+    assert.ok((v(m, 'shoal_raft_leader_changes_total') ?? 0) >= 1, 'the leader this manager saw elected');
+    // swarm init wrote the cluster through Raft: proposals were timed
+    assert.ok((v(m, 'swarm_raft_transaction_latency_seconds_count') ?? 0) >= 1);
+    assert.equal(m.get('swarm_raft_snapshot_latency_seconds')?.type, 'histogram');
+    assert.equal(v(m, 'engine_daemon_engine_info', { os: 'linux' }), 1);
+    assert.ok((v(m, 'engine_daemon_engine_cpus_cpus') ?? 0) >= 1);
+    assert.equal(v(m, 'shoal_api_request_duration_seconds_count', { method: 'POST', route: '/swarm/init', code: '200' }), 1);
+    // HELP and TYPE for every family (the reader refuses a sample without them); types are the ones declared
+    assert.equal(m.get('swarm_manager_tasks_total')?.type, 'gauge');
+    assert.equal(m.get('shoal_api_request_duration_seconds')?.type, 'histogram');
+  });
+
+  test('create 1 replica, scale to 4: desired and running gauges follow, tasks_total{running} moves, scheduling delays are observed', async () => {
+    d.dockerOk(['service', 'create', '--detach', '--name', 'web', '--replicas', '1', '--update-delay', '300ms', '--update-monitor', '300ms', '--stop-grace-period', '1s', 'busybox:latest', 'sleep', '1000']);
+    let m = await scrapeUntil('web at 1/1', (x) => v(x, 'shoal_service_running_tasks', web) === 1);
+    assert.equal(v(m, 'shoal_service_desired_tasks', web), 1);
+    assert.equal(v(m, 'swarm_manager_services_total'), 1);
+    assert.equal(v(m, 'swarm_manager_tasks_total', { state: 'running' }), 1);
+    const updatesBefore = v(m, 'shoal_api_request_duration_seconds_count', { method: 'POST', route: '/services/{id}/update', code: '200' }) ?? 0;
+
+    d.dockerOk(['service', 'scale', '--detach', 'web=4']);
+    m = await scrapeUntil('web at 4/4', (x) => v(x, 'shoal_service_running_tasks', web) === 4);
+    assert.equal(v(m, 'shoal_service_desired_tasks', web), 4);
+    assert.equal(v(m, 'swarm_manager_tasks_total', { state: 'running' }), 4);
+    assert.ok((v(m, 'swarm_dispatcher_scheduling_delay_seconds_count') ?? 0) >= 4, 'NEW→RUNNING observed for each task');
+    // scaling is a service update through the API: its route's latency histogram counted it, by pattern
+    assert.equal(v(m, 'shoal_api_request_duration_seconds_count', { method: 'POST', route: '/services/{id}/update', code: '200' }), updatesBefore + 1);
+    const raw = [...m.values()].flatMap((f) => f.samples).filter((s) => s.labels.route?.includes('web'));
+    assert.deepEqual(raw, [], 'no raw path (service name) in a route label');
+    // scaling up replaces nothing
+    assert.equal(v(m, 'shoal_service_task_restarts_total', { ...web, reason: 'update' }), undefined);
+  });
+
+  test('rolling update (--env-add): update state and progress move, each replacement is counted, the service converges', async () => {
+    d.dockerOk(['service', 'update', '--detach', '--env-add', 'METRICS_E2E=1', 'web']);
+    // while it rolls: state updating and fewer than 4 tasks on the new spec
+    const during = await scrapeUntil('an update in progress', (x) => v(x, 'shoal_service_update_state', { ...web, state: 'updating' }) === 1, 20_000);
+    assert.equal(v(during, 'shoal_service_update_tasks_total', web), 4);
+    assert.ok((v(during, 'shoal_service_update_tasks_updated', web) ?? 4) < 4, 'progress below total while updating');
+
+    const m = await scrapeUntil('the update completed', (x) => v(x, 'shoal_service_update_state', { ...web, state: 'completed' }) === 1);
+    assert.equal(v(m, 'shoal_service_update_state', { ...web, state: 'updating' }), 0);
+    assert.equal(v(m, 'shoal_service_update_tasks_updated', web), 4);
+    assert.equal(v(m, 'shoal_service_update_tasks_total', web), 4);
+    assert.equal(v(m, 'shoal_service_task_restarts_total', { ...web, reason: 'update' }), 4);
+    assert.equal(v(m, 'shoal_service_task_restarts_total', { ...web, reason: 'restart' }), undefined);
+    assert.equal(v(m, 'shoal_service_running_tasks', web), 4);
+    assert.equal(v(m, 'swarm_manager_tasks_total', { state: 'running' }), 4);
+    assert.equal(v(m, 'swarm_manager_tasks_total', { state: 'shutdown' }), 4, 'the replaced tasks stay as history');
+    assert.equal(v(m, 'shoal_service_tasks_failed_total', web), undefined, 'nothing failed');
+  });
+});
