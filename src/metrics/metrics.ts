@@ -124,30 +124,20 @@ export class NodeMetrics {
       });
     storeGauge('swarm_manager_services_total', 'The number of services in the cluster object store', 'service');
     storeGauge('swarm_manager_networks_total', 'The number of networks in the cluster object store', 'network');
-    new Gauge({
-      name: 'swarm_manager_nodes',
-      help: 'The number of nodes',
-      labelNames: ['state'],
-      registers: managerOnly,
-      collect() {
-        const m = mgr();
-        this.reset();
-        if (!m) return;
-        for (const [state, n] of nodesByState(m.read((tx) => tx.find('node') as never))) this.set({ state }, n);
-      },
-    });
-    new Gauge({
-      name: 'swarm_manager_tasks_total',
-      help: 'The number of tasks in the cluster object store',
-      labelNames: ['state'],
-      registers: managerOnly,
-      collect() {
-        const m = mgr();
-        this.reset();
-        if (!m) return;
-        for (const [state, n] of tasksByState(m.read((tx) => tx.find('task') as never))) this.set({ state }, n);
-      },
-    });
+    const byStateGauge = (name: string, help: string, count: (m: ManagerView) => Map<string, number>) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['state'],
+        registers: managerOnly,
+        collect() {
+          const m = mgr();
+          this.reset();
+          if (m) for (const [state, n] of count(m)) this.set({ state }, n);
+        },
+      });
+    byStateGauge('swarm_manager_nodes', 'The number of nodes', (m) => nodesByState(m.read((tx) => tx.find('node') as never)));
+    byStateGauge('swarm_manager_tasks_total', 'The number of tasks in the cluster object store', (m) => tasksByState(m.read((tx) => tx.find('task') as never)));
 
     // ---- Raft
     this.raftTx = new Histogram({ name: 'swarm_raft_transaction_latency_seconds', help: 'Raft transaction latency.', buckets: LATENCY_BUCKETS, registers: managerOnly });
@@ -215,35 +205,24 @@ export class NodeMetrics {
       registers: managerOnly,
     });
     this.failed = new Counter({ name: 'shoal_service_tasks_failed_total', help: 'Tasks of the service that reached FAILED or REJECTED', labelNames: ['service'], registers: managerOnly });
-    const progress = (service: ServiceWithStatus, m: ManagerView) => updateProgress(service, m.read((tx) => tx.tasksByService(service.ID)));
-    new Gauge({
-      name: 'shoal_service_update_tasks_updated',
-      help: 'Tasks of the service running from its current spec, during and after an update or rollback',
-      labelNames: ['service'],
-      registers: managerOnly,
-      collect() {
-        this.reset();
-        const m = mgr();
-        for (const s of m?.services() ?? []) {
-          const p = progress(s, m!);
-          if (p) this.set({ service: s.Spec.Name }, p.updated);
-        }
-      },
-    });
-    new Gauge({
-      name: 'shoal_service_update_tasks_total',
-      help: 'Tasks the service wants running, the denominator of its update progress',
-      labelNames: ['service'],
-      registers: managerOnly,
-      collect() {
-        this.reset();
-        const m = mgr();
-        for (const s of m?.services() ?? []) {
-          const p = progress(s, m!);
-          if (p) this.set({ service: s.Spec.Name }, p.total);
-        }
-      },
-    });
+    const progressGauge = (name: string, help: string, pick: (p: NonNullable<ReturnType<typeof updateProgress>>) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['service'],
+        registers: managerOnly,
+        collect() {
+          this.reset();
+          const m = mgr();
+          if (!m) return;
+          for (const s of m.services()) {
+            const p = updateProgress(s, m.read((tx) => tx.tasksByService(s.ID)));
+            if (p) this.set({ service: s.Spec.Name }, pick(p));
+          }
+        },
+      });
+    progressGauge('shoal_service_update_tasks_updated', 'Tasks of the service running from its current spec, during and after an update or rollback', (p) => p.updated);
+    progressGauge('shoal_service_update_tasks_total', 'Tasks the service wants running, the denominator of its update progress', (p) => p.total);
     new Gauge({
       name: 'shoal_service_update_state',
       help: "The service's UpdateStatus.State: 1 for the state it is in, 0 for the others (no series before its first update)",
