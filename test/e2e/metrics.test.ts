@@ -3,30 +3,37 @@
 // and read by a strict text-format reader (every line must parse, every family must have HELP and
 // TYPE) while a service is created, scaled up and rolled.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { TestCluster, type ClusterNode } from '../harness/cluster';
 import { TestDaemon, freePort, waitFor } from '../harness/daemon';
 import { parseExposition, sampleValue, type Family } from '../../src/testing/prometheus';
 
 type Exposition = Map<string, Family>;
 const LONG = 60_000;
 
+async function scrapeAt(addr: string): Promise<Exposition> {
+  const r = await fetch(`http://${addr}/metrics`);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4; charset=utf-8$/);
+  return parseExposition(await r.text());
+}
+
+/** Scrapes `addr` until `ok` holds (bounded); returns that exposition. */
+function scrapeUntilAt(addr: string, what: string, ok: (m: Exposition) => boolean, timeoutMs = LONG): Promise<Exposition> {
+  return waitFor(async () => {
+    const m = await scrapeAt(addr);
+    return ok(m) ? m : undefined;
+  }, timeoutMs, what, 100);
+}
+const v = (m: Exposition, name: string, labels: Record<string, string> = {}) => sampleValue(m, name, labels);
+
 describe('Prometheus metrics through a scale-up and a rolling update (process runtime, docker CLI)', { concurrency: false }, () => {
   let d: TestDaemon;
   let metricsAddr: string;
 
-  const scrape = async (): Promise<Exposition> => {
-    const r = await fetch(`http://${metricsAddr}/metrics`);
-    assert.equal(r.status, 200);
-    assert.match(r.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4; charset=utf-8$/);
-    return parseExposition(await r.text());
-  };
-  /** Scrapes until `ok` holds (bounded); returns that exposition. */
-  const scrapeUntil = (what: string, ok: (m: Exposition) => boolean, timeoutMs = LONG): Promise<Exposition> =>
-    waitFor(async () => {
-      const m = await scrape();
-      return ok(m) ? m : undefined;
-    }, timeoutMs, what, 100);
-  const v = (m: Exposition, name: string, labels: Record<string, string> = {}) => sampleValue(m, name, labels);
+  const scrape = () => scrapeAt(metricsAddr);
+  const scrapeUntil = (what: string, ok: (m: Exposition) => boolean, timeoutMs = LONG) => scrapeUntilAt(metricsAddr, what, ok, timeoutMs);
   const web = { service: 'web' };
 
   before(async () => {
@@ -101,5 +108,54 @@ describe('Prometheus metrics through a scale-up and a rolling update (process ru
     assert.equal(v(m, 'swarm_manager_tasks_total', { state: 'running' }), 4);
     assert.equal(v(m, 'swarm_manager_tasks_total', { state: 'shutdown' }), 4, 'the replaced tasks stay as history');
     assert.equal(v(m, 'shoal_service_tasks_failed_total', web), undefined, 'nothing failed');
+  });
+});
+
+describe('Prometheus metrics on a worker: node metrics and its routing mesh, no manager metrics; the manager counts its heartbeat miss', { concurrency: false }, () => {
+  let c: TestCluster;
+  let port: number;
+  const at = (n: ClusterNode) => `${n.ip}:${port}`;
+
+  before(async () => {
+    port = await freePort();
+    c = new TestCluster({ workers: 1, heartbeat: '1s', hostPrefix: 'metrics', nodeArgs: (ip) => ['--metrics-addr', `${ip}:${port}`] });
+    await c.start();
+  });
+  after(async () => {
+    if (c) await c.cleanup();
+  });
+
+  test('the worker shows swarm_node_manager 0, leader 0, no manager family, and counts a connection to a published port', async () => {
+    const w = c.workers[0]!;
+    c.manager.dockerOk(['service', 'create', '--detach', '--name', 'pub', '--publish', '80', '--stop-grace-period', '1s', 'busybox:latest', 'sleep', '1000']);
+    const published = Number(c.manager.dockerOk(['service', 'inspect', '--format', '{{(index .Endpoint.Ports 0).PublishedPort}}', 'pub']).trim());
+    assert.ok(published >= 30000, `an auto-assigned published port (${published})`);
+    const ports = { protocol: 'tcp', port: String(published) };
+    let m = await scrapeUntilAt(at(w), 'the worker mesh listening', (x) => v(x, 'shoal_mesh_listening', ports) === 1);
+    assert.equal(v(m, 'swarm_node_manager'), 0);
+    assert.equal(v(m, 'swarm_manager_leader'), 0);
+    for (const name of ['swarm_manager_nodes', 'swarm_manager_tasks_total', 'shoal_service_desired_tasks', 'swarm_raft_transaction_latency_seconds']) assert.equal(m.has(name), false, `${name} only on managers`);
+    const before = v(m, 'shoal_mesh_connections_total', ports) ?? 0;
+    await new Promise<void>((resolve, reject) => {
+      const s = net.connect(published, w.ip, () => {
+        s.destroy();
+        resolve();
+      });
+      s.on('error', reject);
+    });
+    m = await scrapeUntilAt(at(w), 'the connection counted', (x) => (v(x, 'shoal_mesh_connections_total', ports) ?? 0) >= before + 1);
+    assert.equal(v(m, 'shoal_mesh_connections_total', ports), before + 1);
+    const mm = await scrapeAt(at(c.manager));
+    assert.equal(v(mm, 'swarm_manager_leader'), 1);
+    assert.equal(v(mm, 'swarm_manager_nodes', { state: 'ready' }), 2);
+  });
+
+  test('a worker killed -9 is marked down for heartbeat failure: the manager counts one miss', async () => {
+    const w = c.workers[0]!;
+    const before = v(await scrapeAt(at(c.manager)), 'shoal_dispatcher_heartbeat_misses_total') ?? 0;
+    c.kill9(w);
+    const m = await scrapeUntilAt(at(c.manager), 'the worker down', (x) => v(x, 'swarm_manager_nodes', { state: 'down' }) === 1, 30_000);
+    assert.equal(v(m, 'shoal_dispatcher_heartbeat_misses_total'), before + 1);
+    assert.equal(v(m, 'swarm_manager_nodes', { state: 'ready' }), 1);
   });
 });
