@@ -109,6 +109,14 @@ describe('Prometheus metrics through a scale-up and a rolling update (process ru
     assert.equal(v(m, 'swarm_manager_tasks_total', { state: 'shutdown' }), 4, 'the replaced tasks stay as history');
     assert.equal(v(m, 'shoal_service_tasks_failed_total', web), undefined, 'nothing failed');
   });
+
+  test('a Raft snapshot is timed: with --snapshot-interval 5, a few writes later swarm_raft_snapshot_latency_seconds counts one', async () => {
+    const before = v(await scrape(), 'swarm_raft_snapshot_latency_seconds_count') ?? 0;
+    d.dockerOk(['swarm', 'update', '--snapshot-interval', '5']);
+    for (const n of [3, 2, 4]) d.dockerOk(['service', 'scale', '--detach', `web=${n}`]);
+    const m = await scrapeUntil('a snapshot timed', (x) => (v(x, 'swarm_raft_snapshot_latency_seconds_count') ?? 0) > before, 30_000);
+    assert.ok((v(m, 'swarm_raft_snapshot_latency_seconds_sum') ?? -1) >= 0);
+  });
 });
 
 describe('Prometheus metrics on a worker: node metrics and its routing mesh, no manager metrics; the manager counts its heartbeat miss', { concurrency: false }, () => {
