@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Service, Task } from '../types';
 import type { StoreEvent } from '../store/types';
-import { effectsOf, nodesByState, tasksByState, updateProgress, UPDATE_STATES, type EventEffect } from './core/cluster';
+import { effectsOf, nodesByState, tasksByState, updateProgress, UPDATE_STATES, type EventEffect, type UpdateProgress } from './core/cluster';
 
 /** One published port of the routing mesh as RoutingMesh.status() reports it (only the fields read here). */
 export interface MeshPortView {
@@ -75,6 +75,8 @@ export class NodeMetrics {
   private readonly heartbeatMisses: Counter;
   private readonly leaderChanges: Counter;
   private events: EventSource | undefined;
+  /** What one scrape read, shared by the families that use it; emptied after each render. */
+  private scrape: { services?: ServiceWithStatus[]; progress?: Map<string, UpdateProgress | undefined> } = {};
   private lastLeader = 0;
 
   constructor(private readonly src: MetricsSources) {
@@ -82,6 +84,13 @@ export class NodeMetrics {
     const managerOnly = [this.managerRegistry];
     collectDefaultMetrics({ register: this.registry });
     const mgr = () => src.manager();
+    // Read once per scrape, however many families use them: services with their counts, update progress.
+    const services = () => (this.scrape.services ??= mgr()?.services() ?? []);
+    const progressOf = (s: ServiceWithStatus): UpdateProgress | undefined => {
+      const cache = (this.scrape.progress ??= new Map());
+      if (!cache.has(s.ID)) cache.set(s.ID, updateProgress(s, mgr()?.read((tx) => tx.tasksByService(s.ID)) ?? []));
+      return cache.get(s.ID);
+    };
 
     // ---- dockerd's engine_daemon_* (the ones that mean something for Shoal)
     const e = src.engine;
@@ -185,7 +194,7 @@ export class NodeMetrics {
       registers: managerOnly,
       collect: function () {
         this.reset();
-        for (const s of mgr()?.services() ?? []) this.set({ service: s.Spec.Name }, s.ServiceStatus?.DesiredTasks ?? 0);
+        for (const s of services()) this.set({ service: s.Spec.Name }, s.ServiceStatus?.DesiredTasks ?? 0);
       },
     });
     new Gauge({
@@ -195,7 +204,7 @@ export class NodeMetrics {
       registers: managerOnly,
       collect: function () {
         this.reset();
-        for (const s of mgr()?.services() ?? []) this.set({ service: s.Spec.Name }, s.ServiceStatus?.RunningTasks ?? 0);
+        for (const s of services()) this.set({ service: s.Spec.Name }, s.ServiceStatus?.RunningTasks ?? 0);
       },
     });
     this.replacements = new Counter({
@@ -205,7 +214,7 @@ export class NodeMetrics {
       registers: managerOnly,
     });
     this.failed = new Counter({ name: 'shoal_service_tasks_failed_total', help: 'Tasks of the service that reached FAILED or REJECTED', labelNames: ['service'], registers: managerOnly });
-    const progressGauge = (name: string, help: string, pick: (p: NonNullable<ReturnType<typeof updateProgress>>) => number) =>
+    const progressGauge = (name: string, help: string, pick: (p: UpdateProgress) => number) =>
       new Gauge({
         name,
         help,
@@ -213,10 +222,8 @@ export class NodeMetrics {
         registers: managerOnly,
         collect() {
           this.reset();
-          const m = mgr();
-          if (!m) return;
-          for (const s of m.services()) {
-            const p = updateProgress(s, m.read((tx) => tx.tasksByService(s.ID)));
+          for (const s of services()) {
+            const p = progressOf(s);
             if (p) this.set({ service: s.Spec.Name }, pick(p));
           }
         },
@@ -230,7 +237,7 @@ export class NodeMetrics {
       registers: managerOnly,
       collect() {
         this.reset();
-        for (const s of mgr()?.services() ?? []) {
+        for (const s of services()) {
           const st = s.UpdateStatus?.State;
           if (!st) continue;
           for (const state of UPDATE_STATES) this.set({ service: s.Spec.Name, state }, state === st ? 1 : 0);
@@ -348,8 +355,12 @@ export class NodeMetrics {
 
   /** The exposition in Prometheus text format. */
   async render(): Promise<{ contentType: string; body: string }> {
-    const node = await this.registry.metrics();
-    const manager = this.src.manager() ? await this.managerRegistry.metrics() : '';
-    return { contentType: this.registry.contentType, body: node + manager };
+    try {
+      const node = await this.registry.metrics();
+      const manager = this.src.manager() ? await this.managerRegistry.metrics() : '';
+      return { contentType: this.registry.contentType, body: node + manager };
+    } finally {
+      this.scrape = {};
+    }
   }
 }
