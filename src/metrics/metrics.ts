@@ -68,6 +68,8 @@ export class NodeMetrics {
   readonly managerRegistry = new Registry();
   private readonly apiLatency: Histogram<'method' | 'route' | 'code'>;
   private readonly raftTx: Histogram;
+  private readonly storeRead: Histogram;
+  private readonly storeWrite: Histogram;
   private readonly raftSnapshot: Histogram;
   private readonly schedulingDelay: Histogram;
   private readonly replacements: Counter<'service' | 'reason'>;
@@ -147,6 +149,10 @@ export class NodeMetrics {
       });
     byStateGauge('swarm_manager_nodes', 'The number of nodes', (m) => nodesByState(m.read((tx) => tx.find('node') as never)));
     byStateGauge('swarm_manager_tasks_total', 'The number of tasks in the cluster object store', (m) => tasksByState(m.read((tx) => tx.find('task') as never)));
+
+    // ---- the store (swarmkit's swarm_store_*: a read is a view, a write its transaction and proposal)
+    this.storeRead = new Histogram({ name: 'swarm_store_read_tx_latency_seconds', help: 'Raft store read tx latency.', buckets: LATENCY_BUCKETS, registers: managerOnly });
+    this.storeWrite = new Histogram({ name: 'swarm_store_write_tx_latency_seconds', help: 'Raft store write tx latency.', buckets: LATENCY_BUCKETS, registers: managerOnly });
 
     // ---- Raft
     this.raftTx = new Histogram({ name: 'swarm_raft_transaction_latency_seconds', help: 'Raft transaction latency.', buckets: LATENCY_BUCKETS, registers: managerOnly });
@@ -298,6 +304,13 @@ export class NodeMetrics {
   readonly raftObserver = {
     proposalApplied: (seconds: number): void => this.raftTx.observe(seconds),
     snapshotWritten: (seconds: number): void => this.raftSnapshot.observe(seconds),
+  };
+
+  /** The manager store's timer (MemoryStore.setTimer). */
+  readonly storeTimer = {
+    now: (): number => performance.now(),
+    readTx: (ms: number): void => this.storeRead.observe(ms / 1000),
+    writeTx: (ms: number): void => this.storeWrite.observe(ms / 1000),
   };
 
   /** The Raft leader this manager sees changed (0: none). */

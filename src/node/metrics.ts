@@ -52,6 +52,7 @@ function slotPeers(m: Manager, t: Task): Task[] {
 
 /** A manager role started: its store events and leader changes feed the metrics' counters. */
 export function followManager(metrics: NodeMetrics, m: Manager): void {
+  m.store.setTimer(metrics.storeTimer);
   metrics.followEvents(m.store.watch({ kinds: ['task', 'node', 'service'] }), (t) => slotPeers(m, t));
   m.consensus.onLeadershipChange((_isLeader, leaderRaftId) => metrics.leaderSeen(leaderRaftId));
   // the role starts after its member's first election: the leader it found counts as the first change

@@ -62,6 +62,8 @@ describe('Prometheus metrics through a scale-up and a rolling update (process ru
     // swarm init wrote the cluster through Raft: proposals were timed
     assert.ok((v(m, 'swarm_raft_transaction_latency_seconds_count') ?? 0) >= 1);
     assert.equal(m.get('swarm_raft_snapshot_latency_seconds')?.type, 'histogram');
+    assert.ok((v(m, 'swarm_store_write_tx_latency_seconds_count') ?? 0) >= 1, 'store writes timed');
+    assert.ok((v(m, 'swarm_store_read_tx_latency_seconds_count') ?? 0) >= 1, 'store reads timed');
     assert.equal(v(m, 'engine_daemon_engine_info', { os: 'linux' }), 1);
     assert.ok((v(m, 'engine_daemon_engine_cpus_cpus') ?? 0) >= 1);
     assert.equal(v(m, 'shoal_api_request_duration_seconds_count', { method: 'POST', route: '/swarm/init', code: '200' }), 1);
@@ -136,7 +138,11 @@ describe('Prometheus metrics on a worker: node metrics and its routing mesh, no 
   test('the worker shows swarm_node_manager 0, leader 0, no manager family, and counts a connection to a published port', async () => {
     const w = c.workers[0]!;
     c.manager.dockerOk(['service', 'create', '--detach', '--name', 'pub', '--publish', '80', '--stop-grace-period', '1s', 'busybox:latest', 'sleep', '1000']);
-    const published = Number(c.manager.dockerOk(['service', 'inspect', '--format', '{{(index .Endpoint.Ports 0).PublishedPort}}', 'pub']).trim());
+    // the allocator assigns the port after the create returns (as swarmkit's): wait for it
+    const published = await waitFor(() => {
+      const s = JSON.parse(c.manager.dockerOk(['service', 'inspect', 'pub']))[0] as { Endpoint?: { Ports?: { PublishedPort: number }[] } };
+      return s.Endpoint?.Ports?.[0]?.PublishedPort;
+    }, 20_000, 'the published port allocated', 100);
     assert.ok(published >= 30000, `an auto-assigned published port (${published})`);
     const ports = { protocol: 'tcp', port: String(published) };
     let m = await scrapeUntilAt(at(w), 'the worker mesh listening', (x) => v(x, 'shoal_mesh_listening', ports) === 1);
