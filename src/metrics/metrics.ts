@@ -254,28 +254,30 @@ export class NodeMetrics {
     // ---- routing mesh, per published port (RoutingMesh.status() counters read at scrape time)
     const meshLabels = ['protocol', 'port'] as const;
     const lbl = (p: MeshPortView) => ({ protocol: p.protocol, port: String(p.port) });
-    const meshGauge = (name: string, help: string, pick: (p: MeshPortView) => number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: meshLabels,
-        registers,
-        collect() {
-          this.reset();
-          for (const p of src.mesh()) this.set(lbl(p), pick(p));
-        },
-      });
-    const meshCounter = (name: string, help: string, pick: (p: MeshPortView) => number) =>
+    const meshMetric = (kind: 'gauge' | 'counter', name: string, help: string, pick: (p: MeshPortView) => number) => {
+      const config = { name, help, labelNames: meshLabels, registers };
+      const each = (put: (labels: ReturnType<typeof lbl>, value: number) => void) => src.mesh().forEach((p) => put(lbl(p), pick(p)));
+      if (kind === 'gauge') {
+        new Gauge({
+          ...config,
+          collect() {
+            this.reset();
+            each((l, v) => this.set(l, v));
+          },
+        });
+        return;
+      }
+      // the mesh's counters only grow while its listener lives: exported as they stand
       new Counter({
-        name,
-        help,
-        labelNames: meshLabels,
-        registers,
+        ...config,
         collect() {
           this.reset();
-          for (const p of src.mesh()) this.inc(lbl(p), pick(p));
+          each((l, v) => this.inc(l, v));
         },
       });
+    };
+    const meshGauge = (name: string, help: string, pick: (p: MeshPortView) => number) => meshMetric('gauge', name, help, pick);
+    const meshCounter = (name: string, help: string, pick: (p: MeshPortView) => number) => meshMetric('counter', name, help, pick);
     meshGauge('shoal_mesh_listening', 'Whether the routing mesh listens on the published port (1) or could not open it (0)', (p) => (p.listening ? 1 : 0));
     meshGauge('shoal_mesh_backends', 'Ready tasks the routing mesh balances the published port over', (p) => p.backends);
     meshGauge('shoal_mesh_active_connections', 'TCP connections (UDP flows) open now through the published port', (p) => p.counters.active);
