@@ -23,7 +23,7 @@ export type ServiceWithStatus = Service & { ServiceStatus?: { RunningTasks: numb
 /** What the metrics read from a manager role: the store and a few live facts. */
 export interface ManagerView {
   isLeader(): boolean;
-  read<T>(fn: (tx: { find(kind: 'node' | 'service' | 'task' | 'network'): unknown[]; tasksByService(id: string): Task[] }) => T): T;
+  read<T>(fn: (tx: { find(kind: 'node' | 'service' | 'task' | 'network' | 'secret' | 'config'): unknown[]; tasksByService(id: string): Task[] }) => T): T;
   /** Services with their running/desired counts, counted as `docker service ls` counts them. */
   services(): ServiceWithStatus[];
   raft(): { term: number; leader: number; commit: number; applied: number } | undefined;
@@ -122,7 +122,7 @@ export class NodeMetrics {
         this.set(mgr()?.isLeader() ? 1 : 0);
       },
     });
-    const storeGauge = (name: string, help: string, kind: 'service' | 'network') =>
+    const storeGauge = (name: string, help: string, kind: 'service' | 'network' | 'secret' | 'config') =>
       new Gauge({
         name,
         help,
@@ -135,6 +135,8 @@ export class NodeMetrics {
       });
     storeGauge('swarm_manager_services_total', 'The number of services in the cluster object store', 'service');
     storeGauge('swarm_manager_networks_total', 'The number of networks in the cluster object store', 'network');
+    storeGauge('swarm_manager_secrets_total', 'The number of secrets in the cluster object store', 'secret');
+    storeGauge('swarm_manager_configs_total', 'The number of configs in the cluster object store', 'config');
     const byStateGauge = (name: string, help: string, count: (m: ManagerView) => Map<string, number>) =>
       new Gauge({
         name,

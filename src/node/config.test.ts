@@ -67,3 +67,9 @@ test('--metrics-addr takes host:port, as dockerd’s', () => {
   assert.throws(() => parseDaemonArgs(['--metrics-addr', '127.0.0.1']), /invalid --metrics-addr: want host:port, got "127.0.0.1"/);
   assert.throws(() => parseDaemonArgs(['--metrics-addr', 'h:99999']), /invalid --metrics-addr/);
 });
+
+test('--mesh-nft: the nft program of the mesh kernel path, or none; unset by default (nft on PATH)', () => {
+  assert.equal(parseDaemonArgs([]).meshNft, undefined);
+  assert.equal(parseDaemonArgs(['--mesh-nft', '/usr/sbin/nft']).meshNft, '/usr/sbin/nft');
+  assert.equal(parseDaemonArgs(['--mesh-nft=none']).meshNft, 'none');
+});

@@ -10,6 +10,7 @@ export function createExecutor(cfg: DaemonConfig, nodeId: () => string | undefin
       engine: cfg.engine!,
       hostname: cfg.hostname,
       nodeId,
+      dataDir: cfg.dataDir,
       // Docker's words ("pulling image failed"); the reference only, never the credentials
       onPullFailure: (ref, err) => logger.error({ image: ref, err: err.message }, 'pulling image failed'),
     });

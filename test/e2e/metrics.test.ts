@@ -57,6 +57,7 @@ describe('Prometheus metrics through a scale-up and a rolling update (process ru
     assert.equal(v(m, 'swarm_manager_nodes', { state: 'ready' }), 1);
     assert.equal(v(m, 'swarm_manager_nodes', { state: 'down' }), 0);
     assert.equal(v(m, 'swarm_manager_services_total'), 0);
+    assert.equal(v(m, 'swarm_manager_secrets_total'), 0);
     assert.ok((v(m, 'shoal_raft_term') ?? 0) >= 1, 'a Raft term');
     assert.ok((v(m, 'shoal_raft_leader_changes_total') ?? 0) >= 1, 'the leader this manager saw elected');
     // swarm init wrote the cluster through Raft: proposals were timed

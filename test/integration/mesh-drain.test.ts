@@ -26,9 +26,9 @@ describe('routing mesh under change: drain and rolling updates lose no request (
     await waitFor(async () => (await c.running('web')).length === 3, 30_000, 'web running');
     // Every node's mesh answers before the loops start.
     await waitFor(async () => {
+      // all 30 requests: stop() right after the start could end the loop after its first one on a loaded machine
       const l = new RequestLoop(c.nodes.map((n) => ({ host: n.ip, port })), { concurrency: 1, maxRequests: 30 });
-      await l.started();
-      const r = await l.stop(10_000);
+      const r = await l.finish(10_000);
       return r.failures === 0 && Object.keys(r.byBody).length === 3 ? true : undefined;
     }, 30_000, 'all nodes answer, all three tasks seen', 300);
   });

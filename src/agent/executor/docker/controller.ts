@@ -2,6 +2,8 @@
 import { EngineClient, EngineError, timedLines, type ContainerInspect } from '../../../engine';
 import { isKind, notFound, ShoalError } from '../../../lib/errors';
 import type { Task } from '../../../types';
+import { relativeTarget, removeTaskFiles, taskFiles, writeTaskFiles } from '../task-files';
+import type { TaskDependencies } from '../types';
 import {
   nonZeroExit,
   type ExitResult,
@@ -21,6 +23,12 @@ export interface DockerControllerOptions {
   images?: ImageResolutions;
   /** The node's network layer, for tasks on swarm networks (overlays on this node). */
   networking?: TaskNetworking;
+  /** The secrets and configs this node holds (memory only), for the task's files. */
+  deps?: TaskDependencies;
+  /** Where the task's secret and config files are written (memory-backed; task-files.ts). */
+  filesDir?: string;
+  /** This node for templates (hostname, platform). */
+  describe?: () => Promise<{ hostname: string; os: string; architecture: string }>;
   /**
    * Pull an image the engine lacks (default). False is Docker's DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1:
    * never pull, use what the engine has.
@@ -199,7 +207,15 @@ export class DockerController implements TaskController {
     const net = this.opts.networking;
     const prepared = net && attachments.length ? await net.prepare(attachments) : undefined;
     const endpoints = prepared ? containerEndpoints(attachments, prepared) : [];
-    const cfg = containerConfig(this.task, { image, networkMode: this.opts.networkMode, endpoints, ...(prepared?.nameserver ? { nameserver: prepared.nameserver } : {}) });
+    let files: { Source: string; Target: string }[];
+    try {
+      files = await this.writeFiles();
+    } catch (err) {
+      // after a daemon restart the secrets come with the new session: a container made before has its files
+      if (await this.find().catch(() => undefined)) return;
+      throw err;
+    }
+    const cfg = containerConfig(this.task, { image, networkMode: this.opts.networkMode, endpoints, files, ...(prepared?.nameserver ? { nameserver: prepared.nameserver } : {}) });
     try {
       const r = await this.engine.containerCreate(cfg, this.name);
       for (const e of endpoints.slice(1)) await this.engine.networkConnect(e.network, r.Id, endpointSettings(e));
@@ -210,6 +226,30 @@ export class DockerController implements TaskController {
       if (isKind(err, 'Conflict') && (await this.find())) return;
       throw err;
     }
+  }
+
+  /**
+   * The task's secrets and configs, as Docker places them: each file written into the task's private
+   * directory on /dev/shm and bind-mounted read-only, secrets at /run/secrets/<target> (an absolute
+   * target as it is), configs at their target (a relative one below /).
+   */
+  private async writeFiles(): Promise<{ Source: string; Target: string }[]> {
+    const dir = this.opts.filesDir;
+    const describe = this.opts.describe;
+    if (!dir || !describe) return [];
+    const c = this.task.Spec.ContainerSpec;
+    if (!c?.Secrets?.length && !c?.Configs?.length) return [];
+    const files = taskFiles(this.task, this.opts.deps, await describe());
+    if (!files.length) return [];
+    const paths = writeTaskFiles(dir, files, (f, i) => `${f.kind}-${i}`);
+    return files.map((f, i) => ({
+      Source: paths[i]!,
+      Target: f.target.startsWith('/') ? f.target : `${f.kind === 'secret' ? '/run/secrets' : ''}/${relativeTarget(f.target)}`,
+    }));
+  }
+
+  private dropFiles(): void {
+    if (this.opts.filesDir) removeTaskFiles(this.opts.filesDir);
   }
 
   async start(): Promise<void> {
@@ -245,6 +285,7 @@ export class DockerController implements TaskController {
       this.started = undefined;
       try {
         const r = await this.engine.containerWait(mine, 'not-running', signal);
+        this.dropFiles();
         return exitResult(r.StatusCode);
       } catch (err) {
         if (signal?.aborted) throw err;
@@ -265,6 +306,7 @@ export class DockerController implements TaskController {
       }
       try {
         const r = await this.engine.containerWait(c.Id, 'not-running', signal);
+        this.dropFiles();
         return exitResult(r.StatusCode);
       } catch (err) {
         if (signal?.aborted) throw err;
@@ -301,6 +343,7 @@ export class DockerController implements TaskController {
   async remove(): Promise<void> {
     this.healthAbort?.abort();
     this.forgetOwn();
+    this.dropFiles();
     const c = await this.find();
     if (!c) return;
     try {

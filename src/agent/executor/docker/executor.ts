@@ -1,7 +1,9 @@
 // The docker runtime: tasks are containers of a local Docker Engine.
 import { EngineClient } from '../../../engine';
 import type { Task } from '../../../types';
-import type { Executor, ExecutorDescription, TaskController } from '../types';
+import * as path from 'node:path';
+import type { Executor, ExecutorDescription, TaskController, TaskDependencies } from '../types';
+import { secretsRoot } from '../task-files';
 import { DockerController, ImageResolutions } from './controller';
 import type { TaskNetworking } from './networking';
 import { LABEL_NODE_ID, LABEL_TASK_ID } from './spec';
@@ -20,6 +22,8 @@ export interface DockerExecutorOptions {
   networkMode?: string;
   /** Poll interval of `onHealth`, ms (default 500). */
   healthPollMs?: number;
+  /** The daemon's data dir: names this daemon's directory of task secret files (task-files.ts). */
+  dataDir?: string;
   /**
    * Pull images the engine lacks. Default: unless DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 is in the
    * daemon's environment, the switch Docker's swarm executor reads.
@@ -74,8 +78,10 @@ export class DockerExecutor implements Executor {
     this.networking = n;
   }
 
-  controller(task: Task): TaskController {
+  controller(task: Task, deps?: TaskDependencies): TaskController {
+    const root = this.opts.dataDir ? secretsRoot(this.opts.dataDir) : undefined;
     return new DockerController(this.engine, task, {
+      ...(root ? { filesDir: path.join(root, task.ID.replace(/[^A-Za-z0-9_.-]/g, '_')), deps, describe: () => this.describe() } : {}),
       networkMode: this.opts.networkMode,
       healthPollMs: this.opts.healthPollMs ?? 500,
       images: this.images,

@@ -70,6 +70,8 @@ export interface ContainerConfigOptions {
    * nameserver unless the spec names its own (`--dns`), as Docker points containers at 127.0.0.11.
    */
   nameserver?: string;
+  /** Secret and config files: host path → container path, bound read-only. */
+  files?: { Source: string; Target: string }[];
 }
 
 /** The body of `POST /containers/create` for a task. */
@@ -110,8 +112,8 @@ export function containerConfig(task: Task, opts: ContainerConfigOptions): Conta
   }
 
   const hc: HostConfig = { RestartPolicy: { Name: 'no' } };
-  const m = mounts(spec);
-  if (m) hc.Mounts = m;
+  const m = [...(mounts(spec) ?? []), ...(opts.files ?? []).map((f): MountConfig => ({ Type: 'bind', Source: f.Source, Target: f.Target, ReadOnly: true }))];
+  if (m.length) hc.Mounts = m;
   if (spec.ReadOnly) hc.ReadonlyRootfs = true;
   if (spec.Init !== undefined && spec.Init !== null) hc.Init = spec.Init;
   const limits = task.Spec.Resources?.Limits;
