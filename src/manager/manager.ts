@@ -7,7 +7,7 @@ import { MemoryStore, type Change } from '../store';
 import type { SwarmSpec } from '../types';
 import { ControlApi, NetworkControl, SecretControl } from './controlapi';
 import { ControlService } from './controlapi/service';
-import { GrpcRaftTransport, NotLeaderError, keepsQuorumWithout, RaftConsensus, retryableControlError, RaftDiskStorage, requestJoin, type MemberStatus, type RaftConsensusOptions } from './consensus';
+import { GrpcRaftTransport, NotLeaderError, keepsQuorumWithout, RaftConsensus, retryableControlError, RaftDiskStorage, requestJoin, type ConsensusObserver, type MemberStatus, type RaftConsensusOptions } from './consensus';
 import { Allocator } from './allocator';
 import { ConstraintEnforcer, GlobalOrchestrator, JobsOrchestrator, ReplicatedOrchestrator, RestartSupervisor, TaskReaper } from './orchestrator';
 import { Scheduler } from './scheduler';
@@ -46,6 +46,8 @@ export interface ManagerDeps {
   disconnectGraceMs?: DispatcherOptions['disconnectGraceMs'];
   /** This manager cannot go on (its Raft log failed): the daemon should stop cleanly. */
   onFatal?: (err: Error) => void;
+  /** Told Raft's proposal and snapshot latencies (the daemon's metrics). */
+  raftObserver?: ConsensusObserver;
 }
 
 /** How the manager's Raft member comes up. */
@@ -205,7 +207,7 @@ export class Manager {
     }
     if ((mode.kind === 'restart' || mode.kind === 'force-new-cluster') && !hasState) throw unavailable('this manager has no raft state to restart from: leave the swarm and join again');
     fs.mkdirSync(this.raftDir, { recursive: true });
-    this.consensus = new RaftConsensus({ dir: this.raftDir, raftId, store: this.store, transport, logger: log, onFatal: this.deps.onFatal, ...s });
+    this.consensus = new RaftConsensus({ dir: this.raftDir, raftId, store: this.store, transport, logger: log, onFatal: this.deps.onFatal, observer: this.deps.raftObserver, ...s });
     this.store.setProposer(this.consensus);
     this.unsubscribe.push(this.consensus.onLeadershipChange((leader) => this.leadershipChanged(leader)));
     if (mode.kind === 'init') {
