@@ -19,6 +19,7 @@ import { NodeBackend } from './backend';
 import { createExecutor } from './executor';
 import { NodeRoles } from './roles';
 import { SwarmMembership } from './membership';
+import { PRIVATE_UMASK, tightenTree } from '../sys/private-tree';
 
 export const SHOAL_VERSION: string = shoalVersion();
 export const API_VERSION = '1.47';
@@ -110,7 +111,11 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
+    // every file and directory the daemon (or lmdb) creates is private; an older release's data dir is brought to the same modes
+    process.umask(PRIVATE_UMASK);
     fs.mkdirSync(this.cfg.dataDir, { recursive: true, mode: 0o700 });
+    const tightened = tightenTree(this.cfg.dataDir);
+    if (tightened > 0) this.logger.info({ entries: tightened }, 'data dir: removed group/other permissions');
     this.executor = createExecutor(this.cfg, () => this.state?.nodeId);
     await this.membership.resume();
     const api = createApiServer({

@@ -1,0 +1,135 @@
+// The Raft data encryption key (DEK) of one manager, as swarmkit's RaftDEKManager keeps it: a random
+// AES-256 key that seals every log entry and snapshot this manager writes. It lives in one file beside
+// the node's TLS key (`<data-dir>/certificates/swarm-raft.dek`, 0600): plain JSON when autolock is off
+// (like swarmkit's unencrypted PEM header), sealed under the unlock key (KEK) when it is on.
+//
+// Rotation keeps reading possible at every moment: `rotate()` makes a new key current (new entries and
+// the next snapshot use it) and keeps the previous keys for reading until the storage has re-sealed
+// everything still on disk under the new one (`finishRotation()`: after the snapshot is written and the
+// remaining entries re-sealed), so a crash at any point leaves a file that opens everything on disk.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isSealed, keyLookup, newDataKey, open, seal, SealedDataError, type DataKey, type KeyLookup } from '../../sys/aead';
+import { writeFileDurableSync } from '../../sys/durable-file';
+
+/** The file the manager keeps its DEK in, beside the node's TLS key. */
+export const RAFT_DEK_FILE = 'swarm-raft.dek';
+
+/** What the Raft storage needs from its keys. */
+export interface RaftKeys {
+  /** The key new entries and snapshots are sealed with. */
+  current(): DataKey;
+  /** Every key something on disk may still be sealed with. */
+  readonly lookup: KeyLookup;
+  /** True between rotate() and finishRotation(): older keys still open data on disk. */
+  readonly rotating: boolean;
+  /** Makes a new key current; the old ones stay readable until finishRotation(). */
+  rotate(): void;
+  /** Drops every key but the current one (everything on disk is sealed with it now). */
+  finishRotation(): void;
+}
+
+/** The file is sealed under an unlock key and none (or another) was given. */
+export class DekLockedError extends Error {
+  constructor(readonly reason: 'locked' | 'invalid-key') {
+    super(reason === 'locked' ? 'raft DEK is encrypted with the unlock key' : 'the unlock key does not decrypt the raft DEK');
+    this.name = 'DekLockedError';
+  }
+}
+
+interface DekFileJson {
+  version: 1;
+  current: { id: string; key: string };
+  /** Keys data on disk may still be sealed with (rotation in progress). */
+  previous: { id: string; key: string }[];
+}
+
+const KEK_ID = 'swarm-kek';
+const toJson = (k: DataKey) => ({ id: k.id, key: k.key.toString('base64') });
+const fromJson = (k: { id: string; key: string }): DataKey => ({ id: k.id, key: Buffer.from(k.key, 'base64') });
+
+export class RaftDekFile implements RaftKeys {
+  private cur: DataKey;
+  private prev: DataKey[];
+
+  private constructor(
+    readonly file: string,
+    private kek: Buffer | undefined,
+    j: DekFileJson,
+  ) {
+    this.cur = fromJson(j.current);
+    this.prev = j.previous.map(fromJson);
+  }
+
+  /** Loads the file (opening it with `kek` when sealed), or creates a new key when there is none. */
+  static open(file: string, kek?: Buffer): RaftDekFile {
+    let raw: Buffer | undefined;
+    try {
+      raw = fs.readFileSync(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    if (!raw) {
+      const d = new RaftDekFile(file, kek, { version: 1, current: toJson(newDataKey()), previous: [] });
+      d.save();
+      return d;
+    }
+    let text: string;
+    if (isSealed(raw)) {
+      if (!kek) throw new DekLockedError('locked');
+      try {
+        text = open(keyLookup({ id: KEK_ID, key: kek }), raw).toString('utf8');
+      } catch (e) {
+        if (e instanceof SealedDataError) throw new DekLockedError('invalid-key');
+        throw e;
+      }
+    } else {
+      text = raw.toString('utf8');
+    }
+    return new RaftDekFile(file, kek, JSON.parse(text) as DekFileJson);
+  }
+
+  /** True when the file on disk is sealed under an unlock key (the manager starts locked). */
+  static isLocked(file: string): boolean {
+    try {
+      return isSealed(fs.readFileSync(file));
+    } catch {
+      return false;
+    }
+  }
+
+  current(): DataKey {
+    return this.cur;
+  }
+
+  readonly lookup: KeyLookup = (id) => (id === this.cur.id ? this.cur.key : this.prev.find((k) => k.id === id)?.key);
+
+  get rotating(): boolean {
+    return this.prev.length > 0;
+  }
+
+  /** A new current key; the old ones stay readable until finishRotation(). Durable before it returns. */
+  rotate(): void {
+    this.prev = [this.cur, ...this.prev];
+    this.cur = newDataKey();
+    this.save();
+  }
+
+  finishRotation(): void {
+    if (this.prev.length === 0) return;
+    this.prev = [];
+    this.save();
+  }
+
+  /** Re-writes the file sealed under `kek` (autolock on) or plain (off). */
+  setKek(kek: Buffer | undefined): void {
+    this.kek = kek;
+    this.save();
+  }
+
+  private save(): void {
+    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    const text = Buffer.from(JSON.stringify({ version: 1, current: toJson(this.cur), previous: this.prev.map(toJson) } satisfies DekFileJson), 'utf8');
+    writeFileDurableSync(this.file, this.kek ? seal({ id: KEK_ID, key: this.kek }, text) : text, { mode: 0o600 });
+  }
+}
