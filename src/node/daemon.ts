@@ -150,4 +150,13 @@ export class Daemon {
   leave(force: boolean): Promise<void> {
     return this.membership.leave(force);
   }
+
+  /** Autolock: a restarted manager waiting for its unlock key. */
+  get locked(): boolean {
+    return this.membership.locked;
+  }
+
+  unlock(key: string): Promise<void> {
+    return this.membership.unlock(key);
+  }
 }
