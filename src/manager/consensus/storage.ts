@@ -42,6 +42,16 @@ export const DEFAULT_DEK_FILE = 'raft.dek';
 const LMDB_FILE = 'raft.lmdb';
 
 const entryContext = (index: number) => Buffer.from(`raft-entry:${index}`, 'latin1');
+
+/** One entry's data as stored: sealed under the current DEK, bound to its index. */
+export function sealEntryData(keys: RaftKeys, index: number, data: Uint8Array): Uint8Array {
+  return seal(keys.current(), data, entryContext(index));
+}
+
+/** One stored entry's data in the clear (plain data, written by a release before encryption, as is). */
+export function openEntryData(keys: RaftKeys, index: number, stored: Uint8Array): Uint8Array {
+  return isSealed(stored) ? openSealed(keys.lookup, stored, entryContext(index)) : stored;
+}
 const snapshotContext = (index: number, term: number) => Buffer.from(`raft-snapshot:${index}:${term}`, 'latin1');
 const pad = (n: number) => String(n).padStart(16, '0');
 export const snapshotFileName = (index: number, term: number) => `${pad(index)}-${pad(term)}.snap`;
@@ -84,13 +94,12 @@ export class RaftDiskStorage {
 
   private sealEntry(index: number, data: Uint8Array): Uint8Array {
     const k = this.keys;
-    return k ? seal(k.current(), data, entryContext(index)) : data;
+    return k ? sealEntryData(k, index, data) : data;
   }
 
   private openEntry(index: number, d: Uint8Array): Uint8Array {
     // plain data is only ever what a release before encryption wrote; upgrade() rewrites it
-    if (!isSealed(d) || !this.keys) return d;
-    return openSealed(this.keys.lookup, d, entryContext(index));
+    return this.keys ? openEntryData(this.keys, index, d) : d;
   }
 
   isEmpty(): boolean {
