@@ -47,15 +47,49 @@ function header(keyId: string): Buffer {
   return Buffer.concat([SEALED_MAGIC, Buffer.from([ALG_AES_256_GCM, id.length]), id]);
 }
 
+/**
+ * Nonces: a random 8-byte prefix per key and process, then a 32-bit counter (NIST SP 800-38D's
+ * deterministic construction); a new prefix when the counter wraps. Never repeats under one key (a
+ * restarted process draws a new prefix), and costs no entropy call per entry, which was a third of
+ * the cost of sealing a Raft entry. The header of each key is built once.
+ */
+interface KeyState {
+  head: Buffer;
+  prefix: Buffer;
+  counter: number;
+}
+const keyStates = new WeakMap<Buffer, KeyState>();
+
+function keyState(k: DataKey): KeyState {
+  let st = keyStates.get(k.key);
+  if (!st || !st.head.subarray(SEALED_MAGIC.length + 2).equals(Buffer.from(k.id, 'latin1'))) {
+    st = { head: header(k.id), prefix: randomBytes(8), counter: 0 };
+    keyStates.set(k.key, st);
+  }
+  return st;
+}
+
 /** Encrypts `plain` under `k`; `context` is authenticated but not stored. */
 export function seal(k: DataKey, plain: Uint8Array, context?: Uint8Array): Buffer {
   if (k.key.length !== KEY_BYTES) throw new SealedDataError(`key ${k.id} is ${k.key.length} bytes, want ${KEY_BYTES}`);
-  const head = header(k.id);
-  const nonce = randomBytes(NONCE);
+  const st = keyState(k);
+  if (st.counter > 0xffffffff) {
+    st.prefix = randomBytes(8);
+    st.counter = 0;
+  }
+  const head = st.head;
+  const out = Buffer.allocUnsafe(head.length + NONCE + TAG + plain.length);
+  head.copy(out, 0);
+  const nonce = out.subarray(head.length, head.length + NONCE);
+  st.prefix.copy(nonce, 0);
+  nonce.writeUInt32BE(st.counter++, 8);
   const c = createCipheriv('aes-256-gcm', k.key, nonce);
   c.setAAD(context ? Buffer.concat([head, context]) : head);
-  const body = Buffer.concat([c.update(plain), c.final()]);
-  return Buffer.concat([head, nonce, c.getAuthTag(), body]);
+  const body = c.update(plain);
+  c.final(); // GCM adds nothing at the end
+  body.copy(out, head.length + NONCE + TAG);
+  c.getAuthTag().copy(out, head.length + NONCE);
+  return out;
 }
 
 /** The key ID a sealed blob names. */
