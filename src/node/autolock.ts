@@ -22,13 +22,13 @@ export function followUnlockKey(manager: Manager, security: NodeSecurity, logger
   const watch = manager.store.watch({ kinds: ['cluster'] });
   const apply = async () => {
     const want = clusterKek(manager);
-    const have = security.kek;
-    if (same(want, have)) return;
-    // node key first, then the DEK: unlock() checks the node key and refuses a key the DEK does not open
-    security.setKek(want);
-    manager.dek.setKek(want);
-    logger.info({ autolock: !!want }, want ? (have ? 'unlock key rotated: keys sealed again' : 'autolock on: node key and raft DEK sealed with the unlock key') : 'autolock off');
-    if (want && !have) await manager.consensus.rotateDek();
+    const had = manager.dek.kek;
+    if (same(want, security.kek) && same(want, had)) return;
+    // node key first, then the DEK (each checked on its own: a crash may have left one behind)
+    if (!same(want, security.kek)) security.setKek(want);
+    if (!same(want, had)) manager.dek.setKek(want);
+    logger.info({ autolock: !!want }, want ? (had ? 'unlock key rotated: keys sealed again' : 'autolock on: node key and raft DEK sealed with the unlock key') : 'autolock off');
+    if (want && !had) await manager.consensus.rotateDek();
   };
   const guard = new LoopGuard({ name: 'unlock key follow', log: logger });
   runInBackground(

@@ -54,7 +54,7 @@ export class RaftDekFile implements RaftKeys {
 
   private constructor(
     readonly file: string,
-    private kek: Buffer | undefined,
+    private kekBytes: Buffer | undefined,
     j: DekFileJson,
   ) {
     this.cur = fromJson(j.current);
@@ -85,6 +85,7 @@ export class RaftDekFile implements RaftKeys {
       }
     } else {
       text = raw.toString('utf8');
+      kek = undefined; // plain on disk: sealed only once setKek() says so
     }
     return new RaftDekFile(file, kek, JSON.parse(text) as DekFileJson);
   }
@@ -121,15 +122,20 @@ export class RaftDekFile implements RaftKeys {
     this.save();
   }
 
+  /** The unlock key the file is sealed under (undefined: plain). */
+  get kek(): Buffer | undefined {
+    return this.kekBytes;
+  }
+
   /** Re-writes the file sealed under `kek` (autolock on) or plain (off). */
   setKek(kek: Buffer | undefined): void {
-    this.kek = kek;
+    this.kekBytes = kek;
     this.save();
   }
 
   private save(): void {
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     const text = Buffer.from(JSON.stringify({ version: 1, current: toJson(this.cur), previous: this.prev.map(toJson) } satisfies DekFileJson), 'utf8');
-    writeFileDurableSync(this.file, this.kek ? seal({ id: KEK_ID, key: this.kek }, text) : text, { mode: 0o600 });
+    writeFileDurableSync(this.file, this.kekBytes ? seal({ id: KEK_ID, key: this.kekBytes }, text) : text, { mode: 0o600 });
   }
 }
