@@ -25,8 +25,8 @@ export function followUnlockKey(manager: Manager, security: NodeSecurity, logger
     const had = manager.dek.kek;
     if (same(want, security.kek) && same(want, had)) return;
     // node key first, then the DEK (each checked on its own: a crash may have left one behind)
-    if (!same(want, security.kek)) security.setKek(want);
-    if (!same(want, had)) manager.dek.setKek(want);
+    if (!same(want, security.kek)) await security.setKek(want);
+    if (!same(want, had)) await manager.dek.setKek(want);
     logger.info({ autolock: !!want }, want ? (had ? 'unlock key rotated: keys sealed again' : 'autolock on: node key and raft DEK sealed with the unlock key') : 'autolock off');
     if (want && !had) await manager.consensus.rotateDek();
   };

@@ -157,7 +157,7 @@ export class SwarmMembership {
       validateInitRequest(req, isInterfaceName);
       const first = await firstClusterObjects(req, swarmAddrs(req, this.o.cfg.defaultAdvertiseAddr), this.o.facts);
       // autolock from the start: the node key (and the manager's DEK) are sealed before they are first written
-      if (first.unlockKey) this.o.security.setKek(first.unlockKey);
+      if (first.unlockKey) await this.o.security.setKek(first.unlockKey);
       this.o.security.save(first.credentials);
       try {
         await this.o.roles.start(first.state, first.open);
@@ -261,7 +261,7 @@ export class SwarmMembership {
       await this.o.roles.stop();
       clearManagerData(this.dataDir);
       // workers are never locked: the node key goes back to plain
-      this.o.security.setKek(undefined);
+      await this.o.security.setKek(undefined);
       st.role = 'worker';
       st.managers = managers;
       saveSwarmState(this.dataDir, st);

@@ -133,6 +133,14 @@ describe('autolock: 3 managers survive a leader kill and restarts', { concurrenc
     const r = n.daemon.docker(['swarm', 'unlock'], { input: `${key}\n` });
     assert.equal(r.status, 0, `${n.hostname}: ${r.stderr}`);
   };
+  /** A failure shows every manager's log, not only the one the command ran on (elections involve all). */
+  const withAllLogs = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${managers.map((m) => `=== ${m.hostname}\n${m.daemon.log()}`).join('\n')}`);
+    }
+  };
   const leaderAmong = async (ms: ClusterNode[]) => {
     const s = await waitManagerStatus(c, ms[0]!, (st) => leaderOf(st).length === 1 && ms.some((m) => leaderOf(st)[0] === m.hostname), 'a leader among the live managers', 30_000);
     return ms.find((m) => m.hostname === leaderOf(s)[0])!;
@@ -146,11 +154,12 @@ describe('autolock: 3 managers survive a leader kill and restarts', { concurrenc
   after(() => tearDownManagers(c, managers));
 
   test('autolock on; every manager seals its keys; the killed leader and a restarted follower are unlocked with the key', async () => {
+    await waitManagerStatus(c, c.manager, (s) => managers.every((m) => s.get(m.hostname) === 'Leader' || s.get(m.hostname) === 'Reachable'), 'all managers reachable', 30_000);
     const out = c.manager.dockerOk(['swarm', 'update', '--autolock=true']);
     key = KEY_RE.exec(out)?.[0] ?? '';
     assert.ok(key, out);
     for (const m of managers) await waitFor(() => keyFileSealed(m.daemon.dataDir), 20_000, `${m.hostname} sealed`);
-    createSleepService(c.manager, 'survivor');
+    withAllLogs(() => createSleepService(c.manager, 'survivor'));
     const leader = await leaderAmong(managers);
     c.kill9(leader);
     const rest = managers.filter((m) => m !== leader);

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { failedPrecondition } from '../../lib/errors';
 import { certInfo, keyMatchesCert, verifyCertChain, type CertInfo } from './pki';
-import { writeFileDurableSync } from '../../sys/durable-file';
+import { writeFileDurable, writeFileDurableSync } from '../../sys/durable-file';
 
 export const CERT_DIR = 'certificates';
 export const NODE_KEY_FILE = 'swarm-node.key';
@@ -100,12 +100,15 @@ export class NodeSecurity {
     return true;
   }
 
-  /** Autolock on (a key), off (undefined) or a new unlock key: the key file is written again under it. */
-  setKek(kek: Buffer | undefined): void {
+  /**
+   * Autolock on (a key), off (undefined) or a new unlock key: the key file is written again under it
+   * (asynchronously: a manager's event loop keeps its Raft heartbeats meanwhile).
+   */
+  async setKek(kek: Buffer | undefined): Promise<void> {
     const text = readIfExists(this.paths.key);
     const plain = text === null ? null : openKeyPem(text, this.kekBytes);
     this.kekBytes = kek;
-    if (plain !== null) writeAtomic(this.paths.key, this.sealKey(plain));
+    if (plain !== null) await writeFileDurable(this.paths.key, this.sealKey(plain), { mode: 0o600 });
   }
 
   private sealKey(keyPem: string): string {

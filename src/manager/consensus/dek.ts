@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isSealed, keyLookup, newDataKey, open, seal, SealedDataError, type DataKey, type KeyLookup } from '../../sys/aead';
-import { writeFileDurableSync } from '../../sys/durable-file';
+import { writeFileDurable, writeFileDurableSync } from '../../sys/durable-file';
 
 /** The file the manager keeps its DEK in, beside the node's TLS key. */
 export const RAFT_DEK_FILE = 'swarm-raft.dek';
@@ -23,10 +23,10 @@ export interface RaftKeys {
   readonly lookup: KeyLookup;
   /** True between rotate() and finishRotation(): older keys still open data on disk. */
   readonly rotating: boolean;
-  /** Makes a new key current; the old ones stay readable until finishRotation(). */
-  rotate(): void;
+  /** Makes a new key current once the file naming it (and the old ones) is durable; the old ones stay readable until finishRotation(). */
+  rotate(): Promise<void>;
   /** Drops every key but the current one (everything on disk is sealed with it now). */
-  finishRotation(): void;
+  finishRotation(): Promise<void>;
 }
 
 /** The file is sealed under an unlock key and none (or another) was given. */
@@ -109,17 +109,23 @@ export class RaftDekFile implements RaftKeys {
     return this.prev.length > 0;
   }
 
-  /** A new current key; the old ones stay readable until finishRotation(). Durable before it returns. */
-  rotate(): void {
-    this.prev = [this.cur, ...this.prev];
-    this.cur = newDataKey();
-    this.save();
+  /**
+   * A new current key, used from the moment the file naming it and the old ones is durable (an entry
+   * sealed with it never reaches the disk before the key does). Writes of the file are asynchronous
+   * (a manager's event loop keeps its heartbeats) and serialized.
+   */
+  async rotate(): Promise<void> {
+    const next = newDataKey();
+    const prev = [this.cur, ...this.prev];
+    await this.write(next, prev, this.kekBytes);
+    this.cur = next;
+    this.prev = prev;
   }
 
-  finishRotation(): void {
+  async finishRotation(): Promise<void> {
     if (this.prev.length === 0) return;
     this.prev = [];
-    this.save();
+    await this.write(this.cur, [], this.kekBytes);
   }
 
   /** The unlock key the file is sealed under (undefined: plain). */
@@ -128,14 +134,27 @@ export class RaftDekFile implements RaftKeys {
   }
 
   /** Re-writes the file sealed under `kek` (autolock on) or plain (off). */
-  setKek(kek: Buffer | undefined): void {
+  async setKek(kek: Buffer | undefined): Promise<void> {
     this.kekBytes = kek;
-    this.save();
+    await this.write(this.cur, this.prev, kek);
+  }
+
+  private writes: Promise<void> = Promise.resolve();
+
+  private bytes(cur: DataKey, prev: DataKey[], kek: Buffer | undefined): Buffer {
+    const text = Buffer.from(JSON.stringify({ version: 1, current: toJson(cur), previous: prev.map(toJson) } satisfies DekFileJson), 'utf8');
+    return kek ? seal({ id: KEK_ID, key: kek }, text) : text;
+  }
+
+  private write(cur: DataKey, prev: DataKey[], kek: Buffer | undefined): Promise<void> {
+    const data = this.bytes(cur, prev, kek);
+    const done = this.writes.then(() => writeFileDurable(this.file, data, { mode: 0o600 }));
+    this.writes = done.catch(() => undefined);
+    return done;
   }
 
   private save(): void {
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    const text = Buffer.from(JSON.stringify({ version: 1, current: toJson(this.cur), previous: this.prev.map(toJson) } satisfies DekFileJson), 'utf8');
-    writeFileDurableSync(this.file, this.kekBytes ? seal({ id: KEK_ID, key: this.kekBytes }, text) : text, { mode: 0o600 });
+    writeFileDurableSync(this.file, this.bytes(this.cur, this.prev, this.kekBytes), { mode: 0o600 });
   }
 }

@@ -151,8 +151,10 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
    */
   async rotateDek(): Promise<void> {
     if (!this.keys) throw failedPrecondition('raft: no DEK to rotate');
-    this.keys.rotate();
+    const t0 = Date.now();
+    await this.keys.rotate();
     await this.disk.reseal();
+    this.log.info({ ms: Date.now() - t0 }, 'raft: DEK rotated, log and snapshots sealed again');
   }
 
   /** swarm init --force-new-cluster: keep the committed state, drop everyone else, lead a new term. */

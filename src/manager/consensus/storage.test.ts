@@ -168,7 +168,7 @@ test('DEK rotation: new writes use the new key at once; reseal rewrites the snap
     await d.saveIdentity(1, [], []);
     await d.persist({ entries: [ent(1, 1), ent(2, 1), ent(3, 1)], hardState: { term: 1, vote: 1, commit: 3 } });
     await d.saveSnapshot({ metadata: { index: 2, term: 1, confState: { voters: [1] } }, data: new Uint8Array([7, 7]) }, 0);
-    keys.rotate();
+    await keys.rotate();
     assert.ok(keys.rotating);
     await d.persist({ entries: [ent(4, 1, 'after')], hardState: { term: 1, vote: 1, commit: 4 } });
     await d.reseal();
@@ -194,7 +194,7 @@ test('a rotation a crash interrupted (both keys in the file) is finished at load
     let d = new RaftDiskStorage(dir, keys);
     await d.saveIdentity(1, [], []);
     await d.persist({ entries: [ent(1, 1)], hardState: { term: 1, vote: 1, commit: 1 } });
-    keys.rotate(); // crash before reseal
+    await keys.rotate(); // crash before reseal
     await d.close();
     const again = RaftDekFile.open(path.join(dir, 'dek'));
     assert.ok(again.rotating);
@@ -234,7 +234,7 @@ test('upgrade: a plain-text log and snapshot from an older release are rewritten
   }
 });
 
-test('the DEK file sealed under an unlock key opens only with that key', () => {
+test('the DEK file sealed under an unlock key opens only with that key', async () => {
   const dir = tmp();
   try {
     const file = path.join(dir, 'dek');
@@ -242,14 +242,14 @@ test('the DEK file sealed under an unlock key opens only with that key', () => {
     const k = RaftDekFile.open(file);
     const id = k.current().id;
     assert.equal(RaftDekFile.isLocked(file), false);
-    k.setKek(kek);
+    await k.setKek(kek);
     assert.equal(RaftDekFile.isLocked(file), true);
     assert.equal(fs.readFileSync(file).includes(k.current().key.toString('base64')), false);
     assert.throws(() => RaftDekFile.open(file), (e: unknown) => e instanceof DekLockedError && e.reason === 'locked');
     assert.throws(() => RaftDekFile.open(file, Buffer.alloc(32, 4)), (e: unknown) => e instanceof DekLockedError && e.reason === 'invalid-key');
     const opened = RaftDekFile.open(file, kek);
     assert.equal(opened.current().id, id);
-    opened.setKek(undefined);
+    await opened.setKek(undefined);
     assert.equal(RaftDekFile.open(file).current().id, id);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

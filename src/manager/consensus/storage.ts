@@ -13,7 +13,7 @@ import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '..
 import { internal } from '../../lib/errors';
 import type { RaftMember } from './codec';
 import { writeFileDurable, writeFileDurableSync } from '../../sys/durable-file';
-import { isSealed, open as openSealed, seal } from '../../sys/aead';
+import { isSealed, open as openSealed, seal, sealedKeyId } from '../../sys/aead';
 import { RaftDekFile, type RaftKeys } from './dek';
 
 export interface DiskState {
@@ -67,6 +67,8 @@ export class RaftDiskStorage {
   keepOldSnapshots = 0;
 
   private keysGiven: RaftKeys | null | undefined;
+  /** The DEK file write that ends a rotation finished at load (close() waits for it). */
+  private finishing: Promise<void> = Promise.resolve();
   /** Snapshot file writes in flight, in order (a re-seal waits for them). */
   private snapWrites: Promise<void> = Promise.resolve();
 
@@ -209,9 +211,38 @@ export class RaftDiskStorage {
   async reseal(): Promise<void> {
     const keys = this.keys;
     if (!keys?.rotating) return;
-    await this.snapWrites;
-    await this.root.batch(() => undefined);
-    this.resealSync();
+    const cur = keys.current().id;
+    const stale = (d: Uint8Array) => !isSealed(d) || sealedKeyId(d) !== cur;
+    // snapshot files: in the chain of snapshot writes, so none is written meanwhile
+    const snaps = this.snapWrites.then(async () => {
+      for (const f of this.snapshotFiles()) {
+        const m = /^(\d+)-(\d+)\.snap$/.exec(f);
+        const file = path.join(this.snapDir, f);
+        if (!m || !fs.existsSync(file)) continue;
+        const snap = this.readSnapshotFile(Number(m[1]), Number(m[2]));
+        await writeFileDurable(file, this.snapshotFileBytes(snap), { mode: 0o600 });
+      }
+    });
+    this.snapWrites = snaps.catch(() => undefined);
+    await snaps;
+    // entries: in slices, each read and re-sealed inside its own write transaction (queued behind the
+    // writes before it; whatever the log holds at that moment is what gets re-sealed), so the Ready
+    // loop never waits long and no heartbeat is missed
+    const SLICE = 256;
+    for (let start = 0; ; ) {
+      let seen = 0;
+      let last = start;
+      await this.root.transaction(() => {
+        for (const { key, value } of this.entriesDb.getRange({ start, limit: SLICE })) {
+          seen++;
+          last = key;
+          if (stale(value.d)) void this.entriesDb.put(key, { ...value, d: this.sealEntry(key, this.openEntry(key, value.d)) });
+        }
+      });
+      if (seen < SLICE) break;
+      start = last + 1;
+    }
+    await keys.finishRotation();
   }
 
   private resealSync(): void {
@@ -229,7 +260,8 @@ export class RaftDiskStorage {
         void this.entriesDb.put(key, { ...value, d: this.sealEntry(key, plain) });
       }
     });
-    keys.finishRotation();
+    // at load (sync): written in the background; a crash before it only repeats this re-seal
+    this.finishing = keys.finishRotation().catch(() => undefined);
   }
 
   /** True when something on disk is in plain text (a release before encryption at rest wrote it). */
@@ -291,6 +323,7 @@ export class RaftDiskStorage {
   }
 
   async close(): Promise<void> {
+    await this.finishing;
     await this.root.close();
   }
 
