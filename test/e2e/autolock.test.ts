@@ -147,7 +147,8 @@ describe('autolock: 3 managers survive a leader kill and restarts', { concurrenc
   };
 
   before(async () => {
-    c = new TestCluster({ workers: 0, heartbeat: '1s', daemonArgs: ['--raft-tick-ms', '50'], hostPrefix: 'alk' });
+    // 100 ms ticks: a fresh 3-manager cluster at 50 ms lost its leader 1–2 s after the third join on the loaded CI machine, autolock or not
+    c = new TestCluster({ workers: 0, heartbeat: '1s', daemonArgs: ['--raft-tick-ms', '100'], hostPrefix: 'alk' });
     await c.start();
     managers = [c.manager, await c.addManager(), await c.addManager()];
   });
