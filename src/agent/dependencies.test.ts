@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { Secret, Task } from '../types';
 import { ProcessExecutor } from './executor/process';
 import { Worker, WORKER_STATE_FILE } from './worker';
+import { openState } from '../sys/state-key';
 import { taskFixture } from '../testing/fixtures';
 import { waitFor } from '../testing/wait';
 
@@ -42,9 +43,11 @@ test('worker: secrets from the assignment stream, in memory only, files for the 
   assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
   assert.equal(fs.statSync(path.join(dir, 'secrets', 'pw')).mode & 0o777, 0o400);
   await w.saveNow();
-  const stateFile = fs.readFileSync(path.join(dataDir, 'worker', WORKER_STATE_FILE), 'utf8');
+  const raw = fs.readFileSync(path.join(dataDir, 'worker', WORKER_STATE_FILE));
+  const { text: stateFile, sealed } = openState(dataDir, raw);
+  assert.ok(sealed, 'the worker state is sealed at rest');
   assert.ok(stateFile.includes('"SecretID":"sec1"'), 'the reference is kept');
-  assert.ok(!stateFile.includes(MARK) && !stateFile.includes(secret.Spec.Data!), 'the data is not');
+  assert.ok(!stateFile.includes(MARK) && !stateFile.includes(secret.Spec.Data!), 'the data is not, even inside the sealed state');
   for (const f of fs.readdirSync(path.join(dataDir, 'tasks', 't1'))) {
     const p = path.join(dataDir, 'tasks', 't1', f);
     if (fs.statSync(p).isFile()) assert.ok(!fs.readFileSync(p, 'utf8').includes(MARK), p);

@@ -7,6 +7,7 @@ import type { Task, TaskStatus } from '../types';
 import type { TaskController } from './executor/types';
 import { TaskManager } from './task-manager';
 import { Worker, WORKER_STATE_FILE } from './worker';
+import { openState } from '../sys/state-key';
 import { ScriptedEngine, ScriptedExecutor } from './scripted-executor';
 import { waitFor } from '../testing/wait';
 
@@ -147,7 +148,10 @@ test('worker persists its assignment set atomically and re-adopts it', async (t)
   await waitFor('running', () => w.tasks()[0]?.Status.State === 'running');
   await w.close();
   const file = path.join(dataDir, 'worker', WORKER_STATE_FILE);
-  const state = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const raw = fs.readFileSync(file);
+  assert.ok(!raw.includes('busybox'), 'the task spec is not on disk in plain text');
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  const state = JSON.parse(openState(dataDir, raw).text);
   assert.equal(state.tasks[0].ID, 'a');
   assert.equal(state.tasks[0].Status.State, 'running');
   assert.deepEqual(fs.readdirSync(path.join(dataDir, 'worker')), [WORKER_STATE_FILE]);

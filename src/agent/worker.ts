@@ -8,6 +8,7 @@ import { TaskManager, errText, type AgentLogger } from './task-manager';
 import { stopGraceMs, type Health } from './exec/step';
 import { writeFileDurable } from '../sys/durable-file';
 import { DependencyStore } from './dependencies';
+import { openState, sealState } from '../sys/state-key';
 
 // The worker reconciles the agent's assignment set with the task managers it runs, and keeps that
 // set (with the last status of each task) on disk, so a restarted daemon re-adopts its tasks
@@ -57,11 +58,14 @@ export class Worker {
 
   /** Loads the persisted assignment set and re-adopts its tasks. */
   async init(): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true });
+    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
     this.dirReady = true;
     let state: StateFile | undefined;
+    let plain = false;
     try {
-      state = JSON.parse(await fs.readFile(path.join(this.dir, WORKER_STATE_FILE), 'utf8')) as StateFile;
+      const { text, sealed } = openState(this.opts.dataDir, await fs.readFile(path.join(this.dir, WORKER_STATE_FILE)));
+      state = JSON.parse(text) as StateFile;
+      plain = !sealed;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.logger?.warn({ err: errText(err) }, 'worker: state file unreadable, starting empty');
     }
@@ -72,6 +76,8 @@ export class Worker {
       if (!isAtLeast(t.Status.State, 'preparing') && hasDependencies(t)) continue;
       this.startManager(t, true);
     }
+    // written in plain text by an older release: seal it now rather than at the next change
+    if (plain) await this.saveNow();
   }
 
   /** Applies one assignment message. Messages are applied one at a time, in order. */
@@ -213,11 +219,12 @@ export class Worker {
     const write = async () => {
       // serialized at once, so the live objects can be used without copying them first
       const state: StateFile = { version: 1, tasks: [...this.managers.values()].map((m) => m.persistentView()) };
-      const data = JSON.stringify(state);
+      // sealed: task specs carry environment values (sys/state-key)
+      const data = sealState(this.opts.dataDir, JSON.stringify(state));
       const file = path.join(this.dir, WORKER_STATE_FILE);
       try {
         if (!this.dirReady) {
-          await fs.mkdir(this.dir, { recursive: true });
+          await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
           this.dirReady = true;
         }
         await writeFileDurable(file, data, { mode: 0o600 });

@@ -99,6 +99,8 @@ export interface ClusterBackend {
   inspectSwarm(): Promise<Cluster>;
   updateSwarm(version: number, spec: SwarmSpec, flags: SwarmUpdateFlags): Promise<void>;
   unlockKey(): Promise<string>;
+  /** `POST /swarm/unlock`: the unlock key as the user typed it (`SWMKEY-1-…`). */
+  unlock(key: string): Promise<void>;
 
   listNodes(filters: Filters): Promise<Node[]>;
   getNode(ref: string): Promise<Node>;

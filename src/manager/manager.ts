@@ -7,7 +7,8 @@ import { MemoryStore, type Change } from '../store';
 import type { SwarmSpec } from '../types';
 import { ControlApi, NetworkControl, SecretControl } from './controlapi';
 import { ControlService } from './controlapi/service';
-import { GrpcRaftTransport, NotLeaderError, keepsQuorumWithout, RaftConsensus, retryableControlError, RaftDiskStorage, requestJoin, type ConsensusObserver, type MemberStatus, type RaftConsensusOptions } from './consensus';
+import { GrpcRaftTransport, NotLeaderError, keepsQuorumWithout, RaftConsensus, retryableControlError, RaftDiskStorage, requestJoin, RaftDekFile, RAFT_DEK_FILE, type ConsensusObserver, type MemberStatus, type RaftConsensusOptions } from './consensus';
+import { CERT_DIR } from './ca/keystore';
 import { Allocator } from './allocator';
 import { ConstraintEnforcer, GlobalOrchestrator, JobsOrchestrator, ReplicatedOrchestrator, RestartSupervisor, TaskReaper } from './orchestrator';
 import { Scheduler } from './scheduler';
@@ -48,6 +49,8 @@ export interface ManagerDeps {
   onFatal?: (err: Error) => void;
   /** Told Raft's proposal and snapshot latencies (the daemon's metrics). */
   raftObserver?: ConsensusObserver;
+  /** The unlock key (KEK) when autolock is on: the DEK file is sealed under it. */
+  kek?: () => Buffer | undefined;
 }
 
 /** How the manager's Raft member comes up. */
@@ -95,7 +98,7 @@ export class Manager {
 
   constructor(private readonly deps: ManagerDeps) {
     const dir = path.join(deps.dataDir, 'manager');
-    fs.mkdirSync(dir, { recursive: true });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.raftDir = path.join(dir, 'raft');
     this.store = new MemoryStore({ propose: () => Promise.reject(unavailable('manager not open')) });
     const { clock, rng, logger } = deps;
@@ -206,8 +209,8 @@ export class Manager {
       raftId = join.raftId;
     }
     if ((mode.kind === 'restart' || mode.kind === 'force-new-cluster') && !hasState) throw unavailable('this manager has no raft state to restart from: leave the swarm and join again');
-    fs.mkdirSync(this.raftDir, { recursive: true });
-    this.consensus = new RaftConsensus({ dir: this.raftDir, raftId, store: this.store, transport, logger: log, onFatal: this.deps.onFatal, observer: this.deps.raftObserver, ...s });
+    fs.mkdirSync(this.raftDir, { recursive: true, mode: 0o700 });
+    this.consensus = new RaftConsensus({ dir: this.raftDir, raftId, store: this.store, transport, logger: log, onFatal: this.deps.onFatal, observer: this.deps.raftObserver, keys: this.dek, ...s });
     this.store.setProposer(this.consensus);
     this.unsubscribe.push(this.consensus.onLeadershipChange((leader) => this.leadershipChanged(leader)));
     if (mode.kind === 'init') {
@@ -238,7 +241,7 @@ export class Manager {
    */
   private async recordApplied(applied: number): Promise<void> {
     if (applied <= 0) return;
-    const disk = new RaftDiskStorage(this.raftDir);
+    const disk = new RaftDiskStorage(this.raftDir, this.dek);
     try {
       const st = disk.load();
       const last = st.entries.length ? st.entries[st.entries.length - 1]!.index : (st.snapshot?.metadata.index ?? 0);
@@ -247,6 +250,14 @@ export class Manager {
     } finally {
       await disk.close();
     }
+  }
+
+  private dekFile: RaftDekFile | undefined;
+
+  /** The Raft DEK, beside the node's TLS key (opened once; DekLockedError when sealed and no unlock key is held). */
+  get dek(): RaftDekFile {
+    this.dekFile ??= RaftDekFile.open(path.join(this.deps.dataDir, CERT_DIR, RAFT_DEK_FILE), this.deps.kek?.());
+    return this.dekFile;
   }
 
   private async waitLeader(ms: number): Promise<void> {

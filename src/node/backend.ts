@@ -9,15 +9,17 @@ import type {
   SwarmInfo,
   SwarmUpdateFlags,
 } from '../api/backend';
-import { failedPrecondition, permissionDenied as forbidden, unavailable, unimplemented, NOT_A_MANAGER_MESSAGE, NOT_A_MANAGER_WORKER_MESSAGE } from '../lib/errors';
-import type { Config, ConfigSpec, Network, NetworkCreateRequest, NodeSpec, Secret, SecretSpec, ServiceSpec, SwarmSpec } from '../types';
+import { permissionDenied as forbidden, unavailable, NOT_A_MANAGER_MESSAGE, NOT_A_MANAGER_WORKER_MESSAGE } from '../lib/errors';
+import type { Cluster, Config, ConfigSpec, Network, NetworkCreateRequest, NodeSpec, Secret, SecretSpec, ServiceSpec, SwarmSpec } from '../types';
 import type { Daemon } from './daemon';
 import type { MemoryStore } from '../store';
 import { mergeLogStreams } from './logs';
 import { hostOf } from './addr';
 import { EventLog } from './events';
 import { validateCAConfig } from '../manager/ca/rotation';
-import type { ControlApi } from '../manager/controlapi';
+import type { ControlApi, SwarmRotation } from '../manager/controlapi';
+import { humanUnlockKey } from '../lib/unlock-key';
+import { SWARM_LOCKED } from './membership';
 
 /**
  * The daemon's answer to the Engine API's swarm endpoints: on a manager they go to the control
@@ -34,6 +36,7 @@ export class NodeBackend implements ClusterBackend {
   }
 
   private get control() {
+    if (this.d.locked) throw unavailable(SWARM_LOCKED);
     const m = this.d.manager;
     if (!m) throw unavailable(this.d.state ? NOT_A_MANAGER_WORKER_MESSAGE : NOT_A_MANAGER_MESSAGE);
     return m.controlapi;
@@ -45,6 +48,7 @@ export class NodeBackend implements ClusterBackend {
    * "The swarm does not have a leader" error.
    */
   private async call<T>(method: string, ...args: unknown[]): Promise<T> {
+    if (this.d.locked) throw unavailable(SWARM_LOCKED);
     const m = this.d.manager;
     if (!m) throw unavailable(this.d.state ? NOT_A_MANAGER_WORKER_MESSAGE : NOT_A_MANAGER_MESSAGE);
     return m.call<T>(method, args);
@@ -53,6 +57,8 @@ export class NodeBackend implements ClusterBackend {
   async swarmInfo(): Promise<SwarmInfo> {
     const st = this.d.state;
     if (!st) return { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
+    // moby: a locked node reports the state and errSwarmLocked, nothing else (the CLI prints "Swarm: locked")
+    if (this.d.locked) return { NodeID: '', NodeAddr: '', LocalNodeState: 'locked', ControlAvailable: false, Error: SWARM_LOCKED, RemoteManagers: null };
     const base: SwarmInfo = {
       NodeID: st.nodeId,
       NodeAddr: hostOf(st.advertiseAddr),
@@ -93,22 +99,28 @@ export class NodeBackend implements ClusterBackend {
   }
 
   async updateSwarm(version: number, spec: SwarmSpec, flags: SwarmUpdateFlags): Promise<void> {
-    if (flags.rotateManagerUnlockKey) throw unimplemented('autolock is not supported yet');
     // `docker swarm ca --rotate` arrives here as CAConfig.ForceRotate+1 or a SigningCACert/Key; the
     // manager's root rotator (src/manager/ca/rotation.ts) acts on the stored spec.
     // Runs on the leader (see the 'updateSwarm' operation the daemon registers).
-    await this.call('updateSwarm', version, spec, { worker: flags.rotateWorkerToken, manager: flags.rotateManagerToken });
+    await this.call('updateSwarm', version, spec, { worker: flags.rotateWorkerToken, manager: flags.rotateManagerToken, unlockKey: flags.rotateManagerUnlockKey });
   }
 
   /** The leader's side of `updateSwarm`: validate, write, and let the root rotator start a requested rotation. */
-  async updateSwarmHere(version: number, spec: SwarmSpec, rotate: { worker: boolean; manager: boolean }): Promise<void> {
+  async updateSwarmHere(version: number, spec: SwarmSpec, rotate: SwarmRotation): Promise<void> {
     await validateCAConfig(spec, this.control.getCluster());
     await this.control.updateCluster(version, spec, rotate);
     await this.d.transport?.rotator.settle();
   }
 
+  /** `SWMKEY-1-…` while autolock is on; '' otherwise (the CLI then says "no unlock key is set"). */
   async unlockKey(): Promise<string> {
-    throw failedPrecondition('no unlock key is set');
+    const c = await this.call<Cluster>('getCluster');
+    const k = c.internal?.unlockKey;
+    return k ? humanUnlockKey(Buffer.from(k, 'base64')) : '';
+  }
+
+  unlock(key: string): Promise<void> {
+    return this.d.unlock(key);
   }
 
   async listNodes(f: Filters) {

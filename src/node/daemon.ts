@@ -21,6 +21,7 @@ import { NodeRoles } from './roles';
 import { SwarmMembership } from './membership';
 import { createMetricsServer, type MetricsServer, type NodeMetrics } from '../metrics';
 import { createNodeMetrics, followManager } from './metrics';
+import { PRIVATE_UMASK, tightenTree } from '../sys/private-tree';
 
 export const SHOAL_VERSION: string = shoalVersion();
 export const API_VERSION = '1.47';
@@ -120,7 +121,11 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
+    // every file and directory the daemon (or lmdb) creates is private; an older release's data dir is brought to the same modes
+    process.umask(PRIVATE_UMASK);
     fs.mkdirSync(this.cfg.dataDir, { recursive: true, mode: 0o700 });
+    const tightened = tightenTree(this.cfg.dataDir);
+    if (tightened > 0) this.logger.info({ entries: tightened }, 'data dir: removed group/other permissions');
     this.executor = createExecutor(this.cfg, () => this.state?.nodeId, this.logger);
     await this.membership.resume();
     const api = createApiServer({
@@ -163,5 +168,14 @@ export class Daemon {
 
   leave(force: boolean): Promise<void> {
     return this.membership.leave(force);
+  }
+
+  /** Autolock: a restarted manager waiting for its unlock key. */
+  get locked(): boolean {
+    return this.membership.locked;
+  }
+
+  unlock(key: string): Promise<void> {
+    return this.membership.unlock(key);
   }
 }

@@ -9,10 +9,12 @@ import { joinCluster } from '../manager/ca/join';
 import type { NodeCredentials, NodeSecurity } from '../manager/ca/keystore';
 import { ingressNetwork, initialSwarmSpec } from '../manager/controlapi';
 import type { Manager, OpenMode } from '../manager/manager';
+import { DekLockedError } from '../manager/consensus';
 import { RpcError, type ManagerRef } from '../rpc';
 import type { Executor } from '../agent/executor/types';
 import type { DaemonFacts, InitRequest, JoinRequest } from '../api/backend';
-import { ShoalError, invalidArgument, unavailable } from '../lib/errors';
+import { ShoalError, conflict, invalidArgument, permissionDenied, unavailable, NOT_A_MANAGER_WORKER_MESSAGE } from '../lib/errors';
+import { nextUnlockKey, parseHumanUnlockKey, UNLOCK_KEY_BYTES } from '../lib/unlock-key';
 import { newId } from '../lib/ids';
 import { isoTime } from '../lib/time';
 import { validateInitRequest, validateJoinRequest, type Cluster, type Node, type Task } from '../types';
@@ -27,6 +29,14 @@ import { newJoinToken, systemClock, systemRng } from './system';
 export const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
 /** Docker's answer to `swarm leave` (and `swarm inspect`) off any swarm (moby's errNoSwarm, 503). */
 export const NOT_IN_SWARM = 'This node is not part of a swarm';
+/** moby's errSwarmLocked (503): every swarm call on a locked manager. */
+export const SWARM_LOCKED = 'Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to unlock it.';
+/** moby's refusal of `swarm leave` without --force on a locked manager. */
+export const LEAVE_LOCKED = 'Swarm is encrypted and locked. Please unlock it first or use `--force` to ignore this message.';
+/** moby's invalidUnlockKey (401 Unauthorized). */
+export const INVALID_UNLOCK_KEY = 'swarm could not be unlocked: invalid key provided';
+/** moby's notLockedError (409). */
+export const NOT_LOCKED = 'swarm is not locked';
 
 /** How the managers stand as `docker swarm leave` on one of them sees it (moby's managerStats). */
 export interface ManagerStats {
@@ -89,11 +99,47 @@ export class SwarmMembership {
     return this.o.cfg.dataDir;
   }
 
-  /** Daemon start: a node that was in a swarm takes up its role again (a manager replays its log). */
+  /**
+   * Autolock: this manager's key and DEK are sealed under the unlock key and none was given since the
+   * daemon started. No role runs (as in Docker, the whole node waits) until `unlock()`.
+   */
+  locked = false;
+
+  /** Daemon start: a node that was in a swarm takes up its role again (a manager replays its log), unless it is locked. */
   async resume(): Promise<void> {
     this.state = loadSwarmState(this.dataDir);
     if (!this.state) return;
+    if (this.o.security.keyIsSealed() && !this.o.security.kek) {
+      this.locked = true;
+      this.o.logger.info({}, 'swarm is locked: waiting for docker swarm unlock');
+      return;
+    }
     await this.o.roles.start(this.state);
+  }
+
+  /** `docker swarm unlock`: the unlock key opens the node key (and with it the DEK); the roles start. */
+  unlock(keyText: string): Promise<void> {
+    return this.exclusive(async () => {
+      const st = this.state;
+      if (!st) throw unavailable(NOT_IN_SWARM);
+      if (!this.locked) {
+        if (!this.o.roles.manager) throw unavailable(NOT_A_MANAGER_WORKER_MESSAGE);
+        throw conflict(NOT_LOCKED);
+      }
+      const kek = Buffer.from(parseHumanUnlockKey(keyText));
+      if (!this.o.security.unlock(kek)) throw Object.assign(permissionDenied(INVALID_UNLOCK_KEY), { httpStatus: 401 });
+      this.locked = false;
+      try {
+        await this.o.roles.start(st);
+      } catch (e) {
+        await this.o.roles.stop();
+        this.locked = true;
+        // the node key opened but the DEK did not (a crash between re-sealing the two): the key is not this node's
+        if (e instanceof DekLockedError) throw Object.assign(permissionDenied(INVALID_UNLOCK_KEY), { httpStatus: 401 });
+        throw e;
+      }
+      this.o.logger.info({}, 'swarm unlocked');
+    });
   }
 
   /** Serializes the flows (init, join, leave, promotion, demotion) so two can never interleave. */
@@ -110,6 +156,8 @@ export class SwarmMembership {
       if (this.state) throw unavailable(ALREADY_IN_SWARM);
       validateInitRequest(req, isInterfaceName);
       const first = await firstClusterObjects(req, swarmAddrs(req, this.o.cfg.defaultAdvertiseAddr), this.o.facts);
+      // autolock from the start: the node key (and the manager's DEK) are sealed before they are first written
+      if (first.unlockKey) await this.o.security.setKek(first.unlockKey);
       this.o.security.save(first.credentials);
       try {
         await this.o.roles.start(first.state, first.open);
@@ -189,6 +237,7 @@ export class SwarmMembership {
     return this.exclusive(async () => {
       const st = this.state;
       if (!st) throw unavailable(NOT_IN_SWARM);
+      if (this.locked && !force) throw unavailable(LEAVE_LOCKED);
       const { manager, agent } = this.o.roles;
       if (st.role === 'manager' && !force) throw unavailable(leaveManagerRefusal(manager ? await managerStats(manager, st.nodeId) : undefined));
       // Leaving removes this node's tasks from its runtime, as Docker does.
@@ -211,6 +260,8 @@ export class SwarmMembership {
       this.o.logger.info({ managers }, 'removed from raft: continuing as a worker');
       await this.o.roles.stop();
       clearManagerData(this.dataDir);
+      // workers are never locked: the node key goes back to plain
+      await this.o.security.setKek(undefined);
       st.role = 'worker';
       st.managers = managers;
       saveSwarmState(this.dataDir, st);
@@ -306,7 +357,7 @@ async function firstClusterObjects(
   req: InitRequest,
   addrs: SwarmAddrs,
   facts: DaemonFacts,
-): Promise<{ state: SwarmState; credentials: NodeCredentials; open: OpenMode }> {
+): Promise<{ state: SwarmState; credentials: NodeCredentials; open: OpenMode; unlockKey?: Buffer }> {
   const nodeId = newId(systemRng);
   const clusterId = newId(systemRng);
   const now = systemClock.now();
@@ -314,6 +365,7 @@ async function firstClusterObjects(
   const digest = caDigest(ca.certPem);
   const token = () => newJoinToken(digest);
   const spec = initialSwarmSpec(req.Spec);
+  const unlockKey = nextUnlockKey(undefined, spec.EncryptionConfig.AutoLockManagers, false, () => systemRng.bytes(UNLOCK_KEY_BYTES));
   const nodeCert = await issueNodeKeyAndCertificate(ca, nodeId, 'manager', clusterId, { now });
   const ts = isoTime(now);
   const cluster: Cluster = {
@@ -329,13 +381,14 @@ async function firstClusterObjects(
     DefaultAddrPool: req.DefaultAddrPool?.length ? req.DefaultAddrPool : ['10.0.0.0/8'],
     SubnetSize: req.SubnetSize || 24,
     DataPathPort: req.DataPathPort || 4789,
-    internal: { rootCACert: ca.certPem, rootCAKey: ca.keyPem },
+    internal: { rootCACert: ca.certPem, rootCAKey: ca.keyPem, ...(unlockKey ? { unlockKey } : {}) },
   };
   const node = firstManagerNode(nodeId, addrs, ts, cluster.TLSInfo, facts);
   const ingress = ingressNetwork({ id: newId(systemRng), now: ts, pools: cluster.DefaultAddrPool, subnetSize: cluster.SubnetSize });
   return {
     state: { nodeId, clusterId, role: 'manager', advertiseAddr: addrs.advertiseAddr, listenAddr: addrs.listenAddr },
     credentials: { keyPem: nodeCert.keyPem, certPem: nodeCert.certPem, caPem: ca.certPem },
+    ...(unlockKey ? { unlockKey: Buffer.from(unlockKey, 'base64') } : {}),
     open: {
       kind: 'init',
       spec,

@@ -18,10 +18,12 @@ import type { Cluster, DispatcherApi, SwarmSpec } from '../types';
 import { ManagerTransport } from './transport';
 import { CertRenewer, renewThroughManagers, renewWithClusterCA } from './certs';
 import { CAFollower, followStoreCA } from './ca-follow';
+import { followUnlockKey } from './autolock';
 import { hostOf } from './addr';
 import { attachOverlay } from './overlays';
 import type { DaemonConfig } from './config';
 import type { SwarmState } from './state';
+import type { SwarmRotation } from '../manager/controlapi';
 import { newJoinToken, systemClock, systemRng } from './system';
 
 /** What the roles report to, and ask of, the rest of the daemon. */
@@ -39,7 +41,7 @@ export interface RoleHooks {
   /** A manager role started: the Engine API's events follow its store from now on. */
   managerStarted(manager: Manager): void;
   /** The leader's side of `docker swarm update` (registered as the manager's 'updateSwarm' operation). */
-  updateSwarm(version: number, spec: SwarmSpec, rotate: { worker: boolean; manager: boolean }): Promise<void>;
+  updateSwarm(version: number, spec: SwarmSpec, rotate: SwarmRotation): Promise<void>;
 }
 
 export interface NodeRolesOptions {
@@ -137,6 +139,7 @@ export class NodeRoles {
       raftTickMs: this.o.cfg.raftTickMs,
       onFatal: (err) => this.o.hooks.fatal(err),
       raftObserver: this.o.raftObserver,
+      kek: () => this.o.security.kek,
       managers: () => {
         const live = this.o.hooks.state();
         return live ? [live.advertiseAddr] : [];
@@ -191,13 +194,14 @@ export class NodeRoles {
     this.manager = manager;
     this.o.hooks.managerStarted(manager);
     this.transport = transport;
-    manager.register('updateSwarm', ((version: number, spec: SwarmSpec, rotate: { worker: boolean; manager: boolean }) =>
+    manager.register('updateSwarm', ((version: number, spec: SwarmSpec, rotate: SwarmRotation) =>
       this.o.hooks.updateSwarm(version, spec, rotate)) as never);
     manager.onRemoved(() => this.o.hooks.removedFromRaft(manager));
     this.cleanups.push(this.o.security.onChange((c) => this.transport?.updateCredentials(c)));
     await this.startAgent(state, () => this.managerAgentDispatcher(manager, credentials), 1000);
     this.startRenewer((cur) => renewWithClusterCA(cur, manager));
     this.cleanups.push(followStoreCA(manager, state.nodeId, this.caFollower()));
+    this.cleanups.push(followUnlockKey(manager, this.o.security, this.o.logger.child({ role: 'autolock' })));
   }
 
   private async startAgent(state: SwarmState, dispatcher: () => DispatcherApi, backoffMaxMs?: number): Promise<void> {

@@ -20,7 +20,7 @@ test('writeFileDurableSync replaces the file whole, with the mode asked for, and
   assert.equal(fs.readFileSync(f, 'utf8'), '{"a":1}');
   assert.equal(fs.statSync(f).mode & 0o777, 0o600);
   writeFileDurableSync(path.join(dir, 'pub.crt'), 'x');
-  assert.equal(fs.statSync(path.join(dir, 'pub.crt')).mode & 0o777, 0o644);
+  assert.equal(fs.statSync(path.join(dir, 'pub.crt')).mode & 0o777, 0o600, 'private by default: nothing under a data dir is for other accounts');
   assert.deepEqual(fs.readdirSync(dir).sort(), ['pub.crt', 'state.json']);
   fs.rmSync(dir, { recursive: true });
 });

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export interface DurableWriteOptions {
-  /** File mode of the written file (keys and node state: 0o600). Default 0o644. */
+  /** File mode of the written file. Default 0o600: nothing under a data dir is for other accounts. */
   mode?: number;
 }
 
@@ -27,7 +27,7 @@ function syncDirSync(dir: string): void {
 
 /** Atomically and durably replaces `file` with `data` (synchronous). */
 export function writeFileDurableSync(file: string, data: Data, opts: DurableWriteOptions = {}): void {
-  const mode = opts.mode ?? 0o644;
+  const mode = opts.mode ?? 0o600;
   const tmp = tmpName(file);
   const fd = fs.openSync(tmp, 'w', mode);
   try {
@@ -49,7 +49,7 @@ export function writeFileDurableSync(file: string, data: Data, opts: DurableWrit
 
 /** Atomically and durably replaces `file` with `data` (asynchronous: for writes on a hot path). */
 export async function writeFileDurable(file: string, data: Data, opts: DurableWriteOptions = {}): Promise<void> {
-  const mode = opts.mode ?? 0o644;
+  const mode = opts.mode ?? 0o600;
   const tmp = tmpName(file);
   try {
     const fh = await fs.promises.open(tmp, 'w', mode);

@@ -32,8 +32,11 @@ export interface Cluster extends Meta {
   DefaultAddrPool: string[];
   SubnetSize: number;
   DataPathPort: number;
-  /** Internal: the CA's key (PEM) so any manager can sign; encrypted at rest by autolock later. */
-  internal: { rootCAKey: string; rootCACert: string };
+  /**
+   * Internal: the CA's key (PEM) so any manager can sign, and the manager unlock key (base64 of 32
+   * bytes; present exactly while autolock is on). Encrypted at rest with the rest of the Raft log.
+   */
+  internal: { rootCAKey: string; rootCACert: string; unlockKey?: string };
 }
 
 export const SECOND_NS = 1_000_000_000;

@@ -4,7 +4,7 @@
 // fault planner that never takes down more than a minority of the managers.
 import fs from 'node:fs';
 import path from 'node:path';
-import { isAlive } from '../../src/agent/executor/process/state';
+import { isAlive, readState } from '../../src/agent/executor/process/state';
 
 /** How the API answered a write: 2xx, a definite refusal, or no way to tell whether it applied. */
 export type Outcome = 'ack' | 'failed' | 'unknown';
@@ -144,12 +144,8 @@ export function liveTaskProcesses(node: string, dataDir: string): LiveProcess[] 
   }
   const out: LiveProcess[] = [];
   for (const taskId of names) {
-    let st: { pid?: number; procStart?: string };
-    try {
-      st = JSON.parse(fs.readFileSync(path.join(dir, taskId, 'state.json'), 'utf8')) as typeof st;
-    } catch {
-      continue;
-    }
+    const st = readState(path.join(dir, taskId)); // sealed with the node's state key (sys/state-key)
+    if (!st) continue;
     if (st.pid !== undefined && isAlive(st.pid, st.procStart)) out.push({ node, taskId, pid: st.pid });
   }
   return out;

@@ -9,6 +9,8 @@ import path from 'node:path';
 import { open } from 'lmdb';
 import { TestDaemon, dockerAvailable, ping, waitFor } from '../harness/daemon';
 import { decodeChanges, encodeChanges } from '../../src/manager/consensus/codec';
+import { RaftDekFile, RAFT_DEK_FILE } from '../../src/manager/consensus';
+import { openEntryData, sealEntryData } from '../../src/manager/consensus/storage';
 
 const skip = dockerAvailable() ? false : 'the docker CLI is not installed';
 
@@ -25,12 +27,14 @@ async function poisonLog(dataDir: string, name: string, poison: (spec: Record<st
   assert.deepEqual(snaps, [], 'the test expects the whole history in the log (no snapshot yet)');
   const root = open({ path: path.join(raftDir, 'raft.lmdb'), compression: false, maxDbs: 4 });
   const entries = root.openDB<StoredEntry, number>({ name: 'entries', compression: false });
+  // the log is sealed with the manager's DEK (docs/design/at-rest.md): poison it as a bug in this release would
+  const keys = RaftDekFile.open(path.join(dataDir, 'certificates', RAFT_DEK_FILE));
   let changed = 0;
   try {
     for (const { key, value } of entries.getRange({ start: 0 })) {
       if (value.c !== 0 || !value.d || value.d.length === 0) continue;
       let hit = false;
-      const changes = decodeChanges(value.d);
+      const changes = decodeChanges(openEntryData(keys, key, value.d));
       for (const ch of changes) {
         if (ch.kind !== 'service' || ch.action === 'delete') continue;
         const spec = (ch.object as unknown as { Spec: Record<string, unknown> }).Spec;
@@ -39,7 +43,7 @@ async function poisonLog(dataDir: string, name: string, poison: (spec: Record<st
         hit = true;
       }
       if (!hit) continue;
-      await entries.put(key, { ...value, d: encodeChanges(changes) });
+      await entries.put(key, { ...value, d: sealEntryData(keys, key, encodeChanges(changes)) });
       changed++;
     }
   } finally {

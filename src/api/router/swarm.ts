@@ -3,7 +3,7 @@ import type { InitRequest, JoinRequest } from '../backend';
 import { ACCEPTED_FILTERS, boolValue, canonicalizeFields, checkFilters, parseFilters, parseObjectVersion, stripAll, stripInternal } from '../convert';
 import { readJsonObject, sendEmpty, sendJson } from '../http-util';
 import { checkBody } from '../validate/body';
-import { unimplemented } from '../../lib/errors';
+import { invalidArgument } from '../../lib/errors';
 import { route, type Ctx, type Route } from './types';
 
 // /swarm and /nodes: parse, call the backend, shape the answer.
@@ -47,8 +47,12 @@ async function unlockKey(ctx: Ctx): Promise<void> {
   sendJson(ctx.res, 200, { UnlockKey: await ctx.deps.backend.unlockKey() });
 }
 
-async function unlock(_ctx: Ctx): Promise<void> {
-  throw unimplemented('swarm unlock is not supported by this daemon yet');
+async function unlock(ctx: Ctx): Promise<void> {
+  // the body is the swagger's inline SwarmUnlockRequest: one string field
+  const body = canonicalizeFields(await readJsonObject<{ UnlockKey?: unknown }>(ctx.req));
+  if (body.UnlockKey !== undefined && typeof body.UnlockKey !== 'string') throw invalidArgument('json: cannot unmarshal ' + typeof body.UnlockKey + ' into Go struct field UnlockRequest.UnlockKey of type string');
+  await ctx.deps.backend.unlock(body.UnlockKey ?? '');
+  sendEmpty(ctx.res);
 }
 
 async function listNodes(ctx: Ctx): Promise<void> {

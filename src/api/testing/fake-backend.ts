@@ -98,6 +98,9 @@ export class FakeBackend implements ClusterBackend {
   async updateSwarm(version: number, spec: SwarmSpec, flags: SwarmUpdateFlags): Promise<void> {
     this.rec('updateSwarm', version, spec, flags);
   }
+  async unlock(key: string): Promise<void> {
+    this.rec('unlock', key);
+  }
   async unlockKey(): Promise<string> {
     this.rec('unlockKey');
     return 'SWMKEY-1-abc';

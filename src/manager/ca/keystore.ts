@@ -3,11 +3,15 @@
 //   <dataDir>/certificates/swarm-node.crt      node certificate (PEM; may carry intermediates)
 //   <dataDir>/certificates/swarm-root-ca.crt   trusted root CA(s) (PEM bundle)
 // Files are 0600 in a 0700 directory, written durably (sys/durable-file: temp, fsync, rename, fsync dir).
+// With autolock the key file is an encrypted PKCS#8 PEM (`ENCRYPTED PRIVATE KEY`, AES-256-CBC under
+// the unlock key, as swarmkit writes it): a restarted manager cannot read it, hence is locked, until
+// `docker swarm unlock` hands the key back.
+import { createPrivateKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { failedPrecondition } from '../../lib/errors';
 import { certInfo, keyMatchesCert, verifyCertChain, type CertInfo } from './pki';
-import { writeFileDurableSync } from '../../sys/durable-file';
+import { writeFileDurable, writeFileDurableSync } from '../../sys/durable-file';
 
 export const CERT_DIR = 'certificates';
 export const NODE_KEY_FILE = 'swarm-node.key';
@@ -43,10 +47,21 @@ function readIfExists(file: string): string | null {
   }
 }
 
+const ENCRYPTED_KEY_PEM = '-----BEGIN ENCRYPTED PRIVATE KEY-----';
+
+/** The plain PKCS#8 PEM of a key file's contents, opened with `kek` when encrypted. Throws when it cannot be opened. */
+function openKeyPem(text: string, kek: Buffer | undefined): string {
+  if (!text.startsWith(ENCRYPTED_KEY_PEM)) return text;
+  if (!kek) throw failedPrecondition('the node key is encrypted with the unlock key: the swarm is locked');
+  return createPrivateKey({ key: text, format: 'pem', passphrase: kek }).export({ format: 'pem', type: 'pkcs8' }).toString();
+}
+
 /** Reads and writes one node's key, certificate and trusted roots. */
 export class NodeSecurity {
   readonly paths: SecurityPaths;
   private listeners = new Set<(c: NodeCredentials) => void>();
+  /** The unlock key while autolock is on (held in memory only). */
+  private kekBytes: Buffer | undefined;
 
   constructor(dataDir: string) {
     this.paths = securityPaths(dataDir);
@@ -62,6 +77,45 @@ export class NodeSecurity {
     return [this.paths.key, this.paths.cert, this.paths.rootCA].every((f) => fs.existsSync(f));
   }
 
+  /** The unlock key the node key is sealed with, if any. */
+  get kek(): Buffer | undefined {
+    return this.kekBytes;
+  }
+
+  /** True when the key file on disk is encrypted (autolock): it takes the unlock key to read it. */
+  keyIsSealed(): boolean {
+    return readIfExists(this.paths.key)?.startsWith(ENCRYPTED_KEY_PEM) ?? false;
+  }
+
+  /** Tries `kek` on the key file; on success it is held for every later read and write. */
+  unlock(kek: Buffer): boolean {
+    const text = readIfExists(this.paths.key);
+    if (text === null) return false;
+    try {
+      openKeyPem(text, kek);
+    } catch {
+      return false;
+    }
+    this.kekBytes = kek;
+    return true;
+  }
+
+  /**
+   * Autolock on (a key), off (undefined) or a new unlock key: the key file is written again under it
+   * (asynchronously: a manager's event loop keeps its Raft heartbeats meanwhile).
+   */
+  async setKek(kek: Buffer | undefined): Promise<void> {
+    const text = readIfExists(this.paths.key);
+    const plain = text === null ? null : openKeyPem(text, this.kekBytes);
+    this.kekBytes = kek;
+    if (plain !== null) await writeFileDurable(this.paths.key, this.sealKey(plain), { mode: 0o600 });
+  }
+
+  private sealKey(keyPem: string): string {
+    if (!this.kekBytes) return keyPem;
+    return createPrivateKey(keyPem).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: this.kekBytes }).toString();
+  }
+
   /** The stored root CA bundle, or null. */
   loadRootCA(): string | null {
     return readIfExists(this.paths.rootCA);
@@ -69,11 +123,11 @@ export class NodeSecurity {
 
   /** Everything, or null when any part is missing (a node that never joined, or left). */
   load(): NodeCredentials | null {
-    const keyPem = readIfExists(this.paths.key);
+    const keyText = readIfExists(this.paths.key);
     const certPem = readIfExists(this.paths.cert);
     const caPem = readIfExists(this.paths.rootCA);
-    if (keyPem === null || certPem === null || caPem === null) return null;
-    return { keyPem, certPem, caPem };
+    if (keyText === null || certPem === null || caPem === null) return null;
+    return { keyPem: openKeyPem(keyText, this.kekBytes), certPem, caPem };
   }
 
   /**
@@ -103,7 +157,7 @@ export class NodeSecurity {
     if (c.caPem !== undefined) writeAtomic(this.paths.rootCA, c.caPem);
     // Key first: a crash between the two leaves a key that does not match the old cert, which
     // loadVerified reports instead of silently using a mismatched pair.
-    writeAtomic(this.paths.key, c.keyPem);
+    writeAtomic(this.paths.key, this.sealKey(c.keyPem));
     writeAtomic(this.paths.cert, c.certPem);
     const full = this.load();
     if (full) for (const l of this.listeners) l(full);
@@ -117,6 +171,7 @@ export class NodeSecurity {
 
   /** Removes the node's identity (swarm leave). */
   remove(): void {
+    this.kekBytes = undefined;
     for (const f of [this.paths.key, this.paths.cert, this.paths.rootCA]) fs.rmSync(f, { force: true });
   }
 }

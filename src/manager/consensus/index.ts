@@ -9,3 +9,5 @@ export type { RaftTransport, RaftTransportSink, RaftServiceTarget, JoinResponse 
 export { RaftService, raftServiceHandlers, GrpcRaftTransport, requestJoin } from './transport';
 export type { GrpcRaftTransportOptions } from './transport';
 export { RaftDiskStorage } from './storage';
+export { RaftDekFile, DekLockedError, RAFT_DEK_FILE } from './dek';
+export type { RaftKeys } from './dek';

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock, Rng } from '../../lib/ports';
 import type { MemoryStore } from '../../store';
 import type { RaftTransport } from './transport-types';
+import type { RaftKeys } from './dek';
 
 export interface Timers {
   setInterval(fn: () => void, ms: number): unknown;
@@ -39,6 +40,11 @@ export interface RaftConsensusOptions {
   /** Snapshot files kept besides the latest (Docker's KeepOldSnapshots: 0). */
   keepOldSnapshots?: number;
   maxEntriesPerMsg?: number;
+  /**
+   * The manager's DEK, sealing the log and snapshots at rest (dek.ts; a manager keeps it beside its TLS
+   * key). Default: a DEK file beside the log. `null`: plain text, only the benchmark's baseline.
+   */
+  keys?: RaftKeys | null;
   logger?: ConsensusLogger;
   /**
    * Told when the member stopped itself because its log could not be written (disk full, I/O error):

@@ -1,6 +1,7 @@
 // The Raft driver of a manager (docs/design/consensus.md): owns a RawNode and its durable storage,
 // runs the member's lifecycle, and is the store's Proposer, the transport's sink and the Raft
 // service's target. The Ready loop lives in ready-loop.ts, voter-set changes in membership-changes.ts.
+import path from 'node:path';
 import type { Clock, Rng } from '../../lib/ports';
 import { failedPrecondition, invalidArgument, isKind, unavailable } from '../../lib/errors';
 import { MemoryStorage, RawNode, type Message, type Role } from '../../raft';
@@ -11,7 +12,8 @@ import { Membership, type MemberStatus } from './membership';
 import { MembershipChanges } from './membership-changes';
 import { PendingProposals } from './pending-proposals';
 import { ReadyLoop, type DriverState, type SnapshotPolicy } from './ready-loop';
-import { RaftDiskStorage, type DiskState } from './storage';
+import { RaftDekFile, type RaftKeys } from './dek';
+import { DEFAULT_DEK_FILE, RaftDiskStorage, type DiskState } from './storage';
 import type { JoinResponse, RaftServiceTarget, RaftTransport, RaftTransportSink } from './transport-types';
 import { forceNewClusterState } from './force-new-cluster';
 import { defaultRng, defaultTimers, silentLogger, type ConsensusLogger, type ConsensusObserver, type RaftConsensusOptions, type Timers } from './options';
@@ -50,9 +52,11 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   private readonly leaderListeners = new Set<(isLeader: boolean, leader: number) => void>();
   private readonly removedListeners = new Set<() => void>();
   private watch: LeaderWatch | null = null;
+  private readonly keys: RaftKeys | null;
 
   constructor(opts: RaftConsensusOptions) {
-    this.disk = new RaftDiskStorage(opts.dir);
+    this.keys = opts.keys === undefined ? RaftDekFile.open(path.join(opts.dir, DEFAULT_DEK_FILE)) : opts.keys;
+    this.disk = new RaftDiskStorage(opts.dir, this.keys);
     this.disk.keepOldSnapshots = Math.max(0, opts.keepOldSnapshots ?? 0);
     this.store = opts.store;
     this.transport = opts.transport;
@@ -124,6 +128,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   /** Reopen from disk after a stop or a crash. */
   async restart(): Promise<void> {
     this.requireNew();
+    await this.upgradeDisk();
     const st = this.disk.load();
     if (!st.raftId) throw failedPrecondition('raft: no state to restart from');
     if (this.id && this.id !== st.raftId) throw invalidArgument(`raft: directory belongs to raft member ${st.raftId}, not ${this.id}`);
@@ -136,9 +141,28 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     this.loop.kick();
   }
 
+  /** A log or snapshot a release before encryption at rest wrote in plain text is rewritten sealed before use. */
+  private async upgradeDisk(): Promise<void> {
+    if (await this.disk.upgrade()) this.log.info({}, 'raft: plain-text log and snapshots from an older release rewritten encrypted');
+  }
+
+  /**
+   * DEK rotation (swarmkit's RaftDEKManager: after the unlock key changes, the old DEK may have been
+   * seen): new writes use a new key at once, then every snapshot file and entry still on disk is sealed
+   * again under it and the old key is dropped. Needs the `keys` the member was opened with.
+   */
+  async rotateDek(): Promise<void> {
+    if (!this.keys) throw failedPrecondition('raft: no DEK to rotate');
+    const t0 = Date.now();
+    await this.keys.rotate();
+    await this.disk.reseal();
+    this.log.info({ ms: Date.now() - t0 }, 'raft: DEK rotated, log and snapshots sealed again');
+  }
+
   /** swarm init --force-new-cluster: keep the committed state, drop everyone else, lead a new term. */
   async forceNewCluster(): Promise<void> {
     this.requireNew();
+    await this.upgradeDisk();
     const st = this.disk.load();
     if (!st.raftId) throw failedPrecondition('raft: no state to recover');
     this.id = st.raftId;

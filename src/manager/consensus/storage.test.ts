@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { Entry } from '../../raft';
 import { RaftDiskStorage } from './storage';
+import { DekLockedError, RaftDekFile } from './dek';
 import { forceNewClusterState } from './force-new-cluster';
 import { encodeConfChange } from '../../raft';
 
@@ -123,4 +124,134 @@ test('force-new-cluster drops the uncommitted tail and commits removals of the o
   assert.deepEqual(f.appended.map((e) => [e.index, e.term, e.type]), [[5, 4, 'conf'], [6, 4, 'conf']]);
   assert.equal(f.state.hardState.commit, 6);
   assert.deepEqual(f.state.entries.map((e) => e.index), [1, 2, 3, 4, 5, 6]);
+});
+
+// ---- encryption at rest ------------------------------------------------------------------------
+
+const MARK = 'MARKER-9f3a1c';
+const rawBytes = (dir: string) =>
+  Buffer.concat(
+    [path.join(dir, 'raft.lmdb'), ...fs.readdirSync(path.join(dir, 'snapshots')).map((f) => path.join(dir, 'snapshots', f))].map((f) => fs.readFileSync(f)),
+  );
+
+test('entries and snapshots are sealed on disk and read back; the DEK file is 0600 beside them', async () => {
+  const dir = tmp();
+  try {
+    let d = new RaftDiskStorage(dir);
+    await d.saveIdentity(1, [], []);
+    await d.persist({ entries: Array.from({ length: 6 }, (_, i) => ent(i + 1, 1, `${MARK}-${i + 1}`)), hardState: { term: 1, vote: 1, commit: 6 } });
+    await d.saveSnapshot({ metadata: { index: 4, term: 1, confState: { voters: [1] } }, data: new TextEncoder().encode(`${MARK}-snapshot`) }, 2);
+    await d.close();
+    assert.equal(rawBytes(dir).includes(MARK), false, 'no plain text in raft.lmdb or the snapshot');
+    assert.equal(fs.statSync(path.join(dir, 'raft.dek')).mode & 0o777, 0o600);
+    d = new RaftDiskStorage(dir);
+    const st = d.load();
+    assert.equal(new TextDecoder().decode(st.snapshot!.data), `${MARK}-snapshot`);
+    assert.deepEqual(st.entries.map(text), [`${MARK}-5`, `${MARK}-6`]);
+    await d.close();
+    // another DEK cannot read it
+    fs.rmSync(path.join(dir, 'raft.dek'));
+    d = new RaftDiskStorage(dir);
+    assert.throws(() => d.load(), /no key|does not authenticate/);
+    await d.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('DEK rotation: new writes use the new key at once; reseal rewrites the snapshot and entries, then the old key is dropped', async () => {
+  const dir = tmp();
+  try {
+    const keys = RaftDekFile.open(path.join(dir, 'dek'));
+    const oldId = keys.current().id;
+    let d = new RaftDiskStorage(dir, keys);
+    await d.saveIdentity(1, [], []);
+    await d.persist({ entries: [ent(1, 1), ent(2, 1), ent(3, 1)], hardState: { term: 1, vote: 1, commit: 3 } });
+    await d.saveSnapshot({ metadata: { index: 2, term: 1, confState: { voters: [1] } }, data: new Uint8Array([7, 7]) }, 0);
+    await keys.rotate();
+    assert.ok(keys.rotating);
+    await d.persist({ entries: [ent(4, 1, 'after')], hardState: { term: 1, vote: 1, commit: 4 } });
+    await d.reseal();
+    assert.equal(keys.rotating, false);
+    assert.equal(keys.lookup(oldId), undefined, 'old key dropped');
+    await d.close();
+    const reopened = RaftDekFile.open(path.join(dir, 'dek'));
+    assert.equal(reopened.rotating, false);
+    d = new RaftDiskStorage(dir, reopened);
+    const st = d.load();
+    assert.deepEqual([...st.snapshot!.data], [7, 7]);
+    assert.deepEqual(st.entries.map(text), ['e3', 'after']);
+    await d.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a rotation a crash interrupted (both keys in the file) is finished at load', async () => {
+  const dir = tmp();
+  try {
+    const keys = RaftDekFile.open(path.join(dir, 'dek'));
+    let d = new RaftDiskStorage(dir, keys);
+    await d.saveIdentity(1, [], []);
+    await d.persist({ entries: [ent(1, 1)], hardState: { term: 1, vote: 1, commit: 1 } });
+    await keys.rotate(); // crash before reseal
+    await d.close();
+    const again = RaftDekFile.open(path.join(dir, 'dek'));
+    assert.ok(again.rotating);
+    d = new RaftDiskStorage(dir, again);
+    assert.deepEqual(d.load().entries.map(text), ['e1']);
+    assert.equal(again.rotating, false);
+    await d.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('upgrade: a plain-text log and snapshot from an older release are rewritten sealed, nothing plain left in the files', async () => {
+  const dir = tmp();
+  try {
+    // what the release before encryption at rest wrote (the plain baseline writes the same format)
+    let d = new RaftDiskStorage(dir, null);
+    await d.saveIdentity(1, [{ raftId: 1, addr: 'a:1', nodeId: 'n1' }], []);
+    await d.persist({ entries: Array.from({ length: 5 }, (_, i) => ent(i + 1, 1, `${MARK}-${i + 1}`)), hardState: { term: 1, vote: 1, commit: 5 } });
+    await d.saveSnapshot({ metadata: { index: 3, term: 1, confState: { voters: [1] } }, data: new TextEncoder().encode(`${MARK}-snap`) }, 0);
+    await d.close();
+    assert.ok(rawBytes(dir).includes(MARK), 'the baseline is plain');
+    d = new RaftDiskStorage(dir);
+    assert.equal(d.needsUpgrade(), true);
+    assert.equal(await d.upgrade(), true);
+    assert.equal(d.needsUpgrade(), false);
+    const st = d.load();
+    assert.deepEqual(st.entries.map(text), [4, 5].map((i) => `${MARK}-${i}`), 'the log after the snapshot');
+    assert.equal(new TextDecoder().decode(st.snapshot!.data), `${MARK}-snap`);
+    assert.deepEqual(st.members, [{ raftId: 1, addr: 'a:1', nodeId: 'n1' }]);
+    assert.equal(await d.upgrade(), false, 'once');
+    await d.close();
+    assert.equal(rawBytes(dir).includes(MARK), false, 'no plain text left, freed lmdb pages included');
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('upgrade')), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the DEK file sealed under an unlock key opens only with that key', async () => {
+  const dir = tmp();
+  try {
+    const file = path.join(dir, 'dek');
+    const kek = Buffer.alloc(32, 3);
+    const k = RaftDekFile.open(file);
+    const id = k.current().id;
+    assert.equal(RaftDekFile.isLocked(file), false);
+    await k.setKek(kek);
+    assert.equal(RaftDekFile.isLocked(file), true);
+    assert.equal(fs.readFileSync(file).includes(k.current().key.toString('base64')), false);
+    assert.throws(() => RaftDekFile.open(file), (e: unknown) => e instanceof DekLockedError && e.reason === 'locked');
+    assert.throws(() => RaftDekFile.open(file, Buffer.alloc(32, 4)), (e: unknown) => e instanceof DekLockedError && e.reason === 'invalid-key');
+    const opened = RaftDekFile.open(file, kek);
+    assert.equal(opened.current().id, id);
+    await opened.setKek(undefined);
+    assert.equal(RaftDekFile.open(file).current().id, id);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -2,13 +2,19 @@
 // snapshots as files `<dir>/snapshots/<index>-<term>.snap` (written to a temp file, fsynced, renamed,
 // directory fsynced; the latest one kept). lmdb's `snap` key names the snapshot the log starts from,
 // so a crash between the file and the lmdb commit leaves the previous, consistent pair.
+// Encrypted at rest (swarmkit's encrypted WAL and snapshots): every entry's data and every snapshot's
+// payload is sealed with the manager's DEK (sys/aead: AES-256-GCM, header naming the key), the entry's
+// index or the snapshot's index and term bound in as authenticated data. Only Raft bookkeeping (terms,
+// indexes, member addresses) stays in the clear.
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../../raft';
 import { internal } from '../../lib/errors';
 import type { RaftMember } from './codec';
-import { writeFileDurable } from '../../sys/durable-file';
+import { writeFileDurable, writeFileDurableSync } from '../../sys/durable-file';
+import { isSealed, open as openSealed, seal, sealedKeyId } from '../../sys/aead';
+import { RaftDekFile, type RaftKeys } from './dek';
 
 export interface DiskState {
   /** 0 when the directory holds no Raft state yet. */
@@ -27,7 +33,26 @@ interface StoredEntry {
   d: Uint8Array;
 }
 
-const MAGIC = 'SHOALSNAP1\n';
+/** Plain snapshot (releases before encryption at rest): read for the upgrade, never written. */
+const MAGIC_PLAIN = 'SHOALSNAP1\n';
+/** Snapshot whose payload is sealed with the DEK. */
+const MAGIC = 'SHOALSNAP2\n';
+/** The DEK file used when the caller names none (tests, benches): beside the log. */
+export const DEFAULT_DEK_FILE = 'raft.dek';
+const LMDB_FILE = 'raft.lmdb';
+
+const entryContext = (index: number) => Buffer.from(`raft-entry:${index}`, 'latin1');
+
+/** One entry's data as stored: sealed under the current DEK, bound to its index. */
+export function sealEntryData(keys: RaftKeys, index: number, data: Uint8Array): Uint8Array {
+  return seal(keys.current(), data, entryContext(index));
+}
+
+/** One stored entry's data in the clear (plain data, written by a release before encryption, as is). */
+export function openEntryData(keys: RaftKeys, index: number, stored: Uint8Array): Uint8Array {
+  return isSealed(stored) ? openSealed(keys.lookup, stored, entryContext(index)) : stored;
+}
+const snapshotContext = (index: number, term: number) => Buffer.from(`raft-snapshot:${index}:${term}`, 'latin1');
 const pad = (n: number) => String(n).padStart(16, '0');
 export const snapshotFileName = (index: number, term: number) => `${pad(index)}-${pad(term)}.snap`;
 
@@ -41,15 +66,42 @@ export class RaftDiskStorage {
   /** Snapshot files kept besides the current one (Docker's KeepOldSnapshots, `swarm update --max-snapshots`). */
   keepOldSnapshots = 0;
 
-  constructor(readonly dir: string) {
-    fs.mkdirSync(dir, { recursive: true });
+  private keysGiven: RaftKeys | null | undefined;
+  /** The DEK file write that ends a rotation finished at load (close() waits for it). */
+  private finishing: Promise<void> = Promise.resolve();
+  /** Snapshot file writes in flight, in order (a re-seal waits for them). */
+  private snapWrites: Promise<void> = Promise.resolve();
+
+  /**
+   * `keys`: the manager's DEK (default: a DEK file beside the log, created on first use). `null` writes
+   * plain text and exists only as the benchmark's baseline (bench/raft.ts): a manager always encrypts.
+   */
+  constructor(
+    readonly dir: string,
+    keys?: RaftKeys | null,
+  ) {
+    this.keysGiven = keys;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.snapDir = path.join(dir, 'snapshots');
-    fs.mkdirSync(this.snapDir, { recursive: true });
-    // overlappingSync off: a write's promise resolves only after LMDB's commit fsynced (not merely committed).
-    this.root = open({ path: path.join(dir, 'raft.lmdb'), compression: false, maxDbs: 4, overlappingSync: false });
-    this.entriesDb = this.root.openDB<StoredEntry, number>({ name: 'entries', compression: false });
-    this.meta = this.root.openDB<unknown, string>({ name: 'meta', compression: false });
+    fs.mkdirSync(this.snapDir, { recursive: true, mode: 0o700 });
+    [this.root, this.entriesDb, this.meta] = openLmdb(path.join(dir, LMDB_FILE));
     for (const k of this.entriesDb.getKeys({ reverse: true, limit: 1 })) this.diskLast = k;
+  }
+
+  /** Loaded lazily: `hasState` opens the storage only to look. */
+  private get keys(): RaftKeys | null {
+    if (this.keysGiven === undefined) this.keysGiven = RaftDekFile.open(path.join(this.dir, DEFAULT_DEK_FILE));
+    return this.keysGiven;
+  }
+
+  private sealEntry(index: number, data: Uint8Array): Uint8Array {
+    const k = this.keys;
+    return k ? sealEntryData(k, index, data) : data;
+  }
+
+  private openEntry(index: number, d: Uint8Array): Uint8Array {
+    // plain data is only ever what a release before encryption wrote; upgrade() rewrites it
+    return this.keys ? openEntryData(this.keys, index, d) : d;
   }
 
   isEmpty(): boolean {
@@ -72,8 +124,10 @@ export class RaftDiskStorage {
     const entries: Entry[] = [];
     for (const { key, value } of this.entriesDb.getRange({ start: from })) {
       if (entries.length > 0 && key !== entries[entries.length - 1]!.index + 1) break; // never expected: a hole ends the log
-      entries.push(toEntry(key, value));
+      entries.push(toEntry(key, value, (d) => this.openEntry(key, d)));
     }
+    // a rotation a crash interrupted: finish it (everything on disk opens with the keys held)
+    if (this.keys?.rotating) this.resealSync();
     const last = entries.length > 0 ? entries[entries.length - 1]!.index : from - 1;
     // The commit index may lag (it is written lazily); it is never below the snapshot nor beyond the log.
     const hardState: HardState = { ...hs, commit: Math.min(Math.max(hs.commit, from - 1), last) };
@@ -129,7 +183,7 @@ export class RaftDiskStorage {
       if (dropFrom <= oldLast) {
         for (const k of this.entriesDb.getKeys({ start: snap ? 0 : dropFrom, end: oldLast + 1 })) void this.entriesDb.remove(k);
       }
-      for (const e of ents) void this.entriesDb.put(e.index, { t: e.term, c: e.type === 'conf' ? 1 : 0, d: e.data });
+      for (const e of ents) void this.entriesDb.put(e.index, { t: e.term, c: e.type === 'conf' ? 1 : 0, d: this.sealEntry(e.index, e.data) });
       if (snap) void this.meta.put('snap', snap.metadata);
       if (p.hardState) void this.meta.put('hs', p.hardState);
     };
@@ -148,6 +202,115 @@ export class RaftDiskStorage {
     this.pruneSnapshotFiles(snapshotFileName(snap.metadata.index, snap.metadata.term));
   }
 
+  /**
+   * Finishes a DEK rotation (`keys.rotate()` happened before): every snapshot file is written again and
+   * every entry sealed again under the current key, then the old keys are dropped. Writes queued before
+   * the rotation (sealed with an old key) land first: snapshot writes are awaited and lmdb batches are
+   * committed in order.
+   */
+  async reseal(): Promise<void> {
+    const keys = this.keys;
+    if (!keys?.rotating) return;
+    const cur = keys.current().id;
+    const stale = (d: Uint8Array) => !isSealed(d) || sealedKeyId(d) !== cur;
+    // snapshot files: in the chain of snapshot writes, so none is written meanwhile
+    const snaps = this.snapWrites.then(async () => {
+      for (const f of this.snapshotFiles()) {
+        const m = /^(\d+)-(\d+)\.snap$/.exec(f);
+        const file = path.join(this.snapDir, f);
+        if (!m || !fs.existsSync(file)) continue;
+        const snap = this.readSnapshotFile(Number(m[1]), Number(m[2]));
+        await writeFileDurable(file, this.snapshotFileBytes(snap), { mode: 0o600 });
+      }
+    });
+    this.snapWrites = snaps.catch(() => undefined);
+    await snaps;
+    // entries: in slices, each read and re-sealed inside its own write transaction (queued behind the
+    // writes before it; whatever the log holds at that moment is what gets re-sealed), so the Ready
+    // loop never waits long and no heartbeat is missed
+    const SLICE = 256;
+    for (let start = 0; ; ) {
+      let seen = 0;
+      let last = start;
+      await this.root.transaction(() => {
+        for (const { key, value } of this.entriesDb.getRange({ start, limit: SLICE })) {
+          seen++;
+          last = key;
+          if (stale(value.d)) void this.entriesDb.put(key, { ...value, d: this.sealEntry(key, this.openEntry(key, value.d)) });
+        }
+      });
+      if (seen < SLICE) break;
+      start = last + 1;
+    }
+    await keys.finishRotation();
+  }
+
+  private resealSync(): void {
+    const keys = this.keys;
+    if (!keys) return;
+    for (const f of this.snapshotFiles()) {
+      const m = /^(\d+)-(\d+)\.snap$/.exec(f);
+      if (!m) continue;
+      const snap = this.readSnapshotFile(Number(m[1]), Number(m[2]));
+      writeFileDurableSync(path.join(this.snapDir, f), this.snapshotFileBytes(snap), { mode: 0o600 });
+    }
+    this.root.transactionSync(() => {
+      for (const { key, value } of this.entriesDb.getRange({ start: 0 })) {
+        const plain = this.openEntry(key, value.d);
+        void this.entriesDb.put(key, { ...value, d: this.sealEntry(key, plain) });
+      }
+    });
+    // at load (sync): written in the background; a crash before it only repeats this re-seal
+    this.finishing = keys.finishRotation().catch(() => undefined);
+  }
+
+  /** True when something on disk is in plain text (a release before encryption at rest wrote it). */
+  needsUpgrade(): boolean {
+    if (!this.keys) return false;
+    for (const f of this.snapshotFiles()) {
+      const fd = fs.openSync(path.join(this.snapDir, f), 'r');
+      try {
+        const head = Buffer.alloc(MAGIC_PLAIN.length);
+        fs.readSync(fd, head, 0, head.length, 0);
+        if (head.toString('utf8') === MAGIC_PLAIN) return true;
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    for (const { value } of this.entriesDb.getRange({ start: 0 })) if (!isSealed(value.d)) return true;
+    return false;
+  }
+
+  /**
+   * Upgrade of a data dir written in plain text: snapshots are written again sealed, and the log is
+   * copied sealed into a new lmdb file that replaces the old one (not rewritten in place: lmdb's freed
+   * pages would keep the plain text in the file). A crash before the rename leaves the plain log,
+   * which the next start upgrades again. Returns true when something was rewritten.
+   */
+  async upgrade(): Promise<boolean> {
+    if (!this.needsUpgrade()) return false;
+    for (const f of this.snapshotFiles()) {
+      const m = /^(\d+)-(\d+)\.snap$/.exec(f);
+      if (!m) continue;
+      const snap = this.readSnapshotFile(Number(m[1]), Number(m[2]));
+      writeFileDurableSync(path.join(this.snapDir, f), this.snapshotFileBytes(snap), { mode: 0o600 });
+    }
+    const file = path.join(this.dir, LMDB_FILE);
+    const next = `${file}.upgrade`;
+    for (const f of [next, `${next}-lock`]) fs.rmSync(f, { force: true });
+    const [root, entries, meta] = openLmdb(next);
+    root.transactionSync(() => {
+      for (const { key, value } of this.meta.getRange({})) void meta.put(key, value);
+      for (const { key, value } of this.entriesDb.getRange({ start: 0 })) void entries.put(key, { ...value, d: this.sealEntry(key, this.openEntry(key, value.d)) });
+    });
+    await root.close();
+    await this.root.close();
+    fs.renameSync(next, file);
+    fs.rmSync(`${next}-lock`, { force: true });
+    [this.root, this.entriesDb, this.meta] = openLmdb(file);
+    return true;
+  }
+
   /** Entry indexes on disk (tests and diagnostics). */
   entryRange(): { first: number; last: number } {
     let first = 0;
@@ -160,27 +323,46 @@ export class RaftDiskStorage {
   }
 
   async close(): Promise<void> {
+    await this.finishing;
     await this.root.close();
   }
 
   // ---- snapshot files ------------------------------------------------------------------------
 
-  private async writeSnapshotFile(snap: Snapshot): Promise<void> {
+  /** Header line (metadata, size of what follows) and the payload, sealed unless the storage is the plain baseline. */
+  private snapshotFileBytes(snap: Snapshot): Buffer[] {
     const { index, term, confState } = snap.metadata;
-    const header = Buffer.from(MAGIC + JSON.stringify({ index, term, confState, size: snap.data.length }) + '\n', 'utf8');
+    const plain = Buffer.from(snap.data.buffer, snap.data.byteOffset, snap.data.byteLength);
+    const keys = this.keys;
+    const body = keys ? seal(keys.current(), plain, snapshotContext(index, term)) : plain;
+    const header = Buffer.from((keys ? MAGIC : MAGIC_PLAIN) + JSON.stringify({ index, term, confState, size: body.length }) + '\n', 'utf8');
+    return [header, body];
+  }
+
+  private writeSnapshotFile(snap: Snapshot): Promise<void> {
+    const { index, term } = snap.metadata;
     const final = path.join(this.snapDir, snapshotFileName(index, term));
-    await writeFileDurable(final, [header, Buffer.from(snap.data.buffer, snap.data.byteOffset, snap.data.byteLength)], { mode: 0o600 });
+    const bytes = this.snapshotFileBytes(snap);
+    const done = this.snapWrites.then(() => writeFileDurable(final, bytes, { mode: 0o600 }));
+    this.snapWrites = done.catch(() => undefined);
+    return done;
   }
 
   private readSnapshotFile(index: number, term: number): Snapshot {
     const file = path.join(this.snapDir, snapshotFileName(index, term));
     const buf = fs.readFileSync(file);
     const magicLen = Buffer.byteLength(MAGIC);
-    if (buf.subarray(0, magicLen).toString('utf8') !== MAGIC) throw internal(`raft: ${file} is not a snapshot`);
+    const magic = buf.subarray(0, magicLen).toString('utf8');
+    if (magic !== MAGIC && magic !== MAGIC_PLAIN) throw internal(`raft: ${file} is not a snapshot`);
     const nl = buf.indexOf(0x0a, magicLen);
     const h = JSON.parse(buf.subarray(magicLen, nl).toString('utf8')) as { index: number; term: number; confState: ConfState; size: number };
-    const data = buf.subarray(nl + 1);
-    if (h.index !== index || h.term !== term || data.length !== h.size) throw internal(`raft: snapshot ${file} is damaged`);
+    const body = buf.subarray(nl + 1);
+    if (h.index !== index || h.term !== term || body.length !== h.size) throw internal(`raft: snapshot ${file} is damaged`);
+    let data: Buffer = body;
+    if (magic === MAGIC) {
+      if (!this.keys) throw internal(`raft: snapshot ${file} is encrypted and this storage has no key`);
+      data = openSealed(this.keys.lookup, body, snapshotContext(index, term));
+    }
     return { metadata: { index, term, confState: h.confState }, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   }
 
@@ -197,7 +379,13 @@ export class RaftDiskStorage {
   }
 }
 
-function toEntry(index: number, v: StoredEntry): Entry {
-  const d = v.d instanceof Uint8Array ? v.d : new Uint8Array(0);
+function openLmdb(file: string): [RootDatabase, Database<StoredEntry, number>, Database<unknown, string>] {
+  // overlappingSync off: a write's promise resolves only after LMDB's commit fsynced (not merely committed).
+  const root = open({ path: file, compression: false, maxDbs: 4, overlappingSync: false });
+  return [root, root.openDB<StoredEntry, number>({ name: 'entries', compression: false }), root.openDB<unknown, string>({ name: 'meta', compression: false })];
+}
+
+function toEntry(index: number, v: StoredEntry, openData: (d: Uint8Array) => Uint8Array): Entry {
+  const d = openData(v.d instanceof Uint8Array ? v.d : new Uint8Array(0));
   return { index, term: v.t, type: v.c === 1 ? 'conf' : 'normal', data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
 }

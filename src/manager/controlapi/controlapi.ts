@@ -1,3 +1,4 @@
+import { nextUnlockKey, UNLOCK_KEY_BYTES } from '../../lib/unlock-key';
 import { conflict, failedPrecondition, internal, invalidArgument, unavailable } from '../../lib/errors';
 import { newId } from '../../lib/ids';
 import type { Clock, Rng } from '../../lib/ports';
@@ -17,6 +18,13 @@ export interface ServiceStatusCounts {
   RunningTasks: number;
   DesiredTasks: number;
   CompletedTasks: number;
+}
+
+/** What `swarm update` asks to replace: the join tokens, the manager unlock key. */
+export interface SwarmRotation {
+  worker: boolean;
+  manager: boolean;
+  unlockKey?: boolean;
 }
 
 export interface ControlApiDeps {
@@ -52,7 +60,7 @@ export class ControlApi {
     return c;
   }
 
-  async updateCluster(version: number, spec: SwarmSpec, rotate: { worker: boolean; manager: boolean }): Promise<void> {
+  async updateCluster(version: number, spec: SwarmSpec, rotate: SwarmRotation): Promise<void> {
     if ((spec.CAConfig?.NodeCertExpiry ?? 0) !== 0 && spec.CAConfig.NodeCertExpiry < 3600 * 1e9) {
       throw invalidArgument(grpcText('InvalidArgument', 'minimum certificate expiry time is 1h0m0s'));
     }
@@ -64,6 +72,9 @@ export class ControlApi {
       c.Spec = { ...c.Spec, ...spec, Name: c.Spec.Name };
       if (rotate.worker) c.JoinTokens.Worker = this.deps.newJoinToken('worker');
       if (rotate.manager) c.JoinTokens.Manager = this.deps.newJoinToken('manager');
+      const unlockKey = nextUnlockKey(c.internal.unlockKey, !!c.Spec.EncryptionConfig?.AutoLockManagers, !!rotate.unlockKey, () => this.deps.rng.bytes(UNLOCK_KEY_BYTES));
+      if (unlockKey) c.internal.unlockKey = unlockKey;
+      else delete c.internal.unlockKey;
       c.UpdatedAt = this.now();
       tx.update('cluster', c);
     });

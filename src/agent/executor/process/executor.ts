@@ -80,7 +80,7 @@ export class ProcessExecutor implements Executor {
   constructor(private readonly opts: ProcessExecutorOptions) {
     this.tasksDir = path.join(opts.dataDir, 'tasks');
     this.secretsRoot = secretsRoot(opts.dataDir);
-    fs.mkdirSync(this.tasksDir, { recursive: true });
+    fs.mkdirSync(this.tasksDir, { recursive: true, mode: 0o700 });
     this.env = {
       path: opts.path ?? process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       pollMs: opts.pollMs ?? 250,

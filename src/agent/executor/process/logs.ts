@@ -118,7 +118,7 @@ export class LogCollector {
       break;
     }
     if (pos === 0) return false;
-    await fsp.appendFile(logFile(this.dir), Buffer.concat(parts));
+    await fsp.appendFile(logFile(this.dir), Buffer.concat(parts), { mode: 0o600 });
     this.offsets[stream] += pos;
     await writeFileDurable(offsetsFile(this.dir), JSON.stringify(this.offsets), { mode: 0o600 });
     return true;

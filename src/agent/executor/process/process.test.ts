@@ -9,7 +9,7 @@ import { collect, makeTask, text, until } from '../testutil';
 import type { TaskController } from '../types';
 import { HealthMonitor, probeOf } from './health';
 import { ProcessExecutor, dockerArch, shoalVersion } from './executor';
-import { isAlive, processContainerId } from './state';
+import { isAlive, processContainerId, readState, writeState } from './state';
 
 let dataDir: string;
 let exec: ProcessExecutor;
@@ -268,7 +268,7 @@ describe('process executor: daemon restart', () => {
     const c1 = e1.controller(t);
     await c1.prepare();
     const started = c1.start(); // runs synchronously up to its first await
-    const onDisk = JSON.parse(fs.readFileSync(path.join(dir, 'tasks', t.ID, 'state.json'), 'utf8')) as { pid?: number };
+    const onDisk: { pid?: number } = readState(path.join(dir, 'tasks', t.ID)) ?? {};
     await started;
     assert.ok(onDisk.pid, 'state.json names the process as soon as it is forked');
     pids.push(onDisk.pid);
@@ -294,13 +294,14 @@ describe('process executor: daemon restart', () => {
     await e1.controller(t).prepare();
     await e1.close();
     // What a daemon killed mid-start leaves: the launch intent on disk, no PID, and the process running.
-    const stateFile = path.join(dir, 'tasks', t.ID, 'state.json');
-    const st = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { env: string[]; argv: string[]; launching?: boolean; pid?: number };
+    const tdir = path.join(dir, 'tasks', t.ID);
+    const st = readState(tdir)!;
+    assert.ok(!fs.readFileSync(path.join(tdir, 'state.json')).includes(`SHOAL_TASK_ID=${t.ID}`), 'the environment is not on disk in plain text');
     assert.ok(st.env.includes(`SHOAL_TASK_ID=${t.ID}`), 'every process task carries its task ID');
     const child = spawn(st.argv[0]!, st.argv.slice(1), { env: Object.fromEntries(st.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])), detached: true, stdio: 'ignore' });
     child.unref();
     pids.push(child.pid!);
-    fs.writeFileSync(stateFile, JSON.stringify({ ...st, launching: true }));
+    writeState(tdir, { ...st, launching: true });
     const e2 = new ProcessExecutor({ dataDir: dir, hostname: 'h', pollMs: 50 });
     const c2 = e2.controller(t);
     assert.deepEqual(await c2.inspect().then((x) => [x?.running, x?.pid]), [true, child.pid]);

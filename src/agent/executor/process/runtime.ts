@@ -10,6 +10,7 @@ import { nonZeroExit, type ExitResult, type LogLine, type LogOptions, type Runti
 import { HealthMonitor, probeOf } from './health';
 import { LogCollector, outDir, rawFile, readLogs } from './logs';
 import { portEnv } from './ports';
+import { withTaskUmask } from '../../../sys/private-tree';
 import {
   exitCodeOf,
   findProcessWithEnv,
@@ -104,7 +105,7 @@ export class ProcRuntime {
     const cwd = spec.Dir || this.dir;
     if (spec.Dir && !fs.existsSync(spec.Dir)) throw invalidArgument(`process runtime: working directory ${spec.Dir} does not exist`);
     const { uid, gid } = taskUser(spec) ?? {};
-    fs.mkdirSync(outDir(this.dir), { recursive: true });
+    fs.mkdirSync(outDir(this.dir), { recursive: true, mode: 0o700 });
     const st: ProcState = {
       taskId: task.ID,
       containerId: processContainerId(task.ID),
@@ -137,18 +138,18 @@ export class ProcRuntime {
     if (st.pid !== undefined || this.exited) return;
     st.launching = true;
     writeState(this.dir, st);
-    const out = fs.openSync(rawFile(this.dir, 'stdout'), 'a');
-    const err = fs.openSync(rawFile(this.dir, 'stderr'), 'a');
+    const out = fs.openSync(rawFile(this.dir, 'stdout'), 'a', 0o600);
+    const err = fs.openSync(rawFile(this.dir, 'stderr'), 'a', 0o600);
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(st.argv[0], st.argv.slice(1), {
+      child = withTaskUmask(() => spawn(st.argv[0], st.argv.slice(1), {
         cwd: st.cwd,
         env: envObject(st.env),
         stdio: ['ignore', out, err],
         detached: true,
         uid: st.uid,
         gid: st.gid,
-      });
+      }));
       // Record the PID before anything else can run (spawn() forked synchronously; it has no PID when it
       // failed): a daemon killed after the fork but before an await returned would otherwise leave a
       // process no state file names, and its successor would start the task a second time beside it.

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TaskEndpoint } from '../../../types';
 import { writeFileDurableSync } from '../../../sys/durable-file';
+import { openState, sealState } from '../../../sys/state-key';
 
 export type Health = 'starting' | 'healthy' | 'unhealthy';
 
@@ -71,10 +72,15 @@ export function safeTaskId(taskId: string): string {
 }
 
 export const stateFile = (dir: string) => path.join(dir, 'state.json');
+/** A task's directory is `<dataDir>/tasks/<taskId>` (runtime.ts taskDir). */
+const dataDirOf = (taskDir: string) => path.dirname(path.dirname(taskDir));
 
 export function readState(dir: string): ProcState | undefined {
   try {
-    return JSON.parse(fs.readFileSync(stateFile(dir), 'utf8')) as ProcState;
+    const { text, sealed } = openState(dataDirOf(dir), fs.readFileSync(stateFile(dir)));
+    const s = JSON.parse(text) as ProcState;
+    if (!sealed) writeState(dir, s); // plain text from an older release: seal it now
+    return s;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     // a torn write cannot happen (rename), but an unreadable file must not crash the daemon
@@ -83,7 +89,8 @@ export function readState(dir: string): ProcState | undefined {
 }
 
 export function writeState(dir: string, s: ProcState): void {
-  writeFileDurableSync(stateFile(dir), JSON.stringify(s), { mode: 0o600 });
+  // sealed: the record carries the task's environment values (sys/state-key)
+  writeFileDurableSync(stateFile(dir), sealState(dataDirOf(dir), JSON.stringify(s)), { mode: 0o600 });
 }
 
 /** Fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, …]; undefined if absent. */
