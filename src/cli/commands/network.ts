@@ -3,6 +3,7 @@ import readline from 'node:readline';
 import type { Command } from 'commander';
 import { CliError, DaemonError, filters } from '../client';
 import type { Ctx } from '../context';
+import { kvMap } from '../format/spec';
 import { NETWORK_HEADER, NETWORK_TABLE, networkRows, type ApiNetwork } from '../format/objects';
 import { inspectAll, parseFilters, writeList } from './list-opts';
 import { collect, type Runner } from './runner';
@@ -20,16 +21,6 @@ export interface NetworkCreateFlags {
   scope?: string;
   label?: string[];
   opt?: string[];
-}
-
-/** `k=v` list → map; a bare `k` maps to "" (opts.ConvertKVStringsToMap). */
-export function kvMap(list: readonly string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list ?? []) {
-    const eq = kv.indexOf('=');
-    out[eq < 0 ? kv : kv.slice(0, eq)] = eq < 0 ? '' : kv.slice(eq + 1);
-  }
-  return out;
 }
 
 /** IPAM pools from --subnet/--ip-range/--gateway: the i-th range and gateway belong to the i-th subnet. */
