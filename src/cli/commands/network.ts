@@ -47,8 +47,8 @@ export function networkCreateBody(name: string, f: NetworkCreateFlags): Record<s
 }
 
 export async function create(ctx: Ctx, name: string, f: NetworkCreateFlags): Promise<void> {
-  const r = await ctx.api.post<{ Id: string; Warning?: string }>('/networks/create', networkCreateBody(name, f));
-  if (r.Warning) ctx.err.write(`Error response from daemon: ${r.Warning}\n`);
+  // docker prints the ID only (the answer's Warning is not shown).
+  const r = await ctx.api.post<{ Id: string }>('/networks/create', networkCreateBody(name, f));
   ctx.out.write(r.Id + '\n');
 }
 
