@@ -30,6 +30,7 @@ test('errors are TemplateErrors with Go-like texts', () => {
 
 test('table format: header from the header map, tabwriter columns, last column unpadded', () => {
   assert.equal(formatList('table {{.ID}}\\t{{.Name}}\\t{{.Driver}}', rows, header), 'NETWORK ID   NAME      DRIVER\nabc          front     overlay\ndefghijk     b         \n');
+  assert.equal(formatList('table {{.Label "com.example.team_name"}}\\t{{.Name}}', rows, header), 'team name   NAME\n            front\n            b\n');
 });
 
 test('plain format: one line per row, \\t escapes become tabs; json rows have sorted plain fields', () => {

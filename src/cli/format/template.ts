@@ -118,6 +118,9 @@ export function rowJson(row: RowContext): Record<string, unknown> {
   return o;
 }
 
+/** The header of a `{{.Label "com.example.some-key"}}` column: the key's last dot part, `-`/`_` as spaces. */
+const labelHeader = (name: string): string => (name.split('.').at(-1) ?? '').replace(/[-_]/g, ' ');
+
 /**
  * Renders a list the way `docker <noun> ls --format` does. `format` is the user's, or the
  * command's default `table …` format; `header` maps field names to column titles.
@@ -129,7 +132,7 @@ export function formatList(format: string, rows: readonly RowContext[], header: 
   const withJson = (r: RowContext): RowContext => ({ ...r, toJSON: () => rowJson(r) });
   if (f.startsWith('table')) {
     const body = f.slice('table'.length).trim();
-    const headerRow = renderTemplate(body, header).split('\t');
+    const headerRow = renderTemplate(body, { ...header, Label: labelHeader }).split('\t');
     const lines = rows.map((r) => renderTemplate(body, withJson(r)));
     const table = lines.map((l) => l.split('\t'));
     // tabwriter pads every cell of a line but the last; a row's width is the header's column count.
