@@ -2,10 +2,12 @@
 import { Command, CommanderError } from 'commander';
 import { ApiClient, CliError, DaemonError, defaultHost, parseHost } from './client';
 import type { Ctx, Out } from './context';
+import * as network from './commands/network';
 import * as node from './commands/node';
 import type { Runner } from './commands/runner';
 import * as service from './commands/service';
 import * as stack from './commands/stack';
+import * as secret from './commands/secret';
 import * as swarm from './commands/swarm';
 import * as system from './commands/system';
 
@@ -35,6 +37,8 @@ export function buildProgram(makeCtx: (host: string) => Ctx, io: { out: Out; err
   swarm.register(program, run);
   node.register(program, run);
   service.register(program, run);
+  network.register(program, run);
+  secret.register(program, run);
   stack.register(program, run);
   const exitOverrideAll = (c: Command) => {
     c.exitOverride();

@@ -1,0 +1,148 @@
+// The docker CLI's `--format` for list and inspect commands, in the subset the shoal CLI supports:
+// `table` prefix (a tabwriter table with a header row), `json` (one JSON object a line), `\t`/`\n`
+// escapes, and actions `{{.Field}}`, `{{.A.B}}`, `{{json .}}`, `{{json .Field}}`, `{{.Label "k"}}`,
+// `{{upper .X}}`, `{{lower .X}}`, `{{join .X ","}}`, with `{{-`/`-}}` trimming.
+import { formatTable } from './table';
+
+export class TemplateError extends Error {}
+
+/** A row's fields: strings, or functions taking the action's string arguments (`Label "k"`). */
+export type RowContext = Record<string, unknown>;
+
+type Piece = { text: string } | { action: string };
+
+function parse(tmpl: string): Piece[] {
+  const out: Piece[] = [];
+  let i = 0;
+  while (i < tmpl.length) {
+    const open = tmpl.indexOf('{{', i);
+    if (open < 0) {
+      out.push({ text: tmpl.slice(i) });
+      break;
+    }
+    let text = tmpl.slice(i, open);
+    let start = open + 2;
+    if (tmpl[start] === '-' && /\s/.test(tmpl[start + 1] ?? '')) {
+      text = text.replace(/\s+$/, '');
+      start++;
+    }
+    const close = tmpl.indexOf('}}', start);
+    if (close < 0) throw new TemplateError(`template parsing error: template: :1: unclosed action`);
+    let end = close;
+    let trimNext = false;
+    if (tmpl[close - 1] === '-' && /\s/.test(tmpl[close - 2] ?? '')) {
+      end = close - 1;
+      trimNext = true;
+    }
+    if (text) out.push({ text });
+    out.push({ action: tmpl.slice(start, end).trim() });
+    i = close + 2;
+    if (trimNext) while (i < tmpl.length && /\s/.test(tmpl[i]!)) i++;
+  }
+  return out;
+}
+
+/** Splits an action into words, keeping "quoted strings" whole (quotes removed). */
+function words(action: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  let m;
+  while ((m = re.exec(action))) out.push(m[1] !== undefined ? JSON.parse(`"${m[1]}"`) : m[2]!);
+  return out;
+}
+
+function field(dot: unknown, path: string, args: string[]): unknown {
+  if (path === '.') return dot;
+  let v: unknown = dot;
+  const names = path.slice(1).split('.');
+  names.forEach((name, idx) => {
+    if (v === null || typeof v !== 'object' || !(name in (v as object))) throw new TemplateError(`template: :1:${idx + 3}: executing "" at <${path}>: can't evaluate field ${name}`);
+    v = (v as Record<string, unknown>)[name];
+    if (typeof v === 'function') v = (v as (...a: string[]) => unknown)(...(idx === names.length - 1 ? args : []));
+  });
+  return v;
+}
+
+/** Go's fmt %v of a value a template prints: maps as map[k:v], lists as [a b], nil as <no value>. */
+function show(v: unknown): string {
+  if (v === undefined) return '<no value>';
+  if (v === null) return '<nil>';
+  if (Array.isArray(v)) return `[${v.map(show).join(' ')}]`;
+  if (typeof v === 'object') {
+    const e = Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `map[${e.map(([k, x]) => `${k}:${show(x)}`).join(' ')}]`;
+  }
+  return String(v);
+}
+
+function evalAction(action: string, dot: unknown): string {
+  const w = words(action);
+  const [head, ...rest] = w;
+  if (!head) throw new TemplateError('template parsing error: template: :1: missing value for command');
+  if (head.startsWith('.')) return show(field(dot, head, rest));
+  const arg = (n: number) => {
+    const a = rest[n];
+    if (a === undefined) throw new TemplateError(`template: :1: wrong number of args for ${head}`);
+    return a.startsWith('.') ? field(dot, a, []) : a;
+  };
+  switch (head) {
+    case 'json':
+      return JSON.stringify(arg(0) ?? null);
+    case 'upper':
+      return show(arg(0)).toUpperCase();
+    case 'lower':
+      return show(arg(0)).toLowerCase();
+    case 'join': {
+      const list = arg(0);
+      return Array.isArray(list) ? list.map(show).join(String(arg(1))) : show(list);
+    }
+    default:
+      throw new TemplateError(`template parsing error: template: :1: function "${head}" not defined`);
+  }
+}
+
+/** Executes a template against one value. */
+export function renderTemplate(tmpl: string, dot: unknown): string {
+  return parse(tmpl)
+    .map((p) => ('text' in p ? p.text : evalAction(p.action, dot)))
+    .join('');
+}
+
+/** The docker formatter's pre-processing: trim spaces, then `\t` and `\n` written as two characters become real ones. */
+const unescape = (f: string): string => f.trim().replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+
+/** A row's JSON (`--format json`, `{{json .}}`): every plain field, keys sorted as Go sorts a map. */
+export function rowJson(row: RowContext): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const k of Object.keys(row).sort()) if (typeof row[k] !== 'function') o[k] = row[k];
+  return o;
+}
+
+/** The header of a `{{.Label "com.example.some-key"}}` column: the key's last dot part, `-`/`_` as spaces. */
+const labelHeader = (name: string): string => (name.split('.').at(-1) ?? '').replace(/[-_]/g, ' ');
+
+/**
+ * Renders a list the way `docker <noun> ls --format` does. `format` is the user's, or the
+ * command's default `table …` format; `header` maps field names to column titles.
+ */
+export function formatList(format: string, rows: readonly RowContext[], header: Record<string, string>): string {
+  if (format === 'json') return rows.map((r) => JSON.stringify(rowJson(r)) + '\n').join('');
+  const f = unescape(format);
+  // `{{json .}}` on a row prints its plain fields with sorted keys, as Go marshals the row's map.
+  const withJson = (r: RowContext): RowContext => ({ ...r, toJSON: () => rowJson(r) });
+  if (f.startsWith('table')) {
+    const body = f.slice('table'.length).trim();
+    const headerRow = renderTemplate(body, { ...header, Label: labelHeader }).split('\t');
+    const lines = rows.map((r) => renderTemplate(body, withJson(r)));
+    const table = lines.map((l) => l.split('\t'));
+    // tabwriter pads every cell of a line but the last; a row's width is the header's column count.
+    return formatTable(headerRow, table);
+  }
+  return rows.map((r) => renderTemplate(f, withJson(r)) + '\n').join('');
+}
+
+/** `inspect --format`: the template once per object, a newline after each. */
+export function formatInspect(format: string, objects: readonly unknown[]): string {
+  const f = unescape(format);
+  return objects.map((o) => renderTemplate(f, o) + '\n').join('');
+}
