@@ -11,7 +11,7 @@ import {
   type TaskController,
 } from '../types';
 import { containerEndpoints, type TaskNetworking } from './networking';
-import { containerConfig, containerName, endpointSettings, LABEL_TASK_ID, splitDigest } from './spec';
+import { containerConfig, containerName, endpointSettings, hostModePorts, LABEL_TASK_ID, publishedHostEndpoints, splitDigest } from './spec';
 
 export interface DockerControllerOptions {
   networkMode?: string;
@@ -171,7 +171,9 @@ export class DockerController implements TaskController {
     }
     const attachments = this.task.NetworksAttachments ?? [];
     const net = this.opts.networking;
-    const prepared = net && attachments.length ? await net.prepare(attachments) : undefined;
+    const publishesHostPorts = hostModePorts(this.task).length > 0;
+    const dnsServers = this.task.Spec.ContainerSpec?.DNSConfig?.Nameservers;
+    const prepared = net && (attachments.length || publishesHostPorts) ? await net.prepare({ attachments, publishesHostPorts, ...(dnsServers?.length ? { dnsServers } : {}) }) : undefined;
     const endpoints = prepared ? containerEndpoints(attachments, prepared) : [];
     const cfg = containerConfig(this.task, { image, networkMode: this.opts.networkMode, endpoints, ...(prepared?.nameserver ? { nameserver: prepared.nameserver } : {}) });
     try {
@@ -276,15 +278,21 @@ export class DockerController implements TaskController {
     this.healthAbort?.abort();
     this.forgetOwn();
     const c = await this.find();
-    if (!c) return;
+    if (!c) return this.released();
     try {
       await this.engine.containerRemove(c.Id, { force: true, volumes: true });
     } catch (err) {
-      if (isKind(err, 'NotFound')) return;
+      if (isKind(err, 'NotFound')) return this.released();
       // "removal already in progress"
       if (isKind(err, 'Conflict')) return;
       throw err;
     }
+    this.released();
+  }
+
+  private released(): void {
+    const attachments = this.task.NetworksAttachments ?? [];
+    if (attachments.length) this.opts.networking?.released(attachments);
   }
 
   async inspect(): Promise<RuntimeStatus | undefined> {
@@ -295,7 +303,10 @@ export class DockerController implements TaskController {
     }
     const c = await this.find();
     if (!c) return undefined;
-    return statusOf(c);
+    const out = statusOf(c);
+    // host-mode ports: where the engine bound them (`service ps` PORTS), known once it runs
+    const endpoints = out.running ? publishedHostEndpoints(this.task, c) : [];
+    return endpoints.length ? { ...out, endpoints } : out;
   }
 
   async *logs(opts: LogOptions, signal?: AbortSignal): AsyncIterable<LogLine> {

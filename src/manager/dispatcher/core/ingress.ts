@@ -24,15 +24,16 @@ function proxyProtocolOf(s: Service): IngressEntry['proxyProtocol'] {
 }
 
 /**
- * Where a ready task is reached for a published port: a port of its node it was given (process
- * runtime), else its own address on `ingress` and the target port (docker runtime: every node reaches
+ * Where a ready task is reached for a published port: a port of its node it was given for that
+ * target port (process runtime), else its own address on `ingress` and the target port (docker runtime: every node reaches
  * it over the ingress overlay); undefined when it has neither.
  */
 export function backendOf(t: Task, node: Node, protocol: 'tcp' | 'udp', targetPort: number): IngressBackend | undefined {
   const ep = t.internal.endpoints?.find((e) => e.Protocol === protocol && e.TargetPort === targetPort);
   if (ep && node.Status.Addr) return { taskId: t.ID, host: node.Status.Addr, port: ep.Port };
   const addr = t.NetworksAttachments?.find((a) => a.Network.Spec.Ingress)?.Addresses[0];
-  if (!t.internal.endpoints?.length && addr) return { taskId: t.ID, host: addrOfCidr(addr), port: targetPort };
+  // (a docker task's endpoints are its host-mode ports only: an ingress port is still reached over `ingress`)
+  if (addr) return { taskId: t.ID, host: addrOfCidr(addr), port: targetPort };
   return undefined;
 }
 
