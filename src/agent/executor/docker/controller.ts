@@ -1,4 +1,6 @@
 // One task ↔ one engine container, named and labelled as Docker's swarm executor does.
+import fs from 'node:fs';
+import path from 'node:path';
 import { EngineClient, EngineError, timedLines, type ContainerInspect } from '../../../engine';
 import { isKind, notFound, ShoalError } from '../../../lib/errors';
 import type { Task } from '../../../types';
@@ -11,7 +13,7 @@ import {
   type TaskController,
 } from '../types';
 import { containerEndpoints, type TaskNetworking } from './networking';
-import { containerConfig, containerName, endpointSettings, hostModePorts, LABEL_TASK_ID, publishedHostEndpoints, splitDigest } from './spec';
+import { containerConfig, containerName, endpointSettings, hostModePorts, LABEL_TASK_ID, publishedHostEndpoints, splitDigest, taskResolvConf } from './spec';
 
 export interface DockerControllerOptions {
   networkMode?: string;
@@ -21,6 +23,8 @@ export interface DockerControllerOptions {
   images?: ImageResolutions;
   /** The node's network layer, for tasks on swarm networks (overlays on this node). */
   networking?: TaskNetworking;
+  /** Where files the task's container mounts are written (`<dir>/<task ID>/resolv.conf`); none: not written. */
+  filesDir?: string;
 }
 
 /**
@@ -175,7 +179,14 @@ export class DockerController implements TaskController {
     const dnsServers = this.task.Spec.ContainerSpec?.DNSConfig?.Nameservers;
     const prepared = net && (attachments.length || publishesHostPorts) ? await net.prepare({ attachments, publishesHostPorts, ...(dnsServers?.length ? { dnsServers } : {}) }) : undefined;
     const endpoints = prepared ? containerEndpoints(attachments, prepared) : [];
-    const cfg = containerConfig(this.task, { image, networkMode: this.opts.networkMode, endpoints, ...(prepared?.nameserver ? { nameserver: prepared.nameserver } : {}) });
+    const resolvConfPath = prepared?.nameserver ? await this.writeResolvConf(prepared.nameserver) : undefined;
+    const cfg = containerConfig(this.task, {
+      image,
+      networkMode: this.opts.networkMode,
+      endpoints,
+      ...(prepared?.nameserver ? { nameserver: prepared.nameserver } : {}),
+      ...(resolvConfPath ? { resolvConfPath } : {}),
+    });
     try {
       const r = await this.engine.containerCreate(cfg, this.name);
       for (const e of endpoints.slice(1)) await this.engine.networkConnect(e.network, r.Id, endpointSettings(e));
@@ -293,6 +304,17 @@ export class DockerController implements TaskController {
   private released(): void {
     const attachments = this.task.NetworksAttachments ?? [];
     if (attachments.length) this.opts.networking?.released(attachments);
+    if (this.opts.filesDir) fs.rmSync(path.join(this.opts.filesDir, this.task.ID), { recursive: true, force: true });
+  }
+
+  /** The task's resolv.conf (the node's DNS, its search and options), for its container to mount. */
+  private async writeResolvConf(nameserver: string): Promise<string | undefined> {
+    if (!this.opts.filesDir) return undefined;
+    const dir = path.join(this.opts.filesDir, this.task.ID);
+    await fs.promises.mkdir(dir, { recursive: true });
+    const file = path.join(dir, 'resolv.conf');
+    await fs.promises.writeFile(file, taskResolvConf(nameserver, this.task.Spec.ContainerSpec?.DNSConfig));
+    return file;
   }
 
   async inspect(): Promise<RuntimeStatus | undefined> {

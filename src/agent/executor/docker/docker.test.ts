@@ -9,7 +9,7 @@ import { collect, makeTask, text, until } from '../testutil';
 import type { TaskController } from '../types';
 import { DockerExecutor } from './executor';
 import { containerEndpoints } from './networking';
-import { containerConfig, containerName, extraHosts, hostPortBindings, LABEL_TASK_ID, publishedHostEndpoints } from './spec';
+import { containerConfig, containerName, extraHosts, hostPortBindings, LABEL_TASK_ID, publishedHostEndpoints, taskResolvConf } from './spec';
 
 describe('docker executor: task → container config (no engine)', () => {
   test('names, labels and the swarm Command/Args mapping', () => {
@@ -147,6 +147,14 @@ describe('docker executor: host-mode published ports and DNS behind the node (no
     const hc = containerConfig(t, { image: 'i', nameserver: '10.0.1.2' }).HostConfig!;
     assert.deepEqual([hc.Dns, hc.DnsSearch, hc.DnsOptions], [['10.0.1.2'], ['svc.example'], ['ndots:3']]);
     assert.deepEqual(containerConfig(t, { image: 'i' }).HostConfig?.Dns, ['192.0.2.53'], 'no node DNS: the task\'s own servers');
+    // with its own resolv.conf mounted the container asks the node itself; the engine settings show the spec's
+    assert.equal(taskResolvConf('10.0.1.2', t.Spec.ContainerSpec!.DNSConfig), 'nameserver 10.0.1.2\nsearch svc.example\noptions ndots:3\n');
+    assert.equal(taskResolvConf('10.0.1.2', undefined), 'nameserver 10.0.1.2\n');
+    const mounted = containerConfig(t, { image: 'i', nameserver: '10.0.1.2', resolvConfPath: '/d/t/resolv.conf' }).HostConfig!;
+    assert.deepEqual(mounted.Mounts, [{ Type: 'bind', Source: '/d/t/resolv.conf', Target: '/etc/resolv.conf' }]);
+    assert.deepEqual(mounted.Dns, ['192.0.2.53']);
+    const own = makeTask({ Image: 'i', Mounts: [{ Type: 'bind', Source: '/mine', Target: '/etc/resolv.conf' }] });
+    assert.deepEqual(containerConfig(own, { image: 'i', resolvConfPath: '/d/t/resolv.conf' }).HostConfig?.Mounts?.map((x) => x.Source), ['/mine'], 'a resolv.conf the spec mounts wins');
   });
 });
 

@@ -1,4 +1,5 @@
 // The docker runtime: tasks are containers of a local Docker Engine.
+import path from 'node:path';
 import { EngineClient } from '../../../engine';
 import type { Task } from '../../../types';
 import type { Executor, ExecutorDescription, TaskController } from '../types';
@@ -20,6 +21,12 @@ export interface DockerExecutorOptions {
   networkMode?: string;
   /** Poll interval of `onHealth`, ms (default 500). */
   healthPollMs?: number;
+  /**
+   * Where files for task containers are kept (`<dataDir>/docker-tasks/<task ID>/`: the resolv.conf
+   * pointing a task on swarm networks at the node's DNS). Without it containers resolve through the
+   * engine's 127.0.0.11, forwarding to the node's DNS.
+   */
+  dataDir?: string;
 }
 
 export class DockerExecutor implements Executor {
@@ -73,6 +80,7 @@ export class DockerExecutor implements Executor {
       healthPollMs: this.opts.healthPollMs ?? 500,
       images: this.images,
       ...(this.networking ? { networking: this.networking } : {}),
+      ...(this.opts.dataDir ? { filesDir: path.join(this.opts.dataDir, 'docker-tasks') } : {}),
     });
   }
 

@@ -70,6 +70,12 @@ export interface ContainerConfigOptions {
    * nameserver unless the spec names its own (`--dns`), as Docker points containers at 127.0.0.11.
    */
   nameserver?: string;
+  /**
+   * A resolv.conf on this host written for the task (`taskResolvConf`): mounted at /etc/resolv.conf so
+   * the container asks the node's DNS itself, not through the engine's 127.0.0.11 (which answers
+   * single-label names empty, unforwarded, once a task sets `ndots`).
+   */
+  resolvConfPath?: string;
 }
 
 /** The body of `POST /containers/create` for a task. */
@@ -110,8 +116,9 @@ export function containerConfig(task: Task, opts: ContainerConfigOptions): Conta
   }
 
   const hc: HostConfig = { RestartPolicy: { Name: 'no' } };
-  const m = mounts(spec);
-  if (m) hc.Mounts = m;
+  const m = mounts(spec) ?? [];
+  if (opts.resolvConfPath && !m.some((x) => x.Target === RESOLV_CONF)) m.push({ Type: 'bind', Source: opts.resolvConfPath, Target: RESOLV_CONF });
+  if (m.length) hc.Mounts = m;
   if (spec.ReadOnly) hc.ReadonlyRootfs = true;
   if (spec.Init !== undefined && spec.Init !== null) hc.Init = spec.Init;
   const limits = task.Spec.Resources?.Limits;
@@ -125,8 +132,9 @@ export function containerConfig(task: Task, opts: ContainerConfigOptions): Conta
   const eh = extraHosts(spec.Hosts);
   if (eh) hc.ExtraHosts = eh;
   // Behind the node's DNS the task's own servers are that DNS server's upstreams for this container
-  // (NodeNetwork), as Docker's 127.0.0.11 forwards to them; without it they are the container's.
-  if (opts.nameserver) hc.Dns = [opts.nameserver];
+  // (NodeNetwork), as Docker's 127.0.0.11 forwards to them. With the task's own resolv.conf mounted
+  // the engine's settings are not used and show the spec's, as Docker's executor passes them.
+  if (opts.nameserver && !opts.resolvConfPath) hc.Dns = [opts.nameserver];
   else if (spec.DNSConfig?.Nameservers?.length) hc.Dns = [...spec.DNSConfig.Nameservers];
   if (spec.DNSConfig?.Search?.length) hc.DnsSearch = [...spec.DNSConfig.Search];
   if (spec.DNSConfig?.Options?.length) hc.DnsOptions = [...spec.DNSConfig.Options];
@@ -147,6 +155,16 @@ export function containerConfig(task: Task, opts: ContainerConfigOptions): Conta
   }
   cfg.HostConfig = hc;
   return cfg;
+}
+
+const RESOLV_CONF = '/etc/resolv.conf';
+
+/** The resolv.conf of a task behind the node's DNS: that server, the task's search domains and options. */
+export function taskResolvConf(nameserver: string, dns: ContainerSpec['DNSConfig']): string {
+  const lines = [`nameserver ${nameserver}`];
+  if (dns?.Search?.length) lines.push(`search ${dns.Search.join(' ')}`);
+  if (dns?.Options?.length) lines.push(`options ${dns.Options.join(' ')}`);
+  return lines.join('\n') + '\n';
 }
 
 /** The task's host-mode published ports (`--publish mode=host,…`): bound by the container on its node. */

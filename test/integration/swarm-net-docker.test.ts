@@ -1,0 +1,217 @@
+// Published ports and service discovery across hosts on the docker runtime (networking.md §2.1–2.3):
+// three hosts (network namespaces, an engine each), a Shoal daemon per host, driven by the real docker
+// CLI. Host-mode ports are bound only where a task runs (and a fourth task finds no node, with
+// Docker's reason); a container on one host resolves a dnsrr service and `tasks.<svc>` on another and
+// reaches it by name, while its own `--dns` server answers the names outside the swarm behind the
+// node's DNS; `--publish-add` is answered without restarting tasks; a task sees the client's address
+// in the PROXY header; and a bounded request loop against a node without a task loses no request
+// while a node with tasks is drained and while the service's image is rolled.
+// Needs root and dockerd (test/harness/hosts.ts): runs under CI=true, skips elsewhere with the reason.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { waitFor, type TaskJson } from '../harness/daemon';
+import { DnsUpstreamProcess } from '../harness/dns-upstream';
+import { HOSTS_IMAGE, TestHosts, hostsTestOptions, type TestHost } from '../harness/hosts';
+import { httpGet } from '../harness/probes';
+import { RequestLoop, type LoopResult } from '../harness/request-loop';
+
+type Attached = TaskJson & { NetworksAttachments?: { Network: { ID: string; Spec: { Name: string } }; Addresses: string[] }[] };
+
+/** One HTTP GET, bounded; the body, or the error's text. */
+const get = (host: string, port: number): Promise<string> => httpGet(host, port, 2000).catch((e: Error) => `error: ${e.message}`);
+
+const WEB = `mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 80 -h /www`;
+/** Appends every connection's bytes to /tmp/got (busybox nc: one connection per run). */
+const SINK = `while :; do nc -l -p 80 >> /tmp/got; done`;
+
+describe('published ports and discovery across three hosts (docker runtime)', { ...hostsTestOptions(), concurrency: false, timeout: 300_000 }, () => {
+  let hs: TestHosts;
+  const nodeHost = new Map<string, TestHost>();
+  const m = () => hs.host(1);
+  const tasks = async (service: string) => (await m().shoal!.runningTasks(service)) as Attached[];
+  const running = (service: string, n: number) => waitFor(async () => ((await tasks(service)).length === n ? tasks(service) : undefined), 60_000, `${n} ${service} tasks running`);
+  const hostsOf = (ts: TaskJson[]) => new Set(ts.map((t) => nodeHost.get(t.NodeID!)!));
+  const containerOf = (h: TestHost, taskId: string): string => {
+    const r = h.engineDocker(['ps', '-q', '--filter', `label=com.docker.swarm.task.id=${taskId}`]);
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  const create = (args: string[]) => m().dockerOk(['service', 'create', '--detach', '--stop-grace-period', '1s', ...args], { timeoutMs: 60_000 });
+
+  before(async () => {
+    hs = await TestHosts.up({ count: 3 });
+    await Promise.all(hs.hosts.map((h) => h.startShoal()));
+    m().dockerOk(['swarm', 'init', '--advertise-addr', m().ip]);
+    const token = m().dockerOk(['swarm', 'join-token', '-q', 'worker']).trim();
+    for (const i of [2, 3]) hs.host(i).dockerOk(['swarm', 'join', '--token', token, `${m().ip}:2377`]);
+    for (const h of hs.hosts) nodeHost.set(h.dockerOk(['info', '--format', '{{.Swarm.NodeID}}']).trim(), h);
+    // a second tag of the test image on every engine, for the rolling update
+    for (const h of hs.hosts) assert.equal(h.engineDocker(['tag', HOSTS_IMAGE, 'busybox:v2']).status, 0);
+    m().dockerOk(['network', 'create', '-d', 'overlay', 'app']);
+  });
+
+  after(async () => {
+    await hs?.down();
+  });
+
+  test('host mode: bound only on the nodes running a task, TCP and UDP; PORTS as Docker shows them; a fourth task finds no node', async () => {
+    create(['--name', 'hm', '--replicas', '2', '--publish', 'mode=host,published=8081,target=80', '--publish', 'mode=host,published=8081,target=80,protocol=udp', HOSTS_IMAGE, 'sh', '-c', WEB]);
+    const hm = await running('hm', 2);
+    const withTask = hostsOf(hm);
+    assert.equal(withTask.size, 2, 'two tasks on two hosts');
+    for (const h of hs.hosts) {
+      if (withTask.has(h)) {
+        const body = await waitFor(async () => ((await get(h.ip, 8081)).startsWith('hello from') ? get(h.ip, 8081) : undefined), 20_000, `HTTP on ${h.name}:8081`);
+        const c = containerOf(h, hm.find((t) => nodeHost.get(t.NodeID!) === h)!.ID);
+        assert.equal(body, `hello from ${c}`, `answered by ${h.name}'s own task`);
+      } else {
+        assert.match(await get(h.ip, 8081), /^error: .*ECONNREFUSED/, `${h.name} runs no task: nothing listens on 8081`);
+      }
+      const udp = h.run(['ss', '-Hlun', 'sport = :8081']).stdout.trim();
+      if (withTask.has(h)) assert.match(udp, /:8081\b/, `${h.name} binds 8081/udp`);
+      else assert.equal(udp, '', `${h.name} binds no 8081/udp`);
+    }
+    // `service ps` PORTS once the tasks reported their bindings; Endpoint.Ports keeps the host mode
+    const ports = await waitFor(() => {
+      const lines = m().dockerOk(['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Ports}}', 'hm']).trim().split('\n');
+      return lines.every((l) => l !== '') ? lines : undefined;
+    }, 20_000, 'service ps PORTS filled');
+    assert.deepEqual(ports, ['*:8081->80/tcp,*:8081->80/udp', '*:8081->80/tcp,*:8081->80/udp']);
+    const ep = JSON.parse(m().dockerOk(['service', 'inspect', '--format', '{{json .Endpoint.Ports}}', 'hm'])) as unknown[];
+    assert.deepEqual(ep, [
+      { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8081, PublishMode: 'host' },
+      { Protocol: 'udp', TargetPort: 80, PublishedPort: 8081, PublishMode: 'host' },
+    ]);
+    m().dockerOk(['service', 'scale', '--detach', 'hm=4']);
+    await running('hm', 3);
+    let ps = '';
+    const err = await waitFor(() => {
+      ps = m().dockerOk(['service', 'ps', '--no-trunc', '--filter', 'desired-state=running', '--format', '{{.CurrentState}}|{{.Error}}', 'hm']);
+      return ps.split('\n').find((l) => l.startsWith('Pending') && l.includes('no suitable'));
+    }, 20_000, 'the fourth task pending with a reason').catch((e: Error) => assert.fail(`${e.message}\n${ps}`));
+    assert.match(err, /\|"no suitable node \(host-mode port already in use on 3 nodes\)"$/, 'the CLI quotes the error');
+    m().dockerOk(['service', 'rm', 'hm']);
+  });
+
+  test('a container reaches a dnsrr service and tasks.<svc> on another host by name; its own --dns answers the rest behind the node DNS', async () => {
+    const upstream = new DnsUpstreamProcess(hs.bridgeIp, 53, { 'outside.shoal.test': '192.0.2.44' });
+    try {
+      await upstream.listening();
+      create(['--name', 'rr', '--replicas', '2', '--endpoint-mode', 'dnsrr', '--network', 'app', HOSTS_IMAGE, 'sh', '-c', WEB]);
+      const rr = await running('rr', 2);
+      const other = hs.hosts.find((h) => !hostsOf(rr).has(h))!;
+      create(['--name', 'cl', '--network', 'app', '--constraint', `node.hostname==${other.name}`, '--dns', hs.bridgeIp, '--dns-search', 'shoal.test', '--dns-option', 'ndots:2', HOSTS_IMAGE, 'sleep', '100000']);
+      const [cl] = await running('cl', 1);
+      assert.equal(nodeHost.get(cl!.NodeID!), other);
+      const cid = containerOf(other, cl!.ID);
+      const appId = m().dockerOk(['network', 'inspect', '--format', '{{.Id}}', 'app']).trim();
+      const rrAddrs = rr.map((t) => t.NetworksAttachments!.find((a) => a.Network.ID === appId)!.Addresses[0]!.split('/')[0]!).sort();
+      // busybox nslookup tries a short name with the search domain only: swarm names are asked as
+      // absolute names (trailing dot); `nc` below (the libc resolver) tries the search domain, then the
+      // name. Through the engine's 127.0.0.11 that second try was answered empty (it forwards no
+      // single-label name once ndots is set): the container asks the node's DNS itself.
+      const lookup = (name: string): string[] => {
+        const out = other.engineDocker(['exec', cid, 'nslookup', name]).stdout;
+        return out.includes('Name:') ? [...out.slice(out.indexOf('Name:')).matchAll(/(\d+\.\d+\.\d+\.\d+)/g)].map((x) => x[1]!).sort() : [];
+      };
+      const rrFound = await waitFor(() => (lookup('rr.').length ? lookup('rr.') : undefined), 20_000, 'rr resolves').catch((e: Error) =>
+        assert.fail(`${e.message}\n${other.engineDocker(['exec', cid, 'nslookup', 'rr.']).stdout}\n${other.engineDocker(['exec', cid, 'cat', '/etc/resolv.conf']).stdout}\nupstream saw: ${upstream.questions().join(' ')}`),
+      );
+      assert.deepEqual(rrFound, rrAddrs, 'dnsrr: the task addresses, no VIP');
+      assert.deepEqual(lookup('tasks.rr.'), rrAddrs);
+      const byName = await waitFor(() => {
+        const r = other.engineDocker(['exec', cid, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 rr 80`]);
+        return r.status === 0 && r.stdout.includes('hello from') ? r.stdout : undefined;
+      }, 20_000, 'HTTP to rr by name');
+      assert.match(byName, /200 OK[\s\S]*hello from/);
+      // the task's --dns server answers names outside the swarm, through the node's DNS (the swarm's
+      // names above never reached it); search and options are the task's
+      assert.deepEqual(lookup('outside'), ['192.0.2.44'], 'outside + the search domain, answered upstream');
+      // (its output is read once the event loop runs again, after the synchronous CLI calls)
+      await waitFor(() => (upstream.questions().includes('outside.shoal.test') ? true : undefined), 5_000, `outside.shoal.test upstream (saw: ${upstream.questions().join(' ')})`);
+      assert.ok(!upstream.questions().some((q) => q === 'rr' || q === 'tasks.rr'), `swarm names never go upstream: ${upstream.questions().join(' ')}`);
+      const conf = other.engineDocker(['exec', cid, 'cat', '/etc/resolv.conf']).stdout;
+      const nodeAddr = other.run(['ip', '-4', '-o', 'addr', 'show']).stdout;
+      const ns = /^nameserver (\S+)$/m.exec(conf)?.[1] ?? '';
+      assert.ok(ns && nodeAddr.includes(` ${ns}/`), `the nameserver is ${other.name}'s own address: ${conf}`);
+      assert.match(conf, /^search shoal\.test$/m);
+      assert.match(conf, /^options ndots:2$/m);
+      m().dockerOk(['service', 'rm', 'cl', 'rr']);
+    } finally {
+      upstream.stop();
+    }
+  });
+
+  test('--publish-add is answered on every host without restarting the tasks', async () => {
+    create(['--name', 'web', '--replicas', '2', '-p', '8080:80', HOSTS_IMAGE, 'sh', '-c', WEB]);
+    const before = (await running('web', 2)).map((t) => t.ID).sort();
+    for (const h of hs.hosts) await waitFor(async () => ((await get(h.ip, 8080)).startsWith('hello from') ? true : undefined), 20_000, `${h.name}:8080`);
+    m().dockerOk(['service', 'update', '--detach', '--publish-add', '8082:80', 'web']);
+    for (const h of hs.hosts) await waitFor(async () => ((await get(h.ip, 8082)).startsWith('hello from') ? true : undefined), 20_000, `${h.name}:8082`);
+    assert.deepEqual((await tasks('web')).map((t) => t.ID).sort(), before, 'the same tasks');
+  });
+
+  test('the PROXY header (v1) seen by a task on the docker runtime carries the client address', async () => {
+    create(['--name', 'pp', '--label', 'com.shoal.mesh.proxy-protocol=v1', '-p', '8083:80', HOSTS_IMAGE, 'sh', '-c', SINK]);
+    const [pp] = await running('pp', 1);
+    const taskHost = nodeHost.get(pp!.NodeID!)!;
+    const via = hs.hosts.find((h) => h !== taskHost)!;
+    const got = () => taskHost.engineDocker(['exec', containerOf(taskHost, pp!.ID), 'cat', '/tmp/got']).stdout;
+    const line = await waitFor(async () => {
+      await new Promise<void>((resolve) => {
+        const s = net.connect({ host: via.ip, port: 8083 }, () => s.end('hello\n'));
+        s.on('error', () => resolve());
+        s.on('close', () => resolve());
+        s.setTimeout(3000, () => s.destroy());
+      });
+      return got().includes('hello') ? got() : undefined;
+    }, 20_000, `a connection through ${via.name}'s mesh reaching the task`);
+    const m1 = /PROXY TCP4 (\S+) (\S+) (\d+) (\d+)\r\nhello\n/.exec(line);
+    assert.ok(m1, JSON.stringify(line));
+    assert.deepEqual([m1[1], m1[2], m1[4]], [hs.bridgeIp, via.ip, '8083'], 'the client (root namespace, on the bridge) and the address it connected to');
+    m().dockerOk(['service', 'rm', 'pp']);
+  });
+
+  const loopResult = (r: LoopResult) => `${r.failures} of ${r.requests} failed: ${r.errors.join('; ')} ${JSON.stringify(r.byBody)}`;
+
+  test('drain of a node with tasks: no request lost through a node without one', async () => {
+    const web = await tasks('web');
+    const withTask = hostsOf(web);
+    const target = hs.hosts.find((h) => !withTask.has(h))!;
+    const drained = [...withTask].find((h) => h !== m())!;
+    const drainedId = [...nodeHost].find(([, h]) => h === drained)![0];
+    const loop = new RequestLoop([{ host: target.ip, port: 8080 }], { concurrency: 4, maxMs: 90_000 });
+    await loop.started();
+    await new Promise((r) => setTimeout(r, 1000));
+    m().dockerOk(['node', 'update', '--availability', 'drain', drained.name]);
+    await waitFor(async () => {
+      const ts = await tasks('web');
+      return ts.length === 2 && ts.every((t) => t.NodeID !== drainedId) ? true : undefined;
+    }, 60_000, `web moved off ${drained.name}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const r = await loop.stop();
+    m().dockerOk(['node', 'update', '--availability', 'active', drained.name]);
+    console.log(`drain: ${r.requests} requests through ${target.name}, ${r.failures} failed`);
+    assert.ok(r.requests > 20, loopResult(r));
+    assert.equal(r.failures, 0, loopResult(r));
+  });
+
+  test('rolling update of the image: no request lost through a node without a task', async () => {
+    const web = await tasks('web');
+    const target = hs.hosts.find((h) => !hostsOf(web).has(h)) ?? hs.host(3);
+    const loop = new RequestLoop([{ host: target.ip, port: 8080 }], { concurrency: 4, maxMs: 120_000 });
+    await loop.started();
+    await new Promise((r) => setTimeout(r, 1000));
+    m().dockerOk(['service', 'update', '--detach', '--image', 'busybox:v2', '--update-parallelism', '1', '--update-delay', '0s', 'web']);
+    await waitFor(async () => {
+      const ts = await tasks('web');
+      return ts.length === 2 && ts.every((t) => (t.Spec.ContainerSpec?.Image ?? "").startsWith('busybox:v2')) ? true : undefined;
+    }, 90_000, 'web rolled to busybox:v2');
+    await new Promise((r) => setTimeout(r, 1000));
+    const r = await loop.stop();
+    console.log(`rolling update: ${r.requests} requests through ${target.name}, ${r.failures} failed`);
+    assert.ok(r.requests > 20, loopResult(r));
+    assert.equal(r.failures, 0, loopResult(r));
+  });
+});
