@@ -36,10 +36,32 @@ export function stableEqual(a: unknown, b: unknown): boolean {
  * As in swarmkit, when only `Placement` differs and the task's node (pass it as `node`) satisfies
  * the new constraints, the task is not dirty: it may stay where it is.
  */
-export function isTaskDirty(task: Pick<Task, 'Spec'>, service: Pick<Service, 'Spec'>, node?: Node): boolean {
+export function isTaskDirty(task: Pick<Task, 'Spec'> & Partial<Pick<Task, 'Status' | 'internal'>>, service: Pick<Service, 'Spec'>, node?: Node): boolean {
   const want = service.Spec.TaskTemplate;
+  if (hostPortsChanged(task, service)) return true;
   if (stableEqual(task.Spec, want)) return false;
   if (!node || stableEqual(task.Spec.Placement, want.Placement)) return true;
   if (!stableEqual({ ...want, Placement: task.Spec.Placement }, task.Spec)) return true;
   return !nodeMatchesConstraints(taskConstraints(want), node);
+}
+
+/** "tcp/80/8080" per host-mode port (published 0: the engine picks one), sorted. */
+function hostPortKeys(ports: readonly { Protocol?: string; TargetPort?: number; PublishedPort?: number; PublishMode?: string }[] | undefined): string[] {
+  return (ports ?? [])
+    .filter((p) => p.PublishMode === 'host')
+    .map((p) => `${p.Protocol ?? 'tcp'}/${p.TargetPort ?? 0}/${p.PublishedPort ?? 0}`)
+    .sort();
+}
+
+/**
+ * Host-mode ports are bound by the task's container when it is created, so a task allocated with
+ * other host-mode ports than the service now publishes must be replaced to bind them, as swarmkit
+ * replaces a task whose endpoint differs. (Ingress ports are not the task's: the mesh follows them.)
+ * A task not allocated yet (`new`) gets the service's ports when it is.
+ */
+function hostPortsChanged(task: Partial<Pick<Task, 'Status' | 'internal'>>, service: Pick<Service, 'Spec'>): boolean {
+  if (!task.internal || !task.Status || task.Status.State === 'new') return false;
+  const want = hostPortKeys(service.Spec.EndpointSpec?.Ports);
+  const have = hostPortKeys(task.internal.ports);
+  return want.length !== have.length || want.some((k, i) => k !== have[i]);
 }

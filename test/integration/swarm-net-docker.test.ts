@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { waitFor, type TaskJson } from '../harness/daemon';
 import { DnsUpstreamProcess } from '../harness/dns-upstream';
 import { HOSTS_IMAGE, TestHosts, hostsTestOptions, type TestHost } from '../harness/hosts';
+import { workerSwarm } from '../harness/host-swarm';
 import { httpGet } from '../harness/probes';
 import { RequestLoop, type LoopResult } from '../harness/request-loop';
 
@@ -41,11 +42,7 @@ describe('published ports and discovery across three hosts (docker runtime)', { 
 
   before(async () => {
     hs = await TestHosts.up({ count: 3 });
-    await Promise.all(hs.hosts.map((h) => h.startShoal()));
-    m().dockerOk(['swarm', 'init', '--advertise-addr', m().ip]);
-    const token = m().dockerOk(['swarm', 'join-token', '-q', 'worker']).trim();
-    for (const i of [2, 3]) hs.host(i).dockerOk(['swarm', 'join', '--token', token, `${m().ip}:2377`]);
-    for (const h of hs.hosts) nodeHost.set(h.dockerOk(['info', '--format', '{{.Swarm.NodeID}}']).trim(), h);
+    for (const [id, h] of await workerSwarm(hs)) nodeHost.set(id, h);
     // a second tag of the test image on every engine, for the rolling update
     for (const h of hs.hosts) assert.equal(h.engineDocker(['tag', HOSTS_IMAGE, 'busybox:v2']).status, 0);
     m().dockerOk(['network', 'create', '-d', 'overlay', 'app']);

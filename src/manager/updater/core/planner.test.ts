@@ -34,6 +34,25 @@ test('isTaskDirty: image, ForceUpdate dirty; replicas and UpdateConfig not', () 
   assert.equal(isTaskDirty(t, s4), true);
 });
 
+test('isTaskDirty: a change of host-mode ports (bound by the container) is dirty once the task is allocated; ingress ports are not', () => {
+  const s = mkService({});
+  s.Spec.EndpointSpec = { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }] };
+  const t = newTask({ id: 't', service: s, slot: 1, now: 0 });
+  assert.equal(isTaskDirty(t, s), false);
+  const added = structuredClone(s);
+  added.Spec.EndpointSpec!.Ports!.push({ TargetPort: 81, PublishedPort: 8081, PublishMode: 'host' });
+  assert.equal(isTaskDirty(t, added), false, 'not allocated yet: it gets the ports when it is');
+  t.Status.State = 'running';
+  t.internal.ports = [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }];
+  assert.equal(isTaskDirty(t, added), true, '--publish-add mode=host');
+  const ingressOnly = structuredClone(s);
+  ingressOnly.Spec.EndpointSpec!.Ports!.push({ Protocol: 'udp', TargetPort: 53, PublishedPort: 53, PublishMode: 'ingress' });
+  assert.equal(isTaskDirty(t, ingressOnly), false, '--publish-add in ingress mode: the mesh follows it');
+  t.internal.ports = [...t.internal.ports, { Protocol: 'tcp', TargetPort: 81, PublishedPort: 8081, PublishMode: 'host' }];
+  assert.equal(isTaskDirty(t, added), false, 'the same host-mode ports (protocol tcp by default)');
+  assert.equal(isTaskDirty(t, s), true, '--publish-rm of a host-mode port');
+});
+
 test('isTaskDirty: a placement-only change is clean while the task node still fits', () => {
   const s = mkService({});
   const t = newTask({ id: 't', service: s, slot: 1, now: 0 });
