@@ -52,7 +52,7 @@ describe('published ports and discovery across three hosts (docker runtime)', { 
     await hs?.down();
   });
 
-  test('host mode: bound only on the nodes running a task, TCP and UDP; PORTS as Docker shows them; a fourth task finds no node', async () => {
+  test('host mode: bound only on the nodes running a task, TCP and UDP; PORTS as Docker shows them; --publish-add replaces the tasks; a fourth task finds no node', async () => {
     create(['--name', 'hm', '--replicas', '2', '--publish', 'mode=host,published=8081,target=80', '--publish', 'mode=host,published=8081,target=80,protocol=udp', HOSTS_IMAGE, 'sh', '-c', WEB]);
     const hm = await running('hm', 2);
     const withTask = hostsOf(hm);
@@ -80,6 +80,14 @@ describe('published ports and discovery across three hosts (docker runtime)', { 
       { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8081, PublishMode: 'host' },
       { Protocol: 'udp', TargetPort: 80, PublishedPort: 8081, PublishMode: 'host' },
     ]);
+    // a host-mode --publish-add needs new containers (the binding is made at create): the tasks are replaced
+    const before = hm.map((t) => t.ID).sort();
+    m().dockerOk(['service', 'update', '--detach', '--update-parallelism', '2', '--publish-add', 'mode=host,published=8084,target=80', 'hm']);
+    const moved = await waitFor(async () => {
+      const ts = await tasks('hm');
+      return ts.length === 2 && ts.every((t) => !before.includes(t.ID)) ? ts : undefined;
+    }, 60_000, 'hm tasks replaced');
+    for (const h of hostsOf(moved)) await waitFor(async () => ((await get(h.ip, 8084)).startsWith('hello from') ? true : undefined), 20_000, `HTTP on ${h.name}:8084`);
     m().dockerOk(['service', 'scale', '--detach', 'hm=4']);
     await running('hm', 3);
     let ps = '';
@@ -89,6 +97,7 @@ describe('published ports and discovery across three hosts (docker runtime)', { 
     }, 20_000, 'the fourth task pending with a reason').catch((e: Error) => assert.fail(`${e.message}\n${ps}`));
     assert.match(err, /\|"no suitable node \(host-mode port already in use on 3 nodes\)"$/, 'the CLI quotes the error');
     m().dockerOk(['service', 'rm', 'hm']);
+    await waitFor(() => (hs.hosts.every((h) => h.engineDocker(['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=hm']).stdout.trim() === '') ? true : undefined), 30_000, 'hm containers gone');
   });
 
   test('a container reaches a dnsrr service and tasks.<svc> on another host by name; its own --dns answers the rest behind the node DNS', async () => {
@@ -140,13 +149,20 @@ describe('published ports and discovery across three hosts (docker runtime)', { 
     }
   });
 
-  test('--publish-add is answered on every host without restarting the tasks', async () => {
+  test('--publish-add is answered on every host without restarting the tasks (a first port: with new ones on ingress)', async () => {
     create(['--name', 'web', '--replicas', '2', '-p', '8080:80', HOSTS_IMAGE, 'sh', '-c', WEB]);
     const before = (await running('web', 2)).map((t) => t.ID).sort();
     for (const h of hs.hosts) await waitFor(async () => ((await get(h.ip, 8080)).startsWith('hello from') ? true : undefined), 20_000, `${h.name}:8080`);
     m().dockerOk(['service', 'update', '--detach', '--publish-add', '8082:80', 'web']);
     for (const h of hs.hosts) await waitFor(async () => ((await get(h.ip, 8082)).startsWith('hello from') ? true : undefined), 20_000, `${h.name}:8082`);
     assert.deepEqual((await tasks('web')).map((t) => t.ID).sort(), before, 'the same tasks');
+    // a service that published nothing has tasks without an `ingress` address: its first port replaces them
+    create(['--name', 'np', HOSTS_IMAGE, 'sh', '-c', WEB]);
+    const [np] = await running('np', 1);
+    m().dockerOk(['service', 'update', '--detach', '--publish-add', '8085:80', 'np']);
+    for (const h of hs.hosts) await waitFor(async () => ((await get(h.ip, 8085)).startsWith('hello from') ? true : undefined), 40_000, `${h.name}:8085`);
+    assert.notEqual((await tasks('np'))[0]!.ID, np!.ID, 'a new task, on ingress');
+    m().dockerOk(['service', 'rm', 'np']);
   });
 
   test('the PROXY header (v1) seen by a task on the docker runtime carries the client address', async () => {

@@ -32,8 +32,11 @@ export function backendOf(t: Task, node: Node, protocol: 'tcp' | 'udp', targetPo
   const ep = t.internal.endpoints?.find((e) => e.Protocol === protocol && e.TargetPort === targetPort);
   if (ep && node.Status.Addr) return { taskId: t.ID, host: node.Status.Addr, port: ep.Port };
   const addr = t.NetworksAttachments?.find((a) => a.Network.Spec.Ingress)?.Addresses[0];
-  // (a docker task's endpoints are its host-mode ports only: an ingress port is still reached over `ingress`)
-  if (addr) return { taskId: t.ID, host: addrOfCidr(addr), port: targetPort };
+  // A process task reports a node port for every port it was started with; a docker task only its
+  // host-mode bindings, which say nothing about how its ingress ports are reached.
+  const host = new Set((t.internal.ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => `${p.Protocol ?? 'tcp'}/${p.TargetPort}`));
+  const nodePorts = (t.internal.endpoints ?? []).some((e) => !host.has(`${e.Protocol}/${e.TargetPort}`));
+  if (!nodePorts && addr) return { taskId: t.ID, host: addrOfCidr(addr), port: targetPort };
   return undefined;
 }
 

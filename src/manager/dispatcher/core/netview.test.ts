@@ -81,7 +81,10 @@ test('ingress backend of a docker task: its ingress address and the target port;
   assert.deepEqual(backendOf(t, nodes.get('n1')!, 'tcp', 80), { taskId: 'a', host: '10.0.0.9', port: 80 });
   t.internal.endpoints = [{ Protocol: 'tcp', TargetPort: 80, Port: 31000 }];
   assert.deepEqual(backendOf(t, nodes.get('n1')!, 'tcp', 80), { taskId: 'a', host: '192.168.9.1', port: 31000 });
-  // a docker task reports only its host-mode ports: an ingress port it has no endpoint for is reached over ingress
+  assert.equal(backendOf(t, nodes.get('n1')!, 'udp', 53), undefined, 'a process task reports every port it has');
+  // a docker task reports only its host-mode bindings: its ingress ports are still reached over ingress
+  t.internal.ports = [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }];
+  t.internal.endpoints = [{ Protocol: 'tcp', TargetPort: 80, Port: 8080 }];
   assert.deepEqual(backendOf(t, nodes.get('n1')!, 'udp', 53), { taskId: 'a', host: '10.0.0.9', port: 53 });
   delete t.NetworksAttachments;
   assert.equal(backendOf(t, nodes.get('n1')!, 'udp', 53), undefined, 'neither an endpoint nor an ingress address');
