@@ -8,13 +8,14 @@
 // while a node with tasks is drained and while the service's image is rolled.
 // Needs root and dockerd (test/harness/hosts.ts): runs under CI=true, skips elsewhere with the reason.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { waitFor, type TaskJson } from '../harness/daemon';
 import { DnsUpstreamProcess } from '../harness/dns-upstream';
 import { HOSTS_IMAGE, TestHosts, hostsTestOptions, type TestHost } from '../harness/hosts';
 import { workerSwarm } from '../harness/host-swarm';
-import { httpGet } from '../harness/probes';
+import { httpGet, udpExchange } from '../harness/probes';
 import { RequestLoop, type LoopResult } from '../harness/request-loop';
 
 type Attached = TaskJson & { NetworksAttachments?: { Network: { ID: string; Spec: { Name: string } }; Addresses: string[] }[] };
@@ -25,6 +26,8 @@ const get = (host: string, port: number): Promise<string> => httpGet(host, port,
 const WEB = `mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 80 -h /www`;
 /** Appends every connection's bytes to /tmp/got (busybox nc: one connection per run). */
 const SINK = `while :; do nc -l -p 80 >> /tmp/got; done`;
+/** A UDP echo on port 80 (Node, run inside a task container's network namespace). */
+const UDP_ECHO = `const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => s.send('echo:' + m, r.port, r.address)); s.bind(80); setTimeout(() => process.exit(0), 120000);`;
 
 describe('published ports and discovery across three hosts (docker runtime)', { ...hostsTestOptions(), concurrency: false, timeout: 300_000 }, () => {
   let hs: TestHosts;
@@ -52,23 +55,36 @@ describe('published ports and discovery across three hosts (docker runtime)', { 
     await hs?.down();
   });
 
-  test('host mode: bound only on the nodes running a task, TCP and UDP; PORTS as Docker shows them; --publish-add replaces the tasks; a fourth task finds no node', async () => {
+  test('host mode: answered only on the nodes running a task, TCP and UDP; PORTS as Docker shows them; --publish-add replaces the tasks; a fourth task finds no node', async (t) => {
     create(['--name', 'hm', '--replicas', '2', '--publish', 'mode=host,published=8081,target=80', '--publish', 'mode=host,published=8081,target=80,protocol=udp', HOSTS_IMAGE, 'sh', '-c', WEB]);
     const hm = await running('hm', 2);
     const withTask = hostsOf(hm);
     assert.equal(withTask.size, 2, 'two tasks on two hosts');
+    // busybox has no UDP server: a UDP echo runs in each task container's network namespace (nsenter),
+    // so a datagram to the host's 8081/udp reaches the task's 80/udp through the engine's binding
+    const echoes = hm.map((task) => {
+      const h = nodeHost.get(task.NodeID!)!;
+      const pid = h.engineDocker(['inspect', '--format', '{{.State.Pid}}', containerOf(h, task.ID)]).stdout.trim();
+      return spawn('nsenter', [`--net=/proc/${pid}/ns/net`, '--', process.execPath, '-e', UDP_ECHO], { stdio: 'ignore' });
+    });
+    const stopEchoes = () => echoes.forEach((e) => e.kill());
+    t.after(stopEchoes);
     for (const h of hs.hosts) {
       if (withTask.has(h)) {
+        const echo = await waitFor(() => udpExchange(h.ip, 8081, 'ping', { timeoutMs: 1000 }).then((r) => r.text, () => undefined), 20_000, `UDP on ${h.name}:8081`);
+        assert.equal(echo, 'echo:ping');
         const body = await waitFor(async () => ((await get(h.ip, 8081)).startsWith('hello from') ? get(h.ip, 8081) : undefined), 20_000, `HTTP on ${h.name}:8081`);
         const c = containerOf(h, hm.find((t) => nodeHost.get(t.NodeID!) === h)!.ID);
         assert.equal(body, `hello from ${c}`, `answered by ${h.name}'s own task`);
       } else {
         assert.match(await get(h.ip, 8081), /^error: .*ECONNREFUSED/, `${h.name} runs no task: nothing listens on 8081`);
+        await assert.rejects(udpExchange(h.ip, 8081, 'ping', { timeoutMs: 1000 }), `${h.name} runs no task: no UDP answer on 8081`);
       }
       const udp = h.run(['ss', '-Hlun', 'sport = :8081']).stdout.trim();
       if (withTask.has(h)) assert.match(udp, /:8081\b/, `${h.name} binds 8081/udp`);
       else assert.equal(udp, '', `${h.name} binds no 8081/udp`);
     }
+    stopEchoes();
     // `service ps` PORTS once the tasks reported their bindings; Endpoint.Ports keeps the host mode
     const ports = await waitFor(() => {
       const lines = m().dockerOk(['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Ports}}', 'hm']).trim().split('\n');
