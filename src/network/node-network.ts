@@ -54,11 +54,11 @@ export class NodeNetwork {
       const prepared = await this.overlay.prepare(needs.attachments, needs.publishesHostPorts);
       const nameserver = await this.nameserverFor(needs.attachments);
       if (!nameserver) return prepared;
-      // Behind the node's DNS the task's own servers answer its non-swarm names (Docker's 127.0.0.11
-      // forwards to them): set for every address of the task, or cleared (an address used before).
-      const ups = upstreamsOf(needs.dnsServers ?? []);
-      for (const addr of taskAddresses(needs.attachments)) this.dns.setClientUpstreams(addr, ups);
+      this.setTaskUpstreams(needs);
       return { ...prepared, nameserver };
+    },
+    adopted: (needs: TaskNetworkNeeds): void => {
+      if (this.overlay) this.setTaskUpstreams(needs);
     },
     started: (_containerId: string): void => {
       this.overlay?.containerStarted().catch((err: unknown) => this.log.warn({ err }, 'overlay: VIP rules'));
@@ -67,6 +67,15 @@ export class NodeNetwork {
       for (const addr of taskAddresses(attachments)) this.dns.setClientUpstreams(addr, undefined);
     },
   };
+
+  /**
+   * Behind the node's DNS the task's own servers answer its non-swarm names (Docker's 127.0.0.11
+   * forwards to them): set for every address of the task, or cleared (an address used before).
+   */
+  private setTaskUpstreams(needs: TaskNetworkNeeds): void {
+    const ups = upstreamsOf(needs.dnsServers ?? []);
+    for (const addr of taskAddresses(needs.attachments)) this.dns.setClientUpstreams(addr, ups);
+  }
 
   apply(view: NodeNetworkView): void {
     this.dns.setRecords(view.names ?? []);

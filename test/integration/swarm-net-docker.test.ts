@@ -116,7 +116,7 @@ describe('published ports and discovery across three hosts (docker runtime)', { 
     await waitFor(() => (hs.hosts.every((h) => h.engineDocker(['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=hm']).stdout.trim() === '') ? true : undefined), 30_000, 'hm containers gone');
   });
 
-  test('a container reaches a dnsrr service and tasks.<svc> on another host by name; its own --dns answers the rest behind the node DNS', async () => {
+  test('a container reaches a dnsrr service and tasks.<svc> on another host by name; its own --dns answers the rest behind the node DNS, after a daemon restart too', async () => {
     const upstream = new DnsUpstreamProcess(hs.bridgeIp, 53, { 'outside.shoal.test': '192.0.2.44' });
     try {
       await upstream.listening();
@@ -159,6 +159,11 @@ describe('published ports and discovery across three hosts (docker runtime)', { 
       assert.ok(ns && nodeAddr.includes(` ${ns}/`), `the nameserver is ${other.name}'s own address: ${conf}`);
       assert.match(conf, /^search shoal\.test$/m);
       assert.match(conf, /^options ndots:2$/m);
+      // a restarted daemon adopts the running container and forwards its queries to its --dns again
+      await other.shoal!.stop();
+      await other.startShoal();
+      assert.deepEqual(await waitFor(() => (lookup('outside').length ? lookup('outside') : undefined), 30_000, `outside after ${other.name}'s restart`), ['192.0.2.44']);
+      assert.deepEqual(lookup('tasks.rr.'), rrAddrs);
       m().dockerOk(['service', 'rm', 'cl', 'rr']);
     } finally {
       upstream.stop();

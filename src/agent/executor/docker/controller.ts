@@ -12,7 +12,7 @@ import {
   type RuntimeStatus,
   type TaskController,
 } from '../types';
-import { containerEndpoints, type TaskNetworking } from './networking';
+import { containerEndpoints, type TaskNetworking, type TaskNetworkNeeds } from './networking';
 import { containerConfig, containerName, endpointSettings, hostModePorts, LABEL_TASK_ID, publishedHostEndpoints, splitDigest, taskResolvConf } from './spec';
 
 export interface DockerControllerOptions {
@@ -81,6 +81,8 @@ export class DockerController implements TaskController {
   private createdUninspected = false;
   /** The container this controller started itself. */
   private started?: string;
+  /** Set once `inspect` found the container. */
+  private seen = false;
 
   constructor(
     private readonly engine: EngineClient,
@@ -175,9 +177,8 @@ export class DockerController implements TaskController {
     }
     const attachments = this.task.NetworksAttachments ?? [];
     const net = this.opts.networking;
-    const publishesHostPorts = hostModePorts(this.task).length > 0;
-    const dnsServers = this.task.Spec.ContainerSpec?.DNSConfig?.Nameservers;
-    const prepared = net && (attachments.length || publishesHostPorts) ? await net.prepare({ attachments, publishesHostPorts, ...(dnsServers?.length ? { dnsServers } : {}) }) : undefined;
+    const needs = this.networkNeeds();
+    const prepared = net && (attachments.length || needs.publishesHostPorts) ? await net.prepare(needs) : undefined;
     const endpoints = prepared ? containerEndpoints(attachments, prepared) : [];
     const resolvConfPath = prepared?.nameserver ? await this.writeResolvConf(prepared.nameserver) : undefined;
     const cfg = containerConfig(this.task, {
@@ -301,6 +302,11 @@ export class DockerController implements TaskController {
     this.released();
   }
 
+  private networkNeeds(): TaskNetworkNeeds {
+    const dnsServers = this.task.Spec.ContainerSpec?.DNSConfig?.Nameservers;
+    return { attachments: this.task.NetworksAttachments ?? [], publishesHostPorts: hostModePorts(this.task).length > 0, ...(dnsServers?.length ? { dnsServers } : {}) };
+  }
+
   private released(): void {
     const attachments = this.task.NetworksAttachments ?? [];
     if (attachments.length) this.opts.networking?.released(attachments);
@@ -325,6 +331,11 @@ export class DockerController implements TaskController {
     }
     const c = await this.find();
     if (!c) return undefined;
+    if (!this.seen) {
+      // the first look at a container (one a restarted daemon adopts too): its addresses' DNS upstreams again
+      this.seen = true;
+      if (c.State.Running && this.task.NetworksAttachments?.length) this.opts.networking?.adopted(this.networkNeeds());
+    }
     const out = statusOf(c);
     // host-mode ports: where the engine bound them (`service ps` PORTS), known once it runs
     const endpoints = out.running ? publishedHostEndpoints(this.task, c) : [];

@@ -11,6 +11,8 @@ export interface TaskNetworking {
   started(containerId: string): void;
   /** The task's container was removed: what was set up for its addresses (its DNS upstreams) goes. */
   released(attachments: NetworkAttachment[]): void;
+  /** A container found running (a restarted daemon adopts it): what `prepare` set up for its addresses again. */
+  adopted(needs: TaskNetworkNeeds): void;
 }
 
 /** What one task's container asks of the node's network layer. */
