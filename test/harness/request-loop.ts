@@ -73,8 +73,22 @@ export class RequestLoop {
   /** Stops the loop (in-flight requests finish) and returns its counts. */
   async stop(timeoutMs = 15_000): Promise<LoopResult> {
     this.proc.stdin!.end('stop\n');
+    return this.result(timeoutMs);
+  }
+
+  /** Lets the loop run to its own end (`maxRequests` or `maxMs`), at most `timeoutMs`, then stops it; its counts. */
+  async finished(timeoutMs: number): Promise<LoopResult> {
+    await this.exited(timeoutMs);
+    return this.proc.exitCode === null ? this.stop() : this.result(0);
+  }
+
+  private exited(timeoutMs: number): Promise<void> {
     const timer = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
-    await Promise.race([this.done, timer]);
+    return Promise.race([this.done, timer]);
+  }
+
+  private async result(timeoutMs: number): Promise<LoopResult> {
+    await this.exited(timeoutMs);
     if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
     const line = this.out.split('\n').find((l) => l.startsWith('{'));
     if (!line) throw new Error(`request loop printed no result: ${this.out}`);
