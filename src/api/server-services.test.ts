@@ -23,7 +23,8 @@ describe('services and tasks', () => {
     const r = await call(sock, 'POST', '/v1.47/services/create', spec, { 'X-Registry-Auth': 'e30=' });
     assert.equal(r.status, 201);
     assert.deepEqual(json(r), { ID: 'svc123', Warnings: null });
-    assert.deepEqual(backend.last('createService'), [spec]);
+    // X-Registry-Auth (--with-registry-auth) is kept with the spec for the nodes' pulls (images.md)
+    assert.deepEqual(backend.last('createService'), [{ ...spec, TaskTemplate: { ContainerSpec: { Image: 'busybox', PullOptions: { RegistryAuth: 'e30=' } } } }]);
     const u = await call(sock, 'POST', '/services/web/update?version=5&rollback=previous&registryAuthFrom=previous-spec', spec);
     assert.equal(u.status, 200);
     assert.deepEqual(json(u), { Warnings: ['w1'] });
@@ -60,7 +61,10 @@ describe('services and tasks', () => {
     assert.equal(json(t)[0].internal, undefined);
     assert.equal(json(await call(sock, 'GET', '/tasks/task1')).ID, 'task1');
     assert.equal((await call(sock, 'GET', '/tasks/nope')).status, 404);
-    assert.equal((await call(sock, 'GET', '/secrets')).status, 501);
+    // none can be created yet: the lists are empty (docker stack rm lists them), the rest 501
+    assert.deepEqual(json(await call(sock, 'GET', '/secrets')), []);
+    assert.deepEqual(json(await call(sock, 'GET', '/configs?filters=' + encodeURIComponent('{"label":["com.docker.stack.namespace=s"]}'))), []);
+    assert.equal((await call(sock, 'GET', '/secrets/x')).status, 501);
   });
 
   test('service logs: multiplexed frames with details and timestamps', async () => {

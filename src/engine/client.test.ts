@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { engineTestOptions, requireEngine } from '../../test/harness/engine';
 import { isKind } from '../lib/errors';
 import { EngineClient, encodeQuery, parseEngineHost, readText } from './client';
+import { EngineError } from './errors';
 import { demux, jsonLines, parseRfc3339, timedLines } from './stream';
 import type { LogFrame } from './types';
 
@@ -118,6 +119,11 @@ describe('engine client against a real engine', engineTestOptions(), () => {
     const byId = await c.imageInspect(img.Id);
     assert.equal(byId.Id, img.Id);
     await assert.rejects(c.imageInspect('shoal-no-such-image:nope'), (e: unknown) => isKind(e, 'NotFound') && /No such image/.test((e as Error).message));
+  });
+
+  test('image pull from a registry that is not there: an EngineError with the engine\'s text', async () => {
+    // port 1 on loopback: nothing listens, the engine's dial is refused at once
+    await assert.rejects(c.imagePull('127.0.0.1:1/shoal-none', '1'), (e: unknown) => e instanceof EngineError && /127\.0\.0\.1:1/.test(e.message));
   });
 
   test('create → start → wait → inspect → logs (demuxed, timestamps, tail)', async () => {

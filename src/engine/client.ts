@@ -143,9 +143,9 @@ export class EngineClient {
   private async call(
     method: string,
     path: string,
-    opts: { query?: Query; json?: unknown; ok?: number[]; signal?: AbortSignal; timeoutMs?: number } = {},
+    opts: { query?: Query; json?: unknown; ok?: number[]; signal?: AbortSignal; timeoutMs?: number; headers?: Record<string, string> } = {},
   ): Promise<RawResponse> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...opts.headers };
     let body: Buffer | undefined;
     if (opts.json !== undefined) {
       body = Buffer.from(JSON.stringify(opts.json));
@@ -205,6 +205,24 @@ export class EngineClient {
 
   imageInspect(ref: string): Promise<ImageInspect> {
     return this.json('GET', `/images/${encodeURIComponent(ref)}/json`);
+  }
+
+  /**
+   * Pulls `fromImage` at `tag` (a tag, or a digest `sha256:…`), as `docker pull` does, with the
+   * client's encoded registry credentials (`X-Registry-Auth`) when given. The engine answers 200 and
+   * then streams progress; a failure midway is the stream's last `error`, thrown here as an
+   * EngineError with the engine's text. No overall timeout (a large image takes what it takes), but
+   * an idle one: the engine streams progress while it downloads and extracts, so `idleTimeoutMs`
+   * (default 2 min) without a byte means a registry that stopped answering. `signal` ends it sooner.
+   */
+  async imagePull(fromImage: string, tag: string, opts: { registryAuth?: string; signal?: AbortSignal; idleTimeoutMs?: number } = {}): Promise<void> {
+    const headers: Record<string, string> = opts.registryAuth ? { 'X-Registry-Auth': opts.registryAuth } : {};
+    const res = await this.call('POST', '/images/create', { query: { fromImage, tag }, headers, signal: opts.signal, timeoutMs: opts.idleTimeoutMs ?? 120_000 });
+    let failure: string | undefined;
+    for await (const m of jsonLines<{ error?: string; errorDetail?: { message?: string } }>(res.body)) {
+      if (m.error) failure = m.error;
+    }
+    if (failure !== undefined) throw new EngineError(500, failure);
   }
 
   /** Creates a container; `name` optional. Returns its ID and the engine's warnings. */

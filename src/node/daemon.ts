@@ -111,7 +111,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     fs.mkdirSync(this.cfg.dataDir, { recursive: true, mode: 0o700 });
-    this.executor = createExecutor(this.cfg, () => this.state?.nodeId);
+    this.executor = createExecutor(this.cfg, () => this.state?.nodeId, this.logger);
     await this.membership.resume();
     const api = createApiServer({
       backend: this.backend,

@@ -51,6 +51,12 @@ export interface ContainerSpec {
   CapabilityDrop?: string[];
   Ulimits?: { Name: string; Soft: number; Hard: number }[];
   Privileges?: unknown;
+  /**
+   * Not in the Engine API's ContainerSpec: swarmkit's, set by the daemon from the X-Registry-Auth
+   * header of service create/update (`--with-registry-auth`). It travels with the task to its node
+   * for the image pull and is stripped from every API answer (api/convert: serviceOnWire, taskOnWire).
+   */
+  PullOptions?: { RegistryAuth?: string };
 }
 
 export type RestartCondition = 'none' | 'on-failure' | 'any';

@@ -20,6 +20,8 @@ export interface DaemonOptions {
   launcher?: string[];
   /** Extra flags for node itself (e.g. `--cpu-prof`, as bench/mesh.ts --prof passes). */
   nodeArgs?: string[];
+  /** Extra environment for the daemon (e.g. DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1); read at each start(). */
+  env?: Record<string, string>;
 }
 
 export class TestDaemon {
@@ -42,7 +44,8 @@ export class TestDaemon {
     args.push('--swarm-default-advertise-addr', '127.0.0.1', ...(this.opts.extraArgs ?? []));
     const out = fs.openSync(this.logFile, 'a');
     const argv = [...(this.opts.launcher ?? []), process.execPath, ...(this.opts.nodeArgs ?? []), '--enable-source-maps', ...args];
-    this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', out, out], detached: true });
+    const env = this.opts.env ? { ...process.env, ...this.opts.env } : process.env;
+    this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', out, out], detached: true, env });
     fs.closeSync(out);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {

@@ -18,7 +18,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TestDaemon, runDocker, waitFor, type DaemonOptions, type DockerResult } from './daemon';
+import { TestDaemon, parseTable, runDocker, waitFor, type DaemonOptions, type DockerResult } from './daemon';
 
 /** The name every host's engine knows the imported test image by (as a user without a registry would tag it). */
 export const HOSTS_IMAGE = 'busybox:local';
@@ -41,6 +41,12 @@ export interface HostsOptions {
    * namespaces (`startShoal({ runtime: 'process' })`), e.g. bench/mesh.ts. Default true.
    */
   engines?: boolean;
+  /**
+   * The engines treat plain-HTTP registries on the bridge's /24 as insecure registries (dockerd's
+   * `insecure-registries`), so a TestRegistry started on `bridgeIp` (test/harness/registry.ts)
+   * serves every host. Default false.
+   */
+  registryOnBridge?: boolean;
 }
 
 /** Why multi-host tests cannot run here, or undefined when they can. */
@@ -100,6 +106,13 @@ export class TestHost {
   /** The docker CLI against this host's engine (not Shoal). */
   engineDocker(args: string[], opts: { timeoutMs?: number; input?: string } = {}): DockerResult {
     return runDocker(this.engine, args, opts);
+  }
+
+  /** The docker CLI against this host's engine; throws with the CLI's output when it fails. */
+  engineDockerOk(args: string[], opts: { timeoutMs?: number } = {}): string {
+    const r = this.engineDocker(args, opts);
+    if (r.status !== 0) throw new Error(`${this.name}'s engine: docker ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+    return r.stdout;
   }
 
   /** The docker CLI against this host's Shoal daemon. */
@@ -227,6 +240,23 @@ export class TestHosts {
     return h;
   }
 
+  /**
+   * Starts a Shoal daemon on every host (docker runtime), `swarm init` on h1, the others join as
+   * workers through the real CLI; resolves once all are Ready, with each node ID's host.
+   */
+  async swarmOfWorkers(): Promise<Map<string, TestHost>> {
+    await Promise.all(this.hosts.map((h) => h.startShoal()));
+    const m = this.host(1);
+    m.dockerOk(['swarm', 'init', '--advertise-addr', m.ip]);
+    const worker = m.dockerOk(['swarm', 'join-token', '-q', 'worker']).trim();
+    for (const h of this.hosts.slice(1)) h.dockerOk(['swarm', 'join', '--token', worker, `${m.ip}:2377`]);
+    const byNode = new Map<string, TestHost>();
+    for (const h of this.hosts) byNode.set(h.dockerOk(['info', '--format', '{{.Swarm.NodeID}}']).trim(), h);
+    const n = this.hosts.length;
+    await waitFor(() => parseTable(m.dockerOk(['node', 'ls'])).filter((r) => r.STATUS === 'Ready').length === n, 30_000, `${n} Ready nodes`);
+    return byNode;
+  }
+
   host(i: number): TestHost {
     const x = this.hosts[i - 1];
     if (!x) throw new Error(`no host h${i}`);
@@ -260,7 +290,9 @@ export class TestHosts {
   private async startEngine(x: TestHost): Promise<void> {
     // own config file and trust key: the shared /etc/docker/key.json would give every engine one ID
     const cfg = path.join(x.dir, 'daemon.json');
-    fs.writeFileSync(cfg, JSON.stringify({ 'deprecated-key-path': path.join(x.dir, 'key.json') }));
+    const daemonJson: Record<string, unknown> = { 'deprecated-key-path': path.join(x.dir, 'key.json') };
+    if (this.opts.registryOnBridge) daemonJson['insecure-registries'] = [`${this.net}.0/24`];
+    fs.writeFileSync(cfg, JSON.stringify(daemonJson));
     const log = fs.openSync(path.join(x.dir, 'dockerd.log'), 'a');
     const args = [
       ...x.launcher,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalField, canonicalizeFields, serviceOnWire, taskOnWire } from './fields';
+import { canonicalField, canonicalizeFields, serviceOnWire, taskOnWire, withRegistryAuth } from './fields';
 
 test('keys are matched case-insensitively, as Go decodes them', () => {
   // What docker-py 7.1.0 sends for client.services.create(..., mode=ServiceMode('replicated', 2)).
@@ -57,4 +57,19 @@ test('a `__proto__` key in a body stays data: it never becomes the prototype of 
   assert.equal(out.Name, undefined);
   assert.equal((out.TaskTemplate as Record<string, unknown>).ContainerSpec, undefined);
   assert.ok(Object.prototype.hasOwnProperty.call(out, '__proto__'));
+});
+
+test('registry credentials: the header becomes PullOptions, a body never sets it, no answer shows it', () => {
+  const spec = { Name: 'w', TaskTemplate: { ContainerSpec: { Image: 'r/x:1', PullOptions: { RegistryAuth: 'from-body' } } } };
+  withRegistryAuth(spec, undefined);
+  assert.equal('PullOptions' in spec.TaskTemplate.ContainerSpec, false);
+  withRegistryAuth(spec, 'eyJ1c2VybmFtZSI6InUifQ==');
+  assert.deepEqual((spec.TaskTemplate.ContainerSpec as { PullOptions?: unknown }).PullOptions, { RegistryAuth: 'eyJ1c2VybmFtZSI6InUifQ==' });
+  const svc = { ID: 's', Spec: spec, PreviousSpec: spec };
+  const wire = JSON.stringify(serviceOnWire(svc));
+  assert.equal(wire.includes('RegistryAuth'), false);
+  assert.equal(wire.includes('PullOptions'), false);
+  assert.equal(JSON.stringify(taskOnWire({ ID: 't', Spec: spec.TaskTemplate })).includes('PullOptions'), false);
+  // the stored object is left as it is: the node needs it
+  assert.ok((svc.Spec.TaskTemplate.ContainerSpec as { PullOptions?: unknown }).PullOptions);
 });

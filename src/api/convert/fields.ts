@@ -69,16 +69,39 @@ function fold(value: unknown): unknown {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/**
+ * A ContainerSpec as the Engine API shows it: `Healthcheck` spelled as on the wire, and without the
+ * registry credentials the daemon keeps for the pull (`PullOptions`, swarmkit-only: moby's
+ * conversion to the API types drops it, so `service inspect` never shows it).
+ */
 function wireContainerSpec(cs: unknown): unknown {
-  if (!isObj(cs) || !('HealthCheck' in cs)) return cs;
+  if (!isObj(cs) || !('HealthCheck' in cs || 'PullOptions' in cs)) return cs;
   const out: Obj = {};
-  for (const [k, v] of Object.entries(cs)) out[k === 'HealthCheck' ? 'Healthcheck' : k] = v;
+  for (const [k, v] of Object.entries(cs)) {
+    if (k === 'PullOptions') continue;
+    out[k === 'HealthCheck' ? 'Healthcheck' : k] = v;
+  }
   return out;
 }
 
 function wireTaskSpec(ts: unknown): unknown {
-  if (!isObj(ts) || !isObj(ts.ContainerSpec) || !('HealthCheck' in ts.ContainerSpec)) return ts;
-  return { ...ts, ContainerSpec: wireContainerSpec(ts.ContainerSpec) };
+  if (!isObj(ts) || !isObj(ts.ContainerSpec)) return ts;
+  const cs = wireContainerSpec(ts.ContainerSpec);
+  return cs === ts.ContainerSpec ? ts : { ...ts, ContainerSpec: cs };
+}
+
+/**
+ * Sets a service spec's registry credentials as dockerd does on create/update: the encoded
+ * X-Registry-Auth header, when the client sent one, becomes `ContainerSpec.PullOptions`; anything
+ * a client put there in the body is dropped (the Engine API has no such field).
+ */
+export function withRegistryAuth<T extends { TaskTemplate?: { ContainerSpec?: object } }>(spec: T, header: string | string[] | undefined): T {
+  const cs = spec.TaskTemplate?.ContainerSpec as Obj | undefined;
+  if (!isObj(cs)) return spec;
+  delete cs.PullOptions;
+  const auth = Array.isArray(header) ? header[0] : header;
+  if (auth) cs.PullOptions = { RegistryAuth: auth };
+  return spec;
 }
 
 function wireServiceSpec(spec: unknown): unknown {

@@ -17,6 +17,7 @@ import {
   stripAll,
   stripInternal,
   taskOnWire,
+  withRegistryAuth,
 } from '../convert';
 import { readJsonObject, sendEmpty, sendJson } from '../http-util';
 import { checkBody } from '../validate/body';
@@ -31,9 +32,10 @@ async function listServices(ctx: Ctx): Promise<void> {
 }
 
 async function createService(ctx: Ctx): Promise<void> {
-  // X-Registry-Auth is accepted and ignored: image pulls are the engine's business.
   const spec = canonicalizeFields(await readJsonObject<ServiceSpec>(ctx.req));
   checkBody('ServiceSpec', spec);
+  // `--with-registry-auth`: kept with the spec for the nodes' pulls, never shown back
+  withRegistryAuth(spec, ctx.req.headers['x-registry-auth']);
   const r = await ctx.deps.backend.createService(spec);
   // Docker's ServiceCreateResponse has no omitempty on Warnings: `null` when there are none.
   sendJson(ctx.res, 201, { ID: r.ID, Warnings: r.Warnings && r.Warnings.length ? r.Warnings : null });
@@ -56,6 +58,8 @@ async function updateService(ctx: Ctx): Promise<void> {
   const rollback = rollbackParam === 'previous';
   const spec = canonicalizeFields(await readJsonObject<ServiceSpec>(ctx.req, !rollback));
   checkBody('ServiceSpec', spec);
+  // without the header, the backend keeps the credentials the service has (moby: registryAuthFrom=spec)
+  withRegistryAuth(spec, ctx.req.headers['x-registry-auth']);
   const r = await ctx.deps.backend.updateService(ctx.params[0], version, spec, { rollback });
   // moby's ServiceUpdateResponse has no omitempty: without warnings Docker sends {"Warnings":null}.
   sendJson(ctx.res, 200, { Warnings: r.Warnings && r.Warnings.length ? r.Warnings : null });
@@ -141,6 +145,8 @@ export const serviceRoutes: Route[] = [
   route('GET', /^\/tasks$/, listTasks),
   route('GET', /^\/tasks\/([^/]+)$/, getTask),
   route('GET', /^\/tasks\/([^/]+)\/logs$/, (ctx) => logs(ctx, 'task')),
-  // Secrets and configs are not part of the backend contract yet.
+  // Secrets and configs are not part of the backend contract yet. None can be created, so their
+  // lists are truthfully empty: `docker stack rm`/`deploy --prune` list them for the stack's label.
+  route('GET', /^\/(secrets|configs)$/, async (ctx) => sendJson(ctx.res, 200, [])),
   ...['GET', 'POST', 'DELETE'].flatMap((m) => [route(m, /^\/(secrets|configs)(\/.*)?$/, notYet)]),
 ];

@@ -195,6 +195,10 @@ export class ControlApi {
         if (!!spec.Mode.Global !== !!s.Spec.Mode.Global) throw invalidArgument(grpcText('Unimplemented', 'service mode change is not allowed'));
         resolveServiceNetworks(tx, spec);
         checkPortConflicts(tx, spec, s.ID);
+        // An update sent without registry credentials keeps the ones the service has (moby's
+        // registryAuthFrom=spec), so its tasks still pull from a private registry.
+        const keptAuth = s.Spec.TaskTemplate.ContainerSpec?.PullOptions;
+        if (keptAuth && spec.TaskTemplate.ContainerSpec && !spec.TaskTemplate.ContainerSpec.PullOptions) spec.TaskTemplate.ContainerSpec.PullOptions = keptAuth;
         s.PreviousSpec = s.Spec;
         s.Spec = spec;
         // As swarmkit: a new spec starts afresh; the update supervisor writes the new status.
@@ -219,6 +223,7 @@ export class ControlApi {
     return this.store.read((tx) => {
       const services = tx.find('service');
       const specVersions = new Map(services.map((s) => [s.ID, s.internal.specVersion]));
+      const serviceLabels = new Map(services.map((s) => [s.ID, s.Spec.Labels ?? {}]));
       let serviceIds: Set<string> | undefined;
       if (f.service?.length) {
         // Docker answers 404 for a service filter naming a service that does not exist.
@@ -227,7 +232,7 @@ export class ControlApi {
       let nodeIds: Set<string> | undefined;
       if (f.node?.length) nodeIds = new Set(f.node.map((ref) => this.resolveNode(tx, ref).ID));
       const tasks = serviceIds ? [...serviceIds].flatMap((id) => tx.tasksByService(id)) : tx.find('task');
-      return tasks.filter((t) => taskMatches(t, f, { serviceIds, nodeIds, specVersions }));
+      return tasks.filter((t) => taskMatches(t, f, { serviceIds, nodeIds, specVersions, serviceLabels }));
     });
   }
 

@@ -13,7 +13,7 @@ import {
   type TaskController,
 } from '../types';
 import { containerEndpoints, type TaskNetworking, type TaskNetworkNeeds } from './networking';
-import { containerConfig, containerName, endpointSettings, hostModePorts, LABEL_TASK_ID, publishedHostEndpoints, splitDigest, taskResolvConf } from './spec';
+import { containerConfig, containerName, endpointSettings, hostModePorts, LABEL_TASK_ID, publishedHostEndpoints, pullReference, splitDigest, taskResolvConf } from './spec';
 
 export interface DockerControllerOptions {
   networkMode?: string;
@@ -25,6 +25,13 @@ export interface DockerControllerOptions {
   networking?: TaskNetworking;
   /** Where files the task's container mounts are written (`<dir>/<task ID>/resolv.conf`); none: not written. */
   filesDir?: string;
+  /**
+   * Pull an image the engine lacks (default). False is Docker's DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1:
+   * never pull, use what the engine has.
+   */
+  pull?: boolean;
+  /** Told about a failed pull (Docker logs it and goes on to the create, which then fails). */
+  onPullFailure?: (ref: string, err: Error) => void;
 }
 
 /**
@@ -133,9 +140,11 @@ export class DockerController implements TaskController {
   }
 
   /**
-   * The local image to create from. Never pulls: a reference present locally is used as given;
-   * `name@sha256:<d>` whose digest is a local image's ID is used by that ID (or by `name` when
-   * it names the same image); otherwise "No such image: X".
+   * The local image to create from: a reference present locally is used as given; `name@sha256:<d>`
+   * whose digest is a local image's ID is used by that ID (or by `name` when it names the same
+   * image). Otherwise the engine pulls it (by digest when the reference has one, with the
+   * service's registry credentials) and it is looked up again; still missing (the pull failed, or
+   * was not allowed) → "No such image: X", the text Docker's create gives after a failed pull.
    */
   async resolveImage(): Promise<string> {
     const ref = this.task.Spec.ContainerSpec?.Image ?? '';
@@ -144,6 +153,23 @@ export class DockerController implements TaskController {
   }
 
   private async lookupImage(ref: string): Promise<string> {
+    const local = await this.localImage(ref);
+    if (local) return local;
+    const what = pullReference(ref);
+    if (this.opts.pull !== false && what) {
+      try {
+        await this.engine.imagePull(what.fromImage, what.tag, { registryAuth: this.task.Spec.ContainerSpec?.PullOptions?.RegistryAuth });
+      } catch (err) {
+        // As Docker: a failed pull is only reported; the image may still be there (pulled meanwhile).
+        this.opts.onPullFailure?.(ref, err instanceof Error ? err : new Error(String(err)));
+      }
+      const pulled = await this.localImage(ref);
+      if (pulled) return pulled;
+    }
+    throw notFound(`No such image: ${ref}`);
+  }
+
+  private async localImage(ref: string): Promise<string | undefined> {
     const tryInspect = async (r: string) => {
       try {
         return await this.engine.imageInspect(r);
@@ -161,7 +187,7 @@ export class DockerController implements TaskController {
         return byName && byName.Id === byId.Id ? name : byId.Id;
       }
     }
-    throw notFound(`No such image: ${ref}`);
+    return undefined;
   }
 
   async prepare(): Promise<void> {

@@ -9,7 +9,7 @@ import { collect, makeTask, text, until } from '../testutil';
 import type { TaskController } from '../types';
 import { DockerExecutor } from './executor';
 import { containerEndpoints } from './networking';
-import { containerConfig, containerName, extraHosts, hostPortBindings, LABEL_TASK_ID, publishedHostEndpoints, taskResolvConf } from './spec';
+import { containerConfig, containerName, extraHosts, hostPortBindings, LABEL_TASK_ID, publishedHostEndpoints, pullReference, taskResolvConf } from './spec';
 
 describe('docker executor: task → container config (no engine)', () => {
   test('names, labels and the swarm Command/Args mapping', () => {
@@ -80,6 +80,17 @@ describe('docker executor: task → container config (no engine)', () => {
     assert.equal(containerName(g), `${g.internal.serviceName}.n1.${g.ID}`);
     assert.equal(extraHosts(undefined), undefined);
   });
+});
+
+test('what is pulled for an image reference: by digest when pinned, a tag, latest for a bare name, nothing for an ID', () => {
+  const d = 'sha256:' + 'ab'.repeat(32);
+  assert.deepEqual(pullReference(`127.0.0.1:5000/app:1@${d}`), { fromImage: '127.0.0.1:5000/app', tag: d });
+  assert.deepEqual(pullReference(`127.0.0.1:5000/app@${d}`), { fromImage: '127.0.0.1:5000/app', tag: d });
+  assert.deepEqual(pullReference('127.0.0.1:5000/app:1'), { fromImage: '127.0.0.1:5000/app', tag: '1' });
+  assert.deepEqual(pullReference('127.0.0.1:5000/app'), { fromImage: '127.0.0.1:5000/app', tag: 'latest' });
+  assert.deepEqual(pullReference('busybox'), { fromImage: 'busybox', tag: 'latest' });
+  assert.equal(pullReference(d), undefined);
+  assert.equal(pullReference('ab'.repeat(32)), undefined);
 });
 
 describe('docker executor: a task on swarm networks (no engine)', () => {
@@ -210,6 +221,29 @@ describe('docker executor against a real engine', engineTestOptions(), () => {
 
     const c3 = await started(task({ Command: ['sh', '-c', 'exit 3'] }));
     assert.deepEqual(await c3.wait(), { exitCode: 3, error: 'task: non-zero exit (3)' });
+  });
+
+  test('a missing image is pulled with the task\'s credentials; a failed pull is reported and prepare fails "No such image"; prefer-offline never pulls', async () => {
+    // nothing listens on loopback port 1: the engine's pull fails at once
+    const ref = '127.0.0.1:1/shoal-none:1';
+    const failures: string[] = [];
+    const pulling = new DockerExecutor({ engine, hostname: 'dockerhost', nodeId: () => nodeId, onPullFailure: (r, err) => failures.push(`${r}: ${err.message}`) });
+    const t = task({ Image: ref, PullOptions: { RegistryAuth: 'eyJ1c2VybmFtZSI6InUiLCJwYXNzd29yZCI6InAifQ==' } });
+    await assert.rejects(pulling.controller(t).prepare(), (e: unknown) => isKind(e, 'NotFound') && (e as Error).message === `No such image: ${ref}`);
+    assert.equal(failures.length, 1);
+    assert.ok(failures[0]!.startsWith(`${ref}: `) && failures[0]!.includes('127.0.0.1:1'), failures[0]);
+    assert.equal(failures[0]!.includes('eyJ1c2VybmFtZSI'), false, 'no credentials in the report');
+
+    const offline: string[] = [];
+    const noPull = new DockerExecutor({ engine, hostname: 'dockerhost', nodeId: () => nodeId, pull: false, onPullFailure: (r) => offline.push(r) });
+    await assert.rejects(noPull.controller(task({ Image: ref })).prepare(), (e: unknown) => isKind(e, 'NotFound') && (e as Error).message === `No such image: ${ref}`);
+    assert.deepEqual(offline, [], 'no pull tried');
+    // an image the engine has is used without a pull
+    const have: string[] = [];
+    const c = new DockerExecutor({ engine, hostname: 'dockerhost', nodeId: () => nodeId, onPullFailure: (r) => have.push(r) }).controller(task({ Command: ['true'] }));
+    controllers.push(c);
+    await c.prepare();
+    assert.deepEqual(have, []);
   });
 
   test('prepare and start are idempotent; a finished container is not restarted', async () => {

@@ -27,6 +27,13 @@ export interface DockerExecutorOptions {
    * engine's 127.0.0.11, forwarding to the node's DNS.
    */
   dataDir?: string;
+  /**
+   * Pull images the engine lacks. Default: unless DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 is in the
+   * daemon's environment, the switch Docker's swarm executor reads.
+   */
+  pull?: boolean;
+  /** Told about a failed pull (never with credentials). */
+  onPullFailure?: (ref: string, err: Error) => void;
 }
 
 export class DockerExecutor implements Executor {
@@ -79,6 +86,8 @@ export class DockerExecutor implements Executor {
       networkMode: this.opts.networkMode,
       healthPollMs: this.opts.healthPollMs ?? 500,
       images: this.images,
+      pull: this.opts.pull ?? process.env.DOCKER_SERVICE_PREFER_OFFLINE_IMAGE !== '1',
+      ...(this.opts.onPullFailure ? { onPullFailure: this.opts.onPullFailure } : {}),
       ...(this.networking ? { networking: this.networking } : {}),
       ...(this.opts.dataDir ? { filesDir: path.join(this.opts.dataDir, 'docker-tasks') } : {}),
     });

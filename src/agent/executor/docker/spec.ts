@@ -220,3 +220,21 @@ export function splitDigest(ref: string): { name: string; digest?: string } {
   if (i < 0) return { name: ref };
   return { name: ref.slice(0, i), digest: ref.slice(i + 1) };
 }
+
+/**
+ * What to ask the engine to pull for a task's image reference, as Docker's swarm executor does:
+ * `name[:tag]@sha256:D` by its digest alone (the tag is informative once the digest is pinned),
+ * `name:tag` by its tag, a bare `name` as `name:latest` (never every tag). An image ID
+ * (`sha256:…`, or 64 hex digits) names nothing in a registry: undefined, no pull.
+ */
+export function pullReference(ref: string): { fromImage: string; tag: string } | undefined {
+  if (/^(sha256:)?[0-9a-f]{64}$/.test(ref)) return undefined;
+  const { name: named, digest } = splitDigest(ref);
+  const slash = named.lastIndexOf('/');
+  const colon = named.lastIndexOf(':');
+  const hasTag = colon > slash;
+  const name = hasTag ? named.slice(0, colon) : named;
+  if (!name) return undefined;
+  if (digest) return { fromImage: name, tag: digest };
+  return { fromImage: name, tag: hasTag ? named.slice(colon + 1) : 'latest' };
+}

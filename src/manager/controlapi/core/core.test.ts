@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Service, ServiceSpec, Task } from '../../../types';
+import type { Network, Service, ServiceSpec, Task } from '../../../types';
+import { checkNetworkRemovable } from './networks';
 import { withDefaults } from './defaults';
 import { labelMatches, serviceMatches, taskMatches } from './filters';
 import { resolveRef } from './resolve';
@@ -90,4 +91,24 @@ test('filters: labels, names by prefix, modes, up-to-date tasks', () => {
   assert.ok(!taskMatches(t, { '_up-to-date': ['true'] }, { specVersions }));
   assert.ok(taskMatches(t, { '_up-to-date': ['true'] }, { specVersions: new Map([['id1', 1]]) }));
   assert.ok(!taskMatches(t, { 'desired-state': ['shutdown'] }, { specVersions }));
+  // a task's label filter looks at its service's labels, as swarmkit's (docker stack ps relies on it)
+  const serviceLabels = new Map([['id1', { 'com.docker.stack.namespace': 'demo' }]]);
+  assert.ok(taskMatches(t, { label: ['com.docker.stack.namespace=demo'] }, { specVersions, serviceLabels }));
+  assert.ok(!taskMatches(t, { label: ['com.docker.stack.namespace=other'] }, { specVersions, serviceLabels }));
+  assert.ok(!taskMatches(t, { label: ['com.docker.stack.namespace=demo'] }, { specVersions }));
+});
+
+test('a network is held by tasks still wanted and not ended, not by a removed service\'s tasks shutting down (swarmkit)', () => {
+  const net = { ID: 'n1', Spec: { Name: 'demo_default', Labels: {} } } as unknown as Network;
+  const task = (desired: string, state: string, service = 's1') =>
+    ({ ID: `t-${desired}-${state}`, ServiceID: service, DesiredState: desired, Status: { State: state }, NetworksAttachments: [{ Network: { ID: 'n1' } }] }) as unknown as Task;
+  // s1 exists and uses another network only (its tasks still carry n1 from an earlier spec)
+  const services = [{ ID: 's1', Spec: { Name: 'web', TaskTemplate: {} } }] as unknown as Service[];
+  assert.throws(() => checkNetworkRemovable(net, services, [task('running', 'running')]), /network n1 is in use by task t-running-running/);
+  assert.throws(() => checkNetworkRemovable(net, services, [task('running', 'starting')]), /in use by task/);
+  checkNetworkRemovable(net, services, [task('remove', 'running')]);
+  checkNetworkRemovable(net, services, [task('shutdown', 'running')]);
+  checkNetworkRemovable(net, services, [task('running', 'failed')]);
+  // the service is gone, the orchestrator has not marked its task yet
+  checkNetworkRemovable(net, services, [task('running', 'running', 'gone')]);
 });

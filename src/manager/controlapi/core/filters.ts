@@ -41,14 +41,21 @@ export const taskName = (t: Task): string => `${t.internal.serviceName}.${t.Slot
  * Task filters other than service/node (those are resolved to IDs by the caller and passed as
  * `serviceIds`/`nodeIds`). `upToDate` maps each service ID to its current spec version.
  */
-export function taskMatches(t: Task, f: Filters, resolved: { serviceIds?: Set<string>; nodeIds?: Set<string>; specVersions: Map<string, number> }): boolean {
+export function taskMatches(
+  t: Task,
+  f: Filters,
+  resolved: { serviceIds?: Set<string>; nodeIds?: Set<string>; specVersions: Map<string, number>; serviceLabels?: Map<string, Labels> },
+): boolean {
   if (resolved.serviceIds && !resolved.serviceIds.has(t.ServiceID)) return false;
   if (resolved.nodeIds && !resolved.nodeIds.has(t.NodeID ?? '')) return false;
   if (!any(f.id, (v) => t.ID.startsWith(v))) return false;
   if (!any(f.name, (v) => taskName(t).startsWith(v) || `${taskName(t)}.${t.ID}`.startsWith(v))) return false;
   // dockerd upper-cases the value to swarmkit's enum name: `Running` and `running` are the same state.
   if (!any(f['desired-state'], (v) => t.DesiredState === v.toLowerCase() || (v.toLowerCase() === 'accepted' && t.DesiredState === 'ready'))) return false;
-  if (!allLabels(t.Labels, f.label)) return false;
+  // swarmkit matches a task's label filter against its service's labels (ServiceAnnotations), which
+  // is how `docker stack ps` finds a stack's tasks by com.docker.stack.namespace. Shoal keeps no copy
+  // per task: the service's current labels (a task of a removed service: its own labels).
+  if (!allLabels(resolved.serviceLabels?.get(t.ServiceID) ?? t.Labels, f.label)) return false;
   if (f['_up-to-date']?.some((v) => v === 'true' || v === '1')) {
     if (t.internal.specVersion !== resolved.specVersions.get(t.ServiceID)) return false;
   }

@@ -1,7 +1,7 @@
 import { failedPrecondition, invalidArgument } from '../../../lib/errors';
 import { contains, formatCidr, formatIp, nextSubnet, overlaps, parseCidr, parseIp, type Cidr } from '../../../lib/ipam';
 import type { Network, NetworkCreateRequest, NetworkSpec, Service, Task } from '../../../types';
-import { INGRESS_NETWORK_NAME, OVERLAY_VNI_OPTION, isTerminal, serviceNetworkTargets } from '../../../types';
+import { INGRESS_NETWORK_NAME, OVERLAY_VNI_OPTION, isRunnable, isTerminal, serviceNetworkTargets } from '../../../types';
 import { grpcText, validateName } from './validate';
 
 // Swarm network objects: what `docker network create -d overlay` and `swarm init` make, with
@@ -118,6 +118,7 @@ export function ingressNetwork(ctx: Omit<NetworkContext, 'existing'>): Network {
 }
 
 /** swarmkit's checks before a network is removed, with its texts. */
+/** Refuses removing `n` while it is predefined or in use; `services` must be every service. */
 export function checkNetworkRemovable(n: Network, services: Service[], tasks: Task[]): void {
   if (n.Spec.Labels?.[PREDEFINED_LABEL]) {
     throw failedPrecondition(grpcText('FailedPrecondition', `network ${n.Spec.Name} (${n.ID}) is a swarm predefined network and cannot be removed`));
@@ -129,6 +130,13 @@ export function checkNetworkRemovable(n: Network, services: Service[], tasks: Ta
   }
   const svc = services.find((s) => serviceNetworkTargets(s.Spec).includes(n.ID));
   if (svc) throw failedPrecondition(grpcText('FailedPrecondition', `network ${n.ID} is in use by service ${svc.ID}`));
-  const task = tasks.find((t) => !isTerminal(t.Status.State) && (t.NetworksAttachments ?? []).some((a) => a.Network.ID === n.ID));
+  // As swarmkit: only a task still wanted (desired ≤ running) and not yet ended holds the network.
+  // A task of a removed service does not, whether the orchestrator has marked it desired `remove`
+  // yet or not (`services` is every service): `docker stack rm` removes the networks right after
+  // the services, before the orchestrator's next pass.
+  const live = new Set(services.map((s) => s.ID));
+  const task = tasks.find(
+    (t) => live.has(t.ServiceID) && isRunnable(t.DesiredState) && !isTerminal(t.Status.State) && (t.NetworksAttachments ?? []).some((a) => a.Network.ID === n.ID),
+  );
   if (task) throw failedPrecondition(grpcText('FailedPrecondition', `network ${n.ID} is in use by task ${task.ID}`));
 }
