@@ -159,12 +159,25 @@ describe('published ports and discovery across three hosts (docker runtime)', { 
       assert.ok(ns && nodeAddr.includes(` ${ns}/`), `the nameserver is ${other.name}'s own address: ${conf}`);
       assert.match(conf, /^search shoal\.test$/m);
       assert.match(conf, /^options ndots:2$/m);
+      // without ndots the container keeps the engine's 127.0.0.11 (nothing mounted, as in Docker), which
+      // forwards to the node's DNS: swarm names by the node, the rest by the task's --dns
+      create(['--name', 'cl2', '--network', 'app', '--constraint', `node.hostname==${other.name}`, '--dns', hs.bridgeIp, HOSTS_IMAGE, 'sleep', '100000']);
+      const [cl2] = await running('cl2', 1);
+      const cid2 = containerOf(other, cl2!.ID);
+      const lookup2 = (name: string): string[] => {
+        const out = other.engineDocker(['exec', cid2, 'nslookup', name]).stdout;
+        return out.includes('Name:') ? [...out.slice(out.indexOf('Name:')).matchAll(/(\d+\.\d+\.\d+\.\d+)/g)].map((x) => x[1]!).sort() : [];
+      };
+      assert.match(other.engineDocker(['exec', cid2, 'cat', '/etc/resolv.conf']).stdout, /^nameserver 127\.0\.0\.11$/m);
+      assert.equal(other.engineDocker(['inspect', '--format', '{{len .Mounts}}', cid2]).stdout.trim(), '0');
+      assert.deepEqual(await waitFor(() => (lookup2('rr').length ? lookup2('rr') : undefined), 20_000, 'rr from cl2'), rrAddrs);
+      assert.deepEqual(lookup2('outside.shoal.test'), ['192.0.2.44']);
       // a restarted daemon adopts the running container and forwards its queries to its --dns again
       await other.shoal!.stop();
       await other.startShoal();
       assert.deepEqual(await waitFor(() => (lookup('outside').length ? lookup('outside') : undefined), 30_000, `outside after ${other.name}'s restart`), ['192.0.2.44']);
       assert.deepEqual(lookup('tasks.rr.'), rrAddrs);
-      m().dockerOk(['service', 'rm', 'cl', 'rr']);
+      m().dockerOk(['service', 'rm', 'cl', 'cl2', 'rr']);
     } finally {
       upstream.stop();
     }

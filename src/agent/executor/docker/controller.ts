@@ -13,7 +13,7 @@ import {
   type TaskController,
 } from '../types';
 import { containerEndpoints, type TaskNetworking, type TaskNetworkNeeds } from './networking';
-import { containerConfig, containerName, endpointSettings, hostModePorts, LABEL_TASK_ID, publishedHostEndpoints, pullReference, splitDigest, taskResolvConf } from './spec';
+import { containerConfig, containerName, endpointSettings, hostModePorts, LABEL_TASK_ID, needsOwnResolvConf, publishedHostEndpoints, pullReference, splitDigest, taskResolvConf } from './spec';
 
 export interface DockerControllerOptions {
   networkMode?: string;
@@ -206,7 +206,8 @@ export class DockerController implements TaskController {
     const needs = this.networkNeeds();
     const prepared = net && (attachments.length || needs.publishesHostPorts) ? await net.prepare(needs) : undefined;
     const endpoints = prepared ? containerEndpoints(attachments, prepared) : [];
-    const resolvConfPath = prepared?.nameserver ? await this.writeResolvConf(prepared.nameserver) : undefined;
+    const ownResolvConf = prepared?.nameserver && needsOwnResolvConf(this.task.Spec.ContainerSpec?.DNSConfig);
+    const resolvConfPath = ownResolvConf ? await this.writeResolvConf(prepared.nameserver!) : undefined;
     const cfg = containerConfig(this.task, {
       image,
       networkMode: this.opts.networkMode,

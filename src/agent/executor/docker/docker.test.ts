@@ -9,7 +9,7 @@ import { collect, makeTask, text, until } from '../testutil';
 import type { TaskController } from '../types';
 import { DockerExecutor } from './executor';
 import { containerEndpoints } from './networking';
-import { containerConfig, containerName, extraHosts, hostPortBindings, LABEL_TASK_ID, publishedHostEndpoints, pullReference, taskResolvConf } from './spec';
+import { containerConfig, containerName, extraHosts, hostPortBindings, LABEL_TASK_ID, needsOwnResolvConf, publishedHostEndpoints, pullReference, taskResolvConf } from './spec';
 
 describe('docker executor: task → container config (no engine)', () => {
   test('names, labels and the swarm Command/Args mapping', () => {
@@ -158,6 +158,10 @@ describe('docker executor: host-mode published ports and DNS behind the node (no
     const hc = containerConfig(t, { image: 'i', nameserver: '10.0.1.2' }).HostConfig!;
     assert.deepEqual([hc.Dns, hc.DnsSearch, hc.DnsOptions], [['10.0.1.2'], ['svc.example'], ['ndots:3']]);
     assert.deepEqual(containerConfig(t, { image: 'i' }).HostConfig?.Dns, ['192.0.2.53'], 'no node DNS: the task\'s own servers');
+    // a task that sets ndots gets its own resolv.conf (the engine's 127.0.0.11 would not forward `web`); others do not
+    assert.equal(needsOwnResolvConf(t.Spec.ContainerSpec!.DNSConfig), true);
+    assert.equal(needsOwnResolvConf({ Nameservers: ['192.0.2.53'], Search: ['svc.example'], Options: ['timeout:2'] }), false);
+    assert.equal(needsOwnResolvConf(undefined), false);
     // with its own resolv.conf mounted the container asks the node itself; the engine settings show the spec's
     assert.equal(taskResolvConf('10.0.1.2', t.Spec.ContainerSpec!.DNSConfig), 'nameserver 10.0.1.2\nsearch svc.example\noptions ndots:3\n');
     assert.equal(taskResolvConf('10.0.1.2', undefined), 'nameserver 10.0.1.2\n');

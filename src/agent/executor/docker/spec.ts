@@ -159,6 +159,16 @@ export function containerConfig(task: Task, opts: ContainerConfigOptions): Conta
 
 const RESOLV_CONF = '/etc/resolv.conf';
 
+/**
+ * Whether the task's container needs a resolv.conf of its own (`taskResolvConf`) rather than the
+ * engine's 127.0.0.11 forwarding to the node's DNS: when the task sets `ndots`, the engine's resolver
+ * answers single-label names (`web`, the swarm's service names) empty and never forwards them. Only
+ * then, since a mounted resolv.conf shows in the container's `Mounts`, which Docker's do not.
+ */
+export function needsOwnResolvConf(dns: ContainerSpec['DNSConfig']): boolean {
+  return (dns?.Options ?? []).some((o) => o.startsWith('ndots:'));
+}
+
 /** The resolv.conf of a task behind the node's DNS: that server, the task's search domains and options. */
 export function taskResolvConf(nameserver: string, dns: ContainerSpec['DNSConfig']): string {
   const lines = [`nameserver ${nameserver}`];
