@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Generates src/api/validate/engine-schema.ts: the JSON schemas of the request bodies the daemon
-// reads (ServiceSpec, NodeSpec, SwarmSpec, the /swarm/init and /swarm/join bodies), taken from the
+// reads (ServiceSpec, NodeSpec, SwarmSpec, SecretSpec, ConfigSpec, the /swarm/init and /swarm/join bodies), taken from the
 // Engine API swagger. The daemon cannot read ../shared at run time, so the output is committed;
 // re-run after a swagger update:
 //
@@ -29,6 +29,8 @@ const BODIES = {
   SwarmSpec: { def: 'SwarmSpec' },
   SwarmInitRequest: { path: '/swarm/init', go: 'InitRequest' },
   SwarmJoinRequest: { path: '/swarm/join', go: 'JoinRequest' },
+  SecretSpec: { def: 'SecretSpec' },
+  ConfigSpec: { def: 'ConfigSpec' },
 };
 
 // Go struct names where the swagger inlines an object or names its definition differently

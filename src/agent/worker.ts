@@ -1,12 +1,13 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { AssignmentsMessage, Task, TaskEndpoint, TaskStatus, TaskStatusUpdate } from '../types';
-import { isAtLeast } from '../types';
+import { isAtLeast, referencedIds } from '../types';
 import type { Executor, TaskController } from './executor/types';
 import type { Clock } from '../lib/ports';
 import { TaskManager, errText, type AgentLogger } from './task-manager';
 import { stopGraceMs, type Health } from './exec/step';
 import { writeFileDurable } from '../sys/durable-file';
+import { DependencyStore } from './dependencies';
 
 // The worker reconciles the agent's assignment set with the task managers it runs, and keeps that
 // set (with the last status of each task) on disk, so a restarted daemon re-adopts its tasks
@@ -47,6 +48,8 @@ export class Worker {
   private closed = false;
   private dirReady = false;
   private readonly dir: string;
+  /** Secrets and configs for this node's tasks: memory only. */
+  readonly dependencies = new DependencyStore();
 
   constructor(private readonly opts: WorkerOptions) {
     this.dir = path.join(opts.dataDir, 'worker');
@@ -62,7 +65,13 @@ export class Worker {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.logger?.warn({ err: errText(err) }, 'worker: state file unreadable, starting empty');
     }
-    for (const t of state?.tasks ?? []) this.startManager(t, true);
+    for (const t of state?.tasks ?? []) {
+      // A task not yet prepared that needs secrets or configs waits for the session's first message:
+      // they are kept in memory only, so none are here yet, and that message names the task again
+      // if it is still this node's.
+      if (!isAtLeast(t.Status.State, 'preparing') && hasDependencies(t)) continue;
+      this.startManager(t, true);
+    }
   }
 
   /** Applies one assignment message. Messages are applied one at a time, in order. */
@@ -96,6 +105,7 @@ export class Worker {
 
   private async apply(msg: AssignmentsMessage): Promise<void> {
     if (this.closed) return;
+    this.dependencies.learn(msg);
     if (msg.type === 'complete') {
       const keep = new Set(msg.updateTasks.map((t) => t.ID));
       for (const id of [...this.managers.keys()]) if (!keep.has(id)) await this.removeTask(id);
@@ -103,6 +113,11 @@ export class Worker {
     for (const t of msg.updateTasks) this.upsert(t);
     for (const id of msg.removeTasks) await this.removeTask(id);
     if (msg.type === 'complete') await this.removeOrphans();
+    this.dependencies.forget(msg);
+    if (msg.updateSecrets || msg.updateConfigs || msg.removeSecrets || msg.removeConfigs) {
+      // IDs only: what this node was given, for operators and tests (never the data)
+      this.opts.logger?.info(this.dependencies.held(), 'worker: secrets and configs held');
+    }
     this.scheduleSave();
   }
 
@@ -115,7 +130,7 @@ export class Worker {
   private startManager(t: Task, adopt: boolean): void {
     const m = new TaskManager({
       task: t,
-      controller: this.opts.executor.controller(t),
+      controller: this.opts.executor.controller(t, this.dependencies),
       report: (taskId: string, status: TaskStatus, health?: Health, endpoints?: TaskEndpoint[]) => this.onStatus(taskId, status, health, endpoints),
       clock: this.opts.clock,
       logger: this.opts.logger,
@@ -213,6 +228,11 @@ export class Worker {
     this.saving = this.saving.then(write, write);
     return this.saving;
   }
+}
+
+function hasDependencies(t: Task): boolean {
+  const ids = referencedIds(t.Spec);
+  return ids.secrets.length > 0 || ids.configs.length > 0;
 }
 
 /** A minimal task naming only an ID: enough for an executor to find and remove its runtime object. */

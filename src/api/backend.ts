@@ -1,4 +1,4 @@
-import type { Cluster, Network, NetworkCreateRequest, Node, NodeSpec, Service, ServiceSpec, SwarmSpec, Task } from '../types';
+import type { Cluster, Config, ConfigSpec, Network, NetworkCreateRequest, Node, NodeSpec, Secret, SecretSpec, Service, ServiceSpec, SwarmSpec, Task } from '../types';
 
 // What the HTTP layer needs from the daemon. The API routers parse and shape; the backend decides.
 // Every method throws ShoalError kinds (src/lib/errors.ts); src/api maps them to HTTP statuses.
@@ -125,6 +125,20 @@ export interface ClusterBackend {
   pruneNetworks(filters: Filters): Promise<string[]>;
   /** What `network inspect` shows from this node: its ID and each node's name and address. */
   networkView(): Promise<{ nodeId: string; nodes: { ID: string; Name: string; Addr: string }[] } | undefined>;
+
+  /** Swarm secrets: never with their data. */
+  listSecrets(filters: Filters): Promise<Secret[]>;
+  getSecret(ref: string): Promise<Secret>;
+  createSecret(spec: SecretSpec): Promise<string>;
+  /** Labels only; a changed name or data is refused. */
+  updateSecret(ref: string, version: number, spec: SecretSpec): Promise<void>;
+  removeSecret(ref: string): Promise<void>;
+  /** Swarm configs, with their data as Docker shows it. */
+  listConfigs(filters: Filters): Promise<Config[]>;
+  getConfig(ref: string): Promise<Config>;
+  createConfig(spec: ConfigSpec): Promise<string>;
+  updateConfig(ref: string, version: number, spec: ConfigSpec): Promise<void>;
+  removeConfig(ref: string): Promise<void>;
 
   /** Swarm-scoped events (service, node, secret, config, network) since/until seconds, filtered. */
   events(opts: { since?: number; until?: number; filters: Filters }, signal: AbortSignal): AsyncIterable<EngineEvent>;

@@ -61,10 +61,14 @@ describe('services and tasks', () => {
     assert.equal(json(t)[0].internal, undefined);
     assert.equal(json(await call(sock, 'GET', '/tasks/task1')).ID, 'task1');
     assert.equal((await call(sock, 'GET', '/tasks/nope')).status, 404);
-    // none can be created yet: the lists are empty (docker stack rm lists them), the rest 501
-    assert.deepEqual(json(await call(sock, 'GET', '/secrets')), []);
+    const sl = await call(sock, 'GET', '/secrets?filters=' + encodeURIComponent('{"names":{"db":true}}'));
+    assert.equal(sl.status, 200);
+    assert.deepEqual(json(sl), []);
+    assert.deepEqual(backend.last('listSecrets'), [{ names: ['db'] }]);
+    assert.equal((await call(sock, 'GET', '/configs?filters=' + encodeURIComponent('{"driver":{"x":true}}'))).status, 400, "moby's secret/config filters only");
+    assert.equal((await call(sock, 'GET', '/secrets/nope')).status, 404);
+    // docker stack rm / deploy --prune list them by the stack's label
     assert.deepEqual(json(await call(sock, 'GET', '/configs?filters=' + encodeURIComponent('{"label":["com.docker.stack.namespace=s"]}'))), []);
-    assert.equal((await call(sock, 'GET', '/secrets/x')).status, 501);
   });
 
   test('service logs: multiplexed frames with details and timestamps', async () => {

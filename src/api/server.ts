@@ -13,6 +13,7 @@ import { errorBody, statusOf } from './errors';
 import { sendError } from './http-util';
 import { answerWithoutEngine, engineRoutes, isEnginePath, noEngineMessage } from './router/engine';
 import { networkRoutes } from './router/networks';
+import { secretRoutes } from './router/secrets';
 import { serviceRoutes } from './router/services';
 import { swarmRoutes } from './router/swarm';
 import { systemRoutes } from './router/system';
@@ -80,7 +81,7 @@ export interface ApiServer {
   addresses(): string[];
 }
 
-const ROUTES: Route[] = [...systemRoutes, ...swarmRoutes, ...serviceRoutes, ...networkRoutes, ...engineRoutes];
+const ROUTES: Route[] = [...systemRoutes, ...swarmRoutes, ...serviceRoutes, ...networkRoutes, ...secretRoutes, ...engineRoutes];
 
 function buildFacts(): BuildFacts {
   return { gitCommit: 'shoal', runtimeVersion: `node${process.version.replace(/^v/, '')}`, buildTime: '' };

@@ -5,6 +5,7 @@ import type { Ctx, Out } from './context';
 import * as node from './commands/node';
 import type { Runner } from './commands/runner';
 import * as service from './commands/service';
+import * as stack from './commands/stack';
 import * as swarm from './commands/swarm';
 import * as system from './commands/system';
 
@@ -34,6 +35,7 @@ export function buildProgram(makeCtx: (host: string) => Ctx, io: { out: Out; err
   swarm.register(program, run);
   node.register(program, run);
   service.register(program, run);
+  stack.register(program, run);
   const exitOverrideAll = (c: Command) => {
     c.exitOverride();
     c.configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) });

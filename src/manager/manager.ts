@@ -5,7 +5,7 @@ import type { Clock, Rng } from '../lib/ports';
 import { NO_LEADER_MESSAGE, unavailable } from '../lib/errors';
 import { MemoryStore, type Change } from '../store';
 import type { SwarmSpec } from '../types';
-import { ControlApi, NetworkControl } from './controlapi';
+import { ControlApi, NetworkControl, SecretControl } from './controlapi';
 import { ControlService } from './controlapi/service';
 import { GrpcRaftTransport, NotLeaderError, keepsQuorumWithout, RaftConsensus, retryableControlError, RaftDiskStorage, requestJoin, type MemberStatus, type RaftConsensusOptions } from './consensus';
 import { Allocator } from './allocator';
@@ -76,6 +76,7 @@ export class Manager {
   readonly store: MemoryStore;
   readonly controlapi: ControlApi;
   readonly networks: NetworkControl;
+  readonly secrets: SecretControl;
   readonly dispatcher: Dispatcher;
   consensus!: RaftConsensus;
   readonly raftDir: string;
@@ -106,6 +107,7 @@ export class Manager {
       },
     });
     this.networks = new NetworkControl({ store, clock, rng });
+    this.secrets = new SecretControl({ store, clock, rng });
     this.dispatcher = new Dispatcher({ store, clock, logger: logger.child({ component: 'dispatcher' }),
       managers: deps.managers,
       disconnectGraceMs: deps.disconnectGraceMs,
@@ -134,6 +136,7 @@ export class Manager {
     for (const [proto, target] of [
       [ControlApi.prototype, this.controlapi],
       [NetworkControl.prototype, this.networks],
+      [SecretControl.prototype, this.secrets],
     ] as const) {
       for (const name of Object.getOwnPropertyNames(proto)) {
         const fn = (target as unknown as Record<string, unknown>)[name];

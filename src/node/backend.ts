@@ -10,7 +10,7 @@ import type {
   SwarmUpdateFlags,
 } from '../api/backend';
 import { failedPrecondition, permissionDenied as forbidden, unavailable, unimplemented, NOT_A_MANAGER_MESSAGE, NOT_A_MANAGER_WORKER_MESSAGE } from '../lib/errors';
-import type { Network, NetworkCreateRequest, NodeSpec, ServiceSpec, SwarmSpec } from '../types';
+import type { Config, ConfigSpec, Network, NetworkCreateRequest, NodeSpec, Secret, SecretSpec, ServiceSpec, SwarmSpec } from '../types';
 import type { Daemon } from './daemon';
 import type { MemoryStore } from '../store';
 import { mergeLogStreams } from './logs';
@@ -202,6 +202,37 @@ export class NodeBackend implements ClusterBackend {
     if (!st || !this.d.manager) return undefined;
     const nodes = this.d.manager.controlapi.listNodes({}).map((n) => ({ ID: n.ID, Name: n.Description.Hostname, Addr: n.Status.Addr }));
     return { nodeId: st.nodeId, nodes };
+  }
+
+  async listSecrets(f: Filters) {
+    return this.call<Secret[]>('listSecrets', f);
+  }
+  async getSecret(ref: string) {
+    return this.call<Secret>('getSecret', ref);
+  }
+  async createSecret(spec: SecretSpec) {
+    return this.call<string>('createSecret', spec);
+  }
+  async updateSecret(ref: string, version: number, spec: SecretSpec) {
+    await this.call('updateSecret', ref, version, spec);
+  }
+  async removeSecret(ref: string) {
+    await this.call('removeSecret', ref);
+  }
+  async listConfigs(f: Filters) {
+    return this.call<Config[]>('listConfigs', f);
+  }
+  async getConfig(ref: string) {
+    return this.call<Config>('getConfig', ref);
+  }
+  async createConfig(spec: ConfigSpec) {
+    return this.call<string>('createConfig', spec);
+  }
+  async updateConfig(ref: string, version: number, spec: ConfigSpec) {
+    await this.call('updateConfig', ref, version, spec);
+  }
+  async removeConfig(ref: string) {
+    await this.call('removeConfig', ref);
   }
 
   events(opts: { since?: number; until?: number; filters: Filters }, signal: AbortSignal): AsyncIterable<EngineEvent> {

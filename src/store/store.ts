@@ -51,7 +51,7 @@ export interface WriteTx extends ReadTx {
  * snapshot and restore. It is pure: durability and replication are the Proposer's job.
  */
 export class MemoryStore {
-  private tables: Tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map(), network: new Map() };
+  private tables: Tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map(), network: new Map(), secret: new Map(), config: new Map() };
   private byService = new Map<string, Set<string>>();
   private byNode = new Map<string, Set<string>>();
   private watches = new Set<Watch>();
@@ -165,13 +165,15 @@ export class MemoryStore {
         service: [...this.tables.service.values()].map(clone),
         task: [...this.tables.task.values()].map(clone),
         network: [...this.tables.network.values()].map(clone),
+        secret: [...this.tables.secret.values()].map(clone),
+        config: [...this.tables.config.values()].map(clone),
       },
     };
   }
 
   /** Replaces the whole state (snapshot install). Watchers see nothing: they must re-list. */
   restore(snap: StoreSnapshot): void {
-    this.tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map(), network: new Map() };
+    this.tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map(), network: new Map(), secret: new Map(), config: new Map() };
     this.byNode.clear();
     this.byService.clear();
     for (const kind of KINDS) {

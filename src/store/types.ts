@@ -1,15 +1,17 @@
-import type { Cluster, Network, Node, Service, Task } from '../types';
+import type { Cluster, Config, Network, Node, Secret, Service, Task } from '../types';
 
-/** The tables of the store and the object each holds. Secrets and configs join here later. */
+/** The tables of the store and the object each holds.  */
 export interface ObjectTypes {
   cluster: Cluster;
   node: Node;
   service: Service;
   task: Task;
   network: Network;
+  secret: Secret;
+  config: Config;
 }
 export type Kind = keyof ObjectTypes;
-export const KINDS: readonly Kind[] = ['cluster', 'node', 'service', 'task', 'network'];
+export const KINDS: readonly Kind[] = ['cluster', 'node', 'service', 'task', 'network', 'secret', 'config'];
 
 export type StoreObject = ObjectTypes[Kind];
 

@@ -1,6 +1,7 @@
 import type { Task, TaskStatus } from './task';
 import type { NodeDescription } from './node';
 import type { NodeNetworkView, TaskEndpoint } from './network';
+import type { Config, Secret } from './secret';
 
 // The agent ⇄ dispatcher protocol. In one process (a single-node manager) the agent calls the
 // dispatcher directly; across nodes the same messages travel over mutual-TLS gRPC (src/rpc/).
@@ -30,6 +31,15 @@ export interface AssignmentsMessage {
   removeTasks: string[];
   /** The node's network view (routing mesh table), whole, when it changed since the last message. */
   network?: NodeNetworkView;
+  /**
+   * Secrets and configs (with their data) that the node's tasks use and the agent does not have yet;
+   * `complete` carries the whole set. The agent keeps them in memory only.
+   */
+  updateSecrets?: Secret[];
+  updateConfigs?: Config[];
+  /** IDs of secrets and configs no task of the node needs any more: the agent forgets them. */
+  removeSecrets?: string[];
+  removeConfigs?: string[];
 }
 
 export interface TaskStatusUpdate {

@@ -9,5 +9,6 @@ export * from './slots';
 export * from './constraints';
 export * from './dirty';
 export * from './network';
+export * from './secret';
 export * from './validate';
 export * from './swarm-request';

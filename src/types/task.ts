@@ -1,5 +1,6 @@
 import type { Labels, Meta, Platform, ResourceObject } from './common';
 import type { NetworkAttachment, TaskEndpoint } from './network';
+import type { ConfigReference, SecretReference } from './secret';
 
 export interface Mount {
   Target: string;
@@ -42,8 +43,8 @@ export interface ContainerSpec {
   HealthCheck?: HealthConfig;
   Hosts?: string[];
   DNSConfig?: { Nameservers?: string[]; Search?: string[]; Options?: string[] };
-  Secrets?: unknown[];
-  Configs?: unknown[];
+  Secrets?: SecretReference[];
+  Configs?: ConfigReference[];
   Isolation?: string;
   Init?: boolean | null;
   Sysctls?: Record<string, string>;

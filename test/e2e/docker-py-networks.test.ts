@@ -2,28 +2,16 @@
 // the local networks the API passes through): test/e2e/py/network_steps.py runs one step per call
 // and prints what it saw as JSON; the asserts (docker-py's own, and a few more) are here.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TestDaemon, freePort, waitFor } from '../harness/daemon';
+import { dockerPySkip, pyStepRunner } from '../harness/docker-py';
 import { engineTestOptions, requireEngine } from '../harness/engine';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const SCRIPT = path.join(ROOT, 'test', 'e2e', 'py', 'network_steps.py');
-
-const hasDockerPy = spawnSync('python3', ['-c', 'import docker'], { timeout: 20_000 }).status === 0;
-if (!hasDockerPy && process.env.CI === 'true') throw new Error('docker-py is not importable by python3, and CI=true requires this suite to run');
-const skip = engineTestOptions().skip ?? (hasDockerPy ? undefined : 'docker-py is not installed for python3');
-
-type Json = Record<string, any>;
+const skip = engineTestOptions().skip ?? dockerPySkip();
 
 describe("docker-py's network tests (process runtime + engine for local networks)", { skip, concurrency: false, timeout: 120_000 }, () => {
   let d: TestDaemon;
-  const step = (name: string, arg?: string): Json => {
-    const r = spawnSync('python3', [SCRIPT, d.sock, name, ...(arg ? [arg] : [])], { encoding: 'utf8', timeout: 60_000 });
-    if (r.status !== 0) throw new Error(`docker-py step ${name} failed (${r.status}):\n${r.stdout}\n${r.stderr}\n--- daemon log ---\n${d.log()}`);
-    return JSON.parse(r.stdout) as Json;
-  };
+  const step = pyStepRunner('network_steps.py', () => d);
 
   before(async () => {
     d = new TestDaemon({ runtime: 'process', engine: requireEngine().host, hostname: 'shoal-pynet' });

@@ -1,4 +1,4 @@
-import type { Task, TaskEndpoint } from '../../types';
+import type { Config, Secret, Task, TaskEndpoint } from '../../types';
 
 /**
  * The contract between the agent's task managers and a runtime (docker or process).
@@ -9,12 +9,21 @@ export interface Executor {
   readonly name: 'docker' | 'process' | 'fake';
   /** Facts about this node the manager needs for scheduling and `docker node ls`. */
   describe(): Promise<ExecutorDescription>;
-  /** A controller for one task. Cheap: may be called again for the same task after a daemon restart. */
-  controller(task: Task): TaskController;
+  /**
+   * A controller for one task. Cheap: may be called again for the same task after a daemon restart.
+   * `deps`: the secrets and configs the dispatcher sent this node (files the task gets).
+   */
+  controller(task: Task, deps?: TaskDependencies): TaskController;
   /** Task IDs of every runtime object (container/process) this executor still holds, running or not. */
   listTaskIds(): Promise<string[]>;
   /** Frees what the executor holds (connections, watchers). Running tasks stay running. */
   close(): Promise<void>;
+}
+
+/** The secrets and configs this node holds, in memory only (src/agent/dependencies.ts). */
+export interface TaskDependencies {
+  secret(id: string): Secret | undefined;
+  config(id: string): Config | undefined;
 }
 
 export interface ExecutorDescription {

@@ -72,6 +72,9 @@ export const ACCEPTED_FILTERS = {
 } satisfies Record<string, Record<string, ValueCheck | null>>;
 
 /** Docker's filters.Validate plus the endpoint's value checks: 400 `invalid filter 'bogus'`. */
+/** The filters `GET /secrets` and `GET /configs` accept (moby's newListSecretsFilters / newListConfigsFilters). */
+export const SECRET_LIST_FILTERS = { id: null, label: null, name: null, names: null };
+
 export function checkFilters(f: FilterMap, accepted: Record<string, ValueCheck | null>): FilterMap {
   for (const [key, values] of Object.entries(f)) {
     if (!Object.prototype.hasOwnProperty.call(accepted, key)) throw invalidArgument(`invalid filter '${key}'`);

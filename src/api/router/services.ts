@@ -1,6 +1,6 @@
 import type { ServiceSpec } from '../../types';
 import type { LogRequest, ServiceLogLine } from '../backend';
-import { invalidArgument, unimplemented } from '../../lib/errors';
+import { invalidArgument } from '../../lib/errors';
 import {
   ACCEPTED_FILTERS,
   boolValue,
@@ -130,11 +130,6 @@ async function logs(ctx: Ctx, kind: 'service' | 'task'): Promise<void> {
   if (!res.destroyed) res.end();
 }
 
-async function notYet(ctx: Ctx): Promise<void> {
-  const what = ctx.path.split('/')[1];
-  throw unimplemented(`${what} are not supported by this daemon yet`);
-}
-
 export const serviceRoutes: Route[] = [
   route('GET', /^\/services$/, listServices),
   route('POST', /^\/services\/create$/, createService),
@@ -145,8 +140,4 @@ export const serviceRoutes: Route[] = [
   route('GET', /^\/tasks$/, listTasks),
   route('GET', /^\/tasks\/([^/]+)$/, getTask),
   route('GET', /^\/tasks\/([^/]+)\/logs$/, (ctx) => logs(ctx, 'task')),
-  // Secrets and configs are not part of the backend contract yet. None can be created, so their
-  // lists are truthfully empty: `docker stack rm`/`deploy --prune` list them for the stack's label.
-  route('GET', /^\/(secrets|configs)$/, async (ctx) => sendJson(ctx.res, 200, [])),
-  ...['GET', 'POST', 'DELETE'].flatMap((m) => [route(m, /^\/(secrets|configs)(\/.*)?$/, notYet)]),
 ];

@@ -189,6 +189,38 @@ export class FakeBackend implements ClusterBackend {
   async networkView(): Promise<undefined> {
     return undefined;
   }
+  // Secrets and configs likewise (test/e2e/secrets.test.ts).
+  async listSecrets(f: Filters): Promise<never[]> {
+    this.rec('listSecrets', f);
+    return [];
+  }
+  async getSecret(ref: string): Promise<never> {
+    throw notFound(`secret ${ref} not found`);
+  }
+  async createSecret(): Promise<never> {
+    throw unimplemented('secrets are not part of the fake backend');
+  }
+  async updateSecret(ref: string): Promise<never> {
+    throw notFound(`secret ${ref} not found`);
+  }
+  async removeSecret(ref: string): Promise<never> {
+    throw notFound(`secret ${ref} not found`);
+  }
+  async listConfigs(): Promise<never[]> {
+    return [];
+  }
+  async getConfig(ref: string): Promise<never> {
+    throw notFound(`config ${ref} not found`);
+  }
+  async createConfig(): Promise<never> {
+    throw unimplemented('configs are not part of the fake backend');
+  }
+  async updateConfig(ref: string): Promise<never> {
+    throw notFound(`config ${ref} not found`);
+  }
+  async removeConfig(ref: string): Promise<never> {
+    throw notFound(`config ${ref} not found`);
+  }
 
   async *events(opts: { since?: number; until?: number; filters: Filters }, signal: AbortSignal): AsyncIterable<EngineEvent> {
     this.rec('events', opts);

@@ -2099,6 +2099,122 @@ export const ENGINE_SCHEMA = {
    },
    "x-go-struct": "JoinRequest",
    "x-go-type": "swarm.JoinRequest"
+  },
+  "SecretSpec": {
+   "type": [
+    "object",
+    "null"
+   ],
+   "properties": {
+    "Name": {
+     "type": [
+      "string",
+      "null"
+     ],
+     "x-go-type": "string"
+    },
+    "Labels": {
+     "type": [
+      "object",
+      "null"
+     ],
+     "additionalProperties": {
+      "type": [
+       "string",
+       "null"
+      ],
+      "x-go-type": "string"
+     },
+     "x-go-type": "map[string]string"
+    },
+    "Data": {
+     "type": [
+      "string",
+      "null"
+     ],
+     "x-go-type": "string"
+    },
+    "Driver": {
+     "$ref": "#/definitions/Driver"
+    },
+    "Templating": {
+     "$ref": "#/definitions/Driver"
+    }
+   },
+   "x-go-struct": "SecretSpec",
+   "x-go-type": "swarm.SecretSpec"
+  },
+  "Driver": {
+   "type": [
+    "object",
+    "null"
+   ],
+   "properties": {
+    "Name": {
+     "type": [
+      "string",
+      "null"
+     ],
+     "x-go-type": "string"
+    },
+    "Options": {
+     "type": [
+      "object",
+      "null"
+     ],
+     "additionalProperties": {
+      "type": [
+       "string",
+       "null"
+      ],
+      "x-go-type": "string"
+     },
+     "x-go-type": "map[string]string"
+    }
+   },
+   "x-go-struct": "Driver",
+   "x-go-type": "swarm.Driver"
+  },
+  "ConfigSpec": {
+   "type": [
+    "object",
+    "null"
+   ],
+   "properties": {
+    "Name": {
+     "type": [
+      "string",
+      "null"
+     ],
+     "x-go-type": "string"
+    },
+    "Labels": {
+     "type": [
+      "object",
+      "null"
+     ],
+     "additionalProperties": {
+      "type": [
+       "string",
+       "null"
+      ],
+      "x-go-type": "string"
+     },
+     "x-go-type": "map[string]string"
+    },
+    "Data": {
+     "type": [
+      "string",
+      "null"
+     ],
+     "x-go-type": "string"
+    },
+    "Templating": {
+     "$ref": "#/definitions/Driver"
+    }
+   },
+   "x-go-struct": "ConfigSpec",
+   "x-go-type": "swarm.ConfigSpec"
   }
  },
  "bodies": {
@@ -2116,7 +2232,13 @@ export const ENGINE_SCHEMA = {
   },
   "SwarmJoinRequest": {
    "$ref": "#/definitions/SwarmJoinRequest"
+  },
+  "SecretSpec": {
+   "$ref": "#/definitions/SecretSpec"
+  },
+  "ConfigSpec": {
+   "$ref": "#/definitions/ConfigSpec"
   }
  }
 } as const;
-export type BodyName = "ServiceSpec" | "NodeSpec" | "SwarmSpec" | "SwarmInitRequest" | "SwarmJoinRequest";
+export type BodyName = "ServiceSpec" | "NodeSpec" | "SwarmSpec" | "SwarmInitRequest" | "SwarmJoinRequest" | "SecretSpec" | "ConfigSpec";

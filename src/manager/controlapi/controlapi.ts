@@ -10,6 +10,7 @@ import { nodeMatches, serviceMatches, taskMatches, type Filters } from './core/f
 import { resolveRef } from './core/resolve';
 import { grpcText, normalizeServiceSpec, validateNodeSpec, validateServiceSpec } from './core/validate';
 import { checkPortConflicts, resolveServiceNetworks } from './networks';
+import { checkServiceReferences } from './secrets';
 
 export interface ServiceStatusCounts {
   RunningTasks: number;
@@ -163,6 +164,7 @@ export class ControlApi {
       }
       resolveServiceNetworks(tx, spec);
       checkPortConflicts(tx, spec, undefined);
+      checkServiceReferences(tx, spec);
       const svc: Service = {
         ID: id,
         Version: { Index: 0 },
@@ -195,6 +197,7 @@ export class ControlApi {
         if (!!spec.Mode.Global !== !!s.Spec.Mode.Global) throw invalidArgument(grpcText('Unimplemented', 'service mode change is not allowed'));
         resolveServiceNetworks(tx, spec);
         checkPortConflicts(tx, spec, s.ID);
+        checkServiceReferences(tx, spec);
         // An update sent without registry credentials keeps the ones the service has (moby's
         // registryAuthFrom=spec), so its tasks still pull from a private registry.
         const keptAuth = s.Spec.TaskTemplate.ContainerSpec?.PullOptions;

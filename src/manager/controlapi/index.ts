@@ -5,3 +5,5 @@ export * from './core/defaults';
 export * from './core/swarm-spec';
 export * from './networks';
 export * from './core/networks';
+export * from './secrets';
+export * from './core/secrets';

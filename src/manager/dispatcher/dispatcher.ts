@@ -4,7 +4,7 @@ import type { MemoryStore, StoreEvent } from '../../store';
 import type { Clock } from '../../lib/ports';
 import { invalidArgument, notFound, unavailable } from '../../lib/errors';
 import { isoTime } from '../../lib/time';
-import { AssignmentSet, type TaskChange } from './core/assignments';
+import { AssignmentSet, type DependencyLookup, type TaskChange } from './core/assignments';
 import { IngressFeed } from './ingress-feed';
 import { HeartbeatTracker, heartbeatPeriodMs, heartbeatTtlMs } from './core/heartbeat';
 import { coalesceUpdates, judgeStatusUpdate, withStatus } from './core/status';
@@ -296,7 +296,11 @@ export class Dispatcher implements DispatcherApi {
       const viewIndex = this.store.index;
       const tasks = this.store.view((tx) => tx.tasksByNode(nodeId));
       let net = this.ingress.current(nodeId);
-      yield { ...set.complete(tasks), network: net.view };
+      const deps: DependencyLookup = {
+        secret: (id) => this.store.read((tx) => tx.get('secret', id)),
+        config: (id) => this.store.read((tx) => tx.get('config', id)),
+      };
+      yield { ...set.complete(tasks, deps), network: net.view };
       // One pending read of the watch at a time (a Watch has one waiter), raced with the network views.
       let next: ReturnType<typeof watch.next> | null = null;
       while (!stop.signal.aborted) {
@@ -312,7 +316,7 @@ export class Dispatcher implements DispatcherApi {
         const events = first === 'net' ? watch.drain() : [first.value, ...watch.drain()];
         if (first !== 'net') next = null;
         const changes: TaskChange[] = events.filter((e) => e.index > viewIndex).map((e) => ({ action: e.action, task: e.object as TaskChange['task'] }));
-        let msg = set.apply(changes);
+        let msg = set.apply(changes, deps);
         const cur = this.ingress.current(nodeId);
         if (cur.version !== net.version) {
           // another node's change moves the version without changing this node's view

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { EngineClient, EngineError, timedLines, type ContainerInspect } from '../../../engine';
 import { isKind, notFound, ShoalError } from '../../../lib/errors';
 import type { Task } from '../../../types';
+import { relativeTarget, removeTaskFiles, taskFiles, writeTaskFiles } from '../task-files';
+import type { TaskDependencies } from '../types';
 import {
   nonZeroExit,
   type ExitResult,
@@ -23,8 +25,12 @@ export interface DockerControllerOptions {
   images?: ImageResolutions;
   /** The node's network layer, for tasks on swarm networks (overlays on this node). */
   networking?: TaskNetworking;
-  /** Where files the task's container mounts are written (`<dir>/<task ID>/resolv.conf`); none: not written. */
+  /** The secrets and configs this node holds (memory only), for the task's files. */
+  deps?: TaskDependencies;
+  /** Where the task's secret and config files are written (memory-backed; task-files.ts). */
   filesDir?: string;
+  /** This node for templates (hostname, platform). */
+  describe?: () => Promise<{ hostname: string; os: string; architecture: string }>;
   /**
    * Pull an image the engine lacks (default). False is Docker's DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1:
    * never pull, use what the engine has.
@@ -206,12 +212,21 @@ export class DockerController implements TaskController {
     const needs = this.networkNeeds();
     const prepared = net && (attachments.length || needs.publishesHostPorts) ? await net.prepare(needs) : undefined;
     const endpoints = prepared ? containerEndpoints(attachments, prepared) : [];
+    let files: { Source: string; Target: string }[];
+    try {
+      files = await this.writeFiles();
+    } catch (err) {
+      // after a daemon restart the secrets come with the new session: a container made before has its files
+      if (await this.find().catch(() => undefined)) return;
+      throw err;
+    }
     const ownResolvConf = prepared?.nameserver && needsOwnResolvConf(this.task.Spec.ContainerSpec?.DNSConfig);
     const resolvConfPath = ownResolvConf ? await this.writeResolvConf(prepared.nameserver!) : undefined;
     const cfg = containerConfig(this.task, {
       image,
       networkMode: this.opts.networkMode,
       endpoints,
+      files,
       ...(prepared?.nameserver ? { nameserver: prepared.nameserver } : {}),
       ...(resolvConfPath ? { resolvConfPath } : {}),
     });
@@ -225,6 +240,30 @@ export class DockerController implements TaskController {
       if (isKind(err, 'Conflict') && (await this.find())) return;
       throw err;
     }
+  }
+
+  /**
+   * The task's secrets and configs, as Docker places them: each file written into the task's private
+   * directory on /dev/shm and bind-mounted read-only, secrets at /run/secrets/<target> (an absolute
+   * target as it is), configs at their target (a relative one below /).
+   */
+  private async writeFiles(): Promise<{ Source: string; Target: string }[]> {
+    const dir = this.opts.filesDir;
+    const describe = this.opts.describe;
+    if (!dir || !describe) return [];
+    const c = this.task.Spec.ContainerSpec;
+    if (!c?.Secrets?.length && !c?.Configs?.length) return [];
+    const files = taskFiles(this.task, this.opts.deps, await describe());
+    if (!files.length) return [];
+    const paths = writeTaskFiles(dir, files, (f, i) => `${f.kind}-${i}`);
+    return files.map((f, i) => ({
+      Source: paths[i]!,
+      Target: f.target.startsWith('/') ? f.target : `${f.kind === 'secret' ? '/run/secrets' : ''}/${relativeTarget(f.target)}`,
+    }));
+  }
+
+  private dropFiles(): void {
+    if (this.opts.filesDir) removeTaskFiles(this.opts.filesDir);
   }
 
   async start(): Promise<void> {
@@ -260,6 +299,7 @@ export class DockerController implements TaskController {
       this.started = undefined;
       try {
         const r = await this.engine.containerWait(mine, 'not-running', signal);
+        this.dropFiles();
         return exitResult(r.StatusCode);
       } catch (err) {
         if (signal?.aborted) throw err;
@@ -280,6 +320,7 @@ export class DockerController implements TaskController {
       }
       try {
         const r = await this.engine.containerWait(c.Id, 'not-running', signal);
+        this.dropFiles();
         return exitResult(r.StatusCode);
       } catch (err) {
         if (signal?.aborted) throw err;
@@ -316,6 +357,7 @@ export class DockerController implements TaskController {
   async remove(): Promise<void> {
     this.healthAbort?.abort();
     this.forgetOwn();
+    this.dropFiles();
     const c = await this.find();
     if (!c) return this.released();
     try {
@@ -337,14 +379,16 @@ export class DockerController implements TaskController {
   private released(): void {
     const attachments = this.task.NetworksAttachments ?? [];
     if (attachments.length) this.opts.networking?.released(attachments);
-    if (this.opts.filesDir) fs.rmSync(path.join(this.opts.filesDir, this.task.ID), { recursive: true, force: true });
   }
 
-  /** The task's resolv.conf (the node's DNS, its search and options), for its container to mount. */
+  /**
+   * The task's resolv.conf (the node's DNS, its search and options), for its container to mount: in
+   * the task's file directory, after its secrets and configs (written first, they empty it), removed with them.
+   */
   private async writeResolvConf(nameserver: string): Promise<string | undefined> {
-    if (!this.opts.filesDir) return undefined;
-    const dir = path.join(this.opts.filesDir, this.task.ID);
-    await fs.promises.mkdir(dir, { recursive: true });
+    const dir = this.opts.filesDir;
+    if (!dir) return undefined;
+    await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, 'resolv.conf');
     await fs.promises.writeFile(file, taskResolvConf(nameserver, this.task.Spec.ContainerSpec?.DNSConfig));
     return file;

@@ -1,8 +1,9 @@
 // The docker runtime: tasks are containers of a local Docker Engine.
-import path from 'node:path';
 import { EngineClient } from '../../../engine';
 import type { Task } from '../../../types';
-import type { Executor, ExecutorDescription, TaskController } from '../types';
+import * as path from 'node:path';
+import type { Executor, ExecutorDescription, TaskController, TaskDependencies } from '../types';
+import { secretsRoot } from '../task-files';
 import { DockerController, ImageResolutions } from './controller';
 import type { TaskNetworking } from './networking';
 import { LABEL_NODE_ID, LABEL_TASK_ID } from './spec';
@@ -22,9 +23,8 @@ export interface DockerExecutorOptions {
   /** Poll interval of `onHealth`, ms (default 500). */
   healthPollMs?: number;
   /**
-   * Where files for task containers are kept (`<dataDir>/docker-tasks/<task ID>/`: the resolv.conf
-   * pointing a task on swarm networks at the node's DNS). Without it containers resolve through the
-   * engine's 127.0.0.11, forwarding to the node's DNS.
+   * The daemon's data dir: names this daemon's directory of task files (task-files.ts): secrets,
+   * configs, and the resolv.conf of a task on swarm networks that sets `ndots`.
    */
   dataDir?: string;
   /**
@@ -81,15 +81,16 @@ export class DockerExecutor implements Executor {
     this.networking = n;
   }
 
-  controller(task: Task): TaskController {
+  controller(task: Task, deps?: TaskDependencies): TaskController {
+    const root = this.opts.dataDir ? secretsRoot(this.opts.dataDir) : undefined;
     return new DockerController(this.engine, task, {
+      ...(root ? { filesDir: path.join(root, task.ID.replace(/[^A-Za-z0-9_.-]/g, '_')), deps, describe: () => this.describe() } : {}),
       networkMode: this.opts.networkMode,
       healthPollMs: this.opts.healthPollMs ?? 500,
       images: this.images,
       pull: this.opts.pull ?? process.env.DOCKER_SERVICE_PREFER_OFFLINE_IMAGE !== '1',
       ...(this.opts.onPullFailure ? { onPullFailure: this.opts.onPullFailure } : {}),
       ...(this.networking ? { networking: this.networking } : {}),
-      ...(this.opts.dataDir ? { filesDir: path.join(this.opts.dataDir, 'docker-tasks') } : {}),
     });
   }
 

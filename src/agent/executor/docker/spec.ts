@@ -76,6 +76,8 @@ export interface ContainerConfigOptions {
    * single-label names empty, unforwarded, once a task sets `ndots`).
    */
   resolvConfPath?: string;
+  /** Secret and config files: host path → container path, bound read-only. */
+  files?: { Source: string; Target: string }[];
 }
 
 /** The body of `POST /containers/create` for a task. */
@@ -116,7 +118,7 @@ export function containerConfig(task: Task, opts: ContainerConfigOptions): Conta
   }
 
   const hc: HostConfig = { RestartPolicy: { Name: 'no' } };
-  const m = mounts(spec) ?? [];
+  const m = [...(mounts(spec) ?? []), ...(opts.files ?? []).map((f): MountConfig => ({ Type: 'bind', Source: f.Source, Target: f.Target, ReadOnly: true }))];
   if (opts.resolvConfPath && !m.some((x) => x.Target === RESOLV_CONF)) m.push({ Type: 'bind', Source: opts.resolvConfPath, Target: RESOLV_CONF });
   if (m.length) hc.Mounts = m;
   if (spec.ReadOnly) hc.ReadonlyRootfs = true;

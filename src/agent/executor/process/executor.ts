@@ -5,8 +5,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Task } from '../../../types';
+import { relativeTarget, removeTaskFiles, secretsRoot, taskFiles, writeTaskFiles } from '../task-files';
 import type {
   Executor,
+  TaskDependencies,
   ExecutorDescription,
   ExitResult,
   LogLine,
@@ -14,7 +16,7 @@ import type {
   RuntimeStatus,
   TaskController,
 } from '../types';
-import { ProcRuntime, taskDir, type RuntimeEnv } from './runtime';
+import { ProcRuntime, taskDir, taskUser, type RuntimeEnv } from './runtime';
 import { safeTaskId, stateFile } from './state';
 import { assignTaskPorts } from './ports';
 
@@ -72,9 +74,12 @@ export class ProcessExecutor implements Executor {
   private readonly runtimes = new Map<string, ProcRuntime>();
   private readonly env: RuntimeEnv;
   private readonly tasksDir: string;
+  /** Where the tasks' secret and config files live (memory-backed; task-files.ts). */
+  readonly secretsRoot: string;
 
   constructor(private readonly opts: ProcessExecutorOptions) {
     this.tasksDir = path.join(opts.dataDir, 'tasks');
+    this.secretsRoot = secretsRoot(opts.dataDir);
     fs.mkdirSync(this.tasksDir, { recursive: true });
     this.env = {
       path: opts.path ?? process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -108,8 +113,13 @@ export class ProcessExecutor implements Executor {
     return rt;
   }
 
-  controller(task: Task): TaskController {
-    return new ProcessController(this, task);
+  controller(task: Task, deps?: TaskDependencies): TaskController {
+    return new ProcessController(this, task, deps);
+  }
+
+  /** The task's private directory of secret and config files. */
+  filesDir(taskId: string): string {
+    return path.join(this.secretsRoot, safeTaskId(taskId));
   }
 
   async listTaskIds(): Promise<string[]> {
@@ -137,6 +147,7 @@ export class ProcessController implements TaskController {
   constructor(
     private readonly exec: ProcessExecutor,
     private readonly task: Task,
+    private readonly deps?: TaskDependencies,
   ) {
     this.rt().setHealthConfig(task);
   }
@@ -147,16 +158,37 @@ export class ProcessController implements TaskController {
 
   async prepare(): Promise<void> {
     const rt = this.rt();
-    if (!rt.prepared) rt.prepare(this.task, await assignTaskPorts(this.task));
+    if (!rt.prepared) rt.prepare(this.task, await assignTaskPorts(this.task), await this.writeFiles());
     rt.setHealthConfig(this.task);
+  }
+
+  /**
+   * Secrets at `$SHOAL_SECRETS_DIR/<target>`, configs at `$SHOAL_CONFIGS_DIR/<target>` (an absolute
+   * target placed below that directory): the process runtime has no mount namespace to put them at
+   * /run/secrets. The variables, not the files' bytes, are what the task's state records.
+   */
+  private async writeFiles(): Promise<string[]> {
+    const c = this.task.Spec.ContainerSpec;
+    if (!c?.Secrets?.length && !c?.Configs?.length) return [];
+    const files = taskFiles(this.task, this.deps, await this.exec.describe());
+    if (!files.length) return [];
+    const dir = this.exec.filesDir(this.task.ID);
+    writeTaskFiles(dir, files, (f) => path.join(f.kind === 'secret' ? 'secrets' : 'configs', relativeTarget(f.target)), taskUser(this.task.Spec.ContainerSpec ?? {}));
+    const env = [];
+    if (files.some((f) => f.kind === 'secret')) env.push(`SHOAL_SECRETS_DIR=${path.join(dir, 'secrets')}`);
+    if (files.some((f) => f.kind === 'config')) env.push(`SHOAL_CONFIGS_DIR=${path.join(dir, 'configs')}`);
+    return env;
   }
 
   async start(): Promise<void> {
     await this.rt().start();
   }
 
-  wait(signal?: AbortSignal): Promise<ExitResult> {
-    return this.rt().wait(signal);
+  async wait(signal?: AbortSignal): Promise<ExitResult> {
+    const r = await this.rt().wait(signal);
+    // The task has ended: its secrets go at once (a restart is a new task with its own files).
+    removeTaskFiles(this.exec.filesDir(this.task.ID));
+    return r;
   }
 
   async shutdown(graceMs: number): Promise<void> {
@@ -169,6 +201,7 @@ export class ProcessController implements TaskController {
 
   async remove(): Promise<void> {
     await this.rt().remove();
+    removeTaskFiles(this.exec.filesDir(this.task.ID));
     this.exec.drop(this.task.ID);
   }
 

@@ -85,7 +85,8 @@ export class ProcRuntime {
     return this.state !== undefined && this.state !== null;
   }
 
-  prepare(task: Task, endpoints: TaskEndpoint[] = []): void {
+  /** `extraEnv`: variables the runtime adds (SHOAL_SECRETS_DIR…), after the spec's own. */
+  prepare(task: Task, endpoints: TaskEndpoint[] = [], extraEnv: string[] = []): void {
     if (this.state) return;
     const spec = task.Spec.ContainerSpec;
     if (!spec) throw invalidArgument(`task ${task.ID} has no ContainerSpec`);
@@ -99,16 +100,10 @@ export class ProcRuntime {
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${spec.Hostname || processContainerId(task.ID).slice(0, 12)}`);
     env.push(taskIdEnv(task.ID));
     if (this.env.dns && !env.some((e) => e.startsWith('SHOAL_DNS='))) env.push(`SHOAL_DNS=${this.env.dns}`);
-    for (const e of portEnv(endpoints)) if (!env.some((x) => x.startsWith(e.slice(0, e.indexOf('=') + 1)))) env.push(e);
+    for (const e of [...portEnv(endpoints), ...extraEnv]) if (!env.some((x) => x.startsWith(e.slice(0, e.indexOf('=') + 1)))) env.push(e);
     const cwd = spec.Dir || this.dir;
     if (spec.Dir && !fs.existsSync(spec.Dir)) throw invalidArgument(`process runtime: working directory ${spec.Dir} does not exist`);
-    let uid: number | undefined;
-    let gid: number | undefined;
-    const um = /^(\d+)(?::(\d+))?$/.exec(spec.User ?? '');
-    if (um && isRoot()) {
-      uid = Number(um[1]);
-      gid = um[2] !== undefined ? Number(um[2]) : uid;
-    }
+    const { uid, gid } = taskUser(spec) ?? {};
     fs.mkdirSync(outDir(this.dir), { recursive: true });
     const st: ProcState = {
       taskId: task.ID,
@@ -404,6 +399,14 @@ function adoptedExitCode(st: ProcState): number {
 
 function result(code: number): ExitResult {
   return code === 0 ? { exitCode: 0 } : { exitCode: code, error: nonZeroExit(code) };
+}
+
+/** The numeric `uid[:gid]` a task runs as, when the daemon is root and the spec names one. */
+export function taskUser(spec: { User?: string }): { uid: number; gid: number } | undefined {
+  const um = /^(\d+)(?::(\d+))?$/.exec(spec.User ?? '');
+  if (!um || !isRoot()) return undefined;
+  const uid = Number(um[1]);
+  return { uid, gid: um[2] !== undefined ? Number(um[2]) : uid };
 }
 
 function envObject(env: string[]): Record<string, string> {

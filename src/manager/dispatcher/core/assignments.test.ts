@@ -79,3 +79,40 @@ test('equivalentForAgent ignores Status/Version/internal', () => {
   assert.equal(equivalentForAgent(a, b), true);
   assert.equal(equivalentForAgent(a, task('a', { DesiredState: 'ready' })), false);
 });
+
+test('secrets and configs: only those of the live tasks of this node, dropped when none needs them', () => {
+  const data = (id: string) => ({ ID: id, Version: { Index: 1 }, CreatedAt: 't', UpdatedAt: 't', Spec: { Name: id, Data: 'eA==' } });
+  const lookup = { secret: (id: string) => (id === 'gone' ? undefined : data(id)), config: (id: string) => data(id) };
+  const uses = (secrets: string[], configs: string[] = []): Partial<Task> => ({
+    Spec: {
+      ContainerSpec: {
+        Image: 'busybox',
+        Secrets: secrets.map((s) => ({ SecretID: s, SecretName: s, File: { Name: s } })),
+        Configs: configs.map((c) => ({ ConfigID: c, ConfigName: c, File: { Name: `/${c}` } })),
+      },
+    },
+  });
+  const set = new AssignmentSet('n1');
+  const first = set.complete([task('a', uses(['s1', 'gone'], ['c1'])), task('b', { ...uses(['s2']), NodeID: 'n2' }), task('c', uses(['s1']))], lookup);
+  assert.deepEqual(first.updateSecrets?.map((s) => s.ID), ['s1'], "never another node's secret; a removed one is skipped");
+  assert.deepEqual(first.updateConfigs?.map((c) => c.ID), ['c1']);
+  assert.equal(first.removeSecrets, undefined);
+  // a new task needing s1 (held already) and s3 (new)
+  const m2 = set.apply([{ action: 'create', task: task('d', uses(['s1', 's3'])) }], lookup)!;
+  assert.deepEqual(m2.updateSecrets?.map((s) => s.ID), ['s3'], 'only what the node lacks');
+  // a task ends: what only it needed is forgotten, what another live task needs stays
+  const m3 = set.apply([{ action: 'update', task: task('d', uses(['s1', 's3']), 'complete') }], lookup)!;
+  assert.deepEqual(m3.removeSecrets, ['s3']);
+  assert.equal(m3.updateSecrets, undefined);
+  const m4 = set.apply(
+    [
+      { action: 'delete', task: task('a', uses(['s1', 'gone'], ['c1'])) },
+      { action: 'update', task: task('c', { ...uses(['s1']), DesiredState: 'shutdown' }, 'shutdown') },
+    ],
+    lookup,
+  )!;
+  assert.deepEqual(m4.removeSecrets, ['s1']);
+  assert.deepEqual(m4.removeConfigs, ['c1']);
+  assert.deepEqual(set.sentDependencies(), { secrets: [], configs: [] });
+  assert.equal(set.apply([{ action: 'update', task: task('c', { ...uses(['s1']), DesiredState: 'shutdown' }, 'shutdown') }], lookup), null, 'nothing new: no message');
+});

@@ -1,5 +1,5 @@
-import type { AssignmentsMessage, Task } from '../../../types';
-import { isAtLeast, isTerminal } from '../../../types';
+import type { AssignmentsMessage, Config, Secret, Task } from '../../../types';
+import { isAtLeast, isTerminal, referencedIds } from '../../../types';
 
 // Which tasks a node's agent must know, and what changed since the last message of its stream.
 
@@ -28,6 +28,18 @@ export function equivalentForAgent(a: Task, b: Task): boolean {
   return JSON.stringify(agentView(a)) === JSON.stringify(agentView(b));
 }
 
+/** Where the dispatcher finds a secret or config by ID (the store; undefined once removed). */
+export interface DependencyLookup {
+  secret(id: string): Secret | undefined;
+  config(id: string): Config | undefined;
+}
+
+/**
+ * A task needs its secrets and configs on its node until it stops: a terminal task never starts
+ * again (a restart is a new task), so its node may forget them.
+ */
+const needsDependencies = (t: Task): boolean => !isTerminal(t.Status.State);
+
 export interface TaskChange {
   action: 'create' | 'update' | 'delete';
   task: Task;
@@ -40,11 +52,16 @@ export interface TaskChange {
  */
 export class AssignmentSet {
   private known = new Map<string, Task>();
+  /** Secret and config IDs the agent was sent and not told to forget. */
+  private sentSecrets = new Set<string>();
+  private sentConfigs = new Set<string>();
 
   constructor(readonly nodeId: string) {}
 
-  complete(tasks: Task[]): AssignmentsMessage {
+  complete(tasks: Task[], deps?: DependencyLookup): AssignmentsMessage {
     this.known.clear();
+    this.sentSecrets.clear();
+    this.sentConfigs.clear();
     const updateTasks: Task[] = [];
     for (const t of tasks) {
       if (!isAssignable(t, this.nodeId)) continue;
@@ -52,10 +69,56 @@ export class AssignmentSet {
       updateTasks.push(t);
     }
     updateTasks.sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
-    return { type: 'complete', updateTasks, removeTasks: [] };
+    return { type: 'complete', updateTasks, removeTasks: [], ...(deps ? this.dependencies(deps) : {}) };
   }
 
-  apply(changes: TaskChange[]): AssignmentsMessage | null {
+  /**
+   * What the agent must learn or forget so that it holds exactly the secrets and configs of the
+   * tasks it runs: never another node's, never one no task there needs.
+   */
+  private dependencies(deps: DependencyLookup): Pick<AssignmentsMessage, 'updateSecrets' | 'updateConfigs' | 'removeSecrets' | 'removeConfigs'> {
+    const wantSecrets = new Set<string>();
+    const wantConfigs = new Set<string>();
+    for (const t of this.known.values()) {
+      if (!needsDependencies(t)) continue;
+      const ids = referencedIds(t.Spec);
+      for (const id of ids.secrets) wantSecrets.add(id);
+      for (const id of ids.configs) wantConfigs.add(id);
+    }
+    const diff = <T>(want: Set<string>, sent: Set<string>, get: (id: string) => T | undefined) => {
+      const add: T[] = [];
+      const remove: string[] = [];
+      for (const id of [...want].sort()) {
+        if (sent.has(id)) continue;
+        const o = get(id);
+        // removed from the store meanwhile: the task will fail on the node without it
+        if (!o) continue;
+        sent.add(id);
+        add.push(o);
+      }
+      for (const id of [...sent]) {
+        if (want.has(id)) continue;
+        sent.delete(id);
+        remove.push(id);
+      }
+      return { add, remove };
+    };
+    const s = diff(wantSecrets, this.sentSecrets, (id) => deps.secret(id));
+    const c = diff(wantConfigs, this.sentConfigs, (id) => deps.config(id));
+    return {
+      ...(s.add.length ? { updateSecrets: s.add } : {}),
+      ...(c.add.length ? { updateConfigs: c.add } : {}),
+      ...(s.remove.length ? { removeSecrets: s.remove.sort() } : {}),
+      ...(c.remove.length ? { removeConfigs: c.remove.sort() } : {}),
+    };
+  }
+
+  /** The IDs of the secrets and configs the agent holds (tests, diagnostics). */
+  sentDependencies(): { secrets: string[]; configs: string[] } {
+    return { secrets: [...this.sentSecrets].sort(), configs: [...this.sentConfigs].sort() };
+  }
+
+  apply(changes: TaskChange[], deps?: DependencyLookup): AssignmentsMessage | null {
     // Last change per task wins; order of first appearance is kept.
     const last = new Map<string, TaskChange>();
     for (const c of changes) {
@@ -77,8 +140,9 @@ export class AssignmentSet {
         removeTasks.push(id);
       }
     }
-    if (updateTasks.length === 0 && removeTasks.length === 0) return null;
-    return { type: 'incremental', updateTasks, removeTasks };
+    const d = deps ? this.dependencies(deps) : {};
+    if (updateTasks.length === 0 && removeTasks.length === 0 && Object.keys(d).length === 0) return null;
+    return { type: 'incremental', updateTasks, removeTasks, ...d };
   }
 
   has(taskId: string): boolean {
