@@ -131,14 +131,13 @@ export async function runPlan(plan: ClientPlan): Promise<ClientResult> {
   const res = new Map<string, Load>();
   const get = (l: string, t: string) => res.get(`${l}|${t}`) ?? res.set(`${l}|${t}`, newLoad()).get(`${l}|${t}`)!;
   for (const t of names) await keepAlive(plan.targets[t]!.host, plan.targets[t]!.http, plan.conc, 300, newLoad());
+  // the paths of one load back to back, their order alternating per round: on a machine whose other load comes
+  // and goes, every path sees the same conditions
   for (let r = 0; r < plan.rounds; r++) {
     const order = r % 2 ? [...names].reverse() : names;
-    for (const t of order) {
-      const x = plan.targets[t]!;
-      await keepAlive(x.host, x.http, plan.conc, ms, get('keep-alive', t));
-      await perRequest(x.host, x.http, Math.max(1, plan.conc / 2), ms, get('conn/request', t));
-      await udpLoad(x.host, x.udp, plan.window, ms, get('udp', t));
-    }
+    for (const t of order) await keepAlive(plan.targets[t]!.host, plan.targets[t]!.http, plan.conc, ms, get('keep-alive', t));
+    for (const t of order) await perRequest(plan.targets[t]!.host, plan.targets[t]!.http, Math.max(1, plan.conc / 2), ms, get('conn/request', t));
+    for (const t of order) await udpLoad(plan.targets[t]!.host, plan.targets[t]!.udp, plan.window, ms, get('udp', t));
   }
   const out: ClientResult = {};
   for (const l of ['keep-alive', 'conn/request', 'udp']) {

@@ -32,9 +32,10 @@ export class NodeNetwork {
 
   constructor(
     private readonly log: Logger,
-    opts: { meshBindHost?: string; dnsListen?: string; dnsUpstreams?: string[] } = {},
+    opts: { meshBindHost?: string; meshNft?: string; dnsListen?: string; dnsUpstreams?: string[] } = {},
   ) {
-    this.mesh = new RoutingMesh({ bindHost: opts.meshBindHost ?? '0.0.0.0', logger: log.child({ component: 'mesh' }) });
+    const kernel = opts.meshNft === 'none' ? { kernel: false } : opts.meshNft ? { nftPath: opts.meshNft } : {};
+    this.mesh = new RoutingMesh({ bindHost: opts.meshBindHost ?? '0.0.0.0', logger: log.child({ component: 'mesh' }), ...kernel });
     this.dns = new DnsServer({ logger: log.child({ component: 'dns' }), ...(opts.dnsUpstreams ? { upstreams: opts.dnsUpstreams.map((u) => parseHostPort(u)) } : {}) });
     if (opts.dnsListen) {
       const at = parseHostPort(opts.dnsListen);

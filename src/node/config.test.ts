@@ -59,3 +59,9 @@ test('DNS flags: a listen address and repeatable upstreams, each host[:port]', (
   assert.deepEqual(c.dnsUpstreams, ['10.0.0.53', '127.0.0.1:5300']);
   assert.throws(() => parseDaemonArgs(['--dns-listen-addr', '127.0.0.2:x']), /invalid --dns-listen-addr/);
 });
+
+test('--mesh-nft: the nft program of the mesh kernel path, or none; unset by default (nft on PATH)', () => {
+  assert.equal(parseDaemonArgs([]).meshNft, undefined);
+  assert.equal(parseDaemonArgs(['--mesh-nft', '/usr/sbin/nft']).meshNft, '/usr/sbin/nft');
+  assert.equal(parseDaemonArgs(['--mesh-nft=none']).meshNft, 'none');
+});

@@ -43,6 +43,11 @@ export interface DaemonConfig {
    * address, as Docker). Several nodes on one machine's loopback each take their own address.
    */
   meshListenAddr?: string;
+  /**
+   * The nft program of the routing mesh's kernel path (`--mesh-nft`; default `nft` on PATH); `none` keeps every
+   * published port on the user-space proxy. A program that fails makes the mesh fall back to user space (logged once).
+   */
+  meshNft?: string;
   /** TLS for tcp:// hosts; absent: plain HTTP (with dockerd's warnings). Unix sockets never use TLS. */
   tls?: ApiTlsConfig;
   /** `--tls` or `--tlsverify` was given explicitly (either value): no startup slow-down for plain TCP. */
@@ -94,6 +99,7 @@ Options:
       --raft-tick-ms int                       Raft tick length in milliseconds (default 1000)
       --mesh-listen-addr string                Address the routing mesh listens on for published ports (default "0.0.0.0")
       --mesh-drain-ms int                      Hold a task with published ports this long before stopping it (default 1000)
+      --mesh-nft string                        nft program for the routing mesh's kernel path, or "none" (default "nft")
       --dns-listen-addr string                 host:port where the embedded DNS server also answers (process tasks get SHOAL_DNS)
       --dns-upstream list                      Resolvers for names outside the swarm, host[:port] (default from /etc/resolv.conf)
       --tls                                    Use TLS; implied by --tlsverify
@@ -180,6 +186,9 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
       }
       case '--mesh-listen-addr':
         cfg.meshListenAddr = val();
+        break;
+      case '--mesh-nft':
+        cfg.meshNft = val();
         break;
       case '--dns-listen-addr':
         cfg.dnsListenAddr = checkHostPort(a, val());

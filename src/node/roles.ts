@@ -197,7 +197,7 @@ export class NodeRoles {
   }
 
   private async startAgent(state: SwarmState, dispatcher: () => DispatcherApi, backoffMaxMs?: number): Promise<void> {
-    const network = new NodeNetwork(this.o.logger.child({ role: 'network' }), { meshBindHost: this.o.cfg.meshListenAddr, dnsListen: this.o.cfg.dnsListenAddr, dnsUpstreams: this.o.cfg.dnsUpstreams });
+    const network = new NodeNetwork(this.o.logger.child({ role: 'network' }), { meshBindHost: this.o.cfg.meshListenAddr, meshNft: this.o.cfg.meshNft, dnsListen: this.o.cfg.dnsListenAddr, dnsUpstreams: this.o.cfg.dnsUpstreams });
     this.network = network;
     const executor = this.o.executor();
     attachOverlay(network, executor, hostOf(state.advertiseAddr), state.nodeId, this.o.logger.child({ role: 'network' }));

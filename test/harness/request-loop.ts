@@ -34,7 +34,8 @@ function one() {
   }
   const t = targets[next++ % targets.length];
   res.requests++;
-  const fail = (e) => { res.failures++; if (res.errors.length < 10) res.errors.push(t.host + ':' + t.port + ' ' + e); setImmediate(one); };
+  const t0 = Date.now();
+  const fail = (e) => { res.failures++; if (res.errors.length < 10) res.errors.push(t.host + ':' + t.port + ' ' + e + ' (sent at ' + new Date(t0).toISOString().slice(11, 23) + ', failed after ' + (Date.now() - t0) + ' ms)'); setImmediate(one); };
   const req = http.get({ host: t.host, port: t.port, path: '/', agent: false, timeout: 5000 }, (r) => {
     let body = '';
     r.on('data', (c) => (body += c));
@@ -56,9 +57,11 @@ export class RequestLoop {
   private out = '';
   private readonly done: Promise<void>;
 
-  constructor(targets: LoopTarget[], o: { concurrency?: number; maxRequests?: number; maxMs?: number } = {}) {
+  /** `launcher`: a command prefix the child runs under, e.g. a simulated host's namespace (test/harness/hosts.ts). */
+  constructor(targets: LoopTarget[], o: { concurrency?: number; maxRequests?: number; maxMs?: number; launcher?: string[] } = {}) {
     const args = { targets, concurrency: o.concurrency ?? 4, maxRequests: o.maxRequests ?? 200_000, maxMs: o.maxMs ?? 120_000 };
-    this.proc = spawn(process.execPath, ['-e', SCRIPT, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const argv = [...(o.launcher ?? []), process.execPath, '-e', SCRIPT, JSON.stringify(args)];
+    this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
     this.proc.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
     this.done = new Promise((resolve) => this.proc.on('exit', () => resolve()));
   }
@@ -73,22 +76,13 @@ export class RequestLoop {
   /** Stops the loop (in-flight requests finish) and returns its counts. */
   async stop(timeoutMs = 15_000): Promise<LoopResult> {
     this.proc.stdin!.end('stop\n');
-    return this.result(timeoutMs);
+    return this.finish(timeoutMs);
   }
 
-  /** Lets the loop run to its own end (`maxRequests` or `maxMs`), at most `timeoutMs`, then stops it; its counts. */
-  async finished(timeoutMs: number): Promise<LoopResult> {
-    await this.exited(timeoutMs);
-    return this.proc.exitCode === null ? this.stop() : this.result(0);
-  }
-
-  private exited(timeoutMs: number): Promise<void> {
+  /** Waits for the loop to end by itself (`maxRequests` sent or `maxMs` passed) and returns its counts. */
+  async finish(timeoutMs = 15_000): Promise<LoopResult> {
     const timer = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
-    return Promise.race([this.done, timer]);
-  }
-
-  private async result(timeoutMs: number): Promise<LoopResult> {
-    await this.exited(timeoutMs);
+    await Promise.race([this.done, timer]);
     if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
     const line = this.out.split('\n').find((l) => l.startsWith('{'));
     if (!line) throw new Error(`request loop printed no result: ${this.out}`);

@@ -2,7 +2,9 @@
 // or UDP flow forwarded to one ready backend anywhere in the cluster. Driven only by the ingress table it is given.
 import type { Clock, Rng } from '../../lib/ports';
 import { diffTables } from './core/diff';
+import { KERNEL_TABLE, type KernelPortCounters } from './core/nft';
 import { portKey, type MeshProtocol, type PortKey, type PublishedPortTable } from './core/types';
+import { KernelPath } from './kernel';
 import { newCounters, type MeshCounters, type MeshLogger, type MeshPort, type PortOptions } from './port';
 import { TcpPort } from './tcp';
 import { UdpPort } from './udp';
@@ -23,6 +25,17 @@ export interface RoutingMeshOptions {
   udpIdleMs?: number;
   /** UDP flows per port; the oldest makes room for a new one (default 4096). */
   udpMaxFlows?: number;
+  /**
+   * Forward the ports that allow it in the kernel (nftables DNAT in this network namespace; mesh.md "Kernel path").
+   * Default true: it falls back to the user-space proxy by itself (logged once) without root, nft or nf_tables.
+   */
+  kernel?: boolean;
+  /** The nft program of the kernel path (default `nft`). */
+  nftPath?: string;
+  /** The nftables table of the kernel path (default `shoal-mesh`). */
+  kernelTable?: string;
+  /** Between connect probes of a new TCP backend before the kernel path admits it (default 200 ms). */
+  kernelProbeIntervalMs?: number;
 }
 
 export interface MeshPortStatus {
@@ -32,7 +45,15 @@ export interface MeshPortStatus {
   /** Why the listener could not be opened (e.g. the port is in use); retried at the next `apply`. */
   error?: string;
   backends: number;
+  /** Which path carries connections from other hosts now: nftables (`kernel`) or the user-space listener. */
+  path: 'kernel' | 'user';
+  /** What the user-space listener carried (always the path for loopback clients and PROXY ports). */
   counters: MeshCounters;
+  /**
+   * What the kernel path carried, from nft counters (`readStatus()` only): `total` = connections (flows) DNATed,
+   * bytes are IP bytes (headers included), datagrams are UDP packets; `active` is not tracked in the kernel (0).
+   */
+  kernel?: MeshCounters;
 }
 
 const silent: MeshLogger = { debug() {}, warn() {} };
@@ -47,6 +68,7 @@ export class RoutingMesh {
   /** `apply` calls run one after the other, each against the state the previous one left. */
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly kernel?: KernelPath;
 
   constructor(opts: RoutingMeshOptions = {}) {
     this.opts = {
@@ -59,6 +81,15 @@ export class RoutingMesh {
       udpIdleMs: opts.udpIdleMs ?? 30_000,
       udpMaxFlows: opts.udpMaxFlows ?? 4096,
     };
+    if (opts.kernel !== false) {
+      this.kernel = new KernelPath({
+        nftPath: opts.nftPath ?? 'nft',
+        table: opts.kernelTable ?? KERNEL_TABLE,
+        bindHost: this.opts.bindHost,
+        logger: this.opts.logger,
+        ...(opts.kernelProbeIntervalMs !== undefined ? { probeIntervalMs: opts.kernelProbeIntervalMs } : {}),
+      });
+    }
   }
 
   /**
@@ -89,6 +120,9 @@ export class RoutingMesh {
       this.tables.set(portKey(t), t);
     }
     await Promise.all(diff.open.map((t) => this.open(t)));
+    // the listeners first: they hold the port (one in use by another program is not taken over by the kernel
+    // either) and serve loopback clients; then the kernel takes over what it can
+    await this.kernel?.setTables([...this.tables.values()]);
   }
 
   private async open(t: PublishedPortTable): Promise<void> {
@@ -108,14 +142,30 @@ export class RoutingMesh {
 
   status(): MeshPortStatus[] {
     const out: MeshPortStatus[] = [];
+    const inKernel = this.kernel?.ports() ?? new Set<PortKey>();
+    const path = (k: PortKey) => (inKernel.has(k) ? ('kernel' as const) : ('user' as const));
     for (const [k, p] of this.ports) {
       const t = this.tables.get(k) as PublishedPortTable;
-      out.push({ protocol: t.protocol, port: t.port, listening: true, backends: p.backendCount(), counters: { ...p.counters } });
+      out.push({ protocol: t.protocol, port: t.port, listening: true, backends: p.backendCount(), path: path(k), counters: { ...p.counters } });
     }
-    for (const { table: t, error } of this.failed.values()) {
-      out.push({ protocol: t.protocol, port: t.port, listening: false, error, backends: t.backends.length, counters: newCounters() });
+    for (const [k, { table: t, error }] of this.failed) {
+      out.push({ protocol: t.protocol, port: t.port, listening: false, error, backends: t.backends.length, path: path(k), counters: newCounters() });
     }
     return out.sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol));
+  }
+
+  /** `status()` with the kernel path's counters of every port it has carried (read from nft). */
+  async readStatus(): Promise<MeshPortStatus[]> {
+    const kc = (await this.kernel?.counters()) ?? new Map<PortKey, KernelPortCounters>();
+    return this.status().map((s) => {
+      const c = kc.get(portKey(s));
+      return c ? { ...s, kernel: kernelCounters(s.protocol, c) } : s;
+    });
+  }
+
+  /** False once the kernel path fell back to user space for good (no root, no nft, no nf_tables) or was turned off. */
+  kernelAvailable(): boolean {
+    return this.kernel?.available ?? false;
   }
 
   /** Open connections (flows) per backend ID on one port, removed backends included until their last one ends. */
@@ -136,9 +186,15 @@ export class RoutingMesh {
   async close(): Promise<void> {
     this.closed = true;
     await this.chain;
+    await this.kernel?.close();
     await Promise.all([...this.ports.values()].map((p) => p.close()));
     this.ports.clear();
     this.tables.clear();
     this.failed.clear();
   }
+}
+
+function kernelCounters(protocol: MeshProtocol, c: KernelPortCounters): MeshCounters {
+  const udp = protocol === 'udp';
+  return { ...newCounters(), total: c.conns, bytesIn: c.bytesIn, bytesOut: c.bytesOut, udpDatagramsIn: udp ? c.packetsIn : 0, udpDatagramsOut: udp ? c.packetsOut : 0 };
 }
