@@ -175,7 +175,10 @@ describe('published ports and discovery across three hosts (docker runtime)', { 
       // a restarted daemon adopts the running container and forwards its queries to its --dns again
       await other.shoal!.stop();
       await other.startShoal();
-      assert.deepEqual(await waitFor(() => (lookup('outside').length ? lookup('outside') : undefined), 30_000, `outside after ${other.name}'s restart`), ['192.0.2.44']);
+      const again = await waitFor(() => (lookup('outside').length ? lookup('outside') : undefined), 30_000, `outside after ${other.name}'s restart`).catch((e: Error) =>
+        assert.fail(`${e.message}\n${other.engineDocker(['exec', cid, 'nslookup', 'outside']).stdout}\nupstream saw: ${upstream.questions().slice(-6).join(' ')}\n${other.shoal!.log().split('\n').filter((l) => /dns|overlay/i.test(l)).slice(-15).join('\n')}`),
+      );
+      assert.deepEqual(again, ['192.0.2.44']);
       assert.deepEqual(lookup('tasks.rr.'), rrAddrs);
       m().dockerOk(['service', 'rm', 'cl', 'cl2', 'rr']);
     } finally {

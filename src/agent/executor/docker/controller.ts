@@ -24,7 +24,11 @@ export interface DockerControllerOptions {
   /** Shared by the controllers of one executor: a burst of tasks on one image resolves it once. */
   images?: ImageResolutions;
   /** The node's network layer, for tasks on swarm networks (overlays on this node). */
-  networking?: TaskNetworking;
+  /**
+   * The node's network layer as it is now: a controller made before the daemon attached it (a restart
+   * adopting running tasks) still reaches it.
+   */
+  networking?: () => TaskNetworking | undefined;
   /** The secrets and configs this node holds (memory only), for the task's files. */
   deps?: TaskDependencies;
   /** Where the task's secret and config files are written (memory-backed; task-files.ts). */
@@ -94,7 +98,7 @@ export class DockerController implements TaskController {
   private createdUninspected = false;
   /** The container this controller started itself. */
   private started?: string;
-  /** Set once `inspect` found the container. */
+  /** Set once `inspect` found the container running with the network layer attached. */
   private seen = false;
 
   constructor(
@@ -208,7 +212,7 @@ export class DockerController implements TaskController {
       throw err;
     }
     const attachments = this.task.NetworksAttachments ?? [];
-    const net = this.opts.networking;
+    const net = this.opts.networking?.();
     const needs = this.networkNeeds();
     const prepared = net && (attachments.length || needs.publishesHostPorts) ? await net.prepare(needs) : undefined;
     const endpoints = prepared ? containerEndpoints(attachments, prepared) : [];
@@ -280,7 +284,7 @@ export class DockerController implements TaskController {
       }
       this.started = fresh;
       this.notifyStarted();
-      this.opts.networking?.started(fresh);
+      this.opts.networking?.()?.started(fresh);
       return;
     }
     const c = await this.mustFind();
@@ -289,7 +293,7 @@ export class DockerController implements TaskController {
     if (c.State.Status !== 'created') return;
     await this.engine.containerStart(c.Id);
     this.notifyStarted();
-    this.opts.networking?.started(c.Id);
+    this.opts.networking?.()?.started(c.Id);
   }
 
   async wait(signal?: AbortSignal): Promise<ExitResult> {
@@ -378,7 +382,7 @@ export class DockerController implements TaskController {
 
   private released(): void {
     const attachments = this.task.NetworksAttachments ?? [];
-    if (attachments.length) this.opts.networking?.released(attachments);
+    if (attachments.length) this.opts.networking?.()?.released(attachments);
   }
 
   /**
@@ -402,10 +406,12 @@ export class DockerController implements TaskController {
     }
     const c = await this.find();
     if (!c) return undefined;
-    if (!this.seen) {
-      // the first look at a container (one a restarted daemon adopts too): its addresses' DNS upstreams again
+    const net = this.opts.networking?.();
+    if (!this.seen && net && c.State.Running) {
+      // the first look at a running container with the network layer there (one a restarted daemon
+      // adopts too): its addresses' DNS upstreams again
       this.seen = true;
-      if (c.State.Running && this.task.NetworksAttachments?.length) this.opts.networking?.adopted(this.networkNeeds());
+      if (this.task.NetworksAttachments?.length) net.adopted(this.networkNeeds());
     }
     const out = statusOf(c);
     // host-mode ports: where the engine bound them (`service ps` PORTS), known once it runs

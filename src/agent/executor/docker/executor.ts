@@ -90,7 +90,7 @@ export class DockerExecutor implements Executor {
       images: this.images,
       pull: this.opts.pull ?? process.env.DOCKER_SERVICE_PREFER_OFFLINE_IMAGE !== '1',
       ...(this.opts.onPullFailure ? { onPullFailure: this.opts.onPullFailure } : {}),
-      ...(this.networking ? { networking: this.networking } : {}),
+      networking: () => this.networking,
     });
   }
 
