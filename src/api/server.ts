@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { notFound, unimplemented } from '../lib/errors';
 import type { ClusterBackend, DaemonFacts } from './backend';
-import { checkClientVersion, parseRequestTarget, splitVersion, type BuildFacts } from './convert';
+import { checkClientVersion, parseRequestTarget, routeLabel, splitVersion, type BuildFacts } from './convert';
 import { EngineProxy } from './engine-proxy';
 import { errorBody, statusOf } from './errors';
 import { sendError } from './http-util';
@@ -38,6 +38,16 @@ export interface ApiServerOptions {
   tlsExplicit?: boolean;
   /** Connection and header limits; defaults in DEFAULT_LIMITS. */
   limits?: Partial<ApiLimits>;
+  /** Told of every finished request, by route pattern (never the raw path): the daemon's metrics. */
+  observeRequest?: (r: RequestObservation) => void;
+}
+
+export interface RequestObservation {
+  method: string;
+  /** The route's pattern (`/services/{id}/update`), `engine` for the pass-through, `unmatched` for a 404. */
+  route: string;
+  status: number;
+  seconds: number;
 }
 
 export interface ApiTls {
@@ -82,13 +92,14 @@ export interface ApiServer {
 }
 
 const ROUTES: Route[] = [...systemRoutes, ...swarmRoutes, ...serviceRoutes, ...networkRoutes, ...secretRoutes, ...engineRoutes];
+const ROUTE_LABELS = new Map<Route, string>(ROUTES.map((r) => [r, routeLabel(r.re)]));
 
 function buildFacts(): BuildFacts {
   return { gitCommit: 'shoal', runtimeVersion: `node${process.version.replace(/^v/, '')}`, buildTime: '' };
 }
 
 /** A stable daemon ID (UUID-shaped, like dockerd's) derived from the data directory. */
-function daemonIdOf(facts: DaemonFacts): string {
+export function daemonIdOf(facts: DaemonFacts): string {
   const h = createHash('sha256').update(`shoal:${facts.dataDir}:${facts.hostname}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
@@ -133,6 +144,12 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     });
     const method = (req.method ?? 'GET').toUpperCase();
     const rawUrl = req.url ?? '/';
+    let routeName = 'unmatched';
+    if (opts.observeRequest) {
+      const observe = opts.observeRequest;
+      const started = performance.now();
+      res.on('close', () => observe({ method, route: routeName, status: res.statusCode, seconds: (performance.now() - started) / 1000 }));
+    }
     try {
       const url = parseRequestTarget(rawUrl);
       if (url.redirect !== undefined) {
@@ -146,6 +163,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       const { version, path: p } = splitVersion(url.pathname);
       checkClientVersion(version, facts.minApiVersion, facts.apiVersion);
       const hit = match(method, p);
+      if (hit) routeName = ROUTE_LABELS.get(hit.route) ?? 'unmatched';
+      else if (isEnginePath(p)) routeName = 'engine';
       const ctx: Ctx = {
         req,
         res,

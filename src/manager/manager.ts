@@ -7,9 +7,9 @@ import { MemoryStore, type Change } from '../store';
 import type { SwarmSpec } from '../types';
 import { ControlApi, NetworkControl, SecretControl } from './controlapi';
 import { ControlService } from './controlapi/service';
-import { GrpcRaftTransport, NotLeaderError, keepsQuorumWithout, RaftConsensus, retryableControlError, RaftDiskStorage, requestJoin, type MemberStatus, type RaftConsensusOptions } from './consensus';
+import { GrpcRaftTransport, NotLeaderError, keepsQuorumWithout, RaftConsensus, retryableControlError, RaftDiskStorage, requestJoin, type ConsensusObserver, type MemberStatus, type RaftConsensusOptions } from './consensus';
 import { Allocator } from './allocator';
-import { ConstraintEnforcer, GlobalOrchestrator, ReplicatedOrchestrator, RestartSupervisor, TaskReaper } from './orchestrator';
+import { ConstraintEnforcer, GlobalOrchestrator, JobsOrchestrator, ReplicatedOrchestrator, RestartSupervisor, TaskReaper } from './orchestrator';
 import { Scheduler } from './scheduler';
 import { Dispatcher, type DispatcherOptions } from './dispatcher/dispatcher';
 import { UpdateSupervisor } from './updater/updater';
@@ -46,6 +46,8 @@ export interface ManagerDeps {
   disconnectGraceMs?: DispatcherOptions['disconnectGraceMs'];
   /** This manager cannot go on (its Raft log failed): the daemon should stop cleanly. */
   onFatal?: (err: Error) => void;
+  /** Told Raft's proposal and snapshot latencies (the daemon's metrics). */
+  raftObserver?: ConsensusObserver;
 }
 
 /** How the manager's Raft member comes up. */
@@ -117,6 +119,7 @@ export class Manager {
       new Allocator({ store, clock, onError: onError('allocator') }),
       new ReplicatedOrchestrator({ store, clock, rng, onError: onError('replicated-orchestrator'), logger: logger.child({ component: 'replicated-orchestrator' }) }),
       new GlobalOrchestrator({ store, clock, rng, onError: onError('global-orchestrator'), logger: logger.child({ component: 'global-orchestrator' }) }),
+      new JobsOrchestrator({ store, clock, rng, onError: onError('jobs-orchestrator'), logger: logger.child({ component: 'jobs-orchestrator' }) }),
       new RestartSupervisor({ store, clock, rng, onError: onError('restart-supervisor') }),
       new UpdateSupervisor({ store, clock, rng, logger: logger.child({ component: 'updater' }) }),
       new ConstraintEnforcer({ store, clock, rng, onError: onError('constraint-enforcer') }),
@@ -204,7 +207,7 @@ export class Manager {
     }
     if ((mode.kind === 'restart' || mode.kind === 'force-new-cluster') && !hasState) throw unavailable('this manager has no raft state to restart from: leave the swarm and join again');
     fs.mkdirSync(this.raftDir, { recursive: true });
-    this.consensus = new RaftConsensus({ dir: this.raftDir, raftId, store: this.store, transport, logger: log, onFatal: this.deps.onFatal, ...s });
+    this.consensus = new RaftConsensus({ dir: this.raftDir, raftId, store: this.store, transport, logger: log, onFatal: this.deps.onFatal, observer: this.deps.raftObserver, ...s });
     this.store.setProposer(this.consensus);
     this.unsubscribe.push(this.consensus.onLeadershipChange((leader) => this.leadershipChanged(leader)));
     if (mode.kind === 'init') {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { NetworkAttachment, NodeNetworkView } from '../types';
 import { addrOfCidr } from '../lib/ipam';
 import { DnsServer, parseHostPort, type DnsListener, type Upstream } from './dns';
-import { RoutingMesh, type PublishedPortTable } from './mesh';
+import { RoutingMesh, type MeshPortStatus, type PublishedPortTable } from './mesh';
 import type { Overlay, PreparedNetworks } from './overlay';
 
 /** What one task's container asks of the node's network layer (the docker runtime's `TaskNetworkNeeds`). */
@@ -148,6 +148,11 @@ export class NodeNetwork {
   }
 
   /** Stops answering published ports (the node left the swarm or the daemon stops). */
+  /** The routing mesh's published ports and their counters (metrics read them at scrape time). */
+  meshStatus(): MeshPortStatus[] {
+    return this.mesh.status();
+  }
+
   async close(): Promise<void> {
     this.last = '';
     this.lastOverlay = '';

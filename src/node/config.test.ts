@@ -60,6 +60,14 @@ test('DNS flags: a listen address and repeatable upstreams, each host[:port]', (
   assert.throws(() => parseDaemonArgs(['--dns-listen-addr', '127.0.0.2:x']), /invalid --dns-listen-addr/);
 });
 
+test('--metrics-addr takes host:port, as dockerd’s', () => {
+  assert.equal(parseDaemonArgs(['--metrics-addr', '127.0.0.1:9323']).metricsAddr, '127.0.0.1:9323');
+  assert.equal(parseDaemonArgs(['--metrics-addr=[::1]:0']).metricsAddr, '[::1]:0');
+  assert.equal(parseDaemonArgs([]).metricsAddr, undefined);
+  assert.throws(() => parseDaemonArgs(['--metrics-addr', '127.0.0.1']), /invalid --metrics-addr: want host:port, got "127.0.0.1"/);
+  assert.throws(() => parseDaemonArgs(['--metrics-addr', 'h:99999']), /invalid --metrics-addr/);
+});
+
 test('--mesh-nft: the nft program of the mesh kernel path, or none; unset by default (nft on PATH)', () => {
   assert.equal(parseDaemonArgs([]).meshNft, undefined);
   assert.equal(parseDaemonArgs(['--mesh-nft', '/usr/sbin/nft']).meshNft, '/usr/sbin/nft');

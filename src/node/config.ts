@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseHostPort } from '../network/dns';
+import { parseMetricsAddr } from '../metrics/server';
 
 /**
  * TLS of the API on TCP hosts, decided as dockerd decides it: `--tlsverify` (or DOCKER_TLS_VERIFY set)
@@ -59,6 +60,8 @@ export interface DaemonConfig {
   dnsListenAddr?: string;
   /** Upstream resolvers for names outside the swarm (`--dns-upstream host[:port]`, repeatable); default /etc/resolv.conf's. */
   dnsUpstreams?: string[];
+  /** `host:port` where GET /metrics serves Prometheus text format (`--metrics-addr`, as dockerd's; none by default). */
+  metricsAddr?: string;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -96,6 +99,7 @@ Options:
       --hostname string                        Node hostname
       --swarm-default-advertise-addr string    Advertise address when none is given or detected
       --log-level string                       Logging level (default "info")
+      --metrics-addr string                    Set default address and port to serve the metrics api on
       --raft-tick-ms int                       Raft tick length in milliseconds (default 1000)
       --mesh-listen-addr string                Address the routing mesh listens on for published ports (default "0.0.0.0")
       --mesh-drain-ms int                      Hold a task with published ports this long before stopping it (default 1000)
@@ -199,6 +203,12 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
       case '--log-level':
         cfg.logLevel = val();
         break;
+      case '--metrics-addr': {
+        const v = val();
+        parseMetricsAddr(v);
+        cfg.metricsAddr = v;
+        break;
+      }
       // Boolean flags take a value only after `=`, as pflag's do.
       case '--tls':
         tls = parseBool(a, inline);

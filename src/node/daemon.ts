@@ -19,6 +19,8 @@ import { NodeBackend } from './backend';
 import { createExecutor } from './executor';
 import { NodeRoles } from './roles';
 import { SwarmMembership } from './membership';
+import { createMetricsServer, type MetricsServer, type NodeMetrics } from '../metrics';
+import { createNodeMetrics, followManager } from './metrics';
 
 export const SHOAL_VERSION: string = shoalVersion();
 export const API_VERSION = '1.47';
@@ -38,6 +40,9 @@ export class Daemon {
   private readonly roles: NodeRoles;
   private readonly membership: SwarmMembership;
   private api?: { listen(): Promise<void>; close(): Promise<void> };
+  /** `--metrics-addr`: the Prometheus metrics and their endpoint. */
+  readonly metrics?: NodeMetrics;
+  private metricsServer?: MetricsServer;
 
   /** Set by the entry point (main.ts): stops the process cleanly. Until then a fatal error is only logged. */
   onFatal: (err: Error) => void = (err) => this.logger.fatal({ err }, 'fatal error');
@@ -61,6 +66,7 @@ export class Daemon {
     this.backend = new NodeBackend(this);
     this.security = new NodeSecurity(cfg.dataDir);
     if (cfg.testFaultFile) setTestFaultFile(cfg.testFaultFile);
+    if (cfg.metricsAddr) this.metrics = createNodeMetrics({ facts: this.facts, manager: () => this.manager, network: () => this.roles.network });
     const executor = () => this.executor;
     // Roles and membership call each other through these hooks: the roles report what happened to
     // them (a certificate now says manager, Raft let us go), the membership flows decide what runs.
@@ -69,12 +75,16 @@ export class Daemon {
       logger: this.logger,
       security: this.security,
       executor,
+      raftObserver: this.metrics?.raftObserver,
       hooks: {
         state: () => this.membership.state,
         managersSeen: (m) => this.membership.rememberManagers(m),
         certificateChanged: () => this.membership.promoteIfCertified(),
         removedFromRaft: (manager) => void this.membership.demote(manager),
-        managerStarted: (manager) => this.backend.attachEvents(manager.store),
+        managerStarted: (manager) => {
+          this.backend.attachEvents(manager.store);
+          if (this.metrics) followManager(this.metrics, manager);
+        },
         fatal: (err) => this.onFatal(err),
         updateSwarm: (version, spec, rotate) => this.backend.updateSwarmHere(version, spec, rotate),
       },
@@ -121,15 +131,24 @@ export class Daemon {
       logger: this.logger,
       tls: this.cfg.tls ? loadApiTls(this.cfg.tls) : undefined,
       tlsExplicit: this.cfg.tlsExplicit,
+      observeRequest: this.metrics ? (r) => this.metrics!.observeRequest(r) : undefined,
     });
     await api.listen();
     this.api = api;
+    if (this.metrics && this.cfg.metricsAddr) {
+      const server = createMetricsServer(this.cfg.metricsAddr, this.metrics, this.logger);
+      await server.listen();
+      this.metricsServer = server;
+      this.logger.info({ addr: server.address() }, 'metrics listening');
+    }
     this.logger.info({ hosts: this.cfg.hosts, runtime: this.cfg.runtime }, 'shoal daemon listening');
   }
 
   /** Stops the API first, then the roles. Tasks keep running in their runtime. */
   async stop(): Promise<void> {
     await this.api?.close().catch(() => undefined);
+    await this.metricsServer?.close().catch(() => undefined);
+    this.metrics?.close();
     await this.roles.stop();
     await this.executor?.close().catch(() => undefined);
   }

@@ -2,8 +2,16 @@ import type { EngineEvent, Filters } from '../api/backend';
 import type { MemoryStore, StoreEvent, Watch } from '../store';
 import { unavailable } from '../lib/errors';
 import { forEachGuarded, runInBackground } from '../sys/loop-guard';
+import { KINDS, type Kind } from '../store';
+import { EVENT_KINDS, eventMatches, historyOverflow, swarmEvent, type ObjectChange } from './core/swarm-events';
 
-const KEEP = 1000;
+/**
+ * The history each manager keeps for `docker events --since` (replayed from its own store's changes,
+ * so a follower answers as well as the leader): the last HISTORY_MAX_EVENTS events, none older than
+ * HISTORY_MAX_AGE_MS. dockerd keeps a similar bounded buffer of recent events.
+ */
+export const HISTORY_MAX_EVENTS = 1000;
+export const HISTORY_MAX_AGE_MS = 60 * 60 * 1000;
 /**
  * Events waiting for one reader that does not read (its socket is full): past this the reader is
  * dropped (its swarm event stream ends with an error) rather than queueing without bound. dockerd
@@ -11,50 +19,15 @@ const KEEP = 1000;
  */
 export const MAX_PENDING_EVENTS = 1024;
 
-/** Maps a store change to the event `docker events` shows for swarm objects. */
+/** Maps a store change to the event `docker events` shows for swarm objects (see core/swarm-events). */
 export function toEngineEvent(e: StoreEvent, nowMs: number): EngineEvent | undefined {
-  if (e.kind === 'task' || e.kind === 'cluster') return undefined;
-  const action = e.action === 'delete' ? 'remove' : e.action;
-  const attrs: Record<string, string> = {};
-  if (e.kind === 'service') {
-    const s = e.object as import('../types').Service;
-    attrs.name = s.Spec.Name;
-    const old = e.old as import('../types').Service | undefined;
-    if (action === 'update' && old) {
-      const img = (x: import('../types').Service) => x.Spec.TaskTemplate.ContainerSpec?.Image ?? '';
-      if (img(old) !== img(s)) Object.assign(attrs, { 'image.old': img(old), 'image.new': img(s) });
-      const reps = (x: import('../types').Service) => String(x.Spec.Mode.Replicated?.Replicas ?? '');
-      if (reps(old) !== reps(s)) Object.assign(attrs, { 'replicas.old': reps(old), 'replicas.new': reps(s) });
-      if (old.UpdateStatus?.State !== s.UpdateStatus?.State && s.UpdateStatus) {
-        if (old.UpdateStatus) attrs['updatestate.old'] = old.UpdateStatus.State;
-        attrs['updatestate.new'] = s.UpdateStatus.State;
-      }
-    }
-  } else if (e.kind === 'node') {
-    const n = e.object as import('../types').Node;
-    attrs.name = n.Description?.Hostname ?? '';
-    const old = e.old as import('../types').Node | undefined;
-    if (action === 'update' && old) {
-      if (old.Status.State !== n.Status.State) Object.assign(attrs, { 'state.old': old.Status.State, 'state.new': n.Status.State });
-      if (old.Spec.Availability !== n.Spec.Availability) Object.assign(attrs, { 'availability.old': old.Spec.Availability, 'availability.new': n.Spec.Availability });
-      if (old.Spec.Role !== n.Spec.Role) Object.assign(attrs, { 'role.old': old.Spec.Role, 'role.new': n.Spec.Role });
-      // A heartbeat-only change is not an event Docker shows.
-      if (Object.keys(attrs).length === 1 && JSON.stringify(old.Spec) === JSON.stringify(n.Spec)) return undefined;
-    }
-  }
-  const ns = BigInt(nowMs) * 1_000_000n;
-  return { Type: e.kind, Action: action, Actor: { ID: e.object.ID, Attributes: attrs }, scope: 'swarm', time: Math.floor(nowMs / 1000), timeNano: Number(ns) };
+  // tables without a mapping (task, cluster) make no event; the mapped ones all carry Spec.Name
+  if (!EVENT_KINDS.includes(e.kind)) return undefined;
+  const named = (o: unknown) => o as ObjectChange['object'];
+  return swarmEvent({ kind: e.kind, action: e.action, object: named(e.object), ...(e.old ? { old: named(e.old) } : {}) }, nowMs);
 }
 
-function matches(ev: EngineEvent, f: Filters): boolean {
-  const any = (k: string, v: string | undefined) => !f[k]?.length || (v !== undefined && f[k]!.includes(v));
-  return (
-    any('type', ev.Type) &&
-    any('event', ev.Action) &&
-    any('scope', ev.scope) &&
-    (!f[ev.Type]?.length || f[ev.Type]!.some((v) => v === ev.Actor.ID || v === ev.Actor.Attributes.name))
-  );
-}
+const seconds = (e: EngineEvent): number => e.timeNano / 1e9;
 
 /** Keeps the recent swarm events (for `--since`) and streams new ones. */
 export class EventLog {
@@ -67,20 +40,25 @@ export class EventLog {
 
   attach(store: MemoryStore): void {
     this.watch?.close();
-    const w = store.watch({ kinds: ['service', 'node'] });
+    // every table that has an event mapping (secrets and configs once the store has them)
+    const w = store.watch({ kinds: KINDS.filter((k: Kind) => EVENT_KINDS.includes(k)) });
     this.watch = w;
     const feed = (e: StoreEvent) => {
-      const ev = toEngineEvent(e, Date.now());
+      const now = Date.now();
+      const ev = toEngineEvent(e, now);
       if (!ev) return;
       this.recent.push(ev);
-      if (this.recent.length > KEEP) this.recent.shift();
+      const drop = historyOverflow(this.recent, now, { maxEvents: HISTORY_MAX_EVENTS, maxAgeMs: HISTORY_MAX_AGE_MS });
+      if (drop > 0) this.recent.splice(0, drop);
       for (const l of this.listeners) l(ev);
     };
     runInBackground('events feed', forEachGuarded(w, feed, { name: 'events feed', log: this.log }), this.log);
   }
 
   async *stream(opts: { since?: number; until?: number; filters: Filters }, signal: AbortSignal): AsyncGenerator<EngineEvent> {
-    const queue: EngineEvent[] = opts.since !== undefined ? this.recent.filter((e) => e.time >= opts.since!) : [];
+    // history: what happened in [since, until]; a stream without since starts now
+    const queue: EngineEvent[] = opts.since !== undefined ? this.recent.filter((e) => seconds(e) >= opts.since! && (opts.until === undefined || seconds(e) <= opts.until)) : [];
+    let replaying = queue.length;
     let wake: (() => void) | null = null;
     let dropped = false;
     const l = (e: EngineEvent) => {
@@ -103,8 +81,9 @@ export class EventLog {
       for (;;) {
         while (queue.length) {
           const e = queue.shift()!;
-          if (opts.until !== undefined && e.time > opts.until) return;
-          if (matches(e, opts.filters)) yield e;
+          const live = replaying-- <= 0;
+          if (live && opts.until !== undefined && seconds(e) > opts.until) return;
+          if (eventMatches(e, opts.filters)) yield e;
         }
         if (dropped) throw unavailable(`events: reader too slow, more than ${MAX_PENDING_EVENTS} events were waiting; stream dropped`);
         if (signal.aborted || untilReached()) return;

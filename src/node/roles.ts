@@ -7,6 +7,7 @@ import { caDigest, nodeTLSInfo } from '../manager/ca/pki';
 import type { NodeCredentials, NodeSecurity } from '../manager/ca/keystore';
 import { heartbeatPeriodMs } from '../manager/dispatcher/core/heartbeat';
 import { Manager, type OpenMode } from '../manager/manager';
+import type { ConsensusObserver } from '../manager/consensus';
 import type { ManagerRef } from '../rpc';
 import { RemoteDispatcherConnector } from '../agent/remote-dispatcher';
 import { Agent } from '../agent/agent';
@@ -48,6 +49,8 @@ export interface NodeRolesOptions {
   /** Created when the daemon starts, after the roles object. */
   executor: () => Executor;
   hooks: RoleHooks;
+  /** Told Raft's latencies when this node is a manager (the daemon's metrics). */
+  raftObserver?: ConsensusObserver;
 }
 
 export class NodeRoles {
@@ -133,6 +136,7 @@ export class NodeRoles {
       tls: credentials,
       raftTickMs: this.o.cfg.raftTickMs,
       onFatal: (err) => this.o.hooks.fatal(err),
+      raftObserver: this.o.raftObserver,
       managers: () => {
         const live = this.o.hooks.state();
         return live ? [live.advertiseAddr] : [];

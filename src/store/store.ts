@@ -46,6 +46,13 @@ export interface WriteTx extends ReadTx {
   delete(kind: Kind, id: string): void;
 }
 
+/** Where transaction latencies go (swarm_store_read_tx/write_tx_latency_seconds); time comes in through `now` (ms). */
+export interface StoreTimer {
+  now(): number;
+  readTx(ms: number): void;
+  writeTx(ms: number): void;
+}
+
 /**
  * The in-memory cluster state of a manager: one table per kind with indexes, transactions, watches,
  * snapshot and restore. It is pure: durability and replication are the Proposer's job.
@@ -58,10 +65,17 @@ export class MemoryStore {
   private writeChain: Promise<unknown> = Promise.resolve();
   private appliedIndex = 0;
 
+  private timer: StoreTimer | undefined;
+
   constructor(private proposer: Proposer) {}
 
   setProposer(p: Proposer): void {
     this.proposer = p;
+  }
+
+  /** Times every read and write transaction from now on (the daemon's metrics); undefined stops it. */
+  setTimer(t: StoreTimer | undefined): void {
+    this.timer = t;
   }
 
   get index(): number {
@@ -70,7 +84,18 @@ export class MemoryStore {
 
   view<T>(fn: (tx: ReadTx) => T): T {
     const { peek: _peek, ...r } = this.reader(EMPTY_OVERLAY);
-    return fn(r);
+    return this.timedRead(() => fn(r));
+  }
+
+  private timedRead<T>(run: () => T): T {
+    const t = this.timer;
+    if (!t) return run();
+    const started = t.now();
+    try {
+      return run();
+    } finally {
+      t.readTx(t.now() - started);
+    }
   }
 
   /**
@@ -80,7 +105,8 @@ export class MemoryStore {
    * kept for a while is a consistent, possibly outdated, version. Take `view` for anything else.
    */
   read<T>(fn: (tx: ReadTx) => T): T {
-    return fn(this.sharedReader());
+    const r = this.sharedReader();
+    return this.timedRead(() => fn(r));
   }
 
   private sharedReader(): ReadTx {
@@ -112,11 +138,15 @@ export class MemoryStore {
    */
   update<T>(fn: (tx: WriteTx) => T): Promise<T> {
     const run = async (): Promise<T> => {
+      const t = this.timer;
+      const started = t?.now() ?? 0;
       const overlay = new Map<string, Change>();
       const tx = this.writer(overlay);
       const result = fn(tx);
       const changes = [...overlay.values()];
       if (changes.length > 0) await this.proposer.propose(changes);
+      // as swarmkit's write_tx latency: the transaction and its proposal, committed and applied
+      t?.writeTx(t.now() - started);
       return result;
     };
     const p = this.writeChain.then(run, run);

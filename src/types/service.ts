@@ -53,11 +53,19 @@ export interface Endpoint {
   VirtualIPs?: { NetworkID: string; Addr: string }[];
 }
 
+/** A job's run: the iteration its tasks belong to, and when that iteration started (Engine API `JobStatus`). */
+export interface JobStatus {
+  JobIteration: { Index: number };
+  LastExecution?: string;
+}
+
 export interface Service extends Meta {
   Spec: ServiceSpec;
   PreviousSpec?: ServiceSpec;
   Endpoint: Endpoint;
   UpdateStatus?: UpdateStatus;
+  /** Set on job services only (replicated-job, global-job). */
+  JobStatus?: JobStatus;
   /** Internal, never shown by the API. */
   internal: ServiceInternal;
 }
@@ -70,5 +78,16 @@ export interface ServiceInternal {
 }
 
 export const isGlobal = (s: { Spec: ServiceSpec }): boolean => !!s.Spec.Mode.Global;
+export const isReplicatedJob = (s: { Spec: ServiceSpec }): boolean => !!s.Spec.Mode.ReplicatedJob;
+export const isGlobalJob = (s: { Spec: ServiceSpec }): boolean => !!s.Spec.Mode.GlobalJob;
+/** Jobs run their tasks to completion (desired state COMPLETE) instead of keeping them running. */
+export const isJob = (s: { Spec: ServiceSpec }): boolean => isReplicatedJob(s) || isGlobalJob(s);
+/** One task per eligible node: global services and global jobs. */
+export const isPerNode = (s: { Spec: ServiceSpec }): boolean => isGlobal(s) || isGlobalJob(s);
+/** The mode's name as `docker service ls --filter mode=` spells it. */
+export const modeName = (m: ServiceMode): 'replicated' | 'global' | 'replicated-job' | 'global-job' =>
+  m.Global ? 'global' : m.ReplicatedJob ? 'replicated-job' : m.GlobalJob ? 'global-job' : 'replicated';
+/** The job iteration a job service is on (0 before its first run is recorded). */
+export const jobIterationOf = (s: { JobStatus?: JobStatus }): number => s.JobStatus?.JobIteration.Index ?? 0;
 export const isReplicated = (s: { Spec: ServiceSpec }): boolean => !!s.Spec.Mode.Replicated;
 export const replicasOf = (s: { Spec: ServiceSpec }): number => s.Spec.Mode.Replicated?.Replicas ?? 1;

@@ -9,7 +9,9 @@ import { isoTime } from '../lib/time';
 
 export type SlotKey = string;
 
-export const slotKeyOf = (t: Pick<Task, 'Slot' | 'NodeID'>): SlotKey => (t.Slot !== undefined && t.Slot > 0 ? `slot:${t.Slot}` : `node:${t.NodeID ?? ''}`);
+// Replicated job slots count from 0 (swarmkit's, and the CLI's job progress reads them so), so any Slot
+// present names a slot; global tasks carry none.
+export const slotKeyOf = (t: Pick<Task, 'Slot' | 'NodeID'>): SlotKey => (t.Slot !== undefined && t.Slot >= 0 ? `slot:${t.Slot}` : `node:${t.NodeID ?? ''}`);
 
 /** Groups a service's tasks by slot. */
 export function groupBySlot(tasks: Task[]): Map<SlotKey, Task[]> {
@@ -23,7 +25,7 @@ export function groupBySlot(tasks: Task[]): Map<SlotKey, Task[]> {
   return m;
 }
 
-/** Tasks the cluster still wants running (desired state at most RUNNING). */
+/** Tasks the cluster still wants running (desired state at most RUNNING, or COMPLETE for jobs). */
 export const runnableTasks = (tasks: Task[]): Task[] => tasks.filter((t) => isRunnable(t.DesiredState));
 
 /** True when the task was made from the service's current spec. */
@@ -37,6 +39,8 @@ export function newTask(args: {
   nodeId?: string;
   now: number;
   desiredState?: Task['DesiredState'];
+  /** Jobs: the iteration the task belongs to. */
+  jobIteration?: number;
 }): Task {
   const { id, service, slot, nodeId, now } = args;
   const ts = isoTime(now);
@@ -52,6 +56,7 @@ export function newTask(args: {
     ...(nodeId !== undefined ? { NodeID: nodeId } : {}),
     Status: { Timestamp: ts, State: 'new', Message: STATE_MESSAGE.new ?? 'created' },
     DesiredState: args.desiredState ?? 'running',
+    ...(args.jobIteration !== undefined ? { JobIteration: { Index: args.jobIteration } } : {}),
     internal: { specVersion: service.internal.specVersion, serviceName: service.Spec.Name },
   };
 }

@@ -25,7 +25,11 @@ export const isBefore = (a: TaskState, b: TaskState): boolean => RANK[a] < RANK[
 export const isAtLeast = (a: TaskState, b: TaskState): boolean => RANK[a] >= RANK[b];
 /** A task past RUNNING is done: it will never run again. */
 export const isTerminal = (s: TaskState): boolean => RANK[s] > RANK.running;
-export const isRunnable = (desired: TaskState): boolean => RANK[desired] <= RANK.running;
+/**
+ * The cluster still wants the task to run: desired RUNNING (services) or COMPLETE (jobs: run until the
+ * task exits; swarmkit compares `DesiredState <= COMPLETED` the same way).
+ */
+export const isRunnable = (desired: TaskState): boolean => RANK[desired] <= RANK.complete;
 
 /** The states the agent drives a task through, in order, up to RUNNING. */
 export const AGENT_LADDER: readonly TaskState[] = ['assigned', 'accepted', 'preparing', 'ready', 'starting', 'running'];

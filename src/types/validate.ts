@@ -123,7 +123,15 @@ export function validateServiceSpec(spec: ServiceSpec): void {
   const mode = spec.Mode ?? {};
   const modes = ['Replicated', 'Global', 'ReplicatedJob', 'GlobalJob'].filter((m) => (mode as Record<string, unknown>)[m] !== undefined);
   if (modes.length > 1) throw invalid('service mode: only one mode may be set');
-  if (mode.ReplicatedJob || mode.GlobalJob) throw invalid('service mode: jobs are not supported yet');
+  if (mode.ReplicatedJob) {
+    // swarmkit's validateMode: both counts are unsigned; the daemon defaults them before they get here.
+    for (const [k, v] of Object.entries({ MaxConcurrent: mode.ReplicatedJob.MaxConcurrent, TotalCompletions: mode.ReplicatedJob.TotalCompletions })) {
+      if (v === undefined) continue;
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw invalid(`${k} must be an integer, got ${JSON.stringify(v)}`);
+      if (v < 0) throw invalid(`${k} must be non-negative`);
+      if (v > MAX_REPLICAS) throw invalid(`${k} must be at most ${MAX_REPLICAS}, got ${v}`);
+    }
+  }
   if (mode.Replicated) {
     const n = mode.Replicated.Replicas ?? 1;
     // The API edge refuses a non-integer by its JSON type; a spec from an older log may still hold one.
@@ -131,7 +139,7 @@ export function validateServiceSpec(spec: ServiceSpec): void {
     if (n < 0) throw invalid('Number of replicas must be non-negative');
     if (n > MAX_REPLICAS) throw invalid(`Number of replicas must be at most ${MAX_REPLICAS}, got ${n}`);
   }
-  if (mode.Global && t.Placement?.MaxReplicas) throw invalid('ContainerSpec: MaxReplicas can be used only with replicated mode');
+  if ((mode.Global || mode.GlobalJob) && t.Placement?.MaxReplicas) throw invalid('ContainerSpec: MaxReplicas can be used only with replicated mode');
   validateUpdateConfig(spec.UpdateConfig, 'UpdateConfig');
   validateUpdateConfig(spec.RollbackConfig, 'RollbackConfig');
   for (const p of spec.EndpointSpec?.Ports ?? []) {
@@ -171,6 +179,11 @@ export function normalizeServiceSpec(spec: ServiceSpec): ServiceSpec {
   const s = structuredClone(spec);
   if (!s.Mode || Object.keys(s.Mode).length === 0) s.Mode = { Replicated: { Replicas: 1 } };
   if (s.Mode.Replicated && s.Mode.Replicated.Replicas === undefined) s.Mode.Replicated.Replicas = 1;
+  // The daemon's defaults (daemon/cluster/convert): MaxConcurrent 1, TotalCompletions = MaxConcurrent.
+  if (s.Mode.ReplicatedJob) {
+    const maxConcurrent = s.Mode.ReplicatedJob.MaxConcurrent ?? 1;
+    s.Mode.ReplicatedJob = { MaxConcurrent: maxConcurrent, TotalCompletions: s.Mode.ReplicatedJob.TotalCompletions ?? maxConcurrent };
+  }
   if (!s.Labels) s.Labels = {};
   if (!s.TaskTemplate.ForceUpdate) s.TaskTemplate.ForceUpdate = 0;
   if (!s.EndpointSpec) s.EndpointSpec = { Mode: 'vip' };

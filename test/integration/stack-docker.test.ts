@@ -4,7 +4,8 @@
 // compose file on three hosts (network namespaces, an engine each, docker runtime): 6 replicas
 // spread over the hosts with their limits in the engines, port 3000 answered on every host through
 // the routing mesh, the named volume on the host that runs mongo, stack ls/services/ps, a redeploy
-// that changes one service only, --prune, --resolve-image never, and stack rm leaving no service or
+// that changes one service only, --prune, --resolve-image never, the file's secret and config read inside a
+// task on every host, and stack rm leaving no service, secret, config or
 // network (volumes stay, as with Docker).
 // Needs root, dockerd and docker-registry: runs under CI=true, skips elsewhere with the reason.
 import assert from 'node:assert/strict';
@@ -19,6 +20,7 @@ import { TestRegistry, registryTestOptions } from '../harness/registry';
 
 const STACK = 'stackdemo';
 const NS_LABEL = 'com.docker.stack.namespace';
+const SECRET = `pw-${process.pid}-${Date.now()}`;
 
 /**
  * Seed 004's compose file: its images from the local registry (REG), `mongo` a busybox stand-in,
@@ -55,6 +57,11 @@ function composeFile(reg: string, opts: { mongoEnv?: string; withMongo?: boolean
     '    ports:',
     "      - '3000:3000'",
     ...(opts.withMongo === false ? [] : ['    depends_on: [mongo]']),
+    '    secrets:',
+    '      - db_password',
+    '    configs:',
+    '      - source: app_conf',
+    '        target: /app.conf',
     '    deploy:',
     '      replicas: 6',
     '      update_config:',
@@ -70,6 +77,14 @@ function composeFile(reg: string, opts: { mongoEnv?: string; withMongo?: boolean
     '',
     'volumes:',
     '  mongo_data: {}',
+    '',
+    // files relative to the compose file, as the CLI reads them (written in before())
+    'secrets:',
+    '  db_password:',
+    '    file: ./db_password.txt',
+    'configs:',
+    '  app_conf:',
+    '    file: ./app.conf',
     '',
   ].join('\n');
 }
@@ -97,6 +112,8 @@ describe('seed 004: docker stack deploy of a compose file on three hosts (docker
   before(async () => {
     hs = await TestHosts.up({ count: 3, registryOnBridge: true });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-stack-'));
+    fs.writeFileSync(path.join(dir, 'db_password.txt'), SECRET);
+    fs.writeFileSync(path.join(dir, 'app.conf'), 'listen=3000\n');
     reg = await TestRegistry.start({ host: hs.bridgeIp });
     for (const [id, h] of await hs.swarmOfWorkers()) nodeHost.set(id, h);
     for (const image of ['nodejs', 'mongo']) {
@@ -117,6 +134,8 @@ describe('seed 004: docker stack deploy of a compose file on three hosts (docker
     assert.match(r.stdout, new RegExp(`Creating network ${STACK}_default\\n`));
     assert.match(r.stdout, new RegExp(`Creating service ${STACK}_nodejs\\n`));
     assert.match(r.stdout, new RegExp(`Creating service ${STACK}_mongo\\n`));
+    assert.match(r.stdout, new RegExp(`Creating secret ${STACK}_db_password\\n`));
+    assert.match(r.stdout, new RegExp(`Creating config ${STACK}_app_conf\\n`));
 
     const net = JSON.parse(cliOk(['network', 'inspect', `${STACK}_default`]).stdout)[0];
     assert.equal(net.Driver, 'overlay');
@@ -140,6 +159,12 @@ describe('seed 004: docker stack deploy of a compose file on three hosts (docker
       const hc = JSON.parse(engineOk(h, ['inspect', '--format', '{{json .HostConfig}}', containerOf(h, t.ID)]));
       assert.equal(hc.NanoCpus, 100_000_000, `${h.name}: cpus 0.1`);
       assert.equal(hc.Memory, 1024 ** 3, `${h.name}: memory 1G`);
+    }
+    // the stack's secret and config, inside a task on each host
+    for (const h of hs.hosts) {
+      const t = app.find((x) => nodeHost.get(x.NodeID!) === h)!;
+      assert.equal(engineOk(h, ['exec', containerOf(h, t.ID), 'cat', '/run/secrets/db_password']), SECRET, `secret in ${h.name}'s task`);
+      assert.equal(engineOk(h, ['exec', containerOf(h, t.ID), 'cat', '/app.conf']), 'listen=3000\n', `config in ${h.name}'s task`);
     }
 
     // the routing mesh: every host answers on 3000
@@ -212,6 +237,10 @@ describe('seed 004: docker stack deploy of a compose file on three hosts (docker
     const r = cliOk(['stack', 'rm', STACK]);
     assert.match(r.stdout, new RegExp(`Removing service ${STACK}_nodejs\\n`));
     assert.match(r.stdout, new RegExp(`Removing network ${STACK}_default\\n`));
+    assert.match(r.stdout, new RegExp(`Removing secret ${STACK}_db_password\\n`));
+    assert.match(r.stdout, new RegExp(`Removing config ${STACK}_app_conf\\n`));
+    assert.equal(cliOk(['secret', 'ls', '-q']).stdout.trim(), '');
+    assert.equal(cliOk(['config', 'ls', '-q']).stdout.trim(), '');
     assert.equal(cliOk(['service', 'ls', '-q', '--filter', `label=${NS_LABEL}=${STACK}`]).stdout.trim(), '');
     assert.equal(cliOk(['network', 'ls', '-q', '--filter', `label=${NS_LABEL}=${STACK}`]).stdout.trim(), '');
     assert.equal(cliOk(['stack', 'ls']).stdout.trim(), 'NAME      SERVICES');

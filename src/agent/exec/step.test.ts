@@ -208,3 +208,8 @@ test('stopGraceMs and hasHealthTest', () => {
   assert.equal(hasHealthTest(['NONE']), false);
   assert.equal(hasHealthTest(['CMD', 'true']), true);
 });
+
+test('golden: desired complete (a job task) runs like running and reports its exit', () => {
+  assert.deepEqual(drive('complete', { exit: { exitCode: 0 } }).slice(-4), ['report -> running started', 'wait', 'report -> complete finished (exit 0)', 'none']);
+  assert.deepEqual(drive('complete', { exit: { exitCode: 2 } }).slice(-2), ['report -> failed started [task: non-zero exit (2)] (exit 2)', 'none']);
+});

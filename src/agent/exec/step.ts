@@ -122,7 +122,7 @@ export function exitStatus(input: StepInput, exit: { exitCode: number; error?: s
 /**
  * The next step for one task. Rules (swarmkit's):
  *  - a terminal status never changes; with desired REMOVE the runtime object is removed afterwards;
- *  - desired past RUNNING (shutdown, remove, …): stop the runtime (graceful), then report SHUTDOWN;
+ *  - desired past COMPLETE (shutdown, remove, …): stop the runtime (graceful), then report SHUTDOWN;
  *  - a fatal error → REJECTED before STARTING, FAILED after; an exit → COMPLETE (0) or FAILED;
  *  - a health check turning unhealthy stops the container; its exit is reported FAILED with UNHEALTHY_ERR;
  *  - otherwise climb ASSIGNED → ACCEPTED → PREPARING → READY → STARTING → RUNNING, stopping at the
@@ -138,7 +138,8 @@ export function decide(input: StepInput): Step {
     return { action: 'none' };
   }
 
-  if (rank(desired) > rank('running')) {
+  // Desired COMPLETE (a job's task) runs like RUNNING until the task exits by itself.
+  if (rank(desired) > rank('complete')) {
     // Nothing can exist before PREPARING was reported: no runtime call needed.
     if (facts.stopped || isBefore(cur, 'preparing')) return report(status(input, 'shutdown', msg('shutdown')));
     return { action: facts.shutdownFailed ? 'terminate' : 'shutdown' };

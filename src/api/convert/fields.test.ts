@@ -73,3 +73,13 @@ test('registry credentials: the header becomes PullOptions, a body never sets it
   // the stored object is left as it is: the node needs it
   assert.ok((svc.Spec.TaskTemplate.ContainerSpec as { PullOptions?: unknown }).PullOptions);
 });
+
+test('job iterations as Go prints swarm.Version: Index 0 is omitted (`{}`), others kept', () => {
+  const svc = (i: number) => serviceOnWire({ ID: 's', Spec: { Name: 's', TaskTemplate: {} }, JobStatus: { JobIteration: { Index: i }, LastExecution: 't' } }) as unknown as { JobStatus: unknown };
+  assert.deepEqual(svc(0).JobStatus, { JobIteration: {}, LastExecution: 't' });
+  assert.deepEqual(svc(2).JobStatus, { JobIteration: { Index: 2 }, LastExecution: 't' });
+  const task = (i: number) => (taskOnWire({ ID: 't', Spec: {}, JobIteration: { Index: i } }) as unknown as { JobIteration: unknown }).JobIteration;
+  assert.deepEqual(task(0), {});
+  assert.deepEqual(task(1), { Index: 1 });
+  assert.equal('JobIteration' in (taskOnWire({ ID: 't', Spec: {} }) as object), false);
+});

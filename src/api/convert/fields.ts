@@ -110,14 +110,25 @@ function wireServiceSpec(spec: unknown): unknown {
   return tt === spec.TaskTemplate ? spec : { ...spec, TaskTemplate: tt };
 }
 
-/** A service as the Engine API shows it (Spec and PreviousSpec with wire field names). */
+/** A job iteration as Go marshals swarm.Version (`Index` is omitempty): iteration 0 is `{}`, as Docker sends it. */
+const versionOnWire = (v: unknown): unknown => (isObj(v) && v.Index === 0 ? {} : v);
+
+function wireJobStatus(js: unknown): unknown {
+  if (!isObj(js)) return js;
+  const it = versionOnWire(js.JobIteration);
+  return it === js.JobIteration ? js : { ...js, JobIteration: it };
+}
+
+/** A service as the Engine API shows it (Spec and PreviousSpec with wire field names, JobStatus as Go prints it). */
 export function serviceOnWire<T extends object>(s: T): T {
   const o = s as Obj;
   const spec = wireServiceSpec(o.Spec);
   const prev = wireServiceSpec(o.PreviousSpec);
-  if (spec === o.Spec && prev === o.PreviousSpec) return s;
+  const job = wireJobStatus(o.JobStatus);
+  if (spec === o.Spec && prev === o.PreviousSpec && job === o.JobStatus) return s;
   const out: Obj = { ...o, Spec: spec };
   if ('PreviousSpec' in o) out.PreviousSpec = prev;
+  if ('JobStatus' in o) out.JobStatus = job;
   return out as T;
 }
 
@@ -125,5 +136,7 @@ export function serviceOnWire<T extends object>(s: T): T {
 export function taskOnWire<T extends object>(t: T): T {
   const o = t as Obj;
   const spec = wireTaskSpec(o.Spec);
-  return spec === o.Spec ? t : ({ ...o, Spec: spec } as T);
+  const it = versionOnWire(o.JobIteration);
+  if (spec === o.Spec && it === o.JobIteration) return t;
+  return { ...o, Spec: spec, ...('JobIteration' in o ? { JobIteration: it } : {}) } as T;
 }

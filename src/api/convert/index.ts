@@ -6,3 +6,4 @@ export * from './strip';
 export * from './system';
 export * from './fields';
 export * from './networks';
+export * from './route-label';

@@ -2,10 +2,12 @@
 import { CliError } from '../client';
 import type { Ctx } from '../context';
 import { getService, listTasks } from '../context';
-import { convergence, progressLine } from '../format/progress';
+import { convergence, jobProgress, jobProgressLine, progressLine } from '../format/progress';
 
 export async function waitConverged(ctx: Ctx, ref: string, o: { timeoutMs?: number; rollback?: boolean; quiet?: boolean } = {}): Promise<void> {
   const deadline = ctx.now() + (o.timeoutMs ?? 180_000);
+  const first = await getService(ctx, ref);
+  if (first.Spec.Mode.ReplicatedJob || first.Spec.Mode.GlobalJob) return waitJob(ctx, first.ID, deadline, o.quiet);
   let last = '';
   let stable = 0;
   let name = ref;
@@ -26,4 +28,22 @@ export async function waitConverged(ctx: Ctx, ref: string, o: { timeoutMs?: numb
     await ctx.sleep(500);
   }
   throw new CliError(`timed out waiting for service ${name} to converge`);
+}
+
+/** A job runs to completion: follow its current iteration until it is done, as the docker CLI does ("job complete"). */
+async function waitJob(ctx: Ctx, id: string, deadline: number, quiet?: boolean): Promise<void> {
+  let last = '';
+  while (ctx.now() < deadline) {
+    const s = await getService(ctx, id);
+    const p = jobProgress(s, await listTasks(ctx, { service: [s.ID] }));
+    const line = jobProgressLine(p);
+    if (line !== last && !quiet) ctx.out.write(line);
+    last = line;
+    if (p.done) {
+      if (!quiet) ctx.out.write('job complete\n');
+      return;
+    }
+    await ctx.sleep(500);
+  }
+  throw new CliError(`timed out waiting for job ${id} to complete`);
 }

@@ -6,7 +6,7 @@ import { getService, listTasks, nodeNameMap } from '../context';
 import { Demuxer, LineSplitter, logPrefix, parseLogLine } from '../format/logs';
 import { prettyService } from '../format/pretty';
 import { convergence } from '../format/progress';
-import { formatServiceTable, type ApiService } from '../format/services';
+import { formatServiceTable, type ApiService, type ServiceCounts } from '../format/services';
 import { createSpec, SpecError, updateSpec, type SpecFlags, type UpdateFlags } from '../format/spec';
 import { formatTaskTable, type ApiTask } from '../format/tasks';
 import { waitConverged } from './progress';
@@ -41,10 +41,10 @@ export async function ls(ctx: Ctx, o: { quiet?: boolean }): Promise<void> {
     for (const s of services) ctx.out.write(s.ID + '\n');
     return;
   }
-  const counts = new Map<string, { running: number; desired: number }>();
+  const counts = new Map<string, ServiceCounts>();
   let tasks: ApiTask[] | undefined;
   for (const s of services) {
-    if (s.ServiceStatus) counts.set(s.ID, { running: s.ServiceStatus.RunningTasks, desired: s.ServiceStatus.DesiredTasks });
+    if (s.ServiceStatus) counts.set(s.ID, { running: s.ServiceStatus.RunningTasks, desired: s.ServiceStatus.DesiredTasks, completed: s.ServiceStatus.CompletedTasks ?? 0 });
     else {
       tasks ??= await ctx.api.get<ApiTask[]>('/tasks');
       const c = convergence(s, tasks);
@@ -221,6 +221,7 @@ function specOptions(c: Command, update: boolean): Command {
   c.option('-d, --detach', 'Exit immediately instead of waiting for the service to converge')
     .option('-q, --quiet', 'Suppress progress output')
     .option('--replicas <n>', 'Number of tasks')
+    .option('--max-concurrent <n>', 'Number of job tasks to run concurrently (default equal to --replicas)')
     .option('-w, --workdir <dir>', 'Working directory inside the container')
     .option('-u, --user <user>', 'Username or UID (format: <name|uid>[:<group|gid>])')
     .option('--hostname <name>', 'Container hostname')
@@ -268,7 +269,7 @@ function specOptions(c: Command, update: boolean): Command {
       .option('--rollback', 'Rollback to previous specification');
   } else {
     c.option('--name <name>', 'Service name')
-      .option('--mode <mode>', 'Service mode ("replicated", "global")', 'replicated')
+      .option('--mode <mode>', 'Service mode ("replicated", "global", "replicated-job", "global-job")', 'replicated')
       .option('-e, --env <env>', 'Set environment variables', collect)
       .option('-l, --label <label>', 'Service labels', collect)
       .option('--container-label <label>', 'Container labels', collect)

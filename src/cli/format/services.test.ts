@@ -30,3 +30,17 @@ test('service ls: short IDs, modes, replicas, image without digest, ports', () =
   ].join('\n');
   assert.equal(formatServiceTable(services, counts), want);
 });
+
+test('service ls: jobs show their run as the docker CLI does', () => {
+  const services = [
+    svc('aaaaaaaaaaaaaaaaaaaaaaaaa', 'batch', { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 5 } }, 'busybox'),
+    svc('bbbbbbbbbbbbbbbbbbbbbbbbb', 'everywhere', { GlobalJob: {} }, 'busybox'),
+  ];
+  const counts = new Map([
+    ['aaaaaaaaaaaaaaaaaaaaaaaaa', { running: 2, desired: 2, completed: 3 }],
+    ['bbbbbbbbbbbbbbbbbbbbbbbbb', { running: 1, desired: 1, completed: 2 }],
+  ]);
+  const rows = formatServiceTable(services, counts).split('\n');
+  assert.match(rows[1]!, /batch\s+replicated job\s+2\/2 \(3\/5 completed\)\s+busybox/);
+  assert.match(rows[2]!, /everywhere\s+global job\s+1\/1 \(2\/3 completed\)\s+busybox/);
+});

@@ -15,13 +15,29 @@ export function serviceModeText(s: ApiService): string {
   return 'replicated';
 }
 
-/** REPLICAS: `running/desired` (`3/3`); Docker adds `(max N per node)` when set. */
-export function replicasText(s: ApiService, running: number, desired: number): string {
+export interface ServiceCounts {
+  running: number;
+  desired: number;
+  /** Jobs: tasks of the current iteration that completed. */
+  completed?: number;
+}
+
+/**
+ * REPLICAS: `running/desired` (`3/3`); Docker adds `(max N per node)` when set. Jobs show their run
+ * instead (the docker CLI's formatter): `running/desired (completed/total completed)`, total being
+ * TotalCompletions, or for a global job the tasks still to complete plus those completed.
+ */
+export function replicasText(s: ApiService, c: ServiceCounts): string {
+  const { running, desired } = c;
+  const completed = c.completed ?? 0;
+  const m = s.Spec.Mode;
+  if (m.ReplicatedJob) return `${running}/${desired} (${completed}/${m.ReplicatedJob.TotalCompletions ?? 0} completed)`;
+  if (m.GlobalJob) return `${running}/${desired} (${completed}/${desired + completed} completed)`;
   const max = s.Spec.TaskTemplate.Placement?.MaxReplicas;
   return `${running}/${desired}${max ? ` (max ${max} per node)` : ''}`;
 }
 
-export function formatServiceTable(services: readonly ApiService[], counts: Map<string, { running: number; desired: number }>): string {
+export function formatServiceTable(services: readonly ApiService[], counts: Map<string, ServiceCounts>): string {
   const sorted = [...services].sort((a, b) => (a.Spec.Name < b.Spec.Name ? -1 : a.Spec.Name > b.Spec.Name ? 1 : 0));
   const rows = sorted.map((s) => {
     const c = counts.get(s.ID) ?? { running: 0, desired: 0 };
@@ -29,7 +45,7 @@ export function formatServiceTable(services: readonly ApiService[], counts: Map<
       truncId(s.ID),
       s.Spec.Name,
       serviceModeText(s),
-      replicasText(s, c.running, c.desired),
+      replicasText(s, c),
       imageNoDigest(s.Spec.TaskTemplate.ContainerSpec?.Image ?? ''),
       formatServicePorts(s.Endpoint?.Ports),
     ];

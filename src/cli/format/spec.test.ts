@@ -34,7 +34,12 @@ test('service create: policies, resources, placement, update config', () => {
 });
 
 test('bad flags give Docker-like messages', () => {
-  assert.throws(() => createSpec('i', [], { mode: 'global', replicas: '2' }), (e: unknown) => e instanceof SpecError && /replicas can only be used with replicated mode/.test(e.message));
+  assert.throws(() => createSpec('i', [], { mode: 'global', replicas: '2' }), (e: unknown) => e instanceof SpecError && /replicas can only be used with replicated or replicated-job mode/.test(e.message));
+  // jobs: --replicas is TotalCompletions, --max-concurrent defaults to it
+  assert.deepEqual(createSpec('i', [], { mode: 'replicated-job', replicas: '5', maxConcurrent: '2' }).Mode, { ReplicatedJob: { TotalCompletions: 5, MaxConcurrent: 2 } });
+  assert.deepEqual(createSpec('i', [], { mode: 'replicated-job', replicas: '3' }).Mode, { ReplicatedJob: { TotalCompletions: 3, MaxConcurrent: 3 } });
+  assert.deepEqual(createSpec('i', [], { mode: 'global-job' }).Mode, { GlobalJob: {} });
+  assert.throws(() => createSpec('i', [], { mode: 'replicated', maxConcurrent: '2' }), /max-concurrent can only be used with replicated-job mode/);
   assert.throws(() => createSpec('i', [], { mode: 'x' }), /Unknown mode: x, only replicated and global supported/);
   assert.throws(() => createSpec('i', [], { restartDelay: '5' }), /invalid duration/);
 });

@@ -7,6 +7,8 @@ import { parseCpus, parseMemory } from './units';
 export interface SpecFlags {
   name?: string;
   replicas?: string;
+  /** replicated-job: tasks run at once (default: --replicas). */
+  maxConcurrent?: string;
   mode?: string;
   env?: string[];
   label?: string[];
@@ -207,9 +209,15 @@ export function applySpecFlags(spec: ServiceSpec, f: SpecFlags): ServiceSpec {
   const reservations = resOf(f.reserveCpu, f.reserveMemory, tt.Resources?.Reservations);
   if (limits || reservations) tt.Resources = { ...(limits ? { Limits: limits } : {}), ...(reservations ? { Reservations: reservations } : {}) };
   if (f.maxReplicas !== undefined) tt.Placement = { ...(tt.Placement ?? {}), MaxReplicas: uint(f.maxReplicas, 'replicas-max-per-node') };
+  // The docker CLI's texts (cli/command/service/opts.go): a job's --replicas is its TotalCompletions.
   if (f.replicas !== undefined) {
-    if (!spec.Mode.Replicated) throw new SpecError('replicas can only be used with replicated mode');
-    spec.Mode.Replicated.Replicas = uint(f.replicas, 'replicas');
+    if (spec.Mode.Replicated) spec.Mode.Replicated.Replicas = uint(f.replicas, 'replicas');
+    else if (spec.Mode.ReplicatedJob) spec.Mode.ReplicatedJob.TotalCompletions = uint(f.replicas, 'replicas');
+    else throw new SpecError('replicas can only be used with replicated or replicated-job mode');
+  }
+  if (f.maxConcurrent !== undefined) {
+    if (!spec.Mode.ReplicatedJob) throw new SpecError('max-concurrent can only be used with replicated-job mode');
+    spec.Mode.ReplicatedJob.MaxConcurrent = uint(f.maxConcurrent, 'max-concurrent');
   }
   if (f.endpointMode !== undefined) {
     if (f.endpointMode !== 'vip' && f.endpointMode !== 'dnsrr') throw new SpecError(`invalid endpoint mode: ${f.endpointMode}`);
@@ -225,8 +233,8 @@ export function applySpecFlags(spec: ServiceSpec, f: SpecFlags): ServiceSpec {
 /** The spec `service create [flags] IMAGE [ARG...]` sends: arguments after IMAGE are ContainerSpec.Args. */
 export function createSpec(image: string, args: readonly string[], f: SpecFlags): ServiceSpec {
   const mode = f.mode ?? 'replicated';
-  if (mode !== 'replicated' && mode !== 'global') throw new SpecError(`Unknown mode: ${mode}, only replicated and global supported`);
-  if (mode === 'global' && f.replicas !== undefined) throw new SpecError('replicas can only be used with replicated mode');
+  const modes: Record<string, ServiceSpec['Mode']> = { replicated: { Replicated: { Replicas: 1 } }, global: { Global: {} }, 'replicated-job': { ReplicatedJob: {} }, 'global-job': { GlobalJob: {} } };
+  if (!modes[mode]) throw new SpecError(`Unknown mode: ${mode}, only replicated and global supported`);
   const spec: ServiceSpec = {
     Name: f.name ?? '',
     Labels: kvMap(f.label),
@@ -243,10 +251,14 @@ export function createSpec(image: string, args: readonly string[], f: SpecFlags)
       },
       ...(f.network?.length ? { Networks: f.network.map((n) => ({ Target: n })) } : {}),
     },
-    Mode: mode === 'global' ? { Global: {} } : { Replicated: { Replicas: 1 } },
+    Mode: modes[mode]!,
     EndpointSpec: { Mode: 'vip', ...(f.publish?.length ? { Ports: f.publish.map(parsePublish) } : {}) },
   };
-  return applySpecFlags(spec, f);
+  const out = applySpecFlags(spec, f);
+  // the CLI's job default: as many at once as completions asked for
+  const job = out.Mode.ReplicatedJob;
+  if (job && job.MaxConcurrent === undefined && job.TotalCompletions !== undefined) job.MaxConcurrent = job.TotalCompletions;
+  return out;
 }
 
 export function spreadPref(v: string): { Spread: { SpreadDescriptor: string } } {

@@ -1,6 +1,6 @@
 // Public surface of the consensus driver (see docs/design/consensus.md).
 export { RaftConsensus } from './raft-consensus';
-export type { RaftConsensusOptions, Timers, ConsensusLogger } from './options';
+export type { RaftConsensusOptions, Timers, ConsensusLogger, ConsensusObserver } from './options';
 export type { RaftMember } from './codec';
 export type { MemberStatus, Reachability } from './membership';
 export { keepsQuorumWithout } from './membership';

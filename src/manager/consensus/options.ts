@@ -45,6 +45,16 @@ export interface RaftConsensusOptions {
    * the daemon stops cleanly rather than serve as a manager whose Raft is gone.
    */
   onFatal?: (err: Error) => void;
+  /** Told how long proposals and snapshots took (the daemon's metrics); absent: nothing is timed. */
+  observer?: ConsensusObserver;
+}
+
+/** Latencies the driver reports as they happen (swarm_raft_transaction/snapshot_latency_seconds). */
+export interface ConsensusObserver {
+  /** A proposal of this member's was committed and applied here, `seconds` after it was proposed. */
+  proposalApplied(seconds: number): void;
+  /** A snapshot was written and the log compacted, `seconds` after it was started. */
+  snapshotWritten(seconds: number): void;
 }
 
 export const silentLogger: ConsensusLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };

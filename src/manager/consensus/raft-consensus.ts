@@ -14,7 +14,7 @@ import { ReadyLoop, type DriverState, type SnapshotPolicy } from './ready-loop';
 import { RaftDiskStorage, type DiskState } from './storage';
 import type { JoinResponse, RaftServiceTarget, RaftTransport, RaftTransportSink } from './transport-types';
 import { forceNewClusterState } from './force-new-cluster';
-import { defaultRng, defaultTimers, silentLogger, type ConsensusLogger, type RaftConsensusOptions, type Timers } from './options';
+import { defaultRng, defaultTimers, silentLogger, type ConsensusLogger, type ConsensusObserver, type RaftConsensusOptions, type Timers } from './options';
 import { ReadWaiters } from './read-waiters';
 import { LeaderWatch, campaignSlot } from './leader-watch';
 
@@ -27,6 +27,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   private readonly rng: Rng;
   private readonly log: ConsensusLogger;
   private readonly onFatal?: (err: Error) => void;
+  private readonly observer?: ConsensusObserver;
   readonly tickMs: number;
   readonly electionTick: number;
   private readonly heartbeatTick: number;
@@ -60,6 +61,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     this.rng = opts.rng ?? defaultRng;
     this.log = opts.logger ?? silentLogger;
     this.onFatal = opts.onFatal;
+    this.observer = opts.observer;
     this.tickMs = opts.tickMs ?? 1000;
     this.electionTick = opts.electionTick ?? 10;
     this.heartbeatTick = opts.heartbeatTick ?? 1;
@@ -230,6 +232,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
         log: this.log,
         snapshotPolicy: () => this.snapshotPolicy,
         openedAt,
+        observer: this.observer,
       },
       {
         state: () => this.state,
@@ -308,7 +311,11 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   propose(changes: Change[]): Promise<void> {
     const data = encodeChanges(changes);
     if (data.length > MAX_TRANSACTION_BYTES) return Promise.reject(requestTooLarge());
-    return this.proposeData(data, (d) => this.rn.propose(d));
+    const applied = this.proposeData(data, (d) => this.rn.propose(d));
+    const observer = this.observer;
+    if (!observer) return applied;
+    const started = performance.now();
+    return applied.then(() => observer.proposalApplied((performance.now() - started) / 1000));
   }
 
   private proposeData(data: Uint8Array, append: (d: Uint8Array) => number): Promise<void> {

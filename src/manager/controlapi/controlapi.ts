@@ -4,7 +4,8 @@ import type { Clock, Rng } from '../../lib/ports';
 import { isoTime } from '../../lib/time';
 import type { MemoryStore, ReadTx } from '../../store';
 import type { Cluster, Node, NodeSpec, Service, ServiceSpec, SwarmSpec, Task } from '../../types';
-import { isTerminal } from '../../types';
+import { isJob, isTerminal, modeName } from '../../types';
+import { jobCounts } from './core/status';
 import { withDefaults } from './core/defaults';
 import { nodeMatches, serviceMatches, taskMatches, type Filters } from './core/filters';
 import { resolveRef } from './core/resolve';
@@ -125,6 +126,7 @@ export class ControlApi {
   }
 
   private counts(s: Service, tasks: Task[], liveNodes: Set<string>): ServiceStatusCounts {
+    if (isJob(s)) return jobCounts(s, tasks);
     let running = 0;
     let completed = 0;
     let desiredGlobal = 0;
@@ -172,6 +174,8 @@ export class ControlApi {
         UpdatedAt: now,
         Spec: spec,
         Endpoint: { Spec: spec.EndpointSpec ?? { Mode: 'vip' } },
+        // A job starts its first iteration now (swarmkit's CreateService).
+        ...(isJob({ Spec: spec }) ? { JobStatus: { JobIteration: { Index: 0 }, LastExecution: now } } : {}),
         internal: { specVersion: 1 },
       };
       tx.create('service', svc);
@@ -194,7 +198,7 @@ export class ControlApi {
       } else {
         const spec = normalizeServiceSpec(input);
         if (spec.Name !== s.Spec.Name) throw invalidArgument(grpcText('Unimplemented', 'renaming services is not supported'));
-        if (!!spec.Mode.Global !== !!s.Spec.Mode.Global) throw invalidArgument(grpcText('Unimplemented', 'service mode change is not allowed'));
+        if (modeName(spec.Mode) !== modeName(s.Spec.Mode)) throw invalidArgument(grpcText('Unimplemented', 'service mode change is not allowed'));
         resolveServiceNetworks(tx, spec);
         checkPortConflicts(tx, spec, s.ID);
         checkServiceReferences(tx, spec);
@@ -207,6 +211,8 @@ export class ControlApi {
         // As swarmkit: a new spec starts afresh; the update supervisor writes the new status.
         delete s.UpdateStatus;
       }
+      // Any update of a job (rollback too) starts a new iteration: `docker service update --force` reruns it (swarmkit's UpdateService).
+      if (s.JobStatus) s.JobStatus = { JobIteration: { Index: s.JobStatus.JobIteration.Index + 1 }, LastExecution: now };
       s.Endpoint = { ...s.Endpoint, Spec: s.Spec.EndpointSpec ?? { Mode: 'vip' } };
       s.internal = { specVersion: s.internal.specVersion + 1, previousSpecVersion: s.internal.specVersion };
       s.UpdatedAt = now;

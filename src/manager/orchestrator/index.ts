@@ -4,3 +4,4 @@ export { RestartSupervisor } from './restart';
 export { TaskReaper } from './reaper';
 export { ConstraintEnforcer } from './enforcer';
 export type { LoopDeps } from './loop';
+export { JobsOrchestrator } from './jobs';

@@ -55,6 +55,25 @@ export function applyMutations(tx: WriteTx, muts: readonly Mutation[]): void {
   }
 }
 
+/**
+ * One reconcile pass per service, each its own store write: `decide` reads the service in the write
+ * transaction and returns the mutations (undefined: nothing to do). Returns the services whose pass hit
+ * MAX_TASKS_PER_PASS and need another one.
+ */
+export async function reconcilePasses(store: MemoryStore, serviceIds: readonly string[], decide: (tx: WriteTx, serviceId: string) => Mutation[] | undefined): Promise<string[]> {
+  const capped: string[] = [];
+  for (const sid of serviceIds) {
+    const hit = await store.update((tx) => {
+      const muts = decide(tx, sid);
+      if (!muts) return false;
+      applyMutations(tx, muts);
+      return muts.length >= MAX_TASKS_PER_PASS;
+    });
+    if (hit) capped.push(sid);
+  }
+  return capped;
+}
+
 /** Marks every task of services that no longer exist for removal (one write per service). */
 export async function removeTasksOfDeletedServices(store: MemoryStore, serviceIds: readonly string[], now: () => number): Promise<void> {
   for (const sid of serviceIds) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { MemoryStore, immediateStore } from '../../store';
 import { SeededRng, type Clock } from '../../lib/ports';
 import { defaultSwarmSpec, type Cluster, type Task } from '../../types';
-import { ReplicatedOrchestrator, GlobalOrchestrator, RestartSupervisor, TaskReaper, ConstraintEnforcer } from './index';
+import { ReplicatedOrchestrator, GlobalOrchestrator, JobsOrchestrator, RestartSupervisor, TaskReaper, ConstraintEnforcer } from './index';
 import { mkNode, mkService, mkTask } from './core/testkit';
 import { waitFor } from '../../testing/wait';
 
@@ -139,5 +139,37 @@ test('ConstraintEnforcer: a node losing a label rejects its tasks', async () => 
     await waitFor('rejected', () => store.view((tx) => tx.get('task', 't'))?.Status.State === 'rejected');
   } finally {
     await e.stop();
+  }
+});
+
+test('JobsOrchestrator: a completed task makes room for the next; a new iteration retires the old one; a poisoned job spec is not run', async () => {
+  const store = immediateStore();
+  const o = new JobsOrchestrator({ store, clock, rng: new SeededRng(3) });
+  o.start();
+  try {
+    await store.update((tx) => tx.create('service', mkService('j', { mode: { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 3 } } })));
+    await waitFor('2 tasks', () => tasksOf(store, 'j').length === 2);
+    const complete = async (id: string) =>
+      store.update((tx) => {
+        const t = tx.get('task', id)!;
+        tx.update('task', { ...t, Status: { ...t.Status, State: 'complete' } });
+      });
+    await complete(tasksOf(store, 'j')[0]!.ID);
+    await waitFor('the third task', () => tasksOf(store, 'j').length === 3);
+    assert.deepEqual(tasksOf(store, 'j').map((t) => t.Slot).sort(), [0, 1, 2]);
+    for (const t of tasksOf(store, 'j')) if (t.Status.State !== 'complete') await complete(t.ID);
+    await store.update((tx) => {
+      const cur = tx.get('service', 'j')!;
+      cur.JobStatus = { JobIteration: { Index: 1 } };
+      cur.internal.specVersion++;
+      tx.update('service', cur);
+    });
+    await waitFor('iteration 1 starts', () => tasksOf(store, 'j').filter((t) => t.JobIteration?.Index === 1).length === 2);
+    assert.ok(tasksOf(store, 'j').filter((t) => t.JobIteration?.Index === 0).every((t) => t.DesiredState === 'shutdown'));
+    await store.update((tx) => tx.create('service', mkService('bad', { mode: { ReplicatedJob: { MaxConcurrent: -1, TotalCompletions: 2 } } })));
+    await waitFor('bad marked', () => store.view((tx) => tx.get('service', 'bad')?.UpdateStatus?.Message ?? '').startsWith('invalid service spec, not executed'));
+    assert.equal(tasksOf(store, 'bad').length, 0);
+  } finally {
+    await o.stop();
   }
 });

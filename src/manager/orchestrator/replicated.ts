@@ -2,7 +2,7 @@ import { isGlobal, isReplicated, replicasOf, type Service } from '../../types';
 import type { StoreEvent, WatchFilter } from '../../store';
 import { newId } from '../../lib/ids';
 import { StoreLoop } from '../store-loop';
-import { applyMutations, MAX_TASKS_PER_PASS, removeTasksOfDeletedServices, skipInvalidSpec, type LoopDeps } from './loop';
+import { MAX_TASKS_PER_PASS, reconcilePasses, removeTasksOfDeletedServices, skipInvalidSpec, type LoopDeps } from './loop';
 import { reconcileReplicated } from './core/replicated';
 
 /**
@@ -50,24 +50,15 @@ export class ReplicatedOrchestrator extends StoreLoop<LoopDeps> {
       for (const sid of new Set(orphans.map((t) => t.ServiceID))) deleted.push(sid);
     }
     await removeTasksOfDeletedServices(store, deleted, () => clock.now());
-    let more = false;
-    for (const sid of ids) {
-      const capped = await store.update((tx) => {
-        const service = tx.get('service', sid);
-        if (!service) return false;
-        if (skipInvalidSpec(tx, service, clock.now(), this.deps.logger)) return false;
-        const nodes = new Map(tx.find('node').map((n) => [n.ID, n]));
-        const muts = reconcileReplicated({ service, tasks: tx.tasksByService(sid), nodes, now: clock.now(), newId: () => newId(rng), limit: MAX_TASKS_PER_PASS });
-        applyMutations(tx, muts);
-        return muts.length >= MAX_TASKS_PER_PASS;
-      });
-      // The pass stopped at its bound: the service is looked at again in the next pass.
-      if (capped) {
-        this.dirty.add(sid);
-        more = true;
-      }
-    }
-    if (more) this.kick();
+    const capped = await reconcilePasses(store, ids, (tx, sid) => {
+      const service = tx.get('service', sid);
+      if (!service || skipInvalidSpec(tx, service, clock.now(), this.deps.logger)) return undefined;
+      const nodes = new Map(tx.find('node').map((n) => [n.ID, n]));
+      return reconcileReplicated({ service, tasks: tx.tasksByService(sid), nodes, now: clock.now(), newId: () => newId(rng), limit: MAX_TASKS_PER_PASS });
+    });
+    // A pass stopped at its bound: the service is looked at again in the next pass.
+    for (const sid of capped) this.dirty.add(sid);
+    if (capped.length > 0) this.kick();
     return undefined;
   }
 }

@@ -36,7 +36,8 @@ test('service spec validation uses swarmkit wording', () => {
     [{ TaskTemplate: { ContainerSpec: { Image: 'x' }, Resources: { Reservations: { MemoryBytes: 1024 } } } }, /invalid memory value 1024: Must be at least 4MiB/],
     [{ Labels: { a: { b: 'c' } as unknown as string } }, /labels: value of a must be a string/],
     [{ UpdateConfig: { MaxFailureRatio: 2 } }, /max failure ratio/],
-    [{ Mode: { ReplicatedJob: {} } }, /jobs are not supported/],
+    [{ Mode: { ReplicatedJob: { MaxConcurrent: -1 } } }, /MaxConcurrent must be non-negative/],
+    [{ Mode: { ReplicatedJob: { TotalCompletions: 1.5 } } }, /TotalCompletions must be an integer, got 1.5/],
   ];
   for (const [over, re] of cases) assert.throws(() => validateServiceSpec(spec(over)), re, JSON.stringify(over));
 });
@@ -44,6 +45,9 @@ test('service spec validation uses swarmkit wording', () => {
 test('normalize fills the replicated mode Docker assumes; insertDefaults fills Docker defaults', () => {
   const n = normalizeServiceSpec({ Name: 'x', TaskTemplate: { ContainerSpec: { Image: 'i' } }, Mode: {} });
   assert.deepEqual(n.Mode, { Replicated: { Replicas: 1 } });
+  // the daemon's job defaults: MaxConcurrent 1, TotalCompletions = MaxConcurrent
+  assert.deepEqual(normalizeServiceSpec({ Name: 'x', TaskTemplate: {}, Mode: { ReplicatedJob: {} } }).Mode, { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } });
+  assert.deepEqual(normalizeServiceSpec({ Name: 'x', TaskTemplate: {}, Mode: { ReplicatedJob: { MaxConcurrent: 3 } } }).Mode, { ReplicatedJob: { MaxConcurrent: 3, TotalCompletions: 3 } });
   const d = withDefaults(n);
   assert.deepEqual(d.UpdateConfig, { Parallelism: 1, Delay: 0, FailureAction: 'pause', Monitor: 5e9, MaxFailureRatio: 0, Order: 'stop-first' });
   assert.equal(d.TaskTemplate.RestartPolicy?.Condition, 'any');

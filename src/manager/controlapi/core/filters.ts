@@ -1,4 +1,5 @@
 import type { Labels, Node, Service, Task } from '../../../types';
+import { modeName } from '../../../types';
 
 // The Engine API's list filters. Values of one key are OR-ed; different keys are AND-ed.
 export type Filters = Record<string, string[]>;
@@ -18,7 +19,7 @@ export function serviceMatches(s: Service, f: Filters): boolean {
   return (
     any(f.id, (v) => s.ID.startsWith(v)) &&
     any(f.name, (v) => s.Spec.Name.startsWith(v)) &&
-    any(f.mode, (v) => (v === 'global' ? !!s.Spec.Mode.Global : v === 'replicated' ? !!s.Spec.Mode.Replicated : false)) &&
+    any(f.mode, (v) => v === modeName(s.Spec.Mode)) &&
     allLabels(s.Spec.Labels, f.label)
   );
 }

@@ -1,4 +1,4 @@
-import { isGlobal, isRunnable, isTerminal, newTask, slotKeyOf, type Node, type Service, type Task } from '../../../types';
+import { isJob, isPerNode, isRunnable, isTerminal, jobIterationOf, newTask, slotKeyOf, type Node, type Service, type Task } from '../../../types';
 import { isoTime } from '../../../lib/time';
 import { globalNodeKeeps } from './global';
 import { DEFAULT_RESTART_DELAY_NS, NS_PER_MS, OLD_TASK_TIMEOUT_MS, type IdGen, type Mutation } from './common';
@@ -16,7 +16,9 @@ export const historyKey = (t: Pick<Task, 'ServiceID' | 'Slot' | 'NodeID'>): stri
 /** Applies the restart policy (of the task's own spec) to a task that stopped or lost its node. */
 export function shouldRestart(t: Task, history: SlotRestarts | undefined, now: number): boolean {
   const p = t.Spec.RestartPolicy ?? {};
-  const cond = p.Condition ?? 'any';
+  // A job's task runs to completion: by default only a failure is retried (the CLI's job default).
+  const cond = p.Condition ?? (t.JobIteration ? 'on-failure' : 'any');
+  if (t.JobIteration && t.Status.State === 'complete') return false;
   if (cond === 'none') return false;
   // on-failure: anything but a clean exit counts, including a lost node (swarmkit's reading).
   if (cond === 'on-failure' && t.Status.State === 'complete') return false;
@@ -46,8 +48,12 @@ export interface RestartPlan {
 /** Why a runnable task needs replacing, or null when it does not. */
 export function restartReason(service: Service, t: Task, nodes: ReadonlyMap<string, Node>): 'stopped' | 'node-down' | 'drained' | null {
   if (!isRunnable(t.DesiredState)) return null;
+  if (isJob(service)) {
+    // A job's completed task is done, and an older iteration's tasks are the job orchestrator's.
+    if (t.Status.State === 'complete' || t.JobIteration?.Index !== jobIterationOf(service)) return null;
+  }
   if (isTerminal(t.Status.State)) return 'stopped';
-  if (isGlobal(service) || !t.NodeID) return null; // the global orchestrator handles node changes
+  if (isPerNode(service) || !t.NodeID) return null; // the global orchestrators handle node changes
   const n = nodes.get(t.NodeID);
   if (!n || n.Status.State === 'down') return 'node-down';
   if (n.Spec.Availability === 'drain') return 'drained';
@@ -80,12 +86,15 @@ export function planRestarts(input: RestartInput): RestartPlan {
     }
   }
   const made = new Map<string, number>();
+  const iteration = isJob(service) ? jobIterationOf(service) : undefined;
+  // a job's slot is held only by a task of the current iteration
+  const holds = (o: Task): boolean => isRunnable(o.DesiredState) && (iteration === undefined || o.JobIteration?.Index === iteration);
   for (const { t, reason } of candidates) {
     out.mutations.push({ op: 'update', task: { ...t, DesiredState: 'shutdown', UpdatedAt: isoTime(now) } });
     const key = historyKey(t);
-    if (isGlobal(service) && !globalNodeKeeps(service, t.NodeID ? nodes.get(t.NodeID) : undefined)) continue;
+    if (isPerNode(service) && !globalNodeKeeps(service, t.NodeID ? nodes.get(t.NodeID) : undefined)) continue;
     // another runnable task already holds the slot (start-first update, or a replacement made now)
-    const holder = tasks.some((o) => o.ID !== t.ID && !stopping.has(o.ID) && isRunnable(o.DesiredState) && historyKey(o) === key);
+    const holder = tasks.some((o) => o.ID !== t.ID && !stopping.has(o.ID) && holds(o) && historyKey(o) === key);
     if (holder || made.has(key)) continue;
     const h = history.get(key);
     const times = h && h.specVersion === t.internal.specVersion ? h.times : [];
@@ -95,9 +104,10 @@ export function planRestarts(input: RestartInput): RestartPlan {
     const task = newTask({
       id: newId(),
       service,
-      ...(isGlobal(service) ? { nodeId: t.NodeID } : { slot: t.Slot }),
+      ...(isPerNode(service) ? { nodeId: t.NodeID } : { slot: t.Slot }),
       now,
       desiredState: 'ready',
+      ...(iteration !== undefined ? { jobIteration: iteration } : {}),
     });
     task.internal.delayedStart =
       reason === 'drained'
@@ -143,7 +153,8 @@ export function promoteDelayed(tasks: readonly Task[], byId: ReadonlyMap<string,
     }
     const internal = { ...t.internal };
     delete internal.delayedStart;
-    mutations.push({ op: 'update', task: { ...t, DesiredState: 'running', UpdatedAt: isoTime(now), internal } });
+    // a job's task runs to completion; a service's keeps running
+    mutations.push({ op: 'update', task: { ...t, DesiredState: t.JobIteration ? 'complete' : 'running', UpdatedAt: isoTime(now), internal } });
   }
   return wakeAt === undefined ? { mutations } : { mutations, wakeAt };
 }
