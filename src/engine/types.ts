@@ -74,7 +74,15 @@ export interface HostConfig {
   NetworkMode?: string;
   LogConfig?: { Type: string; Config?: Record<string, string> };
   RestartPolicy?: { Name: string; MaximumRetryCount?: number };
+  /** "80/tcp" → the host ports it is published on (`HostPort: ""`: the engine picks one). */
+  PortBindings?: Record<string, PortBinding[]>;
   [k: string]: unknown;
+}
+
+/** One host address and port a container port is published on. */
+export interface PortBinding {
+  HostIp?: string;
+  HostPort?: string;
 }
 
 export interface ContainerCreateConfig {
@@ -94,6 +102,8 @@ export interface ContainerCreateConfig {
   StopSignal?: string;
   StopTimeout?: number;
   Healthcheck?: HealthcheckConfig;
+  /** "80/tcp" → {}: the ports a container exposes (each published one must be). */
+  ExposedPorts?: Record<string, Record<string, never>>;
   HostConfig?: HostConfig;
   NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointSettings> };
   [k: string]: unknown;
@@ -154,6 +164,8 @@ export interface ContainerInspect {
   State: ContainerState;
   Config: ContainerCreateConfig;
   HostConfig?: HostConfig;
+  /** `Ports`: where the running container's ports are published now ("80/tcp" → bindings; null: exposed only). */
+  NetworkSettings?: { Ports?: Record<string, PortBinding[] | null> | null; [k: string]: unknown };
   [k: string]: unknown;
 }
 

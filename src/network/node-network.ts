@@ -1,9 +1,18 @@
 import type { Logger } from 'pino';
 import type { NetworkAttachment, NodeNetworkView } from '../types';
 import { addrOfCidr } from '../lib/ipam';
-import { DnsServer, parseHostPort, type DnsListener } from './dns';
+import { DnsServer, parseHostPort, type DnsListener, type Upstream } from './dns';
 import { RoutingMesh, type MeshPortStatus, type PublishedPortTable } from './mesh';
 import type { Overlay, PreparedNetworks } from './overlay';
+
+/** What one task's container asks of the node's network layer (the docker runtime's `TaskNetworkNeeds`). */
+export interface TaskNetworkNeeds {
+  attachments: NetworkAttachment[];
+  /** The container publishes host-mode ports: it joins the egress network, where the engine publishes them. */
+  publishesHostPorts: boolean;
+  /** The task's own DNS servers (`--dns`). */
+  dnsServers?: string[];
+}
 
 /**
  * A node's network layer: programs what the dispatcher's network view asks for: the routing mesh
@@ -41,16 +50,33 @@ export class NodeNetwork {
 
   /** For the docker runtime: a task's networks ready on this node before its container is created. */
   readonly taskNetworking = {
-    prepare: async (attachments: NetworkAttachment[]): Promise<PreparedNetworks> => {
+    prepare: async (needs: TaskNetworkNeeds): Promise<PreparedNetworks> => {
       if (!this.overlay) return { networks: new Map() };
-      const prepared = await this.overlay.prepare(attachments);
-      const nameserver = await this.nameserverFor(attachments);
-      return nameserver ? { ...prepared, nameserver } : prepared;
+      const prepared = await this.overlay.prepare(needs.attachments, needs.publishesHostPorts);
+      const nameserver = await this.nameserverFor(needs.attachments);
+      if (!nameserver) return prepared;
+      this.setTaskUpstreams(needs);
+      return { ...prepared, nameserver };
+    },
+    adopted: (needs: TaskNetworkNeeds): void => {
+      if (this.overlay) this.setTaskUpstreams(needs);
     },
     started: (_containerId: string): void => {
       this.overlay?.containerStarted().catch((err: unknown) => this.log.warn({ err }, 'overlay: VIP rules'));
     },
+    released: (attachments: NetworkAttachment[]): void => {
+      for (const addr of taskAddresses(attachments)) this.dns.setClientUpstreams(addr, undefined);
+    },
   };
+
+  /**
+   * Behind the node's DNS the task's own servers answer its non-swarm names (Docker's 127.0.0.11
+   * forwards to them): set for every address of the task, or cleared (an address used before).
+   */
+  private setTaskUpstreams(needs: TaskNetworkNeeds): void {
+    const ups = upstreamsOf(needs.dnsServers ?? []);
+    for (const addr of taskAddresses(needs.attachments)) this.dns.setClientUpstreams(addr, ups);
+  }
 
   apply(view: NodeNetworkView): void {
     this.dns.setRecords(view.names ?? []);
@@ -134,4 +160,22 @@ export class NodeNetwork {
     this.netDns.clear();
     await Promise.all([this.mesh.close(), this.dns.close()]);
   }
+}
+
+/** A task's own addresses on its user networks (the source of its DNS queries to the node). */
+function taskAddresses(attachments: NetworkAttachment[]): string[] {
+  return attachments.filter((a) => !a.Network.Spec.Ingress).flatMap((a) => a.Addresses.map(addrOfCidr));
+}
+
+/** `--dns` servers as upstreams (port 53 unless given); one that is not an address is left out. */
+function upstreamsOf(servers: string[]): Upstream[] | undefined {
+  const out: Upstream[] = [];
+  for (const s of servers) {
+    try {
+      out.push(parseHostPort(s, 53));
+    } catch {
+      /* not an address: the CLI and API refuse these before they get here */
+    }
+  }
+  return out.length ? out : undefined;
 }

@@ -36,10 +36,45 @@ export function stableEqual(a: unknown, b: unknown): boolean {
  * As in swarmkit, when only `Placement` differs and the task's node (pass it as `node`) satisfies
  * the new constraints, the task is not dirty: it may stay where it is.
  */
-export function isTaskDirty(task: Pick<Task, 'Spec'>, service: Pick<Service, 'Spec'>, node?: Node): boolean {
+export function isTaskDirty(task: Pick<Task, 'Spec'> & Partial<Pick<Task, 'Status' | 'internal' | 'NetworksAttachments'>>, service: Pick<Service, 'Spec'>, node?: Node): boolean {
   const want = service.Spec.TaskTemplate;
+  if (hostPortsChanged(task, service) || unreachableIngressPort(task, service)) return true;
   if (stableEqual(task.Spec, want)) return false;
   if (!node || stableEqual(task.Spec.Placement, want.Placement)) return true;
   if (!stableEqual({ ...want, Placement: task.Spec.Placement }, task.Spec)) return true;
   return !nodeMatchesConstraints(taskConstraints(want), node);
+}
+
+/** "tcp/80/8080" per host-mode port (published 0: the engine picks one), sorted. */
+function hostPortKeys(ports: readonly { Protocol?: string; TargetPort?: number; PublishedPort?: number; PublishMode?: string }[] | undefined): string[] {
+  return (ports ?? [])
+    .filter((p) => p.PublishMode === 'host')
+    .map((p) => `${p.Protocol ?? 'tcp'}/${p.TargetPort ?? 0}/${p.PublishedPort ?? 0}`)
+    .sort();
+}
+
+/**
+ * Host-mode ports are bound by the task's container when it is created, so a task allocated with
+ * other host-mode ports than the service now publishes must be replaced to bind them, as swarmkit
+ * replaces a task whose endpoint differs. (Ingress ports are not the task's: the mesh follows them.)
+ * A task not allocated yet (`new`) gets the service's ports when it is.
+ */
+function hostPortsChanged(task: Partial<Pick<Task, 'Status' | 'internal'>>, service: Pick<Service, 'Spec'>): boolean {
+  if (!task.internal || !task.Status || task.Status.State === 'new') return false;
+  const want = hostPortKeys(service.Spec.EndpointSpec?.Ports);
+  const have = hostPortKeys(task.internal.ports);
+  return want.length !== have.length || want.some((k, i) => k !== have[i]);
+}
+
+/**
+ * A port published in ingress mode is reached at the task's `ingress` address (docker runtime; the
+ * process runtime's node ports are handed out with it too). A task allocated while its service
+ * published nothing in ingress mode has no such address and cannot be reached until it is replaced;
+ * a task that has one stays (the mesh follows `--publish-add`/`--publish-rm`). Services cannot publish
+ * in ingress mode without an `ingress` network, so the replacement gets the address.
+ */
+function unreachableIngressPort(task: Partial<Pick<Task, 'Status' | 'internal' | 'NetworksAttachments'>>, service: Pick<Service, 'Spec'>): boolean {
+  if (!task.internal || !task.Status || task.Status.State === 'new') return false;
+  if (!(service.Spec.EndpointSpec?.Ports ?? []).some((p) => (p.PublishMode ?? 'ingress') === 'ingress')) return false;
+  return !(task.NetworksAttachments ?? []).some((a) => a.Network.Spec.Ingress);
 }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor, type TaskJson } from '../harness/daemon';
 import { HOSTS_IMAGE, TestHosts, hostsTestOptions, type TestHost } from '../harness/hosts';
+import { workerSwarm } from '../harness/host-swarm';
 import { httpGet } from '../harness/probes';
 
 type Attached = TaskJson & { NetworksAttachments?: { Network: { ID: string; Spec: { Name: string } }; Addresses: string[] }[] };
@@ -42,11 +43,7 @@ describe('overlay networks across three hosts (docker runtime)', { ...hostsTestO
 
   before(async () => {
     hs = await TestHosts.up({ count: 3 });
-    await Promise.all(hs.hosts.map((h) => h.startShoal()));
-    m().dockerOk(['swarm', 'init', '--advertise-addr', m().ip]);
-    const token = m().dockerOk(['swarm', 'join-token', '-q', 'worker']).trim();
-    for (const i of [2, 3]) hs.host(i).dockerOk(['swarm', 'join', '--token', token, `${m().ip}:2377`]);
-    for (const h of hs.hosts) nodeHost.set(h.dockerOk(['info', '--format', '{{.Swarm.NodeID}}']).trim(), h);
+    for (const [id, h] of await workerSwarm(hs)) nodeHost.set(id, h);
   });
 
   after(async () => {

@@ -87,13 +87,14 @@ export class Overlay {
 
   /**
    * The networks of a task about to be created, made ready on this node (devices and engine network);
-   * returns the engine network name for each network ID.
+   * returns the engine network name for each network ID, and the egress network when the task is on
+   * swarm networks or `withEgress` (a container that publishes host-mode ports).
    */
-  prepare(attachments: NetworkAttachment[]): Promise<PreparedNetworks> {
+  prepare(attachments: NetworkAttachment[], withEgress = false): Promise<PreparedNetworks> {
     return this.serial(async () => {
       this.clean = false;
       const names = new Map<string, string>();
-      const egress = attachments.length ? await this.ensureEgress() : undefined;
+      const egress = attachments.length || withEgress ? await this.ensureEgress() : undefined;
       for (const a of attachments) {
         const known = this.wanted.get(a.Network.ID);
         const e = known ?? entryOfAttachment(a);

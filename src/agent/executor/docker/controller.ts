@@ -1,4 +1,6 @@
 // One task ↔ one engine container, named and labelled as Docker's swarm executor does.
+import fs from 'node:fs';
+import path from 'node:path';
 import { EngineClient, EngineError, timedLines, type ContainerInspect } from '../../../engine';
 import { isKind, notFound, ShoalError } from '../../../lib/errors';
 import type { Task } from '../../../types';
@@ -12,8 +14,8 @@ import {
   type RuntimeStatus,
   type TaskController,
 } from '../types';
-import { containerEndpoints, type TaskNetworking } from './networking';
-import { containerConfig, containerName, endpointSettings, LABEL_TASK_ID, pullReference, splitDigest } from './spec';
+import { containerEndpoints, type TaskNetworking, type TaskNetworkNeeds } from './networking';
+import { containerConfig, containerName, endpointSettings, hostModePorts, LABEL_TASK_ID, needsOwnResolvConf, publishedHostEndpoints, pullReference, splitDigest, taskResolvConf } from './spec';
 
 export interface DockerControllerOptions {
   networkMode?: string;
@@ -22,7 +24,11 @@ export interface DockerControllerOptions {
   /** Shared by the controllers of one executor: a burst of tasks on one image resolves it once. */
   images?: ImageResolutions;
   /** The node's network layer, for tasks on swarm networks (overlays on this node). */
-  networking?: TaskNetworking;
+  /**
+   * The node's network layer as it is now: a controller made before the daemon attached it (a restart
+   * adopting running tasks) still reaches it.
+   */
+  networking?: () => TaskNetworking | undefined;
   /** The secrets and configs this node holds (memory only), for the task's files. */
   deps?: TaskDependencies;
   /** Where the task's secret and config files are written (memory-backed; task-files.ts). */
@@ -92,6 +98,8 @@ export class DockerController implements TaskController {
   private createdUninspected = false;
   /** The container this controller started itself. */
   private started?: string;
+  /** Set once `inspect` found the container running with the network layer attached. */
+  private seen = false;
 
   constructor(
     private readonly engine: EngineClient,
@@ -204,8 +212,9 @@ export class DockerController implements TaskController {
       throw err;
     }
     const attachments = this.task.NetworksAttachments ?? [];
-    const net = this.opts.networking;
-    const prepared = net && attachments.length ? await net.prepare(attachments) : undefined;
+    const net = this.opts.networking?.();
+    const needs = this.networkNeeds();
+    const prepared = net && (attachments.length || needs.publishesHostPorts) ? await net.prepare(needs) : undefined;
     const endpoints = prepared ? containerEndpoints(attachments, prepared) : [];
     let files: { Source: string; Target: string }[];
     try {
@@ -215,7 +224,16 @@ export class DockerController implements TaskController {
       if (await this.find().catch(() => undefined)) return;
       throw err;
     }
-    const cfg = containerConfig(this.task, { image, networkMode: this.opts.networkMode, endpoints, files, ...(prepared?.nameserver ? { nameserver: prepared.nameserver } : {}) });
+    const ownResolvConf = prepared?.nameserver && needsOwnResolvConf(this.task.Spec.ContainerSpec?.DNSConfig);
+    const resolvConfPath = ownResolvConf ? await this.writeResolvConf(prepared.nameserver!) : undefined;
+    const cfg = containerConfig(this.task, {
+      image,
+      networkMode: this.opts.networkMode,
+      endpoints,
+      files,
+      ...(prepared?.nameserver ? { nameserver: prepared.nameserver } : {}),
+      ...(resolvConfPath ? { resolvConfPath } : {}),
+    });
     try {
       const r = await this.engine.containerCreate(cfg, this.name);
       for (const e of endpoints.slice(1)) await this.engine.networkConnect(e.network, r.Id, endpointSettings(e));
@@ -266,7 +284,7 @@ export class DockerController implements TaskController {
       }
       this.started = fresh;
       this.notifyStarted();
-      this.opts.networking?.started(fresh);
+      this.opts.networking?.()?.started(fresh);
       return;
     }
     const c = await this.mustFind();
@@ -275,7 +293,7 @@ export class DockerController implements TaskController {
     if (c.State.Status !== 'created') return;
     await this.engine.containerStart(c.Id);
     this.notifyStarted();
-    this.opts.networking?.started(c.Id);
+    this.opts.networking?.()?.started(c.Id);
   }
 
   async wait(signal?: AbortSignal): Promise<ExitResult> {
@@ -345,15 +363,39 @@ export class DockerController implements TaskController {
     this.forgetOwn();
     this.dropFiles();
     const c = await this.find();
-    if (!c) return;
+    if (!c) return this.released();
     try {
       await this.engine.containerRemove(c.Id, { force: true, volumes: true });
     } catch (err) {
-      if (isKind(err, 'NotFound')) return;
+      if (isKind(err, 'NotFound')) return this.released();
       // "removal already in progress"
       if (isKind(err, 'Conflict')) return;
       throw err;
     }
+    this.released();
+  }
+
+  private networkNeeds(): TaskNetworkNeeds {
+    const dnsServers = this.task.Spec.ContainerSpec?.DNSConfig?.Nameservers;
+    return { attachments: this.task.NetworksAttachments ?? [], publishesHostPorts: hostModePorts(this.task).length > 0, ...(dnsServers?.length ? { dnsServers } : {}) };
+  }
+
+  private released(): void {
+    const attachments = this.task.NetworksAttachments ?? [];
+    if (attachments.length) this.opts.networking?.()?.released(attachments);
+  }
+
+  /**
+   * The task's resolv.conf (the node's DNS, its search and options), for its container to mount: in
+   * the task's file directory, after its secrets and configs (written first, they empty it), removed with them.
+   */
+  private async writeResolvConf(nameserver: string): Promise<string | undefined> {
+    const dir = this.opts.filesDir;
+    if (!dir) return undefined;
+    await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, 'resolv.conf');
+    await fs.promises.writeFile(file, taskResolvConf(nameserver, this.task.Spec.ContainerSpec?.DNSConfig));
+    return file;
   }
 
   async inspect(): Promise<RuntimeStatus | undefined> {
@@ -364,7 +406,17 @@ export class DockerController implements TaskController {
     }
     const c = await this.find();
     if (!c) return undefined;
-    return statusOf(c);
+    const net = this.opts.networking?.();
+    if (!this.seen && net && c.State.Running) {
+      // the first look at a running container with the network layer there (one a restarted daemon
+      // adopts too): its addresses' DNS upstreams again
+      this.seen = true;
+      if (this.task.NetworksAttachments?.length) net.adopted(this.networkNeeds());
+    }
+    const out = statusOf(c);
+    // host-mode ports: where the engine bound them (`service ps` PORTS), known once it runs
+    const endpoints = out.running ? publishedHostEndpoints(this.task, c) : [];
+    return endpoints.length ? { ...out, endpoints } : out;
   }
 
   async *logs(opts: LogOptions, signal?: AbortSignal): AsyncIterable<LogLine> {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { engineTestOptions, requireEngine } from '../../../../test/harness/engine';
+import { httpGet } from '../../../../test/harness/probes';
 import { EngineClient } from '../../../engine';
 import { isKind } from '../../../lib/errors';
 import type { ContainerSpec, Task } from '../../../types';
@@ -8,7 +9,7 @@ import { collect, makeTask, text, until } from '../testutil';
 import type { TaskController } from '../types';
 import { DockerExecutor } from './executor';
 import { containerEndpoints } from './networking';
-import { containerConfig, containerName, extraHosts, LABEL_TASK_ID, pullReference } from './spec';
+import { containerConfig, containerName, extraHosts, hostPortBindings, LABEL_TASK_ID, needsOwnResolvConf, publishedHostEndpoints, pullReference, taskResolvConf } from './spec';
 
 describe('docker executor: task → container config (no engine)', () => {
   test('names, labels and the swarm Command/Args mapping', () => {
@@ -106,7 +107,9 @@ describe('docker executor: a task on swarm networks (no engine)', () => {
       { network: 'app', ipv4: '10.0.1.7' },
       { network: 'docker_gwbridge' },
     ]);
-    assert.deepEqual(containerEndpoints([], { networks: new Map(), egress: 'docker_gwbridge' }), [], 'no swarm network: no egress network either');
+    assert.deepEqual(containerEndpoints([], { networks: new Map() }), [], 'no swarm network: no network');
+    // the network layer gives the egress network alone to a task that publishes host-mode ports
+    assert.deepEqual(containerEndpoints([], { networks: new Map(), egress: 'docker_gwbridge' }), [{ network: 'docker_gwbridge' }]);
     const t = makeTask({ Image: 'i' });
     const cfg = containerConfig(t, { image: 'i', endpoints: eps });
     assert.equal(cfg.HostConfig?.NetworkMode, 'ingress');
@@ -114,6 +117,59 @@ describe('docker executor: a task on swarm networks (no engine)', () => {
     const plain = containerConfig(t, { image: 'i', networkMode: 'none', endpoints: [] });
     assert.equal(plain.HostConfig?.NetworkMode, 'none');
     assert.equal(plain.NetworkingConfig, undefined);
+  });
+});
+
+describe('docker executor: host-mode published ports and DNS behind the node (no engine)', () => {
+  const hostTask = () => {
+    const t = makeTask({ Image: 'i' });
+    t.internal.ports = [
+      { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' },
+      { Protocol: 'udp', TargetPort: 53, PublishedPort: 0, PublishMode: 'host' },
+      { Protocol: 'tcp', TargetPort: 81, PublishedPort: 30001, PublishMode: 'ingress' },
+    ];
+    return t;
+  };
+
+  test('host-mode ports are exposed and bound on every host address (no published port: the engine picks); ingress ones are not', () => {
+    const t = hostTask();
+    const cfg = containerConfig(t, { image: 'i' });
+    assert.deepEqual(cfg.ExposedPorts, { '80/tcp': {}, '53/udp': {} });
+    assert.deepEqual(cfg.HostConfig?.PortBindings, { '80/tcp': [{ HostIp: '', HostPort: '8080' }], '53/udp': [{ HostIp: '', HostPort: '' }] });
+    assert.equal(containerConfig(makeTask({ Image: 'i' }), { image: 'i' }).HostConfig?.PortBindings, undefined);
+    assert.deepEqual(hostPortBindings(makeTask({ Image: 'i' })), undefined);
+  });
+
+  test('the ports the running container holds become the task\'s endpoints (IPv4 binding first), as service ps shows them', () => {
+    const t = hostTask();
+    const ins = {
+      Id: 'c', Name: '/c', Image: 'i', State: { Status: 'running' as const, Running: true, Pid: 1, ExitCode: 0 }, Config: { Image: 'i' },
+      NetworkSettings: { Ports: { '80/tcp': [{ HostIp: '::', HostPort: '8080' }, { HostIp: '0.0.0.0', HostPort: '8080' }], '53/udp': [{ HostIp: '0.0.0.0', HostPort: '32768' }], '81/tcp': null } },
+    };
+    assert.deepEqual(publishedHostEndpoints(t, ins), [
+      { Protocol: 'tcp', TargetPort: 80, Port: 8080 },
+      { Protocol: 'udp', TargetPort: 53, Port: 32768 },
+    ]);
+    assert.deepEqual(publishedHostEndpoints(t, { ...ins, NetworkSettings: { Ports: {} } }), [], 'not bound (yet): nothing');
+  });
+
+  test('behind the node\'s DNS the container\'s nameserver is the node, whatever --dns says; search and options stay the task\'s', () => {
+    const t = makeTask({ Image: 'i', DNSConfig: { Nameservers: ['192.0.2.53'], Search: ['svc.example'], Options: ['ndots:3'] } });
+    const hc = containerConfig(t, { image: 'i', nameserver: '10.0.1.2' }).HostConfig!;
+    assert.deepEqual([hc.Dns, hc.DnsSearch, hc.DnsOptions], [['10.0.1.2'], ['svc.example'], ['ndots:3']]);
+    assert.deepEqual(containerConfig(t, { image: 'i' }).HostConfig?.Dns, ['192.0.2.53'], 'no node DNS: the task\'s own servers');
+    // a task that sets ndots gets its own resolv.conf (the engine's 127.0.0.11 would not forward `web`); others do not
+    assert.equal(needsOwnResolvConf(t.Spec.ContainerSpec!.DNSConfig), true);
+    assert.equal(needsOwnResolvConf({ Nameservers: ['192.0.2.53'], Search: ['svc.example'], Options: ['timeout:2'] }), false);
+    assert.equal(needsOwnResolvConf(undefined), false);
+    // with its own resolv.conf mounted the container asks the node itself; the engine settings show the spec's
+    assert.equal(taskResolvConf('10.0.1.2', t.Spec.ContainerSpec!.DNSConfig), 'nameserver 10.0.1.2\nsearch svc.example\noptions ndots:3\n');
+    assert.equal(taskResolvConf('10.0.1.2', undefined), 'nameserver 10.0.1.2\n');
+    const mounted = containerConfig(t, { image: 'i', nameserver: '10.0.1.2', resolvConfPath: '/d/t/resolv.conf' }).HostConfig!;
+    assert.deepEqual(mounted.Mounts, [{ Type: 'bind', Source: '/d/t/resolv.conf', Target: '/etc/resolv.conf' }]);
+    assert.deepEqual(mounted.Dns, ['192.0.2.53']);
+    const own = makeTask({ Image: 'i', Mounts: [{ Type: 'bind', Source: '/mine', Target: '/etc/resolv.conf' }] });
+    assert.deepEqual(containerConfig(own, { image: 'i', resolvConfPath: '/d/t/resolv.conf' }).HostConfig?.Mounts?.map((x) => x.Source), ['/mine'], 'a resolv.conf the spec mounts wins');
   });
 });
 
@@ -261,6 +317,31 @@ describe('docker executor against a real engine', engineTestOptions(), () => {
     assert.match(conf, /^options ndots:3$/m);
     const ins = await engine.containerInspect(((await c.inspect())?.containerId as string) ?? '');
     assert.deepEqual([ins.HostConfig?.Dns, ins.HostConfig?.DnsSearch, ins.HostConfig?.DnsOptions], [dns.Nameservers, dns.Search, dns.Options]);
+  });
+
+  test('host mode: the engine publishes the port on its host and inspect reports where (service ps PORTS)', async () => {
+    // The CI engine runs --bridge=none: a bridge network of the test's own gives the container a way in.
+    const netName = `shoal-hostports-${nodeId}`;
+    await engine.networkCreate({ Name: netName, Driver: 'bridge', CheckDuplicate: true });
+    const withNet = new DockerExecutor({ engine, hostname: 'dockerhost', nodeId: () => nodeId, networkMode: netName });
+    try {
+      const t = task({ Command: ['sh', '-c', 'mkdir -p /w && echo host-mode > /w/index.html && exec httpd -f -p 80 -h /w'] });
+      t.internal.ports = [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 0, PublishMode: 'host' }];
+      const c = withNet.controller(t);
+      controllers.push(c);
+      await c.prepare();
+      await c.start();
+      const rt = await until(async () => ((await c.inspect())?.endpoints?.length ? c.inspect() : undefined), 10_000, 'endpoints');
+      const [ep] = rt.endpoints!;
+      assert.equal(ep!.Protocol, 'tcp');
+      assert.equal(ep!.TargetPort, 80);
+      assert.ok(ep!.Port > 0, `engine-picked port ${ep!.Port}`);
+      const body = await until(() => httpGet('127.0.0.1', ep!.Port).catch(() => ''), 10_000, `HTTP on 127.0.0.1:${ep!.Port}`);
+      assert.equal(body, 'host-mode');
+      await c.remove();
+    } finally {
+      await engine.networkRemove(netName).catch(() => undefined);
+    }
   });
 
   test('logs: streams, times, tail, follow', async () => {

@@ -22,7 +22,10 @@ export interface DockerExecutorOptions {
   networkMode?: string;
   /** Poll interval of `onHealth`, ms (default 500). */
   healthPollMs?: number;
-  /** The daemon's data dir: names this daemon's directory of task secret files (task-files.ts). */
+  /**
+   * The daemon's data dir: names this daemon's directory of task files (task-files.ts): secrets,
+   * configs, and the resolv.conf of a task on swarm networks that sets `ndots`.
+   */
   dataDir?: string;
   /**
    * Pull images the engine lacks. Default: unless DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 is in the
@@ -87,7 +90,7 @@ export class DockerExecutor implements Executor {
       images: this.images,
       pull: this.opts.pull ?? process.env.DOCKER_SERVICE_PREFER_OFFLINE_IMAGE !== '1',
       ...(this.opts.onPullFailure ? { onPullFailure: this.opts.onPullFailure } : {}),
-      ...(this.networking ? { networking: this.networking } : {}),
+      networking: () => this.networking,
     });
   }
 

@@ -1,7 +1,7 @@
 // Task → engine container configuration, as Docker's swarm executor builds it.
-import type { ContainerCreateConfig, EndpointSettings, HostConfig, MountConfig } from '../../../engine';
+import type { ContainerCreateConfig, ContainerInspect, EndpointSettings, HostConfig, MountConfig, PortBinding } from '../../../engine';
 import type { ContainerEndpoint } from './networking';
-import type { ContainerSpec, Task } from '../../../types';
+import type { ContainerSpec, PortConfig, Task, TaskEndpoint } from '../../../types';
 import { containerName } from '../../../types';
 
 export const LABEL_SERVICE_ID = 'com.docker.swarm.service.id';
@@ -70,6 +70,12 @@ export interface ContainerConfigOptions {
    * nameserver unless the spec names its own (`--dns`), as Docker points containers at 127.0.0.11.
    */
   nameserver?: string;
+  /**
+   * A resolv.conf on this host written for the task (`taskResolvConf`): mounted at /etc/resolv.conf so
+   * the container asks the node's DNS itself, not through the engine's 127.0.0.11 (which answers
+   * single-label names empty, unforwarded, once a task sets `ndots`).
+   */
+  resolvConfPath?: string;
   /** Secret and config files: host path → container path, bound read-only. */
   files?: { Source: string; Target: string }[];
 }
@@ -113,6 +119,7 @@ export function containerConfig(task: Task, opts: ContainerConfigOptions): Conta
 
   const hc: HostConfig = { RestartPolicy: { Name: 'no' } };
   const m = [...(mounts(spec) ?? []), ...(opts.files ?? []).map((f): MountConfig => ({ Type: 'bind', Source: f.Source, Target: f.Target, ReadOnly: true }))];
+  if (opts.resolvConfPath && !m.some((x) => x.Target === RESOLV_CONF)) m.push({ Type: 'bind', Source: opts.resolvConfPath, Target: RESOLV_CONF });
   if (m.length) hc.Mounts = m;
   if (spec.ReadOnly) hc.ReadonlyRootfs = true;
   if (spec.Init !== undefined && spec.Init !== null) hc.Init = spec.Init;
@@ -126,8 +133,11 @@ export function containerConfig(task: Task, opts: ContainerConfigOptions): Conta
   if (spec.Ulimits?.length) hc.Ulimits = spec.Ulimits.map((u) => ({ Name: u.Name, Soft: u.Soft, Hard: u.Hard }));
   const eh = extraHosts(spec.Hosts);
   if (eh) hc.ExtraHosts = eh;
-  if (spec.DNSConfig?.Nameservers?.length) hc.Dns = [...spec.DNSConfig.Nameservers];
-  else if (opts.nameserver) hc.Dns = [opts.nameserver];
+  // Behind the node's DNS the task's own servers are that DNS server's upstreams for this container
+  // (NodeNetwork), as Docker's 127.0.0.11 forwards to them. With the task's own resolv.conf mounted
+  // the engine's settings are not used and show the spec's, as Docker's executor passes them.
+  if (opts.nameserver && !opts.resolvConfPath) hc.Dns = [opts.nameserver];
+  else if (spec.DNSConfig?.Nameservers?.length) hc.Dns = [...spec.DNSConfig.Nameservers];
   if (spec.DNSConfig?.Search?.length) hc.DnsSearch = [...spec.DNSConfig.Search];
   if (spec.DNSConfig?.Options?.length) hc.DnsOptions = [...spec.DNSConfig.Options];
   if (spec.Groups?.length) hc.GroupAdd = [...spec.Groups];
@@ -135,6 +145,11 @@ export function containerConfig(task: Task, opts: ContainerConfigOptions): Conta
   const ld = task.Spec.LogDriver;
   if (ld?.Name) hc.LogConfig = { Type: ld.Name, Config: { ...(ld.Options ?? {}) } };
   if (opts.networkMode) hc.NetworkMode = opts.networkMode;
+  const published = hostPortBindings(task);
+  if (published) {
+    cfg.ExposedPorts = published.exposed;
+    hc.PortBindings = published.bindings;
+  }
   const first = opts.endpoints?.[0];
   if (first) {
     hc.NetworkMode = first.network;
@@ -142,6 +157,69 @@ export function containerConfig(task: Task, opts: ContainerConfigOptions): Conta
   }
   cfg.HostConfig = hc;
   return cfg;
+}
+
+const RESOLV_CONF = '/etc/resolv.conf';
+
+/**
+ * Whether the task's container needs a resolv.conf of its own (`taskResolvConf`) rather than the
+ * engine's 127.0.0.11 forwarding to the node's DNS: when the task sets `ndots`, the engine's resolver
+ * answers single-label names (`web`, the swarm's service names) empty and never forwards them. Only
+ * then, since a mounted resolv.conf shows in the container's `Mounts`, which Docker's do not.
+ */
+export function needsOwnResolvConf(dns: ContainerSpec['DNSConfig']): boolean {
+  return (dns?.Options ?? []).some((o) => o.startsWith('ndots:'));
+}
+
+/** The resolv.conf of a task behind the node's DNS: that server, the task's search domains and options. */
+export function taskResolvConf(nameserver: string, dns: ContainerSpec['DNSConfig']): string {
+  const lines = [`nameserver ${nameserver}`];
+  if (dns?.Search?.length) lines.push(`search ${dns.Search.join(' ')}`);
+  if (dns?.Options?.length) lines.push(`options ${dns.Options.join(' ')}`);
+  return lines.join('\n') + '\n';
+}
+
+/** The task's host-mode published ports (`--publish mode=host,…`): bound by the container on its node. */
+export function hostModePorts(task: Task): PortConfig[] {
+  return (task.internal.ports ?? []).filter((p) => p.PublishMode === 'host' && p.TargetPort);
+}
+
+const portKeyOf = (p: { Protocol?: string; TargetPort?: number }): string => `${p.TargetPort}/${p.Protocol ?? 'tcp'}`;
+
+/**
+ * Host-mode ports as the engine publishes them, as Docker's swarm executor asks: the target port
+ * exposed and bound on every host address to the published port, or to one the engine picks when the
+ * spec names none (`HostPort: ""`).
+ */
+export function hostPortBindings(task: Task): { exposed: Record<string, Record<string, never>>; bindings: Record<string, PortBinding[]> } | undefined {
+  const ports = hostModePorts(task);
+  if (!ports.length) return undefined;
+  const exposed: Record<string, Record<string, never>> = {};
+  const bindings: Record<string, PortBinding[]> = {};
+  for (const p of ports) {
+    const key = portKeyOf(p);
+    exposed[key] = {};
+    (bindings[key] ??= []).push({ HostIp: '', HostPort: p.PublishedPort ? String(p.PublishedPort) : '' });
+  }
+  return { exposed, bindings };
+}
+
+/**
+ * The host ports a running container holds for the task's host-mode ports (the engine's
+ * `NetworkSettings.Ports`, IPv4 binding first): what `docker service ps` shows in PORTS.
+ */
+export function publishedHostEndpoints(task: Task, c: ContainerInspect): TaskEndpoint[] {
+  const out: TaskEndpoint[] = [];
+  const bound = c.NetworkSettings?.Ports ?? {};
+  for (const p of hostModePorts(task)) {
+    const protocol = p.Protocol === 'udp' ? 'udp' : 'tcp';
+    if (out.some((e) => e.Protocol === protocol && e.TargetPort === p.TargetPort)) continue;
+    const list = bound[portKeyOf(p)] ?? [];
+    const b = list.find((x) => x.HostIp === '0.0.0.0' || x.HostIp === '') ?? list[0];
+    const port = Number(b?.HostPort);
+    if (port > 0) out.push({ Protocol: protocol, TargetPort: p.TargetPort!, Port: port });
+  }
+  return out;
 }
 
 export function endpointSettings(e: ContainerEndpoint): EndpointSettings {

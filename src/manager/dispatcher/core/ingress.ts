@@ -24,15 +24,19 @@ function proxyProtocolOf(s: Service): IngressEntry['proxyProtocol'] {
 }
 
 /**
- * Where a ready task is reached for a published port: a port of its node it was given (process
- * runtime), else its own address on `ingress` and the target port (docker runtime: every node reaches
+ * Where a ready task is reached for a published port: a port of its node it was given for that
+ * target port (process runtime), else its own address on `ingress` and the target port (docker runtime: every node reaches
  * it over the ingress overlay); undefined when it has neither.
  */
 export function backendOf(t: Task, node: Node, protocol: 'tcp' | 'udp', targetPort: number): IngressBackend | undefined {
   const ep = t.internal.endpoints?.find((e) => e.Protocol === protocol && e.TargetPort === targetPort);
   if (ep && node.Status.Addr) return { taskId: t.ID, host: node.Status.Addr, port: ep.Port };
   const addr = t.NetworksAttachments?.find((a) => a.Network.Spec.Ingress)?.Addresses[0];
-  if (!t.internal.endpoints?.length && addr) return { taskId: t.ID, host: addrOfCidr(addr), port: targetPort };
+  // A process task reports a node port for every port it was started with; a docker task only its
+  // host-mode bindings, which say nothing about how its ingress ports are reached.
+  const host = new Set((t.internal.ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => `${p.Protocol ?? 'tcp'}/${p.TargetPort}`));
+  const nodePorts = (t.internal.endpoints ?? []).some((e) => !host.has(`${e.Protocol}/${e.TargetPort}`));
+  if (!nodePorts && addr) return { taskId: t.ID, host: addrOfCidr(addr), port: targetPort };
   return undefined;
 }
 

@@ -76,10 +76,16 @@ test('per-node view: a stopped task takes its node off the network; a down node 
   assert.deepEqual(views.get('n3')!.networks.map((n) => n.name), ['ingress']);
 });
 
-test('ingress backend of a docker task: its ingress address and the target port; a process task: its node port', () => {
+test('ingress backend of a docker task: its ingress address and the target port; a process task: its node port; a docker task with host-mode endpoints: ingress for the others', () => {
   const t = task('a', 'n1', '10.0.1.5/24');
   assert.deepEqual(backendOf(t, nodes.get('n1')!, 'tcp', 80), { taskId: 'a', host: '10.0.0.9', port: 80 });
   t.internal.endpoints = [{ Protocol: 'tcp', TargetPort: 80, Port: 31000 }];
   assert.deepEqual(backendOf(t, nodes.get('n1')!, 'tcp', 80), { taskId: 'a', host: '192.168.9.1', port: 31000 });
   assert.equal(backendOf(t, nodes.get('n1')!, 'udp', 53), undefined, 'a process task reports every port it has');
+  // a docker task reports only its host-mode bindings: its ingress ports are still reached over ingress
+  t.internal.ports = [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }];
+  t.internal.endpoints = [{ Protocol: 'tcp', TargetPort: 80, Port: 8080 }];
+  assert.deepEqual(backendOf(t, nodes.get('n1')!, 'udp', 53), { taskId: 'a', host: '10.0.0.9', port: 53 });
+  delete t.NetworksAttachments;
+  assert.equal(backendOf(t, nodes.get('n1')!, 'udp', 53), undefined, 'neither an endpoint nor an ingress address');
 });

@@ -34,6 +34,47 @@ test('isTaskDirty: image, ForceUpdate dirty; replicas and UpdateConfig not', () 
   assert.equal(isTaskDirty(t, s4), true);
 });
 
+/** The task's address on `ingress`. */
+const ingressAttachment = (): NonNullable<Task['NetworksAttachments']> => [
+  { Network: { ID: 'ing', Version: { Index: 1 }, CreatedAt: '', UpdatedAt: '', Spec: { Name: 'ingress', Labels: {}, Scope: 'swarm', Ingress: true }, DriverState: { Name: 'overlay', Options: {} }, IPAMOptions: { Driver: {} } }, Addresses: ['10.0.0.5/24'] },
+];
+
+test('isTaskDirty: a change of host-mode ports (bound by the container) is dirty once the task is allocated; ingress ports are not', () => {
+  const s = mkService({});
+  s.Spec.EndpointSpec = { Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }] };
+  const t = newTask({ id: 't', service: s, slot: 1, now: 0 });
+  t.NetworksAttachments = ingressAttachment();
+  assert.equal(isTaskDirty(t, s), false);
+  const added = structuredClone(s);
+  added.Spec.EndpointSpec!.Ports!.push({ TargetPort: 81, PublishedPort: 8081, PublishMode: 'host' });
+  assert.equal(isTaskDirty(t, added), false, 'not allocated yet: it gets the ports when it is');
+  t.Status.State = 'running';
+  t.internal.ports = [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }];
+  assert.equal(isTaskDirty(t, added), true, '--publish-add mode=host');
+  const ingressOnly = structuredClone(s);
+  ingressOnly.Spec.EndpointSpec!.Ports!.push({ Protocol: 'tcp', TargetPort: 80, PublishedPort: 9090, PublishMode: 'ingress' });
+  assert.equal(isTaskDirty(t, ingressOnly), false, '--publish-add in ingress mode for a served target: the mesh follows it');
+  t.internal.ports = [...t.internal.ports, { Protocol: 'tcp', TargetPort: 81, PublishedPort: 8081, PublishMode: 'host' }];
+  assert.equal(isTaskDirty(t, added), false, 'the same host-mode ports (protocol tcp by default)');
+  assert.equal(isTaskDirty(t, s), true, '--publish-rm of a host-mode port');
+});
+
+test('isTaskDirty: the first ingress port of a task without an ingress address is dirty; more published ports are not', () => {
+  const s = mkService({});
+  const t = newTask({ id: 't', service: s, slot: 1, now: 0 });
+  t.Status.State = 'running';
+  const first = structuredClone(s);
+  first.Spec.EndpointSpec = { Ports: [{ TargetPort: 80, PublishedPort: 8080 }] };
+  assert.equal(isTaskDirty(t, first), true, 'the first ingress port: the task is not on ingress');
+  t.NetworksAttachments = ingressAttachment();
+  t.internal.ports = [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }];
+  assert.equal(isTaskDirty(t, first), false);
+  const same = structuredClone(first);
+  same.Spec.EndpointSpec!.Ports!.push({ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8082, PublishMode: 'ingress' });
+  assert.equal(isTaskDirty(t, same), false, 'another published port for target 80');
+  assert.equal(isTaskDirty(t, s), false, '--publish-rm of every port: nothing to reach');
+});
+
 test('isTaskDirty: a placement-only change is clean while the task node still fits', () => {
   const s = mkService({});
   const t = newTask({ id: 't', service: s, slot: 1, now: 0 });
