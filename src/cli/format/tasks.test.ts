@@ -56,3 +56,21 @@ test('service ps table: slot order, newest first, history indented', () => {
   ].join('\n');
   assert.equal(out, want);
 });
+
+test('rows sort as the docker CLI sorts them: by task name in natural order (not by service ID), newest first within a name', () => {
+  const serviceNames = new Map([['svc-a', 'stack_web'], ['svc-b', 'stack_db']]);
+  const rows = formatTaskTable(
+    [
+      task('t-web10', 10, 'running', 'running', 5, { ServiceID: 'svc-a' }),
+      task('t-web2', 2, 'running', 'running', 5, { ServiceID: 'svc-a' }),
+      task('t-db1-old', 1, 'shutdown', 'shutdown', 60, { ServiceID: 'svc-b' }),
+      task('t-db1-new', 1, 'running', 'running', 5, { ServiceID: 'svc-b' }),
+    ],
+    { serviceNames, nodeNames: new Map(), nowMs: NOW },
+  )
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .map((l) => l.split(/\s{2,}/).slice(0, 2).join(' '));
+  assert.deepEqual(rows, ['t-db1-new stack_db.1', 't-db1-old \\_ stack_db.1', 't-web2 stack_web.2', 't-web10 stack_web.10']);
+});

@@ -1,6 +1,7 @@
 // `docker service ps` / `docker node ps` rows.
 import type { Task } from '../../types';
 import { humanDuration } from './duration';
+import { naturalCompare } from './objects';
 import { formatTable } from './table';
 import { capitalize, formatTaskPorts, imageNoDigest, truncId } from './text';
 
@@ -27,16 +28,14 @@ export function errorText(err: string | undefined): string {
   return `"${cut}"`;
 }
 
-/** Docker's order: by service, then slot (or node), newest first within a slot. */
-export function sortTasks<T extends ApiTask>(tasks: readonly T[]): T[] {
-  return [...tasks].sort((a, b) => {
-    if (a.ServiceID !== b.ServiceID) return a.ServiceID < b.ServiceID ? -1 : 1;
-    const sa = a.Slot ?? 0;
-    const sb = b.Slot ?? 0;
-    if (sa !== sb) return sa - sb;
-    if ((a.NodeID ?? '') !== (b.NodeID ?? '') && sa === 0) return (a.NodeID ?? '') < (b.NodeID ?? '') ? -1 : 1;
-    return Date.parse(b.Status.Timestamp) - Date.parse(a.Status.Timestamp) || (a.ID < b.ID ? -1 : 1);
-  });
+/**
+ * The docker CLI's order: by task name (`web.1`, `web.<nodeID>`) in natural order (`web.2` before `web.10`), the most
+ * recently created first within one name (a slot's history). Names come from service names, so the order does not
+ * depend on service IDs.
+ */
+export function sortTasks<T extends ApiTask>(tasks: readonly T[], serviceNames: ReadonlyMap<string, string>): T[] {
+  const nameOf = (t: T) => taskName(serviceNames.get(t.ServiceID) ?? t.ServiceID, t);
+  return [...tasks].sort((a, b) => naturalCompare(nameOf(a), nameOf(b)) || Date.parse(b.CreatedAt) - Date.parse(a.CreatedAt));
 }
 
 export interface TaskTableContext {
@@ -50,7 +49,7 @@ export const TASK_HEADER = ['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CUR
 /** The whole `service ps` table; history rows of a slot are indented ` \_ web.1`. */
 export function formatTaskTable(tasks: readonly ApiTask[], ctx: TaskTableContext): string {
   let prev = '';
-  const rows = sortTasks(tasks).map((t) => {
+  const rows = sortTasks(tasks, ctx.serviceNames).map((t) => {
     const name = taskName(ctx.serviceNames.get(t.ServiceID) ?? t.ServiceID, t);
     const shown = name === prev ? ` \\_ ${name}` : name;
     prev = name;
