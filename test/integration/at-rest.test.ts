@@ -4,8 +4,8 @@
 // snapshot, a leader change and restarts; then every byte of every file under every node's data dir
 // (the daemon logs live there too) is scanned for the marker, the CA key and the join tokens, and
 // every file and directory is checked for group/other permission bits.
-// Secrets and configs (the `secrets` part of issue 11): add their data to `needles` as one more entry
-// each (see `markerNeedles`), created with the marker in their data.
+// A secret and a config carry the marker in their data too, used by the service so they travel to every
+// node; their base64 (the form the API and the store carry) is looked for as well.
 import assert from 'node:assert/strict';
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -77,7 +77,10 @@ describe('nothing sensitive at rest through a cluster lifecycle', { concurrency:
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-atrest-ca-'));
   const needles: Needle[] = [];
   /** The marker where a user puts it: env values and labels (secrets and configs join here). */
-  const markerNeedles = (): Needle[] => [{ what: 'the marker', bytes: Buffer.from(mark) }];
+  const markerNeedles = (): Needle[] => [
+    { what: 'the marker', bytes: Buffer.from(mark) },
+    ...(['secret', 'config'] as const).map((kind) => ({ what: `the ${kind}'s data (base64)`, bytes: Buffer.from(Buffer.from(`${mark}-${kind}`).toString('base64')) })),
+  ];
   const leaderAmong = async (ms: ClusterNode[]) => {
     const s = await waitManagerStatus(c, ms[0]!, (st) => leaderOf(st).length === 1 && ms.some((m) => leaderOf(st)[0] === m.hostname), 'a leader among the live managers', 30_000);
     return ms.find((m) => m.hostname === leaderOf(s)[0])!;
@@ -98,8 +101,13 @@ describe('nothing sensitive at rest through a cluster lifecycle', { concurrency:
     needles.push(...markerNeedles(), ...tokenNeedles('initial worker join token', c.token('worker')), ...tokenNeedles('initial manager join token', c.token('manager')));
     // small snapshot interval: the snapshot files are part of what is scanned
     m0.dockerOk(['swarm', 'update', '--snapshot-interval', '5']);
+    for (const kind of ['secret', 'config']) {
+      fs.writeFileSync(path.join(tmp, kind), `${mark}-${kind}`);
+      m0.dockerOk([kind, 'create', `atrest_${kind}`, path.join(tmp, kind)]);
+    }
     m0.dockerOk(['service', 'create', '--detach', '--stop-grace-period', '1s', '--name', 'envsvc', '--replicas', '4', '--env', `SECRET_ENV=${mark}-env`,
-      '--label', `svc.label=${mark}-label`, '--container-label', `c.label=${mark}-clabel`, 'busybox', 'sleep', '1000']);
+      '--label', `svc.label=${mark}-label`, '--container-label', `c.label=${mark}-clabel`, '--secret', 'atrest_secret', '--config', 'source=atrest_config,target=/cfg',
+      'busybox', 'sleep', '1000']);
     await waitFor(async () => new Set((await c.running('envsvc')).map((t) => t.NodeID)).size === 4, 40_000, 'envsvc on all 4 nodes');
 
     // CA rotation to a key we know
