@@ -33,7 +33,7 @@ export function makeTask(spec: ContainerSpec, over: Partial<Task> = {}): Task {
 
 /** Polls `fn` until it returns a truthy value; fails after `timeoutMs` (a bound, not an expectation). */
 export async function until<T>(fn: () => T | Promise<T>, timeoutMs = 20_000, what = 'condition'): Promise<NonNullable<T>> {
-  return (await waitFor(what, fn, timeoutMs, 50)) as NonNullable<T>;
+  return waitFor(what, fn, timeoutMs, 50);
 }
 
 export async function collect(it: AsyncIterable<LogLine>): Promise<LogLine[]> {
