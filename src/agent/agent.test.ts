@@ -8,6 +8,7 @@ import type { Cluster, DispatcherApi, Node, Task, TaskState, TaskStatusUpdate } 
 import { defaultSwarmSpec } from '../types';
 import { ManualClock } from '../lib/ports';
 import { isKind } from '../lib/errors';
+import { waitFor } from '../testing/wait';
 import { Dispatcher, HEARTBEAT_FAILURE } from '../manager/dispatcher/dispatcher';
 import { Agent } from './agent';
 import { ScriptedEngine, ScriptedExecutor } from './scripted-executor';
@@ -39,16 +40,6 @@ function makeTask(id: string, image: string, over: Partial<Task> = {}): Task {
     internal: { specVersion: 1, serviceName: 'web' },
     ...over,
   };
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 interface Rig {

@@ -5,6 +5,7 @@ import type { Executor, ExecutorDescription, LogLine, LogOptions, TaskController
 import type { Clock } from '../lib/ports';
 import { isKind, notFound, ShoalError } from '../lib/errors';
 import { runInBackground } from '../sys/loop-guard';
+import { sleepUnlessAborted } from '../sys/sleep';
 import { Worker } from './worker';
 import { errText, type AgentLogger } from './task-manager';
 
@@ -70,19 +71,6 @@ export function backoffDelay(n: number, initialMs: number, maxMs: number, random
   return Math.round(base / 2 + (base / 2) * random);
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 /** Iterates until the iterable ends or `signal` aborts, even if the producer ignores the signal. */
 async function* until<T>(it: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
   const iter = it[Symbol.asyncIterator]();
@@ -140,7 +128,7 @@ export class Agent {
     this.started = false;
     await this.worker.close();
     if (this.session && this.pending.size > 0) {
-      await Promise.race([this.flush(), sleep(1000, this.session.abort.signal)]);
+      await Promise.race([this.flush(), sleepUnlessAborted(1000, this.session.abort.signal)]);
     }
     this.stopping.abort();
     this.session?.abort.abort();
@@ -211,7 +199,7 @@ export class Agent {
         if (this.session?.abort === abort) this.session = null;
       }
       if (this.stopping.signal.aborted) break;
-      await sleep(backoffDelay(attempt++, initial, max, random()), this.stopping.signal);
+      await sleepUnlessAborted(backoffDelay(attempt++, initial, max, random()), this.stopping.signal);
     }
   }
 
@@ -306,7 +294,7 @@ export class Agent {
   private async heartbeats(api: DispatcherApi, sessionId: string, periodMs: number, abort: AbortController): Promise<void> {
     let period = periodMs;
     while (!abort.signal.aborted) {
-      await sleep(period, abort.signal);
+      await sleepUnlessAborted(period, abort.signal);
       if (abort.signal.aborted) return;
       try {
         period = (await api.heartbeat(sessionId)).heartbeatPeriodMs || period;

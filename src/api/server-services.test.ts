@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import type { EngineEvent } from './backend';
 import { deframe } from './convert';
 import type { FakeBackend } from './testing/fake-backend';
-import { call, json, streamUntil, startApiFixture, waitFor, type ApiFixture } from './testing/http';
+import { call, json, streamUntil, startApiFixture, type ApiFixture } from './testing/http';
+import { waitFor } from '../testing/wait';
 
 let f: ApiFixture;
 let sock: string;
@@ -109,7 +110,7 @@ describe('services and tasks', () => {
     backend.logsAborted = false;
     const f = await streamUntil(sock, '/services/web/logs?stdout=1&follow=1', (b) => b.length >= 8 + 9);
     assert.equal(deframe(f.body).frames[0].data.toString(), 'tty line\n');
-    await waitFor(() => backend.logsAborted);
+    await waitFor('the log stream aborted', () => backend.logsAborted, 3000, 20);
     backend.holdLogs = false;
   });
 

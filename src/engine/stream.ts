@@ -1,25 +1,17 @@
 // Byte-stream helpers for the Engine API's streaming answers: the multiplexed stdout/stderr
 // framing of attach/logs, newline-delimited JSON (events), and timestamped log lines.
+import { Demuxer } from '../lib/stdstream';
 import type { LogFrame } from './types';
 
 const STREAMS: Record<number, LogFrame['stream']> = { 0: 'stdin', 1: 'stdout', 2: 'stderr' };
 
-/**
- * Splits the engine's multiplexed stream (8-byte header: stream, 0, 0, 0, big-endian length)
- * into frames. Frames may arrive split across chunks in any way.
- */
+/** Splits the engine's multiplexed stream into frames; frames may arrive split across chunks in any way. */
 export async function* demux(chunks: AsyncIterable<Buffer | Uint8Array | string>): AsyncGenerator<LogFrame> {
-  let buf: Buffer = Buffer.alloc(0);
+  const demuxer = new Demuxer();
   for await (const c of chunks) {
     const chunk: Buffer = typeof c === 'string' ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-    while (buf.length >= 8) {
-      const size = buf.readUInt32BE(4);
-      if (buf.length < 8 + size) break;
-      const stream = STREAMS[buf[0]] ?? 'stdout';
-      yield { stream, data: Buffer.from(buf.subarray(8, 8 + size)) };
-      buf = buf.subarray(8 + size);
-    }
+    // copied: the frames outlive the chunk buffers they were cut from
+    for (const f of demuxer.push(chunk)) yield { stream: STREAMS[f.stream] ?? 'stdout', data: Buffer.from(f.data) };
   }
 }
 

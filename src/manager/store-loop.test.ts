@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { immediateStore } from '../store/immediate';
 import type { StoreEvent, WatchFilter } from '../store';
 import { nodeFixture } from '../testing/fixtures';
+import { waitFor } from '../testing/wait';
 import { StoreLoop, type StoreLoopDeps } from './store-loop';
 
 class Flaky extends StoreLoop {
@@ -30,10 +31,6 @@ class Flaky extends StoreLoop {
   }
 }
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let end = Date.now() + 5_000; !cond(); await new Promise((r) => setTimeout(r, 5))) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-}
-
 test('a flush that throws is reported and retried with a full rescan, after growing pauses', async () => {
   const store = immediateStore();
   const errors: unknown[] = [];
@@ -43,12 +40,12 @@ test('a flush that throws is reported and retried with a full rescan, after grow
   loop.start();
   try {
     await store.update((tx) => tx.create('node', nodeFixture({ ID: 'a' })));
-    await until(() => loop.flushes.some((f) => f.includes('a')), 'a successful flush after the failures');
+    await waitFor('a successful flush after the failures', () => loop.flushes.some((f) => f.includes('a')), 5_000);
     assert.equal(errors.length, 3);
     assert.match((errors[0] as Error).stack ?? '', /flush boom/);
     // the loop is alive: later events still flush
     await store.update((tx) => tx.create('node', nodeFixture({ ID: 'b' })));
-    await until(() => loop.flushes.some((f) => f.includes('b')), 'the next flush');
+    await waitFor('the next flush', () => loop.flushes.some((f) => f.includes('b')), 5_000);
   } finally {
     await loop.stop();
   }
@@ -64,11 +61,11 @@ test('an event handler that throws is reported; the pump goes on and the next fl
     loop.flushes = [];
     loop.throwOn.add('bad');
     await store.update((tx) => tx.create('node', nodeFixture({ ID: 'bad' })));
-    await until(() => errors.length === 1, 'the handler error reported');
-    await until(() => loop.flushes.some((f) => f.includes('bad')), 'a rescan that finds the unmarked work');
+    await waitFor('the handler error reported', () => errors.length === 1, 5_000);
+    await waitFor('a rescan that finds the unmarked work', () => loop.flushes.some((f) => f.includes('bad')), 5_000);
     loop.throwOn.clear();
     await store.update((tx) => tx.create('node', nodeFixture({ ID: 'c' })));
-    await until(() => loop.flushes.some((f) => f.includes('c')), 'events still pumped');
+    await waitFor('events still pumped', () => loop.flushes.some((f) => f.includes('c')), 5_000);
   } finally {
     await loop.stop();
   }

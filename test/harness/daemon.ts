@@ -6,6 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { waitFor as sharedWaitFor } from '../../src/testing/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const MAIN = path.join(ROOT, 'dist', 'src', 'node', 'main.js');
@@ -216,21 +217,9 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** Polls `fn` until it returns a truthy value or `timeoutMs` passes; returns the last value. */
-export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string, everyMs = 100): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  let lastErr: unknown;
-  while (Date.now() < deadline) {
-    try {
-      last = await fn();
-      if (last) return last as NonNullable<T>;
-    } catch (e) {
-      lastErr = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}${lastErr ? `; last error: ${String(lastErr)}` : ''}`);
+/** The shared `waitFor` (src/testing/wait.ts) in the harness's argument order, polling every 100 ms and through errors. */
+export function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string, everyMs = 100): Promise<NonNullable<T>> {
+  return sharedWaitFor<T>(what, fn, timeoutMs, everyMs, { retryErrors: true });
 }
 
 /** Parses the whitespace-aligned table the docker CLI prints into rows keyed by header. */

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { MemoryStore } from '../../src/store';
 import type { Node } from '../../src/types';
 import { nodeFixture } from '../../src/testing/fixtures';
+import { waitFor } from '../../src/testing/wait';
 import { createRpcServer, type RpcServer, type TlsMaterial } from '../../src/rpc';
 import { createRootCA, issueNodeKeyAndCertificate } from '../../src/manager/ca/pki';
 import { GrpcRaftTransport, RaftConsensus, RaftService, raftServiceHandlers, requestJoin, type RaftConsensusOptions } from '../../src/manager/consensus';
@@ -138,11 +139,7 @@ export class RaftTestCluster {
 }
 
 export async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitFor(what, cond, timeoutMs, 10);
 }
 
 export const nodeObj = (id: string): Node => nodeFixture({ ID: id });

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ContainerSpec, Task } from '../../types';
 import type { LogLine } from './types';
+import { waitFor } from '../../testing/wait';
 
 let n = 0;
 
@@ -32,13 +33,7 @@ export function makeTask(spec: ContainerSpec, over: Partial<Task> = {}): Task {
 
 /** Polls `fn` until it returns a truthy value; fails after `timeoutMs` (a bound, not an expectation). */
 export async function until<T>(fn: () => T | Promise<T>, timeoutMs = 20_000, what = 'condition'): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return waitFor(what, fn, timeoutMs, 50);
 }
 
 export async function collect(it: AsyncIterable<LogLine>): Promise<LogLine[]> {

@@ -1,32 +1,7 @@
 import { isoTime } from '../../lib/time';
 
-// Docker's log stream encodings. Multiplexed (non-TTY): every frame is an 8-byte header —
-// stream type (1 stdout, 2 stderr), three zero bytes, payload length as uint32 big-endian —
-// then the payload. TTY streams are raw bytes.
-
-export type StreamKind = 'stdin' | 'stdout' | 'stderr';
-
-const STREAM_TYPE: Record<StreamKind, number> = { stdin: 0, stdout: 1, stderr: 2 };
-
-export function frame(stream: StreamKind, payload: Uint8Array): Buffer {
-  const header = Buffer.alloc(8);
-  header[0] = STREAM_TYPE[stream];
-  header.writeUInt32BE(payload.length, 4);
-  return Buffer.concat([header, payload]);
-}
-
-/** Splits a multiplexed byte stream into frames (tests and clients); a trailing partial frame is returned as `rest`. */
-export function deframe(buf: Buffer): { frames: { stream: number; data: Buffer }[]; rest: Buffer } {
-  const frames: { stream: number; data: Buffer }[] = [];
-  let off = 0;
-  while (buf.length - off >= 8) {
-    const len = buf.readUInt32BE(off + 4);
-    if (buf.length - off - 8 < len) break;
-    frames.push({ stream: buf[off], data: buf.subarray(off + 8, off + 8 + len) });
-    off += 8 + len;
-  }
-  return { frames, rest: buf.subarray(off) };
-}
+// Docker's log stream encodings: multiplexed (non-TTY) frames are lib/stdstream's; TTY streams are raw bytes.
+export { deframe, frame, type StreamKind } from '../../lib/stdstream';
 
 /** Go's url.QueryEscape: keeps [A-Za-z0-9-_.~], spaces become '+', the rest %XX. */
 export function queryEscape(s: string): string {

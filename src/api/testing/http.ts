@@ -66,14 +66,6 @@ export function streamUntil(socketPath: string, p: string, done: (b: Buffer) => 
   });
 }
 
-export const waitFor = async (cond: () => boolean, ms = 3000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
-
 // ---------------------------------------------------------------------------------------------
 // A tiny fake engine on its own unix socket.
 

@@ -4,19 +4,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { composeValidator } from '../commands/stack';
 import { loadStack, type LoadInput } from './load';
+import { assertGolden, sourceDirOf } from '../../testing/golden';
 
 // The seed 004 stack file converted as `docker stack deploy -c docker-compose.yml stackdemo` would
 // send it. Golden: regenerate with UPDATE_GOLDEN=1 after checking the diff.
-const DIR = path.resolve(__dirname, '../../../../src/cli/compose/testdata');
+const DIR = path.join(sourceDirOf(__dirname), 'testdata');
 
 function golden(name: string, value: unknown): void {
-  const file = path.join(DIR, `${name}.golden.json`);
-  const text = JSON.stringify(value, null, 2) + '\n';
-  if (process.env.UPDATE_GOLDEN === '1' || !fs.existsSync(file)) {
-    fs.writeFileSync(file, text);
-    return;
-  }
-  assert.equal(text, fs.readFileSync(file, 'utf8'), `golden ${name} differs (UPDATE_GOLDEN=1 to accept)`);
+  assertGolden(path.join(DIR, `${name}.golden.json`), JSON.stringify(value, null, 2) + '\n');
 }
 
 const files: Record<string, string> = {};

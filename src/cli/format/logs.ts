@@ -1,32 +1,6 @@
-// Docker's multiplexed stream (8-byte headers: stream, 0, 0, 0, big-endian length) and the
-// `service logs` line prefix.
+// Docker's multiplexed stream (decoded by lib/stdstream) and the `service logs` line prefix.
 
-export interface Frame {
-  stream: number;
-  data: Buffer;
-}
-
-/** Incremental demultiplexer: push chunks as they arrive, get whole frames back. */
-export class Demuxer {
-  private buf: Buffer = Buffer.alloc(0);
-
-  push(chunk: Buffer): Frame[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    const out: Frame[] = [];
-    while (this.buf.length >= 8) {
-      const len = this.buf.readUInt32BE(4);
-      if (this.buf.length < 8 + len) break;
-      out.push({ stream: this.buf[0]!, data: this.buf.subarray(8, 8 + len) });
-      this.buf = this.buf.subarray(8 + len);
-    }
-    return out;
-  }
-
-  /** Bytes left over that do not form a whole frame. */
-  get pending(): number {
-    return this.buf.length;
-  }
-}
+export { Demuxer, type Frame } from '../../lib/stdstream';
 
 /** Splits a chunk stream into lines (keeping the newline), holding back a partial last line. */
 export class LineSplitter {

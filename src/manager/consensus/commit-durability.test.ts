@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import type { Message } from '../../raft';
 import { MemoryStore } from '../../store';
 import { nodeFixture } from '../../testing/fixtures';
+import { waitFor } from '../../testing/wait';
 import { RaftConsensus } from './raft-consensus';
 import { RaftDiskStorage } from './storage';
 import type { RaftTransport } from './transport-types';
@@ -49,13 +50,6 @@ function member(net: Map<number, RaftConsensus>, dir: string, raftId?: number): 
   return { dir, store, c };
 }
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let end = Date.now() + 5_000; !cond(); ) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /**
  * Two voters: the leader learns that its last batch committed from the follower's acknowledgement,
  * in a Ready that carries no entries, and the follower from the next heartbeat; in neither case does
@@ -67,7 +61,7 @@ async function twoMembers(): Promise<{ net: Map<number, RaftConsensus>; leader: 
   const members = [{ raftId: 1, addr: '', nodeId: 'a' }, { raftId: 2, addr: '', nodeId: 'b' }];
   const [a, b] = [member(net, dirs[0]!, 1), member(net, dirs[1]!, 2)];
   await Promise.all([a.c.bootstrap({ members }), b.c.bootstrap({ members })]);
-  await until(() => a.c.isLeader() || b.c.isLeader(), 'a leader');
+  await waitFor('a leader', () => a.c.isLeader() || b.c.isLeader(), 5_000, 10);
   const [leader, follower] = a.c.isLeader() ? [a, b] : [b, a];
   return { net, leader, follower, dirs };
 }
@@ -91,7 +85,7 @@ test('stop() saves the commit index of the last committed batch', async () => {
   const { leader, follower, dirs } = await twoMembers();
   try {
     await writeNodes(leader.store, ids);
-    await until(() => follower.c.status().applied === leader.c.status().applied, 'the follower to apply everything');
+    await waitFor('the follower to apply everything', () => follower.c.status().applied === leader.c.status().applied, 5_000, 10);
     const applied = leader.c.status().applied;
     await leader.c.stop();
     await follower.c.stop();
@@ -107,12 +101,12 @@ test('an idle member saves its commit index in the background; force-new-cluster
   try {
     await writeNodes(leader.store, ids);
     const applied = leader.c.status().applied;
-    await until(() => savedCommit(leader.dir) >= applied && savedCommit(follower.dir) >= applied, `commit index ${applied} on both disks`);
+    await waitFor(`commit index ${applied} on both disks`, () => savedCommit(leader.dir) >= applied && savedCommit(follower.dir) >= applied, 5_000, 10);
     leader.c.crash();
     follower.c.crash();
     const survivor = member(net, follower.dir);
     await survivor.c.forceNewCluster();
-    await until(() => survivor.c.isLeader(), 'the survivor to lead');
+    await waitFor('the survivor to lead', () => survivor.c.isLeader(), 5_000, 10);
     const held = survivor.store.read((tx) => tx.find('node').map((n) => n.ID)).sort();
     assert.deepEqual(held, [...ids].sort());
     await survivor.c.stop();

@@ -4,6 +4,7 @@ import type { MemoryStore, StoreEvent } from '../../store';
 import type { Clock } from '../../lib/ports';
 import { invalidArgument, notFound, unavailable } from '../../lib/errors';
 import { isoTime } from '../../lib/time';
+import { sleepUnlessAborted } from '../../sys/sleep';
 import { AssignmentSet, type DependencyLookup, type TaskChange } from './core/assignments';
 import { IngressFeed } from './ingress-feed';
 import { HeartbeatTracker, heartbeatPeriodMs, heartbeatTtlMs } from './core/heartbeat';
@@ -64,18 +65,6 @@ interface PendingStatus {
   update: TaskStatusUpdate;
   waiters: { resolve: () => void; reject: (e: unknown) => void }[];
 }
-
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 export class Dispatcher implements DispatcherApi {
   private readonly store: MemoryStore;
@@ -311,7 +300,7 @@ export class Dispatcher implements DispatcherApi {
         cancel.abort(); // drop this round's waiter on the feed
         if (first !== 'net' && first.done) break;
         // Coalesce a few ms of changes into one message.
-        await sleep(this.batchMs, stop.signal);
+        await sleepUnlessAborted(this.batchMs, stop.signal);
         if (stop.signal.aborted) break;
         const events = first === 'net' ? watch.drain() : [first.value, ...watch.drain()];
         if (first !== 'net') next = null;

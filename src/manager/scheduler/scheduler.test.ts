@@ -4,15 +4,9 @@ import { immediateStore } from '../../store';
 import type { Clock } from '../../lib/ports';
 import type { Node, Task } from '../../types';
 import { Scheduler } from './index';
+import { waitFor } from '../../testing/wait';
 
 const clock: Clock = { now: () => Date.now() };
-async function waitFor(what: string, fn: () => boolean, timeoutMs = 3000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 const node = (id: string, availability: Node['Spec']['Availability'] = 'active'): Node => ({
   ID: id,
   Version: { Index: 0 },
@@ -48,14 +42,14 @@ test('Scheduler: explains, then places pending tasks once a node becomes availab
   const sched = new Scheduler({ store, clock });
   sched.start();
   try {
-    await waitFor('explained', () => store.view((tx) => tx.find('task')).every((t) => t.Status.Err === 'no suitable node (1 node not available for new tasks)'));
+    await waitFor('explained', () => store.view((tx) => tx.find('task')).every((t) => t.Status.Err === 'no suitable node (1 node not available for new tasks)'), 3000);
     writes = w.drain().length;
     assert.equal(writes, 2);
     await store.update((tx) => {
       tx.create('node', node('B'));
       tx.create('node', node('C'));
     });
-    await waitFor('assigned', () => store.view((tx) => tx.find('task')).every((t) => t.Status.State === 'assigned'));
+    await waitFor('assigned', () => store.view((tx) => tx.find('task')).every((t) => t.Status.State === 'assigned'), 3000);
     const ts = store.view((tx) => tx.find('task'));
     assert.deepEqual(ts.map((t) => t.NodeID).sort(), ['B', 'C']);
     assert.ok(ts.every((t) => t.Status.Message === 'scheduler assigned task to node' && t.Status.Err === undefined));

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { EngineClient, EngineError, timedLines, type ContainerInspect } from '../../../engine';
 import { isKind, notFound, ShoalError } from '../../../lib/errors';
+import { sleepUnlessAborted } from '../../../sys/sleep';
 import type { Task } from '../../../types';
 import { relativeTarget, removeTaskFiles, taskFiles, writeTaskFiles } from '../task-files';
 import type { TaskDependencies } from '../types';
@@ -74,15 +75,6 @@ export class ImageResolutions {
 }
 
 type Health = 'starting' | 'healthy' | 'unhealthy';
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 
 export class DockerController implements TaskController {
   private readonly name: string;
@@ -310,7 +302,7 @@ export class DockerController implements TaskController {
         if (isKind(err, 'NotFound')) throw notFound(`No such container: ${this.name}`);
         if (!isKind(err, 'Unavailable') && !isKind(err, 'Internal')) throw err;
         // the engine restarted or the connection dropped: look again below
-        await sleep(500, signal);
+        await sleepUnlessAborted(500, signal);
         if (signal?.aborted) throw abortError(signal);
       }
     }
@@ -318,7 +310,7 @@ export class DockerController implements TaskController {
       const c = await this.mustFind();
       if (c.State.Status === 'created') {
         // not started yet: the engine would answer "not running" at once; wait for the start
-        await sleep(200, signal);
+        await sleepUnlessAborted(200, signal);
         if (signal?.aborted) throw abortError(signal);
         continue;
       }
@@ -330,7 +322,7 @@ export class DockerController implements TaskController {
         if (signal?.aborted) throw err;
         // the engine restarted or the connection dropped: look again
         if (isKind(err, 'Unavailable') || isKind(err, 'Internal')) {
-          await sleep(500, signal);
+          await sleepUnlessAborted(500, signal);
           continue;
         }
         throw err;
@@ -499,7 +491,7 @@ export class DockerController implements TaskController {
         } catch {
           /* engine unreachable: try again */
         }
-        await sleep(this.opts.healthPollMs, ac.signal);
+        await sleepUnlessAborted(this.opts.healthPollMs, ac.signal);
       }
     })();
   }

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { Node, Task, TaskSpec, TaskState } from '../../../types';
 import { buildNodeInfos } from './nodeinfo';
 import { ASSIGNED_MESSAGE, PENDING_MESSAGE, scheduleTasks } from './schedule';
+import { sourceDirOf } from '../../../testing/golden';
 
 const T0 = Date.UTC(2024, 0, 1);
 
@@ -53,8 +54,7 @@ function task(id: string, service: string, spec: Partial<TaskSpec>, o: { slot?: 
   };
 }
 
-// dist/src/manager/scheduler/core → the source tree's testdata
-const file = path.join(__dirname, '..', '..', '..', '..', '..', 'src', 'manager', 'scheduler', 'core', 'testdata', 'schedule-golden.json');
+const file = path.join(sourceDirOf(__dirname), 'testdata', 'schedule-golden.json');
 const cases = JSON.parse(fs.readFileSync(file, 'utf8')) as Case[];
 
 for (const c of cases) {

@@ -1,23 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
+import { assertGolden, sourceDirOf } from '../../../testing/golden';
 import { SEC, World, mkService } from './testkit';
 
 // Golden traces of whole rolling updates: each line is one planner pass (time since start, what it
 // decided, the UpdateStatus it wrote). Regenerate with UPDATE_GOLDEN=1 after checking the diff.
 
-const DIR = path.resolve(__dirname, '../../../../../src/manager/updater/core/testdata');
+const DIR = path.join(sourceDirOf(__dirname), 'testdata');
 
 function golden(name: string, lines: string[]): void {
-  const file = path.join(DIR, `${name}.golden`);
-  const text = lines.join('\n') + '\n';
-  if (process.env.UPDATE_GOLDEN === '1' || !fs.existsSync(file)) {
-    fs.mkdirSync(DIR, { recursive: true });
-    fs.writeFileSync(file, text);
-    return;
-  }
-  assert.equal(text, fs.readFileSync(file, 'utf8'), `golden ${name} differs (UPDATE_GOLDEN=1 to accept)`);
+  assertGolden(path.join(DIR, `${name}.golden`), lines.join('\n') + '\n');
 }
 
 test('golden: 3 replicas, stop-first, parallelism 1, delay 10s, monitor 5s', () => {
