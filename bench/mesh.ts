@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   try {
     const [h1, h2, h3, client] = [hosts.host(1), hosts.host(2), hosts.host(3), hosts.host(4)];
     const profDir = process.argv.includes('--prof') ? path.resolve(process.argv[process.argv.indexOf('--prof') + 1]!) : undefined;
-    for (const h of [h1, h2]) await h.startShoal({ runtime: 'process' });
+    for (const h of [h1, h2]) await h.startShoal({ runtime: 'process', extraArgs: ['--mesh-nft', 'nft'] });
     await h3.startShoal({ runtime: 'process', extraArgs: ['--mesh-nft', 'none'], ...(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-name=h3-daemon.cpuprofile'] } : {}) });
     const port = 2377;
     h1.dockerOk(['swarm', 'init', '--advertise-addr', h1.ip, '--listen-addr', `${h1.ip}:${port}`]);

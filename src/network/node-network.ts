@@ -34,7 +34,10 @@ export class NodeNetwork {
     private readonly log: Logger,
     opts: { meshBindHost?: string; meshNft?: string; dnsListen?: string; dnsUpstreams?: string[] } = {},
   ) {
-    const kernel = opts.meshNft === 'none' ? { kernel: false } : opts.meshNft ? { nftPath: opts.meshNft } : {};
+    // The kernel path is opt-in: conntrack keeps a reused client 5-tuple on a backend that has left the map, so a
+    // rolling update on the docker runtime lost requests through it (CI, 3 of 6,709); flushing those entries needs
+    // netlink conntrack, not built yet.
+    const kernel = !opts.meshNft || opts.meshNft === 'none' ? { kernel: false } : { nftPath: opts.meshNft };
     this.mesh = new RoutingMesh({ bindHost: opts.meshBindHost ?? '0.0.0.0', logger: log.child({ component: 'mesh' }), ...kernel });
     this.dns = new DnsServer({ logger: log.child({ component: 'dns' }), ...(opts.dnsUpstreams ? { upstreams: opts.dnsUpstreams.map((u) => parseHostPort(u)) } : {}) });
     if (opts.dnsListen) {

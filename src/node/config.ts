@@ -45,8 +45,8 @@ export interface DaemonConfig {
    */
   meshListenAddr?: string;
   /**
-   * The nft program of the routing mesh's kernel path (`--mesh-nft`; default `nft` on PATH); `none` keeps every
-   * published port on the user-space proxy. A program that fails makes the mesh fall back to user space (logged once).
+   * The nft program that turns on the routing mesh's kernel path (`--mesh-nft nft`); unset or `none` keeps every
+   * published port on the user-space proxy (the default until removed backends' conntrack entries are flushed). A program that fails makes the mesh fall back to user space (logged once).
    */
   meshNft?: string;
   /** TLS for tcp:// hosts; absent: plain HTTP (with dockerd's warnings). Unix sockets never use TLS. */
@@ -103,7 +103,7 @@ Options:
       --raft-tick-ms int                       Raft tick length in milliseconds (default 1000)
       --mesh-listen-addr string                Address the routing mesh listens on for published ports (default "0.0.0.0")
       --mesh-drain-ms int                      Hold a task with published ports this long before stopping it (default 1000)
-      --mesh-nft string                        nft program for the routing mesh's kernel path, or "none" (default "nft")
+      --mesh-nft string                        nft program that turns on the routing mesh's kernel path (e.g. "nft"; default "none")
       --dns-listen-addr string                 host:port where the embedded DNS server also answers (process tasks get SHOAL_DNS)
       --dns-upstream list                      Resolvers for names outside the swarm, host[:port] (default from /etc/resolv.conf)
       --tls                                    Use TLS; implied by --tlsverify
