@@ -11,35 +11,39 @@ import type {
 } from '../api/backend';
 import { permissionDenied as forbidden, unavailable, NOT_A_MANAGER_MESSAGE, NOT_A_MANAGER_WORKER_MESSAGE } from '../lib/errors';
 import type { Cluster, Config, ConfigSpec, Network, NetworkCreateRequest, NodeSpec, Secret, SecretSpec, ServiceSpec, SwarmSpec } from '../types';
-import type { Daemon } from './daemon';
+import type { NodeServices } from './services';
 import type { MemoryStore } from '../store';
 import { mergeLogStreams } from './logs';
 import { hostOf } from './addr';
 import { EventLog } from './events';
-import { validateCAConfig } from '../manager/ca/rotation';
-import type { ControlApi, SwarmRotation } from '../manager/controlapi';
+import type { ControlApi } from '../manager/controlapi';
 import { humanUnlockKey } from '../lib/unlock-key';
-import { SWARM_LOCKED } from './membership';
+import { SWARM_LOCKED } from './core/roles-machine';
 
 /**
  * The daemon's answer to the Engine API's swarm endpoints: on a manager they go to the control
  * API; elsewhere they fail with Docker's texts.
  */
 export class NodeBackend implements ClusterBackend {
-  private eventLog = new EventLog({ warn: (o, m) => this.d.logger.warn(o, m), error: (o, m) => this.d.logger.error(o, m) });
+  private eventLog = new EventLog({ warn: (o, m) => this.node.logger.warn(o, m), error: (o, m) => this.node.logger.error(o, m) });
 
-  constructor(private d: Daemon) {}
+  constructor(private readonly node: NodeServices) {}
 
   /** Called when a manager role starts, so events flow from its store. */
   attachEvents(store: MemoryStore): void {
     this.eventLog.attach(store);
   }
 
+  /** The running manager, or Docker's error for a locked node, a worker, or a node in no swarm. */
+  private get manager() {
+    if (this.node.locked()) throw unavailable(SWARM_LOCKED);
+    const m = this.node.manager();
+    if (!m) throw unavailable(this.node.swarm() ? NOT_A_MANAGER_WORKER_MESSAGE : NOT_A_MANAGER_MESSAGE);
+    return m;
+  }
+
   private get control() {
-    if (this.d.locked) throw unavailable(SWARM_LOCKED);
-    const m = this.d.manager;
-    if (!m) throw unavailable(this.d.state ? NOT_A_MANAGER_WORKER_MESSAGE : NOT_A_MANAGER_MESSAGE);
-    return m.controlapi;
+    return this.manager.controlapi;
   }
 
   /**
@@ -48,26 +52,23 @@ export class NodeBackend implements ClusterBackend {
    * "The swarm does not have a leader" error.
    */
   private async call<T>(method: string, ...args: unknown[]): Promise<T> {
-    if (this.d.locked) throw unavailable(SWARM_LOCKED);
-    const m = this.d.manager;
-    if (!m) throw unavailable(this.d.state ? NOT_A_MANAGER_WORKER_MESSAGE : NOT_A_MANAGER_MESSAGE);
-    return m.call<T>(method, args);
+    return this.manager.call<T>(method, args);
   }
 
   async swarmInfo(): Promise<SwarmInfo> {
-    const st = this.d.state;
+    const st = this.node.swarm();
     if (!st) return { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
     // moby: a locked node reports the state and errSwarmLocked, nothing else (the CLI prints "Swarm: locked")
-    if (this.d.locked) return { NodeID: '', NodeAddr: '', LocalNodeState: 'locked', ControlAvailable: false, Error: SWARM_LOCKED, RemoteManagers: null };
+    if (this.node.locked()) return { NodeID: '', NodeAddr: '', LocalNodeState: 'locked', ControlAvailable: false, Error: SWARM_LOCKED, RemoteManagers: null };
+    const m = this.node.manager();
     const base: SwarmInfo = {
       NodeID: st.nodeId,
       NodeAddr: hostOf(st.advertiseAddr),
       LocalNodeState: 'active',
-      ControlAvailable: !!this.d.manager,
+      ControlAvailable: !!m,
       Error: '',
       RemoteManagers: [{ NodeID: st.nodeId, Addr: st.advertiseAddr }],
     };
-    const m = this.d.manager;
     if (!m) {
       base.RemoteManagers = (st.managers ?? []).map((x) => ({ NodeID: x.nodeId, Addr: x.addr }));
       return base;
@@ -83,15 +84,15 @@ export class NodeBackend implements ClusterBackend {
   }
 
   init(req: InitRequest): Promise<string> {
-    return this.d.init(req);
+    return this.node.init(req);
   }
 
   join(req: JoinRequest): Promise<void> {
-    return this.d.join(req);
+    return this.node.join(req);
   }
 
   leave(force: boolean): Promise<void> {
-    return this.d.leave(force);
+    return this.node.leave(force);
   }
 
   async inspectSwarm() {
@@ -101,15 +102,8 @@ export class NodeBackend implements ClusterBackend {
   async updateSwarm(version: number, spec: SwarmSpec, flags: SwarmUpdateFlags): Promise<void> {
     // `docker swarm ca --rotate` arrives here as CAConfig.ForceRotate+1 or a SigningCACert/Key; the
     // manager's root rotator (src/manager/ca/rotation.ts) acts on the stored spec.
-    // Runs on the leader (see the 'updateSwarm' operation the daemon registers).
+    // Runs on the leader: the 'updateSwarm' operation (src/manager/swarm-update.ts).
     await this.call('updateSwarm', version, spec, { worker: flags.rotateWorkerToken, manager: flags.rotateManagerToken, unlockKey: flags.rotateManagerUnlockKey });
-  }
-
-  /** The leader's side of `updateSwarm`: validate, write, and let the root rotator start a requested rotation. */
-  async updateSwarmHere(version: number, spec: SwarmSpec, rotate: SwarmRotation): Promise<void> {
-    await validateCAConfig(spec, this.control.getCluster());
-    await this.control.updateCluster(version, spec, rotate);
-    await this.d.transport?.rotator.settle();
   }
 
   /** `SWMKEY-1-…` while autolock is on; '' otherwise (the CLI then says "no unlock key is set"). */
@@ -120,7 +114,7 @@ export class NodeBackend implements ClusterBackend {
   }
 
   unlock(key: string): Promise<void> {
-    return this.d.unlock(key);
+    return this.node.unlock(key);
   }
 
   async listNodes(f: Filters) {
@@ -174,30 +168,29 @@ export class NodeBackend implements ClusterBackend {
   }
 
   private logsOf(tasks: () => import('../types').Task[], req: LogRequest, signal: AbortSignal): AsyncIterable<ServiceLogLine> {
-    const agent = this.d.agent;
-    const taskLogs = this.d.transport?.taskLogs;
-    if (!agent) throw unavailable('this node has no agent');
+    const open = this.node.taskLogs();
+    if (!open) throw unavailable('this node has no agent');
     const options = { follow: req.follow, tail: req.tail, timestamps: req.timestamps, since: req.since };
     return mergeLogStreams({
       tasks,
       // This node's tasks from its agent, the others' through the broker or the leader (task-logs.ts).
-      open: (t, s) => (taskLogs ? taskLogs.open(t.NodeID!, t.ID, options, s) : agent.logs(t.ID, options, s)),
+      open: (t, s) => open(t.NodeID!, t.ID, options, s),
       follow: req.follow,
-      watch: this.d.manager?.store,
+      watch: this.node.manager()?.store,
       signal,
-      log: this.d.logger,
+      log: this.node.logger,
     });
   }
 
   async listNetworks(f: Filters): Promise<Network[] | undefined> {
-    if (!this.d.manager) return undefined;
+    if (!this.node.manager()) return undefined;
     return this.call<Network[]>('listNetworks', f);
   }
   async getNetwork(ref: string) {
     return this.call<Network>('getNetwork', ref);
   }
   async createNetwork(req: NetworkCreateRequest) {
-    if (!this.d.manager && this.d.state) {
+    if (!this.node.manager() && this.node.swarm()) {
       throw forbidden('Cannot create a multi-host network from a worker node. Please create the network from a manager node.');
     }
     return this.call<string>('createNetwork', req);
@@ -206,13 +199,14 @@ export class NodeBackend implements ClusterBackend {
     await this.call('removeNetwork', ref);
   }
   async pruneNetworks(f: Filters) {
-    if (!this.d.manager) return [];
+    if (!this.node.manager()) return [];
     return this.call<string[]>('pruneNetworks', f);
   }
   async networkView() {
-    const st = this.d.state;
-    if (!st || !this.d.manager) return undefined;
-    const nodes = this.d.manager.controlapi.listNodes({}).map((n) => ({ ID: n.ID, Name: n.Description.Hostname, Addr: n.Status.Addr }));
+    const st = this.node.swarm();
+    const m = this.node.manager();
+    if (!st || !m) return undefined;
+    const nodes = m.controlapi.listNodes({}).map((n) => ({ ID: n.ID, Name: n.Description.Hostname, Addr: n.Status.Addr }));
     return { nodeId: st.nodeId, nodes };
   }
 

@@ -4,17 +4,14 @@ import pino, { type Logger } from 'pino';
 import '../manager/ca/reflect-shim';
 import { NodeSecurity } from '../manager/ca/keystore';
 import { setTestFaultFile } from '../rpc';
-import type { RemoteDispatcherConnector } from '../agent/remote-dispatcher';
 import type { Manager } from '../manager/manager';
 import { shoalVersion } from '../agent/executor/process';
 import type { Executor } from '../agent/executor/types';
-import type { Agent } from '../agent/agent';
 import { createApiServer } from '../api/server';
 import type { DaemonFacts, InitRequest, JoinRequest } from '../api/backend';
 import { loadApiTls, type DaemonConfig } from './config';
 import type { SwarmState } from './state';
-import type { ManagerTransport } from './transport';
-import type { CertRenewer } from './certs';
+import type { NodeServices } from './services';
 import { NodeBackend } from './backend';
 import { createExecutor } from './executor';
 import { NodeRoles } from './roles';
@@ -29,8 +26,8 @@ export const MIN_API_VERSION = '1.24';
 
 /**
  * The daemon's composition root: the API server, the runtime, the swarm roles this node plays
- * (roles.ts) and the membership flows that switch them (membership.ts). It wires them together
- * and starts and stops them in order.
+ * (roles.ts) and the role machine's driver that switches them (membership.ts). It wires them
+ * together and starts and stops them in order; the API backend sees it only as `NodeServices`.
  */
 export class Daemon {
   readonly logger: Logger;
@@ -64,13 +61,13 @@ export class Daemon {
       runtime: cfg.runtime,
       engine: cfg.engine,
     };
-    this.backend = new NodeBackend(this);
+    this.backend = new NodeBackend(this.services());
     this.security = new NodeSecurity(cfg.dataDir);
     if (cfg.testFaultFile) setTestFaultFile(cfg.testFaultFile);
     if (cfg.metricsAddr) this.metrics = createNodeMetrics({ facts: this.facts, manager: () => this.manager, network: () => this.roles.network });
     const executor = () => this.executor;
-    // Roles and membership call each other through these hooks: the roles report what happened to
-    // them (a certificate now says manager, Raft let us go), the membership flows decide what runs.
+    // The roles report what happened to them (a certificate now says manager, Raft let us go, a
+    // session named the managers) as events of the role machine, which decides what runs next.
     this.roles = new NodeRoles({
       cfg,
       logger: this.logger,
@@ -87,7 +84,6 @@ export class Daemon {
           if (this.metrics) followManager(this.metrics, manager);
         },
         fatal: (err) => this.onFatal(err),
-        updateSwarm: (version, spec, rotate) => this.backend.updateSwarmHere(version, spec, rotate),
       },
     });
     this.membership = new SwarmMembership({
@@ -107,17 +103,25 @@ export class Daemon {
   get manager(): Manager | undefined {
     return this.roles.manager;
   }
-  get agent(): Agent | undefined {
-    return this.roles.agent;
-  }
-  get transport(): ManagerTransport | undefined {
-    return this.roles.transport;
-  }
-  get connector(): RemoteDispatcherConnector | undefined {
-    return this.roles.connector;
-  }
-  get renewer(): CertRenewer | undefined {
-    return this.roles.renewer;
+
+  /** What the API backend may use of this node (services.ts). */
+  private services(): NodeServices {
+    return {
+      logger: this.logger,
+      swarm: () => this.state,
+      locked: () => this.locked,
+      manager: () => this.roles.manager,
+      taskLogs: () => {
+        const agent = this.roles.agent;
+        if (!agent) return undefined;
+        const broker = this.roles.transport?.taskLogs;
+        return (nodeId, taskId, options, signal) => (broker ? broker.open(nodeId, taskId, options, signal) : agent.logs(taskId, options, signal));
+      },
+      init: (req) => this.init(req),
+      join: (req) => this.join(req),
+      leave: (force) => this.leave(force),
+      unlock: (key) => this.unlock(key),
+    };
   }
 
   async start(): Promise<void> {

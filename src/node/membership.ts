@@ -1,19 +1,20 @@
-// Swarm membership: how this node enters a swarm, changes role in it and leaves it — `swarm init`
-// (a new cluster's root CA and first objects), `swarm join` (a certificate from the managers),
-// `swarm init --force-new-cluster`, `swarm leave`, promotion and demotion — and what it keeps of
-// that on disk (swarm.json through state.ts, certificates/ through NodeSecurity). Running the
-// roles themselves is roles.ts's business; these flows decide which role runs.
+// Swarm membership: the thin loop that drives the role machine (core/roles-machine.ts). The machine
+// decides — which role runs, how `swarm init` / `join` / `leave` / `unlock`, promotion and demotion
+// move the node between roles, and when swarm.json changes; this loop performs what it asks (roles
+// started and stopped through `RoleRuntime`, certificates through NodeSecurity), feeds the outcome
+// back, and writes swarm.json at one point (`enter`). Flows never interleave: every event waits for
+// the one before it.
 import type { Logger } from 'pino';
 import { createRootCA, caDigest, issueNodeKeyAndCertificate, certInfo, tlsInfoOf } from '../manager/ca/pki';
 import { joinCluster } from '../manager/ca/join';
 import type { NodeCredentials, NodeSecurity } from '../manager/ca/keystore';
 import { ingressNetwork, initialSwarmSpec } from '../manager/controlapi';
-import type { Manager, OpenMode } from '../manager/manager';
+import type { OpenMode } from '../manager/manager';
 import { DekLockedError } from '../manager/consensus';
 import { RpcError, type ManagerRef } from '../rpc';
 import type { Executor } from '../agent/executor/types';
 import type { DaemonFacts, InitRequest, JoinRequest } from '../api/backend';
-import { ShoalError, conflict, invalidArgument, permissionDenied, unavailable, NOT_A_MANAGER_WORKER_MESSAGE } from '../lib/errors';
+import { ShoalError, internal, invalidArgument } from '../lib/errors';
 import { nextUnlockKey, parseHumanUnlockKey, UNLOCK_KEY_BYTES } from '../lib/unlock-key';
 import { newId } from '../lib/ids';
 import { isoTime } from '../lib/time';
@@ -21,61 +22,58 @@ import { validateInitRequest, validateJoinRequest, type Cluster, type Node, type
 import { isInterfaceName, parseAddr, swarmAddrs, type SwarmAddrs } from './addr';
 import type { DaemonConfig } from './config';
 import { removeOverlays } from './overlays';
-import type { NodeRoles } from './roles';
 import { clearManagerData, clearSwarmState, loadSwarmState, saveSwarmState, type SwarmState } from './state';
-import { managerRefs } from './transport';
 import { newJoinToken, systemClock, systemRng } from './system';
+import {
+  initialRoleMachine,
+  invalidUnlockKey,
+  managerStats,
+  transition,
+  type InitPlan,
+  type RaftStart,
+  type RoleEffect,
+  type RoleEvent,
+  type RoleMachine,
+  type RolePhase,
+  type RoleTransition,
+} from './core/roles-machine';
 
-export const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
-/** Docker's answer to `swarm leave` (and `swarm inspect`) off any swarm (moby's errNoSwarm, 503). */
-export const NOT_IN_SWARM = 'This node is not part of a swarm';
-/** moby's errSwarmLocked (503): every swarm call on a locked manager. */
-export const SWARM_LOCKED = 'Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to unlock it.';
-/** moby's refusal of `swarm leave` without --force on a locked manager. */
-export const LEAVE_LOCKED = 'Swarm is encrypted and locked. Please unlock it first or use `--force` to ignore this message.';
-/** moby's invalidUnlockKey (401 Unauthorized). */
-export const INVALID_UNLOCK_KEY = 'swarm could not be unlocked: invalid key provided';
-/** moby's notLockedError (409). */
-export const NOT_LOCKED = 'swarm is not locked';
-
-/** How the managers stand as `docker swarm leave` on one of them sees it (moby's managerStats). */
-export interface ManagerStats {
-  /** This manager is among the reachable ones. */
-  current: boolean;
-  reachable: number;
-  unreachable: number;
-}
+export {
+  ALREADY_IN_SWARM,
+  NOT_IN_SWARM,
+  SWARM_LOCKED,
+  LEAVE_LOCKED,
+  INVALID_UNLOCK_KEY,
+  NOT_LOCKED,
+  leaveManagerRefusal,
+  type ManagerStats,
+} from './core/roles-machine';
 
 /**
- * moby's refusal of `docker swarm leave` without `--force` on a manager (daemon/cluster Leave): the
- * last-manager and quorum-loss warnings, or the general one when the managers cannot be counted.
+ * What role switching needs from the roles this node runs (roles.ts implements it): start and stop
+ * them, and a few facts from the running manager and agent — never the manager or agent themselves.
  */
-export function leaveManagerRefusal(stats: ManagerStats | undefined): string {
-  let msg = 'You are attempting to leave the swarm on a node that is participating as a manager. ';
-  if (stats?.current && stats.reachable - 2 <= stats.unreachable) {
-    if (stats.reachable === 1 && stats.unreachable === 0) {
-      return msg + 'Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message. ';
-    }
-    msg += `Removing this node leaves ${stats.reachable - 1} managers out of ${stats.reachable + stats.unreachable}. Without a Raft quorum your swarm will be inaccessible. `;
-  }
-  return msg + 'The only way to restore a swarm that has lost consensus is to reinitialize it with `--force-new-cluster`. Use `--force` to suppress this message.';
-}
-
-/** Counts the managers by MANAGER STATUS through the leader; undefined when it cannot (no leader), as moby then warns in general. */
-async function managerStats(manager: Manager, self: string): Promise<ManagerStats | undefined> {
-  try {
-    const nodes = await manager.call<Node[]>('listNodes', [{}]);
-    const stats: ManagerStats = { current: false, reachable: 0, unreachable: 0 };
-    for (const n of nodes) {
-      if (n.ManagerStatus?.Reachability === 'reachable') {
-        stats.reachable++;
-        if (n.ID === self) stats.current = true;
-      } else if (n.ManagerStatus?.Reachability === 'unreachable') stats.unreachable++;
-    }
-    return stats;
-  } catch {
-    return undefined;
-  }
+export interface RoleRuntime {
+  /** Starts the role `state` names; `open` says how a manager's Raft member comes up (default: replay its log). */
+  start(state: SwarmState, open?: OpenMode): Promise<void>;
+  /** Stops everything started. Tasks keep running in their runtime. */
+  stop(): Promise<void>;
+  /** Best effort: the dispatcher holding this node's session marks it down at once. */
+  leaveDispatcher(): Promise<void>;
+  /** Whether `token` (what `removedFromRaft` reported) is the manager running now. */
+  runsManager(token: object): boolean;
+  /** The running manager's applied index (0 without one). */
+  appliedIndex(): number;
+  /** The nodes as the leader lists them; undefined without a manager or a leader. */
+  listNodes(): Promise<Node[] | undefined>;
+  /** This node's tasks: from the manager's store, else the agent's assigned set. */
+  tasksOf(nodeId: string): Task[];
+  /** The managers the running manager's store knows. */
+  managers(): ManagerRef[];
+  /** The managers a worker's sessions named, while it runs. */
+  knownRemotes(): string[] | undefined;
+  /** The agent has no session yet. */
+  awaitingSession(): boolean;
 }
 
 export interface MembershipOptions {
@@ -83,149 +81,69 @@ export interface MembershipOptions {
   facts: DaemonFacts;
   logger: Logger;
   security: NodeSecurity;
-  roles: NodeRoles;
+  roles: RoleRuntime;
   /** Created when the daemon starts, after this object. */
   executor: () => Executor;
 }
 
+/** The driver's own material of an init plan (the machine carries it without looking). */
+interface InitMaterial {
+  credentials: NodeCredentials;
+  open: OpenMode;
+  unlockKey?: Buffer;
+}
+
+/** More steps than any flow takes (promotion: two per known manager): a machine that loops is a bug, not a wait. */
+const MAX_STEPS = 1000;
+
 export class SwarmMembership {
-  /** This node's place in its swarm; undefined while it is in none. */
-  state: SwarmState | undefined;
-  private flow: Promise<unknown> = Promise.resolve();
+  private machine: RoleMachine = initialRoleMachine();
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: MembershipOptions) {}
 
-  private get dataDir(): string {
-    return this.o.cfg.dataDir;
+  /** This node's place in its swarm; undefined while it is in none. */
+  get state(): SwarmState | undefined {
+    return this.machine.swarm;
+  }
+
+  get phase(): RolePhase {
+    return this.machine.phase;
   }
 
   /**
    * Autolock: this manager's key and DEK are sealed under the unlock key and none was given since the
    * daemon started. No role runs (as in Docker, the whole node waits) until `unlock()`.
    */
-  locked = false;
+  get locked(): boolean {
+    return this.machine.phase === 'locked';
+  }
+
+  private get dataDir(): string {
+    return this.o.cfg.dataDir;
+  }
 
   /** Daemon start: a node that was in a swarm takes up its role again (a manager replays its log), unless it is locked. */
   async resume(): Promise<void> {
-    this.state = loadSwarmState(this.dataDir);
-    if (!this.state) return;
-    if (this.o.security.keyIsSealed() && !this.o.security.kek) {
-      this.locked = true;
-      this.o.logger.info({}, 'swarm is locked: waiting for docker swarm unlock');
-      return;
-    }
-    await this.o.roles.start(this.state);
+    await this.send(() => ({ on: 'resume', saved: loadSwarmState(this.dataDir), sealed: this.o.security.keyIsSealed() && !this.o.security.kek }));
   }
 
   /** `docker swarm unlock`: the unlock key opens the node key (and with it the DEK); the roles start. */
-  unlock(keyText: string): Promise<void> {
-    return this.exclusive(async () => {
-      const st = this.state;
-      if (!st) throw unavailable(NOT_IN_SWARM);
-      if (!this.locked) {
-        if (!this.o.roles.manager) throw unavailable(NOT_A_MANAGER_WORKER_MESSAGE);
-        throw conflict(NOT_LOCKED);
-      }
-      const kek = Buffer.from(parseHumanUnlockKey(keyText));
-      if (!this.o.security.unlock(kek)) throw Object.assign(permissionDenied(INVALID_UNLOCK_KEY), { httpStatus: 401 });
-      this.locked = false;
-      try {
-        await this.o.roles.start(st);
-      } catch (e) {
-        await this.o.roles.stop();
-        this.locked = true;
-        // the node key opened but the DEK did not (a crash between re-sealing the two): the key is not this node's
-        if (e instanceof DekLockedError) throw Object.assign(permissionDenied(INVALID_UNLOCK_KEY), { httpStatus: 401 });
-        throw e;
-      }
-      this.o.logger.info({}, 'swarm unlocked');
-    });
+  async unlock(key: string): Promise<void> {
+    await this.send({ on: 'unlock', key });
   }
 
-  /** Serializes the flows (init, join, leave, promotion, demotion) so two can never interleave. */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.flow.then(fn, fn);
-    this.flow = p.catch(() => undefined);
-    return p;
-  }
-
-  /** `docker swarm init`: this node becomes the first manager of a new cluster. Returns its node ID. */
-  init(req: InitRequest): Promise<string> {
-    return this.exclusive(async () => {
-      if (this.state && req.ForceNewCluster && this.state.role === 'manager') return this.forceNewCluster(this.state);
-      if (this.state) throw unavailable(ALREADY_IN_SWARM);
-      validateInitRequest(req, isInterfaceName);
-      const first = await firstClusterObjects(req, swarmAddrs(req, this.o.cfg.defaultAdvertiseAddr), this.o.facts);
-      // autolock from the start: the node key (and the manager's DEK) are sealed before they are first written
-      if (first.unlockKey) await this.o.security.setKek(first.unlockKey);
-      this.o.security.save(first.credentials);
-      try {
-        await this.o.roles.start(first.state, first.open);
-      } catch (e) {
-        await this.o.roles.stop();
-        this.forget();
-        throw e;
-      }
-      // Saved only once the roles run: a failed init leaves no swarm behind.
-      saveSwarmState(this.dataDir, first.state);
-      this.state = first.state;
-      await this.firstSession();
-      return first.state.nodeId;
-    });
+  /** `docker swarm init`: this node becomes the first manager of a new cluster (or, with --force-new-cluster, the only one). Returns its node ID. */
+  async init(req: InitRequest): Promise<string> {
+    return (await this.send({ on: 'init', forceNewCluster: !!req.ForceNewCluster, req })) as string;
   }
 
   /**
    * `docker swarm join --token T ADDR`: pin the manager's CA by the token's digest, trade a CSR +
    * the token for a certificate, persist it with the swarm state, then run the role the token gave.
    */
-  join(req: JoinRequest & { Availability?: string }): Promise<void> {
-    return this.exclusive(async () => {
-      if (this.state) throw unavailable(ALREADY_IN_SWARM);
-      validateJoinRequest(req, isInterfaceName);
-      const remote = req.RemoteAddrs?.[0];
-      if (!remote) throw invalidArgument('at least 1 RemoteAddr is required to join');
-      const r = parseAddr(remote, 2377);
-      const managerAddr = `${r.host}:${r.port}`;
-      const addrs = swarmAddrs(req, this.o.cfg.defaultAdvertiseAddr);
-      let res;
-      try {
-        res = await joinCluster({ address: managerAddr, token: req.JoinToken, hostname: this.o.cfg.hostname, addr: addrs.advertiseHost, availability: req.Availability });
-      } catch (e) {
-        // Docker shows the manager's refusal as the gRPC text ("rpc error: code = … desc = …").
-        if (e instanceof RpcError) throw new ShoalError(e.kind, e.rpcText);
-        throw e;
-      }
-      this.o.security.save({ keyPem: res.keyPem, certPem: res.certPem, caPem: res.caPem });
-      const state: SwarmState = {
-        nodeId: res.nodeId,
-        clusterId: res.clusterId,
-        role: res.role,
-        advertiseAddr: addrs.advertiseAddr,
-        listenAddr: addrs.listenAddr,
-        managers: [{ nodeId: '', addr: managerAddr }],
-      };
-      if (res.role === 'manager') {
-        try {
-          await this.joinRaft(state, managerAddr);
-        } catch (e) {
-          this.forget();
-          throw e;
-        }
-        return;
-      }
-      saveSwarmState(this.dataDir, state);
-      this.state = state;
-      await this.o.roles.start(state);
-      await this.firstSession();
-    });
-  }
-
-  /**
-   * As Docker, init and join answer once the node is ready: its agent's first session is up, so the
-   * node's object no longer changes behind a client that reads it next (bounded wait).
-   */
-  private async firstSession(): Promise<void> {
-    for (let i = 0; i < 100 && this.o.roles.agent && !this.o.roles.agent.connected; i++) await new Promise((r) => setTimeout(r, 50));
+  async join(req: JoinRequest & { Availability?: string }): Promise<void> {
+    await this.send({ on: 'join', req });
   }
 
   /**
@@ -233,109 +151,164 @@ export class SwarmMembership {
    * deleted. As in Docker, a manager stays a Raft member: the others show it Down / Unreachable, it
    * still counts in the quorum, and only `docker node demote` then `docker node rm` take it out.
    */
-  leave(force: boolean): Promise<void> {
-    return this.exclusive(async () => {
-      const st = this.state;
-      if (!st) throw unavailable(NOT_IN_SWARM);
-      if (this.locked && !force) throw unavailable(LEAVE_LOCKED);
-      const { manager, agent } = this.o.roles;
-      if (st.role === 'manager' && !force) throw unavailable(leaveManagerRefusal(manager ? await managerStats(manager, st.nodeId) : undefined));
-      // Leaving removes this node's tasks from its runtime, as Docker does.
-      const mine = manager?.store.view((tx) => tx.tasksByNode(st.nodeId)) ?? agent?.tasks() ?? [];
-      // The dispatcher holding our session marks the node down now rather than after its heartbeats expire.
-      await this.o.roles.leaveDispatcher().catch((e: unknown) => this.o.logger.warn({ err: e }, 'leave: could not tell the manager'));
-      await this.o.roles.stop();
-      await removeTasks(this.o.executor(), mine);
-      await removeOverlays(this.o.executor(), this.o.logger);
-      this.forget();
-    });
+  async leave(force: boolean): Promise<void> {
+    await this.send({ on: 'leave', force });
   }
 
   /** Removed from Raft (demotion) while still in the swarm: carry on as a worker of the remaining managers. */
-  demote(manager: Manager): Promise<void> {
-    return this.exclusive(async () => {
-      const st = this.state;
-      if (!st || st.role !== 'manager' || this.o.roles.manager !== manager) return;
-      const managers = managerRefs(manager).filter((m) => m.nodeId !== st.nodeId);
-      this.o.logger.info({ managers }, 'removed from raft: continuing as a worker');
-      await this.o.roles.stop();
-      clearManagerData(this.dataDir);
-      // workers are never locked: the node key goes back to plain
-      await this.o.security.setKek(undefined);
-      st.role = 'worker';
-      st.managers = managers;
-      saveSwarmState(this.dataDir, st);
-      await this.o.roles.start(st);
-    });
+  demote(manager: object): Promise<void> {
+    return this.send(() => (this.o.roles.runsManager(manager) ? { on: 'removedFromRaft' } : undefined)).then(() => undefined);
   }
 
-  /** A worker whose certificate now says manager (promotion) joins Raft and runs the manager role. */
+  /** This node's certificate changed: one that now says manager promotes a worker. */
   promoteIfCertified(): void {
-    const st = this.state;
-    const c = this.o.security.load();
-    if (!st || st.role !== 'worker' || !c || certInfo(c.certPem).role !== 'manager') return;
-    void this.exclusive(async () => {
-      const cur = this.state;
-      if (!cur || cur.role !== 'worker') return;
-      const remotes = this.o.roles.connector?.known() ?? (cur.managers ?? []).map((m) => m.addr);
-      this.o.logger.info({ remotes }, 'promoted: joining raft as a manager');
-      await this.o.roles.stop();
-      let last: unknown;
-      for (const remote of remotes) {
-        try {
-          await this.joinRaft(cur, remote);
-          return;
-        } catch (e) {
-          last = e;
-        }
-      }
-      this.o.logger.warn({ err: last }, 'promotion failed: staying a worker');
-      this.state = cur;
-      await this.o.roles.start(cur);
+    void this.send(() => {
+      const c = this.o.security.load();
+      return c ? { on: 'certificate', role: certInfo(c.certPem).role === 'manager' ? 'manager' : 'worker' } : undefined;
     });
   }
 
   /** A worker keeps the managers its sessions name, so a restart finds the swarm's current ones. */
   rememberManagers(m: ManagerRef[]): void {
-    const st = this.state;
-    if (!st || st.role !== 'worker') return;
-    if (JSON.stringify(st.managers) === JSON.stringify(m)) return;
-    st.managers = m;
-    saveSwarmState(this.dataDir, st);
+    void this.send({ on: 'managersSeen', managers: m });
   }
 
-  /** `swarm init --force-new-cluster` on a manager: restart its Raft member as the only voter, keeping the state. */
-  private async forceNewCluster(st: SwarmState): Promise<string> {
-    const appliedIndex = this.o.roles.manager?.store.index ?? 0;
-    await this.o.roles.stop();
-    await this.o.roles.start(st, { kind: 'force-new-cluster', appliedIndex });
-    return st.nodeId;
+  /** Queues an event (or one read when its turn comes; undefined: nothing to do) and drives the machine through its flow. */
+  private send(event: RoleEvent | (() => RoleEvent | undefined)): Promise<unknown> {
+    const run = () => {
+      const e = typeof event === 'function' ? event() : event;
+      return e ? this.drive(e) : Promise.resolve(undefined);
+    };
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
   }
 
-  /**
-   * Runs this node as a manager joining Raft through `remote` (any manager: followers forward to the
-   * leader), then catching up. The state is saved once Raft has taken the node in; on failure the
-   * roles are stopped again and the caller decides what is left.
-   */
-  private async joinRaft(base: SwarmState, remote: string): Promise<void> {
-    // Only workers keep a manager list (a manager learns the others from its store).
-    const { managers: _workerOnly, ...rest } = base;
-    const state: SwarmState = { ...rest, role: 'manager' };
-    this.state = state;
+  private async drive(first: RoleEvent): Promise<unknown> {
+    let event = first;
+    for (let steps = 0; steps < MAX_STEPS; steps++) {
+      const t = transition(this.machine, event);
+      this.enter(t);
+      if (t.settle) {
+        for (const effect of t.effects) await this.perform(effect);
+        if ('error' in t.settle) throw t.settle.error;
+        return t.settle.ok;
+      }
+      try {
+        let value: unknown;
+        for (const effect of t.effects) value = await this.perform(effect);
+        event = { on: 'done', value };
+      } catch (error) {
+        event = { on: 'failed', error };
+      }
+    }
+    throw internal(`role machine: no end after ${MAX_STEPS} steps (${this.machine.phase})`);
+  }
+
+  /** The one point where the machine's state is taken over, and swarm.json written or erased. */
+  private enter(t: RoleTransition): void {
+    this.machine = t.machine;
+    if (t.persist === 'write' && t.machine.swarm) saveSwarmState(this.dataDir, t.machine.swarm);
+    else if (t.persist === 'erase') clearSwarmState(this.dataDir);
+  }
+
+  private async perform(e: RoleEffect): Promise<unknown> {
+    const { roles, security, logger } = this.o;
+    switch (e.do) {
+      case 'prepareInit': {
+        const req = e.req as InitRequest;
+        validateInitRequest(req, isInterfaceName);
+        return firstClusterObjects(req, swarmAddrs(req, this.o.cfg.defaultAdvertiseAddr), this.o.facts);
+      }
+      case 'installCredentials': {
+        const m = e.plan.material as InitMaterial;
+        // autolock from the start: the node key (and the manager's DEK) are sealed before they are first written
+        if (m.unlockKey) await security.setKek(m.unlockKey);
+        security.save(m.credentials);
+        return undefined;
+      }
+      case 'enroll':
+        return this.enroll(e.req as JoinRequest & { Availability?: string });
+      case 'openKey':
+        if (!security.unlock(Buffer.from(parseHumanUnlockKey(e.key)))) throw invalidUnlockKey();
+        return undefined;
+      case 'startRoles':
+        try {
+          return await roles.start(e.swarm, openMode(e.raft));
+        } catch (err) {
+          // the node key opened but the DEK did not (a crash between re-sealing the two): the key is not this node's
+          if (e.lockedMeansBadKey && err instanceof DekLockedError) throw invalidUnlockKey();
+          throw err;
+        }
+      case 'stopRoles':
+        return roles.stop();
+      case 'firstSession':
+        // As Docker, init and join answer once the node is ready: its agent's first session is up, so the
+        // node's object no longer changes behind a client that reads it next (bounded wait).
+        for (let i = 0; i < 100 && roles.awaitingSession(); i++) await new Promise((r) => setTimeout(r, 50));
+        return undefined;
+      case 'managerStats': {
+        const nodes = await roles.listNodes().catch(() => undefined);
+        return nodes && managerStats(nodes, this.machine.swarm?.nodeId ?? '');
+      }
+      case 'appliedIndex':
+        return roles.appliedIndex();
+      case 'tasksHere':
+        return roles.tasksOf(this.machine.swarm?.nodeId ?? '');
+      case 'leaveDispatcher':
+        return roles.leaveDispatcher().catch((err: unknown) => logger.warn({ err }, 'leave: could not tell the manager'));
+      case 'removeTasks':
+        // Leaving removes this node's tasks from its runtime, as Docker does.
+        return removeTasks(this.o.executor(), e.tasks as Task[]);
+      case 'removeOverlays':
+        return removeOverlays(this.o.executor(), logger);
+      case 'otherManagers':
+        return roles.managers().filter((m) => m.nodeId !== this.machine.swarm?.nodeId);
+      case 'knownRemotes':
+        return roles.knownRemotes() ?? (this.machine.swarm?.managers ?? []).map((m) => m.addr);
+      case 'clearManagerData':
+        return clearManagerData(this.dataDir);
+      case 'plainKey':
+        return security.setKek(undefined);
+      case 'log':
+        return logger[e.level](e.fields, e.msg);
+    }
+  }
+
+  /** `swarm join`'s certificate: validated request, CSR + token → certificate and key on disk, the state to run. */
+  private async enroll(req: JoinRequest & { Availability?: string }): Promise<{ state: SwarmState; remote: string }> {
+    validateJoinRequest(req, isInterfaceName);
+    const remote = req.RemoteAddrs?.[0];
+    if (!remote) throw invalidArgument('at least 1 RemoteAddr is required to join');
+    const r = parseAddr(remote, 2377);
+    const managerAddr = `${r.host}:${r.port}`;
+    const addrs = swarmAddrs(req, this.o.cfg.defaultAdvertiseAddr);
+    let res;
     try {
-      await this.o.roles.start(state, { kind: 'join', remote });
+      res = await joinCluster({ address: managerAddr, token: req.JoinToken, hostname: this.o.cfg.hostname, addr: addrs.advertiseHost, availability: req.Availability });
     } catch (e) {
-      await this.o.roles.stop();
+      // Docker shows the manager's refusal as the gRPC text ("rpc error: code = … desc = …").
+      if (e instanceof RpcError) throw new ShoalError(e.kind, e.rpcText);
       throw e;
     }
-    saveSwarmState(this.dataDir, state);
+    this.o.security.save({ keyPem: res.keyPem, certPem: res.certPem, caPem: res.caPem });
+    const state: SwarmState = {
+      nodeId: res.nodeId,
+      clusterId: res.clusterId,
+      role: res.role,
+      advertiseAddr: addrs.advertiseAddr,
+      listenAddr: addrs.listenAddr,
+      managers: [{ nodeId: '', addr: managerAddr }],
+    };
+    return { state, remote: managerAddr };
   }
+}
 
-  /** Out of the swarm: nothing in memory, nothing on disk. */
-  private forget(): void {
-    clearSwarmState(this.dataDir);
-    this.state = undefined;
-  }
+/** The manager's open mode for the machine's Raft start (none: replay the durable log). */
+function openMode(raft: RaftStart | undefined): OpenMode | undefined {
+  if (!raft) return undefined;
+  if (raft.kind === 'init') return (raft.plan.material as InitMaterial).open;
+  return raft;
 }
 
 /** Shuts down and removes tasks from the runtime (a leaving node takes its tasks with it). */
@@ -353,11 +326,7 @@ async function removeTasks(executor: Executor, tasks: Task[]): Promise<void> {
  * What `swarm init` creates: a root CA, the cluster object (join tokens pinned to that CA), this
  * node as the first manager with its certificate, and the state to remember once the roles run.
  */
-async function firstClusterObjects(
-  req: InitRequest,
-  addrs: SwarmAddrs,
-  facts: DaemonFacts,
-): Promise<{ state: SwarmState; credentials: NodeCredentials; open: OpenMode; unlockKey?: Buffer }> {
+async function firstClusterObjects(req: InitRequest, addrs: SwarmAddrs, facts: DaemonFacts): Promise<InitPlan> {
   const nodeId = newId(systemRng);
   const clusterId = newId(systemRng);
   const now = systemClock.now();
@@ -385,8 +354,7 @@ async function firstClusterObjects(
   };
   const node = firstManagerNode(nodeId, addrs, ts, cluster.TLSInfo, facts);
   const ingress = ingressNetwork({ id: newId(systemRng), now: ts, pools: cluster.DefaultAddrPool, subnetSize: cluster.SubnetSize });
-  return {
-    state: { nodeId, clusterId, role: 'manager', advertiseAddr: addrs.advertiseAddr, listenAddr: addrs.listenAddr },
+  const material: InitMaterial = {
     credentials: { keyPem: nodeCert.keyPem, certPem: nodeCert.certPem, caPem: ca.certPem },
     ...(unlockKey ? { unlockKey: Buffer.from(unlockKey, 'base64') } : {}),
     open: {
@@ -399,6 +367,7 @@ async function firstClusterObjects(
       ],
     },
   };
+  return { state: { nodeId, clusterId, role: 'manager', advertiseAddr: addrs.advertiseAddr, listenAddr: addrs.listenAddr }, material };
 }
 
 /** The Node object of a new cluster's first manager (this daemon), before its agent fills in the runtime's facts. */

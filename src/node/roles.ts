@@ -9,13 +9,13 @@ import { heartbeatPeriodMs } from '../manager/dispatcher/core/heartbeat';
 import { Manager, type OpenMode } from '../manager/manager';
 import type { ConsensusObserver } from '../manager/consensus';
 import type { ManagerRef } from '../rpc';
+import { ManagerTransport, managerRefs } from './transport';
 import { RemoteDispatcherConnector } from '../agent/remote-dispatcher';
 import { Agent } from '../agent/agent';
 import { NodeNetwork } from '../network/node-network';
 import type { Executor } from '../agent/executor/types';
 import { failedPrecondition, unavailable } from '../lib/errors';
-import type { Cluster, DispatcherApi, SwarmSpec } from '../types';
-import { ManagerTransport } from './transport';
+import type { Cluster, DispatcherApi, Node, SwarmSpec, Task } from '../types';
 import { CertRenewer, renewThroughManagers, renewWithClusterCA } from './certs';
 import { CAFollower, followStoreCA } from './ca-follow';
 import { followUnlockKey } from './autolock';
@@ -24,6 +24,8 @@ import { attachOverlay } from './overlays';
 import type { DaemonConfig } from './config';
 import type { SwarmState } from './state';
 import type { SwarmRotation } from '../manager/controlapi';
+import { updateSwarmOnLeader } from '../manager/swarm-update';
+import type { RoleRuntime } from './membership';
 import { newJoinToken, systemClock, systemRng } from './system';
 
 /** What the roles report to, and ask of, the rest of the daemon. */
@@ -40,8 +42,6 @@ export interface RoleHooks {
   fatal(err: Error): void;
   /** A manager role started: the Engine API's events follow its store from now on. */
   managerStarted(manager: Manager): void;
-  /** The leader's side of `docker swarm update` (registered as the manager's 'updateSwarm' operation). */
-  updateSwarm(version: number, spec: SwarmSpec, rotate: SwarmRotation): Promise<void>;
 }
 
 export interface NodeRolesOptions {
@@ -55,7 +55,7 @@ export interface NodeRolesOptions {
   raftObserver?: ConsensusObserver;
 }
 
-export class NodeRoles {
+export class NodeRoles implements RoleRuntime {
   manager: Manager | undefined;
   agent: Agent | undefined;
   transport: ManagerTransport | undefined;
@@ -111,6 +111,41 @@ export class NodeRoles {
    */
   async leaveDispatcher(): Promise<void> {
     await (this.connector ?? this.agentRemote)?.leave();
+  }
+
+  runsManager(token: object): boolean {
+    return this.manager !== undefined && this.manager === token;
+  }
+
+  appliedIndex(): number {
+    return this.manager?.store.index ?? 0;
+  }
+
+  /** Through the leader (the MANAGER STATUS it keeps); undefined without a manager or a leader. */
+  async listNodes(): Promise<Node[] | undefined> {
+    const manager = this.manager;
+    if (!manager) return undefined;
+    try {
+      return await manager.call<Node[]>('listNodes', [{}]);
+    } catch {
+      return undefined;
+    }
+  }
+
+  tasksOf(nodeId: string): Task[] {
+    return this.manager?.store.view((tx) => tx.tasksByNode(nodeId)) ?? this.agent?.tasks() ?? [];
+  }
+
+  managers(): ManagerRef[] {
+    return this.manager ? managerRefs(this.manager) : [];
+  }
+
+  knownRemotes(): string[] | undefined {
+    return this.connector?.known();
+  }
+
+  awaitingSession(): boolean {
+    return !!this.agent && !this.agent.connected;
   }
 
   /** A worker: the agent holds a session with one of the known managers over mTLS; renewals go through them. */
@@ -195,7 +230,7 @@ export class NodeRoles {
     this.o.hooks.managerStarted(manager);
     this.transport = transport;
     manager.register('updateSwarm', ((version: number, spec: SwarmSpec, rotate: SwarmRotation) =>
-      this.o.hooks.updateSwarm(version, spec, rotate)) as never);
+      updateSwarmOnLeader(manager.controlapi, transport.rotator, version, spec, rotate)) as never);
     manager.onRemoved(() => this.o.hooks.removedFromRaft(manager));
     this.cleanups.push(this.o.security.onChange((c) => this.transport?.updateCredentials(c)));
     await this.startAgent(state, () => this.managerAgentDispatcher(manager, credentials), 1000);

@@ -1,17 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileDurableSync } from '../sys/durable-file';
+import type { SwarmState } from './core/roles-machine';
 
-/** What a node remembers about its swarm membership across restarts. */
-export interface SwarmState {
-  nodeId: string;
-  clusterId: string;
-  role: 'manager' | 'worker';
-  advertiseAddr: string;
-  listenAddr: string;
-  /** Workers: the managers to connect to (refreshed from every dispatcher session). */
-  managers?: { nodeId: string; addr: string }[];
-}
+export type { SwarmState } from './core/roles-machine';
 
 const file = (dataDir: string) => path.join(dataDir, 'swarm.json');
 

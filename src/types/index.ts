@@ -9,6 +9,7 @@ export * from './slots';
 export * from './constraints';
 export * from './dirty';
 export * from './network';
+export * from './task-networks';
 export * from './secret';
 export * from './validate';
 export * from './swarm-request';

@@ -1,6 +1,4 @@
 import type { Labels, Meta } from './common';
-import type { Task } from './task';
-import { isTerminal } from './task-state';
 
 // Swarm networks as the Engine API's swarm types shape them (`swarm.Network`: what a task's
 // NetworksAttachments and the store hold). `/networks` answers with the Engine's network resource,
@@ -68,24 +66,6 @@ export interface NetworkCreateRequest {
   IPAM?: { Driver?: string; Config?: { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }[]; Options?: Record<string, string> };
   Options?: Record<string, string>;
   Labels?: Record<string, string>;
-}
-
-/**
- * A task holds its network addresses until it stops (a stopped task's may be handed out again), and
- * while it holds them its node is on those networks: it needs its own address and the overlay there.
- */
-export const holdsAddresses = (t: Task): boolean => !isTerminal(t.Status.State);
-
-/** Node ID → the IDs of the swarm networks it has tasks on (tasks that hold their addresses). */
-export function networksByNode(tasks: Iterable<Task>): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>();
-  for (const t of tasks) {
-    if (!t.NodeID || !holdsAddresses(t) || !t.NetworksAttachments?.length) continue;
-    let set = out.get(t.NodeID);
-    if (!set) out.set(t.NodeID, (set = new Set()));
-    for (const a of t.NetworksAttachments) set.add(a.Network.ID);
-  }
-  return out;
 }
 
 export const OVERLAY_VNI_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';

@@ -1,5 +1,4 @@
 import type { Labels, Meta } from './common';
-import type { TaskSpec } from './task';
 
 // Swarm secrets and configs as the Engine API shapes them (`swarm.Secret`, `swarm.Config`): what the
 // store holds and the dispatcher sends to the nodes whose tasks use them. `Spec.Data` is base64 as on
@@ -65,12 +64,3 @@ export const MAX_CONFIG_SIZE = 1000 * 1024;
 
 /** The one template driver swarmkit knows. */
 export const GOLANG_TEMPLATING = 'golang';
-
-/** The secret and config IDs a task spec refers to. */
-export function referencedIds(spec: TaskSpec | undefined): { secrets: string[]; configs: string[] } {
-  const c = spec?.ContainerSpec;
-  return {
-    secrets: (c?.Secrets ?? []).map((r) => r.SecretID).filter((x): x is string => !!x),
-    configs: (c?.Configs ?? []).map((r) => r.ConfigID).filter((x): x is string => !!x),
-  };
-}

@@ -1,4 +1,21 @@
-import type { TaskState } from './task';
+/** The states of the task ladder, in the Engine API's spelling. Order matters: the ranks below. */
+export type TaskState =
+  | 'new'
+  | 'allocated'
+  | 'pending'
+  | 'assigned'
+  | 'accepted'
+  | 'preparing'
+  | 'ready'
+  | 'starting'
+  | 'running'
+  | 'complete'
+  | 'shutdown'
+  | 'failed'
+  | 'rejected'
+  | 'remove'
+  | 'orphaned';
+
 
 // The ladder is monotonic: a task's observed state only moves forward. The ranks are swarmkit's,
 // so comparisons here read like the Go code users know from Docker's docs.

@@ -1,6 +1,7 @@
 import type { Labels, Meta, Platform, ResourceObject } from './common';
 import type { NetworkAttachment, TaskEndpoint } from './network';
 import type { ConfigReference, SecretReference } from './secret';
+import type { TaskState } from './task-state';
 
 export interface Mount {
   Target: string;
@@ -97,24 +98,6 @@ export interface TaskSpec {
   LogDriver?: { Name?: string; Options?: Record<string, string> };
 }
 
-/** The states of the task ladder, in the Engine API's spelling. Order matters: see ./task-state.ts. */
-export type TaskState =
-  | 'new'
-  | 'allocated'
-  | 'pending'
-  | 'assigned'
-  | 'accepted'
-  | 'preparing'
-  | 'ready'
-  | 'starting'
-  | 'running'
-  | 'complete'
-  | 'shutdown'
-  | 'failed'
-  | 'rejected'
-  | 'remove'
-  | 'orphaned';
-
 export interface ContainerStatus {
   ContainerID?: string;
   PID?: number;
@@ -182,4 +165,13 @@ export function taskBaseName(task: Task): string {
 /** The task's container name, Docker's swarm executor's: `<service>.<slot>.<taskId>` (global: `<service>.<nodeId>.<taskId>`). */
 export function containerName(task: Task): string {
   return `${taskBaseName(task)}.${task.ID}`;
+}
+
+/** The secret and config IDs a task spec refers to. */
+export function referencedIds(spec: TaskSpec | undefined): { secrets: string[]; configs: string[] } {
+  const c = spec?.ContainerSpec;
+  return {
+    secrets: (c?.Secrets ?? []).map((r) => r.SecretID).filter((x): x is string => !!x),
+    configs: (c?.Configs ?? []).map((r) => r.ConfigID).filter((x): x is string => !!x),
+  };
 }

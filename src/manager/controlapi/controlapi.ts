@@ -1,9 +1,9 @@
 import { nextUnlockKey, UNLOCK_KEY_BYTES } from '../../lib/unlock-key';
 import { conflict, failedPrecondition, internal, invalidArgument, unavailable } from '../../lib/errors';
 import { newId } from '../../lib/ids';
-import type { Clock, Rng } from '../../lib/ports';
 import { isoTime } from '../../lib/time';
-import type { MemoryStore, ReadTx } from '../../store';
+import type { ReadTx } from '../../store';
+import type { ControlApiDeps } from './deps';
 import type { Cluster, Node, NodeSpec, Service, ServiceSpec, SwarmSpec, Task } from '../../types';
 import { isJob, isTerminal, modeName } from '../../types';
 import { jobCounts } from './core/status';
@@ -27,17 +27,7 @@ export interface SwarmRotation {
   unlockKey?: boolean;
 }
 
-export interface ControlApiDeps {
-  store: MemoryStore;
-  clock: Clock;
-  rng: Rng;
-  /** Makes a fresh join token for a role (the CA knows the root digest). */
-  newJoinToken: (role: 'worker' | 'manager') => string;
-  /** How many managers are Raft members (the "last manager" check counts these, as swarmkit does). */
-  raftMembers?: () => number;
-  /** Whether the managers left after this one leaves Raft still make a quorum (swarmkit's CanRemoveMember). */
-  canRemoveManager?: (nodeId: string) => boolean;
-}
+export type { ControlApiDeps } from './deps';
 
 /**
  * The manager's control API: validates requests and turns them into store transactions.

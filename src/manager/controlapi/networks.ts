@@ -4,7 +4,7 @@ import { isIngress, portKey } from '../../lib/ingress-ports';
 import { isoTime } from '../../lib/time';
 import type { ReadTx } from '../../store';
 import type { Network, NetworkCreateRequest, Service, ServiceSpec } from '../../types';
-import type { ControlApiDeps } from './controlapi';
+import type { ControlApiDeps } from './deps';
 import { labelMatches, type Filters } from './core/filters';
 import { buildNetwork, checkNetworkRemovable, validateNetworkCreate } from './core/networks';
 import { resolveRef } from './core/resolve';

@@ -3,7 +3,7 @@ import { newId } from '../../lib/ids';
 import { isoTime } from '../../lib/time';
 import type { ReadTx } from '../../store';
 import type { Config, ConfigSpec, Secret, SecretSpec, ServiceSpec } from '../../types';
-import type { ControlApiDeps } from './controlapi';
+import type { ControlApiDeps } from './deps';
 import type { Filters } from './core/filters';
 import { resolveRef } from './core/resolve';
 import { checkReferences, checkRemovable, checkUpdate, secretMatches, validateSpec, withoutData, type SecretKind, type SecretLike } from './core/secrets';
