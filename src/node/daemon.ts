@@ -1,9 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import pino, { type Logger } from 'pino';
-import '../manager/ca/reflect-shim';
 import { NodeSecurity } from '../manager/ca/keystore';
-import { setTestFaultFile } from '../rpc';
 import type { RemoteDispatcherConnector } from '../agent/remote-dispatcher';
 import type { Manager } from '../manager/manager';
 import { shoalVersion } from '../agent/executor/process';
@@ -66,7 +64,6 @@ export class Daemon {
     };
     this.backend = new NodeBackend(this);
     this.security = new NodeSecurity(cfg.dataDir);
-    if (cfg.testFaultFile) setTestFaultFile(cfg.testFaultFile);
     if (cfg.metricsAddr) this.metrics = createNodeMetrics({ facts: this.facts, manager: () => this.manager, network: () => this.roles.network });
     const executor = () => this.executor;
     // Roles and membership call each other through these hooks: the roles report what happened to
