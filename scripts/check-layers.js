@@ -3,7 +3,8 @@
 //  - cli/ never imports daemon code (only lib/ and types/);
 //  - a component under manager/, agent/ or network/ never imports a sibling component; composition roots only wire;
 //  - pure zones import only pure zones;
-//  - no import cycles.
+//  - no import cycles;
+//  - production code never imports test-only code (testing/ folders, test/; package.json's files leaves them out).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -41,6 +42,9 @@ for (const f of files) {
     else if (fs.existsSync(path.join(target, 'index.ts'))) target = path.join(target, 'index.ts');
     else continue;
     const tr = rel(target);
+    // test-only code (testing/ folders, test/) is never reached from production code
+    const inTesting = (x) => /(^|\/)testing\//.test(x);
+    if (!inTesting(r) && (tr.startsWith('..') || inTesting(tr))) errors.push(`${r}: production code imports test-only ${tr}`);
     if (tr.startsWith('..')) continue;
     deps.push(tr);
     if (r.startsWith('cli/') && !/^(cli|lib|types)\//.test(tr)) errors.push(`${r}: cli/ may import only cli/, lib/, types/ (imports ${tr})`);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { immediateStore } from '../../store';
+import { immediateStore } from '../../store/testing/immediate';
 import type { Task } from '../../types';
 import { setTestFaultFile } from '../../../test/harness/fault-injector';
 import { createRpcServer, DispatcherService, RpcError } from '../../rpc';
