@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as readline from 'node:readline';
 import type { Duplex, Readable } from 'node:stream';
-import { HttpTransport, readText } from '../sys/http-client';
+import { HttpTransport, isTimeout, readText } from '../sys/http-client';
 import { capPathVersion } from './convert';
 import type { ApiLogger } from './logger';
 
@@ -67,22 +67,30 @@ export class EngineProxy {
     opts: { timeoutMs?: number; body?: unknown; signal?: AbortSignal; headers?: Record<string, string> } = {},
   ): Promise<{ status: number; body: unknown }> {
     const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
-    const res = await this.http.request({
-      method,
-      path: await this.enginePath(path),
-      timeoutMs: opts.timeoutMs ?? 10_000,
-      signal: opts.signal,
-      headers: { ...opts.headers, ...(payload ? { 'content-type': 'application/json' } : {}) },
-      body: payload,
-    });
-    const text = await readText(res.body);
+    let text: string;
+    let status: number;
+    try {
+      const res = await this.http.request({
+        method,
+        path: await this.enginePath(path),
+        timeoutMs: opts.timeoutMs ?? 10_000,
+        signal: opts.signal,
+        headers: { ...opts.headers, ...(payload ? { 'content-type': 'application/json' } : {}) },
+        body: payload,
+      });
+      status = res.statusCode;
+      text = await readText(res.body);
+    } catch (e) {
+      if (isTimeout(e)) throw new Error(`engine request ${method} ${path} timed out`);
+      throw e;
+    }
     let body: unknown;
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {
       body = undefined;
     }
-    return { status: res.statusCode, body };
+    return { status, body };
   }
 
   /** Streams newline-delimited JSON from the engine (GET /events) until it ends or `signal` aborts. */

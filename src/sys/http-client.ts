@@ -50,6 +50,12 @@ export interface UpgradedStream {
   socket: net.Socket;
 }
 
+/** True for the transport's own timeouts (no answer head, or a body that stopped arriving, within `timeoutMs`). */
+export function isTimeout(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+}
+
 /** Reads a whole body as UTF-8 text. */
 export async function readText(body: Readable): Promise<string> {
   const parts: Buffer[] = [];
