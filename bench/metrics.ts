@@ -5,7 +5,7 @@
 //   npm run build && node dist/bench/metrics.js [--reps 30]
 import { ControlApi } from '../src/manager/controlapi';
 import { NodeMetrics } from '../src/metrics';
-import { immediateStore } from '../src/store';
+import { immediateStore } from '../src/store/testing/immediate';
 import type { Service, Task } from '../src/types';
 import { taskFixture } from '../src/testing/fixtures';
 

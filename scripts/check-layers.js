@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Layering rules of DESIGN.md §7 that ESLint does not express:
-//  - cli/ never imports daemon code (only lib/ and types/);
+//  - cli/ never imports daemon code (only lib/, types/ and the one HTTP client, sys/http-client.ts);
 //  - a component under manager/, agent/ or network/ never imports a sibling component; composition roots only wire;
 //  - pure zones import only pure zones;
-//  - no import cycles.
+//  - no import cycles;
+//  - production code never imports test-only code (testing/ folders, test/; package.json's files leaves them out).
 // Type-only imports (`import type`, `import('…').T`) count like any other: a cycle or a reach into an
 // impure zone through types still ties the two files together for a reader and for the compiler.
 'use strict';
@@ -44,9 +45,12 @@ for (const f of files) {
     else if (fs.existsSync(path.join(target, 'index.ts'))) target = path.join(target, 'index.ts');
     else continue;
     const tr = rel(target);
+    // test-only code (testing/ folders, test/) is never reached from production code
+    const inTesting = (x) => /(^|\/)testing\//.test(x);
+    if (!inTesting(r) && (tr.startsWith('..') || inTesting(tr))) errors.push(`${r}: production code imports test-only ${tr}`);
     if (tr.startsWith('..')) continue;
     deps.push(tr);
-    if (r.startsWith('cli/') && !/^(cli|lib|types)\//.test(tr)) errors.push(`${r}: cli/ may import only cli/, lib/, types/ (imports ${tr})`);
+    if (r.startsWith('cli/') && !/^(cli|lib|types)\//.test(tr) && tr !== 'sys/http-client.ts') errors.push(`${r}: cli/ may import only cli/, lib/, types/ and the one HTTP client sys/http-client.ts (imports ${tr})`);
     if (isPure(r) && !isPure(tr)) errors.push(`${r}: pure zone imports impure ${tr}`);
     const a = componentOf(r);
     const b = componentOf(tr);

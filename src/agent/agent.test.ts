@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { MemoryStore, immediateStore } from '../store';
+import { MemoryStore } from '../store';
+import { immediateStore } from '../store/testing/immediate';
 import type { Cluster, DispatcherApi, Node, Task, TaskState, TaskStatusUpdate } from '../types';
 import { defaultSwarmSpec } from '../types';
 import { ManualClock } from '../lib/ports';
@@ -11,7 +12,7 @@ import { isKind } from '../lib/errors';
 import { waitFor } from '../testing/wait';
 import { Dispatcher, HEARTBEAT_FAILURE } from '../manager/dispatcher/dispatcher';
 import { Agent } from './agent';
-import { ScriptedEngine, ScriptedExecutor } from './scripted-executor';
+import { ScriptedEngine, ScriptedExecutor } from './executor/testing/scripted-executor';
 
 // Agent ⇄ Dispatcher ⇄ MemoryStore, with the scripted executor. Waits are bounded polls.
 

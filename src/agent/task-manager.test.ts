@@ -8,7 +8,7 @@ import type { TaskController } from './executor/types';
 import { TaskManager } from './task-manager';
 import { Worker, WORKER_STATE_FILE } from './worker';
 import { openState } from '../sys/state-key';
-import { ScriptedEngine, ScriptedExecutor } from './scripted-executor';
+import { ScriptedEngine, ScriptedExecutor } from './executor/testing/scripted-executor';
 import { waitFor } from '../testing/wait';
 
 const clock = { now: () => Date.now() };

@@ -146,19 +146,4 @@ export interface ClusterBackend {
   events(opts: { since?: number; until?: number; filters: Filters }, signal: AbortSignal): AsyncIterable<EngineEvent>;
 }
 
-/** Facts about the daemon itself for /version and /info. */
-export interface DaemonFacts {
-  version: string;
-  apiVersion: string;
-  minApiVersion: string;
-  hostname: string;
-  os: string;
-  arch: string;
-  kernelVersion: string;
-  ncpu: number;
-  memTotal: number;
-  dataDir: string;
-  runtime: 'docker' | 'process';
-  /** Engine socket the non-swarm paths are passed to, when configured. */
-  engine?: string;
-}
+export type { DaemonFacts } from './convert/system';

@@ -1,7 +1,8 @@
-// The Engine API client of the shoal CLI: HTTP over a unix socket or TCP, versioned paths.
-import http from 'node:http';
+// The Engine API client of the shoal CLI: versioned paths over the one HTTP client (sys/http-client.ts).
 import os from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { HttpTransport, parseHttpAddress, readText, type RawResponse } from '../sys/http-client';
 
 export const API_VERSION = '1.47';
 
@@ -30,11 +31,10 @@ export function defaultHost(env: NodeJS.ProcessEnv = process.env): string {
 
 /** unix:///path, tcp://host:port, http://host:port or a bare /path. */
 export function parseHost(h: string): Endpoint {
-  if (h.startsWith('unix://')) return { socketPath: h.slice('unix://'.length), display: h };
-  if (h.startsWith('/')) return { socketPath: h, display: `unix://${h}` };
-  const m = /^(?:tcp|http):\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(h);
-  if (!m) throw new CliError(`unable to parse docker host \`${h}\``);
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : 2375, display: h };
+  const a = parseHttpAddress(h);
+  if (!a) throw new CliError(`unable to parse docker host \`${h}\``);
+  if (a.socketPath !== undefined) return { socketPath: a.socketPath, display: h.startsWith('/') ? `unix://${h}` : h };
+  return { host: a.hostname, port: a.port, display: h };
 }
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -48,49 +48,35 @@ export function queryString(q: Query | undefined): string {
 }
 
 export class ApiClient {
+  private readonly http: HttpTransport;
+
   constructor(
     readonly endpoint: Endpoint,
     readonly timeoutMs = 60_000,
-  ) {}
+  ) {
+    this.http = new HttpTransport(endpoint.socketPath !== undefined ? { socketPath: endpoint.socketPath } : { hostname: endpoint.host, port: endpoint.port }, timeoutMs);
+  }
 
-  private open(method: string, p: string, body: unknown, opts: { stream?: boolean; unversioned?: boolean } = {}): Promise<http.IncomingMessage> {
+  private async open(method: string, p: string, body: unknown, opts: { stream?: boolean; unversioned?: boolean } = {}): Promise<RawResponse> {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: Record<string, string | number> = { 'user-agent': 'shoal-cli' };
-    if (data) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = data.length;
-    }
-    const fullPath = (opts.unversioned ? '' : `/v${API_VERSION}`) + p;
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        {
-          ...(this.endpoint.socketPath ? { socketPath: this.endpoint.socketPath } : { host: this.endpoint.host, port: this.endpoint.port }),
-          method,
-          path: fullPath,
-          headers,
-          ...(opts.stream ? {} : { timeout: this.timeoutMs }),
-        },
-        resolve,
-      );
-      req.on('error', (e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'EACCES')
-          reject(new CliError(`Cannot connect to the Shoal daemon at ${this.endpoint.display}. Is the shoal daemon running?`, -1));
-        else reject(new CliError(e.message));
+    try {
+      return await this.http.request({
+        method,
+        path: (opts.unversioned ? '' : `/v${API_VERSION}`) + p,
+        headers: { 'user-agent': 'shoal-cli', ...(data ? { 'content-type': 'application/json' } : {}) },
+        body: data,
+        ...(opts.stream ? { timeoutMs: 0 } : {}),
       });
-      req.on('timeout', () => req.destroy(new Error(`request ${method} ${p} timed out`)));
-      if (data) req.write(data);
-      req.end();
-    });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES')
+        throw new CliError(`Cannot connect to the Shoal daemon at ${this.endpoint.display}. Is the shoal daemon running?`, -1);
+      throw new CliError((e as Error).message);
+    }
   }
 
-  private static async readAll(res: http.IncomingMessage): Promise<string> {
-    const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
-  }
-
-  private static async failure(res: http.IncomingMessage): Promise<DaemonError> {
-    const text = await ApiClient.readAll(res);
+  private static async failure(res: RawResponse): Promise<DaemonError> {
+    const text = await readText(res.body);
     let msg = text.trim();
     try {
       const j = JSON.parse(text) as { message?: string };
@@ -98,14 +84,14 @@ export class ApiClient {
     } catch {
       /* plain text */
     }
-    return new DaemonError(msg || `${res.statusCode} ${res.statusMessage ?? ''}`.trim(), res.statusCode ?? 0);
+    return new DaemonError(msg || `${res.statusCode}`, res.statusCode);
   }
 
   /** A JSON request; throws DaemonError for a non-2xx answer. */
   async request<T = unknown>(method: string, p: string, opts: { query?: Query; body?: unknown; unversioned?: boolean } = {}): Promise<T> {
     const res = await this.open(method, p + queryString(opts.query), opts.body, { unversioned: opts.unversioned });
-    if ((res.statusCode ?? 0) >= 400) throw await ApiClient.failure(res);
-    const text = await ApiClient.readAll(res);
+    if (res.statusCode >= 400) throw await ApiClient.failure(res);
+    const text = await readText(res.body);
     if (!text) return undefined as T;
     try {
       return JSON.parse(text) as T;
@@ -122,11 +108,16 @@ export class ApiClient {
     return this.request<T>('POST', p, { body, query });
   }
 
-  /** A streaming GET (logs): returns the response once the status is known to be good. */
-  async stream(p: string, query?: Query): Promise<http.IncomingMessage> {
+  /** A streaming GET (logs): the body, with the answer's headers, once the status is known to be good. */
+  async stream(p: string, query?: Query): Promise<Readable & { headers: RawResponse['headers'] }> {
     const res = await this.open('GET', p + queryString(query), undefined, { stream: true });
-    if ((res.statusCode ?? 0) >= 400) throw await ApiClient.failure(res);
-    return res;
+    if (res.statusCode >= 400) throw await ApiClient.failure(res);
+    return Object.assign(res.body, { headers: res.headers });
+  }
+
+  /** Drops the kept-alive connections (and any stream still open), so the command's process can exit. */
+  close(): void {
+    this.http.destroy();
   }
 }
 

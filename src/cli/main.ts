@@ -54,8 +54,9 @@ export async function run(argv: string[], io: MainIo = {}): Promise<number> {
   const out = io.out ?? { write: (s: string) => void process.stdout.write(s) };
   const err = io.err ?? { write: (s: string) => void process.stderr.write(s) };
   const env = io.env ?? process.env;
+  const clients: ApiClient[] = [];
   const makeCtx = (host: string): Ctx => ({
-    api: new ApiClient(parseHost(host || defaultHost(env))),
+    api: clients[clients.push(new ApiClient(parseHost(host || defaultHost(env)))) - 1]!,
     out,
     err,
     now: () => Date.now(),
@@ -74,6 +75,8 @@ export async function run(argv: string[], io: MainIo = {}): Promise<number> {
     else if (e instanceof CliError) err.write(e.status === -1 ? `${e.message}\n` : `Error: ${e.message}\n`);
     else err.write(`Error: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
+  } finally {
+    for (const c of clients) c.close();
   }
 }
 

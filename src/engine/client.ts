@@ -1,9 +1,8 @@
 // A Docker Engine API client over a unix socket or TCP, on undici. Versioned paths
 // (`/v1.41/...`, what Debian's docker.io 20.10 speaks). Engine errors become ShoalErrors
 // (see ./errors.ts) carrying the engine's own message.
-import * as net from 'node:net';
-import { Readable } from 'node:stream';
-import { Pool } from 'undici';
+import type { Readable } from 'node:stream';
+import { HttpTransport, parseHttpAddress, readText, type HttpAddress, type RawRequest, type RawResponse, type UpgradedStream } from '../sys/http-client';
 import { connectionError, EngineError, engineMessage } from './errors';
 import { demux, jsonLines, rawFrames } from './stream';
 import type {
@@ -33,50 +32,17 @@ export interface EngineClientOptions {
   timeoutMs?: number;
 }
 
-export interface EngineAddress {
-  socketPath?: string;
-  hostname?: string;
-  port?: number;
-}
+export type EngineAddress = HttpAddress;
+export type { RawRequest, RawResponse, UpgradedStream };
+export { readText };
 
 export function parseEngineHost(host: string): EngineAddress {
-  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
-  if (host.startsWith('/')) return { socketPath: host };
-  const m = /^(?:tcp|http):\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(host);
-  if (!m) throw new EngineError(400, `invalid engine address: ${host}`);
-  return { hostname: m[1].replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : 2375 };
+  const addr = parseHttpAddress(host);
+  if (!addr) throw new EngineError(400, `invalid engine address: ${host}`);
+  return addr;
 }
 
 export type Query = Record<string, string | number | boolean | undefined | EngineFilters>;
-
-export interface RawRequest {
-  method: string;
-  /** Path with or without the `/vX.Y` prefix and query string, sent as given. */
-  path: string;
-  headers?: Record<string, string | string[] | undefined>;
-  body?: Readable | Buffer | string | null;
-  signal?: AbortSignal;
-  /** Default: the client's timeout; 0 disables (streams, long polls). */
-  timeoutMs?: number;
-}
-
-export interface RawResponse {
-  statusCode: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Readable;
-}
-
-export interface UpgradedStream {
-  statusCode: number;
-  statusMessage: string;
-  headers: Record<string, string>;
-  /** The response head exactly as the engine sent it (status line + headers + CRLFCRLF). */
-  rawHead: Buffer;
-  /** Stream bytes already read past the head. */
-  head: Buffer;
-  /** The raw connection (allowHalfOpen): pipe both ways; `end()` half-closes. */
-  socket: net.Socket;
-}
 
 export function encodeQuery(q: Query | undefined): string {
   if (!q) return '';
@@ -92,23 +58,15 @@ export function encodeQuery(q: Query | undefined): string {
 export class EngineClient {
   readonly host: string;
   apiVersion: string;
-  private readonly addr: EngineAddress;
-  private readonly pool: Pool;
+  private readonly http: HttpTransport;
   private readonly timeoutMs: number;
 
   constructor(opts: EngineClientOptions) {
     this.host = opts.host;
-    this.addr = parseEngineHost(opts.host);
     this.apiVersion = opts.apiVersion ?? DEFAULT_API_VERSION;
     this.timeoutMs = opts.timeoutMs ?? 60_000;
-    const origin = this.addr.socketPath ? 'http://localhost' : `http://${this.addr.hostname}:${this.addr.port}`;
-    this.pool = new Pool(origin, {
-      socketPath: this.addr.socketPath,
-      keepAliveTimeout: 10_000,
-      // streams and long polls set their own (0 = none)
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-    });
+    // streams and long polls set their own timeouts (0 = none)
+    this.http = new HttpTransport(parseEngineHost(opts.host), this.timeoutMs);
   }
 
   /** `/v1.41` + path. */
@@ -118,22 +76,8 @@ export class EngineClient {
 
   /** Sends a request as given (no version prefix added) and returns the engine's answer unchanged. */
   async request(req: RawRequest): Promise<RawResponse> {
-    const timeout = req.timeoutMs ?? this.timeoutMs;
     try {
-      const body =
-        req.body === null || req.body === undefined ? undefined : typeof req.body === 'string' ? Buffer.from(req.body) : req.body;
-      const headers: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(req.headers ?? {})) if (v !== undefined) headers[k] = v;
-      const res = await this.pool.request({
-        method: req.method as 'GET',
-        path: req.path,
-        headers,
-        body,
-        signal: req.signal,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      });
-      return { statusCode: res.statusCode, headers: res.headers as RawResponse['headers'], body: res.body };
+      return await this.http.request(req);
     } catch (err) {
       throw connectionError(this.host, err);
     }
@@ -333,76 +277,14 @@ export class EngineClient {
    * The returned socket carries the stream both ways; the API layer pipes it to its client.
    */
   upgrade(req: { method: string; path: string; headers?: Record<string, string>; body?: Buffer | string }): Promise<UpgradedStream> {
-    return openUpgrade(this.addr, this.host, req);
+    return this.http.upgrade(req).catch((err: unknown) => {
+      throw connectionError(this.host, err);
+    });
   }
 
   async close(): Promise<void> {
-    await this.pool.close().catch(() => undefined);
+    await this.http.close();
   }
-}
-
-function openUpgrade(
-  addr: EngineAddress,
-  hostText: string,
-  req: { method: string; path: string; headers?: Record<string, string>; body?: Buffer | string },
-): Promise<UpgradedStream> {
-  return new Promise((resolve, reject) => {
-    const socket = addr.socketPath
-      ? net.connect({ path: addr.socketPath, allowHalfOpen: true })
-      : net.connect({ host: addr.hostname, port: addr.port ?? 2375, allowHalfOpen: true });
-    const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body);
-    const headers: Record<string, string> = { Host: addr.socketPath ? 'localhost' : `${addr.hostname}:${addr.port}`, Connection: 'Upgrade', Upgrade: 'tcp' };
-    for (const [k, v] of Object.entries(req.headers ?? {})) {
-      const existing = Object.keys(headers).find((h) => h.toLowerCase() === k.toLowerCase());
-      if (existing) delete headers[existing];
-      headers[k] = v;
-    }
-    if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) headers['Content-Length'] = String(body.length);
-    let acc = Buffer.alloc(0);
-    const fail = (err: unknown) => {
-      socket.destroy();
-      reject(connectionError(hostText, err));
-    };
-    const onData = (chunk: Buffer) => {
-      acc = Buffer.concat([acc, chunk]);
-      const end = acc.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (acc.length > 64 * 1024) fail(new Error('engine response head too large'));
-        return;
-      }
-      socket.off('data', onData);
-      socket.off('error', fail);
-      socket.pause();
-      const rawHead = acc.subarray(0, end + 4);
-      const lines = rawHead.toString('latin1').split('\r\n');
-      const m = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(lines[0]);
-      if (!m) {
-        fail(new Error(`bad response from engine: ${lines[0]}`));
-        return;
-      }
-      const hs: Record<string, string> = {};
-      for (const l of lines.slice(1)) {
-        const i = l.indexOf(':');
-        if (i > 0) hs[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
-      }
-      resolve({ statusCode: Number(m[1]), statusMessage: m[2], headers: hs, rawHead, head: acc.subarray(end + 4), socket });
-    };
-    socket.on('error', fail);
-    socket.on('data', onData);
-    socket.once('connect', () => {
-      let head = `${req.method} ${req.path} HTTP/1.1\r\n`;
-      for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
-      socket.write(head + '\r\n');
-      if (body) socket.write(body);
-    });
-  });
-}
-
-/** Reads a whole body as UTF-8 text. */
-export async function readText(body: Readable): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const c of body) parts.push(Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array));
-  return Buffer.concat(parts).toString('utf8');
 }
 
 /** Ends an iteration quietly when the request is aborted (the caller asked for that). */

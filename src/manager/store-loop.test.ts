@@ -3,7 +3,7 @@
 // an event handler that throws does not stop the watch pump.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { immediateStore } from '../store/immediate';
+import { immediateStore } from '../store/testing/immediate';
 import type { StoreEvent, WatchFilter } from '../store';
 import { nodeFixture } from '../testing/fixtures';
 import { waitFor } from '../testing/wait';

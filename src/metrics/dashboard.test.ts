@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { immediateStore } from '../store';
+import { immediateStore } from '../store/testing/immediate';
 import { parseExposition } from '../testing/prometheus';
 import { NodeMetrics } from './metrics';
 

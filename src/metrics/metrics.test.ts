@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { immediateStore } from '../store';
+import { immediateStore } from '../store/testing/immediate';
 import type { Service, Task } from '../types';
 import { taskFixture } from '../testing/fixtures';
 import { parseExposition, sampleValue, type Family } from '../testing/prometheus';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseDaemonArgs } from './config';
+import { daemonUsage, parseDaemonArgs, UsageRequested } from './config';
 
 test('daemon flags of the DESIGN.md contract', () => {
   const c = parseDaemonArgs(['--data-dir', '/tmp/x', '--host', 'unix:///tmp/x.sock', '-H', 'tcp://127.0.0.1:2375', '--runtime', 'docker', '--engine=unix:///e.sock', '--hostname', 'n1', '--swarm-default-advertise-addr', '127.0.0.2']);
@@ -21,8 +21,9 @@ test('defaults: process runtime, socket in the data dir; docker runtime defaults
 
 test('bad flags are refused with a clear message', () => {
   assert.throws(() => parseDaemonArgs(['--runtime', 'podman']), /invalid --runtime podman/);
-  assert.throws(() => parseDaemonArgs(['--bogus']), /unknown flag: --bogus/);
-  assert.throws(() => parseDaemonArgs(['--data-dir']), /flag needs an argument: --data-dir/);
+  assert.throws(() => parseDaemonArgs(['--bogus']), /unknown option '--bogus'/);
+  assert.throws(() => parseDaemonArgs(['--data-dir']), /option '--data-dir <string>' argument missing/);
+  assert.throws(() => parseDaemonArgs(['stray']), /too many arguments/);
 });
 
 test('TLS flags mean what they mean to dockerd', () => {
@@ -72,4 +73,18 @@ test('--mesh-nft: the nft program that turns the mesh kernel path on, or none; u
   assert.equal(parseDaemonArgs([]).meshNft, undefined);
   assert.equal(parseDaemonArgs(['--mesh-nft', '/usr/sbin/nft']).meshNft, '/usr/sbin/nft');
   assert.equal(parseDaemonArgs(['--mesh-nft=none']).meshNft, 'none');
+});
+
+test('--help lists every flag the parser takes', () => {
+  assert.throws(() => parseDaemonArgs(['--help']), UsageRequested);
+  const usage = daemonUsage();
+  for (const flag of ['--data-dir', '--data-root', '--host', '--runtime', '--engine', '--hostname', '--swarm-default-advertise-addr', '--log-level', '--metrics-addr', '--raft-tick-ms', '--mesh-listen-addr', '--mesh-drain-ms', '--mesh-nft', '--dns-listen-addr', '--dns-upstream', '--tls ', '--tlsverify', '--tlscacert', '--tlscert', '--tlskey', '--help']) {
+    assert.ok(usage.includes(flag), `${flag} missing from:\n${usage}`);
+  }
+  // and each listed long flag is one the parser accepts (a flag added to one and not the other fails here)
+  for (const m of usage.matchAll(/(--[a-z-]+)/g)) {
+    const flag = m[1]!;
+    if (flag === '--help') continue;
+    assert.doesNotThrow(() => parseDaemonArgs(flag === '--tls' || flag === '--tlsverify' ? [flag] : [flag, flag.includes('ms') ? '100' : flag === '--runtime' ? 'docker' : flag.includes('addr') || flag.includes('upstream') ? '127.0.0.1:1' : 'x'], {}), flag);
+  }
 });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseHostPort } from '../network/dns';
 import { parseMetricsAddr } from '../metrics/server';
+import { Command, CommanderError } from 'commander';
 
 /**
  * TLS of the API on TCP hosts, decided as dockerd decides it: `--tlsverify` (or DOCKER_TLS_VERIFY set)
@@ -30,8 +31,6 @@ export interface DaemonConfig {
   /** Used when swarm init/join name no advertise address and none can be detected. */
   defaultAdvertiseAddr?: string;
   logLevel: string;
-  /** TEST FAULT INJECTOR: a JSON file naming addresses this daemon's RPC traffic is silently dropped to (src/rpc/fault.ts). */
-  testFaultFile?: string;
   /** Raft tick length in ms (`--raft-tick-ms`; Docker's is 1000). Tests and benches use short ticks for fast elections. */
   raftTickMs?: number;
   /**
@@ -88,32 +87,6 @@ function parseBool(flag: string, v: string | undefined): boolean {
   throw new Error(`invalid argument "${v}" for "${flag}" flag: strconv.ParseBool: parsing "${v}": invalid syntax`);
 }
 
-/** The flags `shoal daemon --help` lists. */
-export const DAEMON_USAGE = `Usage: shoal daemon [OPTIONS]
-
-Options:
-      --data-dir string                        Root of persistent state (default ~/.shoal; alias --data-root)
-  -H, --host list                              Daemon socket(s) to listen on: unix:///path or tcp://addr:port
-      --runtime string                         Task runtime: process or docker (default "process")
-      --engine string                          Docker Engine for the docker runtime and non-swarm API paths
-      --hostname string                        Node hostname
-      --swarm-default-advertise-addr string    Advertise address when none is given or detected
-      --log-level string                       Logging level (default "info")
-      --metrics-addr string                    Set default address and port to serve the metrics api on
-      --raft-tick-ms int                       Raft tick length in milliseconds (default 1000)
-      --mesh-listen-addr string                Address the routing mesh listens on for published ports (default "0.0.0.0")
-      --mesh-drain-ms int                      Hold a task with published ports this long before stopping it (default 1000)
-      --mesh-nft string                        nft program that turns on the routing mesh's kernel path (e.g. "nft"; default "none")
-      --dns-listen-addr string                 host:port where the embedded DNS server also answers (process tasks get SHOAL_DNS)
-      --dns-upstream list                      Resolvers for names outside the swarm, host[:port] (default from /etc/resolv.conf)
-      --tls                                    Use TLS; implied by --tlsverify
-      --tlsverify                              Use TLS and verify the remote (default from DOCKER_TLS_VERIFY)
-      --tlscacert string                       Trust certs signed only by this CA (default "<cert dir>/ca.pem")
-      --tlscert string                         Path to TLS certificate file (default "<cert dir>/cert.pem")
-      --tlskey string                          Path to TLS key file (default "<cert dir>/key.pem")
-      --help                                   Print usage
-`;
-
 function checkHostPort(flag: string, v: string): string {
   try {
     parseHostPort(v);
@@ -123,123 +96,125 @@ function checkHostPort(flag: string, v: string): string {
   return v;
 }
 
-/** Parses `shoal daemon` flags (dockerd's spelling where one exists). Throws on unknown flags. */
-export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
-  const cfg = defaultConfig();
-  const certDir = defaultCertDir(env);
-  let tls: boolean | undefined;
-  let tlsVerify: boolean | undefined;
-  const files: { caFile?: string; certFile?: string; keyFile?: string } = {};
-  const take = (i: number, flag: string): string => {
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new Error(`flag needs an argument: ${flag}`);
-    return v;
+function milliseconds(flag: string, min: number, max: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`invalid ${flag}: want an integer number of milliseconds (${min}–${max})`);
+    return n;
   };
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i]!;
-    let inline: string | undefined;
-    const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0) {
-      inline = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    const val = (): string => {
-      if (inline !== undefined) return inline;
-      const v = take(i, a);
-      i++;
+}
+
+const repeat =
+  <T>(parse: (v: string) => T) =>
+  (v: string, prev: T[] | undefined): T[] => [...(prev ?? []), parse(v)];
+
+/**
+ * The `shoal daemon` command line (dockerd's spelling where one exists), on commander as the CLI's is:
+ * every flag is declared here once, so `--help` lists them all. Parse errors throw (exitOverride).
+ */
+export function daemonCommand(): Command {
+  return new Command('shoal daemon')
+    .usage('[OPTIONS]')
+    .description('Run a Shoal node: the Engine API, the swarm manager or worker role, and its tasks')
+    .helpOption('-h, --help', 'Print usage')
+    .option('--data-dir <string>', 'Root of persistent state (default ~/.shoal)')
+    .option('--data-root <string>', 'Alias of --data-dir, as dockerd spells it')
+    .option('-H, --host <list>', 'Daemon socket(s) to listen on: unix:///path or tcp://addr:port (repeatable)', repeat(String))
+    .option('--runtime <string>', 'Task runtime: process or docker', (r) => {
+      if (r !== 'docker' && r !== 'process') throw new Error(`invalid --runtime ${r}: want docker or process`);
+      return r;
+    }, 'process')
+    .option('--engine <string>', 'Docker Engine for the docker runtime and non-swarm API paths (default unix:///var/run/docker.sock with --runtime docker)')
+    .option('--hostname <string>', 'Node hostname (default the machine\'s)')
+    .option('--swarm-default-advertise-addr <string>', 'Advertise address when none is given or detected')
+    .option('--log-level <string>', 'Logging level', 'info')
+    .option('--metrics-addr <string>', 'Set default address and port to serve the metrics api on', (v) => {
+      parseMetricsAddr(v);
       return v;
-    };
-    switch (a) {
-      case '--data-dir':
-      case '--data-root':
-        cfg.dataDir = path.resolve(val());
-        break;
-      case '-H':
-      case '--host':
-        cfg.hosts.push(val());
-        break;
-      case '--runtime': {
-        const r = val();
-        if (r !== 'docker' && r !== 'process') throw new Error(`invalid --runtime ${r}: want docker or process`);
-        cfg.runtime = r;
-        break;
-      }
-      case '--engine':
-        cfg.engine = val();
-        break;
-      case '--hostname':
-        cfg.hostname = val();
-        break;
-      case '--swarm-default-advertise-addr':
-        cfg.defaultAdvertiseAddr = val();
-        break;
-      case '--test-fault-file':
-        cfg.testFaultFile = path.resolve(val());
-        break;
-      case '--raft-tick-ms': {
-        const v = Number(val());
-        if (!Number.isInteger(v) || v < 10 || v > 60_000) throw new Error('invalid --raft-tick-ms: want an integer number of milliseconds (10–60000)');
-        cfg.raftTickMs = v;
-        break;
-      }
-      case '--mesh-drain-ms': {
-        const v = Number(val());
-        if (!Number.isInteger(v) || v < 0 || v > 60_000) throw new Error('invalid --mesh-drain-ms: want an integer number of milliseconds (0–60000)');
-        cfg.meshDrainMs = v;
-        break;
-      }
-      case '--mesh-listen-addr':
-        cfg.meshListenAddr = val();
-        break;
-      case '--mesh-nft':
-        cfg.meshNft = val();
-        break;
-      case '--dns-listen-addr':
-        cfg.dnsListenAddr = checkHostPort(a, val());
-        break;
-      case '--dns-upstream':
-        cfg.dnsUpstreams = [...(cfg.dnsUpstreams ?? []), checkHostPort(a, val())];
-        break;
-      case '--log-level':
-        cfg.logLevel = val();
-        break;
-      case '--metrics-addr': {
-        const v = val();
-        parseMetricsAddr(v);
-        cfg.metricsAddr = v;
-        break;
-      }
-      // Boolean flags take a value only after `=`, as pflag's do.
-      case '--tls':
-        tls = parseBool(a, inline);
-        break;
-      case '--tlsverify':
-        tlsVerify = parseBool(a, inline);
-        break;
-      case '--tlscacert':
-        files.caFile = path.resolve(val());
-        break;
-      case '--tlscert':
-        files.certFile = path.resolve(val());
-        break;
-      case '--tlskey':
-        files.keyFile = path.resolve(val());
-        break;
-      case '-h':
-      case '--help':
-        throw new UsageRequested();
-      default:
-        throw new Error(`unknown flag: ${a}`);
-    }
+    })
+    .option('--raft-tick-ms <int>', 'Raft tick length in milliseconds (default 1000)', milliseconds('--raft-tick-ms', 10, 60_000))
+    .option('--mesh-listen-addr <string>', 'Address the routing mesh listens on for published ports (default "0.0.0.0")')
+    .option('--mesh-drain-ms <int>', 'Hold a task with published ports this long before stopping it (default 1000)', milliseconds('--mesh-drain-ms', 0, 60_000))
+    .option('--mesh-nft <string>', 'nft program that turns on the routing mesh\'s kernel path (e.g. "nft"; default "none")')
+    .option('--dns-listen-addr <string>', 'host:port where the embedded DNS server also answers (process tasks get SHOAL_DNS)', (v) => checkHostPort('--dns-listen-addr', v))
+    .option('--dns-upstream <list>', 'Resolvers for names outside the swarm, host[:port], repeatable (default from /etc/resolv.conf)', repeat((v) => checkHostPort('--dns-upstream', v)))
+    // Boolean flags take a value only after `=` (`--tls=false`), as pflag's do.
+    .option('--tls [bool]', 'Use TLS; implied by --tlsverify', (v) => parseBool('--tls', v))
+    .option('--tlsverify [bool]', 'Use TLS and verify the remote (default from DOCKER_TLS_VERIFY)', (v) => parseBool('--tlsverify', v))
+    .option('--tlscacert <string>', 'Trust certs signed only by this CA (default "<cert dir>/ca.pem")')
+    .option('--tlscert <string>', 'Path to TLS certificate file (default "<cert dir>/cert.pem")')
+    .option('--tlskey <string>', 'Path to TLS key file (default "<cert dir>/key.pem")')
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
+}
+
+interface DaemonFlags {
+  dataDir?: string;
+  dataRoot?: string;
+  host?: string[];
+  runtime: 'docker' | 'process';
+  engine?: string;
+  hostname?: string;
+  swarmDefaultAdvertiseAddr?: string;
+  logLevel: string;
+  metricsAddr?: string;
+  raftTickMs?: number;
+  meshListenAddr?: string;
+  meshDrainMs?: number;
+  meshNft?: string;
+  dnsListenAddr?: string;
+  dnsUpstream?: string[];
+  /** `true` when given bare: commander's value for an optional argument left out. */
+  tls?: boolean;
+  tlsverify?: boolean;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
+}
+
+/** `shoal daemon --help`: the usage commander builds from daemonCommand(). */
+export function daemonUsage(): string {
+  return daemonCommand().helpInformation();
+}
+
+/** Parses `shoal daemon` flags. Throws on unknown flags and bad values; UsageRequested on --help. */
+export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DaemonConfig {
+  const cmd = daemonCommand();
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError && e.code === 'commander.helpDisplayed') throw new UsageRequested();
+    if (e instanceof CommanderError) throw new Error(e.message.replace(/^error: /, ''));
+    throw e;
   }
-  cfg.tlsExplicit = tls !== undefined || tlsVerify !== undefined;
-  cfg.tls = decideTls(tls, tlsVerify, !!env.DOCKER_TLS_VERIFY, certDir, files);
-  if (cfg.hosts.length === 0) cfg.hosts.push(`unix://${path.join(cfg.dataDir, 'shoal.sock')}`);
-  if (cfg.runtime === 'docker' && !cfg.engine) cfg.engine = 'unix:///var/run/docker.sock';
+  const f = cmd.opts<DaemonFlags>();
+  const cfg = defaultConfig();
+  const dataDir = f.dataDir ?? f.dataRoot;
+  if (dataDir !== undefined) cfg.dataDir = path.resolve(dataDir);
+  cfg.hosts = f.host ?? [`unix://${path.join(cfg.dataDir, 'shoal.sock')}`];
+  cfg.runtime = f.runtime;
+  cfg.engine = f.engine ?? (f.runtime === 'docker' ? 'unix:///var/run/docker.sock' : undefined);
+  if (f.hostname !== undefined) cfg.hostname = f.hostname;
+  cfg.defaultAdvertiseAddr = f.swarmDefaultAdvertiseAddr;
+  cfg.logLevel = f.logLevel;
+  cfg.metricsAddr = f.metricsAddr;
+  cfg.raftTickMs = f.raftTickMs;
+  cfg.meshListenAddr = f.meshListenAddr;
+  cfg.meshDrainMs = f.meshDrainMs;
+  cfg.meshNft = f.meshNft;
+  cfg.dnsListenAddr = f.dnsListenAddr;
+  cfg.dnsUpstreams = f.dnsUpstream;
+  cfg.tlsExplicit = f.tls !== undefined || f.tlsverify !== undefined;
+  const files = {
+    caFile: f.tlscacert === undefined ? undefined : path.resolve(f.tlscacert),
+    certFile: f.tlscert === undefined ? undefined : path.resolve(f.tlscert),
+    keyFile: f.tlskey === undefined ? undefined : path.resolve(f.tlskey),
+  };
+  cfg.tls = decideTls(f.tls, f.tlsverify, !!env.DOCKER_TLS_VERIFY, defaultCertDir(env), files);
   return cfg;
 }
 
-/** `--help`: the caller prints DAEMON_USAGE and exits 0. */
+/** `--help`: the caller prints daemonUsage() and exits 0. */
 export class UsageRequested extends Error {
   constructor() {
     super('usage requested');

@@ -1,9 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import pino, { type Logger } from 'pino';
-import '../manager/ca/reflect-shim';
 import { NodeSecurity } from '../manager/ca/keystore';
-import { setTestFaultFile } from '../rpc';
 import type { Manager } from '../manager/manager';
 import { shoalVersion } from '../agent/executor/process';
 import type { Executor } from '../agent/executor/types';
@@ -63,7 +61,6 @@ export class Daemon {
     };
     this.backend = new NodeBackend(this.services());
     this.security = new NodeSecurity(cfg.dataDir);
-    if (cfg.testFaultFile) setTestFaultFile(cfg.testFaultFile);
     if (cfg.metricsAddr) this.metrics = createNodeMetrics({ facts: this.facts, manager: () => this.manager, network: () => this.roles.network });
     const executor = () => this.executor;
     // The roles report what happened to them (a certificate now says manager, Raft let us go, a

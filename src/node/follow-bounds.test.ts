@@ -2,7 +2,7 @@
 // sources (backpressure), events drop the reader with a message.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { immediateStore } from '../store/immediate';
+import { immediateStore } from '../store/testing/immediate';
 import { nodeFixture, taskFixture } from '../testing/fixtures';
 import type { LogLine } from '../agent/executor/types';
 import { EventLog, MAX_PENDING_EVENTS } from './events';

@@ -1,4 +1,4 @@
-import { DAEMON_USAGE, parseDaemonArgs, UsageRequested } from './config';
+import { daemonUsage, parseDaemonArgs, UsageRequested } from './config';
 import { Daemon } from './daemon';
 
 /** `shoal daemon …`: runs a node until SIGTERM/SIGINT, then stops cleanly (tasks keep running). */
@@ -8,7 +8,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     cfg = parseDaemonArgs(argv);
   } catch (e) {
     if (e instanceof UsageRequested) {
-      process.stdout.write(DAEMON_USAGE);
+      process.stdout.write(daemonUsage());
       process.exit(0);
     }
     process.stderr.write(`shoal daemon: ${(e as Error).message}\n`);

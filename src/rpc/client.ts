@@ -4,7 +4,7 @@ import { fromGrpcError } from './errors';
 import { serialize, deserialize } from './codec';
 import { methodPath, type MethodMap, type MethodSpec, type ReqOf, type ResOf, type ServiceSpec } from './service';
 import { clientCredentials, type ClientTlsOptions } from './tls';
-import { faultDrops } from './fault';
+import { rpcDropped } from './drop-filter';
 import { rpcError } from './errors';
 
 export interface CallOptions {
@@ -48,13 +48,13 @@ function callOptions(o?: CallOptions): grpc.CallOptions {
 
 /**
  * Runs `fn` (a cancel or a close, which send RST_STREAM / tear the connection down) now, or, while
- * the test fault injector drops traffic to `address`, once it heals: a partitioned peer must not
+ * a test's drop filter (src/rpc/drop-filter.ts) drops traffic to `address`, once it heals: a partitioned peer must not
  * learn that we gave up on it.
  */
 function whenReachable(address: string, fn: () => void): void {
-  if (!faultDrops(address)) return fn();
+  if (!rpcDropped(address)) return fn();
   const t = setInterval(() => {
-    if (faultDrops(address)) return;
+    if (rpcDropped(address)) return;
     clearInterval(t);
     fn();
   }, 200);
@@ -68,7 +68,7 @@ function bindSignal(call: { cancel(): void }, signal: AbortSignal | undefined, a
 }
 
 /**
- * What a call dropped by the test fault injector looks like: nothing reaches the peer; it fails at
+ * What a call dropped by a test's drop filter (src/rpc/drop-filter.ts) looks like: nothing reaches the peer; it fails at
  * its deadline (30 s when none was given) or ends when cancelled, like a call into a black hole.
  */
 function blackHole(o?: CallOptions): { done: Promise<never>; cancel(): void } {
@@ -116,7 +116,7 @@ export class RpcClient {
   }
 
   unary<M extends MethodMap, N extends MethodsOfKind<M, 'unary'>>(svc: ServiceSpec<M>, method: N, req: ReqOf<M[N]>, opts?: CallOptions): Promise<ResOf<M[N]>> {
-    if (faultDrops(this.address)) return blackHole(opts).done;
+    if (rpcDropped(this.address)) return blackHole(opts).done;
     return new Promise((resolve, reject) => {
       const call = this.client.makeUnaryRequest(methodPath(svc, method), serialize, deserialize, req, toMetadata(opts?.metadata), callOptions(opts), (err, res) => {
         if (err) reject(fromGrpcError(err));
@@ -127,14 +127,14 @@ export class RpcClient {
   }
 
   serverStream<M extends MethodMap, N extends MethodsOfKind<M, 'serverStream'>>(svc: ServiceSpec<M>, method: N, req: ReqOf<M[N]>, opts?: CallOptions): ResponseStream<ResOf<M[N]>> {
-    if (faultDrops(this.address)) {
+    if (rpcDropped(this.address)) {
       const hole = blackHole(opts);
       const it = mapErrors<ResOf<M[N]>>({ [Symbol.asyncIterator]: () => ({ next: () => hole.done }) });
       return { [Symbol.asyncIterator]: () => it[Symbol.asyncIterator](), cancel: () => hole.cancel() };
     }
     const call = this.client.makeServerStreamRequest(methodPath(svc, method), serialize, deserialize, req, toMetadata(opts?.metadata), callOptions(opts));
     bindSignal(call, opts?.signal, this.address);
-    const it = mapErrors(call as AsyncIterable<ResOf<M[N]>>, () => faultDrops(this.address));
+    const it = mapErrors(call as AsyncIterable<ResOf<M[N]>>, () => rpcDropped(this.address));
     return { [Symbol.asyncIterator]: () => it[Symbol.asyncIterator](), cancel: () => whenReachable(this.address, () => call.cancel()) };
   }
 

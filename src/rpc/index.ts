@@ -8,4 +8,4 @@ export * from './server';
 export * from './client';
 export * from './queue';
 export * from './protocol';
-export * from './fault';
+export * from './drop-filter';

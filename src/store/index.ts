@@ -1,4 +1,3 @@
 export * from './types';
 export * from './store';
 export * from './watch';
-export * from './immediate';

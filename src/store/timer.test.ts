@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { immediateStore } from './immediate';
+import { immediateStore } from './testing/immediate';
 import { taskFixture } from '../testing/fixtures';
 
 test('a store timer sees every read and write transaction with the time its own clock gives; none once removed', async () => {

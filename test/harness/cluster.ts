@@ -1,7 +1,7 @@
 // A multi-node Shoal cluster on one machine for integration tests and benches: N daemons (process
 // runtime by default) on loopback addresses 127.0.0.(10+i), the first one `swarm init`, the rest
 // `swarm join` as workers, all through the real docker CLI. Nodes can be killed (-9), restarted,
-// and partitioned with the daemon's TEST FAULT INJECTOR (--test-fault-file, src/rpc/fault.ts):
+// and partitioned with the daemon's TEST FAULT INJECTOR (test/harness/fault-injector.ts):
 // a partitioned node's RPC traffic to the listed addresses is silently dropped. Every wait is bounded.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -55,8 +55,9 @@ export class ClusterNode {
     this.daemon = new TestDaemon({ ...opts, hostname });
     this.faultFile = path.join(this.daemon.dataDir, 'test-fault.json');
     fs.writeFileSync(this.faultFile, JSON.stringify({ drop: [] }));
+    this.daemon.opts.faultFile = this.faultFile;
     // Each node's routing mesh listens on its own loopback address, as each host would on its own.
-    this.daemon.opts.extraArgs = ['--swarm-default-advertise-addr', ip, '--mesh-listen-addr', ip, '--test-fault-file', this.faultFile, ...(opts.extraArgs ?? [])];
+    this.daemon.opts.extraArgs = ['--swarm-default-advertise-addr', ip, '--mesh-listen-addr', ip, ...(opts.extraArgs ?? [])];
   }
 
   docker(args: string[], o?: { timeoutMs?: number }) {

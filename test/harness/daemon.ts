@@ -10,6 +10,8 @@ import { waitFor as sharedWaitFor } from '../../src/testing/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const MAIN = path.join(ROOT, 'dist', 'src', 'node', 'main.js');
+/** The daemon with the test fault injector (daemon-main.ts), for `faultFile`. */
+const MAIN_WITH_FAULTS = path.join(ROOT, 'dist', 'test', 'harness', 'daemon-main.js');
 
 export interface DaemonOptions {
   runtime?: 'process' | 'docker';
@@ -23,6 +25,8 @@ export interface DaemonOptions {
   nodeArgs?: string[];
   /** Extra environment for the daemon (e.g. DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1); read at each start(). */
   env?: Record<string, string>;
+  /** Start through the test fault injector, dropping RPCs to the addresses this JSON file lists (fault-injector.ts). */
+  faultFile?: string;
 }
 
 export class TestDaemon {
@@ -40,7 +44,7 @@ export class TestDaemon {
   }
 
   async start(timeoutMs = 20_000): Promise<void> {
-    const args = [MAIN, '--data-dir', this.dataDir, '--host', this.host, '--runtime', this.opts.runtime ?? 'process', '--hostname', this.opts.hostname ?? 'shoal-test'];
+    const args = [...(this.opts.faultFile ? [MAIN_WITH_FAULTS, '--test-fault-file', this.opts.faultFile] : [MAIN]), '--data-dir', this.dataDir, '--host', this.host, '--runtime', this.opts.runtime ?? 'process', '--hostname', this.opts.hostname ?? 'shoal-test'];
     if (this.opts.engine) args.push('--engine', this.opts.engine);
     args.push('--swarm-default-advertise-addr', '127.0.0.1', ...(this.opts.extraArgs ?? []));
     const out = fs.openSync(this.logFile, 'a');

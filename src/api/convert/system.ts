@@ -1,9 +1,10 @@
 import { isoTime } from '../../lib/time';
 
 // Shapes of GET /version, GET /info and the `Swarm` ping header, from the daemon's facts.
-// The interfaces below are structural subsets of DaemonFacts / SwarmInfo in ../backend.ts.
+// DaemonFacts is defined here, in the pure zone; ../backend.ts re-exports it.
 
-export interface FactsLike {
+/** Facts about the daemon itself for /version and /info. */
+export interface DaemonFacts {
   version: string;
   apiVersion: string;
   minApiVersion: string;
@@ -15,6 +16,7 @@ export interface FactsLike {
   memTotal: number;
   dataDir: string;
   runtime: 'docker' | 'process';
+  /** Engine socket the non-swarm paths are passed to, when configured. */
   engine?: string;
 }
 
@@ -55,7 +57,7 @@ export function pingSwarmHeader(s: Pick<SwarmInfoLike, 'LocalNodeState' | 'Contr
 const goArch = (arch: string): string => (arch === 'x64' ? 'amd64' : arch === 'ia32' ? '386' : arch);
 const unameArch = (arch: string): string => (arch === 'x64' ? 'x86_64' : arch === 'arm64' ? 'aarch64' : arch);
 
-export function versionBody(f: FactsLike, b: BuildFacts): Record<string, unknown> {
+export function versionBody(f: DaemonFacts, b: BuildFacts): Record<string, unknown> {
   const arch = goArch(f.arch);
   return {
     Platform: { Name: 'Shoal' },
@@ -131,7 +133,7 @@ export const ENGINE_INFO_FIELDS = [
 
 /** GET /info. `engineInfo` (the engine's own /info) supplies the engine-owned fields when present. */
 export function infoBody(args: {
-  facts: FactsLike;
+  facts: DaemonFacts;
   swarm: SwarmInfoLike;
   daemonId: string;
   now: number;

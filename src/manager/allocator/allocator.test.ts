@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { immediateStore } from '../../store';
+import { immediateStore } from '../../store/testing/immediate';
 import type { Task } from '../../types';
 import { Allocator } from './index';
 import { allocateTask } from './core/allocate';

@@ -1,6 +1,8 @@
 // X.509 for the swarm PKI (DESIGN.md §5): root CA, node certificates, CSRs, chain checks, digests.
 // @peculiar/x509 over Node's WebCrypto; keys are ECDSA P-256, PEM PKCS#8 on the outside.
-import './reflect-shim';
+// tsyringe, which @peculiar/x509 resolves its services through, needs the Reflect metadata API before
+// the library loads; this module is the only importer of @peculiar/x509, so the polyfill is loaded here.
+import 'reflect-metadata';
 import { webcrypto, createHash, randomBytes, createPrivateKey, createPublicKey } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { invalidArgument, permissionDenied } from '../../lib/errors';

@@ -5,7 +5,7 @@
 // fewer than `maxInflightBatches` are unacknowledged, otherwise with the next acknowledgement. A slow
 // or dead peer fills its own queue (then messages to it are dropped and Raft is told it is
 // unreachable) and never delays the others.
-import { MANAGERS, bidi, createRpcClient, defineService, faultDrops, unary, type BidiStream, type CallContext, type Handlers, type RpcClient, type TlsMaterial } from '../../rpc';
+import { MANAGERS, bidi, createRpcClient, defineService, rpcDropped, unary, type BidiStream, type CallContext, type Handlers, type RpcClient, type TlsMaterial } from '../../rpc';
 import type { Message } from '../../raft';
 import { isKind, unavailable } from '../../lib/errors';
 import { MEMBER_REMOVED_MESSAGE } from './errors';
@@ -253,7 +253,7 @@ export class GrpcRaftTransport implements RaftTransport {
       p.inflight.push({ n, snaps, deadline: Date.now() + (snaps.length > 0 ? this.sendTimeoutMs * 10 : this.sendTimeoutMs) });
       this.armTimer(p);
       // The test fault injector's partition: the batch never leaves and fails at its deadline.
-      if (faultDrops(p.addr)) continue;
+      if (rpcDropped(p.addr)) continue;
       const s = this.streamFor(p);
       s.send({ n, b: data }).catch((err: unknown) => {
         if (p.stream === s) this.fail(p, (err as Error)?.message ?? String(err));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { immediateStore } from '../../store';
+import { immediateStore } from '../../store/testing/immediate';
 import type { AssignmentsMessage, Task } from '../../types';
 import { Dispatcher, HEARTBEAT_FAILURE, LEADERSHIP_CHANGE } from './dispatcher';
 import { waitFor } from '../../testing/wait';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore, immediateStore } from '../../store';
+import { MemoryStore } from '../../store';
+import { immediateStore } from '../../store/testing/immediate';
 import { SeededRng, type Clock } from '../../lib/ports';
 import { defaultSwarmSpec, type Cluster, type Task } from '../../types';
 import { ReplicatedOrchestrator, GlobalOrchestrator, JobsOrchestrator, RestartSupervisor, TaskReaper, ConstraintEnforcer } from './index';

@@ -3,7 +3,8 @@
 // good services next to them converge; a huge but valid gap is closed in bounded passes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { immediateStore, type MemoryStore } from '../../store';
+import { type MemoryStore } from '../../store';
+import { immediateStore } from '../../store/testing/immediate';
 import { SeededRng, type Clock } from '../../lib/ports';
 import type { Service, Task } from '../../types';
 import { GlobalOrchestrator, ReplicatedOrchestrator } from './index';

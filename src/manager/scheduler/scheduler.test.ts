@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { immediateStore } from '../../store';
+import { immediateStore } from '../../store/testing/immediate';
 import type { Clock } from '../../lib/ports';
 import type { Node, Task } from '../../types';
 import { Scheduler } from './index';

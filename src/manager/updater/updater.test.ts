@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore, immediateStore } from '../../store';
+import { MemoryStore } from '../../store';
+import { immediateStore } from '../../store/testing/immediate';
 import { SeededRng } from '../../lib/ports';
 import { isoTime } from '../../lib/time';
 import { isRunnable, isTerminal, newTask, type Service, type ServiceSpec, type Task } from '../../types';

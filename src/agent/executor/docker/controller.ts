@@ -1,8 +1,8 @@
 // One task ↔ one engine container, named and labelled as Docker's swarm executor does.
 import fs from 'node:fs';
 import path from 'node:path';
-import { EngineClient, EngineError, timedLines, type ContainerInspect } from '../../../engine';
-import { isKind, notFound, ShoalError } from '../../../lib/errors';
+import { EngineClient, timedLines, type ContainerInspect } from '../../../engine';
+import { isKind, notFound } from '../../../lib/errors';
 import { sleepUnlessAborted } from '../../../sys/sleep';
 import type { Task } from '../../../types';
 import { relativeTarget, removeTaskFiles, taskFiles, writeTaskFiles } from '../task-files';
@@ -15,8 +15,9 @@ import {
   type RuntimeStatus,
   type TaskController,
 } from '../types';
+import { resolveTaskImage, type ImageResolutions } from './image';
 import { containerEndpoints, type TaskNetworking, type TaskNetworkNeeds } from './networking';
-import { containerConfig, containerName, endpointSettings, hostModePorts, LABEL_TASK_ID, needsOwnResolvConf, publishedHostEndpoints, pullReference, splitDigest, taskResolvConf } from './spec';
+import { containerConfig, containerName, endpointSettings, hostModePorts, LABEL_TASK_ID, needsOwnResolvConf, publishedHostEndpoints, taskResolvConf } from './spec';
 
 export interface DockerControllerOptions {
   networkMode?: string;
@@ -43,35 +44,6 @@ export interface DockerControllerOptions {
   pull?: boolean;
   /** Told about a failed pull (Docker logs it and goes on to the create, which then fails). */
   onPullFailure?: (ref: string, err: Error) => void;
-}
-
-/**
- * Recent image resolutions (reference → what to create from), kept for `ttlMs`, with concurrent
- * look-ups of one reference sharing a single engine round trip. Only successes are kept: a missing
- * image is looked up again by the next task.
- */
-export class ImageResolutions {
-  private entries = new Map<string, { at: number; value: Promise<string> }>();
-
-  constructor(
-    private readonly ttlMs = 1000,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  resolve(ref: string, lookup: () => Promise<string>): Promise<string> {
-    const t = this.now();
-    const e = this.entries.get(ref);
-    if (e && t - e.at < this.ttlMs) return e.value;
-    const value = lookup();
-    this.entries.set(ref, { at: t, value });
-    value.catch(() => {
-      if (this.entries.get(ref)?.value === value) this.entries.delete(ref);
-    });
-    if (this.entries.size > 256) {
-      for (const [k, v] of this.entries) if (t - v.at >= this.ttlMs) this.entries.delete(k);
-    }
-    return value;
-  }
 }
 
 type Health = 'starting' | 'healthy' | 'unhealthy';
@@ -141,55 +113,9 @@ export class DockerController implements TaskController {
     return c;
   }
 
-  /**
-   * The local image to create from: a reference present locally is used as given; `name@sha256:<d>`
-   * whose digest is a local image's ID is used by that ID (or by `name` when it names the same
-   * image). Otherwise the engine pulls it (by digest when the reference has one, with the
-   * service's registry credentials) and it is looked up again; still missing (the pull failed, or
-   * was not allowed) → "No such image: X", the text Docker's create gives after a failed pull.
-   */
+  /** The local image to create from (image.ts), pulled first when the engine lacks it. */
   async resolveImage(): Promise<string> {
-    const ref = this.task.Spec.ContainerSpec?.Image ?? '';
-    if (!ref) throw new ShoalError('InvalidArgument', 'ContainerSpec: image reference must be provided');
-    return this.opts.images ? this.opts.images.resolve(ref, () => this.lookupImage(ref)) : this.lookupImage(ref);
-  }
-
-  private async lookupImage(ref: string): Promise<string> {
-    const local = await this.localImage(ref);
-    if (local) return local;
-    const what = pullReference(ref);
-    if (this.opts.pull !== false && what) {
-      try {
-        await this.engine.imagePull(what.fromImage, what.tag, { registryAuth: this.task.Spec.ContainerSpec?.PullOptions?.RegistryAuth });
-      } catch (err) {
-        // As Docker: a failed pull is only reported; the image may still be there (pulled meanwhile).
-        this.opts.onPullFailure?.(ref, err instanceof Error ? err : new Error(String(err)));
-      }
-      const pulled = await this.localImage(ref);
-      if (pulled) return pulled;
-    }
-    throw notFound(`No such image: ${ref}`);
-  }
-
-  private async localImage(ref: string): Promise<string | undefined> {
-    const tryInspect = async (r: string) => {
-      try {
-        return await this.engine.imageInspect(r);
-      } catch (err) {
-        if (isKind(err, 'NotFound') || (err instanceof EngineError && err.statusCode === 400)) return undefined;
-        throw err;
-      }
-    };
-    if (await tryInspect(ref)) return ref;
-    const { name, digest } = splitDigest(ref);
-    if (digest) {
-      const byId = await tryInspect(digest);
-      if (byId && byId.Id === digest) {
-        const byName = name ? await tryInspect(name) : undefined;
-        return byName && byName.Id === byId.Id ? name : byId.Id;
-      }
-    }
-    return undefined;
+    return resolveTaskImage(this.engine, this.task, this.opts);
   }
 
   async prepare(): Promise<void> {

@@ -5,7 +5,7 @@ import { httpGet } from '../../../../test/harness/probes';
 import { EngineClient } from '../../../engine';
 import { isKind } from '../../../lib/errors';
 import type { ContainerSpec, Task } from '../../../types';
-import { collect, makeTask, text, until } from '../testutil';
+import { collect, makeTask, text, until } from '../testing/testutil';
 import type { TaskController } from '../types';
 import { DockerExecutor } from './executor';
 import { containerEndpoints } from './networking';

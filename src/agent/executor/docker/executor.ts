@@ -4,7 +4,8 @@ import type { Task } from '../../../types';
 import * as path from 'node:path';
 import type { Executor, ExecutorDescription, TaskController, TaskDependencies } from '../types';
 import { secretsRoot } from '../task-files';
-import { DockerController, ImageResolutions } from './controller';
+import { DockerController } from './controller';
+import { ImageResolutions } from './image';
 import type { TaskNetworking } from './networking';
 import { LABEL_NODE_ID, LABEL_TASK_ID } from './spec';
 

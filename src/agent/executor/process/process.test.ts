@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ContainerSpec } from '../../../types';
-import { collect, makeTask, text, until } from '../testutil';
+import { collect, makeTask, text, until } from '../testing/testutil';
 import type { TaskController } from '../types';
 import { HealthMonitor, probeOf } from './health';
 import { ProcessExecutor, dockerArch, shoalVersion } from './executor';

@@ -1,8 +1,8 @@
 // Helpers for the executor tests (not used by the daemon).
 import { randomBytes } from 'node:crypto';
-import type { ContainerSpec, Task } from '../../types';
-import type { LogLine } from './types';
-import { waitFor } from '../../testing/wait';
+import type { ContainerSpec, Task } from '../../../types';
+import type { LogLine } from '../types';
+import { waitFor } from '../../../testing/wait';
 
 let n = 0;
 

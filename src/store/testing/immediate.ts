@@ -1,4 +1,4 @@
-import { MemoryStore } from './store';
+import { MemoryStore } from '../store';
 
 /**
  * A store whose proposals commit at once, in order, with no durability or replication: what a

@@ -1,5 +1,5 @@
-import type { Task } from '../types';
-import type { Executor, ExecutorDescription, ExitResult, LogLine, LogOptions, RuntimeStatus, TaskController } from './executor/types';
+import type { Task } from '../../../types';
+import type { Executor, ExecutorDescription, ExitResult, LogLine, LogOptions, RuntimeStatus, TaskController } from '../types';
 
 // TEST DOUBLE. A scripted in-memory executor for the agent's tests: no containers, no processes.
 // Its "engine" (ScriptedEngine) outlives executors, so a test can restart the agent and check that
