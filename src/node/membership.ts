@@ -64,7 +64,7 @@ export function leaveManagerRefusal(stats: ManagerStats | undefined): string {
 /** Counts the managers by MANAGER STATUS through the leader; undefined when it cannot (no leader), as moby then warns in general. */
 async function managerStats(manager: Manager, self: string): Promise<ManagerStats | undefined> {
   try {
-    const nodes = await manager.call<Node[]>('listNodes', [{}]);
+    const nodes = await manager.control.listNodes({});
     const stats: ManagerStats = { current: false, reachable: 0, unreachable: 0 };
     for (const n of nodes) {
       if (n.ManagerStatus?.Reachability === 'reachable') {

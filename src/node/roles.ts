@@ -194,8 +194,7 @@ export class NodeRoles {
     this.manager = manager;
     this.o.hooks.managerStarted(manager);
     this.transport = transport;
-    manager.register('updateSwarm', ((version: number, spec: SwarmSpec, rotate: SwarmRotation) =>
-      this.o.hooks.updateSwarm(version, spec, rotate)) as never);
+    manager.handleSwarmUpdates((version, spec, rotate) => this.o.hooks.updateSwarm(version, spec, rotate));
     manager.onRemoved(() => this.o.hooks.removedFromRaft(manager));
     this.cleanups.push(this.o.security.onChange((c) => this.transport?.updateCredentials(c)));
     await this.startAgent(state, () => this.managerAgentDispatcher(manager, credentials), 1000);
