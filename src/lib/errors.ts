@@ -11,10 +11,48 @@ export type ErrorKind =
   | 'Unimplemented'
   | 'Internal';
 
+/**
+ * What a caller decides on beyond the kind (retry, forward, wait), as a code rather than a text to
+ * match: the message stays Docker's text for users, the reason is for code. It crosses shoal.Control
+ * in the gRPC trailers (src/rpc/errors.ts), so a follower sees the leader's reason.
+ * - `not-leader`: this manager is not the Raft leader (a leader is known); the write never reached the log.
+ * - `no-leader`: no leader is known (quorum lost), Docker's "does not have a leader".
+ * - `leadership-transfer`: the leader is handing over; the write never reached the log.
+ * - `proposal-overwritten`: a new leader's entry took the proposal's index; certainly not in the log.
+ * - `lost-leadership`: the leader stepped down with the proposal pending; its outcome is unknown.
+ * - `conf-change-pending`: another membership change is still unapplied.
+ * - `not-sent`: the RPC found no connection to the other side, so the call never left this process.
+ * - `not-forwardable`: a forwarded control call named an operation outside the control-API contract.
+ */
+export type ErrorReason =
+  | 'not-leader'
+  | 'no-leader'
+  | 'leadership-transfer'
+  | 'proposal-overwritten'
+  | 'lost-leadership'
+  | 'conf-change-pending'
+  | 'not-sent'
+  | 'not-forwardable';
+
+const ERROR_REASONS: ReadonlySet<string> = new Set<ErrorReason>([
+  'not-leader',
+  'no-leader',
+  'leadership-transfer',
+  'proposal-overwritten',
+  'lost-leadership',
+  'conf-change-pending',
+  'not-sent',
+  'not-forwardable',
+]);
+
+/** A reason read from the wire, when it is one we know. */
+export const parseErrorReason = (v: unknown): ErrorReason | undefined => (typeof v === 'string' && ERROR_REASONS.has(v) ? (v as ErrorReason) : undefined);
+
 export class ShoalError extends Error {
   constructor(
     readonly kind: ErrorKind,
     message: string,
+    readonly reason?: ErrorReason,
   ) {
     super(message);
     this.name = kind;
@@ -30,6 +68,10 @@ export const permissionDenied = (msg: string) => new ShoalError('PermissionDenie
 export const unimplemented = (msg: string) => new ShoalError('Unimplemented', msg);
 export const internal = (msg: string) => new ShoalError('Internal', msg);
 
+export function hasReason(err: unknown, reason: ErrorReason): err is ShoalError {
+  return err instanceof ShoalError && err.reason === reason;
+}
+
 export function isKind(err: unknown, kind: ErrorKind): err is ShoalError {
   return err instanceof ShoalError && err.kind === kind;
 }
@@ -37,6 +79,9 @@ export function isKind(err: unknown, kind: ErrorKind): err is ShoalError {
 /** Docker's text when a manager has no leader (quorum lost). */
 export const NO_LEADER_MESSAGE =
   "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.";
+
+/** A manager without a leader: Docker's text, with its reason. */
+export const noLeader = (): ShoalError => new ShoalError('Unavailable', NO_LEADER_MESSAGE, 'no-leader');
 
 /** Docker's text for swarm endpoints on a node that is not a manager. */
 export const NOT_A_MANAGER_MESSAGE =

@@ -2,11 +2,12 @@ import path from 'node:path';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { Clock, Rng } from '../lib/ports';
-import { NO_LEADER_MESSAGE, unavailable } from '../lib/errors';
+import { noLeader, unavailable } from '../lib/errors';
 import { MemoryStore, type Change } from '../store';
-import type { SwarmSpec } from '../types';
+import type { Node, SwarmSpec } from '../types';
 import { ControlApi, NetworkControl, SecretControl } from './controlapi';
-import { ControlService } from './controlapi/service';
+import { forwardCall, forwardRegisterNode, type ControlCaller } from './controlapi/service';
+import { controlClient, localControl, runForwarded, type ControlClient, type ControlOperation, type ControlRequest, type ControlResponse, type LocalControl } from './controlapi/contract';
 import { GrpcRaftTransport, NotLeaderError, keepsQuorumWithout, RaftConsensus, retryableControlError, RaftDiskStorage, requestJoin, RaftDekFile, RAFT_DEK_FILE, type ConsensusObserver, type MemberStatus, type RaftConsensusOptions } from './consensus';
 import { CERT_DIR } from './ca/keystore';
 import { Allocator } from './allocator';
@@ -61,15 +62,14 @@ export type OpenMode =
   /** `appliedIndex`: what this manager had applied before (hence committed), when it was running. */
   | { kind: 'force-new-cluster'; appliedIndex?: number };
 
+/** How long a forwarded control call may take on the leader. */
+const FORWARD_TIMEOUT_MS = 60_000;
+
 /** A leader component: one loop, one store watch. */
 interface Component {
   start(): void | Promise<void>;
   stop(): void | Promise<void>;
 }
-
-type Operation = (...args: never[]) => unknown;
-
-const noLeader = () => unavailable(NO_LEADER_MESSAGE);
 
 /**
  * Composition root of the manager role: the store replicated by Raft, the control API (executed on
@@ -87,7 +87,12 @@ export class Manager {
   readonly raftDir: string;
   private readonly components: Component[];
   private readonly roles: RaftRoles;
-  private readonly ops = new Map<string, Operation>();
+  /** The leader's implementation of the control-API contract (controlapi/contract.ts). */
+  private readonly local: LocalControl;
+  /** The control API as callers use it: run on the leader, here or forwarded over shoal.Control. */
+  readonly control: ControlClient;
+  /** The leader's side of updateSwarm (CA checks and the root rotator), set once the node wires them. */
+  private swarmUpdate: LocalControl['updateSwarm'] | undefined;
   private leaderChain: Promise<void> = Promise.resolve();
   private leading = false;
   private closed = false;
@@ -138,20 +143,16 @@ export class Manager {
       intervalMs: Math.min(1000, Math.max(50, deps.raftTickMs ?? 1000)),
       logger: logger.child({ component: 'raft-roles' }),
     });
-    // Every public ControlApi method is an operation the Control service may run on the leader.
-    for (const [proto, target] of [
-      [ControlApi.prototype, this.controlapi],
-      [NetworkControl.prototype, this.networks],
-      [SecretControl.prototype, this.secrets],
-    ] as const) {
-      for (const name of Object.getOwnPropertyNames(proto)) {
-        const fn = (target as unknown as Record<string, unknown>)[name];
-        if (name !== 'constructor' && typeof fn === 'function') this.ops.set(name, fn.bind(target) as Operation);
-      }
-    }
-    this.ops.set('createNode', (async (node: import('../types').Node) => {
-      await this.store.update((tx) => tx.create('node', node));
-    }) as Operation);
+    this.local = localControl({
+      controlapi: this.controlapi,
+      networks: this.networks,
+      secrets: this.secrets,
+      updateSwarm: (version, spec, rotate) => {
+        if (!this.swarmUpdate) throw unavailable('control: this manager is not ready to update the swarm yet');
+        return this.swarmUpdate(version, spec, rotate);
+      },
+    });
+    this.control = controlClient((op, args, local) => this.onLeader(() => local(this.local), (leader) => forwardCall(leader, op, args, FORWARD_TIMEOUT_MS)));
   }
 
   /** Where the Raft settings of the cluster spec are kept for the next start (the spec lives in the replicated store). */
@@ -359,51 +360,66 @@ export class Manager {
     return this.consensus.onRemoved(cb);
   }
 
-  /** Adds an operation the Control service may run on the leader (the node's composition adds a few). */
-  register(name: string, fn: Operation): void {
-    this.ops.set(name, fn);
+  /** The leader's side of updateSwarm: the node wires its CA checks and root rotator here. */
+  handleSwarmUpdates(fn: LocalControl['updateSwarm']): void {
+    this.swarmUpdate = fn;
   }
 
-  /** Runs an operation here; refuses (NotLeaderError / no leader) unless this manager is the leader. */
-  async execLocal(method: string, args: unknown[]): Promise<unknown> {
-    const op = this.ops.get(method);
-    if (!op) throw unavailable(`control: unknown operation ${method}`);
+  /** Writes a joining node's object (NodeCA's registration) on the leader: here, or forwarded (RegisterNode). */
+  registerNode(node: Node): Promise<void> {
+    return this.onLeader(
+      () => this.createNodeHere(node),
+      async (leader) => ({ result: undefined, index: (await forwardRegisterNode(leader, node, FORWARD_TIMEOUT_MS)).index }),
+    );
+  }
+
+  /** shoal.Control Call on the leader: an operation of the contract a follower forwarded (checked by the service). */
+  serveForwarded<K extends ControlOperation>(op: K, args: ControlRequest<K>, caller: ControlCaller): Promise<ControlResponse<K>> {
+    this.deps.logger.debug({ op, forwardedBy: caller.nodeId, role: caller.role }, 'forwarded control call');
+    return this.runHere(() => runForwarded(this.local, op, args));
+  }
+
+  /** shoal.Control RegisterNode on the leader. */
+  serveRegisterNode(node: Node, caller: ControlCaller): Promise<void> {
+    this.deps.logger.debug({ nodeId: node.ID, forwardedBy: caller.nodeId }, 'forwarded node registration');
+    return this.runHere(() => this.createNodeHere(node));
+  }
+
+  private async createNodeHere(node: Node): Promise<void> {
+    await this.store.update((tx) => tx.create('node', node));
+  }
+
+  /** Runs `fn` only while this manager leads; refuses (NotLeaderError / no leader) otherwise. */
+  private async runHere<T>(fn: () => T | Promise<T>): Promise<T> {
     if (!this.consensus.isLeader()) {
       const l = this.consensus.leader();
       if (!l) throw noLeader();
       throw new NotLeaderError(l);
     }
-    return (op as (...a: unknown[]) => unknown)(...args);
+    return fn();
   }
 
   /**
-   * Runs a control operation on the leader: here when this manager leads, else forwarded over
-   * shoal.Control. Without a leader: Docker's "The swarm does not have a leader" error.
+   * Runs a control operation on the leader: `here` when this manager leads, else `there` over
+   * shoal.Control, after which this manager waits (bounded) until it has applied what the leader had,
+   * so what it then serves from its own store (`docker info`, events) already shows the write; past
+   * the bound the result stands. Without a leader: Docker's "The swarm does not have a leader" error.
    * A leadership change during the call is retried a few times (bounded), but only while the write
-   * certainly did not reach the log (retryableControlError): never twice.
+   * certainly did not reach the log (retryableControlError, by the error's reason code): never twice.
    */
-  async call<T = unknown>(method: string, args: unknown[]): Promise<T> {
+  private async onLeader<T>(here: () => T | Promise<T>, there: (leader: RpcClient) => Promise<{ result: T; index?: number }>): Promise<T> {
     const deadline = Date.now() + 3 * this.settings().tickMs! + 1000;
     for (let attempt = 0; ; attempt++) {
       try {
-        if (this.consensus.isLeader()) return (await this.execLocal(method, args)) as T;
-        return (await this.forward(method, args)) as T;
+        if (this.consensus.isLeader()) return await this.runHere(here);
+        const { result, index } = await there(this.leaderChannel());
+        if (index) await this.consensus?.waitApplied(index, 2000).catch(() => undefined);
+        return result;
       } catch (e) {
         if (!retryableControlError(e) || Date.now() > deadline || attempt > 20) throw e;
         await new Promise((r) => setTimeout(r, 50 + 50 * attempt));
       }
     }
-  }
-
-  /**
-   * Runs the operation on the leader, then waits (bounded) until this manager has applied what the
-   * leader had, so what this manager then serves from its own store (`docker info`, events) already
-   * shows the write. Past the bound the result stands; only local reads may lag a moment.
-   */
-  private async forward(method: string, args: unknown[]): Promise<unknown> {
-    const res = await this.leaderChannel().unary(ControlService, 'Call', { method, args }, { timeoutMs: 60_000 });
-    if (res?.index) await this.consensus?.waitApplied(res.index, 2000).catch(() => undefined);
-    return res?.result ?? undefined;
   }
 
   /**

@@ -10,13 +10,13 @@ import type {
   SwarmUpdateFlags,
 } from '../api/backend';
 import { permissionDenied as forbidden, unavailable, NOT_A_MANAGER_MESSAGE, NOT_A_MANAGER_WORKER_MESSAGE } from '../lib/errors';
-import type { Cluster, Config, ConfigSpec, Network, NetworkCreateRequest, NodeSpec, Secret, SecretSpec, ServiceSpec, SwarmSpec } from '../types';
+import type { ConfigSpec, Network, NetworkCreateRequest, NodeSpec, SecretSpec, ServiceSpec, SwarmSpec } from '../types';
 import type { NodeServices } from './services';
 import type { MemoryStore } from '../store';
 import { mergeLogStreams } from './logs';
 import { hostOf } from './addr';
 import { EventLog } from './events';
-import type { ControlApi } from '../manager/controlapi';
+import type { ControlClient } from '../manager/controlapi/contract';
 import { humanUnlockKey } from '../lib/unlock-key';
 import { SWARM_LOCKED } from './core/roles-machine';
 
@@ -47,12 +47,13 @@ export class NodeBackend implements ClusterBackend {
   }
 
   /**
-   * A control-API operation, run on the Raft leader: here when this manager leads, else forwarded
-   * (shoal.Control). Reads go there too, so a manager without a leader answers Docker's
-   * "The swarm does not have a leader" error.
+   * The control API (manager/controlapi/contract.ts), run on the Raft leader: here when this manager
+   * leads, else forwarded (shoal.Control). Reads go there too, so a manager without a leader answers
+   * Docker's "The swarm does not have a leader" error. Every caller below is async, so the refusals
+   * here reach the API as rejections.
    */
-  private async call<T>(method: string, ...args: unknown[]): Promise<T> {
-    return this.manager.call<T>(method, args);
+  private get onLeader(): ControlClient {
+    return this.manager.control;
   }
 
   async swarmInfo(): Promise<SwarmInfo> {
@@ -96,19 +97,19 @@ export class NodeBackend implements ClusterBackend {
   }
 
   async inspectSwarm() {
-    return this.call<ReturnType<ControlApi['getCluster']>>('getCluster');
+    return this.onLeader.getCluster();
   }
 
   async updateSwarm(version: number, spec: SwarmSpec, flags: SwarmUpdateFlags): Promise<void> {
     // `docker swarm ca --rotate` arrives here as CAConfig.ForceRotate+1 or a SigningCACert/Key; the
     // manager's root rotator (src/manager/ca/rotation.ts) acts on the stored spec.
-    // Runs on the leader: the 'updateSwarm' operation (src/manager/swarm-update.ts).
-    await this.call('updateSwarm', version, spec, { worker: flags.rotateWorkerToken, manager: flags.rotateManagerToken, unlockKey: flags.rotateManagerUnlockKey });
+    // Runs on the leader (src/manager/swarm-update.ts, through the contract's updateSwarm).
+    await this.onLeader.updateSwarm(version, spec, { worker: flags.rotateWorkerToken, manager: flags.rotateManagerToken, unlockKey: flags.rotateManagerUnlockKey });
   }
 
   /** `SWMKEY-1-…` while autolock is on; '' otherwise (the CLI then says "no unlock key is set"). */
   async unlockKey(): Promise<string> {
-    const c = await this.call<Cluster>('getCluster');
+    const c = await this.onLeader.getCluster();
     const k = c.internal?.unlockKey;
     return k ? humanUnlockKey(Buffer.from(k, 'base64')) : '';
   }
@@ -118,41 +119,41 @@ export class NodeBackend implements ClusterBackend {
   }
 
   async listNodes(f: Filters) {
-    return this.call<ReturnType<ControlApi['listNodes']>>('listNodes', f);
+    return this.onLeader.listNodes(f);
   }
   async getNode(ref: string) {
-    return this.call<ReturnType<ControlApi['getNode']>>('getNode', ref);
+    return this.onLeader.getNode(ref);
   }
   async updateNode(ref: string, version: number, spec: NodeSpec) {
-    await this.call('updateNode', ref, version, spec);
+    await this.onLeader.updateNode(ref, version, spec);
   }
   async removeNode(ref: string, force: boolean) {
-    await this.call('removeNode', ref, force);
+    await this.onLeader.removeNode(ref, force);
   }
 
   async listServices(f: Filters, withStatus: boolean) {
-    return this.call<ReturnType<ControlApi['listServices']>>('listServices', f, withStatus);
+    return this.onLeader.listServices(f, withStatus);
   }
   async getService(ref: string, insertDefaults: boolean) {
-    return this.call<ReturnType<ControlApi['getService']>>('getService', ref, insertDefaults);
+    return this.onLeader.getService(ref, insertDefaults);
   }
   async createService(spec: ServiceSpec) {
-    const ID = await this.call<string>('createService', spec);
+    const ID = await this.onLeader.createService(spec);
     return { ID };
   }
   async updateService(ref: string, version: number, spec: ServiceSpec, opts: { rollback: boolean }) {
-    await this.call('updateService', ref, version, spec, opts.rollback);
+    await this.onLeader.updateService(ref, version, spec, opts.rollback);
     return {};
   }
   async removeService(ref: string) {
-    await this.call('removeService', ref);
+    await this.onLeader.removeService(ref);
   }
 
   async listTasks(f: Filters) {
-    return this.call<ReturnType<ControlApi['listTasks']>>('listTasks', f);
+    return this.onLeader.listTasks(f);
   }
   async getTask(id: string) {
-    return this.call<ReturnType<ControlApi['getTask']>>('getTask', id);
+    return this.onLeader.getTask(id);
   }
 
   serviceLogs(ref: string, req: LogRequest, signal: AbortSignal): AsyncIterable<ServiceLogLine> {
@@ -184,23 +185,23 @@ export class NodeBackend implements ClusterBackend {
 
   async listNetworks(f: Filters): Promise<Network[] | undefined> {
     if (!this.node.manager()) return undefined;
-    return this.call<Network[]>('listNetworks', f);
+    return this.onLeader.listNetworks(f);
   }
   async getNetwork(ref: string) {
-    return this.call<Network>('getNetwork', ref);
+    return this.onLeader.getNetwork(ref);
   }
   async createNetwork(req: NetworkCreateRequest) {
     if (!this.node.manager() && this.node.swarm()) {
       throw forbidden('Cannot create a multi-host network from a worker node. Please create the network from a manager node.');
     }
-    return this.call<string>('createNetwork', req);
+    return this.onLeader.createNetwork(req);
   }
   async removeNetwork(ref: string) {
-    await this.call('removeNetwork', ref);
+    await this.onLeader.removeNetwork(ref);
   }
   async pruneNetworks(f: Filters) {
     if (!this.node.manager()) return [];
-    return this.call<string[]>('pruneNetworks', f);
+    return this.onLeader.pruneNetworks(f);
   }
   async networkView() {
     const st = this.node.swarm();
@@ -211,34 +212,34 @@ export class NodeBackend implements ClusterBackend {
   }
 
   async listSecrets(f: Filters) {
-    return this.call<Secret[]>('listSecrets', f);
+    return this.onLeader.listSecrets(f);
   }
   async getSecret(ref: string) {
-    return this.call<Secret>('getSecret', ref);
+    return this.onLeader.getSecret(ref);
   }
   async createSecret(spec: SecretSpec) {
-    return this.call<string>('createSecret', spec);
+    return this.onLeader.createSecret(spec);
   }
   async updateSecret(ref: string, version: number, spec: SecretSpec) {
-    await this.call('updateSecret', ref, version, spec);
+    await this.onLeader.updateSecret(ref, version, spec);
   }
   async removeSecret(ref: string) {
-    await this.call('removeSecret', ref);
+    await this.onLeader.removeSecret(ref);
   }
   async listConfigs(f: Filters) {
-    return this.call<Config[]>('listConfigs', f);
+    return this.onLeader.listConfigs(f);
   }
   async getConfig(ref: string) {
-    return this.call<Config>('getConfig', ref);
+    return this.onLeader.getConfig(ref);
   }
   async createConfig(spec: ConfigSpec) {
-    return this.call<string>('createConfig', spec);
+    return this.onLeader.createConfig(spec);
   }
   async updateConfig(ref: string, version: number, spec: ConfigSpec) {
-    await this.call('updateConfig', ref, version, spec);
+    await this.onLeader.updateConfig(ref, version, spec);
   }
   async removeConfig(ref: string) {
-    await this.call('removeConfig', ref);
+    await this.onLeader.removeConfig(ref);
   }
 
   events(opts: { since?: number; until?: number; filters: Filters }, signal: AbortSignal): AsyncIterable<EngineEvent> {

@@ -15,7 +15,7 @@ import { Agent } from '../agent/agent';
 import { NodeNetwork } from '../network/node-network';
 import type { Executor } from '../agent/executor/types';
 import { failedPrecondition, unavailable } from '../lib/errors';
-import type { Cluster, DispatcherApi, Node, SwarmSpec, Task } from '../types';
+import type { Cluster, DispatcherApi, Node, Task } from '../types';
 import { CertRenewer, renewThroughManagers, renewWithClusterCA } from './certs';
 import { CAFollower, followStoreCA } from './ca-follow';
 import { followUnlockKey } from './autolock';
@@ -23,7 +23,6 @@ import { hostOf } from './addr';
 import { attachOverlay } from './overlays';
 import type { DaemonConfig } from './config';
 import type { SwarmState } from './state';
-import type { SwarmRotation } from '../manager/controlapi';
 import { updateSwarmOnLeader } from '../manager/swarm-update';
 import type { RoleRuntime } from './membership';
 import { newJoinToken, systemClock, systemRng } from './system';
@@ -126,7 +125,7 @@ export class NodeRoles implements RoleRuntime {
     const manager = this.manager;
     if (!manager) return undefined;
     try {
-      return await manager.call<Node[]>('listNodes', [{}]);
+      return await manager.control.listNodes({});
     } catch {
       return undefined;
     }
@@ -229,8 +228,7 @@ export class NodeRoles implements RoleRuntime {
     this.manager = manager;
     this.o.hooks.managerStarted(manager);
     this.transport = transport;
-    manager.register('updateSwarm', ((version: number, spec: SwarmSpec, rotate: SwarmRotation) =>
-      updateSwarmOnLeader(manager.controlapi, transport.rotator, version, spec, rotate)) as never);
+    manager.handleSwarmUpdates((version, spec, rotate) => updateSwarmOnLeader(manager.controlapi, transport.rotator, version, spec, rotate));
     manager.onRemoved(() => this.o.hooks.removedFromRaft(manager));
     this.cleanups.push(this.o.security.onChange((c) => this.transport?.updateCredentials(c)));
     await this.startAgent(state, () => this.managerAgentDispatcher(manager, credentials), 1000);

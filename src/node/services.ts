@@ -7,7 +7,7 @@ import type { Manager } from '../manager/manager';
 import type { SwarmState } from './state';
 
 /** The running manager as the API sees it: its control API (run here or forwarded to the leader) and its store's events. */
-export type ManagerAccess = Pick<Manager, 'controlapi' | 'call' | 'store'>;
+export type ManagerAccess = Pick<Manager, 'controlapi' | 'control' | 'store'>;
 
 /** One task's log lines: this node's from its agent, another node's through the broker or the leader (task-logs.ts). */
 export type OpenTaskLogs = (nodeId: string, taskId: string, options: LogOptions, signal: AbortSignal) => AsyncIterable<LogLine>;

@@ -77,8 +77,8 @@ export class ManagerTransport {
           },
           Status: { State: 'unknown', Addr: req.addr ?? '' },
         };
-        // Node objects are written by the leader (a follower forwards over shoal.Control).
-        await manager.call('createNode', [node]);
+        // Node objects are written by the leader (a follower forwards over shoal.Control RegisterNode).
+        await manager.registerNode(node);
         opts.logger.info({ nodeId: id, role: req.role, hostname: req.hostname }, 'node joined');
         return id;
       },
@@ -104,7 +104,12 @@ export class ManagerTransport {
     this.server.addService(RaftService, raftServiceHandlers(() => manager.consensus));
     this.server.addService(
       ControlService,
-      controlHandlers({ exec: (method, args) => manager.execLocal(method, args), appliedIndex: () => manager.store.index, logs: (req, signal) => taskLogs.serve(req, signal) }),
+      controlHandlers({
+        exec: (op, args, caller) => manager.serveForwarded(op, args, caller),
+        registerNode: (node, caller) => manager.serveRegisterNode(node, caller),
+        appliedIndex: () => manager.store.index,
+        logs: (req, signal) => taskLogs.serve(req, signal),
+      }),
     );
     const dispatch = dispatcherHandlers({
         dispatcher: manager.dispatcher,

@@ -384,7 +384,7 @@ export class Raft extends RaftCore {
   proposeConfChange(cc: ConfChange): number {
     this.checkCanPropose();
     if (this.pendingConfIndex > this.log.applied) {
-      throw new ProposalDropped(`conf change pending (index ${this.pendingConfIndex}, applied ${this.log.applied})`);
+      throw new ProposalDropped(`conf change pending (index ${this.pendingConfIndex}, applied ${this.log.applied})`, 'conf-change-pending');
     }
     const data = encodeConfChange(cc);
     if (cc.type === 'addNode' && this.prs.has(cc.nodeId)) throw invalidArgument(`raft: node ${cc.nodeId} is already a member`);
@@ -399,8 +399,8 @@ export class Raft extends RaftCore {
   }
 
   private checkCanPropose(): void {
-    if (this.role !== 'leader') throw new ProposalDropped('not the leader');
-    if (this.leadTransferee !== NONE) throw new ProposalDropped('leadership transfer in progress');
+    if (this.role !== 'leader') throw new ProposalDropped('not the leader', 'not-leader');
+    if (this.leadTransferee !== NONE) throw new ProposalDropped('leadership transfer in progress', 'leadership-transfer');
     if (!this.prs.has(this.id)) throw new ProposalDropped('removed from the configuration');
   }
 

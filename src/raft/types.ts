@@ -1,7 +1,7 @@
 // Wire and storage shapes of the Raft core. Plain data only: the driver (manager/consensus)
 // serialises these for the transport and the durable log.
 
-import { ShoalError, invalidArgument } from '../lib/errors';
+import { ShoalError, invalidArgument, type ErrorReason } from '../lib/errors';
 
 export type EntryType = 'normal' | 'conf';
 
@@ -153,8 +153,9 @@ export const NONE = 0;
 
 /** A proposal (or conf change, or transfer) was not accepted: not the leader, transfer in progress, or a conf change pending. */
 export class ProposalDropped extends ShoalError {
-  constructor(reason: string) {
-    super('Unavailable', `raft: proposal dropped: ${reason}`);
+  /** `why`: the text; `reason`: the code callers decide on (e.g. wait while a conf change is pending). */
+  constructor(why: string, reason?: ErrorReason) {
+    super('Unavailable', `raft: proposal dropped: ${why}`, reason);
   }
 }
 

@@ -1,6 +1,9 @@
 // gRPC status <-> the ShoalError kinds of src/lib/errors.ts.
 import * as grpc from '@grpc/grpc-js';
-import { ShoalError, type ErrorKind } from '../lib/errors';
+import { parseErrorReason, ShoalError, type ErrorKind, type ErrorReason } from '../lib/errors';
+
+/** The trailer that carries a ShoalError's reason code across a call (see ErrorReason). */
+export const REASON_METADATA_KEY = 'shoal-error-reason';
 
 const KIND_TO_CODE: Record<ErrorKind, grpc.status> = {
   NotFound: grpc.status.NOT_FOUND,
@@ -66,8 +69,9 @@ export class RpcError extends ShoalError {
   constructor(
     readonly code: grpc.status,
     readonly details: string,
+    reason?: ErrorReason,
   ) {
-    super(codeToKind(code), details);
+    super(codeToKind(code), details, reason);
   }
   /** The text Docker shows for an RPC failure. */
   get rpcText(): string {
@@ -75,8 +79,8 @@ export class RpcError extends ShoalError {
   }
 }
 
-export function rpcError(code: grpc.status, details: string): RpcError {
-  return new RpcError(code, details);
+export function rpcError(code: grpc.status, details: string, reason?: ErrorReason): RpcError {
+  return new RpcError(code, details, reason);
 }
 
 /** What a handler's thrown error becomes on the wire. */
@@ -93,13 +97,29 @@ export function toStatus(err: unknown): grpc.StatusObject & { message: string } 
     code = grpc.status.UNKNOWN;
     details = err instanceof Error ? err.message : String(err);
   }
-  return { code, details, message: details, metadata: new grpc.Metadata() };
+  const metadata = new grpc.Metadata();
+  // `not-sent` speaks of this side's own outgoing call: the caller's call was sent.
+  if (err instanceof ShoalError && err.reason && err.reason !== 'not-sent') metadata.set(REASON_METADATA_KEY, err.reason);
+  return { code, details, message: details, metadata };
 }
 
-/** A grpc-js client error as an RpcError (kind mapped, details kept). */
+/**
+ * grpc-js's own failure for a call that found no connection (the channel never reached READY before
+ * the call failed fast), so the call never left this process. grpc-js gives it no code of its own
+ * (UNAVAILABLE, like a connection dropped mid-call, whose outcome is unknown): this is the one place
+ * its text is read, to give it the `not-sent` reason.
+ */
+const NOT_SENT_DETAILS = 'No connection established';
+
+/** A grpc-js client error as an RpcError (kind mapped, details kept, the other side's reason code read from the trailers). */
 export function fromGrpcError(err: unknown): RpcError {
   if (err instanceof RpcError) return err;
   const e = err as Partial<grpc.ServiceError>;
-  if (e && typeof e.code === 'number') return new RpcError(e.code, e.details ?? e.message ?? '');
+  if (e && typeof e.code === 'number') {
+    const details = e.details ?? e.message ?? '';
+    let reason = e.metadata instanceof grpc.Metadata ? parseErrorReason(e.metadata.get(REASON_METADATA_KEY)[0]) : undefined;
+    if (!reason && e.code === grpc.status.UNAVAILABLE && details.startsWith(NOT_SENT_DETAILS)) reason = 'not-sent';
+    return new RpcError(e.code, details, reason);
+  }
   return new RpcError(grpc.status.UNKNOWN, err instanceof Error ? err.message : String(err));
 }

@@ -19,8 +19,9 @@ import {
   type RpcServer,
   type RpcClientOptions,
 } from './index';
-import { notFound } from '../lib/errors';
+import { notFound, ShoalError } from '../lib/errors';
 import * as grpc from '@grpc/grpc-js';
+import net from 'node:net';
 
 const CLUSTER = 'cluster0000000000000000001';
 
@@ -30,6 +31,8 @@ const TestService = defineService('shoal.Test', {
   Wrapped: unary<Record<string, never>, { ok: boolean }>(ALL_NODES),
   Public: unary<Record<string, never>, { peer: string | null }>('anonymous'),
   Fail: unary<Record<string, never>, Record<string, never>>(ALL_NODES),
+  Refuse: unary<Record<string, never>, Record<string, never>>(ALL_NODES),
+  RefuseStream: serverStream<Record<string, never>, { i: number }>(ALL_NODES),
   Bytes: unary<{ data: Uint8Array }, { data: Uint8Array; len: number }>(ALL_NODES),
   Count: serverStream<{ n: number }, { i: number }>(ALL_NODES),
   Forever: serverStream<Record<string, never>, { i: number }>(ALL_NODES),
@@ -56,6 +59,13 @@ function handlers() {
     Public: (_r: unknown, ctx: { peer: { nodeId: string } | null }) => ({ peer: ctx.peer?.nodeId ?? null }),
     Fail: () => {
       throw notFound('no such thing');
+    },
+    Refuse: () => {
+      throw new ShoalError('Unavailable', 'raft: this manager is not the leader', 'not-leader');
+    },
+    RefuseStream: async function* () {
+      yield { i: 0 };
+      throw new ShoalError('Unavailable', 'raft: lost leadership before the proposal committed', 'lost-leadership');
     },
     Bytes: (req: { data: Uint8Array }) => ({ data: req.data, len: req.data.length }),
     Count: async function* (req: { n: number }) {
@@ -197,6 +207,37 @@ test('errors keep their kind across the wire', async () => {
   assert.equal(e.code, grpc.status.NOT_FOUND);
   assert.equal(e.kind, 'NotFound');
   assert.equal(e.message, 'no such thing');
+  assert.equal(e.reason, undefined);
+});
+
+test('a reason code crosses the wire in the trailers, on a unary call and a stream, with the text unchanged', async () => {
+  const c = client(strict, as(worker));
+  const e = (await c.unary(TestService, 'Refuse', {}).catch((x: unknown) => x)) as RpcError;
+  assert.ok(e instanceof RpcError);
+  assert.equal(e.kind, 'Unavailable');
+  assert.equal(e.reason, 'not-leader');
+  assert.equal(e.message, 'raft: this manager is not the leader');
+  const got: number[] = [];
+  const s = (await (async () => {
+    for await (const m of c.serverStream(TestService, 'RefuseStream', {})) got.push(m.i);
+  })().catch((x: unknown) => x)) as RpcError;
+  assert.deepEqual(got, [0]);
+  assert.equal(s.reason, 'lost-leadership');
+  assert.equal(s.message, 'raft: lost leadership before the proposal committed');
+});
+
+test('a call that finds no connection is marked never sent', async () => {
+  const probe = await new Promise<number>((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+  const nobody = createRpcClient(`127.0.0.1:${probe}`, as(worker));
+  clients.push(nobody);
+  const e = (await nobody.unary(TestService, 'Echo', { msg: 'x' }, { timeoutMs: 5000 }).catch((x: unknown) => x)) as RpcError;
+  assert.equal(e.code, grpc.status.UNAVAILABLE);
+  assert.equal(e.reason, 'not-sent');
 });
 
 test('bytes survive the JSON codec', async () => {

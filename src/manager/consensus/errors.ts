@@ -1,10 +1,12 @@
 // Errors of the consensus driver. All are ShoalError kinds the API layer already maps.
-import { invalidArgument, isKind, NO_LEADER_MESSAGE, ShoalError, unavailable } from '../../lib/errors';
+import { invalidArgument, ShoalError, type ErrorReason } from '../../lib/errors';
+
+export { noLeader } from '../../lib/errors';
 
 /** This manager is not the leader; `leader` names the one to forward to (raftId 0 / addr '' when unknown). */
 export class NotLeaderError extends ShoalError {
   constructor(readonly leader: { raftId: number; addr: string; nodeId: string }) {
-    super('Unavailable', `raft: this manager is not the leader; the leader is ${leader.raftId} (node ${leader.nodeId || '?'}) at ${leader.addr || '?'}`);
+    super('Unavailable', `raft: this manager is not the leader; the leader is ${leader.raftId} (node ${leader.nodeId || '?'}) at ${leader.addr || '?'}`, 'not-leader');
     this.name = 'NotLeader';
   }
 }
@@ -16,7 +18,7 @@ export class NotLeaderError extends ShoalError {
  */
 export class LostLeadershipError extends ShoalError {
   constructor() {
-    super('Unavailable', 'raft: lost leadership before the proposal committed');
+    super('Unavailable', 'raft: lost leadership before the proposal committed', 'lost-leadership');
     this.name = 'LostLeadership';
   }
 }
@@ -27,13 +29,13 @@ export class LostLeadershipError extends ShoalError {
  */
 export class ProposalOverwrittenError extends ShoalError {
   constructor() {
-    super('Unavailable', 'raft: the proposal was overwritten by a new leader before it committed');
+    super('Unavailable', 'raft: the proposal was overwritten by a new leader before it committed', 'proposal-overwritten');
     this.name = 'ProposalOverwritten';
   }
 }
 
-/** Docker's text for a cluster without a leader (quorum lost). */
-export const noLeader = (): ShoalError => unavailable(NO_LEADER_MESSAGE);
+/** The leader is handing leadership over: a proposal is refused before it reaches the log. */
+export const leadershipTransferInProgress = (): ShoalError => new ShoalError('Unavailable', 'raft: leadership transfer in progress', 'leadership-transfer');
 
 /** Sent back to a removed member that still talks to us; its transport turns this into `reportRemoved`. */
 export const MEMBER_REMOVED_MESSAGE = 'raft: member was removed from the cluster';
@@ -48,9 +50,10 @@ export const CANNOT_REMOVE_MESSAGE = 'raft: member cannot be removed, because re
  * a retry could apply the write twice and answer the client with a conflict for its own write.
  */
 export function retryableControlError(e: unknown): boolean {
-  if (e instanceof NotLeaderError || e instanceof ProposalOverwrittenError) return true;
-  return isKind(e, 'Unavailable') && /not the leader|leadership transfer in progress|overwritten by a new leader|No connection established/.test(e.message);
+  return e instanceof ShoalError && e.reason !== undefined && RETRYABLE.has(e.reason);
 }
+
+const RETRYABLE: ReadonlySet<ErrorReason> = new Set<ErrorReason>(['not-leader', 'leadership-transfer', 'proposal-overwritten', 'not-sent']);
 
 export const isNotLeader = (e: unknown): e is NotLeaderError => e instanceof NotLeaderError;
 

@@ -2,7 +2,7 @@
 // and removing voters, and handing leadership over. Each change is one conf entry proposed through
 // the driver; the member table itself is updated when the entry applies (see ready-loop.ts).
 import type { Clock, Rng } from '../../lib/ports';
-import { failedPrecondition, invalidArgument, unavailable } from '../../lib/errors';
+import { failedPrecondition, hasReason, invalidArgument, unavailable } from '../../lib/errors';
 import type { RawNode } from '../../raft';
 import { encodeMember, type RaftMember } from './codec';
 import { CANNOT_REMOVE_MESSAGE, NotLeaderError } from './errors';
@@ -127,7 +127,7 @@ export class MembershipChanges {
       try {
         return await this.host.proposeData(data, append);
       } catch (e) {
-        if (!(e instanceof Error) || !e.message.includes('conf change pending') || clock.now() > deadline) throw e;
+        if (!hasReason(e, 'conf-change-pending') || clock.now() > deadline) throw e;
         await new Promise((r) => timers.setTimeout(() => r(undefined), Math.min(tickMs, 20)));
       }
     }

@@ -7,7 +7,7 @@ import { failedPrecondition, invalidArgument, isKind, unavailable } from '../../
 import { MemoryStorage, RawNode, type Message, type Role } from '../../raft';
 import type { Change, MemoryStore, Proposer } from '../../store';
 import { decodeSnapshotPayload, encodeChanges, type RaftMember } from './codec';
-import { LostLeadershipError, MAX_TRANSACTION_BYTES, MEMBER_REMOVED_MESSAGE, NotLeaderError, noLeader, requestTooLarge } from './errors';
+import { LostLeadershipError, MAX_TRANSACTION_BYTES, MEMBER_REMOVED_MESSAGE, NotLeaderError, leadershipTransferInProgress, noLeader, requestTooLarge } from './errors';
 import { Membership, type MemberStatus } from './membership';
 import { MembershipChanges } from './membership-changes';
 import { PendingProposals } from './pending-proposals';
@@ -360,7 +360,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     if (this.state === 'removed') return failedPrecondition(MEMBER_REMOVED_MESSAGE);
     if (this.state !== 'running') return unavailable('raft: not running');
     const st = this.rn.raft;
-    if (st.role === 'leader') return st.leadTransferee ? unavailable('raft: leadership transfer in progress') : undefined;
+    if (st.role === 'leader') return st.leadTransferee ? leadershipTransferInProgress() : undefined;
     if (st.lead === 0) return noLeader();
     return new NotLeaderError(this.leaderRef(st.lead));
   }

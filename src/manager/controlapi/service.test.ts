@@ -2,8 +2,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRootCA, issueNodeKeyAndCertificate } from '../ca/pki';
 import { createRpcClient, createRpcServer, type RpcClient, type RpcServer } from '../../rpc';
-import { isKind, unavailable } from '../../lib/errors';
-import { ControlService, controlHandlers, forwardedLogs, type ControlLogLine, type ControlLogsRequest } from './service';
+import { hasReason, isKind, unavailable } from '../../lib/errors';
+import type { Node } from '../../types';
+import { ControlService, controlHandlers, forwardCall, forwardedLogs, forwardRegisterNode, type ControlCaller, type ControlLogLine, type ControlLogsRequest } from './service';
 
 const CLUSTER = 'cluster0000000000000000001';
 let server: RpcServer;
@@ -11,6 +12,9 @@ let client: RpcClient;
 let worker: RpcClient;
 /** What the leader's logs backend saw, per call. */
 const seen: { req: ControlLogsRequest; signal: AbortSignal }[] = [];
+/** The operations the leader's backend ran, with who forwarded them. */
+const ran: { op: string; args: unknown[]; caller: ControlCaller }[] = [];
+const registered: { node: Node; caller: ControlCaller }[] = [];
 
 before(async () => {
   const ca = await createRootCA();
@@ -21,7 +25,13 @@ before(async () => {
   server.addService(
     ControlService,
     controlHandlers({
-      exec: async () => null,
+      exec: async (op, args, caller) => {
+        ran.push({ op, args, caller });
+        return null as never;
+      },
+      registerNode: async (node, caller) => {
+        registered.push({ node, caller });
+      },
       appliedIndex: () => 42,
       logs: (req, signal) => {
         seen.push({ req, signal });
@@ -49,7 +59,7 @@ after(async () => {
 const req = (over: Partial<ControlLogsRequest> = {}): ControlLogsRequest => ({ nodeId: 'n1', taskId: 't1', options: { follow: false, tail: 'all', timestamps: false }, ...over });
 
 test('Call answers the result and the leader\'s applied index (the follower waits to apply it)', async () => {
-  const res = await client.unary(ControlService, 'Call', { method: 'anything', args: [] });
+  const res = await client.unary(ControlService, 'Call', { method: 'listNodes', args: [{}] });
   assert.deepEqual(res, { result: null, index: 42 });
 });
 
@@ -93,4 +103,34 @@ test('errors come back with their kind: a refusal, a malformed request, a worker
   await assert.rejects(drain(client, req({ taskId: 'refused' })), (e) => isKind(e, 'Unavailable') && /not the leader/.test(e.message));
   await assert.rejects(drain(client, { nodeId: 'n1' } as ControlLogsRequest), (e) => isKind(e, 'InvalidArgument'));
   await assert.rejects(drain(worker, req()), (e) => isKind(e, 'PermissionDenied'));
+});
+
+test('an operation of the contract reaches the leader with its arguments and the forwarding manager\'s identity from its certificate', async () => {
+  const res = await forwardCall(client, 'getService', ['web', true], 5000);
+  assert.deepEqual(res, { result: undefined, index: 42 });
+  assert.deepEqual(ran.at(-1), { op: 'getService', args: ['web', true], caller: { nodeId: 'follower', role: 'swarm-manager' } });
+});
+
+test('a forwarded call outside the contract is refused before the leader runs anything', async () => {
+  const before = ran.length;
+  for (const method of ['createNode', 'updateCluster', 'liveTasksOnNode', 'constructor', '__proto__', 'hasOwnProperty']) {
+    await assert.rejects(
+      client.unary(ControlService, 'Call', { method, args: [] }),
+      (e) => isKind(e, 'PermissionDenied') && hasReason(e, 'not-forwardable') && e.message === `control: "${method}" is not an operation of the control API; only the Engine API's operations are forwarded to the leader`,
+      method,
+    );
+  }
+  assert.equal(ran.length, before, 'no operation ran');
+  // A worker's certificate cannot forward at all, not even an operation of the contract.
+  await assert.rejects(worker.unary(ControlService, 'Call', { method: 'listNodes', args: [{}] }), (e) => isKind(e, 'PermissionDenied'));
+  assert.equal(ran.length, before);
+});
+
+test('a joining node is registered through RegisterNode, with the forwarding manager named; a malformed node is refused', async () => {
+  const node = { ID: 'n9', Spec: { Role: 'worker', Availability: 'active', Labels: {} } } as unknown as Node;
+  assert.deepEqual(await forwardRegisterNode(client, node, 5000), { index: 42 });
+  assert.deepEqual(registered.at(-1), { node, caller: { nodeId: 'follower', role: 'swarm-manager' } });
+  await assert.rejects(forwardRegisterNode(client, { ID: 'n10', Spec: { Role: 'admin' } } as unknown as Node, 5000), (e) => isKind(e, 'InvalidArgument'));
+  await assert.rejects(forwardRegisterNode(worker, node, 5000), (e) => isKind(e, 'PermissionDenied'));
+  assert.equal(registered.length, 1);
 });
