@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseHostPort } from '../network/dns';
 import { parseMetricsAddr } from '../metrics/server';
+import { parseDashboardAddr } from '../dashboard';
 
 /**
  * TLS of the API on TCP hosts, decided as dockerd decides it: `--tlsverify` (or DOCKER_TLS_VERIFY set)
@@ -62,6 +63,8 @@ export interface DaemonConfig {
   dnsUpstreams?: string[];
   /** `host:port` where GET /metrics serves Prometheus text format (`--metrics-addr`, as dockerd's; none by default). */
   metricsAddr?: string;
+  /** `host:port` where a manager serves the web dashboard (`--dashboard-addr`; none by default), with the API's TLS. */
+  dashboardAddr?: string;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -100,6 +103,7 @@ Options:
       --swarm-default-advertise-addr string    Advertise address when none is given or detected
       --log-level string                       Logging level (default "info")
       --metrics-addr string                    Set default address and port to serve the metrics api on
+      --dashboard-addr string                  host:port where a manager serves the web dashboard (TLS as the API's)
       --raft-tick-ms int                       Raft tick length in milliseconds (default 1000)
       --mesh-listen-addr string                Address the routing mesh listens on for published ports (default "0.0.0.0")
       --mesh-drain-ms int                      Hold a task with published ports this long before stopping it (default 1000)
@@ -207,6 +211,12 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
         const v = val();
         parseMetricsAddr(v);
         cfg.metricsAddr = v;
+        break;
+      }
+      case '--dashboard-addr': {
+        const v = val();
+        parseDashboardAddr(v);
+        cfg.dashboardAddr = v;
         break;
       }
       // Boolean flags take a value only after `=`, as pflag's do.
