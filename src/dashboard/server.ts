@@ -14,6 +14,7 @@ import { readJsonObject, sendError, sendJson } from '../api/http-util';
 import { invalidArgument, notFound, permissionDenied, unavailable } from '../lib/errors';
 import { parseMetricsAddr } from '../metrics/server';
 import { availabilitySpec, scaledSpec, sseFrame } from './core/view';
+import { closeHttpServer, listenTcp } from '../sys/listen';
 import { ViewHub, type ClusterChanges } from './hub';
 
 /** The backend calls the dashboard makes: reads for the view, logs, events, and the three actions. */
@@ -254,23 +255,12 @@ export function createDashboardServer(o: DashboardOptions): DashboardServer {
 
   return {
     async listen() {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      const a = server.address();
-      if (a && typeof a === 'object') bound = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+      bound = await listenTcp(server, host, port);
     },
     async close() {
       hub.close();
       for (const ac of streams) ac.abort();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await closeHttpServer(server);
     },
     address: () => bound,
   };

@@ -73,3 +73,10 @@ test('--mesh-nft: the nft program that turns the mesh kernel path on, or none; u
   assert.equal(parseDaemonArgs(['--mesh-nft', '/usr/sbin/nft']).meshNft, '/usr/sbin/nft');
   assert.equal(parseDaemonArgs(['--mesh-nft=none']).meshNft, 'none');
 });
+
+test('--dashboard-addr takes host:port; none by default', () => {
+  assert.equal(parseDaemonArgs(['--dashboard-addr', '127.0.0.1:8080']).dashboardAddr, '127.0.0.1:8080');
+  assert.equal(parseDaemonArgs(['--dashboard-addr=:0']).dashboardAddr, ':0');
+  assert.equal(parseDaemonArgs([]).dashboardAddr, undefined);
+  assert.throws(() => parseDaemonArgs(['--dashboard-addr', 'localhost']), /invalid --dashboard-addr: want host:port, got "localhost"/);
+});

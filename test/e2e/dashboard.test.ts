@@ -48,6 +48,8 @@ describe('web dashboard in a real browser on a 3-node cluster (process runtime, 
       '--rollback-parallelism', '0', '--rollback-monitor', '300ms',
       'busybox:latest', 'sh', '-c', 'i=0; while true; do echo "hello $i"; i=$((i+1)); sleep 0.5; done',
     ]);
+    // a global service with an auto-published port: the other mode and the ports column
+    m.dockerOk(['service', 'create', '--detach', '--name', 'edge', '--mode', 'global', '--publish', '80', '--stop-grace-period', '1s', 'busybox:latest', 'sleep', '1000']);
     profile = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-dashboard-chromium-'));
     ctx = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -80,6 +82,11 @@ describe('web dashboard in a real browser on a 3-node cluster (process runtime, 
     await waitFor(async () => (await replicasCell().textContent()) === '2/2', LONG, 'web 2/2 on the page', 100);
     assert.equal(await page.locator('#services tr[data-name="web"] [data-col="mode"]').textContent(), 'replicated');
     assert.equal(await page.locator('#services tr[data-name="web"] [data-col="image"]').textContent(), 'busybox:latest');
+    const edge = page.locator('#services tr[data-name="edge"]');
+    await waitFor(async () => (await edge.locator('[data-col="replicas"]').textContent()) === '3/3', LONG, 'edge 3/3 (one per node)', 100);
+    assert.equal(await edge.locator('[data-col="mode"]').textContent(), 'global');
+    assert.match((await edge.locator('[data-col="ports"]').textContent()) ?? '', /^\*:3\d{4}->80\/tcp$/);
+    assert.equal(await edge.locator('button.scale').isVisible(), false, 'a global service cannot be scaled');
   });
 
   test('`docker service scale web=4` on the CLI shows on the page without a reload', async () => {
@@ -151,6 +158,7 @@ describe('web dashboard in a real browser on a 3-node cluster (process runtime, 
     const before = (await page.locator('#logs span').count());
     await waitFor(async () => (await page.locator('#logs span').count()) > before, LONG, 'more log lines while following', 100);
     assert.match((await page.locator('#logs span').first().textContent()) ?? '', /^\d{4}-\d\d-\d\dT\S+ web\.\d@dash-\d \| hello \d+\n$/);
+    await screenshot('dashboard-service.png');
   });
 
   test('the event stream shows the service’s changes', async () => {

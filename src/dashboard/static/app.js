@@ -221,10 +221,14 @@ function renderUpdate(td, u) {
   let label = td.querySelector('.update-state');
   let bar = td.querySelector('progress');
   if (!label) {
+    // one child, so the phone layout's label/value grid keeps the bar beside its text
+    const box = document.createElement('span');
+    box.className = 'update';
     label = document.createElement('span');
     label.className = 'update-state';
     bar = document.createElement('progress');
-    td.replaceChildren(label, bar);
+    box.append(label, bar);
+    td.replaceChildren(box);
   }
   label.textContent = `${u.state.replace('_', ' ')} ${u.updated}/${u.total}`;
   label.title = u.message;
