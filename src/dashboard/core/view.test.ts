@@ -92,6 +92,14 @@ describe('dashboard view', () => {
     );
   });
 
+  test('a slot whose task moved to another node: the newest is current wherever it runs', () => {
+    const tasks = [
+      task('was', { Slot: 3, NodeID: 'a-node', CreatedAt: '2026-01-01T00:00:01Z', DesiredState: 'shutdown' }),
+      task('now', { Slot: 3, NodeID: 'z-node', CreatedAt: '2026-01-01T00:00:02Z' }),
+    ];
+    assert.deepEqual(buildView({ nodes: [], services: [], tasks }).tasks.map((t) => [t.id, t.history]), [['now', false], ['was', true]]);
+  });
+
   test('global tasks are named by node', () => {
     const v = buildView({ nodes: [], services: [], tasks: [task('g', { NodeID: 'n9', Slot: undefined })] });
     assert.equal(v.tasks[0]!.name, 'web.n9');

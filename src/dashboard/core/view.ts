@@ -174,7 +174,8 @@ export function taskRows(tasks: readonly Task[], nodeNames: ReadonlyMap<string, 
       a.internal.serviceName.localeCompare(b.internal.serviceName) ||
       a.ServiceID.localeCompare(b.ServiceID) ||
       (a.Slot ?? 0) - (b.Slot ?? 0) ||
-      (a.NodeID ?? '').localeCompare(b.NodeID ?? '') ||
+      // a replicated slot moves between nodes; a global task's slot is its node
+      (a.Slot ? 0 : (a.NodeID ?? '').localeCompare(b.NodeID ?? '')) ||
       b.CreatedAt.localeCompare(a.CreatedAt) ||
       a.ID.localeCompare(b.ID),
   );

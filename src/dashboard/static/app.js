@@ -290,7 +290,7 @@ function renderTasks(r) {
     const s = state.view.services.find((x) => x.id === r.service);
     tasks = tasks.filter((t) => t.serviceId === r.service);
     $('#tasks-title').textContent = s ? `Service ${s.name}` : 'Service (removed)';
-    if (s) detail.append(facts([['Mode', s.mode], ['Replicas', `${s.running}/${s.desired}`], ['Image', s.image], ['Ports', s.ports.join(', ') || '—'], ['Update', s.update ? `${s.update.state} ${s.update.updated}/${s.update.total} ${s.update.message}` : '—']]));
+    if (s) detail.append(facts([['Mode', s.mode], ['Replicas', `${s.running}/${s.desired}`], ['Image', s.image], ['Ports', s.ports.join(', ') || '—'], ['Update', s.update ? `${s.update.state.replace('_', ' ')} ${s.update.updated}/${s.update.total}${s.update.message ? ` (${s.update.message})` : ''}` : '—']]));
   } else if (r.node) {
     const n = state.view.nodes.find((x) => x.id === r.node);
     tasks = tasks.filter((t) => t.nodeId === r.node);
