@@ -35,6 +35,8 @@ export class ViewHub {
 
   /** The view as of now (read first when a change was heard since the last read). */
   async current(): Promise<DashboardView> {
+    // a read under way may have started before the last change: let it (and the one more it owes) finish
+    if (this.reading) await this.reading;
     if (!this.fresh) await this.read();
     return this.view;
   }
