@@ -1,6 +1,7 @@
 // `--metrics-addr host:port`: the Prometheus endpoint, GET /metrics, as dockerd's. Plain HTTP: like
 // dockerd's, it is meant for a loopback or otherwise private address.
 import * as http from 'node:http';
+import { closeHttpServer, listenTcp } from '../sys/listen';
 
 export interface MetricsServer {
   listen(): Promise<void>;
@@ -47,21 +48,10 @@ export function createMetricsServer(addr: string, metrics: Exposition, log: { wa
   let bound = addr;
   return {
     async listen() {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      const a = server.address();
-      if (a && typeof a === 'object') bound = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+      bound = await listenTcp(server, host, port);
     },
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await closeHttpServer(server);
     },
     address: () => bound,
   };

@@ -78,7 +78,7 @@ test('--mesh-nft: the nft program that turns the mesh kernel path on, or none; u
 test('--help lists every flag the parser takes', () => {
   assert.throws(() => parseDaemonArgs(['--help']), UsageRequested);
   const usage = daemonUsage();
-  for (const flag of ['--data-dir', '--data-root', '--host', '--runtime', '--engine', '--hostname', '--swarm-default-advertise-addr', '--log-level', '--metrics-addr', '--raft-tick-ms', '--mesh-listen-addr', '--mesh-drain-ms', '--mesh-nft', '--dns-listen-addr', '--dns-upstream', '--tls ', '--tlsverify', '--tlscacert', '--tlscert', '--tlskey', '--help']) {
+  for (const flag of ['--data-dir', '--data-root', '--host', '--runtime', '--engine', '--hostname', '--swarm-default-advertise-addr', '--log-level', '--metrics-addr', '--raft-tick-ms', '--mesh-listen-addr', '--mesh-drain-ms', '--mesh-nft', '--dns-listen-addr', '--dns-upstream', '--dashboard-addr', '--tls ', '--tlsverify', '--tlscacert', '--tlscert', '--tlskey', '--help']) {
     assert.ok(usage.includes(flag), `${flag} missing from:\n${usage}`);
   }
   // and each listed long flag is one the parser accepts (a flag added to one and not the other fails here)
@@ -87,4 +87,11 @@ test('--help lists every flag the parser takes', () => {
     if (flag === '--help') continue;
     assert.doesNotThrow(() => parseDaemonArgs(flag === '--tls' || flag === '--tlsverify' ? [flag] : [flag, flag.includes('ms') ? '100' : flag === '--runtime' ? 'docker' : flag.includes('addr') || flag.includes('upstream') ? '127.0.0.1:1' : 'x'], {}), flag);
   }
+});
+
+test('--dashboard-addr takes host:port; none by default', () => {
+  assert.equal(parseDaemonArgs(['--dashboard-addr', '127.0.0.1:8080']).dashboardAddr, '127.0.0.1:8080');
+  assert.equal(parseDaemonArgs(['--dashboard-addr=:0']).dashboardAddr, ':0');
+  assert.equal(parseDaemonArgs([]).dashboardAddr, undefined);
+  assert.throws(() => parseDaemonArgs(['--dashboard-addr', 'localhost']), /invalid --dashboard-addr: want host:port, got "localhost"/);
 });

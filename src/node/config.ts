@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseHostPort } from '../network/dns';
 import { parseMetricsAddr } from '../metrics/server';
+import { parseDashboardAddr } from '../dashboard';
 import { Command, CommanderError } from 'commander';
 
 /**
@@ -61,6 +62,8 @@ export interface DaemonConfig {
   dnsUpstreams?: string[];
   /** `host:port` where GET /metrics serves Prometheus text format (`--metrics-addr`, as dockerd's; none by default). */
   metricsAddr?: string;
+  /** `host:port` where a manager serves the web dashboard (`--dashboard-addr`; none by default), with the API's TLS. */
+  dashboardAddr?: string;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -132,6 +135,10 @@ export function daemonCommand(): Command {
       parseMetricsAddr(v);
       return v;
     })
+    .option('--dashboard-addr <string>', 'host:port where a manager serves the web dashboard (TLS as the API\'s)', (v) => {
+      parseDashboardAddr(v);
+      return v;
+    })
     .option('--raft-tick-ms <int>', 'Raft tick length in milliseconds (default 1000)', milliseconds('--raft-tick-ms', 10, 60_000))
     .option('--mesh-listen-addr <string>', 'Address the routing mesh listens on for published ports (default "0.0.0.0")')
     .option('--mesh-drain-ms <int>', 'Hold a task with published ports this long before stopping it (default 1000)', milliseconds('--mesh-drain-ms', 0, 60_000))
@@ -158,6 +165,7 @@ interface DaemonFlags {
   swarmDefaultAdvertiseAddr?: string;
   logLevel: string;
   metricsAddr?: string;
+  dashboardAddr?: string;
   raftTickMs?: number;
   meshListenAddr?: string;
   meshDrainMs?: number;
@@ -198,6 +206,7 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
   cfg.defaultAdvertiseAddr = f.swarmDefaultAdvertiseAddr;
   cfg.logLevel = f.logLevel;
   cfg.metricsAddr = f.metricsAddr;
+  cfg.dashboardAddr = f.dashboardAddr;
   cfg.raftTickMs = f.raftTickMs;
   cfg.meshListenAddr = f.meshListenAddr;
   cfg.meshDrainMs = f.meshDrainMs;

@@ -17,6 +17,8 @@ import { SwarmMembership } from './membership';
 import { createMetricsServer, type MetricsServer, type NodeMetrics } from '../metrics';
 import { createNodeMetrics, followManager } from './metrics';
 import { PRIVATE_UMASK, tightenTree } from '../sys/private-tree';
+import { createDashboardServer, type DashboardServer } from '../dashboard';
+import { StoreChanges } from './dashboard';
 
 export const SHOAL_VERSION: string = shoalVersion();
 export const API_VERSION = '1.47';
@@ -39,6 +41,8 @@ export class Daemon {
   /** `--metrics-addr`: the Prometheus metrics and their endpoint. */
   readonly metrics?: NodeMetrics;
   private metricsServer?: MetricsServer;
+  /** `--dashboard-addr`: the web dashboard and the store changes that keep it live. */
+  private dashboard?: { server: DashboardServer; changes: StoreChanges };
 
   /** Set by the entry point (main.ts): stops the process cleanly. Until then a fatal error is only logged. */
   onFatal: (err: Error) => void = (err) => this.logger.fatal({ err }, 'fatal error');
@@ -79,6 +83,7 @@ export class Daemon {
         managerStarted: (manager) => {
           this.backend.attachEvents(manager.store);
           if (this.metrics) followManager(this.metrics, manager);
+          this.dashboard?.changes.attach(manager.store);
         },
         fatal: (err) => this.onFatal(err),
       },
@@ -128,6 +133,12 @@ export class Daemon {
     const tightened = tightenTree(this.cfg.dataDir);
     if (tightened > 0) this.logger.info({ entries: tightened }, 'data dir: removed group/other permissions');
     this.executor = createExecutor(this.cfg, () => this.state?.nodeId, this.logger);
+    // before the roles resume, so a manager's store is followed from its start
+    const tls = this.cfg.tls ? loadApiTls(this.cfg.tls) : undefined;
+    if (this.cfg.dashboardAddr) {
+      const changes = new StoreChanges(this.logger);
+      this.dashboard = { changes, server: createDashboardServer({ addr: this.cfg.dashboardAddr, backend: this.backend, changes, tls, log: this.logger }) };
+    }
     await this.membership.resume();
     const api = createApiServer({
       backend: this.backend,
@@ -135,7 +146,7 @@ export class Daemon {
       hosts: this.cfg.hosts,
       engineSocket: this.cfg.engine,
       logger: this.logger,
-      tls: this.cfg.tls ? loadApiTls(this.cfg.tls) : undefined,
+      tls,
       tlsExplicit: this.cfg.tlsExplicit,
       observeRequest: this.metrics ? (r) => this.metrics!.observeRequest(r) : undefined,
     });
@@ -147,6 +158,10 @@ export class Daemon {
       this.metricsServer = server;
       this.logger.info({ addr: server.address() }, 'metrics listening');
     }
+    if (this.dashboard) {
+      await this.dashboard.server.listen();
+      this.logger.info({ addr: this.dashboard.server.address(), tls: !!tls }, 'dashboard listening');
+    }
     this.logger.info({ hosts: this.cfg.hosts, runtime: this.cfg.runtime }, 'shoal daemon listening');
   }
 
@@ -154,6 +169,8 @@ export class Daemon {
   async stop(): Promise<void> {
     await this.api?.close().catch(() => undefined);
     await this.metricsServer?.close().catch(() => undefined);
+    await this.dashboard?.server.close().catch(() => undefined);
+    this.dashboard?.changes.close();
     this.metrics?.close();
     await this.roles.stop();
     await this.executor?.close().catch(() => undefined);
