@@ -6,6 +6,7 @@
 //   npm run build && node dist/bench/raft.js [--proposals 30000] [--window 2000] [--latency 2000]
 //        [--reps 5] [--default-reps 3] [--mode both|proc|inproc] [--prof DIR (children run with --cpu-prof)]
 //        [--tick-ms N (the 3-process throughput and latency run's tick; failover keeps its own)]
+//        [--no-fsync (the 3-process run with lmdb not syncing: what the path costs without the disk)]
 //   --mode encryption [--rounds 3]: the 3-process setup's throughput and one-write latency with the log
 //   and snapshots sealed (the default) against the plain-text baseline, rounds interleaved (issue 11:
 //   encryption at rest within 10 %). Failover does not read or write sealed data and is not repeated.
@@ -215,7 +216,7 @@ async function procFailover(t: Tuning): Promise<number> {
 
 async function runProc(): Promise<Results> {
   // --tick-ms 1000 keeps the leader on a loaded machine (commits do not wait on ticks)
-  const cl = await procCluster({ ...FAST, tickMs: arg('tick-ms', FAST.tickMs!) }, sarg('prof', ''));
+  const cl = await procCluster({ ...FAST, tickMs: arg('tick-ms', FAST.tickMs!), ...(process.argv.includes('--no-fsync') ? { fsync: false } : {}) }, sarg('prof', ''));
   let tp = 0;
   let lat: number[] = [];
   try {
@@ -425,7 +426,7 @@ async function main(): Promise<void> {
     [`leader failover, Docker defaults tick 1 s / election 10 (median, min–max)`, ...cell((r) => fmtFailover(r.def)), 'beat Docker 10.1–15.5 s'],
     ...floorRows(floor, shown.length + 2, 1),
   ];
-  printTable(`Shoal Raft: 3 managers, loopback mTLS gRPC, lmdb with fsync (${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; failover: ${arg('reps', 5)} / ${arg('default-reps', 3)} runs)`, rows);
+  printTable(`Shoal Raft: 3 managers, loopback mTLS gRPC, ${process.argv.includes('--no-fsync') ? 'lmdb WITHOUT fsync (3-process run)' : 'lmdb with fsync'} (${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; failover: ${arg('reps', 5)} / ${arg('default-reps', 3)} runs)`, rows);
 }
 
 main().then(

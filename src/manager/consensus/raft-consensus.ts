@@ -58,7 +58,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
 
   constructor(opts: RaftConsensusOptions) {
     this.keys = opts.keys === undefined ? RaftDekFile.open(path.join(opts.dir, DEFAULT_DEK_FILE)) : opts.keys;
-    this.disk = new RaftDiskStorage(opts.dir, this.keys);
+    this.disk = new RaftDiskStorage(opts.dir, this.keys, { fsync: opts.fsync ?? true });
     this.disk.keepOldSnapshots = Math.max(0, opts.keepOldSnapshots ?? 0);
     this.store = opts.store;
     this.transport = opts.transport;

@@ -68,12 +68,13 @@ export class RaftDiskStorage {
   constructor(
     readonly dir: string,
     keys?: RaftKeys | null,
+    private readonly opts: { fsync: boolean } = { fsync: true },
   ) {
     this.keysGiven = keys;
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.snapDir = path.join(dir, 'snapshots');
     fs.mkdirSync(this.snapDir, { recursive: true, mode: 0o700 });
-    [this.root, this.entriesDb, this.meta, this.batchesDb] = openLmdb(path.join(dir, LMDB_FILE));
+    [this.root, this.entriesDb, this.meta, this.batchesDb] = openLmdb(path.join(dir, LMDB_FILE), opts.fsync);
     for (const k of this.entriesDb.getKeys({ reverse: true, limit: 1 })) this.diskLast = k;
   }
 
@@ -340,7 +341,7 @@ export class RaftDiskStorage {
     await this.root.close();
     fs.renameSync(next, file);
     fs.rmSync(`${next}-lock`, { force: true });
-    [this.root, this.entriesDb, this.meta, this.batchesDb] = openLmdb(file);
+    [this.root, this.entriesDb, this.meta, this.batchesDb] = openLmdb(file, this.opts.fsync);
     return true;
   }
 
@@ -423,9 +424,10 @@ export class RaftDiskStorage {
   }
 }
 
-function openLmdb(file: string): [RootDatabase, Database<StoredEntry, number>, Database<unknown, string>, Database<Uint8Array, number>] {
+function openLmdb(file: string, fsync = true): [RootDatabase, Database<StoredEntry, number>, Database<unknown, string>, Database<Uint8Array, number>] {
   // overlappingSync off: a write's promise resolves only after LMDB's commit fsynced (not merely committed).
-  const root = open({ path: file, compression: false, maxDbs: 4, overlappingSync: false });
+  // noSync only for the bench's no-fsync figures (RaftConsensusOptions.fsync).
+  const root = open({ path: file, compression: false, maxDbs: 4, overlappingSync: false, ...(fsync ? {} : { noSync: true }) });
   return [
     root,
     root.openDB<StoredEntry, number>({ name: 'entries', compression: false }),
