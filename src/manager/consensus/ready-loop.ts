@@ -176,16 +176,8 @@ export class ReadyLoop {
     const blocking = mustWrite && this.rn.raft.role !== 'leader';
     // An installed snapshot replaces the log and the snapshot pointer: let our own compaction finish first.
     if (rd.snapshot && this.compacting) await this.compacting;
-    // A leader's background write leaves the thread free: it applies what is committed meanwhile (those
-    // entries are durable on a quorum already, and applying touches neither the log nor the hard state),
-    // instead of after the write as before. Under load this took the apply CPU of one Ready off the
-    // fsync of the next (docs/design/performance.md, "one Raft commit, profiled").
-    let membershipChanged = !!rd.snapshot;
-    const applyFirst = mustWrite && !blocking && !rd.snapshot;
-    const written = mustWrite ? this.disk.persist({ entries: rd.entries, hardState, snapshot: rd.snapshot }, blocking ? 'blocking' : 'background') : undefined;
-    if (applyFirst) for (const e of rd.committedEntries) membershipChanged = this.applyEntry(e) || membershipChanged;
-    if (written) {
-      await written;
+    if (mustWrite) {
+      await this.disk.persist({ entries: rd.entries, hardState, snapshot: rd.snapshot }, blocking ? 'blocking' : 'background');
       this.commitUnsaved = false;
     } else if (hs) {
       this.commitUnsaved = true;
@@ -197,7 +189,8 @@ export class ReadyLoop {
     if (late.length > 0) transport.send(late);
     // 3. apply
     if (rd.snapshot) this.applySnapshot(rd.snapshot.data, rd.snapshot.metadata.index, rd.snapshot.metadata.confState);
-    if (!applyFirst) for (const e of rd.committedEntries) membershipChanged = this.applyEntry(e) || membershipChanged;
+    let membershipChanged = !!rd.snapshot;
+    for (const e of rd.committedEntries) membershipChanged = this.applyEntry(e) || membershipChanged;
     reads.ready(rd.readStates, this.appliedIndex);
     // 4. advance
     this.rn.advance(rd);
