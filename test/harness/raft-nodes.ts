@@ -11,8 +11,8 @@ import { createRpcServer, type RpcServer, type TlsMaterial } from '../../src/rpc
 import { createRootCA, issueNodeKeyAndCertificate } from '../../src/manager/ca/pki';
 import { GrpcRaftTransport, RaftConsensus, RaftService, raftServiceHandlers, requestJoin, type RaftConsensusOptions } from '../../src/manager/consensus';
 
-/** `keys: null` (plain text at rest) is only the encryption bench's baseline (bench/raft.ts --mode encryption). */
-export type Tuning = Pick<RaftConsensusOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'snapshotInterval' | 'keepEntries' | 'keys'>;
+/** `keys: null` (plain text at rest) and `fsync: false` exist only for bench/raft.ts's baselines. */
+export type Tuning = Pick<RaftConsensusOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'snapshotInterval' | 'keepEntries' | 'keys' | 'fsync'>;
 
 export class RaftTestNode {
   consensus: RaftConsensus | undefined;

@@ -6,35 +6,28 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { open } from 'lmdb';
 import { TestDaemon, dockerAvailable, ping, waitFor } from '../harness/daemon';
 import { decodeChanges, encodeChanges } from '../../src/manager/consensus/codec';
 import { RaftDekFile, RAFT_DEK_FILE } from '../../src/manager/consensus';
-import { openEntryData, sealEntryData } from '../../src/manager/consensus/storage';
+import { RaftDiskStorage } from '../../src/manager/consensus/storage';
 
 const skip = dockerAvailable() ? false : 'the docker CLI is not installed';
-
-interface StoredEntry {
-  t: number;
-  c: number;
-  d: Uint8Array;
-}
 
 /** Rewrites every logged write of service `name` with `poison`; returns how many entries changed. */
 async function poisonLog(dataDir: string, name: string, poison: (spec: Record<string, unknown>) => void): Promise<number> {
   const raftDir = path.join(dataDir, 'manager', 'raft');
   const snaps = fs.existsSync(path.join(raftDir, 'snapshots')) ? fs.readdirSync(path.join(raftDir, 'snapshots')).filter((f) => f.endsWith('.snap')) : [];
   assert.deepEqual(snaps, [], 'the test expects the whole history in the log (no snapshot yet)');
-  const root = open({ path: path.join(raftDir, 'raft.lmdb'), compression: false, maxDbs: 4 });
-  const entries = root.openDB<StoredEntry, number>({ name: 'entries', compression: false });
-  // the log is sealed with the manager's DEK (docs/design/at-rest.md): poison it as a bug in this release would
-  const keys = RaftDekFile.open(path.join(dataDir, 'certificates', RAFT_DEK_FILE));
+  // the log is sealed with the manager's DEK (docs/design/at-rest.md): poison it as a bug in this release would,
+  // through the storage itself, which writes the entries back in the format it writes
+  const disk = new RaftDiskStorage(raftDir, RaftDekFile.open(path.join(dataDir, 'certificates', RAFT_DEK_FILE)));
   let changed = 0;
   try {
-    for (const { key, value } of entries.getRange({ start: 0 })) {
-      if (value.c !== 0 || !value.d || value.d.length === 0) continue;
+    const st = disk.load();
+    for (const e of st.entries) {
+      if (e.type !== 'normal' || e.data.length === 0) continue;
       let hit = false;
-      const changes = decodeChanges(openEntryData(keys, key, value.d));
+      const changes = decodeChanges(e.data);
       for (const ch of changes) {
         if (ch.kind !== 'service' || ch.action === 'delete') continue;
         const spec = (ch.object as unknown as { Spec: Record<string, unknown> }).Spec;
@@ -43,11 +36,13 @@ async function poisonLog(dataDir: string, name: string, poison: (spec: Record<st
         hit = true;
       }
       if (!hit) continue;
-      await entries.put(key, { ...value, d: sealEntryData(keys, key, encodeChanges(changes)) });
+      e.data = encodeChanges(changes);
       changed++;
     }
+    // the whole log written again (same indexes and terms), the hard state as it was
+    if (changed > 0) await disk.persist({ entries: st.entries, hardState: st.hardState }, 'blocking');
   } finally {
-    await root.close();
+    await disk.close();
   }
   return changed;
 }

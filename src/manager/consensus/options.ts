@@ -45,6 +45,11 @@ export interface RaftConsensusOptions {
    * key). Default: a DEK file beside the log. `null`: plain text, only the benchmark's baseline.
    */
   keys?: RaftKeys | null;
+  /**
+   * false: lmdb commits without fsync. Only for the benchmark, which shows beside the real figures what
+   * the disk costs (bench/raft.ts --no-fsync); a crash may then lose acknowledged entries.
+   */
+  fsync?: boolean;
   logger?: ConsensusLogger;
   /**
    * Told when the member stopped itself because its log could not be written (disk full, I/O error):

@@ -1,14 +1,17 @@
 // The Raft driver of a manager (docs/design/consensus.md): owns a RawNode and its durable storage,
 // runs the member's lifecycle, and is the store's Proposer, the transport's sink and the Raft
-// service's target. The Ready loop lives in ready-loop.ts, voter-set changes in membership-changes.ts.
+// service's target. The Ready loop lives in ready-loop.ts, voter-set changes in membership-changes.ts,
+// the Raft state rebuilt from disk in member-state.ts, the listeners it tells in member-events.ts.
 import path from 'node:path';
 import type { Clock, Rng } from '../../lib/ports';
 import { failedPrecondition, invalidArgument, isKind, unavailable } from '../../lib/errors';
-import { MemoryStorage, RawNode, type Message, type Role } from '../../raft';
+import type { MemoryStorage, RawNode, Message, Role } from '../../raft';
 import type { Change, MemoryStore, Proposer } from '../../store';
-import { decodeSnapshotPayload, encodeChanges, type RaftMember } from './codec';
+import { encodeChanges, type RaftMember } from './codec';
 import { LostLeadershipError, MAX_TRANSACTION_BYTES, MEMBER_REMOVED_MESSAGE, NotLeaderError, leadershipTransferInProgress, noLeader, requestTooLarge } from './errors';
-import { Membership, type MemberStatus } from './membership';
+import type { Membership, MemberStatus } from './membership';
+import { rebuildMember } from './member-state';
+import { MemberEvents, type LeadershipListener } from './member-events';
 import { MembershipChanges } from './membership-changes';
 import { PendingProposals } from './pending-proposals';
 import { ReadyLoop, type DriverState, type SnapshotPolicy } from './ready-loop';
@@ -49,14 +52,13 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   private readonly proposals = new PendingProposals();
   private readonly reads: ReadWaiters;
   private readonly changes: MembershipChanges;
-  private readonly leaderListeners = new Set<(isLeader: boolean, leader: number) => void>();
-  private readonly removedListeners = new Set<() => void>();
+  private readonly events: MemberEvents;
   private watch: LeaderWatch | null = null;
   private readonly keys: RaftKeys | null;
 
   constructor(opts: RaftConsensusOptions) {
     this.keys = opts.keys === undefined ? RaftDekFile.open(path.join(opts.dir, DEFAULT_DEK_FILE)) : opts.keys;
-    this.disk = new RaftDiskStorage(opts.dir, this.keys);
+    this.disk = new RaftDiskStorage(opts.dir, this.keys, { fsync: opts.fsync ?? true });
     this.disk.keepOldSnapshots = Math.max(0, opts.keepOldSnapshots ?? 0);
     this.store = opts.store;
     this.transport = opts.transport;
@@ -64,6 +66,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     this.timers = opts.timers ?? defaultTimers;
     this.rng = opts.rng ?? defaultRng;
     this.log = opts.logger ?? silentLogger;
+    this.events = new MemberEvents(this.log);
     this.onFatal = opts.onFatal;
     this.observer = opts.observer;
     this.tickMs = opts.tickMs ?? 1000;
@@ -216,32 +219,15 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   }
 
   private open(st: DiskState, peers?: number[]): void {
-    this.mem = new MemoryStorage(st.snapshot ? st.snapshot.metadata.confState : { voters: [] });
-    let openedAt = 0;
-    if (st.snapshot) {
-      this.mem.applySnapshot(st.snapshot);
-      const payload = decodeSnapshotPayload(st.snapshot.data);
-      this.store.restore(payload.store);
-      openedAt = st.snapshot.metadata.index;
-    }
-    this.mem.append(st.entries);
-    this.mem.setHardState(st.hardState);
-    this.membership = new Membership(this.id);
-    // The latest table on disk is at least as new as the snapshot's; replayed conf entries refine it.
-    this.membership.reset(st.members, st.removed);
-    if (this.membership.isRemoved(this.id)) throw failedPrecondition(MEMBER_REMOVED_MESSAGE);
-    this.rn = new RawNode({
-      id: this.id,
-      electionTick: this.electionTick,
-      heartbeatTick: this.heartbeatTick,
-      storage: this.mem,
-      rng: this.rng,
-      preVote: true,
-      checkQuorum: true,
-      maxEntriesPerMsg: this.maxEntriesPerMsg,
-      applied: openedAt,
+    const { mem, rn, membership, openedAt } = rebuildMember(
+      st,
+      this.store,
+      { id: this.id, electionTick: this.electionTick, heartbeatTick: this.heartbeatTick, maxEntriesPerMsg: this.maxEntriesPerMsg, rng: this.rng },
       peers,
-    });
+    );
+    this.mem = mem;
+    this.rn = rn;
+    this.membership = membership;
     this.loop = new ReadyLoop(
       {
         selfId: this.id,
@@ -312,13 +298,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     if (leader === 0) this.reads.failAll(noLeader());
     if (changed) {
       this.changes.leadershipChanged();
-      for (const cb of this.leaderListeners) {
-        try {
-          cb(role === 'leader', leader);
-        } catch (err) {
-          this.log.warn({ err }, 'raft: leadership listener failed');
-        }
-      }
+      this.events.leadershipChanged(role === 'leader', leader);
     }
   }
 
@@ -417,7 +397,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     this.state = 'removed';
     this.stopTicking();
     this.failAll(failedPrecondition(MEMBER_REMOVED_MESSAGE));
-    for (const cb of this.removedListeners) cb();
+    this.events.removed();
   }
 
   resolveAddress(raftId: number): string | undefined {
@@ -495,15 +475,13 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   }
 
   /** Calls `cb(isLeader, leaderRaftId)` on every leader or role change; returns an unsubscribe. */
-  onLeadershipChange(cb: (isLeader: boolean, leaderRaftId: number) => void): () => void {
-    this.leaderListeners.add(cb);
-    return () => this.leaderListeners.delete(cb);
+  onLeadershipChange(cb: LeadershipListener): () => void {
+    return this.events.onLeadershipChange(cb);
   }
 
   /** Calls `cb` once this member learns it was removed from the cluster. */
   onRemoved(cb: () => void): () => void {
-    this.removedListeners.add(cb);
-    return () => this.removedListeners.delete(cb);
+    return this.events.onRemoved(cb);
   }
 
   status(): { raftId: number; term: number; leader: number; role: Role; commit: number; applied: number; snapshotIndex: number; firstIndex: number; lastIndex: number; voters: number[] } {

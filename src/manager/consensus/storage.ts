@@ -2,10 +2,11 @@
 // snapshots as files `<dir>/snapshots/<index>-<term>.snap` (written to a temp file, fsynced, renamed,
 // directory fsynced; the latest one kept). lmdb's `snap` key names the snapshot the log starts from,
 // so a crash between the file and the lmdb commit leaves the previous, consistent pair.
-// Encrypted at rest (swarmkit's encrypted WAL and snapshots): every entry's data and every snapshot's
-// payload is sealed with the manager's DEK (sys/aead: AES-256-GCM, header naming the key), the entry's
-// index or the snapshot's index and term bound in as authenticated data. Only Raft bookkeeping (terms,
-// indexes, member addresses) stays in the clear.
+// Encrypted at rest (swarmkit's encrypted WAL and snapshots): the data of the entries written by one
+// append is sealed once with the manager's DEK (sys/aead: AES-256-GCM, header naming the key; the
+// formats are in log-format.ts), every snapshot's payload likewise, the batch's first index or the
+// snapshot's index and term bound in as authenticated data. Only Raft bookkeeping (terms, indexes,
+// member addresses) stays in the clear.
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -15,6 +16,9 @@ import type { RaftMember } from './codec';
 import { writeFileDurable, writeFileDurableSync } from '../../sys/durable-file';
 import { isSealed, open as openSealed, seal, sealedKeyId } from '../../sys/aead';
 import { RaftDekFile, type RaftKeys } from './dek';
+import { openBatch, openEntryData, resealBatch, sealBatch, sealEntryData, type StoredEntry } from './log-format';
+
+export { openEntryData, sealEntryData } from './log-format';
 
 export interface DiskState {
   /** 0 when the directory holds no Raft state yet. */
@@ -27,12 +31,6 @@ export interface DiskState {
   removed: number[];
 }
 
-interface StoredEntry {
-  t: number;
-  c: 0 | 1;
-  d: Uint8Array;
-}
-
 /** Plain snapshot (releases before encryption at rest): read for the upgrade, never written. */
 const MAGIC_PLAIN = 'SHOALSNAP1\n';
 /** Snapshot whose payload is sealed with the DEK. */
@@ -41,17 +39,6 @@ const MAGIC = 'SHOALSNAP2\n';
 export const DEFAULT_DEK_FILE = 'raft.dek';
 const LMDB_FILE = 'raft.lmdb';
 
-const entryContext = (index: number) => Buffer.from(`raft-entry:${index}`, 'latin1');
-
-/** One entry's data as stored: sealed under the current DEK, bound to its index. */
-export function sealEntryData(keys: RaftKeys, index: number, data: Uint8Array): Uint8Array {
-  return seal(keys.current(), data, entryContext(index));
-}
-
-/** One stored entry's data in the clear (plain data, written by a release before encryption, as is). */
-export function openEntryData(keys: RaftKeys, index: number, stored: Uint8Array): Uint8Array {
-  return isSealed(stored) ? openSealed(keys.lookup, stored, entryContext(index)) : stored;
-}
 const snapshotContext = (index: number, term: number) => Buffer.from(`raft-snapshot:${index}:${term}`, 'latin1');
 const pad = (n: number) => String(n).padStart(16, '0');
 export const snapshotFileName = (index: number, term: number) => `${pad(index)}-${pad(term)}.snap`;
@@ -59,6 +46,8 @@ export const snapshotFileName = (index: number, term: number) => `${pad(index)}-
 export class RaftDiskStorage {
   private root: RootDatabase;
   private entriesDb: Database<StoredEntry, number>;
+  /** Format 2's sealed batches, keyed by the index of their first entry (log-format.ts). */
+  private batchesDb: Database<Uint8Array, number>;
   private meta: Database<unknown, string>;
   private readonly snapDir: string;
   /** Highest entry index on disk (0 = none). */
@@ -79,12 +68,13 @@ export class RaftDiskStorage {
   constructor(
     readonly dir: string,
     keys?: RaftKeys | null,
+    private readonly opts: { fsync: boolean } = { fsync: true },
   ) {
     this.keysGiven = keys;
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.snapDir = path.join(dir, 'snapshots');
     fs.mkdirSync(this.snapDir, { recursive: true, mode: 0o700 });
-    [this.root, this.entriesDb, this.meta] = openLmdb(path.join(dir, LMDB_FILE));
+    [this.root, this.entriesDb, this.meta, this.batchesDb] = openLmdb(path.join(dir, LMDB_FILE), opts.fsync);
     for (const k of this.entriesDb.getKeys({ reverse: true, limit: 1 })) this.diskLast = k;
   }
 
@@ -102,6 +92,26 @@ export class RaftDiskStorage {
   private openEntry(index: number, d: Uint8Array): Uint8Array {
     // plain data is only ever what a release before encryption wrote; upgrade() rewrites it
     return this.keys ? openEntryData(this.keys, index, d) : d;
+  }
+
+  /** One stored entry in the clear, whichever format it was written in; `batch` caches the batch last opened. */
+  private toEntry(index: number, v: StoredEntry, batch: { first: number; datas: Uint8Array[] }): Entry {
+    let d: Uint8Array;
+    if (v.b !== undefined) {
+      if (batch.first !== v.b) {
+        const stored = this.batchesDb.get(v.b);
+        if (!stored) throw internal(`raft: the log batch of entry ${index} is missing`);
+        if (!this.keys) throw internal('raft: the log is encrypted and this storage has no key');
+        batch.datas = openBatch(this.keys, v.b, stored);
+        batch.first = v.b;
+      }
+      const at = batch.datas[index - v.b];
+      if (!at) throw internal(`raft: entry ${index} is not in its log batch`);
+      d = at;
+    } else {
+      d = this.openEntry(index, v.d instanceof Uint8Array ? v.d : new Uint8Array(0));
+    }
+    return { index, term: v.t, type: v.c === 1 ? 'conf' : 'normal', data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
   }
 
   isEmpty(): boolean {
@@ -122,9 +132,10 @@ export class RaftDiskStorage {
     }
     const from = snapshot ? snapshot.metadata.index + 1 : 1;
     const entries: Entry[] = [];
+    const batch = { first: 0, datas: [] as Uint8Array[] };
     for (const { key, value } of this.entriesDb.getRange({ start: from })) {
       if (entries.length > 0 && key !== entries[entries.length - 1]!.index + 1) break; // never expected: a hole ends the log
-      entries.push(toEntry(key, value, (d) => this.openEntry(key, d)));
+      entries.push(this.toEntry(key, value, batch));
     }
     // a rotation a crash interrupted: finish it (everything on disk opens with the keys held)
     if (this.keys?.rotating) this.resealSync();
@@ -179,11 +190,19 @@ export class RaftDiskStorage {
     if (snap) this.diskLast = snap.metadata.index;
     else if (p.truncateFrom !== undefined && p.truncateFrom <= oldLast) this.diskLast = p.truncateFrom - 1;
     if (ents.length > 0) this.diskLast = ents[ents.length - 1]!.index;
+    // one seal for the whole append (format 2); the plain baseline stores the data as it is (format 0)
+    const first = ents.length > 0 ? ents[0]!.index : Infinity;
+    const keys = this.keys;
+    const sealed = keys && ents.length > 0 ? sealBatch(keys, first, ents) : undefined;
+    // every batch from where this append starts (or the log is cut) on is pointed at only by entries it replaces or drops
+    const batchesFrom = snap ? 0 : Math.min(dropFrom, first);
     const write = () => {
       if (dropFrom <= oldLast) {
         for (const k of this.entriesDb.getKeys({ start: snap ? 0 : dropFrom, end: oldLast + 1 })) void this.entriesDb.remove(k);
       }
-      for (const e of ents) void this.entriesDb.put(e.index, { t: e.term, c: e.type === 'conf' ? 1 : 0, d: this.sealEntry(e.index, e.data) });
+      if (batchesFrom <= oldLast) for (const k of this.batchesDb.getKeys({ start: batchesFrom })) void this.batchesDb.remove(k);
+      if (sealed) void this.batchesDb.put(first, sealed);
+      for (const e of ents) void this.entriesDb.put(e.index, sealed ? { t: e.term, c: e.type === 'conf' ? 1 : 0, b: first } : { t: e.term, c: e.type === 'conf' ? 1 : 0, d: e.data });
       if (snap) void this.meta.put('snap', snap.metadata);
       if (p.hardState) void this.meta.put('hs', p.hardState);
     };
@@ -198,6 +217,9 @@ export class RaftDiskStorage {
     await this.root.transaction(() => {
       void this.meta.put('snap', snap.metadata);
       for (const k of this.entriesDb.getKeys({ start: 0, end: compactTo + 1 })) void this.entriesDb.remove(k);
+      // the batch of the first entry kept may start before it; every batch before that one is unreferenced
+      const keepFrom = this.entriesDb.get(compactTo + 1)?.b ?? compactTo + 1;
+      for (const k of this.batchesDb.getKeys({ start: 0, end: keepFrom })) void this.batchesDb.remove(k);
     });
     this.pruneSnapshotFiles(snapshotFileName(snap.metadata.index, snap.metadata.term));
   }
@@ -228,21 +250,31 @@ export class RaftDiskStorage {
     // entries: in slices, each read and re-sealed inside its own write transaction (queued behind the
     // writes before it; whatever the log holds at that moment is what gets re-sealed), so the Ready
     // loop never waits long and no heartbeat is missed
+    await this.inSlices(this.batchesDb, (key, value) => {
+      if (stale(value)) void this.batchesDb.put(key, resealBatch(keys, key, value));
+    });
+    await this.inSlices(this.entriesDb, (key, value) => {
+      if (value.d !== undefined && stale(value.d)) void this.entriesDb.put(key, { ...value, d: this.sealEntry(key, this.openEntry(key, value.d)) });
+    });
+    await keys.finishRotation();
+  }
+
+  /** Visits every record of `db` in slices, each inside its own write transaction queued behind the writes before it. */
+  private async inSlices<V>(db: Database<V, number>, visit: (key: number, value: V) => void): Promise<void> {
     const SLICE = 256;
     for (let start = 0; ; ) {
       let seen = 0;
       let last = start;
       await this.root.transaction(() => {
-        for (const { key, value } of this.entriesDb.getRange({ start, limit: SLICE })) {
+        for (const { key, value } of db.getRange({ start, limit: SLICE })) {
           seen++;
           last = key;
-          if (stale(value.d)) void this.entriesDb.put(key, { ...value, d: this.sealEntry(key, this.openEntry(key, value.d)) });
+          visit(key, value);
         }
       });
       if (seen < SLICE) break;
       start = last + 1;
     }
-    await keys.finishRotation();
   }
 
   private resealSync(): void {
@@ -255,9 +287,9 @@ export class RaftDiskStorage {
       writeFileDurableSync(path.join(this.snapDir, f), this.snapshotFileBytes(snap), { mode: 0o600 });
     }
     this.root.transactionSync(() => {
+      for (const { key, value } of this.batchesDb.getRange({ start: 0 })) void this.batchesDb.put(key, resealBatch(keys, key, value));
       for (const { key, value } of this.entriesDb.getRange({ start: 0 })) {
-        const plain = this.openEntry(key, value.d);
-        void this.entriesDb.put(key, { ...value, d: this.sealEntry(key, plain) });
+        if (value.d !== undefined) void this.entriesDb.put(key, { ...value, d: this.sealEntry(key, this.openEntry(key, value.d)) });
       }
     });
     // at load (sync): written in the background; a crash before it only repeats this re-seal
@@ -277,7 +309,7 @@ export class RaftDiskStorage {
         fs.closeSync(fd);
       }
     }
-    for (const { value } of this.entriesDb.getRange({ start: 0 })) if (!isSealed(value.d)) return true;
+    for (const { value } of this.entriesDb.getRange({ start: 0 })) if (value.d !== undefined && !isSealed(value.d)) return true;
     return false;
   }
 
@@ -298,17 +330,30 @@ export class RaftDiskStorage {
     const file = path.join(this.dir, LMDB_FILE);
     const next = `${file}.upgrade`;
     for (const f of [next, `${next}-lock`]) fs.rmSync(f, { force: true });
-    const [root, entries, meta] = openLmdb(next);
+    const [root, entries, meta, batches] = openLmdb(next);
     root.transactionSync(() => {
       for (const { key, value } of this.meta.getRange({})) void meta.put(key, value);
-      for (const { key, value } of this.entriesDb.getRange({ start: 0 })) void entries.put(key, { ...value, d: this.sealEntry(key, this.openEntry(key, value.d)) });
+      for (const { key, value } of this.batchesDb.getRange({ start: 0 })) void batches.put(key, value);
+      // plain entries sealed one by one (format 1): a one-time rewrite, read as fast as batches at load
+      for (const { key, value } of this.entriesDb.getRange({ start: 0 })) void entries.put(key, value.d !== undefined ? { ...value, d: this.sealEntry(key, this.openEntry(key, value.d)) } : value);
     });
     await root.close();
     await this.root.close();
     fs.renameSync(next, file);
     fs.rmSync(`${next}-lock`, { force: true });
-    [this.root, this.entriesDb, this.meta] = openLmdb(file);
+    [this.root, this.entriesDb, this.meta, this.batchesDb] = openLmdb(file, this.opts.fsync);
     return true;
+  }
+
+  /** The format an entry is stored in (log-format.ts; undefined: no such entry), and the batches on disk: tests and diagnostics. */
+  storedFormat(index: number): 0 | 1 | 2 | undefined {
+    const v = this.entriesDb.get(index);
+    if (!v) return undefined;
+    return v.b !== undefined ? 2 : v.d && isSealed(v.d) ? 1 : 0;
+  }
+
+  batchKeys(): number[] {
+    return [...this.batchesDb.getKeys({ start: 0 })];
   }
 
   /** Entry indexes on disk (tests and diagnostics). */
@@ -379,13 +424,14 @@ export class RaftDiskStorage {
   }
 }
 
-function openLmdb(file: string): [RootDatabase, Database<StoredEntry, number>, Database<unknown, string>] {
+function openLmdb(file: string, fsync = true): [RootDatabase, Database<StoredEntry, number>, Database<unknown, string>, Database<Uint8Array, number>] {
   // overlappingSync off: a write's promise resolves only after LMDB's commit fsynced (not merely committed).
-  const root = open({ path: file, compression: false, maxDbs: 4, overlappingSync: false });
-  return [root, root.openDB<StoredEntry, number>({ name: 'entries', compression: false }), root.openDB<unknown, string>({ name: 'meta', compression: false })];
-}
-
-function toEntry(index: number, v: StoredEntry, openData: (d: Uint8Array) => Uint8Array): Entry {
-  const d = openData(v.d instanceof Uint8Array ? v.d : new Uint8Array(0));
-  return { index, term: v.t, type: v.c === 1 ? 'conf' : 'normal', data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
+  // noSync only for the bench's no-fsync figures (RaftConsensusOptions.fsync).
+  const root = open({ path: file, compression: false, maxDbs: 4, overlappingSync: false, ...(fsync ? {} : { noSync: true }) });
+  return [
+    root,
+    root.openDB<StoredEntry, number>({ name: 'entries', compression: false }),
+    root.openDB<unknown, string>({ name: 'meta', compression: false }),
+    root.openDB<Uint8Array, number>({ name: 'batches', compression: false, encoding: 'binary' }),
+  ];
 }
