@@ -90,6 +90,12 @@ export class RealSwarmHosts {
     if (r.status !== 0) throw new Error(`swarm.sh failed (${r.status ?? r.signal}): ${tail(r.stderr)}`);
   }
 
+  /** `docker swarm init` on one host only (the others stay plain engines); the swarm port of its own address. */
+  initSwarm(h: RsHost): void {
+    const r = spawnSync('docker', ['-H', h.sock, 'swarm', 'init', '--advertise-addr', h.ip], { encoding: 'utf8', timeout: 120_000 });
+    if (r.status !== 0) throw new Error(`swarm init on ${h.name} failed: ${tail(r.stderr)}`);
+  }
+
   /** Leaves swarm mode on every host (the engines stay up), so the same engines can serve Shoal next. */
   leaveSwarm(): void {
     for (const h of [...this.hosts].reverse()) spawnSync('docker', ['-H', h.sock, 'swarm', 'leave', '--force'], { encoding: 'utf8', timeout: 60_000 });

@@ -1,10 +1,11 @@
 // Issue #2/#16 benchmark: the realswarm workload (../shared/realswarm/bench.py, docker-py against the
 // Engine API) run against a Shoal daemon and against real Docker Swarm IN THE SAME RUN, on the same
-// kind of host: one simulated host from the shared realswarm up.sh (its own network namespace and
-// dockerd with bridge networking, busybox:local). On that one engine, in this order:
-//   1. the engine floor (50 bare container create+start at once, no orchestration)
-//   2. Shoal (a daemon with --engine pointing at that dockerd), every profile
-//   3. the engine floor again, then `docker swarm init` on that dockerd and the same bench.py
+// kind of host: two simulated hosts from the shared realswarm up.sh (each its own network namespace
+// and dockerd with bridge networking, busybox:local). Host 1's dockerd runs swarm mode; host 2's is the
+// engine behind Shoal (a daemon with --engine pointing at it, run as bin/shoal.js runs it). Then:
+//   1. the engine floor on each engine (50 bare container create+start at once, no orchestration)
+//   2. case by case, Shoal then Swarm (bench.py --only that case), so that both columns of a row
+//      see the same machine load as nearly as a shared machine allows
 // Ratios are only ever printed between the two columns of one run. When real Swarm cannot come up
 // (not root, no dockerd, --no-swarm), Shoal runs on $SHOAL_TEST_ENGINE and Swarm's column says
 // "n/a (why)". B7 adds memory: the Shoal daemon's RSS/USS against dockerd's in swarm mode.
@@ -79,13 +80,13 @@ async function main(): Promise<void> {
   const reps = arg('reps', '3')!;
   const withFloor = runtime === 'docker' && !process.argv.includes('--no-floor');
 
-  // Real Swarm's host: also the engine Shoal drives, so both columns and the floor share one engine.
+  // Real Swarm's host (1) and Shoal's engine (2): the same kind of host, side by side.
   let rs: RealSwarmHosts | undefined;
   let swarmWhy: string | undefined = runtime === 'process' ? 'process runtime: no engine, compare the docker runtime table' : noSwarm ? '--no-swarm' : realSwarmUnavailable();
   if (!swarmWhy) {
     try {
-      console.error(`\n=== single-node: bringing up a realswarm host (load ${loadText(os.loadavg())})`);
-      rs = RealSwarmHosts.up(1, 's');
+      console.error(`\n=== single-node: bringing up 2 realswarm hosts (load ${loadText(os.loadavg())})`);
+      rs = RealSwarmHosts.up(2, 's');
     } catch (e) {
       swarmWhy = `realswarm up.sh failed: ${(e as Error).message.split('\n')[0]}`;
       console.error(swarmWhy);
@@ -96,7 +97,8 @@ async function main(): Promise<void> {
     rs?.down();
     throw new Error(`single-node bench cannot run: ${why}`);
   }
-  const engine = rs ? rs.hosts[0]!.sock : runtime === 'docker' ? process.env.SHOAL_TEST_ENGINE : undefined;
+  const swarmHost = rs?.hosts[0];
+  const engine = rs ? rs.hosts[1]!.sock : runtime === 'docker' ? process.env.SHOAL_TEST_ENGINE : undefined;
   const image = rs ? 'busybox:local' : runtime === 'docker' ? (process.env.SHOAL_TEST_IMAGE ?? 'shoal-busybox:test') : 'busybox';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-bench-'));
   const rawOut = path.join(dir, 'bench-py-results.json');
@@ -108,57 +110,58 @@ async function main(): Promise<void> {
   const theirs: Record<Profile, Results> = { default: {}, fast: {} };
   const casesOf = (profile: Profile) => (profile === 'default' ? only : only.split(',').filter((b) => b === 'B2' || b === 'B4' || b === 'B3').join(','));
   const pyExtra = (arg('py') ?? '').split(' ').filter(Boolean);
-  const fastArgs = (profile: Profile) => [...pyExtra, ...(profile === 'fast' ? ['--stop-grace', '0', '--restart-delay', '0'] : [])];
+  const common = (profile: Profile) => ['--reps', reps, '--image', image, ...pyExtra, ...(profile === 'fast' ? ['--stop-grace', '0', '--restart-delay', '0'] : [])];
+  // --cpu-prof: the daemon writes a V8 CPU profile into the results dir when it exits (SIGTERM at the end)
+  const cpuProf = process.argv.includes('--cpu-prof') ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
+  const d = new TestDaemon({ runtime, engine, hostname: 'bench', nodeArgs: cpuProf, sourceMaps: false });
   try {
-    if (withFloor) floors.shoal = await engineFloor(engine!, image, 50, 3);
-    // --cpu-prof: the daemon writes a V8 CPU profile into the results dir when it exits (SIGTERM at the end)
-    const cpuProf = process.argv.includes('--cpu-prof') ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
-    const d = new TestDaemon({ runtime, engine, hostname: 'bench', nodeArgs: cpuProf });
-    await d.start();
-    try {
-      d.dockerOk(['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', `127.0.0.1:${await freePort()}`]);
-      for (const profile of profiles) {
-        const cases = casesOf(profile);
-        if (!cases) continue;
-        const label = `shoal-${runtime}-${profile}`;
-        const args = ['--host', d.host, '--env', '/dev/null', '--only', cases, '--reps', reps, '--image', image, '--mem-pid', `shoal=${d.proc!.pid}`, ...fastArgs(profile)];
-        // process runtime: no engine behind the daemon, so B4 kills the task's process itself
-        if (runtime === 'process') args.push('--kill-container-cmd', `${process.execPath} ${path.join(__dirname, 'kill-task.js')} ${d.sock} {container}`);
-        console.error(`\n=== single-node: Shoal, ${runtime} runtime, ${profile} profile: ${cases} (reps ${reps}, load ${loadText(os.loadavg())})`);
-        ours[profile] = runBenchPy(label, rawOut, args);
-      }
-    } finally {
-      await d.cleanup();
+    if (withFloor) {
+      floors.shoal = await engineFloor(engine!, image, 50, 3);
+      if (swarmHost) floors.swarm = await engineFloor(swarmHost.sock, image, 50, 3);
     }
-    if (rs) {
+    if (rs && swarmHost) {
       try {
-        if (withFloor) floors.swarm = await engineFloor(engine!, image, 50, 3);
-        rs.formSwarm(1);
-        await sleep(5000); // as run-all.sh: let the fresh swarm settle before B7's idle figure
-        for (const profile of profiles) {
-          const cases = casesOf(profile);
-          if (!cases) continue;
-          console.error(`\n=== single-node: real Swarm, ${profile} profile: ${cases} (reps ${reps}, load ${loadText(os.loadavg())})`);
-          theirs[profile] = runBenchPy(`swarm-${profile}`, rawOut, ['--host', engine!, '--env', rs.env, '--only', cases, '--reps', reps, '--image', image, ...fastArgs(profile)]);
-        }
+        rs.initSwarm(swarmHost);
       } catch (e) {
-        swarmWhy = `real Swarm failed in this run: ${(e as Error).message.split('\n')[0]}`;
+        swarmWhy = (e as Error).message.split('\n')[0];
+      }
+    }
+    await d.start();
+    d.dockerOk(['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', `127.0.0.1:${await freePort()}`]);
+    await sleep(5000); // as run-all.sh: let both fresh swarms settle before B7's idle figure
+    for (const profile of profiles) {
+      for (const b of casesOf(profile).split(',').filter(Boolean)) {
+        const shoalArgs = ['--host', d.host, '--env', '/dev/null', '--only', b, '--mem-pid', `shoal=${d.proc!.pid}`, ...common(profile)];
+        // process runtime: no engine behind the daemon, so B4 kills the task's process itself
+        if (runtime === 'process') shoalArgs.push('--kill-container-cmd', `${process.execPath} ${path.join(__dirname, 'kill-task.js')} ${d.sock} {container}`);
+        console.error(`\n=== single-node: Shoal, ${runtime} runtime, ${profile} profile: ${b} (reps ${reps}, load ${loadText(os.loadavg())})`);
+        Object.assign(ours[profile], pick(runBenchPy(`shoal-${runtime}-${profile}`, rawOut, shoalArgs), b));
+        if (!rs || swarmWhy) continue;
+        console.error(`\n=== single-node: real Swarm, ${profile} profile: ${b} (reps ${reps}, load ${loadText(os.loadavg())})`);
+        try {
+          Object.assign(theirs[profile], pick(runBenchPy(`swarm-${profile}`, rawOut, ['--host', swarmHost!.sock, '--env', rs.env, '--only', b, ...common(profile)]), b));
+        } catch (e) {
+          swarmWhy = `real Swarm failed in this run: ${(e as Error).message.split('\n')[0]}`;
+        }
       }
     }
   } finally {
+    await d.cleanup();
     rs?.down();
   }
 
   const rows: Row[] = [];
-  const swarmHost = rs?.hosts[0]?.name;
-  for (const profile of profiles) rows.push(...tableRows(profile, ours[profile], swarmWhy ? {} : theirs[profile], swarmHost));
+  for (const profile of profiles) rows.push(...tableRows(profile, ours[profile], swarmWhy ? {} : theirs[profile], swarmHost?.name));
   const load1 = os.loadavg();
-  const text = formatTable(rows, runtime, { floors, load0, load1, swarmWhy, engine: rs ? `realswarm host ${swarmHost} (dockerd with bridge networking)` : `${engine ?? 'none'}` });
+  const text = formatTable(rows, runtime, { floors, load0, load1, swarmWhy, engine: rs ? `realswarm hosts: Swarm on ${swarmHost!.name}, Shoal on ${rs.hosts[1]!.name}'s dockerd (dockerd 20.10, bridge networking)` : `${engine ?? 'none'}` });
   console.log(text);
   fs.writeFileSync(out, JSON.stringify({ started, runtime, profiles, reps: Number(reps), loadavg: { start: load0, end: load1 }, engineFloor50: floors, swarmWhy, rows, raw: { shoal: ours, swarm: theirs } }, null, 1));
   fs.writeFileSync(out.replace(/\.json$/, '') + '.md', text + '\n');
   console.log(`\nresults: ${out} (bench.py raw output: ${rawOut})`);
 }
+
+/** One case's entry of a bench.py result (the run was `--only` that case). */
+const pick = (r: Results, b: string): Results => (r[b] ? { [b]: r[b]! } : {});
 
 const BENCH_ORDER = ['B1', 'B2', 'B3', 'B4', 'B5'];
 

@@ -23,6 +23,8 @@ export interface DaemonOptions {
   nodeArgs?: string[];
   /** Extra environment for the daemon (e.g. DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1); read at each start(). */
   env?: Record<string, string>;
+  /** `--enable-source-maps` (default true, for readable test logs). Benches that measure memory run the daemon as `bin/shoal.js` does: without. */
+  sourceMaps?: boolean;
 }
 
 export class TestDaemon {
@@ -44,7 +46,7 @@ export class TestDaemon {
     if (this.opts.engine) args.push('--engine', this.opts.engine);
     args.push('--swarm-default-advertise-addr', '127.0.0.1', ...(this.opts.extraArgs ?? []));
     const out = fs.openSync(this.logFile, 'a');
-    const argv = [...(this.opts.launcher ?? []), process.execPath, ...(this.opts.nodeArgs ?? []), '--enable-source-maps', ...args];
+    const argv = [...(this.opts.launcher ?? []), process.execPath, ...(this.opts.nodeArgs ?? []), ...(this.opts.sourceMaps === false ? [] : ['--enable-source-maps']), ...args];
     const env = this.opts.env ? { ...process.env, ...this.opts.env } : process.env;
     this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', out, out], detached: true, env });
     fs.closeSync(out);
