@@ -116,6 +116,7 @@ export class RealSwarmHosts {
     this.isDown = true;
     const r = this.script('down.sh', [], 180_000);
     if (r.status !== 0) process.stderr.write(`realswarm down.sh: ${tail(r.stderr)}\n`);
+    else fs.rmSync(path.dirname(this.env), { recursive: true, force: true });
   }
 
   private script(name: string, args: string[], timeout: number) {

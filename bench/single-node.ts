@@ -116,8 +116,9 @@ async function main(): Promise<void> {
   const d = new TestDaemon({ runtime, engine, hostname: 'bench', nodeArgs: cpuProf, sourceMaps: false });
   try {
     if (withFloor) {
-      floors.shoal = await engineFloor(engine!, image, 50, 3);
-      if (swarmHost) floors.swarm = await engineFloor(swarmHost.sock, image, 50, 3);
+      const floor = (host: string) => engineFloor(host, image, 50, 3).catch((e: Error) => console.error(`engine floor on ${host} failed: ${e.message}`));
+      floors.shoal = (await floor(engine!)) ?? undefined;
+      if (swarmHost) floors.swarm = (await floor(swarmHost.sock)) ?? undefined;
     }
     if (rs && swarmHost) {
       try {
@@ -288,7 +289,8 @@ export function formatTable(rows: Row[], runtime: string, ctx: { floors: Floors;
  * the floor under B1's 50-replica time on this machine at this moment.
  */
 async function engineFloor(host: string, image: string, n: number, reps: number): Promise<Summary> {
-  const eng = new EngineClient({ host });
+  // generous: 50 creates at once on a loaded 2-CPU machine can keep one waiting for a minute
+  const eng = new EngineClient({ host, timeoutMs: 300_000 });
   const runs: number[] = [];
   try {
     for (let r = 0; r < reps; r++) {
