@@ -222,7 +222,7 @@ export function tableRows(profile: Profile, ours: Results, theirs: Results, swar
 }
 
 /** What bounds a case, and issue 16's target for it (ratio to Swarm, or to the engine floor). */
-export function boundOf(r: Pick<Row, 'profile' | 'bench' | 'case'>): { bound: string; target?: { of: 'swarm' | 'floor'; max: number } } {
+export function boundOf(r: Pick<Row, 'profile' | 'bench' | 'case'>): { bound: string; target?: { of: 'swarm' | 'floor' | 'MiB'; max: number } } {
   const { profile, bench, case: c } = r;
   const fast = profile === 'fast';
   if (c.endsWith('POST /services/create') && bench === 'B1') return { bound: 'API + 1 store write' };
@@ -237,6 +237,7 @@ export function boundOf(r: Pick<Row, 'profile' | 'bench' | 'case'>): { bound: st
   if (bench === 'B4') return fast ? { bound: 'orchestration', target: { of: 'swarm', max: 0.5 } } : { bound: 'restart delay 5 s' };
   if (bench === 'B5' && (c.startsWith('POST') || c.startsWith('DELETE'))) return { bound: 'API + 1 durable store write', target: { of: 'swarm', max: 1 } };
   if (bench === 'B5') return { bound: 'API + docker-py' };
+  if (bench === 'B7' && c === 'RSS idle') return { bound: 'memory', target: { of: 'MiB', max: 80 } };
   if (bench === 'B7') return { bound: 'memory', ...(c.startsWith('RSS') && !c.includes('after') ? { target: { of: 'swarm', max: 1 } } : {}) };
   return { bound: '' };
 }
@@ -264,8 +265,9 @@ export function formatTable(rows: Row[], runtime: string, ctx: { floors: Floors;
     const floorCell = target?.of === 'floor' ? `${z !== undefined && fz ? (z / fz).toFixed(2) : '–'} / ${a !== undefined && fa ? (a / fa).toFixed(2) : '–'}` : '';
     let targetCell = '';
     if (target) {
-      const v = target.of === 'swarm' ? ratio : a !== undefined && fa ? a / fa : undefined;
-      targetCell = `≤ ${target.max}× ${target.of}: ${v === undefined ? 'n/a' : v <= target.max ? 'met' : 'not met'}`;
+      const v = target.of === 'swarm' ? ratio : target.of === 'MiB' ? a : a !== undefined && fa ? a / fa : undefined;
+      const what = target.of === 'MiB' ? `${target.max} MiB` : `${target.max}× ${target.of}`;
+      targetCell = `≤ ${what}: ${v === undefined ? 'n/a' : v <= target.max ? 'met' : 'not met'}`;
     }
     table.push([r.profile, r.bench, r.case, r.unit, ctx.swarmWhy ? 'n/a' : range(r.swarm, r.unit), range(r.shoal, r.unit), ratio === undefined ? '–' : ratio.toFixed(2), floorCell, bound, targetCell]);
   }
