@@ -1,15 +1,21 @@
-// Issue #4 benchmark: node failure on a multi-node Shoal cluster (1 manager + 3 workers on
-// 127.0.0.10–13, process runtime), beside real Swarm's B6b measured on this machine
-// (../shared/realswarm/RESULTS.md: 10 replicas, kill -9 of a worker's dockerd).
+// Issue #4/#16 benchmark: node failure (B6b) on a multi-node Shoal cluster (1 manager + 2 workers on
+// 127.0.0.10–12, process runtime) and, IN THE SAME RUN, on real Docker Swarm of the same shape
+// (3 simulated hosts from the shared realswarm up.sh, one dockerd each, `swarm.sh 1`: 1 manager +
+// 2 workers), with the same bench.py B6b for Swarm (kill -9 of a worker's dockerd).
 //
-//   npm run build && node dist/bench/multinode.js [--reps 3] [--replicas 10] [--heartbeat 5s]
+//   npm run build && node dist/bench/multinode.js [--reps 3] [--replicas 10] [--heartbeat 5s] [--no-swarm]
 //
 // Cases, each with the default restart delay (5 s) and with --restart-delay 0:
-//   kill -9    the worker's daemon is killed: its connection drops (Shoal marks it down after one
-//              heartbeat period without a new session: the dispatcher's disconnect grace)
+//   kill -9    the worker's daemon is killed: its connection drops (Shoal marks it Down once no new
+//              stream opened within the dispatcher's 1 s disconnect grace)
 //   partition  the worker's RPC traffic to the manager is silently dropped (test fault injector):
-//              only missed heartbeats can tell (3 × period + 0.5 s)
+//              only missed heartbeats can tell (3 × period + 0.5 s); bench.py has no such case for Swarm
 // Measured from the fault to: the node Down on the manager, and all replicas running on other nodes.
+// When real Swarm cannot come up here (not root, no dockerd, --no-swarm), its column says "n/a (why)".
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs';
+import { RealSwarmHosts, loadText, realSwarmUnavailable, runBenchPy, benchPyUnavailable, type Summary } from './realswarm';
 import { TestCluster, type ClusterNode } from '../test/harness/cluster';
 import { sleep } from '../test/harness/daemon';
 
@@ -21,14 +27,7 @@ function arg(name: string, def: string): string {
 const REPS = Number(arg('reps', '3'));
 const REPLICAS = Number(arg('replicas', '10'));
 const HEARTBEAT = arg('heartbeat', '5s');
-
-// Real Swarm, B6b (RESULTS.md), seconds min / median / max.
-const SWARM: Record<string, { down: string; running: string }> = {
-  'kill -9, default delay': { down: '10.36 / 11.86 / 13.46', running: '15.90 / 17.41 / 19.01' },
-  'kill -9, restart delay 0': { down: '10.57 / 11.76 / 12.66', running: '11.20 / 12.35 / 13.30' },
-  'partition, default delay': { down: '–', running: '–' },
-  'partition, restart delay 0': { down: '–', running: '–' },
-};
+const WORKERS = 2;
 
 const fmt = (xs: number[]) => {
   if (xs.length === 0) return 'n/a';
@@ -71,8 +70,40 @@ async function trial(c: TestCluster, fault: 'kill' | 'partition', delay0: boolea
   return { down, running };
 }
 
+/** Swarm's B6b in this run: node Down and all running elsewhere, per restart-delay profile. */
+async function swarmB6b(): Promise<{ rows: Record<string, { down?: Summary; running?: Summary }>; why?: string }> {
+  const why = process.argv.includes('--no-swarm') ? '--no-swarm' : (realSwarmUnavailable() ?? benchPyUnavailable());
+  if (why) return { rows: {}, why };
+  if (HEARTBEAT !== '5s') return { rows: {}, why: 'Swarm is run with its default 5 s heartbeat only' };
+  let rs: RealSwarmHosts | undefined;
+  const rows: Record<string, { down?: Summary; running?: Summary }> = {};
+  try {
+    console.error(`\n=== multinode: real Swarm, ${1 + WORKERS} hosts (load ${loadText(os.loadavg())})`);
+    rs = RealSwarmHosts.up(1 + WORKERS, 'm');
+    rs.formSwarm(1);
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-bench-')), 'swarm-b6.json');
+    for (const delay0 of [false, true]) {
+      const r = runBenchPy(`swarm-b6b-${delay0 ? 'delay0' : 'default'}`, out, [
+        '--host', rs.hosts[0]!.sock, '--env', rs.env, '--only', 'B6', '--b6-parts', 'b', '--reps', String(REPS), '--b6-replicas', String(REPLICAS),
+        ...(delay0 ? ['--restart-delay', '0'] : []),
+      ]);
+      const b = (r.B6 as { b_node_failure?: Summary & { node_down_s?: Summary }; error?: string } | undefined)?.b_node_failure;
+      if (!b) throw new Error(`bench.py B6b gave no result: ${JSON.stringify(r.B6).slice(0, 200)}`);
+      rows[`kill -9, ${delay0 ? 'restart delay 0' : 'default delay'}`] = { down: b.node_down_s, running: b };
+    }
+    return { rows };
+  } catch (e) {
+    return { rows, why: `real Swarm failed in this run: ${(e as Error).message.split('\n')[0]}` };
+  } finally {
+    rs?.down();
+  }
+}
+
+const fmtSummary = (s: Summary | undefined) => (s && typeof s.median === 'number' ? `${s.min!.toFixed(2)} / ${s.median.toFixed(2)} / ${s.max!.toFixed(2)}` : 'n/a');
+
 async function main(): Promise<void> {
-  const c = new TestCluster({ workers: 3, heartbeat: HEARTBEAT === '5s' ? undefined : HEARTBEAT, hostPrefix: 'bench' });
+  const load0 = os.loadavg();
+  const c = new TestCluster({ workers: WORKERS, heartbeat: HEARTBEAT === '5s' ? undefined : HEARTBEAT, hostPrefix: 'bench' });
   const rows: { name: string; down: number[]; running: number[] }[] = [];
   try {
     await c.start();
@@ -92,12 +123,25 @@ async function main(): Promise<void> {
   } finally {
     await c.cleanup();
   }
-  console.log(`\nNode failure, ${REPLICAS} replicas, 1 manager + 3 workers, heartbeat ${HEARTBEAT}; seconds min / median / max over ${REPS} runs`);
-  console.log('| case | Shoal: node Down | Shoal: all running elsewhere | Swarm B6b: node Down | Swarm B6b: all running elsewhere |');
-  console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.name} | ${fmt(r.down)} | ${fmt(r.running)} | ${SWARM[r.name]?.down ?? '–'} | ${SWARM[r.name]?.running ?? '–'} |`);
-  console.log('\nSwarm\'s figures: 3 managers + 2 workers, kill -9 of a worker dockerd (no partition case measured).');
+  const swarm = await swarmB6b();
+  const load1 = os.loadavg();
+  console.log(`\nNode failure (B6b), ${REPLICAS} replicas, 1 manager + ${WORKERS} workers, heartbeat ${HEARTBEAT}; seconds min / median / max over ${REPS} runs, both sides in this run`);
+  console.log(`Shoal: process runtime, daemons on loopback addresses. Swarm: dockerd 20.10 per simulated host (realswarm up.sh), bench.py B6b (kill -9 of a worker's dockerd).`);
+  if (swarm.why) console.log(`Swarm column: n/a (${swarm.why})`);
+  console.log(`load average at start ${loadText(load0)}, at end ${loadText(load1)} (2 shared CPUs; other sessions' work counts in it)`);
+  console.log('| case | Shoal: node Down | Shoal: all running elsewhere | Swarm: node Down | Swarm: all running elsewhere | Shoal / Swarm (all running, median) |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const z = swarm.rows[r.name];
+    const a = fmt(r.running);
+    const ratio = z?.running?.median && r.running.length ? (median(r.running) / z.running.median).toFixed(2) : '–';
+    const na = r.name.startsWith('partition') ? 'not measured (bench.py has no partition case)' : 'n/a';
+    console.log(`| ${r.name} | ${fmt(r.down)} | ${a} | ${z ? fmtSummary(z.down) : na} | ${z ? fmtSummary(z.running) : na} | ${ratio} |`);
+  }
+  console.log('\nTarget (issue 16): kill -9 with restart delay 0, all running elsewhere ≤ 0.33× Swarm.');
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 void main().then(
   () => process.exit(0),

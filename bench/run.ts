@@ -1,9 +1,11 @@
 // `npm run bench`: every benchmark under bench/ that can run here, one after the other. A bench whose
 // prerequisites are missing is skipped with the reason. Extra arguments go to every bench
 // (e.g. `npm run bench -- --reps 1`); `--list` only shows what would run.
-//   single-node     docker runtime (needs SHOAL_TEST_ENGINE, see scripts/ci-engine.sh) and process runtime
+//   single-node     docker runtime beside real Swarm on two realswarm hosts of its own (as root; else on
+//                   SHOAL_TEST_ENGINE, see scripts/ci-engine.sh, with Swarm's column n/a) and process runtime
+//   multinode       B6b beside real Swarm on three realswarm hosts (as root; else Swarm's column n/a)
 //   rolling-update  B3 through bench.py (docker runtime when SHOAL_TEST_ENGINE is set)
-//   raft, multinode, failover, mesh-proxy (the routing mesh's proxy on loopback),
+//   raft, failover, mesh-proxy (the routing mesh's proxy on loopback),
 //   mesh (between network namespaces, as root; process-runtime daemons)
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -1,117 +1,168 @@
-// Issue #2 benchmark: the realswarm workload (../shared/realswarm/bench.py, docker-py against the
-// Engine API) run against a Shoal daemon, printed beside real Docker Swarm's figures measured on
-// this machine (../shared/realswarm/results.json, labels single-default and single-fast).
+// Issue #2/#16 benchmark: the realswarm workload (../shared/realswarm/bench.py, docker-py against the
+// Engine API) run against a Shoal daemon and against real Docker Swarm IN THE SAME RUN, on the same
+// kind of host: two simulated hosts from the shared realswarm up.sh (each its own network namespace
+// and dockerd with bridge networking, busybox:local). Host 1's dockerd runs swarm mode; host 2's is the
+// engine behind Shoal (a daemon with --engine pointing at it, run as bin/shoal.js runs it). Then:
+//   1. the engine floor on each engine (50 bare container create+start at once, no orchestration)
+//   2. case by case, Shoal then Swarm (bench.py --only that case), so that both columns of a row
+//      see the same machine load as nearly as a shared machine allows
+// Ratios are only ever printed between the two columns of one run. When real Swarm cannot come up
+// (not root, no dockerd, --no-swarm), Shoal runs on $SHOAL_TEST_ENGINE and Swarm's column says
+// "n/a (why)". B7 adds memory: the Shoal daemon's RSS/USS against dockerd's in swarm mode.
 //
-//   eval "$(bash scripts/ci-engine.sh start)" && npm run build && node dist/bench/single-node.js
+//   npm run build && node dist/bench/single-node.js          (as root; see --help-like options below)
 //
 // Options:
-//   --runtime docker|process   default: docker when SHOAL_TEST_ENGINE is set, else process
+//   --runtime docker|process   default docker when real Swarm hosts or SHOAL_TEST_ENGINE are available, else process
+//                              (process runtime: no engine, so no Swarm column)
 //   --profile default|fast|both
 //                              default: the service spec leaves StopGracePeriod/RestartPolicy unset;
 //                              fast: stop grace 0 and restart delay 0 (Swarm's "fast" run). Default both.
 //   --fast                     same as --profile fast
-//   --reps N                   repetitions per case (default 3, as for Swarm's figures)
-//   --only B1,B2,B4,B5         cases of the default profile (fast runs B2,B4 of them: what Swarm's fast run has)
+//   --reps N                   repetitions per case (default 3)
+//   --only B7,B1,B2,B4,B5      cases of the default profile (fast runs B2,B3,B4 of them)
 //   --out FILE                 where to write the combined JSON (default: a new temp dir)
-//   --no-floor                 skip the engine floor measurement (docker runtime)
+//   --no-floor                 skip the engine floor measurement
+//   --no-swarm                 do not bring up real Swarm (Shoal on $SHOAL_TEST_ENGINE; Swarm column n/a)
+//   --py "ARGS"                more bench.py arguments for both sides (e.g. "--b5-tasks 20 --b7-tasks 20")
+//   --cpu-prof                 the Shoal daemon writes a V8 CPU profile (.cpuprofile) into the results dir
 //
 // Results (bench.py's raw output and the table as JSON) go to a temp dir, printed at the end;
 // the realswarm directory is only read.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EngineClient } from '../src/engine';
-import { TestDaemon, freePort } from '../test/harness/daemon';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const SHARED = process.env.SHOAL_REALSWARM_DIR ?? path.resolve(ROOT, '..', 'shared', 'realswarm');
+import { TestDaemon, freePort, sleep } from '../test/harness/daemon';
+import { RealSwarmHosts, benchPyUnavailable, loadText, realSwarmUnavailable, runBenchPy, summarize, type Results, type Summary } from './realswarm';
 
 function arg(name: string, def?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : def;
 }
 
-type Summary = { min: number | null; median: number | null; max: number | null; n: number; p90?: number; runs?: number[] };
-type Results = Record<string, Record<string, unknown>>;
 type Profile = 'default' | 'fast';
+type Unit = 's' | 'ms' | 'MiB';
 
-/** One line of the comparison table. Times in seconds, B5 in ms. */
+/** One line of the comparison table. Times in seconds, B5 in ms, B7 in MiB. */
 export interface Row {
   profile: Profile;
   bench: string;
   case: string;
-  unit: 's' | 'ms';
-  shoal: Summary;
+  unit: Unit;
+  shoal?: Summary;
   swarm?: Summary;
-  /** Which Swarm run the figure comes from, when not the same profile. */
-  swarmNote?: string;
+}
+
+/** The engine floor measured just before each side's column, 50 containers. */
+export interface Floors {
+  shoal?: Summary;
+  swarm?: Summary;
 }
 
 /** Checks what single-node needs; returns the reason it cannot run, or undefined. */
 export function prerequisites(runtime: 'docker' | 'process'): string | undefined {
-  if (!fs.existsSync(path.join(SHARED, 'bench.py'))) return `no realswarm workload at ${SHARED}/bench.py (set SHOAL_REALSWARM_DIR)`;
-  const py = spawnSync('python3', ['-c', 'import docker'], { encoding: 'utf8' });
-  if (py.status !== 0) return 'python3 with docker-py (python3-docker) is needed to run bench.py';
-  if (spawnSync('docker', ['--version']).status !== 0) return 'the docker CLI is needed (swarm init)';
-  if (runtime === 'docker' && !process.env.SHOAL_TEST_ENGINE) return 'docker runtime needs an engine: eval "$(bash scripts/ci-engine.sh start)"';
+  const why = benchPyUnavailable();
+  if (why) return why;
+  if (runtime === 'docker' && !process.env.SHOAL_TEST_ENGINE && realSwarmUnavailable())
+    return `docker runtime needs real Swarm hosts (${realSwarmUnavailable()}) or an engine: eval "$(bash scripts/ci-engine.sh start)"`;
   return undefined;
 }
 
 async function main(): Promise<void> {
-  const engine = process.env.SHOAL_TEST_ENGINE;
-  const runtime = (arg('runtime') ?? (engine ? 'docker' : 'process')) as 'docker' | 'process';
+  const noSwarm = process.argv.includes('--no-swarm');
+  const runtime = (arg('runtime') ?? (process.env.SHOAL_TEST_ENGINE || !realSwarmUnavailable() ? 'docker' : 'process')) as 'docker' | 'process';
   if (runtime !== 'docker' && runtime !== 'process') throw new Error(`--runtime docker|process, not ${runtime}`);
   const profileArg = process.argv.includes('--fast') ? 'fast' : (arg('profile', 'both') as string);
   const profiles: Profile[] = profileArg === 'both' ? ['default', 'fast'] : [profileArg as Profile];
   for (const p of profiles) if (p !== 'default' && p !== 'fast') throw new Error(`--profile default|fast|both, not ${p}`);
-  const only = arg('only', 'B1,B2,B4,B5')!;
+  const only = arg('only', 'B7,B1,B2,B4,B5')!;
   const reps = arg('reps', '3')!;
-  const why = prerequisites(runtime);
-  if (why) throw new Error(`single-node bench cannot run: ${why}`);
+  const withFloor = runtime === 'docker' && !process.argv.includes('--no-floor');
 
-  const image = runtime === 'docker' ? (process.env.SHOAL_TEST_IMAGE ?? 'shoal-busybox:test') : 'busybox';
+  // Real Swarm's host (1) and Shoal's engine (2): the same kind of host, side by side.
+  let rs: RealSwarmHosts | undefined;
+  let swarmWhy: string | undefined = runtime === 'process' ? 'process runtime: no engine, compare the docker runtime table' : noSwarm ? '--no-swarm' : realSwarmUnavailable();
+  if (!swarmWhy) {
+    try {
+      console.error(`\n=== single-node: bringing up 2 realswarm hosts (load ${loadText(os.loadavg())})`);
+      rs = RealSwarmHosts.up(2, 's');
+    } catch (e) {
+      swarmWhy = `realswarm up.sh failed: ${(e as Error).message.split('\n')[0]}`;
+      console.error(swarmWhy);
+    }
+  }
+  const why = rs ? benchPyUnavailable() : runtime === 'docker' && !process.env.SHOAL_TEST_ENGINE ? `no engine: ${swarmWhy}; or eval "$(bash scripts/ci-engine.sh start)"` : prerequisites(runtime);
+  if (why) {
+    rs?.down();
+    throw new Error(`single-node bench cannot run: ${why}`);
+  }
+  const swarmHost = rs?.hosts[0];
+  const engine = rs ? rs.hosts[1]!.sock : runtime === 'docker' ? process.env.SHOAL_TEST_ENGINE : undefined;
+  const image = rs ? 'busybox:local' : runtime === 'docker' ? (process.env.SHOAL_TEST_IMAGE ?? 'shoal-busybox:test') : 'busybox';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-bench-'));
   const rawOut = path.join(dir, 'bench-py-results.json');
   const out = arg('out') ?? path.join(dir, `single-node-${runtime}.json`);
   const load0 = os.loadavg();
   const started = new Date().toISOString();
-
-  let floor: Summary | undefined;
-  if (runtime === 'docker' && !process.argv.includes('--no-floor')) floor = await engineFloor(engine!, image, 50, 3);
-
-  const d = new TestDaemon({ runtime, engine: runtime === 'docker' ? engine : undefined, hostname: 'bench' });
-  await d.start();
+  const floors: Floors = {};
   const ours: Record<Profile, Results> = { default: {}, fast: {} };
+  const theirs: Record<Profile, Results> = { default: {}, fast: {} };
+  const casesOf = (profile: Profile) => (profile === 'default' ? only : only.split(',').filter((b) => b === 'B2' || b === 'B4' || b === 'B3').join(','));
+  const pyExtra = (arg('py') ?? '').split(' ').filter(Boolean);
+  const common = (profile: Profile) => ['--reps', reps, '--image', image, ...pyExtra, ...(profile === 'fast' ? ['--stop-grace', '0', '--restart-delay', '0'] : [])];
+  // --cpu-prof: the daemon writes a V8 CPU profile into the results dir when it exits (SIGTERM at the end)
+  const cpuProf = process.argv.includes('--cpu-prof') ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
+  const d = new TestDaemon({ runtime, engine, hostname: 'bench', nodeArgs: cpuProf, sourceMaps: false });
   try {
+    if (withFloor) {
+      const floor = (host: string) => engineFloor(host, image, 50, 3).catch((e: Error) => console.error(`engine floor on ${host} failed: ${e.message}`));
+      floors.shoal = (await floor(engine!)) ?? undefined;
+      if (swarmHost) floors.swarm = (await floor(swarmHost.sock)) ?? undefined;
+    }
+    if (rs && swarmHost) {
+      try {
+        rs.initSwarm(swarmHost);
+      } catch (e) {
+        swarmWhy = (e as Error).message.split('\n')[0];
+      }
+    }
+    await d.start();
     d.dockerOk(['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', `127.0.0.1:${await freePort()}`]);
+    await sleep(5000); // as run-all.sh: let both fresh swarms settle before B7's idle figure
     for (const profile of profiles) {
-      const cases = profile === 'default' ? only : only.split(',').filter((b) => b === 'B2' || b === 'B4' || b === 'B3').join(',');
-      if (!cases) continue;
-      const label = `shoal-${runtime}-${profile}`;
-      const args = [path.join(SHARED, 'bench.py'), '--host', d.host, '--env', '/dev/null', '--only', cases, '--reps', reps, '--label', label, '--out', rawOut, '--image', image];
-      if (profile === 'fast') args.push('--stop-grace', '0', '--restart-delay', '0');
-      // process runtime: no engine behind the daemon, so B4 kills the task's process itself
-      if (runtime === 'process') args.push('--kill-container-cmd', `${process.execPath} ${path.join(__dirname, 'kill-task.js')} ${d.sock} {container}`);
-      console.error(`\n=== single-node: ${runtime} runtime, ${profile} profile: ${cases} (reps ${reps}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')})`);
-      const r = spawnSync('python3', args, { stdio: ['ignore', 'inherit', 'inherit'], timeout: 45 * 60_000 });
-      if (r.status !== 0) throw new Error(`bench.py exited ${r.status ?? r.signal}`);
-      ours[profile] = JSON.parse(fs.readFileSync(rawOut, 'utf8'))[label].results as Results;
+      for (const b of casesOf(profile).split(',').filter(Boolean)) {
+        const shoalArgs = ['--host', d.host, '--env', '/dev/null', '--only', b, '--mem-pid', `shoal=${d.proc!.pid}`, ...common(profile)];
+        // process runtime: no engine behind the daemon, so B4 kills the task's process itself
+        if (runtime === 'process') shoalArgs.push('--kill-container-cmd', `${process.execPath} ${path.join(__dirname, 'kill-task.js')} ${d.sock} {container}`);
+        console.error(`\n=== single-node: Shoal, ${runtime} runtime, ${profile} profile: ${b} (reps ${reps}, load ${loadText(os.loadavg())})`);
+        Object.assign(ours[profile], pick(runBenchPy(`shoal-${runtime}-${profile}`, rawOut, shoalArgs), b));
+        if (!rs || swarmWhy) continue;
+        console.error(`\n=== single-node: real Swarm, ${profile} profile: ${b} (reps ${reps}, load ${loadText(os.loadavg())})`);
+        try {
+          Object.assign(theirs[profile], pick(runBenchPy(`swarm-${profile}`, rawOut, ['--host', swarmHost!.sock, '--env', rs.env, '--only', b, ...common(profile)]), b));
+        } catch (e) {
+          swarmWhy = `real Swarm failed in this run: ${(e as Error).message.split('\n')[0]}`;
+        }
+      }
     }
   } finally {
     await d.cleanup();
+    rs?.down();
   }
 
-  const swarmAll = JSON.parse(fs.readFileSync(path.join(SHARED, 'results.json'), 'utf8')) as Record<string, { results: Results }>;
   const rows: Row[] = [];
-  for (const profile of profiles) rows.push(...tableRows(profile, ours[profile], swarmAll));
+  for (const profile of profiles) rows.push(...tableRows(profile, ours[profile], swarmWhy ? {} : theirs[profile], swarmHost?.name));
   const load1 = os.loadavg();
-  const text = formatTable(rows, runtime, { floor, load0, load1 });
+  const text = formatTable(rows, runtime, { floors, load0, load1, swarmWhy, engine: rs ? `realswarm hosts: Swarm on ${swarmHost!.name}, Shoal on ${rs.hosts[1]!.name}'s dockerd (dockerd 20.10, bridge networking)` : `${engine ?? 'none'}` });
   console.log(text);
-  fs.writeFileSync(out, JSON.stringify({ started, runtime, profiles, reps: Number(reps), loadavg: { start: load0, end: load1 }, engineFloor50: floor, rows, raw: ours }, null, 1));
+  fs.writeFileSync(out, JSON.stringify({ started, runtime, profiles, reps: Number(reps), loadavg: { start: load0, end: load1 }, engineFloor50: floors, swarmWhy, rows, raw: { shoal: ours, swarm: theirs } }, null, 1));
   fs.writeFileSync(out.replace(/\.json$/, '') + '.md', text + '\n');
   console.log(`\nresults: ${out} (bench.py raw output: ${rawOut})`);
 }
+
+/** One case's entry of a bench.py result (the run was `--only` that case). */
+const pick = (r: Results, b: string): Results => (r[b] ? { [b]: r[b]! } : {});
 
 const BENCH_ORDER = ['B1', 'B2', 'B3', 'B4', 'B5'];
 
@@ -119,67 +170,114 @@ function isSummary(v: unknown): v is Summary {
   return !!v && typeof v === 'object' && 'median' in v && 'n' in v;
 }
 
-/** The rows of one profile: every measured case with a median, plus the sub-timings worth showing. */
-export function tableRows(profile: Profile, ours: Results, swarmAll: Record<string, { results: Results }>): Row[] {
-  const swarmSame = swarmAll[`single-${profile}`]?.results ?? {};
-  const swarmDefault = swarmAll['single-default']?.results ?? {};
-  const rows: Row[] = [];
-  for (const b of BENCH_ORDER) {
-    const cases = ours[b];
-    if (!cases) continue;
-    for (const [k, v] of Object.entries(cases)) {
-      if (isSummary(v) && typeof v.median === 'number') {
-        let swarm = swarmSame[b]?.[k];
-        let swarmNote: string | undefined;
-        if (!isSummary(swarm) && profile === 'fast' && isSummary(swarmDefault[b]?.[k])) {
-          swarm = swarmDefault[b]![k];
-          swarmNote = 'default run';
-        }
-        rows.push({ profile, bench: b, case: k, unit: b === 'B5' ? 'ms' : 's', shoal: v, swarm: isSummary(swarm) ? swarm : undefined, swarmNote });
-      }
-      // sub-timings: POST of B1, B4's "old task seen failed"
-      if (v && typeof v === 'object') {
-        for (const [sk, label] of [
-          ['post_s', 'POST /services/create'],
-          ['old_task_not_running_s', 'old task seen failed'],
-        ] as const) {
-          const sub = (v as Record<string, unknown>)[sk];
-          if (!isSummary(sub) || typeof sub.median !== 'number') continue;
-          const sw = (swarmSame[b]?.[k] as Record<string, unknown> | undefined)?.[sk];
-          rows.push({ profile, bench: b, case: `${k}: ${label}`, unit: 's', shoal: sub, swarm: isSummary(sw) ? sw : undefined });
-        }
-      }
+const SUBTIMINGS = [
+  ['post_s', 'POST /services/create'],
+  ['old_task_not_running_s', 'old task seen failed'],
+] as const;
+
+/** Flattens one side's bench.py results into case → summary (sub-timings as "<case>: <label>"). */
+function casesOf(results: Results, b: string): Map<string, Summary> {
+  const out = new Map<string, Summary>();
+  for (const [k, v] of Object.entries(results[b] ?? {})) {
+    if (isSummary(v) && typeof v.median === 'number') out.set(k, v);
+    if (!v || typeof v !== 'object') continue;
+    for (const [sk, label] of SUBTIMINGS) {
+      const sub = (v as Record<string, unknown>)[sk];
+      if (isSummary(sub) && typeof sub.median === 'number') out.set(`${k}: ${label}`, sub);
     }
   }
+  return out;
+}
+
+/** B7: RSS and USS (MiB) of the Shoal daemon (`--mem-pid shoal=`) or of the swarm host's dockerd. */
+function memoryCases(results: Results, who: 'shoal' | string): Map<string, Summary> {
+  const out = new Map<string, Summary>();
+  for (const [state, v] of Object.entries(results.B7 ?? {})) {
+    const procs = (v as { procs?: Record<string, Record<string, number | null>> } | undefined)?.procs;
+    const p = procs?.[who];
+    if (!p) continue;
+    const rss = who === 'shoal' ? p.rss : p.dockerd;
+    const uss = who === 'shoal' ? p.uss : p.dockerd_uss;
+    const label = (v as { label?: string }).label ?? state;
+    if (typeof rss === 'number') out.set(`RSS ${label}`, summarize([rss / 1024]));
+    if (typeof uss === 'number') out.set(`USS ${label}`, summarize([uss / 1024]));
+  }
+  return out;
+}
+
+/** The rows of one profile: every case either side measured, both columns from this run. */
+export function tableRows(profile: Profile, ours: Results, theirs: Results, swarmHost?: string): Row[] {
+  const rows: Row[] = [];
+  for (const b of BENCH_ORDER) {
+    const a = casesOf(ours, b);
+    const z = casesOf(theirs, b);
+    for (const k of new Set([...a.keys(), ...z.keys()])) {
+      rows.push({ profile, bench: b, case: k, unit: b === 'B5' && !k.includes(':') ? 'ms' : 's', shoal: a.get(k), swarm: z.get(k) });
+    }
+  }
+  const ma = memoryCases(ours, 'shoal');
+  const mz = swarmHost ? memoryCases(theirs, swarmHost) : new Map<string, Summary>();
+  for (const k of new Set([...ma.keys(), ...mz.keys()])) rows.push({ profile, bench: 'B7', case: k, unit: 'MiB', shoal: ma.get(k), swarm: mz.get(k) });
   return rows;
 }
 
-function fmt(x: number | null | undefined, unit: 's' | 'ms'): string {
-  if (x === null || x === undefined) return '–';
-  return unit === 'ms' ? x.toFixed(2) : x.toFixed(3);
+/** What bounds a case, and issue 16's target for it (ratio to Swarm, or to the engine floor). */
+export function boundOf(r: Pick<Row, 'profile' | 'bench' | 'case'>): { bound: string; target?: { of: 'swarm' | 'floor' | 'MiB'; max: number } } {
+  const { profile, bench, case: c } = r;
+  const fast = profile === 'fast';
+  if (c.endsWith('POST /services/create') && bench === 'B1') return { bound: 'API + 1 store write' };
+  if (bench === 'B1') return { bound: 'engine: container starts', ...(c === 'n=50' ? { target: { of: 'floor', max: 1.05 } } : {}) };
+  if (bench === 'B2' && c.endsWith('->0')) {
+    if (!fast) return { bound: 'stop grace 10 s (sleep as PID 1 ignores SIGTERM)' };
+    return { bound: 'orchestration + engine stops', target: { of: 'swarm', max: c === '20->0' ? 0.5 : 0.8 } };
+  }
+  if (bench === 'B2') return { bound: 'engine: container starts', ...(c === '50->100' ? { target: { of: 'floor', max: 1.05 } } : {}) };
+  if (bench === 'B3') return { bound: fast ? 'orchestration + engine' : 'stop grace 10 s' };
+  if (bench === 'B4' && c.includes('old task seen failed')) return { bound: 'noticing the exit' };
+  if (bench === 'B4') return fast ? { bound: 'orchestration', target: { of: 'swarm', max: 0.5 } } : { bound: 'restart delay 5 s' };
+  if (bench === 'B5' && (c.startsWith('POST') || c.startsWith('DELETE'))) return { bound: 'API + 1 durable store write', target: { of: 'swarm', max: 1 } };
+  if (bench === 'B5') return { bound: 'API + docker-py' };
+  if (bench === 'B7' && c === 'RSS idle') return { bound: 'memory', target: { of: 'MiB', max: 80 } };
+  if (bench === 'B7') return { bound: 'memory', ...(c.startsWith('RSS') && !c.includes('after') ? { target: { of: 'swarm', max: 1 } } : {}) };
+  return { bound: '' };
 }
 
-export function formatTable(rows: Row[], runtime: string, ctx: { floor?: Summary; load0: number[]; load1: number[] }): string {
+function fmt(x: number | null | undefined, unit: Unit): string {
+  if (x === null || x === undefined) return '–';
+  return unit === 's' ? x.toFixed(3) : unit === 'ms' ? x.toFixed(2) : x.toFixed(1);
+}
+
+const med = (s: Summary | undefined) => (s && typeof s.median === 'number' ? s.median : undefined);
+const range = (s: Summary | undefined, unit: Unit) => (s ? (s.n > 1 ? `${fmt(s.median, unit)} (${fmt(s.min, unit)} – ${fmt(s.max, unit)})` : fmt(s.median, unit)) : '–');
+
+export function formatTable(rows: Row[], runtime: string, ctx: { floors: Floors; load0: number[]; load1: number[]; swarmWhy?: string; engine: string }): string {
   const lines: string[] = [];
-  const head = ['profile', 'bench', 'case', 'unit', `shoal (${runtime}) median`, 'shoal min – max', 'swarm median', 'shoal / swarm'];
+  const head = ['profile', 'bench', 'case', 'unit', 'Swarm median (min – max)', `Shoal (${runtime}) median (min – max)`, 'Shoal / Swarm', 'vs floor (Swarm / Shoal)', 'bound by', 'target'];
   const table: string[][] = [head];
   for (const r of rows) {
-    const ratio = r.swarm && typeof r.swarm.median === 'number' && r.swarm.median > 0 && typeof r.shoal.median === 'number' ? (r.shoal.median / r.swarm.median).toFixed(2) : '–';
-    table.push([
-      r.profile,
-      r.bench,
-      r.case,
-      r.unit,
-      fmt(r.shoal.median, r.unit),
-      `${fmt(r.shoal.min, r.unit)} – ${fmt(r.shoal.max, r.unit)}`,
-      r.swarm ? fmt(r.swarm.median, r.unit) + (r.swarmNote ? ` (${r.swarmNote})` : '') : '–',
-      ratio,
-    ]);
+    const a = med(r.shoal);
+    const z = med(r.swarm);
+    const { bound, target } = boundOf(r);
+    const ratio = a !== undefined && z !== undefined && z > 0 ? a / z : undefined;
+    // 50 containers started at once: compare with the floor measured just before each column
+    const fz = med(ctx.floors.swarm);
+    const fa = med(ctx.floors.shoal);
+    const floorCell = target?.of === 'floor' ? `${z !== undefined && fz ? (z / fz).toFixed(2) : '–'} / ${a !== undefined && fa ? (a / fa).toFixed(2) : '–'}` : '';
+    let targetCell = '';
+    if (target) {
+      const v = target.of === 'swarm' ? ratio : target.of === 'MiB' ? a : a !== undefined && fa ? a / fa : undefined;
+      const what = target.of === 'MiB' ? `${target.max} MiB` : `${target.max}× ${target.of}`;
+      targetCell = `≤ ${what}: ${v === undefined ? 'n/a' : v <= target.max ? 'met' : 'not met'}`;
+    }
+    table.push([r.profile, r.bench, r.case, r.unit, ctx.swarmWhy ? 'n/a' : range(r.swarm, r.unit), range(r.shoal, r.unit), ratio === undefined ? '–' : ratio.toFixed(2), floorCell, bound, targetCell]);
   }
   const w = head.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  lines.push('', `Shoal (${runtime} runtime) vs real Docker Swarm 20.10, single node, same bench.py workload`);
-  lines.push(`load average at start ${ctx.load0.map((x) => x.toFixed(2)).join(' ')}, at end ${ctx.load1.map((x) => x.toFixed(2)).join(' ')} (Swarm's runs: 1-minute load ≈ 1)`);
-  if (ctx.floor) lines.push(`engine floor: create+start of 50 containers straight on the engine, no orchestration: median ${fmt(ctx.floor.median, 's')} s (${fmt(ctx.floor.min, 's')} – ${fmt(ctx.floor.max, 's')})`);
+  lines.push('', `Shoal (${runtime} runtime) and real Docker Swarm, single node, same bench.py workload, same engine, same run`);
+  lines.push(`engine: ${ctx.engine}`);
+  if (ctx.swarmWhy) lines.push(`Swarm column: n/a (${ctx.swarmWhy}); no ratios against figures of another run are printed`);
+  lines.push(`load average at start ${loadText(ctx.load0)}, at end ${loadText(ctx.load1)} (2 shared CPUs; other sessions' work counts in it)`);
+  const f = (s?: Summary) => (s ? `median ${fmt(s.median, 's')} s (${fmt(s.min, 's')} – ${fmt(s.max, 's')})` : 'not measured');
+  if (ctx.floors.shoal || ctx.floors.swarm) lines.push(`engine floor (create+start of 50 containers at once straight on the engine): before Shoal's column ${f(ctx.floors.shoal)}; before Swarm's ${f(ctx.floors.swarm)}`);
   lines.push('');
   for (const [i, r] of table.entries()) {
     lines.push('| ' + r.map((c, j) => c.padEnd(w[j]!)).join(' | ') + ' |');
@@ -193,7 +291,8 @@ export function formatTable(rows: Row[], runtime: string, ctx: { floor?: Summary
  * the floor under B1's 50-replica time on this machine at this moment.
  */
 async function engineFloor(host: string, image: string, n: number, reps: number): Promise<Summary> {
-  const eng = new EngineClient({ host });
+  // generous: 50 creates at once on a loaded 2-CPU machine can keep one waiting for a minute
+  const eng = new EngineClient({ host, timeoutMs: 300_000 });
   const runs: number[] = [];
   try {
     for (let r = 0; r < reps; r++) {
@@ -215,8 +314,7 @@ async function engineFloor(host: string, image: string, n: number, reps: number)
   } finally {
     await eng.close();
   }
-  const s = [...runs].sort((a, b) => a - b);
-  return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s[s.length - 1]!, n: s.length, runs };
+  return summarize(runs);
 }
 
 if (require.main === module) {

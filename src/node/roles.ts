@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { caDigest, nodeTLSInfo } from '../manager/ca/pki';
 import type { NodeCredentials, NodeSecurity } from '../manager/ca/keystore';
-import { heartbeatPeriodMs } from '../manager/dispatcher/core/heartbeat';
+import { disconnectGraceMs, heartbeatPeriodMs } from '../manager/dispatcher/core/heartbeat';
 import { Manager, type OpenMode } from '../manager/manager';
 import type { ConsensusObserver } from '../manager/consensus';
 import type { ManagerRef } from '../rpc';
@@ -182,12 +182,12 @@ export class NodeRoles implements RoleRuntime {
         const c = manager.controlapi.getCluster();
         return newJoinToken(caDigest(c.internal.rootCACert));
       },
-      // A node whose connection dropped (daemon killed, host gone) is marked down after one heartbeat
-      // period without a new session, instead of the full 3 periods + ε of missed heartbeats. An agent
+      // A node whose connection dropped (daemon killed, host gone) is marked down after a short grace
+      // (1 s) without a new stream, instead of the full 3 periods + ε of missed heartbeats. An agent
       // whose manager is alive reconnects within its first backoff (≤ 100 ms), so blips never flap it.
       disconnectGraceMs: () => {
-        const c = manager.store.view((tx) => tx.find('cluster'))[0];
-        return heartbeatPeriodMs(c?.Spec?.Dispatcher?.HeartbeatPeriod);
+        const c = manager.store.read((tx) => tx.find('cluster'))[0];
+        return disconnectGraceMs(heartbeatPeriodMs(c?.Spec?.Dispatcher?.HeartbeatPeriod));
       },
     });
     // The swarm port listens first: Raft messages (a joining manager's catch-up) arrive there.

@@ -27,6 +27,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   /** Start through the test fault injector, dropping RPCs to the addresses this JSON file lists (fault-injector.ts). */
   faultFile?: string;
+  /** `--enable-source-maps` (default true, for readable test logs). Benches that measure memory run the daemon as `bin/shoal.js` does: without. */
+  sourceMaps?: boolean;
 }
 
 export class TestDaemon {
@@ -48,7 +50,7 @@ export class TestDaemon {
     if (this.opts.engine) args.push('--engine', this.opts.engine);
     args.push('--swarm-default-advertise-addr', '127.0.0.1', ...(this.opts.extraArgs ?? []));
     const out = fs.openSync(this.logFile, 'a');
-    const argv = [...(this.opts.launcher ?? []), process.execPath, ...(this.opts.nodeArgs ?? []), '--enable-source-maps', ...args];
+    const argv = [...(this.opts.launcher ?? []), process.execPath, ...(this.opts.nodeArgs ?? []), ...(this.opts.sourceMaps === false ? [] : ['--enable-source-maps']), ...args];
     const env = this.opts.env ? { ...process.env, ...this.opts.env } : process.env;
     this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', out, out], detached: true, env });
     fs.closeSync(out);

@@ -35,10 +35,11 @@ export interface DispatcherOptions {
   /** Slack added to the heartbeat TTL (3 × period). Default 500 ms. */
   heartbeatEpsilonMs?: number;
   /**
-   * When a session's assignment stream closes (connection lost) and the node opens no new session
-   * within this many ms, the node is marked down at once instead of waiting for its heartbeats to
-   * expire. `undefined` (the default) disables it: as in swarmkit only missed heartbeats mark a node
-   * down, so a short network blip that the agent's reconnect covers never flaps the node.
+   * When a session's assignment stream closes (connection lost) and the node opens no new stream
+   * within this many ms, the node is marked down then instead of after its heartbeats expire (the
+   * daemon wires `disconnectGraceMs(period)` of ./core/heartbeat: 1 s). `undefined` disables it: then,
+   * as in swarmkit, only missed heartbeats mark a node down. A silent partition (no close seen) is
+   * always left to the heartbeat TTL.
    */
   disconnectGraceMs?: number | (() => number | undefined);
 }
@@ -269,6 +270,7 @@ export class Dispatcher implements DispatcherApi {
     if (!s) throw notFound('session invalid');
     const nodeId = s.nodeId;
     s.streams++;
+    this.heartbeats.streamOpened(nodeId, s.id);
     const watch = this.store.watch({
       kinds: ['task'],
       match: (e: StoreEvent) => (e.object as { NodeID?: string }).NodeID === nodeId || (e.old as { NodeID?: string } | undefined)?.NodeID === nodeId,
@@ -324,20 +326,18 @@ export class Dispatcher implements DispatcherApi {
     }
   }
 
+  /** The session's last stream closed: the core gives it the grace to reconnect; a timer checks then. */
   private onStreamClosed(s: Session): void {
     const g = this.opts.disconnectGraceMs;
     const grace = typeof g === 'function' ? g() : g;
     if (grace === undefined || !this.running) return;
     if (this.sessions.get(s.id) !== s) return; // replaced or expired already
     if (s.streams > 0) return;
+    if (!this.heartbeats.disconnected(s.nodeId, s.id, this.clock.now(), grace)) return;
     const t = setTimeout(() => {
       this.disconnectTimers.delete(s.nodeId);
-      if (this.sessions.get(s.id) !== s || s.streams > 0) return;
-      this.log?.warn({ nodeId: s.nodeId }, 'dispatcher: session stream closed, marking node down');
-      this.heartbeats.remove(s.nodeId, s.id);
-      this.endSession(s.id);
-      void this.markDown(s.nodeId);
-    }, grace);
+      if (this.running) this.checkHeartbeats();
+    }, grace + 5); // a few ms past the deadline: timers may round down to the millisecond
     t.unref?.();
     const old = this.disconnectTimers.get(s.nodeId);
     if (old) clearTimeout(old);
@@ -358,7 +358,7 @@ export class Dispatcher implements DispatcherApi {
   /** Marks nodes whose heartbeats expired down. Public so tests with a manual clock can drive it. */
   checkHeartbeats(): void {
     for (const e of this.heartbeats.expire(this.clock.now())) {
-      this.log?.warn({ nodeId: e.nodeId }, 'dispatcher: heartbeat expired, node down');
+      this.log?.warn({ nodeId: e.nodeId }, e.reason === 'disconnect' ? 'dispatcher: session connection lost and not reopened, node down' : 'dispatcher: heartbeat expired, node down');
       this.endSession(e.sessionId);
       void this.markDown(e.nodeId);
     }

@@ -37,6 +37,9 @@ export interface DockerExecutorOptions {
   onPullFailure?: (ref: string, err: Error) => void;
 }
 
+/** Headers/body timeout of the executor's own engine client (ms). */
+export const ENGINE_TIMEOUT_MS = 600_000;
+
 export class DockerExecutor implements Executor {
   readonly name = 'docker' as const;
   readonly engine: EngineClient;
@@ -46,7 +49,11 @@ export class DockerExecutor implements Executor {
 
   constructor(private readonly opts: DockerExecutorOptions) {
     this.ownsEngine = typeof opts.engine === 'string';
-    this.engine = typeof opts.engine === 'string' ? new EngineClient({ host: opts.engine }) : opts.engine;
+    // The engine is local: a slow answer is a busy engine, not a lost one (a dead engine closes the
+    // socket at once). Swarm's executor waits on it without a deadline. With the client's 60 s default,
+    // 50 creates at once on a machine at load 60 can fail a task, which then costs a replacement, a
+    // restart delay and one more start (performance.md, issue 16), so it waits 10 minutes.
+    this.engine = typeof opts.engine === 'string' ? new EngineClient({ host: opts.engine, timeoutMs: ENGINE_TIMEOUT_MS }) : opts.engine;
   }
 
   async describe(): Promise<ExecutorDescription> {

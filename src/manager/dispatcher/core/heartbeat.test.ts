@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HeartbeatTracker, heartbeatPeriodMs, heartbeatTtlMs } from './heartbeat';
+import { DISCONNECT_GRACE_MS, HeartbeatTracker, disconnectGraceMs, heartbeatPeriodMs, heartbeatTtlMs } from './heartbeat';
 
 test('period from the cluster spec (ns), default 5 s', () => {
   assert.equal(heartbeatPeriodMs(undefined), 5000);
@@ -15,7 +15,7 @@ test('a node expires 3 periods + epsilon after its last heartbeat', () => {
   assert.deepEqual(h.expire(3100), []);
   assert.equal(h.beat('n1', 's1', 3000, 1000), true);
   assert.deepEqual(h.expire(6100), []);
-  assert.deepEqual(h.expire(6101), [{ nodeId: 'n1', sessionId: 's1' }]);
+  assert.deepEqual(h.expire(6101), [{ nodeId: 'n1', sessionId: 's1', reason: 'heartbeat' }]);
   assert.equal(h.beat('n1', 's1', 6200, 1000), false, 'expired session cannot beat');
   assert.equal(h.sessionOf('n1'), undefined);
 });
@@ -30,4 +30,50 @@ test('a new session replaces the old one of the same node', () => {
   assert.equal(h.nextDeadline(), 1500);
   h.remove('n2', 'x');
   assert.equal(h.nextDeadline(), 3020);
+});
+
+test('a dropped connection: Down after the grace unless a stream opens again; heartbeats do not hold it up', () => {
+  const h = new HeartbeatTracker(500);
+  // 5 s period: the heartbeat TTL is 15.5 s, the disconnect grace 1 s
+  assert.equal(disconnectGraceMs(5000), DISCONNECT_GRACE_MS);
+  h.register('n1', 's1', 0, 5000);
+  h.register('n2', 's2', 0, 5000);
+  assert.equal(h.disconnected('n1', 's1', 2000, disconnectGraceMs(5000)), true);
+  assert.equal(h.disconnected('n2', 's2', 2000, disconnectGraceMs(5000)), true);
+  assert.equal(h.nextDeadline(), 3000);
+  // n2's agent comes back on the same session within the grace; n1's only beats
+  h.streamOpened('n2', 's2');
+  assert.equal(h.beat('n1', 's1', 2500, 5000), true);
+  assert.deepEqual(h.expire(3000), []);
+  assert.deepEqual(h.expire(3001), [{ nodeId: 'n1', sessionId: 's1', reason: 'disconnect' }]);
+  assert.equal(h.sessionOf('n1'), undefined);
+  assert.equal(h.sessionOf('n2'), 's2');
+  // n2 is held by heartbeats again, not the grace
+  assert.equal(h.nextDeadline(), 15_500);
+});
+
+test('a new session lifts the disconnect deadline of the old one; a stale session cannot set one', () => {
+  const h = new HeartbeatTracker(0);
+  h.register('n1', 's1', 0, 5000);
+  h.disconnected('n1', 's1', 100, 1000);
+  h.register('n1', 's2', 300, 5000);
+  assert.equal(h.disconnected('n1', 's1', 400, 1000), false, 'the replaced session no longer counts');
+  assert.deepEqual(h.expire(5000), []);
+  assert.equal(h.sessionOf('n1'), 's2');
+  // a silent partition (no disconnect seen) is still only the heartbeat TTL
+  assert.deepEqual(h.expire(15_300), []);
+  assert.deepEqual(h.expire(15_301), [{ nodeId: 'n1', sessionId: 's2', reason: 'heartbeat' }]);
+});
+
+test('the grace is never longer than one heartbeat period', () => {
+  assert.equal(disconnectGraceMs(300), 300);
+  assert.equal(disconnectGraceMs(1000), 1000);
+  assert.equal(disconnectGraceMs(60_000), 1000);
+});
+
+test('a heartbeat after the disconnect deadline is refused', () => {
+  const h = new HeartbeatTracker(0);
+  h.register('n1', 's1', 0, 5000);
+  h.disconnected('n1', 's1', 100, 1000);
+  assert.equal(h.beat('n1', 's1', 1101, 5000), false);
 });

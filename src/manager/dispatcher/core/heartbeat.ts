@@ -5,6 +5,12 @@ export const HEARTBEAT_GRACE_MULTIPLIER = 3;
 /** Slack on top of the TTL so a heartbeat sent exactly on time is never judged late. */
 export const HEARTBEAT_EPSILON_MS = 500;
 export const DEFAULT_HEARTBEAT_PERIOD_MS = 5000;
+/**
+ * How long a node whose session connection dropped may take to open a new one before it is Down.
+ * An agent whose manager is alive reconnects within its first backoff (≤ 100 ms), so a blip never
+ * flaps the node; a dead daemon or host is Down after this, not after 3 missed periods.
+ */
+export const DISCONNECT_GRACE_MS = 1000;
 
 /** The period agents must beat at, from Cluster.Spec.Dispatcher.HeartbeatPeriod (ns). */
 export function heartbeatPeriodMs(periodNs: number | undefined): number {
@@ -15,14 +21,27 @@ export function heartbeatPeriodMs(periodNs: number | undefined): number {
 /** How long after a heartbeat (or session start) a node is still considered alive. */
 export const heartbeatTtlMs = (periodMs: number, epsilonMs = HEARTBEAT_EPSILON_MS): number => HEARTBEAT_GRACE_MULTIPLIER * periodMs + epsilonMs;
 
+/** The disconnect grace for a heartbeat period: never longer than one period (a 1 s period's nodes get no slower). */
+export const disconnectGraceMs = (periodMs: number): number => Math.min(DISCONNECT_GRACE_MS, periodMs);
+
 export interface Expired {
   nodeId: string;
   sessionId: string;
+  /** `heartbeat`: no heartbeat within the TTL; `disconnect`: the connection dropped and no new one came within the grace. */
+  reason: 'heartbeat' | 'disconnect';
+}
+
+interface Deadlines {
+  sessionId: string;
+  /** Heartbeat TTL. */
+  deadline: number;
+  /** Set while the session has no open assignment stream: the time by which one must open. */
+  reconnectBy?: number;
 }
 
 /** Deadlines per session. One session per node: registering a node again replaces its old session. */
 export class HeartbeatTracker {
-  private byNode = new Map<string, { sessionId: string; deadline: number }>();
+  private byNode = new Map<string, Deadlines>();
 
   constructor(private epsilonMs = HEARTBEAT_EPSILON_MS) {}
 
@@ -33,23 +52,43 @@ export class HeartbeatTracker {
     return old && old.sessionId !== sessionId ? old.sessionId : undefined;
   }
 
-  /** Records a heartbeat. False when the session is not the node's current one (or expired already). */
+  /**
+   * Records a heartbeat. False when the session is not the node's current one (or expired already).
+   * A heartbeat does not lift a disconnect deadline: only a stream (of this or a new session) does.
+   */
   beat(nodeId: string, sessionId: string, now: number, periodMs: number): boolean {
     const cur = this.byNode.get(nodeId);
     if (!cur || cur.sessionId !== sessionId) return false;
-    if (now > cur.deadline) return false;
+    if (now > cur.deadline || (cur.reconnectBy !== undefined && now > cur.reconnectBy)) return false;
     cur.deadline = now + heartbeatTtlMs(periodMs, this.epsilonMs);
     return true;
+  }
+
+  /**
+   * The session's last assignment stream closed (connection lost): unless a stream opens again
+   * within `graceMs`, the session expires then, whatever its heartbeats. False when the session is not current.
+   */
+  disconnected(nodeId: string, sessionId: string, now: number, graceMs: number): boolean {
+    const cur = this.byNode.get(nodeId);
+    if (!cur || cur.sessionId !== sessionId) return false;
+    cur.reconnectBy = now + graceMs;
+    return true;
+  }
+
+  /** An assignment stream of the session opened: a pending disconnect deadline is lifted. */
+  streamOpened(nodeId: string, sessionId: string): void {
+    const cur = this.byNode.get(nodeId);
+    if (cur && cur.sessionId === sessionId) delete cur.reconnectBy;
   }
 
   /** Removes and returns every session whose deadline passed. */
   expire(now: number): Expired[] {
     const out: Expired[] = [];
     for (const [nodeId, s] of this.byNode) {
-      if (now > s.deadline) {
-        out.push({ nodeId, sessionId: s.sessionId });
-        this.byNode.delete(nodeId);
-      }
+      if (s.reconnectBy !== undefined && now > s.reconnectBy) out.push({ nodeId, sessionId: s.sessionId, reason: 'disconnect' });
+      else if (now > s.deadline) out.push({ nodeId, sessionId: s.sessionId, reason: 'heartbeat' });
+      else continue;
+      this.byNode.delete(nodeId);
     }
     return out;
   }
@@ -66,7 +105,10 @@ export class HeartbeatTracker {
   /** The earliest deadline, for scheduling the next check. */
   nextDeadline(): number | undefined {
     let min: number | undefined;
-    for (const s of this.byNode.values()) if (min === undefined || s.deadline < min) min = s.deadline;
+    for (const s of this.byNode.values()) {
+      const d = s.reconnectBy === undefined ? s.deadline : Math.min(s.deadline, s.reconnectBy);
+      if (min === undefined || d < min) min = d;
+    }
     return min;
   }
 }

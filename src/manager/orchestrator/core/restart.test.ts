@@ -261,3 +261,16 @@ test('a task rejected during its delay is left READY (no write), not promoted, a
   const p = plan(s, [t], undefined, undefined, T0 + 5000);
   assert.deepEqual(p.mutations.map((m) => [m.op, m.op !== 'delete' && m.task.DesiredState]), [['update', 'shutdown'], ['create', 'ready']]);
 });
+
+test('restart delay 0: the replacement is made RUNNING at once (no delayed start, so no second write to promote it)', () => {
+  const s = mkService('s', { spec: { RestartPolicy: { Delay: 0 } } });
+  const p = plan(s, [mkTask(s, { id: 'old', slot: 1, node: 'A', state: 'failed' })]);
+  const c = p.mutations.find((m) => m.op === 'create');
+  assert.ok(c && c.op === 'create');
+  assert.equal(c.task.DesiredState, 'running');
+  assert.equal(c.task.internal.delayedStart, undefined);
+  assert.deepEqual(promoteDelayed([c.task], new Map([[c.task.ID, c.task]]), nodes(mkNode('A')), T0 + 1000).mutations, []);
+  // a node that went down: same
+  const d = plan(s, [mkTask(s, { id: 'o2', slot: 2, node: 'C', state: 'running' })], nodes(mkNode('A'), mkNode('C', { state: 'down' })));
+  assert.deepEqual(d.mutations.map((m) => [m.op, m.op !== 'delete' && m.task.DesiredState]), [['update', 'shutdown'], ['create', 'running']]);
+});
