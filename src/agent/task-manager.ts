@@ -233,7 +233,8 @@ export class TaskManager {
       const acked = this.opts.meshDrained ? await raceAbort(this.opts.meshDrained(this.id, ms), cut.signal) : false;
       const waited = this.opts.clock.now() - started;
       const left = ms - waited;
-      this.opts.logger?.debug({ taskId: this.id, acked, waitedMs: waited }, 'mesh drain acknowledged');
+      if (acked) this.opts.logger?.debug({ taskId: this.id, waitedMs: waited }, 'every node acknowledged the task left its mesh');
+      else if (this.opts.meshDrained) this.opts.logger?.warn({ taskId: this.id, waitedMs: waited, boundMs: ms }, 'not every node acknowledged the task left its mesh: holding the stop for the whole drain bound');
       await sleepUnlessAborted(acked ? Math.min(MESH_DRAIN_SETTLE_MS, Math.max(0, left)) : Math.max(0, left), cut.signal);
     } finally {
       this.endDrain = undefined;

@@ -198,7 +198,7 @@ export class KernelPath {
         this.o.logger.warn({ err: list.stderr.trim() }, 'mesh: conntrack unavailable; flows of a backend that left the kernel path stay on it until they end');
         return;
       }
-      for (const args of conntrackDeletes(watched, parseConntrack(list.stdout))) {
+      for (const args of conntrackDeletes(watched, parseConntrack(list.stdout), Date.now())) {
         const r = await this.conntrack(args);
         this.o.logger.debug({ args: args.join(' '), ok: r.ok }, 'mesh: dropped conntrack entries of a backend that left the map');
       }

@@ -7,8 +7,8 @@
 // goes on to the backend it first chose, even after that backend left the map and stopped: the kernel has no connect
 // retry as the user-space proxy has. UDP flows stay on their backend until idle (30–120 s). So when a backend leaves:
 // - its UDP flows are dropped (the next datagram of the flow is balanced again over the backends left);
-// - its TCP entries that carry no live connection (SYN_SENT, SYN_RECV, LAST_ACK, TIME_WAIT, CLOSE) are dropped,
-//   and again on every sweep while it is watched (a connection that ends after the backend left, e.g. reset when
+// - its TCP entries that carry no live connection (TIME_WAIT, CLOSE; SYN_SENT, SYN_RECV, LAST_ACK once they are
+//   stuck, see IN_PROGRESS_TCP_STATES) are dropped, and again on every sweep while it is watched (a connection that ends after the backend left, e.g. reset when
 //   the task stops, leaves such an entry behind); ESTABLISHED and half-closed ones (FIN_WAIT, CLOSE_WAIT) are kept:
 //   they are the open connections the drain lets finish, and dropping them would send their next packet to another
 //   backend, which resets it.
@@ -22,6 +22,14 @@ export const CONNTRACK_SWEEP_MS = 1000;
 
 /** TCP states that hold no live connection: a reused 5-tuple would otherwise follow their old DNAT binding. */
 export const STALE_TCP_STATES: ReadonlySet<string> = new Set(['SYN_SENT', 'SYN_RECV', 'LAST_ACK', 'TIME_WAIT', 'CLOSE']);
+/**
+ * States of a handshake or close still under way when the backend has just left (it is alive during the drain hold):
+ * dropping one then would make the client's next packet (the handshake's ACK) a new flow balanced to another
+ * backend, which resets it. They are dropped only from `HANDSHAKE_GRACE_MS` after the removal: by then a live
+ * backend has long answered, so one still there is stuck (the backend is gone) or a reused 5-tuple.
+ */
+export const IN_PROGRESS_TCP_STATES: ReadonlySet<string> = new Set(['SYN_SENT', 'SYN_RECV', 'LAST_ACK']);
+export const HANDSHAKE_GRACE_MS = 1000;
 
 /** A backend that left a kernel-forwarded port's map, and since when. */
 export interface RemovedBackend {
@@ -108,10 +116,12 @@ export function parseConntrack(text: string): ConntrackEntry[] {
   return out;
 }
 
-/** True when the entry is a flow through `r`'s published port that `r` answers and that may be dropped now. */
-export function dropsEntry(r: RemovedBackend, e: ConntrackEntry): boolean {
+/** True when the entry is a flow through `r`'s published port that `r` answers and that may be dropped at `now`. */
+export function dropsEntry(r: RemovedBackend, e: ConntrackEntry, now: number): boolean {
   if (e.protocol !== r.protocol || e.origDport !== r.port || e.replySrc !== r.host || e.replySport !== r.backendPort) return false;
-  return e.protocol === 'udp' || (e.state !== undefined && STALE_TCP_STATES.has(e.state));
+  if (e.protocol === 'udp') return true;
+  if (e.state === undefined || !STALE_TCP_STATES.has(e.state)) return false;
+  return !IN_PROGRESS_TCP_STATES.has(e.state) || now - r.removedAt >= HANDSHAKE_GRACE_MS;
 }
 
 /**
@@ -120,11 +130,11 @@ export function dropsEntry(r: RemovedBackend, e: ConntrackEntry): boolean {
  * exact tuples, so one run drops every entry of a kind (an entry that changes state meanwhile is left for the next
  * sweep).
  */
-export function conntrackDeletes(watched: readonly RemovedBackend[], entries: readonly ConntrackEntry[]): string[][] {
+export function conntrackDeletes(watched: readonly RemovedBackend[], entries: readonly ConntrackEntry[], now: number): string[][] {
   const out = new Map<string, string[]>();
   for (const r of watched) {
     for (const e of entries) {
-      if (!dropsEntry(r, e)) continue;
+      if (!dropsEntry(r, e, now)) continue;
       const args = ['-D', '-p', r.protocol, '--orig-port-dst', String(r.port), '--reply-src', r.host, '--reply-port-src', String(r.backendPort)];
       if (e.protocol === 'tcp') args.push('--state', e.state!);
       out.set(args.join(' '), args);
