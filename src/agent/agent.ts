@@ -39,8 +39,11 @@ export interface AgentOptions {
   drainDelayMs?: number;
   /** This node's TLS facts (its certificate's issuer, its trust root), reported with every session. */
   tlsInfo?: () => Promise<TLSInfo | undefined>;
-  /** Receives the node's network view (the routing mesh table) whenever the dispatcher sends a new one. */
-  onNetworkView?: (view: NodeNetworkView) => void;
+  /**
+   * Receives the node's network view (the routing mesh table) whenever the dispatcher sends a new one; resolves
+   * when the node's routing mesh applied it (then the dispatcher is told: drains wait for every node's word).
+   */
+  onNetworkView?: (view: NodeNetworkView) => void | Promise<void>;
 }
 
 function logCapable(api: DispatcherApi): (DispatcherApi & LogCapableDispatcher) | null {
@@ -109,6 +112,7 @@ export class Agent {
       logger: opts.logger,
       retryMs: opts.retryMs,
       ...(opts.drainDelayMs !== undefined ? { drainDelayMs: opts.drainDelayMs } : {}),
+      meshDrained: (taskId, waitMs) => this.meshDrained(taskId, waitMs),
       report: (u) => this.enqueue(u),
     });
   }
@@ -186,7 +190,7 @@ export class Agent {
         for (const u of this.worker.statuses()) if (!this.pending.has(u.taskId)) this.pending.set(u.taskId, u);
         this.scheduleFlush();
         for await (const msg of until(api.assignments(info.sessionId, abort.signal), abort.signal)) {
-          if (msg.network) this.opts.onNetworkView?.(msg.network);
+          if (msg.network) this.networkView(api, info.sessionId, msg.network, msg.networkVersion);
           await this.worker.assign(msg);
         }
         if (!this.stopping.signal.aborted) this.log?.warn({}, 'agent: assignment stream ended');
@@ -288,6 +292,30 @@ export class Agent {
       await pub.done;
     } catch {
       pub.cancel();
+    }
+  }
+
+  /** Hands the view to the node's network layer; once its mesh applied it, acknowledges the view's number. */
+  private networkView(api: DispatcherApi, sessionId: string, view: NodeNetworkView, version: number | undefined): void {
+    const applied = Promise.resolve(this.opts.onNetworkView?.(view));
+    if (version === undefined || !api.meshApplied) return;
+    applied
+      .then(() => api.meshApplied?.(sessionId, version))
+      .catch((err: unknown) => this.log?.debug({ err: errText(err), version }, 'agent: mesh acknowledgement not sent'));
+  }
+
+  /**
+   * True once no node's mesh sends new connections to the task (asked of the dispatcher, waiting up to `waitMs`);
+   * false when that cannot be known (no session, a dispatcher without drain acknowledgements, an error).
+   */
+  private async meshDrained(taskId: string, waitMs: number): Promise<boolean> {
+    const s = this.session;
+    if (!s?.api.meshDrained) return false;
+    try {
+      return (await s.api.meshDrained(s.id, [taskId], waitMs)).includes(taskId);
+    } catch (err) {
+      this.log?.debug({ err: errText(err), taskId }, 'agent: drain acknowledgement unknown');
+      return false;
     }
   }
 

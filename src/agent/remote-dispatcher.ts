@@ -102,6 +102,16 @@ export class RemoteDispatcher implements DispatcherApi {
     await this.client.unary(DispatcherService, 'UpdateTaskStatus', { sessionId, updates }, { timeoutMs: this.callTimeoutMs });
   }
 
+  async meshApplied(sessionId: string, version: number): Promise<void> {
+    await this.client.unary(DispatcherService, 'MeshApplied', { sessionId, version }, { timeoutMs: this.callTimeoutMs });
+  }
+
+  async meshDrained(sessionId: string, taskIds: string[], waitMs: number): Promise<string[]> {
+    // the manager answers by `waitMs` at the latest: the deadline leaves it room
+    const res = await this.client.unary(DispatcherService, 'MeshDrained', { sessionId, taskIds, waitMs }, { timeoutMs: waitMs + this.callTimeoutMs });
+    return Array.isArray(res?.drained) ? res.drained : [];
+  }
+
   /** Tells the manager this node is leaving (it is marked down at once). */
   async leave(timeoutMs = 3000): Promise<void> {
     if (!this.sessionId) return;

@@ -138,6 +138,41 @@ test('a running mesh backend is held for the drain delay before its stop; other 
   await off.close();
 });
 
+test('the drain hold ends once every node acknowledged the task left its mesh; without that word it lasts its bound', async () => {
+  const ex = new ScriptedExecutor(new ScriptedEngine(5));
+  const ingress = { Protocol: 'tcp' as const, TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' as const };
+  const asked: [string, number][] = [];
+  const run = (id: string, meshDrained: (taskId: string, waitMs: number) => Promise<boolean>) => {
+    const t = makeTask(id, 'busybox', { internal: { specVersion: 1, serviceName: 'web', ports: [ingress] } });
+    const m = new TaskManager({
+      task: t,
+      controller: ex.controller(t),
+      report: () => undefined,
+      clock,
+      drainDelayMs: 60_000,
+      meshDrained: (taskId, waitMs) => (asked.push([taskId, waitMs]), meshDrained(taskId, waitMs)),
+    });
+    m.start();
+    return Object.assign(m, { spec: t });
+  };
+  // acknowledged: stopped long before the 60 s bound
+  const acked = run('acked', async () => true);
+  await waitFor('acked running', () => acked.currentStatus.State === 'running');
+  acked.update({ ...acked.spec, DesiredState: 'shutdown' });
+  await waitFor('acked shutdown', () => acked.currentStatus.State === 'shutdown');
+  assert.deepEqual(asked, [['acked', 60_000]]);
+  await acked.close();
+  // not acknowledged (no session, an error): held for the whole bound, so only close() ends it here
+  const unknown = run('unknown', async () => false);
+  await waitFor('unknown running', () => unknown.currentStatus.State === 'running');
+  unknown.update({ ...unknown.spec, DesiredState: 'shutdown' });
+  await waitFor('asked', () => asked.length === 2);
+  await new Promise((r) => setTimeout(r, 300)); // past the settle time an acknowledgement would have allowed
+  assert.equal(ex.engine.count('unknown', 'shutdown'), 0, 'no stop signal during the hold');
+  await unknown.close();
+  assert.equal(ex.engine.count('unknown', 'shutdown'), 0);
+});
+
 test('worker persists its assignment set atomically and re-adopts it', async (t) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-worker-'));
   t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));

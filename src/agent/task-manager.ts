@@ -3,6 +3,7 @@ import type { TaskController, ExitResult } from './executor/types';
 import type { Clock } from '../lib/ports';
 import { decide, isForward, stopGraceMs, hasHealthTest, DESTROYED_ERR, type StepFacts, type Health } from './exec/step';
 import { isAtLeast, isTerminal } from '../types';
+import { sleepUnlessAborted } from '../sys/sleep';
 
 // One task manager per assigned task: drives its controller one step at a time as the step machine
 // (./exec/step.ts) decides, and reports every status change through a callback. Controller errors
@@ -36,11 +37,24 @@ export interface TaskManagerOptions {
    * stops listening, so no new connection reaches a dying task. Connections already open finish.
    */
   drainDelayMs?: number;
+  /**
+   * Resolves true once every node's routing mesh acknowledged a table without the task (waiting up to `waitMs`),
+   * false when that cannot be known: the hold then lasts its whole bound. Absent: the hold is the bound.
+   */
+  meshDrained?: (taskId: string, waitMs: number) => Promise<boolean>;
 }
 
 const MAX_OP_RETRIES = 5;
-/** Default drain hold (`shoal daemon --mesh-drain-ms`): the table reaches every node within one assignment round. */
-export const DEFAULT_MESH_DRAIN_MS = 1000;
+/**
+ * Default bound of the drain hold (`shoal daemon --mesh-drain-ms`). The hold ends before it once every node's mesh
+ * acknowledged the task's removal (usually tens of ms); without acknowledgements it lasts the whole bound.
+ */
+export const DEFAULT_MESH_DRAIN_MS = 5000;
+/**
+ * After every node acknowledged: a connection balanced to the task just before its node's map changed is on its way
+ * (a SYN in flight, a request not read yet); the task keeps serving it this long before it is signalled.
+ */
+export const MESH_DRAIN_SETTLE_MS = 250;
 
 /** True when the task is a backend of the routing mesh (some published port in ingress mode). */
 export function isMeshBackend(task: Task): boolean {
@@ -203,24 +217,28 @@ export class TaskManager {
   }
 
   /**
-   * Holds the stop of a running mesh backend for the drain delay; only a close() cuts it short. A
-   * task stopped because its health check failed is held too: it left the table when it turned unhealthy.
+   * Holds the stop of a running mesh backend until every node's mesh let go of it (then a short settle), at most the
+   * drain bound; only a close() cuts it short. A task stopped because its health check failed is held too: it left
+   * the table when it turned unhealthy.
    */
   private async drainFromMesh(): Promise<void> {
     const ms = this.opts.drainDelayMs ?? DEFAULT_MESH_DRAIN_MS;
     if (this.drained || ms <= 0 || this.status.State !== 'running' || !isMeshBackend(this.task)) return;
     this.drained = true;
     this.opts.logger?.debug({ taskId: this.id, ms }, 'holding the stop while the mesh drains the task');
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.endDrain = undefined;
-        resolve();
-      }, ms);
-      this.endDrain = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
+    const cut = new AbortController();
+    this.endDrain = () => cut.abort();
+    const started = this.opts.clock.now();
+    try {
+      const acked = this.opts.meshDrained ? await raceAbort(this.opts.meshDrained(this.id, ms), cut.signal) : false;
+      const waited = this.opts.clock.now() - started;
+      const left = ms - waited;
+      if (acked) this.opts.logger?.debug({ taskId: this.id, waitedMs: waited }, 'every node acknowledged the task left its mesh');
+      else if (this.opts.meshDrained) this.opts.logger?.warn({ taskId: this.id, waitedMs: waited, boundMs: ms }, 'not every node acknowledged the task left its mesh: holding the stop for the whole drain bound');
+      await sleepUnlessAborted(acked ? Math.min(MESH_DRAIN_SETTLE_MS, Math.max(0, left)) : Math.max(0, left), cut.signal);
+    } finally {
+      this.endDrain = undefined;
+    }
   }
 
   private async refreshContainer(): Promise<void> {
@@ -329,4 +347,14 @@ export class TaskManager {
 export function errText(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/** `p`, or false as soon as `signal` aborts (the hold was cut short: what `p` says no longer matters). */
+function raceAbort(p: Promise<boolean>, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, () => resolve(false)).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

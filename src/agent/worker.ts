@@ -30,6 +30,8 @@ export interface WorkerOptions {
   saveDelayMs?: number;
   /** Drain hold of mesh backends before their stop (TaskManagerOptions.drainDelayMs). */
   drainDelayMs?: number;
+  /** Whether every node's mesh let go of a task (TaskManagerOptions.meshDrained). */
+  meshDrained?: (taskId: string, waitMs: number) => Promise<boolean>;
 }
 
 interface StateFile {
@@ -142,6 +144,7 @@ export class Worker {
       logger: this.opts.logger,
       retryMs: this.opts.retryMs,
       ...(this.opts.drainDelayMs !== undefined ? { drainDelayMs: this.opts.drainDelayMs } : {}),
+      ...(this.opts.meshDrained ? { meshDrained: this.opts.meshDrained } : {}),
       adopt,
     });
     this.managers.set(t.ID, m);

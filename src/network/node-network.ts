@@ -23,6 +23,8 @@ export interface TaskNetworkNeeds {
 export class NodeNetwork {
   private readonly mesh: RoutingMesh;
   private last = '';
+  /** The last table's application by the mesh (settled: failures are logged, never thrown). */
+  private meshApplied: Promise<void> = Promise.resolve();
   private lastOverlay = '';
   private overlay?: Overlay;
   /** The embedded DNS server (docs/design/dns.md); `dns.listen` serves a network's names on an address. */
@@ -34,10 +36,9 @@ export class NodeNetwork {
     private readonly log: Logger,
     opts: { meshBindHost?: string; meshNft?: string; dnsListen?: string; dnsUpstreams?: string[] } = {},
   ) {
-    // The kernel path is opt-in: conntrack keeps a reused client 5-tuple on a backend that has left the map, so a
-    // rolling update on the docker runtime lost requests through it (CI, 3 of 6,709); flushing those entries needs
-    // netlink conntrack, not built yet.
-    const kernel = !opts.meshNft || opts.meshNft === 'none' ? { kernel: false } : { nftPath: opts.meshNft };
+    // The kernel path is the default (`nft` on PATH): it falls back to the user-space proxy by itself without root,
+    // nft or nf_tables, and always leaves PROXY ports and loopback clients to it; `--mesh-nft none` turns it off.
+    const kernel = opts.meshNft === 'none' ? { kernel: false } : { nftPath: opts.meshNft ?? 'nft' };
     this.mesh = new RoutingMesh({ bindHost: opts.meshBindHost ?? '0.0.0.0', logger: log.child({ component: 'mesh' }), ...kernel });
     this.dns = new DnsServer({ logger: log.child({ component: 'dns' }), ...(opts.dnsUpstreams ? { upstreams: opts.dnsUpstreams.map((u) => parseHostPort(u)) } : {}) });
     if (opts.dnsListen) {
@@ -81,7 +82,8 @@ export class NodeNetwork {
     for (const addr of taskAddresses(needs.attachments)) this.dns.setClientUpstreams(addr, ups);
   }
 
-  apply(view: NodeNetworkView): void {
+  /** Programs the view; resolves when the routing mesh applied it (the drain acknowledgement waits for that). */
+  apply(view: NodeNetworkView): Promise<void> {
     this.dns.setRecords(view.names ?? []);
     // The overlay first: the mesh reaches docker tasks over `ingress` from this node's address there.
     if (this.overlay && view.networks) {
@@ -103,14 +105,15 @@ export class NodeNetwork {
       backends: e.backends.map((b) => ({ id: b.taskId, host: b.host, port: b.port })),
     }));
     const text = JSON.stringify(tables);
-    if (text === this.last) return;
+    if (text === this.last) return this.meshApplied;
     this.last = text;
-    this.mesh.apply(tables).then(
+    this.meshApplied = this.mesh.apply(tables).then(
       () => {
         for (const s of this.mesh.status()) if (s.error) this.log.warn({ port: `${s.protocol}/${s.port}`, err: s.error }, 'routing mesh: cannot listen on a published port');
       },
       (err: unknown) => this.log.warn({ err }, 'routing mesh: applying the ingress table failed'),
     );
+    return this.meshApplied;
   }
 
   /**

@@ -35,8 +35,9 @@ export interface DaemonConfig {
   /** Raft tick length in ms (`--raft-tick-ms`; Docker's is 1000). Tests and benches use short ticks for fast elections. */
   raftTickMs?: number;
   /**
-   * How long a task with ingress-published ports is held before it is stopped, so every node's mesh
-   * stops sending it new connections first (`--mesh-drain-ms`; default 1000, 0 turns it off).
+   * The longest a task with ingress-published ports is held before it is stopped, so every node's mesh
+   * stops sending it new connections first (`--mesh-drain-ms`; default 5000, 0 turns it off). The hold ends
+   * sooner, 250 ms after every node acknowledged the task's removal from its mesh.
    */
   meshDrainMs?: number;
   /**
@@ -45,8 +46,9 @@ export interface DaemonConfig {
    */
   meshListenAddr?: string;
   /**
-   * The nft program that turns on the routing mesh's kernel path (`--mesh-nft nft`); unset or `none` keeps every
-   * published port on the user-space proxy (the default until removed backends' conntrack entries are flushed). A program that fails makes the mesh fall back to user space (logged once).
+   * The nft program of the routing mesh's kernel path (`--mesh-nft PATH`; unset: `nft` on PATH); `none` keeps every
+   * published port on the user-space proxy. A program that fails, or a daemon that is not root, makes the mesh fall
+   * back to user space (logged once).
    */
   meshNft?: string;
   /** TLS for tcp:// hosts; absent: plain HTTP (with dockerd's warnings). Unix sockets never use TLS. */
@@ -141,8 +143,8 @@ export function daemonCommand(): Command {
     })
     .option('--raft-tick-ms <int>', 'Raft tick length in milliseconds (default 1000)', milliseconds('--raft-tick-ms', 10, 60_000))
     .option('--mesh-listen-addr <string>', 'Address the routing mesh listens on for published ports (default "0.0.0.0")')
-    .option('--mesh-drain-ms <int>', 'Hold a task with published ports this long before stopping it (default 1000)', milliseconds('--mesh-drain-ms', 0, 60_000))
-    .option('--mesh-nft <string>', 'nft program that turns on the routing mesh\'s kernel path (e.g. "nft"; default "none")')
+    .option('--mesh-drain-ms <int>', 'Hold a task with published ports at most this long before stopping it, until every node\'s mesh let go of it (default 5000)', milliseconds('--mesh-drain-ms', 0, 60_000))
+    .option('--mesh-nft <string>', 'nft program of the routing mesh\'s kernel path ("none" turns it off; default "nft")')
     .option('--dns-listen-addr <string>', 'host:port where the embedded DNS server also answers (process tasks get SHOAL_DNS)', (v) => checkHostPort('--dns-listen-addr', v))
     .option('--dns-upstream <list>', 'Resolvers for names outside the swarm, host[:port], repeatable (default from /etc/resolv.conf)', repeat((v) => checkHostPort('--dns-upstream', v)))
     // Boolean flags take a value only after `=` (`--tls=false`), as pflag's do.

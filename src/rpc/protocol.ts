@@ -87,6 +87,10 @@ export const DispatcherService = defineService('shoal.Dispatcher', {
   Heartbeat: unary<SessionRef, HeartbeatRpcResponse>(ALL_NODES),
   Assignments: serverStream<SessionRef, AssignmentsMessage>(ALL_NODES),
   UpdateTaskStatus: unary<SessionRef & { updates: TaskStatusUpdate[] }, Record<string, never>>(ALL_NODES),
+  /** The node's routing mesh applied the network view numbered `version` (drain acknowledgement). */
+  MeshApplied: unary<SessionRef & { version: number }, Record<string, never>>(ALL_NODES),
+  /** Of `taskIds`, those no connected node's mesh sends new connections to; waits up to `waitMs` for all. */
+  MeshDrained: unary<SessionRef & { taskIds: string[]; waitMs: number }, { drained: string[] }>(ALL_NODES),
   /** The node is leaving the swarm: end the session and mark the node down now. */
   Leave: unary<SessionRef, Record<string, never>>(ALL_NODES),
   /** Log subscriptions for tasks on the calling node (swarmkit's ListenSubscriptions), for the session's life. */

@@ -31,6 +31,8 @@ export interface AssignmentsMessage {
   removeTasks: string[];
   /** The node's network view (routing mesh table), whole, when it changed since the last message. */
   network?: NodeNetworkView;
+  /** The dispatcher's number of `network`: the node acknowledges it once its mesh applied it (`meshApplied`). */
+  networkVersion?: number;
   /**
    * Secrets and configs (with their data) that the node's tasks use and the agent does not have yet;
    * `complete` carries the whole set. The agent keeps them in memory only.
@@ -57,4 +59,11 @@ export interface DispatcherApi {
   /** Streams assignments until the session ends or `signal` aborts. The first message is `complete`. */
   assignments(sessionId: string, signal: AbortSignal): AsyncIterable<AssignmentsMessage>;
   updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void>;
+  /**
+   * The node's routing mesh forwards by the network view numbered `version` now (kernel map and conntrack
+   * included). Optional: a dispatcher without it makes drains wait their whole bound.
+   */
+  meshApplied?(sessionId: string, version: number): Promise<void>;
+  /** Of `taskIds`, those no connected node's mesh sends new connections to; waits up to `waitMs` for all of them. */
+  meshDrained?(sessionId: string, taskIds: string[], waitMs: number): Promise<string[]>;
 }

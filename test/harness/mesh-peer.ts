@@ -162,11 +162,11 @@ function helper(): void {
       }
       return r;
     },
-    /** `n` datagrams from one socket (one flow), each waiting for its answer (1 s). */
-    udp: async (a: { host: string; port: number; n: number }) => {
+    /** `n` datagrams from one socket (one flow; from `sourcePort` when given), each waiting for its answer (1 s). */
+    udp: async (a: { host: string; port: number; n: number; sourcePort?: number }) => {
       const r: GetResult = { ok: 0, failed: 0, bodies: {}, errors: [] };
       const s = dgram.createSocket('udp4');
-      await new Promise<void>((resolve) => s.bind(0, () => resolve()));
+      await new Promise<void>((resolve) => s.bind(a.sourcePort ?? 0, () => resolve()));
       for (let i = 0; i < a.n; i++) {
         const answer = new Promise<string>((resolve, reject) => {
           const t = setTimeout(() => reject(new Error('no answer')), 1000);

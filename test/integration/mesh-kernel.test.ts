@@ -112,6 +112,22 @@ describe('routing mesh kernel path between namespaces', { ...hostsTestOptions(),
     assert.equal(portOf(await status(), 'tcp', HTTP).counters.total, userBefore, 'every request went through the kernel');
   });
 
+  test("a UDP flow to a backend that left the map is balanced again at its next datagram (its conntrack entry dropped)", async () => {
+    ports.u2 = await back.call<number>('udp.start', { id: 'u2', port: 0 });
+    await node.call('mesh.apply', { tables: [web(['b1', 'b2']), udp] });
+    await waitFor(async () => (portOf(await status(), 'udp', UDP).path === 'kernel' ? true : undefined), 20_000, 'UDP on the kernel path', 50);
+    const flow = { host: h1.ip, port: UDP, n: 3, sourcePort: 40_123 };
+    assert.deepEqual((await client.call<GetResult>('udp', flow)).bodies, { [`u1 ${h1.ip}`]: 3 });
+    // u1 leaves (it is still alive, as during a drain hold): the same client flow goes to u2, not on to u1 for
+    // conntrack's UDP timeout (120 s for a flow seen both ways)
+    await node.call('mesh.apply', { tables: [web(['b1', 'b2']), { ...udp, backends: [backend('u2')] }] });
+    assert.deepEqual((await client.call<GetResult>('udp', flow)).bodies, { [`u2 ${h1.ip}`]: 3 });
+    const left = h1.run(['conntrack', '-L', '-p', 'udp', '--reply-src', h2.ip, '--reply-port-src', String(ports.u1)], 5000);
+    assert.equal(left.status, 0, left.stderr);
+    assert.equal(left.stdout.trim(), '', 'no flow to u1 is left');
+    await node.call('mesh.apply', { tables: [web(['b1', 'b2']), udp] });
+  });
+
   test('without a working nft the mesh falls back to the user-space proxy by itself, logged once', async () => {
     await fallback.call('mesh.start', { nftPath: '/nonexistent/nft' });
     await fallback.call('mesh.apply', { tables: [web(['b3']), udp] });

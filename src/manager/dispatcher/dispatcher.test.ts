@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { immediateStore } from '../../store/testing/immediate';
-import type { AssignmentsMessage, Task } from '../../types';
+import type { AssignmentsMessage, Service, Task } from '../../types';
 import { Dispatcher, HEARTBEAT_FAILURE, LEADERSHIP_CHANGE } from './dispatcher';
 import { waitFor } from '../../testing/wait';
 import { nodeFixture, taskFixture } from '../../testing/fixtures';
@@ -114,4 +114,66 @@ test("the node's version moves only on real changes: heartbeats and a session wi
   assert.equal(store.view((tx) => tx.get('node', 'n1'))!.Version.Index, v1);
   await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.9' });
   assert.ok(store.view((tx) => tx.get('node', 'n1'))!.Version.Index > v1, 'a new address is a real change');
+});
+
+test('drain acknowledgement: a stopping task is drained once every connected node acknowledged a view without it', async (t) => {
+  const store = immediateStore();
+  const d = new Dispatcher({ store, clock, batchMs: 2 });
+  d.start();
+  t.after(() => d.stop());
+  const web: Service = {
+    ID: 'svc',
+    Version: { Index: 1 },
+    CreatedAt: '',
+    UpdatedAt: '',
+    Spec: { Name: 'web', TaskTemplate: {}, Mode: { Replicated: { Replicas: 1 } } },
+    Endpoint: { Spec: {}, Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' }] },
+    internal: { specVersion: 1 },
+  };
+  const old = taskFixture({
+    ID: 'old',
+    ServiceID: 'svc',
+    NodeID: 'n1',
+    Status: { Timestamp: '', State: 'running', Message: '' },
+    internal: { specVersion: 1, serviceName: 'web', endpoints: [{ Protocol: 'tcp', TargetPort: 80, Port: 31001 }] },
+  });
+  const s1 = await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
+  const s2 = await d.session({ nodeId: 'n2', description: desc, addr: '10.0.0.2' });
+  await store.update((tx) => {
+    tx.create('service', web);
+    tx.create('task', old);
+  });
+  // each node's stream: the view with its number; the node acknowledges it once its mesh applied it
+  const streams = [s1, s2].map((s) => {
+    const ac = new AbortController();
+    t.after(() => ac.abort());
+    return { s, it: d.assignments(s.sessionId, ac.signal)[Symbol.asyncIterator]() };
+  });
+  const nextView = async (x: (typeof streams)[number]) => {
+    for (;;) {
+      const m = (await x.it.next()).value as AssignmentsMessage;
+      if (m.network && m.networkVersion !== undefined) return { backends: m.network.ingress.flatMap((e) => e.backends.map((b) => b.taskId)), version: m.networkVersion };
+    }
+  };
+  const withOld = async (x: (typeof streams)[number]) => {
+    while (!(await nextView(x)).backends.includes('old'));
+  };
+  await Promise.all(streams.map((x) => withOld(x)));
+  // while old is in every node's table, it is not drained (a short wait times out with nothing)
+  assert.deepEqual(await d.meshDrained(s1.sessionId, ['old'], 0), []);
+  await store.update((tx) => {
+    const x = tx.get('task', 'old')!;
+    x.DesiredState = 'shutdown';
+    tx.update('task', x);
+  });
+  const [v1, v2] = await Promise.all(streams.map((x) => nextView(x)));
+  assert.deepEqual([v1!.backends, v2!.backends], [[], []]);
+  // a long poll: answered when the last node acknowledges, not at its deadline
+  const asked = d.meshDrained(s1.sessionId, ['old'], 30_000);
+  await d.meshApplied(s1.sessionId, v1!.version);
+  assert.deepEqual(await d.meshDrained(s1.sessionId, ['old'], 0), [], "n2's mesh may still send to old");
+  const started = Date.now();
+  await d.meshApplied(s2.sessionId, v2!.version);
+  assert.deepEqual(await asked, ['old']);
+  assert.ok(Date.now() - started < 10_000, 'woken by the acknowledgement, not at the 30 s deadline');
 });

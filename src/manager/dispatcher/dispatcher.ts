@@ -49,6 +49,8 @@ export const HEARTBEAT_FAILURE = 'heartbeat failure';
 /** Docker's texts for a node a new dispatcher has not heard from yet, and for one that never came back. */
 export const LEADERSHIP_CHANGE = 'Node moved to "unknown" state due to leadership change in cluster';
 export const UNKNOWN_HEARTBEAT_FAILURE = 'heartbeat failure for node in "unknown" state';
+/** The longest a meshDrained call waits (the agent's hold is bounded by `--mesh-drain-ms` too). */
+export const MAX_DRAIN_WAIT_MS = 60_000;
 /** Status message of a node that left the swarm itself. */
 export const NODE_LEFT = 'node left the swarm';
 
@@ -152,6 +154,7 @@ export class Dispatcher implements DispatcherApi {
     this.disconnectTimers.clear();
     for (const s of this.sessions.values()) s.ended.abort();
     this.sessions.clear();
+    this.wakeDrainWaiters();
     await this.flush();
   }
 
@@ -236,6 +239,51 @@ export class Dispatcher implements DispatcherApi {
     await this.markDown(s.nodeId, NODE_LEFT);
   }
 
+  /** The node's routing mesh applied the network view of `version` (AssignmentsMessage.networkVersion). */
+  async meshApplied(sessionId: string, version: number): Promise<void> {
+    this.assertRunning();
+    const s = this.sessions.get(sessionId);
+    if (!s) throw notFound('session invalid');
+    if (!Number.isInteger(version)) throw invalidArgument('mesh applied: version must be an integer');
+    this.ingress.drain.ack(s.nodeId, version);
+    this.ingress.drain.prune(this.connectedNodes());
+    this.wakeDrainWaiters();
+  }
+
+  /**
+   * Of `taskIds`, those no connected node's routing mesh sends new connections to any more (core/mesh-drain.ts);
+   * waits up to `waitMs` for all of them to be.
+   */
+  async meshDrained(sessionId: string, taskIds: string[], waitMs: number): Promise<string[]> {
+    this.assertRunning();
+    if (!this.sessions.has(sessionId)) throw notFound('session invalid');
+    const ids = taskIds.filter((id) => typeof id === 'string');
+    const deadline = this.clock.now() + Math.min(Math.max(0, Number(waitMs) || 0), MAX_DRAIN_WAIT_MS);
+    for (;;) {
+      const drained = this.ingress.drain.drained(ids, this.connectedNodes());
+      const left = deadline - this.clock.now();
+      if (drained.length === ids.length || left <= 0 || !this.running || !this.sessions.has(sessionId)) return drained;
+      // woken by an acknowledgement or a session's end, or at the deadline
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(t);
+          this.drainWaiters.delete(done);
+          resolve();
+        };
+        const t = setTimeout(done, left);
+        this.drainWaiters.add(done);
+      });
+    }
+  }
+
+  private readonly drainWaiters = new Set<() => void>();
+
+  private wakeDrainWaiters(): void {
+    const ws = [...this.drainWaiters];
+    this.drainWaiters.clear();
+    for (const w of ws) w();
+  }
+
   /** The node a live session belongs to (the RPC layer checks it against the caller's certificate). */
   sessionNode(sessionId: string): string | undefined {
     return this.sessions.get(sessionId)?.nodeId;
@@ -262,6 +310,9 @@ export class Dispatcher implements DispatcherApi {
     if (!s) return;
     this.sessions.delete(id);
     s.ended.abort();
+    // a node without a session is not waited for by drains (it acknowledges again in its next session)
+    if (![...this.sessions.values()].some((x) => x.nodeId === s.nodeId)) this.ingress.drain.forget(s.nodeId);
+    this.wakeDrainWaiters();
   }
 
   private async *stream(sessionId: string, signal: AbortSignal): AsyncGenerator<AssignmentsMessage> {
@@ -291,7 +342,7 @@ export class Dispatcher implements DispatcherApi {
         secret: (id) => this.store.read((tx) => tx.get('secret', id)),
         config: (id) => this.store.read((tx) => tx.get('config', id)),
       };
-      yield { ...set.complete(tasks, deps), network: net.view };
+      yield { ...set.complete(tasks, deps), network: net.view, networkVersion: net.version };
       // One pending read of the watch at a time (a Watch has one waiter), raced with the network views.
       let next: ReturnType<typeof watch.next> | null = null;
       while (!stop.signal.aborted) {
@@ -311,7 +362,7 @@ export class Dispatcher implements DispatcherApi {
         const cur = this.ingress.current(nodeId);
         if (cur.version !== net.version) {
           // another node's change moves the version without changing this node's view
-          if (cur.text !== net.text) msg = { ...(msg ?? { type: 'incremental', updateTasks: [], removeTasks: [] }), network: cur.view };
+          if (cur.text !== net.text) msg = { ...(msg ?? { type: 'incremental', updateTasks: [], removeTasks: [] }), network: cur.view, networkVersion: cur.version };
           net = cur;
         }
         if (msg) yield msg;

@@ -3,6 +3,7 @@ import type { IngressEntry, NetworkNames, NodeNetworkView } from '../../types';
 import { ingressTable } from './core/ingress';
 import { namesTable } from './core/names';
 import { nodeNetworkViews, type NodeNetworks } from './core/netview';
+import { MeshDrainBook } from './core/mesh-drain';
 
 /**
  * The network views, computed once for every session stream: the routing mesh's table (the same for
@@ -21,6 +22,8 @@ export class IngressFeed {
   private version = 0;
   private waiters = new Set<() => void>();
   private timer: NodeJS.Timeout | null = null;
+  /** Each version's mesh backends and what each node's mesh applied: when a stopping task is drained everywhere. */
+  readonly drain = new MeshDrainBook();
 
   constructor(
     private readonly store: MemoryStore,
@@ -100,6 +103,7 @@ export class IngressFeed {
     this.text = text;
     this.ingressText = JSON.stringify([table, names]);
     this.version++;
+    this.drain.record(this.version, table.flatMap((e) => e.backends.map((b) => b.taskId)));
     this.wake();
   }
 

@@ -58,6 +58,14 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
       await d.updateTaskStatus(own(req?.sessionId, ctx), Array.isArray(req?.updates) ? req.updates : []);
       return {};
     },
+    MeshApplied: async (req, ctx) => {
+      await d.meshApplied(own(req?.sessionId, ctx), Number(req?.version));
+      return {};
+    },
+    MeshDrained: async (req, ctx) => {
+      const taskIds = Array.isArray(req?.taskIds) ? req.taskIds.filter((x): x is string => typeof x === 'string') : [];
+      return { drained: await d.meshDrained(own(req?.sessionId, ctx), taskIds, Number(req?.waitMs) || 0) };
+    },
     Leave: async (req, ctx) => {
       await d.leave(own(req?.sessionId, ctx));
       return {};

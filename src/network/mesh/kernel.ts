@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { backendKey, forwardDropped, kernelEligible, kernelPorts, meshRuleset, meshUpdate, needsForwarding, parseKernelCounters, type KernelPort, type KernelPortCounters } from './core/nft';
+import { CONNTRACK_SWEEP_MS, conntrackDeletes, parseConntrack, publishedBackendKey, stillWatched, sweepProtocols, watchRemoved, type RemovedBackend } from './core/conntrack';
 import type { PortKey, PublishedPortTable } from './core/types';
 import { portKey } from './core/types';
 import type { MeshLogger } from './port';
@@ -20,6 +21,8 @@ export interface KernelPathOptions {
   logger: MeshLogger;
   /** Between connect probes of a TCP backend that has not accepted yet (default 200 ms). */
   probeIntervalMs?: number;
+  /** The conntrack program that drops a removed backend's stale flows (default `conntrack`; core/conntrack.ts). */
+  conntrackPath?: string;
 }
 
 type NftResult = { ok: boolean; stdout: string; stderr: string };
@@ -53,6 +56,12 @@ export class KernelPath {
   private closed = false;
   private warnedForward = false;
   private forwardingOn = false;
+  /** Backends that left a kernel port's map lately: their stale conntrack entries are dropped (core/conntrack.ts). */
+  private watched: RemovedBackend[] = [];
+  private sweepTimer?: NodeJS.Timeout;
+  private sweeping?: Promise<void>;
+  /** Set when the conntrack program failed: no more sweeps (logged once). */
+  private conntrackBroken = false;
 
   constructor(private readonly o: KernelPathOptions) {}
 
@@ -144,10 +153,60 @@ export class KernelPath {
       await this.nft(['-f', '-'], meshRuleset([], { table: this.o.table }));
       return;
     }
+    const prevPorts = this.loadedPorts;
     this.loaded = text;
     this.loadedPorts = ports;
     this.inKernel = new Set(ports.map((p) => portKey(p)));
     this.o.logger.debug({ ports: [...this.inKernel] }, 'mesh: kernel path loaded');
+    // a backend out of the map gets no new connection, but conntrack keeps its flows' bindings: drop the stale ones
+    // now (before `setTables` resolves: the node's acknowledgement of the removal covers them) and for a while after
+    const published = new Set(this.tables.flatMap((t) => t.backends.map((b) => publishedBackendKey(t.protocol, t.port, b))));
+    const now = Date.now();
+    this.watched = watchRemoved(this.watched, prevPorts, ports, published, now);
+    if (this.watched.some((r) => r.removedAt === now)) await this.sweepConntrack();
+  }
+
+  /** One sweep of the watched backends' conntrack entries (after any running one); the next is scheduled. */
+  private sweepConntrack(): Promise<void> {
+    const run = (this.sweeping ?? Promise.resolve()).then(() => this.sweepNow());
+    const done = run.finally(() => {
+      if (this.sweeping === done) this.sweeping = undefined;
+      this.scheduleSweep();
+    });
+    this.sweeping = done;
+    return done;
+  }
+
+  private scheduleSweep(): void {
+    if (this.sweepTimer || this.closed || this.conntrackBroken) return;
+    this.watched = stillWatched(this.watched, Date.now());
+    if (this.watched.length === 0) return;
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined;
+      this.sweepConntrack().catch((err: unknown) => this.o.logger.warn({ err: String(err) }, 'mesh: conntrack sweep failed'));
+    }, CONNTRACK_SWEEP_MS);
+    this.sweepTimer.unref?.();
+  }
+
+  private async sweepNow(): Promise<void> {
+    if (this.closed || this.conntrackBroken) return;
+    const watched = this.watched;
+    for (const proto of sweepProtocols(watched)) {
+      const list = await this.conntrack(['-L', '-p', proto, '--dst-nat']);
+      if (!list.ok) {
+        this.conntrackBroken = true;
+        this.o.logger.warn({ err: list.stderr.trim() }, 'mesh: conntrack unavailable; flows of a backend that left the kernel path stay on it until they end');
+        return;
+      }
+      for (const args of conntrackDeletes(watched, parseConntrack(list.stdout), Date.now())) {
+        const r = await this.conntrack(args);
+        this.o.logger.debug({ args: args.join(' '), ok: r.ok }, 'mesh: dropped conntrack entries of a backend that left the map');
+      }
+    }
+  }
+
+  private conntrack(args: string[]): Promise<NftResult> {
+    return this.run(this.o.conntrackPath ?? 'conntrack', args);
   }
 
   private fallBack(why: string): void {
@@ -157,6 +216,7 @@ export class KernelPath {
     this.loaded = '';
     this.loadedPorts = [];
     this.inKernel = new Set();
+    this.watched = [];
     this.o.logger.warn({ reason: why }, 'mesh: kernel path unavailable, the user-space proxy serves every published port');
   }
 
@@ -227,7 +287,9 @@ export class KernelPath {
     this.closed = true;
     for (const t of this.probes.values()) if (t) clearTimeout(t);
     this.probes.clear();
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
     await this.queue;
+    await this.sweeping;
     if (this.loaded) await this.nft(['-f', '-'], meshRuleset([], { table: this.o.table }));
     this.loaded = '';
     this.loadedPorts = [];
@@ -235,8 +297,12 @@ export class KernelPath {
   }
 
   private nft(args: string[], input?: string): Promise<NftResult> {
+    return this.run(this.o.nftPath, args, input);
+  }
+
+  private run(program: string, args: string[], input?: string): Promise<NftResult> {
     return new Promise((resolve) => {
-      const child = execFile(this.o.nftPath, args, { timeout: 10_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+      const child = execFile(program, args, { timeout: 10_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
         resolve({ ok: !err, stdout: String(stdout), stderr: String(stderr) || (err ? err.message : '') }),
       );
       child.stdin?.on('error', () => undefined); // exited without reading: its status tells

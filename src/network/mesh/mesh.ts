@@ -36,6 +36,8 @@ export interface RoutingMeshOptions {
   kernelTable?: string;
   /** Between connect probes of a new TCP backend before the kernel path admits it (default 200 ms). */
   kernelProbeIntervalMs?: number;
+  /** The conntrack program that drops the stale flows of a backend that left the kernel path (default `conntrack`). */
+  conntrackPath?: string;
 }
 
 export interface MeshPortStatus {
@@ -88,6 +90,7 @@ export class RoutingMesh {
         bindHost: this.opts.bindHost,
         logger: this.opts.logger,
         ...(opts.kernelProbeIntervalMs !== undefined ? { probeIntervalMs: opts.kernelProbeIntervalMs } : {}),
+        ...(opts.conntrackPath !== undefined ? { conntrackPath: opts.conntrackPath } : {}),
       });
     }
   }
