@@ -60,6 +60,7 @@ export async function run(argv: string[], io: MainIo = {}): Promise<number> {
     err,
     now: () => Date.now(),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    ...(!io.out && process.stdout.isTTY ? { ttyWidth: process.stdout.columns || 80 } : {}),
   });
   const program = buildProgram(makeCtx, { out, err });
   try {
