@@ -258,7 +258,8 @@ export async function logs(ctx: Ctx, ref: string, o: LogOpts): Promise<void> {
     tail: o.tail ?? 'all',
     timestamps: o.timestamps ? true : undefined,
     since: o.since,
-    details: true,
+    // --raw asks for no details, as the docker CLI does (the lines are printed as sent).
+    details: !o.raw,
   });
   const raw = tty || /raw-stream/.test(String(res.headers['content-type'] ?? ''));
   const nodeNames = await nodeNameMap(ctx);

@@ -269,7 +269,7 @@ export async function services(ctx: Ctx, ns: string, o: { quiet?: boolean; forma
 export async function ps(ctx: Ctx, ns: string, o: TaskListOpts): Promise<void> {
   const f = parseFilters(o.filter);
   const tasks = await listTasks(ctx, { ...f, label: [...(f.label ?? []), nsFilter(ns)] });
-  if (tasks.length === 0) throw new CliError(`nothing found in stack: ${ns}`);
+  if (tasks.length === 0) throw new CliError(`nothing found in stack: ${ns}`, -1);
   await writeTasks(ctx, tasks, o, !o.noTrunc);
 }
 

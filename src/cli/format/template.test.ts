@@ -55,3 +55,7 @@ test('if/else if/else/end with Go truth (false, 0, "", empty lists and maps are 
   // Go's json.Marshal escapes <, > and & (as in `--format json` of a PORTS column).
   assert.equal(formatList('json', [{ Ports: '*:80->80/tcp' }], {}), '{"Ports":"*:80-\\u003e80/tcp"}\n');
 });
+
+test('json: maps (keys not all upper case) print with sorted keys, structs in field order', () => {
+  assert.equal(renderTemplate('{{json .L}} {{json .S}}', { L: { zone: 'eu', ssd: '' }, S: { Name: 'a', ID: 'b' } }), '{"ssd":"","zone":"eu"} {"Name":"a","ID":"b"}');
+});

@@ -115,9 +115,20 @@ function show(v: unknown): string {
   return String(v);
 }
 
-/** Go's json.Marshal: JSON with <, >, & and the JS line separators escaped as \u00XX (HTML-safe). */
+/**
+ * Go's json.Marshal: a map's keys sorted, a struct's fields in order, and <, >, & and the JS line
+ * separators escaped as \u00XX (HTML-safe). Decoded JSON does not say which objects were maps: an
+ * object whose keys all start upper case is taken for a struct (Go's exported fields), any other for
+ * a map (labels, options).
+ */
 export function goJson(v: unknown): string {
-  return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  const sortMaps = (_k: string, x: unknown): unknown => {
+    if (x === null || typeof x !== 'object' || Array.isArray(x)) return x;
+    const keys = Object.keys(x);
+    if (keys.every((k) => /^[A-Z]/.test(k))) return x;
+    return Object.fromEntries(keys.sort().map((k) => [k, (x as Record<string, unknown>)[k]]));
+  };
+  return JSON.stringify(v, sortMaps).replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 }
 
 /** Go template truth: false, 0, "", nil and empty lists/maps are false. */
