@@ -15,6 +15,8 @@ export interface Ctx {
   err: Out;
   now(): number;
   sleep(ms: number): Promise<void>;
+  /** The terminal's width when `out` is a terminal (progress is then redrawn in place, as docker does). */
+  ttyWidth?: number;
 }
 
 export interface Info {
@@ -42,7 +44,7 @@ export interface Info {
     RemoteManagers?: { NodeID: string; Addr: string }[] | null;
     Nodes?: number;
     Managers?: number;
-    Cluster?: { ID: string };
+    Cluster?: { ID: string; TLSInfo?: { TrustRoot?: string; CertIssuerSubject?: string; CertIssuerPublicKey?: string } };
   };
 }
 
@@ -63,13 +65,14 @@ export const listTasks = (ctx: Ctx, f: Record<string, string[]>): Promise<ApiTas
 export async function nodeNameMap(ctx: Ctx): Promise<Map<string, string>> {
   const m = new Map<string, string>();
   try {
-    for (const n of await listNodes(ctx)) m.set(n.ID, n.Description?.Hostname || n.ID);
+    for (const n of await listNodes(ctx)) m.set(n.ID, n.Spec.Name || n.Description?.Hostname || n.ID);
   } catch {
     /* a worker cannot list nodes; IDs will do */
   }
   return m;
 }
 
+/** Node names as the docker CLI's ID resolver gives them: Spec.Name, else the hostname, else the ID. */
 /** The calling node's ID (`self`), from /info. */
 export async function selfNodeId(ctx: Ctx): Promise<string> {
   const info = await getInfo(ctx);

@@ -31,7 +31,8 @@ const frame = (stream: number, text: string) => {
 const service = {
   ID: SVC,
   Version: { Index: 7 },
-  Spec: { Name: 'demo', TaskTemplate: { ContainerSpec: { Image: 'busybox' } }, Mode: { Replicated: { Replicas: 1 } } },
+  // A 1 ms monitor period keeps the progress wait of `service create` short.
+  Spec: { Name: 'demo', TaskTemplate: { ContainerSpec: { Image: 'busybox' } }, Mode: { Replicated: { Replicas: 1 } }, UpdateConfig: { Monitor: 1e6 } },
   Endpoint: { Spec: {} },
 };
 
@@ -111,10 +112,13 @@ test('service create sends the words after IMAGE as Args, flags included', async
   assert.deepEqual(c.TaskTemplate.ContainerSpec, { Image: 'busybox', Args: ['sh', '-c', 'echo $HOSTNAME'] });
 });
 
-test('service create without -d waits and prints the convergence', async () => {
+test('service create without -d waits and prints the convergence as docker does without a terminal', async () => {
   const r = await shoal('service', 'create', '--name', 'demo', 'busybox');
   assert.equal(r.code, 0, r.err);
-  assert.equal(r.out, `${SVC}\noverall progress: 1 out of 1 tasks\nverify: Service demo converged\n`);
+  assert.equal(
+    r.out,
+    `${SVC}\noverall progress: 0 out of 1 tasks\n1/1:  \noverall progress: 1 out of 1 tasks\nverify: Waiting 1 seconds to verify that tasks are stable...\nverify: Service ${SVC} converged\n`,
+  );
 });
 
 test('service scale and update post the new spec with the version', async () => {
@@ -135,8 +139,8 @@ test('service scale and update post the new spec with the version', async () => 
 });
 
 test('daemon errors print like docker and exit 1', async () => {
-  const r = await shoal('service', 'inspect', 'nope');
-  assert.deepEqual(r, { code: 1, out: '', err: 'Error response from daemon: service nope not found\n' });
+  assert.deepEqual(await shoal('service', 'inspect', 'nope'), { code: 1, out: '[]\n', err: 'Error: no such service: nope\n' });
+  assert.deepEqual(await shoal('service', 'scale', 'nope=2'), { code: 1, out: '', err: 'nope: Error response from daemon: service nope not found\n' });
 });
 
 test('an unreachable daemon is reported', async () => {

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ApiClient, CliError, DaemonError, defaultHost, parseHost } from './client';
 import type { Ctx, Out } from './context';
+import * as completion from './commands/completion';
 import * as network from './commands/network';
 import * as node from './commands/node';
 import type { Runner } from './commands/runner';
@@ -40,6 +41,7 @@ export function buildProgram(makeCtx: (host: string) => Ctx, io: { out: Out; err
   network.register(program, run);
   secret.register(program, run);
   stack.register(program, run);
+  completion.register(program, run);
   const exitOverrideAll = (c: Command) => {
     c.exitOverride();
     c.configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) });
@@ -61,6 +63,7 @@ export async function run(argv: string[], io: MainIo = {}): Promise<number> {
     err,
     now: () => Date.now(),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    ...(!io.out && process.stdout.isTTY ? { ttyWidth: process.stdout.columns || 80 } : {}),
   });
   const program = buildProgram(makeCtx, { out, err });
   try {

@@ -2,48 +2,25 @@
 // the process runtime, compared line by line with the real docker CLI's output for the same state.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TestDaemon, dockerAvailable, freePort, runDocker } from '../harness/daemon';
+import { runShoal, sameAsDocker, shoalOk } from '../harness/shoal-cli';
 
-const SHOAL = path.resolve(__dirname, '..', '..', '..', 'bin', 'shoal.js');
 const HAVE_DOCKER = dockerAvailable();
 const NO_DOCKER = 'the docker CLI is not installed (CI has it at /usr/local/bin/docker)';
 
 let d: TestDaemon;
 
-interface Result {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-function shoal(args: string[], input?: string): Result {
-  const r = spawnSync(process.execPath, [SHOAL, '-H', d.host, ...args], { encoding: 'utf8', timeout: 60_000, input, env: { ...process.env, DOCKER_HOST: '', SHOAL_HOST: '' } });
-  return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
-}
-
-function ok(args: string[], input?: string): string {
-  const r = shoal(args, input);
-  if (r.status !== 0) throw new Error(`shoal ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
+const shoal = (args: string[], input?: string) => runShoal(d.host, args, { input });
+const ok = (args: string[], input?: string) => shoalOk(d.host, args, { input });
 
 /** Relative times ("5 seconds ago") can tick between the two runs; only they are normalized. */
 const AGO = /(Less than a second|\d+ seconds?|About a minute) ago */g;
 
-/** Runs the same command through both CLIs and asserts the same stdout, stderr and exit status, line by line. */
-function same(args: string[], o: { input?: string; relativeTimes?: boolean } = {}): Result {
-  const s = shoal(args, o.input);
-  const k = runDocker(d.host, args, { input: o.input });
-  // The CREATED column's width follows its texts, so the header's gap after it is normalized with them.
-  const norm = (x: string) => (o.relativeTimes ? x.replace(AGO, '<ago> ').replace(/CREATED +UPDATED/, 'CREATED <gap> UPDATED') : x).split('\n');
-  assert.deepEqual(norm(s.stdout), norm(k.stdout), `stdout of ${args.join(' ')}`);
-  assert.deepEqual(s.stderr.split('\n'), k.stderr.split('\n'), `stderr of ${args.join(' ')}`);
-  assert.equal(s.status, k.status, `exit status of ${args.join(' ')}`);
-  return s;
-}
+/** Both CLIs, the same output; the CREATED column's width follows its texts, so the header's gap after it is normalized with them. */
+const same = (args: string[], o: { input?: string; relativeTimes?: boolean } = {}) =>
+  sameAsDocker(d.host, args, { input: o.input, norm: o.relativeTimes ? (x) => x.replace(AGO, '<ago> ').replace(/CREATED +UPDATED/, 'CREATED <gap> UPDATED') : undefined });
 
 before(async () => {
   d = new TestDaemon({ hostname: 'objects-node' });

@@ -79,7 +79,8 @@ test('service create converges; ls, ps, inspect, logs', async () => {
   const lines = out.trim().split('\n');
   assert.match(lines[0]!, /^\w{25}$/);
   assert.match(out, /overall progress: 2 out of 2 tasks\n/);
-  assert.equal(lines.at(-1), 'verify: Service web converged');
+  // After create the docker CLI names the service by the ID it got back.
+  assert.equal(lines.at(-1), `verify: Service ${lines[0]} converged`);
 
   const ls = parseTable(ok(['service', 'ls']));
   assert.deepEqual(ls, [{ ID: lines[0]!.slice(0, 12), NAME: 'web', MODE: 'replicated', REPLICAS: '2/2', IMAGE: 'busybox', PORTS: '' }]);
@@ -133,7 +134,8 @@ test('node ps lists the tasks of this node', () => {
 test('errors read like docker and exit 1', () => {
   const r = shoal(['service', 'inspect', 'nope']);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /^Error response from daemon: .*nope.*\n$/);
+  assert.equal(r.stderr, 'Error: no such service: nope\n');
+  assert.match(shoal(['service', 'scale', 'nope=1']).stderr, /^nope: Error response from daemon: .*nope.*\n$/);
   const s = shoal(['service', 'scale', 'web']);
   assert.equal(s.status, 1);
   assert.match(s.stderr, /invalid scale specifier 'web'/);

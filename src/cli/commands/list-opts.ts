@@ -17,11 +17,18 @@ export function parseFilters(list: readonly string[] | undefined): Record<string
   return out;
 }
 
-/** Writes a list: the user's `--format`, else `-q`'s IDs, else the noun's default table. */
+/** The format a list prints with: the user's `--format`, else `-q`'s IDs, else the noun's default table. */
+export function listFormat(o: { format?: string; quiet?: boolean }, table: string): string {
+  if (o.quiet && (!o.format || o.format === 'table')) return QUIET_FORMAT;
+  return !o.format || o.format === 'table' ? table : o.format;
+}
+
+/** The docker formatter's `IsTable`: a `table` format prints a header row and aligned columns. */
+export const isTable = (format: string): boolean => format.trim().startsWith('table');
+
+/** Writes a list in the format `listFormat` chooses. */
 export function writeList(ctx: Ctx, rows: RowContext[], o: { format?: string; quiet?: boolean }, table: string, header: Record<string, string>): void {
-  let format = o.format || table;
-  if (format === 'table') format = table;
-  if (o.quiet && (!o.format || o.format === 'table')) format = QUIET_FORMAT;
+  const format = listFormat(o, table);
   try {
     ctx.out.write(formatList(format, rows, header));
   } catch (e) {
@@ -63,15 +70,20 @@ export async function forEachRef(ctx: Ctx, refs: readonly string[], fn: (ref: st
   if (errors.length) throw new CliError(errors.join('\n'), -1);
 }
 
-/** Inspects every reference; a failed one is reported after the found ones are printed, as docker inspect does. */
-export async function inspectAll(ctx: Ctx, refs: readonly string[], get: (ref: string) => Promise<unknown>, format: string | undefined): Promise<void> {
+/**
+ * Inspects every reference; a failed one is reported after the found ones are printed, as docker
+ * inspect does. `notFound` gives the text of a 404 where the docker CLI words it itself
+ * (`no such service: x`).
+ */
+export async function inspectAll(ctx: Ctx, refs: readonly string[], get: (ref: string) => Promise<unknown>, format: string | undefined, notFound?: (ref: string) => string): Promise<void> {
   const found: unknown[] = [];
   const errors: string[] = [];
   for (const r of refs) {
     try {
       found.push(await get(r));
     } catch (e) {
-      if (e instanceof DaemonError) errors.push(`Error response from daemon: ${e.message}`);
+      if (e instanceof DaemonError && e.status === 404 && notFound) errors.push(notFound(r));
+      else if (e instanceof DaemonError) errors.push(`Error response from daemon: ${e.message}`);
       else throw e;
     }
   }

@@ -1,50 +1,28 @@
 // shoal node ls | inspect | update | ps | rm | promote | demote
 import type { Command } from 'commander';
-import { CliError } from '../client';
+import { CliError, DaemonError, filters } from '../client';
 import type { Ctx } from '../context';
-import { getNode, listNodes, listTasks, nodeNameMap, selfNodeId } from '../context';
-import { formatNodeTable, type ApiNode } from '../format/nodes';
-import { formatTaskTable } from '../format/tasks';
-import { capitalize } from '../format/text';
-import { bytesSize } from '../format/units';
+import { getInfo, getNode, listTasks } from '../context';
+import { nodeRows, NODE_HEADER, NODE_TABLE, type ApiNode } from '../format/nodes';
+import { prettyNode } from '../format/pretty';
+import type { ApiTask } from '../format/tasks';
+import { inspectAll, parseFilters, writeList } from './list-opts';
+import { taskOpts, writeTasks, type TaskFlags, type TaskListOpts } from './service';
 import { collect, type Runner } from './runner';
 
-export async function ls(ctx: Ctx, o: { quiet?: boolean }): Promise<void> {
-  const nodes = await listNodes(ctx);
-  if (o.quiet) {
-    for (const n of nodes) ctx.out.write(n.ID + '\n');
-    return;
-  }
-  ctx.out.write(formatNodeTable(nodes, await selfNodeId(ctx)));
+export async function ls(ctx: Ctx, o: { quiet?: boolean; format?: string; filter?: string[] }): Promise<void> {
+  const f = parseFilters(o.filter);
+  const nodes = await ctx.api.get<ApiNode[]>('/nodes', Object.keys(f).length ? { filters: filters(f) } : undefined);
+  // As the docker CLI: /info (for `*` and TLS STATUS) only when there is something to show.
+  const info = nodes.length && !o.quiet ? await getInfo(ctx) : undefined;
+  writeList(ctx, nodeRows(nodes, info?.Swarm?.NodeID ?? '', info?.Swarm?.Cluster?.TLSInfo), o, NODE_TABLE, NODE_HEADER);
 }
 
-export function prettyNode(n: ApiNode): string {
-  const d = n.Description ?? ({} as ApiNode['Description']);
-  let s = `ID:\t\t\t${n.ID}\n`;
-  if (n.Spec.Name) s += `Name:\t\t\t${n.Spec.Name}\n`;
-  const labels = Object.entries(n.Spec.Labels ?? {});
-  if (labels.length) {
-    s += 'Labels:\n';
-    for (const [k, v] of labels.sort()) s += ` - ${k}=${v}\n`;
-  }
-  s += `Hostname:              \t${d.Hostname ?? ''}\n`;
-  s += `Joined at:             \t${n.CreatedAt}\n`;
-  s += `Status:\n State:\t\t\t${capitalize(n.Status?.State ?? '')}\n Availability:         \t${capitalize(n.Spec.Availability)}\n Address:\t\t${n.Status?.Addr ?? ''}\n`;
-  if (n.ManagerStatus) {
-    s += `Manager Status:\n Address:\t\t${n.ManagerStatus.Addr}\n Raft Status:\t\t${capitalize(n.ManagerStatus.Reachability)}\n`;
-    s += ` Leader:\t\t${n.ManagerStatus.Leader ? 'Yes' : 'No'}\n`;
-  }
-  s += `Platform:\n Operating System:\t${d.Platform?.OS ?? ''}\n Architecture:\t\t${d.Platform?.Architecture ?? ''}\n`;
-  s += `Resources:\n CPUs:\t\t\t${Math.floor((d.Resources?.NanoCPUs ?? 0) / 1e9)}\n Memory:\t\t${bytesSize(d.Resources?.MemoryBytes ?? 0)}\n`;
-  s += `Engine Version:\t\t${d.Engine?.EngineVersion ?? ''}\n`;
-  return s;
-}
-
-export async function inspect(ctx: Ctx, refs: string[], o: { pretty?: boolean }): Promise<void> {
-  const nodes: ApiNode[] = [];
-  for (const r of refs) nodes.push(await getNode(ctx, r));
-  if (o.pretty) ctx.out.write(nodes.map(prettyNode).join('\n\n'));
-  else ctx.out.write(JSON.stringify(nodes, null, 4) + '\n');
+export async function inspect(ctx: Ctx, refs: string[], o: { pretty?: boolean; format?: string }): Promise<void> {
+  const get = (r: string) => getNode(ctx, r);
+  if (!o.pretty) return inspectAll(ctx, refs, get, o.format);
+  // The pretty template stops at the first node it cannot get.
+  for (const r of refs) ctx.out.write(prettyNode(await get(r)) + '\n');
 }
 
 interface UpdateOpts {
@@ -81,16 +59,23 @@ export async function update(ctx: Ctx, ref: string, o: UpdateOpts): Promise<void
   ctx.out.write(ref + '\n');
 }
 
-export async function ps(ctx: Ctx, refs: string[]): Promise<void> {
-  const targets = refs.length ? refs : ['self'];
-  const tasks = [];
-  for (const r of targets) {
-    const id = r === 'self' ? await selfNodeId(ctx) : (await getNode(ctx, r)).ID;
-    tasks.push(...(await listTasks(ctx, { node: [id] })));
+/** `node ps [NODE...]` (default `self`): every node's tasks; a node that fails is reported after the others' tasks. */
+export async function ps(ctx: Ctx, refs: string[], o: TaskListOpts): Promise<void> {
+  const errors: string[] = [];
+  const tasks: ApiTask[] = [];
+  for (const r of refs.length ? refs : ['self']) {
+    try {
+      const n = await getNode(ctx, r);
+      const f = parseFilters(o.filter);
+      f.node = [...(f.node ?? []), n.ID];
+      tasks.push(...(await listTasks(ctx, f)));
+    } catch (e) {
+      if (!(e instanceof DaemonError)) throw e;
+      errors.push(`Error response from daemon: ${e.message}`);
+    }
   }
-  const services = await ctx.api.get<{ ID: string; Spec: { Name: string } }[]>('/services');
-  const serviceNames = new Map(services.map((s) => [s.ID, s.Spec.Name]));
-  ctx.out.write(formatTaskTable(tasks, { serviceNames, nodeNames: await nodeNameMap(ctx), nowMs: ctx.now() }));
+  if (!errors.length || tasks.length) await writeTasks(ctx, tasks, o, !o.noTrunc);
+  if (errors.length) throw new CliError(errors.join('\n'), -1);
 }
 
 export async function rm(ctx: Ctx, refs: string[], o: { force?: boolean }): Promise<void> {
@@ -125,14 +110,17 @@ export function register(program: Command, run: Runner): void {
     .command('ls')
     .alias('list')
     .description('List nodes in the swarm')
+    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
+    .option('--format <format>', 'Format output using a custom template')
     .option('-q, --quiet', 'Only display IDs')
-    .action(run((ctx, o: { quiet?: boolean }) => ls(ctx, o)));
+    .action(run((ctx, o: { quiet?: boolean; format?: string; filter?: string[] }) => ls(ctx, o)));
   node
     .command('inspect')
     .description('Display detailed information on one or more nodes')
     .argument('<node...>')
+    .option('-f, --format <format>', 'Format output using a custom template')
     .option('--pretty', 'Print the information in a human friendly format')
-    .action(run((ctx, refs: string[], o: { pretty?: boolean }) => inspect(ctx, refs, o)));
+    .action(run((ctx, refs: string[], o: { pretty?: boolean; format?: string }) => inspect(ctx, refs, o)));
   node
     .command('update')
     .description('Update a node')
@@ -146,7 +134,12 @@ export function register(program: Command, run: Runner): void {
     .command('ps')
     .description('List tasks running on one or more nodes, defaults to current node')
     .argument('[node...]')
-    .action(run((ctx, refs: string[]) => ps(ctx, refs)));
+    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
+    .option('--format <format>', 'Pretty-print tasks using a Go template')
+    .option('--no-resolve', 'Do not map IDs to Names')
+    .option('--no-trunc', 'Do not truncate output')
+    .option('-q, --quiet', 'Only display task IDs')
+    .action(run((ctx, refs: string[], o: TaskFlags) => ps(ctx, refs, taskOpts(o))));
   node
     .command('rm')
     .alias('remove')

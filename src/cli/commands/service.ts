@@ -1,14 +1,15 @@
 // shoal service create | ls | ps | inspect | scale | update | rollback | rm | logs
 import type { Command } from 'commander';
-import { CliError, DaemonError } from '../client';
+import { CliError, DaemonError, filters } from '../client';
 import type { Ctx } from '../context';
-import { getService, listTasks, nodeNameMap } from '../context';
+import { getService, listTasks, nodeNameMap, selfNodeId } from '../context';
 import { Demuxer, LineSplitter, logPrefix, parseLogLine } from '../format/logs';
 import { prettyService } from '../format/pretty';
 import { convergence } from '../format/progress';
-import { formatServiceTable, type ApiService, type ServiceCounts } from '../format/services';
+import { serviceRows, SERVICE_HEADER, SERVICE_TABLE, type ApiService, type ServiceCounts } from '../format/services';
 import { createSpec, SpecError, updateSpec, type SpecFlags, type UpdateFlags } from '../format/spec';
-import { formatTaskTable, type ApiTask } from '../format/tasks';
+import { taskRows, TASK_HEADER, TASK_TABLE, type ApiTask } from '../format/tasks';
+import { inspectAll, isTable, listFormat, parseFilters, writeList } from './list-opts';
 import { waitConverged } from './progress';
 import { collect, type Runner } from './runner';
 
@@ -35,12 +36,14 @@ export async function create(ctx: Ctx, image: string, args: string[], f: CreateF
   if (!f.detach) await waitConverged(ctx, r.ID, { quiet: f.quiet });
 }
 
-export async function ls(ctx: Ctx, o: { quiet?: boolean }): Promise<void> {
-  const services = await ctx.api.get<ApiService[]>('/services', { status: 'true' });
-  if (o.quiet) {
-    for (const s of services) ctx.out.write(s.ID + '\n');
-    return;
-  }
+interface ListOpts {
+  quiet?: boolean;
+  format?: string;
+  filter?: string[];
+}
+
+/** What every service list shows in REPLICAS: the daemon's ServiceStatus, else counted from the tasks. */
+export async function serviceCounts(ctx: Ctx, services: readonly ApiService[]): Promise<Map<string, ServiceCounts>> {
   const counts = new Map<string, ServiceCounts>();
   let tasks: ApiTask[] | undefined;
   for (const s of services) {
@@ -51,26 +54,91 @@ export async function ls(ctx: Ctx, o: { quiet?: boolean }): Promise<void> {
       counts.set(s.ID, { running: c.running, desired: s.Spec.Mode.Global ? tasks.filter((t) => t.ServiceID === s.ID && t.DesiredState === 'running').length : c.desired });
     }
   }
-  ctx.out.write(formatServiceTable(services, counts));
+  return counts;
 }
 
-export async function ps(ctx: Ctx, refs: string[], o: { quiet?: boolean }): Promise<void> {
-  const services: ApiService[] = [];
-  for (const r of refs) services.push(await getService(ctx, r));
-  const tasks = await listTasks(ctx, { service: services.map((s) => s.ID) });
-  if (o.quiet) {
-    for (const t of tasks) ctx.out.write(t.ID + '\n');
-    return;
+/** `service ls` and `stack services`: the service rows in the chosen format. */
+export async function writeServices(ctx: Ctx, services: readonly ApiService[], o: ListOpts): Promise<void> {
+  writeList(ctx, serviceRows(services, o.quiet ? new Map() : await serviceCounts(ctx, services)), o, SERVICE_TABLE, SERVICE_HEADER);
+}
+
+export async function ls(ctx: Ctx, o: ListOpts): Promise<void> {
+  const f = parseFilters(o.filter);
+  const query: Record<string, string> = o.quiet ? {} : { status: 'true' };
+  if (Object.keys(f).length) query.filters = filters(f);
+  await writeServices(ctx, await ctx.api.get<ApiService[]>('/services', query), o);
+}
+
+export interface TaskListOpts extends ListOpts {
+  noTrunc?: boolean;
+  noResolve?: boolean;
+}
+
+/** task.Print: the tasks of `service ps`, `node ps` and `stack ps` in the chosen format, names resolved unless --no-resolve. */
+export async function writeTasks(ctx: Ctx, tasks: readonly ApiTask[], o: TaskListOpts, trunc: boolean): Promise<void> {
+  const format = listFormat(o, TASK_TABLE);
+  const serviceNames = new Map<string, string>();
+  const nodeNames = o.noResolve ? new Map<string, string>() : await nodeNameMap(ctx);
+  if (!o.noResolve) {
+    const ids = [...new Set(tasks.map((t) => t.ServiceID))];
+    if (ids.length) for (const s of await ctx.api.get<ApiService[]>('/services', { filters: filters({ id: ids }) })) if (ids.includes(s.ID)) serviceNames.set(s.ID, s.Spec.Name);
   }
-  const serviceNames = new Map(services.map((s) => [s.ID, s.Spec.Name]));
-  ctx.out.write(formatTaskTable(tasks, { serviceNames, nodeNames: await nodeNameMap(ctx), nowMs: ctx.now() }));
+  const rows = taskRows(tasks, { serviceNames, nodeNames, nowMs: ctx.now(), trunc, indent: isTable(format) });
+  writeList(ctx, rows, { format }, TASK_TABLE, TASK_HEADER);
 }
 
-export async function inspect(ctx: Ctx, refs: string[], o: { pretty?: boolean }): Promise<void> {
-  const out: ApiService[] = [];
-  for (const r of refs) out.push(await getService(ctx, r));
-  if (o.pretty) ctx.out.write(out.map(prettyService).join('\n\n') + '\n');
-  else ctx.out.write(JSON.stringify(out, null, 4) + '\n');
+/**
+ * `service ps`: services matched by full ID, then full name, then ID prefix (an ambiguous prefix is
+ * an error); names not found are reported after the tasks of those found, as the docker CLI does.
+ */
+export async function ps(ctx: Ctx, refs: string[], o: TaskListOpts): Promise<void> {
+  const f = parseFilters(o.filter);
+  const byId = await ctx.api.get<ApiService[]>('/services', { filters: filters({ id: refs }) });
+  const byName = await ctx.api.get<ApiService[]>('/services', { filters: filters({ name: refs }) });
+  const notFound: string[] = [];
+  const ids: string[] = [];
+  for (const r of refs) {
+    const hit = byId.find((s) => s.ID === r) ?? byName.find((s) => s.Spec.Name === r);
+    if (hit) {
+      ids.push(hit.ID);
+      continue;
+    }
+    const prefixed = byId.filter((s) => s.ID.startsWith(r));
+    if (prefixed.length > 1) throw new CliError(`multiple services found with provided prefix: ${r}`);
+    if (prefixed.length) ids.push(prefixed[0]!.ID);
+    else notFound.push(`no such service: ${r}`);
+  }
+  if (!ids.length) throw new CliError(notFound.join('\n'), -1);
+  f.service = [...(f.service ?? []), ...ids];
+  if (f.node) f.node = await Promise.all(f.node.map((n) => (n === 'self' ? selfNodeId(ctx) : n)));
+  const tasks = await listTasks(ctx, f);
+  await writeTasks(ctx, tasks, o, !(o.noTrunc || o.quiet));
+  if (notFound.length) throw new CliError(notFound.join('\n'), -1);
+}
+
+/** `service inspect`: JSON with the daemon's defaults filled in, `--format` per service, or `--pretty`. */
+export async function inspect(ctx: Ctx, refs: string[], o: { pretty?: boolean; format?: string }): Promise<void> {
+  const get = (r: string) => ctx.api.get<ApiService>(`/services/${encodeURIComponent(r)}`, { insertDefaults: 'true' });
+  const notFound = (r: string) => `Error: no such service: ${r}`;
+  if (!o.pretty) {
+    if (o.format?.startsWith('pretty') && o.format !== 'pretty') throw new CliError('Cannot supply extra formatting options to the pretty template', -1);
+    if (o.format !== 'pretty') return inspectAll(ctx, refs, get, o.format, notFound);
+  }
+  let networkNames: Map<string, string> | undefined;
+  for (const r of refs) {
+    let s: ApiService;
+    try {
+      s = await get(r);
+    } catch (e) {
+      if (e instanceof DaemonError && e.status === 404) throw new CliError(notFound(r), -1);
+      throw e;
+    }
+    if (s.Spec.TaskTemplate.Networks?.length && !networkNames) {
+      networkNames = new Map();
+      for (const n of await ctx.api.get<{ Id: string; Name: string }[]>('/networks').catch(() => [])) networkNames.set(n.Id, n.Name);
+    }
+    ctx.out.write(prettyService(s, ctx.now(), networkNames) + '\n');
+  }
 }
 
 export async function rm(ctx: Ctx, refs: string[]): Promise<void> {
@@ -91,30 +159,51 @@ async function postUpdate(ctx: Ctx, s: ApiService, body: unknown, query: Record<
   warnings(ctx, r);
 }
 
+/**
+ * `service scale a=N b=M`: every specifier is checked first (docker's usage error), then each
+ * service is scaled in turn, its failure reported as `name: error` after the others, and the scaled
+ * ones are waited for unless -d.
+ */
 export async function scale(ctx: Ctx, pairs: string[], o: { detach?: boolean }): Promise<void> {
-  const parsed = pairs.map((p) => {
+  for (const p of pairs) {
     const eq = p.indexOf('=');
-    if (eq <= 0) throw new CliError(`invalid scale specifier '${p}'.\nSee 'shoal service scale --help'.\n\nUsage:  shoal service scale SERVICE=REPLICAS [SERVICE=REPLICAS...]`);
-    const n = p.slice(eq + 1);
-    if (!/^\d+$/.test(n)) throw new CliError(`invalid replicas value ${n}: strconv.ParseUint: parsing "${n}": invalid syntax`);
-    return { ref: p.slice(0, eq), n: Number(n) };
-  });
+    if (eq <= 0 || eq === p.length - 1)
+      throw new CliError(`invalid scale specifier '${p}'.\nSee 'shoal service scale --help'.\n\nUsage:  shoal service scale SERVICE=REPLICAS [SERVICE=REPLICAS...]\n\nScale one or multiple replicated services`);
+  }
   const done: string[] = [];
   const errors: string[] = [];
-  for (const { ref, n } of parsed) {
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    const ref = p.slice(0, eq);
+    const n = p.slice(eq + 1);
+    if (!/^\d+$/.test(n)) {
+      errors.push(`${ref}: invalid replicas value ${n}: strconv.ParseUint: parsing "${n}": invalid syntax`);
+      continue;
+    }
     try {
       const s = await getService(ctx, ref);
-      if (!s.Spec.Mode.Replicated) throw new CliError('scale can only be used with replicated or replicated-job mode');
       const next = structuredClone(s.Spec);
-      next.Mode.Replicated!.Replicas = n;
+      if (next.Mode.Replicated) next.Mode.Replicated.Replicas = Number(n);
+      else if (next.Mode.ReplicatedJob) next.Mode.ReplicatedJob.TotalCompletions = Number(n);
+      else throw new CliError('scale can only be used with replicated or replicated-job mode');
       await postUpdate(ctx, s, next);
       ctx.out.write(`${ref} scaled to ${n}\n`);
       done.push(ref);
     } catch (e) {
-      errors.push(e instanceof DaemonError ? `Error response from daemon: ${e.message}` : (e as Error).message);
+      if (!(e instanceof CliError)) throw e;
+      errors.push(`${ref}: ${e instanceof DaemonError ? `Error response from daemon: ${e.message}` : e.message}`);
     }
   }
-  if (!o.detach) for (const ref of done) await waitConverged(ctx, ref);
+  if (!o.detach) {
+    for (const ref of done) {
+      try {
+        await waitConverged(ctx, ref);
+      } catch (e) {
+        if (!(e instanceof CliError)) throw e;
+        errors.push(`${ref}: ${e.message}`);
+      }
+    }
+  }
   if (errors.length) throw new CliError(errors.join('\n'), -1);
 }
 
@@ -124,14 +213,14 @@ export async function update(ctx: Ctx, ref: string, f: UpdateFlags & { detach?: 
   const next = spec(() => updateSpec(s.Spec, f));
   await postUpdate(ctx, s, next);
   ctx.out.write(ref + '\n');
-  if (!f.detach) await waitConverged(ctx, s.ID, { quiet: f.quiet });
+  if (!f.detach) await waitConverged(ctx, ref, { quiet: f.quiet });
 }
 
 export async function rollback(ctx: Ctx, ref: string, o: { detach?: boolean; quiet?: boolean }): Promise<void> {
   const s = await getService(ctx, ref);
   await postUpdate(ctx, s, s.Spec, { rollback: 'previous' });
   ctx.out.write(ref + '\n');
-  if (!o.detach) await waitConverged(ctx, s.ID, { rollback: true, quiet: o.quiet });
+  if (!o.detach) await waitConverged(ctx, ref, { quiet: o.quiet });
 }
 
 interface LogOpts {
@@ -169,7 +258,8 @@ export async function logs(ctx: Ctx, ref: string, o: LogOpts): Promise<void> {
     tail: o.tail ?? 'all',
     timestamps: o.timestamps ? true : undefined,
     since: o.since,
-    details: true,
+    // --raw asks for no details, as the docker CLI does (the lines are printed as sent).
+    details: !o.raw,
   });
   const raw = tty || /raw-stream/.test(String(res.headers['content-type'] ?? ''));
   const nodeNames = await nodeNameMap(ctx);
@@ -281,6 +371,10 @@ function specOptions(c: Command, update: boolean): Command {
   return c;
 }
 
+/** Commander's view of `--no-trunc` / `--no-resolve` (negated booleans) → the list options. */
+export type TaskFlags = ListOpts & { trunc?: boolean; resolve?: boolean };
+export const taskOpts = (o: TaskFlags): TaskListOpts => ({ ...o, noTrunc: o.trunc === false, noResolve: o.resolve === false });
+
 export function register(program: Command, run: Runner): void {
   const service = program.command('service').description('Manage Swarm services').enablePositionalOptions();
   specOptions(service.command('create').description('Create a new service').argument('<image>').argument('[command...]').passThroughOptions(), false).action(
@@ -290,20 +384,27 @@ export function register(program: Command, run: Runner): void {
     .command('ls')
     .alias('list')
     .description('List services')
+    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
+    .option('--format <format>', 'Format output using a custom template')
     .option('-q, --quiet', 'Only display IDs')
-    .action(run((ctx, o: { quiet?: boolean }) => ls(ctx, o)));
+    .action(run((ctx, o: ListOpts) => ls(ctx, o)));
   service
     .command('ps')
     .description('List the tasks of one or more services')
     .argument('<service...>')
+    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
+    .option('--format <format>', 'Pretty-print tasks using a Go template')
+    .option('--no-resolve', 'Do not map IDs to Names')
+    .option('--no-trunc', 'Do not truncate output')
     .option('-q, --quiet', 'Only display task IDs')
-    .action(run((ctx, refs: string[], o: { quiet?: boolean }) => ps(ctx, refs, o)));
+    .action(run((ctx, refs: string[], o: TaskFlags) => ps(ctx, refs, taskOpts(o))));
   service
     .command('inspect')
     .description('Display detailed information on one or more services')
     .argument('<service...>')
+    .option('-f, --format <format>', 'Format output using a custom template')
     .option('--pretty', 'Print the information in a human friendly format')
-    .action(run((ctx, refs: string[], o: { pretty?: boolean }) => inspect(ctx, refs, o)));
+    .action(run((ctx, refs: string[], o: { pretty?: boolean; format?: string }) => inspect(ctx, refs, o)));
   service
     .command('scale')
     .description('Scale one or multiple replicated services')

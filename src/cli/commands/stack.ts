@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { NetworkCreateRequest, ServiceSpec } from '../../types';
 import { CliError, DaemonError, filters } from '../client';
 import type { Ctx } from '../context';
-import { getInfo, listTasks, nodeNameMap } from '../context';
+import { getInfo, listTasks } from '../context';
 import { ComposeError } from '../compose/document';
 import { LABEL_NAMESPACE, type ConfigRef, type SecretRef, type StackPlan, type StackService } from '../compose/convert';
 import { sameSpec, specForUpdate } from '../compose/diff';
@@ -14,10 +14,10 @@ import { loadStack } from '../compose/load';
 import { conditionWord, creationOrder, dependencyState } from '../compose/order';
 import { makeValidator, type ComposeValidator } from '../compose/schema';
 import { formatGoDuration, parseGoDuration } from '../format/duration';
-import { convergence } from '../format/progress';
-import { formatServiceTable, type ApiService } from '../format/services';
-import { formatStackTable } from '../format/stacks';
-import { formatTaskTable } from '../format/tasks';
+import type { ApiService } from '../format/services';
+import { stackRows, STACK_HEADER, STACK_TABLE } from '../format/stacks';
+import { parseFilters, writeList } from './list-opts';
+import { taskOpts, writeServices, writeTasks, type TaskFlags, type TaskListOpts } from './service';
 import { waitConverged } from './progress';
 import { collect, type Runner } from './runner';
 import { objectIds, stackObjects, upsertObject, type ObjectKind } from './stack-objects';
@@ -75,8 +75,9 @@ async function requireManager(ctx: Ctx): Promise<void> {
     throw new CliError('this node is not a swarm manager. Use "shoal swarm init" or "shoal swarm join" to connect this node to swarm and try again');
 }
 
-const stackServices = (ctx: Ctx, ns: string, status = false): Promise<ApiService[]> =>
-  ctx.api.get<ApiService[]>('/services', { filters: filters({ label: [nsFilter(ns)] }), ...(status ? { status: 'true' } : {}) });
+/** The stack's services; `extra` are the user's `--filter`s, joined to the stack's label as the docker CLI does. */
+const stackServices = (ctx: Ctx, ns: string, status = false, extra: Record<string, string[]> = {}): Promise<ApiService[]> =>
+  ctx.api.get<ApiService[]>('/services', { filters: filters({ ...extra, label: [...(extra.label ?? []), nsFilter(ns)] }), ...(status ? { status: 'true' } : {}) });
 
 /** A network as /networks lists it (Docker spells its ID `Id`). */
 interface NetworkSummary {
@@ -244,7 +245,7 @@ export async function deploy(ctx: Ctx, ns: string, o: DeployOpts, env: NodeJS.Pr
   if (o.detach === false) for (const id of touched) await waitConverged(ctx, id, { quiet: o.quiet });
 }
 
-export async function ls(ctx: Ctx): Promise<void> {
+export async function ls(ctx: Ctx, o: { format?: string }): Promise<void> {
   const services = await ctx.api.get<ApiService[]>('/services', { filters: filters({ label: [LABEL_NAMESPACE] }) });
   const counts = new Map<string, number>();
   for (const s of services) {
@@ -252,42 +253,24 @@ export async function ls(ctx: Ctx): Promise<void> {
     if (ns === undefined) throw new CliError(`cannot get label ${LABEL_NAMESPACE} for service ${s.ID}`);
     counts.set(ns, (counts.get(ns) ?? 0) + 1);
   }
-  ctx.out.write(formatStackTable(counts));
+  writeList(ctx, stackRows(counts), o, STACK_TABLE, STACK_HEADER);
 }
 
-export async function services(ctx: Ctx, ns: string, o: { quiet?: boolean }): Promise<void> {
-  const list = await stackServices(ctx, ns, !o.quiet);
+export async function services(ctx: Ctx, ns: string, o: { quiet?: boolean; format?: string; filter?: string[] }): Promise<void> {
+  const list = await stackServices(ctx, ns, !o.quiet, parseFilters(o.filter));
   if (list.length === 0) {
     ctx.err.write(`Nothing found in stack: ${ns}\n`);
     return;
   }
-  if (o.quiet) {
-    for (const s of list) ctx.out.write(s.ID + '\n');
-    return;
-  }
-  const counts = new Map<string, { running: number; desired: number }>();
-  const missing = list.filter((s) => !s.ServiceStatus);
-  const tasks = missing.length ? await listTasks(ctx, { service: missing.map((s) => s.ID) }) : [];
-  for (const s of list) {
-    if (s.ServiceStatus) counts.set(s.ID, { running: s.ServiceStatus.RunningTasks, desired: s.ServiceStatus.DesiredTasks });
-    else {
-      const c = convergence(s, tasks);
-      counts.set(s.ID, { running: c.running, desired: c.desired });
-    }
-  }
-  ctx.out.write(formatServiceTable(list, counts));
+  await writeServices(ctx, list, o);
 }
 
-export async function ps(ctx: Ctx, ns: string, o: { quiet?: boolean }): Promise<void> {
-  const list = await stackServices(ctx, ns);
-  const tasks = list.length ? await listTasks(ctx, { service: list.map((s) => s.ID) }) : [];
-  if (tasks.length === 0) throw new CliError(`nothing found in stack: ${ns}`);
-  if (o.quiet) {
-    for (const t of tasks) ctx.out.write(t.ID + '\n');
-    return;
-  }
-  const serviceNames = new Map(list.map((s) => [s.ID, s.Spec.Name]));
-  ctx.out.write(formatTaskTable(tasks, { serviceNames, nodeNames: await nodeNameMap(ctx), nowMs: ctx.now() }));
+/** `stack ps`: unlike `service ps`, `-q` keeps IDs short unless --no-trunc (the docker CLI's behaviour). */
+export async function ps(ctx: Ctx, ns: string, o: TaskListOpts): Promise<void> {
+  const f = parseFilters(o.filter);
+  const tasks = await listTasks(ctx, { ...f, label: [...(f.label ?? []), nsFilter(ns)] });
+  if (tasks.length === 0) throw new CliError(`nothing found in stack: ${ns}`, -1);
+  await writeTasks(ctx, tasks, o, !o.noTrunc);
 }
 
 export async function rm(ctx: Ctx, names: string[]): Promise<void> {
@@ -337,19 +320,26 @@ export function register(program: Command, run: Runner): void {
     .command('ls')
     .alias('list')
     .description('List stacks')
-    .action(run((ctx) => ls(ctx)));
+    .option('--format <format>', 'Format output using a custom template')
+    .action(run((ctx, o: { format?: string }) => ls(ctx, o)));
   stack
     .command('ps')
     .description('List the tasks in the stack')
     .argument('<stack>')
+    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
+    .option('--format <format>', 'Format output using a custom template')
+    .option('--no-resolve', 'Do not map IDs to Names')
+    .option('--no-trunc', 'Do not truncate output')
     .option('-q, --quiet', 'Only display task IDs')
-    .action(run((ctx, ns: string, o: { quiet?: boolean }) => ps(ctx, ns, o)));
+    .action(run((ctx, ns: string, o: TaskFlags) => ps(ctx, ns, taskOpts(o))));
   stack
     .command('services')
     .description('List the services in the stack')
     .argument('<stack>')
+    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
+    .option('--format <format>', 'Format output using a custom template')
     .option('-q, --quiet', 'Only display IDs')
-    .action(run((ctx, ns: string, o: { quiet?: boolean }) => services(ctx, ns, o)));
+    .action(run((ctx, ns: string, o: { quiet?: boolean; format?: string; filter?: string[] }) => services(ctx, ns, o)));
   stack
     .command('rm')
     .aliases(['remove', 'down'])

@@ -114,7 +114,7 @@ export function configRows(configs: readonly ApiSecretOrConfig[], nowMs: number)
 }
 
 /** command.PrettyPrint of a time: its Go String() with the first letter upper case and the rest lower ("+0000 utc"). */
-const prettyTime = (iso: string): string => {
+export const prettyTime = (iso: string): string => {
   const s = goTimeString(iso);
   return s.slice(0, 1).toUpperCase() + s.slice(1).toLowerCase();
 };

@@ -1,4 +1,4 @@
-// Convergence of a service as `docker service create/update/scale` report it. Pure.
+// Convergence of a service from its tasks (the REPLICAS count when the daemon sends no ServiceStatus). Pure.
 import type { ApiService } from './services';
 import type { ApiTask } from './tasks';
 
@@ -24,32 +24,3 @@ export function convergence(s: ApiService, tasks: readonly ApiTask[]): Convergen
   return { running, desired, converged: !updating && running === desired && wanted.length === desired && stopping === 0 };
 }
 
-export const progressLine = (c: Convergence, rollingBack = false): string =>
-  `overall progress: ${rollingBack ? 'rolling back update: ' : ''}${c.running} out of ${c.desired} tasks\n`;
-
-export interface JobProgress {
-  completed: number;
-  total: number;
-  done: boolean;
-}
-
-/**
- * A job's run as the CLI follows it (cli/command/service/progress): tasks of the current iteration;
- * a replicated job is done at TotalCompletions completed, a global job when every node given a task
- * completed it.
- */
-export function jobProgress(s: ApiService, tasks: readonly ApiTask[]): JobProgress {
-  const iteration = s.JobStatus?.JobIteration.Index ?? 0;
-  const mine = tasks.filter((t) => t.ServiceID === s.ID && (t.JobIteration?.Index ?? 0) === iteration);
-  const job = s.Spec.Mode.ReplicatedJob;
-  if (job) {
-    const completed = new Set(mine.filter((t) => t.Status.State === 'complete').map((t) => t.Slot ?? 0)).size;
-    const total = job.TotalCompletions ?? job.MaxConcurrent ?? 1;
-    return { completed, total, done: completed >= total };
-  }
-  const nodes = new Set(mine.map((t) => t.NodeID ?? ''));
-  const completed = new Set(mine.filter((t) => t.Status.State === 'complete').map((t) => t.NodeID ?? '')).size;
-  return { completed, total: nodes.size, done: nodes.size > 0 && completed === nodes.size };
-}
-
-export const jobProgressLine = (p: JobProgress): string => `job progress: ${p.completed} out of ${p.total} complete\n`;

@@ -1,11 +1,14 @@
 // `docker service ls` rows.
 import type { Service } from '../../types';
-import { formatTable } from './table';
+import { naturalCompare } from './objects';
+import { formatList, type RowContext } from './template';
 import { formatServicePorts, imageNoDigest, truncId } from './text';
 
 export type ApiService = Omit<Service, 'internal'> & { ServiceStatus?: { RunningTasks: number; DesiredTasks: number; CompletedTasks?: number } };
 
-export const SERVICE_HEADER = ['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'];
+/** The docker CLI's default `service ls` format and its column titles. */
+export const SERVICE_TABLE = 'table {{.ID}}\t{{.Name}}\t{{.Mode}}\t{{.Replicas}}\t{{.Image}}\t{{.Ports}}';
+export const SERVICE_HEADER = { ID: 'ID', Name: 'NAME', Mode: 'MODE', Replicas: 'REPLICAS', Image: 'IMAGE', Ports: 'PORTS' };
 
 export function serviceModeText(s: ApiService): string {
   const m = s.Spec.Mode;
@@ -33,22 +36,22 @@ export function replicasText(s: ApiService, c: ServiceCounts): string {
   const m = s.Spec.Mode;
   if (m.ReplicatedJob) return `${running}/${desired} (${completed}/${m.ReplicatedJob.TotalCompletions ?? 0} completed)`;
   if (m.GlobalJob) return `${running}/${desired} (${completed}/${desired + completed} completed)`;
-  const max = s.Spec.TaskTemplate.Placement?.MaxReplicas;
+  const max = m.Replicated ? s.Spec.TaskTemplate.Placement?.MaxReplicas : 0;
   return `${running}/${desired}${max ? ` (max ${max} per node)` : ''}`;
 }
 
-export function formatServiceTable(services: readonly ApiService[], counts: Map<string, ServiceCounts>): string {
-  const sorted = [...services].sort((a, b) => (a.Spec.Name < b.Spec.Name ? -1 : a.Spec.Name > b.Spec.Name ? 1 : 0));
-  const rows = sorted.map((s) => {
-    const c = counts.get(s.ID) ?? { running: 0, desired: 0 };
-    return [
-      truncId(s.ID),
-      s.Spec.Name,
-      serviceModeText(s),
-      replicasText(s, c),
-      imageNoDigest(s.Spec.TaskTemplate.ContainerSpec?.Image ?? ''),
-      formatServicePorts(s.Endpoint?.Ports),
-    ];
-  });
-  return formatTable(SERVICE_HEADER, rows);
+/** One template row per service, in `sortorder.NaturalLess` order of the names. */
+export function serviceRows(services: readonly ApiService[], counts: Map<string, ServiceCounts>): RowContext[] {
+  return [...services]
+    .sort((a, b) => naturalCompare(a.Spec.Name, b.Spec.Name))
+    .map((s) => ({
+      ID: truncId(s.ID),
+      Name: s.Spec.Name,
+      Mode: serviceModeText(s),
+      Replicas: replicasText(s, counts.get(s.ID) ?? { running: 0, desired: 0 }),
+      Image: imageNoDigest(s.Spec.TaskTemplate.ContainerSpec?.Image ?? ''),
+      Ports: formatServicePorts(s.Endpoint?.Ports),
+    }));
 }
+
+export const formatServiceTable = (services: readonly ApiService[], counts: Map<string, ServiceCounts>): string => formatList(SERVICE_TABLE, serviceRows(services, counts), SERVICE_HEADER);

@@ -1,8 +1,8 @@
-// `docker service ps` / `docker node ps` rows.
+// `docker service ps` / `docker node ps` / `docker stack ps` rows (the docker CLI's task formatter).
 import type { Task } from '../../types';
 import { humanDuration } from './duration';
 import { naturalCompare } from './objects';
-import { formatTable } from './table';
+import { formatList, type RowContext } from './template';
 import { capitalize, formatTaskPorts, imageNoDigest, truncId } from './text';
 
 export type ApiTask = Omit<Task, 'internal'>;
@@ -19,12 +19,12 @@ export function currentStateText(state: string, timestamp: string | undefined, n
   return capitalize(state) + ago;
 }
 
-/** ERROR column: the error quoted, cut to 30 characters with an ellipsis. */
-export function errorText(err: string | undefined): string {
+/** ERROR column: the error quoted, cut to 30 characters with an ellipsis (not cut with --no-trunc). */
+export function errorText(err: string | undefined, trunc = true): string {
   if (!err) return '';
   const max = 30;
   const chars = [...err];
-  const cut = chars.length > max ? chars.slice(0, max - 1).join('') + '…' : err;
+  const cut = trunc && chars.length > max ? chars.slice(0, max - 1).join('') + '…' : err;
   return `"${cut}"`;
 }
 
@@ -42,27 +42,37 @@ export interface TaskTableContext {
   serviceNames: Map<string, string>;
   nodeNames: Map<string, string>;
   nowMs: number;
+  /** Short IDs, images without digest, errors cut (the default; `--no-trunc` turns it off). */
+  trunc?: boolean;
+  /** History rows of a slot are indented ` \_ web.1` (table formats only). */
+  indent?: boolean;
 }
 
-export const TASK_HEADER = ['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR', 'PORTS'];
+/** The docker CLI's default task format and its column titles. */
+export const TASK_TABLE = 'table {{.ID}}\t{{.Name}}\t{{.Image}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}\t{{.Ports}}';
+export const TASK_HEADER = { ID: 'ID', Name: 'NAME', Image: 'IMAGE', Node: 'NODE', DesiredState: 'DESIRED STATE', CurrentState: 'CURRENT STATE', Error: 'ERROR', Ports: 'PORTS' };
 
-/** The whole `service ps` table; history rows of a slot are indented ` \_ web.1`. */
-export function formatTaskTable(tasks: readonly ApiTask[], ctx: TaskTableContext): string {
+/** One template row per task, in the docker CLI's order. */
+export function taskRows(tasks: readonly ApiTask[], ctx: TaskTableContext): RowContext[] {
+  const trunc = ctx.trunc ?? true;
   let prev = '';
-  const rows = sortTasks(tasks, ctx.serviceNames).map((t) => {
+  return sortTasks(tasks, ctx.serviceNames).map((t) => {
     const name = taskName(ctx.serviceNames.get(t.ServiceID) ?? t.ServiceID, t);
-    const shown = name === prev ? ` \\_ ${name}` : name;
+    const shown = name === prev && (ctx.indent ?? true) ? ` \\_ ${name}` : name;
     prev = name;
-    return [
-      truncId(t.ID),
-      shown,
-      imageNoDigest(t.Spec.ContainerSpec?.Image ?? ''),
-      ctx.nodeNames.get(t.NodeID ?? '') ?? t.NodeID ?? '',
-      capitalize(t.DesiredState),
-      currentStateText(t.Status.State, t.Status.Timestamp, ctx.nowMs),
-      errorText(t.Status.Err),
-      formatTaskPorts(t.Status.PortStatus?.Ports),
-    ];
+    const image = t.Spec.ContainerSpec?.Image ?? '';
+    return {
+      ID: trunc ? truncId(t.ID) : t.ID,
+      Name: shown,
+      Image: trunc ? imageNoDigest(image) : image,
+      Node: ctx.nodeNames.get(t.NodeID ?? '') ?? t.NodeID ?? '',
+      DesiredState: capitalize(t.DesiredState),
+      CurrentState: currentStateText(t.Status.State, t.Status.Timestamp, ctx.nowMs),
+      Error: errorText(t.Status.Err, trunc),
+      Ports: formatTaskPorts(t.Status.PortStatus?.Ports),
+    };
   });
-  return formatTable(TASK_HEADER, rows);
 }
+
+/** The whole default `service ps` table. */
+export const formatTaskTable = (tasks: readonly ApiTask[], ctx: TaskTableContext): string => formatList(TASK_TABLE, taskRows(tasks, ctx), TASK_HEADER);

@@ -42,3 +42,20 @@ test('plain format: one line per row, \\t escapes become tabs; json rows have so
 test('inspect format: once per object', () => {
   assert.equal(formatInspect('{{.Name}}', [{ Name: 'a' }, { Name: 'b' }]), 'a\nb\n');
 });
+
+test('if/else if/else/end with Go truth (false, 0, "", empty lists and maps are false)', () => {
+  const f = '{{.ID}} {{if .Self}}*{{else}} {{ end }}|';
+  assert.equal(renderTemplate(f, { ID: 'a', Self: true }), 'a *|');
+  assert.equal(renderTemplate(f, { ID: 'a', Self: false }), 'a  |');
+  assert.equal(renderTemplate('{{if .A}}a{{else if .B}}b{{else}}c{{end}}', { A: '', B: [1] }), 'b');
+  assert.equal(renderTemplate('{{if .A}}a{{else if .B}}b{{else}}c{{end}}', { A: 0, B: {} }), 'c');
+  assert.equal(renderTemplate('{{if .A}}{{if .B}}ab{{end}}{{end}}.', { A: 1, B: 1 }), 'ab.');
+  assert.throws(() => renderTemplate('{{if .A}}x', { A: 1 }), /unexpected EOF/);
+  assert.throws(() => renderTemplate('x{{end}}', {}), /unexpected \{\{end\}\}/);
+  // Go's json.Marshal escapes <, > and & (as in `--format json` of a PORTS column).
+  assert.equal(formatList('json', [{ Ports: '*:80->80/tcp' }], {}), '{"Ports":"*:80-\\u003e80/tcp"}\n');
+});
+
+test('json: maps (keys not all upper case) print with sorted keys, structs in field order', () => {
+  assert.equal(renderTemplate('{{json .L}} {{json .S}}', { L: { zone: 'eu', ssd: '' }, S: { Name: 'a', ID: 'b' } }), '{"ssd":"","zone":"eu"} {"Name":"a","ID":"b"}');
+});

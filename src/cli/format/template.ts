@@ -1,7 +1,7 @@
 // The docker CLI's `--format` for list and inspect commands, in the subset the shoal CLI supports:
 // `table` prefix (a tabwriter table with a header row), `json` (one JSON object a line), `\t`/`\n`
 // escapes, and actions `{{.Field}}`, `{{.A.B}}`, `{{json .}}`, `{{json .Field}}`, `{{.Label "k"}}`,
-// `{{upper .X}}`, `{{lower .X}}`, `{{join .X ","}}`, with `{{-`/`-}}` trimming.
+// `{{upper .X}}`, `{{lower .X}}`, `{{join .X ","}}`, `{{if .X}}…{{else}}…{{end}}`, with `{{-`/`-}}` trimming.
 import { formatTable } from './table';
 
 export class TemplateError extends Error {}
@@ -11,7 +11,10 @@ export type RowContext = Record<string, unknown>;
 
 type Piece = { text: string } | { action: string };
 
-function parse(tmpl: string): Piece[] {
+/** A parsed template: text, actions, and `if` blocks (`{{if X}}…{{else if Y}}…{{else}}…{{end}}`). */
+type Node = { text: string } | { action: string } | { cond: string; then: Node[]; else: Node[] };
+
+function lex(tmpl: string): Piece[] {
   const out: Piece[] = [];
   let i = 0;
   while (i < tmpl.length) {
@@ -40,6 +43,43 @@ function parse(tmpl: string): Piece[] {
     if (trimNext) while (i < tmpl.length && /\s/.test(tmpl[i]!)) i++;
   }
   return out;
+}
+
+/** Builds the tree; `stop` says which keyword ended the list (`end`, `else`, `else if X`) or undefined at the end. */
+function parseList(pieces: Piece[], pos: { i: number }, nested: boolean): { nodes: Node[]; stop?: string } {
+  const nodes: Node[] = [];
+  while (pos.i < pieces.length) {
+    const p = pieces[pos.i++]!;
+    if ('text' in p) {
+      nodes.push(p);
+      continue;
+    }
+    const a = p.action;
+    if (a === 'end' || a === 'else' || a.startsWith('else if ')) {
+      if (!nested) throw new TemplateError(`template parsing error: template: :1: unexpected {{${a.split(' ')[0]}}}`);
+      return { nodes, stop: a };
+    }
+    if (a.startsWith('if ')) nodes.push(parseIf(a.slice(3).trim(), pieces, pos));
+    else nodes.push(p);
+  }
+  if (nested) throw new TemplateError('template parsing error: template: :1: unexpected EOF');
+  return { nodes };
+}
+
+function parseIf(cond: string, pieces: Piece[], pos: { i: number }): Node {
+  const body = parseList(pieces, pos, true);
+  if (body.stop === 'end') return { cond, then: body.nodes, else: [] };
+  if (body.stop === 'else') {
+    const rest = parseList(pieces, pos, true);
+    if (rest.stop !== 'end') throw new TemplateError('template parsing error: template: :1: expected end; found else');
+    return { cond, then: body.nodes, else: rest.nodes };
+  }
+  // `else if Y` is an `if` nested in the else branch that shares this block's `end`.
+  return { cond, then: body.nodes, else: [parseIf(body.stop!.slice('else if '.length).trim(), pieces, pos)] };
+}
+
+function parse(tmpl: string): Node[] {
+  return parseList(lex(tmpl), { i: 0 }, false).nodes;
 }
 
 /** Splits an action into words, keeping "quoted strings" whole (quotes removed). */
@@ -75,6 +115,37 @@ function show(v: unknown): string {
   return String(v);
 }
 
+/**
+ * Go's json.Marshal: a map's keys sorted, a struct's fields in order, and <, >, & and the JS line
+ * separators escaped as \u00XX (HTML-safe). Decoded JSON does not say which objects were maps: an
+ * object whose keys all start upper case is taken for a struct (Go's exported fields), any other for
+ * a map (labels, options).
+ */
+export function goJson(v: unknown): string {
+  const sortMaps = (_k: string, x: unknown): unknown => {
+    if (x === null || typeof x !== 'object' || Array.isArray(x)) return x;
+    const keys = Object.keys(x);
+    if (keys.every((k) => /^[A-Z]/.test(k))) return x;
+    return Object.fromEntries(keys.sort().map((k) => [k, (x as Record<string, unknown>)[k]]));
+  };
+  return JSON.stringify(v, sortMaps).replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+}
+
+/** Go template truth: false, 0, "", nil and empty lists/maps are false. */
+function truthy(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === 0 || v === '') return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object') return Object.keys(v).length > 0;
+  return true;
+}
+
+function evalValue(action: string, dot: unknown): unknown {
+  const [head, ...rest] = words(action);
+  if (head?.startsWith('.') && !rest.length) return field(dot, head, []);
+  if (head?.startsWith('.')) return field(dot, head, rest);
+  return evalAction(action, dot);
+}
+
 function evalAction(action: string, dot: unknown): string {
   const w = words(action);
   const [head, ...rest] = w;
@@ -87,7 +158,7 @@ function evalAction(action: string, dot: unknown): string {
   };
   switch (head) {
     case 'json':
-      return JSON.stringify(arg(0) ?? null);
+      return goJson(arg(0) ?? null);
     case 'upper':
       return show(arg(0)).toUpperCase();
     case 'lower':
@@ -103,8 +174,16 @@ function evalAction(action: string, dot: unknown): string {
 
 /** Executes a template against one value. */
 export function renderTemplate(tmpl: string, dot: unknown): string {
-  return parse(tmpl)
-    .map((p) => ('text' in p ? p.text : evalAction(p.action, dot)))
+  return renderNodes(parse(tmpl), dot);
+}
+
+function renderNodes(nodes: readonly Node[], dot: unknown): string {
+  return nodes
+    .map((n) => {
+      if ('text' in n) return n.text;
+      if ('action' in n) return evalAction(n.action, dot);
+      return renderNodes(truthy(evalValue(n.cond, dot)) ? n.then : n.else, dot);
+    })
     .join('');
 }
 
@@ -126,7 +205,7 @@ const labelHeader = (name: string): string => (name.split('.').at(-1) ?? '').rep
  * command's default `table …` format; `header` maps field names to column titles.
  */
 export function formatList(format: string, rows: readonly RowContext[], header: Record<string, string>): string {
-  if (format === 'json') return rows.map((r) => JSON.stringify(rowJson(r)) + '\n').join('');
+  if (format === 'json') return rows.map((r) => goJson(rowJson(r)) + '\n').join('');
   const f = unescape(format);
   // `{{json .}}` on a row prints its plain fields with sorted keys, as Go marshals the row's map.
   const withJson = (r: RowContext): RowContext => ({ ...r, toJSON: () => rowJson(r) });
