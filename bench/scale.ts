@@ -6,7 +6,7 @@
 //
 // Options: --nodes N (1000) --tasks T (100000: the big service; the first one is T/10) --managers 1|3 (3)
 // --procs P (fleet processes; default one per 250 nodes, at most 4) --start-ms MS (a task's start, 0)
-// --raft-tick-ms MS (100) --heartbeat 5s --cpu-prof DIR (V8 profiles of the managers, written at the end)
+// --raft-tick-ms MS (200: elections after 2 s) --heartbeat 5s --cpu-prof DIR (V8 profiles of the managers, written at the end)
 // --skip a,b (phases: small, global, big, api, kill, failover, down) --calls N (API calls per endpoint, 200).
 // Prints one table per phase and, as the last line, the headline:
 //   scale: N nodes, T tasks, converged in S s (P placements/s), failover F s, manager RSS R MiB
@@ -28,7 +28,7 @@ const TASKS = Number(arg('tasks', '100000'));
 const MANAGERS = Number(arg('managers', '3')) === 1 ? 1 : 3;
 const PROCS = process.argv.includes('--procs') ? Number(arg('procs', '1')) : undefined;
 const START_MS = Number(arg('start-ms', '0'));
-const TICK = Number(arg('raft-tick-ms', '100'));
+const TICK = Number(arg('raft-tick-ms', '200'));
 const HEARTBEAT = arg('heartbeat', '5s');
 const CALLS = Number(arg('calls', '200'));
 const PROF = process.argv.includes('--cpu-prof') ? path.resolve(arg('cpu-prof', 'scale-prof')) : undefined;

@@ -12,13 +12,13 @@ export interface ScaleClusterOptions {
   managers: 1 | 3;
   /** Child processes the simulated nodes are spread over (default: one per 250 nodes, 1–4). */
   procs?: number;
-  /** Raft tick (ms) of the managers (default 100: elections in ~1 s). */
+  /** Raft tick (ms) of the managers (default 200: elections after 2 s; shorter ones flap on a loaded machine). */
   raftTickMs?: number;
   /** Dispatcher heartbeat period (`docker swarm update --dispatcher-heartbeat`, e.g. "5s"; default Docker's). */
   heartbeat?: string;
   /** How long a simulated task takes to start (ms). */
   startMs?: number;
-  /** A directory for V8 CPU profiles of the managers (written when they stop: node --cpu-prof). */
+  /** A directory for V8 CPU profiles of the managers and (under fleet/) the simulated fleets, written when they stop (node --cpu-prof). */
   cpuProfDir?: string;
   /** Extra daemon flags per manager (e.g. `--metrics-addr ip:port`). */
   managerArgs?: (ip: string) => string[];
@@ -48,7 +48,7 @@ export class ScaleCluster {
     this.cluster = new TestCluster({
       workers: 0,
       heartbeat: opts.heartbeat,
-      daemonArgs: ['--raft-tick-ms', String(opts.raftTickMs ?? 100)],
+      daemonArgs: ['--raft-tick-ms', String(opts.raftTickMs ?? 200)],
       nodeArgs: opts.managerArgs,
       ...(opts.cpuProfDir ? { runtimeArgs: ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] } : {}),
       hostPrefix: opts.hostPrefix ?? 'scale-mgr',
@@ -63,7 +63,7 @@ export class ScaleCluster {
     const addrs = this.managers.map((m) => `${m.ip}:${c.port}`);
     const procs = this.opts.procs ?? Math.min(4, Math.max(1, Math.ceil(this.opts.nodes / 250)));
     const t0 = Date.now();
-    this.fleets = Array.from({ length: procs }, () => new SimFleetProcess());
+    this.fleets = Array.from({ length: procs }, () => new SimFleetProcess(this.opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', `${this.opts.cpuProfDir}/fleet`] : []));
     const per = Math.ceil(this.opts.nodes / procs);
     this.fleetNodes = await Promise.all(
       this.fleets.map((f, i) =>
@@ -104,10 +104,23 @@ export class ScaleCluster {
     return this.managers.find((m) => m.hostname === host);
   }
 
+  /**
+   * Creates a service. On a loaded machine a leader may lose its leadership while the write is in
+   * flight (503): the write is tried again a bounded number of times, and a 409 then means the
+   * first try did commit.
+   */
   async createService(spec: Record<string, unknown>): Promise<string> {
-    const r = await this.api.daemon.api<{ ID: string }>('POST', '/v1.47/services/create', spec);
-    if (r.status !== 201) throw new Error(`service create: ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body.ID;
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.api.daemon.api<{ ID: string; message?: string }>('POST', '/v1.47/services/create', spec);
+      if (r.status === 201) return r.body.ID;
+      if (r.status === 409 && attempt > 0) {
+        const found = await this.api.daemon.api<{ ID: string }>('GET', `/v1.47/services/${encodeURIComponent(String(spec.Name))}`);
+        if (found.status === 200) return found.body.ID;
+      }
+      if (r.status !== 503 || attempt >= 10) throw new Error(`service create: ${r.status} ${JSON.stringify(r.body)}`);
+      this.log(`service create: ${r.body.message ?? r.status}; trying again`);
+      await sleep(500);
+    }
   }
 
   /** Sets a replicated service's replica count. */

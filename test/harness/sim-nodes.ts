@@ -1,6 +1,6 @@
 // Simulated worker nodes for scale tests and bench/scale.ts. Each one is a real agent as far as the
-// managers can tell: it joins through the real join flow (root CA pinned by the token's digest, a CSR
-// answered by the CA's IssueNodeCertificate RPC), holds its own node certificate and key, and runs the
+// managers can tell: it joins through the real join flow (root CA pinned by the token's digest, once per
+// fleet; its own key and CSR answered by the CA's IssueNodeCertificate RPC with the join token), holds its own node certificate and key, and runs the
 // real Agent (src/agent) over the real RemoteDispatcherConnector: a mutual-TLS gRPC session of its
 // own, heartbeats, the assignment stream and batched status reports. Only the executor is in memory
 // (ScriptedExecutor: a task "starts" in `startMs` and runs until stopped), so hundreds of nodes fit in
@@ -12,7 +12,7 @@ import { Agent } from '../../src/agent/agent';
 import { RemoteDispatcherConnector } from '../../src/agent/remote-dispatcher';
 import { ScriptedEngine, ScriptedExecutor } from '../../src/agent/scripted-executor';
 import type { ExecutorDescription } from '../../src/agent/executor/types';
-import { joinCluster, type JoinResult } from '../../src/manager/ca/join';
+import { fetchPinnedRootCA, joinWithRootCA, type JoinResult } from '../../src/manager/ca/join';
 
 export interface SimFleetOptions {
   /** Manager addresses (host:port) to join through and to hold sessions with. */
@@ -41,6 +41,11 @@ class SimExecutor extends ScriptedExecutor {
   override async describe(): Promise<ExecutorDescription> {
     return { ...(await super.describe()), hostname: this.hostname };
   }
+}
+
+function simLogger(host: string) {
+  const line = (level: string) => (obj: unknown, msg?: string) => process.stderr.write(`${host} ${level} ${msg ?? ''} ${JSON.stringify(obj)}\n`);
+  return { debug: () => undefined, info: () => undefined, warn: line('warn'), error: line('error') };
 }
 
 /** One simulated node: its credentials, its agent, its in-memory "engine". */
@@ -77,6 +82,8 @@ export class SimNode {
         return connector.connect();
       },
       clock: { now: () => Date.now() },
+      // SHOAL_SIM_LOG=1: the agents' warnings (session failures, reconnects) on stderr
+      ...(process.env.SHOAL_SIM_LOG ? { logger: simLogger(this.hostname) } : {}),
     });
     await this.agent.start();
   }
@@ -148,12 +155,15 @@ export class SimFleet {
     const prefix = this.opts.hostPrefix ?? 'sim';
     const names = Array.from({ length: this.opts.count }, (_, i) => `${prefix}-${i}`);
     const addr = this.opts.managers[0]!;
+    // The root CA is fetched and checked against the token's digest once (an unverified TLS context
+    // loads the system's trust store, ~0.5 s of CPU each); every node then sends its own CSR with the token.
+    const caPem = await fetchPinnedRootCA(addr, this.opts.token, 30_000);
     const joined = await pool(names, this.opts.joinConcurrency ?? 32, async (hostname) => {
       let last: unknown;
       // a manager busy with a burst of joins may time one out: a bounded number of tries
       for (let attempt = 0; attempt < 5; attempt++) {
         try {
-          return await joinCluster({ address: addr, token: this.opts.token, hostname, addr: '127.0.0.1', timeoutMs: 30_000 });
+          return await joinWithRootCA({ address: addr, token: this.opts.token, hostname, addr: '127.0.0.1', timeoutMs: 30_000 }, caPem);
         } catch (e) {
           last = e;
           await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
