@@ -2,6 +2,7 @@
 // over a few processes (and both cores) and their CPU is not the bench's or the test's. The parent
 // talks to it over the fork IPC channel: one request, one answer, matched by a sequence number.
 import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import { SimFleet, type FleetStats, type SimFleetOptions } from './sim-nodes';
 
 type Op = { op: 'start'; opts: SimFleetOptions } | { op: 'stats' } | { op: 'runningByNode' } | { op: 'kill'; count: number } | { op: 'stop' };
@@ -104,7 +105,10 @@ function serve(): void {
     );
   });
   // the parent went away: nothing may outlive it
-  process.on('disconnect', () => process.exit(0));
+  process.on('disconnect', () => {
+    if (fleet) fs.rmSync(fleet.dataDir, { recursive: true, force: true });
+    process.exit(0);
+  });
 }
 
 if (require.main === module) serve();
