@@ -22,7 +22,7 @@ interface Job {
 }
 
 /** The benches besides single-node, in the order they run. Other files in bench/ are helpers (kill-task, raft-node, mesh-load). */
-const OTHER_BENCHES = ['rolling-update', 'raft', 'multinode', 'failover', 'mesh-proxy', 'mesh', 'metrics'];
+const OTHER_BENCHES = ['rolling-update', 'raft', 'multinode', 'failover', 'mesh-proxy', 'mesh', 'metrics', 'scale'];
 
 function jobs(extra: string[]): Job[] {
   const list: Job[] = [];

@@ -43,6 +43,7 @@ const SERIAL = [
   'test/integration/managers-seven.test.js',
   'test/integration/managers-workers.test.js',
   'test/integration/managers.test.js',
+  'test/integration/scale-smoke.test.js',
   'test/integration/write-once.test.js',
 ].map((f) => path.join(root, f));
 const serial = files.filter((f) => SERIAL.includes(f));

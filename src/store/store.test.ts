@@ -172,3 +172,44 @@ test('copies keep every member, including undefined ones and nested arrays', asy
   got.Spec.ContainerSpec!.Command!.push('c');
   assert.deepEqual(store.view((tx) => tx.get('task', 't1'))!.Spec.ContainerSpec!.Command, ['a', 'b']);
 });
+
+test('a watch keyed by node sees the task events of that node only, including a task leaving it', async () => {
+  const { store } = immediateStore();
+  const mine = store.watch({ nodeId: 'n1' });
+  const other = store.watch({ nodeId: 'n2' });
+  const all = store.watch({ kinds: ['task'] });
+  await store.update((tx) => {
+    tx.create('node', node('n1'));
+    tx.create('task', task('t1', 's1', 'n1'));
+    tx.create('task', task('t2', 's1', 'n2'));
+    tx.create('task', task('t3', 's1'));
+  });
+  await store.update((tx) => tx.update('task', { ...tx.get('task', 't1')!, NodeID: 'n2' }));
+  await store.update((tx) => tx.delete('task', 't2'));
+  const seen = (w: typeof mine) => w.drain().map((e) => `${e.action} ${e.object.ID}`);
+  assert.deepEqual(seen(mine), ['create t1', 'update t1']);
+  assert.deepEqual(seen(other), ['create t2', 'update t1', 'delete t2']);
+  assert.equal(seen(all).length, 5);
+  mine.close();
+  await store.update((tx) => tx.create('task', task('t4', 's1', 'n1')));
+  assert.deepEqual(seen(mine), []);
+  assert.deepEqual(seen(other), []);
+});
+
+test('tasksByService and tasksByNode copy only the tasks `where` picks, and see the transaction’s own writes', async () => {
+  const { store } = immediateStore();
+  await store.update((tx) => {
+    tx.create('task', task('t1', 's1', 'n1'));
+    tx.create('task', { ...task('t2', 's1', 'n1'), Status: { ...task('t2', 's1').Status, State: 'pending' } });
+  });
+  const pending = (t: Task) => t.Status.State === 'pending';
+  assert.deepEqual(store.view((tx) => tx.tasksByService('s1', pending).map((t) => t.ID)), ['t2']);
+  assert.deepEqual(store.read((tx) => tx.tasksByNode('n1', pending).map((t) => t.ID)), ['t2']);
+  await store.update((tx) => {
+    tx.create('task', { ...task('t3', 's1', 'n1'), Status: { ...task('t3', 's1').Status, State: 'pending' } });
+    assert.deepEqual(tx.tasksByService('s1', pending).map((t) => t.ID).sort(), ['t2', 't3']);
+    const copy = tx.tasksByService('s1', pending)[0]!;
+    copy.Status.State = 'failed';
+    assert.equal(tx.tasksByService('s1', pending).length, 2, 'what it hands out is a copy');
+  });
+});

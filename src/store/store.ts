@@ -35,8 +35,9 @@ const clone = cloneData;
 export interface ReadTx {
   get<K extends Kind>(kind: K, id: string): ObjectTypes[K] | undefined;
   find<K extends Kind>(kind: K, pred?: (o: ObjectTypes[K]) => boolean): ObjectTypes[K][];
-  tasksByService(serviceId: string): ObjectTypes['task'][];
-  tasksByNode(nodeId: string): ObjectTypes['task'][];
+  /** The tasks of a service; `where` picks among them before anything is copied (a few pending among 100,000). */
+  tasksByService(serviceId: string, where?: (t: ObjectTypes['task']) => boolean): ObjectTypes['task'][];
+  tasksByNode(nodeId: string, where?: (t: ObjectTypes['task']) => boolean): ObjectTypes['task'][];
 }
 
 /** A write transaction: reads see its own writes; nothing is visible to others until committed. */
@@ -62,6 +63,8 @@ export class MemoryStore {
   private byService = new Map<string, Set<string>>();
   private byNode = new Map<string, Set<string>>();
   private watches = new Set<Watch>();
+  /** Watches of one node's task events (WatchFilter.nodeId), by node ID. */
+  private nodeWatches = new Map<string, Set<Watch>>();
   private writeChain: Promise<unknown> = Promise.resolve();
   private appliedIndex = 0;
 
@@ -111,11 +114,11 @@ export class MemoryStore {
 
   private sharedReader(): ReadTx {
     const tables = this.tables;
-    const tasksVia = (index: Map<string, Set<string>>, k: string): ObjectTypes['task'][] => {
+    const tasksVia = (index: Map<string, Set<string>>, k: string, where?: (t: ObjectTypes['task']) => boolean): ObjectTypes['task'][] => {
       const out: ObjectTypes['task'][] = [];
       for (const id of index.get(k) ?? []) {
         const t = tables.task.get(id);
-        if (t) out.push(t);
+        if (t && (!where || where(t))) out.push(t);
       }
       return out;
     };
@@ -126,8 +129,8 @@ export class MemoryStore {
         for (const o of (tables[kind] as Table<typeof kind>).values()) if (!pred || pred(o as never)) out.push(o);
         return out as never;
       },
-      tasksByService: (sid) => tasksVia(this.byService, sid),
-      tasksByNode: (nid) => tasksVia(this.byNode, nid),
+      tasksByService: (sid, where) => tasksVia(this.byService, sid, where),
+      tasksByNode: (nid, where) => tasksVia(this.byNode, nid, where),
     };
   }
 
@@ -177,12 +180,32 @@ export class MemoryStore {
     }
     this.appliedIndex = Math.max(this.appliedIndex, index);
     for (const w of this.watches) for (const e of events) w.offer(e);
+    if (this.nodeWatches.size > 0) {
+      for (const e of events) {
+        if (e.kind !== 'task') continue;
+        const now = (e.object as ObjectTypes['task']).NodeID;
+        const before = (e.old as ObjectTypes['task'] | undefined)?.NodeID;
+        if (now) for (const w of this.nodeWatches.get(now) ?? []) w.offer(e);
+        if (before && before !== now) for (const w of this.nodeWatches.get(before) ?? []) w.offer(e);
+      }
+    }
   }
 
   /** Subscribes to committed events. Close the watch when done. */
   watch(filter?: WatchFilter): Watch {
-    const w = new Watch(filter, () => this.watches.delete(w));
-    this.watches.add(w);
+    const nodeId = filter?.nodeId;
+    if (nodeId === undefined) {
+      const w = new Watch(filter, () => this.watches.delete(w));
+      this.watches.add(w);
+      return w;
+    }
+    // a node's watch sees its task events only: kinds other than task are never offered to it
+    const w = new Watch({ ...filter, kinds: ['task'] }, () => {
+      const set = this.nodeWatches.get(nodeId);
+      set?.delete(w);
+      if (set?.size === 0) this.nodeWatches.delete(nodeId);
+    });
+    addTo(this.nodeWatches, nodeId, w);
     return w;
   }
 
@@ -260,22 +283,28 @@ export class MemoryStore {
       }
       return out;
     };
-    const tasksVia = (index: Map<string, Set<string>>, k: string, field: 'ServiceID' | 'NodeID') => {
-      const ids = new Set(index.get(k) ?? []);
-      if (overlay.size > 0) for (const ok of overlay.keys()) if (ok.startsWith('task/')) ids.add(ok.slice(5));
+    const tasksVia = (index: Map<string, Set<string>>, k: string, field: 'ServiceID' | 'NodeID', where?: (t: ObjectTypes['task']) => boolean) => {
       const out: ObjectTypes['task'][] = [];
-      for (const id of ids) {
-        const t = peek('task', id);
-        if (t && t[field] === k) out.push(clone(t));
+      const take = (t: ObjectTypes['task'] | undefined) => {
+        if (t && t[field] === k && (!where || where(t))) out.push(clone(t));
+      };
+      const indexed = index.get(k);
+      if (overlay.size === 0) {
+        if (indexed) for (const id of indexed) take(peek('task', id));
+        return out;
       }
+      // the transaction's own creates and moves are not in the index yet
+      const ids = new Set(indexed ?? []);
+      for (const ok of overlay.keys()) if (ok.startsWith('task/')) ids.add(ok.slice(5));
+      for (const id of ids) take(peek('task', id));
       return out;
     };
     return {
       get,
       peek,
       find,
-      tasksByService: (sid) => tasksVia(this.byService, sid, 'ServiceID'),
-      tasksByNode: (nid) => tasksVia(this.byNode, nid, 'NodeID'),
+      tasksByService: (sid, where) => tasksVia(this.byService, sid, 'ServiceID', where),
+      tasksByNode: (nid, where) => tasksVia(this.byNode, nid, 'NodeID', where),
     };
   }
 
@@ -306,7 +335,7 @@ export class MemoryStore {
 
 const EMPTY_OVERLAY: Map<string, Change> = new Map();
 
-function addTo(m: Map<string, Set<string>>, k: string, v: string): void {
+function addTo<V>(m: Map<string, Set<V>>, k: string, v: V): void {
   let s = m.get(k);
   if (!s) m.set(k, (s = new Set()));
   s.add(v);

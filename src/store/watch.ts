@@ -4,6 +4,12 @@ export interface WatchFilter {
   kinds?: Kind[];
   actions?: StoreEvent['action'][];
   match?: (e: StoreEvent) => boolean;
+  /**
+   * Only task events of this node (the task is on it, or was before the change). The store keeps such
+   * watches by node, so a thousand dispatcher sessions cost one map lookup per event, not a thousand
+   * `match` calls.
+   */
+  nodeId?: string;
 }
 
 /**
@@ -19,6 +25,11 @@ export class Watch implements AsyncIterable<StoreEvent> {
     private filter: WatchFilter | undefined,
     private onClose: () => void,
   ) {}
+
+  /** The node this watch follows (see WatchFilter.nodeId). */
+  get nodeId(): string | undefined {
+    return this.filter?.nodeId;
+  }
 
   offer(e: StoreEvent): void {
     if (this.closed) return;

@@ -22,6 +22,8 @@ export interface ClusterOptions {
   daemonArgs?: string[];
   /** Extra `shoal daemon` flags that name the node's own address (e.g. `--dns-listen-addr <ip>:<port>`). */
   nodeArgs?: (ip: string) => string[];
+  /** Flags for node itself in every daemon (e.g. `--cpu-prof --cpu-prof-dir DIR`). */
+  runtimeArgs?: string[];
 }
 
 export interface NodeJson {
@@ -102,7 +104,7 @@ export class TestCluster {
     const i = this.nodes.length;
     const ip = `127.0.0.${10 + i}`;
     const extraArgs = [...(this.opts.daemonArgs ?? []), ...(this.opts.nodeArgs?.(ip) ?? [])];
-    const n = new ClusterNode(i, ip, `${this.opts.hostPrefix ?? 'node'}-${i}`, { runtime: this.opts.runtime ?? 'process', engine: this.opts.engine, extraArgs });
+    const n = new ClusterNode(i, ip, `${this.opts.hostPrefix ?? 'node'}-${i}`, { runtime: this.opts.runtime ?? 'process', engine: this.opts.engine, extraArgs, nodeArgs: this.opts.runtimeArgs });
     this.nodes.push(n);
     await n.daemon.start();
     return n;

@@ -45,8 +45,16 @@ export async function fetchPinnedRootCA(address: string, token: string, timeoutM
 }
 
 export async function joinCluster(opts: JoinOptions): Promise<JoinResult> {
+  const caPem = await fetchPinnedRootCA(opts.address, opts.token, opts.timeoutMs ?? 10_000);
+  return joinWithRootCA(opts, caPem);
+}
+
+/**
+ * Steps 4–5 of the join with a root CA already fetched and checked against the token (steps 1–3):
+ * many nodes joining the same cluster from one place (the scale harness) pin the root once.
+ */
+export async function joinWithRootCA(opts: JoinOptions, caPem: string): Promise<JoinResult> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const caPem = await fetchPinnedRootCA(opts.address, opts.token, timeoutMs);
   const { keyPem, csrPem } = await createKeyAndCSR();
   let client: RpcClient | null = null;
   try {

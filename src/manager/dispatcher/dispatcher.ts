@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AssignmentsMessage, Cluster, DispatcherApi, SessionInfo, SessionRequest, TaskStatusUpdate } from '../../types';
-import type { MemoryStore, StoreEvent } from '../../store';
+import type { MemoryStore } from '../../store';
 import type { Clock } from '../../lib/ports';
 import { invalidArgument, notFound, unavailable } from '../../lib/errors';
 import { isoTime } from '../../lib/time';
@@ -322,10 +322,8 @@ export class Dispatcher implements DispatcherApi {
     const nodeId = s.nodeId;
     s.streams++;
     this.heartbeats.streamOpened(nodeId, s.id);
-    const watch = this.store.watch({
-      kinds: ['task'],
-      match: (e: StoreEvent) => (e.object as { NodeID?: string }).NodeID === nodeId || (e.old as { NodeID?: string } | undefined)?.NodeID === nodeId,
-    });
+    // keyed by node in the store: one lookup per event however many sessions there are
+    const watch = this.store.watch({ kinds: ['task'], nodeId });
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal.addEventListener('abort', onAbort);

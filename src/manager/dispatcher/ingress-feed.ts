@@ -1,5 +1,5 @@
-import type { MemoryStore, Watch } from '../../store';
-import type { IngressEntry, NetworkNames, NodeNetworkView } from '../../types';
+import type { MemoryStore, StoreEvent, Watch } from '../../store';
+import type { IngressEntry, NetworkNames, NodeNetworkView, Task } from '../../types';
 import { ingressTable } from './core/ingress';
 import { namesTable } from './core/names';
 import { nodeNetworkViews, type NodeNetworks } from './core/netview';
@@ -40,7 +40,8 @@ export class IngressFeed {
       for (;;) {
         const r = await w.next();
         if (r.done) return;
-        w.drain();
+        const rest = w.drain();
+        if (!this.matters(r.value) && !rest.some((e) => this.matters(e))) continue;
         if (!this.timer) {
           this.timer = setTimeout(() => {
             this.timer = null;
@@ -54,6 +55,20 @@ export class IngressFeed {
         }
       }
     })();
+  }
+
+  /**
+   * Whether an event can change a view. A task that is on no network and whose service publishes no
+   * port is in none of them, so the status reports of 100,000 such tasks recompute nothing (a
+   * recompute reads every task and node: at 1,000 nodes it is far from free).
+   */
+  private matters(e: StoreEvent): boolean {
+    if (e.kind !== 'task') return true;
+    const t = e.object as Task;
+    const old = e.old as Task | undefined;
+    if (t.NetworksAttachments?.length || old?.NetworksAttachments?.length) return true;
+    const s = this.store.read((tx) => tx.get('service', t.ServiceID));
+    return !s || !!s.Endpoint?.Ports?.length || !!s.Spec.EndpointSpec?.Ports?.length;
   }
 
   stop(): void {

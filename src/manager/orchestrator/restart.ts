@@ -2,7 +2,7 @@ import { isTerminal, type Node, type Task } from '../../types';
 import type { StoreEvent, WatchFilter } from '../../store';
 import { newId } from '../../lib/ids';
 import { StoreLoop } from '../store-loop';
-import { applyMutations, type LoopDeps } from './loop';
+import { applyMutations, MAX_TASKS_PER_PASS, type LoopDeps } from './loop';
 import { planRestarts, promoteDelayed, type SlotRestarts } from './core/restart';
 
 /**
@@ -48,6 +48,7 @@ export class RestartSupervisor extends StoreLoop<LoopDeps> {
   protected async flush(): Promise<number | undefined> {
     const { store, clock, rng } = this.deps;
     const ids = this.take(this.dirty, () => store.read((tx) => tx.find('service').map((s) => s.ID)));
+    let more = false;
     for (const sid of ids) {
       const records = await store.update((tx) => {
         const service = tx.get('service', sid);
@@ -55,8 +56,13 @@ export class RestartSupervisor extends StoreLoop<LoopDeps> {
         const now = clock.now();
         const nodes = new Map(tx.find('node').map((n) => [n.ID, n]));
         const tasks = tx.tasksByService(sid);
-        const plan = planRestarts({ service, tasks, nodes, history: this.history, now, newId: () => newId(rng) });
+        const plan = planRestarts({ service, tasks, nodes, history: this.history, now, newId: () => newId(rng), limit: MAX_TASKS_PER_PASS });
         applyMutations(tx, plan.mutations);
+        if (plan.more) {
+          // the rest in the next pass, after the API and the other loops had their turn
+          this.dirty.add(sid);
+          more = true;
+        }
         return plan.restarts;
       });
       for (const r of records) {
@@ -89,6 +95,7 @@ export class RestartSupervisor extends StoreLoop<LoopDeps> {
     }
     this.delayed = services;
     this.pruneHistory(clock.now());
+    if (more) this.kick();
     return wakeAt;
   }
 

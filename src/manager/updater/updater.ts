@@ -4,6 +4,7 @@ import { newId } from '../../lib/ids';
 import type { MemoryStore, StoreEvent, Watch } from '../../store';
 import { specProblem, type Node, type Service, type Task } from '../../types';
 import { planUpdate, type UpdateMemo, type UpdatePlan } from './core/planner';
+import { isActiveState } from './core/config';
 import { forEachGuarded } from '../../sys/loop-guard';
 
 /** Timer functions; a simulation passes virtual ones. */
@@ -78,13 +79,27 @@ export class UpdateSupervisor {
       if (e.action === 'delete') this.forget(s.ID);
       else this.mark(s.ID);
     } else if (e.kind === 'task') {
-      this.mark((e.object as Task).ServiceID);
+      const t = e.object as Task;
+      if (this.watchesTask(t)) this.mark(t.ServiceID);
     } else if (e.kind === 'node') {
       // a node going Down releases stop-first replacements waiting for a task on it
       const n = e.object as Node;
       const old = e.old as Node | undefined;
       if (e.action === 'create' || old?.Status.State !== n.Status.State) for (const id of this.memos.keys()) this.mark(id);
     }
+  }
+
+  /**
+   * Whether a task event can change what the planner decides for its service. A service with no
+   * update under way (nothing tracked, not settling, no active UpdateStatus) has only clean tasks,
+   * and every task made since (replicas, restarts) is made from its current spec: such events are
+   * skipped, so 100,000 status reports do not each re-plan the service over all its tasks. A task of
+   * another spec version (a node back with an old task) still gets the service looked at.
+   */
+  private watchesTask(t: Task): boolean {
+    const memo = this.memos.get(t.ServiceID);
+    if (!memo || memo.tracked.length > 0 || memo.settle || isActiveState(memo.status?.State)) return true;
+    return t.internal.specVersion !== memo.specVersion;
   }
 
   private forget(id: string): void {

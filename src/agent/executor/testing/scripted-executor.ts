@@ -46,7 +46,11 @@ export class ScriptedEngine {
   readonly calls: { taskId: string; op: Op }[] = [];
   readonly healthListeners = new Map<string, Set<(h: 'starting' | 'healthy' | 'unhealthy') => void>>();
   private seq = 0;
-  constructor(readonly exitAfterMs = 20) {}
+  constructor(
+    readonly exitAfterMs = 20,
+    /** How long a start takes (ms): a simulated node's "container start" (test/harness/sim-nodes.ts). */
+    readonly startDelayMs = 0,
+  ) {}
 
   count(taskId: string, op: Op): number {
     return this.calls.filter((c) => c.taskId === taskId && c.op === op).length;
@@ -100,6 +104,7 @@ class ScriptedController implements TaskController {
   async start(): Promise<void> {
     this.note('start');
     if (this.script.startError) throw new Error(this.script.startError);
+    if (this.engine.startDelayMs > 0) await new Promise((r) => setTimeout(r, this.engine.startDelayMs));
     const o = this.obj ?? this.engine.create(this.task.ID);
     if (o.state !== 'created') return;
     o.state = 'running';

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { reconcileReplicated, removeAllTasks, slotsToRemove } from './replicated';
 import { reconcileGlobal } from './global';
 import { idGen, mkNode, mkService, mkTask, T0 } from './testkit';
@@ -86,4 +87,51 @@ test('global: a failed task still wanted keeps its node covered (restart supervi
   const s = mkService('g', { global: true });
   const out = reconcileGlobal({ service: s, tasks: [mkTask(s, { node: 'n1', state: 'failed' })], nodes: [mkNode('n1')], now: T0, newId: idGen() });
   assert.deepEqual(out, []);
+});
+
+/** The greedy choice as first written (a scan of every slot per choice): the oracle of the heap version. */
+function slotsToRemoveByScan(live: ReadonlyMap<number, readonly Task[]>, count: number): number[] {
+  const load = new Map<string, number>();
+  for (const ts of live.values()) for (const t of ts) if (t.NodeID) load.set(t.NodeID, (load.get(t.NodeID) ?? 0) + 1);
+  const remaining = new Map(live);
+  const out: number[] = [];
+  while (out.length < count && remaining.size > 0) {
+    let best: { slot: number; running: boolean; load: number } | null = null;
+    for (const [slot, ts] of remaining) {
+      const running = ts.some((t) => t.Status.State === 'running');
+      const l = Math.max(0, ...ts.map((t) => (t.NodeID ? (load.get(t.NodeID) ?? 0) : 0)));
+      if (!best || (best.running && !running) || (best.running === running && (l > best.load || (l === best.load && slot > best.slot)))) best = { slot, running, load: l };
+    }
+    out.push(best!.slot);
+    for (const t of remaining.get(best!.slot) ?? []) if (t.NodeID) load.set(t.NodeID, (load.get(t.NodeID) ?? 1) - 1);
+    remaining.delete(best!.slot);
+  }
+  return out;
+}
+
+test('slotsToRemove (heap) chooses exactly the slots, in the order, of a scan per choice', () => {
+  const s = mkService('s');
+  const slot = fc.record({ node: fc.constantFrom('A', 'B', 'C', 'D', ''), running: fc.boolean(), second: fc.option(fc.constantFrom('A', 'B'), { nil: undefined }) });
+  fc.assert(
+    fc.property(fc.array(slot, { maxLength: 40 }), fc.nat(45), (slots, count) => {
+      const live = new Map<number, Task[]>();
+      slots.forEach((x, i) => {
+        const ts = [mkTask(s, { id: `t${i}`, slot: i + 1, node: x.node || undefined, state: x.running ? 'running' : 'starting' })];
+        if (x.second) ts.push(mkTask(s, { id: `u${i}`, slot: i + 1, node: x.second, state: 'running' }));
+        live.set(i + 1, ts);
+      });
+      assert.deepEqual(slotsToRemove(live, count), slotsToRemoveByScan(live, count));
+    }),
+    { seed: 15, numRuns: 300 },
+  );
+});
+
+test('slotsToRemove over 100,000 slots: the busiest nodes first, then the highest slots', () => {
+  const s = mkService('s');
+  const live = new Map<number, Task[]>();
+  for (let i = 1; i <= 100_000; i++) live.set(i, [mkTask(s, { id: `t${i}`, slot: i, node: `n${i % 1000}` })]);
+  // the choice itself: the busiest nodes first, then the highest slots
+  const first = slotsToRemove(live, 500);
+  assert.equal(new Set(first).size, 500);
+  assert.deepEqual(first.slice(0, 3), [100_000, 99_999, 99_998]);
 });

@@ -56,25 +56,81 @@ export function reconcileReplicated(input: ReplicatedInput): Mutation[] {
 export function slotsToRemove(live: ReadonlyMap<number, readonly Task[]>, count: number): number[] {
   const load = new Map<string, number>();
   for (const ts of live.values()) for (const t of ts) if (t.NodeID) load.set(t.NodeID, (load.get(t.NodeID) ?? 0) + 1);
-  const remaining = new Map(live);
+  const loadOf = (ts: readonly Task[]): number => {
+    let l = 0;
+    for (const t of ts) if (t.NodeID) l = Math.max(l, load.get(t.NodeID) ?? 0);
+    return l;
+  };
+  // A greedy choice, one slot at a time, over a max-heap (issue 15: 100,000 → 0 would be quadratic as
+  // a scan per choice). Loads only go down as slots are chosen, so a heap entry's key is never below
+  // its slot's current key: an entry on top whose key is still current is the best slot.
+  const heap: SlotChoice[] = [];
+  for (const [slot, ts] of live) heap.push({ slot, running: ts.some((t) => t.Status.State === 'running'), load: loadOf(ts) });
+  heapify(heap);
   const out: number[] = [];
-  while (out.length < count && remaining.size > 0) {
-    let best: { slot: number; running: boolean; load: number } | null = null;
-    for (const [slot, ts] of remaining) {
-      const running = ts.some((t) => t.Status.State === 'running');
-      const l = Math.max(0, ...ts.map((t) => (t.NodeID ? (load.get(t.NodeID) ?? 0) : 0)));
-      const better =
-        !best ||
-        (best.running && !running) ||
-        (best.running === running && (l > best.load || (l === best.load && slot > best.slot)));
-      if (better) best = { slot, running, load: l };
+  while (out.length < count && heap.length > 0) {
+    const top = heapPop(heap)!;
+    const ts = live.get(top.slot) ?? [];
+    const now = loadOf(ts);
+    if (now !== top.load) {
+      heapPush(heap, { ...top, load: now });
+      continue;
     }
-    if (!best) break;
-    out.push(best.slot);
-    for (const t of remaining.get(best.slot) ?? []) if (t.NodeID) load.set(t.NodeID, (load.get(t.NodeID) ?? 1) - 1);
-    remaining.delete(best.slot);
+    out.push(top.slot);
+    for (const t of ts) if (t.NodeID) load.set(t.NodeID, (load.get(t.NodeID) ?? 1) - 1);
   }
   return out;
+}
+
+interface SlotChoice {
+  slot: number;
+  running: boolean;
+  load: number;
+}
+
+/** True when `a` is the better slot to remove: not running first, then the busiest node, then the highest slot. */
+function removeBefore(a: SlotChoice, b: SlotChoice): boolean {
+  if (a.running !== b.running) return !a.running;
+  if (a.load !== b.load) return a.load > b.load;
+  return a.slot > b.slot;
+}
+
+function siftDown(h: SlotChoice[], i: number): void {
+  for (;;) {
+    const l = 2 * i + 1;
+    const r = l + 1;
+    let best = i;
+    if (l < h.length && removeBefore(h[l]!, h[best]!)) best = l;
+    if (r < h.length && removeBefore(h[r]!, h[best]!)) best = r;
+    if (best === i) return;
+    [h[i], h[best]] = [h[best]!, h[i]!];
+    i = best;
+  }
+}
+
+function heapify(h: SlotChoice[]): void {
+  for (let i = Math.floor(h.length / 2) - 1; i >= 0; i--) siftDown(h, i);
+}
+
+function heapPop(h: SlotChoice[]): SlotChoice | undefined {
+  const top = h[0];
+  const last = h.pop();
+  if (h.length > 0 && last) {
+    h[0] = last;
+    siftDown(h, 0);
+  }
+  return top;
+}
+
+function heapPush(h: SlotChoice[], x: SlotChoice): void {
+  h.push(x);
+  let i = h.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (!removeBefore(h[i]!, h[p]!)) return;
+    [h[i], h[p]] = [h[p]!, h[i]!];
+    i = p;
+  }
 }
 
 /** A deleted service: every task it had is to be removed (the reaper deletes them once stopped). */

@@ -274,3 +274,21 @@ test('restart delay 0: the replacement is made RUNNING at once (no delayed start
   const d = plan(s, [mkTask(s, { id: 'o2', slot: 2, node: 'C', state: 'running' })], nodes(mkNode('A'), mkNode('C', { state: 'down' })));
   assert.deepEqual(d.mutations.map((m) => [m.op, m.op !== 'delete' && m.task.DesiredState]), [['update', 'shutdown'], ['create', 'running']]);
 });
+
+test('a node failure with many tasks is planned in bounded passes; a pass never replaces a slot another task holds', () => {
+  const s = mkService('s', { replicas: 6 });
+  // slots 1–5 failed on A (down); slot 6 failed too but a start-first replacement still holds it
+  const failed = [1, 2, 3, 4, 5, 6].map((i) => mkTask(s, { id: `f${i}`, slot: i, node: 'A', state: 'failed' }));
+  const holder = mkTask(s, { id: 'h6', slot: 6, node: 'B', state: 'running' });
+  const ns = nodes({ ...mkNode('A'), Status: { State: 'down', Addr: '' } } as ReturnType<typeof mkNode>, mkNode('B'));
+  const first = planRestarts({ service: s, tasks: [...failed, holder], nodes: ns, history: new Map(), now: T0, newId: idGen('r'), limit: 4 });
+  assert.equal(first.more, true);
+  assert.equal(first.mutations.length, 4, 'two slots: a shutdown and a replacement each');
+  assert.deepEqual(first.mutations.filter((m) => m.op === 'create').map((m) => m.op === 'create' && m.task.Slot), [1, 2]);
+  // the next pass sees the first one's writes and goes on where it stopped
+  const after = [...failed.map((t) => (t.Slot! <= 2 ? { ...t, DesiredState: 'shutdown' as const } : t)), holder];
+  const second = planRestarts({ service: s, tasks: after, nodes: ns, history: new Map(), now: T0, newId: idGen('q') });
+  assert.equal(second.more, undefined);
+  assert.deepEqual(second.mutations.filter((m) => m.op === 'create').map((m) => m.op === 'create' && m.task.Slot), [3, 4, 5], 'slot 6 is held by h6');
+  assert.equal(second.mutations.filter((m) => m.op === 'update').length, 4);
+});

@@ -37,9 +37,17 @@ export interface RestartInput {
   history: RestartHistory;
   now: number;
   newId: IdGen;
+  /**
+   * Mutations per pass at most (the orchestrator's MAX_TASKS_PER_PASS): a node failure that stops
+   * tens of thousands of tasks is handled over several passes, each one store write under the Raft
+   * entry size limit. Default: no bound.
+   */
+  limit?: number;
 }
 
 export interface RestartPlan {
+  /** True when the bound stopped the pass early: another pass has more to do. */
+  more?: boolean;
   mutations: Mutation[];
   /** Restarts to record in the history once the mutations are committed. */
   restarts: { key: string; specVersion: number; at: number }[];
@@ -85,21 +93,34 @@ export function planRestarts(input: RestartInput): RestartPlan {
       stopping.add(t.ID);
     }
   }
-  const made = new Map<string, number>();
   const iteration = isJob(service) ? jobIterationOf(service) : undefined;
   // a job's slot is held only by a task of the current iteration
   const holds = (o: Task): boolean => isRunnable(o.DesiredState) && (iteration === undefined || o.JobIteration?.Index === iteration);
+  const made = new Map<string, number>();
+  // runnable tasks per slot that are not being stopped now: a candidate's slot is held by another
+  // when this count, less the candidate itself, is positive (one pass over the tasks, not one per candidate)
+  const holders = new Map<string, number>();
+  for (const o of tasks) {
+    if (stopping.has(o.ID) || !holds(o)) continue;
+    const k = historyKey(o);
+    holders.set(k, (holders.get(k) ?? 0) + 1);
+  }
   for (const { t, reason } of candidates) {
+    if (input.limit !== undefined && out.mutations.length >= input.limit) {
+      out.more = true;
+      break;
+    }
     out.mutations.push({ op: 'update', task: { ...t, DesiredState: 'shutdown', UpdatedAt: isoTime(now) } });
     const key = historyKey(t);
     if (isPerNode(service) && !globalNodeKeeps(service, t.NodeID ? nodes.get(t.NodeID) : undefined)) continue;
     // another runnable task already holds the slot (start-first update, or a replacement made now)
-    const holder = tasks.some((o) => o.ID !== t.ID && !stopping.has(o.ID) && holds(o) && historyKey(o) === key);
+    // (candidates are all in `stopping`, so none counts itself)
+    const holder = (holders.get(key) ?? 0) > 0;
     if (holder || made.has(key)) continue;
     const h = history.get(key);
     const times = h && h.specVersion === t.internal.specVersion ? h.times : [];
-    const pending = out.restarts.filter((r) => r.key === key).map((r) => r.at);
-    if (!shouldRestart(t, { specVersion: t.internal.specVersion, times: [...times, ...pending] }, now)) continue;
+    // (`made` allows one restart per slot and pass, so none of this pass's restarts is for this slot)
+    if (!shouldRestart(t, { specVersion: t.internal.specVersion, times }, now)) continue;
     const delayNs = reason === 'drained' ? 0 : (t.Spec.RestartPolicy?.Delay ?? DEFAULT_RESTART_DELAY_NS);
     // Nothing to wait for (no delay, no old task still running): start at once, as promoteDelayed
     // would in the next write, which saves a store round trip on the replacement's path (B4).

@@ -1,0 +1,259 @@
+// Issue 15: the control plane at scale. Real manager daemons (1 or 3, Raft with fsync, process
+// runtime, drained) and N simulated nodes (test/harness/sim-nodes.ts: each joins with its own
+// certificate and holds a real mTLS dispatcher session; tasks run in memory) in a few child processes.
+//
+//   npm run build && node dist/bench/scale.js --nodes 1000 --tasks 100000 --managers 3
+//
+// Options: --nodes N (1000) --tasks T (100000: the big service; the first one is T/10) --managers 1|3 (3)
+// --procs P (fleet processes; default one per 250 nodes, at most 4) --start-ms MS (a task's start, 0)
+// --raft-tick-ms MS (200: elections after 2 s) --heartbeat 5s --cpu-prof DIR (V8 profiles of the managers, written at the end)
+// --skip a,b (phases: small, global, big, api, kill, failover, down) --calls N (API calls per endpoint, 200).
+// Prints one table per phase and, as the last line, the headline:
+//   scale: N nodes, T tasks, converged in S s (P placements/s), failover F s, manager RSS R MiB
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ScaleCluster } from '../test/harness/scale-cluster';
+import { apiRequest, sleep, waitFor } from '../test/harness/daemon';
+import type { ClusterNode } from '../test/harness/cluster';
+import { parseExposition, sampleValue } from '../src/testing/prometheus';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+}
+
+const NODES = Number(arg('nodes', '1000'));
+const TASKS = Number(arg('tasks', '100000'));
+const MANAGERS = Number(arg('managers', '3')) === 1 ? 1 : 3;
+const PROCS = process.argv.includes('--procs') ? Number(arg('procs', '1')) : undefined;
+const START_MS = Number(arg('start-ms', '0'));
+const TICK = Number(arg('raft-tick-ms', '200'));
+const HEARTBEAT = arg('heartbeat', '5s');
+const CALLS = Number(arg('calls', '200'));
+const PROF = process.argv.includes('--cpu-prof') ? path.resolve(arg('cpu-prof', 'scale-prof')) : undefined;
+const SKIP = new Set(arg('skip', '').split(',').filter(Boolean));
+const METRICS_PORT = 30000 + Math.floor(Math.random() * 9000);
+
+const rows: string[][] = [];
+const row = (phase: string, what: string, value: string, note = '') => {
+  rows.push([phase, what, value, note]);
+  console.log(`| ${phase} | ${what} | ${value} | ${note} |`);
+};
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+const log = (s: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`);
+
+const spec = (name: string, mode: Record<string, unknown>) => ({
+  Name: name,
+  TaskTemplate: { ContainerSpec: { Image: 'busybox', Command: ['sleep', '100000'] }, RestartPolicy: { Condition: 'any', Delay: 0 } },
+  Mode: mode,
+});
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+}
+
+/** Bytes of the Raft snapshot files and of the rest of the Raft state (the log) under a manager's data dir. */
+function raftSizes(m: ClusterNode): { snapshots: number; log: number } {
+  let snapshots = 0;
+  let logBytes = 0;
+  const walk = (d: string, inRaft: boolean, inSnap: boolean) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p, inRaft || e.name === 'raft', inSnap || e.name === 'snapshots');
+      else if (inSnap) snapshots += fs.statSync(p).size;
+      else if (inRaft) logBytes += fs.statSync(p).size;
+    }
+  };
+  walk(m.daemon.dataDir, false, false);
+  return { snapshots, log: logBytes };
+}
+
+async function metric(m: ClusterNode, name: string): Promise<number | undefined> {
+  try {
+    const r = await fetch(`http://${m.ip}:${METRICS_PORT}/metrics`);
+    return sampleValue(parseExposition(await r.text()), name);
+  } catch {
+    return undefined;
+  }
+}
+
+async function timeCalls(m: ClusterNode, p: string): Promise<{ p50: number; p99: number; bytes: number }> {
+  const ms: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < CALLS; i++) {
+    const t = performance.now();
+    const r = await m.daemon.api<unknown[]>('GET', p);
+    ms.push(performance.now() - t);
+    if (r.status !== 200) throw new Error(`GET ${p}: ${r.status}`);
+    bytes = JSON.stringify(r.body).length;
+  }
+  return { p50: quantile(ms, 0.5), p99: quantile(ms, 0.99), bytes };
+}
+
+async function main(): Promise<void> {
+  if (PROF) fs.mkdirSync(PROF, { recursive: true });
+  log(`scale bench: ${NODES} nodes, ${TASKS} tasks, ${MANAGERS} managers, raft tick ${TICK} ms, heartbeat ${HEARTBEAT}, load ${load()}`);
+  const sc = new ScaleCluster({
+    nodes: NODES,
+    managers: MANAGERS,
+    procs: PROCS,
+    raftTickMs: TICK,
+    heartbeat: HEARTBEAT,
+    startMs: START_MS,
+    cpuProfDir: PROF,
+    managerArgs: (ip) => ['--metrics-addr', `${ip}:${METRICS_PORT}`],
+    log,
+  });
+  let peakRss = 0;
+  const rssTimer = setInterval(() => {
+    for (const m of sc.managers) if (!m.killed) peakRss = Math.max(peakRss, ScaleCluster.rssMiB(m).peak);
+  }, 500);
+  let converged = NaN;
+  let placements = NaN;
+  let failover = NaN;
+  console.log(`\nScale bench: ${NODES} simulated nodes, ${MANAGERS} managers (Raft tick ${TICK} ms, fsync), heartbeat ${HEARTBEAT}, task start ${START_MS} ms`);
+  console.log(`load average at start: ${load()}`);
+  console.log('| phase | measure | value | load (1/5/15 min) |');
+  console.log('|---|---|---|---|');
+  try {
+    const { joinSeconds } = await sc.start();
+    row('setup', `${NODES} nodes joined (CSR + certificate each) and Ready`, `${joinSeconds.toFixed(1)} s`, load());
+    const leader0 = (await sc.leader())!;
+    row('setup', 'leader RSS, idle with all nodes in session', `${ScaleCluster.rssMiB(leader0).now.toFixed(0)} MiB`, load());
+    const probe = await sc.createService(spec('probe', { Replicated: { Replicas: 10 } }));
+    await sc.waitCounts(probe, (c) => c.running === 10, 'probe running', Date.now());
+
+    if (!SKIP.has('small')) {
+      const n = Math.max(1, Math.floor(TASKS / 10));
+      let t0 = Date.now();
+      const id = await sc.createService(spec('small', { Replicated: { Replicas: n } }));
+      const s = await sc.waitCounts(id, (c) => c.running === n, `${n} running`, t0);
+      row('replicated', `${n} replicas: create → all running`, `${s.toFixed(2)} s (${(n / s).toFixed(0)} placements/s)`, load());
+      t0 = Date.now();
+      await sc.scale(id, 0);
+      const d = await sc.waitCounts(id, (c) => c.running === 0, 'small at 0', t0);
+      row('replicated', `${n} → 0`, `${d.toFixed(2)} s`, load());
+      await sc.removeService(id);
+    }
+
+    if (!SKIP.has('global')) {
+      const t0 = Date.now();
+      const id = await sc.createService(spec('global', { Global: {} }));
+      const s = await sc.waitCounts(id, (c) => c.running === NODES, `global on ${NODES} nodes`, t0);
+      row('global', `global service on ${NODES} nodes: create → all running`, `${s.toFixed(2)} s`, load());
+      await sc.removeService(id);
+    }
+
+    let big = '';
+    if (!SKIP.has('big')) {
+      const t0 = Date.now();
+      big = await sc.createService(spec('big', { Replicated: { Replicas: TASKS } }));
+      converged = await sc.waitCounts(big, (c) => c.running === TASKS, `${TASKS} running`, t0);
+      placements = TASKS / converged;
+      row('replicated', `${TASKS} replicas: create → all running`, `${converged.toFixed(2)} s (${placements.toFixed(0)} placements/s)`, load());
+      const leader = (await sc.leader())!;
+      row('memory', `leader RSS at ${TASKS} tasks (now / peak so far)`, `${ScaleCluster.rssMiB(leader).now.toFixed(0)} / ${ScaleCluster.rssMiB(leader).peak.toFixed(0)} MiB`, load());
+    }
+
+    if (!SKIP.has('api')) {
+      const leader = (await sc.leader())!;
+      const paths: [string, string][] = [
+        ['GET /tasks?filters={"service":["probe"]} (10 of them)', `/v1.47/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['probe'] }))}`],
+        [`GET /nodes (${NODES + MANAGERS})`, '/v1.47/nodes'],
+        ['GET /services', '/v1.47/services'],
+      ];
+      for (const [what, p] of paths) {
+        const r = await timeCalls(leader, p);
+        row('api', `${what}, leader, ${CALLS} calls`, `p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms (${(r.bytes / 1024).toFixed(0)} KiB)`, load());
+      }
+    }
+
+    {
+      const leader = (await sc.leader())!;
+      const sizes = raftSizes(leader);
+      row('raft', 'leader: Raft log on disk / snapshot files', `${(sizes.log / 2 ** 20).toFixed(1)} MiB / ${(sizes.snapshots / 2 ** 20).toFixed(1)} MiB`, load());
+      const sum = await metric(leader, 'swarm_raft_snapshot_latency_seconds_sum');
+      const count = await metric(leader, 'swarm_raft_snapshot_latency_seconds_count');
+      if (sum !== undefined && count) row('raft', `leader: snapshot create + write (mean of ${count})`, `${((sum / count) * 1000).toFixed(0)} ms`, load());
+    }
+
+    if (!SKIP.has('kill') && big) {
+      const k = Math.max(1, Math.floor(NODES / 10));
+      const t0 = Date.now();
+      const killed = new Set(await sc.killNodes(k));
+      await waitFor(async () => (await sc.nodes()).filter((n) => killed.has(n.ID) && n.Status.State === 'down').length === killed.size, 120_000, `${k} nodes down`, 250);
+      const down = (Date.now() - t0) / 1000;
+      const s = await sc.waitCounts(big, (c) => c.running === TASKS, `${TASKS} running again`, t0);
+      row('node failure', `${k} nodes killed → all down`, `${down.toFixed(2)} s`, load());
+      row('node failure', `${k} nodes killed → ${TASKS} running again elsewhere`, `${s.toFixed(2)} s`, load());
+    }
+
+    if (!SKIP.has('failover') && MANAGERS === 3) {
+      const leader = (await sc.leader())!;
+      const survivor = sc.managers.find((m) => m !== leader)!;
+      const t0 = Date.now();
+      sc.cluster.kill9(leader);
+      let ok = false;
+      for (let i = 0; !ok && Date.now() - t0 < 120_000; i++) {
+        const r = await apiRequest(survivor.daemon.sock, 'POST', '/v1.47/services/create', spec(`fo-${i}`, { Replicated: { Replicas: 0 } }), 5_000).catch(() => ({ status: 0 }));
+        ok = r.status === 201;
+        if (!ok) await sleep(20);
+      }
+      failover = ok ? (Date.now() - t0) / 1000 : NaN;
+      row('failover', 'kill -9 of the leader → first accepted write', ok ? `${failover.toFixed(2)} s` : 'no write in 120 s', load());
+      await waitFor(
+        async () => {
+          const st = await sc.fleetStats();
+          return st.connected === st.alive;
+        },
+        120_000,
+        'every live node in session again',
+        100,
+      );
+      row('failover', 'kill -9 → every live node in session with the new leader', `${((Date.now() - t0) / 1000).toFixed(2)} s`, load());
+      if (big) {
+        const s = await sc.waitCounts(big, (c) => c.running === TASKS, `${TASKS} running after failover`, t0);
+        row('failover', `kill -9 → new leader reports ${TASKS} running`, `${s.toFixed(2)} s`, load());
+      }
+      const st = await sc.fleetStats();
+      row('failover', 'tasks running on the nodes after failover (duplicates)', `${st.running} (${st.duplicates})`, load());
+      // restore: the killed manager starts again from its snapshot + log
+      const r0 = Date.now();
+      await sc.cluster.restart(leader);
+      const ping = (Date.now() - r0) / 1000;
+      if (big) await sc.waitCounts(big, (c) => c.running === TASKS, 'restarted manager sees the tasks', r0).catch(() => undefined);
+      const counted = await sc.counts(big || probe, leader).catch(() => undefined);
+      row('raft', 'restart of a manager: start → /_ping / → its store has every task', `${ping.toFixed(2)} s / ${((Date.now() - r0) / 1000).toFixed(2)} s (${counted?.running ?? '?'} running)`, load());
+    }
+
+    if (!SKIP.has('down') && big) {
+      const t0 = Date.now();
+      await sc.scale(big, 0);
+      const s = await sc.waitCounts(big, (c) => c.running === 0, `${TASKS} → 0`, t0);
+      row('replicated', `${TASKS} → 0`, `${s.toFixed(2)} s`, load());
+    }
+    for (const m of sc.managers) if (!m.killed) peakRss = Math.max(peakRss, ScaleCluster.rssMiB(m).peak);
+    row('memory', 'peak RSS of any manager over the run', `${peakRss.toFixed(0)} MiB`, load());
+  } finally {
+    clearInterval(rssTimer);
+    await sc.stop();
+  }
+  console.log(`load average at end: ${load()}`);
+  if (PROF) console.log(`CPU profiles of the managers: ${PROF}`);
+  const f = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+  console.log(`scale: ${NODES} nodes, ${TASKS} tasks, converged in ${f(converged, 1)} s (${f(placements, 0)} placements/s), failover ${f(failover, 2)} s, manager RSS ${peakRss.toFixed(0)} MiB`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
