@@ -3,7 +3,7 @@
 // h2 and h3 join), one service task on h2 (an HTTP server and a UDP echo) published in ingress mode. The
 // client runs in h4's namespace (another machine on the same network, no daemon) and measures in
 // alternating rounds of the same run: through h1's mesh (`h1:published`, a node without the task; the
-// default path of a root daemon: the kernel path, nftables DNAT), through h3's mesh (`h3:published`, also without the task, started with
+// kernel path, nftables DNAT, turned on with --mesh-nft nft), through h3's mesh (`h3:published`, also without the task, started with
 // `--mesh-nft none`: the user-space proxy) and straight to the task (`h2:task port`).
 // Needs root; sets up and tears down its own namespaces and daemons.
 //   npm run build && node dist/bench/mesh.js [--seconds 0.5] [--rounds 12] [--conc 8] [--udp-window 16] [--prof DIR]
@@ -44,8 +44,8 @@ async function main(): Promise<void> {
   try {
     const [h1, h2, h3, client] = [hosts.host(1), hosts.host(2), hosts.host(3), hosts.host(4)];
     const profDir = process.argv.includes('--prof') ? path.resolve(process.argv[process.argv.indexOf('--prof') + 1]!) : undefined;
-    // h1 and h2 as any root daemon starts (the kernel path is the default); h3 with it turned off
-    for (const h of [h1, h2]) await h.startShoal({ runtime: 'process' });
+    // h1 and h2 with the kernel path turned on (opt-in); h3 with it off, as the default
+    for (const h of [h1, h2]) await h.startShoal({ runtime: 'process', extraArgs: ['--mesh-nft', 'nft'] });
     await h3.startShoal({ runtime: 'process', extraArgs: ['--mesh-nft', 'none'], ...(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-name=h3-daemon.cpuprofile'] } : {}) });
     const port = 2377;
     h1.dockerOk(['swarm', 'init', '--advertise-addr', h1.ip, '--listen-addr', `${h1.ip}:${port}`]);

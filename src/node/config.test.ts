@@ -69,7 +69,7 @@ test('--metrics-addr takes host:port, as dockerd’s', () => {
   assert.throws(() => parseDaemonArgs(['--metrics-addr', 'h:99999']), /invalid --metrics-addr/);
 });
 
-test('--mesh-nft: the nft program of the mesh kernel path, or none; unset by default (the network layer uses nft on PATH)', () => {
+test('--mesh-nft: the nft program that turns the mesh kernel path on, or none; unset by default (user space)', () => {
   assert.equal(parseDaemonArgs([]).meshNft, undefined);
   assert.equal(parseDaemonArgs(['--mesh-nft', '/usr/sbin/nft']).meshNft, '/usr/sbin/nft');
   assert.equal(parseDaemonArgs(['--mesh-nft=none']).meshNft, 'none');

@@ -15,7 +15,6 @@ import { after, before, describe, test } from 'node:test';
 import { TestCluster, type ClusterNode } from '../harness/cluster';
 import { waitFor } from '../harness/daemon';
 import { leaderOf, tearDownManagers, waitManagerStatus } from '../harness/managers';
-import '../../src/manager/ca/reflect-shim';
 import { createRootCA } from '../../src/manager/ca/pki';
 
 interface Needle {

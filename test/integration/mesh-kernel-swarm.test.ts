@@ -36,8 +36,8 @@ describe('routing mesh kernel path under change: drain and rolling update lose n
     hosts = await TestHosts.up({ count: 4, engines: false });
     [h1, h2] = [hosts.host(1), hosts.host(2)];
     client = hosts.host(4);
-    // the kernel path is the default for a root daemon in its own namespace: no flag
-    for (const h of hosts.hosts.slice(0, 3)) await h.startShoal({ runtime: 'process' });
+    // the kernel path is opt-in (mesh.md "Kernel path")
+    for (const h of hosts.hosts.slice(0, 3)) await h.startShoal({ runtime: 'process', extraArgs: ['--mesh-nft', 'nft'] });
     h1.dockerOk(['swarm', 'init', '--advertise-addr', h1.ip, '--listen-addr', `${h1.ip}:2377`]);
     const token = h1.dockerOk(['swarm', 'join-token', '-q', 'worker']).trim();
     for (const h of [h2, hosts.host(3)]) h.dockerOk(['swarm', 'join', '--token', token, `${h1.ip}:2377`]);

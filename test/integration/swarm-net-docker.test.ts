@@ -225,12 +225,6 @@ describe('published ports and discovery across three hosts (docker runtime)', { 
     m().dockerOk(['service', 'rm', 'pp']);
   });
 
-  /** The port is carried by the node's kernel path, the default where the daemon is root (mesh.md "Kernel path"). */
-  const assertKernelPath = (h: TestHost, port: number) => {
-    const r = h.run(['nft', 'list', 'chain', 'ip', 'shoal-mesh', `tcp_${port}`], 5000);
-    assert.equal(r.status, 0, `${h.name}'s kernel path carries ${port}: ${r.stderr}`);
-    assert.match(r.stdout, /counter name "tcp_\d+_conns" dnat ip to/);
-  };
   const loopResult = (r: LoopResult) => `${r.failures} of ${r.requests} failed: ${r.errors.join('; ')} ${JSON.stringify(r.byBody)}`;
 
   test('drain of a node with tasks: no request lost through a node without one', async () => {
@@ -251,7 +245,6 @@ describe('published ports and discovery across three hosts (docker runtime)', { 
     const r = await loop.stop();
     m().dockerOk(['node', 'update', '--availability', 'active', drained.name]);
     console.log(`drain: ${r.requests} requests through ${target.name}, ${r.failures} failed`);
-    assertKernelPath(target, 8080);
     assert.ok(r.requests > 20, loopResult(r));
     assert.equal(r.failures, 0, loopResult(r));
   });
@@ -270,7 +263,6 @@ describe('published ports and discovery across three hosts (docker runtime)', { 
     await new Promise((r) => setTimeout(r, 1000));
     const r = await loop.stop();
     console.log(`rolling update: ${r.requests} requests through ${target.name}, ${r.failures} failed`);
-    assertKernelPath(target, 8080);
     assert.ok(r.requests > 20, loopResult(r));
     assert.equal(r.failures, 0, loopResult(r));
   });

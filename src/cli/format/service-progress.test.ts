@@ -122,6 +122,13 @@ test('replicated job: active tasks shown, the job bar hidden, "job complete" at 
   assert.equal(r.out, 'active tasks: 0 out of 2 tasks\n1/2:  \n2/2:  \nactive tasks: 2 out of 2 tasks\nactive tasks: 0 out of 0 tasks\njob complete\n');
 });
 
+test('replicated job, first iteration as the daemon sends it (Go omits Index 0: JobIteration {}): still followed to "job complete"', () => {
+  const s = svc({ ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 2 } }, { JobStatus: { JobIteration: {} } as ApiService['JobStatus'] });
+  const jt = (slot: number, state: ApiTask['Status']['State']) => task(slot, state, { JobIteration: {} as ApiTask['JobIteration'], DesiredState: 'complete' });
+  const r = run(new ServiceProgress('svc1'), [{ s, tasks: [jt(0, 'complete'), jt(1, 'complete')], at: 0 }]);
+  assert.match(r.out, /^job complete$/m);
+});
+
 test('terminal rendering: each ID keeps its line and is redrawn in place; bars when wider than 110', () => {
   const t = new TtyRenderer(120);
   assert.equal(t.render({ id: 'overall progress', action: '0 out of 1 tasks' }), '\n\x1b[1A\x1b[2K\roverall progress: 0 out of 1 tasks \r\x1b[1B');

@@ -222,7 +222,7 @@ class ReplicatedJob implements Updater {
     }
     const bySlot = new Map<number, ApiTask>();
     for (const t of tasks) {
-      if (t.JobIteration?.Index !== this.iteration || !num(t.DesiredState) || !num(t.Status.State)) continue;
+      if ((t.JobIteration?.Index ?? 0) !== this.iteration || !num(t.DesiredState) || !num(t.Status.State)) continue;
       const cur = bySlot.get(t.Slot ?? 0);
       if (!cur || num(cur.Status.State) > num(t.Status.State)) bySlot.set(t.Slot ?? 0, t);
     }
@@ -259,14 +259,14 @@ class GlobalJob implements Updater {
         out.push({ id: 'job progress', action: 'waiting for tasks' });
         return false;
       }
-      for (const t of tasks) if (t.JobIteration?.Index === iteration) this.nodes.add(t.NodeID ?? '');
+      for (const t of tasks) if ((t.JobIteration?.Index ?? 0) === iteration) this.nodes.add(t.NodeID ?? '');
       this.total = this.nodes.size;
       this.overall(out, 0);
       this.initialized = true;
     }
     const byNode = new Map<string, ApiTask>();
     for (const t of tasks) {
-      if (t.JobIteration?.Index !== iteration || !this.nodes.has(t.NodeID ?? '')) continue;
+      if ((t.JobIteration?.Index ?? 0) !== iteration || !this.nodes.has(t.NodeID ?? '')) continue;
       const cur = byNode.get(t.NodeID ?? '');
       if (!cur || num(cur.Status.State) > num(t.Status.State)) byNode.set(t.NodeID ?? '', t);
     }
