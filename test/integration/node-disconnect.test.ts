@@ -1,5 +1,5 @@
 // A worker whose daemon dies (kill -9): its connection drops, so the manager marks it Down after the
-// dispatcher's 1 s disconnect grace rather than after missed heartbeats, and its tasks run on the
+// dispatcher's 5 s disconnect grace rather than after missed heartbeats, and its tasks run on the
 // other worker. The heartbeat period is 20 s so that neither the heartbeat TTL (60.5 s) nor a grace of
 // one period (20 s, the earlier rule) could explain a Down within the test's 10 s. Real daemons, the real docker CLI.
 import assert from 'node:assert/strict';
@@ -26,7 +26,7 @@ describe('node disconnect', { concurrency: false, timeout: 120_000 }, () => {
     const victim = (await c.running('web')).some((t) => t.NodeID === a.nodeId) ? a : b;
     const survivorIds = new Set([c.manager.nodeId, (victim === a ? b : a).nodeId]);
     c.kill9(victim);
-    // Only the 1 s disconnect grace can bring Down within 10 s (ample room on a loaded machine).
+    // Only the 5 s disconnect grace can bring Down within 10 s.
     await c.waitNodeState(victim, 'down', 10_000);
     const node = (await c.nodeList()).find((n) => n.ID === victim.nodeId)!;
     assert.equal(node.Status.Message, 'heartbeat failure');

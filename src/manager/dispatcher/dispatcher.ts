@@ -37,7 +37,7 @@ export interface DispatcherOptions {
   /**
    * When a session's assignment stream closes (connection lost) and the node opens no new stream
    * within this many ms, the node is marked down then instead of after its heartbeats expire (the
-   * daemon wires `disconnectGraceMs(period)` of ./core/heartbeat: 1 s). `undefined` disables it: then,
+   * daemon wires `disconnectGraceMs(period)` of ./core/heartbeat: 5 s, at most one period). `undefined` disables it: then,
    * as in swarmkit, only missed heartbeats mark a node down. A silent partition (no close seen) is
    * always left to the heartbeat TTL.
    */

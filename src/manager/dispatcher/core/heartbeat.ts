@@ -8,9 +8,11 @@ export const DEFAULT_HEARTBEAT_PERIOD_MS = 5000;
 /**
  * How long a node whose session connection dropped may take to open a new one before it is Down.
  * An agent whose manager is alive reconnects within its first backoff (≤ 100 ms), so a blip never
- * flaps the node; a dead daemon or host is Down after this, not after 3 missed periods.
+ * flaps the node; a dead daemon or host is Down after this, not after 3 missed periods (15.5 s).
+ * Not shorter: a daemon being restarted (an upgrade) must find its tasks where it left them, and
+ * with 1 s CI's restart of a worker daemon found its tasks moved away and its containers stopped.
  */
-export const DISCONNECT_GRACE_MS = 1000;
+export const DISCONNECT_GRACE_MS = 5000;
 
 /** The period agents must beat at, from Cluster.Spec.Dispatcher.HeartbeatPeriod (ns). */
 export function heartbeatPeriodMs(periodNs: number | undefined): number {
