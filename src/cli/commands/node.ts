@@ -7,7 +7,7 @@ import { nodeRows, NODE_HEADER, NODE_TABLE, type ApiNode } from '../format/nodes
 import { prettyNode } from '../format/pretty';
 import type { ApiTask } from '../format/tasks';
 import { inspectAll, parseFilters, writeList } from './list-opts';
-import { taskOpts, writeTasks, type TaskFlags, type TaskListOpts } from './service';
+import { taskListOptions, taskOpts, writeTasks, type TaskFlags, type TaskListOpts } from './service';
 import { collect, type Runner } from './runner';
 
 export async function ls(ctx: Ctx, o: { quiet?: boolean; format?: string; filter?: string[] }): Promise<void> {
@@ -130,15 +130,7 @@ export function register(program: Command, run: Runner): void {
     .option('--label-add <label>', 'Add or update a node label (key=value)', collect)
     .option('--label-rm <label>', 'Remove a node label if exists', collect)
     .action(run((ctx, ref: string, o: UpdateOpts) => update(ctx, ref, o)));
-  node
-    .command('ps')
-    .description('List tasks running on one or more nodes, defaults to current node')
-    .argument('[node...]')
-    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
-    .option('--format <format>', 'Pretty-print tasks using a Go template')
-    .option('--no-resolve', 'Do not map IDs to Names')
-    .option('--no-trunc', 'Do not truncate output')
-    .option('-q, --quiet', 'Only display task IDs')
+  taskListOptions(node.command('ps').description('List tasks running on one or more nodes, defaults to current node').argument('[node...]'))
     .action(run((ctx, refs: string[], o: TaskFlags) => ps(ctx, refs, taskOpts(o))));
   node
     .command('rm')

@@ -375,6 +375,16 @@ function specOptions(c: Command, update: boolean): Command {
 export type TaskFlags = ListOpts & { trunc?: boolean; resolve?: boolean };
 export const taskOpts = (o: TaskFlags): TaskListOpts => ({ ...o, noTrunc: o.trunc === false, noResolve: o.resolve === false });
 
+/** The flags of every task list (`service ps`, `node ps`, `stack ps`), read back with taskOpts; docker words `--format` per command. */
+export function taskListOptions(c: Command, formatHelp = 'Pretty-print tasks using a Go template'): Command {
+  return c
+    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
+    .option('--format <format>', formatHelp)
+    .option('--no-resolve', 'Do not map IDs to Names')
+    .option('--no-trunc', 'Do not truncate output')
+    .option('-q, --quiet', 'Only display task IDs');
+}
+
 export function register(program: Command, run: Runner): void {
   const service = program.command('service').description('Manage Swarm services').enablePositionalOptions();
   specOptions(service.command('create').description('Create a new service').argument('<image>').argument('[command...]').passThroughOptions(), false).action(
@@ -388,15 +398,7 @@ export function register(program: Command, run: Runner): void {
     .option('--format <format>', 'Format output using a custom template')
     .option('-q, --quiet', 'Only display IDs')
     .action(run((ctx, o: ListOpts) => ls(ctx, o)));
-  service
-    .command('ps')
-    .description('List the tasks of one or more services')
-    .argument('<service...>')
-    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
-    .option('--format <format>', 'Pretty-print tasks using a Go template')
-    .option('--no-resolve', 'Do not map IDs to Names')
-    .option('--no-trunc', 'Do not truncate output')
-    .option('-q, --quiet', 'Only display task IDs')
+  taskListOptions(service.command('ps').description('List the tasks of one or more services').argument('<service...>'))
     .action(run((ctx, refs: string[], o: TaskFlags) => ps(ctx, refs, taskOpts(o))));
   service
     .command('inspect')

@@ -17,7 +17,7 @@ import { formatGoDuration, parseGoDuration } from '../format/duration';
 import type { ApiService } from '../format/services';
 import { stackRows, STACK_HEADER, STACK_TABLE } from '../format/stacks';
 import { parseFilters, writeList } from './list-opts';
-import { taskOpts, writeServices, writeTasks, type TaskFlags, type TaskListOpts } from './service';
+import { taskListOptions, taskOpts, writeServices, writeTasks, type TaskFlags, type TaskListOpts } from './service';
 import { waitConverged } from './progress';
 import { collect, type Runner } from './runner';
 import { objectIds, stackObjects, upsertObject, type ObjectKind } from './stack-objects';
@@ -322,15 +322,7 @@ export function register(program: Command, run: Runner): void {
     .description('List stacks')
     .option('--format <format>', 'Format output using a custom template')
     .action(run((ctx, o: { format?: string }) => ls(ctx, o)));
-  stack
-    .command('ps')
-    .description('List the tasks in the stack')
-    .argument('<stack>')
-    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
-    .option('--format <format>', 'Format output using a custom template')
-    .option('--no-resolve', 'Do not map IDs to Names')
-    .option('--no-trunc', 'Do not truncate output')
-    .option('-q, --quiet', 'Only display task IDs')
+  taskListOptions(stack.command('ps').description('List the tasks in the stack').argument('<stack>'), 'Format output using a custom template')
     .action(run((ctx, ns: string, o: TaskFlags) => ps(ctx, ns, taskOpts(o))));
   stack
     .command('services')
