@@ -11,7 +11,7 @@ import { ManualClock } from '../lib/ports';
 import { isKind } from '../lib/errors';
 import { waitFor } from '../testing/wait';
 import { Dispatcher, HEARTBEAT_FAILURE } from '../manager/dispatcher/dispatcher';
-import { Agent } from './agent';
+import { Agent, reconnectDelay } from './agent';
 import { ScriptedEngine, ScriptedExecutor } from './executor/testing/scripted-executor';
 
 // Agent ⇄ Dispatcher ⇄ MemoryStore, with the scripted executor. Waits are bounded polls.
@@ -116,6 +116,16 @@ async function rig(t: TestContext, opts: { heartbeatMs?: number; start?: boolean
 }
 
 const create = (s: MemoryStore, ...tasks: Task[]) => s.update((tx) => tasks.forEach((t) => tx.create('task', t)));
+
+test('reconnect delays: capped exponential while no manager answers; short again once one answers (not the leader, or electing)', () => {
+  // random = 1: the top of the jitter range
+  const unreachable = [0, 1, 2, 3, 4, 5, 6, 7].map((n) => reconnectDelay(n, false, 100, 5000, 1));
+  assert.deepEqual(unreachable, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+  // After every manager was down (attempt 7), a refusal from a live one: the next try within 400 ms
+  assert.equal(reconnectDelay(7, true, 100, 5000, 1), 400);
+  assert.equal(reconnectDelay(1, true, 100, 5000, 1), 200);
+  assert.equal(reconnectDelay(7, true, 100, 5000, 0), 200, 'jitter keeps at least half');
+});
 
 test('a task assigned to the node reaches running; the node is registered ready', async (t) => {
   const r = await rig(t);

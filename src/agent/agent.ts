@@ -1,9 +1,9 @@
-import type { DispatcherApi, NodeDescription, NodeNetworkView, TaskStatusUpdate, Task, TLSInfo } from '../types';
+import { AGENT_MAX_BACKOFF_MS, type DispatcherApi, type NodeDescription, type NodeNetworkView, type TaskStatusUpdate, type Task, type TLSInfo } from '../types';
 import type { LogSubscriptionMessage } from '../rpc/protocol';
 import type { LogCapableDispatcher } from './remote-dispatcher';
 import type { Executor, ExecutorDescription, LogLine, LogOptions, TaskController } from './executor/types';
 import type { Clock } from '../lib/ports';
-import { isKind, notFound, ShoalError } from '../lib/errors';
+import { hasReason, isKind, notFound, ShoalError } from '../lib/errors';
 import { runInBackground } from '../sys/loop-guard';
 import { sleepUnlessAborted } from '../sys/sleep';
 import { Worker } from './worker';
@@ -28,7 +28,7 @@ export interface AgentOptions {
    * while a call is in flight further updates collect and go out together after it. Default 10.
    */
   statusBatchMs?: number;
-  /** Reconnect backoff: first delay and cap (ms). Defaults 100 and 5000. */
+  /** Reconnect backoff: first delay and cap (ms). Defaults 100 and AGENT_MAX_BACKOFF_MS (5000). */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   /** Random numbers in [0,1) for the backoff jitter. Default Math.random. */
@@ -66,6 +66,19 @@ export function nodeDescription(d: ExecutorDescription): NodeDescription {
     Resources: { NanoCPUs: d.nanoCPUs, MemoryBytes: d.memoryBytes },
     Engine: { EngineVersion: d.engineVersion, ...(d.engineLabels ? { Labels: d.engineLabels } : {}), ...(d.plugins ? { Plugins: d.plugins } : {}) },
   };
+}
+
+/** The backoff step a retry uses at most while managers answer (100 ms × 2² = 400 ms with the defaults). */
+const LIVE_MANAGER_MAX_STEP = 2;
+
+/**
+ * The delay before reconnect attempt `n` (0-based). While managers answer (one pointing at the leader,
+ * or one still electing), the next try comes soon: after every manager was down the backoff has grown
+ * to its cap, and sitting it out again after each refusal can outlast the grace a new leader gives
+ * Unknown nodes, whose tasks would then move. A manager that cannot be reached backs off in full.
+ */
+export function reconnectDelay(n: number, managerAnswered: boolean, initialMs: number, maxMs: number, random: number): number {
+  return backoffDelay(managerAnswered ? Math.min(n, LIVE_MANAGER_MAX_STEP) : n, initialMs, maxMs, random);
 }
 
 /** The reconnect delay before attempt `n` (0-based): exponential, capped, with jitter in [½, 1] of it. */
@@ -166,10 +179,12 @@ export class Agent {
 
   private async loop(): Promise<void> {
     const initial = this.opts.backoffInitialMs ?? 100;
-    const max = this.opts.backoffMaxMs ?? 5000;
+    const max = this.opts.backoffMaxMs ?? AGENT_MAX_BACKOFF_MS;
     const random = this.opts.random ?? Math.random;
     let attempt = 0;
     while (!this.stopping.signal.aborted) {
+      /** A manager answered that it is not the leader: the managers are up, an election is over or near. */
+      let managerAnswered = false;
       const abort = new AbortController();
       const onStop = () => abort.abort();
       this.stopping.signal.addEventListener('abort', onStop, { once: true });
@@ -195,6 +210,7 @@ export class Agent {
         }
         if (!this.stopping.signal.aborted) this.log?.warn({}, 'agent: assignment stream ended');
       } catch (err) {
+        managerAnswered = hasReason(err, 'not-leader') || hasReason(err, 'no-leader');
         // the session starts over after a backoff; a bug (not a ShoalError) is logged with its stack
         if (!this.stopping.signal.aborted) this.log?.warn({ err: err instanceof ShoalError ? errText(err) : err }, 'agent: session failed');
       } finally {
@@ -203,7 +219,7 @@ export class Agent {
         if (this.session?.abort === abort) this.session = null;
       }
       if (this.stopping.signal.aborted) break;
-      await sleepUnlessAborted(backoffDelay(attempt++, initial, max, random()), this.stopping.signal);
+      await sleepUnlessAborted(reconnectDelay(attempt++, managerAnswered, initial, max, random()), this.stopping.signal);
     }
   }
 

@@ -2,6 +2,7 @@
 // connector hands the agent a fresh connection on every (re)connect, to the next manager it knows
 // (the agent's own loop supplies the capped backoff); the manager list is refreshed from every
 // session, so a node can reconnect to any manager the cluster told it about.
+import { ShoalError } from '../lib/errors';
 import { createRpcClient, type ManagerRef, type RpcClient } from '../rpc';
 import { DispatcherService, type CATarget, type HeartbeatRpcResponse, type LogSubscriptionMessage, type PublishLogsMessage } from '../rpc/protocol';
 import type { AssignmentsMessage, DispatcherApi, SessionInfo, SessionRequest, TaskStatusUpdate } from '../types';
@@ -61,8 +62,7 @@ export class RemoteDispatcher implements DispatcherApi {
     try {
       res = await this.client.unary(DispatcherService, 'Session', { description: req.description, addr: req.addr }, { timeoutMs: this.callTimeoutMs });
     } catch (e) {
-      const hint = /the leader is at (\S+)$/.exec((e as Error).message ?? '');
-      if (hint) this.onLeaderHint?.(hint[1]!);
+      if (e instanceof ShoalError && e.reason === 'not-leader' && e.leaderAddr) this.onLeaderHint?.(e.leaderAddr);
       throw e;
     }
     this.sessionId = res.sessionId;

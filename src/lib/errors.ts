@@ -53,6 +53,8 @@ export class ShoalError extends Error {
     readonly kind: ErrorKind,
     message: string,
     readonly reason?: ErrorReason,
+    /** With `not-leader`: the leader's address (host:port), for a caller that goes there next. */
+    readonly leaderAddr?: string,
   ) {
     super(message);
     this.name = kind;

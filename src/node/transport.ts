@@ -14,7 +14,7 @@ import { RootRotator, caTarget, signingMaterial } from '../manager/ca/rotation';
 import type { Manager } from '../manager/manager';
 import { isoTime } from '../lib/time';
 import { newId } from '../lib/ids';
-import { unavailable } from '../lib/errors';
+import { ShoalError } from '../lib/errors';
 import type { Cluster, Node, NodeAvailability } from '../types';
 import type { NodeCredentials } from '../manager/ca/keystore';
 import { newJoinToken, systemClock, systemRng } from './system';
@@ -126,7 +126,9 @@ export class ManagerTransport {
     dispatch.Session = (req, ctx) => {
       if (!manager.isLeader()) {
         const leader = manager.leaderAddr();
-        throw unavailable(leader ? `dispatcher: this manager is not the leader; the leader is at ${leader}` : 'dispatcher: this manager is not the leader and no leader is known');
+        throw leader
+          ? new ShoalError('Unavailable', `dispatcher: this manager is not the leader; the leader is at ${leader}`, 'not-leader', leader)
+          : new ShoalError('Unavailable', 'dispatcher: this manager is not the leader and no leader is known', 'no-leader');
       }
       return session(req, ctx);
     };

@@ -4,6 +4,8 @@ import { parseErrorReason, ShoalError, type ErrorKind, type ErrorReason } from '
 
 /** The trailer that carries a ShoalError's reason code across a call (see ErrorReason). */
 export const REASON_METADATA_KEY = 'shoal-error-reason';
+/** The trailer that carries a `not-leader` error's leader address. */
+export const LEADER_ADDR_METADATA_KEY = 'shoal-leader-addr';
 
 const KIND_TO_CODE: Record<ErrorKind, grpc.status> = {
   NotFound: grpc.status.NOT_FOUND,
@@ -70,8 +72,9 @@ export class RpcError extends ShoalError {
     readonly code: grpc.status,
     readonly details: string,
     reason?: ErrorReason,
+    leaderAddr?: string,
   ) {
-    super(codeToKind(code), details, reason);
+    super(codeToKind(code), details, reason, leaderAddr);
   }
   /** The text Docker shows for an RPC failure. */
   get rpcText(): string {
@@ -100,6 +103,7 @@ export function toStatus(err: unknown): grpc.StatusObject & { message: string } 
   const metadata = new grpc.Metadata();
   // `not-sent` speaks of this side's own outgoing call: the caller's call was sent.
   if (err instanceof ShoalError && err.reason && err.reason !== 'not-sent') metadata.set(REASON_METADATA_KEY, err.reason);
+  if (err instanceof ShoalError && err.leaderAddr) metadata.set(LEADER_ADDR_METADATA_KEY, err.leaderAddr);
   return { code, details, message: details, metadata };
 }
 
@@ -117,9 +121,11 @@ export function fromGrpcError(err: unknown): RpcError {
   const e = err as Partial<grpc.ServiceError>;
   if (e && typeof e.code === 'number') {
     const details = e.details ?? e.message ?? '';
-    let reason = e.metadata instanceof grpc.Metadata ? parseErrorReason(e.metadata.get(REASON_METADATA_KEY)[0]) : undefined;
+    const md = e.metadata instanceof grpc.Metadata ? e.metadata : undefined;
+    let reason = parseErrorReason(md?.get(REASON_METADATA_KEY)[0]);
     if (!reason && e.code === grpc.status.UNAVAILABLE && details.startsWith(NOT_SENT_DETAILS)) reason = 'not-sent';
-    return new RpcError(e.code, details, reason);
+    const leader = md?.get(LEADER_ADDR_METADATA_KEY)[0];
+    return new RpcError(e.code, details, reason, typeof leader === 'string' && leader ? leader : undefined);
   }
   return new RpcError(grpc.status.UNKNOWN, err instanceof Error ? err.message : String(err));
 }

@@ -61,7 +61,7 @@ function handlers() {
       throw notFound('no such thing');
     },
     Refuse: () => {
-      throw new ShoalError('Unavailable', 'raft: this manager is not the leader', 'not-leader');
+      throw new ShoalError('Unavailable', 'raft: this manager is not the leader', 'not-leader', '127.0.0.9:2377');
     },
     RefuseStream: async function* () {
       yield { i: 0 };
@@ -216,6 +216,7 @@ test('a reason code crosses the wire in the trailers, on a unary call and a stre
   assert.ok(e instanceof RpcError);
   assert.equal(e.kind, 'Unavailable');
   assert.equal(e.reason, 'not-leader');
+  assert.equal(e.leaderAddr, '127.0.0.9:2377', 'the leader address crosses in its own trailer');
   assert.equal(e.message, 'raft: this manager is not the leader');
   const got: number[] = [];
   const s = (await (async () => {
@@ -223,6 +224,7 @@ test('a reason code crosses the wire in the trailers, on a unary call and a stre
   })().catch((x: unknown) => x)) as RpcError;
   assert.deepEqual(got, [0]);
   assert.equal(s.reason, 'lost-leadership');
+  assert.equal(s.leaderAddr, undefined);
   assert.equal(s.message, 'raft: lost leadership before the proposal committed');
 });
 

@@ -6,6 +6,12 @@ import type { Config, Secret } from './secret';
 // The agent ⇄ dispatcher protocol. In one process (a single-node manager) the agent calls the
 // dispatcher directly; across nodes the same messages travel over mutual-TLS gRPC (src/rpc/).
 
+/**
+ * The cap of an agent's reconnect backoff (ms). The dispatcher reads it too: a node a new leader finds
+ * without a session must get at least one try past it before it is marked Down.
+ */
+export const AGENT_MAX_BACKOFF_MS = 5000;
+
 export interface SessionRequest {
   /** The node's ID (from its certificate across nodes). */
   nodeId: string;

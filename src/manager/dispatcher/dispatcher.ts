@@ -7,7 +7,7 @@ import { isoTime } from '../../lib/time';
 import { sleepUnlessAborted } from '../../sys/sleep';
 import { AssignmentSet, type DependencyLookup, type TaskChange } from './core/assignments';
 import { IngressFeed } from './ingress-feed';
-import { HeartbeatTracker, heartbeatPeriodMs, heartbeatTtlMs } from './core/heartbeat';
+import { HeartbeatTracker, heartbeatPeriodMs, unknownGraceMs } from './core/heartbeat';
 import { coalesceUpdates, judgeStatusUpdate, withStatus } from './core/status';
 import { registeredNode } from './core/registration';
 
@@ -108,8 +108,8 @@ export class Dispatcher implements DispatcherApi {
   /**
    * A dispatcher that starts (a new leader, a restarted manager) has no session yet with nodes the
    * store says are up. As in Docker, they are Unknown until they open one (the scheduler places tasks
-   * on Ready nodes only, so nothing lands on a node that died with the old leader), and each gets a
-   * heartbeat TTL (+ backoff) to open one, else it is marked down.
+   * on Ready nodes only, so nothing lands on a node that died with the old leader), and each gets
+   * `unknownGraceMs` to open one, else it is marked down.
    */
   private expectReconnects(): void {
     const ids = this.store.read((tx) => tx.find('node', (n) => n.Status.State !== 'down').map((n) => n.ID));
@@ -118,8 +118,7 @@ export class Dispatcher implements DispatcherApi {
       this.reconnectTimer = null;
       if (!this.running) return;
       for (const id of ids) if (!this.heartbeats.sessionOf(id)) void this.markDown(id, UNKNOWN_HEARTBEAT_FAILURE);
-      // One TTL plus the agents' longest reconnect backoff (5 s).
-    }, heartbeatTtlMs(this.periodMs(), this.opts.heartbeatEpsilonMs) + 5000);
+    }, unknownGraceMs(this.periodMs(), this.opts.heartbeatEpsilonMs));
     this.reconnectTimer.unref?.();
   }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DISCONNECT_GRACE_MS, HeartbeatTracker, disconnectGraceMs, heartbeatPeriodMs, heartbeatTtlMs } from './heartbeat';
+import { DISCONNECT_GRACE_MS, HeartbeatTracker, disconnectGraceMs, heartbeatPeriodMs, heartbeatTtlMs, unknownGraceMs } from './heartbeat';
 
 test('period from the cluster spec (ns), default 5 s', () => {
   assert.equal(heartbeatPeriodMs(undefined), 5000);
@@ -69,6 +69,13 @@ test('the grace is never longer than one heartbeat period, nor than 5 s', () => 
   assert.equal(disconnectGraceMs(300), 300);
   assert.equal(disconnectGraceMs(1000), 1000);
   assert.equal(disconnectGraceMs(60_000), 5000);
+});
+
+test("a new leader's Unknown nodes: swarmkit's 6 periods, never less than a TTL plus the agents' 5 s backoff cap", () => {
+  assert.equal(unknownGraceMs(5000, 500), 30_500);
+  assert.equal(unknownGraceMs(10_000, 500), 60_500);
+  // 1 s heartbeats: 6.5 s would let an agent that backed off to its cap miss its one try
+  assert.equal(unknownGraceMs(1000, 500), 8_500);
 });
 
 test('a heartbeat after the disconnect deadline is refused', () => {

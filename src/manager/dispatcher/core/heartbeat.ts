@@ -1,4 +1,5 @@
 // Heartbeat bookkeeping of the dispatcher: who must beat by when. Time comes in as `now` (ms).
+import { AGENT_MAX_BACKOFF_MS } from '../../../types/dispatcher';
 
 /** swarmkit's rule: a node is down after missing its heartbeats for 3 periods. */
 export const HEARTBEAT_GRACE_MULTIPLIER = 3;
@@ -22,6 +23,14 @@ export function heartbeatPeriodMs(periodNs: number | undefined): number {
 
 /** How long after a heartbeat (or session start) a node is still considered alive. */
 export const heartbeatTtlMs = (periodMs: number, epsilonMs = HEARTBEAT_EPSILON_MS): number => HEARTBEAT_GRACE_MULTIPLIER * periodMs + epsilonMs;
+
+/**
+ * How long a node that a starting dispatcher (a new leader) finds without a session has to open one
+ * before it is Down: swarmkit's twice the grace multiplier times the period (30 s with the default
+ * 5 s), and never less than a TTL plus the agents' longest backoff, which short periods would undercut.
+ */
+export const unknownGraceMs = (periodMs: number, epsilonMs = HEARTBEAT_EPSILON_MS): number =>
+  Math.max(2 * HEARTBEAT_GRACE_MULTIPLIER * periodMs + epsilonMs, heartbeatTtlMs(periodMs, epsilonMs) + AGENT_MAX_BACKOFF_MS);
 
 /** The disconnect grace for a heartbeat period: never longer than one period (a 1 s period's nodes get no slower). */
 export const disconnectGraceMs = (periodMs: number): number => Math.min(DISCONNECT_GRACE_MS, periodMs);
