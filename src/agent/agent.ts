@@ -147,6 +147,9 @@ export class Agent {
     if (this.session && this.pending.size > 0) {
       await Promise.race([this.flush(), sleepUnlessAborted(1000, this.session.abort.signal)]);
     }
+    // Bounded and best effort: a manager that does not hear it treats the session's end as a crash.
+    const s = this.session;
+    if (s?.api.daemonStopping) await Promise.race([s.api.daemonStopping(s.id).catch(() => undefined), sleepUnlessAborted(1000, s.abort.signal)]);
     this.stopping.abort();
     this.session?.abort.abort();
     if (this.flushTimer) clearTimeout(this.flushTimer);

@@ -112,6 +112,10 @@ export class RemoteDispatcher implements DispatcherApi {
     return Array.isArray(res?.drained) ? res.drained : [];
   }
 
+  async daemonStopping(sessionId: string, timeoutMs = 1000): Promise<void> {
+    await this.client.unary(DispatcherService, 'DaemonStopping', { sessionId }, { timeoutMs: Math.min(timeoutMs, this.callTimeoutMs) });
+  }
+
   /** Tells the manager this node is leaving (it is marked down at once). */
   async leave(timeoutMs = 3000): Promise<void> {
     if (!this.sessionId) return;

@@ -91,6 +91,8 @@ export const DispatcherService = defineService('shoal.Dispatcher', {
   MeshApplied: unary<SessionRef & { version: number }, Record<string, never>>(ALL_NODES),
   /** Of `taskIds`, those no connected node's mesh sends new connections to; waits up to `waitMs` for all. */
   MeshDrained: unary<SessionRef & { taskIds: string[]; waitMs: number }, { drained: string[] }>(ALL_NODES),
+  /** The node's daemon is stopping: its connection's end is no crash, the node is Down only when its heartbeats expire. */
+  DaemonStopping: unary<SessionRef, Record<string, never>>(ALL_NODES),
   /** The node is leaving the swarm: end the session and mark the node down now. */
   Leave: unary<SessionRef, Record<string, never>>(ALL_NODES),
   /** Log subscriptions for tasks on the calling node (swarmkit's ListenSubscriptions), for the session's life. */

@@ -72,4 +72,9 @@ export interface DispatcherApi {
   meshApplied?(sessionId: string, version: number): Promise<void>;
   /** Of `taskIds`, those no connected node's mesh sends new connections to; waits up to `waitMs` for all of them. */
   meshDrained?(sessionId: string, taskIds: string[], waitMs: number): Promise<string[]>;
+  /**
+   * The node's daemon is stopping (a restart, an upgrade): its session's end is not a crash, so the node stays Ready
+   * until its heartbeats expire, as in Docker, instead of being Down after the short disconnect grace. Optional.
+   */
+  daemonStopping?(sessionId: string): Promise<void>;
 }

@@ -37,7 +37,7 @@ export interface DispatcherOptions {
   /**
    * When a session's assignment stream closes (connection lost) and the node opens no new stream
    * within this many ms, the node is marked down then instead of after its heartbeats expire (the
-   * daemon wires `disconnectGraceMs(period)` of ./core/heartbeat: 5 s, at most one period). `undefined` disables it: then,
+   * daemon wires `disconnectGraceMs(period)` of ./core/heartbeat: 1 s, at most one period). `undefined` disables it: then,
    * as in swarmkit, only missed heartbeats mark a node down. A silent partition (no close seen) is
    * always left to the heartbeat TTL.
    */
@@ -236,6 +236,18 @@ export class Dispatcher implements DispatcherApi {
     this.log?.info({ nodeId: s.nodeId }, 'dispatcher: node left, marking it down');
     await this.flush();
     await this.markDown(s.nodeId, NODE_LEFT);
+  }
+
+  /**
+   * The node's daemon is stopping and will likely be back (a restart): when its connection ends, the node keeps its
+   * heartbeat TTL to return, as every disconnect does in Docker; a crash, which sends nothing, gets the short grace.
+   */
+  async daemonStopping(sessionId: string): Promise<void> {
+    this.assertRunning();
+    const s = this.sessions.get(sessionId);
+    if (!s) throw notFound('session invalid');
+    this.heartbeats.stopping(s.nodeId, s.id);
+    this.log?.info({ nodeId: s.nodeId }, 'dispatcher: node daemon stopping; down only if its heartbeats expire');
   }
 
   /** The node's routing mesh applied the network view of `version` (AssignmentsMessage.networkVersion). */

@@ -66,6 +66,10 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
       const taskIds = Array.isArray(req?.taskIds) ? req.taskIds.filter((x): x is string => typeof x === 'string') : [];
       return { drained: await d.meshDrained(own(req?.sessionId, ctx), taskIds, Number(req?.waitMs) || 0) };
     },
+    DaemonStopping: async (req, ctx) => {
+      await d.daemonStopping(own(req?.sessionId, ctx));
+      return {};
+    },
     Leave: async (req, ctx) => {
       await d.leave(own(req?.sessionId, ctx));
       return {};

@@ -34,18 +34,18 @@ test('a new session replaces the old one of the same node', () => {
 
 test('a dropped connection: Down after the grace unless a stream opens again; heartbeats do not hold it up', () => {
   const h = new HeartbeatTracker(500);
-  // 5 s period: the heartbeat TTL is 15.5 s, the disconnect grace 5 s
+  // 5 s period: the heartbeat TTL is 15.5 s, the disconnect grace 1 s
   assert.equal(disconnectGraceMs(5000), DISCONNECT_GRACE_MS);
   h.register('n1', 's1', 0, 5000);
   h.register('n2', 's2', 0, 5000);
   assert.equal(h.disconnected('n1', 's1', 2000, disconnectGraceMs(5000)), true);
   assert.equal(h.disconnected('n2', 's2', 2000, disconnectGraceMs(5000)), true);
-  assert.equal(h.nextDeadline(), 7000);
+  assert.equal(h.nextDeadline(), 3000);
   // n2's agent comes back on the same session within the grace; n1's only beats
   h.streamOpened('n2', 's2');
   assert.equal(h.beat('n1', 's1', 2500, 5000), true);
-  assert.deepEqual(h.expire(7000), []);
-  assert.deepEqual(h.expire(7001), [{ nodeId: 'n1', sessionId: 's1', reason: 'disconnect' }]);
+  assert.deepEqual(h.expire(3000), []);
+  assert.deepEqual(h.expire(3001), [{ nodeId: 'n1', sessionId: 's1', reason: 'disconnect' }]);
   assert.equal(h.sessionOf('n1'), undefined);
   assert.equal(h.sessionOf('n2'), 's2');
   // n2 is held by heartbeats again, not the grace
@@ -65,10 +65,26 @@ test('a new session lifts the disconnect deadline of the old one; a stale sessio
   assert.deepEqual(h.expire(15_301), [{ nodeId: 'n1', sessionId: 's2', reason: 'heartbeat' }]);
 });
 
-test('the grace is never longer than one heartbeat period, nor than 5 s', () => {
+test('the grace is never longer than one heartbeat period, nor than 1 s', () => {
   assert.equal(disconnectGraceMs(300), 300);
   assert.equal(disconnectGraceMs(1000), 1000);
-  assert.equal(disconnectGraceMs(60_000), 5000);
+  assert.equal(disconnectGraceMs(60_000), 1000);
+});
+
+test("a daemon that said it is stopping: its connection's end sets no grace, only the heartbeat TTL holds", () => {
+  const h = new HeartbeatTracker(500);
+  h.register('n1', 's1', 0, 5000);
+  h.register('n2', 's2', 0, 5000);
+  h.stopping('n1', 's1');
+  h.stopping('n2', 'stale');
+  assert.equal(h.disconnected('n1', 's1', 100, 1000), false, 'an announced stop is no crash');
+  assert.equal(h.disconnected('n2', 's2', 100, 1000), true, 'a stale session cannot announce for the current one');
+  assert.deepEqual(h.expire(1101), [{ nodeId: 'n2', sessionId: 's2', reason: 'disconnect' }]);
+  assert.deepEqual(h.expire(15_500), []);
+  assert.deepEqual(h.expire(15_501), [{ nodeId: 'n1', sessionId: 's1', reason: 'heartbeat' }]);
+  // the restarted daemon's new session is judged afresh: a crash of it gets the grace again
+  h.register('n1', 's3', 16_000, 5000);
+  assert.equal(h.disconnected('n1', 's3', 16_100, 1000), true);
 });
 
 test("a new leader's Unknown nodes: swarmkit's 6 periods, never less than a TTL plus the agents' 5 s backoff cap", () => {

@@ -9,11 +9,12 @@ export const DEFAULT_HEARTBEAT_PERIOD_MS = 5000;
 /**
  * How long a node whose session connection dropped may take to open a new one before it is Down.
  * An agent whose manager is alive reconnects within its first backoff (≤ 100 ms), so a blip never
- * flaps the node; a dead daemon or host is Down after this, not after 3 missed periods (15.5 s).
- * Not shorter: a daemon being restarted (an upgrade) must find its tasks where it left them, and
- * with 1 s CI's restart of a worker daemon found its tasks moved away and its containers stopped.
+ * flaps the node; a dead daemon is Down after this, not after 3 missed periods (15.5 s). A daemon
+ * that stops on purpose (a restart, an upgrade) says so first (`HeartbeatTracker.stopping`): its
+ * session then keeps the heartbeat TTL, as in Docker, and it finds its tasks where it left them.
+ * A silent partition or a dead host sends nothing and is judged by the TTL too.
  */
-export const DISCONNECT_GRACE_MS = 5000;
+export const DISCONNECT_GRACE_MS = 1000;
 
 /** The period agents must beat at, from Cluster.Spec.Dispatcher.HeartbeatPeriod (ns). */
 export function heartbeatPeriodMs(periodNs: number | undefined): number {
@@ -44,6 +45,8 @@ export interface Expired {
 
 interface Deadlines {
   sessionId: string;
+  /** The node's daemon announced it is stopping: a dropped connection sets no disconnect deadline (only the TTL holds). */
+  stopping?: boolean;
   /** Heartbeat TTL. */
   deadline: number;
   /** Set while the session has no open assignment stream: the time by which one must open. */
@@ -81,9 +84,17 @@ export class HeartbeatTracker {
    */
   disconnected(nodeId: string, sessionId: string, now: number, graceMs: number): boolean {
     const cur = this.byNode.get(nodeId);
-    if (!cur || cur.sessionId !== sessionId) return false;
+    if (!cur || cur.sessionId !== sessionId || cur.stopping) return false;
     cur.reconnectBy = now + graceMs;
     return true;
+  }
+
+  /** The session's daemon is stopping (a restart): from now on its connection's end leaves only the heartbeat TTL. */
+  stopping(nodeId: string, sessionId: string): void {
+    const cur = this.byNode.get(nodeId);
+    if (!cur || cur.sessionId !== sessionId) return;
+    cur.stopping = true;
+    delete cur.reconnectBy;
   }
 
   /** An assignment stream of the session opened: a pending disconnect deadline is lifted. */
