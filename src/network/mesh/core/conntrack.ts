@@ -7,11 +7,14 @@
 // goes on to the backend it first chose, even after that backend left the map and stopped: the kernel has no connect
 // retry as the user-space proxy has. UDP flows stay on their backend until idle (30–120 s). So when a backend leaves:
 // - its UDP flows are dropped (the next datagram of the flow is balanced again over the backends left);
-// - its TCP entries that carry no live connection (TIME_WAIT, CLOSE; SYN_SENT, SYN_RECV, LAST_ACK once they are
-//   stuck, see IN_PROGRESS_TCP_STATES) are dropped, and again on every sweep while it is watched (a connection that ends after the backend left, e.g. reset when
-//   the task stops, leaves such an entry behind); ESTABLISHED and half-closed ones (FIN_WAIT, CLOSE_WAIT) are kept:
-//   they are the open connections the drain lets finish, and dropping them would send their next packet to another
-//   backend, which resets it.
+// - its TCP entries that carry no live connection and that the kernel would not reopen by itself (CLOSE; SYN_SENT,
+//   SYN_RECV, LAST_ACK once they are stuck, see IN_PROGRESS_TCP_STATES) are dropped, and again on every sweep while it
+//   is watched (a connection that ends after the backend left, e.g. reset when the task stops, leaves such an entry
+//   behind); ESTABLISHED and half-closed ones (FIN_WAIT, CLOSE_WAIT) are kept: they are the open connections the drain
+//   lets finish, and dropping them would send their next packet to another backend, which resets it.
+// - TIME_WAIT is kept: a SYN on its 5-tuple makes the kernel drop the entry and balance the SYN anew (both FINs were
+//   seen), and while it lingers the masquerade will not hand its source tuple to a new flow, whose SYN could then meet
+//   the backend's own TIME_WAIT socket of the old connection.
 import type { KernelPort } from './nft';
 import type { MeshProtocol } from './types';
 
@@ -20,8 +23,12 @@ export const CONNTRACK_WATCH_MS = 60_000;
 /** Between two sweeps of the watched backends' entries. */
 export const CONNTRACK_SWEEP_MS = 1000;
 
-/** TCP states that hold no live connection: a reused 5-tuple would otherwise follow their old DNAT binding. */
-export const STALE_TCP_STATES: ReadonlySet<string> = new Set(['SYN_SENT', 'SYN_RECV', 'LAST_ACK', 'TIME_WAIT', 'CLOSE']);
+/**
+ * TCP states that hold no live connection and that a SYN on the same 5-tuple does not reopen: it would follow their
+ * old DNAT binding. (CLOSE is reopened only when the reset came from the client's side; a backend's reset is the
+ * common case.)
+ */
+export const STALE_TCP_STATES: ReadonlySet<string> = new Set(['SYN_SENT', 'SYN_RECV', 'LAST_ACK', 'CLOSE']);
 /**
  * States of a handshake or close still under way when the backend has just left (it is alive during the drain hold):
  * dropping one then would make the client's next packet (the handshake's ACK) a new flow balanced to another
