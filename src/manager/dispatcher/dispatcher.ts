@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { AssignmentsMessage, Cluster, DispatcherApi, SessionInfo, SessionRequest, TaskStatusUpdate } from '../../types';
 import type { MemoryStore } from '../../store';
 import type { Clock } from '../../lib/ports';
@@ -42,6 +43,12 @@ export interface DispatcherOptions {
    * always left to the heartbeat TTL.
    */
   disconnectGraceMs?: number | (() => number | undefined);
+  /**
+   * The answer to every call while this dispatcher does not run, and the end of its assignment
+   * streams when it stops: on a manager that lost its leadership, "not the leader" naming the leader
+   * (its address crosses to the agent, which goes there next). Default: Unavailable "dispatcher is stopped".
+   */
+  refusal?: () => Error;
 }
 
 /** Docker's message for a node whose heartbeats stopped. */
@@ -98,6 +105,7 @@ export class Dispatcher implements DispatcherApi {
     if (this.running) return;
     this.running = true;
     this.stopped = new AbortController();
+    setMaxListeners(0, this.stopped.signal); // one listener per session stream: 1,000 nodes are not a leak
     this.ingress.start();
     this.scheduleCheck();
     this.expectReconnects();
@@ -139,9 +147,12 @@ export class Dispatcher implements DispatcherApi {
     }
   }
 
+  /** The last stop's status flush: a second stop() waits for it too. */
+  private stopping: Promise<void> = Promise.resolve();
+
   /** Ends every session (agents reconnect elsewhere) and flushes pending status writes. */
-  async stop(): Promise<void> {
-    if (!this.running) return;
+  stop(): Promise<void> {
+    if (!this.running) return this.stopping;
     this.running = false;
     this.stopped.abort();
     this.ingress.stop();
@@ -154,7 +165,8 @@ export class Dispatcher implements DispatcherApi {
     for (const s of this.sessions.values()) s.ended.abort();
     this.sessions.clear();
     this.wakeDrainWaiters();
-    await this.flush();
+    this.stopping = this.flush();
+    return this.stopping;
   }
 
   // ---- DispatcherApi ----
@@ -295,8 +307,13 @@ export class Dispatcher implements DispatcherApi {
     return [...new Set([...this.sessions.values()].map((s) => s.nodeId))];
   }
 
-  private assertRunning(): void {
-    if (!this.running) throw unavailable('dispatcher is stopped');
+  /** Refuses the call unless this dispatcher runs (the RPC layer asks before it looks a session up). */
+  assertRunning(): void {
+    if (!this.running) throw this.refusal();
+  }
+
+  private refusal(): Error {
+    return this.opts.refusal?.() ?? unavailable('dispatcher is stopped');
   }
 
   private periodMs(): number {
@@ -319,6 +336,7 @@ export class Dispatcher implements DispatcherApi {
     const s = this.sessions.get(sessionId);
     if (!s) throw notFound('session invalid');
     const nodeId = s.nodeId;
+    const stopped = this.stopped.signal; // this run's: a restarted dispatcher has a new one
     s.streams++;
     this.heartbeats.streamOpened(nodeId, s.id);
     // keyed by node in the store: one lookup per event however many sessions there are
@@ -327,7 +345,7 @@ export class Dispatcher implements DispatcherApi {
     const onAbort = () => stop.abort();
     signal.addEventListener('abort', onAbort);
     s.ended.signal.addEventListener('abort', onAbort);
-    this.stopped.signal.addEventListener('abort', onAbort);
+    stopped.addEventListener('abort', onAbort);
     const closeWatch = () => watch.close();
     stop.signal.addEventListener('abort', closeWatch);
     const set = new AssignmentSet(nodeId);
@@ -364,10 +382,12 @@ export class Dispatcher implements DispatcherApi {
         }
         if (msg) yield msg;
       }
+      // Stopped (leadership lost): the agent learns where to go instead of seeing a clean end.
+      if (stopped.aborted && !signal.aborted) throw this.refusal();
     } finally {
       signal.removeEventListener('abort', onAbort);
       s.ended.signal.removeEventListener('abort', onAbort);
-      this.stopped.signal.removeEventListener('abort', onAbort);
+      stopped.removeEventListener('abort', onAbort);
       watch.close();
       s.streams--;
       this.onStreamClosed(s);
