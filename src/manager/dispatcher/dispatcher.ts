@@ -70,10 +70,21 @@ interface Session {
   streams: number;
 }
 
+interface Waiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/** A session's node registration waiting for the next batch write. */
+interface PendingRegistration {
+  req: SessionRequest;
+  waiters: Waiter[];
+}
+
 interface PendingStatus {
   nodeId: string;
   update: TaskStatusUpdate;
-  waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+  waiters: Waiter[];
 }
 
 export class Dispatcher implements DispatcherApi {
@@ -84,6 +95,8 @@ export class Dispatcher implements DispatcherApi {
   private readonly heartbeats: HeartbeatTracker;
   private sessions = new Map<string, Session>();
   private pending = new Map<string, PendingStatus>();
+  /** Node ID → its latest session's registration, written with the next status batch. */
+  private registrations = new Map<string, PendingRegistration>();
   private flushTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private checkTimer: NodeJS.Timeout | null = null;
@@ -184,11 +197,14 @@ export class Dispatcher implements DispatcherApi {
     this.disconnectTimers.delete(req.nodeId);
     this.sessions.set(id, { id, nodeId: req.nodeId, periodMs, ended: new AbortController(), streams: 0 });
     try {
-      await this.store.update((tx) => {
-        const existing = tx.get('node', req.nodeId);
-        const node = registeredNode(existing, req, isoTime(this.clock.now()));
-        if (node && existing) tx.update('node', node);
-        else if (node) tx.create('node', node);
+      // Batched with the other sessions' and the status reports (one Raft write per batch, as
+      // swarmkit's node updates): writes are serialized, and 1,000 nodes reconnecting to a new
+      // leader one commit each waited a commit latency apiece.
+      await new Promise<void>((resolve, reject) => {
+        const waiters = this.registrations.get(req.nodeId)?.waiters ?? [];
+        waiters.push({ resolve, reject });
+        this.registrations.set(req.nodeId, { req, waiters });
+        this.scheduleFlush();
       });
     } catch (e) {
       this.heartbeats.remove(req.nodeId, id);
@@ -456,20 +472,28 @@ export class Dispatcher implements DispatcherApi {
     }, this.batchMs);
   }
 
-  /** Writes every pending status update in one store transaction. */
+  /** Writes every pending node registration and status update in one store transaction. */
   async flush(): Promise<void> {
     if (this.flushTimer) {
       clearTimeout(this.flushTimer);
       this.flushTimer = null;
     }
     const run = async () => {
-      if (this.pending.size === 0) return;
+      if (this.pending.size === 0 && this.registrations.size === 0) return;
       const batch = [...this.pending.values()];
       this.pending.clear();
-      const waiters = batch.flatMap((p) => p.waiters);
+      const nodes = [...this.registrations.values()];
+      this.registrations.clear();
+      const waiters = [...nodes.flatMap((r) => r.waiters), ...batch.flatMap((p) => p.waiters)];
       try {
         const now = isoTime(this.clock.now());
         await this.store.update((tx) => {
+          for (const { req } of nodes) {
+            const existing = tx.get('node', req.nodeId);
+            const node = registeredNode(existing, req, now);
+            if (node && existing) tx.update('node', node);
+            else if (node) tx.create('node', node);
+          }
           for (const p of batch) {
             const task = tx.get('task', p.update.taskId);
             const verdict = judgeStatusUpdate(task, p.nodeId, p.update);
@@ -482,7 +506,7 @@ export class Dispatcher implements DispatcherApi {
         });
         for (const w of waiters) w.resolve();
       } catch (err) {
-        this.log?.warn({ err }, 'dispatcher: status batch write failed');
+        this.log?.warn({ err }, 'dispatcher: session and status batch write failed');
         for (const w of waiters) w.reject(err);
       }
     };
