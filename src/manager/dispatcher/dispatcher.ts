@@ -97,6 +97,8 @@ export class Dispatcher implements DispatcherApi {
   private pending = new Map<string, PendingStatus>();
   /** Node ID → its latest session's registration, written with the next status batch. */
   private registrations = new Map<string, PendingRegistration>();
+  /** Node ID → the message it is to be marked down with, in the next batch. */
+  private downs = new Map<string, { message: string; waiters: Waiter[] }>();
   private flushTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private checkTimer: NodeJS.Timeout | null = null;
@@ -448,20 +450,22 @@ export class Dispatcher implements DispatcherApi {
     }
   }
 
-  private async markDown(nodeId: string, message = HEARTBEAT_FAILURE): Promise<void> {
-    try {
-      await this.store.update((tx) => {
-        // A node that registered again meanwhile stays up.
-        if (this.heartbeats.sessionOf(nodeId)) return;
-        const n = tx.get('node', nodeId);
-        if (!n || n.Status.State === 'down') return;
-        n.Status = { ...n.Status, State: 'down', Message: message };
-        n.UpdatedAt = isoTime(this.clock.now());
-        tx.update('node', n);
-      });
-    } catch (err) {
-      this.log?.error({ err, nodeId }, 'dispatcher: marking node down failed');
-    }
+  /**
+   * Marks the node down in the next batch write (unless it has a session again by then). Batched like
+   * registrations: 300 nodes expiring at once were 300 serialized writes, and the sessions queued
+   * behind them timed out and expired in turn.
+   */
+  private markDown(nodeId: string, message = HEARTBEAT_FAILURE): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const failed = (err: unknown): void => {
+        this.log?.error({ err, nodeId }, 'dispatcher: marking node down failed');
+        resolve();
+      };
+      const waiters = this.downs.get(nodeId)?.waiters ?? [];
+      waiters.push({ resolve, reject: failed });
+      this.downs.set(nodeId, { message, waiters });
+      this.scheduleFlush();
+    });
   }
 
   private scheduleFlush(): void {
@@ -472,19 +476,21 @@ export class Dispatcher implements DispatcherApi {
     }, this.batchMs);
   }
 
-  /** Writes every pending node registration and status update in one store transaction. */
+  /** Writes every pending node registration, down mark and status update in one store transaction. */
   async flush(): Promise<void> {
     if (this.flushTimer) {
       clearTimeout(this.flushTimer);
       this.flushTimer = null;
     }
     const run = async () => {
-      if (this.pending.size === 0 && this.registrations.size === 0) return;
+      if (this.pending.size === 0 && this.registrations.size === 0 && this.downs.size === 0) return;
       const batch = [...this.pending.values()];
       this.pending.clear();
       const nodes = [...this.registrations.values()];
       this.registrations.clear();
-      const waiters = [...nodes.flatMap((r) => r.waiters), ...batch.flatMap((p) => p.waiters)];
+      const downs = [...this.downs];
+      this.downs.clear();
+      const waiters = [...nodes.flatMap((r) => r.waiters), ...downs.flatMap(([, d]) => d.waiters), ...batch.flatMap((p) => p.waiters)];
       try {
         const now = isoTime(this.clock.now());
         await this.store.update((tx) => {
@@ -493,6 +499,15 @@ export class Dispatcher implements DispatcherApi {
             const node = registeredNode(existing, req, now);
             if (node && existing) tx.update('node', node);
             else if (node) tx.create('node', node);
+          }
+          for (const [nodeId, { message }] of downs) {
+            // A node that registered again meanwhile stays up.
+            if (this.heartbeats.sessionOf(nodeId)) continue;
+            const n = tx.get('node', nodeId);
+            if (!n || n.Status.State === 'down') continue;
+            n.Status = { ...n.Status, State: 'down', Message: message };
+            n.UpdatedAt = now;
+            tx.update('node', n);
           }
           for (const p of batch) {
             const task = tx.get('task', p.update.taskId);
