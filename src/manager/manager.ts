@@ -361,7 +361,8 @@ export class Manager {
    */
   dispatcherRefusal(): ShoalError {
     if (this.isLeader()) return unavailable('dispatcher is stopped');
-    const leader = this.leaderAddr();
+    // a leader that is shutting down still names itself: no hint then
+    const leader = this.leaderAddr() === this.deps.advertiseAddr ? undefined : this.leaderAddr();
     return leader
       ? new ShoalError('Unavailable', `dispatcher: this manager is not the leader; the leader is at ${leader}`, 'not-leader', leader)
       : new ShoalError('Unavailable', 'dispatcher: this manager is not the leader and no leader is known', 'no-leader');
