@@ -381,7 +381,8 @@ export class Agent {
       // Put them back unless something newer arrived meanwhile; they go out on the next session.
       for (const u of batch) if (!this.pending.has(u.taskId)) this.pending.set(u.taskId, u);
       this.log?.warn({ err: errText(err) }, 'agent: status update failed');
-      if (isKind(err, 'NotFound')) s.abort.abort();
+      // The session is gone, or its manager is no longer the leader: a new session (with the leader) takes them.
+      if (isKind(err, 'NotFound') || hasReason(err, 'not-leader') || hasReason(err, 'no-leader')) s.abort.abort();
       retryMs = 1000;
     } finally {
       this.flushing = false;

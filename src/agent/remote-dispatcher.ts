@@ -57,14 +57,17 @@ export class RemoteDispatcher implements DispatcherApi {
     this.heartbeatTimeoutMs = callTimeoutMs;
   }
 
+  /**
+   * A manager that is not the leader (it refuses a session, or it lost its leadership during one and
+   * ends it) names the leader: the next connection goes there.
+   */
+  private readonly hint = (e: unknown): never => {
+    if (e instanceof ShoalError && e.reason === 'not-leader' && e.leaderAddr) this.onLeaderHint?.(e.leaderAddr);
+    throw e;
+  };
+
   async session(req: SessionRequest): Promise<SessionInfo> {
-    let res;
-    try {
-      res = await this.client.unary(DispatcherService, 'Session', { description: req.description, addr: req.addr }, { timeoutMs: this.callTimeoutMs });
-    } catch (e) {
-      if (e instanceof ShoalError && e.reason === 'not-leader' && e.leaderAddr) this.onLeaderHint?.(e.leaderAddr);
-      throw e;
-    }
+    const res = await this.client.unary(DispatcherService, 'Session', { description: req.description, addr: req.addr }, { timeoutMs: this.callTimeoutMs }).catch(this.hint);
     this.sessionId = res.sessionId;
     this.heartbeatTimeoutMs = Math.min(this.callTimeoutMs, Math.max(2000, res.heartbeatPeriodMs * 2));
     if (res.managerNodes?.length) this.onManagers?.(res.managerNodes);
@@ -73,7 +76,7 @@ export class RemoteDispatcher implements DispatcherApi {
   }
 
   async heartbeat(sessionId: string): Promise<{ heartbeatPeriodMs: number }> {
-    const res: HeartbeatRpcResponse = await this.client.unary(DispatcherService, 'Heartbeat', { sessionId }, { timeoutMs: this.heartbeatTimeoutMs });
+    const res: HeartbeatRpcResponse = await this.client.unary(DispatcherService, 'Heartbeat', { sessionId }, { timeoutMs: this.heartbeatTimeoutMs }).catch(this.hint);
     if (res?.ca) this.onCA?.(res.ca);
     if (res?.managerNodes?.length) this.onManagers?.(res.managerNodes);
     return { heartbeatPeriodMs: res?.heartbeatPeriodMs };
@@ -95,11 +98,19 @@ export class RemoteDispatcher implements DispatcherApi {
   }
 
   assignments(sessionId: string, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
-    return this.client.serverStream(DispatcherService, 'Assignments', { sessionId }, { signal });
+    const stream = this.client.serverStream(DispatcherService, 'Assignments', { sessionId }, { signal });
+    const hint = this.hint;
+    return (async function* () {
+      try {
+        yield* stream;
+      } catch (e) {
+        hint(e);
+      }
+    })();
   }
 
   async updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void> {
-    await this.client.unary(DispatcherService, 'UpdateTaskStatus', { sessionId, updates }, { timeoutMs: this.callTimeoutMs });
+    await this.client.unary(DispatcherService, 'UpdateTaskStatus', { sessionId, updates }, { timeoutMs: this.callTimeoutMs }).catch(this.hint);
   }
 
   async meshApplied(sessionId: string, version: number): Promise<void> {
@@ -152,7 +163,10 @@ export class RemoteDispatcherConnector {
     const prev = this.current;
     const keep = prev !== null && prev.sessionId !== null;
     prev?.close();
-    if (!keep || !this.managers.includes(prev.address)) this.next = (this.next + (prev ? 1 : 0)) % this.managers.length;
+    if (this.hinted !== null) {
+      this.next = this.hinted;
+      this.hinted = null;
+    } else if (!keep || !this.managers.includes(prev.address)) this.next = (this.next + (prev ? 1 : 0)) % this.managers.length;
     const address = this.managers[this.next]!;
     const tls = this.opts.credentials();
     const client = createRpcClient(address, { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.caPem, serverRole: 'swarm-manager' });
@@ -160,19 +174,24 @@ export class RemoteDispatcherConnector {
     return this.current;
   }
 
+  /** The index of the manager a leader hint named: the next connect() goes there, whatever the last session did. */
+  private hinted: number | null = null;
+
   /** The next connect() goes to `addr` (added to the known managers if new). */
   private leaderHint(addr: string): void {
     if (!this.managers.includes(addr)) this.managers.push(addr);
-    // connect() advances by one after a failed session: point just before the leader.
-    this.next = (this.managers.indexOf(addr) - 1 + this.managers.length) % this.managers.length;
+    this.hinted = this.managers.indexOf(addr);
   }
 
   private updateManagers(m: ManagerRef[]): void {
     const addrs = m.map((x) => x.addr).filter((a) => a);
     if (addrs.length === 0) return;
     const cur = this.current?.address;
+    const hinted = this.hinted === null ? undefined : this.managers[this.hinted];
     this.managers = addrs;
     this.next = Math.max(0, cur ? addrs.indexOf(cur) : 0);
+    if (hinted !== undefined && !addrs.includes(hinted)) this.managers.push(hinted);
+    if (hinted !== undefined) this.hinted = this.managers.indexOf(hinted);
     this.opts.onManagers?.(m);
   }
 

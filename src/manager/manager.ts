@@ -2,7 +2,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { Clock, Rng } from '../lib/ports';
-import { noLeader, unavailable } from '../lib/errors';
+import { noLeader, ShoalError, unavailable } from '../lib/errors';
 import { MemoryStore, type Change } from '../store';
 import type { Node, SwarmSpec } from '../types';
 import { ControlApi, NetworkControl, SecretControl } from './controlapi';
@@ -121,6 +121,7 @@ export class Manager {
     this.dispatcher = new Dispatcher({ store, clock, logger: logger.child({ component: 'dispatcher' }),
       managers: deps.managers,
       disconnectGraceMs: deps.disconnectGraceMs,
+      refusal: () => this.dispatcherRefusal(),
     });
     // Order matters only for start-up: task producers first, then the scheduler, then the dispatcher.
     this.components = [
@@ -286,6 +287,10 @@ export class Manager {
   }
 
   private leadershipChanged(leader: boolean): void {
+    // The dispatcher's sessions end the moment leadership is lost, not after the chain below has
+    // stopped the other components: until then every write of this dispatcher would fail, and its
+    // agents must be told at once where the new leader is (the dispatcher's refusal names it).
+    if (!leader) runInBackground('dispatcher stop', this.dispatcher.stop(), this.deps.logger);
     this.leaderChain = this.leaderChain.then(async () => {
       const want = leader && this.consensus.isLeader() && !this.closed;
       if (want === this.leading) return;
@@ -348,6 +353,19 @@ export class Manager {
 
   members(): MemberStatus[] {
     return this.consensus?.members() ?? [];
+  }
+
+  /**
+   * What agents are told by this manager's dispatcher while it does not run: the leader's address
+   * when one is known (they go there next), else that no leader is known (they retry soon).
+   */
+  dispatcherRefusal(): ShoalError {
+    if (this.isLeader()) return unavailable('dispatcher is stopped');
+    // a leader that is shutting down still names itself: no hint then
+    const leader = this.leaderAddr() === this.deps.advertiseAddr ? undefined : this.leaderAddr();
+    return leader
+      ? new ShoalError('Unavailable', `dispatcher: this manager is not the leader; the leader is at ${leader}`, 'not-leader', leader)
+      : new ShoalError('Unavailable', 'dispatcher: this manager is not the leader and no leader is known', 'no-leader');
   }
 
   /** Called with true/false whenever the leader components start/stop here. */

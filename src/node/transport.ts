@@ -14,7 +14,6 @@ import { RootRotator, caTarget, signingMaterial } from '../manager/ca/rotation';
 import type { Manager } from '../manager/manager';
 import { isoTime } from '../lib/time';
 import { newId } from '../lib/ids';
-import { ShoalError } from '../lib/errors';
 import type { Cluster, Node, NodeAvailability } from '../types';
 import type { NodeCredentials } from '../manager/ca/keystore';
 import { newJoinToken, systemClock, systemRng } from './system';
@@ -124,12 +123,7 @@ export class ManagerTransport {
     // Agents hold their session with the leader's dispatcher; the others refuse and name the leader.
     const session = dispatch.Session;
     dispatch.Session = (req, ctx) => {
-      if (!manager.isLeader()) {
-        const leader = manager.leaderAddr();
-        throw leader
-          ? new ShoalError('Unavailable', `dispatcher: this manager is not the leader; the leader is at ${leader}`, 'not-leader', leader)
-          : new ShoalError('Unavailable', 'dispatcher: this manager is not the leader and no leader is known', 'no-leader');
-      }
+      if (!manager.isLeader()) throw manager.dispatcherRefusal();
       return session(req, ctx);
     };
     this.server.addService(DispatcherService, dispatch);

@@ -2,6 +2,8 @@
 // daemons (Raft with fsync, process runtime, drained so that no task runs on them) and N simulated
 // worker nodes (sim-nodes.ts) spread over a few child processes. Every wait is bounded.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { TestCluster, type ClusterNode, type NodeJson } from './cluster';
 import { SimFleetProcess } from './sim-fleet-process';
 import type { FleetStats } from './sim-nodes';
@@ -187,9 +189,15 @@ export class ScaleCluster {
     }
   }
 
-  /** Stops the fleets and every daemon, and deletes their data. */
+  /** Stops the fleets and every daemon, and deletes their data (with SHOAL_TEST_LOGS=1 the managers' logs are kept in a temp dir first). */
   async stop(): Promise<void> {
     await Promise.all(this.fleets.map((f) => f.stop().catch(() => undefined)));
+    if (process.env.SHOAL_TEST_LOGS) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-scale-logs-'));
+      for (const n of this.cluster.nodes) fs.copyFileSync(path.join(n.daemon.dataDir, 'daemon.log'), path.join(dir, `${n.hostname}.log`));
+      this.log(`manager logs kept in ${dir}`);
+      process.stderr.write(`scale cluster: manager logs kept in ${dir}\n`);
+    }
     await Promise.all(this.cluster.nodes.map((n) => n.daemon.cleanup().catch(() => undefined)));
   }
 }

@@ -44,7 +44,7 @@ class SimExecutor extends ScriptedExecutor {
 }
 
 function simLogger(host: string) {
-  const line = (level: string) => (obj: unknown, msg?: string) => process.stderr.write(`${host} ${level} ${msg ?? ''} ${JSON.stringify(obj)}\n`);
+  const line = (level: string) => (obj: unknown, msg?: string) => process.stderr.write(`${new Date().toISOString().slice(11, 23)} ${host} ${level} ${msg ?? ''} ${JSON.stringify(obj)}\n`);
   return { debug: () => undefined, info: () => undefined, warn: line('warn'), error: line('error') };
 }
 

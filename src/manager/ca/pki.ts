@@ -353,9 +353,20 @@ export interface TLSFacts {
 
 /** base64 SPKI DER of a certificate's public key (the first of a bundle). */
 export function publicKeyB64(certPem: string): string {
+  // Every session and heartbeat names the CA's key (caTarget): parsing the certificate each time was
+  // a tenth of a new leader's CPU while 200 nodes reconnected. A certificate's text is its identity.
+  const known = publicKeys.get(certPem);
+  if (known !== undefined) return known;
   const cert = parseCert(splitPemBundle(certPem)[0] ?? certPem);
-  return Buffer.from(cert.publicKey.rawData).toString('base64');
+  const key = Buffer.from(cert.publicKey.rawData).toString('base64');
+  if (publicKeys.size >= PUBLIC_KEY_MEMO) publicKeys.delete(publicKeys.keys().next().value!);
+  publicKeys.set(certPem, key);
+  return key;
 }
+
+/** The roots of a cluster (old and new during a rotation, a few clusters in tests): a handful. */
+const PUBLIC_KEY_MEMO = 16;
+const publicKeys = new Map<string, string>();
 
 /** The cluster's TLSInfo for a root CA: the root is its own issuer. */
 export function tlsInfoOf(caPem: string): TLSFacts {

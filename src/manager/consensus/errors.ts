@@ -6,7 +6,7 @@ export { noLeader } from '../../lib/errors';
 /** This manager is not the leader; `leader` names the one to forward to (raftId 0 / addr '' when unknown). */
 export class NotLeaderError extends ShoalError {
   constructor(readonly leader: { raftId: number; addr: string; nodeId: string }) {
-    super('Unavailable', `raft: this manager is not the leader; the leader is ${leader.raftId} (node ${leader.nodeId || '?'}) at ${leader.addr || '?'}`, 'not-leader');
+    super('Unavailable', `raft: this manager is not the leader; the leader is ${leader.raftId} (node ${leader.nodeId || '?'}) at ${leader.addr || '?'}`, 'not-leader', leader.addr || undefined);
     this.name = 'NotLeader';
   }
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { immediateStore } from '../../store/testing/immediate';
+import { MemoryStore } from '../../store';
 import type { AssignmentsMessage, Service, Task } from '../../types';
 import { Dispatcher, HEARTBEAT_FAILURE, LEADERSHIP_CHANGE } from './dispatcher';
 import { waitFor } from '../../testing/wait';
@@ -176,4 +177,37 @@ test('drain acknowledgement: a stopping task is drained once every connected nod
   await d.meshApplied(s2.sessionId, v2!.version);
   assert.deepEqual(await asked, ['old']);
   assert.ok(Date.now() - started < 10_000, 'woken by the acknowledgement, not at the 30 s deadline');
+});
+
+test('sessions opened together are registered in one store write, and nodes expiring together are marked down in one (1,000 nodes: not one commit each)', async (t) => {
+  let index = 0;
+  const writes: number[] = [];
+  const store: MemoryStore = new MemoryStore({
+    propose: async (changes) => {
+      writes.push(changes.length);
+      await new Promise((r) => setTimeout(r, 20)); // a commit takes a while: what arrives meanwhile waits for the next write
+      store.applyCommitted(++index, changes);
+    },
+  });
+  let now = Date.now();
+  const d = new Dispatcher({ store, clock: { now: () => now }, batchMs: 2, checkIntervalMs: 3_600_000 });
+  d.start();
+  t.after(() => d.stop());
+  const ids = Array.from({ length: 50 }, (_, i) => `n${i}`);
+  const sessions = await Promise.all(ids.map((nodeId) => d.session({ nodeId, description: desc, addr: '10.0.0.1' })));
+  assert.equal(new Set(sessions.map((s) => s.sessionId)).size, 50);
+  for (const id of ids) assert.equal(store.view((tx) => tx.get('node', id))?.Status.State, 'ready', id);
+  // one write for all 50 sessions (the start's markUnknown had nothing to mark)
+  assert.deepEqual(writes, [50]);
+  // and their heartbeats expiring together: one write marks them all down
+  now += 60_000;
+  d.checkHeartbeats();
+  await waitFor('every node down', () => ids.every((id) => store.view((tx) => tx.get('node', id))?.Status.State === 'down'));
+  assert.deepEqual(writes, [50, 50]);
+  // a session whose write fails is refused and ends
+  const failing = new Dispatcher({ store: new MemoryStore({ propose: () => Promise.reject(new Error('raft: not the leader')) }), clock, batchMs: 2 });
+  failing.start();
+  t.after(() => failing.stop());
+  await assert.rejects(failing.session({ nodeId: 'n1', description: desc, addr: '' }), /not the leader/);
+  assert.deepEqual(failing.connectedNodes(), []);
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { AssignmentsMessage, Cluster, DispatcherApi, SessionInfo, SessionRequest, TaskStatusUpdate } from '../../types';
 import type { MemoryStore } from '../../store';
 import type { Clock } from '../../lib/ports';
@@ -42,6 +43,12 @@ export interface DispatcherOptions {
    * always left to the heartbeat TTL.
    */
   disconnectGraceMs?: number | (() => number | undefined);
+  /**
+   * The answer to every call while this dispatcher does not run, and the end of its assignment
+   * streams when it stops: on a manager that lost its leadership, "not the leader" naming the leader
+   * (its address crosses to the agent, which goes there next). Default: Unavailable "dispatcher is stopped".
+   */
+  refusal?: () => Error;
 }
 
 /** Docker's message for a node whose heartbeats stopped. */
@@ -63,10 +70,21 @@ interface Session {
   streams: number;
 }
 
+interface Waiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/** A session's node registration waiting for the next batch write. */
+interface PendingRegistration {
+  req: SessionRequest;
+  waiters: Waiter[];
+}
+
 interface PendingStatus {
   nodeId: string;
   update: TaskStatusUpdate;
-  waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+  waiters: Waiter[];
 }
 
 export class Dispatcher implements DispatcherApi {
@@ -77,6 +95,10 @@ export class Dispatcher implements DispatcherApi {
   private readonly heartbeats: HeartbeatTracker;
   private sessions = new Map<string, Session>();
   private pending = new Map<string, PendingStatus>();
+  /** Node ID → its latest session's registration, written with the next status batch. */
+  private registrations = new Map<string, PendingRegistration>();
+  /** Node ID → the message it is to be marked down with, in the next batch. */
+  private downs = new Map<string, { message: string; waiters: Waiter[] }>();
   private flushTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private checkTimer: NodeJS.Timeout | null = null;
@@ -98,6 +120,7 @@ export class Dispatcher implements DispatcherApi {
     if (this.running) return;
     this.running = true;
     this.stopped = new AbortController();
+    setMaxListeners(0, this.stopped.signal); // one listener per session stream: 1,000 nodes are not a leak
     this.ingress.start();
     this.scheduleCheck();
     this.expectReconnects();
@@ -139,9 +162,12 @@ export class Dispatcher implements DispatcherApi {
     }
   }
 
+  /** The last stop's status flush: a second stop() waits for it too. */
+  private stopping: Promise<void> = Promise.resolve();
+
   /** Ends every session (agents reconnect elsewhere) and flushes pending status writes. */
-  async stop(): Promise<void> {
-    if (!this.running) return;
+  stop(): Promise<void> {
+    if (!this.running) return this.stopping;
     this.running = false;
     this.stopped.abort();
     this.ingress.stop();
@@ -154,7 +180,8 @@ export class Dispatcher implements DispatcherApi {
     for (const s of this.sessions.values()) s.ended.abort();
     this.sessions.clear();
     this.wakeDrainWaiters();
-    await this.flush();
+    this.stopping = this.flush();
+    return this.stopping;
   }
 
   // ---- DispatcherApi ----
@@ -172,11 +199,14 @@ export class Dispatcher implements DispatcherApi {
     this.disconnectTimers.delete(req.nodeId);
     this.sessions.set(id, { id, nodeId: req.nodeId, periodMs, ended: new AbortController(), streams: 0 });
     try {
-      await this.store.update((tx) => {
-        const existing = tx.get('node', req.nodeId);
-        const node = registeredNode(existing, req, isoTime(this.clock.now()));
-        if (node && existing) tx.update('node', node);
-        else if (node) tx.create('node', node);
+      // Batched with the other sessions' and the status reports (one Raft write per batch, as
+      // swarmkit's node updates): writes are serialized, and 1,000 nodes reconnecting to a new
+      // leader one commit each waited a commit latency apiece.
+      await new Promise<void>((resolve, reject) => {
+        const waiters = this.registrations.get(req.nodeId)?.waiters ?? [];
+        waiters.push({ resolve, reject });
+        this.registrations.set(req.nodeId, { req, waiters });
+        this.scheduleFlush();
       });
     } catch (e) {
       this.heartbeats.remove(req.nodeId, id);
@@ -307,8 +337,13 @@ export class Dispatcher implements DispatcherApi {
     return [...new Set([...this.sessions.values()].map((s) => s.nodeId))];
   }
 
-  private assertRunning(): void {
-    if (!this.running) throw unavailable('dispatcher is stopped');
+  /** Refuses the call unless this dispatcher runs (the RPC layer asks before it looks a session up). */
+  assertRunning(): void {
+    if (!this.running) throw this.refusal();
+  }
+
+  private refusal(): Error {
+    return this.opts.refusal?.() ?? unavailable('dispatcher is stopped');
   }
 
   private periodMs(): number {
@@ -331,6 +366,7 @@ export class Dispatcher implements DispatcherApi {
     const s = this.sessions.get(sessionId);
     if (!s) throw notFound('session invalid');
     const nodeId = s.nodeId;
+    const stopped = this.stopped.signal; // this run's: a restarted dispatcher has a new one
     s.streams++;
     this.heartbeats.streamOpened(nodeId, s.id);
     // keyed by node in the store: one lookup per event however many sessions there are
@@ -339,7 +375,7 @@ export class Dispatcher implements DispatcherApi {
     const onAbort = () => stop.abort();
     signal.addEventListener('abort', onAbort);
     s.ended.signal.addEventListener('abort', onAbort);
-    this.stopped.signal.addEventListener('abort', onAbort);
+    stopped.addEventListener('abort', onAbort);
     const closeWatch = () => watch.close();
     stop.signal.addEventListener('abort', closeWatch);
     const set = new AssignmentSet(nodeId);
@@ -376,10 +412,12 @@ export class Dispatcher implements DispatcherApi {
         }
         if (msg) yield msg;
       }
+      // Stopped (leadership lost): the agent learns where to go instead of seeing a clean end.
+      if (stopped.aborted && !signal.aborted) throw this.refusal();
     } finally {
       signal.removeEventListener('abort', onAbort);
       s.ended.signal.removeEventListener('abort', onAbort);
-      this.stopped.signal.removeEventListener('abort', onAbort);
+      stopped.removeEventListener('abort', onAbort);
       watch.close();
       s.streams--;
       this.onStreamClosed(s);
@@ -424,20 +462,22 @@ export class Dispatcher implements DispatcherApi {
     }
   }
 
-  private async markDown(nodeId: string, message = HEARTBEAT_FAILURE): Promise<void> {
-    try {
-      await this.store.update((tx) => {
-        // A node that registered again meanwhile stays up.
-        if (this.heartbeats.sessionOf(nodeId)) return;
-        const n = tx.get('node', nodeId);
-        if (!n || n.Status.State === 'down') return;
-        n.Status = { ...n.Status, State: 'down', Message: message };
-        n.UpdatedAt = isoTime(this.clock.now());
-        tx.update('node', n);
-      });
-    } catch (err) {
-      this.log?.error({ err, nodeId }, 'dispatcher: marking node down failed');
-    }
+  /**
+   * Marks the node down in the next batch write (unless it has a session again by then). Batched like
+   * registrations: 300 nodes expiring at once were 300 serialized writes, and the sessions queued
+   * behind them timed out and expired in turn.
+   */
+  private markDown(nodeId: string, message = HEARTBEAT_FAILURE): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const failed = (err: unknown): void => {
+        this.log?.error({ err, nodeId }, 'dispatcher: marking node down failed');
+        resolve();
+      };
+      const waiters = this.downs.get(nodeId)?.waiters ?? [];
+      waiters.push({ resolve, reject: failed });
+      this.downs.set(nodeId, { message, waiters });
+      this.scheduleFlush();
+    });
   }
 
   private scheduleFlush(): void {
@@ -448,20 +488,39 @@ export class Dispatcher implements DispatcherApi {
     }, this.batchMs);
   }
 
-  /** Writes every pending status update in one store transaction. */
+  /** Writes every pending node registration, down mark and status update in one store transaction. */
   async flush(): Promise<void> {
     if (this.flushTimer) {
       clearTimeout(this.flushTimer);
       this.flushTimer = null;
     }
     const run = async () => {
-      if (this.pending.size === 0) return;
+      if (this.pending.size === 0 && this.registrations.size === 0 && this.downs.size === 0) return;
       const batch = [...this.pending.values()];
       this.pending.clear();
-      const waiters = batch.flatMap((p) => p.waiters);
+      const nodes = [...this.registrations.values()];
+      this.registrations.clear();
+      const downs = [...this.downs];
+      this.downs.clear();
+      const waiters = [...nodes.flatMap((r) => r.waiters), ...downs.flatMap(([, d]) => d.waiters), ...batch.flatMap((p) => p.waiters)];
       try {
         const now = isoTime(this.clock.now());
         await this.store.update((tx) => {
+          for (const { req } of nodes) {
+            const existing = tx.get('node', req.nodeId);
+            const node = registeredNode(existing, req, now);
+            if (node && existing) tx.update('node', node);
+            else if (node) tx.create('node', node);
+          }
+          for (const [nodeId, { message }] of downs) {
+            // A node that registered again meanwhile stays up.
+            if (this.heartbeats.sessionOf(nodeId)) continue;
+            const n = tx.get('node', nodeId);
+            if (!n || n.Status.State === 'down') continue;
+            n.Status = { ...n.Status, State: 'down', Message: message };
+            n.UpdatedAt = now;
+            tx.update('node', n);
+          }
           for (const p of batch) {
             const task = tx.get('task', p.update.taskId);
             const verdict = judgeStatusUpdate(task, p.nodeId, p.update);
@@ -474,7 +533,7 @@ export class Dispatcher implements DispatcherApi {
         });
         for (const w of waiters) w.resolve();
       } catch (err) {
-        this.log?.warn({ err }, 'dispatcher: status batch write failed');
+        this.log?.warn({ err }, 'dispatcher: session and status batch write failed');
         for (const w of waiters) w.reject(err);
       }
     };

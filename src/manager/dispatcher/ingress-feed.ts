@@ -1,6 +1,6 @@
 import type { MemoryStore, StoreEvent, Watch } from '../../store';
-import type { IngressEntry, NetworkNames, NodeNetworkView, Task } from '../../types';
-import { ingressTable } from './core/ingress';
+import type { IngressEntry, NetworkNames, Node, NodeNetworkView, Task } from '../../types';
+import { ingressTable, nodeChangeMatters } from './core/ingress';
 import { namesTable } from './core/names';
 import { nodeNetworkViews, type NodeNetworks } from './core/netview';
 import { MeshDrainBook } from './core/mesh-drain';
@@ -58,11 +58,12 @@ export class IngressFeed {
   }
 
   /**
-   * Whether an event can change a view. A task that is on no network and whose service publishes no
+   * Whether an event can change a view. A node counts only when what the views read of it changed. A task that is on no network and whose service publishes no
    * port is in none of them, so the status reports of 100,000 such tasks recompute nothing (a
    * recompute reads every task and node: at 1,000 nodes it is far from free).
    */
   private matters(e: StoreEvent): boolean {
+    if (e.kind === 'node') return e.action !== 'update' || nodeChangeMatters(e.old as Node | undefined, e.object as Node);
     if (e.kind !== 'task') return true;
     const t = e.object as Task;
     const old = e.old as Task | undefined;

@@ -7,6 +7,7 @@ import { immediateStore } from '../../store/testing/immediate';
 import type { Task } from '../../types';
 import { setTestFaultFile } from '../../../test/harness/fault-injector';
 import { createRpcServer, DispatcherService, RpcError } from '../../rpc';
+import { ShoalError } from '../../lib/errors';
 import { createRootCA, issueNodeKeyAndCertificate } from '../ca/pki';
 import { RemoteDispatcherConnector } from '../../agent/remote-dispatcher';
 import { Dispatcher, NODE_LEFT } from './dispatcher';
@@ -95,4 +96,40 @@ test('dispatcher over mTLS: node ID from the certificate, sessions per node, lea
   await d3.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
   assert.equal(store.view((tx) => tx.get('node', 'worker1'))!.Status.State, 'ready');
   d3.close();
+});
+
+test('a dispatcher that stops (leadership lost) ends its streams and refuses every call naming the leader; the agent connects there next', async (t) => {
+  const ca = await createRootCA();
+  const mgr = await issueNodeKeyAndCertificate(ca, 'manager1', 'manager', CLUSTER);
+  const w1 = await issueNodeKeyAndCertificate(ca, 'worker1', 'worker', CLUSTER);
+  const store = immediateStore();
+  await store.update((tx) => tx.create('task', task('t1', 'worker1')));
+  const LEADER = '127.0.0.9:2377';
+  const notLeader = () => new ShoalError('Unavailable', `dispatcher: this manager is not the leader; the leader is at ${LEADER}`, 'not-leader', LEADER);
+  const dispatcher = new Dispatcher({ store, clock: { now: () => Date.now() }, refusal: notLeader });
+  dispatcher.start();
+  const server = createRpcServer({ address: '127.0.0.1:0', ...mgr, caPem: ca.certPem, clientAuth: 'optional', clusterId: CLUSTER });
+  server.addService(DispatcherService, dispatcherHandlers({ dispatcher, managers: () => [] }));
+  await server.start();
+  t.after(async () => {
+    await server.stop(100);
+    await dispatcher.stop();
+  });
+  const addr = `127.0.0.1:${server.port}`;
+  const connector = new RemoteDispatcherConnector({ managers: [addr], credentials: () => ({ ...w1, caPem: ca.certPem }) });
+  t.after(() => connector.close());
+  const d = connector.connect();
+  const s = await d.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
+  const it = d.assignments(s.sessionId, new AbortController().signal)[Symbol.asyncIterator]();
+  assert.equal((await it.next()).value.type, 'complete');
+  const pending = it.next();
+
+  await dispatcher.stop();
+  const isNotLeader = (e: unknown) => e instanceof RpcError && e.reason === 'not-leader' && e.leaderAddr === LEADER;
+  await assert.rejects(pending, isNotLeader, 'the open stream ends with the refusal');
+  await assert.rejects(d.heartbeat(s.sessionId), isNotLeader);
+  await assert.rejects(d.updateTaskStatus(s.sessionId, [{ taskId: 't1', status: { State: 'running', Message: '', Timestamp: '' } } as never]), isNotLeader);
+  await assert.rejects(d.session({ nodeId: '', description: desc, addr: '' }), isNotLeader);
+  // the session had worked, yet the next connection goes to the leader the refusal named
+  assert.equal(connector.connect().address, LEADER);
 });

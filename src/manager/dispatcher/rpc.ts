@@ -30,6 +30,8 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
   const d = deps.dispatcher;
   const own = (sessionId: string, ctx: CallContext): string => {
     const nodeId = caller(ctx);
+    // a stopped dispatcher (leadership lost) knows no session: its refusal says where the leader is
+    d.assertRunning();
     if (typeof sessionId !== 'string' || d.sessionNode(sessionId) !== nodeId) throw notFound('session invalid');
     return sessionId;
   };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Service, Task } from '../../../types';
 import { nodeFixture, taskFixture } from '../../../testing/fixtures';
-import { ingressTable } from './ingress';
+import { ingressTable, nodeChangeMatters } from './ingress';
 
 const svc = (over: Partial<Service['Endpoint']> = {}, labels: Record<string, string> = {}): Service => ({
   ID: 'svc',
@@ -60,4 +60,16 @@ test('ingress table: host-mode ports are not in it; the PROXY protocol label is 
   assert.deepEqual(ingressTable([host], () => [], new Map()), []);
   const pp = svc({}, { 'com.shoal.mesh.proxy-protocol': 'v2' });
   assert.equal(ingressTable([pp], () => [], new Map())[0]!.proxyProtocol, 'v2');
+});
+
+test('a node change matters to the network views only when its address, down state or drain changes', () => {
+  const ready = nodeFixture({ ID: 'n1', Status: { State: 'ready', Addr: '10.0.0.1' } } as never);
+  const unknown = { ...ready, Status: { ...ready.Status, State: 'unknown' as const, Message: 'leadership change' } };
+  assert.equal(nodeChangeMatters(ready, unknown), false, 'ready → unknown (leader change)');
+  assert.equal(nodeChangeMatters(unknown, ready), false, 'unknown → ready (session again)');
+  assert.equal(nodeChangeMatters(ready, { ...ready, Status: { ...ready.Status, State: 'down' as const } }), true, 'down');
+  assert.equal(nodeChangeMatters(ready, { ...ready, Status: { ...ready.Status, Addr: '10.0.0.2' } }), true, 'new address');
+  assert.equal(nodeChangeMatters(ready, { ...ready, Spec: { ...ready.Spec, Availability: 'drain' as const } }), true, 'drained');
+  assert.equal(nodeChangeMatters(undefined, ready), true, 'created');
+  assert.equal(nodeChangeMatters(ready, undefined), true, 'removed');
 });

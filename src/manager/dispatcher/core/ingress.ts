@@ -18,6 +18,22 @@ export function isReadyBackend(t: Task, node: Node | undefined): boolean {
   return h === undefined || h === 'healthy';
 }
 
+/** The facts of a node the network views read: its address, whether it is down, whether it is drained. */
+function nodeViewFacts(n: Node): string {
+  return `${n.Status.Addr ?? ''}|${n.Status.State === 'down'}|${n.Spec.Availability === 'drain'}`;
+}
+
+/**
+ * Whether a node's change can change any network view (the peers, backends and names above read
+ * only `nodeViewFacts`): a new or removed node does; a node that goes Unknown and Ready again
+ * (every node after a leader change, a heartbeat's description update) does not, so 1,000
+ * reconnecting nodes recompute nothing.
+ */
+export function nodeChangeMatters(old: Node | undefined, now: Node | undefined): boolean {
+  if (!old || !now) return true;
+  return nodeViewFacts(old) !== nodeViewFacts(now);
+}
+
 function proxyProtocolOf(s: Service): IngressEntry['proxyProtocol'] {
   const v = s.Spec.Labels?.[PROXY_PROTOCOL_LABEL];
   return v === 'v1' || v === 'v2' ? v : undefined;

@@ -76,6 +76,19 @@ test('per-node view: a stopped task takes its node off the network; a down node 
   assert.deepEqual(views.get('n3')!.networks.map((n) => n.name), ['ingress']);
 });
 
+test('per-node view: peers are the other up members\' addresses, each once; nodes sharing an address (simulated nodes) are not each other\'s peers', () => {
+  const shared = new Map(nodes);
+  shared.set('n4', nodeFixture({ ID: 'n4', Status: { State: 'ready', Addr: '192.168.9.3' } }));
+  shared.set('n5', nodeFixture({ ID: 'n5', Status: { State: 'unknown', Addr: '192.168.9.5' } }));
+  shared.set('n6', nodeFixture({ ID: 'n6', Status: { State: 'ready', Addr: '' } }));
+  const views = nodeNetworkViews({ networks: [ingress], services: [], tasks: [], nodes: shared });
+  const peers = (id: string) => views.get(id)!.networks.map((n) => n.peers);
+  assert.deepEqual(peers('n1'), [['192.168.9.2', '192.168.9.3', '192.168.9.5']]);
+  assert.deepEqual(peers('n3'), [['192.168.9.1', '192.168.9.2', '192.168.9.5']], 'n4 shares its address');
+  assert.deepEqual(peers('n4'), peers('n3'));
+  assert.deepEqual(peers('n6'), [['192.168.9.1', '192.168.9.2', '192.168.9.3', '192.168.9.5']], 'a node without an address has every peer');
+});
+
 test('ingress backend of a docker task: its ingress address and the target port; a process task: its node port; a docker task with host-mode endpoints: ingress for the others', () => {
   const t = task('a', 'n1', '10.0.1.5/24');
   assert.deepEqual(backendOf(t, nodes.get('n1')!, 'tcp', 80), { taskId: 'a', host: '10.0.0.9', port: 80 });
