@@ -9,19 +9,14 @@ import { sleepUnlessAborted } from '../../sys/sleep';
 import { AssignmentSet, type DependencyLookup, type TaskChange } from './core/assignments';
 import { IngressFeed } from './ingress-feed';
 import { HeartbeatTracker, heartbeatPeriodMs, unknownGraceMs } from './core/heartbeat';
-import { coalesceUpdates, judgeStatusUpdate, withStatus } from './core/status';
-import { registeredNode } from './core/registration';
+import { DispatcherBatchWrites } from './batch-writes';
+import type { DispatcherLogger } from './logger';
 
-// The dispatcher: one session per node, heartbeats, assignment streams, batched status writes.
-// Transport-agnostic: it implements DispatcherApi in-process; the gRPC layer wraps this object.
-// This is the only file of the dispatcher that uses timers; decisions live in ./core.
+// The dispatcher: one session per node, heartbeats, assignment streams; its store writes are batched
+// (./batch-writes.ts). Transport-agnostic: it implements DispatcherApi in-process; the gRPC layer wraps
+// this object. Timers live here and in ./batch-writes.ts; decisions live in ./core.
 
-export interface DispatcherLogger {
-  debug(obj: unknown, msg?: string): void;
-  info(obj: unknown, msg?: string): void;
-  warn(obj: unknown, msg?: string): void;
-  error(obj: unknown, msg?: string): void;
-}
+export type { DispatcherLogger } from './logger';
 
 export interface DispatcherOptions {
   store: MemoryStore;
@@ -70,23 +65,6 @@ interface Session {
   streams: number;
 }
 
-interface Waiter {
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
-/** A session's node registration waiting for the next batch write. */
-interface PendingRegistration {
-  req: SessionRequest;
-  waiters: Waiter[];
-}
-
-interface PendingStatus {
-  nodeId: string;
-  update: TaskStatusUpdate;
-  waiters: Waiter[];
-}
-
 export class Dispatcher implements DispatcherApi {
   private readonly store: MemoryStore;
   private readonly clock: Clock;
@@ -94,13 +72,8 @@ export class Dispatcher implements DispatcherApi {
   private readonly batchMs: number;
   private readonly heartbeats: HeartbeatTracker;
   private sessions = new Map<string, Session>();
-  private pending = new Map<string, PendingStatus>();
-  /** Node ID → its latest session's registration, written with the next status batch. */
-  private registrations = new Map<string, PendingRegistration>();
-  /** Node ID → the message it is to be marked down with, in the next batch. */
-  private downs = new Map<string, { message: string; waiters: Waiter[] }>();
-  private flushTimer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> = Promise.resolve();
+  /** Registrations, down marks and status reports, one store write per batch. */
+  private readonly writes: DispatcherBatchWrites;
   private checkTimer: NodeJS.Timeout | null = null;
   private disconnectTimers = new Map<string, NodeJS.Timeout>();
   private running = false;
@@ -114,6 +87,7 @@ export class Dispatcher implements DispatcherApi {
     this.batchMs = opts.batchMs ?? 10;
     this.heartbeats = new HeartbeatTracker(opts.heartbeatEpsilonMs);
     this.ingress = new IngressFeed(this.store, this.batchMs, this.log);
+    this.writes = new DispatcherBatchWrites({ store: this.store, clock: this.clock, batchMs: this.batchMs, log: this.log, hasSession: (id) => !!this.heartbeats.sessionOf(id) });
   }
 
   start(): void {
@@ -202,12 +176,7 @@ export class Dispatcher implements DispatcherApi {
       // Batched with the other sessions' and the status reports (one Raft write per batch, as
       // swarmkit's node updates): writes are serialized, and 1,000 nodes reconnecting to a new
       // leader one commit each waited a commit latency apiece.
-      await new Promise<void>((resolve, reject) => {
-        const waiters = this.registrations.get(req.nodeId)?.waiters ?? [];
-        waiters.push({ resolve, reject });
-        this.registrations.set(req.nodeId, { req, waiters });
-        this.scheduleFlush();
-      });
+      await this.writes.register(req);
     } catch (e) {
       this.heartbeats.remove(req.nodeId, id);
       this.endSession(id);
@@ -239,18 +208,7 @@ export class Dispatcher implements DispatcherApi {
     const s = this.sessions.get(sessionId);
     if (!s) throw notFound('session invalid');
     if (updates.length === 0) return;
-    const done = new Promise<void>((resolve, reject) => {
-      for (const u of coalesceUpdates(updates)) {
-        const prev = this.pending.get(u.taskId);
-        const waiters = prev?.waiters ?? [];
-        this.pending.set(u.taskId, { nodeId: s.nodeId, update: u, waiters });
-      }
-      // One waiter per call, attached to the last entry of this call (resolved with the batch).
-      const last = this.pending.get(updates[updates.length - 1]!.taskId)!;
-      last.waiters.push({ resolve, reject });
-    });
-    this.scheduleFlush();
-    return done;
+    return this.writes.reportStatus(s.nodeId, updates);
   }
 
   /**
@@ -462,82 +420,12 @@ export class Dispatcher implements DispatcherApi {
     }
   }
 
-  /**
-   * Marks the node down in the next batch write (unless it has a session again by then). Batched like
-   * registrations: 300 nodes expiring at once were 300 serialized writes, and the sessions queued
-   * behind them timed out and expired in turn.
-   */
   private markDown(nodeId: string, message = HEARTBEAT_FAILURE): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const failed = (err: unknown): void => {
-        this.log?.error({ err, nodeId }, 'dispatcher: marking node down failed');
-        resolve();
-      };
-      const waiters = this.downs.get(nodeId)?.waiters ?? [];
-      waiters.push({ resolve, reject: failed });
-      this.downs.set(nodeId, { message, waiters });
-      this.scheduleFlush();
-    });
+    return this.writes.markDown(nodeId, message);
   }
 
-  private scheduleFlush(): void {
-    if (this.flushTimer) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = null;
-      void this.flush();
-    }, this.batchMs);
-  }
-
-  /** Writes every pending node registration, down mark and status update in one store transaction. */
-  async flush(): Promise<void> {
-    if (this.flushTimer) {
-      clearTimeout(this.flushTimer);
-      this.flushTimer = null;
-    }
-    const run = async () => {
-      if (this.pending.size === 0 && this.registrations.size === 0 && this.downs.size === 0) return;
-      const batch = [...this.pending.values()];
-      this.pending.clear();
-      const nodes = [...this.registrations.values()];
-      this.registrations.clear();
-      const downs = [...this.downs];
-      this.downs.clear();
-      const waiters = [...nodes.flatMap((r) => r.waiters), ...downs.flatMap(([, d]) => d.waiters), ...batch.flatMap((p) => p.waiters)];
-      try {
-        const now = isoTime(this.clock.now());
-        await this.store.update((tx) => {
-          for (const { req } of nodes) {
-            const existing = tx.get('node', req.nodeId);
-            const node = registeredNode(existing, req, now);
-            if (node && existing) tx.update('node', node);
-            else if (node) tx.create('node', node);
-          }
-          for (const [nodeId, { message }] of downs) {
-            // A node that registered again meanwhile stays up.
-            if (this.heartbeats.sessionOf(nodeId)) continue;
-            const n = tx.get('node', nodeId);
-            if (!n || n.Status.State === 'down') continue;
-            n.Status = { ...n.Status, State: 'down', Message: message };
-            n.UpdatedAt = now;
-            tx.update('node', n);
-          }
-          for (const p of batch) {
-            const task = tx.get('task', p.update.taskId);
-            const verdict = judgeStatusUpdate(task, p.nodeId, p.update);
-            if (verdict !== 'apply') {
-              if (verdict !== 'unchanged') this.log?.debug({ taskId: p.update.taskId, verdict }, 'dispatcher: status update ignored');
-              continue;
-            }
-            tx.update('task', withStatus(task!, p.update, now));
-          }
-        });
-        for (const w of waiters) w.resolve();
-      } catch (err) {
-        this.log?.warn({ err }, 'dispatcher: session and status batch write failed');
-        for (const w of waiters) w.reject(err);
-      }
-    };
-    this.flushing = this.flushing.then(run, run);
-    return this.flushing;
+  /** Writes what is pending of registrations, down marks and status reports (tests and stop use it). */
+  flush(): Promise<void> {
+    return this.writes.flush();
   }
 }

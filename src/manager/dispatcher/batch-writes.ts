@@ -1,0 +1,142 @@
+// The dispatcher's store writes, batched: the node registrations of new sessions, down marks and task status
+// reports of the last `batchMs` go out in one store transaction (one Raft commit), as swarmkit batches its node
+// and task updates. Store writes are serialized: one per session or per report made 1,000 nodes reconnecting to a
+// new leader wait a commit apiece, and 300 nodes expiring at once were 300 writes the sessions queued behind.
+import type { SessionRequest, TaskStatusUpdate } from '../../types';
+import type { MemoryStore } from '../../store';
+import type { Clock } from '../../lib/ports';
+import { isoTime } from '../../lib/time';
+import { coalesceUpdates, judgeStatusUpdate, withStatus } from './core/status';
+import { registeredNode } from './core/registration';
+import type { DispatcherLogger } from './logger';
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+interface PendingStatus {
+  nodeId: string;
+  update: TaskStatusUpdate;
+  waiters: Waiter[];
+}
+
+export interface BatchWritesOptions {
+  store: MemoryStore;
+  clock: Clock;
+  batchMs: number;
+  log?: DispatcherLogger;
+  /** True while the node has a session: a node that registered again before its down mark is written stays up. */
+  hasSession: (nodeId: string) => boolean;
+}
+
+export class DispatcherBatchWrites {
+  /** Task ID → its latest reported status. */
+  private statuses = new Map<string, PendingStatus>();
+  /** Node ID → its latest session's registration. */
+  private registrations = new Map<string, { req: SessionRequest; waiters: Waiter[] }>();
+  /** Node ID → the message it is to be marked down with. */
+  private downs = new Map<string, { message: string; waiters: Waiter[] }>();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: BatchWritesOptions) {}
+
+  /** Registers (or updates) a session's node; settles once written. */
+  register(req: SessionRequest): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiters = this.registrations.get(req.nodeId)?.waiters ?? [];
+      waiters.push({ resolve, reject });
+      this.registrations.set(req.nodeId, { req, waiters });
+      this.schedule();
+    });
+  }
+
+  /** Reports of one call from `nodeId`'s agent; settles once written (a report's later one replaces it). */
+  reportStatus(nodeId: string, updates: TaskStatusUpdate[]): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => {
+      for (const u of coalesceUpdates(updates)) {
+        const prev = this.statuses.get(u.taskId);
+        this.statuses.set(u.taskId, { nodeId, update: u, waiters: prev?.waiters ?? [] });
+      }
+      // One waiter per call, attached to the last entry of this call (resolved with the batch).
+      this.statuses.get(updates[updates.length - 1]!.taskId)!.waiters.push({ resolve, reject });
+    });
+    this.schedule();
+    return done;
+  }
+
+  /** Marks the node down (unless it has a session again by then); settles once written, a failure only logged. */
+  markDown(nodeId: string, message: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const failed = (err: unknown): void => {
+        this.o.log?.error({ err, nodeId }, 'dispatcher: marking node down failed');
+        resolve();
+      };
+      const waiters = this.downs.get(nodeId)?.waiters ?? [];
+      waiters.push({ resolve, reject: failed });
+      this.downs.set(nodeId, { message, waiters });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush();
+    }, this.o.batchMs);
+  }
+
+  /** Writes every pending registration, down mark and status report in one store transaction (after a running one). */
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const run = async () => {
+      if (this.statuses.size === 0 && this.registrations.size === 0 && this.downs.size === 0) return;
+      const statuses = [...this.statuses.values()];
+      this.statuses.clear();
+      const nodes = [...this.registrations.values()];
+      this.registrations.clear();
+      const downs = [...this.downs];
+      this.downs.clear();
+      const waiters = [...nodes.flatMap((r) => r.waiters), ...downs.flatMap(([, d]) => d.waiters), ...statuses.flatMap((p) => p.waiters)];
+      try {
+        const now = isoTime(this.o.clock.now());
+        await this.o.store.update((tx) => {
+          for (const { req } of nodes) {
+            const existing = tx.get('node', req.nodeId);
+            const node = registeredNode(existing, req, now);
+            if (node && existing) tx.update('node', node);
+            else if (node) tx.create('node', node);
+          }
+          for (const [nodeId, { message }] of downs) {
+            if (this.o.hasSession(nodeId)) continue;
+            const n = tx.get('node', nodeId);
+            if (!n || n.Status.State === 'down') continue;
+            n.Status = { ...n.Status, State: 'down', Message: message };
+            n.UpdatedAt = now;
+            tx.update('node', n);
+          }
+          for (const p of statuses) {
+            const task = tx.get('task', p.update.taskId);
+            const verdict = judgeStatusUpdate(task, p.nodeId, p.update);
+            if (verdict !== 'apply') {
+              if (verdict !== 'unchanged') this.o.log?.debug({ taskId: p.update.taskId, verdict }, 'dispatcher: status update ignored');
+              continue;
+            }
+            tx.update('task', withStatus(task!, p.update, now));
+          }
+        });
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        this.o.log?.warn({ err }, 'dispatcher: session and status batch write failed');
+        for (const w of waiters) w.reject(err);
+      }
+    };
+    this.flushing = this.flushing.then(run, run);
+    return this.flushing;
+  }
+}
