@@ -21,7 +21,7 @@ export type ErrorKind =
  * - `proposal-overwritten`: a new leader's entry took the proposal's index; certainly not in the log.
  * - `lost-leadership`: the leader stepped down with the proposal pending; its outcome is unknown.
  * - `conf-change-pending`: another membership change is still unapplied.
- * - `not-sent`: the RPC found no connection to the other side, so the call never left this process.
+ * - `not-sent`: the RPC found no connection to the other side, so the call was never sent.
  * - `not-forwardable`: a forwarded control call named an operation outside the control-API contract.
  */
 export type ErrorReason =
