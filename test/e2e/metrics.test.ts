@@ -9,6 +9,9 @@ import { TestCluster, type ClusterNode } from '../harness/cluster';
 import { TestDaemon, freePort, waitFor } from '../harness/daemon';
 import { parseExposition, sampleValue, type Family } from '../../src/testing/prometheus';
 
+/** A task that listens on its target port (the process runtime gives it as PORT) and greets each connection. */
+const LISTENER = `require('net').createServer((c) => c.end('hi\\n')).listen(process.env.PORT)`;
+
 type Exposition = Map<string, Family>;
 const LONG = 60_000;
 
@@ -138,7 +141,9 @@ describe('Prometheus metrics on a worker: node metrics and its routing mesh, no 
 
   test('the worker shows swarm_node_manager 0, leader 0, no manager family, and counts a connection to a published port', async () => {
     const w = c.workers[0]!;
-    c.manager.dockerOk(['service', 'create', '--detach', '--name', 'pub', '--publish', '80', '--stop-grace-period', '1s', 'busybox:latest', 'sleep', '1000']);
+    // A backend that answers: with none (a task that does not listen) the mesh resets each client it accepted, and
+    // on a loaded machine the reset can reach the client before its connect completes (ECONNRESET in connect).
+    c.manager.dockerOk(['service', 'create', '--detach', '--name', 'pub', '--publish', '80', '--stop-grace-period', '1s', 'busybox:latest', process.execPath, '-e', LISTENER]);
     // the allocator assigns the port after the create returns (as swarmkit's): wait for it
     const published = await waitFor(() => {
       const s = JSON.parse(c.manager.dockerOk(['service', 'inspect', 'pub']))[0] as { Endpoint?: { Ports?: { PublishedPort: number }[] } };
@@ -147,6 +152,13 @@ describe('Prometheus metrics on a worker: node metrics and its routing mesh, no 
     assert.ok(published >= 30000, `an auto-assigned published port (${published})`);
     const ports = { protocol: 'tcp', port: String(published) };
     let m = await scrapeUntilAt(at(w), 'the worker mesh listening', (x) => v(x, 'shoal_mesh_listening', ports) === 1);
+    await waitFor(() => new Promise<true | undefined>((resolve) => {
+      const s = net.connect(published, w.ip);
+      s.on('data', () => (s.destroy(), resolve(true)));
+      s.on('error', () => resolve(undefined));
+      s.on('close', () => resolve(undefined));
+    }), 20_000, 'the service answering through the worker', 100);
+    m = await scrapeAt(at(w));
     assert.equal(v(m, 'swarm_node_manager'), 0);
     assert.equal(v(m, 'swarm_manager_leader'), 0);
     for (const name of ['swarm_manager_nodes', 'swarm_manager_tasks_total', 'shoal_service_desired_tasks', 'swarm_raft_transaction_latency_seconds']) assert.equal(m.has(name), false, `${name} only on managers`);
