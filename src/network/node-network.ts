@@ -36,10 +36,9 @@ export class NodeNetwork {
     private readonly log: Logger,
     opts: { meshBindHost?: string; meshNft?: string; dnsListen?: string; dnsUpstreams?: string[] } = {},
   ) {
-    // The kernel path is opt-in (`--mesh-nft nft`): CI's rolling update on the docker runtime still lost 1 of 4,186
-    // requests through it (an ECONNRESET; mesh.md "Kernel path"), where the user-space proxy loses none. Where it is on,
-    // it falls back to the proxy by itself without root, nft or nf_tables, and leaves PROXY ports and loopback clients to it.
-    const kernel = !opts.meshNft || opts.meshNft === 'none' ? { kernel: false } : { nftPath: opts.meshNft };
+    // The kernel path is on unless `--mesh-nft none`: it falls back to the proxy by itself without root, nft or
+    // nf_tables, and leaves PROXY ports, loopback clients and not-yet-answering backends to it (mesh.md "Kernel path").
+    const kernel = opts.meshNft === 'none' ? { kernel: false } : { nftPath: opts.meshNft ?? 'nft' };
     this.mesh = new RoutingMesh({ bindHost: opts.meshBindHost ?? '0.0.0.0', logger: log.child({ component: 'mesh' }), ...kernel });
     this.dns = new DnsServer({ logger: log.child({ component: 'dns' }), ...(opts.dnsUpstreams ? { upstreams: opts.dnsUpstreams.map((u) => parseHostPort(u)) } : {}) });
     if (opts.dnsListen) {

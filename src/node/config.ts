@@ -46,9 +46,9 @@ export interface DaemonConfig {
    */
   meshListenAddr?: string;
   /**
-   * The nft program that turns on the routing mesh's kernel path (`--mesh-nft nft`, opt-in); unset or `none` keeps every
-   * published port on the user-space proxy (the default: the kernel path can still lose a request in a rolling update). A program that fails, or a daemon that is not root, makes the mesh fall
-   * back to user space (logged once).
+   * The nft program of the routing mesh's kernel path (default `nft`: on wherever the daemon is root and nf_tables
+   * works; mesh.md "Kernel path"); `none` keeps every published port on the user-space proxy. A program that fails,
+   * or a daemon that is not root, makes the mesh fall back to user space by itself (logged once).
    */
   meshNft?: string;
   /** TLS for tcp:// hosts; absent: plain HTTP (with dockerd's warnings). Unix sockets never use TLS. */
@@ -144,7 +144,7 @@ export function daemonCommand(): Command {
     .option('--raft-tick-ms <int>', 'Raft tick length in milliseconds (default 1000)', milliseconds('--raft-tick-ms', 10, 60_000))
     .option('--mesh-listen-addr <string>', 'Address the routing mesh listens on for published ports (default "0.0.0.0")')
     .option('--mesh-drain-ms <int>', 'Hold a task with published ports at most this long before stopping it, until every node\'s mesh let go of it (default 5000)', milliseconds('--mesh-drain-ms', 0, 60_000))
-    .option('--mesh-nft <string>', 'nft program that turns on the routing mesh\'s kernel path (e.g. "nft"; default "none": the user-space proxy)')
+    .option('--mesh-nft <string>', 'nft program of the routing mesh\'s kernel path (default "nft"; "none": the user-space proxy only)')
     .option('--dns-listen-addr <string>', 'host:port where the embedded DNS server also answers (process tasks get SHOAL_DNS)', (v) => checkHostPort('--dns-listen-addr', v))
     .option('--dns-upstream <list>', 'Resolvers for names outside the swarm, host[:port], repeatable (default from /etc/resolv.conf)', repeat((v) => checkHostPort('--dns-upstream', v)))
     // Boolean flags take a value only after `=` (`--tls=false`), as pflag's do.

@@ -95,6 +95,8 @@ function helper(): void {
   const warnings: string[] = [];
   const tcp = new Map<string, { srv: net.Server; sockets: Set<net.Socket> }>();
   const udp = new Map<string, dgram.Socket>();
+  /** Connections held open half-way through a request ('slow.open' / 'slow.finish'). */
+  const slow = new Map<string, { sock: net.Socket; got: string; ended: Promise<string> }>();
 
   const ops: Ops = {
     'mesh.start': (o: Omit<RoutingMeshOptions, 'logger'>) => {
@@ -146,6 +148,31 @@ function helper(): void {
       await new Promise<void>((resolve, reject) => s.once('error', reject).bind(a.port, () => resolve()));
       udp.set(a.id, s);
       return s.address().port;
+    },
+    /**
+     * A connection that stays open: connects and sends a request without its final blank line, so the backend
+     * (which answers at the end of the headers) holds it until 'slow.finish'.
+     */
+    'slow.open': async (a: { id: string; host: string; port: number }) => {
+      const sock = net.connect({ host: a.host, port: a.port });
+      const x = { sock, got: '', ended: Promise.resolve('') };
+      x.ended = new Promise<string>((resolve) => {
+        sock.on('data', (d: Buffer) => (x.got += d.toString()));
+        sock.on('end', () => resolve(x.got));
+        sock.on('error', (e) => resolve(`error: ${e.message}`));
+      });
+      await new Promise<void>((resolve, reject) => sock.once('connect', () => resolve()).once('error', reject));
+      sock.write('GET / HTTP/1.1\r\nHost: mesh\r\n');
+      slow.set(a.id, x);
+    },
+    /** Ends the held request; the body of the answer, or `error: …` (bounded: 5 s). */
+    'slow.finish': async (a: { id: string }) => {
+      const x = slow.get(a.id)!;
+      slow.delete(a.id);
+      x.sock.write('\r\n');
+      const out = await Promise.race([x.ended, new Promise<string>((r) => setTimeout(() => r(`error: no answer in 5 s (${x.got})`), 5000))]);
+      x.sock.destroy();
+      return out.startsWith('error: ') ? out : out.slice(out.indexOf('\r\n\r\n') + 4);
     },
     /** `n` requests one after the other, a new connection each. */
     get: async (a: { host: string; port: number; n: number }) => {

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import { backendKey, forwardDropped, kernelEligible, kernelPorts, meshRuleset, meshUpdate, needsForwarding, parseKernelCounters, type KernelPort, type KernelPortCounters } from './core/nft';
+import { backendKey, forwardDropped, kernelEligible, kernelPorts, meshRemoval, meshRuleset, meshUpdate, needsForwarding, parseKernelCounters, type KernelPort, type KernelPortCounters } from './core/nft';
 import { CONNTRACK_SWEEP_MS, conntrackDeletes, parseConntrack, publishedBackendKey, stillWatched, sweepProtocols, watchRemoved, type RemovedBackend } from './core/conntrack';
 import type { PortKey, PublishedPortTable } from './core/types';
 import { portKey } from './core/types';
@@ -136,7 +136,9 @@ export class KernelPath {
     let ports = kernelPorts(this.tables, facts);
     // backends on other hosts: the packets are forwarded, which another table's policy or the sysctl may forbid
     if (needsForwarding(ports, localAddrs) && !(await this.forwardingAllowed())) ports = kernelPorts(this.tables, { ...facts, forwardOk: false });
-    const text = ports.length ? meshRuleset(ports, { table: this.o.table, bindHost: this.o.bindHost }) : '';
+    // once a table was loaded here it stays, NAT chains and all, while no port needs it: the flows it NATed are
+    // translated only while a NAT chain is hooked (meshRuleset); a daemon that never carried a port writes nothing
+    const text = ports.length || this.loaded ? meshRuleset(ports, { table: this.o.table, bindHost: this.o.bindHost }) : '';
     if (text === this.loaded) return;
     // backends only changed (the common case: a task leaving or joining): one transaction that refills the port
     // chains, so a leaving backend is out after a single nft run and the counters keep counting
@@ -145,12 +147,12 @@ export class KernelPath {
     if (!r?.ok) {
       // the first load, a changed port set, or an update that failed (the table was changed behind us): replace it
       if (this.inKernel.size) await this.carryCounters();
-      r = await this.nft(['-f', '-'], text || meshRuleset([], { table: this.o.table }));
+      r = await this.nft(['-f', '-'], text);
     }
     if (!r.ok) {
       // nf_tables missing or refused (e.g. no NAT support): the user-space listeners serve every port
       this.fallBack(r.stderr.trim() || 'nft failed');
-      await this.nft(['-f', '-'], meshRuleset([], { table: this.o.table }));
+      await this.nft(['-f', '-'], meshRemoval(this.o.table));
       return;
     }
     const prevPorts = this.loadedPorts;
@@ -290,7 +292,7 @@ export class KernelPath {
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     await this.queue;
     await this.sweeping;
-    if (this.loaded) await this.nft(['-f', '-'], meshRuleset([], { table: this.o.table }));
+    if (this.loaded) await this.nft(['-f', '-'], meshRemoval(this.o.table));
     this.loaded = '';
     this.loadedPorts = [];
     this.inKernel = new Set();

@@ -2,7 +2,7 @@
 // or UDP flow forwarded to one ready backend anywhere in the cluster. Driven only by the ingress table it is given.
 import type { Clock, Rng } from '../../lib/ports';
 import { diffTables } from './core/diff';
-import { KERNEL_TABLE, type KernelPortCounters } from './core/nft';
+import { kernelTableName, type KernelPortCounters } from './core/nft';
 import { portKey, type MeshProtocol, type PortKey, type PublishedPortTable } from './core/types';
 import { KernelPath } from './kernel';
 import { newCounters, type MeshCounters, type MeshLogger, type MeshPort, type PortOptions } from './port';
@@ -32,7 +32,7 @@ export interface RoutingMeshOptions {
   kernel?: boolean;
   /** The nft program of the kernel path (default `nft`). */
   nftPath?: string;
-  /** The nftables table of the kernel path (default `shoal-mesh`). */
+  /** The nftables table of the kernel path (default `shoal-mesh`, or `shoal-mesh-<address>` when bound to one: `kernelTableName`). */
   kernelTable?: string;
   /** Between connect probes of a new TCP backend before the kernel path admits it (default 200 ms). */
   kernelProbeIntervalMs?: number;
@@ -86,7 +86,7 @@ export class RoutingMesh {
     if (opts.kernel !== false) {
       this.kernel = new KernelPath({
         nftPath: opts.nftPath ?? 'nft',
-        table: opts.kernelTable ?? KERNEL_TABLE,
+        table: opts.kernelTable ?? kernelTableName(this.opts.bindHost),
         bindHost: this.opts.bindHost,
         logger: this.opts.logger,
         ...(opts.kernelProbeIntervalMs !== undefined ? { probeIntervalMs: opts.kernelProbeIntervalMs } : {}),

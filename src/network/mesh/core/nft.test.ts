@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backendKey, forwardDropped, kernelEligible, kernelPorts, meshRuleset, meshUpdate, needsForwarding, parseKernelCounters, type KernelFacts } from './nft';
+import { backendKey, forwardDropped, kernelEligible, kernelPorts, KEEP_CONNTRACK, kernelTableName, meshRemoval, meshRuleset, meshUpdate, needsForwarding, parseKernelCounters, type KernelFacts } from './nft';
 import type { MeshBackend, PublishedPortTable } from './types';
 
 const b = (id: string, host: string, port: number): MeshBackend => ({ id, host, port });
@@ -58,9 +58,16 @@ test('kernel ports: the last entry for a (protocol, port) wins, as in the user-s
   assert.deepEqual(kernelPorts([web, { ...web, proxyProtocol: 'v1' }], all([web])), []);
 });
 
-test('rule set: a whole-table replace in one transaction, or only the delete when nothing goes through the kernel', () => {
-  assert.equal(meshRuleset([]), 'table ip shoal-mesh {}\ndelete table ip shoal-mesh\n');
-  assert.equal(meshRuleset([], { table: 'shoal-mesh-x' }), 'table ip shoal-mesh-x {}\ndelete table ip shoal-mesh-x\n');
+test('rule set: a whole-table replace in one transaction; with no port the NAT chains stay, empty; removal deletes', () => {
+  assert.equal(meshRemoval(), 'table ip shoal-mesh {}\ndelete table ip shoal-mesh\n');
+  assert.equal(meshRemoval('shoal-mesh-x'), 'table ip shoal-mesh-x {}\ndelete table ip shoal-mesh-x\n');
+  // conntrack translates earlier NATed flows only while a NAT chain is hooked: an idle table keeps all three
+  const idle = meshRuleset([], { table: 'shoal-mesh-x' });
+  assert.ok(idle.startsWith('table ip shoal-mesh-x {}\ndelete table ip shoal-mesh-x\ntable ip shoal-mesh-x {\n'), idle);
+  for (const hook of ['prerouting priority dstnat', 'output priority -100', 'postrouting priority srcnat']) assert.ok(idle.includes(`type nat hook ${hook}; policy accept;`), hook);
+  assert.doesNotMatch(idle, /dnat ip to|vmap|masquerade|counter name/);
+  // …and the rule that keeps conntrack on (without it the kernel stops tracking, and NATed flows are reset)
+  assert.ok(idle.includes(`    type nat hook postrouting priority srcnat; policy accept;\n${KEEP_CONNTRACK}\n`), idle);
   const text = meshRuleset(kernelPorts([web, dns], all([web, dns])));
   assert.deepEqual(text.split('\n'), [
     'table ip shoal-mesh {}',
@@ -88,6 +95,7 @@ test('rule set: a whole-table replace in one transaction, or only the delete whe
     '  }',
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',
+    KEEP_CONNTRACK,
     '    oifname != "lo" ct status dnat meta l4proto tcp ct original proto-dst { 8080 } masquerade',
     '    oifname != "lo" ct status dnat meta l4proto udp ct original proto-dst { 53 } masquerade',
     '  }',
@@ -177,4 +185,11 @@ test('eligible: what the kernel could carry before any probe — no PROXY, every
   assert.equal(kernelEligible({ ...web, backends: [...web.backends, b('l', '127.0.0.2', 1)] }), false);
   assert.equal(kernelEligible({ ...web, backends: [b('h', 'localhost', 1)] }), false);
   assert.equal(kernelEligible({ ...web, backends: [b('v6', '::1', 1)] }), false);
+});
+
+test('kernelTableName: one table per listen address, so daemons sharing a namespace never write each other\'s', () => {
+  assert.equal(kernelTableName('0.0.0.0'), 'shoal-mesh');
+  assert.equal(kernelTableName('127.0.0.5'), 'shoal-mesh-127-0-0-5');
+  assert.notEqual(kernelTableName('127.0.0.5'), kernelTableName('127.0.0.6'));
+  assert.equal(meshRemoval(kernelTableName('10.1.0.2')), 'table ip shoal-mesh-10-1-0-2 {}\ndelete table ip shoal-mesh-10-1-0-2\n');
 });

@@ -6,6 +6,15 @@ import { portKey, type MeshBackend, type MeshProtocol, type PortKey, type Publis
 /** The nftables table the mesh owns in the daemon's network namespace (`nft list table ip shoal-mesh`). */
 export const KERNEL_TABLE = 'shoal-mesh';
 
+/**
+ * The table of a mesh listening on `bindHost`: `shoal-mesh` for every address (one daemon per namespace, as in
+ * production), `shoal-mesh-127-0-0-5` for a daemon bound to one address. Daemons sharing a namespace each bind their
+ * own address (`--mesh-listen-addr`), so each owns its own table, and a restarted daemon finds its leftover one.
+ */
+export function kernelTableName(bindHost: string): string {
+  return bindHost === '0.0.0.0' ? KERNEL_TABLE : `${KERNEL_TABLE}-${bindHost.replace(/[^A-Za-z0-9]/g, '-')}`;
+}
+
 /** A backend's identity for admission: the same task at another address is another backend. */
 export const backendKey = (b: MeshBackend): string => `${b.id}@${b.host}:${b.port}`;
 
@@ -82,18 +91,22 @@ function destMatch(bindHost: string): string {
 
 /**
  * The whole `ip shoal-mesh` table for `ports`, as one `nft -f` transaction that replaces what was there (the
- * `table {}` + `delete table` pair makes the delete valid when the table is absent), or only removes it when no
- * port goes through the kernel. Per port: DNAT of new connections arriving for this node (prerouting: from other
- * hosts and from containers; output: from the node itself to one of its non-loopback addresses; loopback stays
- * with the user-space listener), masquerade of those leaving towards another host so replies come back through
- * this node, and counters of connections, packets and bytes each way.
+ * `table {}` + `delete table` pair makes the delete valid when the table is absent). Per port: DNAT of new connections
+ * arriving for this node (prerouting: from other hosts and from containers; output: from the node itself to one of its
+ * non-loopback addresses; loopback stays with the user-space listener), masquerade of those leaving towards another
+ * host so replies come back through this node, and counters of connections, packets and bytes each way.
+ * The kernel tracks connections in a namespace only while some rule needs conntrack, and a flow NATed earlier is
+ * translated only while they are tracked: a table whose last `dnat`/`masquerade` went (the last port moved to the
+ * user-space listener: a rolling update whose new backend was not admitted yet), or its deletion, turned conntrack
+ * off and reset or stalled every connection still on an old backend (mesh.md "Kernel path"). So the table always
+ * holds a `ct` rule (`KEEP_CONNTRACK`), and stays, with no port, until `meshRemoval` (daemon stop, swarm leave).
  */
 export function meshRuleset(ports: readonly KernelPort[], opts: { table?: string; bindHost?: string } = {}): string {
   const table = opts.table ?? KERNEL_TABLE;
-  const head = [`table ip ${table} {}`, `delete table ip ${table}`];
-  if (ports.length === 0) return [...head, ''].join('\n');
+  const head = meshRemoval(table).trimEnd().split('\n');
   const dest = destMatch(opts.bindHost ?? '0.0.0.0');
   const vmap = `meta l4proto . th dport vmap { ${ports.map((p) => `${p.protocol} . ${p.port} : jump ${chainName(p)}`).join(', ')} }`;
+  const dnat = (pre: string): string[] => (ports.length ? [`    ${pre}${dest} ${vmap}`] : []);
   const byProto = (proto: MeshProtocol) => ports.filter((p) => p.protocol === proto);
   const masq: string[] = [];
   const counted = (dir: 'original' | 'reply', pre = ''): string[] =>
@@ -115,14 +128,15 @@ export function meshRuleset(ports: readonly KernelPort[], opts: { table?: string
   lines.push(
     '  chain prerouting {',
     '    type nat hook prerouting priority dstnat; policy accept;',
-    `    ${dest} ${vmap}`,
+    ...dnat(''),
     '  }',
     '  chain output {',
     '    type nat hook output priority -100; policy accept;',
-    `    ip daddr != 127.0.0.0/8 ${dest} ${vmap}`,
+    ...dnat('ip daddr != 127.0.0.0/8 '),
     '  }',
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',
+    KEEP_CONNTRACK,
     ...masq,
     '  }',
     // each packet of a mesh flow crosses one of these: forward (backend on another host), input/output (backend
@@ -146,6 +160,18 @@ export function meshRuleset(ports: readonly KernelPort[], opts: { table?: string
     '',
   );
   return lines.join('\n');
+}
+
+/**
+ * A rule whose only job is its `ct` expression: while it is loaded the namespace tracks connections, so the flows
+ * NATed before a change keep their translation. In a NAT chain, which only a connection's first packet crosses, it
+ * costs nothing per packet.
+ */
+export const KEEP_CONNTRACK = '    ct state new counter comment "keeps conntrack on: flows NATed earlier stay translated"';
+
+/** Deletes the mesh's table if it exists (one transaction, valid when it is absent). */
+export function meshRemoval(table: string = KERNEL_TABLE): string {
+  return `table ip ${table} {}\ndelete table ip ${table}\n`;
 }
 
 /**
