@@ -133,3 +133,34 @@ test('a dispatcher that stops (leadership lost) ends its streams and refuses eve
   // the session had worked, yet the next connection goes to the leader the refusal named
   assert.equal(connector.connect().address, LEADER);
 });
+
+test("a node's reconnects share one TLS context; a renewed certificate gets a new one", async (t) => {
+  const ca = await createRootCA();
+  const mgr = await issueNodeKeyAndCertificate(ca, 'manager1', 'manager', CLUSTER);
+  let creds = await issueNodeKeyAndCertificate(ca, 'worker1', 'worker', CLUSTER);
+  const store = immediateStore();
+  const dispatcher = new Dispatcher({ store, clock: { now: () => Date.now() } });
+  dispatcher.start();
+  const server = createRpcServer({ address: '127.0.0.1:0', ...mgr, caPem: ca.certPem, clientAuth: 'optional', clusterId: CLUSTER });
+  server.addService(DispatcherService, dispatcherHandlers({ dispatcher, managers: () => [] }));
+  await server.start();
+  t.after(async () => {
+    await server.stop(100);
+    await dispatcher.stop();
+  });
+  // credentials() hands out a new object each time, as a node reading its files does
+  const connector = new RemoteDispatcherConnector({ managers: [`127.0.0.1:${server.port}`], credentials: () => ({ ...creds, caPem: ca.certPem }) });
+  t.after(() => connector.close());
+  const first = connector.connect();
+  await first.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
+  const again = connector.connect();
+  assert.notEqual(again.client, first.client, 'a new channel');
+  assert.equal(again.client.credentials, first.client.credentials, 'the same TLS context');
+  await again.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
+
+  creds = await issueNodeKeyAndCertificate(ca, 'worker1', 'worker', CLUSTER);
+  const renewed = connector.connect();
+  assert.notEqual(renewed.client.credentials, first.client.credentials, 'the renewed key and certificate in a new context');
+  await renewed.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
+  assert.equal(store.view((tx) => tx.get('node', 'worker1'))?.Status.State, 'ready');
+});
