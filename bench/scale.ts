@@ -6,7 +6,7 @@
 //
 // Options: --nodes N (1000) --tasks T (100000: the big service; the first one is T/10) --managers 1|3 (3)
 // --procs P (fleet processes; default one per 250 nodes, at most 4) --start-ms MS (a task's start, 0)
-// --raft-tick-ms MS (200: elections after 2 s) --heartbeat 5s --cpu-prof DIR (V8 profiles of the managers, written at the end)
+// --raft-tick-ms MS (the daemon's default, Docker's 1000: elections after 10 s) --heartbeat 5s --cpu-prof DIR (V8 profiles of the managers, written at the end)
 // --skip a,b (phases: small, global, big, api, kill, failover, down) --calls N (API calls per endpoint, 200).
 // Prints one table per phase and, as the last line, the headline:
 //   scale: N nodes, T tasks, converged in S s (P placements/s), failover F s, manager RSS R MiB
@@ -28,7 +28,7 @@ const TASKS = Number(arg('tasks', '100000'));
 const MANAGERS = Number(arg('managers', '3')) === 1 ? 1 : 3;
 const PROCS = process.argv.includes('--procs') ? Number(arg('procs', '1')) : undefined;
 const START_MS = Number(arg('start-ms', '0'));
-const TICK = Number(arg('raft-tick-ms', '200'));
+const TICK = process.argv.includes('--raft-tick-ms') ? Number(arg('raft-tick-ms', '1000')) : undefined;
 const HEARTBEAT = arg('heartbeat', '5s');
 const CALLS = Number(arg('calls', '200'));
 const PROF = process.argv.includes('--cpu-prof') ? path.resolve(arg('cpu-prof', 'scale-prof')) : undefined;
@@ -98,7 +98,7 @@ async function timeCalls(m: ClusterNode, p: string): Promise<{ p50: number; p99:
 
 async function main(): Promise<void> {
   if (PROF) fs.mkdirSync(PROF, { recursive: true });
-  log(`scale bench: ${NODES} nodes, ${TASKS} tasks, ${MANAGERS} managers, raft tick ${TICK} ms, heartbeat ${HEARTBEAT}, load ${load()}`);
+  log(`scale bench: ${NODES} nodes, ${TASKS} tasks, ${MANAGERS} managers, raft tick ${TICK ?? 'default (1000)'} ms, heartbeat ${HEARTBEAT}, load ${load()}`);
   const sc = new ScaleCluster({
     nodes: NODES,
     managers: MANAGERS,
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   let converged = NaN;
   let placements = NaN;
   let failover = NaN;
-  console.log(`\nScale bench: ${NODES} simulated nodes, ${MANAGERS} managers (Raft tick ${TICK} ms, fsync), heartbeat ${HEARTBEAT}, task start ${START_MS} ms`);
+  console.log(`\nScale bench: ${NODES} simulated nodes, ${MANAGERS} managers (Raft tick ${TICK ?? 1000} ms, fsync), heartbeat ${HEARTBEAT}, task start ${START_MS} ms`);
   console.log(`load average at start: ${load()}`);
   console.log('| phase | measure | value | load (1/5/15 min) |');
   console.log('|---|---|---|---|');
