@@ -207,7 +207,8 @@ async function main(): Promise<void> {
       }
       failover = ok ? (Date.now() - t0) / 1000 : NaN;
       row('failover', 'kill -9 of the leader → first accepted write', ok ? `${failover.toFixed(2)} s` : 'no write in 120 s', load());
-      await waitFor(
+      // a phase that does not converge is a figure too: the row says so and the run goes on
+      const inSession = await waitFor(
         async () => {
           const st = await sc.fleetStats();
           return st.connected === st.alive;
@@ -215,11 +216,17 @@ async function main(): Promise<void> {
         120_000,
         'every live node in session again',
         100,
+      ).then(
+        () => `${((Date.now() - t0) / 1000).toFixed(2)} s`,
+        async () => `not reached in 120 s (${(await sc.fleetStats()).connected} in session)`,
       );
-      row('failover', 'kill -9 → every live node in session with the new leader', `${((Date.now() - t0) / 1000).toFixed(2)} s`, load());
+      row('failover', 'kill -9 → every live node in session with the new leader', inSession, load());
       if (big) {
-        const s = await sc.waitCounts(big, (c) => c.running === TASKS, `${TASKS} running after failover`, t0);
-        row('failover', `kill -9 → new leader reports ${TASKS} running`, `${s.toFixed(2)} s`, load());
+        const s = await sc.waitCounts(big, (c) => c.running === TASKS, `${TASKS} running after failover`, t0, 300_000).then(
+          (x) => `${x.toFixed(2)} s`,
+          () => 'not reached in 300 s',
+        );
+        row('failover', `kill -9 → new leader reports ${TASKS} running`, s, load());
       }
       const st = await sc.fleetStats();
       row('failover', 'tasks running on the nodes after failover (duplicates)', `${st.running} (${st.duplicates})`, load());
