@@ -8,10 +8,10 @@ import { immediateStore } from '../store/testing/immediate';
 import type { Cluster, DispatcherApi, Node, Task, TaskState, TaskStatusUpdate } from '../types';
 import { defaultSwarmSpec } from '../types';
 import { ManualClock } from '../lib/ports';
-import { isKind } from '../lib/errors';
+import { isKind, ShoalError } from '../lib/errors';
 import { waitFor } from '../testing/wait';
 import { Dispatcher, HEARTBEAT_FAILURE } from '../manager/dispatcher/dispatcher';
-import { Agent, reconnectDelay } from './agent';
+import { Agent, managerAnswer, reconnectDelay } from './agent';
 import { ScriptedEngine, ScriptedExecutor } from './executor/testing/scripted-executor';
 
 // Agent ⇄ Dispatcher ⇄ MemoryStore, with the scripted executor. Waits are bounded polls.
@@ -117,14 +117,65 @@ async function rig(t: TestContext, opts: { heartbeatMs?: number; start?: boolean
 
 const create = (s: MemoryStore, ...tasks: Task[]) => s.update((tx) => tasks.forEach((t) => tx.create('task', t)));
 
-test('reconnect delays: capped exponential while no manager answers; short again once one answers (not the leader, or electing)', () => {
+test('reconnect delays: capped exponential while no manager answers or none knows a leader; short again once one names the leader', () => {
   // random = 1: the top of the jitter range
-  const unreachable = [0, 1, 2, 3, 4, 5, 6, 7].map((n) => reconnectDelay(n, false, 100, 5000, 1));
+  const unreachable = [0, 1, 2, 3, 4, 5, 6, 7].map((n) => reconnectDelay(n, 'none', 100, 5000, 1));
   assert.deepEqual(unreachable, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
-  // After every manager was down (attempt 7), a refusal from a live one: the next try within 400 ms
-  assert.equal(reconnectDelay(7, true, 100, 5000, 1), 400);
-  assert.equal(reconnectDelay(1, true, 100, 5000, 1), 200);
-  assert.equal(reconnectDelay(7, true, 100, 5000, 0), 200, 'jitter keeps at least half');
+  // "no leader" (an election under way): the retries grow to the cap as well, not 400 ms forever
+  const electing = [0, 1, 2, 3, 4, 5, 6, 7].map((n) => reconnectDelay(n, 'no-leader', 100, 5000, 1));
+  assert.deepEqual(electing, unreachable);
+  assert.equal(reconnectDelay(7, 'no-leader', 100, 5000, 0), 2500, 'jittered: half the cap at the least');
+  // After every manager was down (attempt 7), a refusal that names the leader: the next try within 400 ms
+  assert.equal(reconnectDelay(7, 'leader-named', 100, 5000, 1), 400);
+  assert.equal(reconnectDelay(1, 'leader-named', 100, 5000, 1), 200);
+  assert.equal(reconnectDelay(7, 'leader-named', 100, 5000, 0), 200, 'jitter keeps at least half');
+});
+
+test('a failed session attempt is read as: the leader named, no leader known, or no answer', () => {
+  assert.equal(managerAnswer(new ShoalError('Unavailable', 'dispatcher: this manager is not the leader; the leader is at 10.0.0.2:2377', 'not-leader', '10.0.0.2:2377')), 'leader-named');
+  assert.equal(managerAnswer(new ShoalError('Unavailable', 'dispatcher: this manager is not the leader and no leader is known', 'no-leader')), 'no-leader');
+  assert.equal(managerAnswer(new ShoalError('Unavailable', 'raft: this manager is not the leader', 'not-leader')), 'no-leader', 'not the leader, but no address: no hint');
+  assert.equal(managerAnswer(new ShoalError('Unavailable', 'connect ECONNREFUSED 10.0.0.1:2377')), 'none');
+  assert.equal(managerAnswer(new Error('socket hang up')), 'none');
+});
+
+/** A dispatcher that refuses every session with `refusal`, recording when each attempt came. */
+function refusingDispatcher(refusal: () => Error, times: number[], clock: () => number): DispatcherApi {
+  return {
+    session: async () => {
+      times.push(clock());
+      throw refusal();
+    },
+  } as unknown as DispatcherApi;
+}
+
+test('the agent backs off to its cap while managers answer "no leader"', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-agent-backoff-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const run = async (refusal: () => Error): Promise<number[]> => {
+    const times: number[] = [];
+    const t0 = performance.now();
+    const agent = new Agent({
+      dataDir: dir,
+      executor: new ScriptedExecutor(new ScriptedEngine()),
+      nodeId: 'n1',
+      addr: '127.0.0.1',
+      dispatcher: () => refusingDispatcher(refusal, times, () => performance.now() - t0),
+      clock: { now: () => Date.now() },
+      backoffInitialMs: 20,
+      backoffMaxMs: 320,
+      random: () => 1,
+    });
+    await agent.start();
+    await waitFor('six session attempts', () => (times.length >= 6 ? true : undefined), 30_000);
+    await agent.stop();
+    return times.slice(0, 6);
+  };
+  const gaps = (ts: number[]) => ts.slice(1).map((x, i) => x - ts[i]!);
+  // no leader known: 20, 40, 80, 160, 320 ms apart at the least (timers never fire early; a loaded
+  // machine only adds). Before, the step stopped at 4 × 20 ms: 80, 80, 80.
+  const noLeader = gaps(await run(() => new ShoalError('Unavailable', 'dispatcher: this manager is not the leader and no leader is known', 'no-leader')));
+  for (const [i, want] of [20, 40, 80, 160, 320].entries()) assert.ok(noLeader[i]! >= want - 2, `gap ${i}: ${noLeader[i]} ms >= ${want} ms (${noLeader.join(', ')})`);
 });
 
 test('a task assigned to the node reaches running; the node is registered ready', async (t) => {

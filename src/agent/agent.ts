@@ -68,17 +68,31 @@ export function nodeDescription(d: ExecutorDescription): NodeDescription {
   };
 }
 
-/** The backoff step a retry uses at most while managers answer (100 ms × 2² = 400 ms with the defaults). */
-const LIVE_MANAGER_MAX_STEP = 2;
+/** The backoff step a retry uses at most after a manager named the leader (100 ms × 2² = 400 ms with the defaults). */
+const LEADER_HINT_MAX_STEP = 2;
 
 /**
- * The delay before reconnect attempt `n` (0-based). While managers answer (one pointing at the leader,
- * or one still electing), the next try comes soon: after every manager was down the backoff has grown
- * to its cap, and sitting it out again after each refusal can outlast the grace a new leader gives
- * Unknown nodes, whose tasks would then move. A manager that cannot be reached backs off in full.
+ * What the last session attempt learned of the managers: nothing (none answered, or the error says
+ * nothing of leadership), that no leader is known (an election is under way), or where the leader is.
  */
-export function reconnectDelay(n: number, managerAnswered: boolean, initialMs: number, maxMs: number, random: number): number {
-  return backoffDelay(managerAnswered ? Math.min(n, LIVE_MANAGER_MAX_STEP) : n, initialMs, maxMs, random);
+export type ManagerAnswer = 'none' | 'no-leader' | 'leader-named';
+
+/** Reads a failed session attempt's error: a refusal that names the leader, one that names none, or neither. */
+export function managerAnswer(err: unknown): ManagerAnswer {
+  if (hasReason(err, 'not-leader') && err.leaderAddr) return 'leader-named';
+  return hasReason(err, 'not-leader') || hasReason(err, 'no-leader') ? 'no-leader' : 'none';
+}
+
+/**
+ * The delay before reconnect attempt `n` (0-based). When a manager named the leader, the next try
+ * (which goes there) comes soon: after every manager was down the backoff has grown to its cap, and
+ * sitting it out again can outlast the grace a new leader gives Unknown nodes, whose tasks would
+ * then move. While managers answer that no leader is known, the backoff grows as for a manager that
+ * cannot be reached: an election takes whole election timeouts, and 1,000 agents retrying every
+ * 400 ms during one are ~2,500 TLS handshakes a second on the managers holding that election.
+ */
+export function reconnectDelay(n: number, answer: ManagerAnswer, initialMs: number, maxMs: number, random: number): number {
+  return backoffDelay(answer === 'leader-named' ? Math.min(n, LEADER_HINT_MAX_STEP) : n, initialMs, maxMs, random);
 }
 
 /** The reconnect delay before attempt `n` (0-based): exponential, capped, with jitter in [½, 1] of it. */
@@ -186,8 +200,8 @@ export class Agent {
     const random = this.opts.random ?? Math.random;
     let attempt = 0;
     while (!this.stopping.signal.aborted) {
-      /** A manager answered that it is not the leader: the managers are up, an election is over or near. */
-      let managerAnswered = false;
+      /** What a refusing manager said of the leader (it sets how soon the next try comes). */
+      let answer: ManagerAnswer = 'none';
       const abort = new AbortController();
       const onStop = () => abort.abort();
       this.stopping.signal.addEventListener('abort', onStop, { once: true });
@@ -213,7 +227,7 @@ export class Agent {
         }
         if (!this.stopping.signal.aborted) this.log?.warn({}, 'agent: assignment stream ended');
       } catch (err) {
-        managerAnswered = hasReason(err, 'not-leader') || hasReason(err, 'no-leader');
+        answer = managerAnswer(err);
         // the session starts over after a backoff; a bug (not a ShoalError) is logged with its stack
         if (!this.stopping.signal.aborted) this.log?.warn({ err: err instanceof ShoalError ? errText(err) : err }, 'agent: session failed');
       } finally {
@@ -222,7 +236,7 @@ export class Agent {
         if (this.session?.abort === abort) this.session = null;
       }
       if (this.stopping.signal.aborted) break;
-      await sleepUnlessAborted(reconnectDelay(attempt++, managerAnswered, initial, max, random()), this.stopping.signal);
+      await sleepUnlessAborted(reconnectDelay(attempt++, answer, initial, max, random()), this.stopping.signal);
     }
   }
 

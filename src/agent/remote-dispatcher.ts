@@ -1,9 +1,10 @@
 // DispatcherApi over the node-to-node RPC (mutual TLS): what a worker's agent talks to. A
-// connector hands the agent a fresh connection on every (re)connect, to the next manager it knows
+// connector hands the agent a fresh connection on every (re)connect (all with one TLS context while
+// the node's credentials stay the same), to the next manager it knows
 // (the agent's own loop supplies the capped backoff); the manager list is refreshed from every
 // session, so a node can reconnect to any manager the cluster told it about.
 import { ShoalError } from '../lib/errors';
-import { createRpcClient, type ManagerRef, type RpcClient } from '../rpc';
+import { ClientCredentialsCache, createRpcClient, type ManagerRef, type RpcClient } from '../rpc';
 import { DispatcherService, type CATarget, type HeartbeatRpcResponse, type LogSubscriptionMessage, type PublishLogsMessage } from '../rpc/protocol';
 import type { AssignmentsMessage, DispatcherApi, SessionInfo, SessionRequest, TaskStatusUpdate } from '../types';
 
@@ -47,7 +48,7 @@ export class RemoteDispatcher implements DispatcherApi {
 
   constructor(
     readonly address: string,
-    private readonly client: RpcClient,
+    readonly client: RpcClient,
     private readonly callTimeoutMs: number,
     private readonly onManagers?: (m: ManagerRef[]) => void,
     private readonly onCA?: (target: CATarget) => void,
@@ -144,6 +145,8 @@ export class RemoteDispatcherConnector {
   private next = 0;
   private current: RemoteDispatcher | null = null;
   private readonly callTimeoutMs: number;
+  /** Every connection with the same key, certificate and roots shares one TLS context (a renewal makes a new one). */
+  private readonly credentialsCache = new ClientCredentialsCache();
 
   constructor(private readonly opts: RemoteDispatcherOptions) {
     if (opts.managers.length === 0) throw new Error('no manager address to connect to');
@@ -169,7 +172,7 @@ export class RemoteDispatcherConnector {
     } else if (!keep || !this.managers.includes(prev.address)) this.next = (this.next + (prev ? 1 : 0)) % this.managers.length;
     const address = this.managers[this.next]!;
     const tls = this.opts.credentials();
-    const client = createRpcClient(address, { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.caPem, serverRole: 'swarm-manager' });
+    const client = createRpcClient(address, { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.caPem, serverRole: 'swarm-manager', credentialsCache: this.credentialsCache });
     this.current = new RemoteDispatcher(address, client, this.callTimeoutMs, (m) => this.updateManagers(m), this.opts.onCA, (leader) => this.leaderHint(leader));
     return this.current;
   }

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { fromGrpcError } from './errors';
 import { serialize, deserialize } from './codec';
 import { methodPath, type MethodMap, type MethodSpec, type ReqOf, type ResOf, type ServiceSpec } from './service';
-import { clientCredentials, type ClientTlsOptions } from './tls';
+import { clientCredentials, type ClientCredentialsCache, type ClientTlsOptions } from './tls';
 import { rpcDropped } from './drop-filter';
 import { rpcError } from './errors';
 
@@ -17,6 +17,8 @@ export interface CallOptions {
 export interface RpcClientOptions extends ClientTlsOptions {
   /** Extra grpc-js channel options. */
   grpcOptions?: grpc.ChannelOptions;
+  /** Reuse the credentials (one TLS context) of the owner's earlier clients with the same material. */
+  credentialsCache?: ClientCredentialsCache;
 }
 
 /** A response stream; iterate it, or cancel() to stop early. */
@@ -98,13 +100,16 @@ async function* mapErrors<T>(src: AsyncIterable<T>, dropped: () => boolean = () 
 
 export class RpcClient {
   readonly client: grpc.Client;
+  /** The channel's TLS credentials (shared with other clients of the same ClientCredentialsCache and material). */
+  readonly credentials: grpc.ChannelCredentials;
 
   constructor(
     readonly address: string,
     opts: RpcClientOptions,
   ) {
     const serverName = opts.serverName ?? 'swarm-manager';
-    this.client = new grpc.Client(address, clientCredentials(opts), {
+    this.credentials = opts.credentialsCache?.get(opts) ?? clientCredentials(opts);
+    this.client = new grpc.Client(address, this.credentials, {
       'grpc.ssl_target_name_override': serverName,
       'grpc.default_authority': serverName,
       // never share a TCP connection with another client that has different credentials

@@ -11,6 +11,8 @@ import {
   ALL_NODES,
   createRpcServer,
   createRpcClient,
+  clientCredentials,
+  ClientCredentialsCache,
   requireRole,
   RpcError,
   AsyncQueue,
@@ -368,4 +370,24 @@ test('a queue can feed a server stream (dispatcher-style push)', async () => {
   } finally {
     await s.stop(100);
   }
+});
+
+test('clients of one credentials cache share one TLS context per material; other material makes a new one', async () => {
+  let made = 0;
+  const cache = new ClientCredentialsCache((o) => (made++, clientCredentials(o)));
+  // three reconnects with the same key, certificate and roots (each a new options object, as a connector reads them)
+  const cs = [0, 1, 2].map(() => client(strict, { ...as(worker), credentialsCache: cache }));
+  for (const c of cs) assert.equal((await c.unary(TestService, 'Echo', { msg: 'hi' })).peer, 'worker-node');
+  assert.equal(made, 1, 'one context for three connections');
+  assert.ok(cs.every((c) => c.credentials === cs[0]!.credentials));
+  // a renewal (another certificate): new credentials, and they are the ones used
+  const renewed = client(strict, { ...as(manager), credentialsCache: cache });
+  assert.equal(made, 2);
+  assert.notEqual(renewed.credentials, cs[0]!.credentials);
+  assert.equal((await renewed.unary(TestService, 'Echo', { msg: 'hi' })).role, 'swarm-manager');
+  // another expected server role is other credentials too (the identity check is part of them)
+  client(strict, { ...as(manager), serverRole: 'swarm-worker', credentialsCache: cache });
+  assert.equal(made, 3);
+  // without a cache every client makes its own
+  assert.notEqual(client(strict, as(worker)).credentials, client(strict, as(worker)).credentials);
 });

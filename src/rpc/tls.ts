@@ -88,3 +88,28 @@ export function clientCredentials(opts: ClientTlsOptions): grpc.ChannelCredentia
     verify,
   );
 }
+
+/** The options that make up a client's TLS credentials (what ClientCredentialsCache compares). */
+const CREDENTIAL_FIELDS = ['certPem', 'keyPem', 'caPem', 'serverRole', 'serverNodeId', 'insecureSkipVerify'] as const;
+
+/**
+ * The client credentials of one owner (a node's dispatcher connector), made once per TLS material:
+ * every reconnect with the same key, certificate and roots reuses them, so one TLS secure context
+ * (parsed key, certificate and trust store) serves them all; a renewal or a root rotation (other
+ * material) makes new ones. Making a context per connection cost a quarter of the CPU of a simulated
+ * fleet whose 250 agents reconnected at once (docs/design/performance.md, "Scale").
+ */
+export class ClientCredentialsCache {
+  private last: { opts: ClientTlsOptions; creds: grpc.ChannelCredentials } | null = null;
+
+  /** `make`: how credentials are made (clientCredentials; a test counts the calls). */
+  constructor(private readonly make: (opts: ClientTlsOptions) => grpc.ChannelCredentials = clientCredentials) {}
+
+  get(opts: ClientTlsOptions): grpc.ChannelCredentials {
+    const last = this.last;
+    if (last && CREDENTIAL_FIELDS.every((k) => last.opts[k] === opts[k])) return last.creds;
+    const creds = this.make(opts);
+    this.last = { opts: Object.fromEntries(CREDENTIAL_FIELDS.map((k) => [k, opts[k]])) as ClientTlsOptions, creds };
+    return creds;
+  }
+}

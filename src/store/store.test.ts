@@ -85,6 +85,37 @@ test('task indexes by service and node follow updates and deletes', async () => 
   assert.deepEqual(store.view((tx) => tx.tasksByService('s2')), []);
 });
 
+test('the slot index: a replicated slot’s tasks (history included) follow creates, slot moves, deletes and restores', async () => {
+  const { store } = immediateStore();
+  const inSlot = (id: string, service: string, slot: number): Task => ({ ...task(id, service, 'n1'), Slot: slot });
+  await store.update((tx) => {
+    tx.create('task', inSlot('a1', 's1', 1));
+    tx.create('task', inSlot('a2', 's1', 1)); // the slot's replacement: both are its tasks
+    tx.create('task', inSlot('b1', 's1', 2));
+    tx.create('task', inSlot('c1', 's2', 1)); // same slot number, another service
+    tx.create('task', { ...task('g1', 's3', 'n1'), Slot: 0 }); // global: no slot
+  });
+  const ids = (ts: Task[]) => ts.map((t) => t.ID).sort();
+  assert.deepEqual(store.read((tx) => ids(tx.tasksBySlot('s1', 1))), ['a1', 'a2']);
+  assert.deepEqual(store.view((tx) => ids(tx.tasksBySlot('s1', 2))), ['b1']);
+  assert.deepEqual(store.read((tx) => ids(tx.tasksBySlot('s2', 1))), ['c1']);
+  assert.deepEqual(store.read((tx) => ids(tx.tasksBySlot('s3', 0))), []);
+  await store.update((tx) => {
+    tx.update('task', { ...tx.get('task', 'a2')!, Slot: 2 });
+    tx.delete('task', 'b1');
+    tx.create('task', inSlot('a3', 's1', 1));
+    // inside the transaction: its own creates, moves and deletes
+    assert.deepEqual(ids(tx.tasksBySlot('s1', 1)), ['a1', 'a3']);
+    assert.deepEqual(ids(tx.tasksBySlot('s1', 2)), ['a2']);
+    assert.deepEqual(ids(tx.tasksBySlot('s1', 1, (t) => t.ID !== 'a1')), ['a3']);
+  });
+  assert.deepEqual(store.read((tx) => ids(tx.tasksBySlot('s1', 1))), ['a1', 'a3']);
+  assert.deepEqual(store.read((tx) => ids(tx.tasksBySlot('s1', 2))), ['a2']);
+  const other = new MemoryStore({ propose: async () => undefined });
+  other.restore(store.snapshot());
+  assert.deepEqual(other.read((tx) => ids(tx.tasksBySlot('s1', 1))), ['a1', 'a3']);
+});
+
 test('watchers see committed events in order with old values; closed watches see nothing', async () => {
   const { store } = immediateStore();
   const w = store.watch({ kinds: ['node'] });

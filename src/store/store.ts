@@ -38,7 +38,12 @@ export interface ReadTx {
   /** The tasks of a service; `where` picks among them before anything is copied (a few pending among 100,000). */
   tasksByService(serviceId: string, where?: (t: ObjectTypes['task']) => boolean): ObjectTypes['task'][];
   tasksByNode(nodeId: string, where?: (t: ObjectTypes['task']) => boolean): ObjectTypes['task'][];
+  /** The tasks of one slot of a replicated service (Slot > 0), history included: a slot's holders without reading the other slots. */
+  tasksBySlot(serviceId: string, slot: number, where?: (t: ObjectTypes['task']) => boolean): ObjectTypes['task'][];
 }
+
+/** The slot index's key of a replicated task. */
+const slotKey = (serviceId: string, slot: number): string => `${serviceId}/${slot}`;
 
 /** A write transaction: reads see its own writes; nothing is visible to others until committed. */
 export interface WriteTx extends ReadTx {
@@ -62,6 +67,8 @@ export class MemoryStore {
   private tables: Tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map(), network: new Map(), secret: new Map(), config: new Map() };
   private byService = new Map<string, Set<string>>();
   private byNode = new Map<string, Set<string>>();
+  /** Replicated tasks by service and slot (slotKey): who else holds a task's slot, without reading the service's 100,000 tasks. */
+  private bySlot = new Map<string, Set<string>>();
   private watches = new Set<Watch>();
   /** Watches of one node's task events (WatchFilter.nodeId), by node ID. */
   private nodeWatches = new Map<string, Set<Watch>>();
@@ -131,6 +138,7 @@ export class MemoryStore {
       },
       tasksByService: (sid, where) => tasksVia(this.byService, sid, where),
       tasksByNode: (nid, where) => tasksVia(this.byNode, nid, where),
+      tasksBySlot: (sid, slot, where) => tasksVia(this.bySlot, slotKey(sid, slot), where),
     };
   }
 
@@ -229,6 +237,7 @@ export class MemoryStore {
     this.tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map(), network: new Map(), secret: new Map(), config: new Map() };
     this.byNode.clear();
     this.byService.clear();
+    this.bySlot.clear();
     for (const kind of KINDS) {
       // A snapshot written before a kind existed has no table for it.
       for (const o of (snap.tables[kind] ?? []) as ObjectTypes[Kind][]) {
@@ -244,6 +253,7 @@ export class MemoryStore {
     const t = o as ObjectTypes['task'];
     addTo(this.byService, t.ServiceID, t.ID);
     if (t.NodeID) addTo(this.byNode, t.NodeID, t.ID);
+    if (t.Slot) addTo(this.bySlot, slotKey(t.ServiceID, t.Slot), t.ID);
   }
 
   private unindex(kind: Kind, o: ObjectTypes[Kind]): void {
@@ -251,6 +261,7 @@ export class MemoryStore {
     const t = o as ObjectTypes['task'];
     this.byService.get(t.ServiceID)?.delete(t.ID);
     if (t.NodeID) this.byNode.get(t.NodeID)?.delete(t.ID);
+    if (t.Slot) this.bySlot.get(slotKey(t.ServiceID, t.Slot))?.delete(t.ID);
   }
 
   private reader(overlay: Map<string, Change>): ReadTx & { peek: <K extends Kind>(kind: K, id: string) => ObjectTypes[K] | undefined } {
@@ -283,10 +294,11 @@ export class MemoryStore {
       }
       return out;
     };
-    const tasksVia = (index: Map<string, Set<string>>, k: string, field: 'ServiceID' | 'NodeID', where?: (t: ObjectTypes['task']) => boolean) => {
+    /** The tasks `index` lists under `k` (and those this transaction made or moved there: `belongs`). */
+    const tasksVia = (index: Map<string, Set<string>>, k: string, belongs: (t: ObjectTypes['task']) => boolean, where?: (t: ObjectTypes['task']) => boolean) => {
       const out: ObjectTypes['task'][] = [];
       const take = (t: ObjectTypes['task'] | undefined) => {
-        if (t && t[field] === k && (!where || where(t))) out.push(clone(t));
+        if (t && belongs(t) && (!where || where(t))) out.push(clone(t));
       };
       const indexed = index.get(k);
       if (overlay.size === 0) {
@@ -303,8 +315,9 @@ export class MemoryStore {
       get,
       peek,
       find,
-      tasksByService: (sid, where) => tasksVia(this.byService, sid, 'ServiceID', where),
-      tasksByNode: (nid, where) => tasksVia(this.byNode, nid, 'NodeID', where),
+      tasksByService: (sid, where) => tasksVia(this.byService, sid, (t) => t.ServiceID === sid, where),
+      tasksByNode: (nid, where) => tasksVia(this.byNode, nid, (t) => t.NodeID === nid, where),
+      tasksBySlot: (sid, slot, where) => tasksVia(this.bySlot, slotKey(sid, slot), (t) => t.ServiceID === sid && t.Slot === slot, where),
     };
   }
 

@@ -14,7 +14,12 @@ export interface ScaleClusterOptions {
   managers: 1 | 3;
   /** Child processes the simulated nodes are spread over (default: one per 250 nodes, 1–4). */
   procs?: number;
-  /** Raft tick (ms) of the managers (default 200: elections after 2 s; shorter ones flap on a loaded machine). */
+  /**
+   * Raft tick (ms) of the managers; default the daemon's, Docker's 1 s (elections after 10–20 s without
+   * the leader's heartbeats). Shorter ticks depose a leader whose event loop is busy with a burst of
+   * 1,000 sessions (200 ms: leadership moved every 8–35 s at 1,000 nodes); a leader that dies is
+   * replaced within about a second whatever the tick (leader-watch.ts).
+   */
   raftTickMs?: number;
   /** Dispatcher heartbeat period (`docker swarm update --dispatcher-heartbeat`, e.g. "5s"; default Docker's). */
   heartbeat?: string;
@@ -50,7 +55,7 @@ export class ScaleCluster {
     this.cluster = new TestCluster({
       workers: 0,
       heartbeat: opts.heartbeat,
-      daemonArgs: ['--raft-tick-ms', String(opts.raftTickMs ?? 200)],
+      daemonArgs: opts.raftTickMs ? ['--raft-tick-ms', String(opts.raftTickMs)] : [],
       nodeArgs: opts.managerArgs,
       ...(opts.cpuProfDir ? { runtimeArgs: ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] } : {}),
       hostPrefix: opts.hostPrefix ?? 'scale-mgr',

@@ -1,8 +1,9 @@
 // The fast-failover watch: survivors take turns to campaign (no split vote), a later turn stands
-// down once another election has begun, and nobody campaigns once the leader is heard from.
+// down once another election has begun, nobody campaigns once the leader is heard from, and a forced
+// election that elected nobody (a split vote) is followed by another round of turns, a few at most.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LeaderWatch, campaignDelayMs, campaignSlot, type ProbeResult } from './leader-watch';
+import { LeaderWatch, MAX_FORCED_ROUNDS, campaignDelayMs, campaignSlot, electionCheckMs, type ProbeResult } from './leader-watch';
 import type { Timers } from './options';
 
 /** Timers run by hand: setTimeout callbacks wait in `due` until the test fires them. */
@@ -22,7 +23,7 @@ function watch(o: { slot: number; lead: () => number; term?: () => number; probe
   const campaigns: string[] = [];
   const w = new LeaderWatch(
     {
-      followerView: () => ({ lead: o.lead(), term: o.term?.() ?? 1 }),
+      electionView: () => ({ lead: o.lead(), term: o.term?.() ?? 1 }),
       probe: () => Promise.resolve(o.probe ?? 'dead'),
       campaignSlot: () => o.slot,
       forceCampaign: (reason) => campaigns.push(reason),
@@ -104,4 +105,77 @@ test('a broken stream to the leader is probed at once (not after the quiet ticks
   assert.equal(a.timers.due.length, 1);
   a.timers.due[0]!.fn();
   assert.deepEqual(a.campaigns, ['leader 7 is down']);
+});
+
+/** Fires the earliest due timer of the given watches (by delay, as they were all armed at once); returns its owner. */
+function fireNext(...ws: ReturnType<typeof watch>[]): ReturnType<typeof watch> {
+  const next = ws.filter((x) => x.timers.due.length > 0).sort((x, y) => x.timers.due[0]!.ms - y.timers.due[0]!.ms)[0]!;
+  next.timers.due.shift()!.fn();
+  return next;
+}
+
+test('a split vote (both survivors campaigned at once, detection skewed by load) is followed by turns again: slot 0 wins it', async () => {
+  // Two survivors, each its own view of the election: the dead leader 7 at term 1.
+  const view = { a: { lead: 7, term: 1 }, b: { lead: 7, term: 1 } };
+  const a = watch({ slot: 0, lead: () => view.a.lead, term: () => view.a.term });
+  const b = watch({ slot: 1, lead: () => view.b.lead, term: () => view.b.term });
+  a.w.connectionLost(7);
+  b.w.connectionLost(7);
+  await settle();
+  // b saw the death ~430 ms before a: its later turn came at the same moment as a's; neither had
+  // seen the other's vote request yet, so both campaigned in term 2 and each voted for itself
+  b.timers.due.shift()!.fn();
+  a.timers.due.shift()!.fn();
+  assert.deepEqual(a.campaigns, ['leader 7 is down']);
+  assert.deepEqual(b.campaigns, ['leader 7 is down']);
+  view.a = { lead: 0, term: 2 };
+  view.b = { lead: 0, term: 2 };
+  // both look again after the same interval, then take turns from there: a first
+  assert.deepEqual([a.timers.due[0]!.ms, b.timers.due[0]!.ms], [electionCheckMs(100), electionCheckMs(100)]);
+  a.timers.due.shift()!.fn();
+  b.timers.due.shift()!.fn();
+  assert.equal(fireNext(a, b), a);
+  assert.deepEqual(a.campaigns, ['leader 7 is down', 'leader 7 is down and no leader was elected since']);
+  view.b = { lead: 0, term: 3 }; // a's vote request (term 3) reached b, which grants it
+  assert.equal(fireNext(a, b), b);
+  assert.equal(b.campaigns.length, 1, 'b stands down: another election began');
+  view.a = { lead: 1, term: 3 }; // a won
+  view.b = { lead: 1, term: 3 };
+  // what is left of the watches' timers finds a leader and does nothing
+  for (let i = 0; i < 10 && (a.timers.due.length || b.timers.due.length); i++) fireNext(a, b);
+  assert.equal(a.campaigns.length, 2);
+  assert.equal(b.campaigns.length, 1);
+  assert.equal(a.timers.due.length + b.timers.due.length, 0, 'no timer left armed');
+});
+
+test('rounds are bounded: a member that never sees a leader forces a few elections, then leaves it to Raft timing', async () => {
+  let term = 1;
+  let lead = 7;
+  const a = watch({ slot: 0, lead: () => lead, term: () => term });
+  a.w.connectionLost(7);
+  await settle();
+  for (let i = 0; i < 20 && a.timers.due.length > 0; i++) {
+    const before = a.campaigns.length;
+    a.timers.due.shift()!.fn();
+    if (a.campaigns.length > before) {
+      term++; // its own election: a new term, no leader (its votes never come)
+      lead = 0;
+    }
+  }
+  assert.equal(a.campaigns.length, MAX_FORCED_ROUNDS);
+  assert.equal(a.timers.due.length, 0);
+});
+
+test('a leader heard from after a forced election: no further round', async () => {
+  let view = { lead: 7, term: 1 };
+  const a = watch({ slot: 0, lead: () => view.lead, term: () => view.term });
+  a.w.connectionLost(7);
+  await settle();
+  a.timers.due.shift()!.fn();
+  assert.equal(a.campaigns.length, 1);
+  view = { lead: 0, term: 2 };
+  a.w.heardFromLeader(); // another member won term 2 and its first append arrived
+  a.timers.due.shift()!.fn();
+  assert.equal(a.timers.due.length, 0);
+  assert.equal(a.campaigns.length, 1);
 });

@@ -9,6 +9,12 @@
 // forced elections do not split the vote and leave the cluster to normal timing (1–2 election
 // timeouts; seen in 1 of 4 failovers when the delay was only random within one tick). An earlier
 // candidate that loses (its log behind) also leaves the rest to normal timing.
+// Turns are only as good as the survivors' clocks agree on the death: a survivor busy with 1,000 agents
+// reconnecting at once saw the broken stream 430 ms after the other, both campaigned in the same
+// millisecond and split the vote, and normal timing (10–20 s with Docker's 1 s ticks) followed. So a
+// member that forced an election, or stood down for another's, looks again a while later: while no
+// leader is known it takes its turn again (a few times at most per death). After a split both candidates
+// started together, so this time the turns separate them.
 // A slow or partitioned leader answers nothing (timeout) and is left to normal Raft timing.
 // Safety never depends on this: votes, terms and log checks are unchanged.
 import type { Rng } from '../../lib/ports';
@@ -17,13 +23,19 @@ import type { Timers } from './options';
 export type ProbeResult = 'alive' | 'dead' | 'unknown';
 
 export interface LeaderWatchHost {
-  /** Leader raft ID (0: none known) and term as this follower sees them, or undefined when not a follower. */
-  followerView(): { lead: number; term: number } | undefined;
+  /**
+   * Leader raft ID (0: none known, as for a candidate) and term as this member sees them while it runs
+   * and does not lead; undefined when it leads or does not run.
+   */
+  electionView(): { lead: number; term: number } | undefined;
   probe(raftId: number): Promise<ProbeResult>;
   /** This member's turn to campaign when `deadLeader` is gone: 0 first, 1 next, … */
   campaignSlot(deadLeader: number): number;
   forceCampaign(reason: string): void;
 }
+
+/** Elections a member forces (or waits out) per dead leader before leaving the rest to normal Raft timing. */
+export const MAX_FORCED_ROUNDS = 3;
 
 export class LeaderWatch {
   private silentTicks = 0;
@@ -53,7 +65,7 @@ export class LeaderWatch {
   }
 
   tick(): void {
-    const v = this.host.followerView();
+    const v = this.host.electionView();
     if (!v || v.lead === 0) {
       this.silentTicks = 0;
       return;
@@ -67,7 +79,7 @@ export class LeaderWatch {
 
   /** The transport lost its stream to `raftId`: if that is our leader, ask its port now (at most once a tick). */
   connectionLost(raftId: number): void {
-    const v = this.host.followerView();
+    const v = this.host.electionView();
     if (!v || v.lead === 0 || v.lead !== raftId || this.ticksSinceProbe < 1) return;
     this.probe(v);
   }
@@ -81,14 +93,42 @@ export class LeaderWatch {
     void this.host.probe(lead).then((r) => {
       this.probing = false;
       if (r !== 'dead') return;
-      const delay = campaignDelayMs(this.host.campaignSlot(lead), this.tickMs, this.rng.next());
-      this.timers.setTimeout(() => {
-        // Still as it was: the dead leader not heard from again, and no election begun by another member.
-        const now = this.host.followerView();
-        if (now && now.lead === lead && now.term === term && this.heard === heard) this.host.forceCampaign(`leader ${lead} is down`);
-      }, delay);
+      this.takeTurn(lead, term, heard, MAX_FORCED_ROUNDS);
     });
   }
+
+  /**
+   * Waits for this member's turn; campaigns then unless the leader was heard from or another election
+   * began (the term moved). Either way it looks again later while rounds remain.
+   */
+  private takeTurn(lead: number, term: number, heard: number, rounds: number): void {
+    const delay = campaignDelayMs(this.host.campaignSlot(lead), this.tickMs, this.rng.next());
+    this.timers.setTimeout(() => {
+      const now = this.host.electionView();
+      const unchanged = now !== undefined && (now.lead === lead || now.lead === 0) && now.term === term;
+      if (this.heard !== heard || !unchanged) return this.lookAgain(lead, heard, rounds - 1);
+      this.host.forceCampaign(rounds === MAX_FORCED_ROUNDS ? `leader ${lead} is down` : `leader ${lead} is down and no leader was elected since`);
+      this.lookAgain(lead, heard, rounds - 1);
+    }, delay);
+  }
+
+  /** A while after a forced election (ours or another's): if no leader came of it, another turn. */
+  private lookAgain(lead: number, heard: number, rounds: number): void {
+    if (rounds <= 0) return;
+    this.timers.setTimeout(() => {
+      const now = this.host.electionView();
+      if (this.heard !== heard || now === undefined || now.lead !== 0) return; // a leader is known (or it is us)
+      this.takeTurn(lead, now.term, heard, rounds);
+    }, electionCheckMs(this.tickMs));
+  }
+}
+
+/**
+ * How long a forced election gets to produce a leader (and the winner's first append to arrive) before
+ * the next round of turns: a tick, 300 ms at least; under load a vote's round trip took ~0.5 s.
+ */
+export function electionCheckMs(tickMs: number): number {
+  return Math.max(tickMs, 300);
 }
 
 /**

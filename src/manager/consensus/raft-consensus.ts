@@ -256,7 +256,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     this.watch = probe
       ? new LeaderWatch(
           {
-            followerView: () => (this.state === 'running' && this.rn.raft.role === 'follower' ? { lead: this.rn.raft.lead, term: this.rn.raft.term } : undefined),
+            electionView: () => (this.state === 'running' && this.rn.raft.role !== 'leader' ? { lead: this.rn.raft.lead, term: this.rn.raft.term } : undefined),
             probe,
             campaignSlot: (dead) => campaignSlot(this.loop.confState.voters, dead, this.id),
             forceCampaign: (reason) => {

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -98,6 +98,19 @@ test('dispatcher over mTLS: node ID from the certificate, sessions per node, lea
   d3.close();
 });
 
+/** Starts `dispatcher` behind a real mTLS RPC server (no manager list), stopped after the test; returns its address. */
+async function serveDispatcher(t: TestContext, dispatcher: Dispatcher, mgr: { certPem: string; keyPem: string }, caPem: string): Promise<string> {
+  dispatcher.start();
+  const server = createRpcServer({ address: '127.0.0.1:0', ...mgr, caPem, clientAuth: 'optional', clusterId: CLUSTER });
+  server.addService(DispatcherService, dispatcherHandlers({ dispatcher, managers: () => [] }));
+  await server.start();
+  t.after(async () => {
+    await server.stop(100);
+    await dispatcher.stop();
+  });
+  return `127.0.0.1:${server.port}`;
+}
+
 test('a dispatcher that stops (leadership lost) ends its streams and refuses every call naming the leader; the agent connects there next', async (t) => {
   const ca = await createRootCA();
   const mgr = await issueNodeKeyAndCertificate(ca, 'manager1', 'manager', CLUSTER);
@@ -107,15 +120,7 @@ test('a dispatcher that stops (leadership lost) ends its streams and refuses eve
   const LEADER = '127.0.0.9:2377';
   const notLeader = () => new ShoalError('Unavailable', `dispatcher: this manager is not the leader; the leader is at ${LEADER}`, 'not-leader', LEADER);
   const dispatcher = new Dispatcher({ store, clock: { now: () => Date.now() }, refusal: notLeader });
-  dispatcher.start();
-  const server = createRpcServer({ address: '127.0.0.1:0', ...mgr, caPem: ca.certPem, clientAuth: 'optional', clusterId: CLUSTER });
-  server.addService(DispatcherService, dispatcherHandlers({ dispatcher, managers: () => [] }));
-  await server.start();
-  t.after(async () => {
-    await server.stop(100);
-    await dispatcher.stop();
-  });
-  const addr = `127.0.0.1:${server.port}`;
+  const addr = await serveDispatcher(t, dispatcher, mgr, ca.certPem);
   const connector = new RemoteDispatcherConnector({ managers: [addr], credentials: () => ({ ...w1, caPem: ca.certPem }) });
   t.after(() => connector.close());
   const d = connector.connect();
@@ -132,4 +137,27 @@ test('a dispatcher that stops (leadership lost) ends its streams and refuses eve
   await assert.rejects(d.session({ nodeId: '', description: desc, addr: '' }), isNotLeader);
   // the session had worked, yet the next connection goes to the leader the refusal named
   assert.equal(connector.connect().address, LEADER);
+});
+
+test("a node's reconnects share one TLS context; a renewed certificate gets a new one", async (t) => {
+  const ca = await createRootCA();
+  const mgr = await issueNodeKeyAndCertificate(ca, 'manager1', 'manager', CLUSTER);
+  let creds = await issueNodeKeyAndCertificate(ca, 'worker1', 'worker', CLUSTER);
+  const store = immediateStore();
+  const addr = await serveDispatcher(t, new Dispatcher({ store, clock: { now: () => Date.now() } }), mgr, ca.certPem);
+  // credentials() hands out a new object each time, as a node reading its files does
+  const connector = new RemoteDispatcherConnector({ managers: [addr], credentials: () => ({ ...creds, caPem: ca.certPem }) });
+  t.after(() => connector.close());
+  const first = connector.connect();
+  await first.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
+  const again = connector.connect();
+  assert.notEqual(again.client, first.client, 'a new channel');
+  assert.equal(again.client.credentials, first.client.credentials, 'the same TLS context');
+  await again.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
+
+  creds = await issueNodeKeyAndCertificate(ca, 'worker1', 'worker', CLUSTER);
+  const renewed = connector.connect();
+  assert.notEqual(renewed.client.credentials, first.client.credentials, 'the renewed key and certificate in a new context');
+  await renewed.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
+  assert.equal(store.view((tx) => tx.get('node', 'worker1'))?.Status.State, 'ready');
 });

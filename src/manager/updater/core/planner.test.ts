@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { isTaskDirty, stableEqual, newTask, type Task } from '../../../types';
 import { isoTime } from '../../../lib/time';
 import { effectiveConfig } from './config';
+import { MAX_BUMPS_PER_PASS } from './planner';
 import { SEC, World, mkNode, mkService } from './testkit';
 
 const img = (w: World, image: string) => w.updateSpec((s) => (s.TaskTemplate.ContainerSpec = { Image: image }));
@@ -123,6 +124,23 @@ test('replicas-only change: clean tasks get their spec version bumped in place, 
     ],
   );
   assert.equal(w.step().update.length, 0, 'idempotent');
+});
+
+test('a new spec version over many clean tasks: MAX_BUMPS_PER_PASS a pass (one Raft entry), the next pass at once', () => {
+  const n = 2 * MAX_BUMPS_PER_PASS + 10;
+  const w = new World(mkService({ replicas: n })).seed();
+  w.updateSpec((s) => (s.Mode = { Replicated: { Replicas: n + 1 } }));
+  const sizes: number[] = [];
+  for (let pass = 0; pass < 5; pass++) {
+    const p = w.step();
+    sizes.push(p.update.length);
+    assert.equal(p.create.length, 0);
+    assert.equal(p.service, undefined, 'no UpdateStatus: not an update');
+    if (p.update.length === MAX_BUMPS_PER_PASS) assert.equal(p.wakeAt, w.now, 'more to bump: plan again now');
+    else assert.equal(p.wakeAt, undefined);
+  }
+  assert.deepEqual(sizes, [MAX_BUMPS_PER_PASS, MAX_BUMPS_PER_PASS, 10, 0, 0]);
+  assert.ok([...w.tasks.values()].every((t) => t.internal.specVersion === w.service.internal.specVersion));
 });
 
 test('replicas-only change after a completed update clears the old status (as Docker resets it)', () => {

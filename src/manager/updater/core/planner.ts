@@ -116,6 +116,14 @@ function cloneMemo(m: UpdateMemo): UpdateMemo {
   return { ...m, tracked: m.tracked.map((r) => ({ ...r })) };
 }
 
+/**
+ * Clean tasks one pass brings to the new spec version at most. A new spec version (a scale, a label)
+ * leaves every live task of the service with the old one: 100,000 of them in one write were over Raft's
+ * entry limit, so the write failed and was retried forever. The rest go in the next passes (as the
+ * orchestrator's MAX_TASKS_PER_PASS splits a big create).
+ */
+export const MAX_BUMPS_PER_PASS = 500;
+
 export function planUpdate(input: PlanInput): UpdatePlan {
   const { service, nodes, now } = input;
   const nowIso = isoTime(now);
@@ -132,6 +140,8 @@ export function planUpdate(input: PlanInput): UpdatePlan {
   const memo: UpdateMemo = prev && prev.specVersion === version ? cloneMemo(prev) : { specVersion: version, failures: 0, tracked: [] };
 
   const done = (wakeAt?: number, svc?: Service): UpdatePlan => finish(wakeAt, svc);
+  /** Step 1 left clean tasks of an older spec version for the next pass. */
+  let bumpsLeft = false;
 
   // Working set: every task by ID, with this pass's writes applied.
   const cur = new Map<string, Task>(input.tasks.map((t) => [t.ID, t]));
@@ -161,15 +171,23 @@ export function planUpdate(input: PlanInput): UpdatePlan {
       events,
     };
     if (svc) plan.service = svc;
-    if (wakeAt !== undefined) plan.wakeAt = wakeAt;
+    // tasks left with an older spec version: the next pass at once
+    const wake = bumpsLeft ? Math.min(wakeAt ?? now, now) : wakeAt;
+    if (wake !== undefined) plan.wakeAt = wake;
     return plan;
   }
 
   if (isJob(service)) return done();
 
-  // 1. Clean tasks made from an older spec version only need the version brought up to date.
+  // 1. Clean tasks made from an older spec version only need the version brought up to date
+  //    (MAX_BUMPS_PER_PASS at most: the rest in the next passes).
+  let bumps = 0;
   for (const t of [...cur.values()]) {
     if (live(t) && t.internal.specVersion !== version && !dirty(t)) {
+      if (bumps++ >= MAX_BUMPS_PER_PASS) {
+        bumpsLeft = true;
+        break;
+      }
       write(t, { internal: { ...t.internal, specVersion: version } });
       events.push(`bump ${t.ID}`);
     }
