@@ -4,7 +4,21 @@
 // (the engine client: "Cannot connect to the Docker daemon…", the CLI: "…the Shoal daemon…").
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
+
+/**
+ * undici's connection pool with its request API, and nothing else of undici. `require('undici')`
+ * also loads fetch, WebSocket, EventSource, the cache and mock layers: 110 modules and ~7 MiB resident
+ * in a daemon that only ever uses a Pool (docs/design/performance.md, "Memory (issue 16)"). undici
+ * declares no `exports` map, so these paths are its files as published; the same two lines are what
+ * its index.js does for Pool.request (the API methods live on Dispatcher.prototype).
+ */
+function undiciPool(): typeof Pool {
+  const api = require('undici/lib/api') as object;
+  const dispatcher = require('undici/lib/dispatcher/dispatcher') as { prototype: object };
+  if (!('request' in dispatcher.prototype)) Object.assign(dispatcher.prototype, api);
+  return require('undici/lib/dispatcher/pool') as typeof Pool;
+}
 
 export interface HttpAddress {
   socketPath?: string;
@@ -71,7 +85,8 @@ export class HttpTransport {
     private readonly timeoutMs: number,
   ) {
     const origin = address.socketPath ? 'http://localhost' : `http://${address.hostname}:${address.port}`;
-    this.pool = new Pool(origin, {
+    const PoolOf = undiciPool();
+    this.pool = new PoolOf(origin, {
       socketPath: address.socketPath,
       keepAliveTimeout: 10_000,
       headersTimeout: timeoutMs,
