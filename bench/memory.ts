@@ -1,6 +1,8 @@
 // Issue 16's memory target without Docker: the Shoal daemon (manager) started as users start it
 // (`node bin/shoal.js daemon`, process runtime, no source maps), measured from /proc:
-//   idle             a fresh single-manager swarm (`swarm init`), 5 s later
+//   idle             a fresh single-manager swarm (`swarm init`), 5 s later (as bench.py's B7)
+//   idle, settled    the same 30 s after `swarm init` (--idle-long): V8 shrinks its young generation
+//                    and compacts once allocation has stayed low for a while (its memory reducer)
 //   100 tasks        a service of 100 replicas (`sleep 1000`), all running, 5 s later
 //   after removing   the service removed and its tasks gone, 5 s later
 // RSS (VmRSS), its peak so far (VmHWM) and USS (Private_Clean + Private_Dirty). Medians of --reps runs
@@ -9,7 +11,8 @@
 // `--breakdown` adds one run with bench/memory-probe.js preloaded: V8 heap spaces, modules loaded
 // per package, resident memory per mapping (anonymous vs node's binary).
 //
-//   npm run build && node dist/bench/memory.js [--reps 3] [--tasks 100] [--settle 5] [--breakdown] [--node-args "--max-semi-space-size=2"]
+//   npm run build && node dist/bench/memory.js [--reps 3] [--tasks 100 (0: idle only)] [--runtime process|docker] [--settle 5] [--idle-long 30] [--breakdown]
+//                                              [--node-args "--max-semi-space-size=16"]  (flags for the daemon and the floor)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,8 +28,14 @@ function arg(name: string, def: string): string {
 const REPS = Number(arg('reps', '3'));
 const TASKS = Number(arg('tasks', '100'));
 const SETTLE_MS = Number(arg('settle', '5')) * 1000;
+const IDLE_LONG_MS = Number(arg('idle-long', '30')) * 1000;
 const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
-const STATES = ['idle', `${TASKS} tasks`, 'after removing them'] as const;
+/** `--runtime docker`: the daemon drives $SHOAL_TEST_ENGINE (scripts/ci-engine.sh) and the tasks are containers of $SHOAL_TEST_IMAGE. */
+const RUNTIME = arg('runtime', 'process') as 'process' | 'docker';
+const IMAGE = RUNTIME === 'docker' ? (process.env.SHOAL_TEST_IMAGE ?? 'shoal-busybox:test') : 'busybox';
+const IDLE = `idle, ${SETTLE_MS / 1000} s after swarm init`;
+const IDLE_LONG = `idle, ${IDLE_LONG_MS / 1000} s after swarm init`;
+const STATES = [IDLE, ...(IDLE_LONG_MS > SETTLE_MS ? [IDLE_LONG] : []), ...(TASKS > 0 ? [`${TASKS} tasks`, 'after removing them'] : [])];
 
 type Sample = Record<string, ProcMemory>;
 
@@ -42,35 +51,46 @@ async function nodeFloor(): Promise<ProcMemory> {
 }
 
 /** One daemon from start to removal of its tasks; the samples of each state, plus the probe's report with `probe`. */
-async function oneRun(probe?: string): Promise<{ sample: Sample; report?: ProbeReport; mappings?: ReturnType<typeof residentByMapping> }> {
+async function oneRun(probe?: string): Promise<{ sample: Sample; report?: ProbeReport; final?: ProbeReport; mappings?: ReturnType<typeof residentByMapping> }> {
   const nodeArgs = [...NODE_ARGS, ...(probe ? ['-r', path.join(__dirname, 'memory-probe.js')] : [])];
-  const d = new TestDaemon({ runtime: 'process', hostname: 'mem', sourceMaps: false, viaBin: true, nodeArgs, env: probe ? { SHOAL_MEMORY_PROBE_OUT: probe } : undefined });
+  const d = new TestDaemon({ runtime: RUNTIME, engine: RUNTIME === 'docker' ? process.env.SHOAL_TEST_ENGINE : undefined, hostname: 'mem', sourceMaps: false, viaBin: true, nodeArgs, env: probe ? { SHOAL_MEMORY_PROBE_OUT: probe } : undefined });
   const sample: Sample = {};
   let report: ProbeReport | undefined;
+  let final: ProbeReport | undefined;
   let mappings: ReturnType<typeof residentByMapping> | undefined;
   try {
     await d.start();
     const pid = d.proc!.pid!;
     d.dockerOk(['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', `127.0.0.1:${await freePort()}`]);
     await sleep(SETTLE_MS);
-    sample[STATES[0]] = procMemory(pid);
+    sample[IDLE] = procMemory(pid);
+    const askProbe = async (): Promise<ProbeReport> => {
+      fs.rmSync(probe!, { force: true });
+      process.kill(pid, 'SIGUSR2');
+      return waitFor(() => (fs.existsSync(probe!) ? (JSON.parse(fs.readFileSync(probe!, 'utf8')) as ProbeReport) : undefined), 10_000, 'the probe report');
+    };
     if (probe) {
       mappings = residentByMapping(pid);
-      process.kill(pid, 'SIGUSR2');
-      report = await waitFor(() => (fs.existsSync(probe) ? (JSON.parse(fs.readFileSync(probe, 'utf8')) as ProbeReport) : undefined), 10_000, 'the probe report');
+      report = await askProbe();
     }
-    d.dockerOk(['service', 'create', '--detach', '--name', 'mem', '--replicas', String(TASKS), '--stop-grace-period', '1s', 'busybox', 'sleep', '1000']);
+    if (IDLE_LONG_MS > SETTLE_MS) {
+      await sleep(IDLE_LONG_MS - SETTLE_MS);
+      sample[IDLE_LONG] = procMemory(pid);
+    }
+    if (TASKS === 0) return { sample, report, mappings };
+    d.dockerOk(['service', 'create', '--detach', '--name', 'mem', '--replicas', String(TASKS), '--stop-grace-period', '1s', IMAGE, 'sleep', '1000']);
     await waitFor(async () => (await d.runningTasks('mem')).length === TASKS, 180_000, `${TASKS} tasks running`, 500);
     await sleep(SETTLE_MS);
-    sample[STATES[1]] = procMemory(pid);
+    sample[`${TASKS} tasks`] = procMemory(pid);
     d.dockerOk(['service', 'rm', 'mem']);
     await waitFor(async () => (await d.tasksOf('mem').catch(() => [])).length === 0, 120_000, 'the tasks gone', 500);
     await sleep(SETTLE_MS);
-    sample[STATES[2]] = procMemory(pid);
+    sample['after removing them'] = procMemory(pid);
+    if (probe) final = await askProbe();
   } finally {
     await d.teardown();
   }
-  return { sample, report, mappings };
+  return { sample, report, final, mappings };
 }
 
 const median = (xs: number[]): number => {
@@ -86,7 +106,7 @@ const load = () =>
     .map((l) => l.toFixed(2))
     .join(' ');
 
-function breakdownText(r: ProbeReport, mappings: ReturnType<typeof residentByMapping>): string {
+function breakdownText(r: ProbeReport, mappings: ReturnType<typeof residentByMapping>, final?: ProbeReport): string {
   const MiB = 2 ** 20;
   const m = r.memory;
   const lines = [
@@ -97,6 +117,8 @@ function breakdownText(r: ProbeReport, mappings: ReturnType<typeof residentByMap
       .filter((s) => s.committedMiB > 0.05)
       .map((s) => `${s.name} ${f1(s.usedMiB)}/${f1(s.committedMiB)}`)
       .join(', ')}`,
+    `  garbage collections until idle: ${r.gc.minor} scavenges, ${r.gc.major} mark-compacts, ${f1(r.gc.pauseMs)} ms` +
+      (final ? `; until the end (after ${TASKS} tasks came and went): ${final.gc.minor} scavenges, ${final.gc.major} mark-compacts, ${f1(final.gc.pauseMs)} ms` : ''),
     `  modules loaded: ${r.modules} (${f1(r.sourceMiB)} MiB of files); by owner (modules, KiB):`,
     ...Object.entries(r.byOwner)
       .sort((a, b) => b[1].bytes - a[1].bytes)
@@ -113,6 +135,7 @@ function breakdownText(r: ProbeReport, mappings: ReturnType<typeof residentByMap
 
 async function main(): Promise<void> {
   if (process.platform !== 'linux') throw new Error('the memory bench reads /proc: Linux only');
+  if (RUNTIME === 'docker' && !process.env.SHOAL_TEST_ENGINE) throw new Error('--runtime docker needs SHOAL_TEST_ENGINE (eval "$(bash scripts/ci-engine.sh start)")');
   const load0 = load();
   const runs: Sample[] = [];
   const floors: ProcMemory[] = [];
@@ -124,8 +147,8 @@ async function main(): Promise<void> {
   let extra = '';
   if (process.argv.includes('--breakdown')) {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-mem-probe-')), 'probe.json');
-    const { report, mappings } = await oneRun(out);
-    if (report && mappings) extra = breakdownText(report, mappings);
+    const { report, mappings, final } = await oneRun(out);
+    if (report && mappings) extra = breakdownText(report, mappings, final);
     fs.rmSync(path.dirname(out), { recursive: true, force: true });
   }
   const rows = [
@@ -134,7 +157,7 @@ async function main(): Promise<void> {
     `| node floor (\`node -e "setInterval(()=>{},1e3)"\`) | ${cell(floors.map((f) => f.rssMiB))} | ${cell(floors.map((f) => f.hwmMiB))} | ${cell(floors.map((f) => f.ussMiB))} |`,
     ...STATES.map((s) => `| Shoal manager, ${s} | ${cell(runs.map((x) => x[s]!.rssMiB))} | ${cell(runs.map((x) => x[s]!.hwmMiB))} | ${cell(runs.map((x) => x[s]!.ussMiB))} |`),
   ];
-  console.log(`\nShoal daemon memory, process runtime, node ${process.version}${NODE_ARGS.length ? ` ${NODE_ARGS.join(' ')}` : ''}; median (min–max) of ${REPS} runs; load average ${load0} → ${load()}`);
+  console.log(`\nShoal daemon memory, ${RUNTIME} runtime, node ${process.version}${NODE_ARGS.length ? ` ${NODE_ARGS.join(' ')}` : ''}; median (min–max) of ${REPS} runs; load average ${load0} → ${load()}`);
   console.log(rows.join('\n'));
   console.log(`target (issue 16): RSS idle ≤ 80 MiB${extra}`);
 }
