@@ -25,7 +25,6 @@ test('loading the daemon loads neither the docker runtime, the metrics, the dash
     [/\/src\/agent\/executor\/docker\//, 'the docker executor (--runtime docker)'],
     [/\/src\/engine\//, 'the engine client (--runtime docker)'],
     [/\/src\/api\/engine-proxy\.js$/, 'the engine pass-through (--engine)'],
-    [/node_modules\/undici\//, 'undici (the engine client)'],
     [/node_modules\/prom-client\//, 'prom-client (--metrics-addr)'],
     [/\/src\/metrics\/metrics\.js$/, 'the metrics (--metrics-addr)'],
     [/\/src\/dashboard\/server\.js$/, 'the dashboard (--dashboard-addr)'],
