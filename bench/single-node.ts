@@ -26,6 +26,7 @@
 //   --no-swarm                 do not bring up real Swarm (Shoal on $SHOAL_TEST_ENGINE; Swarm column n/a)
 //   --py "ARGS"                more bench.py arguments for both sides (e.g. "--b5-tasks 20 --b7-tasks 20")
 //   --cpu-prof                 the Shoal daemon writes a V8 CPU profile (.cpuprofile) into the results dir
+//   --daemon-node-args "FLAGS" node flags for the Shoal daemon (e.g. "--max-semi-space-size=16" to compare GC settings)
 //
 // Results (bench.py's raw output and the table as JSON) go to a temp dir, printed at the end;
 // the realswarm directory is only read.
@@ -113,7 +114,8 @@ async function main(): Promise<void> {
   const common = (profile: Profile) => ['--reps', reps, '--image', image, ...pyExtra, ...(profile === 'fast' ? ['--stop-grace', '0', '--restart-delay', '0'] : [])];
   // --cpu-prof: the daemon writes a V8 CPU profile into the results dir when it exits (SIGTERM at the end)
   const cpuProf = process.argv.includes('--cpu-prof') ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
-  const d = new TestDaemon({ runtime, engine, hostname: 'bench', nodeArgs: cpuProf, sourceMaps: false });
+  const daemonNodeArgs = (arg('daemon-node-args') ?? '').split(' ').filter(Boolean);
+  const d = new TestDaemon({ runtime, engine, hostname: 'bench', nodeArgs: [...daemonNodeArgs, ...cpuProf], sourceMaps: false });
   try {
     if (withFloor) {
       const floor = (host: string) => engineFloor(host, image, 50, 3).catch((e: Error) => console.error(`engine floor on ${host} failed: ${e.message}`));

@@ -11,7 +11,7 @@ import type { ApiLogger } from './logger';
 // at the byte level so the body, the 101 answer and the raw stream all flow untouched, with
 // half-close honoured in both directions.
 
-// (`expect` too: undici sends its own request framing and refuses to be told to wait for 100-continue)
+// (`expect` too: the client sends its own request framing and does not wait for a 100-continue)
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'expect']);
 
 /** `unix:///var/run/docker.sock` or a bare path → the socket path. */

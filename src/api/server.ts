@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { notFound, unimplemented } from '../lib/errors';
 import type { ClusterBackend, DaemonFacts } from './backend';
 import { checkClientVersion, parseRequestTarget, routeLabel, splitVersion, type BuildFacts } from './convert';
-import { EngineProxy } from './engine-proxy';
+import type { EngineProxy } from './engine-proxy';
 import { errorBody, statusOf } from './errors';
 import { sendError } from './http-util';
 import { answerWithoutEngine, engineRoutes, isEnginePath, noEngineMessage } from './router/engine';
@@ -116,7 +116,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     Ostype: facts.os || 'linux',
   };
   const engineSpec = opts.engineSocket ?? facts.engine;
-  const engine = engineSpec ? new EngineProxy(engineSpec, logger, commonHeaders) : undefined;
+  // loaded only with an engine behind: its HTTP pool is memory a process-runtime daemon never uses
+  const engine = engineSpec ? new (require('./engine-proxy') as { EngineProxy: typeof EngineProxy }).EngineProxy(engineSpec, logger, commonHeaders) : undefined;
   const deps: ServerDeps = { backend, facts, engine, logger, build: buildFacts(), daemonId: daemonIdOf(facts), now: opts.now ?? Date.now };
 
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...opts.limits };

@@ -1,2 +1,3 @@
-export { createDashboardServer, parseDashboardAddr, type DashboardServer, type DashboardBackend } from './server';
+export { createDashboardServer, type DashboardServer, type DashboardBackend } from './server';
+export { parseDashboardAddr } from './addr';
 export type { ClusterChanges } from './hub';

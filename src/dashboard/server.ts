@@ -12,7 +12,7 @@ import type { ApiTls } from '../api/server';
 import { messageOf } from '../api/errors';
 import { readJsonObject, sendError, sendJson } from '../api/http-util';
 import { invalidArgument, notFound, permissionDenied, unavailable } from '../lib/errors';
-import { parseMetricsAddr } from '../metrics/server';
+import { parseDashboardAddr } from './addr';
 import { availabilitySpec, scaledSpec, sseFrame } from './core/view';
 import { closeHttpServer, listenTcp } from '../sys/listen';
 import { ViewHub, type ClusterChanges } from './hub';
@@ -41,15 +41,6 @@ export interface DashboardServer {
   close(): Promise<void>;
   /** `host:port` once listening (port 0 picks one). */
   address(): string;
-}
-
-/** `--dashboard-addr host:port` (port 0 picks one; no host: every address), as `--metrics-addr` reads it. */
-export function parseDashboardAddr(addr: string): { host: string; port: number } {
-  try {
-    return parseMetricsAddr(addr);
-  } catch {
-    throw new Error(`invalid --dashboard-addr: want host:port, got ${JSON.stringify(addr)}`);
-  }
 }
 
 /** Where the page's files live: the repo's src/dashboard/static (from dist/src/dashboard, three levels up). */

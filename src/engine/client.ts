@@ -1,4 +1,4 @@
-// A Docker Engine API client over a unix socket or TCP, on undici. Versioned paths
+// A Docker Engine API client over a unix socket or TCP, on sys/http-client.ts. Versioned paths
 // (`/v1.41/...`, what Debian's docker.io 20.10 speaks). Engine errors become ShoalErrors
 // (see ./errors.ts) carrying the engine's own message.
 import type { Readable } from 'node:stream';
@@ -293,7 +293,7 @@ async function* quietAbort(body: Readable): AsyncGenerator<Buffer> {
     for await (const c of body) yield c as Buffer;
   } catch (err) {
     const e = err as { name?: string; code?: string };
-    if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED' || e?.code === 'ECONNRESET' || e?.code === 'UND_ERR_SOCKET') return;
+    if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR' || e?.code === 'ECONNRESET') return;
     throw err;
   } finally {
     body.destroy();

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseHostPort } from '../network/dns';
+import { parseHostPort } from '../network/dns/core/resolv-conf';
 import { parseMetricsAddr } from '../metrics/server';
-import { parseDashboardAddr } from '../dashboard';
+import { parseDashboardAddr } from '../dashboard/addr';
 import { Command, CommanderError } from 'commander';
 
 /**

@@ -14,11 +14,12 @@ import { NodeBackend } from './backend';
 import { createExecutor } from './executor';
 import { NodeRoles } from './roles';
 import { SwarmMembership } from './membership';
-import { createMetricsServer, type MetricsServer, type NodeMetrics } from '../metrics';
-import { createNodeMetrics, followManager } from './metrics';
+import type { NodeMetrics } from '../metrics';
+import { createMetricsServer, type MetricsServer } from '../metrics/server';
+import type * as MetricsWiring from './metrics';
 import { PRIVATE_UMASK, tightenTree } from '../sys/private-tree';
-import { createDashboardServer, type DashboardServer } from '../dashboard';
-import { StoreChanges } from './dashboard';
+import type * as Dashboard from '../dashboard';
+import type { StoreChanges } from './dashboard';
 
 export const SHOAL_VERSION: string = shoalVersion();
 export const API_VERSION = '1.47';
@@ -38,11 +39,16 @@ export class Daemon {
   private readonly roles: NodeRoles;
   private readonly membership: SwarmMembership;
   private api?: { listen(): Promise<void>; close(): Promise<void> };
-  /** `--metrics-addr`: the Prometheus metrics and their endpoint. */
+  /**
+   * `--metrics-addr`: the Prometheus metrics and their endpoint. prom-client and the metrics code are
+   * loaded only then, as the dashboard's below: a daemon without them does not hold their code
+   * (docs/design/performance.md, "Memory (issue 16)").
+   */
   readonly metrics?: NodeMetrics;
+  private readonly metricsWiring?: typeof MetricsWiring;
   private metricsServer?: MetricsServer;
   /** `--dashboard-addr`: the web dashboard and the store changes that keep it live. */
-  private dashboard?: { server: DashboardServer; changes: StoreChanges };
+  private dashboard?: { server: Dashboard.DashboardServer; changes: StoreChanges };
 
   /** Set by the entry point (main.ts): stops the process cleanly. Until then a fatal error is only logged. */
   onFatal: (err: Error) => void = (err) => this.logger.fatal({ err }, 'fatal error');
@@ -65,7 +71,10 @@ export class Daemon {
     };
     this.backend = new NodeBackend(this.services());
     this.security = new NodeSecurity(cfg.dataDir);
-    if (cfg.metricsAddr) this.metrics = createNodeMetrics({ facts: this.facts, manager: () => this.manager, network: () => this.roles.network });
+    if (cfg.metricsAddr) {
+      this.metricsWiring = require('./metrics') as typeof MetricsWiring;
+      this.metrics = this.metricsWiring.createNodeMetrics({ facts: this.facts, manager: () => this.manager, network: () => this.roles.network });
+    }
     const executor = () => this.executor;
     // The roles report what happened to them (a certificate now says manager, Raft let us go, a
     // session named the managers) as events of the role machine, which decides what runs next.
@@ -82,7 +91,7 @@ export class Daemon {
         removedFromRaft: (manager) => void this.membership.demote(manager),
         managerStarted: (manager) => {
           this.backend.attachEvents(manager.store);
-          if (this.metrics) followManager(this.metrics, manager);
+          if (this.metrics) this.metricsWiring!.followManager(this.metrics, manager);
           this.dashboard?.changes.attach(manager.store);
         },
         fatal: (err) => this.onFatal(err),
@@ -132,11 +141,12 @@ export class Daemon {
     fs.mkdirSync(this.cfg.dataDir, { recursive: true, mode: 0o700 });
     const tightened = tightenTree(this.cfg.dataDir);
     if (tightened > 0) this.logger.info({ entries: tightened }, 'data dir: removed group/other permissions');
-    this.executor = createExecutor(this.cfg, () => this.state?.nodeId, this.logger);
+    this.executor = await createExecutor(this.cfg, () => this.state?.nodeId, this.logger);
     // before the roles resume, so a manager's store is followed from its start
     const tls = this.cfg.tls ? loadApiTls(this.cfg.tls) : undefined;
     if (this.cfg.dashboardAddr) {
-      const changes = new StoreChanges(this.logger);
+      const { createDashboardServer } = await import('../dashboard');
+      const changes = new (await import('./dashboard')).StoreChanges(this.logger);
       this.dashboard = { changes, server: createDashboardServer({ addr: this.cfg.dashboardAddr, backend: this.backend, changes, tls, log: this.logger }) };
     }
     await this.membership.resume();

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { DockerExecutor } from '../agent/executor/docker';
+import type { DockerExecutor } from '../agent/executor/docker';
 import type { Executor } from '../agent/executor/types';
 import type { NodeNetwork } from '../network/node-network';
 import { Overlay } from '../network/overlay';
@@ -8,7 +8,9 @@ import { Overlay } from '../network/overlay';
 // (bridges, VXLAN devices, nsenter). Elsewhere tasks stay as they were: the process runtime's tasks
 // share the node's namespace and the mesh reaches them at node ports.
 
-const canOverlay = (executor: Executor): executor is DockerExecutor => executor instanceof DockerExecutor && process.getuid?.() === 0;
+// By the executor's name, not `instanceof`: the docker executor's code (and the engine client's HTTP
+// pool) is loaded only on the docker runtime (node/executor.ts).
+const canOverlay = (executor: Executor): executor is DockerExecutor => executor.name === 'docker' && process.getuid?.() === 0;
 
 /** Gives the node's network layer its overlays and the docker runtime its networks. */
 export function attachOverlay(network: NodeNetwork, executor: Executor, localAddr: string, nodeId: string, logger: Logger): void {

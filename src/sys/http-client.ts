@@ -1,10 +1,10 @@
-// The one HTTP/1.1 client for the Engine API, on undici, over a unix socket or TCP. The engine
+// The one HTTP/1.1 client for the Engine API, on node:http, over a unix socket or TCP. The engine
 // client (engine/client.ts), the API's passthrough to the local engine (api/engine-proxy.ts) and
 // the shoal CLI (cli/client.ts) all speak through it; each turns its errors into its own words
 // (the engine client: "Cannot connect to the Docker daemon…", the CLI: "…the Shoal daemon…").
+import * as http from 'node:http';
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
-import { Pool } from 'undici';
 
 export interface HttpAddress {
   socketPath?: string;
@@ -50,10 +50,17 @@ export interface UpgradedStream {
   socket: net.Socket;
 }
 
+const HEADERS_TIMEOUT = 'HTTP_HEADERS_TIMEOUT';
+const BODY_TIMEOUT = 'HTTP_BODY_TIMEOUT';
+
+function timeoutError(code: string, ms: number): Error {
+  return Object.assign(new Error(code === HEADERS_TIMEOUT ? `no response head within ${ms} ms` : `response body stalled for ${ms} ms`), { code });
+}
+
 /** True for the transport's own timeouts (no answer head, or a body that stopped arriving, within `timeoutMs`). */
 export function isTimeout(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+  return code === HEADERS_TIMEOUT || code === BODY_TIMEOUT;
 }
 
 /** Reads a whole body as UTF-8 text. */
@@ -63,38 +70,68 @@ export async function readText(body: Readable): Promise<string> {
   return Buffer.concat(parts).toString('utf8');
 }
 
+/**
+ * Requests over node's own HTTP client (a keep-alive Agent), whose parser is the native llhttp already in
+ * node's binary. undici, used before, parses with llhttp compiled to WebAssembly at the first request:
+ * ≈ 22 MiB resident and ≈ 47 MiB at peak in the daemon, for the same requests (docs/design/performance.md,
+ * "Memory (issue 16)").
+ */
 export class HttpTransport {
-  private readonly pool: Pool;
+  private readonly agent = new http.Agent({ keepAlive: true });
+  private closed = false;
 
   constructor(
     readonly address: HttpAddress,
     private readonly timeoutMs: number,
   ) {
-    const origin = address.socketPath ? 'http://localhost' : `http://${address.hostname}:${address.port}`;
-    this.pool = new Pool(origin, {
-      socketPath: address.socketPath,
-      keepAliveTimeout: 10_000,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
+    // after close() a connection whose request ends is not kept for another
+    const keep = this.agent.keepSocketAlive.bind(this.agent);
+    this.agent.keepSocketAlive = (socket) => !this.closed && keep(socket);
   }
 
   /** Sends one request as given; resolves with the status, headers and a streaming body. Connection errors reject as they come. */
-  async request(req: RawRequest): Promise<RawResponse> {
+  request(req: RawRequest): Promise<RawResponse> {
     const timeout = req.timeoutMs ?? this.timeoutMs;
-    const body = req.body === null || req.body === undefined ? undefined : typeof req.body === 'string' ? Buffer.from(req.body) : req.body;
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers ?? {})) if (v !== undefined) headers[k] = typeof v === 'number' ? String(v) : v;
-    const res = await this.pool.request({
-      method: req.method as 'GET',
-      path: req.path,
-      headers,
-      body,
-      signal: req.signal,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
+    const addr = this.address;
+    return new Promise((resolve, reject) => {
+      const out = http.request({
+        agent: this.agent,
+        ...(addr.socketPath ? { socketPath: addr.socketPath } : { host: addr.hostname, port: addr.port }),
+        method: req.method,
+        path: req.path,
+        headers,
+        signal: req.signal,
+      });
+      // headers timeout: no response head within `timeout`; then the body's idle timeout on the socket
+      const headTimer = timeout > 0 ? setTimeout(() => out.destroy(timeoutError(HEADERS_TIMEOUT, timeout)), timeout) : undefined;
+      out.once('error', (err) => {
+        clearTimeout(headTimer);
+        reject(err);
+      });
+      out.once('response', (res) => {
+        clearTimeout(headTimer);
+        const socket = res.socket;
+        if (timeout > 0) {
+          const stalled = () => res.destroy(timeoutError(BODY_TIMEOUT, timeout));
+          socket.setTimeout(timeout, stalled);
+          // the socket goes back to the agent's pool with no timer of this request on it
+          res.once('close', () => {
+            socket.off('timeout', stalled);
+            socket.setTimeout(0);
+          });
+        }
+        resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: res });
+      });
+      const body = req.body;
+      if (body === null || body === undefined) out.end();
+      else if (typeof body === 'string' || Buffer.isBuffer(body)) out.end(body);
+      else {
+        body.once('error', (err) => out.destroy(err));
+        body.pipe(out);
+      }
     });
-    return { statusCode: res.statusCode, headers: res.headers as RawResponse['headers'], body: res.body };
   }
 
   /**
@@ -156,12 +193,14 @@ export class HttpTransport {
     });
   }
 
+  /** Closes the idle connections; requests in flight finish, and their connections close after them. */
   async close(): Promise<void> {
-    await this.pool.close().catch(() => undefined);
+    this.closed = true;
+    for (const sockets of Object.values(this.agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
   }
 
   /** Closes at once, failing requests in flight (the passthrough's shutdown). */
   destroy(): void {
-    void this.pool.destroy().catch(() => undefined);
+    this.agent.destroy();
   }
 }

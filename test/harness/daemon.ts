@@ -10,6 +10,8 @@ import { waitFor as sharedWaitFor } from '../../src/testing/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const MAIN = path.join(ROOT, 'dist', 'src', 'node', 'main.js');
+/** The installed entry point (`shoal daemon …`), for `viaBin`. */
+const BIN = path.join(ROOT, 'bin', 'shoal.js');
 /** The daemon with the test fault injector (daemon-main.ts), for `faultFile`. */
 const MAIN_WITH_FAULTS = path.join(ROOT, 'dist', 'test', 'harness', 'daemon-main.js');
 
@@ -29,6 +31,8 @@ export interface DaemonOptions {
   faultFile?: string;
   /** `--enable-source-maps` (default true, for readable test logs). Benches that measure memory run the daemon as `bin/shoal.js` does: without. */
   sourceMaps?: boolean;
+  /** Start as users do, `node bin/shoal.js daemon …`, rather than dist/src/node/main.js (benches that measure the process as shipped). */
+  viaBin?: boolean;
 }
 
 export class TestDaemon {
@@ -46,7 +50,7 @@ export class TestDaemon {
   }
 
   async start(timeoutMs = 20_000): Promise<void> {
-    const args = [...(this.opts.faultFile ? [MAIN_WITH_FAULTS, '--test-fault-file', this.opts.faultFile] : [MAIN]), '--data-dir', this.dataDir, '--host', this.host, '--runtime', this.opts.runtime ?? 'process', '--hostname', this.opts.hostname ?? 'shoal-test'];
+    const args = [...(this.opts.faultFile ? [MAIN_WITH_FAULTS, '--test-fault-file', this.opts.faultFile] : this.opts.viaBin ? [BIN, 'daemon'] : [MAIN]), '--data-dir', this.dataDir, '--host', this.host, '--runtime', this.opts.runtime ?? 'process', '--hostname', this.opts.hostname ?? 'shoal-test'];
     if (this.opts.engine) args.push('--engine', this.opts.engine);
     args.push('--swarm-default-advertise-addr', '127.0.0.1', ...(this.opts.extraArgs ?? []));
     const out = fs.openSync(this.logFile, 'a');

@@ -1,6 +1,7 @@
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { default as Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import { invalidArgument } from '../../lib/errors';
-import { ENGINE_SCHEMA, type BodyName } from './engine-schema';
+import type * as EngineSchema from './engine-schema';
+import type { BodyName } from './engine-schema';
 
 // Request bodies checked against the Engine API shapes (engine-schema.ts, generated from the
 // swagger) before anything reads them. The errors are the ones dockerd's JSON decoder gives for the
@@ -22,35 +23,47 @@ const INT_RANGE: Record<string, [number, number]> = {
   uint16: [0, 2 ** 16],
 };
 
-const ajv = new Ajv({ allErrors: false, strict: false, allowUnionTypes: true, verbose: true });
-ajv.addKeyword({
-  keyword: 'x-go-type',
-  type: 'number',
-  schemaType: 'string',
-  errors: true,
-  validate: (goType: string, n: number) => {
-    const r = INT_RANGE[goType];
-    return !r || (n >= r[0] && n < r[1]);
-  },
-});
-ajv.addKeyword({ keyword: 'x-go-struct', schemaType: 'string' });
-ajv.addSchema(ENGINE_SCHEMA as unknown as Schema);
+/**
+ * The validator and the schema it compiles from, made at the first body checked: ajv (63 modules) and the
+ * generated schema (a large static table) are memory a daemon that only runs its swarm never needs, e.g.
+ * a manager restarted from its state (docs/design/performance.md, "Memory (issue 16)").
+ */
+let engine: { ajv: Ajv; schema: typeof EngineSchema.ENGINE_SCHEMA; definitions: Record<string, Schema> } | undefined;
+function engineSchema(): NonNullable<typeof engine> {
+  if (engine) return engine;
+  const AjvOf = (require('ajv') as { default: typeof Ajv }).default;
+  const { ENGINE_SCHEMA: schema } = require('./engine-schema') as typeof EngineSchema;
+  const ajv = new AjvOf({ allErrors: false, strict: false, allowUnionTypes: true, verbose: true });
+  ajv.addKeyword({
+    keyword: 'x-go-type',
+    type: 'number',
+    schemaType: 'string',
+    errors: true,
+    validate: (goType: string, n: number) => {
+      const r = INT_RANGE[goType];
+      return !r || (n >= r[0] && n < r[1]);
+    },
+  });
+  ajv.addKeyword({ keyword: 'x-go-struct', schemaType: 'string' });
+  ajv.addSchema(schema as unknown as Schema);
+  engine = { ajv, schema, definitions: schema.definitions as unknown as Record<string, Schema> };
+  return engine;
+}
 
 const compiled = new Map<BodyName, ValidateFunction>();
 function validatorOf(name: BodyName): ValidateFunction {
   let v = compiled.get(name);
   if (!v) {
-    v = ajv.getSchema(`shoal:engine-api#/bodies/${name}`);
+    v = engineSchema().ajv.getSchema(`shoal:engine-api#/bodies/${name}`);
     if (!v) throw new Error(`no schema for ${name}`);
     compiled.set(name, v);
   }
   return v;
 }
 
-const definitions = ENGINE_SCHEMA.definitions as unknown as Record<string, Schema>;
-
 function deref(s: Schema | undefined): Schema | undefined {
   let cur = s;
+  const { definitions } = engineSchema();
   for (let i = 0; cur && typeof cur.$ref === 'string' && i < 8; i++) cur = definitions[(cur.$ref as string).replace('#/definitions/', '')];
   return cur;
 }
@@ -74,7 +87,7 @@ function jsonKind(v: unknown, withNumber: boolean): string {
 /** The Go text for one ajv error: walks the schema along the error's path to name struct and field. */
 function goText(name: BodyName, err: ErrorObject): string {
   const segs = err.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-  let schema = deref((ENGINE_SCHEMA.bodies as unknown as Record<string, Schema>)[name]);
+  let schema = deref((engineSchema().schema.bodies as unknown as Record<string, Schema>)[name]);
   const topType = (schema?.['x-go-type'] as string | undefined) ?? `swarm.${name}`;
   let struct = '';
   const fields: string[] = [];
