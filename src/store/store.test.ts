@@ -13,7 +13,7 @@ function immediateStore(): { store: MemoryStore; proposed: Change[][] } {
       proposed.push(c);
       store.applyCommitted(++i, c);
     },
-  });
+  }, { freezeCommitted: true });
   return { store, proposed };
 }
 
@@ -112,7 +112,7 @@ test('the slot index: a replicated slot’s tasks (history included) follow crea
   assert.deepEqual(store.read((tx) => ids(tx.tasksBySlot('s1', 1))), ['a1', 'a3']);
   assert.deepEqual(store.read((tx) => ids(tx.tasksBySlot('s1', 2))), ['a2']);
   const other = new MemoryStore({ propose: async () => undefined });
-  other.restore(store.snapshot());
+  other.restore(structuredClone(store.snapshot())); // as a snapshot arrives: encoded and decoded
   assert.deepEqual(other.read((tx) => ids(tx.tasksBySlot('s1', 1))), ['a1', 'a3']);
 });
 
@@ -162,7 +162,7 @@ test('snapshot and restore round-trip the state and index', async () => {
     tx.create('node', node('n1'));
     tx.create('task', task('t1', 's1', 'n1'));
   });
-  const snap = store.snapshot();
+  const snap = structuredClone(store.snapshot());
   const { store: other } = immediateStore();
   other.restore(snap);
   assert.equal(other.index, 1);
@@ -243,4 +243,85 @@ test('tasksByService and tasksByNode copy only the tasks `where` picks, and see 
     copy.Status.State = 'failed';
     assert.equal(tx.tasksByService('s1', pending).length, 2, 'what it hands out is a copy');
   });
+});
+
+test('a write transaction\'s shared reads hand out objects without copies, its own writes included; a changed copy goes back through update', async () => {
+  const { store } = immediateStore();
+  await store.update((tx) => {
+    tx.create('node', node('n1'));
+    tx.create('task', task('t1', 's1', 'n1'));
+    tx.create('task', task('t2', 's1', 'n1'));
+  });
+  const committed = store.read((tx) => tx.get('task', 't1'))!;
+  await store.update((tx) => {
+    // the committed object itself, where `get` copies
+    assert.equal(tx.shared.get('task', 't1'), committed);
+    assert.notEqual(tx.get('task', 't1'), committed);
+    assert.ok(tx.shared.tasksByService('s1').includes(committed));
+    assert.equal(tx.shared.find('node')[0], store.read((r) => r.get('node', 'n1')));
+    // the transaction's own writes are seen, by service, by node and by ID
+    tx.create('task', task('t3', 's1', 'n1'));
+    tx.update('task', { ...committed, DesiredState: 'shutdown' });
+    tx.delete('task', 't2');
+    assert.deepEqual(tx.shared.tasksByService('s1').map((t) => [t.ID, t.DesiredState]).sort(), [
+      ['t1', 'shutdown'],
+      ['t3', 'running'],
+    ]);
+    assert.deepEqual(tx.shared.tasksByNode('n1').map((t) => t.ID).sort(), ['t1', 't3']);
+    assert.equal(tx.shared.get('task', 't2'), undefined);
+  });
+  // the object handed out earlier is a consistent old version: the commit replaced it
+  assert.equal(committed.DesiredState, 'running');
+  assert.equal(store.read((tx) => tx.get('task', 't1'))!.DesiredState, 'shutdown');
+});
+
+test('with freezeCommitted, changing a shared object throws and leaves the store as it was', async () => {
+  const { store } = immediateStore();
+  await store.update((tx) => tx.create('task', task('t1', 's1', 'n1')));
+  await assert.rejects(
+    store.update((tx) => {
+      const t = tx.shared.get('task', 't1')!;
+      t.Status.State = 'failed';
+    }),
+    TypeError,
+  );
+  assert.throws(() => {
+    store.read((tx) => tx.get('task', 't1'))!.DesiredState = 'remove';
+  }, TypeError);
+  assert.equal(store.read((tx) => tx.get('task', 't1'))!.Status.State, 'new');
+  // copies stay free to change
+  const copy = store.view((tx) => tx.get('task', 't1'))!;
+  copy.Status.State = 'failed';
+  assert.equal(store.read((tx) => tx.get('task', 't1'))!.Status.State, 'new');
+});
+
+test('tasks of one service share one spec object, and a task\'s new version keeps its unchanged spec and attachments', async () => {
+  const { store } = immediateStore();
+  await store.update((tx) => {
+    for (const id of ['t1', 't2', 't3']) tx.create('task', task(id, 's1', 'n1'));
+    tx.create('task', task('u1', 's2', 'n1'));
+  });
+  const [t1, t2, t3, u1] = store.read((tx) => ['t1', 't2', 't3', 'u1'].map((id) => tx.get('task', id)!));
+  assert.equal(t1!.Spec, t2!.Spec);
+  assert.equal(t1!.Spec, t3!.Spec);
+  // equal specs of another service are not mixed in (its template may change apart)
+  assert.notEqual(t1!.Spec, u1!.Spec);
+  await store.update((tx) => {
+    const t = tx.get('task', 't1')!;
+    tx.update('task', { ...t, Status: { ...t.Status, State: 'running' } });
+    // another spec: its own object
+    tx.create('task', { ...task('t4', 's1', 'n1'), Spec: { ContainerSpec: { Image: 'other' } } });
+  });
+  const [n1, t4] = store.read((tx) => [tx.get('task', 't1')!, tx.get('task', 't4')!]);
+  assert.notEqual(n1, t1);
+  assert.equal(n1.Spec, t1!.Spec);
+  assert.equal(n1.Status.State, 'running');
+  assert.equal(t4.Spec.ContainerSpec?.Image, 'other');
+  // restored from a snapshot (decoded: every spec its own object), the tasks share again
+  const { store: other } = immediateStore();
+  other.restore(structuredClone(store.snapshot()));
+  const [r1, r2, r4] = other.read((tx) => ['t1', 't2', 't4'].map((id) => tx.get('task', id)!));
+  assert.equal(r1!.Spec, r2!.Spec);
+  assert.notEqual(r1!.Spec, r4!.Spec);
+  assert.deepEqual(r4!.Spec, t4.Spec);
 });

@@ -2,6 +2,8 @@ import { conflict, notFound } from '../lib/errors';
 import type { Change, Kind, ObjectTypes, Proposer, StoreEvent, StoreSnapshot } from './types';
 import { KINDS } from './types';
 import { Watch, type WatchFilter } from './watch';
+import { stableEqual } from '../types/dirty';
+import type { Task } from '../types';
 
 type Table<K extends Kind> = Map<string, ObjectTypes[K]>;
 type Tables = { [K in Kind]: Table<K> };
@@ -22,6 +24,12 @@ export function cloneData<T>(v: T): T {
   const o: Record<string, unknown> = {};
   for (const k of Object.keys(v)) o[k] = cloneData((v as Record<string, unknown>)[k]);
   return o as T;
+}
+
+function deepFreeze(v: unknown): void {
+  if (v === null || typeof v !== 'object' || Object.isFrozen(v) || ArrayBuffer.isView(v)) return;
+  Object.freeze(v);
+  for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
 }
 
 function isPlainObject(v: object): boolean {
@@ -47,6 +55,12 @@ const slotKey = (serviceId: string, slot: number): string => `${serviceId}/${slo
 
 /** A write transaction: reads see its own writes; nothing is visible to others until committed. */
 export interface WriteTx extends ReadTx {
+  /**
+   * The same reads without the copies: the objects as this transaction sees them (its own writes, else
+   * the store's). For planning that only looks (a reconcile pass over a service's 100,000 tasks, the node
+   * table): never change one; write changed copies back with `update`, which copies them again.
+   */
+  readonly shared: ReadTx;
   create<K extends Kind>(kind: K, obj: ObjectTypes[K]): void;
   update<K extends Kind>(kind: K, obj: ObjectTypes[K]): void;
   delete(kind: Kind, id: string): void;
@@ -69,6 +83,8 @@ export class MemoryStore {
   private byNode = new Map<string, Set<string>>();
   /** Replicated tasks by service and slot (slotKey): who else holds a task's slot, without reading the service's 100,000 tasks. */
   private bySlot = new Map<string, Set<string>>();
+  /** The spec object the tasks of each service share (see shareParts). */
+  private serviceSpecs = new Map<string, Task['Spec']>();
   private watches = new Set<Watch>();
   /** Watches of one node's task events (WatchFilter.nodeId), by node ID. */
   private nodeWatches = new Map<string, Set<Watch>>();
@@ -77,7 +93,14 @@ export class MemoryStore {
 
   private timer: StoreTimer | undefined;
 
-  constructor(private proposer: Proposer) {}
+  /**
+   * `freezeCommitted` (tests and simulations): every committed object is deep-frozen, so a reader of the
+   * shared objects (`read`, `tx.shared`, `snapshot`) that changes one throws instead of corrupting the store.
+   */
+  constructor(
+    private proposer: Proposer,
+    private readonly opts: { freezeCommitted?: boolean } = {},
+  ) {}
 
   setProposer(p: Proposer): void {
     this.proposer = p;
@@ -165,7 +188,11 @@ export class MemoryStore {
     return p;
   }
 
-  /** Applies committed changes at `index` (called by the proposer on every manager, in log order). */
+  /**
+   * Applies committed changes at `index` (called by the proposer on every manager, in log order). The
+   * change objects become the store's own: they are decoded from the log entry (or are a transaction's
+   * private copies), so nobody else holds them and copying 100,000 of them again would be wasted work.
+   */
   applyCommitted(index: number, changes: Change[]): void {
     const events: StoreEvent[] = [];
     for (const c of changes) {
@@ -174,12 +201,15 @@ export class MemoryStore {
         const old = table.get(c.id);
         if (!old) continue;
         table.delete(c.id);
+        if (c.kind === 'service') this.serviceSpecs.delete(c.id);
         this.unindex(c.kind, old);
         events.push({ kind: c.kind, action: 'delete', object: old, old, index });
       } else {
-        const obj = clone(c.object);
+        const obj = c.object;
         obj.Version = { Index: index };
         const old = table.get(obj.ID);
+        if (c.kind === 'task') this.shareParts(obj as Task, old as Task | undefined);
+        if (this.opts.freezeCommitted) deepFreeze(obj);
         if (old) this.unindex(c.kind, old);
         table.set(obj.ID, obj);
         this.indexObj(c.kind, obj);
@@ -217,35 +247,69 @@ export class MemoryStore {
     return w;
   }
 
+  /**
+   * The whole state at the applied index. The objects are the store's own, not copies (100,000 tasks
+   * copied only to be encoded would double the snapshot's cost): encode it before the next commit and
+   * never change what it holds.
+   */
   snapshot(): StoreSnapshot {
     return {
       index: this.appliedIndex,
       tables: {
-        cluster: [...this.tables.cluster.values()].map(clone),
-        node: [...this.tables.node.values()].map(clone),
-        service: [...this.tables.service.values()].map(clone),
-        task: [...this.tables.task.values()].map(clone),
-        network: [...this.tables.network.values()].map(clone),
-        secret: [...this.tables.secret.values()].map(clone),
-        config: [...this.tables.config.values()].map(clone),
+        cluster: [...this.tables.cluster.values()],
+        node: [...this.tables.node.values()],
+        service: [...this.tables.service.values()],
+        task: [...this.tables.task.values()],
+        network: [...this.tables.network.values()],
+        secret: [...this.tables.secret.values()],
+        config: [...this.tables.config.values()],
       },
     };
   }
 
-  /** Replaces the whole state (snapshot install). Watchers see nothing: they must re-list. */
+  /**
+   * Replaces the whole state (snapshot install). The snapshot's objects become the store's own (it is
+   * decoded from a snapshot payload that nobody else holds). Watchers see nothing: they must re-list.
+   */
   restore(snap: StoreSnapshot): void {
     this.tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map(), network: new Map(), secret: new Map(), config: new Map() };
     this.byNode.clear();
     this.byService.clear();
     this.bySlot.clear();
+    this.serviceSpecs.clear();
     for (const kind of KINDS) {
       // A snapshot written before a kind existed has no table for it.
       for (const o of (snap.tables[kind] ?? []) as ObjectTypes[Kind][]) {
-        (this.tables[kind] as Table<Kind>).set(o.ID, clone(o));
+        if (kind === 'task') this.shareParts(o as Task, undefined);
+        if (this.opts.freezeCommitted) deepFreeze(o);
+        (this.tables[kind] as Table<Kind>).set(o.ID, o);
         this.indexObj(kind, o);
       }
     }
     this.appliedIndex = snap.index;
+  }
+
+  /**
+   * Committed objects are never changed (a commit replaces them), so equal parts can be one object.
+   * A task's spec is its service's task template at the task's creation: 100,000 tasks of one service
+   * hold one spec object instead of 100,000 copies (issue 15: the copies were most of a manager's
+   * memory at that size), and a task's new version keeps its old version's spec, attachments and
+   * labels when they did not change, so readers (the dispatcher's "did the agent's view change") can
+   * compare them by reference first. Costs one structural comparison per committed task.
+   */
+  private shareParts(t: Task, old: Task | undefined): void {
+    if (old) {
+      if (t.NetworksAttachments !== undefined && stableEqual(old.NetworksAttachments, t.NetworksAttachments)) t.NetworksAttachments = old.NetworksAttachments;
+      if (t.Labels !== undefined && stableEqual(old.Labels, t.Labels)) t.Labels = old.Labels;
+      if (stableEqual(old.Spec, t.Spec)) {
+        t.Spec = old.Spec;
+        return;
+      }
+    }
+    const shared = this.serviceSpecs.get(t.ServiceID);
+    if (shared === t.Spec) return;
+    if (shared !== undefined && stableEqual(shared, t.Spec)) t.Spec = shared;
+    else if (t.ServiceID) this.serviceSpecs.set(t.ServiceID, t.Spec);
   }
 
   private indexObj(kind: Kind, o: ObjectTypes[Kind]): void {
@@ -264,8 +328,9 @@ export class MemoryStore {
     if (t.Slot) this.bySlot.get(slotKey(t.ServiceID, t.Slot))?.delete(t.ID);
   }
 
-  private reader(overlay: Map<string, Change>): ReadTx & { peek: <K extends Kind>(kind: K, id: string) => ObjectTypes[K] | undefined } {
+  private reader(overlay: Map<string, Change>, copy = true): ReadTx & { peek: <K extends Kind>(kind: K, id: string) => ObjectTypes[K] | undefined } {
     const key = (kind: Kind, id: string) => `${kind}/${id}`;
+    const clone = copy ? cloneData : <T>(v: T): T => v;
     // The object as this transaction sees it, not copied: only for reads that never leave the store.
     const peek = <K extends Kind>(kind: K, id: string): ObjectTypes[K] | undefined => {
       const c = overlay.get(key(kind, id));
@@ -323,9 +388,11 @@ export class MemoryStore {
 
   private writer(overlay: Map<string, Change>): WriteTx {
     const { peek, ...r } = this.reader(overlay);
+    const { peek: _peek, ...shared } = this.reader(overlay, false);
     const key = (kind: Kind, id: string) => `${kind}/${id}`;
     return {
       ...r,
+      shared,
       create: (kind, obj) => {
         if (peek(kind, obj.ID)) throw conflict(`${kind} ${obj.ID} already exists`);
         overlay.set(key(kind, obj.ID), { action: 'create', kind, object: clone(obj) });

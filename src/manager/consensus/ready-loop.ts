@@ -11,6 +11,7 @@ import type { PendingProposals } from './pending-proposals';
 import type { ReadWaiters } from './read-waiters';
 import type { RaftDiskStorage } from './storage';
 import type { RaftTransport } from './transport-types';
+import { compactionPoint, snapshotDue, type SinceSnapshot } from './snapshot-policy';
 
 export type DriverState = 'new' | 'running' | 'stopped' | 'removed';
 
@@ -67,6 +68,8 @@ export class ReadyLoop {
   private snapshotAt: number;
   private conf: ConfState;
   private compacting: Promise<void> | null = null;
+  /** Entries and bytes applied since the last snapshot was taken, and its size (snapshot-policy.ts). */
+  private since: SinceSnapshot = { entries: 0, bytes: 0, lastSnapshotBytes: 0 };
   /** The commit index in memory is ahead of the one on disk. */
   private commitUnsaved = false;
   /** The latest background write of the commit index, while it is in flight. */
@@ -83,6 +86,7 @@ export class ReadyLoop {
     this.disk = parts.disk;
     this.appliedIndex = this.snapshotAt = parts.openedAt;
     this.conf = this.mem.initialState().confState;
+    this.since.lastSnapshotBytes = this.mem.snapshot().data.byteLength;
   }
 
   get applied(): number {
@@ -196,7 +200,7 @@ export class ReadyLoop {
     this.rn.advance(rd);
     if (membershipChanged) await this.disk.saveMembership(membership.list(), membership.removed());
     if (rd.softState) this.host.softStateChanged(rd.softState.leader, rd.softState.role);
-    if (this.host.state() === 'running' && !this.compacting && this.appliedIndex - this.snapshotAt >= this.parts.snapshotPolicy().snapshotInterval) this.compact();
+    if (this.host.state() === 'running' && !this.compacting && snapshotDue(this.since, this.parts.snapshotPolicy().snapshotInterval)) this.compact();
     return blocking;
   }
 
@@ -242,6 +246,7 @@ export class ReadyLoop {
     membership.reset(payload.members, [...new Set([...payload.removed, ...membership.removed()])]);
     this.conf = { voters: [...confState.voters] };
     this.appliedIndex = this.snapshotAt = index;
+    this.since = { entries: 0, bytes: 0, lastSnapshotBytes: data.byteLength };
     this.syncPeers();
     proposals.lostThrough(index);
   }
@@ -250,6 +255,8 @@ export class ReadyLoop {
   private applyEntry(e: Entry): boolean {
     const { store, membership, transport, selfId } = this.parts;
     if (e.index <= this.appliedIndex) return false;
+    this.since.entries++;
+    this.since.bytes += e.data.byteLength;
     let changed = false;
     if (e.type === 'conf') {
       const cc = decodeConfChange(e.data);
@@ -298,7 +305,9 @@ export class ReadyLoop {
     if (storeSnap.index !== index) log.warn({ storeIndex: storeSnap.index, index }, 'raft: store index differs from applied index');
     const data = encodeSnapshotPayload({ store: { ...storeSnap, index }, members: membership.list(), removed: membership.removed() });
     const snap = this.mem.createSnapshot(index, this.conf, data);
-    const compactTo = index - this.parts.snapshotPolicy().keepEntries;
+    this.since = { entries: 0, bytes: 0, lastSnapshotBytes: data.byteLength };
+    const first = this.mem.firstIndex();
+    const compactTo = compactionPoint(index, this.parts.snapshotPolicy().keepEntries, (i) => (i >= first ? this.mem.entries(i, i + 1)[0]?.data.byteLength : undefined));
     this.compacting = this.disk
       .saveSnapshot(snap, Math.max(0, compactTo))
       .then(

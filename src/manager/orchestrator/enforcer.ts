@@ -30,7 +30,7 @@ export class ConstraintEnforcer extends StoreLoop<LoopDeps> {
       await store.update((tx) => {
         const node = tx.get('node', nid);
         if (!node) return;
-        applyMutations(tx, enforceNode(node, tx.tasksByNode(nid), clock.now()));
+        applyMutations(tx, enforceNode(node, tx.shared.tasksByNode(nid), clock.now()));
       });
     }
     return undefined;

@@ -51,7 +51,7 @@ export class GlobalOrchestrator extends StoreLoop<LoopDeps> {
       await store.update((tx) => {
         const service = tx.get('service', sid);
         if (!service || skipInvalidSpec(tx, service, clock.now(), this.deps.logger)) return;
-        applyMutations(tx, reconcileGlobal({ service, tasks: tx.tasksByService(sid), nodes: tx.find('node'), now: clock.now(), newId: () => newId(rng) }));
+        applyMutations(tx, reconcileGlobal({ service, tasks: tx.shared.tasksByService(sid), nodes: tx.shared.find('node'), now: clock.now(), newId: () => newId(rng) }));
       });
     }
     return undefined;

@@ -46,8 +46,8 @@ export class JobsOrchestrator extends StoreLoop<LoopDeps> {
     const capped = await reconcilePasses(store, ids, (tx, sid) => {
       const service = tx.get('service', sid);
       if (!service || !isJob(service) || skipInvalidSpec(tx, service, clock.now(), this.deps.logger)) return undefined;
-      const input = { service, tasks: tx.tasksByService(sid), now: clock.now(), newId: () => newId(rng), limit: MAX_TASKS_PER_PASS };
-      return isGlobalJob(service) ? reconcileGlobalJob({ ...input, nodes: tx.find('node') }) : reconcileReplicatedJob(input);
+      const input = { service, tasks: tx.shared.tasksByService(sid), now: clock.now(), newId: () => newId(rng), limit: MAX_TASKS_PER_PASS };
+      return isGlobalJob(service) ? reconcileGlobalJob({ ...input, nodes: tx.shared.find('node') }) : reconcileReplicatedJob(input);
     });
     for (const sid of capped) this.dirty.add(sid);
     if (capped.length > 0) this.kick();

@@ -79,7 +79,7 @@ export async function removeTasksOfDeletedServices(store: MemoryStore, serviceId
   for (const sid of serviceIds) {
     await store.update((tx) => {
       if (tx.get('service', sid)) return;
-      applyMutations(tx, removeAllTasks(tx.tasksByService(sid), now()));
+      applyMutations(tx, removeAllTasks(tx.shared.tasksByService(sid), now()));
     });
   }
 }

@@ -46,8 +46,8 @@ export class TaskReaper extends StoreLoop<LoopDeps> {
       await store.update((tx) => {
         const cluster = tx.find('cluster')[0];
         const retention = cluster?.Spec?.Orchestration?.TaskHistoryRetentionLimit ?? DEFAULT_TASK_HISTORY;
-        const nodes = new Map(tx.find('node').map((n) => [n.ID, n]));
-        const tasks: Task[] = tx.tasksByService(sid);
+        const nodes = new Map(tx.shared.find('node').map((n) => [n.ID, n]));
+        const tasks: Task[] = tx.shared.tasksByService(sid);
         for (const id of reapService({ tasks, nodes, retention })) tx.delete('task', id);
       });
     }

@@ -53,8 +53,8 @@ export class ReplicatedOrchestrator extends StoreLoop<LoopDeps> {
     const capped = await reconcilePasses(store, ids, (tx, sid) => {
       const service = tx.get('service', sid);
       if (!service || skipInvalidSpec(tx, service, clock.now(), this.deps.logger)) return undefined;
-      const nodes = new Map(tx.find('node').map((n) => [n.ID, n]));
-      return reconcileReplicated({ service, tasks: tx.tasksByService(sid), nodes, now: clock.now(), newId: () => newId(rng), limit: MAX_TASKS_PER_PASS });
+      const nodes = new Map(tx.shared.find('node').map((n) => [n.ID, n]));
+      return reconcileReplicated({ service, tasks: tx.shared.tasksByService(sid), nodes, now: clock.now(), newId: () => newId(rng), limit: MAX_TASKS_PER_PASS });
     });
     // A pass stopped at its bound: the service is looked at again in the next pass.
     for (const sid of capped) this.dirty.add(sid);

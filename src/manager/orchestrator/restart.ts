@@ -54,8 +54,8 @@ export class RestartSupervisor extends StoreLoop<LoopDeps> {
         const service = tx.get('service', sid);
         if (!service) return [];
         const now = clock.now();
-        const nodes = new Map(tx.find('node').map((n) => [n.ID, n]));
-        const tasks = tx.tasksByService(sid);
+        const nodes = new Map(tx.shared.find('node').map((n) => [n.ID, n]));
+        const tasks = tx.shared.tasksByService(sid);
         const plan = planRestarts({ service, tasks, nodes, history: this.history, now, newId: () => newId(rng), limit: MAX_TASKS_PER_PASS });
         applyMutations(tx, plan.mutations);
         if (plan.more) {
@@ -77,16 +77,16 @@ export class RestartSupervisor extends StoreLoop<LoopDeps> {
     let wakeAt: number | undefined;
     for (const sid of services) {
       const w = await store.update((tx) => {
-        const tasks = tx.tasksByService(sid);
+        const tasks = tx.shared.tasksByService(sid);
         const byId = new Map(tasks.map((t) => [t.ID, t]));
         for (const t of tasks) {
           const wf = t.internal.delayedStart?.waitFor;
           if (wf && !byId.has(wf)) {
-            const o = tx.get('task', wf);
+            const o = tx.shared.get('task', wf);
             if (o) byId.set(wf, o);
           }
         }
-        const nodes = new Map(tx.find('node').map((n) => [n.ID, n]));
+        const nodes = new Map(tx.shared.find('node').map((n) => [n.ID, n]));
         const r = promoteDelayed(tasks, byId, nodes, clock.now());
         applyMutations(tx, r.mutations);
         return r.wakeAt;

@@ -56,7 +56,7 @@ export class Scheduler extends StoreLoop<SchedulerDeps> {
     let more = false;
     for (const sid of [...services].sort()) {
       const { unplaced, left } = await store.update((tx) => {
-        const pending = tx.tasksByService(sid, (t) => t.Status.State === 'pending');
+        const pending = tx.shared.tasksByService(sid, (t) => t.Status.State === 'pending');
         const batch = pending.length > MAX_PLACEMENTS_PER_PASS ? pending.slice(0, MAX_PLACEMENTS_PER_PASS) : pending;
         const r = scheduleTasks(batch, infos, clock.now());
         for (const u of r.updates) tx.update('task', u);

@@ -142,8 +142,8 @@ export class UpdateSupervisor {
         const service = tx.get('service', id);
         // A spec that fails validation (an old log's) is never rolled out; the orchestrator marks it.
         if (!service || specProblem(service.Spec) !== undefined) return;
-        const nodes = new Map(tx.find('node').map((n) => [n.ID, n] as const));
-        plan = planUpdate({ service, tasks: tx.tasksByService(id), nodes, now, newId: () => newId(rng), memo: this.memos.get(id) });
+        const nodes = new Map(tx.shared.find('node').map((n) => [n.ID, n] as const));
+        plan = planUpdate({ service, tasks: tx.shared.tasksByService(id), nodes, now, newId: () => newId(rng), memo: this.memos.get(id) });
         if (plan.service) tx.update('service', plan.service);
         for (const t of plan.create) tx.create('task', t);
         for (const t of plan.update) tx.update('task', t);

@@ -1,5 +1,6 @@
 import type { AssignmentsMessage, Config, Secret, Task } from '../../../types';
 import { isAtLeast, isTerminal, referencedIds } from '../../../types';
+import { stableEqual } from '../../../types/dirty';
 
 // Which tasks a node's agent must know, and what changed since the last message of its stream.
 
@@ -18,14 +19,23 @@ export function isAssignable(t: Task, nodeId: string): boolean {
   return true;
 }
 
-/** The fields an agent acts on. A change in anything else (Status, Version, UpdatedAt, internal) was the agent's own report. */
-function agentView(t: Task): unknown {
-  return [t.DesiredState, t.NodeID, t.ServiceID, t.Slot, t.Name, t.Labels, t.Spec, t.NetworksAttachments, t.JobIteration];
-}
-
-/** True when `b` differs from `a` only in what the agent itself reported (no need to send it back). */
+/**
+ * True when `b` differs from `a` only in what the agent itself reported (Status, Version, UpdatedAt,
+ * internal): no need to send it back. Compares the fields an agent acts on; the store shares a task's
+ * unchanged spec, attachments and labels between its versions, so those usually compare by reference.
+ */
 export function equivalentForAgent(a: Task, b: Task): boolean {
-  return JSON.stringify(agentView(a)) === JSON.stringify(agentView(b));
+  return (
+    a.DesiredState === b.DesiredState &&
+    a.NodeID === b.NodeID &&
+    a.ServiceID === b.ServiceID &&
+    a.Slot === b.Slot &&
+    a.Name === b.Name &&
+    a.JobIteration === b.JobIteration &&
+    stableEqual(a.Spec, b.Spec) &&
+    stableEqual(a.NetworksAttachments, b.NetworksAttachments) &&
+    stableEqual(a.Labels, b.Labels)
+  );
 }
 
 /** Where the dispatcher finds a secret or config by ID (the store; undefined once removed). */
@@ -55,6 +65,17 @@ export class AssignmentSet {
   /** Secret and config IDs the agent was sent and not told to forget. */
   private sentSecrets = new Set<string>();
   private sentConfigs = new Set<string>();
+  /**
+   * How many known tasks that still need their dependencies name each secret and config, kept as tasks
+   * come and go: a batch then costs its own changes, not a walk over every task of the node (100 per node
+   * at 100,000 tasks, for every status report).
+   */
+  private wantSecrets = new Map<string, number>();
+  private wantConfigs = new Map<string, number>();
+  /** What each counted task added to the wants. */
+  private counted = new Map<string, { secrets: string[]; configs: string[] }>();
+  /** The wants changed (or named something missing) since the last diff against what was sent. */
+  private depsDirty = false;
 
   constructor(readonly nodeId: string) {}
 
@@ -62,10 +83,14 @@ export class AssignmentSet {
     this.known.clear();
     this.sentSecrets.clear();
     this.sentConfigs.clear();
+    this.wantSecrets.clear();
+    this.wantConfigs.clear();
+    this.counted.clear();
+    this.depsDirty = true;
     const updateTasks: Task[] = [];
     for (const t of tasks) {
       if (!isAssignable(t, this.nodeId)) continue;
-      this.known.set(t.ID, t);
+      this.remember(t);
       updateTasks.push(t);
     }
     updateTasks.sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
@@ -77,22 +102,20 @@ export class AssignmentSet {
    * tasks it runs: never another node's, never one no task there needs.
    */
   private dependencies(deps: DependencyLookup): Pick<AssignmentsMessage, 'updateSecrets' | 'updateConfigs' | 'removeSecrets' | 'removeConfigs'> {
-    const wantSecrets = new Set<string>();
-    const wantConfigs = new Set<string>();
-    for (const t of this.known.values()) {
-      if (!needsDependencies(t)) continue;
-      const ids = referencedIds(t.Spec);
-      for (const id of ids.secrets) wantSecrets.add(id);
-      for (const id of ids.configs) wantConfigs.add(id);
-    }
-    const diff = <T>(want: Set<string>, sent: Set<string>, get: (id: string) => T | undefined) => {
+    if (!this.depsDirty) return {};
+    this.depsDirty = false;
+    const diff = <T>(want: Map<string, number>, sent: Set<string>, get: (id: string) => T | undefined) => {
       const add: T[] = [];
       const remove: string[] = [];
-      for (const id of [...want].sort()) {
+      for (const id of [...want.keys()].sort()) {
         if (sent.has(id)) continue;
         const o = get(id);
-        // removed from the store meanwhile: the task will fail on the node without it
-        if (!o) continue;
+        // removed from the store meanwhile: the task will fail on the node without it (looked up again
+        // with the next batch, as before the counts)
+        if (!o) {
+          this.depsDirty = true;
+          continue;
+        }
         sent.add(id);
         add.push(o);
       }
@@ -103,8 +126,8 @@ export class AssignmentSet {
       }
       return { add, remove };
     };
-    const s = diff(wantSecrets, this.sentSecrets, (id) => deps.secret(id));
-    const c = diff(wantConfigs, this.sentConfigs, (id) => deps.config(id));
+    const s = diff(this.wantSecrets, this.sentSecrets, (id) => deps.secret(id));
+    const c = diff(this.wantConfigs, this.sentConfigs, (id) => deps.config(id));
     return {
       ...(s.add.length ? { updateSecrets: s.add } : {}),
       ...(c.add.length ? { updateConfigs: c.add } : {}),
@@ -130,19 +153,40 @@ export class AssignmentSet {
     for (const [id, c] of last) {
       const prev = this.known.get(id);
       if (c.action !== 'delete' && isAssignable(c.task, this.nodeId)) {
-        this.known.set(id, c.task);
+        this.remember(c.task);
         // States up to ASSIGNED are set by the manager, so such tasks always go out; later ones only
         // when something other than the agent's own status report changed.
         if (prev && isAtLeast(c.task.Status.State, 'accepted') && equivalentForAgent(prev, c.task)) continue;
         updateTasks.push(c.task);
       } else if (prev) {
-        this.known.delete(id);
+        this.forget(id);
         removeTasks.push(id);
       }
     }
     const d = deps ? this.dependencies(deps) : {};
     if (updateTasks.length === 0 && removeTasks.length === 0 && Object.keys(d).length === 0) return null;
     return { type: 'incremental', updateTasks, removeTasks, ...d };
+  }
+
+  /** Known from now on, its dependencies counted while it needs them. */
+  private remember(t: Task): void {
+    this.forget(t.ID);
+    this.known.set(t.ID, t);
+    if (!needsDependencies(t)) return;
+    const ids = referencedIds(t.Spec);
+    if (ids.secrets.length === 0 && ids.configs.length === 0) return;
+    this.counted.set(t.ID, ids);
+    for (const id of ids.secrets) this.depsDirty = bump(this.wantSecrets, id, 1) || this.depsDirty;
+    for (const id of ids.configs) this.depsDirty = bump(this.wantConfigs, id, 1) || this.depsDirty;
+  }
+
+  private forget(taskId: string): void {
+    this.known.delete(taskId);
+    const ids = this.counted.get(taskId);
+    if (!ids) return;
+    this.counted.delete(taskId);
+    for (const id of ids.secrets) this.depsDirty = bump(this.wantSecrets, id, -1) || this.depsDirty;
+    for (const id of ids.configs) this.depsDirty = bump(this.wantConfigs, id, -1) || this.depsDirty;
   }
 
   has(taskId: string): boolean {
@@ -152,4 +196,12 @@ export class AssignmentSet {
   get size(): number {
     return this.known.size;
   }
+}
+
+/** Adds `by` to a count (dropped at 0); true when the ID came or went. */
+function bump(counts: Map<string, number>, id: string, by: 1 | -1): boolean {
+  const n = (counts.get(id) ?? 0) + by;
+  if (n > 0) counts.set(id, n);
+  else counts.delete(id);
+  return n === 0 || (by === 1 && n === 1);
 }
