@@ -339,7 +339,8 @@ export class Dispatcher implements DispatcherApi {
     const set = new AssignmentSet(nodeId);
     try {
       const viewIndex = this.store.index;
-      const tasks = this.store.view((tx) => tx.tasksByNode(nodeId));
+      // the store's own objects: the set keeps them and the stream serializes them, neither changes one
+      const tasks = this.store.read((tx) => tx.tasksByNode(nodeId));
       let net = this.ingress.current(nodeId);
       const deps: DependencyLookup = {
         secret: (id) => this.store.read((tx) => tx.get('secret', id)),
