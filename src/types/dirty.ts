@@ -36,10 +36,24 @@ export function stableEqual(a: unknown, b: unknown): boolean {
  * As in swarmkit, when only `Placement` differs and the task's node (pass it as `node`) satisfies
  * the new constraints, the task is not dirty: it may stay where it is.
  */
-export function isTaskDirty(task: Pick<Task, 'Spec'> & Partial<Pick<Task, 'Status' | 'internal' | 'NetworksAttachments'>>, service: Pick<Service, 'Spec'>, node?: Node): boolean {
+export function isTaskDirty(
+  task: Pick<Task, 'Spec'> & Partial<Pick<Task, 'Status' | 'internal' | 'NetworksAttachments'>>,
+  service: Pick<Service, 'Spec'>,
+  node?: Node,
+  /**
+   * Whether a spec object equals this service's template, for callers that ask about many tasks of one
+   * service version: the store shares one spec object among them, so 100,000 tasks cost one comparison.
+   */
+  sameAsTemplate?: Map<Task['Spec'], boolean>,
+): boolean {
   const want = service.Spec.TaskTemplate;
   if (hostPortsChanged(task, service) || unreachableIngressPort(task, service)) return true;
-  if (stableEqual(task.Spec, want)) return false;
+  let same = sameAsTemplate?.get(task.Spec);
+  if (same === undefined) {
+    same = stableEqual(task.Spec, want);
+    sameAsTemplate?.set(task.Spec, same);
+  }
+  if (same) return false;
   if (!node || stableEqual(task.Spec.Placement, want.Placement)) return true;
   if (!stableEqual({ ...want, Placement: task.Spec.Placement }, task.Spec)) return true;
   return !nodeMatchesConstraints(taskConstraints(want), node);

@@ -1,6 +1,6 @@
 import type { MemoryStore, WriteTx } from '../../store';
 import { isoTime } from '../../lib/time';
-import { specProblem, type Service } from '../../types';
+import { isRunnable, specProblem, type Service } from '../../types';
 import type { Rng } from '../../lib/ports';
 import type { StoreLoopDeps } from '../store-loop';
 import type { Mutation } from './core/common';
@@ -18,11 +18,18 @@ export interface LoopDeps extends StoreLoopDeps {
 }
 
 /**
- * Tasks one reconcile pass creates (or removes) for one service at most. A larger gap is closed over
- * several passes, each its own store write, so no write is huge and the manager keeps answering
- * between them (issue 15's 100,000 replicas take 200 passes).
+ * Tasks one store write creates or changes at most: each write is one Raft entry (≤ 1.5 MiB, about
+ * 1 KiB a task), and the manager keeps answering between writes.
  */
-export const MAX_TASKS_PER_PASS = 500;
+export const MAX_TASKS_PER_WRITE = 500;
+
+/**
+ * Tasks one reconcile pass plans for one service at most; its mutations go out in writes of
+ * MAX_TASKS_PER_WRITE. Planning reads every task of the service, so a plan per write made a
+ * 100,000-replica create or removal quadratic (200 plans over 100,000 tasks); a plan per 10 writes
+ * cuts that tenfold while a pass still ends often enough for other services' turns.
+ */
+export const MAX_TASKS_PER_PASS = 10 * MAX_TASKS_PER_WRITE;
 
 const INVALID_SPEC = 'invalid service spec, not executed: ';
 
@@ -43,35 +50,67 @@ export function skipInvalidSpec(tx: WriteTx, service: Service, now: number, logg
   return true;
 }
 
-/** Applies core decisions inside a write transaction; a task that vanished or changed meanwhile is skipped. */
-export function applyMutations(tx: WriteTx, muts: readonly Mutation[]): void {
+/**
+ * Applies core decisions inside a write transaction; a task that vanished or changed meanwhile is
+ * skipped. Returns how many were skipped.
+ */
+export function applyMutations(tx: WriteTx, muts: readonly Mutation[]): number {
+  let skipped = 0;
   for (const m of muts) {
     if (m.op === 'create') tx.create('task', m.task);
     else if (m.op === 'delete') tx.delete('task', m.id);
     else {
-      const cur = tx.get('task', m.task.ID);
+      const cur = tx.shared.get('task', m.task.ID);
       if (cur && cur.Version.Index === m.task.Version.Index) tx.update('task', m.task);
+      else skipped++;
     }
   }
+  return skipped;
 }
 
 /**
- * One reconcile pass per service, each its own store write: `decide` reads the service in the write
- * transaction and returns the mutations (undefined: nothing to do). Returns the services whose pass hit
- * MAX_TASKS_PER_PASS and need another one.
+ * The rest of a plan, in a later write than the one that planned it: applied only while the service
+ * is the version the plan was made from, and a create only into a slot still without a runnable task
+ * (an update is checked by its task's version). Returns false when the plan no longer holds (the
+ * service must be planned again).
+ */
+function applyLater(tx: WriteTx, serviceId: string, serviceVersion: number, muts: readonly Mutation[]): boolean {
+  const service = tx.shared.get('service', serviceId);
+  if (!service || service.Version.Index !== serviceVersion) return false;
+  let ok = true;
+  const fresh: Mutation[] = [];
+  for (const m of muts) {
+    const slot = m.op === 'create' ? m.task.Slot : undefined;
+    if (slot && tx.shared.tasksBySlot(serviceId, slot, (t) => isRunnable(t.DesiredState)).length > 0) ok = false;
+    else fresh.push(m);
+  }
+  return applyMutations(tx, fresh) === 0 && ok;
+}
+
+/**
+ * One reconcile pass per service: `decide` reads the service in a write transaction and returns the
+ * mutations (undefined: nothing to do, at most MAX_TASKS_PER_PASS). The first MAX_TASKS_PER_WRITE are
+ * written by that transaction, the rest by the next ones (applyLater checks each still holds). Returns
+ * the services that need another pass: the plan hit its bound, or part of it no longer held.
  */
 export async function reconcilePasses(store: MemoryStore, serviceIds: readonly string[], decide: (tx: WriteTx, serviceId: string) => Mutation[] | undefined): Promise<string[]> {
-  const capped: string[] = [];
+  const again: string[] = [];
   for (const sid of serviceIds) {
-    const hit = await store.update((tx) => {
+    const planned = await store.update((tx) => {
       const muts = decide(tx, sid);
-      if (!muts) return false;
-      applyMutations(tx, muts);
-      return muts.length >= MAX_TASKS_PER_PASS;
+      if (!muts) return undefined;
+      applyMutations(tx, muts.slice(0, MAX_TASKS_PER_WRITE));
+      return { muts, version: tx.shared.get('service', sid)?.Version.Index ?? 0 };
     });
-    if (hit) capped.push(sid);
+    if (!planned) continue;
+    let held = true;
+    for (let at = MAX_TASKS_PER_WRITE; held && at < planned.muts.length; at += MAX_TASKS_PER_WRITE) {
+      const chunk = planned.muts.slice(at, at + MAX_TASKS_PER_WRITE);
+      held = await store.update((tx) => applyLater(tx, sid, planned.version, chunk));
+    }
+    if (!held || planned.muts.length >= MAX_TASKS_PER_PASS) again.push(sid);
   }
-  return capped;
+  return again;
 }
 
 /** Marks every task of services that no longer exist for removal (one write per service). */

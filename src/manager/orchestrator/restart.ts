@@ -2,7 +2,7 @@ import { isTerminal, type Node, type Task } from '../../types';
 import type { StoreEvent, WatchFilter } from '../../store';
 import { newId } from '../../lib/ids';
 import { StoreLoop } from '../store-loop';
-import { applyMutations, MAX_TASKS_PER_PASS, type LoopDeps } from './loop';
+import { applyMutations, MAX_TASKS_PER_WRITE, type LoopDeps } from './loop';
 import { planRestarts, promoteDelayed, type SlotRestarts } from './core/restart';
 
 /**
@@ -56,7 +56,7 @@ export class RestartSupervisor extends StoreLoop<LoopDeps> {
         const now = clock.now();
         const nodes = new Map(tx.shared.find('node').map((n) => [n.ID, n]));
         const tasks = tx.shared.tasksByService(sid);
-        const plan = planRestarts({ service, tasks, nodes, history: this.history, now, newId: () => newId(rng), limit: MAX_TASKS_PER_PASS });
+        const plan = planRestarts({ service, tasks, nodes, history: this.history, now, newId: () => newId(rng), limit: MAX_TASKS_PER_WRITE });
         applyMutations(tx, plan.mutations);
         if (plan.more) {
           // the rest in the next pass, after the API and the other loops had their turn

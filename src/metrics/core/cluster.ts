@@ -60,10 +60,11 @@ export function updateProgress(service: Service, tasks: readonly Task[]): Update
   if (!st) return undefined;
   let updated = 0;
   let total = 0;
+  const sameAsTemplate = new Map<Task['Spec'], boolean>();
   for (const t of tasks) {
     if (!isRunnable(t.DesiredState)) continue;
     total++;
-    if (t.Status.State === 'running' && !isTaskDirty(t, service)) updated++;
+    if (t.Status.State === 'running' && !isTaskDirty(t, service, undefined, sameAsTemplate)) updated++;
   }
   return { state: st.State, updated, total };
 }

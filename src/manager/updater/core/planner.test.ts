@@ -35,6 +35,21 @@ test('isTaskDirty: image, ForceUpdate dirty; replicas and UpdateConfig not', () 
   assert.equal(isTaskDirty(t, s4), true);
 });
 
+test('isTaskDirty with a template cache: the same answers, one comparison per spec object', () => {
+  const s = mkService({});
+  const shared = newTask({ id: 'a', service: s, slot: 1, now: 0 }).Spec;
+  const tasks = [1, 2, 3].map((slot) => ({ ...newTask({ id: `t${slot}`, service: s, slot, now: 0 }), Spec: shared }));
+  const own = newTask({ id: 'o', service: s, slot: 4, now: 0 });
+  const s4 = structuredClone(s);
+  s4.Spec.TaskTemplate.ContainerSpec = { Image: 'nginx:2' };
+  for (const svc of [s, s4]) {
+    const cache = new Map<Task['Spec'], boolean>();
+    for (const t of [...tasks, own]) assert.equal(isTaskDirty(t, svc, undefined, cache), isTaskDirty(t, svc));
+    // the three tasks sharing one spec object were compared once
+    assert.equal(cache.size, 2);
+  }
+});
+
 /** The task's address on `ingress`. */
 const ingressAttachment = (): NonNullable<Task['NetworksAttachments']> => [
   { Network: { ID: 'ing', Version: { Index: 1 }, CreatedAt: '', UpdatedAt: '', Spec: { Name: 'ingress', Labels: {}, Scope: 'swarm', Ingress: true }, DriverState: { Name: 'overlay', Options: {} }, IPAMOptions: { Driver: {} } }, Addresses: ['10.0.0.5/24'] },

@@ -154,7 +154,8 @@ export function planUpdate(input: PlanInput): UpdatePlan {
     return n;
   };
   const nodeOf = (t: Task): Node | undefined => (t.NodeID ? nodes.get(t.NodeID) : undefined);
-  const dirty = (t: Task): boolean => isTaskDirty(t, service, nodeOf(t));
+  const sameAsTemplate = new Map<Task['Spec'], boolean>();
+  const dirty = (t: Task): boolean => isTaskDirty(t, service, nodeOf(t), sameAsTemplate);
   const slotTasks = (key: SlotKey): Task[] => [...cur.values()].filter((t) => slotKeyOf(t) === key);
 
   function finish(wakeAt: number | undefined, svcOverride?: Service): UpdatePlan {
