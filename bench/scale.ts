@@ -158,7 +158,8 @@ async function main(): Promise<void> {
       placements = TASKS / converged;
       row('replicated', `${TASKS} replicas: create → all running`, `${converged.toFixed(2)} s (${placements.toFixed(0)} placements/s)`, load());
       const leader = (await sc.leader())!;
-      row('memory', `leader RSS at ${TASKS} tasks (now / peak so far)`, `${ScaleCluster.rssMiB(leader).now.toFixed(0)} / ${ScaleCluster.rssMiB(leader).peak.toFixed(0)} MiB`, load());
+      const r = ScaleCluster.rssMiB(leader);
+      row('memory', `leader RSS at ${TASKS} tasks (now / peak so far; now: own memory + mapped files)`, `${r.now.toFixed(0)} / ${r.peak.toFixed(0)} MiB (${r.anon.toFixed(0)} + ${r.file.toFixed(0)})`, load());
     }
 
     if (!SKIP.has('api')) {

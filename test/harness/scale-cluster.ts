@@ -184,13 +184,14 @@ export class ScaleCluster {
   }
 
   /** Peak and current RSS (MiB) of a manager's daemon process. */
-  static rssMiB(m: ClusterNode): { peak: number; now: number } {
+  /** RSS now and at its peak; `anon` is the process's own memory, `file` mapped file pages (lmdb's log, the binary). */
+  static rssMiB(m: ClusterNode): { peak: number; now: number; anon: number; file: number } {
     try {
       const s = fs.readFileSync(`/proc/${m.daemon.proc?.pid}/status`, 'utf8');
       const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0);
-      return { peak: kb('VmHWM') / 1024, now: kb('VmRSS') / 1024 };
+      return { peak: kb('VmHWM') / 1024, now: kb('VmRSS') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
     } catch {
-      return { peak: 0, now: 0 };
+      return { peak: 0, now: 0, anon: 0, file: 0 };
     }
   }
 
