@@ -140,9 +140,44 @@ export class RemoteDispatcher implements DispatcherApi {
 }
 
 /** Hands out connections to the known managers in turn. */
+/**
+ * Failed attempts (no session) at the manager a leader hint named before the connector moves on. A
+ * new leader with 1,000 agents reconnecting answers slowly; moving on to a follower costs another TLS
+ * handshake only to be sent back to it (issue 15's failover at scale).
+ */
+export const HINTED_LEADER_RETRIES = 2;
+
+/** Which manager a new connection goes to (pure: the connector's choice, tested on its own). */
+export interface ManagerChoice {
+  managers: readonly string[];
+  /** Index of the manager the last connection went to (or the start). */
+  next: number;
+  /** A leader hint arrived since the last connection: its index. */
+  hinted: number | null;
+  /** The last connection, if any, and whether it got a session. */
+  prev: { address: string; hadSession: boolean } | null;
+  /** The hinted leader being tried, and its failed attempts so far. */
+  leader: { addr: string; failures: number } | null;
+}
+
+export function chooseManager(c: ManagerChoice): { next: number; leader: { addr: string; failures: number } | null } {
+  const n = c.managers.length;
+  if (c.hinted !== null) return { next: c.hinted, leader: { addr: c.managers[c.hinted]!, failures: 0 } };
+  const prevAt = c.prev ? c.managers.indexOf(c.prev.address) : -1;
+  // the last session worked: its manager again
+  if (c.prev?.hadSession && prevAt >= 0) return { next: prevAt, leader: null };
+  // the hinted leader did not answer in time: again, a few times, before a follower
+  if (c.prev && c.leader && c.prev.address === c.leader.addr && prevAt >= 0 && c.leader.failures < HINTED_LEADER_RETRIES) {
+    return { next: prevAt, leader: { addr: c.leader.addr, failures: c.leader.failures + 1 } };
+  }
+  return { next: (c.next + (c.prev ? 1 : 0)) % n, leader: null };
+}
+
 export class RemoteDispatcherConnector {
   private managers: string[];
   private next = 0;
+  /** The hinted leader being tried (chooseManager). */
+  private leader: { addr: string; failures: number } | null = null;
   private current: RemoteDispatcher | null = null;
   private readonly callTimeoutMs: number;
   /** Every connection with the same key, certificate and roots shares one TLS context (a renewal makes a new one). */
@@ -164,12 +199,17 @@ export class RemoteDispatcherConnector {
     // After Leave no new session may start: it would mark the node Ready again until it expired.
     if (this.left) throw new Error('this node left the swarm');
     const prev = this.current;
-    const keep = prev !== null && prev.sessionId !== null;
     prev?.close();
-    if (this.hinted !== null) {
-      this.next = this.hinted;
-      this.hinted = null;
-    } else if (!keep || !this.managers.includes(prev.address)) this.next = (this.next + (prev ? 1 : 0)) % this.managers.length;
+    const choice = chooseManager({
+      managers: this.managers,
+      next: this.next,
+      hinted: this.hinted,
+      prev: prev ? { address: prev.address, hadSession: prev.sessionId !== null } : null,
+      leader: this.leader,
+    });
+    this.next = choice.next;
+    this.leader = choice.leader;
+    this.hinted = null;
     const address = this.managers[this.next]!;
     const tls = this.opts.credentials();
     const client = createRpcClient(address, { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.caPem, serverRole: 'swarm-manager', credentialsCache: this.credentialsCache });
