@@ -4,7 +4,7 @@
 // snapshot index and the conf state.
 import { decodeConfChange, type ConfState, type Entry, type MemoryStorage, type Message, type RawNode, type Ready, type Role } from '../../raft';
 import type { Change, MemoryStore } from '../../store';
-import { decodeChanges, decodeMember, decodeSnapshotPayload, encodeSnapshotPayload } from './codec';
+import { decodeChanges, decodeMember, decodeSnapshotPayload, encodeSnapshotPayloadInSlices } from './codec';
 import type { Membership } from './membership';
 import type { ConsensusLogger } from './options';
 import type { PendingProposals } from './pending-proposals';
@@ -293,9 +293,11 @@ export class ReadyLoop {
   }
 
   /**
-   * Snapshot + compaction. The store is captured and encoded now (at the applied index); the file write,
-   * its fsync and the lmdb pointer update run in the background so the Ready loop keeps committing.
-   * Until they are durable the log on disk still holds every entry the snapshot covers.
+   * Snapshot + compaction. The store is captured now (at the applied index) and encoded in slices with
+   * the loop free between them (codec.ts: committed objects are never changed, so the capture keeps
+   * describing that index while commits go on); the file write, its fsync and the lmdb pointer update
+   * run in the background too. Until they are durable the log on disk still holds every entry the
+   * snapshot covers.
    */
   private compact(): void {
     const { store, membership, log } = this.parts;
@@ -303,16 +305,24 @@ export class ReadyLoop {
     const started = performance.now();
     const storeSnap = store.snapshot();
     if (storeSnap.index !== index) log.warn({ storeIndex: storeSnap.index, index }, 'raft: store index differs from applied index');
-    const data = encodeSnapshotPayload({ store: { ...storeSnap, index }, members: membership.list(), removed: membership.removed() });
-    const snap = this.mem.createSnapshot(index, this.conf, data);
-    this.since = { entries: 0, bytes: 0, lastSnapshotBytes: data.byteLength };
-    const first = this.mem.firstIndex();
-    const compactTo = compactionPoint(index, this.parts.snapshotPolicy().keepEntries, (i) => (i >= first ? this.mem.entries(i, i + 1)[0]?.data.byteLength : undefined));
-    this.compacting = this.disk
-      .saveSnapshot(snap, Math.max(0, compactTo))
+    const conf: ConfState = { voters: [...this.conf.voters] };
+    const members = membership.list().map((m) => ({ ...m }));
+    const removed = membership.removed();
+    this.since = { entries: 0, bytes: 0, lastSnapshotBytes: this.since.lastSnapshotBytes };
+    let compactTo = 0;
+    this.compacting = encodeSnapshotPayloadInSlices({ store: { ...storeSnap, index }, members, removed })
+      .then((data) => {
+        // stopped meanwhile, or a newer snapshot was installed from the leader: this one is not needed
+        if (this.host.state() !== 'running' || index <= this.mem.snapshot().metadata.index) return false;
+        const snap = this.mem.createSnapshot(index, conf, data);
+        this.since.lastSnapshotBytes = data.byteLength;
+        const first = this.mem.firstIndex();
+        compactTo = compactionPoint(index, this.parts.snapshotPolicy().keepEntries, (i) => (i >= first ? this.mem.entries(i, i + 1)[0]?.data.byteLength : undefined));
+        return this.disk.saveSnapshot(snap, Math.max(0, compactTo)).then(() => true);
+      })
       .then(
-        () => {
-          if (this.host.state() === 'stopped') return;
+        (written) => {
+          if (!written || this.host.state() === 'stopped') return;
           if (compactTo >= this.mem.firstIndex()) this.mem.compact(compactTo);
           if (index > this.snapshotAt) this.snapshotAt = index;
           this.parts.observer?.snapshotWritten((performance.now() - started) / 1000);
