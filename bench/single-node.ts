@@ -59,6 +59,18 @@ export interface Row {
 export interface Floors {
   shoal?: Summary;
   swarm?: Summary;
+  /** B2's scale-down floors, by the number of containers stopped at once (n of n→0), on each side's engine. */
+  stop?: Record<number, { shoal?: StopFloor; swarm?: StopFloor }>;
+}
+
+/**
+ * What the engine alone needs to stop n running containers at once, both ways a task is stopped without
+ * grace: `POST /containers/{id}/stop?t=0` (stop signal, then kill: Swarm's executor) and a SIGKILL followed by
+ * waiting for the exit (Shoal's executor, executor/docker/controller.ts `shutdown(0)`).
+ */
+export interface StopFloor {
+  stop?: Summary;
+  kill?: Summary;
 }
 
 /** Checks what single-node needs; returns the reason it cannot run, or undefined. */
@@ -121,6 +133,16 @@ async function main(): Promise<void> {
       const floor = (host: string) => engineFloor(host, image, 50, 3).catch((e: Error) => console.error(`engine floor on ${host} failed: ${e.message}`));
       floors.shoal = (await floor(engine!)) ?? undefined;
       if (swarmHost) floors.swarm = (await floor(swarmHost.sock)) ?? undefined;
+      // the scale-down floors: as many containers as each B2 n→0 stops (bench.py's B2 doubles each size first)
+      if (profiles.includes('fast') && only.split(',').includes('B2')) {
+        const sizes = (pyArg(pyExtra, '--b2-sizes') ?? '10,50').split(',').map((x) => 2 * Number(x));
+        const stopFloor = (host: string, n: number) => engineStopFloor(host, image, n, 3).catch((e: Error) => void console.error(`engine stop floor (${n}) on ${host} failed: ${e.message}`));
+        floors.stop = {};
+        for (const n of sizes) {
+          console.error(`\n=== single-node: engine stop floor, ${n} containers (load ${loadText(os.loadavg())})`);
+          floors.stop[n] = { shoal: (await stopFloor(engine!, n)) ?? undefined, ...(swarmHost ? { swarm: (await stopFloor(swarmHost.sock, n)) ?? undefined } : {}) };
+        }
+      }
     }
     if (rs && swarmHost) {
       try {
@@ -158,7 +180,7 @@ async function main(): Promise<void> {
   const load1 = os.loadavg();
   const text = formatTable(rows, runtime, { floors, load0, load1, swarmWhy, engine: rs ? `realswarm hosts: Swarm on ${swarmHost!.name}, Shoal on ${rs.hosts[1]!.name}'s dockerd (dockerd 20.10, bridge networking)` : `${engine ?? 'none'}` });
   console.log(text);
-  fs.writeFileSync(out, JSON.stringify({ started, runtime, profiles, reps: Number(reps), loadavg: { start: load0, end: load1 }, engineFloor50: floors, swarmWhy, rows, raw: { shoal: ours, swarm: theirs } }, null, 1));
+  fs.writeFileSync(out, JSON.stringify({ started, runtime, profiles, reps: Number(reps), loadavg: { start: load0, end: load1 }, engineFloor50: { shoal: floors.shoal, swarm: floors.swarm }, engineStopFloors: floors.stop, swarmWhy, rows, raw: { shoal: ours, swarm: theirs } }, null, 1));
   fs.writeFileSync(out.replace(/\.json$/, '') + '.md', text + '\n');
   console.log(`\nresults: ${out} (bench.py raw output: ${rawOut})`);
 }
@@ -264,7 +286,17 @@ export function formatTable(rows: Row[], runtime: string, ctx: { floors: Floors;
     // 50 containers started at once: compare with the floor measured just before each column
     const fz = med(ctx.floors.swarm);
     const fa = med(ctx.floors.shoal);
-    const floorCell = target?.of === 'floor' ? `${z !== undefined && fz ? (z / fz).toFixed(2) : '–'} / ${a !== undefined && fa ? (a / fa).toFixed(2) : '–'}` : '';
+    // n→0 (fast): each side against its own engine's stop floor of n, the way that side stops (Swarm: stop?t=0, Shoal: kill)
+    const down = r.profile === 'fast' && r.bench === 'B2' ? /^(\d+)->0$/.exec(r.case) : null;
+    const sf = down ? ctx.floors.stop?.[Number(down[1])] : undefined;
+    const sz = med(sf?.swarm?.stop);
+    const sa = med(sf?.shoal?.kill);
+    const floorCell =
+      target?.of === 'floor'
+        ? `${z !== undefined && fz ? (z / fz).toFixed(2) : '–'} / ${a !== undefined && fa ? (a / fa).toFixed(2) : '–'}`
+        : sf
+          ? `${z !== undefined && sz ? (z / sz).toFixed(2) : '–'} / ${a !== undefined && sa ? (a / sa).toFixed(2) : '–'}`
+          : '';
     let targetCell = '';
     if (target) {
       const v = target.of === 'swarm' ? ratio : target.of === 'MiB' ? a : a !== undefined && fa ? a / fa : undefined;
@@ -280,6 +312,12 @@ export function formatTable(rows: Row[], runtime: string, ctx: { floors: Floors;
   lines.push(`load average at start ${loadText(ctx.load0)}, at end ${loadText(ctx.load1)} (2 shared CPUs; other sessions' work counts in it)`);
   const f = (s?: Summary) => (s ? `median ${fmt(s.median, 's')} s (${fmt(s.min, 's')} – ${fmt(s.max, 's')})` : 'not measured');
   if (ctx.floors.shoal || ctx.floors.swarm) lines.push(`engine floor (create+start of 50 containers at once straight on the engine): before Shoal's column ${f(ctx.floors.shoal)}; before Swarm's ${f(ctx.floors.swarm)}`);
+  for (const [n, sf] of Object.entries(ctx.floors.stop ?? {})) {
+    lines.push(
+      `engine stop floor (${n} running containers stopped at once straight on the engine; the n->0 rows' floor column divides by Swarm's stop?t=0 and Shoal's kill): ` +
+        `Shoal's engine: stop?t=0 ${f(sf.shoal?.stop)}, kill+wait ${f(sf.shoal?.kill)}; Swarm's engine: stop?t=0 ${f(sf.swarm?.stop)}, kill+wait ${f(sf.swarm?.kill)}`,
+    );
+  }
   lines.push('');
   for (const [i, r] of table.entries()) {
     lines.push('| ' + r.map((c, j) => c.padEnd(w[j]!)).join(' | ') + ' |');
@@ -317,6 +355,53 @@ async function engineFloor(host: string, image: string, n: number, reps: number)
     await eng.close();
   }
   return summarize(runs);
+}
+
+/**
+ * What the engine alone needs to stop `n` running containers at once (no orchestration): the floor under
+ * B2's n→0 with stop grace 0. Each rep starts n containers (not timed), stops them all with
+ * `stop?t=0` (timed), starts them again (not timed), kills them all and waits for their exits (timed).
+ */
+async function engineStopFloor(host: string, image: string, n: number, reps: number): Promise<StopFloor> {
+  const eng = new EngineClient({ host, timeoutMs: 300_000 });
+  const stops: number[] = [];
+  const kills: number[] = [];
+  const timed = async (f: (id: string) => Promise<unknown>, ids: string[]) => {
+    const t0 = process.hrtime.bigint();
+    await Promise.all(ids.map(f));
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  };
+  try {
+    for (let r = 0; r < reps; r++) {
+      const ids: string[] = [];
+      try {
+        await Promise.all(
+          Array.from({ length: n }, async (_, i) => {
+            const c = await eng.containerCreate(
+              { Image: image, Entrypoint: ['sleep'], Cmd: ['86400'], Labels: { 'shoal.bench': 'stop-floor' }, HostConfig: { RestartPolicy: { Name: 'no' } } },
+              `shoal-bench-stop-floor-${process.pid}-${r}-${i}`,
+            );
+            ids.push(c.Id);
+          }),
+        );
+        await Promise.all(ids.map((id) => eng.containerStart(id)));
+        stops.push(await timed((id) => eng.containerStop(id, 0), ids));
+        await Promise.all(ids.map((id) => eng.containerStart(id)));
+        kills.push(await timed((id) => eng.containerKill(id, 'SIGKILL').then(() => eng.containerWait(id, 'not-running')), ids));
+      } finally {
+        await Promise.all(ids.map((id) => eng.containerRemove(id, { force: true }).catch(() => undefined)));
+      }
+    }
+  } finally {
+    await eng.close();
+  }
+  return { stop: summarize(stops), kill: summarize(kills) };
+}
+
+/** The value of `--name v` in bench.py's extra arguments. */
+function pyArg(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
 }
 
 if (require.main === module) {

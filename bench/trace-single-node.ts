@@ -49,13 +49,18 @@ async function watch(sock: string, service: string, pollMs: number, done: (ts: T
   const t0 = wallAt(nowMs(), ref);
   await act();
   let tasks: TaskJson[] = [];
+  const known = new Set<string>();
   const end = nowMs() + 30_000;
   for (;;) {
     tasks = await api<TaskJson[]>(sock, 'GET', path);
     const at = wallAt(nowMs(), ref);
     for (const t of tasks) {
+      known.add(t.ID);
       for (const k of [`${t.ID} ${t.Status.State}`, `${t.ID} desired ${t.DesiredState}`, `${t.ID} exists`]) if (!seen.has(k)) seen.set(k, at);
     }
+    // a task removed from the store between two polls (the reaper deletes a scaled-down task once it stopped)
+    const listed = new Set(tasks.map((t) => t.ID));
+    for (const id of known) if (!listed.has(id) && !seen.has(`${id} gone`)) seen.set(`${id} gone`, at);
     if (done(tasks) || nowMs() > end) break;
     await new Promise((r) => setTimeout(r, pollMs));
   }
@@ -154,10 +159,10 @@ async function main(): Promise<void> {
       const times = (action: string) => ev2.filter((e) => (e.Action ?? e.status) === action && cids.has(e.id)).map((e) => e.timeNano / 1e6);
       const seenAll = (key: (t: TaskJson) => string) => before.map((t) => down.seen.get(key(t))).filter((x): x is number => x !== undefined);
       const desired = seenAll((t) => `${t.ID} desired shutdown`).concat(seenAll((t) => `${t.ID} desired remove`));
-      const stopped = before.map((t) => Math.min(...['shutdown', 'complete', 'failed'].map((s) => down.seen.get(`${t.ID} ${s}`) ?? Infinity)));
+      const stopped = before.map((t) => Math.min(...['shutdown', 'complete', 'failed', 'gone'].map((s) => down.seen.get(`${t.ID} ${s}`) ?? Infinity)));
       const kills = times('kill');
       const dies = times('die');
-      const agentStopped = down.tasks.map((t) => Date.parse(t.Status.Timestamp));
+      const agentStopped = down.tasks.filter((t) => t.Status.State !== 'running').map((t) => Date.parse(t.Status.Timestamp));
       const line2: [string, number | undefined][] = [
         ['store: first task desired shutdown/remove', Math.min(...desired)],
         ['store: last task desired shutdown/remove', Math.max(...desired)],
@@ -165,7 +170,7 @@ async function main(): Promise<void> {
         ['engine: last kill', Math.max(...kills)],
         ['engine: first die', Math.min(...dies)],
         ['engine: last die', Math.max(...dies)],
-        ['agent: last task stopped (its Status.Timestamp)', Math.max(...agentStopped)],
+        ['agent: last task stopped (its Status.Timestamp, tasks still listed)', Math.max(...agentStopped)],
         ['store: first task not running', Math.min(...stopped)],
         ['store: last task not running', Math.max(...stopped)],
       ];
