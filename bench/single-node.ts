@@ -373,7 +373,7 @@ async function engineFloor(host: string, image: string, n: number, reps: number)
  * B2's n→0 with stop grace 0. Each rep starts n containers (not timed), stops them all with
  * `stop?t=0` (timed), starts them again (not timed), kills them all and waits for their exits (timed).
  */
-async function engineStopFloor(host: string, image: string, n: number, reps: number): Promise<StopFloor> {
+export async function engineStopFloor(host: string, image: string, n: number, reps: number): Promise<StopFloor> {
   const eng = new EngineClient({ host, timeoutMs: 300_000 });
   const stops: number[] = [];
   const kills: number[] = [];
@@ -413,7 +413,7 @@ async function engineStopFloor(host: string, image: string, n: number, reps: num
  * What the engine alone needs for B4's replacement (no orchestration): kill a running container and wait
  * for its exit, then create and start another, one after the other, `reps` times.
  */
-async function engineReplaceFloor(host: string, image: string, reps: number): Promise<Summary> {
+export async function engineReplaceFloor(host: string, image: string, reps: number): Promise<Summary> {
   const eng = new EngineClient({ host, timeoutMs: 300_000 });
   const runs: number[] = [];
   const ids: string[] = [];

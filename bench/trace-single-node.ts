@@ -10,6 +10,7 @@ import http from 'node:http';
 import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { TestDaemon } from '../test/harness/daemon';
+import { engineReplaceFloor, engineStopFloor } from './single-node';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -163,6 +164,13 @@ async function main(): Promise<void> {
       const kills = times('kill');
       const dies = times('die');
       const agentStopped = down.tasks.filter((t) => t.Status.State !== 'running').map((t) => Date.parse(t.Status.Timestamp));
+      // each task: from its container's die to the store showing it stopped (our part once the engine is done)
+      const dieOf = new Map(ev2.filter((e) => (e.Action ?? e.status) === 'die').map((e) => [e.id, e.timeNano / 1e6]));
+      const lags = before
+        .map((t, i) => (dieOf.has(t.Status.ContainerStatus?.ContainerID) && Number.isFinite(stopped[i]!) ? stopped[i]! - dieOf.get(t.Status.ContainerStatus?.ContainerID)! : undefined))
+        .filter((x): x is number => x !== undefined);
+      add('B2 per task: die → store not running, median', median(lags));
+      add('B2 per task: die → store not running, max', Math.max(...lags));
       const line2: [string, number | undefined][] = [
         ['store: first task desired shutdown/remove', Math.min(...desired)],
         ['store: last task desired shutdown/remove', Math.max(...desired)],
@@ -174,7 +182,7 @@ async function main(): Promise<void> {
         ['store: first task not running', Math.min(...stopped)],
         ['store: last task not running', Math.max(...stopped)],
       ];
-      console.log(`\nB2 ${scale}->0 rep ${r} (ms after the update; load ${os.loadavg()[0]!.toFixed(2)}; ${kills.length} kills, ${dies.length} dies seen)`);
+      console.log(`\nB2 ${scale}->0 rep ${r} (ms after the update; load ${os.loadavg()[0]!.toFixed(2)}; ${kills.length} kills, ${dies.length} dies seen; die → store per task: median ${median(lags).toFixed(1)}, max ${Math.max(...lags).toFixed(1)})`);
       for (const [k, v] of line2) {
         const x = v !== undefined && Number.isFinite(v) ? v : undefined;
         console.log(`  ${k.padEnd(52)} ${ms(x, down.t0)}`);
@@ -184,6 +192,11 @@ async function main(): Promise<void> {
       await until(created.ID, (ts) => ts.length === 0).catch(() => undefined);
       await new Promise((res) => setTimeout(res, 2000));
     }
+    // the same engine alone, right after: B4's replacement and the n stops at once, without orchestration
+    const rf = await engineReplaceFloor(engine, image, reps);
+    const sf = await engineStopFloor(engine, image, scale, reps);
+    const fmt = (x: { median: number | null } | undefined) => (x?.median === null || x?.median === undefined ? '–' : (x.median * 1000).toFixed(1));
+    console.log(`\nengine alone (medians, ms): kill + exit + create + start ${fmt(rf)}; ${scale} stops at once: stop?t=0 ${fmt(sf.stop)}, kill + wait ${fmt(sf.kill)}`);
     console.log(`\nmedians over ${reps} reps (ms; load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})`);
     for (const [k, v] of Object.entries(rows)) console.log(`  ${k.padEnd(56)} ${median(v).toFixed(1)}`);
   } finally {
