@@ -1,8 +1,8 @@
 // The dispatcher's store writes, batched: the node registrations of new sessions, down marks and task status
-// reports that arrive together go out in one store transaction (one Raft commit), at most one per `batchMs`
-// (a lone one at once: lib/batching.ts), as swarmkit batches its node
-// and task updates. Store writes are serialized: one per session or per report made 1,000 nodes reconnecting to a
-// new leader wait a commit apiece, and 300 nodes expiring at once were 300 writes the sessions queued behind.
+// reports that arrive together go out in one store transaction (one Raft commit), at most one per `batchMs` and
+// a lone one at once (lib/batching.ts), as swarmkit batches its node and task updates. Store writes are
+// serialized: one per session or per report made 1,000 nodes reconnecting to a new leader wait a commit apiece,
+// and 300 nodes expiring at once were 300 writes the sessions queued behind.
 import type { SessionRequest, TaskStatusUpdate } from '../../types';
 import type { MemoryStore } from '../../store';
 import type { Clock } from '../../lib/ports';
