@@ -3,7 +3,9 @@
 // kind of host: two simulated hosts from the shared realswarm up.sh (each its own network namespace
 // and dockerd with bridge networking, busybox:local). Host 1's dockerd runs swarm mode; host 2's is the
 // engine behind Shoal (a daemon with --engine pointing at it, run as bin/shoal.js runs it). Then:
-//   1. the engine floor on each engine (50 bare container create+start at once, no orchestration)
+//   1. the engine floors on each engine, no orchestration: 50 bare container create+start at once (B1,
+//      B2 up); with B4, a kill + wait for the exit then a create + start (B4's replacement); with B2 in the
+//      fast profile, n running containers stopped at once, by stop?t=0 and by kill + wait (B2's n→0)
 //   2. case by case, Shoal then Swarm (bench.py --only that case), so that both columns of a row
 //      see the same machine load as nearly as a shared machine allows
 // Ratios are only ever printed between the two columns of one run. When real Swarm cannot come up
@@ -22,7 +24,7 @@
 //   --reps N                   repetitions per case (default 3)
 //   --only B7,B1,B2,B4,B5      cases of the default profile (fast runs B2,B3,B4 of them)
 //   --out FILE                 where to write the combined JSON (default: a new temp dir)
-//   --no-floor                 skip the engine floor measurement
+//   --no-floor                 skip the engine floor measurements
 //   --no-swarm                 do not bring up real Swarm (Shoal on $SHOAL_TEST_ENGINE; Swarm column n/a)
 //   --py "ARGS"                more bench.py arguments for both sides (e.g. "--b5-tasks 20 --b7-tasks 20")
 //   --cpu-prof                 the Shoal daemon writes a V8 CPU profile (.cpuprofile) into the results dir
@@ -59,6 +61,20 @@ export interface Row {
 export interface Floors {
   shoal?: Summary;
   swarm?: Summary;
+  /** B4's floor on each side's engine: kill a running container and wait for its exit, then create and start one. */
+  replace?: { shoal?: Summary; swarm?: Summary };
+  /** B2's scale-down floors, by the number of containers stopped at once (n of n→0), on each side's engine. */
+  stop?: Record<number, { shoal?: StopFloor; swarm?: StopFloor }>;
+}
+
+/**
+ * What the engine alone needs to stop n running containers at once, both ways a task is stopped without
+ * grace: `POST /containers/{id}/stop?t=0` (stop signal, then kill: Swarm's executor) and a SIGKILL followed by
+ * waiting for the exit (Shoal's executor, executor/docker/controller.ts `shutdown(0)`).
+ */
+export interface StopFloor {
+  stop?: Summary;
+  kill?: Summary;
 }
 
 /** Checks what single-node needs; returns the reason it cannot run, or undefined. */
@@ -121,6 +137,20 @@ async function main(): Promise<void> {
       const floor = (host: string) => engineFloor(host, image, 50, 3).catch((e: Error) => console.error(`engine floor on ${host} failed: ${e.message}`));
       floors.shoal = (await floor(engine!)) ?? undefined;
       if (swarmHost) floors.swarm = (await floor(swarmHost.sock)) ?? undefined;
+      if (only.split(',').includes('B4')) {
+        const rf = (host: string) => engineReplaceFloor(host, image, 5).catch((e: Error) => void console.error(`engine replace floor on ${host} failed: ${e.message}`));
+        floors.replace = { shoal: (await rf(engine!)) ?? undefined, ...(swarmHost ? { swarm: (await rf(swarmHost.sock)) ?? undefined } : {}) };
+      }
+      // the scale-down floors: as many containers as each B2 n→0 stops (bench.py's B2 doubles each size first)
+      if (profiles.includes('fast') && only.split(',').includes('B2')) {
+        const sizes = (pyArg(pyExtra, '--b2-sizes') ?? '10,50').split(',').map((x) => 2 * Number(x));
+        const stopFloor = (host: string, n: number) => engineStopFloor(host, image, n, 3).catch((e: Error) => void console.error(`engine stop floor (${n}) on ${host} failed: ${e.message}`));
+        floors.stop = {};
+        for (const n of sizes) {
+          console.error(`\n=== single-node: engine stop floor, ${n} containers (load ${loadText(os.loadavg())})`);
+          floors.stop[n] = { shoal: (await stopFloor(engine!, n)) ?? undefined, ...(swarmHost ? { swarm: (await stopFloor(swarmHost.sock, n)) ?? undefined } : {}) };
+        }
+      }
     }
     if (rs && swarmHost) {
       try {
@@ -158,7 +188,7 @@ async function main(): Promise<void> {
   const load1 = os.loadavg();
   const text = formatTable(rows, runtime, { floors, load0, load1, swarmWhy, engine: rs ? `realswarm hosts: Swarm on ${swarmHost!.name}, Shoal on ${rs.hosts[1]!.name}'s dockerd (dockerd 20.10, bridge networking)` : `${engine ?? 'none'}` });
   console.log(text);
-  fs.writeFileSync(out, JSON.stringify({ started, runtime, profiles, reps: Number(reps), loadavg: { start: load0, end: load1 }, engineFloor50: floors, swarmWhy, rows, raw: { shoal: ours, swarm: theirs } }, null, 1));
+  fs.writeFileSync(out, JSON.stringify({ started, runtime, profiles, reps: Number(reps), loadavg: { start: load0, end: load1 }, engineFloor50: { shoal: floors.shoal, swarm: floors.swarm }, engineStopFloors: floors.stop, engineReplaceFloor: floors.replace, swarmWhy, rows, raw: { shoal: ours, swarm: theirs } }, null, 1));
   fs.writeFileSync(out.replace(/\.json$/, '') + '.md', text + '\n');
   console.log(`\nresults: ${out} (bench.py raw output: ${rawOut})`);
 }
@@ -231,12 +261,12 @@ export function boundOf(r: Pick<Row, 'profile' | 'bench' | 'case'>): { bound: st
   if (bench === 'B1') return { bound: 'engine: container starts', ...(c === 'n=50' ? { target: { of: 'floor', max: 1.05 } } : {}) };
   if (bench === 'B2' && c.endsWith('->0')) {
     if (!fast) return { bound: 'stop grace 10 s (sleep as PID 1 ignores SIGTERM)' };
-    return { bound: 'orchestration + engine stops', target: { of: 'swarm', max: c === '20->0' ? 0.5 : 0.8 } };
+    return { bound: 'engine: n stops at once (floor), then orchestration', target: { of: 'swarm', max: c === '20->0' ? 0.5 : 0.8 } };
   }
   if (bench === 'B2') return { bound: 'engine: container starts', ...(c === '50->100' ? { target: { of: 'floor', max: 1.05 } } : {}) };
   if (bench === 'B3') return { bound: fast ? 'orchestration + engine' : 'stop grace 10 s' };
   if (bench === 'B4' && c.includes('old task seen failed')) return { bound: 'noticing the exit' };
-  if (bench === 'B4') return fast ? { bound: 'orchestration', target: { of: 'swarm', max: 0.5 } } : { bound: 'restart delay 5 s' };
+  if (bench === 'B4') return fast ? { bound: 'engine: exit, create, start (floor), then orchestration', target: { of: 'swarm', max: 0.5 } } : { bound: 'restart delay 5 s' };
   if (bench === 'B5' && (c.startsWith('POST') || c.startsWith('DELETE'))) return { bound: 'API + 1 durable store write', target: { of: 'swarm', max: 1 } };
   if (bench === 'B5') return { bound: 'API + docker-py' };
   if (bench === 'B7' && c === 'RSS idle') return { bound: 'memory', target: { of: 'MiB', max: 80 } };
@@ -264,7 +294,18 @@ export function formatTable(rows: Row[], runtime: string, ctx: { floors: Floors;
     // 50 containers started at once: compare with the floor measured just before each column
     const fz = med(ctx.floors.swarm);
     const fa = med(ctx.floors.shoal);
-    const floorCell = target?.of === 'floor' ? `${z !== undefined && fz ? (z / fz).toFixed(2) : '–'} / ${a !== undefined && fa ? (a / fa).toFixed(2) : '–'}` : '';
+    // n→0 (fast): each side against its own engine's stop floor of n, the way that side stops (Swarm: stop?t=0, Shoal: kill)
+    const down = r.profile === 'fast' && r.bench === 'B2' ? /^(\d+)->0$/.exec(r.case) : null;
+    const replace = r.profile === 'fast' && r.bench === 'B4' && !r.case.includes(':') ? ctx.floors.replace : undefined;
+    const sf = down ? ctx.floors.stop?.[Number(down[1])] : replace ? { swarm: { stop: replace.swarm }, shoal: { kill: replace.shoal } } : undefined;
+    const sz = med(sf?.swarm?.stop);
+    const sa = med(sf?.shoal?.kill);
+    const floorCell =
+      target?.of === 'floor'
+        ? `${z !== undefined && fz ? (z / fz).toFixed(2) : '–'} / ${a !== undefined && fa ? (a / fa).toFixed(2) : '–'}`
+        : sf
+          ? `${z !== undefined && sz ? (z / sz).toFixed(2) : '–'} / ${a !== undefined && sa ? (a / sa).toFixed(2) : '–'}`
+          : '';
     let targetCell = '';
     if (target) {
       const v = target.of === 'swarm' ? ratio : target.of === 'MiB' ? a : a !== undefined && fa ? a / fa : undefined;
@@ -280,6 +321,14 @@ export function formatTable(rows: Row[], runtime: string, ctx: { floors: Floors;
   lines.push(`load average at start ${loadText(ctx.load0)}, at end ${loadText(ctx.load1)} (2 shared CPUs; other sessions' work counts in it)`);
   const f = (s?: Summary) => (s ? `median ${fmt(s.median, 's')} s (${fmt(s.min, 's')} – ${fmt(s.max, 's')})` : 'not measured');
   if (ctx.floors.shoal || ctx.floors.swarm) lines.push(`engine floor (create+start of 50 containers at once straight on the engine): before Shoal's column ${f(ctx.floors.shoal)}; before Swarm's ${f(ctx.floors.swarm)}`);
+  if (ctx.floors.replace)
+    lines.push(`engine replace floor (B4's floor column: kill a running container and wait for its exit, then create and start one): Shoal's engine ${f(ctx.floors.replace.shoal)}; Swarm's engine ${f(ctx.floors.replace.swarm)}`);
+  for (const [n, sf] of Object.entries(ctx.floors.stop ?? {})) {
+    lines.push(
+      `engine stop floor (${n} running containers stopped at once straight on the engine; the n->0 rows' floor column divides by Swarm's stop?t=0 and Shoal's kill): ` +
+        `Shoal's engine: stop?t=0 ${f(sf.shoal?.stop)}, kill+wait ${f(sf.shoal?.kill)}; Swarm's engine: stop?t=0 ${f(sf.swarm?.stop)}, kill+wait ${f(sf.swarm?.kill)}`,
+    );
+  }
   lines.push('');
   for (const [i, r] of table.entries()) {
     lines.push('| ' + r.map((c, j) => c.padEnd(w[j]!)).join(' | ') + ' |');
@@ -317,6 +366,84 @@ async function engineFloor(host: string, image: string, n: number, reps: number)
     await eng.close();
   }
   return summarize(runs);
+}
+
+/**
+ * What the engine alone needs to stop `n` running containers at once (no orchestration): the floor under
+ * B2's n→0 with stop grace 0. Each rep starts n containers (not timed), stops them all with
+ * `stop?t=0` (timed), starts them again (not timed), kills them all and waits for their exits (timed).
+ */
+export async function engineStopFloor(host: string, image: string, n: number, reps: number): Promise<StopFloor> {
+  const eng = new EngineClient({ host, timeoutMs: 300_000 });
+  const stops: number[] = [];
+  const kills: number[] = [];
+  const timed = async (f: (id: string) => Promise<unknown>, ids: string[]) => {
+    const t0 = process.hrtime.bigint();
+    await Promise.all(ids.map(f));
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  };
+  try {
+    for (let r = 0; r < reps; r++) {
+      const ids: string[] = [];
+      try {
+        await Promise.all(
+          Array.from({ length: n }, async (_, i) => {
+            const c = await eng.containerCreate(
+              { Image: image, Entrypoint: ['sleep'], Cmd: ['86400'], Labels: { 'shoal.bench': 'stop-floor' }, HostConfig: { RestartPolicy: { Name: 'no' } } },
+              `shoal-bench-stop-floor-${process.pid}-${r}-${i}`,
+            );
+            ids.push(c.Id);
+          }),
+        );
+        await Promise.all(ids.map((id) => eng.containerStart(id)));
+        stops.push(await timed((id) => eng.containerStop(id, 0), ids));
+        await Promise.all(ids.map((id) => eng.containerStart(id)));
+        kills.push(await timed((id) => eng.containerKill(id, 'SIGKILL').then(() => eng.containerWait(id, 'not-running')), ids));
+      } finally {
+        await Promise.all(ids.map((id) => eng.containerRemove(id, { force: true }).catch(() => undefined)));
+      }
+    }
+  } finally {
+    await eng.close();
+  }
+  return { stop: summarize(stops), kill: summarize(kills) };
+}
+
+/**
+ * What the engine alone needs for B4's replacement (no orchestration): kill a running container and wait
+ * for its exit, then create and start another, one after the other, `reps` times.
+ */
+export async function engineReplaceFloor(host: string, image: string, reps: number): Promise<Summary> {
+  const eng = new EngineClient({ host, timeoutMs: 300_000 });
+  const runs: number[] = [];
+  const ids: string[] = [];
+  const run = async (name: string) => {
+    const c = await eng.containerCreate({ Image: image, Entrypoint: ['sleep'], Cmd: ['86400'], Labels: { 'shoal.bench': 'replace-floor' }, HostConfig: { RestartPolicy: { Name: 'no' } } }, name);
+    ids.push(c.Id);
+    await eng.containerStart(c.Id);
+    return c.Id;
+  };
+  try {
+    for (let r = 0; r < reps; r++) {
+      const victim = await run(`shoal-bench-replace-floor-${process.pid}-${r}-a`);
+      await sleep(500);
+      const t0 = process.hrtime.bigint();
+      await eng.containerKill(victim, 'SIGKILL');
+      await eng.containerWait(victim, 'not-running');
+      await run(`shoal-bench-replace-floor-${process.pid}-${r}-b`);
+      runs.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+  } finally {
+    await Promise.all(ids.map((id) => eng.containerRemove(id, { force: true }).catch(() => undefined)));
+    await eng.close();
+  }
+  return summarize(runs);
+}
+
+/** The value of `--name v` in bench.py's extra arguments. */
+function pyArg(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
 }
 
 if (require.main === module) {

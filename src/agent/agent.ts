@@ -6,6 +6,7 @@ import type { Clock } from '../lib/ports';
 import { hasReason, isKind, notFound, ShoalError } from '../lib/errors';
 import { runInBackground } from '../sys/loop-guard';
 import { sleepUnlessAborted } from '../sys/sleep';
+import { batchDelay } from '../lib/batching';
 import { Worker } from './worker';
 import { errText, type AgentLogger } from './task-manager';
 
@@ -24,7 +25,8 @@ export interface AgentOptions {
   clock: Clock;
   logger?: AgentLogger;
   /**
-   * Status updates are coalesced this long (latest per task wins) before one updateTaskStatus call;
+   * At most one updateTaskStatus call per this many ms (latest per task wins): an update after a quiet
+   * spell goes out at once, the ones that follow within the interval wait for its end (lib/batching.ts);
    * while a call is in flight further updates collect and go out together after it. Default 10.
    */
   statusBatchMs?: number;
@@ -126,6 +128,8 @@ export class Agent {
   private pending = new Map<string, TaskStatusUpdate>();
   private flushTimer: NodeJS.Timeout | null = null;
   private flushing = false;
+  /** When the last batch of status reports went out (clock ms). */
+  private lastFlushAt: number | undefined;
   private loopDone: Promise<void> | null = null;
   private stopping = new AbortController();
   private started = false;
@@ -374,7 +378,8 @@ export class Agent {
     this.scheduleFlush();
   }
 
-  private scheduleFlush(delayMs = this.opts.statusBatchMs ?? 10): void {
+  /** A lone report (a task that failed, the first status after a quiet spell) goes out at once; a burst at most once per batch interval. */
+  private scheduleFlush(delayMs = batchDelay(this.opts.clock.now(), this.lastFlushAt, this.opts.statusBatchMs ?? 10)): void {
     if (this.flushTimer || !this.session || this.pending.size === 0) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = null;
@@ -386,6 +391,7 @@ export class Agent {
     const s = this.session;
     if (!s || this.flushing || this.pending.size === 0) return;
     this.flushing = true;
+    this.lastFlushAt = this.opts.clock.now();
     const batch = [...this.pending.values()];
     this.pending.clear();
     let retryMs: number | undefined;

@@ -1,11 +1,13 @@
 // The dispatcher's store writes, batched: the node registrations of new sessions, down marks and task status
-// reports of the last `batchMs` go out in one store transaction (one Raft commit), as swarmkit batches its node
-// and task updates. Store writes are serialized: one per session or per report made 1,000 nodes reconnecting to a
-// new leader wait a commit apiece, and 300 nodes expiring at once were 300 writes the sessions queued behind.
+// reports that arrive together go out in one store transaction (one Raft commit), at most one per `batchMs` and
+// a lone one at once (lib/batching.ts), as swarmkit batches its node and task updates. Store writes are
+// serialized: one per session or per report made 1,000 nodes reconnecting to a new leader wait a commit apiece,
+// and 300 nodes expiring at once were 300 writes the sessions queued behind.
 import type { SessionRequest, TaskStatusUpdate } from '../../types';
 import type { MemoryStore } from '../../store';
 import type { Clock } from '../../lib/ports';
 import { isoTime } from '../../lib/time';
+import { batchDelay } from '../../lib/batching';
 import { coalesceUpdates, judgeStatusUpdate, withStatus } from './core/status';
 import { registeredNode } from './core/registration';
 import type { DispatcherLogger } from './logger';
@@ -39,6 +41,8 @@ export class DispatcherBatchWrites {
   private downs = new Map<string, { message: string; waiters: Waiter[] }>();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  /** When the last batch was written (clock ms). */
+  private lastFlushAt: number | undefined;
 
   constructor(private readonly o: BatchWritesOptions) {}
 
@@ -80,12 +84,16 @@ export class DispatcherBatchWrites {
     });
   }
 
+  /** A lone write (a failure report, a session) goes at once; a burst at most once per `batchMs` (lib/batching.ts). */
   private schedule(): void {
     if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.flush();
-    }, this.o.batchMs);
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        void this.flush();
+      },
+      batchDelay(this.o.clock.now(), this.lastFlushAt, this.o.batchMs),
+    );
   }
 
   /** Writes every pending registration, down mark and status report in one store transaction (after a running one). */
@@ -96,6 +104,7 @@ export class DispatcherBatchWrites {
     }
     const run = async () => {
       if (this.statuses.size === 0 && this.registrations.size === 0 && this.downs.size === 0) return;
+      this.lastFlushAt = this.o.clock.now();
       const statuses = [...this.statuses.values()];
       this.statuses.clear();
       const nodes = [...this.registrations.values()];

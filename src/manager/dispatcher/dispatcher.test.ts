@@ -211,3 +211,26 @@ test('sessions opened together are registered in one store write, and nodes expi
   await assert.rejects(failing.session({ nodeId: 'n1', description: desc, addr: '' }), /not the leader/);
   assert.deepEqual(failing.connectedNodes(), []);
 });
+
+test('batching: a lone status report and a lone assignment change go out at once, whatever the batch interval', async (t) => {
+  // An hour's interval: with a delay after the first item (the old batching) neither would arrive in this test.
+  const store = immediateStore();
+  let now = Date.now();
+  const d = new Dispatcher({ store, clock: { now: () => now }, batchMs: 3_600_000, checkIntervalMs: 3_600_000 });
+  d.start();
+  t.after(() => d.stop());
+  await store.update((tx) => tx.create('task', task('a')));
+  const s = await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const it = d.assignments(s.sessionId, ac.signal)[Symbol.asyncIterator]();
+  assert.equal(((await it.next()).value as AssignmentsMessage).type, 'complete');
+  // the failure of a task, an interval after the session's write: written in the next turn, not an interval later
+  now += 3_600_000;
+  await d.updateTaskStatus(s.sessionId, [{ taskId: 'a', status: { Timestamp: '', State: 'failed', Message: 'started', Err: 'task: non-zero exit (137)' } }]);
+  assert.equal(store.view((tx) => tx.get('task', 'a'))?.Status.State, 'failed');
+  // a new task for the node: sent at once
+  await store.update((tx) => tx.create('task', task('b')));
+  const msg = (await it.next()).value as AssignmentsMessage;
+  assert.deepEqual(msg.updateTasks.map((x) => x.ID), ['b']);
+});

@@ -10,6 +10,7 @@ import { AssignmentSet, type DependencyLookup, type TaskChange } from './core/as
 import { IngressFeed } from './ingress-feed';
 import { HeartbeatTracker, heartbeatPeriodMs, unknownGraceMs } from './core/heartbeat';
 import { DispatcherBatchWrites } from './batch-writes';
+import { batchDelay } from '../../lib/batching';
 import type { DispatcherLogger } from './logger';
 
 // The dispatcher: one session per node, heartbeats, assignment streams; its store writes are batched
@@ -349,6 +350,7 @@ export class Dispatcher implements DispatcherApi {
       yield { ...set.complete(tasks, deps), network: net.view, networkVersion: net.version };
       // One pending read of the watch at a time (a Watch has one waiter), raced with the network views.
       let next: ReturnType<typeof watch.next> | null = null;
+      let lastSentAt: number | undefined;
       while (!stop.signal.aborted) {
         next ??= watch.next();
         const cancel = new AbortController();
@@ -356,8 +358,9 @@ export class Dispatcher implements DispatcherApi {
         const first = await Promise.race([next, netChanged]);
         cancel.abort(); // drop this round's waiter on the feed
         if (first !== 'net' && first.done) break;
-        // Coalesce a few ms of changes into one message.
-        await sleepUnlessAborted(this.batchMs, stop.signal);
+        // Coalesce changes into one message: those of this turn of the event loop (one store write's come
+        // together), and while the last message is recent, those of the rest of `batchMs` (lib/batching.ts).
+        await sleepUnlessAborted(batchDelay(this.clock.now(), lastSentAt, this.batchMs), stop.signal);
         if (stop.signal.aborted) break;
         const events = first === 'net' ? watch.drain() : [first.value, ...watch.drain()];
         if (first !== 'net') next = null;
@@ -369,7 +372,10 @@ export class Dispatcher implements DispatcherApi {
           if (cur.text !== net.text) msg = { ...(msg ?? { type: 'incremental', updateTasks: [], removeTasks: [] }), network: cur.view, networkVersion: cur.version };
           net = cur;
         }
-        if (msg) yield msg;
+        if (msg) {
+          lastSentAt = this.clock.now();
+          yield msg;
+        }
       }
       // Stopped (leadership lost): the agent learns where to go instead of seeing a clean end.
       if (stopped.aborted && !signal.aborted) throw this.refusal();

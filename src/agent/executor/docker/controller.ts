@@ -62,6 +62,8 @@ export class DockerController implements TaskController {
   private createdUninspected = false;
   /** The container this controller started itself. */
   private started?: string;
+  /** The ID of this task's container as this controller last created or found it (kept across forgetOwn). */
+  private known?: string;
   /** Set once `inspect` found the container running with the network layer attached. */
   private seen = false;
 
@@ -93,6 +95,7 @@ export class DockerController implements TaskController {
     try {
       const c = await this.engine.containerInspect(this.name);
       if (c.Config.Labels?.[LABEL_TASK_ID] !== this.task.ID) return undefined;
+      this.known = c.Id;
       return c;
     } catch (err) {
       if (isKind(err, 'NotFound')) return undefined;
@@ -156,6 +159,7 @@ export class DockerController implements TaskController {
       const r = await this.engine.containerCreate(cfg, this.name);
       for (const e of endpoints.slice(1)) await this.engine.networkConnect(e.network, r.Id, endpointSettings(e));
       this.created = r.Id;
+      this.known = r.Id;
       this.createdUninspected = true;
     } catch (err) {
       // created concurrently (or by an earlier run of this daemon): fine if it is ours
@@ -257,10 +261,35 @@ export class DockerController implements TaskController {
   }
 
   async shutdown(graceMs: number): Promise<void> {
+    const id = await this.containerId();
     this.forgetOwn();
-    const c = await this.find();
-    if (!c) return;
-    await this.engine.containerStop(c.Id, Math.max(0, Math.ceil(graceMs / 1000)));
+    if (!id) return;
+    const seconds = Math.max(0, Math.ceil(graceMs / 1000));
+    try {
+      if (seconds > 0) {
+        await this.engine.containerStop(id, seconds);
+        return;
+      }
+      // No grace: Docker's stop would send the stop signal, wait 0 s and kill. The kill alone, then its
+      // exit (the task is SHUTDOWN once its container stopped, as after a stop).
+      await this.engine.containerKill(id, 'SIGKILL').catch((err: unknown) => {
+        // "is not running": it ended by itself meanwhile
+        if (!isKind(err, 'Conflict')) throw err;
+      });
+      await this.engine.containerWait(id, 'not-running');
+    } catch (err) {
+      // gone: nothing left to stop
+      if (isKind(err, 'NotFound')) return;
+      throw err;
+    }
+  }
+
+  /**
+   * The ID of this task's container: the one this controller created or last found (a container is
+   * made once per task, so it stays valid until removed: the engine then answers NotFound), else looked up.
+   */
+  private async containerId(): Promise<string | undefined> {
+    return this.known ?? (await this.find())?.Id;
   }
 
   async terminate(): Promise<void> {
@@ -278,12 +307,12 @@ export class DockerController implements TaskController {
 
   async remove(): Promise<void> {
     this.healthAbort?.abort();
+    const id = await this.containerId();
     this.forgetOwn();
     this.dropFiles();
-    const c = await this.find();
-    if (!c) return this.released();
+    if (!id) return this.released();
     try {
-      await this.engine.containerRemove(c.Id, { force: true, volumes: true });
+      await this.engine.containerRemove(id, { force: true, volumes: true });
     } catch (err) {
       if (isKind(err, 'NotFound')) return this.released();
       // "removal already in progress"

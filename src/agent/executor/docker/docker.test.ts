@@ -307,6 +307,20 @@ describe('docker executor against a real engine', engineTestOptions(), () => {
     await c2.remove(); // idempotent
   });
 
+  test('shutdown without grace: a kill, resolved once the container stopped; gone or stopped already is no error', async () => {
+    // it traps SIGTERM: a stop would let it exit 0 if the signal came first; a kill ends it with 137
+    const c = await started(task({ Command: ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.1; done'] }));
+    await until(async () => (await c.inspect())?.running);
+    await c.shutdown(0);
+    const st = await c.inspect();
+    assert.equal(st?.running, false, 'stopped when shutdown resolved');
+    assert.equal(st?.exitCode, 137);
+    await c.shutdown(0); // stopped already
+    await c.remove();
+    await c.shutdown(0); // gone
+    assert.equal(await c.inspect(), undefined);
+  });
+
   test('--dns, --dns-search, --dns-option reach the container’s resolv.conf, as Docker’s swarm executor passes them', async () => {
     const dns = { Nameservers: ['192.0.2.53'], Search: ['svc.example'], Options: ['ndots:3'] };
     const c = await started(task({ Command: ['cat', '/etc/resolv.conf'], DNSConfig: dns }));

@@ -1,4 +1,4 @@
-import { isRunnable, STATE_MESSAGE, type Task } from '../../../types';
+import { handedToScheduler, isRunnable, type Task } from '../../../types';
 import { isoTime } from '../../../lib/time';
 
 /**
@@ -8,6 +8,5 @@ import { isoTime } from '../../../lib/time';
  */
 export function allocateTask(t: Task, now: number): Task | null {
   if (t.Status.State !== 'new' || !isRunnable(t.DesiredState)) return null;
-  const ts = isoTime(now);
-  return { ...t, UpdatedAt: ts, Status: { ...t.Status, State: 'pending', Message: STATE_MESSAGE.pending ?? 'pending task scheduling', Timestamp: ts } };
+  return handedToScheduler(t, isoTime(now));
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Network, PortConfig, Service, Task } from '../../../types';
 import { buildNetwork, ingressNetwork } from '../../controlapi/core/networks';
-import { validateServiceSpec } from '../../../types';
+import { needsAllocation, validateServiceSpec } from '../../../types';
 import { taskFixture } from '../../../testing/fixtures';
 import { AllocationState, holdsAddresses } from './state';
 
@@ -184,4 +184,25 @@ test('subnets: the next free /24 of the pool, overlaps refused', () => {
   const c = buildNetwork({ Name: 'c' }, { ...ctx, id: 'c', existing: [ingress, a, b] });
   assert.equal(c.IPAMOptions.Configs![0]!.Subnet, '10.0.4.0/24', 'skips the /23');
   assert.throws(() => buildNetwork({ Name: 'd', IPAM: { Config: [{ Subnet: '10.0.1.128/25' }] } }, { ...ctx, id: 'd', existing: [ingress, a] }), /Pool overlaps/);
+});
+
+test('a service that does not need allocation (needsAllocation) gets nothing from the allocator: no attachment, no port', () => {
+  // What lets the restart supervisor create such a service's tasks PENDING itself: the allocator would
+  // have added nothing to them but the state.
+  fc.assert(
+    fc.property(fc.array(portArb, { maxLength: 2 }), fc.array(fc.boolean(), { minLength: 2, maxLength: 2 }), fc.boolean(), (ports, nets, dnsrr) => {
+      const ingress = ingressNetwork({ ...ctx, id: 'ingress' });
+      const netA = buildNetwork({ Name: 'a' }, { ...ctx, id: 'neta', existing: [ingress] });
+      const netB = buildNetwork({ Name: 'b' }, { ...ctx, id: 'netb', existing: [ingress, netA] });
+      const byId = new Map([ingress, netA, netB].map((n) => [n.ID, n]));
+      const state = AllocationState.build({ networks: [...byId.values()], services: [], tasks: [] });
+      const s = service('s', ports, [netA.ID, netB.ID].filter((_, i) => nets[i]), dnsrr ? 'dnsrr' : 'vip');
+      // the endpoint as the allocator makes it (not the fixture's copy of the spec)
+      s.Endpoint = state.serviceEndpoint({ ...s, Endpoint: { Spec: {} } }, byId) ?? { Spec: {} };
+      const attachments = state.taskAttachments(taskFixture({ ID: 't', ServiceID: 's' }), s, byId);
+      const nothing = attachments !== undefined && attachments.length === 0 && !s.Endpoint?.Ports?.length;
+      if (!needsAllocation(s)) assert.ok(nothing, JSON.stringify({ ports, nets, attachments }));
+      else assert.ok(!nothing, 'needsAllocation is not needlessly conservative for an existing network or a port');
+    }),
+  );
 });

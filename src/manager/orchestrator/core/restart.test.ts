@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { historyKey, planRestarts, promoteDelayed, shouldRestart, type SlotRestarts } from './restart';
 import { idGen, mkNode, mkService, mkTask, T0 } from './testkit';
-import type { Task } from '../../../types';
+import type { Service, Task } from '../../../types';
 
 const S = 1_000_000_000;
 const nodes = (...ns: ReturnType<typeof mkNode>[]) => new Map(ns.map((n) => [n.ID, n]));
 const plan = (service: ReturnType<typeof mkService>, tasks: Task[], ns = nodes(mkNode('A'), mkNode('B')), history = new Map<string, SlotRestarts>(), now = T0 + 1000) =>
   planRestarts({ service, tasks, nodes: ns, history, now, newId: idGen('r') });
 
-test('failed task: old → DesiredState shutdown (status kept), replacement in same slot, READY, current spec, default 5 s delay', () => {
+test('failed task: old → DesiredState shutdown (status kept), replacement in same slot, READY, PENDING, current spec, default 5 s delay', () => {
   const s = mkService('s', { replicas: 1, version: 3 });
   const old = mkTask(s, { id: 'old', slot: 1, node: 'A', state: 'failed', version: 2 });
   const p = plan(s, [old]);
@@ -22,7 +22,9 @@ test('failed task: old → DesiredState shutdown (status kept), replacement in s
   if (c!.op !== 'create') return;
   assert.equal(c.task.Slot, 1);
   assert.equal(c.task.DesiredState, 'ready');
-  assert.equal(c.task.Status.State, 'new');
+  // no network, no published port: nothing for the allocator, straight to the scheduler
+  assert.equal(c.task.Status.State, 'pending');
+  assert.equal(c.task.Status.Message, 'pending task scheduling');
   assert.equal(c.task.internal.specVersion, 3);
   assert.equal(c.task.NodeID, undefined);
   assert.deepEqual(c.task.internal.delayedStart, { notBefore: T0 + 1000 + 5000 });
@@ -121,6 +123,9 @@ test('promoteDelayed: starts after the delay, waits for the old task (bounded), 
   assert.equal(r.mutations.length, 1);
 });
 
+/** Not on a node yet: NEW (waiting for the allocator) or PENDING (for the scheduler). */
+const unplaced = (t: Task): boolean => t.Status.State === 'new' || t.Status.State === 'pending';
+
 // Golden trace: a task that fails every time it runs, driven through planRestarts/promoteDelayed in
 // virtual time (the loop's history bookkeeping reproduced), for each restart policy of interest.
 function crashLoop(policy: NonNullable<Task['Spec']['RestartPolicy']>, failAfterMs: number, untilMs: number): string[] {
@@ -143,7 +148,7 @@ function crashLoop(policy: NonNullable<Task['Spec']['RestartPolicy']>, failAfter
   for (let now = T0; now <= T0 + untilMs; now += 100) {
     // the agent: a running task fails `failAfterMs` after it started; a task promoted to RUNNING starts
     for (const t of tasks) {
-      if (t.DesiredState === 'running' && t.Status.State === 'new') {
+      if (t.DesiredState === 'running' && unplaced(t)) {
         t.Status = { ...t.Status, State: 'running' };
         t.NodeID = 'A';
         startedAt.set(t.ID, now);
@@ -219,7 +224,7 @@ function rejectLoop(delayMs: number, untilMs: number): { created: number[]; live
   };
   for (let now = T0; now <= T0 + untilMs; now += 50) {
     // scheduler + agent: every task not yet terminal is assigned and rejected within one tick
-    tasks = tasks.map((t) => (t.Status.State === 'new' && (t.DesiredState === 'ready' || t.DesiredState === 'running') ? { ...t, NodeID: 'A', Status: { ...t.Status, State: 'rejected', Err: 'No such image: busybox:local' } } : t));
+    tasks = tasks.map((t) => (unplaced(t) && (t.DesiredState === 'ready' || t.DesiredState === 'running') ? { ...t, NodeID: 'A', Status: { ...t.Status, State: 'rejected', Err: 'No such image: busybox:local' } } : t));
     const p = planRestarts({ service: s, tasks, nodes: ns, history, now, newId });
     apply(p.mutations);
     for (const m of p.mutations) if (m.op === 'create') created.push(now - T0);
@@ -291,4 +296,26 @@ test('a node failure with many tasks is planned in bounded passes; a pass never 
   assert.equal(second.more, undefined);
   assert.deepEqual(second.mutations.filter((m) => m.op === 'create').map((m) => m.op === 'create' && m.task.Slot), [3, 4, 5], 'slot 6 is held by h6');
   assert.equal(second.mutations.filter((m) => m.op === 'update').length, 4);
+});
+
+test('a replacement that needs the allocator (a network, a published port) is made NEW; one that needs nothing PENDING', () => {
+  const cases: [string, (s: Service) => void, string][] = [
+    ['no network, no port', () => undefined, 'pending'],
+    ['on a network', (s) => (s.Spec.TaskTemplate.Networks = [{ Target: 'net1' }]), 'new'],
+    ['published port in the spec (endpoint not allocated yet)', (s) => (s.Spec.EndpointSpec = { Ports: [{ TargetPort: 80, PublishedPort: 8080 }] }), 'new'],
+    ['host-mode port', (s) => (s.Spec.EndpointSpec = { Ports: [{ TargetPort: 80, PublishMode: 'host' }] }), 'new'],
+  ];
+  for (const [what, shape, want] of cases) {
+    const s = mkService('s');
+    shape(s);
+    const p = plan(s, [mkTask(s, { id: 'old', slot: 1, node: 'A', state: 'failed' })]);
+    const made = p.mutations.find((m) => m.op === 'create');
+    assert.ok(made && made.op === 'create', what);
+    assert.equal(made.task.Status.State, want, what);
+  }
+  // ports left on the allocated endpoint (the spec dropped them, the allocator has not yet): still the allocator's
+  const s = mkService('s');
+  s.Endpoint = { Spec: {}, Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 30001, PublishMode: 'ingress' }] };
+  const made = plan(s, [mkTask(s, { id: 'old', slot: 1, node: 'A', state: 'failed' })]).mutations.find((m) => m.op === 'create');
+  assert.equal(made?.op === 'create' && made.task.Status.State, 'new');
 });

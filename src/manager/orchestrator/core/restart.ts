@@ -1,4 +1,4 @@
-import { isJob, isPerNode, isRunnable, isTerminal, jobIterationOf, newTask, slotKeyOf, type Node, type Service, type Task } from '../../../types';
+import { handedToScheduler, isJob, isPerNode, isRunnable, isTerminal, jobIterationOf, needsAllocation, newTask, slotKeyOf, type Node, type Service, type Task } from '../../../types';
 import { isoTime } from '../../../lib/time';
 import { globalNodeKeeps } from './global';
 import { DEFAULT_RESTART_DELAY_NS, NS_PER_MS, OLD_TASK_TIMEOUT_MS, type IdGen, type Mutation } from './common';
@@ -72,8 +72,8 @@ export function restartReason(service: Service, t: Task, nodes: ReadonlyMap<stri
  * The restart supervisor's decisions for one live service: a runnable task that stopped (complete,
  * failed, rejected, shut down by the agent) or whose node is gone, Down or drained gets DesiredState
  * SHUTDOWN (its observed status is left as is); if the restart policy allows, a replacement is made in
- * the same slot (global: on the same node) from the current spec with DesiredState READY and a
- * `delayedStart` record: RestartPolicy.Delay (default 5 s; none for a drained node), and, while the old
+ * the same slot (global: on the same node) from the current spec (PENDING when it needs nothing of the
+ * allocator, else NEW) with DesiredState READY and a `delayedStart` record: RestartPolicy.Delay (default 5 s; none for a drained node), and, while the old
  * task may still run (drain), it also waits for that task to stop (at most a minute).
  */
 export function planRestarts(input: RestartInput): RestartPlan {
@@ -125,7 +125,7 @@ export function planRestarts(input: RestartInput): RestartPlan {
     // Nothing to wait for (no delay, no old task still running): start at once, as promoteDelayed
     // would in the next write, which saves a store round trip on the replacement's path (B4).
     const atOnce = delayNs <= 0 && reason !== 'drained';
-    const task = newTask({
+    const fresh = newTask({
       id: newId(),
       service,
       ...(isPerNode(service) ? { nodeId: t.NodeID } : { slot: t.Slot }),
@@ -133,6 +133,9 @@ export function planRestarts(input: RestartInput): RestartPlan {
       desiredState: atOnce ? (iteration !== undefined ? 'complete' : 'running') : 'ready',
       ...(iteration !== undefined ? { jobIteration: iteration } : {}),
     });
+    // A replacement that needs no network address nor ports goes to the scheduler as it is made (PENDING):
+    // the allocator would only write NEW → PENDING, one store write more on the replacement's path (B4).
+    const task = needsAllocation(service) ? fresh : handedToScheduler(fresh, isoTime(now));
     if (!atOnce)
       task.internal.delayedStart =
         reason === 'drained'
