@@ -21,7 +21,7 @@ test('ReplicatedOrchestrator: creates, scales down, removes tasks of a deleted s
     await store.update((tx) => tx.create('service', s));
     await waitFor('3 tasks', () => tasksOf(store, 'web').length === 3);
     assert.deepEqual(tasksOf(store, 'web').map((t) => t.Slot).sort(), [1, 2, 3]);
-    assert.ok(tasksOf(store, 'web').every((t) => t.ID.length === 25 && t.Status.State === 'new'));
+    assert.ok(tasksOf(store, 'web').every((t) => t.ID.length === 25 && t.Status.State === 'pending'));
     await store.update((tx) => {
       const cur = tx.get('service', 'web')!;
       cur.Spec.Mode = { Replicated: { Replicas: 1 } };

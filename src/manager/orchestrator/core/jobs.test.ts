@@ -15,7 +15,7 @@ test('replicated job: starts MaxConcurrent tasks in slots 0.., desired COMPLETE,
   const m = rjob(job(5, 2), []);
   const t = created(m);
   assert.deepEqual(t.map((x) => x.Slot), [0, 1]);
-  assert.ok(t.every((x) => x.DesiredState === 'complete' && x.JobIteration?.Index === 0 && x.Status.State === 'new'));
+  assert.ok(t.every((x) => x.DesiredState === 'complete' && x.JobIteration?.Index === 0 && x.Status.State === 'pending'));
 });
 
 test('replicated job: a completed task frees room for the next slot; never more than MaxConcurrent active, never past TotalCompletions', () => {

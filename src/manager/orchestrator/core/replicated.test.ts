@@ -11,13 +11,27 @@ const created = (ms: Mutation[]) => ms.filter((m): m is { op: 'create'; task: Ta
 const updated = (ms: Mutation[]) => ms.filter((m): m is { op: 'update'; task: Task } => m.op === 'update').map((m) => m.task);
 const nodes = (...ns: ReturnType<typeof mkNode>[]) => new Map(ns.map((n) => [n.ID, n]));
 
-test('replicated: scale up from zero fills slots 1..n with NEW tasks from the current spec', () => {
+test('replicated: scale up from zero fills slots 1..n with tasks from the current spec, PENDING (nothing to allocate)', () => {
   const s = mkService('s', { replicas: 3, version: 7 });
   const out = reconcileReplicated({ service: s, tasks: [], nodes: new Map(), now: T0, newId: idGen() });
   const ts = created(out);
   assert.deepEqual(ts.map((t) => t.Slot), [1, 2, 3]);
-  assert.ok(ts.every((t) => t.Status.State === 'new' && t.DesiredState === 'running' && t.internal.specVersion === 7 && !t.NodeID));
+  assert.ok(ts.every((t) => t.Status.State === 'pending' && t.DesiredState === 'running' && t.internal.specVersion === 7 && !t.NodeID));
   assert.deepEqual(ts.map((t) => t.ID), ['n1', 'n2', 'n3']);
+});
+
+test('a new task starts NEW when it needs the allocator (a network, a published port), else PENDING for the scheduler', () => {
+  const cases: [string, (s: ReturnType<typeof mkService>) => void, string][] = [
+    ['no network, no port', () => undefined, 'pending'],
+    ['on a network', (s) => (s.Spec.TaskTemplate.Networks = [{ Target: 'net1' }]), 'new'],
+    ['a published port', (s) => (s.Spec.EndpointSpec = { Ports: [{ TargetPort: 80, PublishedPort: 8080 }] }), 'new'],
+  ];
+  for (const [what, shape, state] of cases) {
+    const s = mkService('s', { replicas: 1 });
+    shape(s);
+    const [t] = created(reconcileReplicated({ service: s, tasks: [], nodes: new Map(), now: T0, newId: idGen() }));
+    assert.equal(t?.Status.State, state, what);
+  }
 });
 
 test('replicated: fills only missing slots, keeps failed-but-wanted and out-of-date tasks', () => {
@@ -76,7 +90,7 @@ test('global: one task per ready, non-drained, matching node; new node gets a ta
   ];
   const tasks = [mkTask(s, { id: 'on1', node: 'n1' }), mkTask(s, { id: 'on2', node: 'n2' }), mkTask(s, { id: 'on3', node: 'n3' }), mkTask(s, { id: 'on4', node: 'n4' }), mkTask(s, { id: 'on5', node: 'n5' }), mkTask(s, { id: 'gone', node: 'n9' })];
   const out = reconcileGlobal({ service: s, tasks, nodes: ns, now: T0, newId: idGen() });
-  assert.deepEqual(created(out).map((t) => [t.NodeID, t.Slot, t.Status.State]), [['n6', undefined, 'new']]);
+  assert.deepEqual(created(out).map((t) => [t.NodeID, t.Slot, t.Status.State]), [['n6', undefined, 'pending']]);
   assert.deepEqual(
     updated(out).map((t) => [t.ID, t.DesiredState]).sort(),
     [['gone', 'shutdown'], ['on2', 'shutdown'], ['on3', 'shutdown'], ['on4', 'shutdown']],

@@ -1,4 +1,4 @@
-import { handedToScheduler, isJob, isPerNode, isRunnable, isTerminal, jobIterationOf, needsAllocation, newTask, slotKeyOf, type Node, type Service, type Task } from '../../../types';
+import { isJob, isPerNode, isRunnable, isTerminal, jobIterationOf, newTask, slotKeyOf, type Node, type Service, type Task } from '../../../types';
 import { isoTime } from '../../../lib/time';
 import { globalNodeKeeps } from './global';
 import { DEFAULT_RESTART_DELAY_NS, NS_PER_MS, OLD_TASK_TIMEOUT_MS, type IdGen, type Mutation } from './common';
@@ -125,7 +125,9 @@ export function planRestarts(input: RestartInput): RestartPlan {
     // Nothing to wait for (no delay, no old task still running): start at once, as promoteDelayed
     // would in the next write, which saves a store round trip on the replacement's path (B4).
     const atOnce = delayNs <= 0 && reason !== 'drained';
-    const fresh = newTask({
+    // NEW for the allocator, or PENDING when it needs no network address nor ports (newTask): on B4's path
+    // that saves the allocator's NEW → PENDING write.
+    const task = newTask({
       id: newId(),
       service,
       ...(isPerNode(service) ? { nodeId: t.NodeID } : { slot: t.Slot }),
@@ -133,9 +135,6 @@ export function planRestarts(input: RestartInput): RestartPlan {
       desiredState: atOnce ? (iteration !== undefined ? 'complete' : 'running') : 'ready',
       ...(iteration !== undefined ? { jobIteration: iteration } : {}),
     });
-    // A replacement that needs no network address nor ports goes to the scheduler as it is made (PENDING):
-    // the allocator would only write NEW → PENDING, one store write more on the replacement's path (B4).
-    const task = needsAllocation(service) ? fresh : handedToScheduler(fresh, isoTime(now));
     if (!atOnce)
       task.internal.delayedStart =
         reason === 'drained'
