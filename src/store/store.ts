@@ -249,8 +249,9 @@ export class MemoryStore {
 
   /**
    * The whole state at the applied index. The objects are the store's own, not copies (100,000 tasks
-   * copied only to be encoded would double the snapshot's cost): encode it before the next commit and
-   * never change what it holds.
+   * copied only to be encoded would double the snapshot's cost): never change what it holds. A commit
+   * replaces objects and never changes one, so the arrays keep describing this index while later
+   * commits go on (the Raft snapshot is encoded from them in slices).
    */
   snapshot(): StoreSnapshot {
     return {

@@ -78,6 +78,11 @@ test('equivalentForAgent ignores Status/Version/internal', () => {
   const b = { ...task('a', { Version: { Index: 9 } }, 'running'), internal: { specVersion: 1, serviceName: 'web', health: 'healthy' as const } };
   assert.equal(equivalentForAgent(a, b), true);
   assert.equal(equivalentForAgent(a, task('a', { DesiredState: 'ready' })), false);
+  // compared by value, as decoded copies of one task are: equal content, other objects
+  assert.equal(equivalentForAgent({ ...a, JobIteration: { Index: 2 } }, { ...structuredClone(a), JobIteration: { Index: 2 } }), true);
+  assert.equal(equivalentForAgent({ ...a, JobIteration: { Index: 2 } }, { ...a, JobIteration: { Index: 3 } }), false);
+  assert.equal(equivalentForAgent(a, { ...a, Spec: { ...structuredClone(a.Spec), ContainerSpec: { Image: 'other' } } }), false);
+  assert.equal(equivalentForAgent(a, { ...a, Labels: { x: 'y' } }), false);
 });
 
 test('secrets and configs: only those of the live tasks of this node, dropped when none needs them', () => {

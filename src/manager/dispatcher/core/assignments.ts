@@ -31,7 +31,7 @@ export function equivalentForAgent(a: Task, b: Task): boolean {
     a.ServiceID === b.ServiceID &&
     a.Slot === b.Slot &&
     a.Name === b.Name &&
-    a.JobIteration === b.JobIteration &&
+    a.JobIteration?.Index === b.JobIteration?.Index &&
     stableEqual(a.Spec, b.Spec) &&
     stableEqual(a.NetworksAttachments, b.NetworksAttachments) &&
     stableEqual(a.Labels, b.Labels)
