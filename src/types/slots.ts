@@ -2,7 +2,7 @@ import type { Service } from './service';
 import type { Task } from './task';
 import { isRunnable, STATE_MESSAGE } from './task-state';
 import { isoTime } from '../lib/time';
-import { needsAllocation } from './task-networks';
+import { handedToScheduler, needsAllocation } from './task-networks';
 
 // A slot is one replica position of a service: tasks of a replicated service share a Slot number;
 // tasks of a global service share a node. The orchestrators, the restart supervisor and the update
@@ -50,7 +50,7 @@ export function newTask(args: {
 }): Task {
   const { id, service, slot, nodeId, now } = args;
   const ts = isoTime(now);
-  return {
+  const task: Task = {
     ID: id,
     Version: { Index: 0 },
     CreatedAt: ts,
@@ -60,9 +60,10 @@ export function newTask(args: {
     ServiceID: service.ID,
     ...(slot !== undefined ? { Slot: slot } : {}),
     ...(nodeId !== undefined ? { NodeID: nodeId } : {}),
-    Status: needsAllocation(service) ? { Timestamp: ts, State: 'new', Message: STATE_MESSAGE.new ?? 'created' } : { Timestamp: ts, State: 'pending', Message: STATE_MESSAGE.pending ?? 'pending task scheduling' },
+    Status: { Timestamp: ts, State: 'new', Message: STATE_MESSAGE.new ?? 'created' },
     DesiredState: args.desiredState ?? 'running',
     ...(args.jobIteration !== undefined ? { JobIteration: { Index: args.jobIteration } } : {}),
     internal: { specVersion: service.internal.specVersion, serviceName: service.Spec.Name },
   };
+  return needsAllocation(service) ? task : handedToScheduler(task, ts);
 }

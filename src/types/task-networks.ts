@@ -26,7 +26,7 @@ export function networksByNode(tasks: Iterable<Task>): Map<string, Set<string>> 
  * (one of the service's own, or `ingress` for a port published in ingress mode) or the service's published
  * ports to carry (the allocator copies Endpoint.Ports into the task for the process runtime). Conservative:
  * a named network counts even if it no longer exists. A task that needs neither would only be moved
- * NEW → PENDING by the allocator, one store write after its creation; its creator may do that itself
+ * NEW → PENDING by the allocator, one store write after its creation, so `newTask` starts it PENDING
  * (`handedToScheduler`).
  */
 export function needsAllocation(service: Service): boolean {
