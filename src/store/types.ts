@@ -38,6 +38,12 @@ export interface StoreEvent<K extends Kind = Kind> {
  */
 export interface Proposer {
   propose(changes: Change[]): Promise<void>;
+  /**
+   * Pipelining (optional): puts the changes in the log now, or throws at once if it cannot, and tells
+   * the index they commit at if they commit; `applied` settles as `propose`'s promise does. A proposer
+   * that has it lets the store start the next write before this one commits (MemoryStore.update).
+   */
+  append?(changes: Change[]): { index: number; applied: Promise<void> };
 }
 
 export interface StoreSnapshot {

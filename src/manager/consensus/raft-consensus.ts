@@ -313,27 +313,44 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
 
   /** The store's Proposer: resolves once the changes are committed and applied here. */
   propose(changes: Change[]): Promise<void> {
+    try {
+      return this.append(changes).applied;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** The store's pipelined Proposer: the changes are in the log when this returns (or it throws). */
+  append(changes: Change[]): { index: number; applied: Promise<void> } {
     const data = encodeChanges(changes);
-    if (data.length > MAX_TRANSACTION_BYTES) return Promise.reject(requestTooLarge());
-    const applied = this.proposeData(data, (d) => this.rn.propose(d));
-    const observer = this.observer;
-    if (!observer) return applied;
+    if (data.length > MAX_TRANSACTION_BYTES) throw requestTooLarge();
     const started = performance.now();
-    return applied.then(() => observer.proposalApplied((performance.now() - started) / 1000));
+    const { index, applied } = this.appendData(data, (d) => this.rn.propose(d));
+    const observer = this.observer;
+    if (!observer) return { index, applied };
+    return { index, applied: applied.then(() => observer.proposalApplied((performance.now() - started) / 1000)) };
   }
 
   private proposeData(data: Uint8Array, append: (d: Uint8Array) => number): Promise<void> {
+    try {
+      return this.appendData(data, append).applied;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private appendData(data: Uint8Array, append: (d: Uint8Array) => number): { index: number; applied: Promise<void> } {
     const refusal = this.refuseProposal();
-    if (refusal) return Promise.reject(refusal);
+    if (refusal) throw refusal;
     let index: number;
     try {
       index = append(data);
     } catch (e) {
-      return Promise.reject(isKind(e, 'Unavailable') ? this.refuseProposal() ?? e : e);
+      throw isKind(e, 'Unavailable') ? this.refuseProposal() ?? e : e;
     }
     const applied = this.proposals.wait(index, this.rn.raft.term);
     this.loop.kick();
-    return applied;
+    return { index, applied };
   }
 
   private refuseProposal(): Error | undefined {

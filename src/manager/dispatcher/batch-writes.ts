@@ -96,14 +96,17 @@ export class DispatcherBatchWrites {
     );
   }
 
-  /** Writes every pending registration, down mark and status report in one store transaction (after a running one). */
+  /**
+   * Writes every pending registration, down mark and status report in one store transaction, after the
+   * one before is in the log; resolves once committed (never rejects: the waiters see a failure).
+   */
   flush(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    const run = async () => {
-      if (this.statuses.size === 0 && this.registrations.size === 0 && this.downs.size === 0) return;
+    const run = async (): Promise<Promise<void> | undefined> => {
+      if (this.statuses.size === 0 && this.registrations.size === 0 && this.downs.size === 0) return undefined;
       this.lastFlushAt = this.o.clock.now();
       const statuses = [...this.statuses.values()];
       this.statuses.clear();
@@ -114,7 +117,8 @@ export class DispatcherBatchWrites {
       const waiters = [...nodes.flatMap((r) => r.waiters), ...downs.flatMap(([, d]) => d.waiters), ...statuses.flatMap((p) => p.waiters)];
       try {
         const now = isoTime(this.o.clock.now());
-        await this.o.store.update((tx) => {
+        // In the log is enough to take the next batch (MemoryStore.write); the reporters wait for the commit.
+        const { applied } = await this.o.store.write((tx) => {
           for (const { req } of nodes) {
             const existing = tx.get('node', req.nodeId);
             const node = registeredNode(existing, req, now);
@@ -139,13 +143,24 @@ export class DispatcherBatchWrites {
             tx.update('task', withStatus(task!, p.update, now));
           }
         });
-        for (const w of waiters) w.resolve();
+        return applied.then(
+          () => {
+            for (const w of waiters) w.resolve();
+          },
+          (err: unknown) => this.failed(err, waiters),
+        );
       } catch (err) {
-        this.o.log?.warn({ err }, 'dispatcher: session and status batch write failed');
-        for (const w of waiters) w.reject(err);
+        this.failed(err, waiters);
+        return undefined;
       }
     };
-    this.flushing = this.flushing.then(run, run);
-    return this.flushing;
+    const proposed = this.flushing.then(run);
+    this.flushing = proposed.then(() => undefined);
+    return proposed.then((committed) => committed);
+  }
+
+  private failed(err: unknown, waiters: readonly { reject: (e: unknown) => void }[]): void {
+    this.o.log?.warn({ err }, 'dispatcher: session and status batch write failed');
+    for (const w of waiters) w.reject(err);
   }
 }

@@ -90,26 +90,38 @@ function applyLater(tx: WriteTx, serviceId: string, serviceVersion: number, muts
 /**
  * One reconcile pass per service: `decide` reads the service in a write transaction and returns the
  * mutations (undefined: nothing to do, at most MAX_TASKS_PER_PASS). The first MAX_TASKS_PER_WRITE are
- * written by that transaction, the rest by the next ones (applyLater checks each still holds). Returns
- * the services that need another pass: the plan hit its bound, or part of it no longer held.
+ * written by that transaction, the rest by the next ones (applyLater checks each still holds). Each
+ * write goes out as soon as the one before is in the log (MemoryStore.write), not committed; the pass
+ * ends once all of them are committed, and fails if one failed. Returns the services that need another
+ * pass: the plan hit its bound, or part of it no longer held.
  */
 export async function reconcilePasses(store: MemoryStore, serviceIds: readonly string[], decide: (tx: WriteTx, serviceId: string) => Mutation[] | undefined): Promise<string[]> {
   const again: string[] = [];
-  for (const sid of serviceIds) {
-    const planned = await store.update((tx) => {
-      const muts = decide(tx, sid);
-      if (!muts) return undefined;
-      applyMutations(tx, muts.slice(0, MAX_TASKS_PER_WRITE));
-      return { muts, version: tx.shared.get('service', sid)?.Version.Index ?? 0 };
-    });
-    if (!planned) continue;
-    let held = true;
-    for (let at = MAX_TASKS_PER_WRITE; held && at < planned.muts.length; at += MAX_TASKS_PER_WRITE) {
-      const chunk = planned.muts.slice(at, at + MAX_TASKS_PER_WRITE);
-      held = await store.update((tx) => applyLater(tx, sid, planned.version, chunk));
+  const writes: Promise<void>[] = [];
+  try {
+    for (const sid of serviceIds) {
+      const { result: planned, applied } = await store.write((tx) => {
+        const muts = decide(tx, sid);
+        if (!muts) return undefined;
+        applyMutations(tx, muts.slice(0, MAX_TASKS_PER_WRITE));
+        return { muts, version: tx.shared.get('service', sid)?.Version.Index ?? 0 };
+      });
+      writes.push(applied);
+      if (!planned) continue;
+      let held = true;
+      for (let at = MAX_TASKS_PER_WRITE; held && at < planned.muts.length; at += MAX_TASKS_PER_WRITE) {
+        const chunk = planned.muts.slice(at, at + MAX_TASKS_PER_WRITE);
+        const later = await store.write((tx) => applyLater(tx, sid, planned.version, chunk));
+        writes.push(later.applied);
+        held = later.result;
+      }
+      if (!held || planned.muts.length >= MAX_TASKS_PER_PASS) again.push(sid);
     }
-    if (!held || planned.muts.length >= MAX_TASKS_PER_PASS) again.push(sid);
+  } finally {
+    // a pass that throws still waits for what it put in the log, so the next pass starts after it
+    await Promise.allSettled(writes);
   }
+  await Promise.all(writes);
   return again;
 }
 

@@ -12,6 +12,9 @@ export type SchedulerDeps = StoreLoopDeps;
  */
 export const MAX_PLACEMENTS_PER_PASS = 1000;
 
+/** Batches of one service one flush writes at most: up to 10,000 placements in the log at once. */
+export const WRITES_PER_FLUSH = 10;
+
 /**
  * The scheduler loop: assigns PENDING tasks to nodes, one store write per service and pass. Services
  * with tasks that fit nowhere are retried whenever a node changes or a task frees its node.
@@ -54,23 +57,37 @@ export class Scheduler extends StoreLoop<SchedulerDeps> {
     if (services.size === 0) return;
     const infos: Map<string, NodeInfo> = store.read((tx) => buildNodeInfos(tx.find('node'), tx.find('task', (t) => !!t.NodeID && !isTerminal(t.Status.State))));
     let more = false;
-    for (const sid of [...services].sort()) {
-      const { unplaced, left } = await store.update((tx) => {
-        const pending = tx.shared.tasksByService(sid, (t) => t.Status.State === 'pending');
-        const batch = pending.length > MAX_PLACEMENTS_PER_PASS ? pending.slice(0, MAX_PLACEMENTS_PER_PASS) : pending;
-        const r = scheduleTasks(batch, infos, clock.now());
-        for (const u of r.updates) tx.update('task', u);
-        return { unplaced: r.unplaced, left: pending.length - batch.length };
-      });
-      if (unplaced > 0) this.waiting.add(sid);
-      else this.waiting.delete(sid);
-      // More pending than one pass places: go on next pass, unless this batch found no room (then the
-      // rest waits with it for a node or task change).
-      if (left > 0 && unplaced === 0) {
-        this.dirty.add(sid);
-        more = true;
+    const writes: Promise<void>[] = [];
+    try {
+      for (const sid of [...services].sort()) {
+        // Each batch goes out as soon as the one before is in the log (MemoryStore.write): it reads
+        // the tasks that one placed as placed, and `infos` holds its placements already.
+        for (let n = 1; ; n++) {
+          const { result, applied } = await store.write((tx) => {
+            const pending = tx.shared.tasksByService(sid, (t) => t.Status.State === 'pending');
+            const batch = pending.length > MAX_PLACEMENTS_PER_PASS ? pending.slice(0, MAX_PLACEMENTS_PER_PASS) : pending;
+            const r = scheduleTasks(batch, infos, clock.now());
+            for (const u of r.updates) tx.update('task', u);
+            return { unplaced: r.unplaced, left: pending.length - batch.length };
+          });
+          writes.push(applied);
+          if (result.unplaced > 0) this.waiting.add(sid);
+          else this.waiting.delete(sid);
+          // More pending than a batch places: go on, up to WRITES_PER_FLUSH, then next flush; unless this
+          // batch found no room (then the rest waits with it for a node or task change).
+          if (result.left === 0 || result.unplaced > 0) break;
+          if (n >= WRITES_PER_FLUSH) {
+            this.dirty.add(sid);
+            more = true;
+            break;
+          }
+        }
       }
+    } finally {
+      // the next flush reads the node table from committed state: this flush's placements must be in it
+      await Promise.allSettled(writes);
     }
+    await Promise.all(writes);
     if (more) this.kick();
   }
 }

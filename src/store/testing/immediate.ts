@@ -10,6 +10,10 @@ export function immediateStore(): MemoryStore {
   let index = 0;
   const store: MemoryStore = new MemoryStore({
     propose: async (changes) => store.applyCommitted(++index, changes),
+    append: (changes) => {
+      store.applyCommitted(++index, changes);
+      return { index, applied: Promise.resolve() };
+    },
   }, { freezeCommitted: true });
   return store;
 }

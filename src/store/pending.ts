@@ -1,0 +1,124 @@
+import type { Change, Kind, ObjectTypes } from './types';
+
+type Task = ObjectTypes['task'];
+
+/** The task indexes a pending write can put a task under (MemoryStore's byService, byNode, bySlot). */
+export type TaskIndexName = 'service' | 'node' | 'slot';
+
+/** The slot index's key of a replicated task. */
+export const slotKey = (serviceId: string, slot: number): string => `${serviceId}/${slot}`;
+
+interface PendingWrite {
+  index: number;
+  changes: Change[];
+}
+
+interface Latest {
+  change: Change;
+  index: number;
+}
+
+/**
+ * Writes that are in the Raft log but not applied yet (store pipelining, MemoryStore.update): the
+ * next write transaction reads them on top of the committed tables, so it can be planned and proposed
+ * while the earlier ones replicate. Nothing else reads them: `view`, `read` and watches see committed
+ * state only, as in swarmkit.
+ *
+ * Sound because Raft commits a prefix of the leader's log: a write built on a pending one sits at a
+ * later index of the same log, so it can only commit if that one did. When a pending write fails
+ * (lost leadership, overwritten), every later one fails with it and all of them leave here (dropFrom).
+ */
+export class PendingWrites {
+  /** Oldest first; indexes strictly increase (the log's order). */
+  private writes: PendingWrite[] = [];
+  /** The latest pending change of each object, by kind and ID. */
+  private latest = new Map<Kind, Map<string, Latest>>();
+  /** Task IDs that pending writes put under an index key, counted (several writes may put one there). */
+  private taskKeys: Record<TaskIndexName, Map<string, Map<string, number>>> = { service: new Map(), node: new Map(), slot: new Map() };
+
+  get size(): number {
+    return this.writes.length;
+  }
+
+  /** The index of the newest pending write (0: none). */
+  get lastIndex(): number {
+    return this.writes.at(-1)?.index ?? 0;
+  }
+
+  /** A write put in the log at `index`. Its objects carry the version they will have once applied there. */
+  push(index: number, changes: Change[]): void {
+    const last = this.writes.at(-1);
+    if (last && index <= last.index) throw new Error(`pending write at ${index} after one at ${last.index}`);
+    for (const c of changes) if (c.action !== 'delete') c.object.Version = { Index: index };
+    this.writes.push({ index, changes });
+    this.add({ index, changes });
+  }
+
+  /** The log applied through `index`: those writes are in the tables now. */
+  appliedThrough(index: number): void {
+    let n = 0;
+    while (n < this.writes.length && this.writes[n]!.index <= index) n++;
+    if (n === 0) return;
+    const done = this.writes.splice(0, n);
+    for (const w of done) {
+      for (const c of w.changes) {
+        const id = c.action === 'delete' ? c.id : c.object.ID;
+        const byId = this.latest.get(c.kind);
+        // a later pending write of the same object stays the latest
+        if (byId?.get(id)?.index === w.index) byId.delete(id);
+        if (c.kind === 'task' && c.action !== 'delete') this.countTask(c.object as Task, -1);
+      }
+    }
+  }
+
+  /** The write at `index` failed: it and every later one (built on it) are gone. */
+  dropFrom(index: number): void {
+    const keep = this.writes.filter((w) => w.index < index);
+    if (keep.length === this.writes.length) return;
+    this.writes = keep;
+    this.latest.clear();
+    this.taskKeys = { service: new Map(), node: new Map(), slot: new Map() };
+    for (const w of keep) this.add(w);
+  }
+
+  /** The object as the pending writes leave it: a change (a delete: gone), or undefined if none touches it. */
+  peek(kind: Kind, id: string): Change | undefined {
+    return this.latest.get(kind)?.get(id)?.change;
+  }
+
+  /** The latest pending change of every object of `kind`, by ID. */
+  ofKind(kind: Kind): ReadonlyMap<string, Latest> | undefined {
+    return this.latest.get(kind);
+  }
+
+  /** Task IDs some pending write put under `key` of an index (they may have moved on since: check). */
+  taskIds(index: TaskIndexName, key: string): Iterable<string> {
+    return this.taskKeys[index].get(key)?.keys() ?? [];
+  }
+
+  private add(w: PendingWrite): void {
+    for (const c of w.changes) {
+      let byId = this.latest.get(c.kind);
+      if (!byId) this.latest.set(c.kind, (byId = new Map()));
+      byId.set(c.action === 'delete' ? c.id : c.object.ID, { change: c, index: w.index });
+      if (c.kind === 'task' && c.action !== 'delete') this.countTask(c.object as Task, +1);
+    }
+  }
+
+  private countTask(t: Task, by: 1 | -1): void {
+    count(this.taskKeys.service, t.ServiceID, t.ID, by);
+    if (t.NodeID) count(this.taskKeys.node, t.NodeID, t.ID, by);
+    if (t.Slot) count(this.taskKeys.slot, slotKey(t.ServiceID, t.Slot), t.ID, by);
+  }
+}
+
+function count(m: Map<string, Map<string, number>>, key: string, id: string, by: 1 | -1): void {
+  let ids = m.get(key);
+  if (!ids) m.set(key, (ids = new Map()));
+  const n = (ids.get(id) ?? 0) + by;
+  if (n > 0) ids.set(id, n);
+  else {
+    ids.delete(id);
+    if (ids.size === 0) m.delete(key);
+  }
+}
