@@ -338,6 +338,7 @@ export class Dispatcher implements DispatcherApi {
     const closeWatch = () => watch.close();
     stop.signal.addEventListener('abort', closeWatch);
     const set = new AssignmentSet(nodeId);
+    let unsubscribeNet = (): void => undefined;
     try {
       const viewIndex = this.store.index;
       // the store's own objects: the set keeps them and the stream serializes them, neither changes one
@@ -349,14 +350,17 @@ export class Dispatcher implements DispatcherApi {
       };
       yield { ...set.complete(tasks, deps), network: net.view, networkVersion: net.version };
       // One pending read of the watch at a time (a Watch has one waiter), raced with the network views.
+      // Stopping closes the watch, which ends the race.
       let next: ReturnType<typeof watch.next> | null = null;
       let lastSentAt: number | undefined;
+      let netMoved: (() => void) | null = null;
+      unsubscribeNet = this.ingress.subscribe(() => netMoved?.());
       while (!stop.signal.aborted) {
         next ??= watch.next();
-        const cancel = new AbortController();
-        const netChanged = this.ingress.changed(net.version, AbortSignal.any([stop.signal, cancel.signal])).then(() => 'net' as const);
+        const netChanged =
+          this.ingress.currentVersion !== net.version ? ('net' as const) : new Promise<'net'>((resolve) => (netMoved = () => resolve('net')));
         const first = await Promise.race([next, netChanged]);
-        cancel.abort(); // drop this round's waiter on the feed
+        netMoved = null;
         if (first !== 'net' && first.done) break;
         // Coalesce changes into one message: those of this turn of the event loop (one store write's come
         // together), and while the last message is recent, those of the rest of `batchMs` (lib/batching.ts).
@@ -384,6 +388,7 @@ export class Dispatcher implements DispatcherApi {
       s.ended.signal.removeEventListener('abort', onAbort);
       stopped.removeEventListener('abort', onAbort);
       watch.close();
+      unsubscribeNet();
       s.streams--;
       this.onStreamClosed(s);
     }

@@ -87,18 +87,18 @@ export class IngressFeed {
     return { version: this.version, view, text: `${this.ingressText}\n${JSON.stringify(mine)}` };
   }
 
-  /** Resolves once the table's version is past `version`, or `signal` aborts. */
-  changed(version: number, signal: AbortSignal): Promise<void> {
-    if (this.version !== version || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.waiters.delete(done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.waiters.add(done);
-      signal.addEventListener('abort', done, { once: true });
-    });
+  /**
+   * Calls `listener` whenever the table's version moves, until the returned function is called. A
+   * stream subscribes once, not once per round: at 1,000 streams a waiter per round (an abort
+   * signal each, and the DOMException of every abort) was a visible part of the leader's CPU.
+   */
+  subscribe(listener: () => void): () => void {
+    this.waiters.add(listener);
+    return () => this.waiters.delete(listener);
+  }
+
+  get currentVersion(): number {
+    return this.version;
   }
 
   private recompute(): void {
