@@ -5,12 +5,13 @@ import type { Change } from './types';
 import type { Task } from '../types';
 import { taskFixture } from '../testing/fixtures';
 
+const done = Promise.resolve();
 const put = (id: string, nodeId: string, slot = 1): Change => ({ action: 'update', kind: 'task', object: taskFixture({ ID: id, ServiceID: 's', Slot: slot, NodeID: nodeId }) as Task });
 
 test('the latest pending change of an object wins, and stays when an earlier write is applied', () => {
   const p = new PendingWrites();
-  p.push(5, [put('t1', 'n1')]);
-  p.push(6, [put('t1', 'n2')]);
+  p.push(5, [put('t1', 'n1')], done);
+  p.push(6, [put('t1', 'n2')], done);
   assert.equal((p.peek('task', 't1') as { object: Task }).object.NodeID, 'n2');
   assert.equal((p.peek('task', 't1') as { object: Task }).object.Version.Index, 6);
   p.appliedThrough(5);
@@ -25,14 +26,14 @@ test('the latest pending change of an object wins, and stays when an earlier wri
 
 test('dropFrom removes a write and every later one, and the earlier ones read as before', () => {
   const p = new PendingWrites();
-  p.push(3, [put('t1', 'n1')]);
-  p.push(4, [put('t1', 'n2'), { action: 'delete', kind: 'task', id: 't9' }]);
-  p.push(7, [put('t2', 'n2')]);
+  p.push(3, [put('t1', 'n1')], done);
+  p.push(4, [put('t1', 'n2'), { action: 'delete', kind: 'task', id: 't9' }], done);
+  p.push(7, [put('t2', 'n2')], done);
   p.dropFrom(4);
   assert.equal(p.lastIndex, 3);
   assert.equal((p.peek('task', 't1') as { object: Task }).object.NodeID, 'n1');
   assert.equal(p.peek('task', 't9'), undefined);
   assert.deepEqual([...p.taskIds('node', 'n2')], []);
   assert.deepEqual([...p.taskIds('slot', 's/1')], ['t1']);
-  assert.throws(() => p.push(2, []), /after one at 3/);
+  assert.throws(() => p.push(2, [], done), /after one at 3/);
 });

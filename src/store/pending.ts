@@ -11,6 +11,8 @@ export const slotKey = (serviceId: string, slot: number): string => `${serviceId
 interface PendingWrite {
   index: number;
   changes: Change[];
+  /** Settles when the write is applied or lost. */
+  applied: Promise<void>;
 }
 
 interface Latest {
@@ -45,13 +47,19 @@ export class PendingWrites {
     return this.writes.at(-1)?.index ?? 0;
   }
 
+  /** Settles when the newest pending write is applied or lost (undefined: none pending). */
+  get lastApplied(): Promise<void> | undefined {
+    return this.writes.at(-1)?.applied;
+  }
+
   /** A write put in the log at `index`. Its objects carry the version they will have once applied there. */
-  push(index: number, changes: Change[]): void {
+  push(index: number, changes: Change[], applied: Promise<void>): void {
     const last = this.writes.at(-1);
     if (last && index <= last.index) throw new Error(`pending write at ${index} after one at ${last.index}`);
     for (const c of changes) if (c.action !== 'delete') c.object.Version = { Index: index };
-    this.writes.push({ index, changes });
-    this.add({ index, changes });
+    const w = { index, changes, applied };
+    this.writes.push(w);
+    this.add(w);
   }
 
   /** The log applied through `index`: those writes are in the tables now. */

@@ -325,3 +325,47 @@ test('tasks of one service share one spec object, and a task\'s new version keep
   assert.notEqual(r1!.Spec, r4!.Spec);
   assert.deepEqual(r4!.Spec, t4.Spec);
 });
+
+test('per-node task counts of a service follow creates, status and desired-state changes, moves, deletes and restores, as a pass over the tasks counts them', async () => {
+  const { store } = immediateStore();
+  let seed = 7;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+  const states = ['pending', 'assigned', 'running', 'complete', 'failed'] as const;
+  const desired = ['running', 'complete', 'shutdown'] as const;
+  const byScan = (tasks: Task[]) => {
+    const out = new Map<string, { running: number; completed: number; desiredRunning: number; wanted: number }>();
+    for (const t of tasks) {
+      if (t.DesiredState !== 'running' && t.DesiredState !== 'complete') continue;
+      const c = out.get(t.NodeID ?? '') ?? { running: 0, completed: 0, desiredRunning: 0, wanted: 0 };
+      c.wanted++;
+      if (t.Status.State === 'running') c.running++;
+      if (t.Status.State === 'complete') c.completed++;
+      if (t.DesiredState === 'running') c.desiredRunning++;
+      out.set(t.NodeID ?? '', c);
+    }
+    return out;
+  };
+  const asObject = (m: ReadonlyMap<string, object>) => Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, { ...v }]));
+  for (let round = 0; round < 60; round++) {
+    await store.update((tx) => {
+      for (let i = 0; i < 5; i++) {
+        const id = `t${rnd(20)}`;
+        const cur = tx.get('task', id);
+        const op = rnd(4);
+        if (!cur) {
+          const t = task(id, `s${rnd(2)}`, rnd(3) === 0 ? undefined : `n${rnd(3)}`);
+          tx.create('task', { ...t, DesiredState: desired[rnd(3)]!, Status: { ...t.Status, State: states[rnd(5)]! } });
+        } else if (op === 0) tx.delete('task', id);
+        else if (op === 1) tx.update('task', { ...cur, Status: { ...cur.Status, State: states[rnd(5)]! } });
+        else if (op === 2) tx.update('task', { ...cur, DesiredState: desired[rnd(3)]! });
+        else tx.update('task', { ...cur, NodeID: `n${rnd(3)}` });
+      }
+    });
+    for (const sid of ['s0', 's1']) {
+      assert.deepEqual(asObject(store.taskCountsByNode(sid)), asObject(byScan(store.read((tx) => tx.tasksByService(sid)))), `round ${round}, ${sid}`);
+    }
+  }
+  const other = new MemoryStore({ propose: async () => undefined });
+  other.restore(structuredClone(store.snapshot()));
+  for (const sid of ['s0', 's1']) assert.deepEqual(asObject(other.taskCountsByNode(sid)), asObject(store.taskCountsByNode(sid)));
+});

@@ -81,6 +81,8 @@ export class MemoryStore {
   private byNode = new Map<string, Set<string>>();
   /** Replicated tasks by service and slot (slotKey): who else holds a task's slot, without reading the service's 100,000 tasks. */
   private bySlot = new Map<string, Set<string>>();
+  /** Task counts of each service by node (see taskCountsByNode). */
+  private serviceCounts = new Map<string, Map<string, TaskCounts>>();
   /** The spec object the tasks of each service share (see shareParts). */
   private serviceSpecs = new Map<string, Task['Spec']>();
   private watches = new Set<Watch>();
@@ -89,8 +91,6 @@ export class MemoryStore {
   private writeChain: Promise<unknown> = Promise.resolve();
   /** Proposed writes not applied yet, read by later write transactions (pipelining: see update). */
   private pendingWrites = new PendingWrites();
-  /** Settles with the newest pending write (what a transaction without changes that read it waits for). */
-  private lastPendingApplied: Promise<void> = Promise.resolve();
   private appliedIndex = 0;
 
   private timer: StoreTimer | undefined;
@@ -198,15 +198,14 @@ export class MemoryStore {
       const overlay = new Map<string, Change>();
       const result = fn(this.writer(overlay));
       const changes = [...overlay.values()];
-      if (changes.length === 0) return { result, applied: this.pendingWrites.size > 0 ? this.lastPendingApplied : undefined };
+      if (changes.length === 0) return { result, applied: this.pendingWrites.lastApplied };
       if (!this.proposer.append) return { result, applied: this.proposer.propose(changes) };
       const { index, applied } = this.proposer.append(changes);
       if (index > this.appliedIndex) {
-        this.pendingWrites.push(index, changes);
+        this.pendingWrites.push(index, changes, applied);
         if (this.opts.freezeCommitted) for (const c of changes) deepFreeze(c);
         // a write that fails takes every later one with it: they were built on it
         applied.catch(() => this.pendingWrites.dropFrom(index));
-        this.lastPendingApplied = applied;
       }
       return { result, applied };
     };
@@ -313,6 +312,7 @@ export class MemoryStore {
     this.byNode.clear();
     this.byService.clear();
     this.bySlot.clear();
+    this.serviceCounts.clear();
     this.serviceSpecs.clear();
     for (const kind of KINDS) {
       // A snapshot written before a kind existed has no table for it.
@@ -350,9 +350,38 @@ export class MemoryStore {
     else if (t.ServiceID) this.serviceSpecs.set(t.ServiceID, t.Spec);
   }
 
+  /**
+   * What `docker service ls` counts of a service's tasks, by node ID ('' for none), at the applied
+   * index: kept as tasks are applied, so a service's status is a sum over its nodes (at most the
+   * cluster's nodes) instead of a pass over its 100,000 tasks per request. The map is the store's
+   * own: never change it.
+   */
+  taskCountsByNode(serviceId: string): ReadonlyMap<string, Readonly<TaskCounts>> {
+    return this.serviceCounts.get(serviceId) ?? EMPTY_COUNTS;
+  }
+
+  private count(t: ObjectTypes['task'], by: 1 | -1): void {
+    // as Docker counts: only tasks the cluster still wants (desired running, or complete for jobs)
+    if (t.DesiredState !== 'running' && t.DesiredState !== 'complete') return;
+    let byNode = this.serviceCounts.get(t.ServiceID);
+    if (!byNode) this.serviceCounts.set(t.ServiceID, (byNode = new Map()));
+    const key = t.NodeID ?? '';
+    const c = byNode.get(key) ?? { running: 0, completed: 0, desiredRunning: 0, wanted: 0 };
+    c.wanted += by;
+    if (t.Status.State === 'running') c.running += by;
+    if (t.Status.State === 'complete') c.completed += by;
+    if (t.DesiredState === 'running') c.desiredRunning += by;
+    if (c.wanted > 0) byNode.set(key, c);
+    else {
+      byNode.delete(key);
+      if (byNode.size === 0) this.serviceCounts.delete(t.ServiceID);
+    }
+  }
+
   private indexObj(kind: Kind, o: ObjectTypes[Kind]): void {
     if (kind !== 'task') return;
     const t = o as ObjectTypes['task'];
+    this.count(t, 1);
     addTo(this.byService, t.ServiceID, t.ID);
     if (t.NodeID) addTo(this.byNode, t.NodeID, t.ID);
     if (t.Slot) addTo(this.bySlot, slotKey(t.ServiceID, t.Slot), t.ID);
@@ -361,6 +390,7 @@ export class MemoryStore {
   private unindex(kind: Kind, o: ObjectTypes[Kind]): void {
     if (kind !== 'task') return;
     const t = o as ObjectTypes['task'];
+    this.count(t, -1);
     this.byService.get(t.ServiceID)?.delete(t.ID);
     if (t.NodeID) this.byNode.get(t.NodeID)?.delete(t.ID);
     if (t.Slot) this.bySlot.get(slotKey(t.ServiceID, t.Slot))?.delete(t.ID);
@@ -461,6 +491,17 @@ export class MemoryStore {
 }
 
 const EMPTY_OVERLAY: Map<string, Change> = new Map();
+
+/** A service's tasks on one node that the cluster still wants (desired running or complete). */
+export interface TaskCounts {
+  /** How many such tasks there are (the entry goes when none are left). */
+  wanted: number;
+  running: number;
+  completed: number;
+  desiredRunning: number;
+}
+
+const EMPTY_COUNTS: ReadonlyMap<string, TaskCounts> = new Map();
 
 function addTo<V>(m: Map<string, Set<V>>, k: string, v: V): void {
   let s = m.get(k);

@@ -122,22 +122,20 @@ export class ControlApi {
       const services = tx.find('service', (s) => serviceMatches(s, f));
       if (!withStatus) return services;
       const liveNodes = new Set(tx.find('node', (n) => n.Status.State !== 'down').map((n) => n.ID));
-      return services.map((s) => ({ ...s, ServiceStatus: this.counts(s, tx.tasksByService(s.ID), liveNodes) }));
+      return services.map((s) => ({ ...s, ServiceStatus: isJob(s) ? jobCounts(s, tx.tasksByService(s.ID)) : this.counts(s, liveNodes) }));
     });
   }
 
-  private counts(s: Service, tasks: Task[], liveNodes: Set<string>): ServiceStatusCounts {
-    if (isJob(s)) return jobCounts(s, tasks);
+  /** From the store's per-node counts: a sum over the service's nodes, not a pass over its tasks. */
+  private counts(s: Service, liveNodes: Set<string>): ServiceStatusCounts {
     let running = 0;
     let completed = 0;
     let desiredGlobal = 0;
-    // As Docker counts: only tasks the cluster still wants (desired running, or complete for jobs).
-    for (const t of tasks) {
-      if (t.DesiredState !== 'running' && t.DesiredState !== 'complete') continue;
-      const live = liveNodes.has(t.NodeID ?? '');
-      if (t.Status.State === 'running' && live) running++;
-      if (t.Status.State === 'complete') completed++;
-      if (t.DesiredState === 'running' && live) desiredGlobal++;
+    for (const [nodeId, c] of this.store.taskCountsByNode(s.ID)) {
+      const live = liveNodes.has(nodeId);
+      if (live) running += c.running;
+      completed += c.completed;
+      if (live) desiredGlobal += c.desiredRunning;
     }
     const desired = s.Spec.Mode.Global ? desiredGlobal : (s.Spec.Mode.Replicated?.Replicas ?? 0);
     return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: completed };

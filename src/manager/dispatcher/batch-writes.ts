@@ -134,7 +134,8 @@ export class DispatcherBatchWrites {
             tx.update('node', n);
           }
           for (const p of statuses) {
-            const task = tx.get('task', p.update.taskId);
+            // not copied: withStatus makes the new version, which tx.update copies
+            const task = tx.shared.get('task', p.update.taskId);
             const verdict = judgeStatusUpdate(task, p.nodeId, p.update);
             if (verdict !== 'apply') {
               if (verdict !== 'unchanged') this.o.log?.debug({ taskId: p.update.taskId, verdict }, 'dispatcher: status update ignored');
