@@ -47,6 +47,11 @@ export class PendingWrites {
     return this.writes.at(-1)?.index ?? 0;
   }
 
+  /** Settles when the oldest pending write is applied or lost (undefined: none pending). */
+  get firstApplied(): Promise<void> | undefined {
+    return this.writes[0]?.applied;
+  }
+
   /** Settles when the newest pending write is applied or lost (undefined: none pending). */
   get lastApplied(): Promise<void> | undefined {
     return this.writes.at(-1)?.applied;

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryStore } from './store';
+import { MAX_PENDING_WRITES } from './limits';
 import type { Change } from './types';
 import type { Task } from '../types';
 import { nodeFixture, taskFixture } from '../testing/fixtures';
@@ -141,4 +142,20 @@ test('a write that throws proposes nothing and the next write still runs', async
   commitNext();
   await good;
   assert.equal(store.read((tx) => tx.get('node', 'n1'))?.Version.Index, 1);
+});
+
+test('at most MAX_PENDING_WRITES writes are in the log uncommitted; the next one waits for the oldest', async () => {
+  const { store, inLog, commitNext } = loggedStore();
+  const writes = Array.from({ length: MAX_PENDING_WRITES + 2 }, (_, i) => store.update((tx) => tx.create('node', nodeFixture({ ID: `n${i}` }))));
+  await settled();
+  assert.equal(inLog(), MAX_PENDING_WRITES);
+  commitNext();
+  await settled();
+  assert.equal(inLog(), MAX_PENDING_WRITES, 'one committed, one more went in');
+  for (let i = 0; i < MAX_PENDING_WRITES + 1; i++) {
+    commitNext();
+    await settled();
+  }
+  await Promise.all(writes);
+  assert.equal(store.read((tx) => tx.find('node')).length, MAX_PENDING_WRITES + 2);
 });

@@ -3,6 +3,7 @@ import type { Change, Kind, ObjectTypes, Proposer, StoreEvent, StoreSnapshot } f
 import { KINDS } from './types';
 import { Watch, type WatchFilter } from './watch';
 import { PendingWrites, slotKey, type TaskIndexName } from './pending';
+import { MAX_PENDING_WRITES } from './limits';
 import { stableEqual } from '../types/dirty';
 import type { Task } from '../types';
 
@@ -210,8 +211,9 @@ export class MemoryStore {
       return { result, applied };
     };
     const turn = this.writeChain.then(run);
-    // The next write starts once this one is in the log (pipelined) or applied (not).
-    this.writeChain = turn.then((w) => (this.proposer.append ? undefined : w.applied)).catch(() => undefined);
+    // The next write starts once this one is in the log and fewer than MAX_PENDING_WRITES are (pipelined),
+    // or once this one is applied (not).
+    this.writeChain = turn.then((w) => (this.proposer.append ? this.roomInLog() : w.applied)).catch(() => undefined);
     return turn.then((w) => {
       const applied = (w.applied ?? Promise.resolve()).then(() => {
         // as swarmkit's write_tx latency: the transaction and its proposal, committed and applied
@@ -220,6 +222,11 @@ export class MemoryStore {
       applied.catch(() => undefined);
       return { result: w.result, applied };
     });
+  }
+
+  /** Resolves once fewer than MAX_PENDING_WRITES writes are pending (the oldest ones applied or lost). */
+  private async roomInLog(): Promise<void> {
+    while (this.pendingWrites.size >= MAX_PENDING_WRITES) await this.pendingWrites.firstApplied?.catch(() => undefined);
   }
 
   /**

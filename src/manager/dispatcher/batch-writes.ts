@@ -4,7 +4,7 @@
 // serialized: one per session or per report made 1,000 nodes reconnecting to a new leader wait a commit apiece,
 // and 300 nodes expiring at once were 300 writes the sessions queued behind.
 import type { SessionRequest, TaskStatusUpdate } from '../../types';
-import type { MemoryStore } from '../../store';
+import { MAX_TASKS_PER_WRITE, type MemoryStore } from '../../store';
 import type { Clock } from '../../lib/ports';
 import { isoTime } from '../../lib/time';
 import { batchDelay } from '../../lib/batching';
@@ -61,6 +61,9 @@ export class DispatcherBatchWrites {
     const done = new Promise<void>((resolve, reject) => {
       for (const u of coalesceUpdates(updates)) {
         const prev = this.statuses.get(u.taskId);
+        // to the end: a write takes the oldest reports first, and this call's last entry (its waiter's)
+        // comes after all of its others, so a write that holds it holds the whole call
+        this.statuses.delete(u.taskId);
         this.statuses.set(u.taskId, { nodeId, update: u, waiters: prev?.waiters ?? [] });
       }
       // One waiter per call, attached to the last entry of this call (resolved with the batch).
@@ -108,12 +111,15 @@ export class DispatcherBatchWrites {
     const run = async (): Promise<Promise<void> | undefined> => {
       if (this.statuses.size === 0 && this.registrations.size === 0 && this.downs.size === 0) return undefined;
       this.lastFlushAt = this.o.clock.now();
-      const statuses = [...this.statuses.values()];
-      this.statuses.clear();
-      const nodes = [...this.registrations.values()];
-      this.registrations.clear();
-      const downs = [...this.downs];
-      this.downs.clear();
+      // At most MAX_TASKS_PER_WRITE objects a write, the oldest first; the rest goes in the next one (a
+      // leader that fell behind collected more than one Raft entry may hold, and the whole batch failed).
+      let room = MAX_TASKS_PER_WRITE;
+      const nodes = take(this.registrations, room).map(([, r]) => r);
+      room -= nodes.length;
+      const downs = take(this.downs, room);
+      room -= downs.length;
+      const statuses = take(this.statuses, room).map(([, p]) => p);
+      if (this.statuses.size + this.registrations.size + this.downs.size > 0) this.schedule();
       const waiters = [...nodes.flatMap((r) => r.waiters), ...downs.flatMap(([, d]) => d.waiters), ...statuses.flatMap((p) => p.waiters)];
       try {
         const now = isoTime(this.o.clock.now());
@@ -164,4 +170,15 @@ export class DispatcherBatchWrites {
     this.o.log?.warn({ err }, 'dispatcher: session and status batch write failed');
     for (const w of waiters) w.reject(err);
   }
+}
+
+/** Removes and returns the first `n` entries of `m` (insertion order). */
+function take<K, V>(m: Map<K, V>, n: number): [K, V][] {
+  const out: [K, V][] = [];
+  for (const e of m) {
+    if (out.length >= n) break;
+    out.push(e);
+  }
+  for (const [k] of out) m.delete(k);
+  return out;
 }

@@ -1,4 +1,4 @@
-import type { MemoryStore, WriteTx } from '../../store';
+import { MAX_TASKS_PER_WRITE, type MemoryStore, type WriteTx } from '../../store';
 import { isoTime } from '../../lib/time';
 import { isRunnable, specProblem, type Service } from '../../types';
 import type { Rng } from '../../lib/ports';
@@ -16,12 +16,6 @@ export interface LoopDeps extends StoreLoopDeps {
   rng: Rng;
   logger?: OrchestratorLogger;
 }
-
-/**
- * Tasks one store write creates or changes at most: each write is one Raft entry (≤ 1.5 MiB, about
- * 1 KiB a task), and the manager keeps answering between writes.
- */
-export const MAX_TASKS_PER_WRITE = 500;
 
 /**
  * Tasks one reconcile pass plans for one service at most; its mutations go out in writes of

@@ -2,7 +2,8 @@ import { isTerminal, type Node, type Task } from '../../types';
 import type { StoreEvent, WatchFilter } from '../../store';
 import { newId } from '../../lib/ids';
 import { StoreLoop } from '../store-loop';
-import { applyMutations, MAX_TASKS_PER_WRITE, type LoopDeps } from './loop';
+import { applyMutations, type LoopDeps } from './loop';
+import { MAX_TASKS_PER_WRITE } from '../../store';
 import { planRestarts, promoteDelayed, type SlotRestarts } from './core/restart';
 
 /**

@@ -1,4 +1,4 @@
-import type { StoreEvent, WatchFilter } from '../../store';
+import { MAX_TASKS_PER_WRITE, type StoreEvent, type WatchFilter } from '../../store';
 import { isTerminal, type Task } from '../../types';
 import { StoreLoop, type StoreLoopDeps } from '../store-loop';
 import { buildNodeInfos, type NodeInfo } from './core/nodeinfo';
@@ -7,13 +7,13 @@ import { scheduleTasks } from './core/schedule';
 export type SchedulerDeps = StoreLoopDeps;
 
 /**
- * Pending tasks of one service placed per pass at most: a service with a huge backlog is placed
- * over several passes (each one store write), and the loop yields to the API in between.
+ * Pending tasks of one service placed per store write at most: a service with a huge backlog is
+ * placed over several writes, and the loop yields to the API in between.
  */
-export const MAX_PLACEMENTS_PER_PASS = 1000;
+export const MAX_PLACEMENTS_PER_PASS = MAX_TASKS_PER_WRITE;
 
-/** Batches of one service one flush writes at most: up to 10,000 placements in the log at once. */
-export const WRITES_PER_FLUSH = 10;
+/** Writes of one service one flush makes at most (10,000 placements) before the next flush rereads the node table. */
+export const WRITES_PER_FLUSH = 20;
 
 /**
  * The scheduler loop: assigns PENDING tasks to nodes, one store write per service and pass. Services
