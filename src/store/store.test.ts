@@ -329,7 +329,8 @@ test('tasks of one service share one spec object, and a task\'s new version keep
 test('per-node task counts of a service follow creates, status and desired-state changes, moves, deletes and restores, as a pass over the tasks counts them', async () => {
   const { store } = immediateStore();
   let seed = 7;
-  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+  // the high bits of a linear congruential generator (its low bits repeat with short periods)
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), Math.floor((seed / 0x80000000) * n));
   const states = ['pending', 'assigned', 'running', 'complete', 'failed'] as const;
   const desired = ['running', 'complete', 'shutdown'] as const;
   const byScan = (tasks: Task[]) => {

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Node, Task, TaskSpec, TaskState } from '../../../types';
-import { buildNodeInfos } from './nodeinfo';
-import { ASSIGNED_MESSAGE, PENDING_MESSAGE, scheduleTasks } from './schedule';
+import { addTask, buildNodeInfos, type NodeInfo } from './nodeinfo';
+import { ASSIGNED_MESSAGE, PENDING_MESSAGE, pickNode, scheduleTasks } from './schedule';
+import { noSuitableNode, Pipeline } from './filters';
 import { sourceDirOf } from '../../../testing/golden';
 
 const T0 = Date.UTC(2024, 0, 1);
@@ -92,4 +93,46 @@ test('an unchanged explanation is not written again; a no-longer-wanted pending 
   const r = scheduleTasks([old], infos, T0);
   assert.equal(r.updates[0]!.Status.State, 'shutdown');
   assert.equal(r.unplaced, 0);
+});
+
+/** The placement rule stated plainly: for each task in order, rank every node that passes its filters (pickNode). */
+function referenceSchedule(tasks: Task[], infos: Map<string, NodeInfo>): Record<string, string> {
+  const got: Record<string, string> = {};
+  const all = [...infos.values()].sort((a, b) => (a.node.ID < b.node.ID ? -1 : 1));
+  const ordered = [...tasks].sort((a, b) => (a.Slot ?? 0) - (b.Slot ?? 0) || (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
+  for (const t of ordered) {
+    const pipeline = new Pipeline(t);
+    const chosen = pickNode(t, all.filter((n) => pipeline.passes(n)));
+    if (!chosen) {
+      got[t.ID] = `err:${noSuitableNode(pipeline.explain())}`;
+      continue;
+    }
+    addTask(chosen, { ...t, NodeID: chosen.node.ID, Status: { ...t.Status, State: 'assigned' } });
+    got[t.ID] = chosen.node.ID;
+  }
+  return got;
+}
+
+test('grouped placement chooses what ranking every node for every task chooses (random clusters, specs with reservations, max replicas, host ports, constraints)', () => {
+  let seed = 11;
+  // the high bits of a linear congruential generator (its low bits repeat with short periods)
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), Math.floor((seed / 0x80000000) * n));
+  for (let round = 0; round < 150; round++) {
+    const nodes = Array.from({ length: 1 + rnd(12) }, (_, i) =>
+      node({ id: `n${String(i).padStart(2, '0')}`, cpu: (1 + rnd(4)) * 1e9, availability: rnd(8) === 0 ? 'drain' : 'active', labels: { zone: `z${rnd(2)}` } }),
+    );
+    const specs: Partial<TaskSpec>[] = Array.from({ length: 1 + rnd(3) }, () => ({
+      ...(rnd(2) ? { Resources: { Reservations: { NanoCPUs: (1 + rnd(2)) * 5e8 } } } : {}),
+      Placement: { ...(rnd(3) === 0 ? { MaxReplicas: 1 + rnd(3) } : {}), ...(rnd(4) === 0 ? { Constraints: ['node.labels.zone==z1'] } : {}) },
+    }));
+    const ports = rnd(5) === 0 ? [8080] : undefined;
+    const existing = Array.from({ length: rnd(15) }, (_, i) => task(`e${i}`, rnd(2) ? 's' : 'other', specs[0]!, { node: nodes[rnd(nodes.length)]!.ID, state: 'running', slot: i + 1 }));
+    const pending = Array.from({ length: 1 + rnd(40) }, (_, i) => task(`p${String(i).padStart(3, '0')}`, 's', specs[rnd(specs.length)]!, { slot: 100 + i, hostPorts: ports }));
+    const nodeList = nodes;
+    const want = referenceSchedule(pending, buildNodeInfos(nodeList, existing));
+    const r = scheduleTasks(pending, buildNodeInfos(nodeList, existing), T0);
+    const got: Record<string, string> = {};
+    for (const u of r.updates) got[u.ID] = u.Status.State === 'assigned' ? u.NodeID! : `err:${u.Status.Err}`;
+    assert.deepEqual(got, want, `round ${round}`);
+  }
 });

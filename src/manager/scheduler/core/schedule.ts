@@ -1,6 +1,6 @@
 import { isRunnable, STATE_MESSAGE, type Task } from '../../../types';
 import { isoTime } from '../../../lib/time';
-import { addTask, type NodeInfo } from './nodeinfo';
+import { addTask, hostPortsOf, type NodeInfo } from './nodeinfo';
 import { noSuitableNode, Pipeline } from './filters';
 
 export const ASSIGNED_MESSAGE = STATE_MESSAGE.assigned ?? 'scheduler assigned task to node';
@@ -69,6 +69,11 @@ export function pickNode(t: Task, candidates: readonly NodeInfo[]): NodeInfo | u
  * Placed tasks become ASSIGNED and are accounted in `infos` at once, so later tasks of the batch see
  * them. A task that fits nowhere keeps PENDING with Docker's explanation in Status.Err (written only
  * when it changes). A pending task no longer wanted (DesiredState past RUNNING) is marked SHUTDOWN.
+ *
+ * Tasks that the filters see alike (same service, spec and host ports) and that have no placement
+ * preferences are placed through one ranking of their group (TaskGroup): the filters run over the
+ * nodes once per group, not once per task (1,000 nodes × 100,000 tasks were 10^8 filter checks and
+ * most of a leader's CPU), with the same choice as ranking every node for every task.
  */
 export function scheduleTasks(tasks: readonly Task[], infos: ReadonlyMap<string, NodeInfo>, now: number): ScheduleResult {
   const ts = isoTime(now);
@@ -77,17 +82,24 @@ export function scheduleTasks(tasks: readonly Task[], infos: ReadonlyMap<string,
     .filter((t) => t.Status.State === 'pending')
     .sort((a, b) => (a.Slot ?? 0) - (b.Slot ?? 0) || cmp(a.NodeID ?? '', b.NodeID ?? '') || cmp(a.ID, b.ID));
   const all = [...infos.values()].sort((a, b) => cmp(a.node.ID, b.node.ID));
+  const groups = new Map<string, TaskGroup>();
   for (const t of ordered) {
     if (!isRunnable(t.DesiredState)) {
       out.updates.push({ ...t, UpdatedAt: ts, Status: { ...withoutErr(t.Status), State: 'shutdown', Message: STATE_MESSAGE.shutdown ?? 'shutdown', Timestamp: ts } });
       continue;
     }
-    const pipeline = new Pipeline(t);
     let chosen: NodeInfo | undefined;
+    let group: TaskGroup | undefined;
     if (t.NodeID) {
       const info = infos.get(t.NodeID);
-      if (info && pipeline.passes(info)) chosen = info;
+      if (info && new Pipeline(t).passes(info)) chosen = info;
+    } else if (!t.Spec.Placement?.Preferences?.length) {
+      const key = groupKey(t);
+      group = groups.get(key);
+      if (!group) groups.set(key, (group = new TaskGroup(t, all)));
+      chosen = group.pick();
     } else {
+      const pipeline = new Pipeline(t);
       chosen = pickNode(t, all.filter((n) => pipeline.passes(n)));
     }
     if (chosen) {
@@ -98,15 +110,110 @@ export function scheduleTasks(tasks: readonly Task[], infos: ReadonlyMap<string,
         Status: { ...withoutErr(t.Status), State: 'assigned', Message: ASSIGNED_MESSAGE, Timestamp: ts },
       };
       addTask(chosen, placed);
+      group?.placed(chosen);
       out.updates.push(placed);
       continue;
     }
     out.unplaced++;
+    // the explanation counts every node's first failing filter for this task
+    const pipeline = new Pipeline(t);
+    for (const n of t.NodeID ? [infos.get(t.NodeID)].filter((x) => x !== undefined) : all) pipeline.passes(n);
     const err = noSuitableNode(pipeline.explain());
     if (t.Status.Err === err && t.Status.Message === PENDING_MESSAGE) continue;
     out.updates.push({ ...t, UpdatedAt: ts, Status: { ...t.Status, Err: err, Message: PENDING_MESSAGE, Timestamp: ts } });
   }
   return out;
+}
+
+const specTexts = new WeakMap<object, string>();
+
+/** What the filters read of a task: its service (max replicas per node), its spec and its host ports. */
+function groupKey(t: Task): string {
+  let spec = specTexts.get(t.Spec);
+  if (spec === undefined) specTexts.set(t.Spec, (spec = JSON.stringify(t.Spec)));
+  return `${t.ServiceID}\n${hostPortsOf(t).join(',')}\n${spec}`;
+}
+
+interface Ranked {
+  node: NodeInfo;
+  /** The node's load when it was queued: tasks of the service, then all tasks. */
+  ofService: number;
+  active: number;
+}
+
+/**
+ * The nodes that passed a task group's filters, by pickNode's order (fewest tasks of the service,
+ * fewest tasks, node ID) in a binary heap. Placing a task only ever adds load to one node and only
+ * that node's filters can change, so a node's entry is re-ranked when it comes up with a load it no
+ * longer has (another group placed on it) and dropped when it no longer passes: the node taken is
+ * the one ranking every passing node for each task would take.
+ */
+class TaskGroup {
+  private readonly pipeline: Pipeline;
+  private readonly sid: string;
+  private heap: Ranked[] = [];
+
+  constructor(t: Task, nodes: readonly NodeInfo[]) {
+    this.pipeline = new Pipeline(t);
+    this.sid = t.ServiceID;
+    for (const n of nodes) if (this.pipeline.passes(n)) this.push(n);
+  }
+
+  pick(): NodeInfo | undefined {
+    for (;;) {
+      const top = this.pop();
+      if (!top) return undefined;
+      const n = top.node;
+      if ((n.activeByService.get(this.sid) ?? 0) !== top.ofService || n.active !== top.active) {
+        this.push(n); // loaded since it was queued: rank it again
+        continue;
+      }
+      if (this.pipeline.passes(n)) return n;
+      // it no longer fits (resources, ports, max replicas): load only grows within a pass
+    }
+  }
+
+  /** The node `pick` returned took a task: queue it again at its new load. */
+  placed(n: NodeInfo): void {
+    this.push(n);
+  }
+
+  private less(a: Ranked, b: Ranked): boolean {
+    return a.ofService < b.ofService || (a.ofService === b.ofService && (a.active < b.active || (a.active === b.active && a.node.node.ID < b.node.node.ID)));
+  }
+
+  private push(n: NodeInfo): void {
+    const h = this.heap;
+    h.push({ node: n, ofService: n.activeByService.get(this.sid) ?? 0, active: n.active });
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  private pop(): Ranked | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
 }
 
 function withoutErr<T extends { Err?: string }>(s: T): T {
