@@ -3,7 +3,7 @@ import type { Change, Kind, ObjectTypes } from './types';
 type Task = ObjectTypes['task'];
 
 /** The task indexes a pending write can put a task under (MemoryStore's byService, byNode, bySlot). */
-export type TaskIndexName = 'service' | 'node' | 'slot';
+export type TaskIndexName = 'service' | 'node' | 'slot' | 'pending';
 
 /** The slot index's key of a replicated task. */
 export const slotKey = (serviceId: string, slot: number): string => `${serviceId}/${slot}`;
@@ -36,7 +36,7 @@ export class PendingWrites {
   /** The latest pending change of each object, by kind and ID. */
   private latest = new Map<Kind, Map<string, Latest>>();
   /** Task IDs that pending writes put under an index key, counted (several writes may put one there). */
-  private taskKeys: Record<TaskIndexName, Map<string, Map<string, number>>> = { service: new Map(), node: new Map(), slot: new Map() };
+  private taskKeys: Record<TaskIndexName, Map<string, Map<string, number>>> = { service: new Map(), node: new Map(), slot: new Map(), pending: new Map() };
 
   get size(): number {
     return this.writes.length;
@@ -90,7 +90,7 @@ export class PendingWrites {
     if (keep.length === this.writes.length) return;
     this.writes = keep;
     this.latest.clear();
-    this.taskKeys = { service: new Map(), node: new Map(), slot: new Map() };
+    this.taskKeys = { service: new Map(), node: new Map(), slot: new Map(), pending: new Map() };
     for (const w of keep) this.add(w);
   }
 
@@ -122,6 +122,7 @@ export class PendingWrites {
     count(this.taskKeys.service, t.ServiceID, t.ID, by);
     if (t.NodeID) count(this.taskKeys.node, t.NodeID, t.ID, by);
     if (t.Slot) count(this.taskKeys.slot, slotKey(t.ServiceID, t.Slot), t.ID, by);
+    if (t.Status.State === 'pending') count(this.taskKeys.pending, t.ServiceID, t.ID, by);
   }
 }
 

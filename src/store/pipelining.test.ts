@@ -45,7 +45,7 @@ function loggedStore() {
 }
 
 const task = (id: string, service: string, slot: number, nodeId?: string): Task =>
-  taskFixture({ ID: id, ServiceID: service, Slot: slot, NodeID: nodeId, internal: { specVersion: 1, serviceName: 's' } });
+  taskFixture({ ID: id, ServiceID: service, Slot: slot, NodeID: nodeId, Status: { Timestamp: '', State: 'pending', Message: '' }, internal: { specVersion: 1, serviceName: 's' } });
 const ids = (ts: { ID: string }[]) => ts.map((t) => t.ID).sort();
 const settled = () => new Promise((r) => setImmediate(r));
 
@@ -61,10 +61,11 @@ test('a write starts before the one before it commits, reads its writes, and com
     assert.deepEqual(ids(tx.tasksByService('s1')), ['t1']);
     assert.deepEqual(ids(tx.shared.tasksByNode('n1')), ['t1']);
     assert.deepEqual(ids(tx.tasksBySlot('s1', 1)), ['t1']);
+    assert.deepEqual(ids(tx.pendingTasks('s1')), ['t1'], 'created PENDING by the pending write');
     assert.deepEqual(ids(tx.find('node')), ['n1']);
     assert.throws(() => tx.create('task', task('t1', 's1', 1)), /already exists/);
     const t1 = tx.get('task', 't1')!;
-    tx.update('task', { ...t1, NodeID: 'n2' });
+    tx.update('task', { ...t1, NodeID: 'n2', Status: { ...t1.Status, State: 'assigned' } });
     tx.create('task', task('t2', 's1', 2, 'n1'));
     return 'planned on the pending write';
   });
@@ -81,11 +82,11 @@ test('a write starts before the one before it commits, reads its writes, and com
   assert.equal(secondDone, false, 'the second write resolves only once it is committed');
   assert.deepEqual(store.read((tx) => ids(tx.tasksByNode('n1'))), ['t1']);
   // a third write sees the committed first write and the pending second one: t1 moved away from n1
-  const third = store.update((tx) => ({ n1: ids(tx.tasksByNode('n1')), n2: ids(tx.tasksByNode('n2')), t1: tx.get('task', 't1')!.Version.Index }));
+  const third = store.update((tx) => ({ n1: ids(tx.tasksByNode('n1')), n2: ids(tx.tasksByNode('n2')), t1: tx.get('task', 't1')!.Version.Index, pending: ids(tx.pendingTasks('s1')) }));
   await settled();
   commitNext();
   assert.equal(await second, 'planned on the pending write');
-  assert.deepEqual(await third, { n1: ['t2'], n2: ['t1'], t1: 2 });
+  assert.deepEqual(await third, { n1: ['t2'], n2: ['t1'], t1: 2, pending: ['t2'] });
   assert.deepEqual(store.read((tx) => ({ n1: ids(tx.tasksByNode('n1')), n2: ids(tx.tasksByNode('n2')) })), { n1: ['t2'], n2: ['t1'] });
   assert.equal(store.read((tx) => tx.get('task', 't1'))!.Version.Index, 2, 'the version a pending write read is the one it committed with');
 });

@@ -370,3 +370,28 @@ test('per-node task counts of a service follow creates, status and desired-state
   other.restore(structuredClone(store.snapshot()));
   for (const sid of ['s0', 's1']) assert.deepEqual(asObject(other.taskCountsByNode(sid)), asObject(store.taskCountsByNode(sid)));
 });
+
+test('pendingTasks: the tasks of a service in state PENDING, inside a transaction (its own writes) and after commit', async () => {
+  const { store } = immediateStore();
+  const inState = (id: string, service: string, state: Task['Status']['State']): Task => ({ ...task(id, service), Status: { Timestamp: '', State: state, Message: '' } });
+  await store.update((tx) => {
+    tx.create('task', inState('a', 's1', 'pending'));
+    tx.create('task', inState('b', 's1', 'pending'));
+    tx.create('task', inState('c', 's1', 'running'));
+    tx.create('task', inState('d', 's2', 'pending'));
+  });
+  const ids = (ts: Task[]) => ts.map((t) => t.ID).sort();
+  assert.deepEqual(store.read((tx) => ids(tx.pendingTasks('s1'))), ['a', 'b']);
+  await store.update((tx) => {
+    tx.update('task', { ...tx.get('task', 'a')!, Status: { Timestamp: '', State: 'assigned', Message: '' } });
+    tx.update('task', { ...tx.get('task', 'c')!, Status: { Timestamp: '', State: 'pending', Message: '' } });
+    tx.create('task', inState('e', 's1', 'pending'));
+    tx.delete('task', 'b');
+    assert.deepEqual(ids(tx.shared.pendingTasks('s1')), ['c', 'e'], 'its own writes');
+  });
+  assert.deepEqual(store.read((tx) => ids(tx.pendingTasks('s1'))), ['c', 'e']);
+  assert.deepEqual(store.view((tx) => ids(tx.pendingTasks('s2'))), ['d']);
+  const other = new MemoryStore({ propose: async () => undefined });
+  other.restore(structuredClone(store.snapshot()));
+  assert.deepEqual(other.read((tx) => ids(tx.pendingTasks('s1'))), ['c', 'e']);
+});

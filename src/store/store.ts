@@ -50,6 +50,8 @@ export interface ReadTx {
   tasksByNode(nodeId: string, where?: (t: ObjectTypes['task']) => boolean): ObjectTypes['task'][];
   /** The tasks of one slot of a replicated service (Slot > 0), history included: a slot's holders without reading the other slots. */
   tasksBySlot(serviceId: string, slot: number, where?: (t: ObjectTypes['task']) => boolean): ObjectTypes['task'][];
+  /** The tasks of a service in state PENDING (the scheduler's input), without reading the others. */
+  pendingTasks(serviceId: string): ObjectTypes['task'][];
 }
 
 /** A write transaction: reads see its own writes; nothing is visible to others until committed. */
@@ -82,6 +84,8 @@ export class MemoryStore {
   private byNode = new Map<string, Set<string>>();
   /** Replicated tasks by service and slot (slotKey): who else holds a task's slot, without reading the service's 100,000 tasks. */
   private bySlot = new Map<string, Set<string>>();
+  /** Tasks in state PENDING by service: the scheduler's batches read these, not the service's 100,000 tasks. */
+  private pendingByService = new Map<string, Set<string>>();
   /** Task counts of each service by node (see taskCountsByNode). */
   private serviceCounts = new Map<string, Map<string, TaskCounts>>();
   /** The spec object the tasks of each service share (see shareParts). */
@@ -165,6 +169,7 @@ export class MemoryStore {
       tasksByService: (sid, where) => tasksVia(this.byService, sid, where),
       tasksByNode: (nid, where) => tasksVia(this.byNode, nid, where),
       tasksBySlot: (sid, slot, where) => tasksVia(this.bySlot, slotKey(sid, slot), where),
+      pendingTasks: (sid) => tasksVia(this.pendingByService, sid),
     };
   }
 
@@ -319,6 +324,7 @@ export class MemoryStore {
     this.byNode.clear();
     this.byService.clear();
     this.bySlot.clear();
+    this.pendingByService.clear();
     this.serviceCounts.clear();
     this.serviceSpecs.clear();
     for (const kind of KINDS) {
@@ -390,6 +396,7 @@ export class MemoryStore {
     const t = o as ObjectTypes['task'];
     this.count(t, 1);
     addTo(this.byService, t.ServiceID, t.ID);
+    if (t.Status.State === 'pending') addTo(this.pendingByService, t.ServiceID, t.ID);
     if (t.NodeID) addTo(this.byNode, t.NodeID, t.ID);
     if (t.Slot) addTo(this.bySlot, slotKey(t.ServiceID, t.Slot), t.ID);
   }
@@ -399,6 +406,7 @@ export class MemoryStore {
     const t = o as ObjectTypes['task'];
     this.count(t, -1);
     this.byService.get(t.ServiceID)?.delete(t.ID);
+    if (t.Status.State === 'pending') deleteFrom(this.pendingByService, t.ServiceID, t.ID);
     if (t.NodeID) this.byNode.get(t.NodeID)?.delete(t.ID);
     if (t.Slot) this.bySlot.get(slotKey(t.ServiceID, t.Slot))?.delete(t.ID);
   }
@@ -467,6 +475,7 @@ export class MemoryStore {
       tasksByService: (sid, where) => tasksVia(this.byService, 'service', sid, (t) => t.ServiceID === sid, where),
       tasksByNode: (nid, where) => tasksVia(this.byNode, 'node', nid, (t) => t.NodeID === nid, where),
       tasksBySlot: (sid, slot, where) => tasksVia(this.bySlot, 'slot', slotKey(sid, slot), (t) => t.ServiceID === sid && t.Slot === slot, where),
+      pendingTasks: (sid) => tasksVia(this.pendingByService, 'pending', sid, (t) => t.ServiceID === sid && t.Status.State === 'pending'),
     };
   }
 
@@ -509,6 +518,14 @@ export interface TaskCounts {
 }
 
 const EMPTY_COUNTS: ReadonlyMap<string, TaskCounts> = new Map();
+
+/** Removes `v` under `k`, and the key once its set is empty (keys that come and go: pending tasks by service). */
+function deleteFrom<V>(m: Map<string, Set<V>>, k: string, v: V): void {
+  const s = m.get(k);
+  if (!s) return;
+  s.delete(v);
+  if (s.size === 0) m.delete(k);
+}
 
 function addTo<V>(m: Map<string, Set<V>>, k: string, v: V): void {
   let s = m.get(k);

@@ -64,7 +64,7 @@ export class Scheduler extends StoreLoop<SchedulerDeps> {
         // the tasks that one placed as placed, and `infos` holds its placements already.
         for (let n = 1; ; n++) {
           const { result, applied } = await store.write((tx) => {
-            const pending = tx.shared.tasksByService(sid, (t) => t.Status.State === 'pending');
+            const pending = tx.shared.pendingTasks(sid);
             const batch = pending.length > MAX_PLACEMENTS_PER_PASS ? pending.slice(0, MAX_PLACEMENTS_PER_PASS) : pending;
             const r = scheduleTasks(batch, infos, clock.now());
             for (const u of r.updates) tx.update('task', u);
