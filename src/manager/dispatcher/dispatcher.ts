@@ -404,7 +404,7 @@ export class Dispatcher implements DispatcherApi {
     if (!this.heartbeats.disconnected(s.nodeId, s.id, this.clock.now(), grace)) return;
     const t = setTimeout(() => {
       this.disconnectTimers.delete(s.nodeId);
-      if (this.running) this.checkHeartbeats();
+      this.checkAfterIo();
     }, grace + 5); // a few ms past the deadline: timers may round down to the millisecond
     t.unref?.();
     const old = this.disconnectTimers.get(s.nodeId);
@@ -417,10 +417,21 @@ export class Dispatcher implements DispatcherApi {
     const interval = this.opts.checkIntervalMs ?? Math.min(1000, Math.max(10, Math.floor(this.periodMs() / 4)));
     this.checkTimer = setTimeout(() => {
       this.checkTimer = null;
-      this.checkHeartbeats();
+      this.checkAfterIo();
       this.scheduleCheck();
     }, interval);
     this.checkTimer.unref?.();
+  }
+
+  /**
+   * Judges the deadlines after this turn's I/O: timers run before the poll phase, so a check that
+   * fires right after the thread was busy (a big commit, a GC) would otherwise count heartbeats that
+   * already arrived, unread in the sockets, as missed.
+   */
+  private checkAfterIo(): void {
+    setImmediate(() => {
+      if (this.running) this.checkHeartbeats();
+    });
   }
 
   /** Marks nodes whose heartbeats expired down. Public so tests with a manual clock can drive it. */
