@@ -5,8 +5,11 @@
 //  - "1 process": all three in this process, sharing one event loop and its CPU (conservative).
 //   npm run build && node dist/bench/raft.js [--proposals 30000] [--window 2000] [--latency 2000]
 //        [--reps 5] [--default-reps 3] [--mode both|proc|inproc] [--prof DIR (children run with --cpu-prof)]
+//        [--prof-interval µs (the profiles' sampling interval, default 1000)]
 //        [--tick-ms N (the 3-process throughput and latency run's tick; failover keeps its own)]
 //        [--no-fsync (the 3-process run with lmdb not syncing: what the path costs without the disk)]
+//        [--trace N (after the latency run, N more one-at-a-time writes with the commit trace on in all three
+//        processes (src/manager/consensus/commit-trace.ts); prints one commit's timeline, medians over the N)]
 //   --mode encryption [--rounds 3]: the 3-process setup's throughput and one-write latency with the log
 //   and snapshots sealed (the default) against the plain-text baseline, rounds interleaved (issue 11:
 //   encryption at rest within 10 %). Failover does not read or write sealed data and is not repeated.
@@ -20,6 +23,7 @@ import { RaftTestCluster, nodeObj, type RaftTestNode, type Tuning } from '../tes
 import type { NodeCmd, NodeReply } from './raft-node';
 import { newDataKey, seal } from '../src/sys/aead';
 import { encodeBatch } from '../src/manager/consensus/log-format';
+import type { CommitMark } from '../src/manager/consensus/commit-trace';
 
 type Cmd = NodeCmd extends infer C ? (C extends unknown ? Omit<C, 'id'> : never) : never;
 
@@ -136,7 +140,7 @@ class Child {
   raftId = 0;
   addr = '';
   constructor(profDir: string) {
-    const execArgv = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+    const execArgv = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-interval=${arg('prof-interval', 1000)}`] : [];
     this.proc = fork(path.join(__dirname, 'raft-node.js'), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.proc.on('message', (r: NodeReply) => {
       const w = this.waiting.get(r.id);
@@ -223,6 +227,7 @@ async function runProc(): Promise<Results> {
     await cl.leader.call({ cmd: 'throughput', total: 2000, window: 200, prefix: 'warm' });
     tp = await cl.leader.call<number>({ cmd: 'throughput', total: arg('proposals', 30000), window: arg('window', 2000), prefix: 'tp' });
     lat = await cl.leader.call<number[]>({ cmd: 'latency', n: arg('latency', 2000), prefix: 'lat' });
+    if (arg('trace', 0) > 0) await traceCommits(cl, arg('trace', 0));
   } finally {
     await procDestroy(cl);
   }
@@ -231,6 +236,59 @@ async function runProc(): Promise<Results> {
   const def: number[] = [];
   for (let i = 0; i < arg('default-reps', 3); i++) def.push(await procFailover(DOCKER));
   return { tp, lat, fast, def };
+}
+
+// ---- one commit's timeline ---------------------------------------------------------------------------
+
+type Marks = [CommitMark, number, number][];
+
+/**
+ * One-at-a-time writes with the commit trace on everywhere; prints each step's time since the write
+ * began (median and p90 over the writes) and the step's own share. A step of a follower is the one of
+ * whichever follower acknowledged first (the quorum's).
+ */
+async function traceCommits(cl: { nodes: Child[]; leader: Child }, n: number): Promise<void> {
+  await Promise.all(cl.nodes.map((c) => c.call({ cmd: 'trace', on: true })));
+  await cl.leader.call({ cmd: 'latency', n, prefix: 'trace' });
+  const marks = await Promise.all(cl.nodes.map((c) => c.call<Marks>({ cmd: 'trace', on: false })));
+  const firstOf = (ms: Marks) => {
+    const at = new Map<string, number>();
+    for (const [mark, index, us] of ms) if (!at.has(`${mark} ${index}`)) at.set(`${mark} ${index}`, us);
+    return at;
+  };
+  const leader = firstOf(marks[cl.nodes.indexOf(cl.leader)]!);
+  const followers = cl.nodes.filter((c) => c !== cl.leader).map((c) => firstOf(marks[cl.nodes.indexOf(c)]!));
+  const steps: [string, 'L' | 'F', CommitMark][] = [
+    ['leader: store.update called', 'L', 'start'],
+    ['leader: Ready with the entry', 'L', 'ready'],
+    ['leader: append handed to the transport', 'L', 'send-app'],
+    ['leader: append written to the stream', 'L', 'flush-app'],
+    ['follower: append received, decoded', 'F', 'recv-app'],
+    ['follower: Ready with the entry', 'F', 'ready'],
+    ['follower: entry durable', 'F', 'persisted'],
+    ['follower: ack handed to the transport', 'F', 'send-ack'],
+    ['follower: ack written to the stream', 'F', 'flush-ack'],
+    ['leader: ack received, decoded', 'L', 'recv-ack'],
+    ['leader: entry durable (own write)', 'L', 'persisted'],
+    ['leader: Ready with the commit', 'L', 'commit-ready'],
+    ['leader: entry applied', 'L', 'applied'],
+    ['leader: store.update resolved', 'L', 'resolved'],
+  ];
+  const starts = [...leader].filter(([k]) => k.startsWith('start ') && Number(k.slice(6)) > 0).map(([k]) => Number(k.slice(6)));
+  const at: number[][] = steps.map(() => []);
+  for (const index of starts) {
+    const t0 = leader.get(`start ${index}`)!;
+    const f = followers.filter((m) => m.has(`flush-ack ${index}`)).sort((a, b) => a.get(`flush-ack ${index}`)! - b.get(`flush-ack ${index}`)!)[0];
+    const row = steps.map(([, who, mark]) => (who === 'L' ? leader : f)?.get(`${mark} ${index}`));
+    if (row.some((v) => v === undefined)) continue;
+    row.forEach((v, i) => at[i]!.push((v! - t0) / 1000));
+  }
+  const rows: string[][] = [['step', 'since start: p50 (p90)', 'step: p50 of the differences to the row above']];
+  steps.forEach(([label], i) => {
+    const d = i === 0 ? [0] : at[i]!.map((v, j) => v - at[i - 1]![j]!);
+    rows.push([label, `${median(at[i]!).toFixed(3)} ms (${pct(sorted(at[i]!), 90).toFixed(3)})`, `${median(d) >= 0 ? '+' : ''}${median(d).toFixed(3)} ms`]);
+  });
+  printTable(`One Raft commit traced: ${at[0]!.length} one-at-a-time writes of ${starts.length}, 3 processes (load average ${fmtLoad(os.loadavg())})`, rows);
 }
 
 // ---- encryption at rest: sealed vs plain -----------------------------------------------------------

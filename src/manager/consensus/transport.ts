@@ -12,6 +12,7 @@ import { MEMBER_REMOVED_MESSAGE } from './errors';
 import type { JoinResponse, RaftServiceTarget, RaftTransport, RaftTransportSink } from './transport-types';
 import { decodeBatch, encodeBatch } from './wire';
 import { coalesceMessages } from './coalesce';
+import { commitTrace, markCommitMessages } from './commit-trace';
 
 /** One batch on the stream: `n` numbers it (acks come back in order), `b` is wire.ts's encoding. */
 export interface RaftStreamBatch {
@@ -53,7 +54,9 @@ export function raftServiceHandlers(target: RaftServiceTarget | (() => RaftServi
     StreamRaftMessages: async function* (reqs: AsyncIterable<RaftStreamBatch>, ctx: CallContext) {
       for await (const req of reqs) {
         try {
-          get().receive(decodeBatch(req.b), ctx.peer?.nodeId);
+          const messages = decodeBatch(req.b);
+          if (commitTrace.on) markCommitMessages('recv', messages);
+          get().receive(messages, ctx.peer?.nodeId);
           yield { n: req.n };
         } catch (e) {
           yield { n: req.n, err: (e as Error)?.message ?? String(e) };
@@ -148,6 +151,7 @@ export class GrpcRaftTransport implements RaftTransport {
 
   send(messages: Message[]): void {
     if (this.closed) return;
+    if (commitTrace.on) markCommitMessages('send', messages);
     const now = Date.now();
     const added = new Map<Peer, Message[]>();
     for (const m of messages) {
@@ -255,6 +259,7 @@ export class GrpcRaftTransport implements RaftTransport {
       // The test fault injector's partition: the batch never leaves and fails at its deadline.
       if (rpcDropped(p.addr)) continue;
       const s = this.streamFor(p);
+      if (commitTrace.on) markCommitMessages('flush', batch);
       s.send({ n, b: data }).catch((err: unknown) => {
         if (p.stream === s) this.fail(p, (err as Error)?.message ?? String(err));
       });
