@@ -1,6 +1,6 @@
 // Raft over the node-to-node RPC layer: the shoal.Raft service (manager certificates only) and a
 // transport with one long-lived stream per peer. The Ready loop only enqueues into a bounded queue per
-// peer (coalesced, coalesce.ts); the queue leaves as one binary-encoded batch (wire.ts) at once when it
+// peer (coalesced, coalesce.ts); the queue leaves as one binary-encoded batch (wire.ts, framed there too) at once when it
 // holds a message somebody waits for, else at the end of the event-loop turn (see isUrgent), while
 // fewer than `maxInflightBatches` are unacknowledged, otherwise with the next acknowledgement. A slow
 // or dead peer fills its own queue (then messages to it are dropped and Raft is told it is
@@ -10,26 +10,15 @@ import type { Message } from '../../raft';
 import { isKind, unavailable } from '../../lib/errors';
 import { MEMBER_REMOVED_MESSAGE } from './errors';
 import type { JoinResponse, RaftServiceTarget, RaftTransport, RaftTransportSink } from './transport-types';
-import { decodeBatch, encodeBatch } from './wire';
+import { decodeBatch, encodeBatch, raftStreamCodec, type RaftStreamAck, type RaftStreamBatch } from './wire';
 import { coalesceMessages } from './coalesce';
 import { commitTrace, markCommitMessages } from './commit-trace';
-
-/** One batch on the stream: `n` numbers it (acks come back in order), `b` is wire.ts's encoding. */
-export interface RaftStreamBatch {
-  n: number;
-  b: Uint8Array;
-}
-/** The answer to batch `n`: stepped, or refused with `err` (the whole batch). */
-export interface RaftStreamAck {
-  n: number;
-  err?: string;
-}
 
 export const RaftService = defineService('shoal.Raft', {
   /** A batch of Raft messages for the callee; answered as soon as they are stepped (not applied). */
   ProcessRaftMessage: unary<{ messages: Message[] }, { ok: boolean }>(MANAGERS),
   /** The same as a long-lived stream per peer (authorized once): batches in, one ack per batch out, in order. */
-  StreamRaftMessages: bidi<RaftStreamBatch, RaftStreamAck>(MANAGERS),
+  StreamRaftMessages: bidi<RaftStreamBatch, RaftStreamAck>(MANAGERS, raftStreamCodec),
   /** The address of a member, by raft ID. */
   ResolveAddress: unary<{ raftId: number }, { addr: string }>(MANAGERS),
   /** A manager (the caller's certificate, or `nodeId` when a follower forwards) joins the Raft group. */
