@@ -10,6 +10,8 @@
 //        [--no-fsync (the 3-process run with lmdb not syncing: what the path costs without the disk)]
 //        [--trace N (after the latency run, N more one-at-a-time writes with the commit trace on in all three
 //        processes (src/manager/consensus/commit-trace.ts); prints one commit's timeline, medians over the N)]
+//   --mode single [--latency N]: one manager alone (a one-manager swarm, B5's case: a lone voter), in this
+//   process: one-at-a-time commit latency.
 //   --mode encryption [--rounds 3]: the 3-process setup's throughput and one-write latency with the log
 //   and snapshots sealed (the default) against the plain-text baseline, rounds interleaved (issue 11:
 //   encryption at rest within 10 %). Failover does not read or write sealed data and is not repeated.
@@ -74,11 +76,11 @@ async function inprocThroughput(leader: RaftTestNode, total: number, window: num
   return total / ((performance.now() - t0) / 1000);
 }
 
-async function inprocLatency(leader: RaftTestNode, n: number): Promise<number[]> {
+async function inprocLatency(leader: RaftTestNode, n: number, prefix = 'lat'): Promise<number[]> {
   const xs: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
-    await leader.store.update((tx) => tx.create('node', nodeObj(`lat-${i}`)));
+    await leader.store.update((tx) => tx.create('node', nodeObj(`${prefix}-${i}`)));
     xs.push(performance.now() - t0);
   }
   return xs;
@@ -129,6 +131,27 @@ async function runInproc(): Promise<Results> {
   const def: number[] = [];
   for (let i = 0; i < arg('default-reps', 3); i++) def.push(await inprocFailover(DOCKER));
   return { tp, lat, fast, def };
+}
+
+/** A lone voter's commit: what each write of a one-manager swarm waits for. */
+async function runSingle(): Promise<void> {
+  const cl = new RaftTestCluster(FAST);
+  await cl.init();
+  let lat: number[] = [];
+  try {
+    const leader = await cl.bootstrap();
+    await cl.waitLeader(120_000);
+    await inprocLatency(leader, 200, 'warm'); // warm-up
+    lat = sorted(await inprocLatency(leader, arg('latency', 2000)));
+  } finally {
+    await cl.destroy();
+  }
+  const floor = await measureFloor();
+  printTable(`Shoal Raft, one manager (lone voter), lmdb with fsync, one write at a time (${os.cpus().length} CPUs, load average ${fmtLoad(os.loadavg())})`, [
+    ['measure', 'figure'],
+    ['commit latency p50 / p90 / p99 (store.update)', `${pct(lat, 50).toFixed(3)} / ${pct(lat, 90).toFixed(3)} / ${pct(lat, 99).toFixed(3)} ms`],
+    ...floorRows(floor, 2, 1),
+  ]);
 }
 
 // ---- three processes -----------------------------------------------------------------------------
@@ -288,6 +311,21 @@ async function traceCommits(cl: { nodes: Child[]; leader: Child }, n: number): P
     const d = i === 0 ? [0] : at[i]!.map((v, j) => v - at[i - 1]![j]!);
     rows.push([label, `${median(at[i]!).toFixed(3)} ms (${pct(sorted(at[i]!), 90).toFixed(3)})`, `${median(d) >= 0 ? '+' : ''}${median(d).toFixed(3)} ms`]);
   });
+  // spans between steps that are not neighbours in the table: [label, from step, to step (the later of several)]
+  const row = (mark: CommitMark, who: 'L' | 'F') => steps.findIndex(([, w, m]) => m === mark && w === who);
+  const spans: [string, number[], number[]][] = [
+    ['span: append on the wire (leader wrote it → follower decoded it)', [row('flush-app', 'L')], [row('recv-app', 'F')]],
+    ["span: follower's write (its Ready → durable)", [row('ready', 'F')], [row('persisted', 'F')]],
+    ['span: ack on the wire (follower wrote it → leader decoded it)', [row('flush-ack', 'F')], [row('recv-ack', 'L')]],
+    ["span: leader's own write (its Ready → durable, in the background)", [row('ready', 'L')], [row('persisted', 'L')]],
+    ['span: later of (first ack, own write) → Ready with the commit', [row('recv-ack', 'L'), row('persisted', 'L')], [row('commit-ready', 'L')]],
+  ];
+  for (const [label, from, to] of spans) {
+    const d = at[0]!.map((_, j) => Math.max(...to.map((i) => at[i]![j]!)) - Math.max(...from.map((i) => at[i]![j]!)));
+    rows.push([label, '', `${median(d).toFixed(3)} ms (p90 ${pct(sorted(d), 90).toFixed(3)})`]);
+  }
+  const saves = marks.map((ms) => ms.filter(([mark]) => mark === 'commit-saved').length);
+  rows.push(['idle commit-index writes during the traced writes (leader, followers)', '', saves.join(', ')]);
   printTable(`One Raft commit traced: ${at[0]!.length} one-at-a-time writes of ${starts.length}, 3 processes (load average ${fmtLoad(os.loadavg())})`, rows);
 }
 
@@ -471,6 +509,7 @@ function fmtFailover(xs: number[]): string {
 async function main(): Promise<void> {
   const mode = sarg('mode', 'both');
   if (mode === 'encryption') return runEncryption();
+  if (mode === 'single') return runSingle();
   const proc = mode === 'inproc' ? undefined : await runProc();
   const inproc = mode === 'proc' ? undefined : await runInproc();
   const floor = await measureFloor();

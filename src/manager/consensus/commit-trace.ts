@@ -17,7 +17,9 @@ export type CommitMark =
   | 'recv-ack'
   | 'commit-ready'
   | 'applied'
-  | 'resolved';
+  | 'resolved'
+  /** The idle save of a commit index no write carried (ready-loop.ts saveCommitNow), at that index. */
+  | 'commit-saved';
 
 export interface CommitTrace {
   on: boolean;
