@@ -169,7 +169,7 @@ export class ReadyLoop {
     if (this.host.state() === 'running' && this.rn.hasReady()) this.kick();
   }
 
-  /** Returns true when the Ready's write blocked the thread and no turn of the loop has passed since. */
+  /** Returns true when the Ready's write blocked the thread. */
   private async handleReady(rd: Ready): Promise<boolean> {
     const { transport, reads, membership } = this.parts;
     if (rd.entries.length > 0 || rd.committedEntries.length > 0) this.commitTimer.touch();
@@ -211,12 +211,6 @@ export class ReadyLoop {
     if (hs) this.mem.setHardState(hs);
     // 2. send
     if (late.length > 0) transport.send(late);
-    // A follower's acknowledgement leaves before it applies: grpc-js hands a write to HTTP/2 only after
-    // this turn's microtasks, and HTTP/2 writes to the socket from an immediate, so applying now (hundreds
-    // of entries per Ready under load) would hold the ack, and the leader's commit, back by the whole
-    // apply. This turn of the loop is also the one a blocking write owes (see run()).
-    const yieldBeforeApply = blocking && late.length > 0 && rd.committedEntries.length > 0;
-    if (yieldBeforeApply) await new Promise((r) => setImmediate(r));
     // 3. apply
     if (rd.snapshot) this.applySnapshot(rd.snapshot.data, rd.snapshot.metadata.index, rd.snapshot.metadata.confState);
     let membershipChanged = !!rd.snapshot;
@@ -227,7 +221,7 @@ export class ReadyLoop {
     if (membershipChanged) await this.disk.saveMembership(membership.list(), membership.removed());
     if (rd.softState) this.host.softStateChanged(rd.softState.leader, rd.softState.role);
     if (this.host.state() === 'running' && !this.compacting && snapshotDue(this.since, this.parts.snapshotPolicy().snapshotInterval)) this.compact();
-    return blocking && !yieldBeforeApply;
+    return blocking;
   }
 
   /**
