@@ -17,8 +17,13 @@ import { commitTrace, markCommitMessages } from './commit-trace';
 export const RaftService = defineService('shoal.Raft', {
   /** A batch of Raft messages for the callee; answered as soon as they are stepped (not applied). */
   ProcessRaftMessage: unary<{ messages: Message[] }, { ok: boolean }>(MANAGERS),
-  /** The same as a long-lived stream per peer (authorized once): batches in, one ack per batch out, in order. */
-  StreamRaftMessages: bidi<RaftStreamBatch, RaftStreamAck>(MANAGERS, raftStreamCodec),
+  /** The same as a long-lived stream per peer (authorized once): batches in, one ack per batch out, in order; framed by wire.ts. */
+  StreamRaftBatches: bidi<RaftStreamBatch, RaftStreamAck>(MANAGERS, raftStreamCodec),
+  /**
+   * StreamRaftBatches in the RPC layer's JSON, as releases before it spoke it: still served for them, and
+   * used towards a peer that does not know StreamRaftBatches, so managers can be upgraded one at a time.
+   */
+  StreamRaftMessages: bidi<RaftStreamBatch, RaftStreamAck>(MANAGERS),
   /** The address of a member, by raft ID. */
   ResolveAddress: unary<{ raftId: number }, { addr: string }>(MANAGERS),
   /** A manager (the caller's certificate, or `nodeId` when a follower forwards) joins the Raft group. */
@@ -35,23 +40,25 @@ export function raftServiceHandlers(target: RaftServiceTarget | (() => RaftServi
     if (!t) throw unavailable('raft: this manager is not running consensus');
     return t;
   };
+  const stream = async function* (reqs: AsyncIterable<RaftStreamBatch>, ctx: CallContext) {
+    for await (const req of reqs) {
+      try {
+        const messages = decodeBatch(req.b);
+        if (commitTrace.on) markCommitMessages('recv', messages);
+        get().receive(messages, ctx.peer?.nodeId);
+        yield { n: req.n };
+      } catch (e) {
+        yield { n: req.n, err: (e as Error)?.message ?? String(e) };
+      }
+    }
+  };
   return {
     ProcessRaftMessage: (req: { messages: Message[] }, ctx: CallContext) => {
       get().receive(req.messages ?? [], ctx.peer?.nodeId);
       return { ok: true };
     },
-    StreamRaftMessages: async function* (reqs: AsyncIterable<RaftStreamBatch>, ctx: CallContext) {
-      for await (const req of reqs) {
-        try {
-          const messages = decodeBatch(req.b);
-          if (commitTrace.on) markCommitMessages('recv', messages);
-          get().receive(messages, ctx.peer?.nodeId);
-          yield { n: req.n };
-        } catch (e) {
-          yield { n: req.n, err: (e as Error)?.message ?? String(e) };
-        }
-      }
-    },
+    StreamRaftBatches: stream,
+    StreamRaftMessages: stream,
     ResolveAddress: (req: { raftId: number }) => {
       const addr = get().resolveAddress(req.raftId);
       if (!addr) throw unavailable(`raft: member ${req.raftId} is unknown`);
@@ -98,6 +105,8 @@ interface Peer {
   flushScheduled: boolean;
   /** The queue holds a message someone waits for (see isUrgent). */
   urgent: boolean;
+  /** The peer answered that it does not know StreamRaftBatches (a release before it): use StreamRaftMessages. */
+  legacy: boolean;
 }
 
 export class GrpcRaftTransport implements RaftTransport {
@@ -127,7 +136,7 @@ export class GrpcRaftTransport implements RaftTransport {
     const p = this.peers.get(raftId);
     if (p && p.addr === addr) return;
     if (p) this.teardown(p);
-    this.peers.set(raftId, { raftId, addr, client: null, stream: null, inflight: [], queue: p?.queue ?? [], seq: 0, timer: null, downUntil: 0, failing: false, flushScheduled: false, urgent: false });
+    this.peers.set(raftId, { raftId, addr, client: null, stream: null, inflight: [], queue: p?.queue ?? [], seq: 0, timer: null, downUntil: 0, failing: false, flushScheduled: false, urgent: false, legacy: false });
   }
 
   removePeer(raftId: number): void {
@@ -197,7 +206,7 @@ export class GrpcRaftTransport implements RaftTransport {
 
   private streamFor(p: Peer): BidiStream<RaftStreamBatch, RaftStreamAck> {
     if (p.stream) return p.stream;
-    const s = this.clientFor(p).bidi(RaftService, 'StreamRaftMessages');
+    const s = this.clientFor(p).bidi(RaftService, p.legacy ? 'StreamRaftMessages' : 'StreamRaftBatches');
     p.stream = s;
     void (async () => {
       let why = 'stream ended';
@@ -221,6 +230,8 @@ export class GrpcRaftTransport implements RaftTransport {
         }
       } catch (err) {
         why = (err as Error)?.message ?? String(err);
+        // what was sent is lost as with any failed stream (Raft resends); the next stream speaks the old method
+        if (isKind(err, 'Unimplemented')) p.legacy = true;
       }
       if (p.stream === s) this.fail(p, why);
     })();
