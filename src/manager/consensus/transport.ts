@@ -1,9 +1,9 @@
 // Raft over the node-to-node RPC layer: the shoal.Raft service (manager certificates only) and a
 // transport with one long-lived stream per peer. The Ready loop only enqueues into a bounded queue per
-// peer (coalesced, coalesce.ts); the queue leaves as one binary-encoded batch (wire.ts, framed there too) at once when it
-// holds a message somebody waits for, else at the end of the event-loop turn (see isUrgent), while
-// fewer than `maxInflightBatches` are unacknowledged, otherwise with the next acknowledgement. A slow
-// or dead peer fills its own queue (then messages to it are dropped and Raft is told it is
+// peer (coalesced, coalesce.ts); the queue leaves as one binary-encoded batch (wire.ts, which frames the
+// stream's messages too) at once when it holds a message somebody waits for, else at the end of the
+// event-loop turn (see isUrgent), while fewer than `maxInflightBatches` are unacknowledged, otherwise
+// with the next acknowledgement. A slow or dead peer fills its own queue (then messages to it are dropped and Raft is told it is
 // unreachable) and never delays the others.
 import { MANAGERS, bidi, createRpcClient, defineService, rpcDropped, unary, type BidiStream, type CallContext, type Handlers, type RpcClient, type TlsMaterial } from '../../rpc';
 import type { Message } from '../../raft';
@@ -230,8 +230,10 @@ export class GrpcRaftTransport implements RaftTransport {
         }
       } catch (err) {
         why = (err as Error)?.message ?? String(err);
-        // what was sent is lost as with any failed stream (Raft resends); the next stream speaks the old method
-        if (isKind(err, 'Unimplemented')) p.legacy = true;
+        // What was sent is lost, as with any failed stream (Raft resends). A peer of the previous release
+        // answers Unimplemented: the next stream speaks the old method. Any other failure (the peer restarted,
+        // perhaps upgraded) tries the new method again.
+        p.legacy = isKind(err, 'Unimplemented');
       }
       if (p.stream === s) this.fail(p, why);
     })();
