@@ -3,8 +3,8 @@
 // peer (coalesced, coalesce.ts); the queue leaves as one binary-encoded batch (wire.ts, which frames the
 // stream's messages too) at once when it holds a message somebody waits for, else at the end of the
 // event-loop turn (see isUrgent), while fewer than `maxInflightBatches` are unacknowledged, otherwise
-// with the next acknowledgement. A slow or dead peer fills its own queue (then messages to it are dropped and Raft is told it is
-// unreachable) and never delays the others.
+// with the next acknowledgement. A slow or dead peer fills its own queue (then messages to it are
+// dropped and Raft is told it is unreachable) and never delays the others.
 import { MANAGERS, bidi, createRpcClient, defineService, rpcDropped, unary, type BidiStream, type CallContext, type Handlers, type RpcClient, type TlsMaterial } from '../../rpc';
 import type { Message } from '../../raft';
 import { isKind, unavailable } from '../../lib/errors';
