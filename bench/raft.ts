@@ -10,8 +10,8 @@
 //        [--no-fsync (the 3-process run with lmdb not syncing: what the path costs without the disk)]
 //        [--trace N (after the latency run, N more one-at-a-time writes with the commit trace on in all three
 //        processes (src/manager/consensus/commit-trace.ts); prints one commit's timeline, medians over the N)]
-//   --mode single [--latency N]: one manager alone (a one-manager swarm, B5's case: a lone voter), in this
-//   process: one-at-a-time commit latency.
+//   --mode single [--latency N] [--proposals N] [--window N]: one manager alone (a one-manager swarm, B5's
+//   case: a lone voter), in this process: one-at-a-time commit latency, then throughput.
 //   --mode encryption [--rounds 3]: the 3-process setup's throughput and one-write latency with the log
 //   and snapshots sealed (the default) against the plain-text baseline, rounds interleaved (issue 11:
 //   encryption at rest within 10 %). Failover does not read or write sealed data and is not repeated.
@@ -138,11 +138,13 @@ async function runSingle(): Promise<void> {
   const cl = new RaftTestCluster(FAST);
   await cl.init();
   let lat: number[] = [];
+  let tp = 0;
   try {
     const leader = await cl.bootstrap();
     await cl.waitLeader(120_000);
     await inprocLatency(leader, 200, 'warm'); // warm-up
     lat = sorted(await inprocLatency(leader, arg('latency', 2000)));
+    tp = await inprocThroughput(leader, arg('proposals', 30000), arg('window', 2000));
   } finally {
     await cl.destroy();
   }
@@ -150,6 +152,7 @@ async function runSingle(): Promise<void> {
   printTable(`Shoal Raft, one manager (lone voter), lmdb with fsync, one write at a time (${os.cpus().length} CPUs, load average ${fmtLoad(os.loadavg())})`, [
     ['measure', 'figure'],
     ['commit latency p50 / p90 / p99 (store.update)', `${pct(lat, 50).toFixed(3)} / ${pct(lat, 90).toFixed(3)} / ${pct(lat, 99).toFixed(3)} ms`],
+    ['commit throughput (concurrent proposals, group commit)', `${Math.round(tp).toLocaleString('en-US')} /s`],
     ...floorRows(floor, 2, 1),
   ]);
 }

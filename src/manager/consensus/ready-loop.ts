@@ -63,14 +63,14 @@ export interface ReadyLoopHost {
  * Whether a Ready's write runs on this thread (a synchronous fsync that blocks it) rather than on lmdb's
  * writer thread. Followers and candidates write on the thread: nothing waits for the thread meanwhile,
  * and it saves the hops to and from the writer thread (a thread-pool job and a callback back into the
- * loop per write). A leader with peers writes in the background: its appends, already handed to
- * grpc-js, leave the process only in a later turn of the event loop, which a blocked thread would hold
- * back. A lone voter (a one-manager swarm) has nothing to send, so its write blocks too: its commit is
- * that write alone, and the hop would be most of what it adds to the disk's own time.
+ * loop per write). A leader writes in the background: its appends, already handed to grpc-js, leave
+ * the process only in a later turn of the event loop, which a blocked thread would hold back. A lone
+ * voter (a one-manager swarm) has nothing to send, but its thread is also the API's, the dispatcher's
+ * and the scheduler's: blocked for every fsync (0.26 ms on a quiet disk, 2–10 ms on a contended one)
+ * they would all wait, to save a hop that measured within the noise (performance.md, issue 16).
  */
-export function writesOnThread(role: Role, voters: readonly number[], selfId: number): boolean {
-  if (role !== 'leader') return true;
-  return voters.length === 1 && voters[0] === selfId;
+export function writesOnThread(role: Role): boolean {
+  return role !== 'leader';
 }
 
 export class ReadyLoop {
@@ -196,7 +196,7 @@ export class ReadyLoop {
       for (const m of rd.messages) (m.term === prev.term && EARLY_TYPES.has(m.type) ? early : late).push(m);
       if (early.length > 0) transport.send(early);
     }
-    const blocking = mustWrite && writesOnThread(this.rn.raft.role, this.conf.voters, this.parts.selfId);
+    const blocking = mustWrite && writesOnThread(this.rn.raft.role);
     // An installed snapshot replaces the log and the snapshot pointer: let our own compaction finish first.
     if (rd.snapshot && this.compacting) await this.compacting;
     if (mustWrite) {
