@@ -5,6 +5,7 @@ import type { Change } from '../src/store';
 import type { TlsMaterial } from '../src/rpc';
 import { requestJoin } from '../src/manager/consensus';
 import { RaftTestNode, nodeObj, type Tuning } from '../test/harness/raft-nodes';
+import { commitTrace, markCommit, type CommitMark } from '../src/manager/consensus/commit-trace';
 
 export type NodeCmd =
   | { id: number; cmd: 'init'; name: string; dir: string; tls: TlsMaterial; tuning: Tuning }
@@ -14,6 +15,8 @@ export type NodeCmd =
   | { id: number; cmd: 'throughput'; total: number; window: number; prefix: string }
   | { id: number; cmd: 'latency'; n: number; prefix: string }
   | { id: number; cmd: 'writeWhenLeader'; timeoutMs: number }
+  /** Turns the commit trace on (clearing it) or off; off returns the marks taken. */
+  | { id: number; cmd: 'trace'; on: boolean }
   | { id: number; cmd: 'stop' };
 
 export interface NodeReply {
@@ -45,9 +48,13 @@ async function latency(count: number, prefix: string): Promise<number[]> {
   const n = node!;
   const xs: number[] = [];
   for (let i = 0; i < count; i++) {
+    // one write at a time: its entry is the next index (marked only while the trace is on)
+    const index = commitTrace.on ? n.c.status().lastIndex + 1 : 0;
+    markCommit('start', index);
     const t0 = performance.now();
     await n.store.update((tx) => tx.create('node', nodeObj(`${prefix}-${i}`)));
     xs.push(performance.now() - t0);
+    markCommit('resolved', index);
   }
   return xs;
 }
@@ -93,6 +100,12 @@ async function handle(m: NodeCmd): Promise<unknown> {
       return throughput(m.total, m.window, m.prefix);
     case 'latency':
       return latency(m.n, m.prefix);
+    case 'trace': {
+      const marks: [CommitMark, number, number][] = commitTrace.marks;
+      commitTrace.marks = [];
+      commitTrace.on = m.on;
+      return marks;
+    }
     case 'writeWhenLeader':
       await writeWhenLeader(m.timeoutMs);
       return true;

@@ -5,8 +5,13 @@
 //  - "1 process": all three in this process, sharing one event loop and its CPU (conservative).
 //   npm run build && node dist/bench/raft.js [--proposals 30000] [--window 2000] [--latency 2000]
 //        [--reps 5] [--default-reps 3] [--mode both|proc|inproc] [--prof DIR (children run with --cpu-prof)]
+//        [--prof-interval µs (the profiles' sampling interval, default 1000)]
 //        [--tick-ms N (the 3-process throughput and latency run's tick; failover keeps its own)]
 //        [--no-fsync (the 3-process run with lmdb not syncing: what the path costs without the disk)]
+//        [--trace N (after the latency run, N more one-at-a-time writes with the commit trace on in all three
+//        processes (src/manager/consensus/commit-trace.ts); prints one commit's timeline, medians over the N)]
+//   --mode single [--latency N] [--proposals N] [--window N]: one manager alone (a one-manager swarm, B5's
+//   case: a lone voter), in this process: one-at-a-time commit latency, then throughput.
 //   --mode encryption [--rounds 3]: the 3-process setup's throughput and one-write latency with the log
 //   and snapshots sealed (the default) against the plain-text baseline, rounds interleaved (issue 11:
 //   encryption at rest within 10 %). Failover does not read or write sealed data and is not repeated.
@@ -20,6 +25,7 @@ import { RaftTestCluster, nodeObj, type RaftTestNode, type Tuning } from '../tes
 import type { NodeCmd, NodeReply } from './raft-node';
 import { newDataKey, seal } from '../src/sys/aead';
 import { encodeBatch } from '../src/manager/consensus/log-format';
+import type { CommitMark } from '../src/manager/consensus/commit-trace';
 
 type Cmd = NodeCmd extends infer C ? (C extends unknown ? Omit<C, 'id'> : never) : never;
 
@@ -70,11 +76,11 @@ async function inprocThroughput(leader: RaftTestNode, total: number, window: num
   return total / ((performance.now() - t0) / 1000);
 }
 
-async function inprocLatency(leader: RaftTestNode, n: number): Promise<number[]> {
+async function inprocLatency(leader: RaftTestNode, n: number, prefix = 'lat'): Promise<number[]> {
   const xs: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
-    await leader.store.update((tx) => tx.create('node', nodeObj(`lat-${i}`)));
+    await leader.store.update((tx) => tx.create('node', nodeObj(`${prefix}-${i}`)));
     xs.push(performance.now() - t0);
   }
   return xs;
@@ -127,6 +133,30 @@ async function runInproc(): Promise<Results> {
   return { tp, lat, fast, def };
 }
 
+/** A lone voter's commit: what each write of a one-manager swarm waits for. */
+async function runSingle(): Promise<void> {
+  const cl = new RaftTestCluster(FAST);
+  await cl.init();
+  let lat: number[] = [];
+  let tp = 0;
+  try {
+    const leader = await cl.bootstrap();
+    await cl.waitLeader(120_000);
+    await inprocLatency(leader, 200, 'warm'); // warm-up
+    lat = sorted(await inprocLatency(leader, arg('latency', 2000)));
+    tp = await inprocThroughput(leader, arg('proposals', 30000), arg('window', 2000));
+  } finally {
+    await cl.destroy();
+  }
+  const floor = await measureFloor();
+  printTable(`Shoal Raft, one manager (lone voter), lmdb with fsync, one write at a time (${os.cpus().length} CPUs, load average ${fmtLoad(os.loadavg())})`, [
+    ['measure', 'figure'],
+    ['commit latency p50 / p90 / p99 (store.update)', `${pct(lat, 50).toFixed(3)} / ${pct(lat, 90).toFixed(3)} / ${pct(lat, 99).toFixed(3)} ms`],
+    ['commit throughput (concurrent proposals, group commit)', `${Math.round(tp).toLocaleString('en-US')} /s`],
+    ...floorRows(floor, 2, 1),
+  ]);
+}
+
 // ---- three processes -----------------------------------------------------------------------------
 
 class Child {
@@ -136,7 +166,7 @@ class Child {
   raftId = 0;
   addr = '';
   constructor(profDir: string) {
-    const execArgv = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+    const execArgv = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-interval=${arg('prof-interval', 1000)}`] : [];
     this.proc = fork(path.join(__dirname, 'raft-node.js'), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.proc.on('message', (r: NodeReply) => {
       const w = this.waiting.get(r.id);
@@ -223,6 +253,7 @@ async function runProc(): Promise<Results> {
     await cl.leader.call({ cmd: 'throughput', total: 2000, window: 200, prefix: 'warm' });
     tp = await cl.leader.call<number>({ cmd: 'throughput', total: arg('proposals', 30000), window: arg('window', 2000), prefix: 'tp' });
     lat = await cl.leader.call<number[]>({ cmd: 'latency', n: arg('latency', 2000), prefix: 'lat' });
+    if (arg('trace', 0) > 0) await traceCommits(cl, arg('trace', 0));
   } finally {
     await procDestroy(cl);
   }
@@ -231,6 +262,74 @@ async function runProc(): Promise<Results> {
   const def: number[] = [];
   for (let i = 0; i < arg('default-reps', 3); i++) def.push(await procFailover(DOCKER));
   return { tp, lat, fast, def };
+}
+
+// ---- one commit's timeline ---------------------------------------------------------------------------
+
+type Marks = [CommitMark, number, number][];
+
+/**
+ * One-at-a-time writes with the commit trace on everywhere; prints each step's time since the write
+ * began (median and p90 over the writes) and the step's own share. A step of a follower is the one of
+ * whichever follower acknowledged first (the quorum's).
+ */
+async function traceCommits(cl: { nodes: Child[]; leader: Child }, n: number): Promise<void> {
+  await Promise.all(cl.nodes.map((c) => c.call({ cmd: 'trace', on: true })));
+  await cl.leader.call({ cmd: 'latency', n, prefix: 'trace' });
+  const marks = await Promise.all(cl.nodes.map((c) => c.call<Marks>({ cmd: 'trace', on: false })));
+  const firstOf = (ms: Marks) => {
+    const at = new Map<string, number>();
+    for (const [mark, index, us] of ms) if (!at.has(`${mark} ${index}`)) at.set(`${mark} ${index}`, us);
+    return at;
+  };
+  const leader = firstOf(marks[cl.nodes.indexOf(cl.leader)]!);
+  const followers = cl.nodes.filter((c) => c !== cl.leader).map((c) => firstOf(marks[cl.nodes.indexOf(c)]!));
+  const steps: [string, 'L' | 'F', CommitMark][] = [
+    ['leader: store.update called', 'L', 'start'],
+    ['leader: Ready with the entry', 'L', 'ready'],
+    ['leader: append handed to the transport', 'L', 'send-app'],
+    ['leader: append written to the stream', 'L', 'flush-app'],
+    ['follower: append received, decoded', 'F', 'recv-app'],
+    ['follower: Ready with the entry', 'F', 'ready'],
+    ['follower: entry durable', 'F', 'persisted'],
+    ['follower: ack handed to the transport', 'F', 'send-ack'],
+    ['follower: ack written to the stream', 'F', 'flush-ack'],
+    ['leader: ack received, decoded', 'L', 'recv-ack'],
+    ['leader: entry durable (own write)', 'L', 'persisted'],
+    ['leader: Ready with the commit', 'L', 'commit-ready'],
+    ['leader: entry applied', 'L', 'applied'],
+    ['leader: store.update resolved', 'L', 'resolved'],
+  ];
+  const starts = [...leader].filter(([k]) => k.startsWith('start ') && Number(k.slice(6)) > 0).map(([k]) => Number(k.slice(6)));
+  const at: number[][] = steps.map(() => []);
+  for (const index of starts) {
+    const t0 = leader.get(`start ${index}`)!;
+    const f = followers.filter((m) => m.has(`flush-ack ${index}`)).sort((a, b) => a.get(`flush-ack ${index}`)! - b.get(`flush-ack ${index}`)!)[0];
+    const row = steps.map(([, who, mark]) => (who === 'L' ? leader : f)?.get(`${mark} ${index}`));
+    if (row.some((v) => v === undefined)) continue;
+    row.forEach((v, i) => at[i]!.push((v! - t0) / 1000));
+  }
+  const rows: string[][] = [['step', 'since start: p50 (p90)', 'step: p50 of the differences to the row above']];
+  steps.forEach(([label], i) => {
+    const d = i === 0 ? [0] : at[i]!.map((v, j) => v - at[i - 1]![j]!);
+    rows.push([label, `${median(at[i]!).toFixed(3)} ms (${pct(sorted(at[i]!), 90).toFixed(3)})`, `${median(d) >= 0 ? '+' : ''}${median(d).toFixed(3)} ms`]);
+  });
+  // spans between steps that are not neighbours in the table: [label, from step, to step (the later of several)]
+  const row = (mark: CommitMark, who: 'L' | 'F') => steps.findIndex(([, w, m]) => m === mark && w === who);
+  const spans: [string, number[], number[]][] = [
+    ['span: append on the wire (leader wrote it → follower decoded it)', [row('flush-app', 'L')], [row('recv-app', 'F')]],
+    ["span: follower's write (its Ready → durable)", [row('ready', 'F')], [row('persisted', 'F')]],
+    ['span: ack on the wire (follower wrote it → leader decoded it)', [row('flush-ack', 'F')], [row('recv-ack', 'L')]],
+    ["span: leader's own write (its Ready → durable, in the background)", [row('ready', 'L')], [row('persisted', 'L')]],
+    ['span: later of (first ack, own write) → Ready with the commit', [row('recv-ack', 'L'), row('persisted', 'L')], [row('commit-ready', 'L')]],
+  ];
+  for (const [label, from, to] of spans) {
+    const d = at[0]!.map((_, j) => Math.max(...to.map((i) => at[i]![j]!)) - Math.max(...from.map((i) => at[i]![j]!)));
+    rows.push([label, '', `${median(d).toFixed(3)} ms (p90 ${pct(sorted(d), 90).toFixed(3)})`]);
+  }
+  const saves = marks.map((ms) => ms.filter(([mark]) => mark === 'commit-saved').length);
+  rows.push(['idle commit-index writes during the traced writes (leader, followers)', '', saves.join(', ')]);
+  printTable(`One Raft commit traced: ${at[0]!.length} one-at-a-time writes of ${starts.length}, 3 processes (load average ${fmtLoad(os.loadavg())})`, rows);
 }
 
 // ---- encryption at rest: sealed vs plain -----------------------------------------------------------
@@ -413,6 +512,7 @@ function fmtFailover(xs: number[]): string {
 async function main(): Promise<void> {
   const mode = sarg('mode', 'both');
   if (mode === 'encryption') return runEncryption();
+  if (mode === 'single') return runSingle();
   const proc = mode === 'inproc' ? undefined : await runProc();
   const inproc = mode === 'proc' ? undefined : await runInproc();
   const floor = await measureFloor();

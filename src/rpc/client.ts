@@ -160,7 +160,8 @@ export class RpcClient {
   }
 
   bidi<M extends MethodMap, N extends MethodsOfKind<M, 'bidi'>>(svc: ServiceSpec<M>, method: N, opts?: CallOptions): BidiStream<ReqOf<M[N]>, ResOf<M[N]>> {
-    const call = this.client.makeBidiStreamRequest(methodPath(svc, method), serialize, deserialize, toMetadata(opts?.metadata), callOptions(opts));
+    const codec = svc.methods[method]!.codec;
+    const call = this.client.makeBidiStreamRequest(methodPath(svc, method), codec?.req.serialize ?? serialize, codec?.res.deserialize ?? deserialize, toMetadata(opts?.metadata), callOptions(opts));
     bindSignal(call, opts?.signal, this.address);
     return {
       send: (r) => writeWithBackpressure(call, r),

@@ -20,12 +20,32 @@ import {
   deserialize,
   type RpcServer,
   type RpcClientOptions,
+  type WireCodec,
 } from './index';
 import { notFound, ShoalError } from '../lib/errors';
 import * as grpc from '@grpc/grpc-js';
 import net from 'node:net';
 
 const CLUSTER = 'cluster0000000000000000001';
+
+/** A method codec of its own: 'F' then the number as f64; anything else (codec.ts's JSON) is refused. */
+const codecUses = { serialize: 0, deserialize: 0 };
+function framed<K extends string>(key: K): WireCodec<Record<K, number>> {
+  return {
+    serialize: (v) => {
+      codecUses.serialize++;
+      const b = Buffer.alloc(9);
+      b.write('F', 0, 'latin1');
+      b.writeDoubleLE(v[key], 1);
+      return b;
+    },
+    deserialize: (b) => {
+      codecUses.deserialize++;
+      if (b.length !== 9 || b.toString('latin1', 0, 1) !== 'F') throw new Error('not framed');
+      return { [key]: b.readDoubleLE(1) } as Record<K, number>;
+    },
+  };
+}
 
 const TestService = defineService('shoal.Test', {
   Echo: unary<{ msg: string }, { msg: string; peer: string | null; role: string | null }>(ALL_NODES),
@@ -40,6 +60,7 @@ const TestService = defineService('shoal.Test', {
   Forever: serverStream<Record<string, never>, { i: number }>(ALL_NODES),
   Sum: clientStream<{ x: number }, { sum: number }>(ALL_NODES),
   Chat: bidi<{ x: number }, { y: number }>(ALL_NODES),
+  FramedChat: bidi<{ x: number }, { y: number }>(ALL_NODES, { req: framed('x'), res: framed('y') }),
 });
 
 interface Ident {
@@ -87,6 +108,9 @@ function handlers() {
       let sum = 0;
       for await (const r of reqs) sum += r.x;
       return { sum };
+    },
+    FramedChat: async function* (reqs: AsyncIterable<{ x: number }>) {
+      for await (const r of reqs) yield { y: r.x * 2 };
     },
     Chat: async function* (reqs: AsyncIterable<{ x: number }>) {
       for await (const r of reqs) yield { y: r.x * 2 };
@@ -304,6 +328,23 @@ test('bidirectional streaming', async () => {
   s.end();
   await reader;
   assert.deepEqual(got, Array.from({ length: 50 }, (_, i) => i * 2));
+});
+
+test('a bidi method with its own codec uses it both ways, on client and server', async () => {
+  const c = client(strict, as(manager));
+  const s = c.bidi(TestService, 'FramedChat');
+  const before = { ...codecUses };
+  const got: number[] = [];
+  const reader = (async () => {
+    for await (const m of s.responses) got.push(m.y);
+  })();
+  for (let i = 0; i < 5; i++) await s.send({ x: i + 0.5 });
+  s.end();
+  await reader;
+  assert.deepEqual(got, [1, 3, 5, 7, 9]);
+  // 5 requests and 5 responses, each serialized on one side and deserialized on the other
+  assert.equal(codecUses.serialize - before.serialize, 10);
+  assert.equal(codecUses.deserialize - before.deserialize, 10);
 });
 
 test('credentials can be swapped live (root rotation)', async () => {

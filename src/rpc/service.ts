@@ -9,9 +9,17 @@ export type PeerRole = 'swarm-manager' | 'swarm-worker';
 /** Who may call: 'anonymous' = anyone reaching the TLS port (cert optional); else these roles. */
 export type Access = 'anonymous' | readonly PeerRole[];
 
+/** A method's own wire encoding of one message, instead of codec.ts's JSON. */
+export interface WireCodec<T> {
+  serialize(value: T): Buffer;
+  deserialize(buf: Buffer): T;
+}
+
 export interface MethodSpec<Req, Res, K extends MethodKind = MethodKind> {
   readonly kind: K;
   readonly access: Access;
+  /** For a hot stream whose messages are bytes already (the Raft stream): no JSON, no base64. */
+  readonly codec?: { readonly req: WireCodec<Req>; readonly res: WireCodec<Res> };
   /** Phantom: never set, carries the request/response types. */
   readonly __types?: (req: Req) => Res;
 }
@@ -31,7 +39,7 @@ export type ResOf<S> = S extends MethodSpec<any, infer Res, any> ? Res : never;
 export const unary = <Req, Res>(access: Access): MethodSpec<Req, Res, 'unary'> => ({ kind: 'unary', access });
 export const serverStream = <Req, Res>(access: Access): MethodSpec<Req, Res, 'serverStream'> => ({ kind: 'serverStream', access });
 export const clientStream = <Req, Res>(access: Access): MethodSpec<Req, Res, 'clientStream'> => ({ kind: 'clientStream', access });
-export const bidi = <Req, Res>(access: Access): MethodSpec<Req, Res, 'bidi'> => ({ kind: 'bidi', access });
+export const bidi = <Req, Res>(access: Access, codec?: MethodSpec<Req, Res>['codec']): MethodSpec<Req, Res, 'bidi'> => ({ kind: 'bidi', access, ...(codec ? { codec } : {}) });
 
 export const MANAGERS: readonly PeerRole[] = ['swarm-manager'];
 export const ALL_NODES: readonly PeerRole[] = ['swarm-manager', 'swarm-worker'];
@@ -53,10 +61,10 @@ export function toGrpcDefinition(service: ServiceSpec): grpc.ServiceDefinition {
       path: methodPath(service, name),
       requestStream: m.kind === 'clientStream' || m.kind === 'bidi',
       responseStream: m.kind === 'serverStream' || m.kind === 'bidi',
-      requestSerialize: serialize,
-      requestDeserialize: deserialize,
-      responseSerialize: serialize,
-      responseDeserialize: deserialize,
+      requestSerialize: m.codec?.req.serialize ?? serialize,
+      requestDeserialize: m.codec?.req.deserialize ?? deserialize,
+      responseSerialize: m.codec?.res.serialize ?? serialize,
+      responseDeserialize: m.codec?.res.deserialize ?? deserialize,
       originalName: name,
     };
   }

@@ -12,6 +12,8 @@ import type { ReadWaiters } from './read-waiters';
 import type { RaftDiskStorage } from './storage';
 import type { RaftTransport } from './transport-types';
 import { compactionPoint, snapshotDue, type SinceSnapshot } from './snapshot-policy';
+import { commitTrace, markCommit } from './commit-trace';
+import { QuietTimer } from './quiet-timer';
 
 export type DriverState = 'new' | 'running' | 'stopped' | 'removed';
 
@@ -57,6 +59,20 @@ export interface ReadyLoopHost {
   storageFailed(err: Error, logMessage: string): void;
 }
 
+/**
+ * Whether a Ready's write runs on this thread (a synchronous fsync that blocks it) rather than on lmdb's
+ * writer thread. Followers and candidates write on the thread: nothing waits for the thread meanwhile,
+ * and it saves the hops to and from the writer thread (a thread-pool job and a callback back into the
+ * loop per write). A leader writes in the background: its appends, already handed to grpc-js, leave
+ * the process only in a later turn of the event loop, which a blocked thread would hold back. A lone
+ * voter (a one-manager swarm) has nothing to send, but its thread is also the API's, the dispatcher's
+ * and the scheduler's: blocked for every fsync (0.26 ms on a quiet disk, 2–10 ms on a contended one)
+ * they would all wait, to save a hop that measured within the noise (performance.md, issue 16).
+ */
+export function writesOnThread(role: Role): boolean {
+  return role !== 'leader';
+}
+
 export class ReadyLoop {
   private readonly rn: RawNode;
   private readonly mem: MemoryStorage;
@@ -74,8 +90,11 @@ export class ReadyLoop {
   private commitUnsaved = false;
   /** The latest background write of the commit index, while it is in flight. */
   private commitWrite: Promise<void> | null = null;
-  /** Armed while the loop is idle with an unsaved commit index (see saveCommitWhenIdle). */
-  private commitTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Armed while the loop is idle with an unsaved commit index (see saveCommitWhenIdle); touched by each Ready that moves the log. */
+  private readonly commitTimer = new QuietTimer(COMMIT_SAVE_DELAY_MS, () => {
+    // A run under way ends by calling saveCommitWhenIdle again, so the index is never left unsaved while idle.
+    if (!this.active && this.host.state() === 'running') this.saveCommitNow();
+  });
 
   constructor(
     private readonly parts: ReadyLoopParts,
@@ -120,8 +139,7 @@ export class ReadyLoop {
    */
   async drain(): Promise<void> {
     await this.idleNow;
-    if (this.commitTimer) clearTimeout(this.commitTimer);
-    this.commitTimer = null;
+    this.commitTimer.cancel();
     await this.compacting;
     await this.commitWrite;
     if (!this.commitUnsaved) return;
@@ -154,6 +172,11 @@ export class ReadyLoop {
   /** Returns true when the Ready's write blocked the thread. */
   private async handleReady(rd: Ready): Promise<boolean> {
     const { transport, reads, membership } = this.parts;
+    if (rd.entries.length > 0 || rd.committedEntries.length > 0) this.commitTimer.touch();
+    if (commitTrace.on) {
+      if (rd.entries.length > 0) markCommit('ready', rd.entries[rd.entries.length - 1]!.index);
+      if (rd.committedEntries.length > 0) markCommit('commit-ready', rd.committedEntries[rd.committedEntries.length - 1]!.index);
+    }
     // 1. durable: a vote, a term or an entry never leaves before it is on disk
     const hs = rd.hardState;
     const prev = this.mem.hardStateNow();
@@ -173,16 +196,13 @@ export class ReadyLoop {
       for (const m of rd.messages) (m.term === prev.term && EARLY_TYPES.has(m.type) ? early : late).push(m);
       if (early.length > 0) transport.send(early);
     }
-    // Followers and candidates write on this thread (a synchronous fsync that blocks it): nothing waits
-    // for the thread meanwhile, and it saves the hops to and from lmdb's writer thread (~0.3 ms under
-    // load). A leader writes in the background: its appends, already handed to grpc-js, leave the process
-    // only in a later turn of the event loop, which a blocked thread would hold back.
-    const blocking = mustWrite && this.rn.raft.role !== 'leader';
+    const blocking = mustWrite && writesOnThread(this.rn.raft.role);
     // An installed snapshot replaces the log and the snapshot pointer: let our own compaction finish first.
     if (rd.snapshot && this.compacting) await this.compacting;
     if (mustWrite) {
       await this.disk.persist({ entries: rd.entries, hardState, snapshot: rd.snapshot }, blocking ? 'blocking' : 'background');
       this.commitUnsaved = false;
+      if (commitTrace.on && rd.entries.length > 0) markCommit('persisted', rd.entries[rd.entries.length - 1]!.index);
     } else if (hs) {
       this.commitUnsaved = true;
     }
@@ -206,18 +226,13 @@ export class ReadyLoop {
 
   /**
    * Called when the loop goes idle with a commit index no write carried: nothing would save it before
-   * the next entries. It is saved only if the loop is still idle COMMIT_SAVE_DELAY_MS later, because a
-   * write started now is one the next write's entries would wait behind (lmdb has one writer): under a
-   * steady stream of writes each one carries the previous commit index and this write never happens.
+   * the next entries. It is saved only once the log has been still for COMMIT_SAVE_DELAY_MS (QuietTimer),
+   * because a write started now is one the next write's entries would wait behind (lmdb has one
+   * writer): under a steady stream of writes, even one at a time, each carries the previous commit
+   * index and this write never happens.
    */
   private saveCommitWhenIdle(): void {
-    if (!this.commitUnsaved || this.commitTimer) return;
-    this.commitTimer = setTimeout(() => {
-      this.commitTimer = null;
-      // A run under way ends by calling this again, so the index is never left unsaved while idle.
-      if (!this.active && this.host.state() === 'running') this.saveCommitNow();
-    }, COMMIT_SAVE_DELAY_MS);
-    this.commitTimer.unref?.();
+    if (this.commitUnsaved) this.commitTimer.arm();
   }
 
   /**
@@ -227,6 +242,7 @@ export class ReadyLoop {
   private saveCommitNow(): void {
     if (!this.commitUnsaved) return;
     this.commitUnsaved = false;
+    markCommit('commit-saved', this.mem.hardStateNow().commit);
     const write: Promise<void> = this.disk.persist({ entries: [], hardState: this.mem.hardStateNow() }, 'blocking').then(
       () => {
         if (this.commitWrite === write) this.commitWrite = null;
@@ -281,6 +297,7 @@ export class ReadyLoop {
       store.applyCommitted(e.index, changes);
     }
     this.appliedIndex = e.index;
+    markCommit('applied', e.index);
     this.parts.proposals.applied(e.index, e.term);
     return changed;
   }

@@ -1,33 +1,28 @@
 // Raft over the node-to-node RPC layer: the shoal.Raft service (manager certificates only) and a
 // transport with one long-lived stream per peer. The Ready loop only enqueues into a bounded queue per
-// peer (coalesced, coalesce.ts); the queue leaves as one binary-encoded batch (wire.ts) at once when it
-// holds a message somebody waits for, else at the end of the event-loop turn (see isUrgent), while
-// fewer than `maxInflightBatches` are unacknowledged, otherwise with the next acknowledgement. A slow
-// or dead peer fills its own queue (then messages to it are dropped and Raft is told it is
-// unreachable) and never delays the others.
+// peer (coalesced, coalesce.ts); the queue leaves as one binary-encoded batch (wire.ts, which frames the
+// stream's messages too) at once when it holds a message somebody waits for, else at the end of the
+// event-loop turn (see isUrgent), while fewer than `maxInflightBatches` are unacknowledged, otherwise
+// with the next acknowledgement. A slow or dead peer fills its own queue (then messages to it are
+// dropped and Raft is told it is unreachable) and never delays the others.
 import { MANAGERS, bidi, createRpcClient, defineService, rpcDropped, unary, type BidiStream, type CallContext, type Handlers, type RpcClient, type TlsMaterial } from '../../rpc';
 import type { Message } from '../../raft';
 import { isKind, unavailable } from '../../lib/errors';
 import { MEMBER_REMOVED_MESSAGE } from './errors';
 import type { JoinResponse, RaftServiceTarget, RaftTransport, RaftTransportSink } from './transport-types';
-import { decodeBatch, encodeBatch } from './wire';
+import { decodeBatch, encodeBatch, raftStreamCodec, type RaftStreamAck, type RaftStreamBatch } from './wire';
 import { coalesceMessages } from './coalesce';
-
-/** One batch on the stream: `n` numbers it (acks come back in order), `b` is wire.ts's encoding. */
-export interface RaftStreamBatch {
-  n: number;
-  b: Uint8Array;
-}
-/** The answer to batch `n`: stepped, or refused with `err` (the whole batch). */
-export interface RaftStreamAck {
-  n: number;
-  err?: string;
-}
+import { commitTrace, markCommitMessages } from './commit-trace';
 
 export const RaftService = defineService('shoal.Raft', {
   /** A batch of Raft messages for the callee; answered as soon as they are stepped (not applied). */
   ProcessRaftMessage: unary<{ messages: Message[] }, { ok: boolean }>(MANAGERS),
-  /** The same as a long-lived stream per peer (authorized once): batches in, one ack per batch out, in order. */
+  /** The same as a long-lived stream per peer (authorized once): batches in, one ack per batch out, in order; framed by wire.ts. */
+  StreamRaftBatches: bidi<RaftStreamBatch, RaftStreamAck>(MANAGERS, raftStreamCodec),
+  /**
+   * StreamRaftBatches in the RPC layer's JSON, as releases before it spoke it: still served for them, and
+   * used towards a peer that does not know StreamRaftBatches, so managers can be upgraded one at a time.
+   */
   StreamRaftMessages: bidi<RaftStreamBatch, RaftStreamAck>(MANAGERS),
   /** The address of a member, by raft ID. */
   ResolveAddress: unary<{ raftId: number }, { addr: string }>(MANAGERS),
@@ -45,21 +40,25 @@ export function raftServiceHandlers(target: RaftServiceTarget | (() => RaftServi
     if (!t) throw unavailable('raft: this manager is not running consensus');
     return t;
   };
+  const stream = async function* (reqs: AsyncIterable<RaftStreamBatch>, ctx: CallContext) {
+    for await (const req of reqs) {
+      try {
+        const messages = decodeBatch(req.b);
+        if (commitTrace.on) markCommitMessages('recv', messages);
+        get().receive(messages, ctx.peer?.nodeId);
+        yield { n: req.n };
+      } catch (e) {
+        yield { n: req.n, err: (e as Error)?.message ?? String(e) };
+      }
+    }
+  };
   return {
     ProcessRaftMessage: (req: { messages: Message[] }, ctx: CallContext) => {
       get().receive(req.messages ?? [], ctx.peer?.nodeId);
       return { ok: true };
     },
-    StreamRaftMessages: async function* (reqs: AsyncIterable<RaftStreamBatch>, ctx: CallContext) {
-      for await (const req of reqs) {
-        try {
-          get().receive(decodeBatch(req.b), ctx.peer?.nodeId);
-          yield { n: req.n };
-        } catch (e) {
-          yield { n: req.n, err: (e as Error)?.message ?? String(e) };
-        }
-      }
-    },
+    StreamRaftBatches: stream,
+    StreamRaftMessages: stream,
     ResolveAddress: (req: { raftId: number }) => {
       const addr = get().resolveAddress(req.raftId);
       if (!addr) throw unavailable(`raft: member ${req.raftId} is unknown`);
@@ -106,6 +105,8 @@ interface Peer {
   flushScheduled: boolean;
   /** The queue holds a message someone waits for (see isUrgent). */
   urgent: boolean;
+  /** The peer answered that it does not know StreamRaftBatches (a release before it): use StreamRaftMessages. */
+  legacy: boolean;
 }
 
 export class GrpcRaftTransport implements RaftTransport {
@@ -135,7 +136,7 @@ export class GrpcRaftTransport implements RaftTransport {
     const p = this.peers.get(raftId);
     if (p && p.addr === addr) return;
     if (p) this.teardown(p);
-    this.peers.set(raftId, { raftId, addr, client: null, stream: null, inflight: [], queue: p?.queue ?? [], seq: 0, timer: null, downUntil: 0, failing: false, flushScheduled: false, urgent: false });
+    this.peers.set(raftId, { raftId, addr, client: null, stream: null, inflight: [], queue: p?.queue ?? [], seq: 0, timer: null, downUntil: 0, failing: false, flushScheduled: false, urgent: false, legacy: false });
   }
 
   removePeer(raftId: number): void {
@@ -148,6 +149,7 @@ export class GrpcRaftTransport implements RaftTransport {
 
   send(messages: Message[]): void {
     if (this.closed) return;
+    if (commitTrace.on) markCommitMessages('send', messages);
     const now = Date.now();
     const added = new Map<Peer, Message[]>();
     for (const m of messages) {
@@ -204,7 +206,7 @@ export class GrpcRaftTransport implements RaftTransport {
 
   private streamFor(p: Peer): BidiStream<RaftStreamBatch, RaftStreamAck> {
     if (p.stream) return p.stream;
-    const s = this.clientFor(p).bidi(RaftService, 'StreamRaftMessages');
+    const s = this.clientFor(p).bidi(RaftService, p.legacy ? 'StreamRaftMessages' : 'StreamRaftBatches');
     p.stream = s;
     void (async () => {
       let why = 'stream ended';
@@ -228,6 +230,10 @@ export class GrpcRaftTransport implements RaftTransport {
         }
       } catch (err) {
         why = (err as Error)?.message ?? String(err);
+        // What was sent is lost, as with any failed stream (Raft resends). A peer of the previous release
+        // answers Unimplemented: the next stream speaks the old method. Any other failure (the peer restarted,
+        // perhaps upgraded) tries the new method again.
+        p.legacy = isKind(err, 'Unimplemented');
       }
       if (p.stream === s) this.fail(p, why);
     })();
@@ -255,6 +261,7 @@ export class GrpcRaftTransport implements RaftTransport {
       // The test fault injector's partition: the batch never leaves and fails at its deadline.
       if (rpcDropped(p.addr)) continue;
       const s = this.streamFor(p);
+      if (commitTrace.on) markCommitMessages('flush', batch);
       s.send({ n, b: data }).catch((err: unknown) => {
         if (p.stream === s) this.fail(p, (err as Error)?.message ?? String(err));
       });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MESSAGE_TYPES, type Message } from '../../raft';
-import { decodeBatch, encodeBatch } from './wire';
+import { decodeBatch, encodeBatch, raftStreamCodec } from './wire';
 
 const big = 2 ** 47 + 12345; // raft IDs are 48-bit
 
@@ -43,4 +43,15 @@ test('wire: every message shape round-trips, bytes included', () => {
 test('wire: a truncated batch is refused', () => {
   const b = encodeBatch([{ type: 'app', from: 1, to: 2, term: 3, entries: [{ index: 1, term: 1, type: 'normal', data: new Uint8Array(10) }] }]);
   assert.throws(() => decodeBatch(b.subarray(0, b.length - 3)), /truncated/);
+});
+
+test('wire: the stream codec frames a batch and an ack, error text included', () => {
+  const b = encodeBatch([{ type: 'app', from: 1, to: 2, term: 3, index: 4, logTerm: 3, commit: 4, entries: [{ index: 5, term: 3, type: 'normal', data: new Uint8Array([7, 8]) }] }]);
+  const n = 2 ** 40 + 3; // counts batches per stream: past u32
+  const got = raftStreamCodec.req.deserialize(raftStreamCodec.req.serialize({ n, b }));
+  assert.equal(got.n, n);
+  assert.deepEqual(decodeBatch(got.b), decodeBatch(b));
+  assert.deepEqual(raftStreamCodec.res.deserialize(raftStreamCodec.res.serialize({ n: 9 })), { n: 9 });
+  assert.deepEqual(raftStreamCodec.res.deserialize(raftStreamCodec.res.serialize({ n: 9, err: 'raft: member 3 was remové' })), { n: 9, err: 'raft: member 3 was remové' });
+  assert.throws(() => raftStreamCodec.res.deserialize(Buffer.alloc(3)), /truncated/);
 });
