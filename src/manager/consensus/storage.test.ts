@@ -255,3 +255,31 @@ test('the DEK file sealed under an unlock key opens only with that key', async (
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('reading back: entries from sealed batches and a snapshot payload from its file, as the in-memory log asks for them', async () => {
+  const dir = tmp();
+  try {
+    const d = new RaftDiskStorage(dir);
+    await d.saveIdentity(1, [], []);
+    // two appends: two sealed batches, the first entry of the second one replacing nothing
+    await d.persist({ entries: [ent(1, 1), ent(2, 1), ent(3, 1)], hardState: { term: 1, vote: 1, commit: 3 } });
+    await d.persist({ entries: [ent(4, 2), ent(5, 2)], hardState: { term: 2, vote: 1, commit: 5 } });
+    assert.deepEqual(d.batchKeys(), [1, 4]);
+    assert.deepEqual(d.entries(2, 5).map((e) => [e.index, e.term, text(e)]), [[2, 1, 'e2'], [3, 1, 'e3'], [4, 2, 'e4']]);
+    assert.deepEqual(d.entries(5, 9).map((e) => e.index), [5], 'stops at the end of the log');
+    const snap = { metadata: { index: 3, term: 1, confState: { voters: [1] } }, data: new Uint8Array([4, 5, 6]) };
+    await d.saveSnapshot(snap, 2);
+    // compacted entries are not there any more: the in-memory log turns that into CompactedError
+    assert.deepEqual(d.entries(1, 4).map((e) => e.index), []);
+    assert.deepEqual(d.entries(3, 5).map((e) => e.index), [3, 4]);
+    assert.deepEqual(d.snapshotData(snap.metadata), new Uint8Array([4, 5, 6]));
+    // the file is sealed: the payload is not in it in the clear
+    const file = fs.readFileSync(path.join(dir, 'snapshots', d.snapshotFiles()[0]!));
+    assert.equal(file.includes(Buffer.from([4, 5, 6])), false);
+    // load() hands the storage on as the backing of the in-memory log
+    assert.equal(d.load().backing, d);
+    await d.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
