@@ -7,7 +7,7 @@
 // Options: --nodes N (1000) --tasks T (100000: the big service; the first one is T/10) --managers 1|3 (3)
 // --procs P (fleet processes; default one per 250 nodes, at most 4) --start-ms MS (a task's start, 0)
 // --raft-tick-ms MS (the daemon's default, Docker's 1000: elections after 10 s) --heartbeat 5s --cpu-prof DIR (V8 profiles of the managers, written at the end)
-// --heap-snapshot DIR (a heap snapshot of the leader and its smaps_rollup once the big service runs)
+// --heap-snapshot DIR (heap snapshots of the leader, with its smaps_rollup, idle and once the big service runs)
 // --skip a,b (phases: small, global, big, api, kill, failover, down) --calls N (API calls per endpoint, 200).
 // Prints one table per phase and, as the last line, the headline:
 //   scale: N nodes, T tasks, converged in S s (P placements/s), failover F s, manager RSS R MiB
@@ -168,6 +168,7 @@ async function main(): Promise<void> {
     row('setup', `${NODES} nodes joined (CSR + certificate each) and Ready`, `${joinSeconds.toFixed(1)} s`, load());
     const leader0 = (await sc.leader())!;
     row('setup', 'leader RSS, idle with all nodes in session', `${ScaleCluster.rssMiB(leader0).now.toFixed(0)} MiB`, load());
+    if (HEAP) await heapSnapshot(sc, leader0, `idle with ${NODES} nodes`);
     const probe = await sc.createService(spec('probe', { Replicated: { Replicas: 10 } }));
     await sc.waitCounts(probe, (c) => c.running === 10, 'probe running', Date.now());
 

@@ -7,7 +7,7 @@ import type { Entry } from '../../raft';
 import { RaftDiskStorage } from './storage';
 import { DekLockedError, RaftDekFile } from './dek';
 import { forceNewClusterState } from './force-new-cluster';
-import { encodeConfChange } from '../../raft';
+import { MemoryStorage, encodeConfChange } from '../../raft';
 
 const ent = (index: number, term: number, s = `e${index}`): Entry => ({ index, term, type: 'normal', data: new TextEncoder().encode(s) });
 const text = (e: Entry) => new TextDecoder().decode(e.data);
@@ -278,6 +278,41 @@ test('reading back: entries from sealed batches and a snapshot payload from its 
     assert.equal(file.includes(Buffer.from([4, 5, 6])), false);
     // load() hands the storage on as the backing of the in-memory log
     assert.equal(d.load().backing, d);
+    await d.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the in-memory log over this storage: entries it dropped are read back sealed-and-opened, byte for byte', async () => {
+  const dir = tmp();
+  try {
+    const d = new RaftDiskStorage(dir);
+    await d.saveIdentity(1, [], []);
+    const mem = new MemoryStorage({ voters: [1] }, { backing: d, keepBytes: 0 });
+    const written: Entry[] = [];
+    // as the Ready loop does: persist, then append and set the hard state; each Ready commits the previous one's entries
+    for (let r = 0; r < 5; r++) {
+      const batch = [ent(r * 3 + 1, 1, `a${r}`.repeat(100)), ent(r * 3 + 2, 1, `b${r}`), ent(r * 3 + 3, 1, `c${r}`)];
+      const hardState = { term: 1, vote: 1, commit: r * 3 };
+      await d.persist({ entries: batch, hardState });
+      mem.append(batch);
+      mem.setHardState(hardState);
+      written.push(...batch);
+    }
+    // committed through 12 at the last append: all of it is on disk only now
+    assert.equal(mem.heldInMemory().entries, written.slice(9).reduce((n, e) => n + e.data.byteLength, 0));
+    const back = mem.entries(1, 16);
+    assert.deepEqual(back.map((e) => [e.index, e.term, text(e)]), written.map((e) => [e.index, e.term, text(e)]));
+    assert.equal(mem.entrySize(1), 200);
+    // after a snapshot and compaction on disk (and then here), the payload comes from the file
+    const snap = { metadata: { index: 12, term: 1, confState: { voters: [1] } }, data: new Uint8Array([3, 1, 4]) };
+    mem.createSnapshot(12, snap.metadata.confState, snap.data);
+    await d.saveSnapshot(snap, 10);
+    mem.compact(10);
+    assert.deepEqual(mem.heldInMemory().snapshot, 0);
+    assert.deepEqual(mem.snapshot().data, new Uint8Array([3, 1, 4]));
+    assert.deepEqual(mem.entries(11, 16).map((e) => text(e)), written.slice(10).map(text));
     await d.close();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
