@@ -56,10 +56,14 @@ function fakeDisk() {
     snaps,
     reads,
     backing: {
-      entries(lo: number, hi: number): Entry[] {
+      entries(lo: number, hi: number, maxBytes: number): Entry[] {
         reads.entries++;
         const out: Entry[] = [];
-        for (let i = lo; i < hi && log.has(i); i++) out.push(log.get(i)!);
+        let bytes = 0;
+        for (let i = lo; i < hi && log.has(i) && bytes < maxBytes; i++) {
+          out.push(log.get(i)!);
+          bytes += log.get(i)!.data.byteLength;
+        }
         return out;
       },
       snapshotData(m: { index: number }): Uint8Array {
@@ -77,7 +81,7 @@ const sized = (from: number, n: number, bytes: number, term = 1): Entry[] =>
 
 test('retention: committed entries beyond keepBytes are dropped from memory and read back from the backing', () => {
   const disk = fakeDisk();
-  const s = new MemoryStorage({ voters: [1] }, { backing: disk.backing, keepBytes: 300 });
+  const s = new MemoryStorage({ voters: [1] }, { backing: disk.backing, keepBytes: 300, readBackBytes: 1000 });
   const write = (es: Entry[]) => {
     for (const e of es) disk.log.set(e.index, e);
     s.append(es);
@@ -105,6 +109,15 @@ test('retention: committed entries beyond keepBytes are dropped from memory and 
   assert.deepEqual(s.entries(6, 13).map((e) => e.index), [6, 7, 8, 9, 10, 11, 12]);
   assert.equal(disk.reads.entries, 1);
   assert.deepEqual(s.entries(2, 13, 2).map((e) => e.index), [2, 3]);
+  // what is read back for one call is bounded in bytes (at least one entry): Raft takes the shorter answer
+  // as the storage capping it and asks again from where it ended
+  const capped = new MemoryStorage({ voters: [1] }, { backing: disk.backing, keepBytes: 300, readBackBytes: 250 });
+  capped.append(sized(1, 12, 100));
+  capped.setHardState({ term: 1, vote: 1, commit: 12 });
+  capped.append(sized(13, 1, 100));
+  assert.deepEqual(capped.entries(1, 14).map((e) => e.index), [1, 2, 3]);
+  assert.deepEqual(capped.entries(7, 14).map((e) => e.index), [7, 8, 9], 'the held tail is not added to a capped read');
+  assert.deepEqual(capped.entries(9, 14).map((e) => e.index), [9, 10, 11, 12, 13], 'read back below the budget, then the held tail');
   // the disk compacted before this storage did: compacted for Raft (which sends the snapshot instead)
   disk.log.delete(2);
   assert.throws(() => s.entries(2, 5), CompactedError);
@@ -115,7 +128,7 @@ test('retention: committed entries beyond keepBytes are dropped from memory and 
 
 test('retention: truncation and compaction keep the held byte count exact', () => {
   const disk = fakeDisk();
-  const s = new MemoryStorage({ voters: [1] }, { backing: disk.backing, keepBytes: 0 });
+  const s = new MemoryStorage({ voters: [1] }, { backing: disk.backing, keepBytes: 0, readBackBytes: 1000 });
   const write = (es: Entry[]) => {
     for (const e of es) disk.log.set(e.index, e);
     s.append(es);
@@ -137,7 +150,7 @@ test('retention: truncation and compaction keep the held byte count exact', () =
 
 test('retention: a durable snapshot payload is read back when used, not when its metadata is', () => {
   const disk = fakeDisk();
-  const s = new MemoryStorage({ voters: [1] }, { backing: disk.backing, keepBytes: 0 });
+  const s = new MemoryStorage({ voters: [1] }, { backing: disk.backing, keepBytes: 0, readBackBytes: 1000 });
   // loaded at start or installed from the leader: held until the next compaction (the driver decodes it now)
   s.applySnapshot({ metadata: { index: 10, term: 2, confState: { voters: [1] } }, data: new Uint8Array([1, 2, 3]) });
   assert.deepEqual(s.snapshot().data, new Uint8Array([1, 2, 3]));

@@ -39,8 +39,11 @@ const cloneConf = (cs: ConfState): ConfState => ({ voters: [...cs.voters] });
 
 /** Where a MemoryStorage reads back what it no longer holds. Everything it is asked for was durable when handed over. */
 export interface LogBacking {
-  /** Entries [lo, hi) as the disk holds them, in order; fewer (or none) when the disk no longer has them. */
-  entries(lo: number, hi: number): Entry[];
+  /**
+   * Entries [lo, hi) as the disk holds them, in order: fewer (none) when the disk no longer has them,
+   * and no more after the one that brings their data to `maxBytes` (always at least one).
+   */
+  entries(lo: number, hi: number, maxBytes: number): Entry[];
   /** The payload of the snapshot `metadata` names. */
   snapshotData(metadata: SnapshotMetadata): Uint8Array;
 }
@@ -49,6 +52,12 @@ export interface LogRetention {
   backing: LogBacking;
   /** Bytes of committed entries' data kept in memory, newest first (entries not yet committed are always kept). */
   keepBytes: number;
+  /**
+   * Bytes of entry data read back per call, at most (after the first entry): reading back runs on the
+   * caller's thread and what it returns goes into one message, so a follower far behind is caught up in
+   * bounded steps (Raft takes fewer entries than asked for as "the storage capped it").
+   */
+  readBackBytes: number;
 }
 
 const NO_DATA = new Uint8Array(0);
@@ -118,15 +127,21 @@ export class MemoryStorage implements Storage {
     const end = Math.min(hi, lo + Math.max(1, maxCount));
     if (lo > this.releasedThrough || !this.retention) return this.ents.slice(lo - this.offset, end - this.offset);
     const diskEnd = Math.min(end, this.releasedThrough + 1);
-    const read = this.retention.backing.entries(lo, diskEnd);
+    const read = this.retention.backing.entries(lo, diskEnd, this.retention.readBackBytes);
     // the disk compacts before this storage does (the driver compacts here once the disk has): what it no
     // longer has is compacted as far as Raft is concerned, and it sends the snapshot instead
-    if (read.length < diskEnd - lo) throw new CompactedError(lo);
-    for (const e of read) {
+    if (read.length === 0) throw new CompactedError(lo);
+    let bytes = 0;
+    for (let k = 0; k < read.length; k++) {
+      const e = read[k];
       const held = this.ents[e.index - this.offset];
-      if (held?.index !== e.index || held.term !== e.term) throw new RaftPanic(`entry ${e.index} read back from disk has term ${e.term}, expected ${held?.term}`);
+      if (e.index !== lo + k || held?.index !== e.index || held.term !== e.term) throw new RaftPanic(`entry ${e.index} read back from disk has term ${e.term}, expected ${held?.term} at ${lo + k}`);
+      bytes += e.data.byteLength;
     }
-    return diskEnd === end ? read : read.concat(this.ents.slice(diskEnd - this.offset, end - this.offset));
+    const readTo = lo + read.length;
+    // capped by the byte budget (or the disk's end): the rest in a later call
+    if (readTo < diskEnd || bytes >= this.retention.readBackBytes || readTo === end) return read;
+    return read.concat(this.ents.slice(readTo - this.offset, end - this.offset));
   }
 
   /** Bytes of entry i's data, whether it is held or only on disk (i in [firstIndex, lastIndex]). */

@@ -267,6 +267,7 @@ test('reading back: entries from sealed batches and a snapshot payload from its 
     assert.deepEqual(d.batchKeys(), [1, 4]);
     assert.deepEqual(d.entries(2, 5).map((e) => [e.index, e.term, text(e)]), [[2, 1, 'e2'], [3, 1, 'e3'], [4, 2, 'e4']]);
     assert.deepEqual(d.entries(5, 9).map((e) => e.index), [5], 'stops at the end of the log');
+    assert.deepEqual(d.entries(1, 6, 4).map((e) => e.index), [1, 2], 'stops once the data read reaches maxBytes');
     const snap = { metadata: { index: 3, term: 1, confState: { voters: [1] } }, data: new Uint8Array([4, 5, 6]) };
     await d.saveSnapshot(snap, 2);
     // compacted entries are not there any more: the in-memory log turns that into CompactedError
@@ -289,7 +290,7 @@ test('the in-memory log over this storage: entries it dropped are read back seal
   try {
     const d = new RaftDiskStorage(dir);
     await d.saveIdentity(1, [], []);
-    const mem = new MemoryStorage({ voters: [1] }, { backing: d, keepBytes: 0 });
+    const mem = new MemoryStorage({ voters: [1] }, { backing: d, keepBytes: 0, readBackBytes: 1 << 20 });
     const written: Entry[] = [];
     // as the Ready loop does: persist, then append and set the hard state; each Ready commits the previous one's entries
     for (let r = 0; r < 5; r++) {

@@ -35,6 +35,8 @@ export interface DiskState {
 
 /** Bytes of committed entries a member keeps in memory for followers (MemoryStorage's retention); older ones are read back from lmdb. */
 export const LOG_BYTES_IN_MEMORY = 8 * 1024 * 1024;
+/** Bytes of entries read back from lmdb for one message to a follower behind (after the first entry). */
+export const LOG_BYTES_READ_BACK = 4 * 1024 * 1024;
 
 /** Plain snapshot (releases before encryption at rest): read for the upgrade, never written. */
 const MAGIC_PLAIN = 'SHOALSNAP1\n';
@@ -160,14 +162,18 @@ export class RaftDiskStorage implements LogBacking {
 
   /**
    * Entries [lo, hi) as stored, in the clear (LogBacking: the in-memory log keeps only its newest
-   * entries). Stops at the first one missing (compacted meanwhile): the caller tells Raft so.
+   * entries), up to the one that brings their data to `maxBytes`. Stops at the first one missing
+   * (compacted meanwhile): the caller tells Raft so.
    */
-  entries(lo: number, hi: number): Entry[] {
+  entries(lo: number, hi: number, maxBytes = Infinity): Entry[] {
     const out: Entry[] = [];
     const batch = { first: 0, datas: [] as Uint8Array[] };
+    let bytes = 0;
     for (const { key, value } of this.entriesDb.getRange({ start: lo, end: hi })) {
-      if (key !== lo + out.length) break;
-      out.push(this.toEntry(key, value, batch));
+      if (key !== lo + out.length || bytes >= maxBytes) break;
+      const e = this.toEntry(key, value, batch);
+      out.push(e);
+      bytes += e.data.byteLength;
     }
     return out;
   }
