@@ -12,15 +12,45 @@ import { coalesceUpdates, judgeStatusUpdate, withStatus } from './core/status';
 import { registeredNode } from './core/registration';
 import type { DispatcherLogger } from './logger';
 
+/**
+ * What one write carries at most, counting a task as 1 and a node (descriptions, TLS info) as 4: a Raft
+ * entry holds at most 1.5 MiB (consensus's MAX_TRANSACTION_BYTES) and a task is ≈ 1.5 KiB of JSON. A burst
+ * larger than that (1,000 nodes going down at once, the reports that piled up behind a slow commit) goes
+ * out in several writes: as one, it was refused whole ("raft message is too large") and every report in it
+ * failed.
+ */
+export const MAX_WRITE_WEIGHT = 500;
+const NODE_WEIGHT = 4;
+
 interface Waiter {
   resolve: () => void;
   reject: (e: unknown) => void;
 }
 
+/** One reportStatus call: settled once every report in it is written, rejected if a write of one of them failed. */
+class ReportCall {
+  private err: unknown;
+  constructor(
+    private left: number,
+    private readonly w: Waiter,
+  ) {
+    if (left === 0) w.resolve();
+  }
+
+  /** One of its reports was written (or, with `err`, was not). */
+  settle(err?: unknown): void {
+    if (err !== undefined && this.err === undefined) this.err = err;
+    if (--this.left > 0) return;
+    if (this.err === undefined) this.w.resolve();
+    else this.w.reject(this.err);
+  }
+}
+
 interface PendingStatus {
   nodeId: string;
   update: TaskStatusUpdate;
-  waiters: Waiter[];
+  /** The calls that reported this task since the last write (a later report replaces an earlier one). */
+  calls: ReportCall[];
 }
 
 export interface BatchWritesOptions {
@@ -59,12 +89,13 @@ export class DispatcherBatchWrites {
   /** Reports of one call from `nodeId`'s agent; settles once written (a report's later one replaces it). */
   reportStatus(nodeId: string, updates: TaskStatusUpdate[]): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {
-      for (const u of coalesceUpdates(updates)) {
+      const coalesced = coalesceUpdates(updates);
+      // a burst may be written in several writes: the call settles with the last of its reports
+      const call = new ReportCall(coalesced.length, { resolve, reject });
+      for (const u of coalesced) {
         const prev = this.statuses.get(u.taskId);
-        this.statuses.set(u.taskId, { nodeId, update: u, waiters: prev?.waiters ?? [] });
+        this.statuses.set(u.taskId, { nodeId, update: u, calls: [...(prev?.calls ?? []), call] });
       }
-      // One waiter per call, attached to the last entry of this call (resolved with the batch).
-      this.statuses.get(updates[updates.length - 1]!.taskId)!.waiters.push({ resolve, reject });
     });
     this.schedule();
     return done;
@@ -96,56 +127,74 @@ export class DispatcherBatchWrites {
     );
   }
 
-  /** Writes every pending registration, down mark and status report in one store transaction (after a running one). */
+  /** Writes every pending registration, down mark and status report, in writes of at most MAX_WRITE_WEIGHT (after a running flush). */
   flush(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
     }
     const run = async () => {
-      if (this.statuses.size === 0 && this.registrations.size === 0 && this.downs.size === 0) return;
-      this.lastFlushAt = this.o.clock.now();
-      const statuses = [...this.statuses.values()];
-      this.statuses.clear();
-      const nodes = [...this.registrations.values()];
-      this.registrations.clear();
-      const downs = [...this.downs];
-      this.downs.clear();
-      const waiters = [...nodes.flatMap((r) => r.waiters), ...downs.flatMap(([, d]) => d.waiters), ...statuses.flatMap((p) => p.waiters)];
-      try {
-        const now = isoTime(this.o.clock.now());
-        await this.o.store.update((tx) => {
-          for (const { req } of nodes) {
-            const existing = tx.get('node', req.nodeId);
-            const node = registeredNode(existing, req, now);
-            if (node && existing) tx.update('node', node);
-            else if (node) tx.create('node', node);
-          }
-          for (const [nodeId, { message }] of downs) {
-            if (this.o.hasSession(nodeId)) continue;
-            const n = tx.get('node', nodeId);
-            if (!n || n.Status.State === 'down') continue;
-            n.Status = { ...n.Status, State: 'down', Message: message };
-            n.UpdatedAt = now;
-            tx.update('node', n);
-          }
-          for (const p of statuses) {
-            const task = tx.get('task', p.update.taskId);
-            const verdict = judgeStatusUpdate(task, p.nodeId, p.update);
-            if (verdict !== 'apply') {
-              if (verdict !== 'unchanged') this.o.log?.debug({ taskId: p.update.taskId, verdict }, 'dispatcher: status update ignored');
-              continue;
-            }
-            tx.update('task', withStatus(task!, p.update, now));
-          }
-        });
-        for (const w of waiters) w.resolve();
-      } catch (err) {
-        this.o.log?.warn({ err }, 'dispatcher: session and status batch write failed');
-        for (const w of waiters) w.reject(err);
-      }
+      while (this.statuses.size > 0 || this.registrations.size > 0 || this.downs.size > 0) await this.writeSome();
     };
     this.flushing = this.flushing.then(run, run);
     return this.flushing;
   }
+
+  /** One write: registrations first, then down marks, then status reports, up to MAX_WRITE_WEIGHT; the rest stays pending. */
+  private async writeSome(): Promise<void> {
+    this.lastFlushAt = this.o.clock.now();
+    let room = MAX_WRITE_WEIGHT;
+    const nodes = takeFirst(this.registrations, room / NODE_WEIGHT).map(([, r]) => r);
+    room -= nodes.length * NODE_WEIGHT;
+    const downs = takeFirst(this.downs, room / NODE_WEIGHT);
+    room -= downs.length * NODE_WEIGHT;
+    const statuses = takeFirst(this.statuses, room).map(([, p]) => p);
+    const waiters = [...nodes.flatMap((r) => r.waiters), ...downs.flatMap(([, d]) => d.waiters)];
+    const calls = statuses.flatMap((p) => p.calls);
+    try {
+      const now = isoTime(this.o.clock.now());
+      await this.o.store.update((tx) => {
+        for (const { req } of nodes) {
+          const existing = tx.get('node', req.nodeId);
+          const node = registeredNode(existing, req, now);
+          if (node && existing) tx.update('node', node);
+          else if (node) tx.create('node', node);
+        }
+        for (const [nodeId, { message }] of downs) {
+          if (this.o.hasSession(nodeId)) continue;
+          const n = tx.get('node', nodeId);
+          if (!n || n.Status.State === 'down') continue;
+          n.Status = { ...n.Status, State: 'down', Message: message };
+          n.UpdatedAt = now;
+          tx.update('node', n);
+        }
+        for (const p of statuses) {
+          const task = tx.get('task', p.update.taskId);
+          const verdict = judgeStatusUpdate(task, p.nodeId, p.update);
+          if (verdict !== 'apply') {
+            if (verdict !== 'unchanged') this.o.log?.debug({ taskId: p.update.taskId, verdict }, 'dispatcher: status update ignored');
+            continue;
+          }
+          tx.update('task', withStatus(task!, p.update, now));
+        }
+      });
+      for (const w of waiters) w.resolve();
+      for (const c of calls) c.settle();
+    } catch (err) {
+      this.o.log?.warn({ err }, 'dispatcher: session and status batch write failed');
+      for (const w of waiters) w.reject(err);
+      for (const c of calls) c.settle(err);
+    }
+  }
+}
+
+/** Removes and returns the first `n` entries of a map (at least one if it has any, so a write always makes progress). */
+function takeFirst<K, V>(m: Map<K, V>, n: number): [K, V][] {
+  const out: [K, V][] = [];
+  for (const e of m) {
+    if (out.length >= Math.max(1, Math.floor(n))) break;
+    out.push(e);
+  }
+  for (const [k] of out) m.delete(k);
+  return out;
 }
