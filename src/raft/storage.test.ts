@@ -172,6 +172,15 @@ test('retention: a durable snapshot payload is read back when used, not when its
   assert.deepEqual(snap.data, new Uint8Array([7, 7]));
   assert.equal(disk.reads.snapshots, 1);
   assert.deepEqual(s.initialState().confState.voters, [1]);
+  // what Raft takes to send carries its payload from that moment: a newer snapshot may replace the file
+  // while the message waits in a queue
+  const taken = s.raftView().snapshot();
+  assert.equal(disk.reads.snapshots, 2);
+  disk.snaps.delete(12);
+  assert.deepEqual(taken.data, new Uint8Array([7, 7]));
+  assert.throws(() => s.snapshot().data, /no snapshot 12/);
+  assert.deepEqual(s.raftView().entries(12, 14).map((e) => e.index), [12, 13]);
+  assert.equal(s.raftView().term(12), 2);
 });
 
 test('without a retention everything stays in memory', () => {

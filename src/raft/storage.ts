@@ -182,6 +182,26 @@ export class MemoryStorage implements Storage {
   }
 
   /**
+   * This storage as Raft reads it: the same log, but a snapshot Raft takes (to send it to a follower)
+   * carries its payload, read from the backing at that moment if it is not held. `snapshot()` itself reads
+   * the payload only when `data` is first used, which suits the driver (it reads the metadata at every
+   * compaction) but not a message that may wait in a queue while a newer snapshot replaces the file.
+   */
+  raftView(): Storage {
+    return {
+      initialState: () => this.initialState(),
+      entries: (lo, hi, maxCount) => this.entries(lo, hi, maxCount),
+      term: (i) => this.term(i),
+      firstIndex: () => this.firstIndex(),
+      lastIndex: () => this.lastIndex(),
+      snapshot: () => {
+        const s = this.snapshot();
+        return s === this.snap ? s : { metadata: s.metadata, data: s.data };
+      },
+    };
+  }
+
+  /**
    * Replace the whole log with a snapshot received from the leader (or loaded from disk at start). Its
    * payload stays in memory until the next compact(): the driver decodes it right after.
    */
