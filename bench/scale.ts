@@ -7,6 +7,7 @@
 // Options: --nodes N (1000) --tasks T (100000: the big service; the first one is T/10) --managers 1|3 (3)
 // --procs P (fleet processes; default one per 250 nodes, at most 4) --start-ms MS (a task's start, 0)
 // --raft-tick-ms MS (the daemon's default, Docker's 1000: elections after 10 s) --heartbeat 5s --cpu-prof DIR (V8 profiles of the managers, written at the end)
+// --heap-snapshot DIR (heap snapshots of the leader, with its smaps_rollup, idle and once the big service runs)
 // --skip a,b (phases: small, global, big, api, kill, failover, down) --calls N (API calls per endpoint, 200).
 // Prints one table per phase and, as the last line, the headline:
 //   scale: N nodes, T tasks, converged in S s (P placements/s), failover F s, manager RSS R MiB
@@ -32,6 +33,7 @@ const TICK = process.argv.includes('--raft-tick-ms') ? Number(arg('raft-tick-ms'
 const HEARTBEAT = arg('heartbeat', '5s');
 const CALLS = Number(arg('calls', '200'));
 const PROF = process.argv.includes('--cpu-prof') ? path.resolve(arg('cpu-prof', 'scale-prof')) : undefined;
+const HEAP = process.argv.includes('--heap-snapshot') ? path.resolve(arg('heap-snapshot', 'scale-heap')) : undefined;
 const SKIP = new Set(arg('skip', '').split(',').filter(Boolean));
 const METRICS_PORT = 30000 + Math.floor(Math.random() * 9000);
 
@@ -96,8 +98,47 @@ async function timeCalls(m: ClusterNode, p: string): Promise<{ p50: number; p99:
   return { p50: quantile(ms, 0.5), p99: quantile(ms, 0.99), bytes };
 }
 
+/** V8's heap spaces (committed / used MiB) and node's external memory, from a manager's /metrics (prom-client's default metrics). */
+async function v8Memory(m: ClusterNode): Promise<string> {
+  try {
+    const text = await (await fetch(`http://${m.ip}:${METRICS_PORT}/metrics`)).text();
+    const by = (name: string) => {
+      const out = new Map<string, number>();
+      for (const x of text.matchAll(new RegExp(`^${name}\\{space="(\\w+)"\\} (\\S+)`, 'gm'))) out.set(x[1]!, Number(x[2]) / 2 ** 20);
+      return out;
+    };
+    const total = by('nodejs_heap_space_size_total_bytes');
+    const used = by('nodejs_heap_space_size_used_bytes');
+    const external = Number(/^nodejs_external_memory_bytes (\S+)/m.exec(text)?.[1] ?? NaN) / 2 ** 20;
+    const spaces = [...total].filter(([, t]) => t >= 1).map(([k, t]) => `${k} ${t.toFixed(0)}/${(used.get(k) ?? 0).toFixed(0)}`);
+    return `${spaces.join(', ')}; external ${external.toFixed(0)}`;
+  } catch (e) {
+    return `no metrics (${(e as Error).message})`;
+  }
+}
+
+/**
+ * Writes a heap snapshot of a manager and records beside it its smaps_rollup before and after (writing one
+ * collects garbage first), with V8's heap spaces from its metrics at both moments.
+ */
+async function heapSnapshot(sc: ScaleCluster, m: ClusterNode, when: string): Promise<void> {
+  const before = ScaleCluster.smapsRollup(m);
+  const v8Before = await v8Memory(m);
+  const t0 = Date.now();
+  const file = await sc.heapSnapshot(m);
+  const took = (Date.now() - t0) / 1000;
+  const after = ScaleCluster.smapsRollup(m);
+  const v8After = await v8Memory(m);
+  fs.writeFileSync(file.replace(/\.heapsnapshot$/, '.memory.json'), JSON.stringify({ before, after, v8Before, v8After }, null, 1));
+  const mib = (r: Record<string, number>, k: string) => ((r[k] ?? 0) / 1024).toFixed(0);
+  row('memory', `${m.hostname} ${when}: smaps_rollup Rss / Anonymous, before → after the heap snapshot's GC`, `${mib(before, 'Rss')} / ${mib(before, 'Anonymous')} → ${mib(after, 'Rss')} / ${mib(after, 'Anonymous')} MiB; ${path.basename(file)} (${took.toFixed(1)} s)`, load());
+  row('memory', `${m.hostname} ${when}: V8 heap spaces committed/used MiB, before`, v8Before, load());
+  row('memory', `${m.hostname} ${when}: V8 heap spaces committed/used MiB, after`, v8After, load());
+}
+
 async function main(): Promise<void> {
   if (PROF) fs.mkdirSync(PROF, { recursive: true });
+  if (HEAP) fs.mkdirSync(HEAP, { recursive: true });
   log(`scale bench: ${NODES} nodes, ${TASKS} tasks, ${MANAGERS} managers, raft tick ${TICK ?? 'default (1000)'} ms, heartbeat ${HEARTBEAT}, load ${load()}`);
   const sc = new ScaleCluster({
     nodes: NODES,
@@ -107,6 +148,7 @@ async function main(): Promise<void> {
     heartbeat: HEARTBEAT,
     startMs: START_MS,
     cpuProfDir: PROF,
+    heapSnapshotDir: HEAP,
     managerArgs: (ip) => ['--metrics-addr', `${ip}:${METRICS_PORT}`],
     log,
   });
@@ -126,6 +168,7 @@ async function main(): Promise<void> {
     row('setup', `${NODES} nodes joined (CSR + certificate each) and Ready`, `${joinSeconds.toFixed(1)} s`, load());
     const leader0 = (await sc.leader())!;
     row('setup', 'leader RSS, idle with all nodes in session', `${ScaleCluster.rssMiB(leader0).now.toFixed(0)} MiB`, load());
+    if (HEAP) await heapSnapshot(sc, leader0, `idle with ${NODES} nodes`);
     const probe = await sc.createService(spec('probe', { Replicated: { Replicas: 10 } }));
     await sc.waitCounts(probe, (c) => c.running === 10, 'probe running', Date.now());
 
@@ -160,6 +203,7 @@ async function main(): Promise<void> {
       const leader = (await sc.leader())!;
       const r = ScaleCluster.rssMiB(leader);
       row('memory', `leader RSS at ${TASKS} tasks (now / peak so far; now: own memory + mapped files)`, `${r.now.toFixed(0)} / ${r.peak.toFixed(0)} MiB (${r.anon.toFixed(0)} + ${r.file.toFixed(0)})`, load());
+      if (HEAP) await heapSnapshot(sc, leader, `at ${TASKS} tasks`);
     }
 
     if (!SKIP.has('api')) {

@@ -1,7 +1,7 @@
 // Public surface of the pure Raft core (see docs/design/raft.md).
 export * from './types';
 export { MemoryStorage } from './storage';
-export type { Storage } from './storage';
+export type { Storage, LogBacking, LogRetention } from './storage';
 export { RawNode, newMemoryStorage } from './rawnode';
 export type { RawNodeConfig } from './rawnode';
 export { Raft } from './raft';

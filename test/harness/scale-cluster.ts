@@ -7,7 +7,7 @@ import path from 'node:path';
 import { TestCluster, type ClusterNode, type NodeJson } from './cluster';
 import { SimFleetProcess } from './sim-fleet-process';
 import type { FleetStats } from './sim-nodes';
-import { sleep, waitFor } from './daemon';
+import { ping, sleep, waitFor } from './daemon';
 
 export interface ScaleClusterOptions {
   nodes: number;
@@ -27,6 +27,11 @@ export interface ScaleClusterOptions {
   startMs?: number;
   /** A directory for V8 CPU profiles of the managers and (under fleet/) the simulated fleets, written when they stop (node --cpu-prof). */
   cpuProfDir?: string;
+  /**
+   * A directory for heap snapshots of the managers (node's `--heapsnapshot-signal=SIGUSR2`, written into
+   * it by `heapSnapshot()`).
+   */
+  heapSnapshotDir?: string;
   /** Extra daemon flags per manager (e.g. `--metrics-addr ip:port`). */
   managerArgs?: (ip: string) => string[];
   hostPrefix?: string;
@@ -57,7 +62,10 @@ export class ScaleCluster {
       heartbeat: opts.heartbeat,
       daemonArgs: opts.raftTickMs ? ['--raft-tick-ms', String(opts.raftTickMs)] : [],
       nodeArgs: opts.managerArgs,
-      ...(opts.cpuProfDir ? { runtimeArgs: ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] } : {}),
+      runtimeArgs: [
+        ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []),
+        ...(opts.heapSnapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${opts.heapSnapshotDir}`] : []),
+      ],
       hostPrefix: opts.hostPrefix ?? 'scale-mgr',
     });
   }
@@ -183,7 +191,46 @@ export class ScaleCluster {
     return ids.flat();
   }
 
-  /** Peak and current RSS (MiB) of a manager's daemon process. */
+  /**
+   * Writes a heap snapshot of a manager (the cluster needs `heapSnapshotDir`) and returns its path. V8
+   * writes it on the daemon's main thread, so the daemon answers /_ping again only once the file is
+   * complete; the wait is bounded.
+   */
+  async heapSnapshot(m: ClusterNode, timeoutMs = 300_000): Promise<string> {
+    const dir = this.opts.heapSnapshotDir;
+    if (!dir) throw new Error('heapSnapshot: the cluster was started without heapSnapshotDir');
+    const pid = m.daemon.proc?.pid;
+    if (!pid) throw new Error(`heapSnapshot: ${m.hostname} has no process`);
+    const mine = (f: string) => f.endsWith('.heapsnapshot') && f.includes(`.${pid}.`);
+    const before = new Set(fs.readdirSync(dir).filter(mine));
+    process.kill(pid, 'SIGUSR2');
+    let file = '';
+    await waitFor(
+      async () => {
+        file = fs.readdirSync(dir).find((f) => mine(f) && !before.has(f)) ?? '';
+        return file !== '' && (await ping(m.daemon.sock));
+      },
+      timeoutMs,
+      `heap snapshot of ${m.hostname}`,
+      500,
+    );
+    return path.join(dir, file);
+  }
+
+  /** The kernel's memory summary of a manager's process (`/proc/PID/smaps_rollup`), in KiB per field. */
+  static smapsRollup(m: ClusterNode): Record<string, number> {
+    const out: Record<string, number> = {};
+    try {
+      for (const line of fs.readFileSync(`/proc/${m.daemon.proc?.pid}/smaps_rollup`, 'utf8').split('\n')) {
+        const f = /^(\w+):\s+(\d+) kB/.exec(line);
+        if (f) out[f[1]!] = Number(f[2]);
+      }
+    } catch {
+      /* the process is gone */
+    }
+    return out;
+  }
+
   /** RSS now and at its peak; `anon` is the process's own memory, `file` mapped file pages (lmdb's log, the binary). */
   static rssMiB(m: ClusterNode): { peak: number; now: number; anon: number; file: number } {
     try {

@@ -8,6 +8,8 @@ import {
   RawNode,
   decodeConfChange,
   type ConfState,
+  type Entry,
+  type LogBacking,
   type Message,
   type Ready,
 } from '../../src/raft';
@@ -35,6 +37,12 @@ export interface ClusterOptions {
   longDelayMax: number;
   /** Virtual time units per tick. */
   tickUnits: number;
+  /**
+   * When set, each node's log in memory keeps only this many bytes of committed entries and reads the rest
+   * (and a durable snapshot's payload) back from a durable copy written first, as a manager runs it
+   * (MemoryStorage's retention over RaftDiskStorage); one entry is read back per call.
+   */
+  retainBytes?: number;
 }
 
 export const defaultClusterOptions = (): ClusterOptions => ({
@@ -76,10 +84,34 @@ export class SimNode {
   constructor(
     readonly id: number,
     readonly storage: MemoryStorage,
+    /** The durable copy `storage` reads back from (ClusterOptions.retainBytes); written before it. */
+    readonly disk?: MemoryStorage,
   ) {}
   get alive(): boolean {
     return this.rn !== null;
   }
+}
+
+/** A durable copy as a MemoryStorage's backing: what it no longer has (compacted) it does not return. */
+function backingOf(disk: MemoryStorage): LogBacking {
+  return {
+    entries(lo, hi, maxBytes) {
+      if (lo < disk.firstIndex()) return [];
+      const out: Entry[] = [];
+      let bytes = 0;
+      for (const e of disk.entries(lo, Math.min(hi, disk.lastIndex() + 1))) {
+        if (out.length > 0 && bytes >= maxBytes) break;
+        out.push(e);
+        bytes += e.data.byteLength;
+      }
+      return out;
+    },
+    snapshotData(metadata) {
+      const s = disk.snapshot();
+      if (s.metadata.index !== metadata.index || s.metadata.term !== metadata.term) throw new InvariantError(`snapshot ${metadata.index} is not on disk (${s.metadata.index} is)`);
+      return s.data;
+    },
+  };
 }
 
 const encodeSnapData = (hash: number): Uint8Array => {
@@ -113,8 +145,10 @@ export class Cluster {
 
   /** Create a node. With `peers` it bootstraps a new cluster; with `storage` it starts from that log. */
   createNode(id: number, init: { peers?: number[]; storage?: MemoryStorage } = {}): SimNode {
-    const storage = init.storage ?? new MemoryStorage();
-    const node = new SimNode(id, storage);
+    const retain = this.opts.retainBytes;
+    const disk = retain !== undefined && !init.storage ? new MemoryStorage() : undefined;
+    const storage = init.storage ?? (disk ? new MemoryStorage(undefined, { backing: backingOf(disk), keepBytes: retain!, readBackBytes: 1 }) : new MemoryStorage());
+    const node = new SimNode(id, storage, disk);
     this.nodes.set(id, node);
     this.start(node, init.peers);
     return node;
@@ -130,7 +164,7 @@ export class Cluster {
       id: node.id,
       electionTick: this.opts.electionTick,
       heartbeatTick: this.opts.heartbeatTick,
-      storage: node.storage,
+      storage: node.disk ? node.storage.raftView() : node.storage,
       rng: new SeededRng((this.seed * 7919 + node.id * 104729 + node.inc * 31) >>> 0),
       preVote: this.opts.preVote,
       checkQuorum: this.opts.checkQuorum,
@@ -233,6 +267,13 @@ export class Cluster {
   }
 
   private persist(node: SimNode, rd: Ready): void {
+    // the durable copy first, as a manager's driver writes lmdb before its log in memory
+    const disk = node.disk;
+    if (disk) {
+      if (rd.snapshot) disk.applySnapshot(rd.snapshot);
+      disk.append(rd.entries);
+      if (rd.hardState) disk.setHardState(rd.hardState);
+    }
     const st = node.storage;
     if (rd.snapshot) st.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) {
@@ -286,8 +327,13 @@ export class Cluster {
     const at = Math.min(upTo ?? node.applied, node.applied);
     if (at <= st.snapshot().metadata.index) return;
     if (at !== node.applied) throw new Error('compact: the sim snapshots only at the applied index');
-    st.createSnapshot(at, node.confState, encodeSnapData(node.hash));
+    const data = encodeSnapData(node.hash);
     const to = at - this.opts.keepTail;
+    if (node.disk) {
+      node.disk.createSnapshot(at, node.confState, data);
+      if (to > node.disk.firstIndex() - 1) node.disk.compact(to);
+    }
+    st.createSnapshot(at, node.confState, data);
     if (to > st.firstIndex() - 1) st.compact(to);
   }
 

@@ -23,6 +23,20 @@ for (let lo = START; lo < START + SEEDS; lo += BATCH) {
   });
 }
 
+test('raft sim with the log in memory over a durable copy (retention: committed entries and snapshots read back), seeds 1..200', () => {
+  const tot = { committed: 0, snapshots: 0 };
+  for (let seed = 1; seed <= 200; seed++) {
+    const p = paramsForSeed(seed);
+    // every seed compacts, so read-back meets compaction and snapshot installs
+    const res = simulate({ ...p, cluster: { ...p.cluster, retainBytes: seed % 2 === 0 ? 0 : 8, compactEvery: p.cluster.compactEvery || 5 } });
+    if (!res.ok) assert.fail(formatFailure(res));
+    tot.committed += res.stats.committed;
+    tot.snapshots += res.stats.snapshots;
+  }
+  assert.ok(tot.committed > 200 * 20, `committed: ${tot.committed}`);
+  assert.ok(tot.snapshots > 50, `snapshots installed: ${tot.snapshots}`);
+});
+
 test('a seed replays identically', () => {
   const a = simulate(paramsForSeed(42));
   const b = simulate(paramsForSeed(42));

@@ -8,7 +8,7 @@ import { failedPrecondition } from '../../lib/errors';
 import { decodeSnapshotPayload } from './codec';
 import { MEMBER_REMOVED_MESSAGE } from './errors';
 import { Membership } from './membership';
-import type { DiskState } from './storage';
+import { LOG_BYTES_IN_MEMORY, LOG_BYTES_READ_BACK, type DiskState } from './storage';
 
 export interface RaftParams {
   id: number;
@@ -28,7 +28,7 @@ export interface MemberState {
 
 /** `peers`: the voters of a brand-new cluster (bootstrap); otherwise they come from the log and snapshot. */
 export function rebuildMember(st: DiskState, store: MemoryStore, p: RaftParams, peers?: number[]): MemberState {
-  const mem = new MemoryStorage(st.snapshot ? st.snapshot.metadata.confState : { voters: [] });
+  const mem = new MemoryStorage(st.snapshot ? st.snapshot.metadata.confState : { voters: [] }, st.backing ? { backing: st.backing, keepBytes: LOG_BYTES_IN_MEMORY, readBackBytes: LOG_BYTES_READ_BACK } : undefined);
   let openedAt = 0;
   if (st.snapshot) {
     mem.applySnapshot(st.snapshot);
@@ -46,7 +46,8 @@ export function rebuildMember(st: DiskState, store: MemoryStore, p: RaftParams, 
     id: p.id,
     electionTick: p.electionTick,
     heartbeatTick: p.heartbeatTick,
-    storage: mem,
+    // a snapshot Raft sends carries its payload from the moment it is taken (MemoryStorage.raftView)
+    storage: mem.raftView(),
     rng: p.rng,
     preVote: true,
     checkQuorum: true,

@@ -7,7 +7,7 @@ import type { Entry } from '../../raft';
 import { RaftDiskStorage } from './storage';
 import { DekLockedError, RaftDekFile } from './dek';
 import { forceNewClusterState } from './force-new-cluster';
-import { encodeConfChange } from '../../raft';
+import { MemoryStorage, encodeConfChange } from '../../raft';
 
 const ent = (index: number, term: number, s = `e${index}`): Entry => ({ index, term, type: 'normal', data: new TextEncoder().encode(s) });
 const text = (e: Entry) => new TextDecoder().decode(e.data);
@@ -251,6 +251,70 @@ test('the DEK file sealed under an unlock key opens only with that key', async (
     assert.equal(opened.current().id, id);
     await opened.setKek(undefined);
     assert.equal(RaftDekFile.open(file).current().id, id);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('reading back: entries from sealed batches and a snapshot payload from its file, as the in-memory log asks for them', async () => {
+  const dir = tmp();
+  try {
+    const d = new RaftDiskStorage(dir);
+    await d.saveIdentity(1, [], []);
+    // two appends: two sealed batches, the first entry of the second one replacing nothing
+    await d.persist({ entries: [ent(1, 1), ent(2, 1), ent(3, 1)], hardState: { term: 1, vote: 1, commit: 3 } });
+    await d.persist({ entries: [ent(4, 2), ent(5, 2)], hardState: { term: 2, vote: 1, commit: 5 } });
+    assert.deepEqual(d.batchKeys(), [1, 4]);
+    assert.deepEqual(d.entries(2, 5).map((e) => [e.index, e.term, text(e)]), [[2, 1, 'e2'], [3, 1, 'e3'], [4, 2, 'e4']]);
+    assert.deepEqual(d.entries(5, 9).map((e) => e.index), [5], 'stops at the end of the log');
+    assert.deepEqual(d.entries(1, 6, 4).map((e) => e.index), [1, 2], 'stops once the data read reaches maxBytes');
+    const snap = { metadata: { index: 3, term: 1, confState: { voters: [1] } }, data: new Uint8Array([4, 5, 6]) };
+    await d.saveSnapshot(snap, 2);
+    // compacted entries are not there any more: the in-memory log turns that into CompactedError
+    assert.deepEqual(d.entries(1, 4).map((e) => e.index), []);
+    assert.deepEqual(d.entries(3, 5).map((e) => e.index), [3, 4]);
+    assert.deepEqual(d.snapshotData(snap.metadata), new Uint8Array([4, 5, 6]));
+    // the file is sealed: the payload is not in it in the clear
+    const file = fs.readFileSync(path.join(dir, 'snapshots', d.snapshotFiles()[0]!));
+    assert.equal(file.includes(Buffer.from([4, 5, 6])), false);
+    // load() hands the storage on as the backing of the in-memory log
+    assert.equal(d.load().backing, d);
+    await d.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the in-memory log over this storage: entries it dropped are read back sealed-and-opened, byte for byte', async () => {
+  const dir = tmp();
+  try {
+    const d = new RaftDiskStorage(dir);
+    await d.saveIdentity(1, [], []);
+    const mem = new MemoryStorage({ voters: [1] }, { backing: d, keepBytes: 0, readBackBytes: 1 << 20 });
+    const written: Entry[] = [];
+    // as the Ready loop does: persist, then append and set the hard state; each Ready commits the previous one's entries
+    for (let r = 0; r < 5; r++) {
+      const batch = [ent(r * 3 + 1, 1, `a${r}`.repeat(100)), ent(r * 3 + 2, 1, `b${r}`), ent(r * 3 + 3, 1, `c${r}`)];
+      const hardState = { term: 1, vote: 1, commit: r * 3 };
+      await d.persist({ entries: batch, hardState });
+      mem.append(batch);
+      mem.setHardState(hardState);
+      written.push(...batch);
+    }
+    // committed through 12 at the last append: all of it is on disk only now
+    assert.equal(mem.heldInMemory().entries, written.slice(9).reduce((n, e) => n + e.data.byteLength, 0));
+    const back = mem.entries(1, 16);
+    assert.deepEqual(back.map((e) => [e.index, e.term, text(e)]), written.map((e) => [e.index, e.term, text(e)]));
+    assert.equal(mem.entrySize(1), 200);
+    // after a snapshot and compaction on disk (and then here), the payload comes from the file
+    const snap = { metadata: { index: 12, term: 1, confState: { voters: [1] } }, data: new Uint8Array([3, 1, 4]) };
+    mem.createSnapshot(12, snap.metadata.confState, snap.data);
+    await d.saveSnapshot(snap, 10);
+    mem.compact(10);
+    assert.deepEqual(mem.heldInMemory().snapshot, 0);
+    assert.deepEqual(mem.snapshot().data, new Uint8Array([3, 1, 4]));
+    assert.deepEqual(mem.entries(11, 16).map((e) => text(e)), written.slice(10).map(text));
+    await d.close();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../../raft';
+import type { ConfState, Entry, HardState, LogBacking, Snapshot, SnapshotMetadata } from '../../raft';
 import { internal } from '../../lib/errors';
 import type { RaftMember } from './codec';
 import { writeFileDurable, writeFileDurableSync } from '../../sys/durable-file';
@@ -29,7 +29,14 @@ export interface DiskState {
   entries: Entry[];
   members: RaftMember[];
   removed: number[];
+  /** Where the in-memory log reads back the entries and snapshot payload it does not keep (this storage). */
+  backing?: LogBacking;
 }
+
+/** Bytes of committed entries a member keeps in memory for followers (MemoryStorage's retention); older ones are read back from lmdb. */
+export const LOG_BYTES_IN_MEMORY = 8 * 1024 * 1024;
+/** Bytes of entries read back from lmdb for one message to a follower behind (after the first entry). */
+export const LOG_BYTES_READ_BACK = 4 * 1024 * 1024;
 
 /** Plain snapshot (releases before encryption at rest): read for the upgrade, never written. */
 const MAGIC_PLAIN = 'SHOALSNAP1\n';
@@ -43,7 +50,7 @@ const snapshotContext = (index: number, term: number) => Buffer.from(`raft-snaps
 const pad = (n: number) => String(n).padStart(16, '0');
 export const snapshotFileName = (index: number, term: number) => `${pad(index)}-${pad(term)}.snap`;
 
-export class RaftDiskStorage {
+export class RaftDiskStorage implements LogBacking {
   private root: RootDatabase;
   private entriesDb: Database<StoredEntry, number>;
   /** Format 2's sealed batches, keyed by the index of their first entry (log-format.ts). */
@@ -149,7 +156,31 @@ export class RaftDiskStorage {
       entries,
       members: (this.meta.get('members') as RaftMember[] | undefined) ?? [],
       removed: (this.meta.get('removed') as number[] | undefined) ?? [],
+      backing: this,
     };
+  }
+
+  /**
+   * Entries [lo, hi) as stored, in the clear (LogBacking: the in-memory log keeps only its newest
+   * entries), up to the one that brings their data to `maxBytes`. Stops at the first one missing
+   * (compacted meanwhile): the caller tells Raft so.
+   */
+  entries(lo: number, hi: number, maxBytes = Infinity): Entry[] {
+    const out: Entry[] = [];
+    const batch = { first: 0, datas: [] as Uint8Array[] };
+    let bytes = 0;
+    for (const { key, value } of this.entriesDb.getRange({ start: lo, end: hi })) {
+      if (key !== lo + out.length || bytes >= maxBytes) break;
+      const e = this.toEntry(key, value, batch);
+      out.push(e);
+      bytes += e.data.byteLength;
+    }
+    return out;
+  }
+
+  /** The payload of the snapshot file `metadata` names (LogBacking: it is not kept in memory once written). */
+  snapshotData(metadata: SnapshotMetadata): Uint8Array {
+    return this.readSnapshotFile(metadata.index, metadata.term).data;
   }
 
   /** Records who this node is and the membership it starts with (bootstrap / join). */

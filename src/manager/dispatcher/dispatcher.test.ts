@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { immediateStore } from '../../store/testing/immediate';
-import { MAX_TASKS_PER_WRITE, MemoryStore } from '../../store';
+import { MemoryStore } from '../../store';
 import type { AssignmentsMessage, Service, Task } from '../../types';
 import { Dispatcher, HEARTBEAT_FAILURE, LEADERSHIP_CHANGE } from './dispatcher';
 import { waitFor } from '../../testing/wait';
@@ -210,41 +210,6 @@ test('sessions opened together are registered in one store write, and nodes expi
   t.after(() => failing.stop());
   await assert.rejects(failing.session({ nodeId: 'n1', description: desc, addr: '' }), /not the leader/);
   assert.deepEqual(failing.connectedNodes(), []);
-});
-
-test('status reports beyond MAX_TASKS_PER_WRITE go out in several writes, oldest first, and a call resolves once all of its reports are written', async (t) => {
-  let index = 0;
-  const writes: number[] = [];
-  const store: MemoryStore = new MemoryStore({
-    propose: async (changes) => {
-      writes.push(changes.length);
-      await new Promise((r) => setTimeout(r, 5));
-      store.applyCommitted(++index, changes);
-    },
-  });
-  const n = MAX_TASKS_PER_WRITE * 2 + 100;
-  const ids = Array.from({ length: n }, (_, i) => `t${i}`);
-  await store.update((tx) => {
-    tx.create('node', nodeFixture({ ID: 'n1' }));
-    for (const id of ids) tx.create('task', task(id));
-  });
-  writes.length = 0;
-  const d = new Dispatcher({ store, clock, batchMs: 2, checkIntervalMs: 3_600_000 });
-  d.start();
-  t.after(() => d.stop());
-  const s = await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
-  writes.length = 0;
-  const running = (id: string) => ({ taskId: id, status: { Timestamp: '', State: 'running' as const, Message: 'started' } });
-  // a first call, then a second one that reports one of the first call's tasks again, last
-  const first = d.updateTaskStatus(s.sessionId, ids.slice(0, n - 1).map(running));
-  const second = d.updateTaskStatus(s.sessionId, [running(ids[n - 1]!), { ...running(ids[0]!), status: { Timestamp: '', State: 'running' as const, Message: 'again' } }]);
-  await first;
-  await second;
-  const state = (id: string) => store.read((tx) => tx.get('task', id))!.Status;
-  for (const id of ids) assert.equal(state(id).State, 'running', id);
-  assert.equal(state(ids[0]!).Message, 'again', 'the latest report of a task wins');
-  assert.ok(writes.length >= 3 && writes.every((w) => w <= MAX_TASKS_PER_WRITE), `writes ${JSON.stringify(writes)}`);
-  assert.equal(writes.reduce((a, b) => a + b, 0), n, 'each task written once');
 });
 
 test('batching: a lone status report and a lone assignment change go out at once, whatever the batch interval', async (t) => {
