@@ -334,7 +334,7 @@ export class ReadyLoop {
         const snap = this.mem.createSnapshot(index, conf, data);
         this.since.lastSnapshotBytes = data.byteLength;
         const first = this.mem.firstIndex();
-        compactTo = compactionPoint(index, this.parts.snapshotPolicy().keepEntries, (i) => (i >= first ? this.mem.entries(i, i + 1)[0]?.data.byteLength : undefined));
+        compactTo = compactionPoint(index, this.parts.snapshotPolicy().keepEntries, (i) => (i >= first && i <= this.mem.lastIndex() ? this.mem.entrySize(i) : undefined));
         return this.disk.saveSnapshot(snap, Math.max(0, compactTo)).then(() => true);
       })
       .then(
