@@ -94,7 +94,7 @@ export class MemoryStore {
   /** Watches of one node's task events (WatchFilter.nodeId), by node ID. */
   private nodeWatches = new Map<string, Set<Watch>>();
   private writeChain: Promise<unknown> = Promise.resolve();
-  /** Proposed writes not applied yet, read by later write transactions (pipelining: see update). */
+  /** Proposed writes not applied yet, read by later write transactions (pipelining: see write). */
   private pendingWrites = new PendingWrites();
   private appliedIndex = 0;
 
