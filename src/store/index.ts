@@ -2,3 +2,4 @@ export * from './types';
 export * from './store';
 export * from './watch';
 export * from './limits';
+export type { TaskCounts } from './task-counts';

@@ -4,6 +4,7 @@ import { KINDS } from './types';
 import { Watch, type WatchFilter } from './watch';
 import { PendingWrites, slotKey, type TaskIndexName } from './pending';
 import { MAX_PENDING_WRITES } from './limits';
+import { ServiceTaskCounts, type TaskCounts } from './task-counts';
 import { stableEqual } from '../types/dirty';
 import type { Task } from '../types';
 
@@ -87,7 +88,7 @@ export class MemoryStore {
   /** Tasks in state PENDING by service: the scheduler's batches read these, not the service's 100,000 tasks. */
   private pendingByService = new Map<string, Set<string>>();
   /** Task counts of each service by node (see taskCountsByNode). */
-  private serviceCounts = new Map<string, Map<string, TaskCounts>>();
+  private serviceCounts = new ServiceTaskCounts();
   /** The spec object the tasks of each service share (see shareParts). */
   private serviceSpecs = new Map<string, Task['Spec']>();
   private watches = new Set<Watch>();
@@ -370,31 +371,13 @@ export class MemoryStore {
    * own: never change it.
    */
   taskCountsByNode(serviceId: string): ReadonlyMap<string, Readonly<TaskCounts>> {
-    return this.serviceCounts.get(serviceId) ?? EMPTY_COUNTS;
-  }
-
-  private count(t: ObjectTypes['task'], by: 1 | -1): void {
-    // as Docker counts: only tasks the cluster still wants (desired running, or complete for jobs)
-    if (t.DesiredState !== 'running' && t.DesiredState !== 'complete') return;
-    let byNode = this.serviceCounts.get(t.ServiceID);
-    if (!byNode) this.serviceCounts.set(t.ServiceID, (byNode = new Map()));
-    const key = t.NodeID ?? '';
-    const c = byNode.get(key) ?? { running: 0, completed: 0, desiredRunning: 0, wanted: 0 };
-    c.wanted += by;
-    if (t.Status.State === 'running') c.running += by;
-    if (t.Status.State === 'complete') c.completed += by;
-    if (t.DesiredState === 'running') c.desiredRunning += by;
-    if (c.wanted > 0) byNode.set(key, c);
-    else {
-      byNode.delete(key);
-      if (byNode.size === 0) this.serviceCounts.delete(t.ServiceID);
-    }
+    return this.serviceCounts.byNode(serviceId);
   }
 
   private indexObj(kind: Kind, o: ObjectTypes[Kind]): void {
     if (kind !== 'task') return;
     const t = o as ObjectTypes['task'];
-    this.count(t, 1);
+    this.serviceCounts.add(t, 1);
     addTo(this.byService, t.ServiceID, t.ID);
     if (t.Status.State === 'pending') addTo(this.pendingByService, t.ServiceID, t.ID);
     if (t.NodeID) addTo(this.byNode, t.NodeID, t.ID);
@@ -404,7 +387,7 @@ export class MemoryStore {
   private unindex(kind: Kind, o: ObjectTypes[Kind]): void {
     if (kind !== 'task') return;
     const t = o as ObjectTypes['task'];
-    this.count(t, -1);
+    this.serviceCounts.add(t, -1);
     this.byService.get(t.ServiceID)?.delete(t.ID);
     if (t.Status.State === 'pending') deleteFrom(this.pendingByService, t.ServiceID, t.ID);
     if (t.NodeID) this.byNode.get(t.NodeID)?.delete(t.ID);
@@ -508,16 +491,6 @@ export class MemoryStore {
 
 const EMPTY_OVERLAY: Map<string, Change> = new Map();
 
-/** A service's tasks on one node that the cluster still wants (desired running or complete). */
-export interface TaskCounts {
-  /** How many such tasks there are (the entry goes when none are left). */
-  wanted: number;
-  running: number;
-  completed: number;
-  desiredRunning: number;
-}
-
-const EMPTY_COUNTS: ReadonlyMap<string, TaskCounts> = new Map();
 
 /** Removes `v` under `k`, and the key once its set is empty (keys that come and go: pending tasks by service). */
 function deleteFrom<V>(m: Map<string, Set<V>>, k: string, v: V): void {

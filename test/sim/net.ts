@@ -1,6 +1,7 @@
 // The simulated network: a priority queue of envelopes by delivery time, with partitions.
 
 import type { Message } from '../../src/raft';
+import { MinHeap } from '../../src/lib/min-heap';
 
 export interface Envelope {
   at: number;
@@ -11,59 +12,30 @@ export interface Envelope {
 }
 
 export class Net {
-  private heap: Envelope[] = [];
+  private heap = new MinHeap<Envelope>(less);
   private seq = 0;
   /** node id -> partition group; nodes absent are in group 0. */
   private group = new Map<number, number>();
 
   size(): number {
-    return this.heap.length;
+    return this.heap.size;
   }
 
   push(m: Message, at: number, fromInc: number): void {
-    const e: Envelope = { at, seq: this.seq++, m, fromInc };
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (less(h[p], h[i])) break;
-      [h[p], h[i]] = [h[i], h[p]];
-      i = p;
-    }
+    this.heap.push({ at, seq: this.seq++, m, fromInc });
   }
 
   peek(): Envelope | undefined {
-    return this.heap[0];
+    return this.heap.peek();
   }
 
   pop(): Envelope | undefined {
-    const h = this.heap;
-    if (h.length === 0) return undefined;
-    const top = h[0];
-    const last = h.pop() as Envelope;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && less(h[l], h[m])) m = l;
-        if (r < h.length && less(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i], h[m]];
-        i = m;
-      }
-    }
-    return top;
+    return this.heap.pop();
   }
 
   /** Remove everything (e.g. a scripted scenario dropping all in-flight traffic). */
   clear(): Envelope[] {
-    const all = this.heap;
-    this.heap = [];
-    return all;
+    return this.heap.clear();
   }
 
   partition(groups: number[][]): void {

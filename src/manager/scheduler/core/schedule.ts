@@ -1,5 +1,6 @@
 import { isRunnable, STATE_MESSAGE, type Task } from '../../../types';
 import { isoTime } from '../../../lib/time';
+import { MinHeap } from '../../../lib/min-heap';
 import { addTask, hostPortsOf, type NodeInfo } from './nodeinfo';
 import { noSuitableNode, Pipeline } from './filters';
 
@@ -151,21 +152,23 @@ interface Ranked {
 class TaskGroup {
   private readonly pipeline: Pipeline;
   private readonly sid: string;
-  private heap: Ranked[] = [];
+  private readonly heap = new MinHeap<Ranked>(
+    (a, b) => a.ofService < b.ofService || (a.ofService === b.ofService && (a.active < b.active || (a.active === b.active && a.node.node.ID < b.node.node.ID))),
+  );
 
   constructor(t: Task, nodes: readonly NodeInfo[]) {
     this.pipeline = new Pipeline(t);
     this.sid = t.ServiceID;
-    for (const n of nodes) if (this.pipeline.passes(n)) this.push(n);
+    for (const n of nodes) if (this.pipeline.passes(n)) this.queue(n);
   }
 
   pick(): NodeInfo | undefined {
     for (;;) {
-      const top = this.pop();
+      const top = this.heap.pop();
       if (!top) return undefined;
       const n = top.node;
       if ((n.activeByService.get(this.sid) ?? 0) !== top.ofService || n.active !== top.active) {
-        this.push(n); // loaded since it was queued: rank it again
+        this.queue(n); // loaded since it was queued: rank it again
         continue;
       }
       if (this.pipeline.passes(n)) return n;
@@ -175,44 +178,11 @@ class TaskGroup {
 
   /** The node `pick` returned took a task: queue it again at its new load. */
   placed(n: NodeInfo): void {
-    this.push(n);
+    this.queue(n);
   }
 
-  private less(a: Ranked, b: Ranked): boolean {
-    return a.ofService < b.ofService || (a.ofService === b.ofService && (a.active < b.active || (a.active === b.active && a.node.node.ID < b.node.node.ID)));
-  }
-
-  private push(n: NodeInfo): void {
-    const h = this.heap;
-    h.push({ node: n, ofService: n.activeByService.get(this.sid) ?? 0, active: n.active });
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
-      i = parent;
-    }
-  }
-
-  private pop(): Ranked | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
+  private queue(n: NodeInfo): void {
+    this.heap.push({ node: n, ofService: n.activeByService.get(this.sid) ?? 0, active: n.active });
   }
 }
 
