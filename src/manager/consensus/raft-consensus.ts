@@ -311,13 +311,9 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
 
   // ---- proposals -----------------------------------------------------------------------------
 
-  /** The store's Proposer: resolves once the changes are committed and applied here. */
-  propose(changes: Change[]): Promise<void> {
-    try {
-      return this.append(changes).applied;
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  /** The store's Proposer: resolves once the changes are committed and applied here (appended at once: async only turns a refusal into a rejection). */
+  async propose(changes: Change[]): Promise<void> {
+    return this.append(changes).applied;
   }
 
   /** The store's pipelined Proposer: the changes are in the log when this returns (or it throws). */
@@ -331,12 +327,8 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     return { index, applied: applied.then(() => observer.proposalApplied((performance.now() - started) / 1000)) };
   }
 
-  private proposeData(data: Uint8Array, append: (d: Uint8Array) => number): Promise<void> {
-    try {
-      return this.appendData(data, append).applied;
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  private async proposeData(data: Uint8Array, append: (d: Uint8Array) => number): Promise<void> {
+    return this.appendData(data, append).applied;
   }
 
   private appendData(data: Uint8Array, append: (d: Uint8Array) => number): { index: number; applied: Promise<void> } {

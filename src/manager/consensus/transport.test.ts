@@ -42,14 +42,20 @@ async function serve(add: (s: RpcServer) => void): Promise<string> {
   return `127.0.0.1:${await s.start()}`;
 }
 
-test('messages reach a current peer on StreamRaftBatches', async () => {
-  const got: Message[] = [];
-  const target: RaftServiceTarget = { receive: (ms) => void got.push(...ms), handleJoin: () => Promise.reject(new Error('no')), resolveAddress: () => undefined };
-  const addr = await serve((s) => s.addService(RaftService, raftServiceHandlers(target)));
+/** A transport whose peer 2 is at `addr`, with the sink it reports to. */
+function transportTo(addr: string): { t: GrpcRaftTransport; sk: ReturnType<typeof sink> } {
   const t = new GrpcRaftTransport({ tls, retryBackoffMs: 10 });
   const sk = sink();
   t.bind(sk);
   t.setPeer(2, addr);
+  return { t, sk };
+}
+
+test('messages reach a current peer on StreamRaftBatches', async () => {
+  const got: Message[] = [];
+  const target: RaftServiceTarget = { receive: (ms) => void got.push(...ms), handleJoin: () => Promise.reject(new Error('no')), resolveAddress: () => undefined };
+  const addr = await serve((s) => s.addService(RaftService, raftServiceHandlers(target)));
+  const { t, sk } = transportTo(addr);
   try {
     t.send([app(1)]);
     await waitFor('the append delivered', () => got.length === 1, 10_000, 10);
@@ -72,10 +78,7 @@ test('towards a peer of the previous release the transport falls back to StreamR
       },
     }),
   );
-  const t = new GrpcRaftTransport({ tls, retryBackoffMs: 10 });
-  const sk = sink();
-  t.bind(sk);
-  t.setPeer(2, addr);
+  const { t, sk } = transportTo(addr);
   try {
     // the first batch goes to StreamRaftBatches, which that peer does not know: lost, as Raft expects of a failed send
     t.send([app(1)]);
