@@ -37,6 +37,8 @@ export interface AgentOptions {
   random?: () => number;
   /** Delay before retrying a failed shutdown/remove of a task (ms). */
   retryMs?: number;
+  /** Status changes reach the node's state file at most this often (ms; WorkerOptions.saveDelayMs, default 100). */
+  stateSaveMs?: number;
   /** Drain hold of mesh backends before their stop (ms; `--mesh-drain-ms`). */
   drainDelayMs?: number;
   /** This node's TLS facts (its certificate's issuer, its trust root), reported with every session. */
@@ -142,6 +144,7 @@ export class Agent {
       clock: opts.clock,
       logger: opts.logger,
       retryMs: opts.retryMs,
+      ...(opts.stateSaveMs !== undefined ? { saveDelayMs: opts.stateSaveMs } : {}),
       ...(opts.drainDelayMs !== undefined ? { drainDelayMs: opts.drainDelayMs } : {}),
       meshDrained: (taskId, waitMs) => this.meshDrained(taskId, waitMs),
       report: (u) => this.enqueue(u),

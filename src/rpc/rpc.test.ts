@@ -25,6 +25,7 @@ import {
 import { notFound, ShoalError } from '../lib/errors';
 import * as grpc from '@grpc/grpc-js';
 import net from 'node:net';
+import { TLSSocket } from 'node:tls';
 
 const CLUSTER = 'cluster0000000000000000001';
 
@@ -164,6 +165,21 @@ test('a manager can call manager-only and all-node methods; the handler sees its
   assert.deepEqual(await c.unary(TestService, 'Echo', { msg: 'hi' }), { msg: 'hi', peer: 'manager-node', role: 'swarm-manager' });
   assert.deepEqual(await c.unary(TestService, 'ManagerOnly', {}), { ok: true });
   assert.deepEqual(await c.unary(TestService, 'Wrapped', {}), { ok: true });
+});
+
+test("a connection's certificate is read once: later calls on it reuse the identity", async (t) => {
+  let reads = 0;
+  const original = TLSSocket.prototype.getPeerCertificate;
+  t.mock.method(TLSSocket.prototype, 'getPeerCertificate', function (this: TLSSocket, detailed?: boolean) {
+    if ((this as TLSSocket & { server?: unknown }).server) reads++;
+    return original.call(this, detailed as true);
+  });
+  const c = client(strict, as(worker));
+  for (let i = 0; i < 5; i++) assert.deepEqual(await c.unary(TestService, 'Echo', { msg: `m${i}` }), { msg: `m${i}`, peer: 'worker-node', role: 'swarm-worker' });
+  // one read for the connection (grpc-js's layout changed if every call reads it again: rpc/peer.ts callSocket)
+  assert.equal(reads, 1);
+  const other = client(strict, as(manager));
+  assert.equal((await other.unary(TestService, 'Echo', { msg: 'x' })).peer, 'manager-node');
 });
 
 test('a worker certificate cannot call a manager-only method', async () => {

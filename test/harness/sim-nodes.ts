@@ -82,6 +82,9 @@ export class SimNode {
         return connector.connect();
       },
       clock: { now: () => Date.now() },
+      // The state file is the node's own (no manager reads it); hundreds of simulated nodes in one
+      // process writing theirs every 100 ms took half of the fleet's CPU, which the managers share.
+      stateSaveMs: 2000,
       // SHOAL_SIM_LOG=1: the agents' warnings (session failures, reconnects) on stderr
       ...(process.env.SHOAL_SIM_LOG ? { logger: simLogger(this.hostname) } : {}),
     });
