@@ -150,6 +150,8 @@ async function main(): Promise<void> {
     cpuProfDir: PROF,
     heapSnapshotDir: HEAP,
     managerArgs: (ip) => ['--metrics-addr', `${ip}:${METRICS_PORT}`],
+    // the managers as shipped: bin/shoal.js, no source maps, no test fault injector
+    asShipped: true,
     log,
   });
   let peakRss = 0;

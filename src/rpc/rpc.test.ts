@@ -74,10 +74,14 @@ let forgedCA: { certPem: string; keyPem: string };
 let strict: RpcServer, optional: RpcServer;
 const removedIds = new Set<string>(['removed-node']);
 let foreverFinished = false;
+const echoSignals: AbortSignal[] = [];
 
 function handlers() {
   return {
-    Echo: (req: { msg: string }, ctx: { peer: { nodeId: string; role: string } | null }) => ({ msg: req.msg, peer: ctx.peer?.nodeId ?? null, role: ctx.peer?.role ?? null }),
+    Echo: (req: { msg: string }, ctx: { peer: { nodeId: string; role: string } | null; signal: AbortSignal }) => {
+      echoSignals.push(ctx.signal);
+      return { msg: req.msg, peer: ctx.peer?.nodeId ?? null, role: ctx.peer?.role ?? null };
+    },
     ManagerOnly: () => ({ ok: true }),
     Wrapped: requireRole(['swarm-manager'])(() => ({ ok: true })),
     Public: (_r: unknown, ctx: { peer: { nodeId: string } | null }) => ({ peer: ctx.peer?.nodeId ?? null }),
@@ -180,6 +184,15 @@ test("a connection's certificate is read once: later calls on it reuse the ident
   assert.equal(reads, 1);
   const other = client(strict, as(manager));
   assert.equal((await other.unary(TestService, 'Echo', { msg: 'x' })).peer, 'manager-node');
+});
+
+test("a unary call's signal stays unaborted once it answered (grpc-js reports every closed stream as cancelled)", async () => {
+  const c = client(strict, as(manager));
+  echoSignals.length = 0;
+  for (let i = 0; i < 3; i++) await c.unary(TestService, 'Echo', { msg: 'x' });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(echoSignals.length, 3);
+  assert.deepEqual(echoSignals.map((s) => s.aborted), [false, false, false]);
 });
 
 test('a worker certificate cannot call a manager-only method', async () => {

@@ -172,12 +172,20 @@ export class RpcServer {
     return { peer: checkRole(peer, access) };
   }
 
-  private context(call: AnyServerCall, path: string, auth: { peer: PeerIdentity | null; refusedPeer?: { peer: PeerIdentity; reason: string } }): CallContext {
+  /**
+   * The handler's context. Its signal aborts when the caller cancels while the handler runs; grpc-js
+   * also reports "cancelled" for every unary call once its stream closes after the answer, and an abort
+   * then (a DOMException each, ~30 µs) served nobody: at 1,000 nodes that was 1 % of the leader's CPU.
+   */
+  private context(call: AnyServerCall, path: string, auth: { peer: PeerIdentity | null; refusedPeer?: { peer: PeerIdentity; reason: string } }): { ctx: CallContext; finished: () => void } {
     const ac = new AbortController();
-    (call as { on(ev: string, f: () => void): unknown }).on('cancelled', () => ac.abort());
+    let running = true;
+    (call as { on(ev: string, f: () => void): unknown }).on('cancelled', () => {
+      if (running) ac.abort();
+    });
     const ctx: CallContext = { peer: auth.peer, method: path, metadata: call.metadata, address: call.getPeer(), signal: ac.signal };
     if (auth.refusedPeer) ctx.refusedPeer = auth.refusedPeer;
-    return ctx;
+    return { ctx, finished: () => (running = false) };
   }
 
   // ---- method adapters -----------------------------------------------------------------------
@@ -187,7 +195,13 @@ export class RpcServer {
       void (async () => {
         try {
           const auth = await this.authorize(call, access);
-          const res = await h(call.request, this.context(call, path, auth));
+          const { ctx, finished } = this.context(call, path, auth);
+          let res: unknown;
+          try {
+            res = await h(call.request, ctx);
+          } finally {
+            finished();
+          }
           callback(null, res === undefined ? null : res);
         } catch (e) {
           callback(toStatus(e));
@@ -201,7 +215,13 @@ export class RpcServer {
       void (async () => {
         try {
           const auth = await this.authorize(call, access);
-          const res = await h(readableToIterable(call), this.context(call, path, auth));
+          const { ctx, finished } = this.context(call, path, auth);
+          let res: unknown;
+          try {
+            res = await h(readableToIterable(call), ctx);
+          } finally {
+            finished();
+          }
           callback(null, res === undefined ? null : res);
         } catch (e) {
           callback(toStatus(e));
@@ -215,8 +235,8 @@ export class RpcServer {
       void (async () => {
         try {
           const auth = await this.authorize(call, access);
-          const ctx = this.context(call, path, auth);
-          await pump(h(call.request, ctx), call, ctx.signal);
+          const { ctx, finished } = this.context(call, path, auth);
+          await pump(h(call.request, ctx), call, ctx.signal).finally(finished);
         } catch (e) {
           if (!call.cancelled) call.emit('error', toStatus(e));
         }
@@ -229,8 +249,8 @@ export class RpcServer {
       void (async () => {
         try {
           const auth = await this.authorize(call, access);
-          const ctx = this.context(call, path, auth);
-          await pump(h(readableToIterable(call), ctx), call, ctx.signal);
+          const { ctx, finished } = this.context(call, path, auth);
+          await pump(h(readableToIterable(call), ctx), call, ctx.signal).finally(finished);
         } catch (e) {
           if (!call.cancelled) call.emit('error', toStatus(e));
         }

@@ -24,6 +24,11 @@ export interface ClusterOptions {
   nodeArgs?: (ip: string) => string[];
   /** Flags for node itself in every daemon (e.g. `--cpu-prof --cpu-prof-dir DIR`). */
   runtimeArgs?: string[];
+  /**
+   * Daemons run as users run them (`node bin/shoal.js daemon`, no source maps, no test fault injector):
+   * for benches that measure CPU and memory. Such a cluster cannot be partitioned.
+   */
+  asShipped?: boolean;
 }
 
 export interface NodeJson {
@@ -57,7 +62,7 @@ export class ClusterNode {
     this.daemon = new TestDaemon({ ...opts, hostname });
     this.faultFile = path.join(this.daemon.dataDir, 'test-fault.json');
     fs.writeFileSync(this.faultFile, JSON.stringify({ drop: [] }));
-    this.daemon.opts.faultFile = this.faultFile;
+    if (!opts.viaBin) this.daemon.opts.faultFile = this.faultFile;
     // Each node's routing mesh listens on its own loopback address, as each host would on its own.
     this.daemon.opts.extraArgs = ['--swarm-default-advertise-addr', ip, '--mesh-listen-addr', ip, ...(opts.extraArgs ?? [])];
   }
@@ -104,7 +109,13 @@ export class TestCluster {
     const i = this.nodes.length;
     const ip = `127.0.0.${10 + i}`;
     const extraArgs = [...(this.opts.daemonArgs ?? []), ...(this.opts.nodeArgs?.(ip) ?? [])];
-    const n = new ClusterNode(i, ip, `${this.opts.hostPrefix ?? 'node'}-${i}`, { runtime: this.opts.runtime ?? 'process', engine: this.opts.engine, extraArgs, nodeArgs: this.opts.runtimeArgs });
+    const n = new ClusterNode(i, ip, `${this.opts.hostPrefix ?? 'node'}-${i}`, {
+      runtime: this.opts.runtime ?? 'process',
+      engine: this.opts.engine,
+      extraArgs,
+      nodeArgs: this.opts.runtimeArgs,
+      ...(this.opts.asShipped ? { viaBin: true, sourceMaps: false } : {}),
+    });
     this.nodes.push(n);
     await n.daemon.start();
     return n;
@@ -173,6 +184,7 @@ export class TestCluster {
 
   /** Silently drops the node's RPC traffic to `peers` (default: everything). */
   partition(n: ClusterNode, peers: string[] = ['*']): void {
+    if (!n.daemon.opts.faultFile) throw new Error(`${n.hostname} runs as shipped (asShipped): it has no fault injector to partition it`);
     fs.writeFileSync(n.faultFile + '.tmp', JSON.stringify({ drop: peers }));
     fs.renameSync(n.faultFile + '.tmp', n.faultFile);
   }

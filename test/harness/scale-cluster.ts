@@ -36,6 +36,8 @@ export interface ScaleClusterOptions {
   managerArgs?: (ip: string) => string[];
   hostPrefix?: string;
   log?: (line: string) => void;
+  /** Managers run as users run them (TestCluster's asShipped): what benches measure. */
+  asShipped?: boolean;
 }
 
 export interface ServiceCounts {
@@ -67,6 +69,7 @@ export class ScaleCluster {
         ...(opts.heapSnapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${opts.heapSnapshotDir}`] : []),
       ],
       hostPrefix: opts.hostPrefix ?? 'scale-mgr',
+      asShipped: opts.asShipped,
     });
   }
 
