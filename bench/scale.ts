@@ -8,6 +8,7 @@
 // --procs P (fleet processes; default one per 250 nodes, at most 4) --start-ms MS (a task's start, 0)
 // --raft-tick-ms MS (the daemon's default, Docker's 1000: elections after 10 s) --heartbeat 5s --cpu-prof DIR (V8 profiles of the managers, written at the end)
 // --heap-snapshot DIR (heap snapshots of the leader, with its smaps_rollup, idle and once the big service runs)
+// --manager-node-args "FLAGS" (flags for node itself in each manager, e.g. V8's "--max-semi-space-size=64")
 // --skip a,b (phases: small, global, big, api, kill, failover, down) --calls N (API calls per endpoint, 200).
 // Prints one table per phase and, as the last line, the headline:
 //   scale: N nodes, T tasks, converged in S s (P placements/s), failover F s, manager RSS R MiB
@@ -34,6 +35,7 @@ const HEARTBEAT = arg('heartbeat', '5s');
 const CALLS = Number(arg('calls', '200'));
 const PROF = process.argv.includes('--cpu-prof') ? path.resolve(arg('cpu-prof', 'scale-prof')) : undefined;
 const HEAP = process.argv.includes('--heap-snapshot') ? path.resolve(arg('heap-snapshot', 'scale-heap')) : undefined;
+const MANAGER_NODE_ARGS = arg('manager-node-args', '').split(' ').filter(Boolean);
 const SKIP = new Set(arg('skip', '').split(',').filter(Boolean));
 const METRICS_PORT = 30000 + Math.floor(Math.random() * 9000);
 
@@ -83,6 +85,15 @@ async function metric(m: ClusterNode, name: string): Promise<number | undefined>
   } catch {
     return undefined;
   }
+}
+
+/** The leader's counters of store write transactions, Raft proposals and missed heartbeats (0 when the metrics do not answer). */
+async function writeCounts(m: ClusterNode): Promise<{ writes: number; proposals: number; misses: number }> {
+  return {
+    writes: (await metric(m, 'swarm_store_write_tx_latency_seconds_count')) ?? 0,
+    proposals: (await metric(m, 'swarm_raft_transaction_latency_seconds_count')) ?? 0,
+    misses: (await metric(m, 'shoal_dispatcher_heartbeat_misses_total')) ?? 0,
+  };
 }
 
 async function timeCalls(m: ClusterNode, p: string): Promise<{ p50: number; p99: number; bytes: number }> {
@@ -152,6 +163,7 @@ async function main(): Promise<void> {
     managerArgs: (ip) => ['--metrics-addr', `${ip}:${METRICS_PORT}`],
     // the managers as shipped: bin/shoal.js, no source maps, no test fault injector
     asShipped: true,
+    managerNodeArgs: MANAGER_NODE_ARGS,
     log,
   });
   let peakRss = 0;
@@ -197,12 +209,29 @@ async function main(): Promise<void> {
 
     let big = '';
     if (!SKIP.has('big')) {
+      const before = await writeCounts((await sc.leader())!);
+      const cpu0 = await sc.cpuByRole();
       const t0 = Date.now();
       big = await sc.createService(spec('big', { Replicated: { Replicas: TASKS } }));
       converged = await sc.waitCounts(big, (c) => c.running === TASKS, `${TASKS} running`, t0);
       placements = TASKS / converged;
       row('replicated', `${TASKS} replicas: create → all running`, `${converged.toFixed(2)} s (${placements.toFixed(0)} placements/s)`, load());
       const leader = (await sc.leader())!;
+      const after = await writeCounts(leader);
+      const cpu1 = await sc.cpuByRole();
+      const perTask = (k: 'leader' | 'followers' | 'fleet') => (((cpu1[k] - cpu0[k]) * 1000) / TASKS).toFixed(3);
+      row(
+        'replicated',
+        'CPU during the create, ms a task: leader / other managers / simulated fleet',
+        `${perTask('leader')} / ${perTask('followers')} / ${perTask('fleet')} (leader ${(cpu1.leader - cpu0.leader).toFixed(1)} s of ${converged.toFixed(1)} s)`,
+        load(),
+      );
+      row(
+        'replicated',
+        'leader during the create: store write transactions / Raft proposals / heartbeat misses',
+        `${after.writes - before.writes} / ${after.proposals - before.proposals} / ${after.misses - before.misses} (${((after.writes - before.writes) / TASKS).toFixed(3)} writes a task)`,
+        load(),
+      );
       const r = ScaleCluster.rssMiB(leader);
       row('memory', `leader RSS at ${TASKS} tasks (now / peak so far; now: own memory + mapped files)`, `${r.now.toFixed(0)} / ${r.peak.toFixed(0)} MiB (${r.anon.toFixed(0)} + ${r.file.toFixed(0)})`, load());
       if (HEAP) await heapSnapshot(sc, leader, `at ${TASKS} tasks`);

@@ -36,6 +36,8 @@ export interface ScaleClusterOptions {
   managerArgs?: (ip: string) => string[];
   hostPrefix?: string;
   log?: (line: string) => void;
+  /** Flags for node itself in each manager (e.g. V8's `--max-semi-space-size=64`). */
+  managerNodeArgs?: string[];
   /** Managers run as users run them (TestCluster's asShipped): what benches measure. */
   asShipped?: boolean;
 }
@@ -67,6 +69,7 @@ export class ScaleCluster {
       runtimeArgs: [
         ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []),
         ...(opts.heapSnapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${opts.heapSnapshotDir}`] : []),
+        ...(opts.managerNodeArgs ?? []),
       ],
       hostPrefix: opts.hostPrefix ?? 'scale-mgr',
       asShipped: opts.asShipped,
@@ -235,6 +238,26 @@ export class ScaleCluster {
   }
 
   /** RSS now and at its peak; `anon` is the process's own memory, `file` mapped file pages (lmdb's log, the binary). */
+  /** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
+  static cpuSeconds(pid: number | undefined): number {
+    try {
+      // fields after the command's closing parenthesis: state is 3rd, utime 14th, stime 15th of the whole line
+      const rest = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(rest[11]) + Number(rest[12])) / 100;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** CPU seconds used so far by the leader, the other managers and the simulated fleets. */
+  async cpuByRole(): Promise<{ leader: number; followers: number; fleet: number }> {
+    const leader = await this.leader();
+    let followers = 0;
+    for (const m of this.managers) if (m !== leader && !m.killed) followers += ScaleCluster.cpuSeconds(m.daemon.proc?.pid);
+    const fleet = this.fleets.reduce((a, f) => a + ScaleCluster.cpuSeconds(f.pid), 0);
+    return { leader: leader ? ScaleCluster.cpuSeconds(leader.daemon.proc?.pid) : 0, followers, fleet };
+  }
+
   static rssMiB(m: ClusterNode): { peak: number; now: number; anon: number; file: number } {
     try {
       const s = fs.readFileSync(`/proc/${m.daemon.proc?.pid}/status`, 'utf8');
