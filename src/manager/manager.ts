@@ -434,8 +434,10 @@ export class Manager {
         if (index) await this.consensus?.waitApplied(index, 2000).catch(() => undefined);
         return result;
       } catch (e) {
-        if (!retryableControlError(e) || Date.now() > deadline || attempt > 20) throw e;
-        await new Promise((r) => setTimeout(r, 50 + 50 * attempt));
+        if (!retryableControlError(e) || Date.now() > deadline || attempt > 40) throw e;
+        // at most 100 ms between tries: a new leader is usually known within a second, and a longer
+        // (growing) wait only delayed the first write after it
+        await new Promise((r) => setTimeout(r, Math.min(100, 50 + 25 * attempt)));
       }
     }
   }

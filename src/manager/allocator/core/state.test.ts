@@ -135,7 +135,7 @@ test('allocator state: live equals rebuilt from the store, nothing handed out tw
           tasks[o.which % tasks.length]!.NodeID = `n${o.node}`;
         }
         // What the loop does after each batch: node addresses follow the tasks' nodes.
-        for (const u of live.nodeAddressUpdates(networks, nodeIds, tasks)) {
+        for (const u of live.nodeAddressUpdates(networks, nodeIds, () => tasks)) {
           const i = networks.findIndex((x) => x.ID === u.ID);
           networks[i] = u;
           byId.set(u.ID, u);

@@ -194,15 +194,21 @@ export class AllocationState {
   /**
    * The networks whose node addresses must change: `ingress` has one for every node, every other
    * network one for each node with a task on it that holds its addresses. Returns updated copies.
+   * `tasks` is read only when such another network has addresses here (a scan of every task).
    */
-  nodeAddressUpdates(networks: Iterable<Network>, nodeIds: string[], tasks: Iterable<Task>): Network[] {
-    const byNode = networksByNode(tasks);
-    const members = new Map<string, string[]>();
-    for (const [node, ids] of byNode) for (const id of ids) members.set(id, [...(members.get(id) ?? []), node]);
+  nodeAddressUpdates(networks: Iterable<Network>, nodeIds: string[], tasks: () => Iterable<Task>): Network[] {
+    let members: Map<string, string[]> | undefined;
+    const membersOf = (networkId: string): string[] => {
+      if (!members) {
+        members = new Map();
+        for (const [node, ids] of networksByNode(tasks())) for (const id of ids) members.set(id, [...(members.get(id) ?? []), node]);
+      }
+      return members.get(networkId) ?? [];
+    };
     const out: Network[] = [];
     for (const n of networks) {
       if (!this.blocks.has(n.ID)) continue;
-      const want = n.Spec.Ingress ? nodeIds : (members.get(n.ID) ?? []);
+      const want = n.Spec.Ingress ? nodeIds : membersOf(n.ID);
       const addrs = this.nodeAddresses(n, want);
       if (sameRecord(addrs, n.internal.nodeAddrs ?? {})) continue;
       out.push({ ...n, internal: { ...n.internal, nodeAddrs: addrs } });
