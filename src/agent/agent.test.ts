@@ -134,6 +134,8 @@ test('reconnect delays: capped exponential while no manager answers or none know
 test('a failed session attempt is read as: the leader named, no leader known, or no answer', () => {
   assert.equal(managerAnswer(new ShoalError('Unavailable', 'dispatcher: this manager is not the leader; the leader is at 10.0.0.2:2377', 'not-leader', '10.0.0.2:2377')), 'leader-named');
   assert.equal(managerAnswer(new ShoalError('Unavailable', 'dispatcher: this manager is not the leader and no leader is known', 'no-leader')), 'no-leader');
+  // a new leader whose dispatcher is starting names itself: come back soon, not after a growing backoff
+  assert.equal(managerAnswer(new ShoalError('Unavailable', 'dispatcher: this manager just became the leader; its dispatcher is starting', 'leader-starting', '10.0.0.3:2377')), 'leader-named');
   assert.equal(managerAnswer(new ShoalError('Unavailable', 'raft: this manager is not the leader', 'not-leader')), 'no-leader', 'not the leader, but no address: no hint');
   assert.equal(managerAnswer(new ShoalError('Unavailable', 'connect ECONNREFUSED 10.0.0.1:2377')), 'none');
   assert.equal(managerAnswer(new Error('socket hang up')), 'none');

@@ -83,7 +83,7 @@ export type ManagerAnswer = 'none' | 'no-leader' | 'leader-named';
 
 /** Reads a failed session attempt's error: a refusal that names the leader, one that names none, or neither. */
 export function managerAnswer(err: unknown): ManagerAnswer {
-  if (hasReason(err, 'not-leader') && err.leaderAddr) return 'leader-named';
+  if ((hasReason(err, 'not-leader') || hasReason(err, 'leader-starting')) && err.leaderAddr) return 'leader-named';
   return hasReason(err, 'not-leader') || hasReason(err, 'no-leader') ? 'no-leader' : 'none';
 }
 

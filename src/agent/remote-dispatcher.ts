@@ -63,7 +63,7 @@ export class RemoteDispatcher implements DispatcherApi {
    * ends it) names the leader: the next connection goes there.
    */
   private readonly hint = (e: unknown): never => {
-    if (e instanceof ShoalError && e.reason === 'not-leader' && e.leaderAddr) this.onLeaderHint?.(e.leaderAddr);
+    if (e instanceof ShoalError && (e.reason === 'not-leader' || e.reason === 'leader-starting') && e.leaderAddr) this.onLeaderHint?.(e.leaderAddr);
     throw e;
   };
 

@@ -17,6 +17,8 @@ export type ErrorKind =
  * in the gRPC trailers (src/rpc/errors.ts), so a follower sees the leader's reason.
  * - `not-leader`: this manager is not the Raft leader (a leader is known); the write never reached the log.
  * - `no-leader`: no leader is known (quorum lost), Docker's "does not have a leader".
+ * - `leader-starting`: this manager just became the leader and its dispatcher is not running yet:
+ *   try it again soon (its address comes with the error).
  * - `leadership-transfer`: the leader is handing over; the write never reached the log.
  * - `proposal-overwritten`: a new leader's entry took the proposal's index; certainly not in the log.
  * - `lost-leadership`: the leader stepped down with the proposal pending; its outcome is unknown.
@@ -27,6 +29,7 @@ export type ErrorKind =
 export type ErrorReason =
   | 'not-leader'
   | 'no-leader'
+  | 'leader-starting'
   | 'leadership-transfer'
   | 'proposal-overwritten'
   | 'lost-leadership'
@@ -37,6 +40,7 @@ export type ErrorReason =
 const ERROR_REASONS: ReadonlySet<string> = new Set<ErrorReason>([
   'not-leader',
   'no-leader',
+  'leader-starting',
   'leadership-transfer',
   'proposal-overwritten',
   'lost-leadership',

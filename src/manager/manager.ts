@@ -123,8 +123,12 @@ export class Manager {
       disconnectGraceMs: deps.disconnectGraceMs,
       refusal: () => this.dispatcherRefusal(),
     });
-    // Order matters only for start-up: task producers first, then the scheduler, then the dispatcher.
+    // Start-up order: the dispatcher first, so that the nodes' sessions come back while the others make
+    // their first passes over the store (at 100,000 tasks, seconds of them); then the task producers,
+    // then the scheduler. (Tasks an orchestrator changes reach the nodes through the dispatcher's watch
+    // whatever the order.)
     this.components = [
+      this.dispatcher,
       new Allocator({ store, clock, onError: onError('allocator') }),
       new ReplicatedOrchestrator({ store, clock, rng, onError: onError('replicated-orchestrator'), logger: logger.child({ component: 'replicated-orchestrator' }) }),
       new GlobalOrchestrator({ store, clock, rng, onError: onError('global-orchestrator'), logger: logger.child({ component: 'global-orchestrator' }) }),
@@ -134,7 +138,6 @@ export class Manager {
       new ConstraintEnforcer({ store, clock, rng, onError: onError('constraint-enforcer') }),
       new TaskReaper({ store, clock, rng, onError: onError('task-reaper') }),
       new Scheduler({ store, clock, onError: onError('scheduler') }),
-      this.dispatcher,
     ];
     this.roles = new RaftRoles({
       store,
@@ -360,7 +363,10 @@ export class Manager {
    * when one is known (they go there next), else that no leader is known (they retry soon).
    */
   dispatcherRefusal(): ShoalError {
-    if (this.isLeader()) return unavailable('dispatcher is stopped');
+    // A new leader starts its dispatcher first, but a session can still come in the instant before: it
+    // is told to come back here soon, not left to back off as from a dead manager (which spread 1,000
+    // nodes' return over 20 s after a failover).
+    if (this.isLeader()) return new ShoalError('Unavailable', 'dispatcher: this manager just became the leader; its dispatcher is starting', 'leader-starting', this.deps.advertiseAddr);
     // a leader that is shutting down still names itself: no hint then
     const leader = this.leaderAddr() === this.deps.advertiseAddr ? undefined : this.leaderAddr();
     return leader
