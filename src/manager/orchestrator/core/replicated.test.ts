@@ -140,6 +140,17 @@ test('slotsToRemove (heap) chooses exactly the slots, in the order, of a scan pe
   );
 });
 
+test('slotsToRemove to zero on few nodes (every choice changes a node that holds many slots) matches the scan', () => {
+  const s = mkService('s');
+  const live = new Map<number, Task[]>();
+  for (let i = 1; i <= 2_000; i++) {
+    const ts = [mkTask(s, { id: `t${i}`, slot: i, node: `n${(i * 7) % 4}`, state: i % 9 === 0 ? 'starting' : 'running' })];
+    if (i % 97 === 0) ts.push(mkTask(s, { id: `u${i}`, slot: i, node: `n${(i + 1) % 4}`, state: 'running' }));
+    live.set(i, ts);
+  }
+  assert.deepEqual(slotsToRemove(live, 2_000), slotsToRemoveByScan(live, 2_000));
+});
+
 test('slotsToRemove over 100,000 slots: the busiest nodes first, then the highest slots', () => {
   const s = mkService('s');
   const live = new Map<number, Task[]>();

@@ -1,5 +1,6 @@
 import { isReplicated, isRunnable, newTask, replicasOf, type Node, type Service, type Task } from '../../../types';
 import { isoTime } from '../../../lib/time';
+import { MinHeap } from '../../../lib/min-heap';
 import type { IdGen, Mutation } from './common';
 
 export interface ReplicatedInput {
@@ -52,6 +53,14 @@ export function reconcileReplicated(input: ReplicatedInput): Mutation[] {
 /**
  * Which slots to drop on scale-down, as swarmkit chooses: first slots with no task observed RUNNING,
  * then slots on the nodes running the most tasks of the service, then the highest slot numbers.
+ *
+ * A greedy choice, one slot at a time. Choosing a slot lowers its nodes' loads, which changes the key
+ * of every other slot there; one heap entry per slot (the first version) then refreshed a node's whole
+ * share of the heap after each choice: 20,000 → 0 on 20 nodes took the leader 16 s of pure CPU. So a
+ * slot whose tasks are on one node (or none) waits in its node's list, ordered as the choice orders
+ * slots of equal load, and the heap holds one entry per node, its list's head at the node's current
+ * load (a changed node pushes a new entry; the old one is skipped by its version). The rare slot with
+ * tasks on several nodes (a start-first update under way) keeps an entry of its own, refreshed lazily.
  */
 export function slotsToRemove(live: ReadonlyMap<number, readonly Task[]>, count: number): number[] {
   const load = new Map<string, number>();
@@ -61,23 +70,68 @@ export function slotsToRemove(live: ReadonlyMap<number, readonly Task[]>, count:
     for (const t of ts) if (t.NodeID) l = Math.max(l, load.get(t.NodeID) ?? 0);
     return l;
   };
-  // A greedy choice, one slot at a time, over a max-heap (issue 15: 100,000 → 0 would be quadratic as
-  // a scan per choice). Loads only go down as slots are chosen, so a heap entry's key is never below
-  // its slot's current key: an entry on top whose key is still current is the best slot.
-  const heap: SlotChoice[] = [];
-  for (const [slot, ts] of live) heap.push({ slot, running: ts.some((t) => t.Status.State === 'running'), load: loadOf(ts) });
-  heapify(heap);
-  const out: number[] = [];
-  while (out.length < count && heap.length > 0) {
-    const top = heapPop(heap)!;
-    const ts = live.get(top.slot) ?? [];
-    const now = loadOf(ts);
-    if (now !== top.load) {
-      heapPush(heap, { ...top, load: now });
+  const byNode = new Map<string, SlotChoice[]>();
+  const multi = new MinHeap<SlotChoice>(removeBefore);
+  for (const [slot, ts] of live) {
+    const running = ts.some((t) => t.Status.State === 'running');
+    let node: string | undefined = '';
+    for (const t of ts) if (t.NodeID && t.NodeID !== node) node = node === '' ? t.NodeID : undefined;
+    if (node === undefined) {
+      multi.push({ slot, running, load: loadOf(ts) });
       continue;
     }
-    out.push(top.slot);
-    for (const t of ts) if (t.NodeID) load.set(t.NodeID, (load.get(t.NodeID) ?? 1) - 1);
+    const list = byNode.get(node);
+    const c = { slot, running, load: 0 };
+    if (list) list.push(c);
+    else byNode.set(node, [c]);
+  }
+  // each node's slots in the order the choice takes slots of equal load; `next` is its head
+  const next = new Map<string, number>();
+  const version = new Map<string, number>();
+  const nodeHeap = new MinHeap<NodeEntry>((a, b) => removeBefore(a.choice, b.choice));
+  const offer = (node: string) => {
+    const list = byNode.get(node);
+    const i = next.get(node) ?? 0;
+    const v = (version.get(node) ?? 0) + 1;
+    version.set(node, v);
+    if (!list || i >= list.length) return;
+    nodeHeap.push({ node, version: v, choice: { ...list[i]!, load: node ? (load.get(node) ?? 0) : 0 } });
+  };
+  for (const [node, list] of byNode) {
+    list.sort((a, b) => (removeBefore(a, b) ? -1 : 1));
+    offer(node);
+  }
+  const out: number[] = [];
+  const taken = (slot: number) => {
+    out.push(slot);
+    for (const t of live.get(slot) ?? []) if (t.NodeID) load.set(t.NodeID, (load.get(t.NodeID) ?? 1) - 1);
+    const touched = new Set<string>();
+    for (const t of live.get(slot) ?? []) if (t.NodeID) touched.add(t.NodeID);
+    for (const n of touched) if (byNode.has(n)) offer(n);
+  };
+  while (out.length < count) {
+    while (nodeHeap.size > 0 && nodeHeap.peek()!.version !== version.get(nodeHeap.peek()!.node)) nodeHeap.pop();
+    // a multi-node slot on top whose key is still current is the best of them (loads only go down)
+    while (multi.size > 0) {
+      const top = multi.peek()!;
+      const now = loadOf(live.get(top.slot) ?? []);
+      if (now === top.load) break;
+      multi.pop();
+      multi.push({ ...top, load: now });
+    }
+    const a = nodeHeap.peek();
+    const b = multi.peek();
+    if (!a && !b) break;
+    if (a && (!b || removeBefore(a.choice, b))) {
+      nodeHeap.pop();
+      next.set(a.node, (next.get(a.node) ?? 0) + 1);
+      taken(a.choice.slot);
+      // a node none of whose tasks were in the slot (an empty NodeID) is offered again here
+      if (version.get(a.node) === a.version) offer(a.node);
+    } else {
+      multi.pop();
+      taken(b!.slot);
+    }
   }
   return out;
 }
@@ -88,49 +142,17 @@ interface SlotChoice {
   load: number;
 }
 
+interface NodeEntry {
+  node: string;
+  version: number;
+  choice: SlotChoice;
+}
+
 /** True when `a` is the better slot to remove: not running first, then the busiest node, then the highest slot. */
 function removeBefore(a: SlotChoice, b: SlotChoice): boolean {
   if (a.running !== b.running) return !a.running;
   if (a.load !== b.load) return a.load > b.load;
   return a.slot > b.slot;
-}
-
-function siftDown(h: SlotChoice[], i: number): void {
-  for (;;) {
-    const l = 2 * i + 1;
-    const r = l + 1;
-    let best = i;
-    if (l < h.length && removeBefore(h[l]!, h[best]!)) best = l;
-    if (r < h.length && removeBefore(h[r]!, h[best]!)) best = r;
-    if (best === i) return;
-    [h[i], h[best]] = [h[best]!, h[i]!];
-    i = best;
-  }
-}
-
-function heapify(h: SlotChoice[]): void {
-  for (let i = Math.floor(h.length / 2) - 1; i >= 0; i--) siftDown(h, i);
-}
-
-function heapPop(h: SlotChoice[]): SlotChoice | undefined {
-  const top = h[0];
-  const last = h.pop();
-  if (h.length > 0 && last) {
-    h[0] = last;
-    siftDown(h, 0);
-  }
-  return top;
-}
-
-function heapPush(h: SlotChoice[], x: SlotChoice): void {
-  h.push(x);
-  let i = h.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (!removeBefore(h[i]!, h[p]!)) return;
-    [h[i], h[p]] = [h[p]!, h[i]!];
-    i = p;
-  }
 }
 
 /** A deleted service: every task it had is to be removed (the reaper deletes them once stopped). */
