@@ -2,7 +2,7 @@ import { isGlobal, type Node, type Service } from '../../types';
 import type { StoreEvent, WatchFilter } from '../../store';
 import { newId } from '../../lib/ids';
 import { StoreLoop } from '../store-loop';
-import { applyMutations, removeTasksOfDeletedServices, skipInvalidSpec, type LoopDeps } from './loop';
+import { reconcilePasses, removeTasksOfDeletedServices, skipInvalidSpec, type LoopDeps } from './loop';
 import { reconcileGlobal } from './core/global';
 
 const nodeShape = (n: Node) =>
@@ -47,13 +47,15 @@ export class GlobalOrchestrator extends StoreLoop<LoopDeps> {
     this.deleted.clear();
     const ids = this.take(this.dirty, () => store.read((tx) => tx.find('service', isGlobal).map((s) => s.ID)));
     await removeTasksOfDeletedServices(store, deleted, () => clock.now());
-    for (const sid of ids) {
-      await store.update((tx) => {
-        const service = tx.get('service', sid);
-        if (!service || skipInvalidSpec(tx, service, clock.now(), this.deps.logger)) return;
-        applyMutations(tx, reconcileGlobal({ service, tasks: tx.shared.tasksByService(sid), nodes: tx.shared.find('node'), now: clock.now(), newId: () => newId(rng) }));
-      });
-    }
+    // In writes of MAX_TASKS_PER_WRITE (reconcilePasses): a global service's first pass on 5,000 nodes
+    // was 5,000 tasks in one write, over the Raft entry limit ("raft message is too large"), retried for ever.
+    const again = await reconcilePasses(store, ids, (tx, sid) => {
+      const service = tx.get('service', sid);
+      if (!service || skipInvalidSpec(tx, service, clock.now(), this.deps.logger)) return undefined;
+      return reconcileGlobal({ service, tasks: tx.shared.tasksByService(sid), nodes: tx.shared.find('node'), now: clock.now(), newId: () => newId(rng) });
+    });
+    for (const sid of again) this.dirty.add(sid);
+    if (again.length > 0) this.kick();
     return undefined;
   }
 }

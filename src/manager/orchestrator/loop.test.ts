@@ -4,7 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { immediateStore } from '../../store/testing/immediate';
 import { isRunnable, newTask, replicasOf, type Task } from '../../types';
-import { reconcilePasses } from './loop';
+import { reconcilePasses, removeTasksOfDeletedServices } from './loop';
+import { GlobalOrchestrator } from './global';
+import { SeededRng } from '../../lib/ports';
+import { waitFor } from '../../testing/wait';
 import { MAX_TASKS_PER_WRITE } from '../../store';
 import { reconcileReplicated } from './core/replicated';
 import { mkNode, mkService } from './core/testkit';
@@ -71,4 +74,43 @@ test('a slot filled between the writes of a plan is not filled twice', async () 
   assert.equal(runnable(store, sid).length, MAX_TASKS_PER_WRITE * 2);
   const slots = new Set(runnable(store, sid).map((t) => t.Slot));
   assert.equal(slots.size, MAX_TASKS_PER_WRITE * 2);
+});
+
+/** Task changes per store write (by Raft index) while `run` runs. */
+async function writeSizes(store: MemoryStore, run: () => Promise<void>): Promise<number[]> {
+  const w = store.watch({ kinds: ['task'] });
+  await run();
+  const byIndex = new Map<number, number>();
+  for (const e of w.drain()) byIndex.set(e.index, (byIndex.get(e.index) ?? 0) + 1);
+  w.close();
+  return [...byIndex.values()];
+}
+
+test('a global service on more nodes than one write holds gets its tasks in bounded writes', async () => {
+  const store = immediateStore();
+  const nodes = MAX_TASKS_PER_WRITE * 2 + 5;
+  await store.update((tx) => {
+    for (let i = 0; i < nodes; i++) tx.create('node', mkNode(`n${i}`));
+  });
+  const orch = new GlobalOrchestrator({ store, clock: { now: () => 0 }, rng: new SeededRng(1) });
+  orch.start();
+  try {
+    const sizes = await writeSizes(store, async () => {
+      await store.update((tx) => tx.create('service', mkService('g', { global: true })));
+      await waitFor('a task on every node', () => runnable(store, 'g').length === nodes);
+    });
+    assert.ok(sizes.every((n) => n <= MAX_TASKS_PER_WRITE), `write sizes ${sizes.join(', ')}`);
+    assert.equal(new Set(runnable(store, 'g').map((t) => t.NodeID)).size, nodes);
+  } finally {
+    await orch.stop();
+  }
+});
+
+test("a deleted service's tasks are marked for removal in bounded writes", async () => {
+  const { store, sid } = await withService(MAX_TASKS_PER_WRITE * 2 + 5);
+  await reconcilePasses(store, [sid], decide);
+  await store.update((tx) => tx.delete('service', sid));
+  const sizes = await writeSizes(store, () => removeTasksOfDeletedServices(store, [sid], () => 0));
+  assert.deepEqual(sizes, [MAX_TASKS_PER_WRITE, MAX_TASKS_PER_WRITE, 5]);
+  assert.equal(runnable(store, sid).length, 0);
 });

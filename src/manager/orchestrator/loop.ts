@@ -119,12 +119,18 @@ export async function reconcilePasses(store: MemoryStore, serviceIds: readonly s
   return again;
 }
 
-/** Marks every task of services that no longer exist for removal (one write per service). */
+/** Marks every task of services that no longer exist for removal, in writes of at most MAX_TASKS_PER_WRITE. */
 export async function removeTasksOfDeletedServices(store: MemoryStore, serviceIds: readonly string[], now: () => number): Promise<void> {
+  // a bound on the writes of one service: 1,000 writes of MAX_TASKS_PER_WRITE are 500,000 tasks
   for (const sid of serviceIds) {
-    await store.update((tx) => {
-      if (tx.get('service', sid)) return;
-      applyMutations(tx, removeAllTasks(tx.shared.tasksByService(sid), now()));
-    });
+    for (let i = 0, more = true; more && i < 1000; i++) {
+      // each write marks the next MAX_TASKS_PER_WRITE (one write for 100,000 tasks was over the Raft entry limit)
+      more = await store.update((tx) => {
+        if (tx.get('service', sid)) return false;
+        const muts = removeAllTasks(tx.shared.tasksByService(sid), now());
+        applyMutations(tx, muts.slice(0, MAX_TASKS_PER_WRITE));
+        return muts.length > MAX_TASKS_PER_WRITE;
+      });
+    }
   }
 }
