@@ -8,7 +8,7 @@
 // --procs P (fleet processes; default one per 250 nodes, at most 4) --start-ms MS (a task's start, 0)
 // --raft-tick-ms MS (the daemon's default, Docker's 1000: elections after 10 s) --heartbeat 5s --cpu-prof DIR (V8 profiles of the managers, written at the end)
 // --heap-snapshot DIR (heap snapshots of the leader, with its smaps_rollup, idle and once the big service runs)
-// --manager-node-args "FLAGS" (flags for node itself in each manager, e.g. V8's "--max-semi-space-size=64")
+// --manager-node-args "FLAGS" (flags for node itself in each manager; default the large-cluster tuning "--max-semi-space-size=32", "" for none)
 // --skip a,b (phases: small, global, big, api, kill, failover, down) --calls N (API calls per endpoint, 200).
 // Prints one table per phase and, as the last line, the headline:
 //   scale: N nodes, T tasks, converged in S s (P placements/s), failover F s, manager RSS R MiB
@@ -35,7 +35,9 @@ const HEARTBEAT = arg('heartbeat', '5s');
 const CALLS = Number(arg('calls', '200'));
 const PROF = process.argv.includes('--cpu-prof') ? path.resolve(arg('cpu-prof', 'scale-prof')) : undefined;
 const HEAP = process.argv.includes('--heap-snapshot') ? path.resolve(arg('heap-snapshot', 'scale-heap')) : undefined;
-const MANAGER_NODE_ARGS = arg('manager-node-args', '').split(' ').filter(Boolean);
+// The large-cluster tuning README names (NODE_OPTIONS for the managers): V8's young generation at 32 MiB
+// semi-spaces took the leader's CPU a task from 0.71 to 0.46–0.6 ms (performance.md, scale6); "" runs node's defaults.
+const MANAGER_NODE_ARGS = arg('manager-node-args', '--max-semi-space-size=32').split(' ').filter(Boolean);
 const SKIP = new Set(arg('skip', '').split(',').filter(Boolean));
 const METRICS_PORT = 30000 + Math.floor(Math.random() * 9000);
 
@@ -150,7 +152,7 @@ async function heapSnapshot(sc: ScaleCluster, m: ClusterNode, when: string): Pro
 async function main(): Promise<void> {
   if (PROF) fs.mkdirSync(PROF, { recursive: true });
   if (HEAP) fs.mkdirSync(HEAP, { recursive: true });
-  log(`scale bench: ${NODES} nodes, ${TASKS} tasks, ${MANAGERS} managers, raft tick ${TICK ?? 'default (1000)'} ms, heartbeat ${HEARTBEAT}, load ${load()}`);
+  log(`scale bench: ${NODES} nodes, ${TASKS} tasks, ${MANAGERS} managers, raft tick ${TICK ?? 'default (1000)'} ms, heartbeat ${HEARTBEAT}, manager node flags "${MANAGER_NODE_ARGS.join(' ')}", load ${load()}`);
   const sc = new ScaleCluster({
     nodes: NODES,
     managers: MANAGERS,
@@ -173,7 +175,7 @@ async function main(): Promise<void> {
   let converged = NaN;
   let placements = NaN;
   let failover = NaN;
-  console.log(`\nScale bench: ${NODES} simulated nodes, ${MANAGERS} managers (Raft tick ${TICK ?? 1000} ms, fsync), heartbeat ${HEARTBEAT}, task start ${START_MS} ms`);
+  console.log(`\nScale bench: ${NODES} simulated nodes, ${MANAGERS} managers (Raft tick ${TICK ?? 1000} ms, fsync, node flags "${MANAGER_NODE_ARGS.join(' ')}"), heartbeat ${HEARTBEAT}, task start ${START_MS} ms`);
   console.log(`load average at start: ${load()}`);
   console.log('| phase | measure | value | load (1/5/15 min) |');
   console.log('|---|---|---|---|');

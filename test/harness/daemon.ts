@@ -12,12 +12,6 @@ const ROOT = path.resolve(__dirname, '..', '..', '..');
 const MAIN = path.join(ROOT, 'dist', 'src', 'node', 'main.js');
 /** The installed entry point (`shoal daemon …`), for `viaBin`. */
 const BIN = path.join(ROOT, 'bin', 'shoal.js');
-/** The flags for node itself that bin/shoal.js's shebang (`#!/usr/bin/env -S node FLAGS`) gives every shoal it starts. */
-export function shippedNodeFlags(): string[] {
-  const first = fs.readFileSync(BIN, 'utf8').split('\n', 1)[0]!;
-  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
-  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
-}
 /** The daemon with the test fault injector (daemon-main.ts), for `faultFile`. */
 const MAIN_WITH_FAULTS = path.join(ROOT, 'dist', 'test', 'harness', 'daemon-main.js');
 
@@ -37,10 +31,7 @@ export interface DaemonOptions {
   faultFile?: string;
   /** `--enable-source-maps` (default true, for readable test logs). Benches that measure memory run the daemon as `bin/shoal.js` does: without. */
   sourceMaps?: boolean;
-  /**
-   * Start as users do, `bin/shoal.js daemon …` with its shebang's node flags, rather than
-   * dist/src/node/main.js (benches that measure the process as shipped).
-   */
+  /** Start as users do, `node bin/shoal.js daemon …`, rather than dist/src/node/main.js (benches that measure the process as shipped). */
   viaBin?: boolean;
 }
 
@@ -63,8 +54,7 @@ export class TestDaemon {
     if (this.opts.engine) args.push('--engine', this.opts.engine);
     args.push('--swarm-default-advertise-addr', '127.0.0.1', ...(this.opts.extraArgs ?? []));
     const out = fs.openSync(this.logFile, 'a');
-    const shipped = this.opts.viaBin && !this.opts.faultFile ? shippedNodeFlags() : [];
-    const argv = [...(this.opts.launcher ?? []), process.execPath, ...shipped, ...(this.opts.nodeArgs ?? []), ...(this.opts.sourceMaps === false ? [] : ['--enable-source-maps']), ...args];
+    const argv = [...(this.opts.launcher ?? []), process.execPath, ...(this.opts.nodeArgs ?? []), ...(this.opts.sourceMaps === false ? [] : ['--enable-source-maps']), ...args];
     const env = this.opts.env ? { ...process.env, ...this.opts.env } : process.env;
     this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', out, out], detached: true, env });
     fs.closeSync(out);
