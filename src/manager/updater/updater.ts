@@ -82,13 +82,10 @@ export class UpdateSupervisor {
       const t = e.object as Task;
       if (this.watchesTask(t)) this.mark(t.ServiceID);
     } else if (e.kind === 'node') {
-      // A node going Down releases stop-first replacements waiting for a task on it: only a service with
-      // an update under way can have one. (Every service re-planned over all its tasks on every node
-      // change: a new leader's 1,000 nodes coming back from Unknown made a 100,000-task service re-plan
-      // once per registration batch, 22 % of the leader's time and half a minute of its sessions.)
+      // a node going Down releases stop-first replacements waiting for a task on it
       const n = e.object as Node;
       const old = e.old as Node | undefined;
-      if (e.action === 'create' || old?.Status.State !== n.Status.State) for (const [id, memo] of this.memos) if (updateUnderWay(memo)) this.mark(id);
+      if (e.action === 'create' || old?.Status.State !== n.Status.State) for (const id of this.memos.keys()) this.mark(id);
     }
   }
 
@@ -101,7 +98,7 @@ export class UpdateSupervisor {
    */
   private watchesTask(t: Task): boolean {
     const memo = this.memos.get(t.ServiceID);
-    if (!memo || updateUnderWay(memo)) return true;
+    if (!memo || memo.tracked.length > 0 || memo.settle || isActiveState(memo.status?.State)) return true;
     return t.internal.specVersion !== memo.specVersion;
   }
 
@@ -182,9 +179,4 @@ export class UpdateSupervisor {
     }, Math.max(0, at - this.deps.clock.now()));
     this.timers.set(id, h);
   }
-}
-
-/** Whether the planner follows an update of the service: tasks tracked, settling, or an active UpdateStatus. */
-function updateUnderWay(memo: UpdateMemo): boolean {
-  return memo.tracked.length > 0 || !!memo.settle || isActiveState(memo.status?.State);
 }
