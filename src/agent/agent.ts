@@ -3,7 +3,7 @@ import type { LogSubscriptionMessage } from '../rpc/protocol';
 import type { LogCapableDispatcher } from './remote-dispatcher';
 import type { Executor, ExecutorDescription, LogLine, LogOptions, TaskController } from './executor/types';
 import type { Clock } from '../lib/ports';
-import { hasReason, isKind, notFound, ShoalError } from '../lib/errors';
+import { hasReason, isKind, leaderHintOf, notFound, ShoalError } from '../lib/errors';
 import { runInBackground } from '../sys/loop-guard';
 import { sleepUnlessAborted } from '../sys/sleep';
 import { batchDelay } from '../lib/batching';
@@ -83,7 +83,7 @@ export type ManagerAnswer = 'none' | 'no-leader' | 'leader-named';
 
 /** Reads a failed session attempt's error: a refusal that names the leader, one that names none, or neither. */
 export function managerAnswer(err: unknown): ManagerAnswer {
-  if ((hasReason(err, 'not-leader') || hasReason(err, 'leader-starting')) && err.leaderAddr) return 'leader-named';
+  if (leaderHintOf(err)) return 'leader-named';
   return hasReason(err, 'not-leader') || hasReason(err, 'no-leader') ? 'no-leader' : 'none';
 }
 

@@ -3,7 +3,7 @@
 // the node's credentials stay the same), to the next manager it knows
 // (the agent's own loop supplies the capped backoff); the manager list is refreshed from every
 // session, so a node can reconnect to any manager the cluster told it about.
-import { ShoalError } from '../lib/errors';
+import { leaderHintOf } from '../lib/errors';
 import { ClientCredentialsCache, createRpcClient, type ManagerRef, type RpcClient } from '../rpc';
 import { DispatcherService, type CATarget, type HeartbeatRpcResponse, type LogSubscriptionMessage, type PublishLogsMessage } from '../rpc/protocol';
 import type { AssignmentsMessage, DispatcherApi, SessionInfo, SessionRequest, TaskStatusUpdate } from '../types';
@@ -63,7 +63,8 @@ export class RemoteDispatcher implements DispatcherApi {
    * ends it) names the leader: the next connection goes there.
    */
   private readonly hint = (e: unknown): never => {
-    if (e instanceof ShoalError && (e.reason === 'not-leader' || e.reason === 'leader-starting') && e.leaderAddr) this.onLeaderHint?.(e.leaderAddr);
+    const leader = leaderHintOf(e);
+    if (leader) this.onLeaderHint?.(leader);
     throw e;
   };
 

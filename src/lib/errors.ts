@@ -78,6 +78,11 @@ export function hasReason(err: unknown, reason: ErrorReason): err is ShoalError 
   return err instanceof ShoalError && err.reason === reason;
 }
 
+/** The leader's address a refusal names (a follower's `not-leader`, a new leader's `leader-starting`), if any. */
+export function leaderHintOf(err: unknown): string | undefined {
+  return (hasReason(err, 'not-leader') || hasReason(err, 'leader-starting')) && err.leaderAddr ? err.leaderAddr : undefined;
+}
+
 export function isKind(err: unknown, kind: ErrorKind): err is ShoalError {
   return err instanceof ShoalError && err.kind === kind;
 }

@@ -104,9 +104,12 @@ export function slotsToRemove(live: ReadonlyMap<number, readonly Task[]>, count:
   const out: number[] = [];
   const taken = (slot: number) => {
     out.push(slot);
-    for (const t of live.get(slot) ?? []) if (t.NodeID) load.set(t.NodeID, (load.get(t.NodeID) ?? 1) - 1);
     const touched = new Set<string>();
-    for (const t of live.get(slot) ?? []) if (t.NodeID) touched.add(t.NodeID);
+    for (const t of live.get(slot) ?? []) {
+      if (!t.NodeID) continue;
+      load.set(t.NodeID, (load.get(t.NodeID) ?? 1) - 1);
+      touched.add(t.NodeID);
+    }
     for (const n of touched) if (byNode.has(n)) offer(n);
   };
   while (out.length < count) {
