@@ -395,3 +395,23 @@ test('pendingTasks: the tasks of a service in state PENDING, inside a transactio
   other.restore(structuredClone(store.snapshot()));
   assert.deepEqual(other.read((tx) => ids(tx.pendingTasks('s1'))), ['c', 'e']);
 });
+
+test('changeCount moves for the kinds a commit or a restore changed, and only for them', async () => {
+  const { store } = immediateStore();
+  const node0 = store.changeCount('node');
+  const task0 = store.changeCount('task');
+  await store.update((tx) => tx.create('node', node('n1')));
+  assert.notEqual(store.changeCount('node'), node0);
+  assert.equal(store.changeCount('task'), task0);
+  const node1 = store.changeCount('node');
+  await store.update((tx) => tx.create('task', task('t1', 's1', 'n1')));
+  assert.equal(store.changeCount('node'), node1, 'a task commit leaves the node count');
+  await store.update((tx) => tx.delete('node', 'n1'));
+  assert.notEqual(store.changeCount('node'), node1);
+  const node2 = store.changeCount('node');
+  // a transaction without changes commits nothing
+  await store.update((tx) => void tx.get('node', 'n1'));
+  assert.equal(store.changeCount('node'), node2);
+  store.restore(store.snapshot());
+  assert.notEqual(store.changeCount('node'), node2);
+});

@@ -98,6 +98,8 @@ export class MemoryStore {
   /** Proposed writes not applied yet, read by later write transactions (pipelining: see write). */
   private pendingWrites = new PendingWrites();
   private appliedIndex = 0;
+  /** Per kind, how many commits (and restores) changed an object of it: see changeCount. */
+  private changes: Record<Kind, number> = { cluster: 0, node: 0, service: 0, task: 0, network: 0, secret: 0, config: 0 };
 
   private timer: StoreTimer | undefined;
 
@@ -121,6 +123,15 @@ export class MemoryStore {
 
   get index(): number {
     return this.appliedIndex;
+  }
+
+  /**
+   * A number that moves whenever a commit or a restore changes an object of `kind`: what is computed from
+   * that kind alone stays valid while it stays (the manager list every heartbeat answers with, read from
+   * 5,000 nodes 1,000 times a second, is computed again only when a node changed).
+   */
+  changeCount(kind: Kind): number {
+    return this.changes[kind];
   }
 
   view<T>(fn: (tx: ReadTx) => T): T {
@@ -243,6 +254,7 @@ export class MemoryStore {
   applyCommitted(index: number, changes: Change[]): void {
     const events: StoreEvent[] = [];
     for (const c of changes) {
+      this.changes[c.kind]++;
       const table = this.tables[c.kind] as Table<Kind>;
       if (c.action === 'delete') {
         const old = table.get(c.id);
@@ -337,6 +349,7 @@ export class MemoryStore {
         this.indexObj(kind, o);
       }
     }
+    for (const kind of KINDS) this.changes[kind]++;
     this.appliedIndex = snap.index;
     this.pendingWrites.appliedThrough(snap.index);
   }

@@ -22,6 +22,8 @@ import type { DispatcherLogger } from './logger';
  */
 export const MAX_WRITE_WEIGHT = MAX_TASKS_PER_WRITE;
 const NODE_WEIGHT = 4;
+/** Nodes one write carries at most (a node weighs NODE_WEIGHT tasks). */
+export const MAX_NODES_PER_WRITE = MAX_WRITE_WEIGHT / NODE_WEIGHT;
 
 interface Waiter {
   resolve: () => void;

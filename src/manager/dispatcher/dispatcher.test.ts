@@ -4,6 +4,7 @@ import { immediateStore } from '../../store/testing/immediate';
 import { MemoryStore } from '../../store';
 import type { AssignmentsMessage, Service, Task } from '../../types';
 import { Dispatcher, HEARTBEAT_FAILURE, LEADERSHIP_CHANGE } from './dispatcher';
+import { MAX_NODES_PER_WRITE } from './batch-writes';
 import { waitFor } from '../../testing/wait';
 import { nodeFixture, taskFixture } from '../../testing/fixtures';
 
@@ -100,6 +101,25 @@ test('a starting dispatcher marks the nodes it has no session with Unknown (as D
   assert.equal(store.view((tx) => tx.get('node', 'n2'))?.Status.State, 'down');
   await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
   assert.equal(store.view((tx) => tx.get('node', 'n1'))?.Status.State, 'ready');
+});
+
+test('a starting dispatcher marks thousands of nodes Unknown in writes of at most MAX_NODES_PER_WRITE nodes', async (t) => {
+  const store = immediateStore();
+  const count = MAX_NODES_PER_WRITE * 3 + 7;
+  await store.update((tx) => {
+    for (let i = 0; i < count; i++) tx.create('node', nodeFixture({ ID: `n${i}` }));
+  });
+  const w = store.watch({ kinds: ['node'] });
+  const d = new Dispatcher({ store, clock });
+  d.start();
+  t.after(() => d.stop());
+  await waitFor('every node unknown', () => store.view((tx) => tx.find('node', (n) => n.Status.State === 'unknown').length) === count);
+  const byIndex = new Map<number, number>();
+  for (const e of w.drain()) byIndex.set(e.index, (byIndex.get(e.index) ?? 0) + 1);
+  w.close();
+  // one write of them all was over the Raft entry limit at 5,000 nodes, and then no node was marked at all
+  assert.equal(byIndex.size, 4);
+  assert.ok(Math.max(...byIndex.values()) <= MAX_NODES_PER_WRITE, `writes of ${[...byIndex.values()].join(', ')} nodes`);
 });
 
 test("the node's version moves only on real changes: heartbeats and a session with the same facts write nothing", async (t) => {

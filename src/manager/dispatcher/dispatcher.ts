@@ -9,7 +9,7 @@ import { sleepUnlessAborted } from '../../sys/sleep';
 import { AssignmentSet, type DependencyLookup, type TaskChange } from './core/assignments';
 import { IngressFeed } from './ingress-feed';
 import { HeartbeatTracker, heartbeatPeriodMs, unknownGraceMs } from './core/heartbeat';
-import { DispatcherBatchWrites } from './batch-writes';
+import { DispatcherBatchWrites, MAX_NODES_PER_WRITE } from './batch-writes';
 import { batchDelay } from '../../lib/batching';
 import type { DispatcherLogger } from './logger';
 
@@ -73,6 +73,10 @@ export class Dispatcher implements DispatcherApi {
   private readonly batchMs: number;
   private readonly heartbeats: HeartbeatTracker;
   private sessions = new Map<string, Session>();
+  /** The session of each node that has one (session() ends a node's older session before it adds the new one). */
+  private sessionOfNode = new Map<string, string>();
+  /** When the mesh drain book was last pruned (clock ms): at most once a second, not on every node's acknowledgement. */
+  private lastDrainPrune = -Infinity;
   /** Registrations, down marks and status reports, one store write per batch. */
   private readonly writes: DispatcherBatchWrites;
   private checkTimer: NodeJS.Timeout | null = null;
@@ -120,19 +124,30 @@ export class Dispatcher implements DispatcherApi {
     this.reconnectTimer.unref?.();
   }
 
+  /**
+   * In writes of at most MAX_NODES_PER_WRITE: 5,000 nodes in one were over the Raft entry limit, refused
+   * whole ("raft message is too large"), and no node was marked Unknown (issue 15's 5,000-node failover).
+   */
   private async markUnknown(ids: string[]): Promise<void> {
+    const writes: Promise<void>[] = [];
     try {
-      await this.store.update((tx) => {
-        for (const id of ids) {
-          // A node whose session opened meanwhile is Ready; a down one is not brought back.
-          const n = tx.get('node', id);
-          if (!n || this.heartbeats.sessionOf(id) || n.Status.State === 'down' || n.Status.State === 'unknown') continue;
-          n.Status = { ...n.Status, State: 'unknown', Message: LEADERSHIP_CHANGE };
-          n.UpdatedAt = isoTime(this.clock.now());
-          tx.update('node', n);
-        }
-      });
+      for (let at = 0; at < ids.length; at += MAX_NODES_PER_WRITE) {
+        const chunk = ids.slice(at, at + MAX_NODES_PER_WRITE);
+        const { applied } = await this.store.write((tx) => {
+          for (const id of chunk) {
+            // A node whose session opened meanwhile is Ready; a down one is not brought back.
+            const n = tx.get('node', id);
+            if (!n || this.heartbeats.sessionOf(id) || n.Status.State === 'down' || n.Status.State === 'unknown') continue;
+            n.Status = { ...n.Status, State: 'unknown', Message: LEADERSHIP_CHANGE };
+            n.UpdatedAt = isoTime(this.clock.now());
+            tx.update('node', n);
+          }
+        });
+        writes.push(applied);
+      }
+      await Promise.all(writes);
     } catch (err) {
+      await Promise.allSettled(writes);
       this.log?.warn({ err }, 'dispatcher: marking nodes unknown failed');
     }
   }
@@ -154,6 +169,7 @@ export class Dispatcher implements DispatcherApi {
     this.disconnectTimers.clear();
     for (const s of this.sessions.values()) s.ended.abort();
     this.sessions.clear();
+    this.sessionOfNode.clear();
     this.wakeDrainWaiters();
     this.stopping = this.flush();
     return this.stopping;
@@ -168,11 +184,13 @@ export class Dispatcher implements DispatcherApi {
     const id = randomBytes(16).toString('hex');
     const replaced = this.heartbeats.register(req.nodeId, id, this.clock.now(), periodMs);
     if (replaced) this.endSession(replaced);
-    for (const s of this.sessions.values()) if (s.nodeId === req.nodeId) this.endSession(s.id);
+    const older = this.sessionOfNode.get(req.nodeId);
+    if (older) this.endSession(older);
     const dt = this.disconnectTimers.get(req.nodeId);
     if (dt) clearTimeout(dt);
     this.disconnectTimers.delete(req.nodeId);
     this.sessions.set(id, { id, nodeId: req.nodeId, periodMs, ended: new AbortController(), streams: 0 });
+    this.sessionOfNode.set(req.nodeId, id);
     try {
       // Batched with the other sessions' and the status reports (one Raft write per batch, as
       // swarmkit's node updates): writes are serialized, and 1,000 nodes reconnecting to a new
@@ -246,7 +264,12 @@ export class Dispatcher implements DispatcherApi {
     if (!s) throw notFound('session invalid');
     if (!Number.isInteger(version)) throw invalidArgument('mesh applied: version must be an integer');
     this.ingress.drain.ack(s.nodeId, version);
-    this.ingress.drain.prune(this.connectedNodes());
+    // every node acknowledges every table: a prune (a pass over all nodes) on each was O(nodes²) a table
+    const now = this.clock.now();
+    if (now - this.lastDrainPrune >= 1000) {
+      this.lastDrainPrune = now;
+      this.ingress.drain.prune(this.connectedNodes());
+    }
     this.wakeDrainWaiters();
   }
 
@@ -293,7 +316,7 @@ export class Dispatcher implements DispatcherApi {
 
   /** Node IDs with a live session (for tests and diagnostics). */
   connectedNodes(): string[] {
-    return [...new Set([...this.sessions.values()].map((s) => s.nodeId))];
+    return [...this.sessionOfNode.keys()];
   }
 
   /** Refuses the call unless this dispatcher runs (the RPC layer asks before it looks a session up). */
@@ -315,8 +338,11 @@ export class Dispatcher implements DispatcherApi {
     if (!s) return;
     this.sessions.delete(id);
     s.ended.abort();
-    // a node without a session is not waited for by drains (it acknowledges again in its next session)
-    if (![...this.sessions.values()].some((x) => x.nodeId === s.nodeId)) this.ingress.drain.forget(s.nodeId);
+    if (this.sessionOfNode.get(s.nodeId) === id) {
+      this.sessionOfNode.delete(s.nodeId);
+      // a node without a session is not waited for by drains (it acknowledges again in its next session)
+      this.ingress.drain.forget(s.nodeId);
+    }
     this.wakeDrainWaiters();
   }
 
