@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseManager, HINTED_LEADER_RETRIES, type ManagerChoice } from './remote-dispatcher';
+import { TLSSocket } from 'node:tls';
+import { chooseManager, HINTED_LEADER_RETRIES, RemoteDispatcherConnector, type ManagerChoice } from './remote-dispatcher';
+import { createRootCA, issueNodeKeyAndCertificate } from '../manager/ca/pki';
+import { createRpcServer } from '../rpc';
+import { DispatcherService } from '../rpc/protocol';
+import { unavailable } from '../lib/errors';
 
 const M = ['m1:4242', 'm2:4242', 'm3:4242'];
 const base: ManagerChoice = { managers: M, next: 0, hinted: null, prev: null, leader: null };
@@ -35,4 +40,66 @@ test('a session with the hinted leader ends its retries: a later failure there m
   const c = chooseManager({ ...base, next: 1, prev: { address: M[1]!, hadSession: true }, leader: { addr: M[1]!, failures: 1 } });
   assert.deepEqual(c, { next: 1, leader: null });
   assert.equal(chooseManager({ ...base, next: 1, prev: { address: M[1]!, hadSession: false }, leader: c.leader }).next, 2);
+});
+
+// ---- the connection a retry uses (a real mutual-TLS server on loopback) ----
+
+const CLUSTER = 'cluster0000000000000000002';
+
+test('a session retry at the same manager keeps a live connection: one TLS handshake for both tries; a failed connection or new credentials get a new one', async (t) => {
+  const ca = await createRootCA();
+  const manager = await issueNodeKeyAndCertificate(ca, 'manager-node', 'manager', CLUSTER);
+  const worker = await issueNodeKeyAndCertificate(ca, 'worker-node', 'worker', CLUSTER);
+  const renewed = await issueNodeKeyAndCertificate(ca, 'worker-node', 'worker', CLUSTER);
+  // the first session call hangs past the client's deadline (a leader busy with thousands of agents); later ones answer
+  let calls = 0;
+  const handlers: Record<string, (req: unknown, ctx: { signal: AbortSignal }) => unknown> = Object.fromEntries(
+    Object.keys(DispatcherService.methods).map((name) => [
+      name,
+      () => {
+        throw unavailable(`${name} is not served here`);
+      },
+    ]),
+  );
+  handlers.Session = async (_req: unknown, ctx: { signal: AbortSignal }) => {
+    if (calls++ === 0) await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
+    return { sessionId: `s${calls}`, heartbeatPeriodMs: 5000, managers: [], managerNodes: [], nodeId: 'worker-node' };
+  };
+  const server = createRpcServer({ ...manager, caPem: ca.certPem, address: '127.0.0.1:0', clientAuth: 'require', clusterId: CLUSTER });
+  server.addService(DispatcherService, handlers as never);
+  await server.start();
+  t.after(() => server.stop(100));
+  // TLS connections the server accepted (rpc/peer.ts reads a connection's certificate once)
+  let handshakes = 0;
+  const original = TLSSocket.prototype.getPeerCertificate;
+  t.mock.method(TLSSocket.prototype, 'getPeerCertificate', function (this: TLSSocket, detailed?: boolean) {
+    if ((this as TLSSocket & { server?: unknown }).server) handshakes++;
+    return original.call(this, detailed as true);
+  });
+
+  let creds = { ...worker, caPem: ca.certPem };
+  const addr = `127.0.0.1:${server.port}`;
+  const connector = new RemoteDispatcherConnector({ managers: [addr], credentials: () => creds, callTimeoutMs: 300 });
+  t.after(() => connector.close());
+  const req = { nodeId: 'worker-node', description: { Hostname: 'w' }, addr: '' } as never;
+  const first = connector.connect();
+  await assert.rejects(first.session(req), /Deadline/i);
+  const second = connector.connect();
+  assert.equal(second.client, first.client, 'the retry kept the connection');
+  assert.equal((await second.session(req)).sessionId, 's2');
+  assert.equal(handshakes, 1);
+
+  // renewed credentials: a new connection (the manager must see the new certificate)
+  creds = { ...renewed, caPem: ca.certPem };
+  const third = connector.connect();
+  assert.notEqual(third.client, second.client);
+  assert.equal((await third.session(req)).sessionId, 's3');
+  assert.equal(handshakes, 2);
+
+  // a manager that is gone: its failed connection is not kept (grpc-js would retry it on its own backoff)
+  const gone = new RemoteDispatcherConnector({ managers: ['127.0.0.1:1'], credentials: () => creds, callTimeoutMs: 2000 });
+  t.after(() => gone.close());
+  const a = gone.connect();
+  await assert.rejects(a.session(req));
+  assert.notEqual(gone.connect().client, a.client);
 });

@@ -54,6 +54,8 @@ export class RemoteDispatcher implements DispatcherApi {
     private readonly onCA?: (target: CATarget) => void,
     /** A manager that is not the leader refuses the session and names the leader: try it next. */
     private readonly onLeaderHint?: (addr: string) => void,
+    /** The credentials the connection was made with (a connector keeps the connection only while they hold). */
+    readonly tls?: NodeTls,
   ) {
     this.heartbeatTimeoutMs = callTimeoutMs;
   }
@@ -140,6 +142,8 @@ export class RemoteDispatcher implements DispatcherApi {
   }
 }
 
+const sameTls = (a: NodeTls | undefined, b: NodeTls): boolean => !!a && a.certPem === b.certPem && a.keyPem === b.keyPem && a.caPem === b.caPem;
+
 /** Hands out connections to the known managers in turn. */
 /**
  * Failed attempts (no session) at the manager a leader hint named before the connector moves on. A
@@ -195,12 +199,17 @@ export class RemoteDispatcherConnector {
     return [...this.managers];
   }
 
-  /** A new connection: to the current manager again if its last session worked, else the next one. */
+  /**
+   * A new session's dispatcher: to the current manager again if its last session worked, else the next
+   * one. A retry at the same manager with the same credentials keeps the connection when it is up or still
+   * being made: a busy new leader (thousands of agents at once) answers a session late, and an agent
+   * that dropped the connection then paid a TLS handshake on both sides for every try, which the leader
+   * spent on agents that had given up (issue 15's 5,000-node failover).
+   */
   connect(): RemoteDispatcher {
     // After Leave no new session may start: it would mark the node Ready again until it expired.
     if (this.left) throw new Error('this node left the swarm');
     const prev = this.current;
-    prev?.close();
     const choice = chooseManager({
       managers: this.managers,
       next: this.next,
@@ -213,8 +222,10 @@ export class RemoteDispatcherConnector {
     this.hinted = null;
     const address = this.managers[this.next]!;
     const tls = this.opts.credentials();
-    const client = createRpcClient(address, { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.caPem, serverRole: 'swarm-manager', credentialsCache: this.credentialsCache });
-    this.current = new RemoteDispatcher(address, client, this.callTimeoutMs, (m) => this.updateManagers(m), this.opts.onCA, (leader) => this.leaderHint(leader));
+    const kept = prev && prev.address === address && sameTls(prev.tls, tls) && prev.client.connectedOrConnecting() ? prev.client : undefined;
+    if (!kept) prev?.close();
+    const client = kept ?? createRpcClient(address, { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.caPem, serverRole: 'swarm-manager', credentialsCache: this.credentialsCache });
+    this.current = new RemoteDispatcher(address, client, this.callTimeoutMs, (m) => this.updateManagers(m), this.opts.onCA, (leader) => this.leaderHint(leader), tls);
     return this.current;
   }
 

@@ -178,6 +178,15 @@ export class RpcClient {
     });
   }
 
+  /**
+   * Whether the channel has its connection or is making it (TCP and the TLS handshake under way): a new
+   * call on it then costs no handshake. False once it failed, went idle, or was closed.
+   */
+  connectedOrConnecting(): boolean {
+    const state = this.client.getChannel().getConnectivityState(false);
+    return state === grpc.connectivityState.READY || state === grpc.connectivityState.CONNECTING;
+  }
+
   close(): void {
     whenReachable(this.address, () => this.client.close());
   }

@@ -150,6 +150,9 @@ test("a node's reconnects share one TLS context; a renewed certificate gets a ne
   t.after(() => connector.close());
   const first = connector.connect();
   await first.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
+  // a retry keeps a live connection (remote-dispatcher.test); one that is gone is made anew, in the same TLS context
+  assert.equal(connector.connect().client, first.client, 'the live channel kept');
+  first.close();
   const again = connector.connect();
   assert.notEqual(again.client, first.client, 'a new channel');
   assert.equal(again.client.credentials, first.client.credentials, 'the same TLS context');
