@@ -184,6 +184,15 @@ async function main(): Promise<void> {
     row('setup', `${NODES} nodes joined (CSR + certificate each) and Ready`, `${joinSeconds.toFixed(1)} s`, load());
     const leader0 = (await sc.leader())!;
     row('setup', 'leader RSS, idle with all nodes in session', `${ScaleCluster.rssMiB(leader0).now.toFixed(0)} MiB`, load());
+    {
+      // what the sessions alone cost (heartbeats, keepalives): nothing else runs, the bench does not poll
+      const idleSeconds = 10;
+      const c0 = await sc.cpuByRole();
+      await sleep(idleSeconds * 1000);
+      const c1 = await sc.cpuByRole();
+      const pct = (k: keyof typeof c0) => `${(((c1[k] - c0[k]) / idleSeconds) * 100).toFixed(0)} %`;
+      row('setup', `CPU idle with all nodes in session (${idleSeconds} s), share of one core: leader / other managers / fleet`, `${pct('leader')} / ${pct('followers')} / ${pct('fleet')}`, load());
+    }
     if (HEAP) await heapSnapshot(sc, leader0, `idle with ${NODES} nodes`);
     const probe = await sc.createService(spec('probe', { Replicated: { Replicas: 10 } }));
     await sc.waitCounts(probe, (c) => c.running === 10, 'probe running', Date.now());
