@@ -5,7 +5,8 @@ import { chooseManager, HINTED_LEADER_RETRIES, RemoteDispatcherConnector, type M
 import { createRootCA, issueNodeKeyAndCertificate } from '../manager/ca/pki';
 import { createRpcServer } from '../rpc';
 import { DispatcherService } from '../rpc/protocol';
-import { unavailable } from '../lib/errors';
+import { ShoalError, unavailable } from '../lib/errors';
+import net from 'node:net';
 
 const M = ['m1:4242', 'm2:4242', 'm3:4242'];
 const base: ManagerChoice = { managers: M, next: 0, hinted: null, prev: null, leader: null };
@@ -102,4 +103,59 @@ test('a session retry at the same manager keeps a live connection: one TLS hands
   const a = gone.connect();
   await assert.rejects(a.session(req));
   assert.notEqual(gone.connect().client, a.client);
+});
+
+test("a session's connection and its answer each get the call timeout: a slow handshake does not eat the answer's time; a refused connection fails at once", async (t) => {
+  const ca = await createRootCA();
+  const manager = await issueNodeKeyAndCertificate(ca, 'manager-node', 'manager', CLUSTER);
+  const worker = await issueNodeKeyAndCertificate(ca, 'worker-node', 'worker', CLUSTER);
+  const handlers: Record<string, (req: unknown, ctx: { signal: AbortSignal }) => unknown> = Object.fromEntries(
+    Object.keys(DispatcherService.methods).map((name) => [
+      name,
+      () => {
+        throw unavailable(`${name} is not served here`);
+      },
+    ]),
+  );
+  // a leader busy with thousands of reconnecting agents: slow to answer
+  handlers.Session = async () => {
+    await new Promise((r) => setTimeout(r, 250));
+    return { sessionId: 's1', heartbeatPeriodMs: 5000, managers: [], managerNodes: [], nodeId: 'worker-node' };
+  };
+  const server = createRpcServer({ ...manager, caPem: ca.certPem, address: '127.0.0.1:0', clientAuth: 'require', clusterId: CLUSTER });
+  server.addService(DispatcherService, handlers as never);
+  await server.start();
+  t.after(() => server.stop(100));
+  // ... and slow to take a connection: every connection waits 250 ms before it reaches the server
+  const sockets = new Set<net.Socket>();
+  const slow = net.createServer((inbound) => {
+    inbound.pause();
+    sockets.add(inbound);
+    setTimeout(() => {
+      const outbound = net.connect(server.port, '127.0.0.1', () => {
+        inbound.pipe(outbound);
+        outbound.pipe(inbound);
+        inbound.resume();
+      });
+      sockets.add(outbound);
+      for (const s of [inbound, outbound]) s.on('error', () => undefined);
+    }, 250);
+  });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    slow.close();
+  });
+  const creds = { ...worker, caPem: ca.certPem };
+  const req = { nodeId: 'worker-node', description: { Hostname: 'w' }, addr: '' } as never;
+  const connector = new RemoteDispatcherConnector({ managers: [`127.0.0.1:${(slow.address() as net.AddressInfo).port}`], credentials: () => creds, callTimeoutMs: 400 });
+  t.after(() => connector.close());
+  // 250 ms to connect + 250 ms to answer: over one 400 ms deadline, within two
+  assert.equal((await connector.connect().session(req)).sessionId, 's1');
+
+  const refused = new RemoteDispatcherConnector({ managers: ['127.0.0.1:1'], credentials: () => creds, callTimeoutMs: 5000 });
+  t.after(() => refused.close());
+  const started = Date.now();
+  await assert.rejects(refused.connect().session(req), (e: unknown) => e instanceof ShoalError && e.reason === 'not-sent');
+  assert.ok(Date.now() - started < 2000, `a refused connection failed after ${Date.now() - started} ms`);
 });

@@ -70,7 +70,14 @@ export class RemoteDispatcher implements DispatcherApi {
     throw e;
   };
 
+  /**
+   * The connection first, then the call, each within the call timeout: a new leader with thousands of
+   * agents reconnecting takes seconds to finish their TLS handshakes and seconds more to answer, and one
+   * deadline over both made agents give up on Sessions the leader then registered (and, without their
+   * heartbeats, marked Down 15 s later: issue 15's failover at 1,000 and 5,000 nodes).
+   */
   async session(req: SessionRequest): Promise<SessionInfo> {
+    await this.client.connected(this.callTimeoutMs);
     const res = await this.client.unary(DispatcherService, 'Session', { description: req.description, addr: req.addr }, { timeoutMs: this.callTimeoutMs }).catch(this.hint);
     this.sessionId = res.sessionId;
     this.heartbeatTimeoutMs = Math.min(this.callTimeoutMs, Math.max(2000, res.heartbeatPeriodMs * 2));

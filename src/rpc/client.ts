@@ -187,6 +187,31 @@ export class RpcClient {
     return state === grpc.connectivityState.READY || state === grpc.connectivityState.CONNECTING;
   }
 
+  /**
+   * Resolves once the channel has its connection (starting one if it is idle). Rejects at once when the
+   * attempt fails (Unavailable, reason `not-sent`, as grpc-js's own "no connection" failure of a call) and
+   * after `timeoutMs` while it is still being made (DeadlineExceeded): a call made after it then has its
+   * whole deadline for the answer.
+   */
+  connected(timeoutMs: number): Promise<void> {
+    const channel = this.client.getChannel();
+    const deadline = Date.now() + timeoutMs;
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const state = channel.getConnectivityState(true);
+        if (state === grpc.connectivityState.READY) return resolve();
+        if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) {
+          return reject(rpcError(grpc.status.UNAVAILABLE, `No connection established to ${this.address}`, 'not-sent'));
+        }
+        channel.watchConnectivityState(state, deadline, (err) => {
+          if (err) reject(rpcError(grpc.status.DEADLINE_EXCEEDED, `no connection to ${this.address} within ${timeoutMs} ms`, 'not-sent'));
+          else check();
+        });
+      };
+      check();
+    });
+  }
+
   close(): void {
     whenReachable(this.address, () => this.client.close());
   }

@@ -135,6 +135,14 @@ describe('several managers through the docker CLI', { concurrency: false, timeou
     const s = await waitStatus(m2, { [m0.hostname]: (v) => v !== 'Unreachable', [m1.hostname]: (v) => v !== 'Unreachable', [m2.hostname]: (v) => v !== 'Unreachable' }, 30_000);
     assert.equal(leaderOf(s).length, 1);
     for (const m of managers) assert.deepEqual(serviceNames(m), ['after-failover', 'before-crash', 'via-follower']);
+    // As in Docker, the new leader marks every node Unknown until its session is back (each a new node
+    // version): every node, the worker too, is Ready again, and the next test's read-modify-write of a node
+    // (`node promote`) does not race those writes.
+    await waitFor(() => {
+      const r = m1.docker(['node', 'ls', '--format', '{{.Hostname}} {{.Status}}']);
+      const lines = r.stdout.trim().split('\n');
+      return r.status === 0 && lines.length === managers.length + 1 && lines.every((l) => l.endsWith(' Ready'));
+    }, 30_000, 'every node Ready again after the restart');
   });
 
   test('promote a worker: it becomes a Reachable manager; demote it back', async () => {
