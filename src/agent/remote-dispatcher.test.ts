@@ -1,9 +1,9 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { TLSSocket } from 'node:tls';
 import { chooseManager, HINTED_LEADER_RETRIES, RemoteDispatcherConnector, type ManagerChoice } from './remote-dispatcher';
 import { createRootCA, issueNodeKeyAndCertificate } from '../manager/ca/pki';
-import { createRpcServer } from '../rpc';
+import { createRpcServer, type RpcServer } from '../rpc';
 import { DispatcherService } from '../rpc/protocol';
 import { ShoalError, unavailable } from '../lib/errors';
 import net from 'node:net';
@@ -47,13 +47,8 @@ test('a session with the hinted leader ends its retries: a later failure there m
 
 const CLUSTER = 'cluster0000000000000000002';
 
-test('a session retry at the same manager keeps a live connection: one TLS handshake for both tries; a failed connection or new credentials get a new one', async (t) => {
-  const ca = await createRootCA();
-  const manager = await issueNodeKeyAndCertificate(ca, 'manager-node', 'manager', CLUSTER);
-  const worker = await issueNodeKeyAndCertificate(ca, 'worker-node', 'worker', CLUSTER);
-  const renewed = await issueNodeKeyAndCertificate(ca, 'worker-node', 'worker', CLUSTER);
-  // the first session call hangs past the client's deadline (a leader busy with thousands of agents); later ones answer
-  let calls = 0;
+/** A manager's RPC server on loopback whose Session answers with the session ID `session` gives; every other call is refused. */
+async function serveSessions(t: TestContext, manager: { certPem: string; keyPem: string }, caPem: string, session: (signal: AbortSignal) => Promise<string>): Promise<RpcServer> {
   const handlers: Record<string, (req: unknown, ctx: { signal: AbortSignal }) => unknown> = Object.fromEntries(
     Object.keys(DispatcherService.methods).map((name) => [
       name,
@@ -62,14 +57,25 @@ test('a session retry at the same manager keeps a live connection: one TLS hands
       },
     ]),
   );
-  handlers.Session = async (_req: unknown, ctx: { signal: AbortSignal }) => {
-    if (calls++ === 0) await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
-    return { sessionId: `s${calls}`, heartbeatPeriodMs: 5000, managers: [], managerNodes: [], nodeId: 'worker-node' };
-  };
-  const server = createRpcServer({ ...manager, caPem: ca.certPem, address: '127.0.0.1:0', clientAuth: 'require', clusterId: CLUSTER });
+  handlers.Session = async (_req, ctx) => ({ sessionId: await session(ctx.signal), heartbeatPeriodMs: 5000, managers: [], managerNodes: [], nodeId: 'worker-node' });
+  const server = createRpcServer({ ...manager, caPem, address: '127.0.0.1:0', clientAuth: 'require', clusterId: CLUSTER });
   server.addService(DispatcherService, handlers as never);
   await server.start();
   t.after(() => server.stop(100));
+  return server;
+}
+
+test('a session retry at the same manager keeps a live connection: one TLS handshake for both tries; a failed connection or new credentials get a new one', async (t) => {
+  const ca = await createRootCA();
+  const manager = await issueNodeKeyAndCertificate(ca, 'manager-node', 'manager', CLUSTER);
+  const worker = await issueNodeKeyAndCertificate(ca, 'worker-node', 'worker', CLUSTER);
+  const renewed = await issueNodeKeyAndCertificate(ca, 'worker-node', 'worker', CLUSTER);
+  // the first session call hangs past the client's deadline (a leader busy with thousands of agents); later ones answer
+  let calls = 0;
+  const server = await serveSessions(t, manager, ca.certPem, async (signal) => {
+    if (calls++ === 0) await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+    return `s${calls}`;
+  });
   // TLS connections the server accepted (rpc/peer.ts reads a connection's certificate once)
   let handshakes = 0;
   const original = TLSSocket.prototype.getPeerCertificate;
@@ -109,23 +115,11 @@ test("a session's connection and its answer each get the call timeout: a slow ha
   const ca = await createRootCA();
   const manager = await issueNodeKeyAndCertificate(ca, 'manager-node', 'manager', CLUSTER);
   const worker = await issueNodeKeyAndCertificate(ca, 'worker-node', 'worker', CLUSTER);
-  const handlers: Record<string, (req: unknown, ctx: { signal: AbortSignal }) => unknown> = Object.fromEntries(
-    Object.keys(DispatcherService.methods).map((name) => [
-      name,
-      () => {
-        throw unavailable(`${name} is not served here`);
-      },
-    ]),
-  );
   // a leader busy with thousands of reconnecting agents: slow to answer
-  handlers.Session = async () => {
+  const server = await serveSessions(t, manager, ca.certPem, async () => {
     await new Promise((r) => setTimeout(r, 250));
-    return { sessionId: 's1', heartbeatPeriodMs: 5000, managers: [], managerNodes: [], nodeId: 'worker-node' };
-  };
-  const server = createRpcServer({ ...manager, caPem: ca.certPem, address: '127.0.0.1:0', clientAuth: 'require', clusterId: CLUSTER });
-  server.addService(DispatcherService, handlers as never);
-  await server.start();
-  t.after(() => server.stop(100));
+    return 's1';
+  });
   // ... and slow to take a connection: every connection waits 250 ms before it reaches the server
   const sockets = new Set<net.Socket>();
   const slow = net.createServer((inbound) => {
