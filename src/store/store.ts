@@ -7,38 +7,10 @@ import { MAX_PENDING_WRITES } from './limits';
 import { ServiceTaskCounts, type TaskCounts } from './task-counts';
 import { stableEqual } from '../types/dirty';
 import type { Task } from '../types';
+import { cloneData, deepFreeze } from './clone';
 
 type Table<K extends Kind> = Map<string, ObjectTypes[K]>;
 type Tables = { [K in Kind]: Table<K> };
-
-/**
- * Deep copy of a stored object. Store objects are plain JSON-shaped data (objects, arrays, strings,
- * numbers, booleans, null; `undefined` members are kept as they are), so a direct recursive copy does
- * the job several times faster than `structuredClone`, which matters because every read hands out copies.
- */
-export function cloneData<T>(v: T): T {
-  if (v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) {
-    const a = new Array(v.length);
-    for (let i = 0; i < v.length; i++) a[i] = cloneData(v[i]);
-    return a as T;
-  }
-  if (ArrayBuffer.isView(v) || !isPlainObject(v)) return structuredClone(v);
-  const o: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) o[k] = cloneData((v as Record<string, unknown>)[k]);
-  return o as T;
-}
-
-function deepFreeze(v: unknown): void {
-  if (v === null || typeof v !== 'object' || Object.isFrozen(v) || ArrayBuffer.isView(v)) return;
-  Object.freeze(v);
-  for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
-}
-
-function isPlainObject(v: object): boolean {
-  const p = Object.getPrototypeOf(v);
-  return p === Object.prototype || p === null;
-}
 
 const clone = cloneData;
 
