@@ -182,8 +182,8 @@ export class Dispatcher implements DispatcherApi {
     if (!req.nodeId) throw invalidArgument('session: node ID required');
     const periodMs = this.periodMs();
     const id = randomBytes(16).toString('hex');
-    const replaced = this.heartbeats.register(req.nodeId, id, this.clock.now(), periodMs);
-    if (replaced) this.endSession(replaced);
+    // the node's older session (the tracker's entry for it is replaced here, or expired already)
+    this.heartbeats.register(req.nodeId, id, this.clock.now(), periodMs);
     const older = this.sessionOfNode.get(req.nodeId);
     if (older) this.endSession(older);
     const dt = this.disconnectTimers.get(req.nodeId);
