@@ -29,6 +29,19 @@ export function groupBySlot(tasks: Task[]): Map<SlotKey, Task[]> {
 /** Tasks the cluster still wants running (desired state at most RUNNING, or COMPLETE for jobs). */
 export const runnableTasks = (tasks: Task[]): Task[] => tasks.filter((t) => isRunnable(t.DesiredState));
 
+/**
+ * Whether a stopped task's RestartPolicy condition asks for a replacement (its MaxAttempts and Window
+ * aside, which need the restart supervisor's history). A job's task runs to completion: by default only
+ * a failure is retried (the CLI's job default); on-failure counts anything but a clean exit, a lost
+ * node included (swarmkit's reading).
+ */
+export function restartConditionAllows(t: Pick<Task, 'Spec' | 'JobIteration' | 'Status'>): boolean {
+  const cond = t.Spec.RestartPolicy?.Condition ?? (t.JobIteration ? 'on-failure' : 'any');
+  if (t.JobIteration && t.Status.State === 'complete') return false;
+  if (cond === 'none') return false;
+  return !(cond === 'on-failure' && t.Status.State === 'complete');
+}
+
 /** True when the task was made from the service's current spec. */
 export const isUpToDate = (t: Task, s: Service): boolean => t.internal.specVersion === s.internal.specVersion;
 

@@ -1,4 +1,4 @@
-import { isJob, isPerNode, isRunnable, isTerminal, jobIterationOf, newTask, slotKeyOf, type Node, type Service, type Task } from '../../../types';
+import { isJob, isPerNode, isRunnable, isTerminal, jobIterationOf, newTask, restartConditionAllows, slotKeyOf, type Node, type Service, type Task } from '../../../types';
 import { isoTime } from '../../../lib/time';
 import { globalNodeKeeps } from './global';
 import { DEFAULT_RESTART_DELAY_NS, NS_PER_MS, OLD_TASK_TIMEOUT_MS, type IdGen, type Mutation } from './common';
@@ -15,13 +15,8 @@ export const historyKey = (t: Pick<Task, 'ServiceID' | 'Slot' | 'NodeID'>): stri
 
 /** Applies the restart policy (of the task's own spec) to a task that stopped or lost its node. */
 export function shouldRestart(t: Task, history: SlotRestarts | undefined, now: number): boolean {
+  if (!restartConditionAllows(t)) return false;
   const p = t.Spec.RestartPolicy ?? {};
-  // A job's task runs to completion: by default only a failure is retried (the CLI's job default).
-  const cond = p.Condition ?? (t.JobIteration ? 'on-failure' : 'any');
-  if (t.JobIteration && t.Status.State === 'complete') return false;
-  if (cond === 'none') return false;
-  // on-failure: anything but a clean exit counts, including a lost node (swarmkit's reading).
-  if (cond === 'on-failure' && t.Status.State === 'complete') return false;
   const max = p.MaxAttempts ?? 0;
   if (max <= 0) return true;
   if (!history || history.specVersion !== t.internal.specVersion) return true;

@@ -418,10 +418,56 @@ test('manual rollback while paused rolls back', () => {
   w.run({ maxSteps: 10 });
   assert.equal(w.service.UpdateStatus?.State, 'paused');
   w.manualRollback();
-  // the failed task of slot 1 is the restart supervisor's to replace (from the rolled-back spec)
   w.run({ restarts: true });
   assert.equal(w.service.UpdateStatus?.State, 'rollback_completed');
   assert.ok(w.summary().every((l) => l.includes('nginx:1:running/running')), w.summary().join(','));
+});
+
+test('manual rollback while the failed slot awaits its restart: the slot is rolled back, the rollback is monitored', () => {
+  const w = new World(mkService({ replicas: 3, rollback: { Monitor: 5 * SEC } })).seed();
+  w.failImages.add('nginx:bad');
+  img(w, 'nginx:bad');
+  w.run({ maxSteps: 10 });
+  assert.equal(w.service.UpdateStatus?.State, 'paused');
+  // slot 1's failed task is still wanted running: the restart supervisor has not got to it yet
+  const failed = [...w.tasks.values()].find((t) => t.Status.State === 'failed')!;
+  assert.equal(failed.DesiredState, 'running');
+  w.manualRollback();
+  const p = w.step();
+  assert.equal(p.service, undefined, 'still rollback_started: it did not complete at once');
+  assert.deepEqual(p.create.map((t) => [t.Slot, t.Spec.ContainerSpec?.Image, t.DesiredState]), [[failed.Slot, 'nginx:1', 'running']]);
+  // (slots 2 and 3 only get their spec version bumped: they run the rolled-back spec)
+  assert.deepEqual(p.update.filter((t) => t.DesiredState !== 'running').map((t) => [t.ID, t.DesiredState]), [[failed.ID, 'shutdown']], 'so the restart supervisor leaves it');
+  w.agent();
+  w.step();
+  assert.equal(w.service.UpdateStatus?.State, 'rollback_started', 'the monitor window runs');
+  w.run();
+  assert.equal(w.service.UpdateStatus?.State, 'rollback_completed');
+  assert.deepEqual(w.summary(), ['1:nginx:1:running/running', '2:nginx:1:running/running', '3:nginx:1:running/running']);
+});
+
+test("a dirty delayed replacement rejected within its delay is its slot's task: a new spec replaces it", () => {
+  const w = new World(mkService({ replicas: 1 })).seed();
+  w.put({ ...w.task('t1'), DesiredState: 'shutdown', Status: w.status('failed') });
+  const r = newTask({ id: 'r', service: w.service, slot: 1, now: w.now, desiredState: 'ready' });
+  r.internal.delayedStart = { notBefore: w.now + 5000 };
+  w.put({ ...r, Status: w.status('rejected') });
+  img(w, 'nginx:2');
+  const p = w.step();
+  assert.deepEqual(p.create.map((t) => [t.Slot, t.Spec.ContainerSpec?.Image, t.DesiredState]), [[1, 'nginx:2', 'running']]);
+  assert.deepEqual(p.update.map((t) => [t.ID, t.DesiredState]), [['r', 'shutdown']]);
+});
+
+test('a stopped task its restart policy does not restart holds no slot for the update', () => {
+  const s = mkService({ replicas: 2 });
+  s.Spec.TaskTemplate.RestartPolicy = { Condition: 'none' };
+  const w = new World(s).seed();
+  w.setState('t1', 'failed');
+  img(w, 'nginx:2');
+  const p = w.step();
+  assert.deepEqual(p.create.map((t) => t.Slot), [2], 'slot 1 is left to the restart supervisor, which lets it end');
+  w.run();
+  assert.equal(w.service.UpdateStatus?.State, 'completed');
 });
 
 // ---- supersede, restarts, leader change

@@ -5,6 +5,7 @@ import {
   isTaskDirty,
   isTerminal,
   newTask,
+  restartConditionAllows,
   slotKeyOf,
   stableEqual,
   type Node,
@@ -33,8 +34,8 @@ import {
 // loop remembered from the previous pass (the memo), it decides the next writes of a rolling update
 // or rollback. It is pure: the loop runs it inside a store transaction and writes the result.
 //
-// The model is swarmkit's updater. Slots (replicated: slot number; global: node) whose live tasks
-// include a dirty one are replaced `parallelism` at a time. Each replacement occupies a "worker" from
+// The model is swarmkit's updater. Slots (replicated: slot number; global: node) whose live tasks, or
+// tasks stopped and awaiting a restart, include a dirty one are replaced `parallelism` at a time. Each replacement occupies a "worker" from
 // its creation until it is RUNNING (and healthy when a health state is reported) or has ended, plus
 // `Delay`. stop-first: the new task is created with DesiredState READY and the old ones are shut down
 // at once; the new one is switched to RUNNING when the old ones have stopped (or their node is Down
@@ -104,6 +105,17 @@ const isJob = (s: Service): boolean => !!s.Spec.Mode.ReplicatedJob || !!s.Spec.M
 export const isTaskUp = (t: Task): boolean => t.Status.State === 'running' && (t.internal.health === undefined || t.internal.health === 'healthy');
 
 const live = (t: Task): boolean => isRunnable(t.DesiredState) && !isTerminal(t.Status.State);
+
+/**
+ * A task that stopped while still wanted and whose restart policy will replace it: the restart supervisor
+ * has not got to it yet, or it is a delayed replacement rejected within its own delay. Its slot is still
+ * the service's (swarmkit's UpdatableTasksInSlot counts tasks by desired state alone), so an out-of-date
+ * one makes the slot dirty and the update replaces it from the new spec. Not counting it, a rollback that
+ * met the failed slot of a paused update in that window found nothing to do and completed at once, and
+ * the slot came back only after the restart delay (the CLI never saw rollback_started).
+ */
+const awaitsRestart = (t: Task): boolean => isRunnable(t.DesiredState) && isTerminal(t.Status.State) && restartConditionAllows(t);
+const updatable = (t: Task): boolean => live(t) || awaitsRestart(t);
 
 function compareSlotKeys(a: SlotKey, b: SlotKey): number {
   const na = a.startsWith('slot:') ? Number(a.slice(5)) : NaN;
@@ -304,7 +316,7 @@ export function planUpdate(input: PlanInput): UpdatePlan {
   driveAll();
   const dirtySlotKeys = (): SlotKey[] => {
     const keys = new Set<SlotKey>();
-    for (const t of cur.values()) if (live(t) && dirty(t)) keys.add(slotKeyOf(t));
+    for (const t of cur.values()) if (updatable(t) && dirty(t)) keys.add(slotKeyOf(t));
     return [...keys].sort(compareSlotKeys);
   };
   const dirtySlots = dirtySlotKeys();
@@ -337,7 +349,8 @@ export function planUpdate(input: PlanInput): UpdatePlan {
       rec = { id: cleanWaiting.ID, slot: key, order: 'stop-first' };
       events.push(`use ${cleanWaiting.ID} for ${key}`);
     } else {
-      const first = tasks[0] as Task;
+      // (a slot whose only task awaits a restart: the new task takes its slot, shutdownOthers its place)
+      const first = tasks[0] ?? (slotTasks(key).find(updatable) as Task);
       const desiredState: TaskState = cfg.order === 'start-first' ? 'running' : 'ready';
       const t = newTask({
         id: input.newId(),
