@@ -296,10 +296,16 @@ export class Manager {
     // agents must be told at once where the new leader is (the dispatcher's refusal names it).
     if (!leader) runInBackground('dispatcher stop', this.dispatcher.stop(), this.deps.logger);
     this.leaderChain = this.leaderChain.then(async () => {
-      const want = leader && this.consensus.isLeader() && !this.closed;
+      let want = leader && this.consensus.isLeader() && !this.closed;
       if (want === this.leading) return;
-      this.leading = want;
       const log = this.deps.logger;
+      // Components read the store: not before it shows every entry the log holds before their writes.
+      if (want && !(await this.leaderCaughtUp())) {
+        log.warn({}, 'became the raft leader but lost it before applying the log it holds: the leader components stay stopped');
+        want = false;
+        if (!this.leading) return;
+      }
+      this.leading = want;
       if (want) {
         log.info({}, 'became the raft leader: starting the leader components');
         for (const c of this.components) await c.start();
@@ -414,14 +420,29 @@ export class Manager {
     await this.store.update((tx) => tx.create('node', node));
   }
 
-  /** Runs `fn` only while this manager leads; refuses (NotLeaderError / no leader) otherwise. */
+  /**
+   * Runs `fn` only while this manager leads, once it has applied the log it holds (a write that read the
+   * store earlier could contradict an entry before it: RaftConsensus.leaderCaughtUp); refuses with
+   * NotLeaderError / no leader otherwise, before anything reached the log (the caller may retry).
+   */
   private async runHere<T>(fn: () => T | Promise<T>): Promise<T> {
-    if (!this.consensus.isLeader()) {
-      const l = this.consensus.leader();
-      if (!l) throw noLeader();
-      throw new NotLeaderError(l);
+    if (this.consensus.isLeader() && (this.consensus.leaderCaughtUp() || (await this.consensus.waitLeaderCaughtUp(this.settings().tickMs! * 10)))) return fn();
+    const l = this.consensus.isLeader() ? undefined : this.consensus.leader();
+    if (!l) throw noLeader();
+    throw new NotLeaderError(l);
+  }
+
+  /**
+   * Waits until this manager, as leader, has applied the log it held when elected: its term's empty
+   * entry commits within a round trip to a quorum. False when it lost leadership first (a leader that
+   * cannot reach a quorum steps down within an election timeout; the loop is bounded all the same).
+   */
+  private async leaderCaughtUp(): Promise<boolean> {
+    const waitMs = this.settings().tickMs! * 10;
+    for (let i = 0; i < 60 && this.consensus.isLeader() && !this.closed; i++) {
+      if (await this.consensus.waitLeaderCaughtUp(waitMs)) return true;
     }
-    return fn();
+    return false;
   }
 
   /**

@@ -71,6 +71,11 @@ export class RaftCore {
   leadTransferee = NONE;
   /** Index of the latest conf change appended by this leader; a new one waits until it is applied. */
   pendingConfIndex = 0;
+  /**
+   * Leader: the index of the empty entry it appended on taking office. Once that is applied, so is every
+   * entry an earlier term left in its log (0 when not leading).
+   */
+  termStartIndex = 0;
   protected readOnly = new ReadOnly();
   protected pendingReadIndex: Message[] = [];
 
@@ -217,6 +222,7 @@ export class RaftCore {
       this.prs.set(id, pr);
     }
     this.pendingConfIndex = 0;
+    this.termStartIndex = 0;
     this.readOnly = new ReadOnly();
     this.pendingReadIndex = [];
   }
@@ -255,7 +261,7 @@ export class RaftCore {
     // Commit an entry of our own term: that commits everything before it (Raft §5.4.2). No conf change
     // may be proposed until it is applied (the single-server-change fix).
     this.appendEntries([{ term: 0, index: 0, type: 'normal', data: new Uint8Array(0) }]);
-    this.pendingConfIndex = this.log.lastIndex();
+    this.pendingConfIndex = this.termStartIndex = this.log.lastIndex();
     this.bcastAppend();
   }
 

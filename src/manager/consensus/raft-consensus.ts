@@ -462,6 +462,37 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     return this.state === 'running' && this.rn.raft.role === 'leader';
   }
 
+  /**
+   * Leader only: whether this member has applied every entry its log held when it became leader (its
+   * term's empty entry, and so every entry before it, committed). Until then its store lacks entries that
+   * are in the log before anything it will write: an earlier leader's, or its own from an earlier term
+   * whose writers were told the write failed when it lost leadership. A leader component or an API write
+   * that read the store then would decide again what such an entry already decided (a second replacement
+   * for a failed task, both started; a version check against an old version), and its write would be
+   * applied after that entry. swarmkit signals leadership to its components only once caught up so.
+   */
+  leaderCaughtUp(): boolean {
+    // (read from the Raft core, not from the soft state the Ready loop reports: isLeader() is true from
+    // the moment the core takes office, before that Ready is handled)
+    return this.isLeader() && this.rn.raft.termStartIndex > 0 && this.loop.applied >= this.rn.raft.termStartIndex;
+  }
+
+  /**
+   * Resolves true once leaderCaughtUp(), false when leadership (of this term) is lost first or
+   * `timeoutMs` passes. It cannot hang: a leader without a quorum steps down (check quorum).
+   */
+  async waitLeaderCaughtUp(timeoutMs: number): Promise<boolean> {
+    if (!this.isLeader()) return false;
+    if (this.leaderCaughtUp()) return true;
+    const term = this.rn.raft.term;
+    try {
+      await this.reads.until(this.rn.raft.termStartIndex, this.loop.applied, timeoutMs);
+    } catch {
+      return false;
+    }
+    return this.rn.raft.term === term && this.leaderCaughtUp();
+  }
+
   /** The current leader (undefined when none is known). */
   leader(): RaftMember | undefined {
     if (this.state !== 'running' || this.rn.raft.lead === 0) return undefined;
