@@ -6,6 +6,7 @@ import { SeededRng } from '../../lib/ports';
 import { isoTime } from '../../lib/time';
 import { isRunnable, isTerminal, newTask, type Service, type ServiceSpec, type Task } from '../../types';
 import { UpdateSupervisor } from './updater';
+import * as planner from './core/planner';
 import { mkNode, mkService } from './core/testkit';
 import { waitFor } from '../../testing/wait';
 
@@ -155,6 +156,38 @@ test('integration: FailureAction rollback restores the previous spec and complet
     // slot 1's failed task is the restart supervisor's (not running in this test); slots 2, 3 are clean
     const ok = h.live().filter((t) => t.Status.State === 'running');
     assert.ok(ok.every((t) => t.Spec.ContainerSpec?.Image === 'nginx:1' && t.internal.specVersion === s.internal.specVersion));
+  } finally {
+    h.stop();
+  }
+});
+
+test("node events: a node's Ready → Unknown → Ready plans nothing; its going Down, coming back and removal re-plan", async (t) => {
+  const h = await setup({});
+  try {
+    await h.sup.idle();
+    const plans = t.mock.method(planner, 'planUpdate');
+    const setState = async (id: string, state: 'ready' | 'unknown' | 'down') => {
+      await h.store.update((tx) => {
+        const n = tx.get('node', id)!;
+        tx.update('node', { ...n, Status: { ...n.Status, State: state } });
+      });
+      // the supervisor plans on the watch's next turn
+      await new Promise((r) => setImmediate(r));
+      await h.sup.idle();
+    };
+    // what a new leader does to every node: Unknown until its session is back (a pass each was O(tasks))
+    await setState('n1', 'unknown');
+    await setState('n1', 'ready');
+    assert.equal(plans.mock.callCount(), 0);
+    // Down is what the planner reads (a stop-first replacement waiting for a task there goes on)
+    await setState('n2', 'down');
+    assert.equal(plans.mock.callCount(), 1);
+    await setState('n2', 'ready');
+    assert.equal(plans.mock.callCount(), 2);
+    await h.store.update((tx) => tx.delete('node', 'n3'));
+    await new Promise((r) => setImmediate(r));
+    await h.sup.idle();
+    assert.equal(plans.mock.callCount(), 3);
   } finally {
     h.stop();
   }

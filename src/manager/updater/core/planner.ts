@@ -136,6 +136,15 @@ function cloneMemo(m: UpdateMemo): UpdateMemo {
  */
 export const MAX_BUMPS_PER_PASS = 500;
 
+/**
+ * Whether a task's node counts as gone (missing or Down): a replacement waiting for a task there stops
+ * waiting. It is all the planner reads of a node's status, so a node event that does not change it (a new
+ * leader's Ready → Unknown → Ready of every node) cannot change a plan (the supervisor's filter).
+ */
+export function nodeIsGone(n: Node | undefined): boolean {
+  return !n || n.Status.State === 'down';
+}
+
 export function planUpdate(input: PlanInput): UpdatePlan {
   const { service, nodes, now } = input;
   const nowIso = isoTime(now);
@@ -247,10 +256,7 @@ export function planUpdate(input: PlanInput): UpdatePlan {
   for (const r of memo.tracked) observe(r);
 
   // 4. Drive the replacements: stop the tasks they replace, start stop-first ones once those stopped.
-  const nodeGone = (t: Task): boolean => {
-    const n = nodeOf(t);
-    return !n || n.Status.State === 'down';
-  };
+  const nodeGone = (t: Task): boolean => nodeIsGone(nodeOf(t));
   const drive = (r: TrackedTask): void => {
     const t = cur.get(r.id);
     if (!t || !live(t)) return;
