@@ -160,3 +160,50 @@ test('at most MAX_PENDING_WRITES writes are in the log uncommitted; the next one
   await Promise.all(writes);
   assert.equal(store.read((tx) => tx.find('node')).length, MAX_PENDING_WRITES + 2);
 });
+
+test('index reads through pending writes and the transaction own writes agree with a scan (random writes, oracle)', async () => {
+  const { SeededRng } = await import('../lib/ports');
+  for (let seed = 1; seed <= 30; seed++) {
+    const rng = new SeededRng(seed);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng.next() * xs.length)]!;
+    const { store, commitNext, inLog } = loggedStore();
+    const states = ['pending', 'assigned', 'running'] as const;
+    const randomTask = (id: string): Task => ({ ...task(id, pick(['s1', 's2']), 1 + Math.floor(rng.next() * 3), pick(['n1', 'n2', undefined])), Status: { Timestamp: '', State: pick(states), Message: '' } });
+    const ids0 = Array.from({ length: 12 }, (_, i) => `t${i}`);
+    // one random change of a task in `tx`: create, move (service, slot, node, state) or delete
+    const mutate = (tx: Parameters<Parameters<MemoryStore['update']>[0]>[0]) => {
+      const id = pick(ids0);
+      const cur = tx.get('task', id);
+      if (!cur) tx.create('task', randomTask(id));
+      else if (rng.next() < 0.2) tx.delete('task', id);
+      else tx.update('task', { ...randomTask(id), Version: cur.Version });
+    };
+    const writes: Promise<void>[] = [];
+    for (let w = 0; w < 8; w++) {
+      writes.push(
+        store.update((tx) => {
+          for (let i = 0; i < 3; i++) mutate(tx);
+        }),
+      );
+      await settled();
+      if (rng.next() < 0.3 && inLog() > 0) commitNext();
+    }
+    const check = store.update((tx) => {
+      for (let i = 0; i < 3; i++) mutate(tx);
+      const all = tx.find('task');
+      for (const sid of ['s1', 's2']) {
+        assert.deepEqual(ids(tx.tasksByService(sid)), ids(all.filter((t) => t.ServiceID === sid)), `seed ${seed}: service ${sid}`);
+        assert.deepEqual(ids(tx.shared.pendingTasks(sid)), ids(all.filter((t) => t.ServiceID === sid && t.Status.State === 'pending')), `seed ${seed}: pending of ${sid}`);
+        for (const slot of [1, 2, 3]) assert.deepEqual(ids(tx.tasksBySlot(sid, slot)), ids(all.filter((t) => t.ServiceID === sid && t.Slot === slot)), `seed ${seed}: slot ${sid}/${slot}`);
+      }
+      for (const nid of ['n1', 'n2']) assert.deepEqual(ids(tx.shared.tasksByNode(nid)), ids(all.filter((t) => t.NodeID === nid)), `seed ${seed}: node ${nid}`);
+    });
+    let done = false;
+    const all = Promise.all([...writes, check]).finally(() => (done = true));
+    for (let i = 0; i < 100 && !done; i++) {
+      await settled();
+      while (inLog() > 0) commitNext();
+    }
+    await all;
+  }
+});

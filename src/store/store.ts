@@ -425,15 +425,26 @@ export class MemoryStore {
         if (t && belongs(t) && (!where || where(t))) out.push(clone(t));
       };
       const indexed = index.get(k);
+      const table = this.tables.task;
       if (overlay.size === 0 && !pending) {
-        if (indexed) for (const id of indexed) take(peek('task', id));
+        if (indexed) for (const id of indexed) take(table.get(id));
         return out;
       }
-      if (indexed) for (const id of indexed) take(peek('task', id));
+      // peek() for tasks, without a string key and two map lookups a task: this reads all 100,000 tasks
+      // of a service while writes are pending (a new leader's first passes: 8 % of its CPU, issue 15)
+      let own: Map<string, Change> | undefined;
+      for (const [ok, c] of overlay) if (ok.startsWith('task/')) (own ??= new Map()).set(ok.slice(5), c);
+      const theirs = pending?.ofKind('task');
+      const look = (id: string): ObjectTypes['task'] | undefined => {
+        const c = own?.get(id) ?? theirs?.get(id)?.change;
+        if (c) return c.action === 'delete' ? undefined : (c.object as ObjectTypes['task']);
+        return table.get(id);
+      };
+      if (indexed) for (const id of indexed) take(look(id));
       const extra = new Set<string>();
       for (const id of pending?.taskIds(name, k) ?? []) if (!indexed?.has(id)) extra.add(id);
-      for (const ok of overlay.keys()) if (ok.startsWith('task/') && !indexed?.has(ok.slice(5))) extra.add(ok.slice(5));
-      for (const id of extra) take(peek('task', id));
+      for (const id of own?.keys() ?? []) if (!indexed?.has(id)) extra.add(id);
+      for (const id of extra) take(look(id));
       return out;
     };
     return {
