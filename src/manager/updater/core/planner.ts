@@ -34,12 +34,12 @@ import {
 // loop remembered from the previous pass (the memo), it decides the next writes of a rolling update
 // or rollback. It is pure: the loop runs it inside a store transaction and writes the result.
 //
-// The model is swarmkit's updater. Slots (replicated: slot number; global: node) whose live tasks, or
-// tasks stopped and awaiting a restart, include a dirty one are replaced `parallelism` at a time. Each replacement occupies a "worker" from
-// its creation until it is RUNNING (and healthy when a health state is reported) or has ended, plus
-// `Delay`. stop-first: the new task is created with DesiredState READY and the old ones are shut down
-// at once; the new one is switched to RUNNING when the old ones have stopped (or their node is Down
-// or gone). start-first: the new task is created RUNNING; the old ones are shut down once it is
+// The model is swarmkit's updater. Slots (replicated: slot number; global: node) whose live tasks (or
+// tasks stopped and awaiting a restart) include a dirty one are replaced `parallelism` at a time. Each
+// replacement occupies a "worker" from its creation until it is RUNNING (and healthy when a health
+// state is reported) or has ended, plus `Delay`. stop-first: the new task is created with DesiredState
+// READY and the old ones are shut down at once; the new one is switched to RUNNING when the old ones
+// have stopped (or their node is Down or gone). start-first: the new task is created RUNNING; the old ones are shut down once it is
 // running. A replacement that ends (any state past RUNNING) before it ran, or within `Monitor` after
 // it started running, is a failure; failures / dirty slots > MaxFailureRatio triggers FailureAction.
 // Once nothing is dirty and no worker is busy, the update completes after one more `Monitor`.
