@@ -300,7 +300,8 @@ export class Manager {
       if (want === this.leading) return;
       const log = this.deps.logger;
       // Components read the store: not before it shows every entry the log holds before their writes.
-      if (want && !(await this.leaderCaughtUp())) {
+      // (60 election timeouts at most: a leader that cannot commit steps down long before)
+      if (want && !(await this.consensus.waitLeaderCaughtUp(this.settings().tickMs! * 10, 60))) {
         log.warn({}, 'became the raft leader but lost it before applying the log it holds: the leader components stay stopped');
         want = false;
         if (!this.leading) return;
@@ -426,23 +427,10 @@ export class Manager {
    * NotLeaderError / no leader otherwise, before anything reached the log (the caller may retry).
    */
   private async runHere<T>(fn: () => T | Promise<T>): Promise<T> {
-    if (this.consensus.isLeader() && (this.consensus.leaderCaughtUp() || (await this.consensus.waitLeaderCaughtUp(this.settings().tickMs! * 10)))) return fn();
+    if (this.consensus.isLeader() && (await this.consensus.waitLeaderCaughtUp(this.settings().tickMs! * 10))) return fn();
     const l = this.consensus.isLeader() ? undefined : this.consensus.leader();
     if (!l) throw noLeader();
     throw new NotLeaderError(l);
-  }
-
-  /**
-   * Waits until this manager, as leader, has applied the log it held when elected: its term's empty
-   * entry commits within a round trip to a quorum. False when it lost leadership first (a leader that
-   * cannot reach a quorum steps down within an election timeout; the loop is bounded all the same).
-   */
-  private async leaderCaughtUp(): Promise<boolean> {
-    const waitMs = this.settings().tickMs! * 10;
-    for (let i = 0; i < 60 && this.consensus.isLeader() && !this.closed; i++) {
-      if (await this.consensus.waitLeaderCaughtUp(waitMs)) return true;
-    }
-    return false;
   }
 
   /**

@@ -487,7 +487,6 @@ export class MemoryStore {
 
 const EMPTY_OVERLAY: Map<string, Change> = new Map();
 
-
 /** Removes `v` under `k`, and the key once its set is empty (keys that come and go: pending tasks by service). */
 function deleteFrom<V>(m: Map<string, Set<V>>, k: string, v: V): void {
   const s = m.get(k);

@@ -463,32 +463,24 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   }
 
   /**
-   * Leader only: whether this member has applied every entry its log held when it became leader (its
-   * term's empty entry, and so every entry before it, committed). Until then its store lacks entries that
-   * are in the log before anything it will write: an earlier leader's, or its own from an earlier term
-   * whose writers were told the write failed when it lost leadership. A leader component or an API write
-   * that read the store then would decide again what such an entry already decided (a second replacement
-   * for a failed task, both started; a version check against an old version), and its write would be
-   * applied after that entry. swarmkit signals leadership to its components only once caught up so.
+   * Leader only: whether this member has applied its term's empty entry, and so every entry its log held
+   * when it took office (an earlier leader's, or its own of an earlier term). Until then its store lacks
+   * entries that come before anything it writes: consensus.md, "Leader-only components". Read from the
+   * Raft core: isLeader() is true before the Ready loop reports the new role.
    */
   leaderCaughtUp(): boolean {
-    // (read from the Raft core, not from the soft state the Ready loop reports: isLeader() is true from
-    // the moment the core takes office, before that Ready is handled)
     return this.isLeader() && this.rn.raft.termStartIndex > 0 && this.loop.applied >= this.rn.raft.termStartIndex;
   }
 
   /**
-   * Resolves true once leaderCaughtUp(), false when leadership (of this term) is lost first or
-   * `timeoutMs` passes. It cannot hang: a leader without a quorum steps down (check quorum).
+   * Resolves true once leaderCaughtUp(); false when leadership (of this term) is lost first or `tries`
+   * waits of `timeoutMs` pass (a leader without a quorum steps down within an election timeout).
    */
-  async waitLeaderCaughtUp(timeoutMs: number): Promise<boolean> {
-    if (!this.isLeader()) return false;
-    if (this.leaderCaughtUp()) return true;
+  async waitLeaderCaughtUp(timeoutMs: number, tries = 1): Promise<boolean> {
     const term = this.rn.raft.term;
-    try {
-      await this.reads.until(this.rn.raft.termStartIndex, this.loop.applied, timeoutMs);
-    } catch {
-      return false;
+    for (let i = 0; i < tries && this.isLeader() && this.rn.raft.term === term; i++) {
+      if (this.leaderCaughtUp()) return true;
+      await this.reads.until(this.rn.raft.termStartIndex, this.loop.applied, timeoutMs).catch(() => undefined);
     }
     return this.rn.raft.term === term && this.leaderCaughtUp();
   }
@@ -496,8 +488,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   /** The current leader (undefined when none is known). */
   leader(): RaftMember | undefined {
     if (this.state !== 'running' || this.rn.raft.lead === 0) return undefined;
-    const ref = this.leaderRef(this.rn.raft.lead);
-    return ref;
+    return this.leaderRef(this.rn.raft.lead);
   }
 
   /** Every voter with its address, node ID, leader flag and reachability (served from the leader for `docker node ls`). */

@@ -33,6 +33,9 @@ export function mkService(opts: {
   };
 }
 
+/** What `docker service update --image IMAGE` does to the World's service. */
+export const img = (w: World, image: string): void => w.updateSpec((s) => (s.TaskTemplate.ContainerSpec = { Image: image }));
+
 export function mkNode(id: string, state: Node['Status']['State'] = 'ready'): Node {
   return {
     ID: id,
