@@ -296,15 +296,14 @@ export class Manager {
     // agents must be told at once where the new leader is (the dispatcher's refusal names it).
     if (!leader) runInBackground('dispatcher stop', this.dispatcher.stop(), this.deps.logger);
     this.leaderChain = this.leaderChain.then(async () => {
-      let want = leader && this.consensus.isLeader() && !this.closed;
+      const want = leader && this.consensus.isLeader() && !this.closed;
       if (want === this.leading) return;
       const log = this.deps.logger;
       // Components read the store: not before it shows every entry the log holds before their writes.
-      // (60 election timeouts at most: a leader that cannot commit steps down long before)
-      if (want && !(await this.consensus.waitLeaderCaughtUp(this.settings().tickMs! * 10, 60))) {
+      // (Checked every tick, 600 ticks at most: a leader that cannot commit steps down long before.)
+      if (want && !(await this.consensus.waitLeaderCaughtUp(this.settings().tickMs!, 600))) {
         log.warn({}, 'became the raft leader but lost it before applying the log it holds: the leader components stay stopped');
-        want = false;
-        if (!this.leading) return;
+        return;
       }
       this.leading = want;
       if (want) {
@@ -427,7 +426,7 @@ export class Manager {
    * NotLeaderError / no leader otherwise, before anything reached the log (the caller may retry).
    */
   private async runHere<T>(fn: () => T | Promise<T>): Promise<T> {
-    if (this.consensus.isLeader() && (await this.consensus.waitLeaderCaughtUp(this.settings().tickMs! * 10))) return fn();
+    if (this.consensus.isLeader() && (await this.consensus.waitLeaderCaughtUp(this.settings().tickMs!, 10))) return fn();
     const l = this.consensus.isLeader() ? undefined : this.consensus.leader();
     if (!l) throw noLeader();
     throw new NotLeaderError(l);
