@@ -38,6 +38,7 @@ const SERIAL = [
   'test/e2e/events.test.js',
   'test/integration/at-rest.test.js',
   'test/integration/chaos.test.js',
+  'test/integration/dispatcher-relay.test.js',
   'test/integration/follower-logs.test.js',
   'test/integration/managers-leave.test.js',
   'test/integration/managers-seven.test.js',

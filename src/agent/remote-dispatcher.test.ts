@@ -18,6 +18,18 @@ test('the first connection goes to the first manager; a failed one moves on, a w
   assert.equal(chooseManager({ ...base, next: 1, prev: { address: M[1]!, hadSession: true } }).next, 1);
 });
 
+test("a failed connection moves on to any other manager, at random: a dead manager's agents spread over the survivors", () => {
+  const five = ['m1:1', 'm2:1', 'm3:1', 'm4:1', 'm5:1'];
+  const after = (random: number) => chooseManager({ managers: five, next: 2, hinted: null, prev: { address: five[2]!, hadSession: true }, leader: null, random }).next;
+  // the last session worked: its manager again, whatever the draw
+  assert.equal(after(0.7), 2);
+  const failed = (random: number) => chooseManager({ managers: five, next: 2, hinted: null, prev: { address: five[2]!, hadSession: false }, leader: null, random }).next;
+  assert.deepEqual([0, 0.25, 0.5, 0.75, 0.999].map(failed), [3, 4, 0, 1, 1]);
+  const counts = new Map<number, number>();
+  for (let i = 0; i < 400; i++) counts.set(failed((i + 0.5) / 400), (counts.get(failed((i + 0.5) / 400)) ?? 0) + 1);
+  assert.deepEqual([...counts.entries()].sort(), [[0, 100], [1, 100], [3, 100], [4, 100]], 'each of the other four a quarter of the time, never the failed one');
+});
+
 test('a leader hint sends the next connection to the leader, whatever the last one did', () => {
   const c = chooseManager({ ...base, next: 0, hinted: 2, prev: { address: M[0]!, hadSession: true } });
   assert.deepEqual(c, { next: 2, leader: { addr: M[2]!, failures: 0 } });

@@ -170,6 +170,8 @@ export interface ManagerChoice {
   prev: { address: string; hadSession: boolean } | null;
   /** The hinted leader being tried, and its failed attempts so far. */
   leader: { addr: string; failures: number } | null;
+  /** A number in [0, 1): which of the other managers a failed connection moves on to. Default 0 (the next in the list). */
+  random?: number;
 }
 
 export function chooseManager(c: ManagerChoice): { next: number; leader: { addr: string; failures: number } | null } {
@@ -182,7 +184,12 @@ export function chooseManager(c: ManagerChoice): { next: number; leader: { addr:
   if (c.prev && c.leader && c.prev.address === c.leader.addr && prevAt >= 0 && c.leader.failures < HINTED_LEADER_RETRIES) {
     return { next: prevAt, leader: { addr: c.leader.addr, failures: c.leader.failures + 1 } };
   }
-  return { next: (c.next + (c.prev ? 1 : 0)) % n, leader: null };
+  if (!c.prev || n === 1) return { next: c.next % n, leader: null };
+  // Any other manager, at random: the agents of a manager that died spread their TLS handshakes and
+  // sessions over the survivors (which relay to the leader) instead of all landing on the next in the list.
+  const from = prevAt >= 0 ? prevAt : c.next;
+  const others = Array.from({ length: n - 1 }, (_, i) => (from + 1 + i) % n);
+  return { next: others[Math.min(others.length - 1, Math.floor((c.random ?? 0) * others.length))]!, leader: null };
 }
 
 export class RemoteDispatcherConnector {
@@ -223,6 +230,7 @@ export class RemoteDispatcherConnector {
       hinted: this.hinted,
       prev: prev ? { address: prev.address, hadSession: prev.sessionId !== null } : null,
       leader: this.leader,
+      random: Math.random(),
     });
     this.next = choice.next;
     this.leader = choice.leader;

@@ -8,6 +8,7 @@ import { RaftService, raftServiceHandlers } from '../manager/consensus';
 import { ControlService, controlHandlers } from '../manager/controlapi/service';
 import { nodeCAHandlers, NodeCAService, type NodeCABackend } from '../manager/ca/service';
 import { dispatcherHandlers } from '../manager/dispatcher/rpc';
+import { relayDispatcherHandlers } from '../manager/dispatcher/relay';
 import { LogBroker } from '../manager/dispatcher/logbroker';
 import type { LogLine, LogOptions } from '../agent/executor/types';
 import { RootRotator, caTarget, signingMaterial } from '../manager/ca/rotation';
@@ -111,22 +112,25 @@ export class ManagerTransport {
       }),
     );
     const dispatch = dispatcherHandlers({
-        dispatcher: manager.dispatcher,
-        managers: () => managerRefs(manager),
-        tlsInfo: () => cluster().TLSInfo,
-        caTarget: (nodeId) => {
-          const role = store.read((tx) => tx.get('node', nodeId))?.Spec.Role;
-          return caTarget(cluster(), role);
-        },
-        logBroker: this.logBroker,
-      });
-    // Agents hold their session with the leader's dispatcher; the others refuse and name the leader.
-    const session = dispatch.Session;
-    dispatch.Session = (req, ctx) => {
-      if (!manager.isLeader()) throw manager.dispatcherRefusal();
-      return session(req, ctx);
-    };
-    this.server.addService(DispatcherService, dispatch);
+      dispatcher: manager.dispatcher,
+      managers: () => managerRefs(manager),
+      tlsInfo: () => cluster().TLSInfo,
+      caTarget: (nodeId) => {
+        const role = store.read((tx) => tx.get('node', nodeId))?.Spec.Role;
+        return caTarget(cluster(), role);
+      },
+      logBroker: this.logBroker,
+    });
+    // The leader's dispatcher holds every session; the other managers relay their agents' calls to it.
+    this.server.addService(
+      DispatcherService,
+      relayDispatcherHandlers(dispatch, {
+        leads: () => manager.isLeader(),
+        leaderChannel: () => manager.leaderChannel(),
+        refusal: () => manager.dispatcherRefusal(),
+        closing: () => this.closing,
+      }),
+    );
     this.server.addService(HealthService, { Check: () => ({ status: 'SERVING' as const }) });
     this.rotator = new RootRotator({
       store,
@@ -163,7 +167,11 @@ export class ManagerTransport {
     this.server.updateCredentials({ ...c, caPem: caught ? signingMaterial(this.manager.controlapi.getCluster()).trustRoot : c.caPem });
   }
 
+  /** Set once stop() began: the relayed streams it cuts say nothing about the agents' own connections. */
+  private closing = false;
+
   async stop(): Promise<void> {
+    this.closing = true;
     this.rotator.stop();
     this.trustWatch.close();
     await this.server.stop(1000);

@@ -74,6 +74,30 @@ export function peerIdentity(call: HasAuthContext): PeerIdentity | null {
   return peer;
 }
 
+/**
+ * What a manager relaying a node's call (a `relayable` method, service.ts) adds to it: the identity it
+ * verified in that node's certificate. The server believes it only from a manager's connection (a manager
+ * holds the cluster's CA key and could sign any certificate anyway) and checks it as it checks its own
+ * callers (cluster, removed nodes, role).
+ */
+const RELAYED_FOR = { nodeId: 'shoal-relayed-node', role: 'shoal-relayed-role', clusterId: 'shoal-relayed-cluster' } as const;
+
+export function relayMetadata(peer: Pick<PeerIdentity, 'nodeId' | 'role' | 'clusterId'>): Record<string, string> {
+  return { [RELAYED_FOR.nodeId]: peer.nodeId, [RELAYED_FOR.role]: peer.role, [RELAYED_FOR.clusterId]: peer.clusterId };
+}
+
+/** The relayed identity in a call's metadata (`get` as grpc-js's Metadata has it), or null when there is none or it is malformed. */
+export function relayedIdentity(md: { get(key: string): unknown[] }): PeerIdentity | null {
+  const one = (k: string): string => {
+    const v = md.get(k);
+    return v.length === 1 && typeof v[0] === 'string' ? v[0] : '';
+  };
+  const nodeId = one(RELAYED_FOR.nodeId);
+  const role = one(RELAYED_FOR.role);
+  if (!nodeId || (role !== 'swarm-manager' && role !== 'swarm-worker')) return null;
+  return { nodeId, role, clusterId: one(RELAYED_FOR.clusterId), serial: '', notAfter: 0 };
+}
+
 /** Throws PermissionDenied unless the peer holds one of `roles`. */
 export function checkRole(peer: PeerIdentity | null, roles: readonly PeerRole[]): PeerIdentity {
   if (!peer) throw permissionDenied('Permission denied: no valid client certificate was presented');

@@ -82,23 +82,34 @@ export interface PublishLogsMessage {
   close?: boolean;
 }
 
+/**
+ * Every method is relayable: an agent may hold its session through any manager, which relays its calls to
+ * the leader (manager/dispatcher/relay.ts), as swarmkit's managers proxy the dispatcher to theirs.
+ */
+const relayable = { relayable: true };
+
 export const DispatcherService = defineService('shoal.Dispatcher', {
-  Session: unary<SessionRpcRequest, SessionRpcResponse>(ALL_NODES),
-  Heartbeat: unary<SessionRef, HeartbeatRpcResponse>(ALL_NODES),
-  Assignments: serverStream<SessionRef, AssignmentsMessage>(ALL_NODES),
-  UpdateTaskStatus: unary<SessionRef & { updates: TaskStatusUpdate[] }, Record<string, never>>(ALL_NODES),
+  Session: unary<SessionRpcRequest, SessionRpcResponse>(ALL_NODES, relayable),
+  Heartbeat: unary<SessionRef, HeartbeatRpcResponse>(ALL_NODES, relayable),
+  Assignments: serverStream<SessionRef, AssignmentsMessage>(ALL_NODES, relayable),
+  UpdateTaskStatus: unary<SessionRef & { updates: TaskStatusUpdate[] }, Record<string, never>>(ALL_NODES, relayable),
   /** The node's routing mesh applied the network view numbered `version` (drain acknowledgement). */
-  MeshApplied: unary<SessionRef & { version: number }, Record<string, never>>(ALL_NODES),
+  MeshApplied: unary<SessionRef & { version: number }, Record<string, never>>(ALL_NODES, relayable),
   /** Of `taskIds`, those no connected node's mesh sends new connections to; waits up to `waitMs` for all. */
-  MeshDrained: unary<SessionRef & { taskIds: string[]; waitMs: number }, { drained: string[] }>(ALL_NODES),
+  MeshDrained: unary<SessionRef & { taskIds: string[]; waitMs: number }, { drained: string[] }>(ALL_NODES, relayable),
   /** The node's daemon is stopping: its connection's end is no crash, the node is Down only when its heartbeats expire. */
-  DaemonStopping: unary<SessionRef, Record<string, never>>(ALL_NODES),
+  DaemonStopping: unary<SessionRef, Record<string, never>>(ALL_NODES, relayable),
   /** The node is leaving the swarm: end the session and mark the node down now. */
-  Leave: unary<SessionRef, Record<string, never>>(ALL_NODES),
+  Leave: unary<SessionRef, Record<string, never>>(ALL_NODES, relayable),
   /** Log subscriptions for tasks on the calling node (swarmkit's ListenSubscriptions), for the session's life. */
-  LogSubscriptions: serverStream<SessionRef, LogSubscriptionMessage>(ALL_NODES),
+  LogSubscriptions: serverStream<SessionRef, LogSubscriptionMessage>(ALL_NODES, relayable),
   /** The node's answer to one subscription: lines, then a `close` marker (swarmkit's PublishLogs). */
-  PublishLogs: clientStream<PublishLogsMessage, Record<string, never>>(ALL_NODES),
+  PublishLogs: clientStream<PublishLogsMessage, Record<string, never>>(ALL_NODES, relayable),
+  /**
+   * Only from a relaying manager: the node's own connection to it dropped while its assignment stream was
+   * relayed (the leader sees the end of the relayed stream alone, which a relay's own death causes too).
+   */
+  RelayedConnectionLost: unary<SessionRef, Record<string, never>>(ALL_NODES, relayable),
 });
 
 export const HealthService = defineService('shoal.Health', {

@@ -4,8 +4,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { permissionDenied } from '../lib/errors';
 import { toStatus, rpcError } from './errors';
-import { peerIdentity, checkRole, type PeerIdentity } from './peer';
-import { toGrpcDefinition, type Access, type MethodMap, type MethodSpec, type PeerRole, type ServiceSpec } from './service';
+import { peerIdentity, checkRole, relayedIdentity, type PeerIdentity } from './peer';
+import { toGrpcDefinition, type MethodMap, type MethodSpec, type PeerRole, type ServiceSpec } from './service';
 import { MutableServerCredentials, type TlsMaterial } from './tls';
 import { AsyncQueue } from './queue';
 
@@ -25,12 +25,22 @@ export interface CallContext {
   address: string;
   /** Aborted when the client cancels or disconnects. */
   signal: AbortSignal;
+  /** The caller's deadline (ms since the epoch), if it set one. */
+  deadline?: number;
+  /**
+   * On a relayable method called by a manager on behalf of a node: that manager (`peer` is the node). The
+   * call then came over the manager's connection, so its end says nothing about the node's own connection.
+   */
+  relayedBy?: PeerIdentity;
   /**
    * On 'anonymous' methods only: a verified certificate that was refused (removed node, other
    * cluster) and why. The call then runs as anonymous; the handler may refuse it outright.
    */
   refusedPeer?: { peer: PeerIdentity; reason: string };
 }
+
+type Auth = { peer: PeerIdentity | null; refusedPeer?: { peer: PeerIdentity; reason: string }; relayedBy?: PeerIdentity };
+type MethodAuth = Pick<MethodSpec<unknown, unknown>, 'access' | 'relayable'>;
 
 type UnaryH<Req, Res> = (req: Req, ctx: CallContext) => Res | Promise<Res>;
 type ServerStreamH<Req, Res> = (req: Req, ctx: CallContext) => AsyncIterable<Res>;
@@ -103,16 +113,16 @@ export class RpcServer {
       const path = `/${spec.name}/${name}`;
       switch (m.kind) {
         case 'unary':
-          impl[name] = this.unary(path, m.access, h as UnaryH<unknown, unknown>);
+          impl[name] = this.unary(path, m, h as UnaryH<unknown, unknown>);
           break;
         case 'serverStream':
-          impl[name] = this.serverStream(path, m.access, h as ServerStreamH<unknown, unknown>);
+          impl[name] = this.serverStream(path, m, h as ServerStreamH<unknown, unknown>);
           break;
         case 'clientStream':
-          impl[name] = this.clientStream(path, m.access, h as ClientStreamH<unknown, unknown>);
+          impl[name] = this.clientStream(path, m, h as ClientStreamH<unknown, unknown>);
           break;
         case 'bidi':
-          impl[name] = this.bidi(path, m.access, h as BidiH<unknown, unknown>);
+          impl[name] = this.bidi(path, m, h as BidiH<unknown, unknown>);
           break;
       }
     }
@@ -155,21 +165,31 @@ export class RpcServer {
 
   // ---- authorization -------------------------------------------------------------------------
 
-  private async authorize(call: AnyServerCall, access: Access): Promise<{ peer: PeerIdentity | null; refusedPeer?: { peer: PeerIdentity; reason: string } }> {
+  private async authorize(call: AnyServerCall, spec: MethodAuth): Promise<Auth> {
+    const access = spec.access;
     const peer = peerIdentity(call);
-    let reason: string | null = null;
-    if (peer && this.opts.clusterId && peer.clusterId !== this.opts.clusterId) {
-      reason = `Permission denied: remote certificate not part of organization: ${this.opts.clusterId}`;
-    } else if (peer && this.opts.isNodeAllowed && !(await this.opts.isNodeAllowed(peer.nodeId))) {
-      reason = `Permission denied: node ${peer.nodeId} was removed from swarm`;
-    }
+    const reason = await this.refusal(peer);
     if (access === 'anonymous') {
       // a refused node may still fetch the root CA or join again with a token
       return reason && peer ? { peer: null, refusedPeer: { peer, reason } } : { peer };
     }
     if (reason) throw permissionDenied(reason);
     if (!peer) throw rpcError(grpc.status.UNAUTHENTICATED, 'no valid client certificate was presented');
+    // Only a manager's word on whom it relays for counts; anyone else's call is its own.
+    const relayed = spec.relayable && peer.role === 'swarm-manager' ? relayedIdentity(call.metadata) : null;
+    if (relayed) {
+      const relayedReason = await this.refusal(relayed);
+      if (relayedReason) throw permissionDenied(relayedReason);
+      return { peer: checkRole(relayed, access), relayedBy: peer };
+    }
     return { peer: checkRole(peer, access) };
+  }
+
+  /** Why a verified identity may not call (another cluster, a removed node), or null. */
+  private async refusal(peer: PeerIdentity | null): Promise<string | null> {
+    if (peer && this.opts.clusterId && peer.clusterId !== this.opts.clusterId) return `Permission denied: remote certificate not part of organization: ${this.opts.clusterId}`;
+    if (peer && this.opts.isNodeAllowed && !(await this.opts.isNodeAllowed(peer.nodeId))) return `Permission denied: node ${peer.nodeId} was removed from swarm`;
+    return null;
   }
 
   /**
@@ -177,7 +197,7 @@ export class RpcServer {
    * also reports "cancelled" for every unary call once its stream closes after the answer, and an abort
    * then (a DOMException each, ~30 µs) served nobody: at 1,000 nodes that was 1 % of the leader's CPU.
    */
-  private context(call: AnyServerCall, path: string, auth: { peer: PeerIdentity | null; refusedPeer?: { peer: PeerIdentity; reason: string } }): { ctx: CallContext; finished: () => void } {
+  private context(call: AnyServerCall, path: string, auth: Auth): { ctx: CallContext; finished: () => void } {
     const ac = new AbortController();
     let running = true;
     (call as { on(ev: string, f: () => void): unknown }).on('cancelled', () => {
@@ -185,16 +205,20 @@ export class RpcServer {
     });
     const ctx: CallContext = { peer: auth.peer, method: path, metadata: call.metadata, address: call.getPeer(), signal: ac.signal };
     if (auth.refusedPeer) ctx.refusedPeer = auth.refusedPeer;
+    if (auth.relayedBy) ctx.relayedBy = auth.relayedBy;
+    const deadline = call.getDeadline();
+    const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+    if (Number.isFinite(ms)) ctx.deadline = ms;
     return { ctx, finished: () => (running = false) };
   }
 
   // ---- method adapters -----------------------------------------------------------------------
 
-  private unary(path: string, access: Access, h: UnaryH<unknown, unknown>): grpc.handleUnaryCall<unknown, unknown> {
+  private unary(path: string, spec: MethodAuth, h: UnaryH<unknown, unknown>): grpc.handleUnaryCall<unknown, unknown> {
     return (call, callback) => {
       void (async () => {
         try {
-          const auth = await this.authorize(call, access);
+          const auth = await this.authorize(call, spec);
           const { ctx, finished } = this.context(call, path, auth);
           let res: unknown;
           try {
@@ -210,11 +234,11 @@ export class RpcServer {
     };
   }
 
-  private clientStream(path: string, access: Access, h: ClientStreamH<unknown, unknown>): grpc.handleClientStreamingCall<unknown, unknown> {
+  private clientStream(path: string, spec: MethodAuth, h: ClientStreamH<unknown, unknown>): grpc.handleClientStreamingCall<unknown, unknown> {
     return (call, callback) => {
       void (async () => {
         try {
-          const auth = await this.authorize(call, access);
+          const auth = await this.authorize(call, spec);
           const { ctx, finished } = this.context(call, path, auth);
           let res: unknown;
           try {
@@ -230,11 +254,11 @@ export class RpcServer {
     };
   }
 
-  private serverStream(path: string, access: Access, h: ServerStreamH<unknown, unknown>): grpc.handleServerStreamingCall<unknown, unknown> {
+  private serverStream(path: string, spec: MethodAuth, h: ServerStreamH<unknown, unknown>): grpc.handleServerStreamingCall<unknown, unknown> {
     return (call) => {
       void (async () => {
         try {
-          const auth = await this.authorize(call, access);
+          const auth = await this.authorize(call, spec);
           const { ctx, finished } = this.context(call, path, auth);
           await pump(h(call.request, ctx), call, ctx.signal).finally(finished);
         } catch (e) {
@@ -244,11 +268,11 @@ export class RpcServer {
     };
   }
 
-  private bidi(path: string, access: Access, h: BidiH<unknown, unknown>): grpc.handleBidiStreamingCall<unknown, unknown> {
+  private bidi(path: string, spec: MethodAuth, h: BidiH<unknown, unknown>): grpc.handleBidiStreamingCall<unknown, unknown> {
     return (call) => {
       void (async () => {
         try {
-          const auth = await this.authorize(call, access);
+          const auth = await this.authorize(call, spec);
           const { ctx, finished } = this.context(call, path, auth);
           await pump(h(readableToIterable(call), ctx), call, ctx.signal).finally(finished);
         } catch (e) {

@@ -20,6 +20,12 @@ export interface MethodSpec<Req, Res, K extends MethodKind = MethodKind> {
   readonly access: Access;
   /** For a hot stream whose messages are bytes already (the Raft stream): no JSON, no base64. */
   readonly codec?: { readonly req: WireCodec<Req>; readonly res: WireCodec<Res> };
+  /**
+   * A manager may make this call on behalf of the node whose call it relays (peer.ts, relayMetadata): the
+   * handler then sees that node as its peer. The dispatcher's methods are relayable, so that an agent keeps
+   * its connection to any manager while the leader serves its session (swarmkit's raft proxy).
+   */
+  readonly relayable?: boolean;
   /** Phantom: never set, carries the request/response types. */
   readonly __types?: (req: Req) => Res;
 }
@@ -36,9 +42,14 @@ export interface ServiceSpec<M extends MethodMap = MethodMap> {
 export type ReqOf<S> = S extends MethodSpec<infer Req, any, any> ? Req : never;
 export type ResOf<S> = S extends MethodSpec<any, infer Res, any> ? Res : never;
 
-export const unary = <Req, Res>(access: Access): MethodSpec<Req, Res, 'unary'> => ({ kind: 'unary', access });
-export const serverStream = <Req, Res>(access: Access): MethodSpec<Req, Res, 'serverStream'> => ({ kind: 'serverStream', access });
-export const clientStream = <Req, Res>(access: Access): MethodSpec<Req, Res, 'clientStream'> => ({ kind: 'clientStream', access });
+/** Options of a method other than its access. */
+export interface MethodOptions {
+  relayable?: boolean;
+}
+const opts = (o?: MethodOptions) => (o?.relayable ? { relayable: true } : {});
+export const unary = <Req, Res>(access: Access, o?: MethodOptions): MethodSpec<Req, Res, 'unary'> => ({ kind: 'unary', access, ...opts(o) });
+export const serverStream = <Req, Res>(access: Access, o?: MethodOptions): MethodSpec<Req, Res, 'serverStream'> => ({ kind: 'serverStream', access, ...opts(o) });
+export const clientStream = <Req, Res>(access: Access, o?: MethodOptions): MethodSpec<Req, Res, 'clientStream'> => ({ kind: 'clientStream', access, ...opts(o) });
 export const bidi = <Req, Res>(access: Access, codec?: MethodSpec<Req, Res>['codec']): MethodSpec<Req, Res, 'bidi'> => ({ kind: 'bidi', access, ...(codec ? { codec } : {}) });
 
 export const MANAGERS: readonly PeerRole[] = ['swarm-manager'];

@@ -121,12 +121,12 @@ export class TestCluster {
     return n;
   }
 
-  /** Starts a daemon and joins it as a worker; resolves once the manager sees it Ready. */
-  async addWorker(): Promise<ClusterNode> {
+  /** Starts a daemon and joins it as a worker through `via` (default the first manager); resolves once the manager sees it Ready. */
+  async addWorker(via: ClusterNode = this.manager): Promise<ClusterNode> {
     const n = await this.addDaemon();
     // Its own listen address, as a host's own 2377: a worker promoted later listens there, never on
     // 0.0.0.0:2377 that another test's daemon on this machine may hold.
-    const out = n.dockerOk(['swarm', 'join', '--token', this.token('worker'), '--advertise-addr', n.ip, '--listen-addr', `${n.ip}:${this.port}`, this.managerAddr]);
+    const out = n.dockerOk(['swarm', 'join', '--token', this.token('worker'), '--advertise-addr', n.ip, '--listen-addr', `${n.ip}:${this.port}`, `${via.ip}:${this.port}`]);
     if (!/This node joined a swarm as a worker\./.test(out)) throw new Error(`unexpected join output: ${out}`);
     n.nodeId = n.dockerOk(['info', '--format', '{{.Swarm.NodeID}}']).trim();
     await this.waitNodeState(n, 'ready', 15_000);

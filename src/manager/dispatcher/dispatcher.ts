@@ -64,6 +64,8 @@ interface Session {
   /** Aborted when the session ends (replaced, expired, dispatcher stopped). */
   ended: AbortController;
   streams: number;
+  /** A relay said the node's connection to it dropped: the grace starts once no stream is open. */
+  relayLost: boolean;
 }
 
 export class Dispatcher implements DispatcherApi {
@@ -177,7 +179,8 @@ export class Dispatcher implements DispatcherApi {
 
   // ---- DispatcherApi ----
 
-  async session(req: SessionRequest): Promise<SessionInfo> {
+  /** `relayedBy`: the manager that relays the node's calls here (relay.ts), for the log. */
+  async session(req: SessionRequest, relayedBy?: string): Promise<SessionInfo> {
     this.assertRunning();
     if (!req.nodeId) throw invalidArgument('session: node ID required');
     const periodMs = this.periodMs();
@@ -189,7 +192,7 @@ export class Dispatcher implements DispatcherApi {
     const dt = this.disconnectTimers.get(req.nodeId);
     if (dt) clearTimeout(dt);
     this.disconnectTimers.delete(req.nodeId);
-    this.sessions.set(id, { id, nodeId: req.nodeId, periodMs, ended: new AbortController(), streams: 0 });
+    this.sessions.set(id, { id, nodeId: req.nodeId, periodMs, ended: new AbortController(), streams: 0, relayLost: false });
     this.sessionOfNode.set(req.nodeId, id);
     try {
       // Batched with the other sessions' and the status reports (one Raft write per batch, as
@@ -201,7 +204,7 @@ export class Dispatcher implements DispatcherApi {
       this.endSession(id);
       throw e;
     }
-    this.log?.info({ nodeId: req.nodeId, sessionId: id }, 'dispatcher: session started');
+    this.log?.info({ nodeId: req.nodeId, sessionId: id, ...(relayedBy ? { relayedBy } : {}) }, 'dispatcher: session started');
     return { sessionId: id, heartbeatPeriodMs: periodMs, managers: this.opts.managers?.() ?? [] };
   }
 
@@ -218,8 +221,22 @@ export class Dispatcher implements DispatcherApi {
     return { heartbeatPeriodMs: periodMs };
   }
 
-  assignments(sessionId: string, signal: AbortSignal): AsyncIterable<AssignmentsMessage> {
-    return { [Symbol.asyncIterator]: () => this.stream(sessionId, signal)[Symbol.asyncIterator]() };
+  /**
+   * The session's assignment stream. `relayed`: another manager relays it (relay.ts), so its end may be that
+   * manager's death rather than the node's: the node then keeps its heartbeat TTL, and only the relay's
+   * word (`relayedConnectionLost`) starts the short disconnect grace.
+   */
+  assignments(sessionId: string, signal: AbortSignal, relayed = false): AsyncIterable<AssignmentsMessage> {
+    return { [Symbol.asyncIterator]: () => this.stream(sessionId, signal, relayed)[Symbol.asyncIterator]() };
+  }
+
+  /** A relay saw the node's own connection drop while it relayed the node's assignment stream. */
+  async relayedConnectionLost(sessionId: string): Promise<void> {
+    this.assertRunning();
+    const s = this.sessions.get(sessionId);
+    if (!s) return; // replaced or expired meanwhile: nothing to judge
+    s.relayLost = true;
+    this.onStreamClosed(s, true);
   }
 
   async updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void> {
@@ -346,13 +363,14 @@ export class Dispatcher implements DispatcherApi {
     this.wakeDrainWaiters();
   }
 
-  private async *stream(sessionId: string, signal: AbortSignal): AsyncGenerator<AssignmentsMessage> {
+  private async *stream(sessionId: string, signal: AbortSignal, relayed: boolean): AsyncGenerator<AssignmentsMessage> {
     this.assertRunning();
     const s = this.sessions.get(sessionId);
     if (!s) throw notFound('session invalid');
     const nodeId = s.nodeId;
     const stopped = this.stopped.signal; // this run's: a restarted dispatcher has a new one
     s.streams++;
+    s.relayLost = false;
     this.heartbeats.streamOpened(nodeId, s.id);
     // keyed by node in the store: one lookup per event however many sessions there are
     const watch = this.store.watch({ kinds: ['task'], nodeId });
@@ -416,17 +434,21 @@ export class Dispatcher implements DispatcherApi {
       watch.close();
       unsubscribeNet();
       s.streams--;
-      this.onStreamClosed(s);
+      this.onStreamClosed(s, relayed);
     }
   }
 
-  /** The session's last stream closed: the core gives it the grace to reconnect; a timer checks then. */
-  private onStreamClosed(s: Session): void {
+  /**
+   * The session's last stream closed: the core gives it the grace to reconnect; a timer checks then. A
+   * session whose last stream was relayed waits for the relay's word that the node's connection dropped.
+   */
+  private onStreamClosed(s: Session, lastWasRelayed = false): void {
     const g = this.opts.disconnectGraceMs;
     const grace = typeof g === 'function' ? g() : g;
     if (grace === undefined || !this.running) return;
     if (this.sessions.get(s.id) !== s) return; // replaced or expired already
     if (s.streams > 0) return;
+    if (lastWasRelayed && !s.relayLost) return;
     if (!this.heartbeats.disconnected(s.nodeId, s.id, this.clock.now(), grace)) return;
     const t = setTimeout(() => {
       this.disconnectTimers.delete(s.nodeId);

@@ -45,7 +45,7 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
       const tls = reported && typeof reported.CertIssuerPublicKey === 'string' && typeof reported.TrustRoot === 'string' ? reported : deps.tlsInfo?.();
       if (tls) description.TLSInfo = tls;
       else delete description.TLSInfo;
-      const info = await d.session({ nodeId, description, addr: typeof req?.addr === 'string' ? req.addr : '' });
+      const info = await d.session({ nodeId, description, addr: typeof req?.addr === 'string' ? req.addr : '' }, ctx.relayedBy?.nodeId);
       const managerNodes = deps.managers();
       const ca = deps.caTarget?.(nodeId);
       return { ...info, nodeId, managers: managerNodes.map((m) => m.addr), managerNodes, ...(ca ? { ca } : {}) };
@@ -55,7 +55,7 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
       const ca = deps.caTarget?.(caller(ctx));
       return { ...res, managerNodes: deps.managers(), ...(ca ? { ca } : {}) };
     },
-    Assignments: (req, ctx) => d.assignments(own(req?.sessionId, ctx), ctx.signal),
+    Assignments: (req, ctx) => d.assignments(own(req?.sessionId, ctx), ctx.signal, !!ctx.relayedBy),
     UpdateTaskStatus: async (req, ctx) => {
       await d.updateTaskStatus(own(req?.sessionId, ctx), Array.isArray(req?.updates) ? req.updates : []);
       return {};
@@ -70,6 +70,11 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
     },
     DaemonStopping: async (req, ctx) => {
       await d.daemonStopping(own(req?.sessionId, ctx));
+      return {};
+    },
+    RelayedConnectionLost: async (req, ctx) => {
+      if (!ctx.relayedBy) throw permissionDenied('Permission denied: only a manager relaying a node\'s calls may report its connection lost');
+      await d.relayedConnectionLost(own(req?.sessionId, ctx));
       return {};
     },
     Leave: async (req, ctx) => {

@@ -1,0 +1,187 @@
+// The dispatcher relay over real mutual TLS on loopback: a "leader" serving its Dispatcher and a
+// "follower" relaying to it, with agents holding their sessions through the follower.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { immediateStore } from '../../store/testing/immediate';
+import type { Task } from '../../types';
+import { createRpcClient, createRpcServer, DispatcherService, relayMetadata, RpcError, type RpcClient } from '../../rpc';
+import { ShoalError } from '../../lib/errors';
+import { createRootCA, issueNodeKeyAndCertificate, type RootCA } from '../ca/pki';
+import { RemoteDispatcherConnector } from '../../agent/remote-dispatcher';
+import { Dispatcher } from './dispatcher';
+import { dispatcherHandlers } from './rpc';
+import { relayDispatcherHandlers } from './relay';
+import { taskFixture } from '../../testing/fixtures';
+
+const CLUSTER = 'cluster0000000000000000003';
+const desc = { Hostname: 'h', Platform: {}, Resources: {}, Engine: { EngineVersion: '1' } } as never;
+const task = (id: string, nodeId: string): Task => taskFixture({ ID: id, NodeID: nodeId, Status: { Timestamp: '', State: 'assigned', Message: '' } });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Pair {
+  ca: RootCA;
+  store: ReturnType<typeof immediateStore>;
+  dispatcher: Dispatcher;
+  /** The follower's address: agents connect here. */
+  relayAddr: string;
+  leaderAddr: string;
+  stopRelay(): void;
+  /** What the follower believes about the leader (undefined: none known). */
+  leaderKnown: { value: boolean };
+}
+
+/** A leader (Dispatcher behind its handlers) and a follower whose dispatcher service relays to it. */
+async function leaderAndRelay(t: TestContext, opts: { graceMs?: number; refusal?: () => ShoalError } = {}): Promise<Pair> {
+  const ca = await createRootCA();
+  const leaderCert = await issueNodeKeyAndCertificate(ca, 'manager-leader', 'manager', CLUSTER);
+  const followerCert = await issueNodeKeyAndCertificate(ca, 'manager-follower', 'manager', CLUSTER);
+  const store = immediateStore();
+  await store.update((tx) => {
+    tx.create('task', task('t1', 'worker1'));
+    tx.create('task', task('t2', 'worker2'));
+  });
+  const dispatcher = new Dispatcher({ store, clock: { now: () => Date.now() }, disconnectGraceMs: opts.graceMs, ...(opts.refusal ? { refusal: opts.refusal } : {}) });
+  dispatcher.start();
+  const leader = createRpcServer({ address: '127.0.0.1:0', ...leaderCert, caPem: ca.certPem, clientAuth: 'optional', clusterId: CLUSTER });
+  const local = () => dispatcherHandlers({ dispatcher, managers: () => [] });
+  const noLeader = () => new ShoalError('Unavailable', 'dispatcher: this manager is not the leader and no leader is known', 'no-leader');
+  leader.addService(DispatcherService, relayDispatcherHandlers(local(), { leads: () => true, leaderChannel: () => assert.fail('the leader relays nothing'), refusal: noLeader }));
+  await leader.start();
+  const leaderAddr = `127.0.0.1:${leader.port}`;
+  // The follower's own dispatcher never runs: every call it served itself would be refused.
+  const followerDispatcher = new Dispatcher({ store: immediateStore(), clock: { now: () => Date.now() } });
+  const follower = createRpcServer({ address: '127.0.0.1:0', ...followerCert, caPem: ca.certPem, clientAuth: 'optional', clusterId: CLUSTER });
+  const leaderKnown = { value: true };
+  let channel: RpcClient | undefined;
+  follower.addService(
+    DispatcherService,
+    relayDispatcherHandlers(dispatcherHandlers({ dispatcher: followerDispatcher, managers: () => [] }), {
+      leads: () => false,
+      leaderChannel: () => {
+        if (!leaderKnown.value) throw noLeader();
+        return (channel ??= createRpcClient(leaderAddr, { ...followerCert, caPem: ca.certPem, serverRole: 'swarm-manager' }));
+      },
+      refusal: noLeader,
+      retryMs: 20,
+    }),
+  );
+  await follower.start();
+  t.after(async () => {
+    channel?.close();
+    follower.forceStop();
+    await leader.stop(100);
+    await dispatcher.stop();
+  });
+  return {
+    ca,
+    store,
+    dispatcher,
+    relayAddr: `127.0.0.1:${follower.port}`,
+    leaderAddr,
+    stopRelay: () => {
+      follower.forceStop();
+      channel?.close();
+    },
+    leaderKnown,
+  };
+}
+
+const nodeState = (p: Pair, id: string) => p.store.view((tx) => tx.get('node', id))?.Status.State;
+
+async function agent(t: TestContext, p: Pair, nodeId: string, addr = p.relayAddr) {
+  const cert = await issueNodeKeyAndCertificate(p.ca, nodeId, 'worker', CLUSTER);
+  const connector = new RemoteDispatcherConnector({ managers: [addr], credentials: () => ({ ...cert, caPem: p.ca.certPem }), callTimeoutMs: 3000 });
+  t.after(() => connector.close());
+  return { cert, connector };
+}
+
+test("an agent's calls through a follower reach the leader's dispatcher as that agent", async (t) => {
+  const p = await leaderAndRelay(t);
+  const { connector } = await agent(t, p, 'worker1');
+  const d = connector.connect();
+  const s = await d.session({ nodeId: 'ignored', description: desc, addr: '127.0.0.21' });
+  assert.equal(nodeState(p, 'worker1'), 'ready', "the leader registered the agent's own node");
+  assert.deepEqual(p.dispatcher.connectedNodes(), ['worker1']);
+  assert.equal((await d.heartbeat(s.sessionId)).heartbeatPeriodMs, 5000);
+  const it = d.assignments(s.sessionId, new AbortController().signal)[Symbol.asyncIterator]();
+  const first = await it.next();
+  assert.equal(first.value.type, 'complete');
+  assert.deepEqual(
+    first.value.updateTasks.map((x: Task) => x.ID),
+    ['t1'],
+  );
+  await d.updateTaskStatus(s.sessionId, [{ taskId: 't1', status: { State: 'running', Message: 'started', Timestamp: new Date().toISOString() } } as never]);
+  await p.dispatcher.flush();
+  assert.equal(p.store.view((tx) => tx.get('task', 't1'))?.Status.State, 'running');
+
+  // another node cannot use worker1's session through the relay either
+  const other = (await agent(t, p, 'worker2')).connector.connect();
+  await other.session({ nodeId: '', description: desc, addr: '127.0.0.22' });
+  await assert.rejects(other.heartbeat(s.sessionId), (e: unknown) => e instanceof RpcError && e.kind === 'NotFound');
+});
+
+test("a worker's claim to relay for another node is not believed: its call is its own", async (t) => {
+  const p = await leaderAndRelay(t);
+  const { cert } = await agent(t, p, 'worker2');
+  const client = createRpcClient(p.leaderAddr, { ...cert, caPem: p.ca.certPem, serverRole: 'swarm-manager' });
+  t.after(() => client.close());
+  const res = await client.unary(DispatcherService, 'Session', { description: desc, addr: '' }, { timeoutMs: 3000, metadata: relayMetadata({ nodeId: 'worker1', role: 'swarm-worker', clusterId: CLUSTER }) });
+  assert.equal(res.nodeId, 'worker2');
+  assert.equal(nodeState(p, 'worker1'), undefined);
+  // and only a relay may report a node's connection lost
+  await assert.rejects(client.unary(DispatcherService, 'RelayedConnectionLost', { sessionId: res.sessionId }, { timeoutMs: 3000 }), (e: unknown) => e instanceof RpcError && e.kind === 'PermissionDenied');
+});
+
+test('a relayed session opens once a leader is known, within the agent deadline', async (t) => {
+  const p = await leaderAndRelay(t);
+  p.leaderKnown.value = false;
+  setTimeout(() => (p.leaderKnown.value = true), 300).unref();
+  const d = (await agent(t, p, 'worker1')).connector.connect();
+  const t0 = Date.now();
+  await d.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
+  assert.ok(Date.now() - t0 >= 250, 'it waited for the leader');
+  assert.equal(nodeState(p, 'worker1'), 'ready');
+});
+
+test("the agent's own connection dropping starts the short grace at the leader; the relay's death does not", async (t) => {
+  const p = await leaderAndRelay(t, { graceMs: 200 });
+  const a1 = await agent(t, p, 'worker1');
+  const a2 = await agent(t, p, 'worker2');
+  const streams: AbortController[] = [];
+  for (const a of [a1, a2]) {
+    const d = a.connector.connect();
+    const s = await d.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
+    const ac = new AbortController();
+    streams.push(ac);
+    const it = d.assignments(s.sessionId, ac.signal)[Symbol.asyncIterator]();
+    assert.equal((await it.next()).value.type, 'complete');
+  }
+  // worker1's stream to the relay ends (as when its daemon dies and its connection closes)
+  streams[0]!.abort();
+  for (let i = 0; i < 40 && nodeState(p, 'worker1') !== 'down'; i++) {
+    await sleep(50);
+    p.dispatcher.checkHeartbeats();
+  }
+  assert.equal(nodeState(p, 'worker1'), 'down', 'down by the grace, long before its heartbeat TTL (15.5 s)');
+  assert.equal(nodeState(p, 'worker2'), 'ready');
+
+  // the relay dies: worker2's relayed stream ends at the leader without a word about worker2's connection
+  p.stopRelay();
+  for (let i = 0; i < 16; i++) {
+    await sleep(50);
+    p.dispatcher.checkHeartbeats();
+  }
+  assert.equal(nodeState(p, 'worker2'), 'ready', 'still ready 0.8 s later: four times the grace, judged by its heartbeats only');
+  assert.deepEqual(p.dispatcher.connectedNodes(), ['worker2']);
+});
+
+test("the leader's refusals reach a relayed agent without the leader's address: it stays with its relay", async (t) => {
+  const LEADER = '127.0.0.9:2377';
+  const p = await leaderAndRelay(t, { refusal: () => new ShoalError('Unavailable', `dispatcher: this manager is not the leader; the leader is at ${LEADER}`, 'not-leader', LEADER) });
+  const { connector } = await agent(t, p, 'worker1');
+  const d = connector.connect();
+  const s = await d.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
+  await p.dispatcher.stop();
+  await assert.rejects(d.heartbeat(s.sessionId), (e: unknown) => e instanceof RpcError && e.kind === 'Unavailable' && e.leaderAddr === undefined);
+  assert.equal(connector.connect().address, p.relayAddr);
+});

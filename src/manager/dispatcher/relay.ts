@@ -1,0 +1,169 @@
+// The dispatcher as every manager serves it: the leader's own handlers when this manager leads, else a
+// relay of each call to the leader, on behalf of the calling node (its identity in the call's metadata,
+// rpc/peer.ts relayMetadata), as swarmkit's managers proxy the dispatcher to the leader. An agent then keeps
+// its connection to whichever manager it reached: a leader change costs it a new session over the same
+// connection, not a TLS handshake to a follower to learn the leader's address and another to the leader
+// (issue 15: 1,000 and 5,000 agents doing both at once were the failover's storm), and the TLS work of the
+// sessions is spread over the managers.
+import { hasReason, ShoalError } from '../../lib/errors';
+import { DispatcherService, relayMetadata, type CallContext, type Handlers, type RpcClient } from '../../rpc';
+
+type Methods = typeof DispatcherService.methods;
+
+export interface DispatcherRelayDeps {
+  /** Whether this manager leads (its own dispatcher serves sessions, or refuses while it starts). */
+  leads(): boolean;
+  /** The channel to the leader; throws when no leader is known. */
+  leaderChannel(): RpcClient;
+  /** What this manager answers when it cannot reach a leader (Manager.dispatcherRefusal). */
+  refusal(): ShoalError;
+  /** Pause between tries while the leader is unknown or starting (ms). Default 100. */
+  retryMs?: number;
+  /** A call without a deadline of its own gets this one (ms). Default 10 000. */
+  defaultTimeoutMs?: number;
+  /** Whether this manager is shutting down: its relayed streams then end without a word on the nodes' connections. */
+  closing?: () => boolean;
+}
+
+/** What a relay keeps of its time: the answer must be back at the agent before the agent's deadline. */
+const MARGIN_MS = 200;
+
+/** Refusals after which another try at a session may succeed: no leader yet, a leader whose dispatcher starts, a stale leader, no connection. */
+function retryable(e: unknown): boolean {
+  return hasReason(e, 'no-leader') || hasReason(e, 'leader-starting') || hasReason(e, 'not-leader') || hasReason(e, 'not-sent');
+}
+
+/**
+ * The leader's refusals name its address, and an agent that reads one goes there next. Through a relay
+ * the agent should stay where it is and open its next session here: the hint is dropped.
+ */
+function withoutHint(e: unknown): unknown {
+  if (e instanceof ShoalError && e.leaderAddr && (hasReason(e, 'not-leader') || hasReason(e, 'leader-starting'))) {
+    return new ShoalError('Unavailable', `dispatcher relay: ${e.message}`, 'no-leader');
+  }
+  return e;
+}
+
+export function relayDispatcherHandlers(local: Handlers<Methods>, deps: DispatcherRelayDeps): Handlers<Methods> {
+  const retryMs = deps.retryMs ?? 100;
+  const deadlineOf = (ctx: CallContext) => (ctx.deadline ?? Date.now() + (deps.defaultTimeoutMs ?? 10_000)) - MARGIN_MS;
+  /** Whether this manager serves the call itself: it leads, or the call was relayed to it already (one hop only). */
+  const here = (ctx: CallContext): boolean => {
+    if (deps.leads()) return true;
+    if (ctx.relayedBy) throw deps.refusal(); // a relay with a stale view of the leader: it tries again
+    return false;
+  };
+  const metadata = (ctx: CallContext) => relayMetadata(ctx.peer!);
+
+  /**
+   * Opens a session on the leader, trying again while a leader is being elected or starts its dispatcher,
+   * until the caller's deadline (bounded: one try per `retryMs`); here once this manager leads. Every
+   * refusal retried comes before the leader's dispatcher ran the call, so nothing is done twice.
+   */
+  async function sessionOnLeader<T>(ctx: CallContext, call: (leader: RpcClient, timeoutMs: number) => Promise<T>, local: () => T | Promise<T>): Promise<T> {
+    const deadline = deadlineOf(ctx);
+    const tries = Math.max(1, Math.ceil((deadline - Date.now()) / retryMs));
+    let last: unknown;
+    for (let i = 0; i < tries && !ctx.signal.aborted; i++) {
+      if (deps.leads()) return local();
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      try {
+        return await call(deps.leaderChannel(), left);
+      } catch (e) {
+        last = e;
+        if (!retryable(e)) throw withoutHint(e);
+      }
+      await new Promise((r) => setTimeout(r, retryMs));
+    }
+    throw withoutHint(last ?? deps.refusal());
+  }
+
+  /**
+   * A call of an open session goes to the leader once: a refusal means the session ended with that
+   * leader's dispatcher, and the agent's next step is a new session (through this relay again).
+   */
+  const unary =
+    <N extends 'Session' | 'Heartbeat' | 'UpdateTaskStatus' | 'MeshApplied' | 'MeshDrained' | 'DaemonStopping' | 'Leave' | 'RelayedConnectionLost'>(name: N) =>
+    (req: Parameters<Handlers<Methods>[N]>[0], ctx: CallContext) => {
+      const runLocal = () => (local[name] as (r: typeof req, c: CallContext) => unknown)(req, ctx);
+      if (here(ctx)) return runLocal();
+      const call = (leader: RpcClient, timeoutMs: number) => leader.unary(DispatcherService, name, req as never, { timeoutMs, metadata: metadata(ctx) });
+      if (name === 'Session') return sessionOnLeader(ctx, call, runLocal);
+      return (async () => {
+        try {
+          return await call(deps.leaderChannel(), Math.max(1, deadlineOf(ctx) - Date.now()));
+        } catch (e) {
+          throw withoutHint(e);
+        }
+      })();
+    };
+
+  return {
+    Session: unary('Session') as Handlers<Methods>['Session'],
+    Heartbeat: unary('Heartbeat') as Handlers<Methods>['Heartbeat'],
+    UpdateTaskStatus: unary('UpdateTaskStatus') as Handlers<Methods>['UpdateTaskStatus'],
+    MeshApplied: unary('MeshApplied') as Handlers<Methods>['MeshApplied'],
+    MeshDrained: unary('MeshDrained') as Handlers<Methods>['MeshDrained'],
+    DaemonStopping: unary('DaemonStopping') as Handlers<Methods>['DaemonStopping'],
+    Leave: unary('Leave') as Handlers<Methods>['Leave'],
+    RelayedConnectionLost: unary('RelayedConnectionLost') as Handlers<Methods>['RelayedConnectionLost'],
+    Assignments: (req, ctx) => {
+      if (here(ctx)) return local.Assignments(req, ctx);
+      return relayAssignments(req, ctx);
+    },
+    LogSubscriptions: (req, ctx) => {
+      if (here(ctx)) return local.LogSubscriptions(req, ctx);
+      return relayStream(deps.leaderChannel().serverStream(DispatcherService, 'LogSubscriptions', req, { signal: ctx.signal, metadata: metadata(ctx) }));
+    },
+    PublishLogs: async (reqs, ctx) => {
+      if (here(ctx)) return local.PublishLogs(reqs, ctx);
+      const up = deps.leaderChannel().clientStream(DispatcherService, 'PublishLogs', { signal: ctx.signal, metadata: metadata(ctx) });
+      try {
+        for await (const m of reqs) await up.send(m);
+        up.end();
+        return await up.response;
+      } catch (e) {
+        up.cancel();
+        throw withoutHint(e);
+      }
+    },
+  };
+
+  /**
+   * The agent's assignment stream, relayed. When the agent's own connection ends (its signal aborts while
+   * the leader's stream still ran), the leader is told so: the end of the relayed stream alone cannot tell
+   * a node that died from a relay that died, and only the former starts the node's short disconnect grace.
+   */
+  async function* relayAssignments(req: Parameters<Handlers<Methods>['Assignments']>[0], ctx: CallContext) {
+    const leader = deps.leaderChannel();
+    const up = new AbortController();
+    const agentGone = () => up.abort();
+    ctx.signal.addEventListener('abort', agentGone, { once: true });
+    let upstreamFailed = false;
+    try {
+      const stream = leader.serverStream(DispatcherService, 'Assignments', req, { signal: up.signal, metadata: metadata(ctx) });
+      try {
+        yield* stream;
+      } catch (e) {
+        upstreamFailed = true;
+        throw withoutHint(e);
+      }
+    } finally {
+      ctx.signal.removeEventListener('abort', agentGone);
+      up.abort();
+      if (ctx.signal.aborted && !upstreamFailed && !deps.closing?.()) {
+        // best effort, bounded: without it the node keeps its heartbeat TTL, as after a relay's death
+        leader.unary(DispatcherService, 'RelayedConnectionLost', { sessionId: req.sessionId }, { timeoutMs: 2000, metadata: metadata(ctx) }).catch(() => undefined);
+      }
+    }
+  }
+}
+
+async function* relayStream<T>(stream: AsyncIterable<T>): AsyncIterable<T> {
+  try {
+    yield* stream;
+  } catch (e) {
+    throw withoutHint(e);
+  }
+}
