@@ -306,6 +306,18 @@ test('bytes survive the JSON codec', async () => {
   assert.deepEqual(Array.from(r.data), Array.from(data));
   assert.deepEqual(deserialize(serialize({ a: Buffer.from([1, 2]) })), { a: new Uint8Array([1, 2]) });
   assert.equal(deserialize(serialize(undefined)), null);
+  // with and without tagged bytes, nested and beside text that merely looks like the tag
+  const mixed = { s: 'a "$b" in a string', $b: 'not alone', list: [{ x: new Uint8Array([9]) }, { y: '$b' }], empty: new Uint8Array(0) };
+  assert.deepEqual(deserialize(serialize(mixed)), { s: 'a "$b" in a string', $b: 'not alone', list: [{ x: new Uint8Array([9]) }, { y: '$b' }], empty: new Uint8Array(0) });
+  const plain = { labels: { $b: 'x', other: 1 }, text: '$b' };
+  assert.deepEqual(deserialize(serialize(plain)), { labels: { $b: 'x', other: 1 }, text: '$b' });
+  // without bytes the plain path writes exactly what the tagged one would
+  const noBytes = { a: [1, 'x', null, { b: true, d: new Date(0), n: { deep: ['y'] } }], e: {} };
+  assert.equal(serialize(noBytes).toString(), JSON.stringify(noBytes));
+  // a Buffer deep inside still becomes bytes
+  assert.deepEqual(deserialize(serialize({ a: [{ b: { c: Buffer.from([7]) } }] })), { a: [{ b: { c: new Uint8Array([7]) } }] });
+  // a lone-tag object from a peer is bytes whether or not the message has other tags
+  assert.deepEqual(deserialize(Buffer.from('{"k":{"$b":"AQI="}}')), { k: new Uint8Array([1, 2]) });
 });
 
 test('server streaming', async () => {
