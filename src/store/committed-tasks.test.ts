@@ -1,9 +1,9 @@
 // What the store keeps beside its task table (CommittedTasks): nothing for services, nodes and slots
-// whose tasks are gone, tasks in place through status reports.
+// whose tasks are gone, one empty labels object, tasks in place through status reports.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryStore } from './store';
-import type { Change } from './types';
+import type { Change, StoreSnapshot } from './types';
 import type { Service, Task } from '../types';
 import { nodeFixture, taskFixture } from '../testing/fixtures';
 
@@ -75,6 +75,27 @@ test('a deleted service\'s shared spec stays while its tasks do, and goes with t
   assert.deepEqual(store.taskIndexSizes(), NONE);
 });
 
+test('tasks without labels share one frozen empty object; readers that copy get their own', async () => {
+  const store = raftLikeStore();
+  await store.update((tx) => {
+    tx.create('task', task('t1', 's1', 1, 'n1'));
+    tx.create('task', { ...task('t2', 's1', 2, 'n1'), Labels: {} });
+    tx.create('task', { ...task('t3', 's1', 3, 'n1'), Labels: { team: 'a' } });
+  });
+  const [t1, t2, t3] = store.read((tx) => ['t1', 't2', 't3'].map((id) => tx.get('task', id)!));
+  assert.equal(t1!.Labels, t2!.Labels);
+  assert.ok(Object.isFrozen(t1!.Labels));
+  assert.deepEqual(t3!.Labels, { team: 'a' });
+  const copy = store.view((tx) => tx.get('task', 't1')!);
+  copy.Labels.x = 'y';
+  await store.update((tx) => {
+    const t = tx.get('task', 't2')!;
+    t.Labels.team = 'b';
+    tx.update('task', t);
+  });
+  assert.deepEqual(store.read((tx) => [tx.get('task', 't1')!.Labels, tx.get('task', 't2')!.Labels]), [{}, { team: 'b' }]);
+});
+
 test('a status report leaves a task in its place: tasksByService and tasksByNode keep their order', async () => {
   const store = raftLikeStore();
   await store.update((tx) => {
@@ -88,4 +109,36 @@ test('a status report leaves a task in its place: tasksByService and tasksByNode
     ['t1', 't2', 't3'],
     ['t1', 't2', 't3'],
   ]);
+});
+
+test('tasks decoded from the log, restored from a snapshot and updated again: indexes and counts as a scan finds them', async () => {
+  const store = raftLikeStore();
+  await store.update((tx) => {
+    tx.create('service', service('s1'));
+    for (const n of ['n1', 'n2']) tx.create('node', nodeFixture({ ID: n }));
+    for (let i = 1; i <= 6; i++) tx.create('task', task(`t${i}`, 's1', i, i % 2 ? 'n1' : 'n2'));
+  });
+  // the node and the service leave before their tasks, whose IDs point at the strings they held
+  await store.update((tx) => {
+    tx.delete('node', 'n2');
+    tx.delete('service', 's1');
+  });
+  const restored = raftLikeStore();
+  restored.restore(JSON.parse(JSON.stringify(store.snapshot())) as StoreSnapshot);
+  for (const s of [store, restored]) {
+    await s.update((tx) => {
+      tx.update('task', { ...tx.get('task', 't2')!, NodeID: 'n1' });
+      tx.update('task', { ...tx.get('task', 't3')!, DesiredState: 'shutdown' });
+      tx.create('task', task('t7', 's1', 7, 'n2'));
+    });
+    const all = s.read((tx) => tx.find('task'));
+    const sorted = (xs: string[]) => [...xs].sort();
+    for (const n of ['n1', 'n2']) assert.deepEqual(sorted(s.read((tx) => ids(tx.tasksByNode(n)))), sorted(ids(all.filter((t) => t.NodeID === n))), n);
+    assert.deepEqual(sorted(s.read((tx) => ids(tx.tasksByService('s1')))), sorted(ids(all)));
+    const counted = [...s.taskCountsByNode('s1')].map(([n, c]) => [n, c.wanted]).sort();
+    assert.deepEqual(counted, [
+      ['n1', 3],
+      ['n2', 3],
+    ]);
+  }
 });

@@ -3,6 +3,9 @@ import { stableEqual } from '../types/dirty';
 import { ServiceTaskCounts, type TaskCounts } from './task-counts';
 import { TaskIndex, type TaskIds } from './task-index';
 
+/** The ID string the store already holds for a service or node (its object's), if it has that object. */
+export type HeldId = (kind: 'service' | 'node', id: string) => string | undefined;
+
 /** How many keys each of the task indexes holds: a key whose tasks are all gone is gone (tests, bench/store-memory). */
 export interface TaskIndexSizes {
   services: number;
@@ -13,6 +16,9 @@ export interface TaskIndexSizes {
   countedServices: number;
   sharedSpecs: number;
 }
+
+/** The labels of every task that has none: one object (committed objects are never changed). */
+const NO_LABELS: Task['Labels'] = Object.freeze({});
 
 /**
  * What MemoryStore keeps about its committed tasks beside the task table: indexes by service, node,
@@ -35,6 +41,8 @@ export class CommittedTasks {
   private counts = new ServiceTaskCounts();
   /** The spec object the tasks of each service share (see share), while the service has tasks. */
   private serviceSpecs = new Map<string, Task['Spec']>();
+
+  constructor(private readonly heldId: HeldId) {}
 
   tasksOfService(serviceId: string): TaskIds | undefined {
     return this.byService.get(serviceId);
@@ -101,12 +109,23 @@ export class CommittedTasks {
    * hold one spec object instead of 100,000 copies (issue 15: the copies were most of a manager's
    * memory at that size), and a task's new version keeps its old version's spec, attachments and
    * labels when they did not change, so readers (the dispatcher's "did the agent's view change") can
-   * compare them by reference first. Costs one structural comparison per committed task.
+   * compare them by reference first. Tasks without labels share one empty object.
+   *
+   * A task decoded from its log entry also carries its own copy of every string: its service's and
+   * node's IDs become the strings the store holds for them (the service's and node's objects', or the
+   * old version's), one per service and node instead of one per task (≈ 95 B a task).
+   * Costs one structural comparison per committed task, and a map lookup for a new or moved one.
    */
   private share(t: Task, old: Task | undefined): void {
+    // a frozen task was committed before (a store's own snapshot restored again): shared already
+    if (!Object.isFrozen(t)) {
+      t.ServiceID = old?.ServiceID === t.ServiceID ? old.ServiceID : (this.heldId('service', t.ServiceID) ?? t.ServiceID);
+      if (t.NodeID) t.NodeID = old?.NodeID === t.NodeID ? old.NodeID : (this.heldId('node', t.NodeID) ?? t.NodeID);
+      if (t.Labels !== undefined && isEmpty(t.Labels)) t.Labels = NO_LABELS;
+      else if (old && t.Labels !== undefined && stableEqual(old.Labels, t.Labels)) t.Labels = old.Labels;
+    }
     if (old) {
       if (t.NetworksAttachments !== undefined && stableEqual(old.NetworksAttachments, t.NetworksAttachments)) t.NetworksAttachments = old.NetworksAttachments;
-      if (t.Labels !== undefined && stableEqual(old.Labels, t.Labels)) t.Labels = old.Labels;
       if (stableEqual(old.Spec, t.Spec)) {
         t.Spec = old.Spec;
         return;
@@ -145,4 +164,9 @@ export class CommittedTasks {
   private forgetServiceIfEmpty(serviceId: string): void {
     if (this.byService.get(serviceId) === undefined) this.serviceSpecs.delete(serviceId);
   }
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }

@@ -55,7 +55,7 @@ export interface StoreTimer {
 export class MemoryStore {
   private tables: Tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map(), network: new Map(), secret: new Map(), config: new Map() };
   /** The task indexes and what committed tasks share. */
-  private committedTasks = new CommittedTasks();
+  private committedTasks = new CommittedTasks((kind, id) => this.tables[kind].get(id)?.ID);
   private watches = new Set<Watch>();
   /** Watches of one node's task events (WatchFilter.nodeId), by node ID. */
   private nodeWatches = new Map<string, Set<Watch>>();
@@ -231,6 +231,8 @@ export class MemoryStore {
         const obj = c.object;
         obj.Version = { Index: index };
         const old = table.get(obj.ID);
+        // one string per object ID: the table's key, which the task indexes hold too (a decoded version brings its own copy)
+        if (old) obj.ID = old.ID;
         if (c.kind === 'task') this.committedTasks.enter(obj as Task, old as Task | undefined);
         if (this.opts.freezeCommitted) deepFreeze(obj);
         table.set(obj.ID, obj);
@@ -297,6 +299,7 @@ export class MemoryStore {
   restore(snap: StoreSnapshot): void {
     this.tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map(), network: new Map(), secret: new Map(), config: new Map() };
     this.committedTasks.clear();
+    // in KINDS' order: services and nodes are in before the tasks that refer to them (CommittedTasks.share)
     for (const kind of KINDS) {
       // A snapshot written before a kind existed has no table for it.
       for (const o of (snap.tables[kind] ?? []) as ObjectTypes[Kind][]) {
