@@ -2,7 +2,7 @@ import type { Change, Kind, ObjectTypes } from './types';
 
 type Task = ObjectTypes['task'];
 
-/** The task indexes a pending write can put a task under (MemoryStore's byService, byNode, bySlot). */
+/** The task indexes a pending write can put a task under (CommittedTasks': by service, node, slot, pending by service). */
 export type TaskIndexName = 'service' | 'node' | 'slot' | 'pending';
 
 /** The slot index's key of a replicated task. */

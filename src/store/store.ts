@@ -4,10 +4,11 @@ import { KINDS } from './types';
 import { Watch, type WatchFilter } from './watch';
 import { PendingWrites, slotKey, type TaskIndexName } from './pending';
 import { MAX_PENDING_WRITES } from './limits';
-import { ServiceTaskCounts, type TaskCounts } from './task-counts';
-import { stableEqual } from '../types/dirty';
+import type { TaskCounts } from './task-counts';
 import type { Task } from '../types';
 import { cloneData, deepFreeze } from './clone';
+import { CommittedTasks, type TaskIndexSizes } from './committed-tasks';
+import { eachId, holdsId, type TaskIds } from './task-index';
 
 type Table<K extends Kind> = Map<string, ObjectTypes[K]>;
 type Tables = { [K in Kind]: Table<K> };
@@ -53,16 +54,8 @@ export interface StoreTimer {
  */
 export class MemoryStore {
   private tables: Tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map(), network: new Map(), secret: new Map(), config: new Map() };
-  private byService = new Map<string, Set<string>>();
-  private byNode = new Map<string, Set<string>>();
-  /** Replicated tasks by service and slot (slotKey): who else holds a task's slot, without reading the service's 100,000 tasks. */
-  private bySlot = new Map<string, Set<string>>();
-  /** Tasks in state PENDING by service: the scheduler's batches read these, not the service's 100,000 tasks. */
-  private pendingByService = new Map<string, Set<string>>();
-  /** Task counts of each service by node (see taskCountsByNode). */
-  private serviceCounts = new ServiceTaskCounts();
-  /** The spec object the tasks of each service share (see shareParts). */
-  private serviceSpecs = new Map<string, Task['Spec']>();
+  /** The task indexes and what committed tasks share. */
+  private committedTasks = new CommittedTasks((kind, id) => this.tables[kind].get(id)?.ID);
   private watches = new Set<Watch>();
   /** Watches of one node's task events (WatchFilter.nodeId), by node ID. */
   private nodeWatches = new Map<string, Set<Watch>>();
@@ -135,9 +128,9 @@ export class MemoryStore {
 
   private sharedReader(): ReadTx {
     const tables = this.tables;
-    const tasksVia = (index: Map<string, Set<string>>, k: string, where?: (t: ObjectTypes['task']) => boolean): ObjectTypes['task'][] => {
+    const tasksVia = (indexed: TaskIds | undefined, where?: (t: ObjectTypes['task']) => boolean): ObjectTypes['task'][] => {
       const out: ObjectTypes['task'][] = [];
-      for (const id of index.get(k) ?? []) {
+      for (const id of eachId(indexed)) {
         const t = tables.task.get(id);
         if (t && (!where || where(t))) out.push(t);
       }
@@ -150,10 +143,10 @@ export class MemoryStore {
         for (const o of (tables[kind] as Table<typeof kind>).values()) if (!pred || pred(o as never)) out.push(o);
         return out as never;
       },
-      tasksByService: (sid, where) => tasksVia(this.byService, sid, where),
-      tasksByNode: (nid, where) => tasksVia(this.byNode, nid, where),
-      tasksBySlot: (sid, slot, where) => tasksVia(this.bySlot, slotKey(sid, slot), where),
-      pendingTasks: (sid) => tasksVia(this.pendingByService, sid),
+      tasksByService: (sid, where) => tasksVia(this.committedTasks.tasksOfService(sid), where),
+      tasksByNode: (nid, where) => tasksVia(this.committedTasks.tasksOfNode(nid), where),
+      tasksBySlot: (sid, slot, where) => tasksVia(this.committedTasks.tasksOfSlot(sid, slot), where),
+      pendingTasks: (sid) => tasksVia(this.committedTasks.pendingOfService(sid)),
     };
   }
 
@@ -232,18 +225,17 @@ export class MemoryStore {
         const old = table.get(c.id);
         if (!old) continue;
         table.delete(c.id);
-        if (c.kind === 'service') this.serviceSpecs.delete(c.id);
-        this.unindex(c.kind, old);
+        if (c.kind === 'task') this.committedTasks.leave(old as Task);
         events.push({ kind: c.kind, action: 'delete', object: old, old, index });
       } else {
         const obj = c.object;
         obj.Version = { Index: index };
         const old = table.get(obj.ID);
-        if (c.kind === 'task') this.shareParts(obj as Task, old as Task | undefined);
+        // one string per object ID: the table's key, which the task indexes hold too (a decoded version brings its own copy)
+        if (old) obj.ID = old.ID;
+        if (c.kind === 'task') this.committedTasks.enter(obj as Task, old as Task | undefined);
         if (this.opts.freezeCommitted) deepFreeze(obj);
-        if (old) this.unindex(c.kind, old);
         table.set(obj.ID, obj);
-        this.indexObj(c.kind, obj);
         events.push({ kind: c.kind, action: old ? 'update' : 'create', object: obj, old, index });
       }
     }
@@ -306,47 +298,19 @@ export class MemoryStore {
    */
   restore(snap: StoreSnapshot): void {
     this.tables = { cluster: new Map(), node: new Map(), service: new Map(), task: new Map(), network: new Map(), secret: new Map(), config: new Map() };
-    this.byNode.clear();
-    this.byService.clear();
-    this.bySlot.clear();
-    this.pendingByService.clear();
-    this.serviceCounts.clear();
-    this.serviceSpecs.clear();
+    this.committedTasks.clear();
+    // in KINDS' order: services and nodes are in before the tasks that refer to them (CommittedTasks.share)
     for (const kind of KINDS) {
       // A snapshot written before a kind existed has no table for it.
       for (const o of (snap.tables[kind] ?? []) as ObjectTypes[Kind][]) {
-        if (kind === 'task') this.shareParts(o as Task, undefined);
+        if (kind === 'task') this.committedTasks.enter(o as Task, undefined);
         if (this.opts.freezeCommitted) deepFreeze(o);
         (this.tables[kind] as Table<Kind>).set(o.ID, o);
-        this.indexObj(kind, o);
       }
     }
     for (const kind of KINDS) this.changes[kind]++;
     this.appliedIndex = snap.index;
     this.pendingWrites.appliedThrough(snap.index);
-  }
-
-  /**
-   * Committed objects are never changed (a commit replaces them), so equal parts can be one object.
-   * A task's spec is its service's task template at the task's creation: 100,000 tasks of one service
-   * hold one spec object instead of 100,000 copies (issue 15: the copies were most of a manager's
-   * memory at that size), and a task's new version keeps its old version's spec, attachments and
-   * labels when they did not change, so readers (the dispatcher's "did the agent's view change") can
-   * compare them by reference first. Costs one structural comparison per committed task.
-   */
-  private shareParts(t: Task, old: Task | undefined): void {
-    if (old) {
-      if (t.NetworksAttachments !== undefined && stableEqual(old.NetworksAttachments, t.NetworksAttachments)) t.NetworksAttachments = old.NetworksAttachments;
-      if (t.Labels !== undefined && stableEqual(old.Labels, t.Labels)) t.Labels = old.Labels;
-      if (stableEqual(old.Spec, t.Spec)) {
-        t.Spec = old.Spec;
-        return;
-      }
-    }
-    const shared = this.serviceSpecs.get(t.ServiceID);
-    if (shared === t.Spec) return;
-    if (shared !== undefined && stableEqual(shared, t.Spec)) t.Spec = shared;
-    else if (t.ServiceID) this.serviceSpecs.set(t.ServiceID, t.Spec);
   }
 
   /**
@@ -356,27 +320,12 @@ export class MemoryStore {
    * own: never change it.
    */
   taskCountsByNode(serviceId: string): ReadonlyMap<string, Readonly<TaskCounts>> {
-    return this.serviceCounts.byNode(serviceId);
+    return this.committedTasks.countsByNode(serviceId);
   }
 
-  private indexObj(kind: Kind, o: ObjectTypes[Kind]): void {
-    if (kind !== 'task') return;
-    const t = o as ObjectTypes['task'];
-    this.serviceCounts.add(t, 1);
-    addTo(this.byService, t.ServiceID, t.ID);
-    if (t.Status.State === 'pending') addTo(this.pendingByService, t.ServiceID, t.ID);
-    if (t.NodeID) addTo(this.byNode, t.NodeID, t.ID);
-    if (t.Slot) addTo(this.bySlot, slotKey(t.ServiceID, t.Slot), t.ID);
-  }
-
-  private unindex(kind: Kind, o: ObjectTypes[Kind]): void {
-    if (kind !== 'task') return;
-    const t = o as ObjectTypes['task'];
-    this.serviceCounts.add(t, -1);
-    this.byService.get(t.ServiceID)?.delete(t.ID);
-    if (t.Status.State === 'pending') deleteFrom(this.pendingByService, t.ServiceID, t.ID);
-    if (t.NodeID) this.byNode.get(t.NodeID)?.delete(t.ID);
-    if (t.Slot) this.bySlot.get(slotKey(t.ServiceID, t.Slot))?.delete(t.ID);
+  /** How many keys each task index holds (tests and bench/store-memory: a key without tasks is gone). */
+  taskIndexSizes(): TaskIndexSizes {
+    return this.committedTasks.sizes();
   }
 
   /**
@@ -419,15 +368,14 @@ export class MemoryStore {
      * The tasks `index` lists under `k`, and those this transaction or a pending write made or moved
      * there (not in the index yet); `belongs` drops those that moved away since.
      */
-    const tasksVia = (index: Map<string, Set<string>>, name: TaskIndexName, k: string, belongs: (t: ObjectTypes['task']) => boolean, where?: (t: ObjectTypes['task']) => boolean) => {
+    const tasksVia = (indexed: TaskIds | undefined, name: TaskIndexName, k: string, belongs: (t: ObjectTypes['task']) => boolean, where?: (t: ObjectTypes['task']) => boolean) => {
       const out: ObjectTypes['task'][] = [];
       const take = (t: ObjectTypes['task'] | undefined) => {
         if (t && belongs(t) && (!where || where(t))) out.push(clone(t));
       };
-      const indexed = index.get(k);
       const table = this.tables.task;
       if (overlay.size === 0 && !pending) {
-        if (indexed) for (const id of indexed) take(table.get(id));
+        for (const id of eachId(indexed)) take(table.get(id));
         return out;
       }
       // peek() for tasks, without a string key and two map lookups a task: this reads all 100,000 tasks
@@ -440,10 +388,10 @@ export class MemoryStore {
         if (c) return c.action === 'delete' ? undefined : (c.object as ObjectTypes['task']);
         return table.get(id);
       };
-      if (indexed) for (const id of indexed) take(look(id));
+      for (const id of eachId(indexed)) take(look(id));
       const extra = new Set<string>();
-      for (const id of pending?.taskIds(name, k) ?? []) if (!indexed?.has(id)) extra.add(id);
-      for (const id of own?.keys() ?? []) if (!indexed?.has(id)) extra.add(id);
+      for (const id of pending?.taskIds(name, k) ?? []) if (!holdsId(indexed, id)) extra.add(id);
+      for (const id of own?.keys() ?? []) if (!holdsId(indexed, id)) extra.add(id);
       for (const id of extra) take(look(id));
       return out;
     };
@@ -451,10 +399,10 @@ export class MemoryStore {
       get,
       peek,
       find,
-      tasksByService: (sid, where) => tasksVia(this.byService, 'service', sid, (t) => t.ServiceID === sid, where),
-      tasksByNode: (nid, where) => tasksVia(this.byNode, 'node', nid, (t) => t.NodeID === nid, where),
-      tasksBySlot: (sid, slot, where) => tasksVia(this.bySlot, 'slot', slotKey(sid, slot), (t) => t.ServiceID === sid && t.Slot === slot, where),
-      pendingTasks: (sid) => tasksVia(this.pendingByService, 'pending', sid, (t) => t.ServiceID === sid && t.Status.State === 'pending'),
+      tasksByService: (sid, where) => tasksVia(this.committedTasks.tasksOfService(sid), 'service', sid, (t) => t.ServiceID === sid, where),
+      tasksByNode: (nid, where) => tasksVia(this.committedTasks.tasksOfNode(nid), 'node', nid, (t) => t.NodeID === nid, where),
+      tasksBySlot: (sid, slot, where) => tasksVia(this.committedTasks.tasksOfSlot(sid, slot), 'slot', slotKey(sid, slot), (t) => t.ServiceID === sid && t.Slot === slot, where),
+      pendingTasks: (sid) => tasksVia(this.committedTasks.pendingOfService(sid), 'pending', sid, (t) => t.ServiceID === sid && t.Status.State === 'pending'),
     };
   }
 
@@ -486,14 +434,6 @@ export class MemoryStore {
 }
 
 const EMPTY_OVERLAY: Map<string, Change> = new Map();
-
-/** Removes `v` under `k`, and the key once its set is empty (keys that come and go: pending tasks by service). */
-function deleteFrom<V>(m: Map<string, Set<V>>, k: string, v: V): void {
-  const s = m.get(k);
-  if (!s) return;
-  s.delete(v);
-  if (s.size === 0) m.delete(k);
-}
 
 function addTo<V>(m: Map<string, Set<V>>, k: string, v: V): void {
   let s = m.get(k);

@@ -22,6 +22,11 @@ export class ServiceTaskCounts {
     return this.byService.get(serviceId) ?? EMPTY;
   }
 
+  /** How many services have tasks counted (a service's entry goes with its last such task). */
+  get serviceCount(): number {
+    return this.byService.size;
+  }
+
   /** Counts a task in (+1, as it is applied) or out (-1, the version it replaces or a delete). */
   add(t: Task, by: 1 | -1): void {
     // as Docker counts: only tasks the cluster still wants (desired running, or complete for jobs)

@@ -1,0 +1,172 @@
+import type { Task } from '../types';
+import { stableEqual } from '../types/dirty';
+import { ServiceTaskCounts, type TaskCounts } from './task-counts';
+import { TaskIndex, type TaskIds } from './task-index';
+
+/** The ID string the store already holds for a service or node (its object's), if it has that object. */
+export type HeldId = (kind: 'service' | 'node', id: string) => string | undefined;
+
+/** How many keys each of the task indexes holds: a key whose tasks are all gone is gone (tests, bench/store-memory). */
+export interface TaskIndexSizes {
+  services: number;
+  nodes: number;
+  /** Slots, over all services. */
+  slots: number;
+  pendingServices: number;
+  countedServices: number;
+  sharedSpecs: number;
+}
+
+/** The labels of every task that has none: one object (committed objects are never changed). */
+const NO_LABELS: Task['Labels'] = Object.freeze({});
+
+/**
+ * What MemoryStore keeps about its committed tasks beside the task table: indexes by service, node,
+ * slot and state, per-node counts, and the parts tasks share. Each committed version goes through
+ * `enter` (it replaces the one before) and each deleted task through `leave`; everything kept under a
+ * service, node or slot goes with the last task there, so a long-running manager holds nothing for
+ * what was scaled down, removed or left (issue 15).
+ */
+export class CommittedTasks {
+  private byService = new TaskIndex<string>();
+  private byNode = new TaskIndex<string>();
+  /** Tasks in state PENDING by service: the scheduler's batches read these, not the service's 100,000 tasks. */
+  private pendingByService = new TaskIndex<string>();
+  /**
+   * Replicated tasks by service, then slot (Slot > 0): who else holds a task's slot, without reading
+   * the service's 100,000 tasks. Keyed by the slot number under its service, so a slot costs no key string.
+   */
+  private bySlot = new Map<string, TaskIndex<number>>();
+  /** Task counts of each service by node (see MemoryStore.taskCountsByNode). */
+  private counts = new ServiceTaskCounts();
+  /** The spec object the tasks of each service share (see share), while the service has tasks. */
+  private serviceSpecs = new Map<string, Task['Spec']>();
+
+  constructor(private readonly heldId: HeldId) {}
+
+  tasksOfService(serviceId: string): TaskIds | undefined {
+    return this.byService.get(serviceId);
+  }
+
+  tasksOfNode(nodeId: string): TaskIds | undefined {
+    return this.byNode.get(nodeId);
+  }
+
+  tasksOfSlot(serviceId: string, slot: number): TaskIds | undefined {
+    return this.bySlot.get(serviceId)?.get(slot);
+  }
+
+  pendingOfService(serviceId: string): TaskIds | undefined {
+    return this.pendingByService.get(serviceId);
+  }
+
+  countsByNode(serviceId: string): ReadonlyMap<string, Readonly<TaskCounts>> {
+    return this.counts.byNode(serviceId);
+  }
+
+  sizes(): TaskIndexSizes {
+    let slots = 0;
+    for (const s of this.bySlot.values()) slots += s.keyCount;
+    return {
+      services: this.byService.keyCount,
+      nodes: this.byNode.keyCount,
+      slots,
+      pendingServices: this.pendingByService.keyCount,
+      countedServices: this.counts.serviceCount,
+      sharedSpecs: this.serviceSpecs.size,
+    };
+  }
+
+  /**
+   * `t`, a committed version of a task, replaces `old` (undefined: a new task). `t` is the store's
+   * own from now on and may still be changed: its parts are shared first (see share).
+   */
+  enter(t: Task, old: Task | undefined): void {
+    this.share(t, old);
+    this.reindex(t.ID, old, t);
+    if (old && old.ServiceID !== t.ServiceID) this.forgetServiceIfEmpty(old.ServiceID);
+  }
+
+  /** `old`, a committed task, is deleted. */
+  leave(old: Task): void {
+    this.reindex(old.ID, old, undefined);
+    this.forgetServiceIfEmpty(old.ServiceID);
+  }
+
+  /** Everything dropped (a restore enters every task again). */
+  clear(): void {
+    this.byService.clear();
+    this.byNode.clear();
+    this.pendingByService.clear();
+    this.bySlot.clear();
+    this.counts.clear();
+    this.serviceSpecs.clear();
+  }
+
+  /**
+   * Committed objects are never changed (a commit replaces them), so equal parts can be one object.
+   * A task's spec is its service's task template at the task's creation: 100,000 tasks of one service
+   * hold one spec object instead of 100,000 copies (issue 15: the copies were most of a manager's
+   * memory at that size), and a task's new version keeps its old version's spec, attachments and
+   * labels when they did not change, so readers (the dispatcher's "did the agent's view change") can
+   * compare them by reference first. Tasks without labels share one empty object.
+   *
+   * A task decoded from its log entry also carries its own copy of every string: its service's and
+   * node's IDs become the strings the store holds for them (the service's and node's objects', or the
+   * old version's), one per service and node instead of one per task (≈ 95 B a task).
+   * Costs one structural comparison per committed task, and a map lookup for a new or moved one.
+   */
+  private share(t: Task, old: Task | undefined): void {
+    // a frozen task was committed before (a store's own snapshot restored again): shared already
+    if (!Object.isFrozen(t)) {
+      t.ServiceID = old?.ServiceID === t.ServiceID ? old.ServiceID : (this.heldId('service', t.ServiceID) ?? t.ServiceID);
+      if (t.NodeID) t.NodeID = old?.NodeID === t.NodeID ? old.NodeID : (this.heldId('node', t.NodeID) ?? t.NodeID);
+      if (t.Labels !== undefined && isEmpty(t.Labels)) t.Labels = NO_LABELS;
+      else if (old && t.Labels !== undefined && stableEqual(old.Labels, t.Labels)) t.Labels = old.Labels;
+    }
+    if (old) {
+      if (t.NetworksAttachments !== undefined && stableEqual(old.NetworksAttachments, t.NetworksAttachments)) t.NetworksAttachments = old.NetworksAttachments;
+      if (stableEqual(old.Spec, t.Spec)) {
+        t.Spec = old.Spec;
+        return;
+      }
+    }
+    const shared = this.serviceSpecs.get(t.ServiceID);
+    if (shared === t.Spec) return;
+    if (shared !== undefined && stableEqual(shared, t.Spec)) t.Spec = shared;
+    else if (t.ServiceID) this.serviceSpecs.set(t.ServiceID, t.Spec);
+  }
+
+  /**
+   * Task `id` goes from the keys of version `old` to those of version `now` (undefined: none). Only the
+   * keys that changed are touched: a status report leaves a task where it is in every index.
+   */
+  private reindex(id: string, old: Task | undefined, now: Task | undefined): void {
+    if (old) this.counts.add(old, -1);
+    if (now) this.counts.add(now, 1);
+    this.byService.move(id, old?.ServiceID, now?.ServiceID);
+    this.pendingByService.move(id, old?.Status.State === 'pending' ? old.ServiceID : undefined, now?.Status.State === 'pending' ? now.ServiceID : undefined);
+    this.byNode.move(id, old?.NodeID || undefined, now?.NodeID || undefined);
+    const sameSlot = old?.ServiceID === now?.ServiceID && old?.Slot === now?.Slot;
+    if (old?.Slot && !sameSlot) {
+      const slots = this.bySlot.get(old.ServiceID);
+      slots?.delete(old.Slot, id);
+      if (slots?.keyCount === 0) this.bySlot.delete(old.ServiceID);
+    }
+    if (now?.Slot && !sameSlot) {
+      let slots = this.bySlot.get(now.ServiceID);
+      if (!slots) this.bySlot.set(now.ServiceID, (slots = new TaskIndex<number>()));
+      slots.add(now.Slot, id);
+    }
+  }
+
+  /** The shared spec of a service stays while the service has tasks (a deleted service's last task may outlive it). */
+  private forgetServiceIfEmpty(serviceId: string): void {
+    if (this.byService.get(serviceId) === undefined) this.serviceSpecs.delete(serviceId);
+  }
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}
