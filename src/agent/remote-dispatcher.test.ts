@@ -30,6 +30,20 @@ test("a failed connection moves on to any other manager, at random: a dead manag
   assert.deepEqual([...counts.entries()].sort(), [[0, 100], [1, 100], [3, 100], [4, 100]], 'each of the other four a quarter of the time, never the failed one');
 });
 
+test('a node that knows several managers at start takes any of them: nodes spread over the managers', async () => {
+  const ca = await createRootCA();
+  const node = await issueNodeKeyAndCertificate(ca, 'worker-node', 'worker', CLUSTER);
+  const first = (r: number) => {
+    const c = new RemoteDispatcherConnector({ managers: M, credentials: () => ({ ...node, caPem: ca.certPem }), random: () => r });
+    try {
+      return c.connect().address;
+    } finally {
+      c.close();
+    }
+  };
+  assert.deepEqual([0, 0.34, 0.67, 0.9999].map(first), [M[0], M[1], M[2], M[2]]);
+});
+
 test('a leader hint sends the next connection to the leader, whatever the last one did', () => {
   const c = chooseManager({ ...base, next: 0, hinted: 2, prev: { address: M[0]!, hadSession: true } });
   assert.deepEqual(c, { next: 2, leader: { addr: M[2]!, failures: 0 } });

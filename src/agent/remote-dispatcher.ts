@@ -1,8 +1,9 @@
-// DispatcherApi over the node-to-node RPC (mutual TLS): what a worker's agent talks to. A
-// connector hands the agent a fresh connection on every (re)connect (all with one TLS context while
-// the node's credentials stay the same), to the next manager it knows
-// (the agent's own loop supplies the capped backoff); the manager list is refreshed from every
-// session, so a node can reconnect to any manager the cluster told it about.
+// DispatcherApi over the node-to-node RPC (mutual TLS): what a worker's agent talks to. Any manager
+// serves it (the followers relay to the leader). A connector hands the agent a connection on every
+// (re)connect (all with one TLS context while the node's credentials stay the same): the same manager
+// after a session that worked, another known one after a failure (chooseManager; the agent's own loop
+// supplies the capped backoff); the manager list is refreshed from every session, so a node can
+// reconnect to any manager the cluster told it about.
 import { leaderHintOf } from '../lib/errors';
 import { ClientCredentialsCache, createRpcClient, type ManagerRef, type RpcClient } from '../rpc';
 import { DispatcherService, type CATarget, type HeartbeatRpcResponse, type LogSubscriptionMessage, type PublishLogsMessage } from '../rpc/protocol';
@@ -25,6 +26,8 @@ export interface RemoteDispatcherOptions {
   onCA?: (target: CATarget) => void;
   /** Deadline of unary calls (ms). Default 10 000; the heartbeat uses max(period × 2, 2000) capped by it. */
   callTimeoutMs?: number;
+  /** Random numbers in [0, 1): the first manager when several are known, and the next after a failure. Default Math.random. */
+  random?: () => number;
 }
 
 export interface LogPublisher {
@@ -151,7 +154,6 @@ export class RemoteDispatcher implements DispatcherApi {
 
 const sameTls = (a: NodeTls | undefined, b: NodeTls): boolean => !!a && a.certPem === b.certPem && a.keyPem === b.keyPem && a.caPem === b.caPem;
 
-/** Hands out connections to the known managers in turn. */
 /**
  * Failed attempts (no session) at the manager a leader hint named before the connector moves on. A
  * new leader with 1,000 agents reconnecting answers slowly; moving on to a follower costs another TLS
@@ -206,7 +208,14 @@ export class RemoteDispatcherConnector {
     if (opts.managers.length === 0) throw new Error('no manager address to connect to');
     this.managers = [...opts.managers];
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
+    this.random = opts.random ?? Math.random;
+    // A node that knows several managers at start (a restart with the list its sessions told it) takes
+    // any of them, as swarmkit's remotes do: every manager serves sessions, and nodes spread over them
+    // share the TLS work, the sessions' memory and a leader change's reconnects among the managers.
+    this.next = Math.min(this.managers.length - 1, Math.floor(this.random() * this.managers.length));
   }
+
+  private readonly random: () => number;
 
   /** The managers this node knows about. */
   known(): string[] {
@@ -230,7 +239,7 @@ export class RemoteDispatcherConnector {
       hinted: this.hinted,
       prev: prev ? { address: prev.address, hadSession: prev.sessionId !== null } : null,
       leader: this.leader,
-      random: Math.random(),
+      random: this.random(),
     });
     this.next = choice.next;
     this.leader = choice.leader;

@@ -56,6 +56,15 @@ describe('dispatcher relay: a worker through a follower manager', { concurrency:
     await waitFor(async () => (await runningVia(m0))?.length === 2, 30_000, 'relayed: 2 running on the worker');
   });
 
+  test("the worker's log lines reach `docker service logs` on the leader and on the other follower through the relay", async () => {
+    m0.dockerOk(['service', 'create', '--detach', '--name', 'talker', '--constraint', 'node.role==worker', '--stop-grace-period', '1s', 'busybox', 'sh', '-c', 'echo relayed-line; sleep 1000']);
+    await waitFor(async () => (await m0.daemon.api<TaskJson[]>('GET', `/v1.47/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['talker'] }))}`)).body.some((t) => t.Status.State === 'running'), 30_000, 'talker running');
+    for (const m of [m0, m2]) {
+      await waitFor(() => /\| relayed-line$/m.test(m.docker(['service', 'logs', 'talker']).stdout), 20_000, `relayed-line through ${m.hostname}`, 200);
+    }
+    m0.dockerOk(['service', 'rm', 'talker']);
+  });
+
   test('kill -9 of the leader: the worker keeps its relay, is Ready under the new leader, and its tasks are the same processes', async () => {
     const before = (await runningVia(m0))!;
     assert.equal(before.length, 2);
