@@ -120,6 +120,8 @@ export class ManagerTransport {
         return caTarget(cluster(), role);
       },
       logBroker: this.logBroker,
+      // a relayed batch names its nodes: one removed from the swarm is refused as its own call would be
+      nodeAllowed: (nodeId) => store.read((tx) => tx.get('node', nodeId) !== undefined),
     });
     // The leader's dispatcher holds every session; the other managers relay their agents' calls to it.
     this.server.addService(

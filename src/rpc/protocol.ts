@@ -42,6 +42,15 @@ export interface CATarget {
   role?: 'worker' | 'manager';
 }
 
+/** One node's call in a relay's batch (RelayedHeartbeats, RelayedTaskStatus): the node the relay verified, and its session. */
+export interface RelayedEntry {
+  nodeId: string;
+  sessionId: string;
+}
+
+/** One entry's outcome in a relay's batch: its answer, or its error as the leader would have raised it. */
+export type RelayedResult<T> = { ok: T } | { err: { kind: string; message: string; reason?: string } };
+
 export interface HeartbeatRpcResponse {
   heartbeatPeriodMs: number;
   ca?: CATarget;
@@ -110,6 +119,13 @@ export const DispatcherService = defineService('shoal.Dispatcher', {
    * relayed (the leader sees the end of the relayed stream alone, which a relay's own death causes too).
    */
   RelayedConnectionLost: unary<SessionRef, Record<string, never>>(ALL_NODES, relayable),
+  /**
+   * A relay's heartbeats and status reports of many nodes in one call each, sent by the relaying manager
+   * itself (managers only; each entry names the node whose certificate the relay verified): one call a
+   * batch instead of one per node on the leader and on the relay's connection to it.
+   */
+  RelayedHeartbeats: unary<{ entries: RelayedEntry[] }, { results: RelayedResult<HeartbeatRpcResponse>[] }>(MANAGERS),
+  RelayedTaskStatus: unary<{ entries: (RelayedEntry & { updates: TaskStatusUpdate[] })[] }, { results: RelayedResult<Record<string, never>>[] }>(MANAGERS),
 });
 
 export const HealthService = defineService('shoal.Health', {

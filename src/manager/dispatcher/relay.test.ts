@@ -31,7 +31,10 @@ interface Pair {
 }
 
 /** A leader (Dispatcher behind its handlers) and a follower whose dispatcher service relays to it. */
-async function leaderAndRelay(t: TestContext, opts: { graceMs?: number; refusal?: () => ShoalError } = {}): Promise<Pair> {
+async function leaderAndRelay(
+  t: TestContext,
+  opts: { graceMs?: number; refusal?: () => ShoalError; wrapLeader?: (h: ReturnType<typeof dispatcherHandlers>) => ReturnType<typeof dispatcherHandlers>; nodeAllowed?: (id: string) => boolean } = {},
+): Promise<Pair> {
   const ca = await createRootCA();
   const leaderCert = await issueNodeKeyAndCertificate(ca, 'manager-leader', 'manager', CLUSTER);
   const followerCert = await issueNodeKeyAndCertificate(ca, 'manager-follower', 'manager', CLUSTER);
@@ -43,7 +46,7 @@ async function leaderAndRelay(t: TestContext, opts: { graceMs?: number; refusal?
   const dispatcher = new Dispatcher({ store, clock: { now: () => Date.now() }, disconnectGraceMs: opts.graceMs, ...(opts.refusal ? { refusal: opts.refusal } : {}) });
   dispatcher.start();
   const leader = createRpcServer({ address: '127.0.0.1:0', ...leaderCert, caPem: ca.certPem, clientAuth: 'optional', clusterId: CLUSTER });
-  const local = () => dispatcherHandlers({ dispatcher, managers: () => [] });
+  const local = () => (opts.wrapLeader ?? ((h) => h))(dispatcherHandlers({ dispatcher, managers: () => [], ...(opts.nodeAllowed ? { nodeAllowed: opts.nodeAllowed } : {}) }));
   const noLeader = () => new ShoalError('Unavailable', 'dispatcher: this manager is not the leader and no leader is known', 'no-leader');
   leader.addService(DispatcherService, relayDispatcherHandlers(local(), { leads: () => true, leaderChannel: () => assert.fail('the leader relays nothing'), refusal: noLeader }));
   await leader.start();
@@ -184,4 +187,53 @@ test("the leader's refusals reach a relayed agent without the leader's address: 
   await p.dispatcher.stop();
   await assert.rejects(d.heartbeat(s.sessionId), (e: unknown) => e instanceof RpcError && e.kind === 'Unavailable' && e.leaderAddr === undefined);
   assert.equal(connector.connect().address, p.relayAddr);
+});
+
+test("many agents' heartbeats and status reports reach the leader in a few batches, each answered as its own call", async (t) => {
+  const batches = { heartbeats: [] as number[], reports: [] as number[], single: 0 };
+  const p = await leaderAndRelay(t, {
+    nodeAllowed: (id) => id !== 'worker-removed',
+    wrapLeader: (h) => ({
+      ...h,
+      Heartbeat: (req, ctx) => (batches.single++, h.Heartbeat(req, ctx)),
+      RelayedHeartbeats: (req, ctx) => (batches.heartbeats.push(req.entries.length), h.RelayedHeartbeats(req, ctx)),
+      RelayedTaskStatus: (req, ctx) => (batches.reports.push(req.entries.length), h.RelayedTaskStatus(req, ctx)),
+    }),
+  });
+  await p.store.update((tx) => {
+    for (let i = 0; i < 12; i++) tx.create('task', task(`tw${i}`, `worker-b${i}`));
+  });
+  const agents = await Promise.all(Array.from({ length: 12 }, async (_, i) => {
+    const d = (await agent(t, p, `worker-b${i}`)).connector.connect();
+    return { d, s: await d.session({ nodeId: '', description: desc, addr: '127.0.0.21' }) };
+  }));
+  // a node removed from the swarm after its session started (this test's leader has no per-call check of its own)
+  const removed = (await agent(t, p, 'worker-removed')).connector.connect();
+  const removedSession = await removed.session({ nodeId: '', description: desc, addr: '127.0.0.30' });
+
+  const [beats, removedBeat] = await Promise.all([Promise.all(agents.map((a) => a.d.heartbeat(a.s.sessionId))), removed.heartbeat(removedSession.sessionId).catch((e: unknown) => e)]);
+  assert.ok(beats.every((b) => b.heartbeatPeriodMs === 5000));
+  assert.ok(removedBeat instanceof RpcError && removedBeat.kind === 'PermissionDenied', 'the removed node alone is refused');
+  assert.equal(batches.single, 0, 'no heartbeat went to the leader on its own');
+  assert.ok(batches.heartbeats.length <= 3 && batches.heartbeats.reduce((a, b) => a + b, 0) === 13, `13 heartbeats in ${batches.heartbeats.length} calls`);
+
+  // each report in the batch lands on its own task; one agent using another's session is refused alone
+  const at = new Date().toISOString();
+  const outcomes = await Promise.all([
+    ...agents.slice(1).map((a, i) => a.d.updateTaskStatus(a.s.sessionId, [{ taskId: `tw${i + 1}`, status: { State: 'running', Message: 'started', Timestamp: at } } as never]).then(() => 'ok', (e: unknown) => e)),
+    agents[0]!.d.updateTaskStatus(agents[1]!.s.sessionId, [{ taskId: 'tw1', status: { State: 'failed', Message: 'forged', Timestamp: at } } as never]).then(() => 'ok', (e: unknown) => e),
+  ]);
+  assert.deepEqual(outcomes.slice(0, 11), Array(11).fill('ok'));
+  assert.ok(outcomes[11] instanceof RpcError && outcomes[11].kind === 'NotFound', 'the forged report is refused');
+  assert.ok(batches.reports.length <= 3 && batches.reports.reduce((a, b) => a + b, 0) === 12, `12 reports in ${batches.reports.length} calls`);
+  await p.dispatcher.flush();
+  for (let i = 1; i < 12; i++) assert.equal(p.store.view((tx) => tx.get('task', `tw${i}`))?.Status.State, 'running');
+});
+
+test('only managers may send a batch', async (t) => {
+  const p = await leaderAndRelay(t);
+  const { cert } = await agent(t, p, 'worker1');
+  const client = createRpcClient(p.leaderAddr, { ...cert, caPem: p.ca.certPem, serverRole: 'swarm-manager' });
+  t.after(() => client.close());
+  await assert.rejects(client.unary(DispatcherService, 'RelayedHeartbeats', { entries: [{ nodeId: 'worker2', sessionId: 'x' }] }, { timeoutMs: 3000 }), (e: unknown) => e instanceof RpcError && e.kind === 'PermissionDenied');
 });

@@ -6,7 +6,9 @@
 // (issue 15: 1,000 and 5,000 agents doing both at once were the failover's storm), and the TLS work of the
 // sessions is spread over the managers.
 import { hasReason, ShoalError } from '../../lib/errors';
-import { DispatcherService, relayMetadata, type CallContext, type Handlers, type RpcClient } from '../../rpc';
+import { DispatcherService, relayMetadata, type CallContext, type Handlers, type HeartbeatRpcResponse, type RelayedEntry, type RpcClient } from '../../rpc';
+import type { TaskStatusUpdate } from '../../types';
+import { RelayBatcher } from './relay-batch';
 
 type Methods = typeof DispatcherService.methods;
 
@@ -23,6 +25,8 @@ export interface DispatcherRelayDeps {
   defaultTimeoutMs?: number;
   /** Whether this manager is shutting down: its relayed streams then end without a word on the nodes' connections. */
   closing?: () => boolean;
+  /** How often at most a batch of heartbeats, and one of status reports, goes to the leader while busy (ms). Default 10. */
+  batchMs?: number;
 }
 
 /** What a relay keeps of its time: the answer must be back at the agent before the agent's deadline. */
@@ -84,7 +88,7 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
    * leader's dispatcher, and the agent's next step is a new session (through this relay again).
    */
   const unary =
-    <N extends 'Session' | 'Heartbeat' | 'UpdateTaskStatus' | 'MeshApplied' | 'MeshDrained' | 'DaemonStopping' | 'Leave' | 'RelayedConnectionLost'>(name: N) =>
+    <N extends 'Session' | 'MeshApplied' | 'MeshDrained' | 'DaemonStopping' | 'Leave' | 'RelayedConnectionLost'>(name: N) =>
     (req: Parameters<Handlers<Methods>[N]>[0], ctx: CallContext) => {
       const runLocal = () => (local[name] as (r: typeof req, c: CallContext) => unknown)(req, ctx);
       if (here(ctx)) return runLocal();
@@ -99,10 +103,43 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
       })();
     };
 
+  // Heartbeats and status reports: the two calls every agent makes all the time, batched (relay-batch.ts).
+  const batchMs = deps.batchMs ?? 10;
+  const heartbeats = new RelayBatcher<RelayedEntry, HeartbeatRpcResponse>({
+    intervalMs: batchMs,
+    maxEntries: 1000,
+    send: async (entries, timeoutMs) => (await deps.leaderChannel().unary(DispatcherService, 'RelayedHeartbeats', { entries }, { timeoutMs })).results,
+    failure: withoutHint,
+  });
+  const reports = new RelayBatcher<RelayedEntry & { updates: TaskStatusUpdate[] }, Record<string, never>>({
+    intervalMs: batchMs,
+    maxEntries: 250,
+    send: async (entries, timeoutMs) => (await deps.leaderChannel().unary(DispatcherService, 'RelayedTaskStatus', { entries }, { timeoutMs })).results,
+    failure: withoutHint,
+  });
+  /** A node's call in a batch: its identity as this relay verified it, its deadline less the relay's margin. */
+  const batched = <R>(ctx: CallContext, add: (nodeId: string, deadline: number) => Promise<R>): Promise<R> => add(ctx.peer!.nodeId, deadlineOf(ctx));
+
   return {
     Session: unary('Session') as Handlers<Methods>['Session'],
-    Heartbeat: unary('Heartbeat') as Handlers<Methods>['Heartbeat'],
-    UpdateTaskStatus: unary('UpdateTaskStatus') as Handlers<Methods>['UpdateTaskStatus'],
+    Heartbeat: (req, ctx) => {
+      if (here(ctx)) return local.Heartbeat(req, ctx);
+      return batched(ctx, (nodeId, deadline) => heartbeats.add({ nodeId, sessionId: req?.sessionId }, deadline));
+    },
+    UpdateTaskStatus: (req, ctx) => {
+      if (here(ctx)) return local.UpdateTaskStatus(req, ctx);
+      const updates = Array.isArray(req?.updates) ? req.updates : [];
+      return batched(ctx, (nodeId, deadline) => reports.add({ nodeId, sessionId: req?.sessionId, updates }, deadline));
+    },
+    // a relay's own batches, served by the leader only: refused elsewhere, and every call of the batch with them
+    RelayedHeartbeats: (req, ctx) => {
+      if (!deps.leads()) throw deps.refusal();
+      return local.RelayedHeartbeats(req, ctx);
+    },
+    RelayedTaskStatus: (req, ctx) => {
+      if (!deps.leads()) throw deps.refusal();
+      return local.RelayedTaskStatus(req, ctx);
+    },
     MeshApplied: unary('MeshApplied') as Handlers<Methods>['MeshApplied'],
     MeshDrained: unary('MeshDrained') as Handlers<Methods>['MeshDrained'],
     DaemonStopping: unary('DaemonStopping') as Handlers<Methods>['DaemonStopping'],

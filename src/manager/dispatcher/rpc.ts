@@ -4,7 +4,7 @@
 // ID is honoured only for the node that opened it.
 import type { CallContext, Handlers, ManagerRef } from '../../rpc';
 import { DispatcherService, type CATarget } from '../../rpc/protocol';
-import { notFound, permissionDenied } from '../../lib/errors';
+import { notFound, permissionDenied, ShoalError } from '../../lib/errors';
 import type { NodeDescription } from '../../types';
 import type { Dispatcher } from './dispatcher';
 import type { LogBroker } from './logbroker';
@@ -19,6 +19,18 @@ export interface DispatcherRpcDeps {
   caTarget?: (nodeId: string) => CATarget | undefined;
   /** Remote log subscriptions; without it LogSubscriptions stays empty and PublishLogs is refused. */
   logBroker?: LogBroker;
+  /**
+   * Whether a node may still call (not removed from the swarm): the RPC server checks it for every
+   * caller, and a relay's batch (RelayedHeartbeats, RelayedTaskStatus) has it checked for every entry.
+   * Default: every node may.
+   */
+  nodeAllowed?: (nodeId: string) => boolean;
+}
+
+/** An entry's error as the batch carries it (RelayedResult). */
+function entryError(e: unknown): { err: { kind: string; message: string; reason?: string } } {
+  if (e instanceof ShoalError) return { err: { kind: e.kind, message: e.message, ...(e.reason ? { reason: e.reason } : {}) } };
+  return { err: { kind: 'Internal', message: e instanceof Error ? e.message : String(e) } };
 }
 
 function caller(ctx: CallContext): string {
@@ -28,12 +40,30 @@ function caller(ctx: CallContext): string {
 
 export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof DispatcherService.methods> {
   const d = deps.dispatcher;
-  const own = (sessionId: string, ctx: CallContext): string => {
-    const nodeId = caller(ctx);
+  /** `sessionId` if it is `nodeId`'s live session; else the refusal (a stopped dispatcher's names the leader) or NotFound. */
+  const ownedBy = (nodeId: string, sessionId: string): string => {
     // a stopped dispatcher (leadership lost) knows no session: its refusal says where the leader is
     d.assertRunning();
     if (typeof sessionId !== 'string' || d.sessionNode(sessionId) !== nodeId) throw notFound('session invalid');
     return sessionId;
+  };
+  const own = (sessionId: string, ctx: CallContext): string => ownedBy(caller(ctx), sessionId);
+  const heartbeat = async (nodeId: string, sessionId: string) => {
+    const res = await d.heartbeat(ownedBy(nodeId, sessionId));
+    const ca = deps.caTarget?.(nodeId);
+    return { ...res, managerNodes: deps.managers(), ...(ca ? { ca } : {}) };
+  };
+  /** Runs `one` for every entry of a relay's batch, each as its own node's call would run. */
+  const eachEntry = async <E extends { nodeId: string; sessionId: string }, T>(entries: unknown, one: (e: E) => Promise<T>) => {
+    const list = Array.isArray(entries) ? (entries as E[]) : [];
+    const settled = await Promise.allSettled(
+      list.map(async (e) => {
+        if (typeof e?.nodeId !== 'string' || !e.nodeId) throw notFound('session invalid');
+        if (deps.nodeAllowed && !deps.nodeAllowed(e.nodeId)) throw permissionDenied(`Permission denied: node ${e.nodeId} was removed from swarm`);
+        return one(e);
+      }),
+    );
+    return { results: settled.map((r) => (r.status === 'fulfilled' ? { ok: r.value } : entryError(r.reason))) };
   };
   return {
     Session: async (req, ctx) => {
@@ -50,11 +80,13 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
       const ca = deps.caTarget?.(nodeId);
       return { ...info, nodeId, managers: managerNodes.map((m) => m.addr), managerNodes, ...(ca ? { ca } : {}) };
     },
-    Heartbeat: async (req, ctx) => {
-      const res = await d.heartbeat(own(req?.sessionId, ctx));
-      const ca = deps.caTarget?.(caller(ctx));
-      return { ...res, managerNodes: deps.managers(), ...(ca ? { ca } : {}) };
-    },
+    Heartbeat: (req, ctx) => heartbeat(caller(ctx), req?.sessionId),
+    RelayedHeartbeats: (req) => eachEntry(req?.entries, (e) => heartbeat(e.nodeId, e.sessionId)),
+    RelayedTaskStatus: (req) =>
+      eachEntry(req?.entries, async (e: { nodeId: string; sessionId: string; updates?: unknown }) => {
+        await d.updateTaskStatus(ownedBy(e.nodeId, e.sessionId), Array.isArray(e.updates) ? e.updates : []);
+        return {} as Record<string, never>;
+      }),
     Assignments: (req, ctx) => d.assignments(own(req?.sessionId, ctx), ctx.signal, !!ctx.relayedBy),
     UpdateTaskStatus: async (req, ctx) => {
       await d.updateTaskStatus(own(req?.sessionId, ctx), Array.isArray(req?.updates) ? req.updates : []);
