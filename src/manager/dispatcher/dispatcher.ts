@@ -222,9 +222,8 @@ export class Dispatcher implements DispatcherApi {
   }
 
   /**
-   * The session's assignment stream. `relayed`: another manager relays it (relay.ts), so its end may be that
-   * manager's death rather than the node's: the node then keeps its heartbeat TTL, and only the relay's
-   * word (`relayedConnectionLost`) starts the short disconnect grace.
+   * `relayed`: another manager relays the stream (relay.ts); its end may be that manager's death, so only the
+   * relay's word (`relayedConnectionLost`) starts the short disconnect grace; else the heartbeat TTL judges.
    */
   assignments(sessionId: string, signal: AbortSignal, relayed = false): AsyncIterable<AssignmentsMessage> {
     return { [Symbol.asyncIterator]: () => this.stream(sessionId, signal, relayed)[Symbol.asyncIterator]() };
@@ -438,10 +437,7 @@ export class Dispatcher implements DispatcherApi {
     }
   }
 
-  /**
-   * The session's last stream closed: the core gives it the grace to reconnect; a timer checks then. A
-   * session whose last stream was relayed waits for the relay's word that the node's connection dropped.
-   */
+  /** The session's last stream closed (a relayed one: and the relay said so): the grace to reconnect starts. */
   private onStreamClosed(s: Session, lastWasRelayed = false): void {
     const g = this.opts.disconnectGraceMs;
     const grace = typeof g === 'function' ? g() : g;

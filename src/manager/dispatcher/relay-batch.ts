@@ -27,7 +27,13 @@ export interface RelayBatcherOptions<E, R> {
 
 const KINDS: ReadonlySet<string> = new Set<ErrorKind>(['NotFound', 'InvalidArgument', 'Conflict', 'Unavailable', 'FailedPrecondition', 'PermissionDenied', 'Unimplemented', 'Internal']);
 
-/** An entry's error as the leader raised it (kind, message, reason), back as a ShoalError. */
+/** An entry's error as a batch carries it (the leader's side): kind, message and reason, no leader's address. */
+export function failedEntry(e: unknown): { err: { kind: string; message: string; reason?: string } } {
+  if (e instanceof ShoalError) return { err: { kind: e.kind, message: e.message, ...(e.reason ? { reason: e.reason } : {}) } };
+  return { err: { kind: 'Internal', message: e instanceof Error ? e.message : String(e) } };
+}
+
+/** The same error back as a ShoalError (the relay's side). */
 export function entryError(err: { kind: string; message: string; reason?: string }): ShoalError {
   const kind = (KINDS.has(err.kind) ? err.kind : 'Internal') as ErrorKind;
   return new ShoalError(kind, String(err.message), parseErrorReason(err.reason));

@@ -117,19 +117,18 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
     send: async (entries, timeoutMs) => (await deps.leaderChannel().unary(DispatcherService, 'RelayedTaskStatus', { entries }, { timeoutMs })).results,
     failure: withoutHint,
   });
-  /** A node's call in a batch: its identity as this relay verified it, its deadline less the relay's margin. */
-  const batched = <R>(ctx: CallContext, add: (nodeId: string, deadline: number) => Promise<R>): Promise<R> => add(ctx.peer!.nodeId, deadlineOf(ctx));
 
   return {
     Session: unary('Session') as Handlers<Methods>['Session'],
     Heartbeat: (req, ctx) => {
       if (here(ctx)) return local.Heartbeat(req, ctx);
-      return batched(ctx, (nodeId, deadline) => heartbeats.add({ nodeId, sessionId: req?.sessionId }, deadline));
+      // the node as this relay verified it; its deadline less the relay's margin
+      return heartbeats.add({ nodeId: ctx.peer!.nodeId, sessionId: req?.sessionId }, deadlineOf(ctx));
     },
     UpdateTaskStatus: (req, ctx) => {
       if (here(ctx)) return local.UpdateTaskStatus(req, ctx);
       const updates = Array.isArray(req?.updates) ? req.updates : [];
-      return batched(ctx, (nodeId, deadline) => reports.add({ nodeId, sessionId: req?.sessionId, updates }, deadline));
+      return reports.add({ nodeId: ctx.peer!.nodeId, sessionId: req?.sessionId, updates }, deadlineOf(ctx));
     },
     // a relay's own batches, served by the leader only: refused elsewhere, and every call of the batch with them
     RelayedHeartbeats: (req, ctx) => {

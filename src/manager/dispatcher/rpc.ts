@@ -4,7 +4,8 @@
 // ID is honoured only for the node that opened it.
 import type { CallContext, Handlers, ManagerRef } from '../../rpc';
 import { DispatcherService, type CATarget } from '../../rpc/protocol';
-import { notFound, permissionDenied, ShoalError } from '../../lib/errors';
+import { notFound, permissionDenied } from '../../lib/errors';
+import { failedEntry } from './relay-batch';
 import type { NodeDescription } from '../../types';
 import type { Dispatcher } from './dispatcher';
 import type { LogBroker } from './logbroker';
@@ -27,11 +28,6 @@ export interface DispatcherRpcDeps {
   nodeAllowed?: (nodeId: string) => boolean;
 }
 
-/** An entry's error as the batch carries it (RelayedResult). */
-function entryError(e: unknown): { err: { kind: string; message: string; reason?: string } } {
-  if (e instanceof ShoalError) return { err: { kind: e.kind, message: e.message, ...(e.reason ? { reason: e.reason } : {}) } };
-  return { err: { kind: 'Internal', message: e instanceof Error ? e.message : String(e) } };
-}
 
 function caller(ctx: CallContext): string {
   if (!ctx.peer) throw permissionDenied('Permission denied: no valid client certificate was presented');
@@ -63,7 +59,7 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
         return one(e);
       }),
     );
-    return { results: settled.map((r) => (r.status === 'fulfilled' ? { ok: r.value } : entryError(r.reason))) };
+    return { results: settled.map((r) => (r.status === 'fulfilled' ? { ok: r.value } : failedEntry(r.reason))) };
   };
   return {
     Session: async (req, ctx) => {
