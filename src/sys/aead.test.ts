@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isSealed, keyLookup, newDataKey, open, seal, sealedKeyId, SealedDataError } from './aead';
+import { isSealed, keyLookup, newDataKey, open, seal, sealedKeyId, sealParts, SealedDataError } from './aead';
 
 test('seal/open round-trips; the blob names its key and hides the plain text', () => {
   const k = newDataKey();
@@ -24,4 +24,16 @@ test('open refuses another context, another key, a flipped bit and a missing key
   assert.throws(() => open(keyLookup(), b, Buffer.from('raft-entry:5')), /no key/);
   assert.throws(() => open(keyLookup(k), Buffer.from('{"plain":true}')), /not sealed/);
   assert.equal(isSealed(Buffer.from('{"plain":true}')), false);
+});
+
+test('sealParts: the two parts written one after the other are a sealed blob; the tag covers the ciphertext part', () => {
+  const k = newDataKey();
+  const plain = Buffer.alloc(200_000, 'snapshot ');
+  const [front, body] = sealParts(k, plain, Buffer.from('snap:9:2'));
+  assert.equal(body.length, plain.length, 'the ciphertext part is the payload, not a copy of the whole blob');
+  const joined = Buffer.concat([front, body]);
+  assert.equal(sealedKeyId(joined), k.id);
+  assert.deepEqual(open(keyLookup(k), joined, Buffer.from('snap:9:2')), plain);
+  body[body.length - 1]! ^= 1;
+  assert.throws(() => open(keyLookup(k), Buffer.concat([front, body]), Buffer.from('snap:9:2')), /does not authenticate/);
 });

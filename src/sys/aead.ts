@@ -71,6 +71,15 @@ function keyState(k: DataKey): KeyState {
 
 /** Encrypts `plain` under `k`; `context` is authenticated but not stored. */
 export function seal(k: DataKey, plain: Uint8Array, context?: Uint8Array): Buffer {
+  return Buffer.concat(sealParts(k, plain, context));
+}
+
+/**
+ * `seal` as two parts to be written one after the other: the header with nonce and tag, then the
+ * ciphertext. For payloads of tens of MiB (a snapshot at 100,000 tasks is ~45 MiB) this saves joining
+ * them into one more copy.
+ */
+export function sealParts(k: DataKey, plain: Uint8Array, context?: Uint8Array): [Buffer, Buffer] {
   if (k.key.length !== KEY_BYTES) throw new SealedDataError(`key ${k.id} is ${k.key.length} bytes, want ${KEY_BYTES}`);
   const st = keyState(k);
   if (st.counter > 0xffffffff) {
@@ -78,18 +87,17 @@ export function seal(k: DataKey, plain: Uint8Array, context?: Uint8Array): Buffe
     st.counter = 0;
   }
   const head = st.head;
-  const out = Buffer.allocUnsafe(head.length + NONCE + TAG + plain.length);
-  head.copy(out, 0);
-  const nonce = out.subarray(head.length, head.length + NONCE);
+  const front = Buffer.allocUnsafe(head.length + NONCE + TAG);
+  head.copy(front, 0);
+  const nonce = front.subarray(head.length, head.length + NONCE);
   st.prefix.copy(nonce, 0);
   nonce.writeUInt32BE(st.counter++, 8);
   const c = createCipheriv('aes-256-gcm', k.key, nonce);
   c.setAAD(context ? Buffer.concat([head, context]) : head);
   const body = c.update(plain);
   c.final(); // GCM adds nothing at the end
-  body.copy(out, head.length + NONCE + TAG);
-  c.getAuthTag().copy(out, head.length + NONCE);
-  return out;
+  c.getAuthTag().copy(front, head.length + NONCE);
+  return [front, body];
 }
 
 /** The key ID a sealed blob names. */
@@ -119,7 +127,9 @@ export function open(keys: KeyLookup, buf: Uint8Array, context?: Uint8Array): Bu
   d.setAAD(context ? Buffer.concat([head, context]) : head);
   d.setAuthTag(tag);
   try {
-    return Buffer.concat([d.update(b.subarray(headLen + NONCE + TAG)), d.final()]);
+    const plain = d.update(b.subarray(headLen + NONCE + TAG));
+    d.final(); // GCM adds nothing at the end; this checks the tag
+    return plain;
   } catch {
     throw new SealedDataError(`sealed data does not authenticate under key ${id}`);
   }

@@ -28,8 +28,10 @@ test('writeFileDurableSync replaces the file whole, with the mode asked for, and
 test('writeFileDurable writes parts in order; a failed write leaves the old file and no temp file', async () => {
   const dir = tmpDir();
   const f = path.join(dir, 'snap');
-  await writeFileDurable(f, [Buffer.from('head\n'), Buffer.from('body')], { mode: 0o600 });
-  assert.equal(fs.readFileSync(f, 'utf8'), 'head\nbody');
+  await writeFileDurable(f, [Buffer.from('head\n'), Buffer.from('body'), Buffer.alloc(0), Buffer.from('-tail')], { mode: 0o600 });
+  assert.equal(fs.readFileSync(f, 'utf8'), 'head\nbody-tail');
+  writeFileDurableSync(f, [Buffer.from('one,'), Buffer.from('two')]);
+  assert.equal(fs.readFileSync(f, 'utf8'), 'one,two');
   assert.equal(fs.statSync(f).mode & 0o777, 0o600);
   // the target is a directory: the rename fails after the temp file was written
   const d = path.join(dir, 'adir');

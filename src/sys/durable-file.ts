@@ -10,8 +10,9 @@ export interface DurableWriteOptions {
   mode?: number;
 }
 
+/** What to write: one piece, or pieces written one after the other (never joined: a snapshot's are tens of MiB). */
 type Data = string | Uint8Array | readonly Uint8Array[];
-const whole = (d: Data): string | Uint8Array => (typeof d === 'string' || d instanceof Uint8Array ? d : Buffer.concat(d));
+const pieces = (d: Data): readonly (string | Uint8Array)[] => (typeof d === 'string' || d instanceof Uint8Array ? [d] : d);
 
 let seq = 0;
 const tmpName = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${seq++}.tmp`);
@@ -32,7 +33,8 @@ export function writeFileDurableSync(file: string, data: Data, opts: DurableWrit
   const fd = fs.openSync(tmp, 'w', mode);
   try {
     try {
-      fs.writeFileSync(fd, whole(data)); // loops over short writes, unlike writeSync
+      // on a descriptor each write goes on at the current position; it loops over short writes, unlike writeSync
+      for (const p of pieces(data)) fs.writeFileSync(fd, p);
       // open's mode is filtered by the umask; the mode asked for is the mode wanted
       fs.fchmodSync(fd, mode);
       fs.fsyncSync(fd);
@@ -54,7 +56,7 @@ export async function writeFileDurable(file: string, data: Data, opts: DurableWr
   try {
     const fh = await fs.promises.open(tmp, 'w', mode);
     try {
-      await fh.writeFile(whole(data));
+      for (const p of pieces(data)) await fh.writeFile(p); // from the current position, looping over short writes
       await fh.chmod(mode);
       await fh.sync();
     } finally {
