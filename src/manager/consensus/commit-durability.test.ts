@@ -1,13 +1,15 @@
 // The commit index reaches disk without waiting for further entries: in the background once the
 // Ready loop is idle, and on stop(). A lone member that crashes or stops right after its last batch
-// must still find that batch committed locally (force-new-cluster keeps only what is).
+// must still find that batch committed locally (force-new-cluster keeps only what is). And what a
+// committed entry becomes in each member's store: the leader applies the changes it proposed, the
+// followers the decoding of the entry.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Message } from '../../raft';
-import { MemoryStore } from '../../store';
+import { MemoryStore, type Change } from '../../store';
 import { nodeFixture } from '../../testing/fixtures';
 import { waitFor } from '../../testing/wait';
 import { RaftConsensus } from './raft-consensus';
@@ -110,6 +112,28 @@ test('an idle member saves its commit index in the background; force-new-cluster
     const held = survivor.store.read((tx) => tx.find('node').map((n) => n.ID)).sort();
     assert.deepEqual(held, [...ids].sort());
     await survivor.c.stop();
+  } finally {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test("the leader applies the changes it proposed (no decoding of its own entry), the follower the entry's decoding: equal objects", async () => {
+  const { leader, follower, dirs } = await twoMembers();
+  try {
+    const proposed = { ...node('own'), Unset: undefined };
+    const changes: Change[] = [{ action: 'create', kind: 'node', object: proposed }];
+    await leader.c.append(changes).applied;
+    const mine = leader.store.read((tx) => tx.get('node', 'own'))!;
+    assert.notEqual(mine, proposed, "the store's object is its own: it sets the Version on it");
+    assert.equal(proposed.Version.Index, node('own').Version.Index, "the proposer's object is left as it was");
+    assert.equal(mine.Spec, proposed.Spec, 'its parts are the proposed ones: not decoded from the entry');
+    await waitFor('the follower to apply it', () => follower.c.status().applied >= leader.c.status().applied, 5_000, 10);
+    const theirs = follower.store.read((tx) => tx.get('node', 'own'))!;
+    assert.notEqual(theirs.Spec, proposed.Spec);
+    assert.equal(mine.Version.Index, theirs.Version.Index);
+    assert.deepEqual(JSON.parse(JSON.stringify(mine)), theirs, 'the same object on both, once encoded (the encoding drops undefined members)');
+    await leader.c.stop();
+    await follower.c.stop();
   } finally {
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   }

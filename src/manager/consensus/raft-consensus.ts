@@ -321,7 +321,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     const data = encodeChanges(changes);
     if (data.length > MAX_TRANSACTION_BYTES) throw requestTooLarge();
     const started = performance.now();
-    const { index, applied } = this.appendData(data, (d) => this.rn.propose(d));
+    const { index, applied } = this.appendData(data, (d) => this.rn.propose(d), changes);
     const observer = this.observer;
     if (!observer) return { index, applied };
     return { index, applied: applied.then(() => observer.proposalApplied((performance.now() - started) / 1000)) };
@@ -331,7 +331,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     return this.appendData(data, append).applied;
   }
 
-  private appendData(data: Uint8Array, append: (d: Uint8Array) => number): { index: number; applied: Promise<void> } {
+  private appendData(data: Uint8Array, append: (d: Uint8Array) => number, changes?: Change[]): { index: number; applied: Promise<void> } {
     const refusal = this.refuseProposal();
     if (refusal) throw refusal;
     let index: number;
@@ -340,7 +340,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
     } catch (e) {
       throw isKind(e, 'Unavailable') ? this.refuseProposal() ?? e : e;
     }
-    const applied = this.proposals.wait(index, this.rn.raft.term);
+    const applied = this.proposals.wait(index, this.rn.raft.term, changes);
     this.loop.kick();
     return { index, applied };
   }

@@ -288,18 +288,32 @@ export class ReadyLoop {
       changed = true;
       store.applyCommitted(e.index, []);
     } else {
-      let changes: Change[] = [];
-      try {
-        changes = decodeChanges(e.data);
-      } catch (err) {
-        this.parts.log.error({ err, index: e.index }, 'raft: undecodable entry skipped');
-      }
-      store.applyCommitted(e.index, changes);
+      store.applyCommitted(e.index, this.ownChanges(e) ?? this.decoded(e));
     }
     this.appliedIndex = e.index;
     markCommit('applied', e.index);
     this.parts.proposals.applied(e.index, e.term);
     return changed;
+  }
+
+  /**
+   * A leader's own entry: the changes it encoded, not a decoding of its bytes (on the leader that was
+   * a JSON parse of every change it had just written). The store takes applied objects as its own and
+   * sets their Version, so each gets a shallow copy; the parts below it are shared with the pending
+   * write, and neither is ever changed (store.ts). `undefined` members, which the encoding drops, are
+   * kept: the store counts them as absent (stableEqual) and so does every encoding of the object.
+   */
+  private ownChanges(e: Entry): Change[] | undefined {
+    return this.parts.proposals.ownChanges(e.index, e.term)?.map((c) => (c.action === 'delete' ? c : { ...c, object: { ...c.object } }));
+  }
+
+  private decoded(e: Entry): Change[] {
+    try {
+      return decodeChanges(e.data);
+    } catch (err) {
+      this.parts.log.error({ err, index: e.index }, 'raft: undecodable entry skipped');
+      return [];
+    }
   }
 
   /** Points the transport at every member's address and away from removed members. */

@@ -14,7 +14,7 @@ import type { ConfState, Entry, HardState, LogBacking, Snapshot, SnapshotMetadat
 import { internal } from '../../lib/errors';
 import type { RaftMember } from './codec';
 import { writeFileDurable, writeFileDurableSync } from '../../sys/durable-file';
-import { isSealed, open as openSealed, seal, sealedKeyId } from '../../sys/aead';
+import { isSealed, open as openSealed, sealParts, sealedKeyId } from '../../sys/aead';
 import { RaftDekFile, type RaftKeys } from './dek';
 import { openBatch, openEntryData, resealBatch, sealBatch, sealEntryData, type StoredEntry } from './log-format';
 
@@ -410,9 +410,10 @@ export class RaftDiskStorage implements LogBacking {
     const { index, term, confState } = snap.metadata;
     const plain = Buffer.from(snap.data.buffer, snap.data.byteOffset, snap.data.byteLength);
     const keys = this.keys;
-    const body = keys ? seal(keys.current(), plain, snapshotContext(index, term)) : plain;
-    const header = Buffer.from((keys ? MAGIC : MAGIC_PLAIN) + JSON.stringify({ index, term, confState, size: body.length }) + '\n', 'utf8');
-    return [header, body];
+    const body = keys ? sealParts(keys.current(), plain, snapshotContext(index, term)) : [plain];
+    const size = body.reduce((n, b) => n + b.length, 0);
+    const header = Buffer.from((keys ? MAGIC : MAGIC_PLAIN) + JSON.stringify({ index, term, confState, size }) + '\n', 'utf8');
+    return [header, ...body];
   }
 
   private writeSnapshotFile(snap: Snapshot): Promise<void> {
