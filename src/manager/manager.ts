@@ -71,6 +71,9 @@ interface Component {
   stop(): void | Promise<void>;
 }
 
+/** `v` when it is a positive number, else the default `d`. */
+const positive = (v: unknown, d: number): number => (typeof v === 'number' && v > 0 ? v : d);
+
 /**
  * Composition root of the manager role: the store replicated by Raft, the control API (executed on
  * the leader; other managers forward), the dispatcher and the leader's components, which run only
@@ -165,6 +168,11 @@ export class Manager {
     return path.join(this.deps.dataDir, 'manager', 'raft-settings.json');
   }
 
+  /** The Raft tick: the daemon's flag, not the cluster spec (so no need to read the settings file for it on every write). */
+  private get tickMs(): number {
+    return positive(this.deps.raftTickMs, 1000);
+  }
+
   private settings(spec?: SwarmSpec): RaftSettings {
     let r: Partial<SwarmSpec['Raft']> | undefined = spec?.Raft;
     if (!r) {
@@ -174,13 +182,12 @@ export class Manager {
         r = undefined;
       }
     }
-    const pos = (v: unknown, d: number) => (typeof v === 'number' && v > 0 ? v : d);
     return {
-      tickMs: pos(this.deps.raftTickMs, 1000),
-      electionTick: pos(r?.ElectionTick, 10),
-      heartbeatTick: pos(r?.HeartbeatTick, 1),
-      snapshotInterval: pos(r?.SnapshotInterval, 10_000),
-      keepEntries: pos(r?.LogEntriesForSlowFollowers, 500),
+      tickMs: this.tickMs,
+      electionTick: positive(r?.ElectionTick, 10),
+      heartbeatTick: positive(r?.HeartbeatTick, 1),
+      snapshotInterval: positive(r?.SnapshotInterval, 10_000),
+      keepEntries: positive(r?.LogEntriesForSlowFollowers, 500),
       keepOldSnapshots: typeof r?.KeepOldSnapshots === 'number' && r.KeepOldSnapshots > 0 ? r.KeepOldSnapshots : 0,
     };
   }
@@ -301,7 +308,7 @@ export class Manager {
       const log = this.deps.logger;
       // Components read the store: not before it shows every entry the log holds before their writes.
       // (Checked every tick, 600 ticks at most: a leader that cannot commit steps down long before.)
-      if (want && !(await this.consensus.waitLeaderCaughtUp(this.settings().tickMs!, 600))) {
+      if (want && !(await this.consensus.waitLeaderCaughtUp(this.tickMs, 600))) {
         log.warn({}, 'became the raft leader but lost it before applying the log it holds: the leader components stay stopped');
         return;
       }
@@ -426,7 +433,7 @@ export class Manager {
    * NotLeaderError / no leader otherwise, before anything reached the log (the caller may retry).
    */
   private async runHere<T>(fn: () => T | Promise<T>): Promise<T> {
-    if (this.consensus.isLeader() && (await this.consensus.waitLeaderCaughtUp(this.settings().tickMs!, 10))) return fn();
+    if (this.consensus.isLeader() && (await this.consensus.waitLeaderCaughtUp(this.tickMs, 10))) return fn();
     const l = this.consensus.isLeader() ? undefined : this.consensus.leader();
     if (!l) throw noLeader();
     throw new NotLeaderError(l);
@@ -441,7 +448,7 @@ export class Manager {
    * certainly did not reach the log (retryableControlError, by the error's reason code): never twice.
    */
   private async onLeader<T>(here: () => T | Promise<T>, there: (leader: RpcClient) => Promise<{ result: T; index?: number }>): Promise<T> {
-    const deadline = Date.now() + 3 * this.settings().tickMs! + 1000;
+    const deadline = Date.now() + 3 * this.tickMs + 1000;
     for (let attempt = 0; ; attempt++) {
       try {
         if (this.consensus.isLeader()) return await this.runHere(here);
