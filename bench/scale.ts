@@ -9,7 +9,7 @@
 // --raft-tick-ms MS (the daemon's default, Docker's 1000: elections after 10 s) --heartbeat 5s --cpu-prof DIR (V8 profiles of the managers, written at the end)
 // --heap-snapshot DIR (heap snapshots of the leader, with its smaps_rollup, idle and once the big service runs)
 // --manager-node-args "FLAGS" (flags for node itself in each manager; default the large-cluster tuning "--max-semi-space-size=32", "" for none)
-// --skip a,b (phases: small, global, big, api, kill, failover, down) --calls N (API calls per endpoint, 200).
+// --skip a,b (phases: small, global, big, settle, api, kill, failover, down) --settle-s S (quiet before the settled memory reading, 30) --calls N (API calls per endpoint, 200).
 // Prints one table per phase and, as the last line, the headline:
 //   scale: N nodes, T tasks, converged in S s (P placements/s), failover F s, manager RSS R MiB
 import fs from 'node:fs';
@@ -39,6 +39,8 @@ const HEAP = process.argv.includes('--heap-snapshot') ? path.resolve(arg('heap-s
 // semi-spaces took the leader's CPU a task from 0.71 to 0.46–0.6 ms (performance.md, scale6); "" runs node's defaults.
 const MANAGER_NODE_ARGS = arg('manager-node-args', '--max-semi-space-size=32').split(' ').filter(Boolean);
 const SKIP = new Set(arg('skip', '').split(',').filter(Boolean));
+/** Seconds of quiet before the settled memory reading (phase `settle`). */
+const SETTLE_S = Number(arg('settle-s', '30'));
 const METRICS_PORT = 30000 + Math.floor(Math.random() * 9000);
 
 const rows: string[][] = [];
@@ -80,10 +82,10 @@ function raftSizes(m: ClusterNode): { snapshots: number; log: number } {
   return { snapshots, log: logBytes };
 }
 
-async function metric(m: ClusterNode, name: string): Promise<number | undefined> {
+async function metric(m: ClusterNode, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
   try {
     const r = await fetch(`http://${m.ip}:${METRICS_PORT}/metrics`);
-    return sampleValue(parseExposition(await r.text()), name);
+    return sampleValue(parseExposition(await r.text()), name, labels);
   } catch {
     return undefined;
   }
@@ -246,6 +248,15 @@ async function main(): Promise<void> {
       const r = ScaleCluster.rssMiB(leader);
       row('memory', `leader RSS at ${TASKS} tasks (now / peak so far; now: own memory + mapped files)`, `${r.now.toFixed(0)} / ${r.peak.toFixed(0)} MiB (${r.anon.toFixed(0)} + ${r.file.toFixed(0)})`, load());
       if (HEAP) await heapSnapshot(sc, leader, `at ${TASKS} tasks`);
+      if (!SKIP.has('settle')) {
+        // The reading above comes right after the burst: V8's heap still holds the garbage of 100,000
+        // placements, which its memory reducer gives back once allocation has stayed low for a while.
+        await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
+        const s = ScaleCluster.rssMiB(leader);
+        const mib = async (name: string, labels: Record<string, string> = {}) => ((await metric(leader, name, labels)) ?? NaN) / 2 ** 20;
+        const heap = `V8 heap used ${(await mib('nodejs_heap_size_used_bytes')).toFixed(0)} of ${(await mib('nodejs_heap_size_total_bytes')).toFixed(0)} MiB, young generation ${(await mib('nodejs_heap_space_size_total_bytes', { space: 'new' })).toFixed(0)} MiB, external ${(await mib('nodejs_external_memory_bytes')).toFixed(0)} MiB`;
+        row('memory', `leader RSS at ${TASKS} tasks, ${SETTLE_S} s after convergence with nothing to do`, `${s.now.toFixed(0)} MiB (${s.anon.toFixed(0)} + ${s.file.toFixed(0)}); ${heap}`, load());
+      }
     }
 
     if (!SKIP.has('api')) {
