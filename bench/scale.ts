@@ -9,6 +9,7 @@
 // --raft-tick-ms MS (the daemon's default, Docker's 1000: elections after 10 s) --heartbeat 5s --cpu-prof DIR (V8 profiles of the managers, written at the end)
 // --heap-snapshot DIR (heap snapshots of the leader, with its smaps_rollup, idle and once the big service runs)
 // --manager-node-args "FLAGS" (flags for node itself in each manager; default the large-cluster tuning "--max-semi-space-size=32", "" for none)
+// --manager-env "K=V …" (the managers' extra environment; default the tuning's malloc half "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072", "" for none)
 // --skip a,b (phases: small, global, big, settle, api, kill, failover, down) --settle-s S (quiet before the settled memory reading, 30) --calls N (API calls per endpoint, 200).
 // Prints one table per phase and, as the last line, the headline:
 //   scale: N nodes, T tasks, converged in S s (P placements/s), failover F s, manager RSS R MiB
@@ -38,6 +39,15 @@ const HEAP = process.argv.includes('--heap-snapshot') ? path.resolve(arg('heap-s
 // The large-cluster tuning README names (NODE_OPTIONS for the managers): V8's young generation at 32 MiB
 // semi-spaces took the leader's CPU a task from 0.71 to 0.46–0.6 ms (performance.md, scale6); "" runs node's defaults.
 const MANAGER_NODE_ARGS = arg('manager-node-args', '--max-semi-space-size=32').split(' ').filter(Boolean);
+// The other half of that tuning (README): glibc's malloc with a fixed mmap threshold, so buffers over 128 KiB
+// go back to the system when freed instead of raising the threshold and staying in the heap (performance.md,
+// scale10: the settled leader 651 → 557 MiB at 100,000 tasks); "" runs glibc's defaults.
+const MANAGER_ENV = Object.fromEntries(
+  arg('manager-env', 'GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072')
+    .split(' ')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 const SKIP = new Set(arg('skip', '').split(',').filter(Boolean));
 /** Seconds of quiet before the settled memory reading (phase `settle`). */
 const SETTLE_S = Number(arg('settle-s', '30'));
@@ -154,7 +164,7 @@ async function heapSnapshot(sc: ScaleCluster, m: ClusterNode, when: string): Pro
 async function main(): Promise<void> {
   if (PROF) fs.mkdirSync(PROF, { recursive: true });
   if (HEAP) fs.mkdirSync(HEAP, { recursive: true });
-  log(`scale bench: ${NODES} nodes, ${TASKS} tasks, ${MANAGERS} managers, raft tick ${TICK ?? 'default (1000)'} ms, heartbeat ${HEARTBEAT}, manager node flags "${MANAGER_NODE_ARGS.join(' ')}", load ${load()}`);
+  log(`scale bench: ${NODES} nodes, ${TASKS} tasks, ${MANAGERS} managers, raft tick ${TICK ?? 'default (1000)'} ms, heartbeat ${HEARTBEAT}, manager node flags "${MANAGER_NODE_ARGS.join(' ')}", manager env "${Object.entries(MANAGER_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}", load ${load()}`);
   const sc = new ScaleCluster({
     nodes: NODES,
     managers: MANAGERS,
@@ -168,6 +178,7 @@ async function main(): Promise<void> {
     // the managers as shipped: bin/shoal.js, no source maps, no test fault injector
     asShipped: true,
     managerNodeArgs: MANAGER_NODE_ARGS,
+    managerEnv: MANAGER_ENV,
     log,
   });
   let peakRss = 0;

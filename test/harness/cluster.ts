@@ -24,6 +24,8 @@ export interface ClusterOptions {
   nodeArgs?: (ip: string) => string[];
   /** Flags for node itself in every daemon (e.g. `--cpu-prof --cpu-prof-dir DIR`). */
   runtimeArgs?: string[];
+  /** Extra environment for every daemon (e.g. glibc's malloc tunables). */
+  daemonEnv?: Record<string, string>;
   /**
    * Daemons run as users run them (`node bin/shoal.js daemon`, no source maps, no test fault injector):
    * for benches that measure CPU and memory. Such a cluster cannot be partitioned.
@@ -114,6 +116,7 @@ export class TestCluster {
       engine: this.opts.engine,
       extraArgs,
       nodeArgs: this.opts.runtimeArgs,
+      ...(this.opts.daemonEnv ? { env: this.opts.daemonEnv } : {}),
       ...(this.opts.asShipped ? { viaBin: true, sourceMaps: false } : {}),
     });
     this.nodes.push(n);

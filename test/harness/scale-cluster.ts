@@ -38,6 +38,8 @@ export interface ScaleClusterOptions {
   log?: (line: string) => void;
   /** Flags for node itself in each manager (e.g. V8's `--max-semi-space-size=64`). */
   managerNodeArgs?: string[];
+  /** Extra environment for each manager (e.g. the large-cluster malloc tuning). */
+  managerEnv?: Record<string, string>;
   /** Managers run as users run them (TestCluster's asShipped): what benches measure. */
   asShipped?: boolean;
 }
@@ -71,6 +73,7 @@ export class ScaleCluster {
         ...(opts.heapSnapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${opts.heapSnapshotDir}`] : []),
         ...(opts.managerNodeArgs ?? []),
       ],
+      ...(opts.managerEnv ? { daemonEnv: opts.managerEnv } : {}),
       hostPrefix: opts.hostPrefix ?? 'scale-mgr',
       asShipped: opts.asShipped,
     });
