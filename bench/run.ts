@@ -8,6 +8,7 @@
 //   raft, failover, mesh-proxy (the routing mesh's proxy on loopback),
 //   mesh (between network namespaces, as root; process-runtime daemons)
 //   memory          the manager's RSS/USS idle, with 100 process tasks and after, beside node's own floor
+//   session-memory  what one idle agent session costs the manager holding it, layer by layer
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,7 +24,7 @@ interface Job {
 }
 
 /** The benches besides single-node, in the order they run. Other files in bench/ are helpers (kill-task, raft-node, mesh-load). */
-const OTHER_BENCHES = ['rolling-update', 'raft', 'multinode', 'failover', 'mesh-proxy', 'mesh', 'metrics', 'scale', 'memory'];
+const OTHER_BENCHES = ['rolling-update', 'raft', 'multinode', 'failover', 'mesh-proxy', 'mesh', 'metrics', 'scale', 'memory', 'session-memory'];
 
 function jobs(extra: string[]): Job[] {
   const list: Job[] = [];
