@@ -406,15 +406,17 @@ export class Dispatcher implements DispatcherApi {
         netMoved = null;
         if (first !== 'net' && first.done) break;
         // Coalesce changes into one message: those of this turn of the event loop (one store write's come
-        // together), and while the last message is recent, those of the rest of `batchMs` (lib/batching.ts).
-        await sleepUnlessAborted(batchDelay(this.clock.now(), lastSentAt, this.batchMs), stop.signal);
+        // together: setImmediate, no timer or abort listener), and while the last message is recent, those of
+        // the rest of `batchMs` (lib/batching.ts).
+        const hold = batchDelay(this.clock.now(), lastSentAt, this.batchMs);
+        await (hold > 0 ? sleepUnlessAborted(hold, stop.signal) : new Promise<void>((r) => setImmediate(r)));
         if (stop.signal.aborted) break;
         const events = first === 'net' ? watch.drain() : [first.value, ...watch.drain()];
         if (first !== 'net') next = null;
         const changes: TaskChange[] = events.filter((e) => e.index > viewIndex).map((e) => ({ action: e.action, task: e.object as TaskChange['task'] }));
         let msg = set.apply(changes, deps);
-        const cur = this.ingress.current(nodeId);
-        if (cur.version !== net.version) {
+        if (this.ingress.currentVersion !== net.version) {
+          const cur = this.ingress.current(nodeId); // built only then: most rounds carry task changes alone
           // another node's change moves the version without changing this node's view
           if (cur.text !== net.text) msg = { ...(msg ?? { type: 'incremental', updateTasks: [], removeTasks: [] }), network: cur.view, networkVersion: cur.version };
           net = cur;
