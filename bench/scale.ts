@@ -45,7 +45,7 @@ const MANAGER_NODE_ARGS = arg('manager-node-args', '--max-semi-space-size=32').s
 const MANAGER_ENV = Object.fromEntries(
   arg('manager-env', 'GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072')
     .split(' ')
-    .filter(Boolean)
+    .filter((kv) => kv.indexOf('=') > 0)
     .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
 const SKIP = new Set(arg('skip', '').split(',').filter(Boolean));
@@ -92,21 +92,30 @@ function raftSizes(m: ClusterNode): { snapshots: number; log: number } {
   return { snapshots, log: logBytes };
 }
 
-async function metric(m: ClusterNode, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+type MetricReader = (name: string, labels?: Record<string, string>) => number | undefined;
+
+/** One scrape of a manager's metrics, read as often as needed (every value undefined when it does not answer). */
+async function scrape(m: ClusterNode): Promise<MetricReader> {
   try {
     const r = await fetch(`http://${m.ip}:${METRICS_PORT}/metrics`);
-    return sampleValue(parseExposition(await r.text()), name, labels);
+    const families = parseExposition(await r.text());
+    return (name, labels = {}) => sampleValue(families, name, labels);
   } catch {
-    return undefined;
+    return () => undefined;
   }
+}
+
+async function metric(m: ClusterNode, name: string): Promise<number | undefined> {
+  return (await scrape(m))(name);
 }
 
 /** The leader's counters of store write transactions, Raft proposals and missed heartbeats (0 when the metrics do not answer). */
 async function writeCounts(m: ClusterNode): Promise<{ writes: number; proposals: number; misses: number }> {
+  const metrics = await scrape(m);
   return {
-    writes: (await metric(m, 'swarm_store_write_tx_latency_seconds_count')) ?? 0,
-    proposals: (await metric(m, 'swarm_raft_transaction_latency_seconds_count')) ?? 0,
-    misses: (await metric(m, 'shoal_dispatcher_heartbeat_misses_total')) ?? 0,
+    writes: metrics('swarm_store_write_tx_latency_seconds_count') ?? 0,
+    proposals: metrics('swarm_raft_transaction_latency_seconds_count') ?? 0,
+    misses: metrics('shoal_dispatcher_heartbeat_misses_total') ?? 0,
   };
 }
 
@@ -264,8 +273,9 @@ async function main(): Promise<void> {
         // placements, which its memory reducer gives back once allocation has stayed low for a while.
         await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
         const s = ScaleCluster.rssMiB(leader);
-        const mib = async (name: string, labels: Record<string, string> = {}) => ((await metric(leader, name, labels)) ?? NaN) / 2 ** 20;
-        const heap = `V8 heap used ${(await mib('nodejs_heap_size_used_bytes')).toFixed(0)} of ${(await mib('nodejs_heap_size_total_bytes')).toFixed(0)} MiB, young generation ${(await mib('nodejs_heap_space_size_total_bytes', { space: 'new' })).toFixed(0)} MiB, external ${(await mib('nodejs_external_memory_bytes')).toFixed(0)} MiB`;
+        const metrics = await scrape(leader);
+        const mib = (name: string, labels?: Record<string, string>) => ((metrics(name, labels) ?? NaN) / 2 ** 20).toFixed(0);
+        const heap = `V8 heap used ${mib('nodejs_heap_size_used_bytes')} of ${mib('nodejs_heap_size_total_bytes')} MiB, young generation ${mib('nodejs_heap_space_size_total_bytes', { space: 'new' })} MiB, external ${mib('nodejs_external_memory_bytes')} MiB`;
         row('memory', `leader RSS at ${TASKS} tasks, ${SETTLE_S} s after convergence with nothing to do`, `${s.now.toFixed(0)} MiB (${s.anon.toFixed(0)} + ${s.file.toFixed(0)}); ${heap}`, load());
       }
     }
