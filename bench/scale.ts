@@ -10,6 +10,7 @@
 // --heap-snapshot DIR (heap snapshots of the leader, with its smaps_rollup, idle and once the big service runs)
 // --manager-node-args "FLAGS" (flags for node itself in each manager; default the large-cluster tuning "--max-semi-space-size=32", "" for none)
 // --manager-env "K=V …" (the managers' extra environment; default the tuning's malloc half "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072", "" for none)
+// --fleet-node-args "FLAGS" (flags for node in the simulated fleets; default "--max-semi-space-size=32", "" for none)
 // --skip a,b (phases: small, global, big, settle, api, kill, failover, down) --settle-s S (quiet before the settled memory reading, 30) --calls N (API calls per endpoint, 200).
 // Prints one table per phase and, as the last line, the headline:
 //   scale: N nodes, T tasks, converged in S s (P placements/s), failover F s, manager RSS R MiB
@@ -23,7 +24,8 @@ import { parseExposition, sampleValue } from '../src/testing/prometheus';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+  // present with a value: that value, "" included (the flag options' "none")
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : def;
 }
 
 const NODES = Number(arg('nodes', '1000'));
@@ -41,13 +43,18 @@ const HEAP = process.argv.includes('--heap-snapshot') ? path.resolve(arg('heap-s
 const MANAGER_NODE_ARGS = arg('manager-node-args', '--max-semi-space-size=32').split(' ').filter(Boolean);
 // The other half of that tuning (README): glibc's malloc with a fixed mmap threshold, so buffers over 128 KiB
 // go back to the system when freed instead of raising the threshold and staying in the heap (performance.md,
-// scale10: the settled leader 651 → 557 MiB at 100,000 tasks); "" runs glibc's defaults.
+// scale10: the settled leader 651 → 557 MiB at 100,000 tasks), for 10–15 % more manager CPU here, where page faults
+// are dear (scale11: 80.5 s without it against 90.2 s with it at 1,000 × 100,000); "" runs glibc's defaults.
 const MANAGER_ENV = Object.fromEntries(
   arg('manager-env', 'GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072')
     .split(' ')
     .filter((kv) => kv.indexOf('=') > 0)
     .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
+// Flags for node in the simulated fleets' processes ("" for node's defaults). The load generator shares the two
+// cores with the managers, so it gets their young-generation tuning: 4–6 % less fleet CPU a task and a 3–5 %
+// faster create at 300 × 30,000 in two pairs of runs (performance.md, scale11).
+const FLEET_NODE_ARGS = arg('fleet-node-args', '--max-semi-space-size=32').split(' ').filter(Boolean);
 const SKIP = new Set(arg('skip', '').split(',').filter(Boolean));
 /** Seconds of quiet before the settled memory reading (phase `settle`). */
 const SETTLE_S = Number(arg('settle-s', '30'));
@@ -173,7 +180,7 @@ async function heapSnapshot(sc: ScaleCluster, m: ClusterNode, when: string): Pro
 async function main(): Promise<void> {
   if (PROF) fs.mkdirSync(PROF, { recursive: true });
   if (HEAP) fs.mkdirSync(HEAP, { recursive: true });
-  log(`scale bench: ${NODES} nodes, ${TASKS} tasks, ${MANAGERS} managers, raft tick ${TICK ?? 'default (1000)'} ms, heartbeat ${HEARTBEAT}, manager node flags "${MANAGER_NODE_ARGS.join(' ')}", manager env "${Object.entries(MANAGER_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}", load ${load()}`);
+  log(`scale bench: ${NODES} nodes, ${TASKS} tasks, ${MANAGERS} managers, raft tick ${TICK ?? 'default (1000)'} ms, heartbeat ${HEARTBEAT}, manager node flags "${MANAGER_NODE_ARGS.join(' ')}", manager env "${Object.entries(MANAGER_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}", fleet node flags "${FLEET_NODE_ARGS.join(' ')}", load ${load()}`);
   const sc = new ScaleCluster({
     nodes: NODES,
     managers: MANAGERS,
@@ -188,6 +195,7 @@ async function main(): Promise<void> {
     asShipped: true,
     managerNodeArgs: MANAGER_NODE_ARGS,
     managerEnv: MANAGER_ENV,
+    fleetNodeArgs: FLEET_NODE_ARGS,
     log,
   });
   let peakRss = 0;

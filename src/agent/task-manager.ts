@@ -4,6 +4,7 @@ import type { Clock } from '../lib/ports';
 import { decide, isForward, stopGraceMs, hasHealthTest, DESTROYED_ERR, type StepFacts, type Health } from './exec/step';
 import { isAtLeast, isTerminal } from '../types';
 import { sleepUnlessAborted } from '../sys/sleep';
+import { cloneData } from '../lib/clone';
 
 // One task manager per assigned task: drives its controller one step at a time as the step machine
 // (./exec/step.ts) decides, and reports every status change through a callback. Controller errors
@@ -81,8 +82,8 @@ export class TaskManager {
   private endDrain?: () => void;
 
   constructor(private readonly opts: TaskManagerOptions) {
-    this.task = structuredClone(opts.task);
-    this.status = structuredClone(opts.task.Status);
+    this.task = cloneData(opts.task);
+    this.status = cloneData(opts.task.Status);
   }
 
   get id(): string {
@@ -95,8 +96,8 @@ export class TaskManager {
 
   /** The task with its latest local status. */
   snapshot(): Task {
-    const t = structuredClone(this.task);
-    t.Status = structuredClone(this.status);
+    const t = cloneData(this.task);
+    t.Status = cloneData(this.status);
     if (this.health) t.internal = { ...t.internal, health: this.health };
     return t;
   }
@@ -132,9 +133,9 @@ export class TaskManager {
   update(task: Task): void {
     if (task.ID !== this.task.ID) return;
     const desiredChanged = task.DesiredState !== this.task.DesiredState;
-    this.task = { ...structuredClone(task), Status: this.task.Status };
+    this.task = { ...cloneData(task), Status: this.task.Status };
     // A status the manager set beyond ours (e.g. ORPHANED) is adopted, never one behind it.
-    if (isTerminal(task.Status.State) && !isTerminal(this.status.State) && isForward(this.status, task.Status)) this.status = structuredClone(task.Status);
+    if (isTerminal(task.Status.State) && !isTerminal(this.status.State) && isForward(this.status, task.Status)) this.status = cloneData(task.Status);
     if (desiredChanged) this.poke();
   }
 

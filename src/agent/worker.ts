@@ -172,7 +172,7 @@ export class Worker {
     const cleanup = async () => {
       try {
         const rt = await c.inspect();
-        if (rt?.running) await c.shutdown(stopGraceMs(m.snapshot().Spec.ContainerSpec?.StopGracePeriod));
+        if (rt?.running) await c.shutdown(stopGraceMs(m.persistentView().Spec.ContainerSpec?.StopGracePeriod));
         if (rt) await c.remove();
       } catch (err) {
         this.opts.logger?.warn({ err: errText(err), taskId: id }, 'worker: removing runtime object failed');

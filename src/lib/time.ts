@@ -7,7 +7,8 @@ export const nsToMs = (ns: number): number => ns / NS_PER_MS;
 
 /** RFC 3339 with nanosecond precision as Go prints it, from milliseconds since the epoch. */
 export function isoTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+  // toISOString always ends in ".sssZ"; a slice, not a regular expression (every task status carries one)
+  return new Date(ms).toISOString().slice(0, -1) + '000000Z';
 }
 
 /** Go's zero time as Docker prints it for unset timestamps. */

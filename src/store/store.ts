@@ -6,7 +6,7 @@ import { PendingWrites, slotKey, type TaskIndexName } from './pending';
 import { MAX_PENDING_WRITES } from './limits';
 import type { TaskCounts } from './task-counts';
 import type { Task } from '../types';
-import { cloneData, deepFreeze } from './clone';
+import { cloneData, deepFreeze } from '../lib/clone';
 import { CommittedTasks, type TaskIndexSizes } from './committed-tasks';
 import { eachId, holdsId, type TaskIds } from './task-index';
 

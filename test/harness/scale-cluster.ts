@@ -40,6 +40,8 @@ export interface ScaleClusterOptions {
   managerNodeArgs?: string[];
   /** Extra environment for each manager (e.g. the large-cluster malloc tuning). */
   managerEnv?: Record<string, string>;
+  /** Flags for node itself in each simulated-fleet process (the load generator, not a product process). */
+  fleetNodeArgs?: string[];
   /** Managers run as users run them (TestCluster's asShipped): what benches measure. */
   asShipped?: boolean;
 }
@@ -87,7 +89,8 @@ export class ScaleCluster {
     const addrs = this.managers.map((m) => `${m.ip}:${c.port}`);
     const procs = this.opts.procs ?? Math.min(4, Math.max(1, Math.ceil(this.opts.nodes / 250)));
     const t0 = Date.now();
-    this.fleets = Array.from({ length: procs }, () => new SimFleetProcess(this.opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', `${this.opts.cpuProfDir}/fleet`] : []));
+    const fleetArgs = [...(this.opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', `${this.opts.cpuProfDir}/fleet`] : []), ...(this.opts.fleetNodeArgs ?? [])];
+    this.fleets = Array.from({ length: procs }, () => new SimFleetProcess(fleetArgs));
     const per = Math.ceil(this.opts.nodes / procs);
     this.fleetNodes = await Promise.all(
       this.fleets.map((f, i) =>

@@ -1,4 +1,4 @@
-// Copies and freezes of stored objects: plain JSON-shaped data, read far more often than written.
+// Copies and freezes of plain JSON-shaped data (stored objects, tasks on an agent): read far more often than written.
 
 /**
  * Deep copy of a stored object. Store objects are plain JSON-shaped data (objects, arrays, strings,
