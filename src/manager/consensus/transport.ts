@@ -10,7 +10,7 @@ import type { Message } from '../../raft';
 import { isKind, unavailable } from '../../lib/errors';
 import { MEMBER_REMOVED_MESSAGE } from './errors';
 import type { JoinResponse, RaftServiceTarget, RaftTransport, RaftTransportSink } from './transport-types';
-import { decodeBatch, encodeBatch, raftStreamCodec, type RaftStreamAck, type RaftStreamBatch } from './wire';
+import { decodeBatch, encodeStreamBatch, raftStreamCodec, type RaftStreamAck, type RaftStreamBatch } from './wire';
 import { coalesceMessages } from './coalesce';
 import { commitTrace, markCommitMessages } from './commit-trace';
 
@@ -247,22 +247,24 @@ export class GrpcRaftTransport implements RaftTransport {
       const batch = p.queue.length <= this.maxBatch ? p.queue : p.queue.slice(0, this.maxBatch);
       p.queue = p.queue.length <= this.maxBatch ? [] : p.queue.slice(this.maxBatch);
       const snaps = batch.filter((m) => m.type === 'snap').map((m) => m.to);
-      let data: Uint8Array;
+      const n = p.seq + 1;
+      let msg: RaftStreamBatch;
       try {
-        data = encodeBatch(batch);
+        msg = encodeStreamBatch(n, batch);
       } catch (err) {
         this.opts.logger?.warn({ peer: p.raftId, err: (err as Error).message }, 'raft: unencodable batch dropped');
         for (const m of batch) this.dropped(m);
         continue;
       }
-      const n = ++p.seq;
+      p.seq = n;
       p.inflight.push({ n, snaps, deadline: Date.now() + (snaps.length > 0 ? this.sendTimeoutMs * 10 : this.sendTimeoutMs) });
       this.armTimer(p);
       // The test fault injector's partition: the batch never leaves and fails at its deadline.
       if (rpcDropped(p.addr)) continue;
       const s = this.streamFor(p);
       if (commitTrace.on) markCommitMessages('flush', batch);
-      s.send({ n, b: data }).catch((err: unknown) => {
+      // the previous release's JSON stream carries n and b only
+      s.send(p.legacy ? { n: msg.n, b: msg.b } : msg).catch((err: unknown) => {
         if (p.stream === s) this.fail(p, (err as Error)?.message ?? String(err));
       });
     }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MESSAGE_TYPES, type Message } from '../../raft';
-import { decodeBatch, encodeBatch, raftStreamCodec } from './wire';
+import { decodeBatch, encodeBatch, encodeStreamBatch, raftStreamCodec } from './wire';
 
 const big = 2 ** 47 + 12345; // raft IDs are 48-bit
 
@@ -54,4 +54,19 @@ test('wire: the stream codec frames a batch and an ack, error text included', ()
   assert.deepEqual(raftStreamCodec.res.deserialize(raftStreamCodec.res.serialize({ n: 9 })), { n: 9 });
   assert.deepEqual(raftStreamCodec.res.deserialize(raftStreamCodec.res.serialize({ n: 9, err: 'raft: member 3 was remové' })), { n: 9, err: 'raft: member 3 was remové' });
   assert.throws(() => raftStreamCodec.res.deserialize(Buffer.alloc(3)), /truncated/);
+});
+
+test('wire: a stream batch is encoded framed once and sent as it is, the same bytes as framing it afterwards', () => {
+  const msgs = [{ type: 'app' as const, from: 1, to: 2, term: 3, index: 4, logTerm: 3, commit: 4, entries: [{ index: 5, term: 3, type: 'normal' as const, data: new Uint8Array([7, 8, 9]) }] }];
+  const n = 2 ** 33 + 1;
+  const m = encodeStreamBatch(n, msgs);
+  const wire = raftStreamCodec.req.serialize(m);
+  assert.equal(wire, m.framed, 'no copy: the codec hands over the framed buffer');
+  assert.deepEqual([...wire], [...raftStreamCodec.req.serialize({ n, b: encodeBatch(msgs) })]);
+  // `b` is the batch alone, as a plain byte array (the legacy JSON stream's base64 path needs one, not a Buffer)
+  assert.equal(Object.getPrototypeOf(m.b), Uint8Array.prototype);
+  assert.deepEqual(decodeBatch(m.b), decodeBatch(encodeBatch(msgs)));
+  const got = raftStreamCodec.req.deserialize(wire);
+  assert.equal(got.n, n);
+  assert.deepEqual(decodeBatch(got.b), msgs.map((x) => ({ ...x })) as unknown);
 });

@@ -41,10 +41,29 @@ function sizeOf(m: Message): number {
 }
 
 export function encodeBatch(messages: Message[]): Uint8Array {
-  let size = 4;
+  // a plain Uint8Array, not a Buffer: the RPC layer's JSON codec carries byte arrays as base64, and a Buffer's toJSON would win
+  return plainBytes(encodeInto(messages, 0), 0);
+}
+
+/**
+ * A batch as the shoal.Raft stream sends it: `b` for whatever reads the batch (the legacy JSON stream, tests),
+ * `framed` the stream message itself (f64 n, then the batch: `b` is a view into it). Encoded once in place, so
+ * the codec hands the bytes to gRPC without the copy it would make to put `n` in front.
+ */
+export function encodeStreamBatch(n: number, messages: Message[]): RaftStreamBatch {
+  const framed = encodeInto(messages, 8);
+  framed.writeDoubleLE(n, 0);
+  return { n, b: plainBytes(framed, 8), framed };
+}
+
+const plainBytes = (buf: Buffer, from: number): Uint8Array => new Uint8Array(buf.buffer, buf.byteOffset + from, buf.length - from);
+
+/** The batch's encoding after `headroom` bytes left for the caller. */
+function encodeInto(messages: Message[], headroom: number): Buffer {
+  let size = headroom + 4;
   for (const m of messages) size += sizeOf(m);
   const buf = Buffer.allocUnsafe(size);
-  let o = buf.writeUInt32LE(messages.length, 0);
+  let o = buf.writeUInt32LE(messages.length, headroom);
   const bytes = (b: Uint8Array) => {
     o = buf.writeUInt32LE(b.byteLength, o);
     buf.set(b, o);
@@ -90,7 +109,7 @@ export function encodeBatch(messages: Message[]): Uint8Array {
     }
     if (m.context) bytes(m.context);
   }
-  return new Uint8Array(buf.buffer, buf.byteOffset, o);
+  return buf.subarray(0, o);
 }
 
 export function decodeBatch(data: Uint8Array): Message[] {
@@ -164,6 +183,8 @@ export function decodeBatch(data: Uint8Array): Message[] {
 export interface RaftStreamBatch {
   n: number;
   b: Uint8Array;
+  /** The stream message already framed (encodeStreamBatch): sent as it is. */
+  framed?: Buffer;
 }
 /** The answer to batch `n`: stepped, or refused with `err` (the whole batch). */
 export interface RaftStreamAck {
@@ -188,7 +209,7 @@ function numberOf(buf: Buffer): number {
 /** The shoal.Raft stream's own message encoding (the RPC method's codec). */
 export const raftStreamCodec: { req: WireCodec<RaftStreamBatch>; res: WireCodec<RaftStreamAck> } = {
   req: {
-    serialize: (m) => numbered(m.n, m.b),
+    serialize: (m) => m.framed ?? numbered(m.n, m.b),
     // a view, not a copy: decodeBatch copies what it keeps
     deserialize: (buf) => ({ n: numberOf(buf), b: buf.subarray(8) }),
   },
