@@ -105,6 +105,30 @@ test('the step machine drives a scripted controller to running and back down to 
   await m.close();
 });
 
+test('a task stopped before any status past ACCEPTED was recorded still stops what an earlier daemon started', async () => {
+  // The daemon was killed moments after starting the task: its state file and the manager still say
+  // ASSIGNED, the runtime's own record has the process. Desired SHUTDOWN must stop it, not just report it.
+  const ex = new ScriptedExecutor(new ScriptedEngine(5));
+  const t = makeTask('t', 'busybox', { DesiredState: 'shutdown' });
+  ex.engine.create('t').state = 'running';
+  for (const adopt of [true, false]) {
+    const m = new TaskManager({ task: t, controller: ex.controller(t), report: () => undefined, clock, adopt });
+    m.start();
+    await waitFor('shutdown', () => m.currentStatus.State === 'shutdown');
+    assert.equal(ex.engine.objects.get('t')?.state, 'exited', `adopt ${adopt}: the leftover process is stopped`);
+    await m.close();
+    ex.engine.objects.get('t')!.state = 'running';
+  }
+  assert.equal(ex.engine.count('t', 'shutdown'), 2);
+  // nothing there: one inspection, no stop
+  const u = makeTask('u', 'busybox', { DesiredState: 'shutdown' });
+  const m = new TaskManager({ task: u, controller: ex.controller(u), report: () => undefined, clock });
+  m.start();
+  await waitFor('shutdown', () => m.currentStatus.State === 'shutdown');
+  assert.deepEqual(ex.engine.calls.filter((c) => c.taskId === 'u').map((c) => c.op), ['inspect']);
+  await m.close();
+});
+
 test('a running mesh backend is held for the drain delay before its stop; other tasks are not', async () => {
   const ex = new ScriptedExecutor(new ScriptedEngine(5));
   const ingress = { Protocol: 'tcp' as const, TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' as const };

@@ -1,5 +1,5 @@
-import type { Task, TaskEndpoint, TaskStatus } from '../types';
-import type { TaskController, ExitResult } from './executor/types';
+import type { ContainerStatus, Task, TaskEndpoint, TaskStatus } from '../types';
+import type { TaskController, ExitResult, RuntimeStatus } from './executor/types';
 import type { Clock } from '../lib/ports';
 import { decide, isForward, stopGraceMs, hasHealthTest, DESTROYED_ERR, type StepFacts, type Health } from './exec/step';
 import { isAtLeast, isTerminal } from '../types';
@@ -246,7 +246,7 @@ export class TaskManager {
     try {
       const rt = await this.opts.controller.inspect();
       if (!rt) return;
-      this.facts.container = { ContainerID: rt.containerId, PID: rt.pid, ...(rt.exitCode !== undefined && !rt.running ? { ExitCode: rt.exitCode } : {}) };
+      this.facts.container = containerStatusOf(rt);
       if (rt.health && this.facts.health === undefined) this.facts.health = rt.health;
       if (rt.endpoints) this.endpoints = rt.endpoints;
     } catch {
@@ -322,6 +322,17 @@ export class TaskManager {
             await c.remove();
             this.facts.removed = true;
             break;
+          case 'inspect': {
+            const rt = await c.inspect();
+            if (!rt) {
+              this.facts.absent = true;
+              break;
+            }
+            this.facts.prepared = true;
+            if (rt.running) this.facts.started = true;
+            this.facts.container = containerStatusOf(rt);
+            break;
+          }
         }
         this.retries = 0;
       } catch (err) {
@@ -335,6 +346,8 @@ export class TaskManager {
         } else if (++this.retries >= MAX_OP_RETRIES) {
           // terminate/remove keep failing: give up on this step; the task is reported as it is.
           if (step.action === 'terminate') this.facts.stopped = true;
+          // not known whether the runtime has an object: stop as if it had (a stop of nothing ends in SHUTDOWN too)
+          else if (step.action === 'inspect') this.facts.prepared = true;
           else this.facts.removed = true;
           this.retries = 0;
         } else {
@@ -343,6 +356,11 @@ export class TaskManager {
       }
     }
   }
+}
+
+/** What an inspection says of the task's container or process, as a status reports it (an exit code only once it ended). */
+function containerStatusOf(rt: RuntimeStatus): ContainerStatus {
+  return { ContainerID: rt.containerId, PID: rt.pid, ...(rt.exitCode !== undefined && !rt.running ? { ExitCode: rt.exitCode } : {}) };
 }
 
 export function errText(err: unknown): string {

@@ -14,6 +14,8 @@ interface Script {
   exit?: { exitCode: number; error?: string };
   health?: ('healthy' | 'unhealthy')[];
   shutdownErr?: boolean;
+  /** The runtime already runs the task (started by a daemon that died before it recorded any status). */
+  leftover?: boolean;
 }
 
 /**
@@ -66,6 +68,13 @@ function drive(desired: TaskState, script: Script, opts: { healthCheck?: boolean
         break;
       case 'remove':
         facts.removed = true;
+        break;
+      case 'inspect':
+        // what an earlier daemon left, if anything
+        if (script.leftover) {
+          facts.prepared = true;
+          facts.started = true;
+        } else facts.absent = true;
         break;
       case 'none':
         return out;
@@ -161,11 +170,23 @@ test('golden: failed graceful shutdown falls back to terminate', () => {
   assert.deepEqual(t.slice(-4), ['shutdown', 'terminate', 'report -> shutdown shutdown', 'none']);
 });
 
-test('shutdown before anything was created needs no runtime call', () => {
-  const s = decide(inp('shutdown', st('assigned')));
-  assert.equal(s.action, 'report');
-  assert.equal(s.status?.State, 'shutdown');
-  assert.equal(s.status?.Message, 'shutdown');
+test('shutdown before PREPARING: the runtime is asked once; nothing there is SHUTDOWN at once, something there is stopped', () => {
+  for (const cur of ['assigned', 'accepted'] as const) {
+    assert.equal(decide(inp('shutdown', st(cur))).action, 'inspect', cur);
+    const s = decide(inp('shutdown', st(cur), { absent: true }));
+    assert.equal(s.action, 'report');
+    assert.equal(s.status?.State, 'shutdown');
+    assert.equal(s.status?.Message, 'shutdown');
+    // an earlier daemon started it and died before any later status was written anywhere
+    assert.equal(decide(inp('shutdown', st(cur), { prepared: true, started: true })).action, 'shutdown', cur);
+    assert.equal(decide(inp('remove', st(cur), { prepared: true })).action, 'shutdown', cur);
+  }
+});
+
+test('golden: desired shutdown before PREPARING, with and without what a killed daemon left running', () => {
+  assert.deepEqual(drive('shutdown', {}), ['inspect', 'report -> shutdown shutdown', 'none']);
+  assert.deepEqual(drive('shutdown', { leftover: true }), ['inspect', 'shutdown', 'report -> shutdown shutdown', 'none']);
+  assert.deepEqual(drive('shutdown', { leftover: true }, { start: st('accepted', 'accepted') }), ['inspect', 'shutdown', 'report -> shutdown shutdown', 'none']);
 });
 
 test('a shutdown wins over an exit seen at the same time', () => {

@@ -25,6 +25,8 @@ export type StepAction =
   | 'terminate'
   /** controller.remove(); on success set facts.removed. */
   | 'remove'
+  /** controller.inspect(): an object found sets facts.prepared (and started when it runs), none sets facts.absent. */
+  | 'inspect'
   /** Report `status` (no runtime call). */
   | 'report'
   /** Nothing to do until something changes. */
@@ -47,6 +49,8 @@ export interface StepFacts {
   /** shutdown failed once: the next stop attempt is `terminate`. */
   shutdownFailed?: boolean;
   removed?: boolean;
+  /** The runtime was asked and has no object for the task. */
+  absent?: boolean;
   /** A fatal runtime failure (prepare/start/wait failed): becomes REJECTED or FAILED with this Err. */
   error?: string;
   /** Container ID, PID, exit code as last inspected. */
@@ -140,8 +144,13 @@ export function decide(input: StepInput): Step {
 
   // Desired COMPLETE (a job's task) runs like RUNNING until the task exits by itself.
   if (rank(desired) > rank('complete')) {
-    // Nothing can exist before PREPARING was reported: no runtime call needed.
-    if (facts.stopped || isBefore(cur, 'preparing')) return report(status(input, 'shutdown', msg('shutdown')));
+    if (facts.stopped) return report(status(input, 'shutdown', msg('shutdown')));
+    // Before PREPARING was reported the runtime usually has nothing, but not surely: a daemon killed
+    // moments after it started the task comes back with statuses (its state file, the manager's view)
+    // behind the runtime's own record. Ask the runtime once rather than leave such a process running.
+    if (isBefore(cur, 'preparing') && !facts.prepared && !facts.started) {
+      return facts.absent ? report(status(input, 'shutdown', msg('shutdown'))) : { action: 'inspect' };
+    }
     return { action: facts.shutdownFailed ? 'terminate' : 'shutdown' };
   }
 
