@@ -43,7 +43,7 @@ const HEAP = process.argv.includes('--heap-snapshot') ? path.resolve(arg('heap-s
 const MANAGER_NODE_ARGS = arg('manager-node-args', '--max-semi-space-size=32').split(' ').filter(Boolean);
 // The other half of that tuning (README): glibc's malloc with a fixed mmap threshold, so buffers over 128 KiB
 // go back to the system when freed instead of raising the threshold and staying in the heap (performance.md,
-// scale10: the settled leader 651 → 557 MiB at 100,000 tasks), for 10–15 % more manager CPU here, where page faults
+// scale10: the settled leader 651 → 557 MiB at 100,000 tasks), for 13–17 % more leader CPU a task here, where page faults
 // are dear (scale11: three times the page faults; 80.5 s without it against 90.2 s with it at 1,000 × 100,000); "" runs glibc's defaults.
 const MANAGER_ENV = Object.fromEntries(
   arg('manager-env', 'GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072')
