@@ -168,7 +168,11 @@ describe('web dashboard in a real browser on a 3-node cluster (process runtime, 
 
   test('the event stream shows the service’s changes', async () => {
     await page.click('nav a[data-tab="events"]');
-    const text = (await page.locator('#events').textContent()) ?? '';
+    // the tab renders on the page's hashchange, and the history arrives on the page's event stream (the page was
+    // loaded anew by the previous test): both after the click returns, as every other view here is waited for
+    const events = async () => (await page.locator('#events').textContent()) ?? '';
+    await waitFor(async () => /service create web/.test(await events()), LONG, 'the service’s events on the page', 100);
+    const text = await events();
     assert.match(text, /service create web/);
     assert.match(text, /service update web \(replicas\.old=2, replicas\.new=4\)/);
     assert.match(text, /node update dash-2 \(availability\.old=active, availability\.new=drain\)/);
