@@ -12,11 +12,34 @@ export type SchedulerDeps = StoreLoopDeps;
  */
 export const MAX_PLACEMENTS_PER_PASS = MAX_TASKS_PER_WRITE;
 
-/** Writes of one service one flush makes at most (10,000 placements) before the next flush rereads the node table. */
-export const WRITES_PER_FLUSH = 20;
+/** Pending tasks of one service one flush plans at most (20 writes) before the next flush rereads the node table. */
+export const PLACEMENTS_PER_FLUSH = 20 * MAX_PLACEMENTS_PER_PASS;
 
 /**
- * The scheduler loop: assigns PENDING tasks to nodes, one store write per service and pass. Services
+ * A plan's task writes, in writes of at most MAX_PLACEMENTS_PER_PASS, grouped by node: the tasks placed on
+ * one node are next to each other (a node's share is split only at a write's end), and those the plan left
+ * without a node (an explanation, a shutdown) come last. Stable: a node's tasks keep the plan's order.
+ */
+export function placementWrites(updates: readonly Task[]): Task[][] {
+  const byNode = new Map<string, Task[]>();
+  const unplaced: Task[] = [];
+  for (const u of updates) {
+    if (u.Status.State !== 'assigned' || !u.NodeID) {
+      unplaced.push(u);
+      continue;
+    }
+    const l = byNode.get(u.NodeID);
+    if (l) l.push(u);
+    else byNode.set(u.NodeID, [u]);
+  }
+  const ordered = [...byNode.values()].flat().concat(unplaced);
+  const out: Task[][] = [];
+  for (let i = 0; i < ordered.length; i += MAX_PLACEMENTS_PER_PASS) out.push(ordered.slice(i, i + MAX_PLACEMENTS_PER_PASS));
+  return out;
+}
+
+/**
+ * The scheduler loop: assigns PENDING tasks to nodes, one plan per service and pass, written node by node. Services
  * with tasks that fit nowhere are retried whenever a node changes or a task frees its node.
  */
 export class Scheduler extends StoreLoop<SchedulerDeps> {
@@ -60,27 +83,47 @@ export class Scheduler extends StoreLoop<SchedulerDeps> {
     const writes: Promise<void>[] = [];
     try {
       for (const sid of [...services].sort()) {
-        // Each batch goes out as soon as the one before is in the log (MemoryStore.write): it reads
-        // the tasks that one placed as placed, and `infos` holds its placements already.
-        for (let n = 1; ; n++) {
-          const { result, applied } = await store.write((tx) => {
-            const pending = tx.shared.pendingTasks(sid);
-            const batch = pending.length > MAX_PLACEMENTS_PER_PASS ? pending.slice(0, MAX_PLACEMENTS_PER_PASS) : pending;
-            const r = scheduleTasks(batch, infos, clock.now());
-            for (const u of r.updates) tx.update('task', u);
-            return { unplaced: r.unplaced, left: pending.length - batch.length };
+        // One plan for up to PLACEMENTS_PER_FLUSH of the service's pending tasks, then written node by node
+        // (placementWrites): a node's share of the plan reaches it as one assignment message, and its agent
+        // reports those tasks together. Planned 500 at a time, 1,000 nodes got one task per node per write:
+        // 100,000 tasks were 100,000 assignment messages and as many status reports (issue 15).
+        let planned = new Map<string, Task>();
+        let rest: Task[][] = [];
+        const first = await store.write((tx) => {
+          const pending = tx.shared.pendingTasks(sid);
+          const batch = pending.length > PLACEMENTS_PER_FLUSH ? pending.slice(0, PLACEMENTS_PER_FLUSH) : pending;
+          const r = scheduleTasks(batch, infos, clock.now());
+          planned = new Map(batch.map((t) => [t.ID, t]));
+          const [head, ...tail] = placementWrites(r.updates);
+          rest = tail;
+          for (const u of head ?? []) tx.update('task', u);
+          return { unplaced: r.unplaced, left: pending.length - batch.length };
+        });
+        writes.push(first.applied);
+        const result = first.result;
+        let changed = false;
+        for (const chunk of rest) {
+          // Each write goes out as soon as the one before is in the log (MemoryStore.write). A task written
+          // by anyone since the plan (scaled down, updated, removed: a new object) is left to the next flush,
+          // which that write's event has already asked for.
+          const { applied, result: skipped } = await store.write((tx) => {
+            let skipped = 0;
+            for (const u of chunk) {
+              if (tx.shared.get('task', u.ID) === planned.get(u.ID)) tx.update('task', u);
+              else skipped++;
+            }
+            return skipped;
           });
           writes.push(applied);
-          if (result.unplaced > 0) this.waiting.add(sid);
-          else this.waiting.delete(sid);
-          // More pending than a batch places: go on, up to WRITES_PER_FLUSH, then next flush; unless this
-          // batch found no room (then the rest waits with it for a node or task change).
-          if (result.left === 0 || result.unplaced > 0) break;
-          if (n >= WRITES_PER_FLUSH) {
-            this.dirty.add(sid);
-            more = true;
-            break;
-          }
+          if (skipped > 0) changed = true;
+        }
+        if (result.unplaced > 0) this.waiting.add(sid);
+        else this.waiting.delete(sid);
+        // More pending than one plan holds: the next flush goes on with them, with the node table as
+        // committed by then; unless this plan found no room (then the rest waits for a node or task change).
+        if ((result.left > 0 && result.unplaced === 0) || changed) {
+          this.dirty.add(sid);
+          more = true;
         }
       }
     } finally {
