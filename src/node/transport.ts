@@ -47,7 +47,8 @@ export class ManagerTransport {
     const manager = (this.manager = opts.manager);
     const taskLogs = (this.taskLogs = new TaskLogs({ manager, broker: this.logBroker, nodeId: opts.nodeId, local: opts.localLogs }));
     const store = manager.store;
-    const cluster = (): Cluster => manager.controlapi.getCluster();
+    // read only here (CA material, join tokens, TLS facts for answers): the store's own object, not a copy
+    const cluster = (): Cluster => manager.controlapi.sharedCluster();
     // A manager still catching up (no cluster object yet) trusts the roots its certificate came with.
     const trustRoot = (): string => (store.read((tx) => tx.find('cluster')).length ? signingMaterial(cluster()).trustRoot : opts.credentials.caPem);
     const backend: NodeCABackend = {
