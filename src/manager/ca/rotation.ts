@@ -155,7 +155,8 @@ export class RootRotator {
   /** One step: start a requested rotation, or finish one whose nodes all hold new certificates. */
   async reconcile(): Promise<void> {
     const store = this.opts.store;
-    const c = store.view((tx) => tx.find('cluster'))[0];
+    // it runs on every node change and only looks until its update (which reads its own copy): no copies
+    const c = store.read((tx) => tx.find('cluster'))[0];
     if (!c) return;
     const i = caInternal(c);
     if (!i.rotation) {
@@ -188,7 +189,7 @@ export class RootRotator {
       return;
     }
     const newKey = publicKeyB64(i.rotation.caCert);
-    const nodes: Node[] = store.view((tx) => tx.find('node'));
+    const nodes: readonly Node[] = store.read((tx) => tx.find('node'));
     const pending = nodes.filter((n) => n.Description?.TLSInfo?.CertIssuerPublicKey !== newKey);
     if (pending.length > 0) return;
     const rot = i.rotation;
