@@ -5,7 +5,6 @@ import type { Clock } from '../../lib/ports';
 import type { Node, Task } from '../../types';
 import { Scheduler } from './index';
 import { MAX_PLACEMENTS_PER_PASS, placementWrites } from './scheduler';
-import { MemoryStore } from '../../store';
 import { waitFor } from '../../testing/wait';
 
 const clock: Clock = { now: () => Date.now() };
@@ -79,23 +78,6 @@ test('placementWrites: a node’s tasks together, writes of at most MAX_PLACEMEN
   }
 });
 
-/** A store that commits at once (as immediateStore) and calls `onAppend` with each write's number, inside the write. */
-function storeWithHook(onAppend: (n: number, store: MemoryStore) => void): MemoryStore {
-  let index = 0;
-  const store: MemoryStore = new MemoryStore(
-    {
-      propose: async (changes) => store.applyCommitted(++index, changes),
-      append: (changes) => {
-        store.applyCommitted(++index, changes);
-        onAppend(index, store);
-        return { index, applied: Promise.resolve() };
-      },
-    },
-    { freezeCommitted: true },
-  );
-  return store;
-}
-
 test('Scheduler: a large backlog reaches each node in one write (one assignment message), not one task a write', async () => {
   const nodes = 50;
   const tasks = 2000; // 4 writes; planned 500 at a time, every node was in every write
@@ -132,16 +114,18 @@ test('Scheduler: a large backlog reaches each node in one write (one assignment 
 
 test('Scheduler: a task written by someone else between the plan and its write keeps that write', async () => {
   let victim: string | undefined;
-  const store = storeWithHook((_n, s) => {
-    if (victim !== undefined) return;
-    // after the scheduler's first write of its plan: a task still pending is in a later write of it
-    const still = s.view((tx) => tx.find('task', (t) => t.Status.State === 'pending'));
-    if (still.length === 0 || still.length === 1200) return;
-    victim = still[still.length - 1]!.ID;
-    void s.update((tx) => {
-      const t = tx.get('task', victim!)!;
-      tx.update('task', { ...t, DesiredState: 'shutdown' }); // as a scale-down marks it
-    });
+  const store = immediateStore({
+    afterAppend: (s) => {
+      if (victim !== undefined) return;
+      // after the scheduler's first write of its plan: a task still pending is in a later write of it
+      const still = s.view((tx) => tx.find('task', (t) => t.Status.State === 'pending'));
+      if (still.length === 0 || still.length === 1200) return;
+      victim = still[still.length - 1]!.ID;
+      void s.update((tx) => {
+        const t = tx.get('task', victim!)!;
+        tx.update('task', { ...t, DesiredState: 'shutdown' }); // as a scale-down marks it
+      });
+    },
   });
   await store.update((tx) => {
     for (const n of ['A', 'B', 'C']) tx.create('node', node(n));

@@ -101,27 +101,20 @@ export class Scheduler extends StoreLoop<SchedulerDeps> {
         });
         writes.push(first.applied);
         const result = first.result;
-        let changed = false;
         for (const chunk of rest) {
           // Each write goes out as soon as the one before is in the log (MemoryStore.write). A task written
-          // by anyone since the plan (scaled down, updated, removed: a new object) is left to the next flush,
-          // which that write's event has already asked for.
-          const { applied, result: skipped } = await store.write((tx) => {
-            let skipped = 0;
-            for (const u of chunk) {
-              if (tx.shared.get('task', u.ID) === planned.get(u.ID)) tx.update('task', u);
-              else skipped++;
-            }
-            return skipped;
+          // by anyone since the plan (scaled down, updated, removed: a new object) is left as it is: if it is
+          // still pending, that write's event has asked for the next flush already (onEvent).
+          const { applied } = await store.write((tx) => {
+            for (const u of chunk) if (tx.shared.get('task', u.ID) === planned.get(u.ID)) tx.update('task', u);
           });
           writes.push(applied);
-          if (skipped > 0) changed = true;
         }
         if (result.unplaced > 0) this.waiting.add(sid);
         else this.waiting.delete(sid);
         // More pending than one plan holds: the next flush goes on with them, with the node table as
         // committed by then; unless this plan found no room (then the rest waits for a node or task change).
-        if ((result.left > 0 && result.unplaced === 0) || changed) {
+        if (result.left > 0 && result.unplaced === 0) {
           this.dirty.add(sid);
           more = true;
         }

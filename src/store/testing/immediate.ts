@@ -6,12 +6,14 @@ import { MemoryStore } from '../store';
  * Committed objects are frozen: a component that changes an object it was handed without a copy
  * (`read`, `tx.shared`) fails its tests instead of corrupting a manager's state.
  */
-export function immediateStore(): MemoryStore {
+export function immediateStore(opts: { afterAppend?: (store: MemoryStore) => void } = {}): MemoryStore {
   let index = 0;
   const store: MemoryStore = new MemoryStore({
     propose: async (changes) => store.applyCommitted(++index, changes),
     append: (changes) => {
       store.applyCommitted(++index, changes);
+      // inside the write, before the writer goes on: where a test puts another writer's change between two writes
+      opts.afterAppend?.(store);
       return { index, applied: Promise.resolve() };
     },
   }, { freezeCommitted: true });
