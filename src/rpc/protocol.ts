@@ -2,7 +2,7 @@
 // agent holds with a manager, and the manager-only health check. Raft's transport will be one more
 // service on the same server and port.
 import type { AssignmentsMessage, NodeDescription, SessionInfo, TaskStatusUpdate } from '../types';
-import { ALL_NODES, MANAGERS, clientStream, defineService, serverStream, unary } from './service';
+import { ALL_NODES, MANAGERS, bidi, clientStream, defineService, serverStream, unary } from './service';
 
 export interface SessionRpcRequest {
   description: NodeDescription;
@@ -25,6 +25,11 @@ export interface SessionRpcResponse extends SessionInfo {
 
 export interface SessionRef {
   sessionId: string;
+}
+
+/** One heartbeat on a node's Heartbeats stream: its session, and how long the node waits for the answer (ms). */
+export interface HeartbeatRequest extends SessionRef {
+  timeoutMs?: number;
 }
 
 /**
@@ -100,6 +105,14 @@ const relayable = { relayable: true };
 export const DispatcherService = defineService('shoal.Dispatcher', {
   Session: unary<SessionRpcRequest, SessionRpcResponse>(ALL_NODES, relayable),
   Heartbeat: unary<SessionRef, HeartbeatRpcResponse>(ALL_NODES, relayable),
+  /**
+   * The same heartbeats on one stream for the session's life: each message is answered as Heartbeat
+   * would answer it, in order, and a refusal ends the stream. A call costs both sides a new HTTP/2 stream,
+   * its headers and metadata; a message on an open stream costs half of it (issue 15: heartbeats were
+   * the whole CPU of an idle cluster). A manager relays the messages in its gathered RelayedHeartbeats.
+   * Agents fall back to Heartbeat where a manager of the previous release answers Unimplemented.
+   */
+  Heartbeats: bidi<HeartbeatRequest, HeartbeatRpcResponse>(ALL_NODES),
   Assignments: serverStream<SessionRef, AssignmentsMessage>(ALL_NODES, relayable),
   UpdateTaskStatus: unary<SessionRef & { updates: TaskStatusUpdate[] }, Record<string, never>>(ALL_NODES, relayable),
   /** The node's routing mesh applied the network view numbered `version` (drain acknowledgement). */

@@ -18,14 +18,22 @@ export function stableEqual(a: unknown, b: unknown): boolean {
   if (aa) {
     const x = a as unknown[];
     const y = b as unknown[];
-    return x.length === y.length && x.every((v, i) => stableEqual(v, y[i]));
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!stableEqual(x[i], y[i])) return false;
+    return true;
   }
+  // Loops rather than Object.keys().filter().every(): every committed task is compared (the store's
+  // sharing, the dirty checks), and the arrays and closures were most of the cost (issue 15).
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;
-  const kx = Object.keys(x).filter((k) => x[k] !== undefined);
-  const ky = Object.keys(y).filter((k) => y[k] !== undefined);
-  if (kx.length !== ky.length) return false;
-  return kx.every((k) => Object.prototype.hasOwnProperty.call(y, k) && stableEqual(x[k], y[k]));
+  let defined = 0;
+  for (const k in x) {
+    if (!Object.prototype.hasOwnProperty.call(x, k) || x[k] === undefined) continue;
+    if (!Object.prototype.hasOwnProperty.call(y, k) || !stableEqual(x[k], y[k])) return false;
+    defined++;
+  }
+  for (const k in y) if (Object.prototype.hasOwnProperty.call(y, k) && y[k] !== undefined) defined--;
+  return defined === 0;
 }
 
 /**

@@ -61,3 +61,28 @@ test("a batch's timeout is its earliest caller's; an unknown error kind reads as
   assert.ok(a instanceof ShoalError && a.kind === 'Internal' && a.reason === undefined);
   assert.ok(c instanceof ShoalError && c.kind === 'Internal' && /no result/.test(c.message));
 });
+
+test('gathering: calls that come within gatherMs of the first go in its batch, a lone call waits for them', async () => {
+  const sent: [number, number[]][] = [];
+  const t0 = Date.now();
+  const b = new RelayBatcher<number, number>({
+    intervalMs: 1,
+    gatherMs: 200,
+    maxEntries: 100,
+    send: async (entries) => {
+      sent.push([Date.now() - t0, entries]);
+      return entries.map((e) => ({ ok: e }));
+    },
+  });
+  const deadline = t0 + 5000;
+  const calls: Promise<number>[] = [b.add(1, deadline)];
+  for (const n of [2, 3]) {
+    await new Promise((r) => setTimeout(r, 40));
+    calls.push(b.add(n, deadline));
+  }
+  assert.deepEqual(await Promise.all(calls), [1, 2, 3]);
+  // sent on the next turn (the default) each would be its own batch, at 0, 40 and 80 ms
+  assert.equal(sent.length, 1);
+  assert.deepEqual(sent[0]![1], [1, 2, 3]);
+  assert.ok(sent[0]![0] >= 190, `the batch left ${sent[0]![0]} ms after its first call`);
+});

@@ -18,6 +18,12 @@ interface Waiting<E, R> {
 export interface RelayBatcherOptions<E, R> {
   /** At most one batch per interval while busy; a lone call goes on the next turn (lib/batching.ts). */
   intervalMs: number;
+  /**
+   * Instead: a batch waits this long (ms) after its first call, gathering the calls that come meanwhile. For
+   * calls nobody waits on (heartbeats: the node's TTL is three periods), so that a relay's agents cost the
+   * leader one call per gathering rather than one per heartbeat.
+   */
+  gatherMs?: number;
   maxEntries: number;
   /** Sends one batch, within `timeoutMs`; answers entry by entry, in order. */
   send: (entries: E[], timeoutMs: number) => Promise<RelayedResult<R>[]>;
@@ -52,7 +58,7 @@ export class RelayBatcher<E, R> {
       this.queue.push({ entry, deadline, resolve, reject });
       if (this.queue.length >= this.o.maxEntries) this.flush();
       else if (!this.timer) {
-        this.timer = setTimeout(() => this.flush(), batchDelay(Date.now(), this.lastSentAt, this.o.intervalMs));
+        this.timer = setTimeout(() => this.flush(), this.o.gatherMs ?? batchDelay(Date.now(), this.lastSentAt, this.o.intervalMs));
       }
     });
   }

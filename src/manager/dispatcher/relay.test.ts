@@ -237,3 +237,69 @@ test('only managers may send a batch', async (t) => {
   t.after(() => client.close());
   await assert.rejects(client.unary(DispatcherService, 'RelayedHeartbeats', { entries: [{ nodeId: 'worker2', sessionId: 'x' }] }, { timeoutMs: 3000 }), (e: unknown) => e instanceof RpcError && e.kind === 'PermissionDenied');
 });
+
+test("heartbeats ride one stream a session, at the leader and through a relay; a refusal fails the heartbeat; a manager without the stream gets calls", async (t) => {
+  const calls = { streams: 0, unary: 0, relayed: 0 };
+  let streamSupported = true;
+  const p = await leaderAndRelay(t, {
+    wrapLeader: (h) => ({
+      ...h,
+      Heartbeat: (req, ctx) => (calls.unary++, h.Heartbeat(req, ctx)),
+      Heartbeats: (reqs, ctx) => {
+        calls.streams++;
+        if (!streamSupported) throw new ShoalError('Unimplemented', 'unknown method Heartbeats (a previous release)');
+        return h.Heartbeats(reqs, ctx);
+      },
+      RelayedHeartbeats: (req, ctx) => (calls.relayed++, h.RelayedHeartbeats(req, ctx)),
+    }),
+  });
+  // at the leader: three heartbeats are three messages on one stream, no call
+  const direct = (await agent(t, p, 'worker1', p.leaderAddr)).connector.connect();
+  const s1 = await direct.session({ nodeId: 'ignored', description: desc, addr: '127.0.0.21' });
+  for (let i = 0; i < 3; i++) assert.equal((await direct.heartbeat(s1.sessionId)).heartbeatPeriodMs, 5000);
+  assert.deepEqual(calls, { streams: 1, unary: 0, relayed: 0 });
+  // a session the node does not own is refused as the call was, and the stream goes with the refusal
+  await assert.rejects(direct.heartbeat('bogus'), (e) => e instanceof RpcError && e.kind === 'NotFound' && /session invalid/.test(e.message));
+  await direct.heartbeat(s1.sessionId);
+  assert.deepEqual(calls, { streams: 3, unary: 0, relayed: 0 });
+
+  // through the relay: the relay answers the stream and gathers the beats into its batches to the leader
+  const viaRelay = (await agent(t, p, 'worker2')).connector.connect();
+  const s2 = await viaRelay.session({ nodeId: 'ignored', description: desc, addr: '127.0.0.22' });
+  for (let i = 0; i < 2; i++) await viaRelay.heartbeat(s2.sessionId);
+  assert.deepEqual(calls, { streams: 3, unary: 0, relayed: 2 });
+
+  // a manager of the previous release: Unimplemented once, then a call per heartbeat on that connection
+  streamSupported = false;
+  const old = (await agent(t, p, 'worker1', p.leaderAddr)).connector.connect();
+  const s3 = await old.session({ nodeId: 'ignored', description: desc, addr: '127.0.0.21' });
+  for (let i = 0; i < 3; i++) assert.equal((await old.heartbeat(s3.sessionId)).heartbeatPeriodMs, 5000);
+  assert.deepEqual(calls, { streams: 4, unary: 3, relayed: 2 });
+  assert.equal(nodeState(p, 'worker1'), 'ready');
+});
+
+test('a heartbeat the manager does not answer fails within the heartbeat timeout, and the next one opens a new stream', async (t) => {
+  let silent = true;
+  let streams = 0;
+  const p = await leaderAndRelay(t, {
+    wrapLeader: (h) => ({
+      ...h,
+      Heartbeats: (reqs, ctx) => {
+        streams++;
+        if (!silent) return h.Heartbeats(reqs, ctx);
+        return (async function* () {
+          for await (const _ of reqs) await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
+        })();
+      },
+    }),
+  });
+  const d = (await agent(t, p, 'worker1', p.leaderAddr)).connector.connect();
+  const s = await d.session({ nodeId: 'ignored', description: desc, addr: '127.0.0.21' });
+  const t0 = Date.now();
+  await assert.rejects(d.heartbeat(s.sessionId), (e) => e instanceof ShoalError && e.kind === 'Unavailable' && /no answer within 3000 ms/.test(e.message));
+  const waited = Date.now() - t0;
+  assert.ok(waited >= 2900 && waited < 4000, `failed after ${waited} ms (timeout: max(2 × period, 2 s), capped by the 3 s call timeout)`);
+  silent = false;
+  assert.equal((await d.heartbeat(s.sessionId)).heartbeatPeriodMs, 5000);
+  assert.equal(streams, 2);
+});

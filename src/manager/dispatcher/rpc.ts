@@ -77,6 +77,12 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
       return { ...info, nodeId, managers: managerNodes.map((m) => m.addr), managerNodes, ...(ca ? { ca } : {}) };
     },
     Heartbeat: (req, ctx) => heartbeat(caller(ctx), req?.sessionId),
+    Heartbeats: (reqs, ctx) => {
+      const nodeId = caller(ctx);
+      return (async function* () {
+        for await (const req of reqs) yield await heartbeat(nodeId, req?.sessionId);
+      })();
+    },
     RelayedHeartbeats: (req) => eachEntry(req?.entries, (e) => heartbeat(e.nodeId, e.sessionId)),
     RelayedTaskStatus: (req) =>
       eachEntry(req?.entries, async (e: { nodeId: string; sessionId: string; updates?: unknown }) => {

@@ -16,6 +16,16 @@ test('stableEqual: undefined members count as absent, order of keys is irrelevan
   assert.ok(!stableEqual({ a: [1, 2] }, { a: [2, 1] }));
   assert.ok(!stableEqual({ a: null }, { a: 0 }));
   assert.ok(!stableEqual({}, []));
+  // a key defined on one side only, either side, and undefined on the other side as well
+  assert.ok(!stableEqual({ a: 1, b: 2 }, { a: 1 }));
+  assert.ok(!stableEqual({ a: 1 }, { a: 1, b: 2 }));
+  assert.ok(!stableEqual({ a: 1, c: undefined }, { a: 1, b: 2 }));
+  assert.ok(!stableEqual({ a: 1, b: 2 }, { a: 1, c: 2 }));
+  assert.ok(stableEqual({ b: undefined, a: { c: [] } }, { a: { c: [], d: undefined } }));
+  assert.ok(!stableEqual({ a: { c: [] } }, { a: { c: [undefined] } }));
+  assert.ok(!stableEqual([1, 2], [1, 2, 3]));
+  // inherited members are not the object's own
+  assert.ok(stableEqual(Object.create({ inherited: 1 }), {}));
 });
 
 test('isTaskDirty: image, ForceUpdate dirty; replicas and UpdateConfig not', () => {
