@@ -71,8 +71,11 @@ export async function encodeSnapshotPayloadInSlices(p: Omit<SnapshotPayload, 'v'
     put(`${firstTable ? '' : ','}${JSON.stringify(kind)}:[`);
     firstTable = false;
     for (let at = 0; at < objs.length; at += SNAPSHOT_SLICE) {
-      const slice = (objs as unknown[]).slice(at, at + SNAPSHOT_SLICE).map((o) => JSON.stringify(o));
-      put((at > 0 ? ',' : '') + slice.join(','));
+      // a slice as one array, without its brackets: the same bytes as its objects' JSON joined by
+      // commas, in one native call instead of one per object (a quarter less time, issue 16)
+      const json = Buffer.from(JSON.stringify((objs as unknown[]).slice(at, at + SNAPSHOT_SLICE)), 'utf8');
+      if (at > 0) put(',');
+      parts.push(json.subarray(1, json.length - 1));
       if (at + SNAPSHOT_SLICE < objs.length) await yieldNow();
     }
     put(']');
