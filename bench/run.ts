@@ -9,6 +9,7 @@
 //   mesh (between network namespaces, as root; process-runtime daemons)
 //   memory          the manager's RSS/USS idle, with 100 process tasks and after, beside node's own floor
 //   session-memory  what one idle agent session costs the manager holding it, layer by layer
+//   heartbeat-cost  the CPU of one heartbeat on both sides: a call, a message on a stream, one without answer
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,7 +25,7 @@ interface Job {
 }
 
 /** The benches besides single-node, in the order they run. Other files in bench/ are helpers (kill-task, raft-node, mesh-load). */
-const OTHER_BENCHES = ['rolling-update', 'raft', 'multinode', 'failover', 'mesh-proxy', 'mesh', 'metrics', 'scale', 'memory', 'session-memory'];
+const OTHER_BENCHES = ['rolling-update', 'raft', 'multinode', 'failover', 'mesh-proxy', 'mesh', 'metrics', 'scale', 'memory', 'session-memory', 'heartbeat-cost'];
 
 function jobs(extra: string[]): Job[] {
   const list: Job[] = [];
