@@ -1,7 +1,7 @@
 // The RPC client: one grpc-js channel to one node over mutual TLS, typed by ServiceSpec.
 import * as grpc from '@grpc/grpc-js';
 import { fromGrpcError } from './errors';
-import { serialize, deserialize } from './codec';
+import { deserialize, keepEncoded, serialize, type EncodedMessage } from './codec';
 import { methodPath, type MethodMap, type MethodSpec, type ReqOf, type ResOf, type ServiceSpec } from './service';
 import { clientCredentials, type ClientCredentialsCache, type ClientTlsOptions } from './tls';
 import { rpcDropped } from './drop-filter';
@@ -132,14 +132,23 @@ export class RpcClient {
   }
 
   serverStream<M extends MethodMap, N extends MethodsOfKind<M, 'serverStream'>>(svc: ServiceSpec<M>, method: N, req: ReqOf<M[N]>, opts?: CallOptions): ResponseStream<ResOf<M[N]>> {
+    return this.openServerStream<ResOf<M[N]>>(methodPath(svc, method), req, deserialize, opts);
+  }
+
+  /** The same stream, its messages left encoded: for a relay that forwards them as they came (codec.ts EncodedMessage). */
+  serverStreamEncoded<M extends MethodMap, N extends MethodsOfKind<M, 'serverStream'>>(svc: ServiceSpec<M>, method: N, req: ReqOf<M[N]>, opts?: CallOptions): ResponseStream<EncodedMessage> {
+    return this.openServerStream(methodPath(svc, method), req, keepEncoded, opts);
+  }
+
+  private openServerStream<T>(path: string, req: unknown, decode: (buf: Buffer) => T, opts?: CallOptions): ResponseStream<T> {
     if (rpcDropped(this.address)) {
       const hole = blackHole(opts);
-      const it = mapErrors<ResOf<M[N]>>({ [Symbol.asyncIterator]: () => ({ next: () => hole.done }) });
+      const it = mapErrors<T>({ [Symbol.asyncIterator]: () => ({ next: () => hole.done }) });
       return { [Symbol.asyncIterator]: () => it[Symbol.asyncIterator](), cancel: () => hole.cancel() };
     }
-    const call = this.client.makeServerStreamRequest(methodPath(svc, method), serialize, deserialize, req, toMetadata(opts?.metadata), callOptions(opts));
+    const call = this.client.makeServerStreamRequest(path, serialize, decode, req, toMetadata(opts?.metadata), callOptions(opts));
     bindSignal(call, opts?.signal, this.address);
-    const it = mapErrors(call as AsyncIterable<ResOf<M[N]>>, () => rpcDropped(this.address));
+    const it = mapErrors(call as AsyncIterable<T>, () => rpcDropped(this.address));
     return { [Symbol.asyncIterator]: () => it[Symbol.asyncIterator](), cancel: () => whenReachable(this.address, () => call.cancel()) };
   }
 

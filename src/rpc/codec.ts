@@ -35,10 +35,20 @@ function containsBytes(v: unknown): boolean {
 }
 
 /**
+ * A message as the codec encoded it, passed on as its bytes: what a relay forwards without reading it
+ * (RpcClient.serverStreamEncoded), so it is neither decoded nor encoded again on the way. A relayed
+ * assignment stream was most of a follower's JSON work in a 1,000-node create (issue 15, scale13).
+ */
+export class EncodedMessage {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/**
  * A replacer is a call per key and value: 2.4× the plain stringify of a 100-task assignment message, where
  * a walk that looks for byte arrays first costs a tenth of it. Messages with bytes take the tagged path.
  */
 export function serialize(value: unknown): Buffer {
+  if (value instanceof EncodedMessage) return value.bytes;
   const v = value === undefined ? null : value;
   return Buffer.from(containsBytes(v) ? JSON.stringify(v, replacer) : JSON.stringify(v), 'utf8');
 }
@@ -51,6 +61,9 @@ const TAG_TEXT = Buffer.from(JSON.stringify(BYTES_TAG), 'utf8');
  * value, 1.6× the plain parse of a 26 KB assignment message (100 tasks), and nearly every message (status
  * reports, heartbeats, assignments) carries no bytes. The scan for the tag is a byte search.
  */
+/** The message as its bytes, not decoded (see EncodedMessage). */
+export const keepEncoded = (buf: Buffer): EncodedMessage => new EncodedMessage(buf);
+
 export function deserialize<T = unknown>(buf: Buffer): T {
   if (buf.length === 0) return null as T;
   const text = buf.toString('utf8');

@@ -18,6 +18,7 @@ import {
   AsyncQueue,
   serialize,
   deserialize,
+  EncodedMessage,
   type RpcServer,
   type RpcClientOptions,
   type WireCodec,
@@ -325,6 +326,18 @@ test('server streaming', async () => {
   const got: number[] = [];
   for await (const m of c.serverStream(TestService, 'Count', { n: 500 })) got.push(m.i);
   assert.deepEqual(got, Array.from({ length: 500 }, (_, i) => i));
+});
+
+test('a server stream read encoded and served again as it came: the far end gets the same messages, bytes included', async () => {
+  const c = client(strict, as(worker));
+  const encoded: EncodedMessage[] = [];
+  for await (const m of c.serverStreamEncoded(TestService, 'Count', { n: 3 })) encoded.push(m);
+  assert.ok(encoded.every((m) => m instanceof EncodedMessage));
+  assert.deepEqual(encoded.map((m) => deserialize(m.bytes)), [{ i: 0 }, { i: 1 }, { i: 2 }]);
+  // what a relay serves: the bytes themselves, not their JSON
+  const withBytes = serialize({ data: new Uint8Array([1, 2, 3]) });
+  assert.equal(serialize(new EncodedMessage(withBytes)), withBytes);
+  assert.deepEqual(deserialize(serialize(new EncodedMessage(withBytes))), { data: new Uint8Array([1, 2, 3]) });
 });
 
 test('server streaming is refused for a forged cert on the optional server', async () => {

@@ -8,6 +8,7 @@ import { peerIdentity, checkRole, relayedIdentity, type PeerIdentity } from './p
 import { toGrpcDefinition, type MethodMap, type MethodSpec, type PeerRole, type ServiceSpec } from './service';
 import { MutableServerCredentials, type TlsMaterial } from './tls';
 import { AsyncQueue } from './queue';
+import type { EncodedMessage } from './codec';
 
 type AnyServerCall =
   | grpc.ServerUnaryCall<unknown, unknown>
@@ -43,7 +44,8 @@ type Auth = { peer: PeerIdentity | null; refusedPeer?: { peer: PeerIdentity; rea
 type MethodAuth = Pick<MethodSpec<unknown, unknown>, 'access' | 'relayable'>;
 
 type UnaryH<Req, Res> = (req: Req, ctx: CallContext) => Res | Promise<Res>;
-type ServerStreamH<Req, Res> = (req: Req, ctx: CallContext) => AsyncIterable<Res>;
+/** A server stream's messages, or the bytes of messages encoded elsewhere (a relay's, codec.ts EncodedMessage). */
+type ServerStreamH<Req, Res> = (req: Req, ctx: CallContext) => AsyncIterable<Res | EncodedMessage>;
 type ClientStreamH<Req, Res> = (reqs: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>;
 type BidiH<Req, Res> = (reqs: AsyncIterable<Req>, ctx: CallContext) => AsyncIterable<Res>;
 

@@ -169,7 +169,7 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
     },
     LogSubscriptions: (req, ctx) => {
       if (here(ctx)) return local.LogSubscriptions(req, ctx);
-      return relayStream(deps.leaderChannel().serverStream(DispatcherService, 'LogSubscriptions', req, { signal: ctx.signal, metadata: metadata(ctx) }));
+      return relayStream(deps.leaderChannel().serverStreamEncoded(DispatcherService, 'LogSubscriptions', req, { signal: ctx.signal, metadata: metadata(ctx) }));
     },
     PublishLogs: async (reqs, ctx) => {
       if (here(ctx)) return local.PublishLogs(reqs, ctx);
@@ -197,7 +197,8 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
     ctx.signal.addEventListener('abort', agentGone, { once: true });
     let upstreamFailed = false;
     try {
-      const stream = leader.serverStream(DispatcherService, 'Assignments', req, { signal: up.signal, metadata: metadata(ctx) });
+      // forwarded as the leader encoded them: the relay reads none of it
+      const stream = leader.serverStreamEncoded(DispatcherService, 'Assignments', req, { signal: up.signal, metadata: metadata(ctx) });
       try {
         yield* stream;
       } catch (e) {
