@@ -43,6 +43,9 @@ export class EncodedMessage {
   constructor(readonly bytes: Buffer) {}
 }
 
+/** The message as its bytes, not decoded (see EncodedMessage). */
+export const keepEncoded = (buf: Buffer): EncodedMessage => new EncodedMessage(buf);
+
 /**
  * A replacer is a call per key and value: 2.4× the plain stringify of a 100-task assignment message, where
  * a walk that looks for byte arrays first costs a tenth of it. Messages with bytes take the tagged path.
@@ -61,9 +64,6 @@ const TAG_TEXT = Buffer.from(JSON.stringify(BYTES_TAG), 'utf8');
  * value, 1.6× the plain parse of a 26 KB assignment message (100 tasks), and nearly every message (status
  * reports, heartbeats, assignments) carries no bytes. The scan for the tag is a byte search.
  */
-/** The message as its bytes, not decoded (see EncodedMessage). */
-export const keepEncoded = (buf: Buffer): EncodedMessage => new EncodedMessage(buf);
-
 export function deserialize<T = unknown>(buf: Buffer): T {
   if (buf.length === 0) return null as T;
   const text = buf.toString('utf8');
