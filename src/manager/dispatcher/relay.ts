@@ -59,7 +59,9 @@ function withoutHint(e: unknown): unknown {
 
 export function relayDispatcherHandlers(local: Handlers<Methods>, deps: DispatcherRelayDeps): Handlers<Methods> {
   const retryMs = deps.retryMs ?? 100;
-  const deadlineOf = (ctx: CallContext) => (ctx.deadline ?? Date.now() + (deps.defaultTimeoutMs ?? 10_000)) - MARGIN_MS;
+  /** The relay's deadline for a caller's (ms since the epoch; none: the default timeout), less the relay's margin. */
+  const deadlineFrom = (callerDeadline: number | undefined) => (callerDeadline ?? Date.now() + (deps.defaultTimeoutMs ?? 10_000)) - MARGIN_MS;
+  const deadlineOf = (ctx: CallContext) => deadlineFrom(ctx.deadline);
   /** Whether this manager serves the call itself: it leads, or the call was relayed to it already (one hop only). */
   const here = (ctx: CallContext): boolean => {
     if (deps.leads()) return true;
@@ -141,7 +143,11 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
       if (here(ctx)) return local.Heartbeats(reqs, ctx);
       const nodeId = ctx.peer!.nodeId;
       return (async function* () {
-        for await (const req of reqs) yield await heartbeats.add({ nodeId, sessionId: req?.sessionId }, Date.now() + (Number(req?.timeoutMs) || (deps.defaultTimeoutMs ?? 10_000)) - MARGIN_MS);
+        for await (const req of reqs) {
+          // a stream has no deadline per message: the agent says how long it waits for this one
+          const waitMs = Number(req?.timeoutMs);
+          yield await heartbeats.add({ nodeId, sessionId: req?.sessionId }, deadlineFrom(waitMs > 0 ? Date.now() + waitMs : undefined));
+        }
       })();
     },
     UpdateTaskStatus: (req, ctx) => {
