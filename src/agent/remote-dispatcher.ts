@@ -4,9 +4,9 @@
 // after a session that worked, another known one after a failure (chooseManager; the agent's own loop
 // supplies the capped backoff); the manager list is refreshed from every session, so a node can
 // reconnect to any manager the cluster told it about.
-import { isKind, leaderHintOf, unavailable } from '../lib/errors';
-import { ClientCredentialsCache, createRpcClient, type BidiStream, type ManagerRef, type RpcClient } from '../rpc';
-import { DispatcherService, type CATarget, type HeartbeatRequest, type HeartbeatRpcResponse, type LogSubscriptionMessage, type PublishLogsMessage } from '../rpc/protocol';
+import { leaderHintOf } from '../lib/errors';
+import { ClientCredentialsCache, createRpcClient, StreamedCalls, type ManagerRef, type RpcClient } from '../rpc';
+import { DispatcherService, type CATarget, type HeartbeatRequest, type HeartbeatRpcResponse, type LogSubscriptionMessage, type PublishLogsMessage, type TaskStatusRequest } from '../rpc/protocol';
 import type { AssignmentsMessage, DispatcherApi, SessionInfo, SessionRequest, TaskStatusUpdate } from '../types';
 
 export interface NodeTls {
@@ -44,20 +44,13 @@ export interface LogCapableDispatcher {
   publishLogs(signal: AbortSignal): LogPublisher;
 }
 
-/** A session's open Heartbeats stream: the messages sent on it and their answers, in order. */
-interface HeartbeatStream {
-  sessionId: string;
-  stream: BidiStream<HeartbeatRequest, HeartbeatRpcResponse>;
-  answers: AsyncIterator<HeartbeatRpcResponse>;
-}
-
 /** One connection to one manager, implementing DispatcherApi. */
 export class RemoteDispatcher implements DispatcherApi {
   sessionId: string | null = null;
   private heartbeatTimeoutMs: number;
-  private beats: HeartbeatStream | null = null;
-  /** The manager answered Heartbeats with Unimplemented (a previous release): one call per heartbeat. */
-  private unaryHeartbeats = false;
+  /** The session's heartbeats and status reports, each kind on one stream for the session's life (rpc/stream-calls.ts). */
+  private readonly beats: StreamedCalls<HeartbeatRequest, HeartbeatRpcResponse>;
+  private readonly reports: StreamedCalls<TaskStatusRequest, Record<string, never>>;
 
   constructor(
     readonly address: string,
@@ -71,6 +64,16 @@ export class RemoteDispatcher implements DispatcherApi {
     readonly tls?: NodeTls,
   ) {
     this.heartbeatTimeoutMs = callTimeoutMs;
+    this.beats = new StreamedCalls({
+      what: 'heartbeat',
+      stream: () => client.bidi(DispatcherService, 'Heartbeats'),
+      unary: (req, timeoutMs) => client.unary(DispatcherService, 'Heartbeat', { sessionId: req.sessionId }, { timeoutMs }),
+    });
+    this.reports = new StreamedCalls({
+      what: 'status update',
+      stream: () => client.bidi(DispatcherService, 'TaskStatusUpdates'),
+      unary: (req, timeoutMs) => client.unary(DispatcherService, 'UpdateTaskStatus', { sessionId: req.sessionId, updates: req.updates }, { timeoutMs }),
+    });
   }
 
   /**
@@ -90,7 +93,7 @@ export class RemoteDispatcher implements DispatcherApi {
    * heartbeats, marked Down 15 s later: issue 15's failover at 1,000 and 5,000 nodes).
    */
   async session(req: SessionRequest): Promise<SessionInfo> {
-    this.stopHeartbeats();
+    this.stopStreams();
     await this.client.connected(this.callTimeoutMs);
     const res = await this.client.unary(DispatcherService, 'Session', { description: req.description, addr: req.addr }, { timeoutMs: this.callTimeoutMs }).catch(this.hint);
     this.sessionId = res.sessionId;
@@ -105,60 +108,17 @@ export class RemoteDispatcher implements DispatcherApi {
    * timeout or failed, as the unary call was. Any failure ends the stream; the agent then starts a new session.
    */
   async heartbeat(sessionId: string): Promise<{ heartbeatPeriodMs: number }> {
-    let res: HeartbeatRpcResponse;
-    if (this.unaryHeartbeats) {
-      res = await this.client.unary(DispatcherService, 'Heartbeat', { sessionId }, { timeoutMs: this.heartbeatTimeoutMs }).catch(this.hint);
-    } else {
-      try {
-        res = await this.heartbeatOnStream(sessionId);
-      } catch (e) {
-        this.stopHeartbeats();
-        if (!isKind(e, 'Unimplemented')) return this.hint(e);
-        this.unaryHeartbeats = true;
-        return this.heartbeat(sessionId);
-      }
-    }
+    const timeoutMs = this.heartbeatTimeoutMs;
+    const res = await this.beats.call(sessionId, { sessionId, timeoutMs }, timeoutMs).catch(this.hint);
     if (res?.ca) this.onCA?.(res.ca);
     if (res?.managerNodes?.length) this.onManagers?.(res.managerNodes);
     return { heartbeatPeriodMs: res?.heartbeatPeriodMs };
   }
 
-  private async heartbeatOnStream(sessionId: string): Promise<HeartbeatRpcResponse> {
-    if (this.beats?.sessionId !== sessionId) {
-      this.stopHeartbeats();
-      const stream = this.client.bidi(DispatcherService, 'Heartbeats');
-      this.beats = { sessionId, stream, answers: stream.responses[Symbol.asyncIterator]() };
-    }
-    const { stream, answers } = this.beats;
-    const timeoutMs = this.heartbeatTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const answer = answers.next();
-      // after a timeout nobody awaits it: its rejection (the cancelled stream) must not go unhandled
-      answer.catch(() => undefined);
-      // a failed send shows as the stream's end or error, which the answer reports
-      stream.send({ sessionId, timeoutMs }).catch(() => undefined);
-      const next = await Promise.race([
-        answer,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(unavailable(`heartbeat: no answer within ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
-      if (next.done) throw unavailable('heartbeat: the manager ended the stream');
-      return next.value;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Ends the session's Heartbeats stream, if one is open (a new session, a failure, another connection). */
-  stopHeartbeats(): void {
-    const b = this.beats;
-    this.beats = null;
-    if (!b) return;
-    b.stream.cancel();
-    // the cancelled stream's pending answer rejects; nobody waits for it any more
-    b.answers.return?.().catch(() => undefined);
+  /** Ends the session's streams of heartbeats and status reports, if open (a new session, a failure, another connection). */
+  stopStreams(): void {
+    this.beats.stop();
+    this.reports.stop();
   }
 
   /** Log subscriptions the manager publishes for this node's tasks (for the session's life). */
@@ -188,8 +148,10 @@ export class RemoteDispatcher implements DispatcherApi {
     })();
   }
 
+  /** One batch of reports, on the session's TaskStatusUpdates stream (opened by the first), within the call timeout. */
   async updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void> {
-    await this.client.unary(DispatcherService, 'UpdateTaskStatus', { sessionId, updates }, { timeoutMs: this.callTimeoutMs }).catch(this.hint);
+    const timeoutMs = this.callTimeoutMs;
+    await this.reports.call(sessionId, { sessionId, updates, timeoutMs }, timeoutMs).catch(this.hint);
   }
 
   async meshApplied(sessionId: string, version: number): Promise<void> {
@@ -213,7 +175,7 @@ export class RemoteDispatcher implements DispatcherApi {
   }
 
   close(): void {
-    this.stopHeartbeats();
+    this.stopStreams();
     this.client.close();
   }
 }
@@ -313,7 +275,7 @@ export class RemoteDispatcherConnector {
     const address = this.managers[this.next]!;
     const tls = this.opts.credentials();
     const kept = prev && prev.address === address && sameTls(prev.tls, tls) && prev.client.connectedOrConnecting() ? prev.client : undefined;
-    prev?.stopHeartbeats();
+    prev?.stopStreams();
     if (!kept) prev?.close();
     const client = kept ?? createRpcClient(address, { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.caPem, serverRole: 'swarm-manager', credentialsCache: this.credentialsCache });
     this.current = new RemoteDispatcher(address, client, this.callTimeoutMs, (m) => this.updateManagers(m), this.opts.onCA, (leader) => this.leaderHint(leader), tls);

@@ -9,3 +9,4 @@ export * from './client';
 export * from './queue';
 export * from './protocol';
 export * from './drop-filter';
+export * from './stream-calls';

@@ -32,6 +32,12 @@ export interface HeartbeatRequest extends SessionRef {
   timeoutMs?: number;
 }
 
+/** One batch of a node's status reports (UpdateTaskStatus, or a message on its TaskStatusUpdates stream, with how long the node waits for the answer in ms). */
+export interface TaskStatusRequest extends SessionRef {
+  updates: TaskStatusUpdate[];
+  timeoutMs?: number;
+}
+
 /**
  * What the cluster's CA expects of a node, sent with every session and heartbeat response (the way
  * swarmkit's session messages carry the RootCA and the node's desired role): the node stores
@@ -114,7 +120,14 @@ export const DispatcherService = defineService('shoal.Dispatcher', {
    */
   Heartbeats: bidi<HeartbeatRequest, HeartbeatRpcResponse>(ALL_NODES),
   Assignments: serverStream<SessionRef, AssignmentsMessage>(ALL_NODES, relayable),
-  UpdateTaskStatus: unary<SessionRef & { updates: TaskStatusUpdate[] }, Record<string, never>>(ALL_NODES, relayable),
+  UpdateTaskStatus: unary<TaskStatusRequest, Record<string, never>>(ALL_NODES, relayable),
+  /**
+   * The same reports on one stream for the session's life, as Heartbeats is to Heartbeat: each message is
+   * answered once its reports are written, in order, and a refusal ends the stream. An agent sends one
+   * batch at a time, so the order costs it nothing; a relay puts the messages in its RelayedTaskStatus
+   * batches. Agents fall back to UpdateTaskStatus on Unimplemented.
+   */
+  TaskStatusUpdates: bidi<TaskStatusRequest, Record<string, never>>(ALL_NODES),
   /** The node's routing mesh applied the network view numbered `version` (drain acknowledgement). */
   MeshApplied: unary<SessionRef & { version: number }, Record<string, never>>(ALL_NODES, relayable),
   /** Of `taskIds`, those no connected node's mesh sends new connections to; waits up to `waitMs` for all. */

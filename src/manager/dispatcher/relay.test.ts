@@ -303,3 +303,54 @@ test('a heartbeat the manager does not answer fails within the heartbeat timeout
   assert.equal((await d.heartbeat(s.sessionId)).heartbeatPeriodMs, 5000);
   assert.equal(streams, 2);
 });
+
+test('status reports ride one stream a session, at the leader and through a relay; a refusal fails the batch; a manager without the stream gets calls', async (t) => {
+  const calls = { streams: 0, unary: 0, relayed: 0 };
+  let streamSupported = true;
+  const p = await leaderAndRelay(t, {
+    wrapLeader: (h) => ({
+      ...h,
+      UpdateTaskStatus: (req, ctx) => (calls.unary++, h.UpdateTaskStatus(req, ctx)),
+      TaskStatusUpdates: (reqs, ctx) => {
+        calls.streams++;
+        if (!streamSupported) throw new ShoalError('Unimplemented', 'unknown method TaskStatusUpdates (a previous release)');
+        return h.TaskStatusUpdates(reqs, ctx);
+      },
+      RelayedTaskStatus: (req, ctx) => (calls.relayed++, h.RelayedTaskStatus(req, ctx)),
+    }),
+  });
+  const report = (taskId: string, State: string) => [{ taskId, status: { State, Message: State, Timestamp: new Date().toISOString() } } as never];
+  const stateOf = async (id: string) => {
+    await p.dispatcher.flush();
+    return p.store.view((tx) => tx.get('task', id))?.Status.State;
+  };
+  // at the leader: three batches are three messages on one stream, no call, each written when answered
+  const direct = (await agent(t, p, 'worker1', p.leaderAddr)).connector.connect();
+  const s1 = await direct.session({ nodeId: 'ignored', description: desc, addr: '127.0.0.21' });
+  for (const state of ['accepted', 'starting', 'running']) {
+    await direct.updateTaskStatus(s1.sessionId, report('t1', state));
+    assert.equal(await stateOf('t1'), state);
+  }
+  assert.deepEqual(calls, { streams: 1, unary: 0, relayed: 0 });
+  // a session the node does not own is refused as the call was, and the stream goes with the refusal
+  await assert.rejects(direct.updateTaskStatus('bogus', report('t1', 'failed')), (e) => e instanceof RpcError && e.kind === 'NotFound' && /session invalid/.test(e.message));
+  assert.equal(await stateOf('t1'), 'running');
+  await direct.updateTaskStatus(s1.sessionId, report('t1', 'complete'));
+  assert.equal(await stateOf('t1'), 'complete');
+  assert.deepEqual(calls, { streams: 3, unary: 0, relayed: 0 });
+
+  // through the relay: the relay answers the stream and puts the reports in its batches to the leader
+  const viaRelay = (await agent(t, p, 'worker2')).connector.connect();
+  const s2 = await viaRelay.session({ nodeId: 'ignored', description: desc, addr: '127.0.0.22' });
+  for (const state of ['starting', 'running']) await viaRelay.updateTaskStatus(s2.sessionId, report('t2', state));
+  assert.equal(await stateOf('t2'), 'running');
+  assert.deepEqual(calls, { streams: 3, unary: 0, relayed: 2 });
+
+  // a manager of the previous release: Unimplemented once, then a call per batch on that connection
+  streamSupported = false;
+  const old = (await agent(t, p, 'worker1', p.leaderAddr)).connector.connect();
+  const s3 = await old.session({ nodeId: 'ignored', description: desc, addr: '127.0.0.21' });
+  for (const state of ['shutdown', 'failed']) await old.updateTaskStatus(s3.sessionId, report('t1', state));
+  assert.equal(await stateOf('t1'), 'failed');
+  assert.deepEqual(calls, { streams: 4, unary: 2, relayed: 2 });
+});

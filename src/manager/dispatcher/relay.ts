@@ -69,6 +69,11 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
     return false;
   };
   const metadata = (ctx: CallContext) => relayMetadata(ctx.peer!);
+  /** A stream has no deadline per message: the agent says how long it waits for each one. */
+  const messageDeadline = (req: { timeoutMs?: number } | undefined) => {
+    const waitMs = Number(req?.timeoutMs);
+    return deadlineFrom(waitMs > 0 ? Date.now() + waitMs : undefined);
+  };
 
   /**
    * Opens a session on the leader, trying again while a leader is being elected or starts its dispatcher,
@@ -142,18 +147,18 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
     Heartbeats: (reqs, ctx) => {
       if (here(ctx)) return local.Heartbeats(reqs, ctx);
       const nodeId = ctx.peer!.nodeId;
-      return (async function* () {
-        for await (const req of reqs) {
-          // a stream has no deadline per message: the agent says how long it waits for this one
-          const waitMs = Number(req?.timeoutMs);
-          yield await heartbeats.add({ nodeId, sessionId: req?.sessionId }, deadlineFrom(waitMs > 0 ? Date.now() + waitMs : undefined));
-        }
-      })();
+      return eachMessage(reqs, (req) => heartbeats.add({ nodeId, sessionId: req?.sessionId }, messageDeadline(req)));
     },
     UpdateTaskStatus: (req, ctx) => {
       if (here(ctx)) return local.UpdateTaskStatus(req, ctx);
       const updates = Array.isArray(req?.updates) ? req.updates : [];
       return reports.add({ nodeId: ctx.peer!.nodeId, sessionId: req?.sessionId, updates }, deadlineOf(ctx));
+    },
+    // relayed: each message joins the batches of reports, as the unary UpdateTaskStatus does
+    TaskStatusUpdates: (reqs, ctx) => {
+      if (here(ctx)) return local.TaskStatusUpdates(reqs, ctx);
+      const nodeId = ctx.peer!.nodeId;
+      return eachMessage(reqs, (req) => reports.add({ nodeId, sessionId: req?.sessionId, updates: Array.isArray(req?.updates) ? req.updates : [] }, messageDeadline(req)));
     },
     // a relay's own batches, served by the leader only: refused elsewhere, and every call of the batch with them
     RelayedHeartbeats: (req, ctx) => {
@@ -228,4 +233,9 @@ async function* relayStream<T>(stream: AsyncIterable<T>): AsyncIterable<T> {
   } catch (e) {
     throw withoutHint(e);
   }
+}
+
+/** A relayed stream of calls (Heartbeats, TaskStatusUpdates): each message answered in order, as its own call would be. */
+async function* eachMessage<Req, Res>(reqs: AsyncIterable<Req>, one: (req: Req) => Promise<Res>): AsyncIterable<Res> {
+  for await (const req of reqs) yield await one(req);
 }

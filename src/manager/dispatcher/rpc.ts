@@ -94,6 +94,15 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
       await d.updateTaskStatus(own(req?.sessionId, ctx), Array.isArray(req?.updates) ? req.updates : []);
       return {};
     },
+    TaskStatusUpdates: (reqs, ctx) => {
+      const nodeId = caller(ctx);
+      return (async function* () {
+        for await (const req of reqs) {
+          await d.updateTaskStatus(ownedBy(nodeId, req?.sessionId), Array.isArray(req?.updates) ? req.updates : []);
+          yield {} as Record<string, never>;
+        }
+      })();
+    },
     MeshApplied: async (req, ctx) => {
       await d.meshApplied(own(req?.sessionId, ctx), Number(req?.version));
       return {};
