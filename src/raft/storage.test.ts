@@ -183,6 +183,26 @@ test('retention: a durable snapshot payload is read back when used, not when its
   assert.equal(s.raftView().term(12), 2);
 });
 
+test('retention: a snapshot written to disk as it was encoded is recorded without its payload, read back when used', () => {
+  const disk = fakeDisk();
+  const s = new MemoryStorage({ voters: [1] }, { backing: disk.backing, keepBytes: 0, readBackBytes: 1000 });
+  const es = sized(1, 4, 6, 2);
+  for (const e of es) disk.log.set(e.index, e);
+  s.append(es);
+  s.setHardState({ term: 2, vote: 1, commit: 3 });
+  disk.snaps.set(3, new Uint8Array([5, 5, 5]));
+  const snap = s.createSnapshot(3, { voters: [1] });
+  assert.deepEqual(snap.metadata, { index: 3, term: 2, confState: { voters: [1] } });
+  assert.equal(s.heldInMemory().snapshot, 0, 'no payload held, before any compaction');
+  assert.equal(disk.reads.snapshots, 0);
+  assert.deepEqual(s.raftView().snapshot().data, new Uint8Array([5, 5, 5]));
+  assert.equal(disk.reads.snapshots, 1);
+  // without a retention there is nothing to read a payload back from
+  const plain = new MemoryStorage({ voters: [1] });
+  plain.append(sized(1, 2, 4));
+  assert.throws(() => plain.createSnapshot(2, { voters: [1] }), /no payload/);
+});
+
 test('without a retention everything stays in memory', () => {
   const s = new MemoryStorage({ voters: [1] });
   s.append(sized(1, 5, 10));

@@ -214,16 +214,21 @@ export class MemoryStorage implements Storage {
     this.heldBytes = 0;
   }
 
-  /** Record a snapshot of the state machine at `index` (≤ applied). Does not drop entries: call compact for that. */
-  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
+  /**
+   * Record a snapshot of the state machine at `index` (≤ applied). Does not drop entries: call compact for
+   * that. Without `data` the payload is already durable and read back through the retention's backing
+   * when used (a snapshot written to disk as it was encoded, never whole in memory).
+   */
+  createSnapshot(index: number, confState: ConfState, data?: Uint8Array): Snapshot {
     if (index <= this.snap.metadata.index) throw new SnapshotOutOfDateError(index);
     if (index > this.lastIndex()) throw new RaftPanic(`snapshot ${index} is out of bound lastindex(${this.lastIndex()})`);
+    if (!data && !this.retention) throw new RaftPanic(`snapshot ${index} has no payload and nothing to read it back from`);
     this.snap = {
       metadata: { index, term: this.ents[index - this.offset].term, confState: cloneConf(confState) },
-      data,
+      data: data ?? new Uint8Array(0),
     };
-    this.snapReleased = false;
-    return this.snap;
+    this.snapReleased = !data;
+    return this.snapshot();
   }
 
   /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isSealed, keyLookup, newDataKey, open, seal, sealedKeyId, sealParts, SealedDataError } from './aead';
+import { isSealed, keyLookup, newDataKey, open, seal, sealedKeyId, sealer, sealParts, SealedDataError } from './aead';
 
 test('seal/open round-trips; the blob names its key and hides the plain text', () => {
   const k = newDataKey();
@@ -36,4 +36,19 @@ test('sealParts: the two parts written one after the other are a sealed blob; th
   assert.deepEqual(open(keyLookup(k), joined, Buffer.from('snap:9:2')), plain);
   body[body.length - 1]! ^= 1;
   assert.throws(() => open(keyLookup(k), Buffer.concat([front, body]), Buffer.from('snap:9:2')), /does not authenticate/);
+});
+
+test('sealer: a payload sealed piece by piece, its front written first and finished last, opens as one sealed blob', () => {
+  const k = newDataKey();
+  const pieces = [Buffer.from('{"v":1,'), Buffer.alloc(70_000, 'x'), Buffer.alloc(0), Buffer.from('"end":true}')];
+  const s = sealer(k, Buffer.from('snap:4:1'));
+  const frontAsWritten = Buffer.from(s.front);
+  const body = pieces.map((p) => s.update(p));
+  const front = s.finish();
+  assert.equal(front.length, frontAsWritten.length, 'the finished front fits where the first was written');
+  assert.notDeepEqual(front, frontAsWritten, 'the tag is filled in at the end');
+  const blob = Buffer.concat([front, ...body]);
+  assert.deepEqual(open(keyLookup(k), blob, Buffer.from('snap:4:1')), Buffer.concat(pieces));
+  assert.throws(() => open(keyLookup(k), Buffer.concat([frontAsWritten, ...body]), Buffer.from('snap:4:1')), /does not authenticate/, 'the front without its tag does not open');
+  assert.throws(() => open(keyLookup(k), blob, Buffer.from('snap:4:2')), /does not authenticate/);
 });

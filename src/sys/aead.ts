@@ -80,6 +80,25 @@ export function seal(k: DataKey, plain: Uint8Array, context?: Uint8Array): Buffe
  * them into one more copy.
  */
 export function sealParts(k: DataKey, plain: Uint8Array, context?: Uint8Array): [Buffer, Buffer] {
+  const s = sealer(k, context);
+  const body = s.update(plain);
+  return [s.finish(), body];
+}
+
+/**
+ * A sealed blob made piece by piece, for a payload never whole in memory (a snapshot written as it is
+ * encoded): write `front` (its tag not yet known), then what `update` returns for each piece of plain
+ * text in order, then write `finish()` over `front`. The bytes are those of `seal` of the whole.
+ */
+export interface Sealer {
+  /** The header, nonce and room for the tag (zeros until finish). */
+  readonly front: Buffer;
+  update(plain: Uint8Array): Buffer;
+  /** The front with its tag, once every piece went through update. */
+  finish(): Buffer;
+}
+
+export function sealer(k: DataKey, context?: Uint8Array): Sealer {
   if (k.key.length !== KEY_BYTES) throw new SealedDataError(`key ${k.id} is ${k.key.length} bytes, want ${KEY_BYTES}`);
   const st = keyState(k);
   if (st.counter > 0xffffffff) {
@@ -87,17 +106,22 @@ export function sealParts(k: DataKey, plain: Uint8Array, context?: Uint8Array): 
     st.counter = 0;
   }
   const head = st.head;
-  const front = Buffer.allocUnsafe(head.length + NONCE + TAG);
+  const front = Buffer.alloc(head.length + NONCE + TAG);
   head.copy(front, 0);
   const nonce = front.subarray(head.length, head.length + NONCE);
   st.prefix.copy(nonce, 0);
   nonce.writeUInt32BE(st.counter++, 8);
   const c = createCipheriv('aes-256-gcm', k.key, nonce);
   c.setAAD(context ? Buffer.concat([head, context]) : head);
-  const body = c.update(plain);
-  c.final(); // GCM adds nothing at the end
-  c.getAuthTag().copy(front, head.length + NONCE);
-  return [front, body];
+  return {
+    front,
+    update: (plain) => c.update(plain),
+    finish: () => {
+      c.final(); // GCM adds nothing at the end
+      c.getAuthTag().copy(front, head.length + NONCE);
+      return front;
+    },
+  };
 }
 
 /** The key ID a sealed blob names. */

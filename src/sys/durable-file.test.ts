@@ -42,3 +42,26 @@ test('writeFileDurable writes parts in order; a failed write leaves the old file
   assert.deepEqual(fs.readdirSync(dir).sort(), ['adir', 'snap']);
   fs.rmSync(dir, { recursive: true });
 });
+
+test('writeFileDurable writes pieces as they are made, then its patches; a failure while making them leaves the old file and no temp file', async () => {
+  const dir = tmpDir();
+  const f = path.join(dir, 'snap');
+  let made = 0;
+  async function* pieces() {
+    for (const p of ['size=?????\n', 'one,', 'two']) {
+      made++;
+      yield Buffer.from(p);
+    }
+  }
+  await writeFileDurable(f, pieces(), { patches: () => [{ at: 5, bytes: Buffer.from(String(made).padEnd(5)) }] });
+  assert.equal(fs.readFileSync(f, 'utf8'), 'size=3    \none,two');
+  assert.equal(fs.statSync(f).mode & 0o777, 0o600);
+  async function* failing() {
+    yield Buffer.from('partial');
+    throw new Error('the encoder failed');
+  }
+  await assert.rejects(writeFileDurable(f, failing()), /the encoder failed/);
+  assert.equal(fs.readFileSync(f, 'utf8'), 'size=3    \none,two');
+  assert.deepEqual(fs.readdirSync(dir), ['snap']);
+  fs.rmSync(dir, { recursive: true });
+});

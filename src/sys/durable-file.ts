@@ -14,6 +14,17 @@ export interface DurableWriteOptions {
 type Data = string | Uint8Array | readonly Uint8Array[];
 const pieces = (d: Data): readonly (string | Uint8Array)[] => (typeof d === 'string' || d instanceof Uint8Array ? [d] : d);
 
+/** Bytes written over bytes already written, at their offset (a header whose fields are known only at the end). */
+export interface Patch {
+  at: number;
+  bytes: Uint8Array;
+}
+
+export interface StreamedWriteOptions extends DurableWriteOptions {
+  /** Asked once every piece is written, before the fsync: what to write over what was written. */
+  patches?: () => readonly Patch[];
+}
+
 let seq = 0;
 const tmpName = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${seq++}.tmp`);
 
@@ -49,14 +60,21 @@ export function writeFileDurableSync(file: string, data: Data, opts: DurableWrit
   syncDirSync(path.dirname(file));
 }
 
-/** Atomically and durably replaces `file` with `data` (asynchronous: for writes on a hot path). */
-export async function writeFileDurable(file: string, data: Data, opts: DurableWriteOptions = {}): Promise<void> {
+/**
+ * Atomically and durably replaces `file` with `data` (asynchronous: for writes on a hot path). `data` may be
+ * pieces made as they are written (an async iterable: a snapshot's payload is then never whole in memory);
+ * if making them fails, the file is left as it was.
+ */
+export async function writeFileDurable(file: string, data: Data | AsyncIterable<Uint8Array>, opts: StreamedWriteOptions = {}): Promise<void> {
   const mode = opts.mode ?? 0o600;
   const tmp = tmpName(file);
   try {
     const fh = await fs.promises.open(tmp, 'w', mode);
     try {
-      for (const p of pieces(data)) await fh.writeFile(p); // from the current position, looping over short writes
+      // writeFile goes on from the current position, looping over short writes
+      if (isAsyncIterable(data)) for await (const p of data) await fh.writeFile(p);
+      else for (const p of pieces(data)) await fh.writeFile(p);
+      for (const p of opts.patches?.() ?? []) await writeAt(fh, p);
       await fh.chmod(mode);
       await fh.sync();
     } finally {
@@ -72,5 +90,17 @@ export async function writeFileDurable(file: string, data: Data, opts: DurableWr
     await dh.sync();
   } finally {
     await dh.close();
+  }
+}
+
+function isAsyncIterable(d: unknown): d is AsyncIterable<Uint8Array> {
+  return typeof d === 'object' && d !== null && Symbol.asyncIterator in d;
+}
+
+/** A positional write (the file's position stays where it is), looping over short writes. */
+async function writeAt(fh: fs.promises.FileHandle, p: Patch): Promise<void> {
+  for (let done = 0; done < p.bytes.byteLength; ) {
+    const { bytesWritten } = await fh.write(p.bytes, done, p.bytes.byteLength - done, p.at + done);
+    done += bytesWritten;
   }
 }

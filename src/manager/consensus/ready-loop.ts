@@ -2,9 +2,9 @@
 // send → apply → advance → compact, one Ready at a time. Work arriving while a Ready is persisted goes
 // out in the next one (group commit). It also owns what applying decides: the applied index, the
 // snapshot index and the conf state.
-import { decodeConfChange, type ConfState, type Entry, type MemoryStorage, type Message, type RawNode, type Ready, type Role } from '../../raft';
+import { decodeConfChange, type ConfState, type Entry, type MemoryStorage, type Message, type RawNode, type Ready, type Role, type SnapshotMetadata } from '../../raft';
 import type { Change, MemoryStore } from '../../store';
-import { decodeChanges, decodeMember, decodeSnapshotPayload, encodeSnapshotPayloadInSlices } from './codec';
+import { decodeChanges, decodeMember, decodeSnapshotPayload, snapshotPayloadPieces } from './codec';
 import type { Membership } from './membership';
 import type { ConsensusLogger } from './options';
 import type { PendingProposals } from './pending-proposals';
@@ -326,9 +326,10 @@ export class ReadyLoop {
   /**
    * Snapshot + compaction. The store is captured now (at the applied index) and encoded in slices with
    * the loop free between them (codec.ts: committed objects are never changed, so the capture keeps
-   * describing that index while commits go on); the file write, its fsync and the lmdb pointer update
-   * run in the background too. Until they are durable the log on disk still holds every entry the
-   * snapshot covers.
+   * describing that index while commits go on), each slice sealed and written to the snapshot file as it
+   * comes, so the payload is never whole in memory. Once the file is durable the in-memory log takes the
+   * snapshot (its payload read back from the file when a follower needs it), then the lmdb pointer moves
+   * and the log is compacted. Until then the log on disk still holds every entry the snapshot covers.
    */
   private compact(): void {
     const { store, membership, log } = this.parts;
@@ -336,20 +337,21 @@ export class ReadyLoop {
     const started = performance.now();
     const storeSnap = store.snapshot();
     if (storeSnap.index !== index) log.warn({ storeIndex: storeSnap.index, index }, 'raft: store index differs from applied index');
-    const conf: ConfState = { voters: [...this.conf.voters] };
+    const metadata: SnapshotMetadata = { index, term: this.mem.term(index), confState: { voters: [...this.conf.voters] } };
     const members = membership.list().map((m) => ({ ...m }));
     const removed = membership.removed();
     this.since = { entries: 0, bytes: 0, lastSnapshotBytes: this.since.lastSnapshotBytes };
     let compactTo = 0;
-    this.compacting = encodeSnapshotPayloadInSlices({ store: { ...storeSnap, index }, members, removed })
-      .then((data) => {
+    this.compacting = this.disk
+      .writeSnapshotFile(metadata, snapshotPayloadPieces({ store: { ...storeSnap, index }, members, removed }))
+      .then((payloadBytes) => {
         // stopped meanwhile, or a newer snapshot was installed from the leader: this one is not needed
         if (this.host.state() !== 'running' || index <= this.mem.snapshot().metadata.index) return false;
-        const snap = this.mem.createSnapshot(index, conf, data);
-        this.since.lastSnapshotBytes = data.byteLength;
+        this.mem.createSnapshot(index, metadata.confState);
+        this.since.lastSnapshotBytes = payloadBytes;
         const first = this.mem.firstIndex();
         compactTo = compactionPoint(index, this.parts.snapshotPolicy().keepEntries, (i) => (i >= first && i <= this.mem.lastIndex() ? this.mem.entrySize(i) : undefined));
-        return this.disk.saveSnapshot(snap, Math.max(0, compactTo)).then(() => true);
+        return this.disk.pointAt(metadata, Math.max(0, compactTo)).then(() => true);
       })
       .then(
         (written) => {

@@ -319,3 +319,41 @@ test('the in-memory log over this storage: entries it dropped are read back seal
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+for (const sealed of [true, false]) {
+  test(`a snapshot file written from pieces as they come reads back whole, and points the log at it (${sealed ? 'sealed' : 'the plain baseline'})`, async () => {
+    const dir = tmp();
+    try {
+      let d = new RaftDiskStorage(dir, sealed ? undefined : null);
+      await d.saveIdentity(1, [], []);
+      await d.persist({ entries: Array.from({ length: 10 }, (_, i) => ent(i + 1, 1)), hardState: { term: 1, vote: 1, commit: 10 } });
+      const parts = ['{"v":1,', 'x'.repeat(100_000), '', '"end":true}'].map((p) => Buffer.from(p));
+      let given = 0;
+      async function* pieces() {
+        for (const p of parts) {
+          given++;
+          await new Promise((r) => setImmediate(r));
+          yield p;
+        }
+      }
+      const metadata = { index: 8, term: 1, confState: { voters: [1] } };
+      const size = await d.writeSnapshotFile(metadata, pieces());
+      assert.equal(given, parts.length);
+      assert.equal(size, Buffer.concat(parts).length, 'the payload size, for the snapshot policy');
+      assert.deepEqual(Buffer.from(d.snapshotData(metadata)), Buffer.concat(parts));
+      const file = fs.readFileSync(path.join(dir, 'snapshots', d.snapshotFiles()[0]!));
+      assert.equal(file.includes(Buffer.from('x'.repeat(64))), !sealed, sealed ? 'no plain text on disk' : 'the baseline writes plain text');
+      await d.pointAt(metadata, 6);
+      assert.equal(d.entryRange().first, 7);
+      await d.close();
+      d = new RaftDiskStorage(dir, sealed ? undefined : null);
+      const st = d.load();
+      assert.deepEqual(st.snapshot!.metadata, metadata);
+      assert.deepEqual(Buffer.from(st.snapshot!.data), Buffer.concat(parts));
+      assert.deepEqual(st.entries.map((e) => e.index), [9, 10]);
+      await d.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

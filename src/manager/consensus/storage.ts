@@ -14,7 +14,7 @@ import type { ConfState, Entry, HardState, LogBacking, Snapshot, SnapshotMetadat
 import { internal } from '../../lib/errors';
 import type { RaftMember } from './codec';
 import { writeFileDurable, writeFileDurableSync } from '../../sys/durable-file';
-import { isSealed, open as openSealed, sealParts, sealedKeyId } from '../../sys/aead';
+import { isSealed, open as openSealed, sealParts, sealedKeyId, sealer } from '../../sys/aead';
 import { RaftDekFile, type RaftKeys } from './dek';
 import { openBatch, openEntryData, resealBatch, sealBatch, sealEntryData, type StoredEntry } from './log-format';
 
@@ -49,6 +49,19 @@ const LMDB_FILE = 'raft.lmdb';
 const snapshotContext = (index: number, term: number) => Buffer.from(`raft-snapshot:${index}:${term}`, 'latin1');
 const pad = (n: number) => String(n).padStart(16, '0');
 export const snapshotFileName = (index: number, term: number) => `${pad(index)}-${pad(term)}.snap`;
+
+/** Width the size in a snapshot's header line is padded to: the line keeps its length when the size is written last. */
+const SIZE_WIDTH = 16;
+
+/**
+ * A snapshot file's header line: the magic, then `{index, term, confState, size}` as JSON, `size` (the bytes
+ * after the line) padded with spaces, which JSON allows, so that a file written in pieces can have it filled
+ * in at the end. Files written before the padding read the same.
+ */
+function snapshotHeader(sealed: boolean, m: SnapshotMetadata, size: number): Buffer {
+  const meta = JSON.stringify({ index: m.index, term: m.term, confState: m.confState });
+  return Buffer.from(`${sealed ? MAGIC : MAGIC_PLAIN}${meta.slice(0, -1)},"size":${String(size).padEnd(SIZE_WIDTH)}}\n`, 'utf8');
+}
 
 export class RaftDiskStorage implements LogBacking {
   private root: RootDatabase;
@@ -210,7 +223,7 @@ export class RaftDiskStorage implements LogBacking {
    * background one queued earlier, so a caller never has two hard-state writes in flight.
    */
   async persist(p: { entries: Entry[]; hardState?: HardState; snapshot?: Snapshot; truncateFrom?: number }, mode: 'blocking' | 'background' = 'background'): Promise<void> {
-    if (p.snapshot) await this.writeSnapshotFile(p.snapshot);
+    if (p.snapshot) await this.writeSnapshotFile(p.snapshot.metadata, p.snapshot.data);
     const snap = p.snapshot;
     const ents = p.entries;
     let dropFrom = Infinity;
@@ -244,15 +257,23 @@ export class RaftDiskStorage implements LogBacking {
 
   /** A snapshot this node made of its own state: write the file, point the log at it, drop entries ≤ compactTo. */
   async saveSnapshot(snap: Snapshot, compactTo: number): Promise<void> {
-    await this.writeSnapshotFile(snap);
+    await this.writeSnapshotFile(snap.metadata, snap.data);
+    await this.pointAt(snap.metadata, compactTo);
+  }
+
+  /**
+   * The log starts from the snapshot `metadata` names (its file written by writeSnapshotFile): entries ≤
+   * compactTo are dropped, and snapshot files other than it (and the old ones kept) go.
+   */
+  async pointAt(metadata: SnapshotMetadata, compactTo: number): Promise<void> {
     await this.root.transaction(() => {
-      void this.meta.put('snap', snap.metadata);
+      void this.meta.put('snap', metadata);
       for (const k of this.entriesDb.getKeys({ start: 0, end: compactTo + 1 })) void this.entriesDb.remove(k);
       // the batch of the first entry kept may start before it; every batch before that one is unreferenced
       const keepFrom = this.entriesDb.get(compactTo + 1)?.b ?? compactTo + 1;
       for (const k of this.batchesDb.getKeys({ start: 0, end: keepFrom })) void this.batchesDb.remove(k);
     });
-    this.pruneSnapshotFiles(snapshotFileName(snap.metadata.index, snap.metadata.term));
+    this.pruneSnapshotFiles(snapshotFileName(metadata.index, metadata.term));
   }
 
   /**
@@ -407,22 +428,44 @@ export class RaftDiskStorage implements LogBacking {
 
   /** Header line (metadata, size of what follows) and the payload, sealed unless the storage is the plain baseline. */
   private snapshotFileBytes(snap: Snapshot): Buffer[] {
-    const { index, term, confState } = snap.metadata;
+    const { index, term } = snap.metadata;
     const plain = Buffer.from(snap.data.buffer, snap.data.byteOffset, snap.data.byteLength);
     const keys = this.keys;
     const body = keys ? sealParts(keys.current(), plain, snapshotContext(index, term)) : [plain];
-    const size = body.reduce((n, b) => n + b.length, 0);
-    const header = Buffer.from((keys ? MAGIC : MAGIC_PLAIN) + JSON.stringify({ index, term, confState, size }) + '\n', 'utf8');
-    return [header, ...body];
+    return [snapshotHeader(!!keys, snap.metadata, body.reduce((n, b) => n + b.length, 0)), ...body];
   }
 
-  private writeSnapshotFile(snap: Snapshot): Promise<void> {
-    const { index, term } = snap.metadata;
+  /**
+   * Writes the snapshot file of `metadata` (durably, after the snapshot writes before it) from its payload,
+   * whole or in pieces as they are made: the pieces are sealed and written one by one, the header's size and
+   * the seal's tag written last, so a snapshot of 100,000 tasks is never whole in memory. Resolves with the
+   * payload's size once the file is durable; leaves no file if making the pieces fails.
+   */
+  writeSnapshotFile(metadata: SnapshotMetadata, payload: Uint8Array | AsyncIterable<Uint8Array>): Promise<number> {
+    const { index, term } = metadata;
     const final = path.join(this.snapDir, snapshotFileName(index, term));
-    const bytes = this.snapshotFileBytes(snap);
-    const done = this.snapWrites.then(() => writeFileDurable(final, bytes, { mode: 0o600 }));
+    const keys = this.keys;
+    const seal = keys ? sealer(keys.current(), snapshotContext(index, term)) : undefined;
+    const head = snapshotHeader(!!seal, metadata, 0);
+    let plainBytes = 0;
+    let bodyBytes = 0;
+    async function* pieces(): AsyncIterable<Uint8Array> {
+      yield head;
+      if (seal) {
+        yield seal.front;
+        bodyBytes += seal.front.length;
+      }
+      for await (const p of payload instanceof Uint8Array ? [payload] : payload) {
+        plainBytes += p.byteLength;
+        const out = seal ? seal.update(p) : p;
+        bodyBytes += out.byteLength;
+        yield out;
+      }
+    }
+    const patches = () => [{ at: 0, bytes: snapshotHeader(!!seal, metadata, bodyBytes) }, ...(seal ? [{ at: head.length, bytes: seal.finish() }] : [])];
+    const done = this.snapWrites.then(() => writeFileDurable(final, pieces(), { mode: 0o600, patches }));
     this.snapWrites = done.catch(() => undefined);
-    return done;
+    return done.then(() => plainBytes);
   }
 
   private readSnapshotFile(index: number, term: number): Snapshot {
