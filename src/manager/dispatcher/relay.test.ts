@@ -354,3 +354,18 @@ test('status reports ride one stream a session, at the leader and through a rela
   assert.equal(await stateOf('t1'), 'failed');
   assert.deepEqual(calls, { streams: 4, unary: 2, relayed: 2 });
 });
+
+test('a node removed from the swarm is refused on its open heartbeat and status streams, as its calls are', async (t) => {
+  const removed = new Set<string>();
+  const p = await leaderAndRelay(t, { nodeAllowed: (id) => !removed.has(id) });
+  const direct = (await agent(t, p, 'worker1', p.leaderAddr)).connector.connect();
+  const s = await direct.session({ nodeId: 'ignored', description: desc, addr: '127.0.0.21' });
+  const report = [{ taskId: 't1', status: { State: 'running', Message: 'started', Timestamp: new Date().toISOString() } } as never];
+  // both streams open and answering
+  assert.equal((await direct.heartbeat(s.sessionId)).heartbeatPeriodMs, 5000);
+  await direct.updateTaskStatus(s.sessionId, report);
+  removed.add('worker1');
+  const refused = (e: unknown) => e instanceof RpcError && e.kind === 'PermissionDenied' && /node worker1 was removed from swarm/.test(e.message);
+  await assert.rejects(direct.heartbeat(s.sessionId), refused);
+  await assert.rejects(direct.updateTaskStatus(s.sessionId, report), refused);
+});

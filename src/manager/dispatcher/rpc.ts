@@ -22,8 +22,8 @@ export interface DispatcherRpcDeps {
   logBroker?: LogBroker;
   /**
    * Whether a node may still call (not removed from the swarm): the RPC server checks it for every
-   * caller, and a relay's batch (RelayedHeartbeats, RelayedTaskStatus) has it checked for every entry.
-   * Default: every node may.
+   * call, and these handlers for every message of a Heartbeats or TaskStatusUpdates stream and every
+   * entry of a relay's batch (RelayedHeartbeats, RelayedTaskStatus). Default: every node may.
    */
   nodeAllowed?: (nodeId: string) => boolean;
 }
@@ -44,6 +44,13 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
     return sessionId;
   };
   const own = (sessionId: string, ctx: CallContext): string => ownedBy(caller(ctx), sessionId);
+  /**
+   * A node removed from the swarm is refused, as the RPC server refuses its calls: checked here for what the
+   * server does not see call by call (each message on a stream, each entry of a relay's batch).
+   */
+  const stillAllowed = (nodeId: string): void => {
+    if (deps.nodeAllowed && !deps.nodeAllowed(nodeId)) throw permissionDenied(`Permission denied: node ${nodeId} was removed from swarm`);
+  };
   const heartbeat = async (nodeId: string, sessionId: string) => {
     const res = await d.heartbeat(ownedBy(nodeId, sessionId));
     const ca = deps.caTarget?.(nodeId);
@@ -55,7 +62,7 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
     const settled = await Promise.allSettled(
       list.map(async (e) => {
         if (typeof e?.nodeId !== 'string' || !e.nodeId) throw notFound('session invalid');
-        if (deps.nodeAllowed && !deps.nodeAllowed(e.nodeId)) throw permissionDenied(`Permission denied: node ${e.nodeId} was removed from swarm`);
+        stillAllowed(e.nodeId);
         return one(e);
       }),
     );
@@ -80,7 +87,10 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
     Heartbeats: (reqs, ctx) => {
       const nodeId = caller(ctx);
       return (async function* () {
-        for await (const req of reqs) yield await heartbeat(nodeId, req?.sessionId);
+        for await (const req of reqs) {
+          stillAllowed(nodeId);
+          yield await heartbeat(nodeId, req?.sessionId);
+        }
       })();
     },
     RelayedHeartbeats: (req) => eachEntry(req?.entries, (e) => heartbeat(e.nodeId, e.sessionId)),
@@ -98,6 +108,7 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
       const nodeId = caller(ctx);
       return (async function* () {
         for await (const req of reqs) {
+          stillAllowed(nodeId);
           await d.updateTaskStatus(ownedBy(nodeId, req?.sessionId), Array.isArray(req?.updates) ? req.updates : []);
           yield {} as Record<string, never>;
         }
