@@ -56,6 +56,8 @@ export class RequestLoop {
   private readonly proc: ChildProcess;
   private out = '';
   private readonly done: Promise<void>;
+  /** How the child ended (its exit code or signal), for the message when it printed no counts. */
+  private exit = 'still running';
 
   /** `launcher`: a command prefix the child runs under, e.g. a simulated host's namespace (test/harness/hosts.ts). */
   constructor(targets: LoopTarget[], o: { concurrency?: number; maxRequests?: number; maxMs?: number; launcher?: string[] } = {}) {
@@ -63,7 +65,11 @@ export class RequestLoop {
     const argv = [...(o.launcher ?? []), process.execPath, '-e', SCRIPT, JSON.stringify(args)];
     this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
     this.proc.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
-    this.done = new Promise((resolve) => this.proc.on('exit', () => resolve()));
+    // 'close', not 'exit': node may report the exit before the last of the child's output is read, and
+    // the counts are its last line. A CI run once saw a loop end with no counts read; how it ended is now
+    // in the message.
+    this.done = new Promise((resolve) => this.proc.on('close', () => resolve()));
+    this.proc.on('exit', (code, signal) => (this.exit = signal ?? `code ${code}`));
   }
 
   /** Resolves once the child runs its loop. */
@@ -85,7 +91,7 @@ export class RequestLoop {
     await Promise.race([this.done, timer]);
     if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
     const line = this.out.split('\n').find((l) => l.startsWith('{'));
-    if (!line) throw new Error(`request loop printed no result: ${this.out}`);
+    if (!line) throw new Error(`request loop printed no result (${this.exit}): ${this.out}`);
     return JSON.parse(line) as LoopResult;
   }
 }
