@@ -59,7 +59,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   constructor(opts: RaftConsensusOptions) {
     this.keys = opts.keys === undefined ? RaftDekFile.open(path.join(opts.dir, DEFAULT_DEK_FILE)) : opts.keys;
     this.disk = new RaftDiskStorage(opts.dir, this.keys, { fsync: opts.fsync ?? true });
-    this.disk.keepOldSnapshots = Math.max(0, opts.keepOldSnapshots ?? 0);
+    this.disk.snapshots.keepOld = Math.max(0, opts.keepOldSnapshots ?? 0);
     this.store = opts.store;
     this.transport = opts.transport;
     this.clock = opts.clock ?? { now: () => Date.now() };
@@ -306,7 +306,7 @@ export class RaftConsensus implements Proposer, RaftServiceTarget, RaftTransport
   setSnapshotPolicy(p: Partial<SnapshotPolicy> & { keepOldSnapshots?: number }): void {
     const ok = (v: number | undefined, d: number) => (typeof v === 'number' && v > 0 ? v : d);
     this.snapshotPolicy = { snapshotInterval: ok(p.snapshotInterval, this.snapshotPolicy.snapshotInterval), keepEntries: ok(p.keepEntries, this.snapshotPolicy.keepEntries) };
-    if (typeof p.keepOldSnapshots === 'number' && p.keepOldSnapshots >= 0) this.disk.keepOldSnapshots = p.keepOldSnapshots;
+    if (typeof p.keepOldSnapshots === 'number' && p.keepOldSnapshots >= 0) this.disk.snapshots.keepOld = p.keepOldSnapshots;
   }
 
   // ---- proposals -----------------------------------------------------------------------------

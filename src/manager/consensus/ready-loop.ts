@@ -343,7 +343,7 @@ export class ReadyLoop {
     this.since = { entries: 0, bytes: 0, lastSnapshotBytes: this.since.lastSnapshotBytes };
     let compactTo = 0;
     this.compacting = this.disk
-      .writeSnapshotFile(metadata, snapshotPayloadPieces({ store: { ...storeSnap, index }, members, removed }))
+      .snapshots.write(metadata, snapshotPayloadPieces({ store: { ...storeSnap, index }, members, removed }))
       .then((payloadBytes) => {
         // stopped meanwhile, or a newer snapshot was installed from the leader: this one is not needed
         if (this.host.state() !== 'running' || index <= this.mem.snapshot().metadata.index) return false;

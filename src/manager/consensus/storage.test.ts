@@ -49,11 +49,11 @@ test('compaction writes one snapshot file, drops old entries, and reload starts 
     await d.persist({ entries: Array.from({ length: 20 }, (_, i) => ent(i + 1, 1)), hardState: { term: 1, vote: 1, commit: 20 } });
     const s1 = { metadata: { index: 10, term: 1, confState: { voters: [1] } }, data: new Uint8Array([1, 2, 3]) };
     await d.saveSnapshot(s1, 8);
-    assert.deepEqual(d.snapshotFiles(), ['0000000000000010-0000000000000001.snap']);
+    assert.deepEqual(d.snapshots.names(), ['0000000000000010-0000000000000001.snap']);
     assert.equal(d.entryRange().first, 9);
     const s2 = { metadata: { index: 15, term: 1, confState: { voters: [1, 2] } }, data: new Uint8Array([9]) };
     await d.saveSnapshot(s2, 12);
-    assert.deepEqual(d.snapshotFiles(), ['0000000000000015-0000000000000001.snap'], 'only the latest is kept');
+    assert.deepEqual(d.snapshots.names(), ['0000000000000015-0000000000000001.snap'], 'only the latest is kept');
     await d.close();
     d = new RaftDiskStorage(dir);
     const st = d.load();
@@ -72,16 +72,16 @@ test('keepOldSnapshots (swarm update --max-snapshots) keeps that many older file
   const name = (i: number) => `${String(i).padStart(16, '0')}-0000000000000001.snap`;
   try {
     let d = new RaftDiskStorage(dir);
-    d.keepOldSnapshots = 2;
+    d.snapshots.keepOld = 2;
     await d.saveIdentity(1, [], []);
     await d.persist({ entries: Array.from({ length: 40 }, (_, i) => ent(i + 1, 1)), hardState: { term: 1, vote: 1, commit: 40 } });
     for (const i of [10, 20, 30, 40]) await d.saveSnapshot({ metadata: { index: i, term: 1, confState: { voters: [1] } }, data: new Uint8Array([i]) }, i - 5);
-    assert.deepEqual(d.snapshotFiles(), [name(20), name(30), name(40)]);
+    assert.deepEqual(d.snapshots.names(), [name(20), name(30), name(40)]);
     await d.close();
     d = new RaftDiskStorage(dir);
-    d.keepOldSnapshots = 0;
+    d.snapshots.keepOld = 0;
     assert.equal(d.load().snapshot!.metadata.index, 40);
-    assert.deepEqual(d.snapshotFiles(), [name(40)]);
+    assert.deepEqual(d.snapshots.names(), [name(40)]);
     await d.close();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -104,7 +104,7 @@ test('an installed snapshot replaces the log; a stray newer file from a crash is
     assert.equal(st.snapshot!.metadata.index, 50);
     assert.deepEqual(st.entries.map((e) => e.index), [51]);
     assert.equal(st.hardState.commit, 50);
-    assert.deepEqual(d.snapshotFiles(), ['0000000000000050-0000000000000003.snap']);
+    assert.deepEqual(d.snapshots.names(), ['0000000000000050-0000000000000003.snap']);
     await d.close();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -275,7 +275,7 @@ test('reading back: entries from sealed batches and a snapshot payload from its 
     assert.deepEqual(d.entries(3, 5).map((e) => e.index), [3, 4]);
     assert.deepEqual(d.snapshotData(snap.metadata), new Uint8Array([4, 5, 6]));
     // the file is sealed: the payload is not in it in the clear
-    const file = fs.readFileSync(path.join(dir, 'snapshots', d.snapshotFiles()[0]!));
+    const file = fs.readFileSync(path.join(dir, 'snapshots', d.snapshots.names()[0]!));
     assert.equal(file.includes(Buffer.from([4, 5, 6])), false);
     // load() hands the storage on as the backing of the in-memory log
     assert.equal(d.load().backing, d);
@@ -337,11 +337,11 @@ for (const sealed of [true, false]) {
         }
       }
       const metadata = { index: 8, term: 1, confState: { voters: [1] } };
-      const size = await d.writeSnapshotFile(metadata, pieces());
+      const size = await d.snapshots.write(metadata, pieces());
       assert.equal(given, parts.length);
       assert.equal(size, Buffer.concat(parts).length, 'the payload size, for the snapshot policy');
       assert.deepEqual(Buffer.from(d.snapshotData(metadata)), Buffer.concat(parts));
-      const file = fs.readFileSync(path.join(dir, 'snapshots', d.snapshotFiles()[0]!));
+      const file = fs.readFileSync(path.join(dir, 'snapshots', d.snapshots.names()[0]!));
       assert.equal(file.includes(Buffer.from('x'.repeat(64))), !sealed, sealed ? 'no plain text on disk' : 'the baseline writes plain text');
       await d.pointAt(metadata, 6);
       assert.equal(d.entryRange().first, 7);

@@ -1,7 +1,7 @@
 // Durable Raft state of one manager: the log and hard state in lmdb (fsync on every awaited commit),
-// snapshots as files `<dir>/snapshots/<index>-<term>.snap` (written to a temp file, fsynced, renamed,
-// directory fsynced; the latest one kept). lmdb's `snap` key names the snapshot the log starts from,
-// so a crash between the file and the lmdb commit leaves the previous, consistent pair.
+// snapshots as files in `<dir>/snapshots` (snapshot-files.ts; the latest one kept). lmdb's `snap` key
+// names the snapshot the log starts from, so a crash between the file and the lmdb commit leaves the
+// previous, consistent pair.
 // Encrypted at rest (swarmkit's encrypted WAL and snapshots): the data of the entries written by one
 // append is sealed once with the manager's DEK (sys/aead: AES-256-GCM, header naming the key; the
 // formats are in log-format.ts), every snapshot's payload likewise, the batch's first index or the
@@ -10,13 +10,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { ConfState, Entry, HardState, LogBacking, Snapshot, SnapshotMetadata } from '../../raft';
+import type { Entry, HardState, LogBacking, Snapshot, SnapshotMetadata } from '../../raft';
 import { internal } from '../../lib/errors';
 import type { RaftMember } from './codec';
-import { writeFileDurable, writeFileDurableSync } from '../../sys/durable-file';
-import { isSealed, open as openSealed, sealParts, sealedKeyId, sealer } from '../../sys/aead';
+import { isSealed, sealedKeyId } from '../../sys/aead';
 import { RaftDekFile, type RaftKeys } from './dek';
 import { openBatch, openEntryData, resealBatch, sealBatch, sealEntryData, type StoredEntry } from './log-format';
+import { SnapshotFiles, snapshotFileName } from './snapshot-files';
 
 export { openEntryData, sealEntryData } from './log-format';
 
@@ -38,30 +38,9 @@ export const LOG_BYTES_IN_MEMORY = 8 * 1024 * 1024;
 /** Bytes of entries read back from lmdb for one message to a follower behind (after the first entry). */
 export const LOG_BYTES_READ_BACK = 4 * 1024 * 1024;
 
-/** Plain snapshot (releases before encryption at rest): read for the upgrade, never written. */
-const MAGIC_PLAIN = 'SHOALSNAP1\n';
-/** Snapshot whose payload is sealed with the DEK. */
-const MAGIC = 'SHOALSNAP2\n';
 /** The DEK file used when the caller names none (tests, benches): beside the log. */
 export const DEFAULT_DEK_FILE = 'raft.dek';
 const LMDB_FILE = 'raft.lmdb';
-
-const snapshotContext = (index: number, term: number) => Buffer.from(`raft-snapshot:${index}:${term}`, 'latin1');
-const pad = (n: number) => String(n).padStart(16, '0');
-export const snapshotFileName = (index: number, term: number) => `${pad(index)}-${pad(term)}.snap`;
-
-/** Width the size in a snapshot's header line is padded to: the line keeps its length when the size is written last. */
-const SIZE_WIDTH = 16;
-
-/**
- * A snapshot file's header line: the magic, then `{index, term, confState, size}` as JSON, `size` (the bytes
- * after the line) padded with spaces, which JSON allows, so that a file written in pieces can have it filled
- * in at the end. Files written before the padding read the same.
- */
-function snapshotHeader(sealed: boolean, m: SnapshotMetadata, size: number): Buffer {
-  const meta = JSON.stringify({ index: m.index, term: m.term, confState: m.confState });
-  return Buffer.from(`${sealed ? MAGIC : MAGIC_PLAIN}${meta.slice(0, -1)},"size":${String(size).padEnd(SIZE_WIDTH)}}\n`, 'utf8');
-}
 
 export class RaftDiskStorage implements LogBacking {
   private root: RootDatabase;
@@ -69,17 +48,14 @@ export class RaftDiskStorage implements LogBacking {
   /** Format 2's sealed batches, keyed by the index of their first entry (log-format.ts). */
   private batchesDb: Database<Uint8Array, number>;
   private meta: Database<unknown, string>;
-  private readonly snapDir: string;
+  /** The snapshot files (their own module: format, streamed writes, re-seals). */
+  readonly snapshots: SnapshotFiles;
   /** Highest entry index on disk (0 = none). */
   private diskLast = 0;
-  /** Snapshot files kept besides the current one (Docker's KeepOldSnapshots, `swarm update --max-snapshots`). */
-  keepOldSnapshots = 0;
 
   private keysGiven: RaftKeys | null | undefined;
   /** The DEK file write that ends a rotation finished at load (close() waits for it). */
   private finishing: Promise<void> = Promise.resolve();
-  /** Snapshot file writes in flight, in order (a re-seal waits for them). */
-  private snapWrites: Promise<void> = Promise.resolve();
 
   /**
    * `keys`: the manager's DEK (default: a DEK file beside the log, created on first use). `null` writes
@@ -92,8 +68,7 @@ export class RaftDiskStorage implements LogBacking {
   ) {
     this.keysGiven = keys;
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.snapDir = path.join(dir, 'snapshots');
-    fs.mkdirSync(this.snapDir, { recursive: true, mode: 0o700 });
+    this.snapshots = new SnapshotFiles(path.join(dir, 'snapshots'), () => this.keys);
     [this.root, this.entriesDb, this.meta, this.batchesDb] = openLmdb(path.join(dir, LMDB_FILE), opts.fsync);
     for (const k of this.entriesDb.getKeys({ reverse: true, limit: 1 })) this.diskLast = k;
   }
@@ -145,10 +120,10 @@ export class RaftDiskStorage implements LogBacking {
     const snapMeta = this.meta.get('snap') as SnapshotMetadata | undefined;
     let snapshot: Snapshot | undefined;
     if (snapMeta && snapMeta.index > 0) {
-      snapshot = this.readSnapshotFile(snapMeta.index, snapMeta.term);
-      this.pruneSnapshotFiles(snapshotFileName(snapMeta.index, snapMeta.term));
+      snapshot = this.snapshots.read(snapMeta.index, snapMeta.term);
+      this.snapshots.prune(snapshotFileName(snapMeta.index, snapMeta.term));
     } else {
-      this.pruneSnapshotFiles('');
+      this.snapshots.prune('');
     }
     const from = snapshot ? snapshot.metadata.index + 1 : 1;
     const entries: Entry[] = [];
@@ -193,7 +168,7 @@ export class RaftDiskStorage implements LogBacking {
 
   /** The payload of the snapshot file `metadata` names (LogBacking: it is not kept in memory once written). */
   snapshotData(metadata: SnapshotMetadata): Uint8Array {
-    return this.readSnapshotFile(metadata.index, metadata.term).data;
+    return this.snapshots.read(metadata.index, metadata.term).data;
   }
 
   /** Records who this node is and the membership it starts with (bootstrap / join). */
@@ -223,7 +198,7 @@ export class RaftDiskStorage implements LogBacking {
    * background one queued earlier, so a caller never has two hard-state writes in flight.
    */
   async persist(p: { entries: Entry[]; hardState?: HardState; snapshot?: Snapshot; truncateFrom?: number }, mode: 'blocking' | 'background' = 'background'): Promise<void> {
-    if (p.snapshot) await this.writeSnapshotFile(p.snapshot.metadata, p.snapshot.data);
+    if (p.snapshot) await this.snapshots.write(p.snapshot.metadata, p.snapshot.data);
     const snap = p.snapshot;
     const ents = p.entries;
     let dropFrom = Infinity;
@@ -252,17 +227,17 @@ export class RaftDiskStorage implements LogBacking {
     };
     if (mode === 'blocking') this.root.transactionSync(write);
     else await this.root.batch(write);
-    if (snap) this.pruneSnapshotFiles(snapshotFileName(snap.metadata.index, snap.metadata.term));
+    if (snap) this.snapshots.prune(snapshotFileName(snap.metadata.index, snap.metadata.term));
   }
 
   /** A snapshot this node made of its own state: write the file, point the log at it, drop entries ≤ compactTo. */
   async saveSnapshot(snap: Snapshot, compactTo: number): Promise<void> {
-    await this.writeSnapshotFile(snap.metadata, snap.data);
+    await this.snapshots.write(snap.metadata, snap.data);
     await this.pointAt(snap.metadata, compactTo);
   }
 
   /**
-   * The log starts from the snapshot `metadata` names (its file written by writeSnapshotFile): entries ≤
+   * The log starts from the snapshot `metadata` names (its file written by `snapshots.write`): entries ≤
    * compactTo are dropped, and snapshot files other than it (and the old ones kept) go.
    */
   async pointAt(metadata: SnapshotMetadata, compactTo: number): Promise<void> {
@@ -273,7 +248,7 @@ export class RaftDiskStorage implements LogBacking {
       const keepFrom = this.entriesDb.get(compactTo + 1)?.b ?? compactTo + 1;
       for (const k of this.batchesDb.getKeys({ start: 0, end: keepFrom })) void this.batchesDb.remove(k);
     });
-    this.pruneSnapshotFiles(snapshotFileName(metadata.index, metadata.term));
+    this.snapshots.prune(snapshotFileName(metadata.index, metadata.term));
   }
 
   /**
@@ -288,17 +263,7 @@ export class RaftDiskStorage implements LogBacking {
     const cur = keys.current().id;
     const stale = (d: Uint8Array) => !isSealed(d) || sealedKeyId(d) !== cur;
     // snapshot files: in the chain of snapshot writes, so none is written meanwhile
-    const snaps = this.snapWrites.then(async () => {
-      for (const f of this.snapshotFiles()) {
-        const m = /^(\d+)-(\d+)\.snap$/.exec(f);
-        const file = path.join(this.snapDir, f);
-        if (!m || !fs.existsSync(file)) continue;
-        const snap = this.readSnapshotFile(Number(m[1]), Number(m[2]));
-        await writeFileDurable(file, this.snapshotFileBytes(snap), { mode: 0o600 });
-      }
-    });
-    this.snapWrites = snaps.catch(() => undefined);
-    await snaps;
+    await this.snapshots.rewrite();
     // entries: in slices, each read and re-sealed inside its own write transaction (queued behind the
     // writes before it; whatever the log holds at that moment is what gets re-sealed), so the Ready
     // loop never waits long and no heartbeat is missed
@@ -332,12 +297,7 @@ export class RaftDiskStorage implements LogBacking {
   private resealSync(): void {
     const keys = this.keys;
     if (!keys) return;
-    for (const f of this.snapshotFiles()) {
-      const m = /^(\d+)-(\d+)\.snap$/.exec(f);
-      if (!m) continue;
-      const snap = this.readSnapshotFile(Number(m[1]), Number(m[2]));
-      writeFileDurableSync(path.join(this.snapDir, f), this.snapshotFileBytes(snap), { mode: 0o600 });
-    }
+    this.snapshots.rewriteSync();
     this.root.transactionSync(() => {
       for (const { key, value } of this.batchesDb.getRange({ start: 0 })) void this.batchesDb.put(key, resealBatch(keys, key, value));
       for (const { key, value } of this.entriesDb.getRange({ start: 0 })) {
@@ -351,16 +311,7 @@ export class RaftDiskStorage implements LogBacking {
   /** True when something on disk is in plain text (a release before encryption at rest wrote it). */
   needsUpgrade(): boolean {
     if (!this.keys) return false;
-    for (const f of this.snapshotFiles()) {
-      const fd = fs.openSync(path.join(this.snapDir, f), 'r');
-      try {
-        const head = Buffer.alloc(MAGIC_PLAIN.length);
-        fs.readSync(fd, head, 0, head.length, 0);
-        if (head.toString('utf8') === MAGIC_PLAIN) return true;
-      } finally {
-        fs.closeSync(fd);
-      }
-    }
+    if (this.snapshots.anyPlain()) return true;
     for (const { value } of this.entriesDb.getRange({ start: 0 })) if (value.d !== undefined && !isSealed(value.d)) return true;
     return false;
   }
@@ -373,12 +324,7 @@ export class RaftDiskStorage implements LogBacking {
    */
   async upgrade(): Promise<boolean> {
     if (!this.needsUpgrade()) return false;
-    for (const f of this.snapshotFiles()) {
-      const m = /^(\d+)-(\d+)\.snap$/.exec(f);
-      if (!m) continue;
-      const snap = this.readSnapshotFile(Number(m[1]), Number(m[2]));
-      writeFileDurableSync(path.join(this.snapDir, f), this.snapshotFileBytes(snap), { mode: 0o600 });
-    }
+    this.snapshots.rewriteSync();
     const file = path.join(this.dir, LMDB_FILE);
     const next = `${file}.upgrade`;
     for (const f of [next, `${next}-lock`]) fs.rmSync(f, { force: true });
@@ -415,87 +361,10 @@ export class RaftDiskStorage implements LogBacking {
     return { first, last: this.diskLast };
   }
 
-  snapshotFiles(): string[] {
-    return fs.readdirSync(this.snapDir).filter((f) => f.endsWith('.snap')).sort();
-  }
 
   async close(): Promise<void> {
     await this.finishing;
     await this.root.close();
-  }
-
-  // ---- snapshot files ------------------------------------------------------------------------
-
-  /** Header line (metadata, size of what follows) and the payload, sealed unless the storage is the plain baseline. */
-  private snapshotFileBytes(snap: Snapshot): Buffer[] {
-    const { index, term } = snap.metadata;
-    const plain = Buffer.from(snap.data.buffer, snap.data.byteOffset, snap.data.byteLength);
-    const keys = this.keys;
-    const body = keys ? sealParts(keys.current(), plain, snapshotContext(index, term)) : [plain];
-    return [snapshotHeader(!!keys, snap.metadata, body.reduce((n, b) => n + b.length, 0)), ...body];
-  }
-
-  /**
-   * Writes the snapshot file of `metadata` (durably, after the snapshot writes before it) from its payload,
-   * whole or in pieces as they are made: the pieces are sealed and written one by one, the header's size and
-   * the seal's tag written last, so a snapshot of 100,000 tasks is never whole in memory. Resolves with the
-   * payload's size once the file is durable; leaves no file if making the pieces fails.
-   */
-  writeSnapshotFile(metadata: SnapshotMetadata, payload: Uint8Array | AsyncIterable<Uint8Array>): Promise<number> {
-    const { index, term } = metadata;
-    const final = path.join(this.snapDir, snapshotFileName(index, term));
-    const keys = this.keys;
-    const seal = keys ? sealer(keys.current(), snapshotContext(index, term)) : undefined;
-    const head = snapshotHeader(!!seal, metadata, 0);
-    let plainBytes = 0;
-    let bodyBytes = 0;
-    async function* pieces(): AsyncIterable<Uint8Array> {
-      yield head;
-      if (seal) {
-        yield seal.front;
-        bodyBytes += seal.front.length;
-      }
-      for await (const p of payload instanceof Uint8Array ? [payload] : payload) {
-        plainBytes += p.byteLength;
-        const out = seal ? seal.update(p) : p;
-        bodyBytes += out.byteLength;
-        yield out;
-      }
-    }
-    const patches = () => [{ at: 0, bytes: snapshotHeader(!!seal, metadata, bodyBytes) }, ...(seal ? [{ at: head.length, bytes: seal.finish() }] : [])];
-    const done = this.snapWrites.then(() => writeFileDurable(final, pieces(), { mode: 0o600, patches }));
-    this.snapWrites = done.catch(() => undefined);
-    return done.then(() => plainBytes);
-  }
-
-  private readSnapshotFile(index: number, term: number): Snapshot {
-    const file = path.join(this.snapDir, snapshotFileName(index, term));
-    const buf = fs.readFileSync(file);
-    const magicLen = Buffer.byteLength(MAGIC);
-    const magic = buf.subarray(0, magicLen).toString('utf8');
-    if (magic !== MAGIC && magic !== MAGIC_PLAIN) throw internal(`raft: ${file} is not a snapshot`);
-    const nl = buf.indexOf(0x0a, magicLen);
-    const h = JSON.parse(buf.subarray(magicLen, nl).toString('utf8')) as { index: number; term: number; confState: ConfState; size: number };
-    const body = buf.subarray(nl + 1);
-    if (h.index !== index || h.term !== term || body.length !== h.size) throw internal(`raft: snapshot ${file} is damaged`);
-    let data: Buffer = body;
-    if (magic === MAGIC) {
-      if (!this.keys) throw internal(`raft: snapshot ${file} is encrypted and this storage has no key`);
-      data = openSealed(this.keys.lookup, body, snapshotContext(index, term));
-    }
-    return { metadata: { index, term, confState: h.confState }, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
-  }
-
-  /**
-   * Keeps `current` (the one lmdb points at; '' for none) and the newest `keepOldSnapshots` files
-   * before it. Anything else goes: older ones, a newer one lmdb never pointed at (a crash between the
-   * file and the pointer), temp files. Names sort by index (zero padded).
-   */
-  private pruneSnapshotFiles(current: string): void {
-    const files = fs.readdirSync(this.snapDir);
-    const older = files.filter((f) => f.endsWith('.snap') && current !== '' && f < current).sort();
-    const keep = new Set([current, ...older.slice(Math.max(0, older.length - this.keepOldSnapshots))]);
-    for (const f of files) if (!keep.has(f)) fs.rmSync(path.join(this.snapDir, f), { force: true });
   }
 }
 
