@@ -85,3 +85,11 @@ export class StreamedCalls<Req, Res> {
     o.answers.return?.().catch(() => undefined);
   }
 }
+
+/**
+ * The serving side of such a stream: each message answered in order by `one`, as its own call would be;
+ * what `one` throws ends the stream with that status.
+ */
+export async function* answerEach<Req, Res>(reqs: AsyncIterable<Req>, one: (req: Req) => Promise<Res>): AsyncIterable<Res> {
+  for await (const req of reqs) yield await one(req);
+}

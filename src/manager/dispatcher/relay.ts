@@ -6,7 +6,7 @@
 // (issue 15: 1,000 and 5,000 agents doing both at once were the failover's storm), and the TLS work of the
 // sessions is spread over the managers.
 import { hasReason, ShoalError } from '../../lib/errors';
-import { DispatcherService, relayMetadata, type CallContext, type Handlers, type HeartbeatRpcResponse, type RelayedEntry, type RpcClient } from '../../rpc';
+import { answerEach, DispatcherService, relayMetadata, type CallContext, type Handlers, type HeartbeatRpcResponse, type RelayedEntry, type RpcClient } from '../../rpc';
 import type { TaskStatusUpdate } from '../../types';
 import { RelayBatcher } from './relay-batch';
 
@@ -147,7 +147,7 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
     Heartbeats: (reqs, ctx) => {
       if (here(ctx)) return local.Heartbeats(reqs, ctx);
       const nodeId = ctx.peer!.nodeId;
-      return eachMessage(reqs, (req) => heartbeats.add({ nodeId, sessionId: req?.sessionId }, messageDeadline(req)));
+      return answerEach(reqs, (req) => heartbeats.add({ nodeId, sessionId: req?.sessionId }, messageDeadline(req)));
     },
     UpdateTaskStatus: (req, ctx) => {
       if (here(ctx)) return local.UpdateTaskStatus(req, ctx);
@@ -158,7 +158,7 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
     TaskStatusUpdates: (reqs, ctx) => {
       if (here(ctx)) return local.TaskStatusUpdates(reqs, ctx);
       const nodeId = ctx.peer!.nodeId;
-      return eachMessage(reqs, (req) => reports.add({ nodeId, sessionId: req?.sessionId, updates: Array.isArray(req?.updates) ? req.updates : [] }, messageDeadline(req)));
+      return answerEach(reqs, (req) => reports.add({ nodeId, sessionId: req?.sessionId, updates: Array.isArray(req?.updates) ? req.updates : [] }, messageDeadline(req)));
     },
     // a relay's own batches, served by the leader only: refused elsewhere, and every call of the batch with them
     RelayedHeartbeats: (req, ctx) => {
@@ -233,9 +233,4 @@ async function* relayStream<T>(stream: AsyncIterable<T>): AsyncIterable<T> {
   } catch (e) {
     throw withoutHint(e);
   }
-}
-
-/** A relayed stream of calls (Heartbeats, TaskStatusUpdates): each message answered in order, as its own call would be. */
-async function* eachMessage<Req, Res>(reqs: AsyncIterable<Req>, one: (req: Req) => Promise<Res>): AsyncIterable<Res> {
-  for await (const req of reqs) yield await one(req);
 }

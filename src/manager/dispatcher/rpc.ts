@@ -2,7 +2,7 @@
 // Every method is open to any swarm node certificate (the RPC server has already refused removed
 // nodes and other clusters); the node ID always comes from the caller's certificate, and a session
 // ID is honoured only for the node that opened it.
-import type { CallContext, Handlers, ManagerRef } from '../../rpc';
+import { answerEach, type CallContext, type Handlers, type ManagerRef } from '../../rpc';
 import { DispatcherService, type CATarget } from '../../rpc/protocol';
 import { notFound, permissionDenied } from '../../lib/errors';
 import { failedEntry } from './relay-batch';
@@ -86,12 +86,10 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
     Heartbeat: (req, ctx) => heartbeat(caller(ctx), req?.sessionId),
     Heartbeats: (reqs, ctx) => {
       const nodeId = caller(ctx);
-      return (async function* () {
-        for await (const req of reqs) {
-          stillAllowed(nodeId);
-          yield await heartbeat(nodeId, req?.sessionId);
-        }
-      })();
+      return answerEach(reqs, (req) => {
+        stillAllowed(nodeId);
+        return heartbeat(nodeId, req?.sessionId);
+      });
     },
     RelayedHeartbeats: (req) => eachEntry(req?.entries, (e) => heartbeat(e.nodeId, e.sessionId)),
     RelayedTaskStatus: (req) =>
@@ -106,13 +104,11 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
     },
     TaskStatusUpdates: (reqs, ctx) => {
       const nodeId = caller(ctx);
-      return (async function* () {
-        for await (const req of reqs) {
-          stillAllowed(nodeId);
-          await d.updateTaskStatus(ownedBy(nodeId, req?.sessionId), Array.isArray(req?.updates) ? req.updates : []);
-          yield {} as Record<string, never>;
-        }
-      })();
+      return answerEach(reqs, async (req) => {
+        stillAllowed(nodeId);
+        await d.updateTaskStatus(ownedBy(nodeId, req?.sessionId), Array.isArray(req?.updates) ? req.updates : []);
+        return {} as Record<string, never>;
+      });
     },
     MeshApplied: async (req, ctx) => {
       await d.meshApplied(own(req?.sessionId, ctx), Number(req?.version));
