@@ -10,6 +10,7 @@
 // --heap-snapshot DIR (heap snapshots of the leader, with its smaps_rollup, idle and once the big service runs)
 // --manager-node-args "FLAGS" (flags for node itself in each manager; default the large-cluster tuning "--max-semi-space-size=32", "" for none)
 // --manager-env "K=V …" (the managers' extra environment; default the tuning's malloc half "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072", "" for none)
+// --manager-flags "FLAGS" (extra `shoal daemon` flags for each manager, e.g. "--heap-trim=false")
 // --fleet-node-args "FLAGS" (flags for node in the simulated fleets; default "--max-semi-space-size=32", "" for none)
 // --skip a,b (phases: small, global, big, settle, api, kill, failover, down) --settle-s S (quiet before the settled memory reading, 30) --calls N (API calls per endpoint, 200).
 // Prints one table per phase and, as the last line, the headline:
@@ -45,6 +46,8 @@ const MANAGER_NODE_ARGS = arg('manager-node-args', '--max-semi-space-size=32').s
 // go back to the system when freed instead of raising the threshold and staying in the heap (performance.md,
 // scale10: the settled leader 651 → 557 MiB at 100,000 tasks), for 13–17 % more leader CPU a task here, where page faults
 // are dear (scale11: three times the page faults; 80.5 s without it against 90.2 s with it at 1,000 × 100,000); "" runs glibc's defaults.
+/** Extra `shoal daemon` flags for each manager (`--manager-flags "--heap-trim=false"`). */
+const MANAGER_FLAGS = arg('manager-flags', '').split(' ').filter(Boolean);
 const MANAGER_ENV = Object.fromEntries(
   arg('manager-env', 'GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072')
     .split(' ')
@@ -190,7 +193,7 @@ async function main(): Promise<void> {
     startMs: START_MS,
     cpuProfDir: PROF,
     heapSnapshotDir: HEAP,
-    managerArgs: (ip) => ['--metrics-addr', `${ip}:${METRICS_PORT}`],
+    managerArgs: (ip) => ['--metrics-addr', `${ip}:${METRICS_PORT}`, ...MANAGER_FLAGS],
     // the managers as shipped: bin/shoal.js, no source maps, no test fault injector
     asShipped: true,
     managerNodeArgs: MANAGER_NODE_ARGS,
@@ -284,7 +287,7 @@ async function main(): Promise<void> {
         const metrics = await scrape(leader);
         const mib = (name: string, labels?: Record<string, string>) => ((metrics(name, labels) ?? NaN) / 2 ** 20).toFixed(0);
         const heap = `V8 heap used ${mib('nodejs_heap_size_used_bytes')} of ${mib('nodejs_heap_size_total_bytes')} MiB, young generation ${mib('nodejs_heap_space_size_total_bytes', { space: 'new' })} MiB, external ${mib('nodejs_external_memory_bytes')} MiB`;
-        row('memory', `leader RSS at ${TASKS} tasks, ${SETTLE_S} s after convergence with nothing to do`, `${s.now.toFixed(0)} MiB (${s.anon.toFixed(0)} + ${s.file.toFixed(0)}); ${heap}`, load());
+        row('memory', `leader RSS at ${TASKS} tasks, ${SETTLE_S} s after convergence with nothing to do`, `${s.now.toFixed(0)} MiB (${s.anon.toFixed(0)} + ${s.file.toFixed(0)}), peak so far ${s.peak.toFixed(0)}; ${heap}`, load());
       }
     }
 
@@ -373,7 +376,8 @@ async function main(): Promise<void> {
       row('replicated', `${TASKS} → 0`, `${s.toFixed(2)} s`, load());
     }
     for (const m of sc.managers) if (!m.killed) peakRss = Math.max(peakRss, ScaleCluster.rssMiB(m).peak);
-    row('memory', 'peak RSS of any manager over the run', `${peakRss.toFixed(0)} MiB`, load());
+    const peaks = sc.managers.filter((m) => !m.killed).map((m) => ScaleCluster.rssMiB(m).peak.toFixed(0));
+    row('memory', 'peak RSS of any manager over the run (each live manager\'s, in start order)', `${peakRss.toFixed(0)} MiB (${peaks.join(' / ')})`, load());
   } finally {
     clearInterval(rssTimer);
     await sc.stop();

@@ -75,17 +75,24 @@ test('--mesh-nft: the nft program that turns the mesh kernel path on, or none; u
   assert.equal(parseDaemonArgs(['--mesh-nft=none']).meshNft, 'none');
 });
 
+test('--heap-trim is on unless turned off, with a boolean as pflag reads one', () => {
+  assert.equal(parseDaemonArgs([]).heapTrim, true);
+  assert.equal(parseDaemonArgs(['--heap-trim']).heapTrim, true);
+  assert.equal(parseDaemonArgs(['--heap-trim=false']).heapTrim, false);
+  assert.throws(() => parseDaemonArgs(['--heap-trim=maybe']), /invalid argument "maybe" for "--heap-trim" flag/);
+});
+
 test('--help lists every flag the parser takes', () => {
   assert.throws(() => parseDaemonArgs(['--help']), UsageRequested);
   const usage = daemonUsage();
-  for (const flag of ['--data-dir', '--data-root', '--host', '--runtime', '--engine', '--hostname', '--swarm-default-advertise-addr', '--log-level', '--metrics-addr', '--raft-tick-ms', '--mesh-listen-addr', '--mesh-drain-ms', '--mesh-nft', '--dns-listen-addr', '--dns-upstream', '--dashboard-addr', '--tls ', '--tlsverify', '--tlscacert', '--tlscert', '--tlskey', '--help']) {
+  for (const flag of ['--data-dir', '--data-root', '--host', '--runtime', '--engine', '--hostname', '--swarm-default-advertise-addr', '--log-level', '--metrics-addr', '--raft-tick-ms', '--mesh-listen-addr', '--mesh-drain-ms', '--mesh-nft', '--dns-listen-addr', '--dns-upstream', '--dashboard-addr', '--heap-trim', '--tls ', '--tlsverify', '--tlscacert', '--tlscert', '--tlskey', '--help']) {
     assert.ok(usage.includes(flag), `${flag} missing from:\n${usage}`);
   }
   // and each listed long flag is one the parser accepts (a flag added to one and not the other fails here)
   for (const m of usage.matchAll(/(--[a-z-]+)/g)) {
     const flag = m[1]!;
     if (flag === '--help') continue;
-    assert.doesNotThrow(() => parseDaemonArgs(flag === '--tls' || flag === '--tlsverify' ? [flag] : [flag, flag.includes('ms') ? '100' : flag === '--runtime' ? 'docker' : flag.includes('addr') || flag.includes('upstream') ? '127.0.0.1:1' : 'x'], {}), flag);
+    assert.doesNotThrow(() => parseDaemonArgs(flag === '--tls' || flag === '--tlsverify' || flag === '--heap-trim' ? [flag] : [flag, flag.includes('ms') ? '100' : flag === '--runtime' ? 'docker' : flag.includes('addr') || flag.includes('upstream') ? '127.0.0.1:1' : 'x'], {}), flag);
   }
 });
 

@@ -20,6 +20,7 @@ import type * as MetricsWiring from './metrics';
 import { PRIVATE_UMASK, tightenTree } from '../sys/private-tree';
 import type * as Dashboard from '../dashboard';
 import type { StoreChanges } from './dashboard';
+import { HeapTrimmer } from './heap-trim';
 
 export const SHOAL_VERSION: string = shoalVersion();
 export const API_VERSION = '1.47';
@@ -49,6 +50,7 @@ export class Daemon {
   private metricsServer?: MetricsServer;
   /** `--dashboard-addr`: the web dashboard and the store changes that keep it live. */
   private dashboard?: { server: Dashboard.DashboardServer; changes: StoreChanges };
+  private readonly heapTrimmer?: HeapTrimmer;
 
   /** Set by the entry point (main.ts): stops the process cleanly. Until then a fatal error is only logged. */
   onFatal: (err: Error) => void = (err) => this.logger.fatal({ err }, 'fatal error');
@@ -75,6 +77,7 @@ export class Daemon {
       this.metricsWiring = require('./metrics') as typeof MetricsWiring;
       this.metrics = this.metricsWiring.createNodeMetrics({ facts: this.facts, manager: () => this.manager, network: () => this.roles.network });
     }
+    if (cfg.heapTrim) this.heapTrimmer = new HeapTrimmer(this.logger);
     const executor = () => this.executor;
     // The roles report what happened to them (a certificate now says manager, Raft let us go, a
     // session named the managers) as events of the role machine, which decides what runs next.
@@ -172,11 +175,13 @@ export class Daemon {
       await this.dashboard.server.listen();
       this.logger.info({ addr: this.dashboard.server.address(), tls: !!tls }, 'dashboard listening');
     }
+    this.heapTrimmer?.start();
     this.logger.info({ hosts: this.cfg.hosts, runtime: this.cfg.runtime }, 'shoal daemon listening');
   }
 
   /** Stops the API first, then the roles. Tasks keep running in their runtime. */
   async stop(): Promise<void> {
+    this.heapTrimmer?.stop();
     await this.api?.close().catch(() => undefined);
     await this.metricsServer?.close().catch(() => undefined);
     await this.dashboard?.server.close().catch(() => undefined);
