@@ -66,7 +66,7 @@ export interface DaemonConfig {
   metricsAddr?: string;
   /** `host:port` where a manager serves the web dashboard (`--dashboard-addr`; none by default), with the API's TLS. */
   dashboardAddr?: string;
-  /** A full garbage collection once the loop is quiet after the heap grew (`--heap-trim`, on by default; node/core/heap-trim.ts). */
+  /** Full garbage collections once the loop is quiet after the heap grew (`--heap-trim`, on by default; node/core/heap-trim.ts). */
   heapTrim: boolean;
 }
 
@@ -151,7 +151,7 @@ export function daemonCommand(): Command {
     .option('--dns-listen-addr <string>', 'host:port where the embedded DNS server also answers (process tasks get SHOAL_DNS)', (v) => checkHostPort('--dns-listen-addr', v))
     .option('--dns-upstream <list>', 'Resolvers for names outside the swarm, host[:port], repeatable (default from /etc/resolv.conf)', repeat((v) => checkHostPort('--dns-upstream', v)))
     // Boolean flags take a value only after `=` (`--tls=false`), as pflag's do.
-    .option('--heap-trim [bool]', 'Run a full garbage collection when the daemon goes quiet after its heap grew (default true)', (v) => parseBool('--heap-trim', v))
+    .option('--heap-trim [bool]', 'Run full garbage collections when the daemon goes quiet after its heap grew, to give the memory back (default true)', (v) => parseBool('--heap-trim', v))
     .option('--tls [bool]', 'Use TLS; implied by --tlsverify', (v) => parseBool('--tls', v))
     .option('--tlsverify [bool]', 'Use TLS and verify the remote (default from DOCKER_TLS_VERIFY)', (v) => parseBool('--tlsverify', v))
     .option('--tlscacert <string>', 'Trust certs signed only by this CA (default "<cert dir>/ca.pem")')

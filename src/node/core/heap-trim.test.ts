@@ -50,9 +50,9 @@ test('growth below both thresholds is left to V8', () => {
 
 test('rounds follow one another while each frees enough, then the trim ends', () => {
   const p = new HeapTrimPolicy(S);
-  // each round frees 60 MiB down to 160, then 4 MiB (under the 8 MiB a round must free): the trim ends there
   const due = run(p, 0, [[0.1, 100], ...quiet(400, 12)], (_, held) => held);
   assert.equal(due.length, 1, 'a round that frees nothing ends the trim');
+  // each round frees 60 MiB down to 160, then 4 MiB (under the 8 MiB a round must free): the trim ends there
   const q = new HeapTrimPolicy(S);
   let held = 400;
   const rounds: number[] = [];

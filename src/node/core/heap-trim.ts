@@ -10,8 +10,9 @@
 // The rule: the heap has grown well past where it stood after the last trim (or after V8's own
 // collection that shrank it), and the event loop has been quiet for a while. Then a trim: rounds of
 // full collections, each of which moves the survivors of only the emptiest pages and gives those
-// pages back (the loop bounds what one round may move, so no round needs much more memory than the
-// process already holds), one round a second while the loop stays quiet and each round frees enough.
+// pages back (V8, asked to optimize for size, moves a few MiB a collection, so no round needs much
+// more memory than the process already holds: ../heap-trim.ts), one round a second while the loop
+// stays quiet and each round frees enough.
 // Then nothing until the heap grows again, and never two trims within `minIntervalMs`. A heap that
 // grew because it holds more (not garbage) costs one round per growth step, not one per quiet period.
 // Pure: samples come in with their time.
