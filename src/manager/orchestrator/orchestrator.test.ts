@@ -7,6 +7,7 @@ import { defaultSwarmSpec, type Cluster, type Task } from '../../types';
 import { ReplicatedOrchestrator, GlobalOrchestrator, JobsOrchestrator, RestartSupervisor, TaskReaper, ConstraintEnforcer } from './index';
 import { mkNode, mkService, mkTask } from './core/testkit';
 import { waitFor } from '../../testing/wait';
+import * as restartCore from './core/restart';
 
 const clock: Clock = { now: () => Date.now() };
 
@@ -80,6 +81,48 @@ test('RestartSupervisor: failed task replaced in its slot as READY, started afte
     assert.equal(store.view((tx) => tx.get('task', 'old'))!.DesiredState, 'shutdown');
     await waitFor('started', () => store.view((tx) => tx.get('task', repl.ID))?.DesiredState === 'running');
     assert.equal(store.view((tx) => tx.get('task', repl.ID))!.internal.delayedStart, undefined);
+  } finally {
+    await r.stop();
+  }
+});
+
+test('RestartSupervisor: tasks of a scale-down (wanted removed) reaching SHUTDOWN make no pass; a wanted task that stops does', async (t) => {
+  const store = immediateStore();
+  const s = mkService('s');
+  await store.update((tx) => {
+    tx.create('node', mkNode('A'));
+    tx.create('service', s);
+    for (let slot = 1; slot <= 3; slot++) tx.create('task', mkTask(s, { id: `t${slot}`, slot, node: 'A', state: 'running' }));
+  });
+  const r = new RestartSupervisor({ store, clock, rng: new SeededRng(4) });
+  r.start();
+  const settled = async () => {
+    await new Promise((res) => setImmediate(res));
+    await r.idle();
+  };
+  try {
+    // the first pass, over every service, is the start's
+    await settled();
+    const passes = t.mock.method(restartCore, 'planRestarts');
+    // what a scale to 1 does: the orchestrator wants slots 2 and 3 removed, their agents shut them down
+    await store.update((tx) => {
+      for (const id of ['t2', 't3']) tx.update('task', { ...tx.get('task', id)!, DesiredState: 'remove' });
+    });
+    await store.update((tx) => {
+      for (const id of ['t2', 't3']) {
+        const o = tx.get('task', id)!;
+        tx.update('task', { ...o, Status: { ...o.Status, State: 'shutdown' } });
+      }
+    });
+    await settled();
+    assert.equal(passes.mock.callCount(), 0, 'no pass for tasks shut down on purpose');
+    // a task still wanted that stops: the pass that replaces it shows the supervisor was listening all along
+    await store.update((tx) => {
+      const o = tx.get('task', 't1')!;
+      tx.update('task', { ...o, Status: { ...o.Status, State: 'failed', Err: 'task: non-zero exit (1)' } });
+    });
+    await waitFor('t1 replaced', () => tasksOf(store, 's').some((x) => x.Slot === 1 && x.ID !== 't1'));
+    assert.ok(passes.mock.callCount() >= 1, 'a pass for the failed task');
   } finally {
     await r.stop();
   }

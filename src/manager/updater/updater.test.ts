@@ -161,6 +161,36 @@ test('integration: FailureAction rollback restores the previous spec and complet
   }
 });
 
+test('a scale-down: the tasks it removes plan nothing as they are wanted removed and shut down', async (t) => {
+  const h = await setup({});
+  try {
+    await h.sup.idle();
+    const plans = t.mock.method(planner, 'planUpdate');
+    // `docker service scale svc=1` (a new spec version, the task template untouched), and the
+    // orchestrator's write before the supervisor's pass: the surplus slots wanted removed
+    await h.store.update((tx) => {
+      const s = tx.get('service', 'svc') as Service;
+      s.Spec.Mode = { Replicated: { Replicas: 1 } };
+      s.internal = { specVersion: s.internal.specVersion + 1, previousSpecVersion: s.internal.specVersion };
+      tx.update('service', s);
+      for (const id of ['old2', 'old3']) tx.update('task', { ...tx.get('task', id)!, DesiredState: 'remove' });
+    });
+    await new Promise((r) => setImmediate(r));
+    await h.sup.idle();
+    assert.equal(h.service().UpdateStatus, undefined, 'a scale is no update');
+    const afterScale = plans.mock.callCount();
+    assert.ok(afterScale >= 1, 'the service event is planned');
+    // the removed tasks keep the old spec version; the fake agents shut them down
+    await waitFor('surplus tasks shut down', () => h.store.view((tx) => ['old2', 'old3'].every((id) => tx.get('task', id)?.Status.State === 'shutdown')));
+    assert.ok(h.store.view((tx) => ['old2', 'old3'].every((id) => tx.get('task', id)!.internal.specVersion === 1)));
+    await new Promise((r) => setImmediate(r));
+    await h.sup.idle();
+    assert.equal(plans.mock.callCount(), afterScale, 'no pass for tasks being removed');
+  } finally {
+    h.stop();
+  }
+});
+
 test("node events: a node's Ready → Unknown → Ready plans nothing; its going Down, coming back and removal re-plan", async (t) => {
   const h = await setup({});
   try {

@@ -1,10 +1,12 @@
 import {
   isBefore,
   isGlobal,
+  isReplicated,
   isRunnable,
   isTaskDirty,
   isTerminal,
   newTask,
+  replicasOf,
   restartConditionAllows,
   slotKeyOf,
   stableEqual,
@@ -141,6 +143,15 @@ export const MAX_BUMPS_PER_PASS = 500;
  * waiting. It is all the planner reads of a node's status, so a node event that does not change it (a new
  * leader's Ready → Unknown → Ready of every node) cannot change a plan (the supervisor's filter).
  */
+/** How soon a pass looks again for tasks to bump while a scale-down goes on. */
+export const BUMP_AFTER_SCALE_DOWN_MS = 1_000;
+
+function liveSlotCount(tasks: Iterable<Task>): number {
+  const slots = new Set<SlotKey>();
+  for (const t of tasks) if (live(t)) slots.add(slotKeyOf(t));
+  return slots.size;
+}
+
 export function nodeIsGone(n: Node | undefined): boolean {
   return !n || n.Status.State === 'down';
 }
@@ -161,8 +172,10 @@ export function planUpdate(input: PlanInput): UpdatePlan {
   const memo: UpdateMemo = prev && prev.specVersion === version ? cloneMemo(prev) : { specVersion: version, failures: 0, tracked: [] };
 
   const done = (wakeAt?: number, svc?: Service): UpdatePlan => finish(wakeAt, svc);
-  /** Step 1 left clean tasks of an older spec version for the next pass. */
+  /** Step 1 left clean tasks of an older spec version for the next pass… */
   let bumpsLeft = false;
+  /** …or for a pass at this time, once a scale-down has gone through. */
+  let bumpLaterAt: number | undefined;
 
   // Working set: every task by ID, with this pass's writes applied.
   const cur = new Map<string, Task>(input.tasks.map((t) => [t.ID, t]));
@@ -194,7 +207,8 @@ export function planUpdate(input: PlanInput): UpdatePlan {
     };
     if (svc) plan.service = svc;
     // tasks left with an older spec version: the next pass at once
-    const wake = bumpsLeft ? Math.min(wakeAt ?? now, now) : wakeAt;
+    let wake = bumpsLeft ? Math.min(wakeAt ?? now, now) : wakeAt;
+    if (bumpLaterAt !== undefined) wake = Math.min(wake ?? bumpLaterAt, bumpLaterAt);
     if (wake !== undefined) plan.wakeAt = wake;
     return plan;
   }
@@ -202,9 +216,14 @@ export function planUpdate(input: PlanInput): UpdatePlan {
   if (isJob(service)) return done();
 
   // 1. Clean tasks made from an older spec version only need the version brought up to date
-  //    (MAX_BUMPS_PER_PASS at most: the rest in the next passes).
+  //    (MAX_BUMPS_PER_PASS at most: the rest in the next passes). Not while the service has more live
+  //    slots than replicas: the orchestrator is removing the surplus, and most of what would be bumped
+  //    is about to go (a 100,000 → 0 scale bumped 500 tasks a pass, each pass over all of them, beside
+  //    the removal). The pass after it has gone through bumps what is left.
   let bumps = 0;
-  for (const t of [...cur.values()]) {
+  const scalingDown = isReplicated(service) && liveSlotCount(cur.values()) > replicasOf(service);
+  if (scalingDown) bumpLaterAt = now + BUMP_AFTER_SCALE_DOWN_MS;
+  for (const t of scalingDown ? [] : [...cur.values()]) {
     if (live(t) && t.internal.specVersion !== version && !dirty(t)) {
       if (bumps++ >= MAX_BUMPS_PER_PASS) {
         bumpsLeft = true;
