@@ -138,20 +138,21 @@ function cloneMemo(m: UpdateMemo): UpdateMemo {
  */
 export const MAX_BUMPS_PER_PASS = 500;
 
-/**
- * Whether a task's node counts as gone (missing or Down): a replacement waiting for a task there stops
- * waiting. It is all the planner reads of a node's status, so a node event that does not change it (a new
- * leader's Ready → Unknown → Ready of every node) cannot change a plan (the supervisor's filter).
- */
 /** How soon a pass looks again for tasks to bump while a scale-down goes on. */
 export const BUMP_AFTER_SCALE_DOWN_MS = 1_000;
 
+/** Slots with a live task: more than the replicas while the orchestrator removes a surplus. */
 function liveSlotCount(tasks: Iterable<Task>): number {
   const slots = new Set<SlotKey>();
   for (const t of tasks) if (live(t)) slots.add(slotKeyOf(t));
   return slots.size;
 }
 
+/**
+ * Whether a task's node counts as gone (missing or Down): a replacement waiting for a task there stops
+ * waiting. It is all the planner reads of a node's status, so a node event that does not change it (a new
+ * leader's Ready → Unknown → Ready of every node) cannot change a plan (the supervisor's filter).
+ */
 export function nodeIsGone(n: Node | undefined): boolean {
   return !n || n.Status.State === 'down';
 }
