@@ -222,10 +222,13 @@ export function planUpdate(input: PlanInput): UpdatePlan {
   //    is about to go (a 100,000 → 0 scale bumped 500 tasks a pass, each pass over all of them, beside
   //    the removal). The pass after it has gone through bumps what is left.
   let bumps = 0;
-  const scalingDown = isReplicated(service) && liveSlotCount(cur.values()) > replicasOf(service);
-  if (scalingDown) bumpLaterAt = now + BUMP_AFTER_SCALE_DOWN_MS;
-  for (const t of scalingDown ? [] : [...cur.values()]) {
+  for (const t of [...cur.values()]) {
     if (live(t) && t.internal.specVersion !== version && !dirty(t)) {
+      // counted only once there is something to bump: most passes have nothing, and this is a pass over every task
+      if (bumps === 0 && isReplicated(service) && liveSlotCount(cur.values()) > replicasOf(service)) {
+        bumpLaterAt = now + BUMP_AFTER_SCALE_DOWN_MS;
+        break;
+      }
       if (bumps++ >= MAX_BUMPS_PER_PASS) {
         bumpsLeft = true;
         break;
