@@ -37,3 +37,31 @@ test('dropFrom removes a write and every later one, and the earlier ones read as
   assert.deepEqual([...p.taskIds('slot', 's/1')], ['t1']);
   assert.throws(() => p.push(2, [], done), /after one at 3/);
 });
+
+test('a task is listed under the keys of its latest pending version only, and no key is left empty', () => {
+  const p = new PendingWrites();
+  const pendingTask = (): Change => ({ action: 'create', kind: 'task', object: taskFixture({ ID: 't1', ServiceID: 's', Slot: 1, Status: { Timestamp: '', State: 'pending', Message: '' } }) as Task });
+  p.push(5, [pendingTask()], done);
+  assert.deepEqual([...p.taskIds('pending', 's')], ['t1']);
+  assert.deepEqual([...p.taskIds('node', 'n1')], []);
+  p.push(6, [put('t1', 'n1')], done); // assigned: out of the pending key, into the node's
+  assert.deepEqual([...p.taskIds('pending', 's')], [], 'the version before is no longer what a reader sees');
+  assert.deepEqual([...p.taskIds('node', 'n1')], ['t1']);
+  p.push(7, [put('t1', 'n2', 2)], done);
+  assert.deepEqual([...p.taskIds('node', 'n1')], []);
+  assert.deepEqual([...p.taskIds('slot', 's/1')], []);
+  assert.deepEqual([...p.taskIds('slot', 's/2')], ['t1']);
+  assert.deepEqual([...p.taskIds('service', 's')], ['t1']);
+  p.push(8, [{ action: 'delete', kind: 'task', id: 't1' }], done); // a pending delete: under no key
+  for (const [name, key] of [['service', 's'], ['node', 'n2'], ['slot', 's/2']] as const) assert.deepEqual([...p.taskIds(name, key)], [], `${name} ${key}`);
+  p.push(9, [put('t1', 'n3')], done); // (the store never does this after a delete; the bookkeeping still follows the latest)
+  assert.deepEqual([...p.taskIds('node', 'n3')], ['t1']);
+  p.appliedThrough(8);
+  assert.deepEqual([...p.taskIds('node', 'n3')], ['t1'], 'applying earlier writes leaves the latest version listed');
+  p.appliedThrough(9);
+  assert.deepEqual([...p.taskIds('node', 'n3')], []);
+  assert.deepEqual([...p.taskIds('service', 's')], []);
+  // nothing pending, nothing kept: no key with an empty set
+  const keys = (p as unknown as { taskKeys: Record<string, Map<string, Set<string>>> }).taskKeys;
+  for (const [name, m] of Object.entries(keys)) assert.equal(m.size, 0, `${name} keeps no key`);
+});

@@ -35,8 +35,14 @@ export class PendingWrites {
   private writes: PendingWrite[] = [];
   /** The latest pending change of each object, by kind and ID. */
   private latest = new Map<Kind, Map<string, Latest>>();
-  /** Task IDs that pending writes put under an index key, counted (several writes may put one there). */
-  private taskKeys: Record<TaskIndexName, Map<string, Map<string, number>>> = { service: new Map(), node: new Map(), slot: new Map(), pending: new Map() };
+  /**
+   * Task IDs by the index keys of their latest pending version. Only the latest counts: a reader
+   * resolves every ID to its latest pending version (`peek`) and checks it, so what earlier versions
+   * were under can never add a task to an answer. Kept as the latest version moves: a new pending
+   * version leaves the keys it does not share with the one before (mostly none), and applying the
+   * latest leaves them all.
+   */
+  private taskKeys: Record<TaskIndexName, Map<string, Set<string>>> = { service: new Map(), node: new Map(), slot: new Map(), pending: new Map() };
 
   get size(): number {
     return this.writes.length;
@@ -77,9 +83,10 @@ export class PendingWrites {
       for (const c of w.changes) {
         const id = c.action === 'delete' ? c.id : c.object.ID;
         const byId = this.latest.get(c.kind);
-        // a later pending write of the same object stays the latest
-        if (byId?.get(id)?.index === w.index) byId.delete(id);
-        if (c.kind === 'task' && c.action !== 'delete') this.countTask(c.object as Task, -1);
+        // a later pending write of the same object stays the latest, with its keys
+        if (!byId || byId.get(id)?.index !== w.index) continue;
+        byId.delete(id);
+        if (c.kind === 'task' && c.action !== 'delete') this.moveTask(id, c.object as Task, undefined);
       }
     }
   }
@@ -104,7 +111,7 @@ export class PendingWrites {
     return this.latest.get(kind);
   }
 
-  /** Task IDs some pending write put under `key` of an index (they may have moved on since: check). */
+  /** Task IDs whose latest pending version is under `key` of an index (check each: a later write in the same transaction may move it). */
   taskIds(index: TaskIndexName, key: string): Iterable<string> {
     return this.taskKeys[index].get(key)?.keys() ?? [];
   }
@@ -113,26 +120,46 @@ export class PendingWrites {
     for (const c of w.changes) {
       let byId = this.latest.get(c.kind);
       if (!byId) this.latest.set(c.kind, (byId = new Map()));
-      byId.set(c.action === 'delete' ? c.id : c.object.ID, { change: c, index: w.index });
-      if (c.kind === 'task' && c.action !== 'delete') this.countTask(c.object as Task, +1);
+      const id = c.action === 'delete' ? c.id : c.object.ID;
+      const before = byId.get(id)?.change;
+      byId.set(id, { change: c, index: w.index });
+      if (c.kind !== 'task') continue;
+      this.moveTask(id, before?.action === 'delete' ? undefined : (before?.object as Task | undefined), c.action === 'delete' ? undefined : (c.object as Task));
     }
   }
 
-  private countTask(t: Task, by: 1 | -1): void {
-    count(this.taskKeys.service, t.ServiceID, t.ID, by);
-    if (t.NodeID) count(this.taskKeys.node, t.NodeID, t.ID, by);
-    if (t.Slot) count(this.taskKeys.slot, slotKey(t.ServiceID, t.Slot), t.ID, by);
-    if (t.Status.State === 'pending') count(this.taskKeys.pending, t.ServiceID, t.ID, by);
+  /** The latest pending version of task `id` went from `from` to `to` (undefined: none, or deleted). */
+  private moveTask(id: string, from: Task | undefined, to: Task | undefined): void {
+    for (const name of TASK_INDEXES) {
+      const was = from && keyOf(name, from);
+      const is = to && keyOf(name, to);
+      if (was === is) continue;
+      const keys = this.taskKeys[name];
+      if (was !== undefined) {
+        const ids = keys.get(was);
+        if (ids?.delete(id) && ids.size === 0) keys.delete(was);
+      }
+      if (is !== undefined) {
+        const ids = keys.get(is);
+        if (ids) ids.add(id);
+        else keys.set(is, new Set([id]));
+      }
+    }
   }
 }
 
-function count(m: Map<string, Map<string, number>>, key: string, id: string, by: 1 | -1): void {
-  let ids = m.get(key);
-  if (!ids) m.set(key, (ids = new Map()));
-  const n = (ids.get(id) ?? 0) + by;
-  if (n > 0) ids.set(id, n);
-  else {
-    ids.delete(id);
-    if (ids.size === 0) m.delete(key);
+const TASK_INDEXES: readonly TaskIndexName[] = ['service', 'node', 'slot', 'pending'];
+
+/** The key task `t` is under in index `name`, if any (CommittedTasks' indexes). */
+function keyOf(name: TaskIndexName, t: Task): string | undefined {
+  switch (name) {
+    case 'service':
+      return t.ServiceID;
+    case 'node':
+      return t.NodeID || undefined;
+    case 'slot':
+      return t.Slot ? slotKey(t.ServiceID, t.Slot) : undefined;
+    case 'pending':
+      return t.Status.State === 'pending' ? t.ServiceID : undefined;
   }
 }
