@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { isTaskDirty, stableEqual, newTask, type Task } from '../../../types';
 import { isoTime } from '../../../lib/time';
 import { effectiveConfig } from './config';
-import { BUMP_AFTER_SCALE_DOWN_MS, MAX_BUMPS_PER_PASS } from './planner';
+import { BUMP_AFTER_SCALE_DOWN_MAX_MS, BUMP_AFTER_SCALE_DOWN_MS, MAX_BUMPS_PER_PASS } from './planner';
 import { SEC, World, img, mkNode, mkService } from './testkit';
 
 const runnable = (w: World) => [...w.tasks.values()].filter((t) => t.DesiredState === 'running' || t.DesiredState === 'ready');
@@ -167,18 +167,23 @@ test('a new spec version over many clean tasks: MAX_BUMPS_PER_PASS a pass (one R
   assert.ok([...w.tasks.values()].every((t) => t.internal.specVersion === w.service.internal.specVersion));
 });
 
-test('a scale-down: no bumps while the surplus is live (it is about to be removed), a look a second later, then the survivors', () => {
+test('a scale-down: no bumps while the surplus is live (it is about to be removed), looks 1, 2, 4, 8, 8 s apart, then the survivors', () => {
   const w = new World(mkService({ replicas: 4 })).seed();
   w.updateSpec((s) => (s.Mode = { Replicated: { Replicas: 2 } }));
-  const p = w.step();
-  assert.deepEqual([p.create.length, p.update.length, p.service], [0, 0, undefined], 'nothing written while 4 slots live for 2 replicas');
-  assert.equal(p.wakeAt, w.now + BUMP_AFTER_SCALE_DOWN_MS);
+  const waits: number[] = [];
+  for (let look = 0; look < 5; look++) {
+    const p = w.step();
+    assert.deepEqual([p.create.length, p.update.length, p.service], [0, 0, undefined], 'nothing written while 4 slots live for 2 replicas');
+    assert.ok(p.wakeAt !== undefined);
+    waits.push(p.wakeAt - w.now);
+    w.now = p.wakeAt;
+  }
+  assert.deepEqual(waits, [BUMP_AFTER_SCALE_DOWN_MS, 2 * BUMP_AFTER_SCALE_DOWN_MS, 4 * BUMP_AFTER_SCALE_DOWN_MS, BUMP_AFTER_SCALE_DOWN_MAX_MS, BUMP_AFTER_SCALE_DOWN_MAX_MS]);
   // the orchestrator removes slots 3 and 4 (wanted removed, then shut down)
   for (const id of ['t3', 't4']) {
     const t = w.tasks.get(id)!;
     w.tasks.set(id, { ...t, DesiredState: 'remove', Status: { ...t.Status, State: 'shutdown' } });
   }
-  w.now += BUMP_AFTER_SCALE_DOWN_MS;
   const q = w.step();
   assert.deepEqual(
     q.update.map((t) => [t.ID, t.internal.specVersion]),
@@ -189,6 +194,7 @@ test('a scale-down: no bumps while the surplus is live (it is about to be remove
     'the survivors are bumped, the removed tasks are not',
   );
   assert.equal(q.wakeAt, undefined);
+  assert.equal(w.memo?.bumpWaitMs, undefined, 'the wait starts again from a second at the next scale-down');
 });
 
 test('replicas-only change after a completed update clears the old status (as Docker resets it)', () => {
