@@ -1,3 +1,4 @@
+import { TaskIndex, eachId } from './task-index';
 import type { Change, Kind, ObjectTypes } from './types';
 
 type Task = ObjectTypes['task'];
@@ -42,7 +43,7 @@ export class PendingWrites {
    * version leaves the keys it does not share with the one before (mostly none), and applying the
    * latest leaves them all.
    */
-  private taskKeys: Record<TaskIndexName, Map<string, Set<string>>> = { service: new Map(), node: new Map(), slot: new Map(), pending: new Map() };
+  private taskKeys: Record<TaskIndexName, TaskIndex<string>> = newTaskKeys();
 
   get size(): number {
     return this.writes.length;
@@ -97,7 +98,7 @@ export class PendingWrites {
     if (keep.length === this.writes.length) return;
     this.writes = keep;
     this.latest.clear();
-    this.taskKeys = { service: new Map(), node: new Map(), slot: new Map(), pending: new Map() };
+    this.taskKeys = newTaskKeys();
     for (const w of keep) this.add(w);
   }
 
@@ -113,7 +114,7 @@ export class PendingWrites {
 
   /** Task IDs whose latest pending version is under `key` of an index (check each: a later write in the same transaction may move it). */
   taskIds(index: TaskIndexName, key: string): Iterable<string> {
-    return this.taskKeys[index].get(key)?.keys() ?? [];
+    return eachId(this.taskKeys[index].get(key));
   }
 
   private add(w: PendingWrite): void {
@@ -130,25 +131,15 @@ export class PendingWrites {
 
   /** The latest pending version of task `id` went from `from` to `to` (undefined: none, or deleted). */
   private moveTask(id: string, from: Task | undefined, to: Task | undefined): void {
-    for (const name of TASK_INDEXES) {
-      const was = from && keyOf(name, from);
-      const is = to && keyOf(name, to);
-      if (was === is) continue;
-      const keys = this.taskKeys[name];
-      if (was !== undefined) {
-        const ids = keys.get(was);
-        if (ids?.delete(id) && ids.size === 0) keys.delete(was);
-      }
-      if (is !== undefined) {
-        const ids = keys.get(is);
-        if (ids) ids.add(id);
-        else keys.set(is, new Set([id]));
-      }
-    }
+    for (const name of TASK_INDEXES) this.taskKeys[name].move(id, from && keyOf(name, from), to && keyOf(name, to));
   }
 }
 
 const TASK_INDEXES: readonly TaskIndexName[] = ['service', 'node', 'slot', 'pending'];
+
+function newTaskKeys(): Record<TaskIndexName, TaskIndex<string>> {
+  return { service: new TaskIndex(), node: new TaskIndex(), slot: new TaskIndex(), pending: new TaskIndex() };
+}
 
 /** The key task `t` is under in index `name`, if any (CommittedTasks' indexes). */
 function keyOf(name: TaskIndexName, t: Task): string | undefined {
