@@ -82,6 +82,11 @@ export class TestDaemon {
     this.proc?.kill('SIGKILL');
   }
 
+  /** Sends `sig` to the daemon's process (SIGSTOP / SIGCONT: a host or VM held up, then let go). */
+  signal(sig: NodeJS.Signals): void {
+    this.proc?.kill(sig);
+  }
+
   log(): string {
     try {
       return fs.readFileSync(this.logFile, 'utf8').split('\n').slice(-60).join('\n');

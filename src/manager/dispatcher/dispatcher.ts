@@ -8,7 +8,7 @@ import { isoTime } from '../../lib/time';
 import { sleepUnlessAborted } from '../../sys/sleep';
 import { AssignmentSet, type DependencyLookup, type TaskChange } from './core/assignments';
 import { IngressFeed } from './ingress-feed';
-import { HeartbeatTracker, heartbeatPeriodMs, unknownGraceMs } from './core/heartbeat';
+import { CHECK_EVERY_MAX_MS, HeartbeatTracker, heartbeatPeriodMs, unknownGraceMs } from './core/heartbeat';
 import { DispatcherBatchWrites, MAX_NODES_PER_WRITE } from './batch-writes';
 import { batchDelay } from '../../lib/batching';
 import type { DispatcherLogger } from './logger';
@@ -121,7 +121,7 @@ export class Dispatcher implements DispatcherApi {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (!this.running) return;
-      for (const id of ids) if (!this.heartbeats.sessionOf(id)) void this.markDown(id, UNKNOWN_HEARTBEAT_FAILURE);
+      for (const id of ids) if (!this.heartbeats.sessionOf(id)) void this.writes.markDown(id, UNKNOWN_HEARTBEAT_FAILURE);
     }, unknownGraceMs(this.periodMs(), this.opts.heartbeatEpsilonMs));
     this.reconnectTimer.unref?.();
   }
@@ -258,7 +258,7 @@ export class Dispatcher implements DispatcherApi {
     this.endSession(s.id);
     this.log?.info({ nodeId: s.nodeId }, 'dispatcher: node left, marking it down');
     await this.flush();
-    await this.markDown(s.nodeId, NODE_LEFT);
+    await this.writes.markDown(s.nodeId, NODE_LEFT);
   }
 
   /**
@@ -444,9 +444,7 @@ export class Dispatcher implements DispatcherApi {
     const g = this.opts.disconnectGraceMs;
     const grace = typeof g === 'function' ? g() : g;
     if (grace === undefined || !this.running) return;
-    if (this.sessions.get(s.id) !== s) return; // replaced or expired already
-    if (s.streams > 0) return;
-    if (lastWasRelayed && !s.relayLost) return;
+    if (this.sessions.get(s.id) !== s || s.streams > 0 || (lastWasRelayed && !s.relayLost)) return; // replaced or expired, a stream still open, or the relay did not say the connection dropped
     if (!this.heartbeats.disconnected(s.nodeId, s.id, this.clock.now(), grace)) return;
     const t = setTimeout(() => {
       this.disconnectTimers.delete(s.nodeId);
@@ -460,7 +458,7 @@ export class Dispatcher implements DispatcherApi {
 
   private scheduleCheck(): void {
     if (!this.running) return;
-    const interval = this.opts.checkIntervalMs ?? Math.min(1000, Math.max(10, Math.floor(this.periodMs() / 4)));
+    const interval = this.opts.checkIntervalMs ?? Math.min(CHECK_EVERY_MAX_MS, Math.max(10, Math.floor(this.periodMs() / 4)));
     this.checkTimer = setTimeout(() => {
       this.checkTimer = null;
       this.checkAfterIo();
@@ -472,11 +470,14 @@ export class Dispatcher implements DispatcherApi {
   /**
    * Judges the deadlines after this turn's I/O: timers run before the poll phase, so a check that
    * fires right after the thread was busy (a big commit, a GC) would otherwise count heartbeats that
-   * already arrived, unread in the sockets, as missed.
+   * already arrived, unread in the sockets, as missed. After a longer hold-up (the machine, or every
+   * process with it) the deadlines first move by the time lost (HeartbeatTracker.catchUp).
    */
   private checkAfterIo(): void {
     setImmediate(() => {
-      if (this.running) this.checkHeartbeats();
+      if (!this.running) return;
+      this.heartbeats.catchUp(this.clock.now());
+      this.checkHeartbeats();
     });
   }
 
@@ -485,12 +486,8 @@ export class Dispatcher implements DispatcherApi {
     for (const e of this.heartbeats.expire(this.clock.now())) {
       this.log?.warn({ nodeId: e.nodeId }, e.reason === 'disconnect' ? 'dispatcher: session connection lost and not reopened, node down' : 'dispatcher: heartbeat expired, node down');
       this.endSession(e.sessionId);
-      void this.markDown(e.nodeId);
+      void this.writes.markDown(e.nodeId, HEARTBEAT_FAILURE);
     }
-  }
-
-  private markDown(nodeId: string, message = HEARTBEAT_FAILURE): Promise<void> {
-    return this.writes.markDown(nodeId, message);
   }
 
   /** Writes what is pending of registrations, down marks and status reports (tests and stop use it). */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DISCONNECT_GRACE_MS, HeartbeatTracker, disconnectGraceMs, heartbeatPeriodMs, heartbeatTtlMs, unknownGraceMs } from './heartbeat';
+import { CHECK_EVERY_MAX_MS, DISCONNECT_GRACE_MS, HeartbeatTracker, checkHeldUpMs, disconnectGraceMs, heartbeatPeriodMs, heartbeatTtlMs, unknownGraceMs } from './heartbeat';
 
 test('period from the cluster spec (ns), default 5 s', () => {
   assert.equal(heartbeatPeriodMs(undefined), 5000);
@@ -99,4 +99,30 @@ test('a heartbeat after the disconnect deadline is refused', () => {
   h.register('n1', 's1', 0, 5000);
   h.disconnected('n1', 's1', 100, 1000);
   assert.equal(h.beat('n1', 's1', 1101, 5000), false);
+});
+
+test('a scheduled check held up for longer than its interval moves every deadline that much later; one on time moves none', () => {
+  assert.equal(checkHeldUpMs(10_000, 10_400, 1000), 0, 'a busy loop, 400 ms late: judged as it is');
+  assert.equal(checkHeldUpMs(10_000, 11_000, 1000), 0);
+  assert.equal(checkHeldUpMs(10_000, 30_000, 1000), 20_000, 'the machine held up for 20 s');
+  const h = new HeartbeatTracker(0);
+  h.register('n1', 's1', 0, 5000); // TTL 15 s
+  h.register('n2', 's2', 0, 5000);
+  h.catchUp(0);
+  h.catchUp(CHECK_EVERY_MAX_MS); // on time
+  h.catchUp(2 * CHECK_EVERY_MAX_MS + 600); // a busy loop: 600 ms late
+  assert.equal(h.nextDeadline(), 15_000, 'nothing moved');
+  assert.ok(h.disconnected('n2', 's2', 2600, 5000)); // must reconnect by 7.6 s
+  // the next check, due at 3.6 s, ran at 23.6 s: nothing expires at once, and the heartbeats on their way still count
+  h.catchUp(23_600);
+  assert.deepEqual(h.expire(23_600), []);
+  assert.ok(h.beat('n1', 's1', 24_000, 5000), 'a heartbeat read after the pause is accepted');
+  // a node that really went away is still found out, 20 s later
+  assert.deepEqual(h.expire(27_600), []);
+  assert.deepEqual(h.expire(27_601), [{ nodeId: 'n2', sessionId: 's2', reason: 'disconnect' }]);
+  assert.deepEqual(h.expire(39_000), []);
+  assert.deepEqual(h.expire(39_001), [{ nodeId: 'n1', sessionId: 's1', reason: 'heartbeat' }]);
+  h.register('n3', 's3', 40_000, 5000);
+  for (const none of [0, -5, Number.NaN]) h.postpone(none);
+  assert.equal(h.nextDeadline(), 55_000, 'no delay, no move');
 });

@@ -36,6 +36,20 @@ export const unknownGraceMs = (periodMs: number, epsilonMs = HEARTBEAT_EPSILON_M
 /** The disconnect grace for a heartbeat period: never longer than one period (a 1 s period's nodes get no slower). */
 export const disconnectGraceMs = (periodMs: number): number => Math.min(DISCONNECT_GRACE_MS, periodMs);
 
+/** The dispatcher judges the deadlines on its own schedule at least this often (its check interval is at most this). */
+export const CHECK_EVERY_MAX_MS = 1000;
+
+/**
+ * How much later than due a deadline check ran, when that is more than its interval: the thread or the
+ * whole machine was held up (a VM paused, a disk that held every process's writes), and the heartbeats
+ * sent meanwhile may not have been read yet, above all those a relay gathers, which was held up as well.
+ * 0 when the check ran about on time.
+ */
+export function checkHeldUpMs(dueAt: number, now: number, intervalMs: number): number {
+  const late = now - dueAt;
+  return late > intervalMs ? late : 0;
+}
+
 export interface Expired {
   nodeId: string;
   sessionId: string;
@@ -56,6 +70,8 @@ interface Deadlines {
 /** Deadlines per session. One session per node: registering a node again replaces its old session. */
 export class HeartbeatTracker {
   private byNode = new Map<string, Deadlines>();
+  /** When the last scheduled check ran (catchUp). */
+  private judgedAt?: number;
 
   constructor(private epsilonMs = HEARTBEAT_EPSILON_MS) {}
 
@@ -101,6 +117,27 @@ export class HeartbeatTracker {
   streamOpened(nodeId: string, sessionId: string): void {
     const cur = this.byNode.get(nodeId);
     if (cur && cur.sessionId === sessionId) delete cur.reconnectBy;
+  }
+
+  /**
+   * Called right before each check the dispatcher runs on its own schedule. When it comes later than
+   * CHECK_EVERY_MAX_MS after the one before by more than that, every deadline moves by the delay
+   * (checkHeldUpMs): a node that died meanwhile is found out that much later, and none is marked Down for
+   * a pause it did not cause (swarmkit's timers all fire at once after such a pause). Checks the dispatcher
+   * is asked for directly (`Dispatcher.checkHeartbeats`) judge the clock as it is.
+   */
+  catchUp(now: number): void {
+    if (this.judgedAt !== undefined) this.postpone(checkHeldUpMs(this.judgedAt + CHECK_EVERY_MAX_MS, now, CHECK_EVERY_MAX_MS));
+    this.judgedAt = now;
+  }
+
+  /** Every deadline moves `ms` later (the dispatcher could not judge them for that long). */
+  postpone(ms: number): void {
+    if (!(ms > 0)) return;
+    for (const s of this.byNode.values()) {
+      s.deadline += ms;
+      if (s.reconnectBy !== undefined) s.reconnectBy += ms;
+    }
   }
 
   /** Removes and returns every session whose deadline passed. */
