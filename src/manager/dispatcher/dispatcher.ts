@@ -103,6 +103,7 @@ export class Dispatcher implements DispatcherApi {
     this.stopped = new AbortController();
     setMaxListeners(0, this.stopped.signal); // one listener per session stream: 1,000 nodes are not a leak
     this.ingress.start();
+    this.heartbeats.checksStart(this.clock.now());
     this.scheduleCheck();
     this.expectReconnects();
   }

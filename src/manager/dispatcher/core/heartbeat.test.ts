@@ -125,4 +125,10 @@ test('a scheduled check held up for longer than its interval moves every deadlin
   h.register('n3', 's3', 40_000, 5000);
   for (const none of [0, -5, Number.NaN]) h.postpone(none);
   assert.equal(h.nextDeadline(), 55_000, 'no delay, no move');
+  // the dispatcher stopped (leadership lost) and starts again 10 minutes later: that was no hold-up
+  h.checksStart(640_000);
+  h.register('n4', 's4', 640_000, 5000);
+  h.catchUp(641_000);
+  assert.equal(h.nextDeadline(), 55_000);
+  assert.deepEqual(h.expire(655_001).map((e) => e.nodeId), ['n3', 'n4'], 'a session of the new term keeps its own TTL');
 });

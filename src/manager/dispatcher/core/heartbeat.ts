@@ -131,6 +131,11 @@ export class HeartbeatTracker {
     this.judgedAt = now;
   }
 
+  /** The dispatcher starts its scheduled checks (it became the leader's again): the time before is no hold-up. */
+  checksStart(now: number): void {
+    this.judgedAt = now;
+  }
+
   /** Every deadline moves `ms` later (the dispatcher could not judge them for that long). */
   postpone(ms: number): void {
     if (!(ms > 0)) return;
