@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { NOT_A_MANAGER_MESSAGE, unavailable } from '../lib/errors';
@@ -43,6 +44,25 @@ describe('system', () => {
     await assert.rejects(s4.listen(), /is not a socket/);
     assert.equal(fs.readFileSync(p3, 'utf8'), 'keep');
     await s4.close();
+  });
+
+  test('a streaming request whose client goes away is aborted: the events stream behind it ends', async () => {
+    const ended = backend.eventStreamsEnded;
+    const before = backend.eventsToSend;
+    backend.eventsToSend = [{ Type: 'node', Action: 'update', Actor: { ID: 'node1', Attributes: {} }, scope: 'swarm', time: 2, timeNano: 2 }];
+    const first = await new Promise<{ req: http.ClientRequest; line: string }>((resolve, reject) => {
+      const req = http.request({ socketPath: sock, method: 'GET', path: '/v1.47/events?filters=' + encodeURIComponent('{"scope":["swarm"]}') }, (res) => {
+        res.once('data', (d: Buffer) => resolve({ req, line: d.toString() }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(backend.eventStreamsEnded, ended, 'the stream is open while its client reads');
+    first.req.destroy();
+    for (let i = 0; i < 100 && backend.eventStreamsEnded === ended; i++) await new Promise((r) => setTimeout(r, 20));
+    backend.eventsToSend = before;
+    assert.match(first.line, /"Action":"update"/);
+    assert.equal(backend.eventStreamsEnded, ended + 1);
   });
 
   test('GET and HEAD /_ping answer OK with Docker headers', async () => {

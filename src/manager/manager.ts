@@ -108,7 +108,8 @@ export class Manager {
     const dir = path.join(deps.dataDir, 'manager');
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.raftDir = path.join(dir, 'raft');
-    this.store = new MemoryStore({ propose: () => Promise.reject(unavailable('manager not open')) });
+    // readers of store watches react once a commit's turn has run its microtasks (WakeScheduler)
+    this.store = new MemoryStore({ propose: () => Promise.reject(unavailable('manager not open')) }, { wakeReadersAfter: setImmediate });
     const { clock, rng, logger } = deps;
     const store = this.store;
     const onError = (component: string) => (err: unknown) => logger.warn({ err, component }, 'component error (retrying)');

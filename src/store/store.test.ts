@@ -5,7 +5,7 @@ import type { Change } from './types';
 import type { Node, Task } from '../types';
 import { nodeFixture, taskFixture } from '../testing/fixtures';
 
-function immediateStore(): { store: MemoryStore; proposed: Change[][] } {
+function immediateStore(opts: { wakeReadersAfter?: (fn: () => void) => void } = {}): { store: MemoryStore; proposed: Change[][] } {
   let i = 0;
   const proposed: Change[][] = [];
   const store: MemoryStore = new MemoryStore({
@@ -13,7 +13,7 @@ function immediateStore(): { store: MemoryStore; proposed: Change[][] } {
       proposed.push(c);
       store.applyCommitted(++i, c);
     },
-  }, { freezeCommitted: true });
+  }, { freezeCommitted: true, ...opts });
   return { store, proposed };
 }
 
@@ -141,6 +141,42 @@ test('watchers see committed events in order with old values; closed watches see
   assert.equal((events[1]!.old as Node).Status.State, 'ready');
   assert.deepEqual(other.drain(), []);
   w.close();
+});
+
+test('with setImmediate as its waker (the daemon\'s), a reader waiting on a watch reacts once the turn of the commit has run its microtasks, and gets every event in order', async () => {
+  const { store } = immediateStore({ wakeReadersAfter: setImmediate });
+  const w = store.watch({ kinds: ['node'] });
+  const order: string[] = [];
+  const reader = (async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await w.next();
+      order.push(`reader ${r.value!.action} ${r.value!.index}`);
+    }
+  })();
+  await store.update((tx) => tx.create('node', node('n1')));
+  // an API handler's answer is a few more awaits away from the write (router, response)
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+  order.push('writer answered');
+  await store.update((tx) => {
+    const n = tx.get('node', 'n1')!;
+    n.Status.State = 'down';
+    tx.update('node', n);
+  });
+  await store.update((tx) => tx.delete('node', 'n1'));
+  order.push('writer done');
+  await reader;
+  // the three commits here never leave the microtask queue (no disk), so the reader wakes after all of them
+  assert.deepEqual(order, ['writer answered', 'writer done', 'reader create 1', 'reader update 2', 'reader delete 3']);
+  w.close();
+});
+
+test('a watch closed while its reader waits ends the reader; events offered before a close are not handed out after it', async () => {
+  const { store } = immediateStore({ wakeReadersAfter: setImmediate });
+  const w = store.watch({ kinds: ['node'] });
+  const got = w.next();
+  await store.update((tx) => tx.create('node', node('n1')));
+  w.close();
+  assert.deepEqual(await got, { value: undefined, done: true });
 });
 
 test('writes are serialized: concurrent updates each see the previous one', async () => {

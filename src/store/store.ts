@@ -42,6 +42,17 @@ export interface WriteTx extends ReadTx {
 }
 
 /** Where transaction latencies go (swarm_store_read_tx/write_tx_latency_seconds); time comes in through `now` (ms). */
+/**
+ * When readers waiting on a watch hear of a commit: `fn` is called once per commit turn for all of
+ * them. The store itself has no timers (it defaults to a microtask, as a plain promise would); the
+ * daemon passes `setImmediate`, so that the turn that applied a commit runs its microtasks first:
+ * woken from inside the commit, every reader's reaction (the update supervisor planning, the events
+ * feed, the store loops) ran ahead of the writer's own continuation, and a one-manager `POST
+ * /services/create` answered ≈ 60 µs later for work that was not its own (performance.md, "B5 POST").
+ * A reader that calls `next()` with events already queued gets them at once either way.
+ */
+export type WakeScheduler = (fn: () => void) => void;
+
 export interface StoreTimer {
   now(): number;
   readTx(ms: number): void;
@@ -74,7 +85,7 @@ export class MemoryStore {
    */
   constructor(
     private proposer: Proposer,
-    private readonly opts: { freezeCommitted?: boolean } = {},
+    private readonly opts: { freezeCommitted?: boolean; wakeReadersAfter?: WakeScheduler } = {},
   ) {}
 
   setProposer(p: Proposer): void {
@@ -253,20 +264,38 @@ export class MemoryStore {
     }
   }
 
+  private readonly readersToWake = new Set<Watch>();
+  private wakeScheduled = false;
+  private readonly wakeLater = (w: Watch): void => {
+    this.readersToWake.add(w);
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    (this.opts.wakeReadersAfter ?? queueMicrotask)(() => {
+      this.wakeScheduled = false;
+      const watches = [...this.readersToWake];
+      this.readersToWake.clear();
+      for (const x of watches) x.wake();
+    });
+  };
+
   /** Subscribes to committed events. Close the watch when done. */
   watch(filter?: WatchFilter): Watch {
     const nodeId = filter?.nodeId;
     if (nodeId === undefined) {
-      const w = new Watch(filter, () => this.watches.delete(w));
+      const w = new Watch(filter, () => this.watches.delete(w), this.wakeLater);
       this.watches.add(w);
       return w;
     }
     // a node's watch sees its task events only: kinds other than task are never offered to it
-    const w = new Watch({ ...filter, kinds: ['task'] }, () => {
-      const set = this.nodeWatches.get(nodeId);
-      set?.delete(w);
-      if (set?.size === 0) this.nodeWatches.delete(nodeId);
-    });
+    const w = new Watch(
+      { ...filter, kinds: ['task'] },
+      () => {
+        const set = this.nodeWatches.get(nodeId);
+        set?.delete(w);
+        if (set?.size === 0) this.nodeWatches.delete(nodeId);
+      },
+      this.wakeLater,
+    );
     addTo(this.nodeWatches, nodeId, w);
     return w;
   }

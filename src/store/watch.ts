@@ -21,9 +21,11 @@ export class Watch implements AsyncIterable<StoreEvent> {
   private waiter: ((v: IteratorResult<StoreEvent>) => void) | null = null;
   private closed = false;
 
+  /** `wakeLater`: the store's, called when a waiting reader has events; it calls `wake()` (store.ts, ReaderWaker). */
   constructor(
     private filter: WatchFilter | undefined,
     private onClose: () => void,
+    private wakeLater: (w: Watch) => void,
   ) {}
 
   /** The node this watch follows (see WatchFilter.nodeId). */
@@ -37,11 +39,16 @@ export class Watch implements AsyncIterable<StoreEvent> {
     if (f?.kinds && !f.kinds.includes(e.kind)) return;
     if (f?.actions && !f.actions.includes(e.action)) return;
     if (f?.match && !f.match(e)) return;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w({ value: e, done: false });
-    } else this.queue.push(e);
+    this.queue.push(e);
+    if (this.waiter) this.wakeLater(this);
+  }
+
+  /** Hands a waiting reader its next event. */
+  wake(): void {
+    if (!this.waiter || this.queue.length === 0) return;
+    const w = this.waiter;
+    this.waiter = null;
+    w({ value: this.queue.shift()!, done: false });
   }
 
   /** Takes every queued event without waiting. */

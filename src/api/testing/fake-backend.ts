@@ -31,6 +31,8 @@ export class FakeBackend implements ClusterBackend {
   /** When set, logs keep the stream open after the lines (follow). */
   holdLogs = false;
   eventsToSend: EngineEvent[] = [];
+  /** Event streams that ended (their request's signal aborted, or they ran out). */
+  eventStreamsEnded = 0;
   failNext?: Error;
 
   private rec(method: string, ...args: unknown[]): void {
@@ -227,8 +229,12 @@ export class FakeBackend implements ClusterBackend {
 
   async *events(opts: { since?: number; until?: number; filters: Filters }, signal: AbortSignal): AsyncIterable<EngineEvent> {
     this.rec('events', opts);
-    for (const e of this.eventsToSend) yield e;
-    if (opts.until === undefined) await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+    try {
+      for (const e of this.eventsToSend) yield e;
+      if (opts.until === undefined) await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+    } finally {
+      this.eventStreamsEnded++;
+    }
   }
 }
 

@@ -62,15 +62,17 @@ export interface ReadyLoopHost {
 /**
  * Whether a Ready's write runs on this thread (a synchronous fsync that blocks it) rather than on lmdb's
  * writer thread. Followers and candidates write on the thread: nothing waits for the thread meanwhile,
- * and it saves the hops to and from the writer thread (a thread-pool job and a callback back into the
- * loop per write). A leader writes in the background: its appends, already handed to grpc-js, leave
- * the process only in a later turn of the event loop, which a blocked thread would hold back. A lone
- * voter (a one-manager swarm) has nothing to send, but its thread is also the API's, the dispatcher's
- * and the scheduler's: blocked for every fsync (0.26 ms on a quiet disk, 2–10 ms on a contended one)
- * they would all wait, to save a hop that measured within the noise (performance.md, issue 16).
+ * and it saves the hops to and from the writer thread (lmdb queues the write for the loop's check phase,
+ * then a thread-pool job, then a callback back into the loop). A leader with peers writes in the
+ * background: its appends, already handed to grpc-js, leave the process only in a later turn of the
+ * event loop, which a blocked thread would hold back. A lone voter (a one-manager swarm) has no one to
+ * send to, so it writes on the thread like a follower: in the daemon the hops cost 0.12–0.2 ms of each
+ * API write's 0.6–0.8 ms (B5 POST and DELETE), and the commit throughput of concurrent proposals did
+ * not drop (performance.md, "B5 POST"). On a contended disk its API, dispatcher and scheduler wait out
+ * each fsync, as a follower's do.
  */
-export function writesOnThread(role: Role): boolean {
-  return role !== 'leader';
+export function writesOnThread(role: Role, voters: number): boolean {
+  return role !== 'leader' || voters <= 1;
 }
 
 export class ReadyLoop {
@@ -196,7 +198,7 @@ export class ReadyLoop {
       for (const m of rd.messages) (m.term === prev.term && EARLY_TYPES.has(m.type) ? early : late).push(m);
       if (early.length > 0) transport.send(early);
     }
-    const blocking = mustWrite && writesOnThread(this.rn.raft.role);
+    const blocking = mustWrite && writesOnThread(this.rn.raft.role, this.rn.raft.prs.size);
     // An installed snapshot replaces the log and the snapshot pointer: let our own compaction finish first.
     if (rd.snapshot && this.compacting) await this.compacting;
     if (mustWrite) {
