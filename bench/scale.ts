@@ -39,9 +39,10 @@ const HEARTBEAT = arg('heartbeat', '5s');
 const CALLS = Number(arg('calls', '200'));
 const PROF = process.argv.includes('--cpu-prof') ? path.resolve(arg('cpu-prof', 'scale-prof')) : undefined;
 const HEAP = process.argv.includes('--heap-snapshot') ? path.resolve(arg('heap-snapshot', 'scale-heap')) : undefined;
-// The large-cluster tuning README names (NODE_OPTIONS for the managers): V8's young generation at 32 MiB
-// semi-spaces took the leader's CPU a task from 0.71 to 0.46–0.6 ms (performance.md, scale6); "" runs node's defaults.
-const MANAGER_NODE_ARGS = arg('manager-node-args', '--max-semi-space-size=32').split(' ').filter(Boolean);
+// Node flags for the managers: none by default (node's own young generation). 32 MiB semi-spaces took the leader's
+// CPU a task from 0.71 to 0.46–0.6 ms when a placement made more garbage (performance.md, scale6); with today's code
+// they save 2–4 % of it and cost 30–90 MiB of RSS (scale17), so they are no longer the default.
+const MANAGER_NODE_ARGS = arg('manager-node-args', '').split(' ').filter(Boolean);
 // The other half of that tuning (README): glibc's malloc with a fixed mmap threshold, so buffers over 128 KiB
 // go back to the system when freed instead of raising the threshold and staying in the heap (performance.md,
 // scale10: the settled leader 651 → 557 MiB at 100,000 tasks), for 13–17 % more leader CPU a task here, where page faults
