@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MemoryStore } from './store';
+import { MemoryStore, type WakeScheduler } from './store';
 import type { Change } from './types';
 import type { Node, Task } from '../types';
 import { nodeFixture, taskFixture } from '../testing/fixtures';
 
-function immediateStore(opts: { wakeReadersAfter?: (fn: () => void) => void } = {}): { store: MemoryStore; proposed: Change[][] } {
+function immediateStore(opts: { wakeReadersAfter?: WakeScheduler } = {}): { store: MemoryStore; proposed: Change[][] } {
   let i = 0;
   const proposed: Change[][] = [];
   const store: MemoryStore = new MemoryStore({

@@ -41,7 +41,6 @@ export interface WriteTx extends ReadTx {
   delete(kind: Kind, id: string): void;
 }
 
-/** Where transaction latencies go (swarm_store_read_tx/write_tx_latency_seconds); time comes in through `now` (ms). */
 /**
  * When readers waiting on a watch hear of a commit: `fn` is called once per commit turn for all of
  * them. The store itself has no timers (it defaults to a microtask, as a plain promise would); the
@@ -53,6 +52,7 @@ export interface WriteTx extends ReadTx {
  */
 export type WakeScheduler = (fn: () => void) => void;
 
+/** Where transaction latencies go (swarm_store_read_tx/write_tx_latency_seconds); time comes in through `now` (ms). */
 export interface StoreTimer {
   now(): number;
   readTx(ms: number): void;
