@@ -184,12 +184,17 @@ describe('web dashboard in a real browser on a 3-node cluster (process runtime, 
     const desktop = await screenshot('dashboard.png');
     if (process.env.UPDATE_GOLDEN === '1') fs.copyFileSync(desktop, path.join(ROOT, 'docs', 'dashboard.png'));
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const tab of ['services', 'nodes', 'tasks', 'events']) {
+    // The page renders a tab on the hash change, a task after the click: measure once its view shows.
+    const showTab = async (tab: string) => {
       await page.click(`nav a[data-tab="${tab}"]`);
+      await page.locator(`#view-${tab}`).waitFor({ state: 'visible', timeout: LONG });
+    };
+    for (const tab of ['services', 'nodes', 'tasks', 'events']) {
+      await showTab(tab);
       const { scroll, client } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
       assert.ok(scroll <= client, `${tab}: page ${scroll}px wide in a ${client}px viewport`);
     }
-    await page.click('nav a[data-tab="services"]');
+    await showTab('services');
     // the rows are cards: the table header is hidden and each cell carries its label
     assert.equal(await page.locator('#services thead').isVisible(), false);
     assert.equal(await page.locator('#services tr[data-name="web"] button.scale').isVisible(), true);
