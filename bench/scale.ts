@@ -8,7 +8,7 @@
 // --procs P (fleet processes; default one per 250 nodes, at most 4) --start-ms MS (a task's start, 0)
 // --raft-tick-ms MS (the daemon's default, Docker's 1000: elections after 10 s) --heartbeat 5s --cpu-prof DIR (V8 profiles of the managers, written at the end)
 // --heap-snapshot DIR (heap snapshots of the leader, with its smaps_rollup, idle and once the big service runs)
-// --manager-node-args "FLAGS" (flags for node itself in each manager; default the large-cluster tuning "--max-semi-space-size=32", "" for none)
+// --manager-node-args "FLAGS" (flags for node itself in each manager; default none: node's own young generation, scale17; e.g. "--max-semi-space-size=32")
 // --manager-env "K=V …" (the managers' extra environment; default the tuning's malloc half "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072", "" for none)
 // --manager-flags "FLAGS" (extra `shoal daemon` flags for each manager, e.g. "--heap-trim=false")
 // --fleet-node-args "FLAGS" (flags for node in the simulated fleets; default "--max-semi-space-size=32", "" for none)
@@ -43,7 +43,7 @@ const HEAP = process.argv.includes('--heap-snapshot') ? path.resolve(arg('heap-s
 // CPU a task from 0.71 to 0.46–0.6 ms when a placement made more garbage (performance.md, scale6); with today's code
 // they save 2–4 % of it and cost 30–90 MiB of RSS (scale17), so they are no longer the default.
 const MANAGER_NODE_ARGS = arg('manager-node-args', '').split(' ').filter(Boolean);
-// The other half of that tuning (README): glibc's malloc with a fixed mmap threshold, so buffers over 128 KiB
+// The large-cluster tuning README names for memory: glibc's malloc with a fixed mmap threshold, so buffers over 128 KiB
 // go back to the system when freed instead of raising the threshold and staying in the heap (performance.md,
 // scale10: the settled leader 651 → 557 MiB at 100,000 tasks), for 13–17 % more leader CPU a task here, where page faults
 // are dear (scale11: three times the page faults; 80.5 s without it against 90.2 s with it at 1,000 × 100,000); "" runs glibc's defaults.
