@@ -1,5 +1,5 @@
 // One Raft manager in its own process, driven by bench/raft.ts over the fork() IPC channel: its own
-// MemoryStore, lmdb directory (fsync) and mutual-TLS gRPC server on 127.0.0.1. The load generator runs
+// MemoryStore, Raft log directory (fdatasync) and mutual-TLS gRPC server on 127.0.0.1. The load generator runs
 // here, inside the leader's process, so the bench measures the cluster and not the IPC channel.
 import type { Change } from '../src/store';
 import type { TlsMaterial } from '../src/rpc';

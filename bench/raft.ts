@@ -1,4 +1,4 @@
-// Issue #3 benchmark: three Raft managers, each with its own MemoryStore, lmdb directory with fsync and
+// Issue #3 benchmark: three Raft managers, each with its own MemoryStore, Raft log (segment files, fdatasync) and
 // mutual-TLS gRPC server on 127.0.0.1, measured in two setups:
 //  - "3 processes": one child process per manager (bench/raft-node.ts); the load generator runs inside
 //    the leader's process; failover is a real SIGKILL of the leader's process. This is the system figure.
@@ -7,7 +7,7 @@
 //        [--reps 5] [--default-reps 3] [--mode both|proc|inproc] [--prof DIR (children run with --cpu-prof)]
 //        [--prof-interval µs (the profiles' sampling interval, default 1000)]
 //        [--tick-ms N (the 3-process throughput and latency run's tick; failover keeps its own)]
-//        [--no-fsync (the 3-process run with lmdb not syncing: what the path costs without the disk)]
+//        [--no-fsync (the 3-process run with the log not syncing: what the path costs without the disk)]
 //        [--trace N (after the latency run, N more one-at-a-time writes with the commit trace on in all three
 //        processes (src/manager/consensus/commit-trace.ts); prints one commit's timeline, medians over the N)]
 //   --mode single [--latency N] [--proposals N] [--window N]: one manager alone (a one-manager swarm, B5's
@@ -149,7 +149,7 @@ async function runSingle(): Promise<void> {
     await cl.destroy();
   }
   const floor = await measureFloor();
-  printTable(`Shoal Raft, one manager (lone voter), lmdb with fsync, one write at a time (${os.cpus().length} CPUs, load average ${fmtLoad(os.loadavg())})`, [
+  printTable(`Shoal Raft, one manager (lone voter), log with fdatasync, one write at a time (${os.cpus().length} CPUs, load average ${fmtLoad(os.loadavg())})`, [
     ['measure', 'figure'],
     ['commit latency p50 / p90 / p99 (store.update)', `${pct(lat, 50).toFixed(3)} / ${pct(lat, 90).toFixed(3)} / ${pct(lat, 99).toFixed(3)} ms`],
     ['commit throughput (concurrent proposals, group commit)', `${Math.round(tp).toLocaleString('en-US')} /s`],
@@ -397,7 +397,7 @@ async function runEncryption(): Promise<void> {
     ...floorRows(floor, 5, 2),
   ];
   printTable(
-    `Shoal Raft at rest, sealed vs plain: 3 processes, loopback mTLS gRPC, lmdb with fsync (${os.cpus().length} CPUs; load average ${fmtLoad(loadBefore)} before, ${fmtLoad(loadAfter)} after; ${rounds} interleaved rounds)`,
+    `Shoal Raft at rest, sealed vs plain: 3 processes, loopback mTLS gRPC, log with fdatasync (${os.cpus().length} CPUs; load average ${fmtLoad(loadBefore)} before, ${fmtLoad(loadAfter)} after; ${rounds} interleaved rounds)`,
     rows,
   );
 }
@@ -426,19 +426,22 @@ interface Floor {
 /**
  * What one commit cannot go below on this machine, measured in the same run: the leader's and a
  * follower's durable writes run in parallel, so the floor is one durable write plus one loopback
- * round trip. Measured: fdatasync of a file that grows by one 400-byte record (a write-ahead log's
- * cost), one lmdb transaction of that record with its fsyncs (what the driver pays), and a TCP round
- * trip of 400 bytes on 127.0.0.1 (without TLS and gRPC framing).
+ * round trip. Measured: a 400-byte write into a preallocated file and its fdatasync (what the log's
+ * segment files pay, wal.ts), one lmdb transaction of that record with its fsyncs (what the log paid
+ * in lmdb, before 2026-12-05), and a TCP round trip of 400 bytes on 127.0.0.1 (without TLS and gRPC
+ * framing).
  */
 async function measureFloor(n = 400): Promise<Floor> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-raftfloor-'));
   const f: Floor = { fdatasync: [], lmdbCommit: [], rtt: [] };
   try {
-    const fd = fs.openSync(path.join(dir, 'wal'), 'a');
+    const fd = fs.openSync(path.join(dir, 'wal'), 'w+');
     const rec = Buffer.alloc(400, 1);
+    fs.writeSync(fd, Buffer.alloc(rec.length * n));
+    fs.fdatasyncSync(fd);
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
-      fs.writeSync(fd, rec);
+      fs.writeSync(fd, rec, 0, rec.length, i * rec.length);
       fs.fdatasyncSync(fd);
       f.fdatasync.push(performance.now() - t0);
     }
@@ -485,10 +488,10 @@ function floorRows(f: Floor, width: number, at: number): string[][] {
   const q = (xs: number[]) => `${median(xs).toFixed(3)} ms (p90 ${pct(sorted(xs), 90).toFixed(3)})`;
   const row = (label: string, v: string) => Array.from({ length: width }, (_, i) => (i === 0 ? label : i === at ? v : ''));
   return [
-    row('floor: fdatasync of an appended 400-byte record, p50', q(f.fdatasync)),
-    row('floor: one lmdb commit of a 400-byte record with fsync, p50', q(f.lmdbCommit)),
+    row('floor: a 400-byte record written into a preallocated file + fdatasync, p50', q(f.fdatasync)),
+    row('floor: one lmdb commit of a 400-byte record with fsync (the log before), p50', q(f.lmdbCommit)),
     row('floor: loopback TCP round trip of 400 bytes, p50', q(f.rtt)),
-    row('floor: one durable write + one round trip (lmdb / fdatasync)', `${(median(f.lmdbCommit) + median(f.rtt)).toFixed(3)} / ${(median(f.fdatasync) + median(f.rtt)).toFixed(3)} ms`),
+    row('floor: one durable write + one round trip (fdatasync / lmdb)', `${(median(f.fdatasync) + median(f.rtt)).toFixed(3)} / ${(median(f.lmdbCommit) + median(f.rtt)).toFixed(3)} ms`),
   ];
 }
 
@@ -532,7 +535,7 @@ async function main(): Promise<void> {
     [`leader failover, Docker defaults tick 1 s / election 10 (median, min–max)`, ...cell((r) => fmtFailover(r.def)), 'beat Docker 10.1–15.5 s'],
     ...floorRows(floor, shown.length + 2, 1),
   ];
-  printTable(`Shoal Raft: 3 managers, loopback mTLS gRPC, ${process.argv.includes('--no-fsync') ? 'lmdb WITHOUT fsync (3-process run)' : 'lmdb with fsync'} (${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; failover: ${arg('reps', 5)} / ${arg('default-reps', 3)} runs)`, rows);
+  printTable(`Shoal Raft: 3 managers, loopback mTLS gRPC, ${process.argv.includes('--no-fsync') ? 'the log WITHOUT fdatasync (3-process run)' : 'log with fdatasync'} (${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; failover: ${arg('reps', 5)} / ${arg('default-reps', 3)} runs)`, rows);
 }
 
 main().then(

@@ -28,7 +28,8 @@ export interface StreamedWriteOptions extends DurableWriteOptions {
 let seq = 0;
 const tmpName = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${seq++}.tmp`);
 
-function syncDirSync(dir: string): void {
+/** Makes the entries of `dir` (a file created, renamed or removed in it) durable. */
+export function syncDirSync(dir: string): void {
   const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);

@@ -1,4 +1,4 @@
-// In-process Raft managers for tests and the bench: each with its own MemoryStore, lmdb directory and
+// In-process Raft managers for tests and the bench: each with its own MemoryStore, Raft log directory and
 // a real mutual-TLS gRPC server on 127.0.0.1 (ephemeral port) serving shoal.Raft.
 import fs from 'node:fs';
 import os from 'node:os';

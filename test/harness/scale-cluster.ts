@@ -243,7 +243,7 @@ export class ScaleCluster {
     return out;
   }
 
-  /** RSS now and at its peak; `anon` is the process's own memory, `file` mapped file pages (lmdb's log, the binary). */
+  /** RSS now and at its peak; `anon` is the process's own memory, `file` mapped file pages (the binary and its libraries). */
   /** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
   static cpuSeconds(pid: number | undefined): number {
     try {

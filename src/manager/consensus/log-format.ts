@@ -1,21 +1,19 @@
-// How one Raft log entry is stored in lmdb (`entries`, keyed by index), by format:
+// How the data of the entries one append writes is stored: one batch (below), sealed once under the DEK
+// (or plain: the bench's baseline), inside the log's ENTRIES record (storage.ts). Sealing costs one cipher
+// set-up (createCipheriv, most of the 7–13 µs a seal took) per append instead of per entry. The term and
+// the entry type stay in the clear beside the data, in the record: only Raft bookkeeping.
 //
-//   0  plain        { t, c, d: data }                 releases before encryption at rest; the bench's plain baseline
+// Releases before 2026-12-05 kept the log in lmdb (`entries`, keyed by index), in three formats, read
+// only to migrate it (legacy-lmdb.ts):
+//   0  plain        { t, c, d: data }                 releases before encryption at rest
 //   1  entry-sealed { t, c, d: seal(data) }           one AEAD seal per entry, bound to the entry's index
-//   2  batch-sealed { t, c, b: first }                the data lives in `batches` under key `first`: one AEAD seal
-//                                                     over every entry written by one append (entries first…)
-//
-// Format 2 is what a manager writes: sealing costs one cipher set-up (createCipheriv, most of the 7–13 µs a
-// seal took) per append instead of per entry. Formats 0 and 1 are still read, so a log written by an older
-// release opens as it is; format 0 in a manager's log is rewritten sealed at start (storage.ts upgrade()).
-// The term and the entry type stay in the clear beside the data, as before: only Raft bookkeeping.
+//   2  batch-sealed { t, c, b: first }                the data lives in `batches` under key `first`: the batch below
 //
 // A batch's plaintext: version (1 byte, BATCH_LAYOUT) | count (u32) | count × length (u32) | the data, in
 // order. It is sealed with `raft-batch:<first>` as authenticated context, so a batch moved to another key
 // fails to open, and the count inside it lets a reader refuse an entry that points past its batch.
-// Entries pointing at one batch are always a contiguous run starting at its first index: a later append
-// that overwrites part of it (a conflicting tail) replaces that part's records, and every batch whose key
-// is at or after where the new append starts is deleted with them (see storage.ts persist()).
+// A later append that overwrites part of a batch (a conflicting tail) leaves it on disk: the log counts
+// only the entries before the overwrite (storage.ts).
 import type { Entry } from '../../raft';
 import { internal } from '../../lib/errors';
 import { isSealed, open, seal } from '../../sys/aead';
@@ -36,12 +34,12 @@ export const BATCH_LAYOUT = 1;
 const entryContext = (index: number) => Buffer.from(`raft-entry:${index}`, 'latin1');
 const batchContext = (first: number) => Buffer.from(`raft-batch:${first}`, 'latin1');
 
-/** Format 1 writer: one entry's data sealed under the current DEK, bound to its index (upgrades and tools). */
+/** Format 1 writer (lmdb, releases before): one entry's data sealed under the current DEK, bound to its index. Tests. */
 export function sealEntryData(keys: RaftKeys, index: number, data: Uint8Array): Uint8Array {
   return seal(keys.current(), data, entryContext(index));
 }
 
-/** Formats 0 and 1: one stored entry's data in the clear (plain data, written by a release before encryption, as is). */
+/** lmdb formats 0 and 1: one stored entry's data in the clear (plain data, written by a release before encryption, as is). */
 export function openEntryData(keys: RaftKeys, index: number, stored: Uint8Array): Uint8Array {
   return isSealed(stored) ? open(keys.lookup, stored, entryContext(index)) : stored;
 }
@@ -78,7 +76,7 @@ export function decodeBatch(buf: Buffer): Uint8Array[] {
   return out;
 }
 
-/** Format 2 writer: the data of `entries` (consecutive, the first at index `first`) in one seal. */
+/** The data of `entries` (consecutive, the first at index `first`) in one seal. */
 export function sealBatch(keys: RaftKeys, first: number, entries: readonly Entry[]): Buffer {
   return seal(keys.current(), encodeBatch(entries.map((e) => e.data)), batchContext(first));
 }
@@ -86,9 +84,4 @@ export function sealBatch(keys: RaftKeys, first: number, entries: readonly Entry
 /** The entries' data of the batch stored at `first`. */
 export function openBatch(keys: RaftKeys, first: number, stored: Uint8Array): Uint8Array[] {
   return decodeBatch(open(keys.lookup, stored, batchContext(first)));
-}
-
-/** A stored batch sealed again under the current key (DEK rotation). */
-export function resealBatch(keys: RaftKeys, first: number, stored: Uint8Array): Buffer {
-  return seal(keys.current(), open(keys.lookup, stored, batchContext(first)), batchContext(first));
 }

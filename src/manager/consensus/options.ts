@@ -19,7 +19,7 @@ export interface ConsensusLogger {
 }
 
 export interface RaftConsensusOptions {
-  /** Directory for raft.lmdb and snapshots/ (e.g. <data-dir>/manager/raft). */
+  /** Directory for the log (wal/) and snapshots/ (e.g. <data-dir>/manager/raft). */
   dir: string;
   /** Required for bootstrap/join; on restart it is read from disk (and checked if given). */
   raftId?: number;
@@ -46,7 +46,7 @@ export interface RaftConsensusOptions {
    */
   keys?: RaftKeys | null;
   /**
-   * false: lmdb commits without fsync. Only for the benchmark, which shows beside the real figures what
+   * false: the log is written without fdatasync. Only for the benchmark, which shows beside the real figures what
    * the disk costs (bench/raft.ts --no-fsync); a crash may then lose acknowledged entries.
    */
   fsync?: boolean;

@@ -60,10 +60,10 @@ export interface ReadyLoopHost {
 }
 
 /**
- * Whether a Ready's write runs on this thread (a synchronous fsync that blocks it) rather than on lmdb's
- * writer thread. Followers and candidates write on the thread: nothing waits for the thread meanwhile,
- * and it saves the hops to and from the writer thread (lmdb queues the write for the loop's check phase,
- * then a thread-pool job, then a callback back into the loop). A leader with peers writes in the
+ * Whether a Ready's write runs on this thread (a synchronous fdatasync that blocks it) rather than on
+ * libuv's threads. Followers and candidates write on the thread: nothing waits for the thread meanwhile,
+ * and it saves the hops to and from the thread pool (a write job, a sync job, a callback back into the
+ * loop for each). A leader with peers writes in the
  * background: its appends, already handed to grpc-js, leave the process only in a later turn of the
  * event loop, which a blocked thread would hold back. A lone voter (a one-manager swarm) has no one to
  * send to, so it writes on the thread like a follower: in the daemon the hops cost 0.12–0.2 ms of each
@@ -229,8 +229,8 @@ export class ReadyLoop {
   /**
    * Called when the loop goes idle with a commit index no write carried: nothing would save it before
    * the next entries. It is saved only once the log has been still for COMMIT_SAVE_DELAY_MS (QuietTimer),
-   * because a write started now is one the next write's entries would wait behind (lmdb has one
-   * writer): under a steady stream of writes, even one at a time, each carries the previous commit
+   * because a write started now is one the next write's entries would wait behind (the log has one
+   * device to sync): under a steady stream of writes, even one at a time, each carries the previous commit
    * index and this write never happens.
    */
   private saveCommitWhenIdle(): void {
@@ -238,8 +238,9 @@ export class ReadyLoop {
   }
 
   /**
-   * It blocks the thread like a follower's write (~0.5 ms, at an idle moment), and so it can never
-   * land after a later hard state: a background lmdb write may be overtaken by a blocking one.
+   * It blocks the thread like a follower's write (~0.1–0.2 ms, at an idle moment). A blocking append
+   * writes any background one still in flight before itself (wal.ts), so it never lands before an
+   * earlier hard state, nor after a later one.
    */
   private saveCommitNow(): void {
     if (!this.commitUnsaved) return;
@@ -330,8 +331,8 @@ export class ReadyLoop {
    * the loop free between them (codec.ts: committed objects are never changed, so the capture keeps
    * describing that index while commits go on), each slice sealed and written to the snapshot file as it
    * comes, so the payload is never whole in memory. Once the file is durable the in-memory log takes the
-   * snapshot (its payload read back from the file when a follower needs it), then the lmdb pointer moves
-   * and the log is compacted. Until then the log on disk still holds every entry the snapshot covers.
+   * snapshot (its payload read back from the file when a follower needs it), then a record in the log
+   * points at it and the log is compacted. Until then the log on disk still holds every entry the snapshot covers.
    */
   private compact(): void {
     const { store, membership, log } = this.parts;

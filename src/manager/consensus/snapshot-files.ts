@@ -2,7 +2,7 @@
 // is a header line (a magic, then the metadata and the size of what follows as JSON) and the payload, sealed
 // with the manager's DEK (sys/aead: the index and term bound in as authenticated data) unless the storage is
 // the bench's plain baseline. Files are written durably (sys/durable-file: temp, fsync, rename, fsync of the
-// directory), one at a time in order; lmdb's `snap` key (storage.ts) names the current one.
+// directory), one at a time in order; the log's latest SNAPSHOT record (storage.ts) names the current one.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ConfState, Snapshot, SnapshotMetadata } from '../../raft';
@@ -133,8 +133,8 @@ export class SnapshotFiles {
   }
 
   /**
-   * Keeps `current` (the one lmdb points at; '' for none) and the newest `keepOld` files before it.
-   * Anything else goes: older ones, a newer one lmdb never pointed at (a crash between the file and the
+   * Keeps `current` (the one the log points at; '' for none) and the newest `keepOld` files before it.
+   * Anything else goes: older ones, a newer one the log never pointed at (a crash between the file and the
    * pointer), temp files.
    */
   prune(current: string): void {

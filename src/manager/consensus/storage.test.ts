@@ -97,7 +97,7 @@ test('an installed snapshot replaces the log; a stray newer file from a crash is
     const snap = { metadata: { index: 50, term: 3, confState: { voters: [1, 2] } }, data: new Uint8Array([5]) };
     await d.persist({ snapshot: snap, entries: [ent(51, 3)], hardState: { term: 3, vote: 0, commit: 50 } });
     await d.close();
-    // a crash after writing a snapshot file but before lmdb pointed at it
+    // a crash after writing a snapshot file but before the log pointed at it
     fs.writeFileSync(path.join(dir, 'snapshots', '0000000000000099-0000000000000003.snap'), 'junk');
     d = new RaftDiskStorage(dir);
     const st = d.load();
@@ -129,10 +129,9 @@ test('force-new-cluster drops the uncommitted tail and commits removals of the o
 // ---- encryption at rest ------------------------------------------------------------------------
 
 const MARK = 'MARKER-9f3a1c';
+/** Every byte of the log's segment files and the snapshot files. */
 const rawBytes = (dir: string) =>
-  Buffer.concat(
-    [path.join(dir, 'raft.lmdb'), ...fs.readdirSync(path.join(dir, 'snapshots')).map((f) => path.join(dir, 'snapshots', f))].map((f) => fs.readFileSync(f)),
-  );
+  Buffer.concat(['wal', 'snapshots'].flatMap((sub) => fs.readdirSync(path.join(dir, sub)).map((f) => fs.readFileSync(path.join(dir, sub, f)))));
 
 test('entries and snapshots are sealed on disk and read back; the DEK file is 0600 beside them', async () => {
   const dir = tmp();
@@ -142,7 +141,7 @@ test('entries and snapshots are sealed on disk and read back; the DEK file is 06
     await d.persist({ entries: Array.from({ length: 6 }, (_, i) => ent(i + 1, 1, `${MARK}-${i + 1}`)), hardState: { term: 1, vote: 1, commit: 6 } });
     await d.saveSnapshot({ metadata: { index: 4, term: 1, confState: { voters: [1] } }, data: new TextEncoder().encode(`${MARK}-snapshot`) }, 2);
     await d.close();
-    assert.equal(rawBytes(dir).includes(MARK), false, 'no plain text in raft.lmdb or the snapshot');
+    assert.equal(rawBytes(dir).includes(MARK), false, 'no plain text in the log or the snapshot');
     assert.equal(fs.statSync(path.join(dir, 'raft.dek')).mode & 0o777, 0o600);
     d = new RaftDiskStorage(dir);
     const st = d.load();
@@ -227,7 +226,7 @@ test('upgrade: a plain-text log and snapshot from an older release are rewritten
     assert.deepEqual(st.members, [{ raftId: 1, addr: 'a:1', nodeId: 'n1' }]);
     assert.equal(await d.upgrade(), false, 'once');
     await d.close();
-    assert.equal(rawBytes(dir).includes(MARK), false, 'no plain text left, freed lmdb pages included');
+    assert.equal(rawBytes(dir).includes(MARK), false, 'no plain text left: the plain segments are deleted');
     assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('upgrade')), []);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -357,3 +356,33 @@ for (const sealed of [true, false]) {
     }
   });
 }
+
+test('compaction deletes the segment files holding only dropped entries; the log reloads from the segments left', async () => {
+  const dir = tmp();
+  try {
+    let d = new RaftDiskStorage(dir, undefined, { fsync: true, segmentBytes: 2048 });
+    await d.saveIdentity(4, [{ raftId: 4, addr: 'a:4', nodeId: 'n4' }], [2]);
+    for (let i = 1; i <= 60; i++) await d.persist({ entries: [ent(i, 1, `e${i}`.padEnd(100, '.'))], hardState: { term: 1, vote: 4, commit: i } }, i % 3 ? 'background' : 'blocking');
+    const before = d.segments();
+    assert.ok(before.length >= 4, `segments: ${before.join(' ')}`);
+    await d.saveSnapshot({ metadata: { index: 50, term: 1, confState: { voters: [4] } }, data: new Uint8Array([50]) }, 45);
+    const after = d.segments();
+    assert.ok(after.length < before.length && after[0]! > before[0]!, `segments after: ${after.join(' ')}`);
+    assert.equal(fs.readdirSync(path.join(dir, 'wal')).filter((f) => f.endsWith('.wal')).length, after.length, 'the files are gone');
+    assert.deepEqual(d.entryRange(), { first: 46, last: 60 });
+    await d.close();
+    d = new RaftDiskStorage(dir, undefined, { fsync: true, segmentBytes: 2048 });
+    const st = d.load();
+    assert.equal(st.raftId, 4);
+    assert.deepEqual(st.members, [{ raftId: 4, addr: 'a:4', nodeId: 'n4' }]);
+    assert.deepEqual(st.removed, [2]);
+    assert.deepEqual(st.hardState, { term: 1, vote: 4, commit: 60 });
+    assert.equal(st.snapshot!.metadata.index, 50);
+    assert.deepEqual(st.entries.map((e) => e.index), [51, 52, 53, 54, 55, 56, 57, 58, 59, 60]);
+    assert.deepEqual(d.entries(46, 49).map((e) => text(e).slice(0, 3)), ['e46', 'e47', 'e48'], 'kept for followers behind');
+    assert.deepEqual(d.entries(40, 49), [], 'dropped');
+    await d.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

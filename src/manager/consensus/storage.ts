@@ -1,24 +1,34 @@
-// Durable Raft state of one manager: the log and hard state in lmdb (fsync on every awaited commit),
-// snapshots as files in `<dir>/snapshots` (snapshot-files.ts; the latest one kept). lmdb's `snap` key
-// names the snapshot the log starts from, so a crash between the file and the lmdb commit leaves the
-// previous, consistent pair.
+// Durable Raft state of one manager: the log, hard state and member table as records appended to
+// segment files (wal.ts: one write and one fdatasync per append), snapshots as files in
+// `<dir>/snapshots` (snapshot-files.ts; the latest one kept). A snapshot record names the snapshot the
+// log starts from, so a crash between the file and that record leaves the previous, consistent pair.
 // Encrypted at rest (swarmkit's encrypted WAL and snapshots): the data of the entries written by one
 // append is sealed once with the manager's DEK (sys/aead: AES-256-GCM, header naming the key; the
-// formats are in log-format.ts), every snapshot's payload likewise, the batch's first index or the
+// batch format is in log-format.ts), every snapshot's payload likewise, the batch's first index or the
 // snapshot's index and term bound in as authenticated data. Only Raft bookkeeping (terms, indexes,
 // member addresses) stays in the clear.
+//
+// The records (the first byte of a body says which; numbers little-endian, indexes and terms as f64):
+//   STATE      1 | JSON { id, hs, snap, members, removed, first }   every segment starts with one, so older
+//                  segments can be deleted; `first`: no entry below it is kept
+//   ENTRIES    2 | first | u32 count | u8 sealed | count × (term, u8 conf) | batch (sealed or plain)
+//                  one append; an entry at or below the last one written replaces it and all after it
+//   HARDSTATE  3 | term | vote | commit
+//   SNAPSHOT   4 | JSON { m: metadata, keep, replace }   the log starts from snapshot m; entries below
+//                  `keep` are dropped (compaction), or every entry (`replace`: a snapshot installed)
+//   TRUNCATE   5 | from                                   entries from `from` on are dropped
+// Data dirs of releases before kept the log in lmdb (`raft.lmdb`, legacy-lmdb.ts): it is copied into
+// segment files at the first load and deleted.
 import fs from 'node:fs';
 import path from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
 import type { Entry, HardState, LogBacking, Snapshot, SnapshotMetadata } from '../../raft';
 import { internal } from '../../lib/errors';
 import type { RaftMember } from './codec';
-import { isSealed, sealedKeyId } from '../../sys/aead';
 import { RaftDekFile, type RaftKeys } from './dek';
-import { openBatch, openEntryData, resealBatch, sealBatch, sealEntryData, type StoredEntry } from './log-format';
+import { decodeBatch, encodeBatch, openBatch, sealBatch } from './log-format';
+import { LEGACY_LMDB_FILE, legacyRaftIdSync, readLegacyLog } from './legacy-lmdb';
 import { SnapshotFiles, snapshotFileName } from './snapshot-files';
-
-export { openEntryData, sealEntryData } from './log-format';
+import { SegmentedLog, type Body, type RecordAt, type WriteMode } from './wal';
 
 export interface DiskState {
   /** 0 when the directory holds no Raft state yet. */
@@ -33,24 +43,90 @@ export interface DiskState {
   backing?: LogBacking;
 }
 
-/** Bytes of committed entries a member keeps in memory for followers (MemoryStorage's retention); older ones are read back from lmdb. */
+/** Bytes of committed entries a member keeps in memory for followers (MemoryStorage's retention); older ones are read back from the log files. */
 export const LOG_BYTES_IN_MEMORY = 8 * 1024 * 1024;
-/** Bytes of entries read back from lmdb for one message to a follower behind (after the first entry). */
+/** Bytes of entries read back from the log files for one message to a follower behind (after the first entry). */
 export const LOG_BYTES_READ_BACK = 4 * 1024 * 1024;
 
 /** The DEK file used when the caller names none (tests, benches): beside the log. */
 export const DEFAULT_DEK_FILE = 'raft.dek';
-const LMDB_FILE = 'raft.lmdb';
+/** The segment files' directory under the Raft dir. */
+export const WAL_DIR = 'wal';
+
+const STATE = 1;
+const ENTRIES = 2;
+const HARDSTATE = 3;
+const SNAPSHOT = 4;
+const TRUNCATE = 5;
+const ENTRIES_HEAD = 14;
+const ENTRY_META = 9;
+/** Entries per record when a whole log is written again (migration, re-seal). */
+const REWRITE_BATCH = 1024;
+
+interface Meta {
+  id: number;
+  hs: HardState;
+  snap?: SnapshotMetadata;
+  members: RaftMember[];
+  removed: number[];
+}
+
+/** The entries of one ENTRIES record still in the log: [first, first + count), where the record is. */
+interface Batch {
+  first: number;
+  count: number;
+  at: RecordAt;
+  sealed: boolean;
+}
+
+const head = (b: Body): Buffer => (Buffer.isBuffer(b) ? b : b[0]!);
+
+function jsonBody(type: number, value: unknown): Buffer {
+  const json = Buffer.from(JSON.stringify(value), 'utf8');
+  const out = Buffer.allocUnsafe(1 + json.length);
+  out[0] = type;
+  json.copy(out, 1);
+  return out;
+}
+
+const parseJson = <T>(body: Buffer): T => JSON.parse(body.toString('utf8', 1)) as T;
+
+function numbersBody(type: number, values: readonly number[]): Buffer {
+  const out = Buffer.allocUnsafe(1 + 8 * values.length);
+  out[0] = type;
+  values.forEach((v, i) => out.writeDoubleLE(v, 1 + 8 * i));
+  return out;
+}
+
+/** An ENTRIES body as two parts (its head, then the batch as sealed: no copy of the batch here). */
+function entriesBody(keys: RaftKeys | null, ents: readonly Entry[]): Buffer[] {
+  const first = ents[0]!.index;
+  const batch = keys ? sealBatch(keys, first, ents) : encodeBatch(ents.map((e) => e.data));
+  const h = Buffer.allocUnsafe(ENTRIES_HEAD + ENTRY_META * ents.length);
+  h[0] = ENTRIES;
+  h.writeDoubleLE(first, 1);
+  h.writeUInt32LE(ents.length, 9);
+  h[13] = keys ? 1 : 0;
+  ents.forEach((e, i) => {
+    h.writeDoubleLE(e.term, ENTRIES_HEAD + ENTRY_META * i);
+    h[ENTRIES_HEAD + ENTRY_META * i + 8] = e.type === 'conf' ? 1 : 0;
+  });
+  return [h, batch];
+}
 
 export class RaftDiskStorage implements LogBacking {
-  private root: RootDatabase;
-  private entriesDb: Database<StoredEntry, number>;
-  /** Format 2's sealed batches, keyed by the index of their first entry (log-format.ts). */
-  private batchesDb: Database<Uint8Array, number>;
-  private meta: Database<unknown, string>;
+  private wal: SegmentedLog | undefined;
+  private readonly walDir: string;
+  private readonly legacyFile: string;
   /** The snapshot files (their own module: format, streamed writes, re-seals). */
   readonly snapshots: SnapshotFiles;
-  /** Highest entry index on disk (0 = none). */
+
+  // What the records appended so far say (replayed at open, then kept as each append is made).
+  private meta: Meta = { id: 0, hs: { term: 0, vote: 0, commit: 0 }, members: [], removed: [] };
+  private batches: Batch[] = [];
+  /** No entry below it is kept (compaction, an installed snapshot). */
+  private logFirst = 1;
+  /** Highest entry index written (0 = none). */
   private diskLast = 0;
 
   private keysGiven: RaftKeys | null | undefined;
@@ -60,17 +136,24 @@ export class RaftDiskStorage implements LogBacking {
   /**
    * `keys`: the manager's DEK (default: a DEK file beside the log, created on first use). `null` writes
    * plain text and exists only as the benchmark's baseline (bench/raft.ts): a manager always encrypts.
+   * Opening only reads (`hasState` opens the storage to look); an lmdb log is migrated at `load()` or
+   * the first write, with the keys given.
    */
   constructor(
     readonly dir: string,
     keys?: RaftKeys | null,
-    private readonly opts: { fsync: boolean } = { fsync: true },
+    private readonly opts: { fsync: boolean; segmentBytes?: number } = { fsync: true },
   ) {
     this.keysGiven = keys;
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.snapshots = new SnapshotFiles(path.join(dir, 'snapshots'), () => this.keys);
-    [this.root, this.entriesDb, this.meta, this.batchesDb] = openLmdb(path.join(dir, LMDB_FILE), opts.fsync);
-    for (const k of this.entriesDb.getKeys({ reverse: true, limit: 1 })) this.diskLast = k;
+    this.walDir = path.join(dir, WAL_DIR);
+    this.legacyFile = path.join(dir, LEGACY_LMDB_FILE);
+    fs.rmSync(`${this.walDir}.tmp`, { recursive: true, force: true }); // a migration a crash interrupted
+    if (fs.existsSync(this.walDir) || !fs.existsSync(this.legacyFile)) {
+      this.removeLegacy(); // migrated, then a crash before the old file went
+      this.openWal();
+    }
   }
 
   /** Loaded lazily: `hasState` opens the storage only to look. */
@@ -79,45 +162,141 @@ export class RaftDiskStorage implements LogBacking {
     return this.keysGiven;
   }
 
-  private sealEntry(index: number, data: Uint8Array): Uint8Array {
-    const k = this.keys;
-    return k ? sealEntryData(k, index, data) : data;
+  private openWal(): void {
+    const wal = new SegmentedLog(this.walDir, this.opts);
+    wal.open((body, at) => this.apply(body, at));
+    this.wal = wal;
   }
 
-  private openEntry(index: number, d: Uint8Array): Uint8Array {
-    // plain data is only ever what a release before encryption wrote; upgrade() rewrites it
-    return this.keys ? openEntryData(this.keys, index, d) : d;
+  /** The segment files, migrating an lmdb log first. */
+  private log(): SegmentedLog {
+    if (!this.wal) this.migrate();
+    return this.wal!;
   }
 
-  /** One stored entry in the clear, whichever format it was written in; `batch` caches the batch last opened. */
-  private toEntry(index: number, v: StoredEntry, batch: { first: number; datas: Uint8Array[] }): Entry {
-    let d: Uint8Array;
-    if (v.b !== undefined) {
-      if (batch.first !== v.b) {
-        const stored = this.batchesDb.get(v.b);
-        if (!stored) throw internal(`raft: the log batch of entry ${index} is missing`);
-        if (!this.keys) throw internal('raft: the log is encrypted and this storage has no key');
-        batch.datas = openBatch(this.keys, v.b, stored);
-        batch.first = v.b;
+  private removeLegacy(): void {
+    for (const f of [this.legacyFile, `${this.legacyFile}-lock`]) fs.rmSync(f, { force: true });
+  }
+
+  /**
+   * Copies an lmdb log (a release before this one) into segment files, sealed under the keys held (a
+   * plain one is sealed on the way), then deletes it: the new log is created whole beside and renamed
+   * into place, so a crash leaves the old log or the new one.
+   */
+  private migrate(): void {
+    const old = readLegacyLog(this.legacyFile, this.keys);
+    this.meta = { id: old.raftId, hs: old.hardState, snap: old.snap, members: old.members, removed: old.removed };
+    const first = old.entries[0]?.index ?? (old.snap?.index ?? 0) + 1;
+    const bodies: Body[] = [this.stateBody(first)];
+    for (let i = 0; i < old.entries.length; i += REWRITE_BATCH) bodies.push(entriesBody(this.keys, old.entries.slice(i, i + REWRITE_BATCH)));
+    SegmentedLog.create(this.walDir, bodies, this.opts);
+    this.removeLegacy();
+    this.meta = { id: 0, hs: { term: 0, vote: 0, commit: 0 }, members: [], removed: [] };
+    this.openWal();
+  }
+
+  private stateBody(first = this.batches.length > 0 ? this.logFirst : this.diskLast + 1): Buffer {
+    const m = this.meta;
+    return jsonBody(STATE, { id: m.id, hs: m.hs, snap: m.snap, members: m.members, removed: m.removed, first });
+  }
+
+  /** What one record says, applied to the state above (replay, and each append as it is made). */
+  private apply(body: Buffer, at: RecordAt): void {
+    switch (body[0]) {
+      case STATE: {
+        const s = parseJson<Meta & { first: number }>(body);
+        this.meta = { id: s.id, hs: s.hs, snap: s.snap, members: s.members, removed: s.removed };
+        this.dropBelow(s.first);
+        if (this.batches.length === 0) this.diskLast = Math.max(this.diskLast, s.first - 1);
+        break;
       }
-      const at = batch.datas[index - v.b];
-      if (!at) throw internal(`raft: entry ${index} is not in its log batch`);
-      d = at;
-    } else {
-      d = this.openEntry(index, v.d instanceof Uint8Array ? v.d : new Uint8Array(0));
+      case ENTRIES: {
+        const first = body.readDoubleLE(1);
+        const count = body.readUInt32LE(9);
+        this.cutFrom(first);
+        if (this.batches.length === 0) this.logFirst = first;
+        else if (first !== this.diskLast + 1) throw internal(`raft: the log has a hole before entry ${first}`);
+        this.batches.push({ first, count, at, sealed: body[13] === 1 });
+        this.diskLast = first + count - 1;
+        break;
+      }
+      case HARDSTATE:
+        this.meta.hs = { term: body.readDoubleLE(1), vote: body.readDoubleLE(9), commit: body.readDoubleLE(17) };
+        break;
+      case SNAPSHOT: {
+        const s = parseJson<{ m: SnapshotMetadata; keep: number; replace: boolean }>(body);
+        this.meta.snap = s.m;
+        if (s.replace) {
+          this.batches = [];
+          this.logFirst = s.m.index + 1;
+          this.diskLast = s.m.index;
+        } else {
+          this.dropBelow(s.keep);
+        }
+        break;
+      }
+      case TRUNCATE:
+        this.cutFrom(body.readDoubleLE(1));
+        break;
+      default:
+        throw internal(`raft: unknown log record type ${body[0]}`);
     }
-    return { index, term: v.t, type: v.c === 1 ? 'conf' : 'normal', data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
+  }
+
+  /** Drops the entries from `from` on. */
+  private cutFrom(from: number): void {
+    while (this.batches.length > 0 && this.batches[this.batches.length - 1]!.first >= from) this.batches.pop();
+    const last = this.batches[this.batches.length - 1];
+    if (last && last.first + last.count > from) last.count = from - last.first;
+    if (this.diskLast >= from) this.diskLast = from - 1;
+  }
+
+  /** Drops the entries below `keep`. */
+  private dropBelow(keep: number): void {
+    let n = 0;
+    while (n < this.batches.length && this.batches[n]!.first + this.batches[n]!.count <= keep) n++;
+    if (n > 0) this.batches.splice(0, n);
+    this.logFirst = Math.max(this.logFirst, keep);
+  }
+
+  /** Appends records and applies them here; settles when they are durable. */
+  private append(bodies: Body[], mode: WriteMode): Promise<void> {
+    const { at, done } = this.log().append(bodies, mode, () => [this.stateBody()]);
+    bodies.forEach((b, i) => this.apply(head(b), at[i]!));
+    return done;
+  }
+
+  /** The entries of one ENTRIES record, in the clear. */
+  private readBatch(b: Batch): Entry[] {
+    const body = this.log().read(b.at);
+    const first = body.readDoubleLE(1);
+    const count = body.readUInt32LE(9);
+    const data = body.subarray(ENTRIES_HEAD + ENTRY_META * count);
+    let datas: Uint8Array[];
+    if (body[13] === 1) {
+      if (!this.keys) throw internal('raft: the log is encrypted and this storage has no key');
+      datas = openBatch(this.keys, first, data);
+    } else {
+      datas = decodeBatch(data);
+    }
+    if (datas.length !== count) throw internal(`raft: the log batch at ${first} holds ${datas.length} entries, not ${count}`);
+    return datas.map((d, i) => ({
+      index: first + i,
+      term: body.readDoubleLE(ENTRIES_HEAD + ENTRY_META * i),
+      type: body[ENTRIES_HEAD + ENTRY_META * i + 8] === 1 ? 'conf' : 'normal',
+      data: d,
+    }));
   }
 
   isEmpty(): boolean {
-    return !this.meta.get('id');
+    if (!this.wal) return legacyRaftIdSync(this.legacyFile) === 0;
+    return !this.meta.id;
   }
 
   /** Everything needed to rebuild the node: identity, hard state, latest snapshot, entries after it. */
   load(): DiskState {
-    const raftId = (this.meta.get('id') as number | undefined) ?? 0;
-    const hs = (this.meta.get('hs') as HardState | undefined) ?? { term: 0, vote: 0, commit: 0 };
-    const snapMeta = this.meta.get('snap') as SnapshotMetadata | undefined;
+    this.log();
+    const snapMeta = this.meta.snap;
     let snapshot: Snapshot | undefined;
     if (snapMeta && snapMeta.index > 0) {
       snapshot = this.snapshots.read(snapMeta.index, snapMeta.term);
@@ -125,43 +304,44 @@ export class RaftDiskStorage implements LogBacking {
     } else {
       this.snapshots.prune('');
     }
-    const from = snapshot ? snapshot.metadata.index + 1 : 1;
-    const entries: Entry[] = [];
-    const batch = { first: 0, datas: [] as Uint8Array[] };
-    for (const { key, value } of this.entriesDb.getRange({ start: from })) {
-      if (entries.length > 0 && key !== entries[entries.length - 1]!.index + 1) break; // never expected: a hole ends the log
-      entries.push(this.toEntry(key, value, batch));
-    }
     // a rotation a crash interrupted: finish it (everything on disk opens with the keys held)
     if (this.keys?.rotating) this.resealSync();
+    const from = snapshot ? snapshot.metadata.index + 1 : 1;
+    const entries = this.entries(from, this.diskLast + 1);
     const last = entries.length > 0 ? entries[entries.length - 1]!.index : from - 1;
     // The commit index may lag (it is written lazily); it is never below the snapshot nor beyond the log.
+    const hs = this.meta.hs;
     const hardState: HardState = { ...hs, commit: Math.min(Math.max(hs.commit, from - 1), last) };
-    return {
-      raftId,
-      hardState,
-      snapshot,
-      entries,
-      members: (this.meta.get('members') as RaftMember[] | undefined) ?? [],
-      removed: (this.meta.get('removed') as number[] | undefined) ?? [],
-      backing: this,
-    };
+    return { raftId: this.meta.id, hardState, snapshot, entries, members: [...this.meta.members], removed: [...this.meta.removed], backing: this };
   }
 
   /**
    * Entries [lo, hi) as stored, in the clear (LogBacking: the in-memory log keeps only its newest
-   * entries), up to the one that brings their data to `maxBytes`. Stops at the first one missing
+   * entries), up to the one that brings their data to `maxBytes`. None below the first one kept
    * (compacted meanwhile): the caller tells Raft so.
    */
   entries(lo: number, hi: number, maxBytes = Infinity): Entry[] {
     const out: Entry[] = [];
-    const batch = { first: 0, datas: [] as Uint8Array[] };
+    if (lo < this.logFirst) return out;
+    hi = Math.min(hi, this.diskLast + 1);
+    // the batch holding lo
+    let a = 0;
+    let z = this.batches.length - 1;
+    while (a < z) {
+      const mid = (a + z + 1) >> 1;
+      if (this.batches[mid]!.first <= lo) a = mid;
+      else z = mid - 1;
+    }
     let bytes = 0;
-    for (const { key, value } of this.entriesDb.getRange({ start: lo, end: hi })) {
-      if (key !== lo + out.length || bytes >= maxBytes) break;
-      const e = this.toEntry(key, value, batch);
-      out.push(e);
-      bytes += e.data.byteLength;
+    for (let i = a; i < this.batches.length && lo + out.length < hi; i++) {
+      const b = this.batches[i]!;
+      const ents = this.readBatch(b);
+      for (let k = Math.max(lo + out.length - b.first, 0); k < b.count && lo + out.length < hi; k++) {
+        const e = ents[k]!;
+        if (e.index !== lo + out.length || bytes >= maxBytes) return out;
+        out.push(e);
+        bytes += e.data.byteLength;
+      }
     }
     return out;
   }
@@ -173,61 +353,41 @@ export class RaftDiskStorage implements LogBacking {
 
   /** Records who this node is and the membership it starts with (bootstrap / join). */
   async saveIdentity(raftId: number, members: RaftMember[], removed: number[]): Promise<void> {
-    await this.root.transaction(() => {
-      void this.meta.put('id', raftId);
-      void this.meta.put('members', members);
-      void this.meta.put('removed', removed);
-    });
+    this.log();
+    this.meta = { ...this.meta, id: raftId, members, removed };
+    await this.append([this.stateBody()], 'background');
   }
 
   async saveMembership(members: RaftMember[], removed: number[]): Promise<void> {
-    await this.root.transaction(() => {
-      void this.meta.put('members', members);
-      void this.meta.put('removed', removed);
-    });
+    this.log();
+    this.meta = { ...this.meta, members, removed };
+    await this.append([this.stateBody()], 'background');
   }
 
   /**
-   * Persists one Ready's durable part in a single lmdb transaction: an installed snapshot (the log is
-   * replaced), appended entries (a conflicting tail is truncated) and the hard state. The returned
-   * promise resolves once the transaction is synced to disk. `blocking` commits and syncs on this
-   * thread (lmdb's transactionSync: no hop to lmdb's writer thread and back, but the thread waits for
-   * the disk); `background` hands the transaction to the writer thread as one batch (atomic, and
-   * started at once rather than at the end of the event-loop turn as lmdb's automatic batching would).
-   * Either is durable when the promise resolves. A blocking transaction may be committed before a
-   * background one queued earlier, so a caller never has two hard-state writes in flight.
+   * Persists one Ready's durable part in one append: an installed snapshot (the log is replaced),
+   * appended entries (a conflicting tail is truncated) and the hard state. The returned promise
+   * resolves once it is synced to disk, and every append before it. `blocking` writes and syncs on this
+   * thread (no hop to libuv's threads and back, but the thread waits for the disk); `background` on
+   * libuv's threads. A blocking append first writes again whatever background append is still in
+   * flight, so it never overtakes one.
    */
-  async persist(p: { entries: Entry[]; hardState?: HardState; snapshot?: Snapshot; truncateFrom?: number }, mode: 'blocking' | 'background' = 'background'): Promise<void> {
-    if (p.snapshot) await this.snapshots.write(p.snapshot.metadata, p.snapshot.data);
+  async persist(p: { entries: Entry[]; hardState?: HardState; snapshot?: Snapshot; truncateFrom?: number }, mode: WriteMode = 'background'): Promise<void> {
+    this.log();
     const snap = p.snapshot;
+    if (snap) await this.snapshots.write(snap.metadata, snap.data);
     const ents = p.entries;
-    let dropFrom = Infinity;
-    if (snap) dropFrom = 1;
-    if (p.truncateFrom !== undefined) dropFrom = Math.min(dropFrom, p.truncateFrom);
-    if (ents.length > 0) dropFrom = Math.min(dropFrom, ents[ents.length - 1]!.index + 1);
-    const oldLast = this.diskLast;
-    if (snap) this.diskLast = snap.metadata.index;
-    else if (p.truncateFrom !== undefined && p.truncateFrom <= oldLast) this.diskLast = p.truncateFrom - 1;
-    if (ents.length > 0) this.diskLast = ents[ents.length - 1]!.index;
-    // one seal for the whole append (format 2); the plain baseline stores the data as it is (format 0)
-    const first = ents.length > 0 ? ents[0]!.index : Infinity;
-    const keys = this.keys;
-    const sealed = keys && ents.length > 0 ? sealBatch(keys, first, ents) : undefined;
-    // every batch from where this append starts (or the log is cut) on is pointed at only by entries it replaces or drops
-    const batchesFrom = snap ? 0 : Math.min(dropFrom, first);
-    const write = () => {
-      if (dropFrom <= oldLast) {
-        for (const k of this.entriesDb.getKeys({ start: snap ? 0 : dropFrom, end: oldLast + 1 })) void this.entriesDb.remove(k);
-      }
-      if (batchesFrom <= oldLast) for (const k of this.batchesDb.getKeys({ start: batchesFrom })) void this.batchesDb.remove(k);
-      if (sealed) void this.batchesDb.put(first, sealed);
-      for (const e of ents) void this.entriesDb.put(e.index, sealed ? { t: e.term, c: e.type === 'conf' ? 1 : 0, b: first } : { t: e.term, c: e.type === 'conf' ? 1 : 0, d: e.data });
-      if (snap) void this.meta.put('snap', snap.metadata);
-      if (p.hardState) void this.meta.put('hs', p.hardState);
-    };
-    if (mode === 'blocking') this.root.transactionSync(write);
-    else await this.root.batch(write);
-    if (snap) this.snapshots.prune(snapshotFileName(snap.metadata.index, snap.metadata.term));
+    const bodies: Body[] = [];
+    if (snap) bodies.push(jsonBody(SNAPSHOT, { m: snap.metadata, keep: snap.metadata.index + 1, replace: true }));
+    if (p.truncateFrom !== undefined && (ents.length === 0 || ents[0]!.index > p.truncateFrom)) bodies.push(numbersBody(TRUNCATE, [p.truncateFrom]));
+    if (ents.length > 0) bodies.push(entriesBody(this.keys, ents));
+    if (p.hardState) bodies.push(numbersBody(HARDSTATE, [p.hardState.term, p.hardState.vote, p.hardState.commit]));
+    if (bodies.length === 0) return;
+    await this.append(bodies, mode);
+    if (snap) {
+      this.deleteDeadSegments();
+      this.snapshots.prune(snapshotFileName(snap.metadata.index, snap.metadata.term));
+    }
   }
 
   /** A snapshot this node made of its own state: write the file, point the log at it, drop entries ≤ compactTo. */
@@ -238,144 +398,125 @@ export class RaftDiskStorage implements LogBacking {
 
   /**
    * The log starts from the snapshot `metadata` names (its file written by `snapshots.write`): entries ≤
-   * compactTo are dropped, and snapshot files other than it (and the old ones kept) go.
+   * compactTo are dropped (the segment files holding only those are deleted), and snapshot files other
+   * than it (and the old ones kept) go.
    */
   async pointAt(metadata: SnapshotMetadata, compactTo: number): Promise<void> {
-    await this.root.transaction(() => {
-      void this.meta.put('snap', metadata);
-      for (const k of this.entriesDb.getKeys({ start: 0, end: compactTo + 1 })) void this.entriesDb.remove(k);
-      // the batch of the first entry kept may start before it; every batch before that one is unreferenced
-      const keepFrom = this.entriesDb.get(compactTo + 1)?.b ?? compactTo + 1;
-      for (const k of this.batchesDb.getKeys({ start: 0, end: keepFrom })) void this.batchesDb.remove(k);
-    });
+    this.log();
+    await this.append([jsonBody(SNAPSHOT, { m: metadata, keep: compactTo + 1, replace: false })], 'background');
+    this.deleteDeadSegments();
     this.snapshots.prune(snapshotFileName(metadata.index, metadata.term));
+  }
+
+  /** Segment files before the one holding the first entry kept (every segment starts with the whole state). */
+  private deleteDeadSegments(): void {
+    this.log().deleteBefore(this.batches[0]?.at.seg ?? Infinity);
+  }
+
+  /** The whole log as records: the state, then every entry kept, sealed under the current key. */
+  private checkpoint(): Body[] {
+    const bodies: Body[] = [this.stateBody()];
+    let run: Entry[] = [];
+    for (const b of this.batches) {
+      for (const e of this.readBatch(b).slice(0, b.count)) {
+        if (e.index < this.logFirst) continue;
+        run.push(e);
+        if (run.length === REWRITE_BATCH) {
+          bodies.push(entriesBody(this.keys, run));
+          run = [];
+        }
+      }
+    }
+    if (run.length > 0) bodies.push(entriesBody(this.keys, run));
+    return bodies;
+  }
+
+  /** After the log was written again: the state as its records say. */
+  private reindex(bodies: Body[], at: RecordAt[]): void {
+    this.batches = [];
+    bodies.forEach((b, i) => this.apply(head(b), at[i]!));
   }
 
   /**
    * Finishes a DEK rotation (`keys.rotate()` happened before): every snapshot file is written again and
-   * every entry sealed again under the current key, then the old keys are dropped. Writes queued before
-   * the rotation (sealed with an old key) land first: snapshot writes are awaited and lmdb batches are
-   * committed in order.
+   * the log written again under the current key (a new segment, then the old ones deleted), then the
+   * old keys are dropped. Appends made before (sealed with an old key) are durable first.
    */
   async reseal(): Promise<void> {
     const keys = this.keys;
     if (!keys?.rotating) return;
-    const cur = keys.current().id;
-    const stale = (d: Uint8Array) => !isSealed(d) || sealedKeyId(d) !== cur;
+    const log = this.log();
     // snapshot files: in the chain of snapshot writes, so none is written meanwhile
     await this.snapshots.rewrite();
-    // entries: in slices, each read and re-sealed inside its own write transaction (queued behind the
-    // writes before it; whatever the log holds at that moment is what gets re-sealed), so the Ready
-    // loop never waits long and no heartbeat is missed
-    await this.inSlices(this.batchesDb, (key, value) => {
-      if (stale(value)) void this.batchesDb.put(key, resealBatch(keys, key, value));
-    });
-    await this.inSlices(this.entriesDb, (key, value) => {
-      if (value.d !== undefined && stale(value.d)) void this.entriesDb.put(key, { ...value, d: this.sealEntry(key, this.openEntry(key, value.d)) });
-    });
+    let bodies: Body[] = [];
+    await log.rewrite(
+      () => (bodies = this.checkpoint()),
+      (at) => this.reindex(bodies, at),
+    );
     await keys.finishRotation();
-  }
-
-  /** Visits every record of `db` in slices, each inside its own write transaction queued behind the writes before it. */
-  private async inSlices<V>(db: Database<V, number>, visit: (key: number, value: V) => void): Promise<void> {
-    const SLICE = 256;
-    for (let start = 0; ; ) {
-      let seen = 0;
-      let last = start;
-      await this.root.transaction(() => {
-        for (const { key, value } of db.getRange({ start, limit: SLICE })) {
-          seen++;
-          last = key;
-          visit(key, value);
-        }
-      });
-      if (seen < SLICE) break;
-      start = last + 1;
-    }
   }
 
   private resealSync(): void {
     const keys = this.keys;
     if (!keys) return;
     this.snapshots.rewriteSync();
-    this.root.transactionSync(() => {
-      for (const { key, value } of this.batchesDb.getRange({ start: 0 })) void this.batchesDb.put(key, resealBatch(keys, key, value));
-      for (const { key, value } of this.entriesDb.getRange({ start: 0 })) {
-        if (value.d !== undefined) void this.entriesDb.put(key, { ...value, d: this.sealEntry(key, this.openEntry(key, value.d)) });
-      }
-    });
+    this.rewriteSync();
     // at load (sync): written in the background; a crash before it only repeats this re-seal
     this.finishing = keys.finishRotation().catch(() => undefined);
   }
 
+  private rewriteSync(): void {
+    let bodies: Body[] = [];
+    this.log().rewriteNow(
+      () => (bodies = this.checkpoint()),
+      (at) => this.reindex(bodies, at),
+    );
+  }
+
   /** True when something on disk is in plain text (a release before encryption at rest wrote it). */
   needsUpgrade(): boolean {
+    this.log();
     if (!this.keys) return false;
-    if (this.snapshots.anyPlain()) return true;
-    for (const { value } of this.entriesDb.getRange({ start: 0 })) if (value.d !== undefined && !isSealed(value.d)) return true;
-    return false;
+    return this.snapshots.anyPlain() || this.batches.some((b) => !b.sealed);
   }
 
   /**
    * Upgrade of a data dir written in plain text: snapshots are written again sealed, and the log is
-   * copied sealed into a new lmdb file that replaces the old one (not rewritten in place: lmdb's freed
-   * pages would keep the plain text in the file). A crash before the rename leaves the plain log,
-   * which the next start upgrades again. Returns true when something was rewritten.
+   * written again sealed into a new segment that replaces the old ones (deleted: nothing plain is left
+   * in them). A crash before leaves the plain log, which the next start upgrades again. Returns true
+   * when something was rewritten.
    */
   async upgrade(): Promise<boolean> {
     if (!this.needsUpgrade()) return false;
     this.snapshots.rewriteSync();
-    const file = path.join(this.dir, LMDB_FILE);
-    const next = `${file}.upgrade`;
-    for (const f of [next, `${next}-lock`]) fs.rmSync(f, { force: true });
-    const [root, entries, meta, batches] = openLmdb(next);
-    root.transactionSync(() => {
-      for (const { key, value } of this.meta.getRange({})) void meta.put(key, value);
-      for (const { key, value } of this.batchesDb.getRange({ start: 0 })) void batches.put(key, value);
-      // plain entries sealed one by one (format 1): a one-time rewrite, read as fast as batches at load
-      for (const { key, value } of this.entriesDb.getRange({ start: 0 })) void entries.put(key, value.d !== undefined ? { ...value, d: this.sealEntry(key, this.openEntry(key, value.d)) } : value);
-    });
-    await root.close();
-    await this.root.close();
-    fs.renameSync(next, file);
-    fs.rmSync(`${next}-lock`, { force: true });
-    [this.root, this.entriesDb, this.meta, this.batchesDb] = openLmdb(file, this.opts.fsync);
+    if (this.batches.some((b) => !b.sealed)) this.rewriteSync();
     return true;
   }
 
-  /** The format an entry is stored in (log-format.ts; undefined: no such entry), and the batches on disk: tests and diagnostics. */
-  storedFormat(index: number): 0 | 1 | 2 | undefined {
-    const v = this.entriesDb.get(index);
-    if (!v) return undefined;
-    return v.b !== undefined ? 2 : v.d && isSealed(v.d) ? 1 : 0;
+  /** How the entry at `index` is stored: 0 plain, 2 sealed with its append (log-format.ts); undefined: no such entry. Tests and diagnostics. */
+  storedFormat(index: number): 0 | 2 | undefined {
+    if (index < this.logFirst || index > this.diskLast) return undefined;
+    const b = this.batches.find((x) => index >= x.first && index < x.first + x.count);
+    return b ? (b.sealed ? 2 : 0) : undefined;
   }
 
+  /** The first index of every append that still holds an entry of the log (tests and diagnostics). */
   batchKeys(): number[] {
-    return [...this.batchesDb.getKeys({ start: 0 })];
+    return this.batches.map((b) => b.first);
   }
 
   /** Entry indexes on disk (tests and diagnostics). */
   entryRange(): { first: number; last: number } {
-    let first = 0;
-    for (const k of this.entriesDb.getKeys({ limit: 1 })) first = k;
-    return { first, last: this.diskLast };
+    return { first: this.batches.length > 0 ? Math.max(this.logFirst, this.batches[0]!.first) : 0, last: this.diskLast };
   }
 
+  /** The segment files' sequence numbers (tests and diagnostics). */
+  segments(): number[] {
+    return this.wal?.segments() ?? [];
+  }
 
   async close(): Promise<void> {
     await this.finishing;
-    await this.root.close();
+    await this.wal?.close();
   }
-}
-
-function openLmdb(file: string, fsync = true): [RootDatabase, Database<StoredEntry, number>, Database<unknown, string>, Database<Uint8Array, number>] {
-  // overlappingSync off: a write's promise resolves only after LMDB's commit fsynced (not merely committed).
-  // noSync only for the bench's no-fsync figures (RaftConsensusOptions.fsync).
-  const root = open({ path: file, compression: false, maxDbs: 4, overlappingSync: false, ...(fsync ? {} : { noSync: true }) });
-  return [
-    root,
-    root.openDB<StoredEntry, number>({ name: 'entries', compression: false }),
-    root.openDB<unknown, string>({ name: 'meta', compression: false }),
-    root.openDB<Uint8Array, number>({ name: 'batches', compression: false, encoding: 'binary' }),
-  ];
 }
