@@ -139,7 +139,7 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
-    // every file and directory the daemon (or lmdb) creates is private; an older release's data dir is brought to the same modes
+    // every file and directory the daemon (or a library) creates is private; an older release's data dir is brought to the same modes
     process.umask(PRIVATE_UMASK);
     fs.mkdirSync(this.cfg.dataDir, { recursive: true, mode: 0o700 });
     const tightened = tightenTree(this.cfg.dataDir);

@@ -1,6 +1,6 @@
 // Nothing under a data dir is for other local accounts: files 0600, directories 0700 (the Raft log,
 // snapshots, keys, worker state, task logs). The daemon runs with umask 077 so that every file it or a
-// library (lmdb) creates is private from the start; `tightenTree` brings a data dir written by an older
+// library creates is private from the start; `tightenTree` brings a data dir written by an older
 // release (0644 files in 0755 directories) to the same modes at startup.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
