@@ -3,16 +3,21 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Logger } from 'pino';
 import { DEFAULT_HEAP_TRIM, HeapTrimPolicy, type HeapTrimSettings } from './core/heap-trim';
+import { YoungGenerationPolicy } from './core/young-generation';
+import { setYoungGeneration } from './young-generation';
 
 /**
  * The daemon's own memory reducer (the rule and why: core/heap-trim.ts): every `sampleMs` it reads the
  * event loop's utilization and what the heap holds, and runs a round of collection when the rule says
  * so, then the next round `roundGapMs` later while the rule wants more. A round stops the loop for
  * as long as a full collection takes (≈ 0.1–0.3 s with 100,000 tasks in the store), which is why it
- * waits for a quiet loop; one log line per trim.
+ * waits for a quiet loop; one log line per trim. The same samples decide whether V8 may grow its
+ * young generation (core/young-generation.ts), one log line per change.
  */
 export class HeapTrimmer {
   private readonly policy: HeapTrimPolicy;
+  /** Held from the start (node/main.ts sets it before loading the daemon), grown under load. */
+  private readonly young = new YoungGenerationPolicy();
   private timer: NodeJS.Timeout | undefined;
   private elu: EventLoopUtilization | undefined;
   private trim: { heldBytes: number; rounds: number; pauseMs: number; longestMs: number } | undefined;
@@ -48,6 +53,11 @@ export class HeapTrimmer {
     const now = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(now, this.elu).utilization;
     this.elu = now;
+    const young = this.young.observe(performance.now(), busy);
+    if (young) {
+      setYoungGeneration(young);
+      this.log.info({ busy: Math.round(busy * 100) / 100 }, young === 'growing' ? 'young generation may grow: the loop is busy' : 'young generation held: the loop has been quiet');
+    }
     const before = heldBytes();
     if (!this.policy.observe({ atMs: performance.now(), busy, heldBytes: before })) {
       this.report(before);

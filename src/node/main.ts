@@ -1,5 +1,6 @@
 import { daemonUsage, parseDaemonArgs, UsageRequested } from './config';
-import { Daemon } from './daemon';
+import type { Daemon as DaemonType } from './daemon';
+import { setYoungGeneration } from './young-generation';
 
 /** `shoal daemon …`: runs a node until SIGTERM/SIGINT, then stops cleanly (tasks keep running). */
 export async function runDaemon(argv: string[]): Promise<void> {
@@ -14,6 +15,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
     process.stderr.write(`shoal daemon: ${(e as Error).message}\n`);
     process.exit(125);
   }
+  // before the daemon's code is loaded: loading it grows the young generation (core/young-generation.ts)
+  if (cfg.heapTrim) setYoungGeneration('held');
+  const { Daemon } = require('./daemon') as { Daemon: typeof DaemonType };
   const daemon = new Daemon(cfg);
   let stopping = false;
   const stop = (sig: string, code = 0) => {

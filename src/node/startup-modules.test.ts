@@ -7,10 +7,11 @@ import { test } from 'node:test';
 // memory for its life, so what only some daemons use is loaded when asked for. A static import added
 // on the daemon's path would load it again for every daemon; this catches that.
 
-/** The files a fresh node process holds after loading the daemon's entry point (as bin/shoal.js does). */
+/** The files a fresh node process holds after loading the daemon's entry point (as bin/shoal.js does) and the daemon (as its runDaemon does). */
 function loadedByDaemon(): string[] {
   const main = path.join(__dirname, 'main.js');
-  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(main)}); process.stdout.write(JSON.stringify(Object.keys(require.cache)))`], { encoding: 'utf8', timeout: 30_000 });
+  const daemon = path.join(__dirname, 'daemon.js');
+  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(main)}); require(${JSON.stringify(daemon)}); process.stdout.write(JSON.stringify(Object.keys(require.cache)))`], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as string[];
 }
