@@ -56,8 +56,11 @@ test('a torn last record is cut off and zeroed, and the next append takes its pl
     const buf = fs.readFileSync(file);
     buf[2 * 108 + 8 + 50] ^= 0xff; // inside c's body: its crc fails
     fs.writeFileSync(file, buf);
+    // what a crash leaves beside: a rewrite's new segment not renamed yet, the next segment half zeroed
+    for (const stray of ['0000000000000002.wal.tmp', 'next.wal.tmp']) fs.writeFileSync(path.join(dir, stray), rec('x'.repeat(100)));
     let seen: string[] = [];
     ({ log, seen } = reopen(dir));
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'strays removed, never read');
     assert.deepEqual(seen.map((s) => s[0]), ['a', 'b']);
     assert.ok(fs.readFileSync(file).subarray(2 * 108).every((b) => b === 0), 'the rest of the segment is zeroed');
     await log.append([rec('d')], 'blocking', () => []).done;

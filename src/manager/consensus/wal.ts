@@ -175,7 +175,8 @@ export class SegmentedLog {
    */
   open(visit: (body: Buffer, at: RecordAt) => void): void {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    fs.rmSync(path.join(this.dir, PREPARED), { force: true });
+    // the next segment zeroed ahead, or a rewrite a crash interrupted: never part of the log
+    for (const f of fs.readdirSync(this.dir)) if (f.endsWith('.tmp')) fs.rmSync(path.join(this.dir, f), { force: true });
     const seqs = fs
       .readdirSync(this.dir)
       .map((f) => SEGMENT_NAME.exec(f))
@@ -386,12 +387,15 @@ export class SegmentedLog {
   deleteBefore(seq: number): void {
     const cur = this.current();
     const busy = new Set([...this.unsynced, ...this.writing].map((u) => u.seg));
+    const before = this.segs.length;
     this.segs = this.segs.filter((s) => {
       if (s.seq >= seq || s === cur || busy.has(s)) return true;
       fs.closeSync(s.fd);
       fs.rmSync(path.join(this.dir, segmentFile(s.seq)), { force: true });
       return false;
     });
+    // so that a crash cannot bring back some of them and not others (a hole in the log)
+    if (this.segs.length < before && this.opts.fsync) syncDirSync(this.dir);
   }
 
   /** Sequence numbers of the segments, oldest first (tests and diagnostics). */
