@@ -136,8 +136,8 @@ export class RaftDiskStorage implements LogBacking {
   /**
    * `keys`: the manager's DEK (default: a DEK file beside the log, created on first use). `null` writes
    * plain text and exists only as the benchmark's baseline (bench/raft.ts): a manager always encrypts.
-   * Opening only reads (`hasState` opens the storage to look); an lmdb log is migrated at `load()` or
-   * the first write, with the keys given.
+   * Opening migrates nothing (`hasState` opens the storage to look): an lmdb log is migrated at
+   * `load()` or the first write, with the keys given.
    */
   constructor(
     readonly dir: string,
