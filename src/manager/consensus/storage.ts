@@ -7,16 +7,7 @@
 // batch format is in log-format.ts), every snapshot's payload likewise, the batch's first index or the
 // snapshot's index and term bound in as authenticated data. Only Raft bookkeeping (terms, indexes,
 // member addresses) stays in the clear.
-//
-// The records (the first byte of a body says which; numbers little-endian, indexes and terms as f64):
-//   STATE      1 | JSON { id, hs, snap, members, removed, first }   every segment starts with one, so older
-//                  segments can be deleted; `first`: no entry below it is kept
-//   ENTRIES    2 | first | u32 count | u8 sealed | count × (term, u8 conf) | batch (sealed or plain)
-//                  one append; an entry at or below the last one written replaces it and all after it
-//   HARDSTATE  3 | term | vote | commit
-//   SNAPSHOT   4 | JSON { m: metadata, keep, replace }   the log starts from snapshot m; entries below
-//                  `keep` are dropped (compaction), or every entry (`replace`: a snapshot installed)
-//   TRUNCATE   5 | from                                   entries from `from` on are dropped
+// The records and their layout: log-records.ts.
 // Data dirs of releases before kept the log in lmdb (`raft.lmdb`, legacy-lmdb.ts): it is copied into
 // segment files at the first load and deleted.
 import fs from 'node:fs';
@@ -25,7 +16,7 @@ import type { Entry, HardState, LogBacking, Snapshot, SnapshotMetadata } from '.
 import { internal } from '../../lib/errors';
 import type { RaftMember } from './codec';
 import { RaftDekFile, type RaftKeys } from './dek';
-import { decodeBatch, encodeBatch, openBatch, sealBatch } from './log-format';
+import { REC, entriesBody, entriesHeadOf, entriesOf, hardStateBody, headOf, jsonBody, numberOf, parseJson, readHardState, truncateBody } from './log-records';
 import { LEGACY_LMDB_FILE, legacyRaftIdSync, readLegacyLog } from './legacy-lmdb';
 import { SnapshotFiles, snapshotFileName } from './snapshot-files';
 import { SegmentedLog, type Body, type RecordAt, type WriteMode } from './wal';
@@ -53,13 +44,6 @@ export const DEFAULT_DEK_FILE = 'raft.dek';
 /** The segment files' directory under the Raft dir. */
 export const WAL_DIR = 'wal';
 
-const STATE = 1;
-const ENTRIES = 2;
-const HARDSTATE = 3;
-const SNAPSHOT = 4;
-const TRUNCATE = 5;
-const ENTRIES_HEAD = 14;
-const ENTRY_META = 9;
 /** Entries per record when a whole log is written again (migration, re-seal). */
 const REWRITE_BATCH = 1024;
 
@@ -77,41 +61,6 @@ interface Batch {
   count: number;
   at: RecordAt;
   sealed: boolean;
-}
-
-const head = (b: Body): Buffer => (Buffer.isBuffer(b) ? b : b[0]!);
-
-function jsonBody(type: number, value: unknown): Buffer {
-  const json = Buffer.from(JSON.stringify(value), 'utf8');
-  const out = Buffer.allocUnsafe(1 + json.length);
-  out[0] = type;
-  json.copy(out, 1);
-  return out;
-}
-
-const parseJson = <T>(body: Buffer): T => JSON.parse(body.toString('utf8', 1)) as T;
-
-function numbersBody(type: number, values: readonly number[]): Buffer {
-  const out = Buffer.allocUnsafe(1 + 8 * values.length);
-  out[0] = type;
-  values.forEach((v, i) => out.writeDoubleLE(v, 1 + 8 * i));
-  return out;
-}
-
-/** An ENTRIES body as two parts (its head, then the batch as sealed: no copy of the batch here). */
-function entriesBody(keys: RaftKeys | null, ents: readonly Entry[]): Buffer[] {
-  const first = ents[0]!.index;
-  const batch = keys ? sealBatch(keys, first, ents) : encodeBatch(ents.map((e) => e.data));
-  const h = Buffer.allocUnsafe(ENTRIES_HEAD + ENTRY_META * ents.length);
-  h[0] = ENTRIES;
-  h.writeDoubleLE(first, 1);
-  h.writeUInt32LE(ents.length, 9);
-  h[13] = keys ? 1 : 0;
-  ents.forEach((e, i) => {
-    h.writeDoubleLE(e.term, ENTRIES_HEAD + ENTRY_META * i);
-    h[ENTRIES_HEAD + ENTRY_META * i + 8] = e.type === 'conf' ? 1 : 0;
-  });
-  return [h, batch];
 }
 
 export class RaftDiskStorage implements LogBacking {
@@ -197,33 +146,32 @@ export class RaftDiskStorage implements LogBacking {
 
   private stateBody(first = this.batches.length > 0 ? this.logFirst : this.diskLast + 1): Buffer {
     const m = this.meta;
-    return jsonBody(STATE, { id: m.id, hs: m.hs, snap: m.snap, members: m.members, removed: m.removed, first });
+    return jsonBody(REC.STATE, { id: m.id, hs: m.hs, snap: m.snap, members: m.members, removed: m.removed, first });
   }
 
   /** What one record says, applied to the state above (replay, and each append as it is made). */
   private apply(body: Buffer, at: RecordAt): void {
     switch (body[0]) {
-      case STATE: {
+      case REC.STATE: {
         const s = parseJson<Meta & { first: number }>(body);
         this.meta = { id: s.id, hs: s.hs, snap: s.snap, members: s.members, removed: s.removed };
         this.dropBelow(s.first);
         if (this.batches.length === 0) this.diskLast = Math.max(this.diskLast, s.first - 1);
         break;
       }
-      case ENTRIES: {
-        const first = body.readDoubleLE(1);
-        const count = body.readUInt32LE(9);
+      case REC.ENTRIES: {
+        const { first, count, sealed } = entriesHeadOf(body);
         this.cutFrom(first);
         if (this.batches.length === 0) this.logFirst = first;
         else if (first !== this.diskLast + 1) throw internal(`raft: the log has a hole before entry ${first}`);
-        this.batches.push({ first, count, at, sealed: body[13] === 1 });
+        this.batches.push({ first, count, at, sealed });
         this.diskLast = first + count - 1;
         break;
       }
-      case HARDSTATE:
-        this.meta.hs = { term: body.readDoubleLE(1), vote: body.readDoubleLE(9), commit: body.readDoubleLE(17) };
+      case REC.HARDSTATE:
+        this.meta.hs = readHardState(body);
         break;
-      case SNAPSHOT: {
+      case REC.SNAPSHOT: {
         const s = parseJson<{ m: SnapshotMetadata; keep: number; replace: boolean }>(body);
         this.meta.snap = s.m;
         if (s.replace) {
@@ -235,8 +183,8 @@ export class RaftDiskStorage implements LogBacking {
         }
         break;
       }
-      case TRUNCATE:
-        this.cutFrom(body.readDoubleLE(1));
+      case REC.TRUNCATE:
+        this.cutFrom(numberOf(body));
         break;
       default:
         throw internal(`raft: unknown log record type ${body[0]}`);
@@ -262,30 +210,13 @@ export class RaftDiskStorage implements LogBacking {
   /** Appends records and applies them here; settles when they are durable. */
   private append(bodies: Body[], mode: WriteMode): Promise<void> {
     const { at, done } = this.log().append(bodies, mode, () => [this.stateBody()]);
-    bodies.forEach((b, i) => this.apply(head(b), at[i]!));
+    bodies.forEach((b, i) => this.apply(headOf(b), at[i]!));
     return done;
   }
 
   /** The entries of one ENTRIES record, in the clear. */
   private readBatch(b: Batch): Entry[] {
-    const body = this.log().read(b.at);
-    const first = body.readDoubleLE(1);
-    const count = body.readUInt32LE(9);
-    const data = body.subarray(ENTRIES_HEAD + ENTRY_META * count);
-    let datas: Uint8Array[];
-    if (body[13] === 1) {
-      if (!this.keys) throw internal('raft: the log is encrypted and this storage has no key');
-      datas = openBatch(this.keys, first, data);
-    } else {
-      datas = decodeBatch(data);
-    }
-    if (datas.length !== count) throw internal(`raft: the log batch at ${first} holds ${datas.length} entries, not ${count}`);
-    return datas.map((d, i) => ({
-      index: first + i,
-      term: body.readDoubleLE(ENTRIES_HEAD + ENTRY_META * i),
-      type: body[ENTRIES_HEAD + ENTRY_META * i + 8] === 1 ? 'conf' : 'normal',
-      data: d,
-    }));
+    return entriesOf(this.log().read(b.at), this.keys);
   }
 
   isEmpty(): boolean {
@@ -378,10 +309,10 @@ export class RaftDiskStorage implements LogBacking {
     if (snap) await this.snapshots.write(snap.metadata, snap.data);
     const ents = p.entries;
     const bodies: Body[] = [];
-    if (snap) bodies.push(jsonBody(SNAPSHOT, { m: snap.metadata, keep: snap.metadata.index + 1, replace: true }));
-    if (p.truncateFrom !== undefined && (ents.length === 0 || ents[0]!.index > p.truncateFrom)) bodies.push(numbersBody(TRUNCATE, [p.truncateFrom]));
+    if (snap) bodies.push(jsonBody(REC.SNAPSHOT, { m: snap.metadata, keep: snap.metadata.index + 1, replace: true }));
+    if (p.truncateFrom !== undefined && (ents.length === 0 || ents[0]!.index > p.truncateFrom)) bodies.push(truncateBody(p.truncateFrom));
     if (ents.length > 0) bodies.push(entriesBody(this.keys, ents));
-    if (p.hardState) bodies.push(numbersBody(HARDSTATE, [p.hardState.term, p.hardState.vote, p.hardState.commit]));
+    if (p.hardState) bodies.push(hardStateBody(p.hardState));
     if (bodies.length === 0) return;
     await this.append(bodies, mode);
     if (snap) {
@@ -403,7 +334,7 @@ export class RaftDiskStorage implements LogBacking {
    */
   async pointAt(metadata: SnapshotMetadata, compactTo: number): Promise<void> {
     this.log();
-    await this.append([jsonBody(SNAPSHOT, { m: metadata, keep: compactTo + 1, replace: false })], 'background');
+    await this.append([jsonBody(REC.SNAPSHOT, { m: metadata, keep: compactTo + 1, replace: false })], 'background');
     this.deleteDeadSegments();
     this.snapshots.prune(snapshotFileName(metadata.index, metadata.term));
   }
@@ -434,7 +365,7 @@ export class RaftDiskStorage implements LogBacking {
   /** After the log was written again: the state as its records say. */
   private reindex(bodies: Body[], at: RecordAt[]): void {
     this.batches = [];
-    bodies.forEach((b, i) => this.apply(head(b), at[i]!));
+    bodies.forEach((b, i) => this.apply(headOf(b), at[i]!));
   }
 
   /**
