@@ -113,15 +113,36 @@ async function writeFull(fd: number, buf: Buffer, off: number): Promise<void> {
 
 const fdatasync = (fd: number) => new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
 
-/** A file of `size` zeros, synced, written in one go on this thread. */
-function zeroFileSync(file: string, size: number, fsync: boolean): void {
-  const fd = fs.openSync(file, 'w', 0o600);
+function writeZerosSync(fd: number, from: number, to: number): void {
+  for (let at = from; at < to; at += ZEROS.length) writeFullSync(fd, ZEROS.subarray(0, Math.min(ZEROS.length, to - at)), at);
+}
+
+/**
+ * A new segment file written whole on this thread: `content`, then zeros up to `size`, synced when
+ * `fsync`. Returns its descriptor, open for reading and writing.
+ */
+function segmentFileSync(file: string, content: Buffer, size: number, fsync: boolean): number {
+  const fd = fs.openSync(file, 'w+', 0o600);
   try {
-    for (let at = 0; at < size; at += ZEROS.length) writeFullSync(fd, ZEROS.subarray(0, Math.min(ZEROS.length, size - at)), at);
+    writeFullSync(fd, content, 0);
+    writeZerosSync(fd, content.length, size);
     if (fsync) fs.fdatasyncSync(fd);
-  } finally {
+  } catch (e) {
     fs.closeSync(fd);
+    throw e;
   }
+  return fd;
+}
+
+/** Where `bodies` are once written one after the other from `off` in segment `seq`. */
+function placesOf(seq: number, off: number, bodies: readonly Body[]): RecordAt[] {
+  const at: RecordAt[] = [];
+  for (const b of bodies) {
+    const len = bodyLength(b);
+    at.push({ seg: seq, off, len });
+    off += FRAME + len;
+  }
+  return at;
 }
 
 export class SegmentedLog {
@@ -155,15 +176,7 @@ export class SegmentedLog {
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.mkdirSync(tmp, { mode: 0o700 });
     const content = frame(bodies);
-    const file = path.join(tmp, segmentFile(1));
-    zeroFileSync(file, Math.max(opts.segmentBytes ?? SEGMENT_BYTES, content.length), false);
-    const fd = fs.openSync(file, 'r+');
-    try {
-      writeFullSync(fd, content, 0);
-      if (opts.fsync) fs.fdatasyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    fs.closeSync(segmentFileSync(path.join(tmp, segmentFile(1)), content, Math.max(opts.segmentBytes ?? SEGMENT_BYTES, content.length), opts.fsync));
     if (opts.fsync) syncDirSync(tmp);
     fs.renameSync(tmp, dir);
     if (opts.fsync) syncDirSync(path.dirname(dir));
@@ -209,7 +222,7 @@ export class SegmentedLog {
       this.segs.push({ seq, fd, end: at, cap: Math.max(buf.length, this.segmentBytes) });
       if (torn) {
         // nothing from here on was acknowledged: the rest of this segment is zeroed, later segments go
-        for (let at2 = at; at2 < buf.length; at2 += ZEROS.length) writeFullSync(fd, ZEROS.subarray(0, Math.min(ZEROS.length, buf.length - at2)), at2);
+        writeZerosSync(fd, at, buf.length);
         if (this.opts.fsync) fs.fdatasyncSync(fd);
         for (const later of seqs.slice(i + 1)) fs.rmSync(path.join(this.dir, segmentFile(later)), { force: true });
         break;
@@ -237,14 +250,9 @@ export class SegmentedLog {
     if (!seg || (seg.end > 0 && seg.end + size > seg.cap)) seg = this.cut();
     const head = seg.end === 0 ? header() : [];
     const buf = frame([...head, ...bodies]);
-    const at: RecordAt[] = [];
     let off = seg.end;
     for (const b of head) off += FRAME + bodyLength(b);
-    for (const b of bodies) {
-      const len = bodyLength(b);
-      at.push({ seg: seg.seq, off, len });
-      off += FRAME + len;
-    }
+    const at = placesOf(seg.seq, off, bodies);
     this.unsynced.push({ seg, off: seg.end, buf });
     seg.end += buf.length;
     if (seg.end > seg.cap) seg.cap = seg.end;
@@ -335,7 +343,7 @@ export class SegmentedLog {
       fs.renameSync(path.join(this.dir, PREPARED), file);
       this.prepared = false;
     } else {
-      zeroFileSync(file, this.segmentBytes, this.opts.fsync);
+      fs.closeSync(segmentFileSync(file, Buffer.alloc(0), this.segmentBytes, this.opts.fsync));
     }
     if (this.opts.fsync) syncDirSync(this.dir);
     const seg: Segment = { seq, fd: fs.openSync(file, 'r+'), end: 0, cap: this.segmentBytes };
@@ -423,15 +431,7 @@ export class SegmentedLog {
     const content = frame(bodies);
     const file = path.join(this.dir, segmentFile(seq));
     const tmp = `${file}.tmp`;
-    zeroFileSync(tmp, Math.max(this.segmentBytes, content.length), false);
-    const fd = fs.openSync(tmp, 'r+');
-    try {
-      writeFullSync(fd, content, 0);
-      if (this.opts.fsync) fs.fdatasyncSync(fd);
-    } catch (e) {
-      fs.closeSync(fd);
-      throw e;
-    }
+    const fd = segmentFileSync(tmp, content, Math.max(this.segmentBytes, content.length), this.opts.fsync);
     fs.renameSync(tmp, file);
     if (this.opts.fsync) syncDirSync(this.dir);
     for (const s of this.segs) {
@@ -439,14 +439,7 @@ export class SegmentedLog {
       fs.rmSync(path.join(this.dir, segmentFile(s.seq)), { force: true });
     }
     this.segs = [{ seq, fd, end: content.length, cap: Math.max(this.segmentBytes, content.length) }];
-    const at: RecordAt[] = [];
-    let off = 0;
-    for (const b of bodies) {
-      const len = bodyLength(b);
-      at.push({ seg: seq, off, len });
-      off += FRAME + len;
-    }
-    installed(at);
+    installed(placesOf(seq, 0, bodies));
   }
 
   async close(): Promise<void> {
