@@ -19,7 +19,7 @@ const task = (id: string, service: string, slot: number, nodeId?: string, state:
   taskFixture({ ID: id, ServiceID: service, Slot: slot, NodeID: nodeId, Status: { Timestamp: '', State: state, Message: '' }, internal: { specVersion: 1, serviceName: service } });
 const service = (id: string): Service => ({ ID: id, Version: { Index: 0 }, CreatedAt: '', UpdatedAt: '', Spec: { Name: id, TaskTemplate: {} }, Endpoint: {}, internal: { specVersion: 1 } }) as Service;
 const ids = (ts: { ID: string }[]) => ts.map((t) => t.ID);
-const NONE = { services: 0, nodes: 0, slots: 0, pendingServices: 0, countedServices: 0, sharedSpecs: 0 };
+const NONE = { services: 0, nodes: 0, slots: 0, pendingServices: 0, countedServices: 0, loadedNodes: 0, sharedSpecs: 0 };
 
 test('every index key goes with the last task under it: tasks moved off nodes and slots, a service scaled to 0, tasks deleted', async () => {
   const store = raftLikeStore();
@@ -31,7 +31,7 @@ test('every index key goes with the last task under it: tasks moved off nodes an
     }
     tx.create('task', task('b1', 's2', 1, undefined, 'pending'));
   });
-  assert.deepEqual(store.taskIndexSizes(), { services: 2, nodes: 2, slots: 5, pendingServices: 1, countedServices: 2, sharedSpecs: 2 });
+  assert.deepEqual(store.taskIndexSizes(), { services: 2, nodes: 2, slots: 5, pendingServices: 1, countedServices: 2, loadedNodes: 1, sharedSpecs: 2 });
   await store.update((tx) => {
     // moved: a task to another node and slot, the pending one assigned
     tx.update('task', { ...tx.get('task', 'a4')!, NodeID: 'n3', Slot: 1 });
@@ -39,7 +39,7 @@ test('every index key goes with the last task under it: tasks moved off nodes an
     const b1 = tx.get('task', 'b1')!;
     tx.update('task', { ...b1, NodeID: 'n3', Status: { ...b1.Status, State: 'assigned' } });
   });
-  assert.deepEqual(store.taskIndexSizes(), { services: 2, nodes: 2, slots: 4, pendingServices: 0, countedServices: 2, sharedSpecs: 2 }, 'n2, slot s1/4 and the pending set of s2 are gone');
+  assert.deepEqual(store.taskIndexSizes(), { services: 2, nodes: 2, slots: 4, pendingServices: 0, countedServices: 2, loadedNodes: 2, sharedSpecs: 2 }, 'n2, slot s1/4 and the pending set of s2 are gone');
   assert.deepEqual(store.read((tx) => ids(tx.tasksBySlot('s1', 1))), ['a1', 'a4']);
   // s1 scaled to 0: shut down (no longer counted), then deleted
   await store.update((tx) => {
@@ -49,7 +49,7 @@ test('every index key goes with the last task under it: tasks moved off nodes an
   await store.update((tx) => {
     for (const t of tx.tasksByService('s1')) tx.delete('task', t.ID);
   });
-  assert.deepEqual(store.taskIndexSizes(), { services: 1, nodes: 1, slots: 1, pendingServices: 0, countedServices: 1, sharedSpecs: 1 });
+  assert.deepEqual(store.taskIndexSizes(), { services: 1, nodes: 1, slots: 1, pendingServices: 0, countedServices: 1, loadedNodes: 1, sharedSpecs: 1 });
   await store.update((tx) => tx.delete('task', 'b1'));
   assert.deepEqual(store.taskIndexSizes(), NONE);
   assert.deepEqual(store.read((tx) => [tx.tasksByService('s1'), tx.tasksByNode('n1'), tx.tasksBySlot('s1', 1), tx.pendingTasks('s2')]), [[], [], [], []]);

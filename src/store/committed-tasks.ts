@@ -1,6 +1,7 @@
 import type { Task } from '../types';
 import { stableEqual } from '../types/dirty';
 import { ServiceTaskCounts, type TaskCounts } from './task-counts';
+import { NodeLoads, type NodeLoad } from './node-loads';
 import { TaskIndex, type TaskIds } from './task-index';
 
 /** The ID string the store already holds for a service or node (its object's), if it has that object. */
@@ -14,6 +15,8 @@ export interface TaskIndexSizes {
   slots: number;
   pendingServices: number;
   countedServices: number;
+  /** Nodes with a load (tasks on them that have not stopped). */
+  loadedNodes: number;
   sharedSpecs: number;
 }
 
@@ -39,6 +42,8 @@ export class CommittedTasks {
   private bySlot = new Map<string, TaskIndex<number>>();
   /** Task counts of each service by node (see MemoryStore.taskCountsByNode). */
   private counts = new ServiceTaskCounts();
+  /** What the tasks on each node weigh (see MemoryStore.nodeLoad). */
+  private loads = new NodeLoads();
   /** The spec object the tasks of each service share (see share), while the service has tasks. */
   private serviceSpecs = new Map<string, Task['Spec']>();
 
@@ -64,6 +69,10 @@ export class CommittedTasks {
     return this.counts.byNode(serviceId);
   }
 
+  loadOf(nodeId: string): Readonly<NodeLoad> | undefined {
+    return this.loads.get(nodeId);
+  }
+
   sizes(): TaskIndexSizes {
     let slots = 0;
     for (const s of this.bySlot.values()) slots += s.keyCount;
@@ -73,6 +82,7 @@ export class CommittedTasks {
       slots,
       pendingServices: this.pendingByService.keyCount,
       countedServices: this.counts.serviceCount,
+      loadedNodes: this.loads.nodeCount,
       sharedSpecs: this.serviceSpecs.size,
     };
   }
@@ -100,6 +110,7 @@ export class CommittedTasks {
     this.pendingByService.clear();
     this.bySlot.clear();
     this.counts.clear();
+    this.loads.clear();
     this.serviceSpecs.clear();
   }
 
@@ -142,8 +153,14 @@ export class CommittedTasks {
    * keys that changed are touched: a status report leaves a task where it is in every index.
    */
   private reindex(id: string, old: Task | undefined, now: Task | undefined): void {
-    if (old) this.counts.add(old, -1);
-    if (now) this.counts.add(now, 1);
+    if (old) {
+      this.counts.add(old, -1);
+      this.loads.add(old, -1);
+    }
+    if (now) {
+      this.counts.add(now, 1);
+      this.loads.add(now, 1);
+    }
     this.byService.move(id, old?.ServiceID, now?.ServiceID);
     this.pendingByService.move(id, old?.Status.State === 'pending' ? old.ServiceID : undefined, now?.Status.State === 'pending' ? now.ServiceID : undefined);
     this.byNode.move(id, old?.NodeID || undefined, now?.NodeID || undefined);

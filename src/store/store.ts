@@ -5,6 +5,7 @@ import { Watch, type WatchFilter } from './watch';
 import { PendingWrites, slotKey, type TaskIndexName } from './pending';
 import { MAX_PENDING_WRITES } from './limits';
 import type { TaskCounts } from './task-counts';
+import type { NodeLoad } from './node-loads';
 import type { Task } from '../types';
 import { cloneData, deepFreeze } from '../lib/clone';
 import { CommittedTasks, type TaskIndexSizes } from './committed-tasks';
@@ -350,6 +351,15 @@ export class MemoryStore {
    */
   taskCountsByNode(serviceId: string): ReadonlyMap<string, Readonly<TaskCounts>> {
     return this.committedTasks.countsByNode(serviceId);
+  }
+
+  /**
+   * What the tasks on a node that have not stopped weigh (store/node-loads.ts), at the applied index:
+   * kept as tasks are applied, so the scheduler's node table is a pass over the nodes. The store's
+   * own: never change it. Undefined when no such task is on the node.
+   */
+  nodeLoad(nodeId: string): Readonly<NodeLoad> | undefined {
+    return this.committedTasks.loadOf(nodeId);
   }
 
   /** How many keys each task index holds (tests and bench/store-memory: a key without tasks is gone). */

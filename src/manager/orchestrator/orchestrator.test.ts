@@ -128,6 +128,84 @@ test('RestartSupervisor: tasks of a scale-down (wanted removed) reaching SHUTDOW
   }
 });
 
+test('RestartSupervisor: a node going Down is a pass over its own tasks and their slots, not over every task of the service', async (t) => {
+  const store = immediateStore();
+  // 40 replicas over 4 nodes, restarts without delay; slot 1 has a second runnable task (a start-first update's) on B
+  const s = mkService('s', { replicas: 40, spec: { RestartPolicy: { Condition: 'any', Delay: 0 } } });
+  await store.update((tx) => {
+    for (const n of ['A', 'B', 'C', 'D']) tx.create('node', mkNode(n));
+    tx.create('service', s);
+    for (let slot = 1; slot <= 40; slot++) tx.create('task', mkTask(s, { id: `t${slot}`, slot, node: ['A', 'B', 'C', 'D'][slot % 4], state: 'running' }));
+    tx.create('task', mkTask(s, { id: 'extra1', slot: 1, node: 'B', state: 'running' }));
+  });
+  const r = new RestartSupervisor({ store, clock, rng: new SeededRng(5) });
+  r.start();
+  const settled = async () => {
+    await new Promise((res) => setImmediate(res));
+    await r.idle();
+  };
+  try {
+    await settled();
+    const passes = t.mock.method(restartCore, 'planRestarts');
+    // node B (slot % 4 === 1: slots 1, 5, …, 37) goes Down
+    await store.update((tx) => {
+      const n = tx.get('node', 'B')!;
+      tx.update('node', { ...n, Status: { ...n.Status, State: 'down' } });
+    });
+    await waitFor('B\'s tasks replaced', () => tasksOf(store, 's').filter((x) => x.NodeID === 'B' && x.DesiredState === 'shutdown').length === 11);
+    await settled();
+    assert.ok(passes.mock.callCount() >= 1);
+    for (const c of passes.mock.calls) assert.ok(c.arguments[0].tasks.length <= 11, `a pass examined ${c.arguments[0].tasks.length} tasks, not B's 11`);
+    const live = tasksOf(store, 's').filter((x) => x.DesiredState === 'running');
+    // every slot has exactly one task wanted running again: B's 10 slots got a replacement each, and slot 1
+    // one replacement, though both its tasks were on B (the second one was not counted as holding the slot)
+    assert.equal(live.length, 40);
+    assert.deepEqual([...new Set(live.map((x) => x.Slot))].sort((a, b) => a! - b!), Array.from({ length: 40 }, (_, i) => i + 1));
+    // a slot whose other task still runs elsewhere is held: slot 2's task on C stops, the one on D does not
+    await store.update((tx) => tx.create('task', mkTask(s, { id: 'extra2', slot: 2, node: 'D', state: 'running' })));
+    await store.update((tx) => {
+      const o = tx.get('task', 't2')!;
+      tx.update('task', { ...o, Status: { ...o.Status, State: 'failed', Err: 'task: non-zero exit (1)' } });
+    });
+    await waitFor('t2 shut down', () => store.view((tx) => tx.get('task', 't2')!.DesiredState === 'shutdown'));
+    await settled();
+    assert.deepEqual(tasksOf(store, 's').filter((x) => x.Slot === 2 && x.DesiredState === 'running').map((x) => x.ID), ['extra2']);
+  } finally {
+    await r.stop();
+  }
+});
+
+test('RestartSupervisor: a task placed on a node after that node went Down is replaced (the scheduler planned before the Down and wrote after it)', async () => {
+  const store = immediateStore();
+  const s = mkService('s', { replicas: 1, spec: { RestartPolicy: { Condition: 'any', Delay: 0 } } });
+  await store.update((tx) => {
+    for (const n of ['A', 'B']) tx.create('node', mkNode(n));
+    tx.create('service', s);
+    tx.create('task', mkTask(s, { id: 't1', slot: 1, state: 'pending' }));
+  });
+  const r = new RestartSupervisor({ store, clock, rng: new SeededRng(6) });
+  r.start();
+  try {
+    await new Promise((res) => setImmediate(res));
+    await r.idle();
+    await store.update((tx) => {
+      const n = tx.get('node', 'B')!;
+      tx.update('node', { ...n, Status: { ...n.Status, State: 'down' } });
+    });
+    await new Promise((res) => setImmediate(res));
+    await r.idle();
+    // the scheduler's write, planned while B was Ready
+    await store.update((tx) => {
+      const o = tx.get('task', 't1')!;
+      tx.update('task', { ...o, NodeID: 'B', Status: { ...o.Status, State: 'assigned' } });
+    });
+    await waitFor('t1 replaced', () => tasksOf(store, 's').some((x) => x.Slot === 1 && x.ID !== 't1' && x.DesiredState === 'running'));
+    assert.equal(store.view((tx) => tx.get('task', 't1')!.DesiredState), 'shutdown');
+  } finally {
+    await r.stop();
+  }
+});
+
 test('TaskReaper: honours the cluster retention limit and deletes removed tasks', async () => {
   const store = immediateStore();
   const s = mkService('s');

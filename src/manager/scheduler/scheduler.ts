@@ -1,7 +1,7 @@
 import { MAX_TASKS_PER_WRITE, type StoreEvent, type WatchFilter } from '../../store';
 import { isTerminal, type Task } from '../../types';
 import { StoreLoop, type StoreLoopDeps } from '../store-loop';
-import { buildNodeInfos, type NodeInfo } from './core/nodeinfo';
+import { nodeInfosFromLoads, type NodeInfo } from './core/nodeinfo';
 import { scheduleTasks } from './core/schedule';
 
 export type SchedulerDeps = StoreLoopDeps;
@@ -78,7 +78,7 @@ export class Scheduler extends StoreLoop<SchedulerDeps> {
       for (const t of store.read((tx) => tx.find('task', (x) => x.Status.State === 'pending'))) services.add(t.ServiceID);
     }
     if (services.size === 0) return;
-    const infos: Map<string, NodeInfo> = store.read((tx) => buildNodeInfos(tx.find('node'), tx.find('task', (t) => !!t.NodeID && !isTerminal(t.Status.State))));
+    const infos: Map<string, NodeInfo> = store.read((tx) => nodeInfosFromLoads(tx.find('node'), (id) => store.nodeLoad(id)));
     let more = false;
     const writes: Promise<void>[] = [];
     try {

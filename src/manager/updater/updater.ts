@@ -86,8 +86,11 @@ export class UpdateSupervisor {
       // else of a node's status reaches a plan (nodeIsGone). Re-planning on every status change made a
       // new leader walk all of a service's tasks once per batch of sessions: its 1,000 nodes going
       // Unknown and back to Ready were a third of its CPU for half a minute at 100,000 tasks (issue 15).
+      // Only a service with an update under way can have such a replacement: 100 nodes going Down at
+      // 100,000 tasks re-planned the service over all its tasks once per node, 16 % of the leader's time
+      // while their tasks were replaced (performance.md, "A node failure at 100,000 tasks").
       const wasGone = e.action === 'create' || nodeIsGone(e.old as Node | undefined);
-      if (e.action === 'delete' || nodeIsGone(e.object as Node) !== wasGone) for (const id of this.memos.keys()) this.mark(id);
+      if (e.action === 'delete' || nodeIsGone(e.object as Node) !== wasGone) for (const [id, memo] of this.memos) if (updateUnderWay(memo)) this.mark(id);
     }
   }
 
@@ -104,7 +107,7 @@ export class UpdateSupervisor {
    */
   private watchesTask(t: Task): boolean {
     const memo = this.memos.get(t.ServiceID);
-    if (!memo || memo.tracked.length > 0 || memo.settle || isActiveState(memo.status?.State)) return true;
+    if (!memo || updateUnderWay(memo)) return true;
     return t.internal.specVersion !== memo.specVersion && isRunnable(t.DesiredState);
   }
 
@@ -185,4 +188,9 @@ export class UpdateSupervisor {
     }, Math.max(0, at - this.deps.clock.now()));
     this.timers.set(id, h);
   }
+}
+
+/** Whether the planner has anything in hand for the service: slots it tracks, a settling window, an active UpdateStatus. */
+function updateUnderWay(memo: UpdateMemo): boolean {
+  return memo.tracked.length > 0 || !!memo.settle || isActiveState(memo.status?.State);
 }

@@ -319,3 +319,27 @@ test('a replacement that needs the allocator (a network, a published port) is ma
   const made = plan(s, [mkTask(s, { id: 'old', slot: 1, node: 'A', state: 'failed' })]).mutations.find((m) => m.op === 'create');
   assert.equal(made?.op === 'create' && made.task.Status.State, 'new');
 });
+
+test('a pass over the named tasks with their slots from an index decides what a pass over every task decides', () => {
+  // seeded: tasks in 12 slots over 3 nodes (C Down), running, failed or shut down, wanted running or shut down,
+  // some slots with two tasks; the named ones are those an event would name (stopped while wanted, on C)
+  let seed = 7;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), Math.floor(seed / 65536) % n);
+  const ns = nodes(mkNode('A'), mkNode('B'), { ...mkNode('C'), Status: { State: 'down', Addr: '' } } as ReturnType<typeof mkNode>);
+  let restarts = 0;
+  for (let round = 0; round < 200; round++) {
+    const s = mkService('s', { replicas: 12, spec: { RestartPolicy: { Condition: 'any', Delay: 0 } } });
+    const tasks: Task[] = [];
+    for (let slot = 1; slot <= 12; slot++)
+      for (let k = 0; k < 1 + rnd(2); k++)
+        tasks.push(mkTask(s, { id: `t${slot}.${k}`, slot, node: 'ABC'[rnd(3)], state: (['running', 'failed', 'shutdown'] as const)[rnd(3)], desired: rnd(4) ? 'running' : 'shutdown' }));
+    const named = tasks.filter((t) => t.DesiredState === 'running' && (t.Status.State !== 'running' || t.NodeID === 'C'));
+    const bySlot = (t: Task) => tasks.filter((o) => o.Slot === t.Slot);
+    const whole = planRestarts({ service: s, tasks, nodes: ns, history: new Map(), now: T0, newId: idGen('r') });
+    const some = planRestarts({ service: s, tasks: named, slotTasks: bySlot, nodes: ns, history: new Map(), now: T0, newId: idGen('r') });
+    const shape = (p: typeof whole) => p.mutations.map((m) => (m.op === 'update' ? `stop ${m.task.ID}` : m.op === 'create' ? `start slot ${m.task.Slot}` : `delete ${m.id}`)).sort();
+    assert.deepEqual(shape(some), shape(whole), `round ${round}`);
+    restarts += whole.restarts.length;
+  }
+  assert.ok(restarts > 200, `${restarts} restarts over the rounds`);
+});

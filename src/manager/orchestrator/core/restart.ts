@@ -27,7 +27,13 @@ export function shouldRestart(t: Task, history: SlotRestarts | undefined, now: n
 
 export interface RestartInput {
   service: Service;
+  /**
+   * The tasks to examine: all the service's, or only those events named (a failed task, the tasks of
+   * a node gone Down), with `slotTasks` to see the rest of their slots.
+   */
   tasks: readonly Task[];
+  /** Every task of a task's slot (the store's slot index); default: its slot's tasks among `tasks`. */
+  slotTasks?: (t: Task) => readonly Task[];
   nodes: ReadonlyMap<string, Node>;
   history: RestartHistory;
   now: number;
@@ -92,14 +98,10 @@ export function planRestarts(input: RestartInput): RestartPlan {
   // a job's slot is held only by a task of the current iteration
   const holds = (o: Task): boolean => isRunnable(o.DesiredState) && (iteration === undefined || o.JobIteration?.Index === iteration);
   const made = new Map<string, number>();
-  // runnable tasks per slot that are not being stopped now: a candidate's slot is held by another
-  // when this count, less the candidate itself, is positive (one pass over the tasks, not one per candidate)
-  const holders = new Map<string, number>();
-  for (const o of tasks) {
-    if (stopping.has(o.ID) || !holds(o)) continue;
-    const k = historyKey(o);
-    holders.set(k, (holders.get(k) ?? 0) + 1);
-  }
+  const slotTasks = input.slotTasks ?? slotsAmong(tasks);
+  // a candidate's slot is held by another when a runnable task of that slot is not being stopped now
+  // (candidates are all in `stopping`, so none counts itself)
+  const heldByAnother = (t: Task): boolean => slotTasks(t).some((o) => !stopping.has(o.ID) && holds(o));
   for (const { t, reason } of candidates) {
     if (input.limit !== undefined && out.mutations.length >= input.limit) {
       out.more = true;
@@ -109,9 +111,7 @@ export function planRestarts(input: RestartInput): RestartPlan {
     const key = historyKey(t);
     if (isPerNode(service) && !globalNodeKeeps(service, t.NodeID ? nodes.get(t.NodeID) : undefined)) continue;
     // another runnable task already holds the slot (start-first update, or a replacement made now)
-    // (candidates are all in `stopping`, so none counts itself)
-    const holder = (holders.get(key) ?? 0) > 0;
-    if (holder || made.has(key)) continue;
+    if (made.has(key) || heldByAnother(t)) continue;
     const h = history.get(key);
     const times = h && h.specVersion === t.internal.specVersion ? h.times : [];
     // (`made` allows one restart per slot and pass, so none of this pass's restarts is for this slot)
@@ -142,6 +142,18 @@ export function planRestarts(input: RestartInput): RestartPlan {
   return out;
 }
 
+/** Each task's slot among `tasks` (grouped once). */
+function slotsAmong(tasks: readonly Task[]): (t: Task) => readonly Task[] {
+  const bySlot = new Map<string, Task[]>();
+  for (const o of tasks) {
+    const k = historyKey(o);
+    const list = bySlot.get(k);
+    if (list) list.push(o);
+    else bySlot.set(k, [o]);
+  }
+  return (t) => bySlot.get(historyKey(t)) ?? [];
+}
+
 /** A task still inside its own restart delay: its replacement is not made before that delay ends. */
 const deferredRestart = (t: Task, now: number): boolean => t.DesiredState === 'ready' && !!t.internal.delayedStart && now < t.internal.delayedStart.notBefore;
 
@@ -151,7 +163,7 @@ const deferredRestart = (t: Task, now: number): boolean => t.DesiredState === 'r
  * passed. One that stopped itself meanwhile (rejected) is not started: the wake-up at its `notBefore`
  * lets planRestarts replace it. Returns the updates and the earliest time (ms) worth waking up again, if any.
  */
-export function promoteDelayed(tasks: readonly Task[], byId: ReadonlyMap<string, Task>, nodes: ReadonlyMap<string, Node>, now: number): { mutations: Mutation[]; wakeAt?: number } {
+export function promoteDelayed(tasks: readonly Task[], byId: Pick<ReadonlyMap<string, Task>, 'get'>, nodes: ReadonlyMap<string, Node>, now: number): { mutations: Mutation[]; wakeAt?: number } {
   const mutations: Mutation[] = [];
   let wakeAt: number | undefined;
   const wake = (at: number) => (wakeAt = wakeAt === undefined ? at : Math.min(wakeAt, at));
