@@ -86,6 +86,39 @@ test('RestartSupervisor: failed task replaced in its slot as READY, started afte
   }
 });
 
+test('RestartSupervisor: a delayed replacement rejected during its delay is replaced once the delay is over, by passes over the delayed tasks only', async (t) => {
+  const store = immediateStore();
+  const s = mkService('s', { replicas: 21, spec: { RestartPolicy: { Delay: 40_000_000 } } }); // 40 ms
+  await store.update((tx) => {
+    tx.create('node', mkNode('A'));
+    tx.create('service', s);
+    for (let slot = 1; slot <= 21; slot++) tx.create('task', mkTask(s, { id: `t${slot}`, slot, node: 'A', state: 'running' }));
+  });
+  const r = new RestartSupervisor({ store, clock, rng: new SeededRng(8) });
+  r.start();
+  try {
+    await new Promise((res) => setImmediate(res));
+    await r.idle();
+    const passes = t.mock.method(restartCore, 'planRestarts');
+    const fail = (id: string) =>
+      store.update((tx) => {
+        const o = tx.get('task', id)!;
+        tx.update('task', { ...o, Status: { ...o.Status, State: 'rejected', Err: 'No such image: busybox' } });
+      });
+    await fail('t1');
+    const r1 = await waitFor('first replacement', () => tasksOf(store, 's').find((x) => x.Slot === 1 && x.ID !== 't1'));
+    assert.equal(r1.DesiredState, 'ready');
+    // the agent prepares it at once, and the image is still missing
+    await fail(r1.ID);
+    const r2 = await waitFor('second replacement', () => tasksOf(store, 's').find((x) => x.Slot === 1 && x.ID !== 't1' && x.ID !== r1.ID));
+    assert.ok(Date.parse(r2.CreatedAt) >= Date.parse(r1.CreatedAt) + 40, 'not before the first replacement\'s delay was over');
+    await waitFor('started', () => store.view((tx) => tx.get('task', r2.ID))?.DesiredState === 'running');
+    for (const c of passes.mock.calls) assert.ok(c.arguments[0].tasks.length <= 2, `a pass examined ${c.arguments[0].tasks.length} tasks`);
+  } finally {
+    await r.stop();
+  }
+});
+
 test('RestartSupervisor: tasks of a scale-down (wanted removed) reaching SHUTDOWN make no pass; a wanted task that stops does', async (t) => {
   const store = immediateStore();
   const s = mkService('s');

@@ -13,7 +13,7 @@ import { planRestarts, promoteDelayed, type SlotRestarts } from './core/restart'
  */
 export class RestartSupervisor extends StoreLoop<LoopDeps> {
   protected readonly filter: WatchFilter = { kinds: ['task', 'node'] };
-  /** Services to examine whole (a rescan, a delayed replacement's time come). */
+  /** Services to examine whole (a rescan). */
   private dirty = new Set<string>();
   /**
    * Tasks to examine, by service: the ones an event named (a task that stopped while wanted, the tasks
@@ -22,8 +22,11 @@ export class RestartSupervisor extends StoreLoop<LoopDeps> {
    * replacements (performance.md, "A node failure at 100,000 tasks").
    */
   private named = new Map<string, Set<string>>();
-  /** Services with delayed replacements waiting; re-examined on each wake-up. */
-  private delayed = new Set<string>();
+  /**
+   * Delayed replacements (DesiredState READY with a `delayedStart`) by service, kept from events: each
+   * flush looks at these to start the ones whose time has come, not at every task of their service.
+   */
+  private delayed = new Map<string, Set<string>>();
   private history = new Map<string, SlotRestarts>();
 
   constructor(deps: LoopDeps) {
@@ -31,10 +34,11 @@ export class RestartSupervisor extends StoreLoop<LoopDeps> {
   }
 
   protected override onWake(): void {
-    for (const s of this.delayed) this.dirty.add(s);
+    // a delayed replacement that stopped during its delay is replaced once the delay is over (deferredRestart)
+    for (const [sid, ids] of this.delayed) for (const id of ids) this.name({ ServiceID: sid, ID: id });
   }
 
-  private name(t: Task): void {
+  private name(t: Pick<Task, 'ServiceID' | 'ID'>): void {
     const ids = this.named.get(t.ServiceID);
     if (ids) ids.add(t.ID);
     else this.named.set(t.ServiceID, new Set([t.ID]));
@@ -51,9 +55,10 @@ export class RestartSupervisor extends StoreLoop<LoopDeps> {
       for (const t of tasks) this.name(t);
       return tasks.length > 0;
     }
-    if (e.action === 'delete') return false;
     const t = e.object as Task;
-    if (t.DesiredState === 'ready' && t.internal.delayedStart) this.delayed.add(t.ServiceID);
+    if (e.action !== 'delete' && t.DesiredState === 'ready' && t.internal.delayedStart) this.keepDelayed(t.ServiceID, t.ID, true);
+    else if (this.delayed.get(t.ServiceID)?.has(t.ID)) this.keepDelayed(t.ServiceID, t.ID, false);
+    if (e.action === 'delete') return false;
     // Only a task still wanted can need a restart (restartReason): the 100,000 tasks of a scale-down
     // reaching SHUTDOWN each made a pass over all the service's tasks (11 % of the leader's time).
     if (isTerminal(t.Status.State) && isRunnable(t.DesiredState)) {
@@ -72,6 +77,17 @@ export class RestartSupervisor extends StoreLoop<LoopDeps> {
     return this.delayed.has(t.ServiceID);
   }
 
+  private keepDelayed(sid: string, id: string, delayed: boolean): void {
+    const ids = this.delayed.get(sid);
+    if (delayed) {
+      if (ids) ids.add(id);
+      else this.delayed.set(sid, new Set([id]));
+    } else if (ids) {
+      ids.delete(id);
+      if (ids.size === 0) this.delayed.delete(sid);
+    }
+  }
+
   private nodeLost(nodeId: string): boolean {
     const n = this.deps.store.read((tx) => tx.get('node', nodeId));
     return !n || n.Status.State === 'down' || n.Spec.Availability === 'drain';
@@ -83,7 +99,10 @@ export class RestartSupervisor extends StoreLoop<LoopDeps> {
     const whole = new Set(this.take(this.dirty, () => store.read((tx) => tx.find('service').map((s) => s.ID))));
     const named = this.named;
     this.named = new Map();
-    if (rescan) this.delayed = new Set(store.read((tx) => tx.find('task', (t) => t.DesiredState === 'ready' && !!t.internal.delayedStart).map((t) => t.ServiceID)));
+    if (rescan) {
+      this.delayed.clear();
+      for (const t of store.read((tx) => tx.find('task', (x) => x.DesiredState === 'ready' && !!x.internal.delayedStart))) this.keepDelayed(t.ServiceID, t.ID, true);
+    }
     let more = false;
     for (const sid of new Set([...whole, ...named.keys()])) {
       const ids = whole.has(sid) ? undefined : named.get(sid);
@@ -111,17 +130,16 @@ export class RestartSupervisor extends StoreLoop<LoopDeps> {
         else this.history.set(r.key, { specVersion: r.specVersion, times: [r.at] });
       }
     }
-    // delayed starts: examine every service that has any (cheap: usually few)
+    // delayed starts: the delayed replacements of every service that has any
     let wakeAt: number | undefined;
-    for (const sid of [...this.delayed]) {
+    for (const ids of [...this.delayed.values()]) {
       const w = await store.update((tx) => {
-        const waiting = tx.shared.tasksByService(sid, (t) => t.DesiredState === 'ready' && !!t.internal.delayedStart);
+        const waiting = [...ids].flatMap((id) => tx.shared.get('task', id) ?? []).filter((t) => t.DesiredState === 'ready' && !!t.internal.delayedStart);
         const byId = { get: (id: string) => tx.shared.get('task', id) };
         const nodes = new Map(tx.shared.find('node').map((n) => [n.ID, n]));
         const r = promoteDelayed(waiting, byId, nodes, clock.now());
         applyMutations(tx, r.mutations);
-        // every mutation starts one; the rest still wait (or stopped during their delay: planRestarts's)
-        if (waiting.length === r.mutations.length) this.delayed.delete(sid);
+        // (the events of the ones started take them out of `delayed`)
         return r.wakeAt;
       });
       if (w !== undefined) wakeAt = wakeAt === undefined ? w : Math.min(wakeAt, w);
