@@ -51,6 +51,7 @@ async function main(): Promise<void> {
       manager: () => ({
         isLeader: () => true,
         read: (fn) => store.read((tx) => fn(tx as never)),
+        taskStates: () => store.taskCountsByState(),
         services: () => control.listServices({}, true),
         raft: () => ({ term: 1, leader: 1, commit: 1, applied: 1 }),
         dispatcherSessions: () => 1,

@@ -23,6 +23,7 @@ test('docs/grafana-dashboard.json is importable and every metric its queries use
     manager: () => ({
       isLeader: () => true,
       read: (fn) => store.read((tx) => fn(tx as never)),
+      taskStates: () => store.taskCountsByState(),
       services: () => [],
       raft: () => ({ term: 1, leader: 1, commit: 1, applied: 1 }),
       dispatcherSessions: () => 0,

@@ -55,6 +55,7 @@ test('a worker exposes node metrics only; a manager adds the cluster gauges read
     manager = {
       isLeader: () => true,
       read: (fn) => store.read((tx) => fn(tx as never)),
+      taskStates: () => store.taskCountsByState(),
       services: () => store.read((tx) => tx.find('service').map((s) => ({ ...s, ServiceStatus: { RunningTasks: tx.tasksByService(s.ID).filter((t) => t.Status.State === 'running').length, DesiredTasks: 2 } }))),
       raft: () => ({ term: 3, leader: 1, commit: 10, applied: 10 }),
       dispatcherSessions: () => 1,

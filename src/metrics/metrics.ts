@@ -4,9 +4,9 @@
 // server's request hook, the Raft driver's observer) and by one store watch on a manager.
 // The names are swarmkit's and dockerd's where they exist; Shoal's own carry the shoal_ prefix.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Service, Task } from '../types';
+import type { Service, Task, TaskState } from '../types';
 import type { StoreEvent } from '../store/types';
-import { effectsOf, nodesByState, tasksByState, updateProgress, UPDATE_STATES, type EventEffect, type UpdateProgress } from './core/cluster';
+import { effectsOf, nodesByState, updateProgress, withEveryState, UPDATE_STATES, type EventEffect, type UpdateProgress } from './core/cluster';
 
 /** One published port of the routing mesh as RoutingMesh.status() reports it (only the fields read here). */
 export interface MeshPortView {
@@ -24,6 +24,8 @@ export type ServiceWithStatus = Service & { ServiceStatus?: { RunningTasks: numb
 export interface ManagerView {
   isLeader(): boolean;
   read<T>(fn: (tx: { find(kind: 'node' | 'service' | 'task' | 'network' | 'secret' | 'config'): unknown[]; tasksByService(id: string): Task[] }) => T): T;
+  /** Tasks by observed state, as the store keeps them (a scrape reads no task). */
+  taskStates(): ReadonlyMap<TaskState, number>;
   /** Services with their running/desired counts, counted as `docker service ls` counts them. */
   services(): ServiceWithStatus[];
   raft(): { term: number; leader: number; commit: number; applied: number } | undefined;
@@ -90,7 +92,8 @@ export class NodeMetrics {
     const services = () => (this.scrape.services ??= mgr()?.services() ?? []);
     const progressOf = (s: ServiceWithStatus): UpdateProgress | undefined => {
       const cache = (this.scrape.progress ??= new Map());
-      if (!cache.has(s.ID)) cache.set(s.ID, updateProgress(s, mgr()?.read((tx) => tx.tasksByService(s.ID)) ?? []));
+      // a service never updated has no progress: its tasks are not read (100,000 of them on every scrape)
+      if (!cache.has(s.ID)) cache.set(s.ID, s.UpdateStatus ? updateProgress(s, mgr()?.read((tx) => tx.tasksByService(s.ID)) ?? []) : undefined);
       return cache.get(s.ID);
     };
 
@@ -150,7 +153,7 @@ export class NodeMetrics {
         },
       });
     byStateGauge('swarm_manager_nodes', 'The number of nodes', (m) => nodesByState(m.read((tx) => tx.find('node') as never)));
-    byStateGauge('swarm_manager_tasks_total', 'The number of tasks in the cluster object store', (m) => tasksByState(m.read((tx) => tx.find('task') as never)));
+    byStateGauge('swarm_manager_tasks_total', 'The number of tasks in the cluster object store', (m) => withEveryState(m.taskStates()));
 
     // ---- the store (swarmkit's swarm_store_*: a read is a view, a write its transaction and proposal)
     this.storeRead = new Histogram({ name: 'swarm_store_read_tx_latency_seconds', help: 'Raft store read tx latency.', buckets: LATENCY_BUCKETS, registers: managerOnly });

@@ -38,6 +38,7 @@ function managerView(m: Manager): ManagerView {
   return {
     isLeader: () => m.isLeader(),
     read: (fn) => m.store.read((tx) => fn(tx as never)),
+    taskStates: () => m.store.taskCountsByState(),
     services: () => m.controlapi.listServices({}, true),
     raft: () => (m.consensus ? m.consensus.status() : undefined),
     // the dispatcher holds sessions only while this manager leads

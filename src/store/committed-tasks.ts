@@ -1,4 +1,4 @@
-import type { Task } from '../types';
+import type { Task, TaskState } from '../types';
 import { stableEqual } from '../types/dirty';
 import { ServiceTaskCounts, type TaskCounts } from './task-counts';
 import { NodeLoads, type NodeLoad } from './node-loads';
@@ -44,6 +44,8 @@ export class CommittedTasks {
   private counts = new ServiceTaskCounts();
   /** What the tasks on each node weigh (see MemoryStore.nodeLoad). */
   private loads = new NodeLoads();
+  /** Tasks by observed state (see MemoryStore.taskCountsByState). */
+  private byState = new Map<TaskState, number>();
   /** The spec object the tasks of each service share (see share), while the service has tasks. */
   private serviceSpecs = new Map<string, Task['Spec']>();
 
@@ -67,6 +69,10 @@ export class CommittedTasks {
 
   countsByNode(serviceId: string): ReadonlyMap<string, Readonly<TaskCounts>> {
     return this.counts.byNode(serviceId);
+  }
+
+  countsByState(): ReadonlyMap<TaskState, number> {
+    return this.byState;
   }
 
   loadOf(nodeId: string): Readonly<NodeLoad> | undefined {
@@ -111,6 +117,7 @@ export class CommittedTasks {
     this.bySlot.clear();
     this.counts.clear();
     this.loads.clear();
+    this.byState.clear();
     this.serviceSpecs.clear();
   }
 
@@ -156,10 +163,14 @@ export class CommittedTasks {
     if (old) {
       this.counts.add(old, -1);
       this.loads.add(old, -1);
+      const n = (this.byState.get(old.Status.State) ?? 0) - 1;
+      if (n > 0) this.byState.set(old.Status.State, n);
+      else this.byState.delete(old.Status.State);
     }
     if (now) {
       this.counts.add(now, 1);
       this.loads.add(now, 1);
+      this.byState.set(now.Status.State, (this.byState.get(now.Status.State) ?? 0) + 1);
     }
     this.byService.move(id, old?.ServiceID, now?.ServiceID);
     this.pendingByService.move(id, old?.Status.State === 'pending' ? old.ServiceID : undefined, now?.Status.State === 'pending' ? now.ServiceID : undefined);

@@ -1,5 +1,5 @@
-// Every node's load as the store keeps it (NodeLoads, MemoryStore.nodeLoad) against the same load
-// counted from scratch over every task (the scheduler's buildNodeInfos), through seeded writes: tasks
+// Every node's load as the store keeps it (NodeLoads, MemoryStore.nodeLoad), and its tasks by state, each against
+// a count from scratch over every task (the scheduler's buildNodeInfos), through seeded writes: tasks
 // created, placed, moved, started, stopped, wanted stopped, deleted, with reservations and host ports.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -57,6 +57,10 @@ test('the store keeps each node\'s load as a count from scratch over every task 
       }
     });
     const want = store.read((tx) => buildNodeInfos(tx.find('node'), tx.find('task')));
+    // and the counts by observed state (swarm_manager_tasks_total) as a count from scratch gives them
+    const states = new Map<string, number>();
+    for (const t of store.read((tx) => tx.find('task'))) states.set(t.Status.State, (states.get(t.Status.State) ?? 0) + 1);
+    assert.deepEqual([...store.taskCountsByState()].sort(), [...states].sort(), `round ${round}: tasks by state`);
     for (const n of NODES) {
       const w = want.get(n)!;
       const kept = store.nodeLoad(n);
@@ -77,4 +81,5 @@ test('the store keeps each node\'s load as a count from scratch over every task 
   });
   assert.deepEqual(NODES.map((n) => store.nodeLoad(n)), [undefined, undefined, undefined, undefined]);
   assert.equal(store.taskIndexSizes().loadedNodes, 0);
+  assert.equal(store.taskCountsByState().size, 0);
 });

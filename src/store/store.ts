@@ -6,7 +6,7 @@ import { PendingWrites, slotKey, type TaskIndexName } from './pending';
 import { MAX_PENDING_WRITES } from './limits';
 import type { TaskCounts } from './task-counts';
 import type { NodeLoad } from './node-loads';
-import type { Task } from '../types';
+import type { Task, TaskState } from '../types';
 import { cloneData, deepFreeze } from '../lib/clone';
 import { CommittedTasks, type TaskIndexSizes } from './committed-tasks';
 import { eachId, holdsId, type TaskIds } from './task-index';
@@ -351,6 +351,11 @@ export class MemoryStore {
    */
   taskCountsByNode(serviceId: string): ReadonlyMap<string, Readonly<TaskCounts>> {
     return this.committedTasks.countsByNode(serviceId);
+  }
+
+  /** How many tasks the store holds in each observed state (a state without tasks is absent), at the applied index. The store's own map. */
+  taskCountsByState(): ReadonlyMap<TaskState, number> {
+    return this.committedTasks.countsByState();
   }
 
   /**

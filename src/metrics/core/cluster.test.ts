@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Service, Task } from '../../types';
 import { nodeFixture, taskFixture } from '../../testing/fixtures';
-import { effectsOf, nodesByState, tasksByState, updateProgress, TASK_STATES } from './cluster';
+import { effectsOf, nodesByState, updateProgress, withEveryState, TASK_STATES } from './cluster';
 
 const v1 = { ContainerSpec: { Image: 'busybox:1' } };
 const v2 = { ContainerSpec: { Image: 'busybox:1', Env: ['A=1'] } };
@@ -26,7 +26,7 @@ const task = (id: string, over: Partial<Task> = {}): Task =>
 test('counts by state start every known state at 0', () => {
   const nodes = nodesByState([nodeFixture({ ID: 'a' }), nodeFixture({ ID: 'b', Status: { State: 'down', Addr: '' } }), nodeFixture({ ID: 'c' })]);
   assert.deepEqual(Object.fromEntries(nodes), { unknown: 0, down: 1, ready: 2, disconnected: 0 });
-  const tasks = tasksByState([task('1'), task('2', { Status: { Timestamp: '', State: 'failed', Message: '' } })]);
+  const tasks = withEveryState(new Map([['running', 1], ['failed', 1]] as const));
   assert.equal(tasks.size, TASK_STATES.length);
   assert.equal(tasks.get('running'), 1);
   assert.equal(tasks.get('failed'), 1);

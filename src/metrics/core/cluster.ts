@@ -38,7 +38,8 @@ export function countBy<T, K extends string>(items: readonly T[], keys: readonly
 }
 
 export const nodesByState = (nodes: readonly Node[]): Map<NodeState, number> => countBy(nodes, NODE_STATES, (n) => n.Status.State);
-export const tasksByState = (tasks: readonly Task[]): Map<TaskState, number> => countBy(tasks, TASK_STATES, (t) => t.Status.State);
+/** Task counts by state as the store keeps them, with every known task state there (0 when it has none). */
+export const withEveryState = (counts: ReadonlyMap<TaskState, number>): Map<TaskState, number> => new Map(TASK_STATES.map((k) => [k, counts.get(k) ?? 0]));
 
 /** Where a service's rolling update (or rollback) stands: tasks already on the current spec out of those wanted. */
 export interface UpdateProgress {
