@@ -239,6 +239,37 @@ test('RestartSupervisor: a task placed on a node after that node went Down is re
   }
 });
 
+test('RestartSupervisor: a global task that stops is replaced on its node, unless another task of the service holds that node', async () => {
+  const store = immediateStore();
+  const s = mkService('g', { global: true, spec: { RestartPolicy: { Condition: 'any', Delay: 0 } } });
+  await store.update((tx) => {
+    for (const n of ['A', 'B']) tx.create('node', mkNode(n));
+    tx.create('service', s);
+    tx.create('task', mkTask(s, { id: 'ga', node: 'A', state: 'running' }));
+    tx.create('task', mkTask(s, { id: 'gb', node: 'B', state: 'running' }));
+    tx.create('task', mkTask(s, { id: 'gb2', node: 'B', state: 'running' })); // a start-first update's
+  });
+  const r = new RestartSupervisor({ store, clock, rng: new SeededRng(9) });
+  r.start();
+  try {
+    await new Promise((res) => setImmediate(res));
+    await r.idle();
+    for (const id of ['ga', 'gb'])
+      await store.update((tx) => {
+        const o = tx.get('task', id)!;
+        tx.update('task', { ...o, Status: { ...o.Status, State: 'failed', Err: 'task: non-zero exit (1)' } });
+      });
+    await waitFor('both shut down', () => store.view((tx) => ['ga', 'gb'].every((id) => tx.get('task', id)!.DesiredState === 'shutdown')));
+    await new Promise((res) => setImmediate(res));
+    await r.idle();
+    const wanted = tasksOf(store, 'g').filter((x) => x.DesiredState === 'running');
+    assert.deepEqual(wanted.map((x) => x.NodeID).sort(), ['A', 'B']);
+    assert.ok(wanted.some((x) => x.ID === 'gb2') && !wanted.some((x) => x.ID === 'ga'), 'A got a replacement, B kept its other task');
+  } finally {
+    await r.stop();
+  }
+});
+
 test('TaskReaper: honours the cluster retention limit and deletes removed tasks', async () => {
   const store = immediateStore();
   const s = mkService('s');

@@ -1,5 +1,5 @@
-import { isRunnable, isTerminal, type Node, type Task } from '../../types';
-import type { StoreEvent, WatchFilter } from '../../store';
+import { isRunnable, isTerminal, slotKeyOf, type Node, type Task } from '../../types';
+import type { ReadTx, StoreEvent, WatchFilter } from '../../store';
 import { newId } from '../../lib/ids';
 import { StoreLoop } from '../store-loop';
 import { applyMutations, type LoopDeps } from './loop';
@@ -112,7 +112,7 @@ export class RestartSupervisor extends StoreLoop<LoopDeps> {
         const now = clock.now();
         const nodes = new Map(tx.shared.find('node').map((n) => [n.ID, n]));
         const tasks = ids ? [...ids].flatMap((id) => tx.shared.get('task', id) ?? []).filter((t) => t.ServiceID === sid) : tx.shared.tasksByService(sid);
-        const slotTasks = ids ? (t: Task) => (t.Slot !== undefined && t.Slot >= 0 ? tx.shared.tasksBySlot(sid, t.Slot) : tx.shared.tasksByNode(t.NodeID ?? '', (o) => o.ServiceID === sid)) : undefined;
+        const slotTasks = ids ? (t: Task) => tasksOfSlot(tx.shared, sid, t) : undefined;
         const plan = planRestarts({ service, tasks, ...(slotTasks ? { slotTasks } : {}), nodes, history: this.history, now, newId: () => newId(rng), limit: MAX_TASKS_PER_WRITE });
         applyMutations(tx, plan.mutations);
         if (plan.more) {
@@ -155,4 +155,13 @@ export class RestartSupervisor extends StoreLoop<LoopDeps> {
     const live = new Set(this.deps.store.read((tx) => tx.find('service').map((s) => s.ID)));
     for (const k of this.history.keys()) if (!live.has(k.split('/')[0]!)) this.history.delete(k);
   }
+}
+
+/** Every task of `t`'s slot (`slotKeyOf`: its slot, or its node for a per-node task), from the store's indexes. */
+function tasksOfSlot(tx: ReadTx, sid: string, t: Task): Task[] {
+  if (t.Slot !== undefined && t.Slot > 0) return tx.tasksBySlot(sid, t.Slot);
+  const key = slotKeyOf(t);
+  const same = (o: Task) => o.ServiceID === sid && slotKeyOf(o) === key;
+  // a per-node task's slot is its node; anything else (no node, slot 0) is looked for over the service
+  return t.NodeID && key === slotKeyOf({ NodeID: t.NodeID }) ? tx.tasksByNode(t.NodeID, same) : tx.tasksByService(sid, same);
 }
