@@ -42,10 +42,13 @@ function bump(m: Map<string, number>, key: string, by: number): void {
 export function accountTask(load: NodeLoad, t: Task, by: 1 | -1): void {
   if (isTerminal(t.Status.State)) return;
   load.tasks += by;
-  const r = reservationsOf(t.Spec);
-  load.reserved.NanoCPUs += by * r.NanoCPUs;
-  load.reserved.MemoryBytes += by * r.MemoryBytes;
-  for (const p of hostPortsOf(t)) bump(load.hostPorts, p, by);
+  // (every committed task version on every manager comes through here: nothing allocated for the common task)
+  if (t.Spec.Resources?.Reservations) {
+    const r = reservationsOf(t.Spec);
+    load.reserved.NanoCPUs += by * r.NanoCPUs;
+    load.reserved.MemoryBytes += by * r.MemoryBytes;
+  }
+  if (t.internal.ports?.length) for (const p of hostPortsOf(t)) bump(load.hostPorts, p, by);
   if (isRunnable(t.DesiredState)) {
     load.active += by;
     bump(load.activeByService, t.ServiceID, by);
