@@ -15,7 +15,7 @@ export type SlotKey = string;
 export const slotKeyOf = (t: Pick<Task, 'Slot' | 'NodeID'>): SlotKey => (t.Slot !== undefined && t.Slot >= 0 ? `slot:${t.Slot}` : `node:${t.NodeID ?? ''}`);
 
 /** Groups a service's tasks by slot. */
-export function groupBySlot(tasks: Task[]): Map<SlotKey, Task[]> {
+export function groupBySlot(tasks: readonly Task[]): Map<SlotKey, Task[]> {
   const m = new Map<SlotKey, Task[]>();
   for (const t of tasks) {
     const k = slotKeyOf(t);

@@ -12,6 +12,21 @@ import * as restartCore from './core/restart';
 const clock: Clock = { now: () => Date.now() };
 
 const tasksOf = (store: MemoryStore, sid: string): Task[] => store.view((tx) => tx.tasksByService(sid));
+/** Lets a loop see what was written (its watch reads on a later turn) and finish the flushes it started. */
+const settled = async (loop: { idle(): Promise<void> }) => {
+  await new Promise((res) => setImmediate(res));
+  await loop.idle();
+};
+const nodeDown = (store: MemoryStore, id: string) =>
+  store.update((tx) => {
+    const n = tx.get('node', id)!;
+    tx.update('node', { ...n, Status: { ...n.Status, State: 'down' } });
+  });
+const taskFails = (store: MemoryStore, id: string) =>
+  store.update((tx) => {
+    const o = tx.get('task', id)!;
+    tx.update('task', { ...o, Status: { ...o.Status, State: 'failed', Err: 'task: non-zero exit (1)' } });
+  });
 
 test('ReplicatedOrchestrator: creates, scales down, removes tasks of a deleted service', async () => {
   const store = immediateStore();
@@ -97,8 +112,7 @@ test('RestartSupervisor: a delayed replacement rejected during its delay is repl
   const r = new RestartSupervisor({ store, clock, rng: new SeededRng(8) });
   r.start();
   try {
-    await new Promise((res) => setImmediate(res));
-    await r.idle();
+    await settled(r);
     const passes = t.mock.method(restartCore, 'planRestarts');
     const fail = (id: string) =>
       store.update((tx) => {
@@ -129,13 +143,9 @@ test('RestartSupervisor: tasks of a scale-down (wanted removed) reaching SHUTDOW
   });
   const r = new RestartSupervisor({ store, clock, rng: new SeededRng(4) });
   r.start();
-  const settled = async () => {
-    await new Promise((res) => setImmediate(res));
-    await r.idle();
-  };
   try {
     // the first pass, over every service, is the start's
-    await settled();
+    await settled(r);
     const passes = t.mock.method(restartCore, 'planRestarts');
     // what a scale to 1 does: the orchestrator wants slots 2 and 3 removed, their agents shut them down
     await store.update((tx) => {
@@ -147,13 +157,10 @@ test('RestartSupervisor: tasks of a scale-down (wanted removed) reaching SHUTDOW
         tx.update('task', { ...o, Status: { ...o.Status, State: 'shutdown' } });
       }
     });
-    await settled();
+    await settled(r);
     assert.equal(passes.mock.callCount(), 0, 'no pass for tasks shut down on purpose');
     // a task still wanted that stops: the pass that replaces it shows the supervisor was listening all along
-    await store.update((tx) => {
-      const o = tx.get('task', 't1')!;
-      tx.update('task', { ...o, Status: { ...o.Status, State: 'failed', Err: 'task: non-zero exit (1)' } });
-    });
+    await taskFails(store, 't1');
     await waitFor('t1 replaced', () => tasksOf(store, 's').some((x) => x.Slot === 1 && x.ID !== 't1'));
     assert.ok(passes.mock.callCount() >= 1, 'a pass for the failed task');
   } finally {
@@ -173,20 +180,13 @@ test('RestartSupervisor: a node going Down is a pass over its own tasks and thei
   });
   const r = new RestartSupervisor({ store, clock, rng: new SeededRng(5) });
   r.start();
-  const settled = async () => {
-    await new Promise((res) => setImmediate(res));
-    await r.idle();
-  };
   try {
-    await settled();
+    await settled(r);
     const passes = t.mock.method(restartCore, 'planRestarts');
     // node B (slot % 4 === 1: slots 1, 5, …, 37) goes Down
-    await store.update((tx) => {
-      const n = tx.get('node', 'B')!;
-      tx.update('node', { ...n, Status: { ...n.Status, State: 'down' } });
-    });
+    await nodeDown(store, 'B');
     await waitFor('B\'s tasks replaced', () => tasksOf(store, 's').filter((x) => x.NodeID === 'B' && x.DesiredState === 'shutdown').length === 11);
-    await settled();
+    await settled(r);
     assert.ok(passes.mock.callCount() >= 1);
     for (const c of passes.mock.calls) assert.ok(c.arguments[0].tasks.length <= 11, `a pass examined ${c.arguments[0].tasks.length} tasks, not B's 11`);
     const live = tasksOf(store, 's').filter((x) => x.DesiredState === 'running');
@@ -196,12 +196,9 @@ test('RestartSupervisor: a node going Down is a pass over its own tasks and thei
     assert.deepEqual([...new Set(live.map((x) => x.Slot))].sort((a, b) => a! - b!), Array.from({ length: 40 }, (_, i) => i + 1));
     // a slot whose other task still runs elsewhere is held: slot 2's task on C stops, the one on D does not
     await store.update((tx) => tx.create('task', mkTask(s, { id: 'extra2', slot: 2, node: 'D', state: 'running' })));
-    await store.update((tx) => {
-      const o = tx.get('task', 't2')!;
-      tx.update('task', { ...o, Status: { ...o.Status, State: 'failed', Err: 'task: non-zero exit (1)' } });
-    });
+    await taskFails(store, 't2');
     await waitFor('t2 shut down', () => store.view((tx) => tx.get('task', 't2')!.DesiredState === 'shutdown'));
-    await settled();
+    await settled(r);
     assert.deepEqual(tasksOf(store, 's').filter((x) => x.Slot === 2 && x.DesiredState === 'running').map((x) => x.ID), ['extra2']);
   } finally {
     await r.stop();
@@ -219,14 +216,9 @@ test('RestartSupervisor: a task placed on a node after that node went Down is re
   const r = new RestartSupervisor({ store, clock, rng: new SeededRng(6) });
   r.start();
   try {
-    await new Promise((res) => setImmediate(res));
-    await r.idle();
-    await store.update((tx) => {
-      const n = tx.get('node', 'B')!;
-      tx.update('node', { ...n, Status: { ...n.Status, State: 'down' } });
-    });
-    await new Promise((res) => setImmediate(res));
-    await r.idle();
+    await settled(r);
+    await nodeDown(store, 'B');
+    await settled(r);
     // the scheduler's write, planned while B was Ready
     await store.update((tx) => {
       const o = tx.get('task', 't1')!;
@@ -252,16 +244,10 @@ test('RestartSupervisor: a global task that stops is replaced on its node, unles
   const r = new RestartSupervisor({ store, clock, rng: new SeededRng(9) });
   r.start();
   try {
-    await new Promise((res) => setImmediate(res));
-    await r.idle();
-    for (const id of ['ga', 'gb'])
-      await store.update((tx) => {
-        const o = tx.get('task', id)!;
-        tx.update('task', { ...o, Status: { ...o.Status, State: 'failed', Err: 'task: non-zero exit (1)' } });
-      });
+    await settled(r);
+    for (const id of ['ga', 'gb']) await taskFails(store, id);
     await waitFor('both shut down', () => store.view((tx) => ['ga', 'gb'].every((id) => tx.get('task', id)!.DesiredState === 'shutdown')));
-    await new Promise((res) => setImmediate(res));
-    await r.idle();
+    await settled(r);
     const wanted = tasksOf(store, 'g').filter((x) => x.DesiredState === 'running');
     assert.deepEqual(wanted.map((x) => x.NodeID).sort(), ['A', 'B']);
     assert.ok(wanted.some((x) => x.ID === 'gb2') && !wanted.some((x) => x.ID === 'ga'), 'A got a replacement, B kept its other task');

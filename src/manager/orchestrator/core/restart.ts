@@ -1,4 +1,4 @@
-import { isJob, isPerNode, isRunnable, isTerminal, jobIterationOf, newTask, restartConditionAllows, slotKeyOf, type Node, type Service, type Task } from '../../../types';
+import { groupBySlot, isJob, isPerNode, isRunnable, isTerminal, jobIterationOf, newTask, restartConditionAllows, slotKeyOf, type Node, type Service, type Task } from '../../../types';
 import { isoTime } from '../../../lib/time';
 import { globalNodeKeeps } from './global';
 import { DEFAULT_RESTART_DELAY_NS, NS_PER_MS, OLD_TASK_TIMEOUT_MS, type IdGen, type Mutation } from './common';
@@ -142,16 +142,10 @@ export function planRestarts(input: RestartInput): RestartPlan {
   return out;
 }
 
-/** Each task's slot among `tasks` (grouped once). */
+/** Each task's slot among `tasks` (grouped once; the tasks are one service's). */
 function slotsAmong(tasks: readonly Task[]): (t: Task) => readonly Task[] {
-  const bySlot = new Map<string, Task[]>();
-  for (const o of tasks) {
-    const k = historyKey(o);
-    const list = bySlot.get(k);
-    if (list) list.push(o);
-    else bySlot.set(k, [o]);
-  }
-  return (t) => bySlot.get(historyKey(t)) ?? [];
+  const bySlot = groupBySlot(tasks);
+  return (t) => bySlot.get(slotKeyOf(t)) ?? [];
 }
 
 /** A task still inside its own restart delay: its replacement is not made before that delay ends. */
