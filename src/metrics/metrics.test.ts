@@ -115,3 +115,43 @@ test('the exposition reader refuses what Prometheus would refuse', () => {
   assert.equal(sampleValue(m, 'h_s_bucket', { r: 'a"b' }), 2);
   assert.equal(sampleValue(m, 'h_s_count'), 2);
 });
+
+test('a scrape reads no task: tasks by state are the store\'s counts, and a service never updated has no progress to count', async () => {
+  const store = immediateStore();
+  await store.update((tx) => {
+    tx.create('service', service());
+    tx.create('task', task('t1', 1, '2026-01-01T00:00:01.000Z'));
+    tx.create('task', task('t2', 2, '2026-01-01T00:00:02.000Z', 'pending'));
+  });
+  const taskReads: string[] = [];
+  const metrics = new NodeMetrics({
+    engine,
+    manager: () => ({
+      isLeader: () => true,
+      read: (fn) =>
+        store.read((tx) =>
+          fn({
+            find: (kind) => {
+              if (kind === 'task') taskReads.push('find');
+              return tx.find(kind);
+            },
+            tasksByService: (id) => {
+              taskReads.push(`tasksByService ${id}`);
+              return tx.tasksByService(id);
+            },
+          }),
+        ),
+      taskStates: () => store.taskCountsByState(),
+      services: () => store.read((tx) => tx.find('service').map((s) => ({ ...s, ServiceStatus: { RunningTasks: 1, DesiredTasks: 2 } }))),
+      raft: () => ({ term: 1, leader: 1, commit: 1, applied: 1 }),
+      dispatcherSessions: () => 1,
+    }),
+    mesh: () => [],
+  });
+  const m = parseExposition((await metrics.render()).body);
+  assert.equal(sampleValue(m, 'swarm_manager_tasks_total', { state: 'running' }), 1);
+  assert.equal(sampleValue(m, 'swarm_manager_tasks_total', { state: 'pending' }), 1);
+  assert.equal(sampleValue(m, 'swarm_manager_tasks_total', { state: 'failed' }), 0);
+  assert.equal(sampleValue(m, 'shoal_service_update_tasks_total', { service: 'web' }), undefined, 'no progress for a service never updated');
+  assert.deepEqual(taskReads, [], 'no task read by a scrape');
+});
