@@ -8,6 +8,7 @@ import { ReplicatedOrchestrator, GlobalOrchestrator, JobsOrchestrator, RestartSu
 import { mkNode, mkService, mkTask } from './core/testkit';
 import { waitFor } from '../../testing/wait';
 import * as restartCore from './core/restart';
+import * as reaperCore from './core/reaper';
 
 const clock: Clock = { now: () => Date.now() };
 
@@ -285,6 +286,33 @@ test('TaskReaper: honours the cluster retention limit and deletes removed tasks'
   try {
     await waitFor('reaped', () => tasksOf(store, 's').length === 2);
     assert.deepEqual(tasksOf(store, 's').map((t) => t.ID).sort(), ['h2', 'h3']);
+  } finally {
+    await r.stop();
+  }
+});
+
+test('TaskReaper: a node going Down reaps its tasks wanted removed, reading their slots, not the whole service', async (t) => {
+  const store = immediateStore();
+  const s = mkService('s', { replicas: 40 });
+  await store.update((tx) => {
+    for (const n of ['A', 'B']) tx.create('node', mkNode(n));
+    tx.create('service', s);
+    // a scale-down under way: the slots above 30 are wanted removed; those on B never got to stop
+    for (let slot = 1; slot <= 40; slot++) tx.create('task', mkTask(s, { id: `t${slot}`, slot, node: slot % 2 ? 'A' : 'B', state: 'running', desired: slot > 30 ? 'remove' : 'running' }));
+  });
+  const r = new TaskReaper({ store, clock, rng: new SeededRng(4) });
+  r.start();
+  try {
+    await settled(r);
+    assert.equal(tasksOf(store, 's').length, 40, 'nothing to reap while B is up');
+    const passes = t.mock.method(reaperCore, 'reapService');
+    await nodeDown(store, 'B');
+    await waitFor('B\'s removed tasks reaped', () => tasksOf(store, 's').length === 35);
+    assert.deepEqual(
+      tasksOf(store, 's').filter((x) => x.DesiredState === 'remove').map((x) => x.ID).sort(),
+      ['t31', 't33', 't35', 't37', 't39'],
+    );
+    for (const c of passes.mock.calls) assert.ok(c.arguments[0].tasks.length <= 20, `a pass read ${c.arguments[0].tasks.length} tasks, not B's 20 slots`);
   } finally {
     await r.stop();
   }

@@ -19,8 +19,8 @@ export class TaskReaper extends StoreLoop<LoopDeps> {
   /**
    * For services marked by task events only: the replicated slots (Slot > 0) those tasks are in. Such
    * a service's pass reads those slots through the store's slot index, not its 100,000 tasks: a big
-   * create or removal marks it once per write of 500 tasks. A service marked otherwise (a node down,
-   * a global or job task) has no entry here and is read whole.
+   * create or removal marks it once per write of 500 tasks, a node going Down once per task there. A
+   * service marked otherwise (a global or job task, a rescan) has no entry here and is read whole.
    */
   private dirtySlots = new Map<string, Set<number>>();
 
@@ -36,8 +36,9 @@ export class TaskReaper extends StoreLoop<LoopDeps> {
     if (e.kind === 'node') {
       const n = e.object as Node;
       if (e.action !== 'delete' && n.Status.State !== 'down') return false;
+      // its tasks' slots (100 nodes Down at 100,000 tasks marked the service whole 100 times)
       const tasks = this.deps.store.read((tx) => tx.tasksByNode(n.ID));
-      for (const t of tasks) this.markService(t.ServiceID);
+      for (const t of tasks) this.markTask(t);
       return tasks.length > 0;
     }
     if (e.action === 'delete') return false;
@@ -46,6 +47,12 @@ export class TaskReaper extends StoreLoop<LoopDeps> {
     // something reapable; a live task's progress (PREPARING → RUNNING, hundreds of updates when a
     // service starts) cannot, and re-reading the whole service for each would be wasted work.
     if (e.action === 'update' && isRunnable(t.DesiredState) && !isTerminal(t.Status.State)) return false;
+    this.markTask(t);
+    return true;
+  }
+
+  /** A replicated task marks its slot (unless its service is marked whole already), any other its service. */
+  private markTask(t: Task): void {
     if (t.Slot !== undefined && t.Slot > 0 && (!this.dirty.has(t.ServiceID) || this.dirtySlots.has(t.ServiceID))) {
       this.dirty.add(t.ServiceID);
       let slots = this.dirtySlots.get(t.ServiceID);
@@ -54,7 +61,6 @@ export class TaskReaper extends StoreLoop<LoopDeps> {
     } else {
       this.markService(t.ServiceID);
     }
-    return true;
   }
 
   private markService(serviceId: string): void {

@@ -112,8 +112,9 @@ export class RestartSupervisor extends StoreLoop<LoopDeps> {
         const now = clock.now();
         const nodes = new Map(tx.shared.find('node').map((n) => [n.ID, n]));
         const tasks = ids ? [...ids].flatMap((id) => tx.shared.get('task', id) ?? []).filter((t) => t.ServiceID === sid) : tx.shared.tasksByService(sid);
-        const slotTasks = ids ? (t: Task) => tasksOfSlot(tx.shared, sid, t) : undefined;
-        const plan = planRestarts({ service, tasks, ...(slotTasks ? { slotTasks } : {}), nodes, history: this.history, now, newId: () => newId(rng), limit: MAX_TASKS_PER_WRITE });
+        // a candidate's slot from the index, even in a pass over every task: no grouping of 100,000 tasks
+        // by slot for the few that need a look (a new leader's first pass)
+        const plan = planRestarts({ service, tasks, slotTasks: (t) => tasksOfSlot(tx.shared, sid, t), nodes, history: this.history, now, newId: () => newId(rng), limit: MAX_TASKS_PER_WRITE });
         applyMutations(tx, plan.mutations);
         if (plan.more) {
           // the rest in the next pass, after the API and the other loops had their turn (the tasks
