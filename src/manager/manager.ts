@@ -16,6 +16,7 @@ import { Scheduler } from './scheduler';
 import { Dispatcher, type DispatcherOptions } from './dispatcher/dispatcher';
 import { UpdateSupervisor } from './updater/updater';
 import { RaftRoles } from './raft-roles';
+import { startInTurns } from './store-loop';
 import { createRpcClient, type RpcClient } from '../rpc';
 import { writeFileDurableSync } from '../sys/durable-file';
 import { forEachGuarded, LoopGuard, runInBackground } from '../sys/loop-guard';
@@ -316,7 +317,7 @@ export class Manager {
       this.leading = want;
       if (want) {
         log.info({}, 'became the raft leader: starting the leader components');
-        for (const c of this.components) await c.start();
+        await startInTurns(this.components);
         this.roles.start();
       } else {
         log.info({}, 'not the raft leader: stopping the leader components');

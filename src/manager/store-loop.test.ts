@@ -7,7 +7,7 @@ import { immediateStore } from '../store/testing/immediate';
 import type { StoreEvent, WatchFilter } from '../store';
 import { nodeFixture } from '../testing/fixtures';
 import { waitFor } from '../testing/wait';
-import { StoreLoop, type StoreLoopDeps } from './store-loop';
+import { StoreLoop, startInTurns, type StoreLoopDeps } from './store-loop';
 
 class Flaky extends StoreLoop {
   protected readonly filter: WatchFilter = { kinds: ['node'] };
@@ -68,5 +68,34 @@ test('an event handler that throws is reported; the pump goes on and the next fl
     await waitFor('events still pumped', () => loop.flushes.some((f) => f.includes('c')), 5_000);
   } finally {
     await loop.stop();
+  }
+});
+
+test('a new leader starts its components in turns: the loop polls for I/O between one first pass and the next', async () => {
+  const store = immediateStore();
+  const order: string[] = [];
+  class Recorder extends StoreLoop {
+    protected readonly filter: WatchFilter = { kinds: ['node'] };
+    constructor(private readonly name: string) {
+      super({ store, clock: { now: () => Date.now() } });
+    }
+    protected onEvent(): boolean {
+      return false;
+    }
+    protected async flush(): Promise<undefined> {
+      order.push(this.name);
+      // what arrives while this pass runs (a request, a Raft message): it is read once the pass is over
+      if (this.name === 'first') setImmediate(() => order.push('i/o'));
+      return undefined;
+    }
+  }
+  const loops = [new Recorder('first'), new Recorder('second'), new Recorder('third')];
+  try {
+    await startInTurns(loops);
+    await Promise.all(loops.map((l) => l.idle()));
+    // started together, all three first passes ran in one timers phase and the I/O came after them
+    assert.deepEqual(order, ['first', 'i/o', 'second', 'third']);
+  } finally {
+    for (const l of loops) await l.stop();
   }
 });
