@@ -132,7 +132,8 @@ export class Manager {
     // nodes × 100,000 tasks, the dispatcher first (as swarmkit starts it) let 1,000 sessions and their
     // 100,000 re-sent statuses compete with the other components' first passes: the first accepted
     // write after a failover came later (2.2–2.9 s against 1.3 s) and the sessions no sooner. A session
-    // that comes before the dispatcher runs is told to come back soon (dispatcherRefusal).
+    // that comes before the dispatcher runs is told to come back soon (dispatcherRefusal). They start in
+    // turns (startInTurns), so that requests and Raft messages are read between their first passes.
     this.components = [
       new Allocator({ store, clock, onError: onError('allocator') }),
       new ReplicatedOrchestrator({ store, clock, rng, onError: onError('replicated-orchestrator'), logger: logger.child({ component: 'replicated-orchestrator' }) }),
