@@ -16,7 +16,7 @@ import { Scheduler } from './scheduler';
 import { Dispatcher, type DispatcherOptions } from './dispatcher/dispatcher';
 import { UpdateSupervisor } from './updater/updater';
 import { RaftRoles } from './raft-roles';
-import { startInTurns } from './store-loop';
+import { startInTurns, type LeaderComponent } from './store-loop';
 import { createRpcClient, type RpcClient } from '../rpc';
 import { writeFileDurableSync } from '../sys/durable-file';
 import { forEachGuarded, LoopGuard, runInBackground } from '../sys/loop-guard';
@@ -66,12 +66,6 @@ export type OpenMode =
 /** How long a forwarded control call may take on the leader. */
 const FORWARD_TIMEOUT_MS = 60_000;
 
-/** A leader component: one loop, one store watch. */
-interface Component {
-  start(): void | Promise<void>;
-  stop(): void | Promise<void>;
-}
-
 /** `v` when it is a positive number, else the default `d`. */
 const positive = (v: unknown, d: number): number => (typeof v === 'number' && v > 0 ? v : d);
 
@@ -89,7 +83,7 @@ export class Manager {
   readonly dispatcher: Dispatcher;
   consensus!: RaftConsensus;
   readonly raftDir: string;
-  private readonly components: Component[];
+  private readonly components: LeaderComponent[];
   private readonly roles: RaftRoles;
   /** The leader's implementation of the control-API contract (controlapi/contract.ts). */
   private readonly local: LocalControl;
@@ -128,14 +122,12 @@ export class Manager {
       disconnectGraceMs: deps.disconnectGraceMs,
       refusal: () => this.dispatcherRefusal(),
     });
-    // Start-up order: task producers first, then the scheduler, then the dispatcher. Measured at 1,000
-    // nodes × 100,000 tasks, the dispatcher first (as swarmkit starts it) let 1,000 sessions and their
-    // 100,000 re-sent statuses compete with the other components' first passes: the first accepted
-    // write after a failover came later (2.2–2.9 s against 1.3 s) and the sessions no sooner. A session
-    // that comes before the dispatcher runs is told to come back soon (dispatcherRefusal). They start in
-    // turns (startInTurns), so that requests and Raft messages are read between their first passes, and
-    // what no session waits for (the update supervisor, the constraint enforcer, the task reaper: 500 ms
-    // of first passes at 100,000 tasks) starts after the dispatcher.
+    // Start-up order, in turns (startInTurns: requests and Raft messages are read between first passes):
+    // task producers, the scheduler, the dispatcher, then what no session waits for (update supervisor,
+    // constraint enforcer, task reaper: 500 ms of first passes at 100,000 tasks). The dispatcher first (as
+    // swarmkit starts it) let 1,000 sessions and their 100,000 re-sent statuses compete with the first passes:
+    // the first write after a failover came at 2.2–2.9 s against 1.3 s, the sessions no sooner. A session
+    // that comes before the dispatcher runs is told to come back soon (dispatcherRefusal).
     this.components = [
       new Allocator({ store, clock, onError: onError('allocator') }),
       new ReplicatedOrchestrator({ store, clock, rng, onError: onError('replicated-orchestrator'), logger: logger.child({ component: 'replicated-orchestrator' }) }),

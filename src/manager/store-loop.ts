@@ -163,6 +163,12 @@ export abstract class StoreLoop<D extends StoreLoopDeps = StoreLoopDeps> {
   }
 }
 
+/** A leader component: one loop, one store watch; it runs only while this manager leads. */
+export interface LeaderComponent {
+  start(): void | Promise<void>;
+  stop(): void | Promise<void>;
+}
+
 /**
  * Starts a new leader's components one at a time: each after the one before has run its first pass and
  * the event loop has polled for I/O once. A StoreLoop's first pass is a timer its start() sets, so
@@ -171,7 +177,7 @@ export abstract class StoreLoop<D extends StoreLoopDeps = StoreLoopDeps> {
  * in which no socket was read: the first write after a failover, and the Raft messages it needs,
  * waited behind all of them (performance.md, "A new leader's first passes in turns").
  */
-export async function startInTurns(components: readonly { start(): void | Promise<void> }[]): Promise<void> {
+export async function startInTurns(components: readonly LeaderComponent[]): Promise<void> {
   for (const c of components) {
     await c.start();
     // A timer set after the component's (so its first pass runs first); set from that timers phase, it
