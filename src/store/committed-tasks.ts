@@ -1,7 +1,7 @@
 import type { Task, TaskState } from '../types';
 import { stableEqual } from '../types/dirty';
 import { ServiceTaskCounts, type TaskCounts } from './task-counts';
-import { NodeLoads, type NodeLoad } from './node-loads';
+import { NodeLoads, bump, type NodeLoad } from './node-loads';
 import { TaskIndex, type TaskIds } from './task-index';
 
 /** The ID string the store already holds for a service or node (its object's), if it has that object. */
@@ -163,14 +163,12 @@ export class CommittedTasks {
     if (old) {
       this.counts.add(old, -1);
       this.loads.add(old, -1);
-      const n = (this.byState.get(old.Status.State) ?? 0) - 1;
-      if (n > 0) this.byState.set(old.Status.State, n);
-      else this.byState.delete(old.Status.State);
+      bump(this.byState, old.Status.State, -1);
     }
     if (now) {
       this.counts.add(now, 1);
       this.loads.add(now, 1);
-      this.byState.set(now.Status.State, (this.byState.get(now.Status.State) ?? 0) + 1);
+      bump(this.byState, now.Status.State, 1);
     }
     this.byService.move(id, old?.ServiceID, now?.ServiceID);
     this.pendingByService.move(id, old?.Status.State === 'pending' ? old.ServiceID : undefined, now?.Status.State === 'pending' ? now.ServiceID : undefined);

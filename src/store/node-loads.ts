@@ -28,7 +28,8 @@ export function hostPortsOf(t: Task): string[] {
   return (t.internal.ports ?? []).filter((p) => p.PublishMode === 'host' && p.PublishedPort).map((p) => portKey(p.Protocol, p.PublishedPort!));
 }
 
-function bump(m: Map<string, number>, key: string, by: number): void {
+/** Adds `by` to a count kept in `m`; a count that reaches 0 leaves the map. */
+export function bump<K>(m: Map<K, number>, key: K, by: number): void {
   const n = (m.get(key) ?? 0) + by;
   if (n > 0) m.set(key, n);
   else m.delete(key);
