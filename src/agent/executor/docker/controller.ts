@@ -66,6 +66,13 @@ export class DockerController implements TaskController {
   private known?: string;
   /** Set once `inspect` found the container running with the network layer attached. */
   private seen = false;
+  /**
+   * From this controller's prepare until its start has answered: it is making the container run, so
+   * nothing runs in it yet and the health poll does not look. A look then would only wait in the
+   * engine behind the start (the engine holds a container while starting it): B1 with 50 replicas
+   * queued 50 such look-ups behind 50 slow starts.
+   */
+  private launching = false;
 
   constructor(
     private readonly engine: EngineClient,
@@ -105,6 +112,7 @@ export class DockerController implements TaskController {
 
   /** Stops trusting what this controller did itself: from now on every step looks the container up. */
   private forgetOwn(): void {
+    this.launching = false;
     this.created = undefined;
     this.createdUninspected = false;
     this.started = undefined;
@@ -122,6 +130,16 @@ export class DockerController implements TaskController {
   }
 
   async prepare(): Promise<void> {
+    this.launching = true;
+    try {
+      await this.createContainer();
+    } catch (err) {
+      this.launching = false;
+      throw err;
+    }
+  }
+
+  private async createContainer(): Promise<void> {
     // Create straight away: a container of this task that exists already (an earlier run of this
     // daemon) shows up as a name conflict, and is then looked up.
     let image: string;
@@ -193,6 +211,14 @@ export class DockerController implements TaskController {
   }
 
   async start(): Promise<void> {
+    try {
+      await this.startContainer();
+    } finally {
+      this.launching = false;
+    }
+  }
+
+  private async startContainer(): Promise<void> {
     const fresh = this.created;
     if (fresh) {
       // created by this controller and not started: start it without looking it up first
@@ -205,6 +231,7 @@ export class DockerController implements TaskController {
         throw err;
       }
       this.started = fresh;
+      this.launching = false;
       this.notifyStarted();
       this.opts.networking?.()?.started(fresh);
       return;
@@ -214,6 +241,7 @@ export class DockerController implements TaskController {
     // (running or exited) is left as it is and `wait` reports its end.
     if (c.State.Status !== 'created') return;
     await this.engine.containerStart(c.Id);
+    this.launching = false;
     this.notifyStarted();
     this.opts.networking?.()?.started(c.Id);
   }
@@ -426,6 +454,11 @@ export class DockerController implements TaskController {
       // inspects it itself.
       await this.startedOrAfter(this.opts.healthPollMs, ac.signal);
       while (!ac.signal.aborted) {
+        // while this controller makes the container run, its start wakes the poll (see `launching`)
+        if (this.launching) {
+          await this.startedOrAfter(NOT_STARTED_POLL_FACTOR * this.opts.healthPollMs, ac.signal);
+          continue;
+        }
         try {
           // A listener may subscribe before the container exists or runs (the task manager does,
           // before prepare): then wait for this controller's start (or look again now and then,

@@ -421,6 +421,33 @@ describe('docker executor against a real engine', engineTestOptions(), () => {
     await c.terminate();
   });
 
+  test('health: no look-up while the controller makes its container run (prepare until the start answered), one after the start', async () => {
+    let looks = 0;
+    const counting = new (class extends EngineClient {
+      override containerInspect(id: string) {
+        looks++;
+        return super.containerInspect(id);
+      }
+    })({ host: requireEngine().host });
+    const ex = new DockerExecutor({ engine: counting, hostname: 'dockerhost', nodeId: () => nodeId, healthPollMs: 50 });
+    const c = ex.controller(task({ Command: ['sleep', '60'] }));
+    try {
+      const off = c.onHealth?.(() => undefined);
+      await c.prepare();
+      // eight poll periods between the create and the start: a look here would only find it "created"
+      // (or, during a slow start, wait in the engine behind it)
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(looks, 0, 'no look-up before the start');
+      await c.start();
+      await until(() => looks >= 1, 10_000, 'the look after the start');
+      off?.();
+    } finally {
+      await c.remove().catch(() => undefined);
+      await ex.close();
+      await counting.close();
+    }
+  });
+
   test('a controller that created and started its container waits on it and reports it without extra look-ups', async () => {
     const t = task({ Command: ['sh', '-c', 'exit 4'] });
     const c = exec.controller(t);
