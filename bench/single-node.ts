@@ -3,11 +3,13 @@
 // kind of host: two simulated hosts from the shared realswarm up.sh (each its own network namespace
 // and dockerd with bridge networking, busybox:local). Host 1's dockerd runs swarm mode; host 2's is the
 // engine behind Shoal (a daemon with --engine pointing at it, run as bin/shoal.js runs it). Then:
-//   1. the engine floors on each engine, no orchestration: 50 bare container create+start at once (B1,
-//      B2 up); with B4, a kill + wait for the exit then a create + start (B4's replacement); with B2 in the
-//      fast profile, n running containers stopped at once, by stop?t=0 and by kill + wait (B2's n→0)
+//   1. the engine floors on each engine, no orchestration: with B4, a kill + wait for the exit then a
+//      create + start (B4's replacement); with B2 in the fast profile, n running containers stopped at
+//      once, by stop?t=0 and by kill + wait (B2's n→0)
 //   2. case by case, Shoal then Swarm (bench.py --only that case), so that both columns of a row
-//      see the same machine load as nearly as a shared machine allows
+//      see the same machine load as nearly as a shared machine allows; before each side's B1 and B2
+//      column, 50 bare container create+start at once on that side's engine (the floor of B1 n=50 and
+//      of B2 50→100)
 // Ratios are only ever printed between the two columns of one run. When real Swarm cannot come up
 // (not root, no dockerd, --no-swarm), Shoal runs on $SHOAL_TEST_ENGINE and Swarm's column says
 // "n/a (why)". B7 adds memory: the Shoal daemon's RSS/USS against dockerd's in swarm mode.
@@ -57,10 +59,14 @@ export interface Row {
   swarm?: Summary;
 }
 
-/** The engine floor measured just before each side's column, 50 containers. */
+/** The engine floors the cases are read against, each measured on the engine of the side it is compared with. */
 export interface Floors {
-  shoal?: Summary;
-  swarm?: Summary;
+  /**
+   * 50 containers created and started at once, by case (B1, B2), measured on each side's engine just before that
+   * side's column of the case: same engine state (Swarm's in swarm mode, Shoal's with its daemon up) and as near
+   * in time as the run allows, since the machine's load moves the floor by 10 % and more within one run.
+   */
+  start?: Record<string, { shoal?: Summary; swarm?: Summary }>;
   /** B4's floor on each side's engine: kill a running container and wait for its exit, then create and start one. */
   replace?: { shoal?: Summary; swarm?: Summary };
   /** B2's scale-down floors, by the number of containers stopped at once (n of n→0), on each side's engine. */
@@ -134,9 +140,6 @@ async function main(): Promise<void> {
   const d = new TestDaemon({ runtime, engine, hostname: 'bench', nodeArgs: [...daemonNodeArgs, ...cpuProf], sourceMaps: false });
   try {
     if (withFloor) {
-      const floor = (host: string) => engineFloor(host, image, 50, 3).catch((e: Error) => console.error(`engine floor on ${host} failed: ${e.message}`));
-      floors.shoal = (await floor(engine!)) ?? undefined;
-      if (swarmHost) floors.swarm = (await floor(swarmHost.sock)) ?? undefined;
       if (only.split(',').includes('B4')) {
         const rf = (host: string) => engineReplaceFloor(host, image, 5).catch((e: Error) => void console.error(`engine replace floor on ${host} failed: ${e.message}`));
         floors.replace = { shoal: (await rf(engine!)) ?? undefined, ...(swarmHost ? { swarm: (await rf(swarmHost.sock)) ?? undefined } : {}) };
@@ -162,14 +165,23 @@ async function main(): Promise<void> {
     await d.start();
     d.dockerOk(['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', `127.0.0.1:${await freePort()}`]);
     await sleep(5000); // as run-all.sh: let both fresh swarms settle before B7's idle figure
+    // the 50-container floor of a case, on one side's engine, just before that side's column
+    const startFloor = async (b: string, side: 'shoal' | 'swarm', host: string) => {
+      console.error(`\n=== single-node: engine floor, 50 containers on ${side === 'shoal' ? "Shoal's" : "Swarm's"} engine, before its ${b} column (load ${loadText(os.loadavg())})`);
+      const s = await engineFloor(host, image, 50, 3).catch((e: Error) => void console.error(`engine floor on ${host} failed: ${e.message}`));
+      ((floors.start ??= {})[b] ??= {})[side] = s ?? undefined;
+    };
     for (const profile of profiles) {
       for (const b of casesOf(profile).split(',').filter(Boolean)) {
+        const withStartFloor = withFloor && profile === 'default' && (b === 'B1' || b === 'B2');
         const shoalArgs = ['--host', d.host, '--env', '/dev/null', '--only', b, '--mem-pid', `shoal=${d.proc!.pid}`, ...common(profile)];
         // process runtime: no engine behind the daemon, so B4 kills the task's process itself
         if (runtime === 'process') shoalArgs.push('--kill-container-cmd', `${process.execPath} ${path.join(__dirname, 'kill-task.js')} ${d.sock} {container}`);
+        if (withStartFloor) await startFloor(b, 'shoal', engine!);
         console.error(`\n=== single-node: Shoal, ${runtime} runtime, ${profile} profile: ${b} (reps ${reps}, load ${loadText(os.loadavg())})`);
         Object.assign(ours[profile], pick(runBenchPy(`shoal-${runtime}-${profile}`, rawOut, shoalArgs), b));
         if (!rs || swarmWhy) continue;
+        if (withStartFloor) await startFloor(b, 'swarm', swarmHost!.sock);
         console.error(`\n=== single-node: real Swarm, ${profile} profile: ${b} (reps ${reps}, load ${loadText(os.loadavg())})`);
         try {
           Object.assign(theirs[profile], pick(runBenchPy(`swarm-${profile}`, rawOut, ['--host', swarmHost!.sock, '--env', rs.env, '--only', b, ...common(profile)]), b));
@@ -188,7 +200,7 @@ async function main(): Promise<void> {
   const load1 = os.loadavg();
   const text = formatTable(rows, runtime, { floors, load0, load1, swarmWhy, engine: rs ? `realswarm hosts: Swarm on ${swarmHost!.name}, Shoal on ${rs.hosts[1]!.name}'s dockerd (dockerd 20.10, bridge networking)` : `${engine ?? 'none'}` });
   console.log(text);
-  fs.writeFileSync(out, JSON.stringify({ started, runtime, profiles, reps: Number(reps), loadavg: { start: load0, end: load1 }, engineFloor50: { shoal: floors.shoal, swarm: floors.swarm }, engineStopFloors: floors.stop, engineReplaceFloor: floors.replace, swarmWhy, rows, raw: { shoal: ours, swarm: theirs } }, null, 1));
+  fs.writeFileSync(out, JSON.stringify({ started, runtime, profiles, reps: Number(reps), loadavg: { start: load0, end: load1 }, engineFloor50: floors.start, engineStopFloors: floors.stop, engineReplaceFloor: floors.replace, swarmWhy, rows, raw: { shoal: ours, swarm: theirs } }, null, 1));
   fs.writeFileSync(out.replace(/\.json$/, '') + '.md', text + '\n');
   console.log(`\nresults: ${out} (bench.py raw output: ${rawOut})`);
 }
@@ -291,9 +303,9 @@ export function formatTable(rows: Row[], runtime: string, ctx: { floors: Floors;
     const z = med(r.swarm);
     const { bound, target } = boundOf(r);
     const ratio = a !== undefined && z !== undefined && z > 0 ? a / z : undefined;
-    // 50 containers started at once: compare with the floor measured just before each column
-    const fz = med(ctx.floors.swarm);
-    const fa = med(ctx.floors.shoal);
+    // 50 containers started at once: compare with the floor measured just before each side's column of the case
+    const fz = med(ctx.floors.start?.[r.bench]?.swarm);
+    const fa = med(ctx.floors.start?.[r.bench]?.shoal);
     // n→0 (fast): each side against its own engine's stop floor of n, the way that side stops (Swarm: stop?t=0, Shoal: kill)
     const down = r.profile === 'fast' && r.bench === 'B2' ? /^(\d+)->0$/.exec(r.case) : null;
     const replace = r.profile === 'fast' && r.bench === 'B4' && !r.case.includes(':') ? ctx.floors.replace : undefined;
@@ -320,7 +332,8 @@ export function formatTable(rows: Row[], runtime: string, ctx: { floors: Floors;
   if (ctx.swarmWhy) lines.push(`Swarm column: n/a (${ctx.swarmWhy}); no ratios against figures of another run are printed`);
   lines.push(`load average at start ${loadText(ctx.load0)}, at end ${loadText(ctx.load1)} (2 shared CPUs; other sessions' work counts in it)`);
   const f = (s?: Summary) => (s ? `median ${fmt(s.median, 's')} s (${fmt(s.min, 's')} – ${fmt(s.max, 's')})` : 'not measured');
-  if (ctx.floors.shoal || ctx.floors.swarm) lines.push(`engine floor (create+start of 50 containers at once straight on the engine): before Shoal's column ${f(ctx.floors.shoal)}; before Swarm's ${f(ctx.floors.swarm)}`);
+  for (const [b, fl] of Object.entries(ctx.floors.start ?? {}))
+    lines.push(`engine floor of ${b} (create+start of 50 containers at once straight on the engine, just before each side's ${b} column): on Shoal's engine ${f(fl.shoal)}; on Swarm's ${f(fl.swarm)}`);
   if (ctx.floors.replace)
     lines.push(`engine replace floor (B4's floor column: kill a running container and wait for its exit, then create and start one): Shoal's engine ${f(ctx.floors.replace.shoal)}; Swarm's engine ${f(ctx.floors.replace.swarm)}`);
   for (const [n, sf] of Object.entries(ctx.floors.stop ?? {})) {
