@@ -8,8 +8,8 @@
 //      once, by stop?t=0 and by kill + wait (B2's n→0)
 //   2. case by case, Shoal then Swarm (bench.py --only that case), so that both columns of a row
 //      see the same machine load as nearly as a shared machine allows; before each side's B1 and B2
-//      column, 50 bare container create+start at once on that side's engine (the floor of B1 n=50 and
-//      of B2 50→100)
+//      column, 50 bare container create+start at once on that side's engine (the floor of B1 n=50, and
+//      of B2 50→100 with 50 running beside them, as there)
 // Ratios are only ever printed between the two columns of one run. When real Swarm cannot come up
 // (not root, no dockerd, --no-swarm), Shoal runs on $SHOAL_TEST_ENGINE and Swarm's column says
 // "n/a (why)". B7 adds memory: the Shoal daemon's RSS/USS against dockerd's in swarm mode.
@@ -168,7 +168,8 @@ async function main(): Promise<void> {
     // the 50-container floor of a case, on one side's engine, just before that side's column
     const startFloor = async (b: string, side: 'shoal' | 'swarm', host: string) => {
       console.error(`\n=== single-node: engine floor, 50 containers on ${side === 'shoal' ? "Shoal's" : "Swarm's"} engine, before its ${b} column (load ${loadText(os.loadavg())})`);
-      const s = await engineFloor(host, image, 50, 3).catch((e: Error) => void console.error(`engine floor on ${host} failed: ${e.message}`));
+      // B2's 50→100 starts its 50 beside 50 running ones: its floor does the same
+      const s = await engineFloor(host, image, 50, 3, b === 'B2' ? 50 : 0).catch((e: Error) => void console.error(`engine floor on ${host} failed: ${e.message}`));
       ((floors.start ??= {})[b] ??= {})[side] = s ?? undefined;
     };
     for (const profile of profiles) {
@@ -333,7 +334,7 @@ export function formatTable(rows: Row[], runtime: string, ctx: { floors: Floors;
   lines.push(`load average at start ${loadText(ctx.load0)}, at end ${loadText(ctx.load1)} (2 shared CPUs; other sessions' work counts in it)`);
   const f = (s?: Summary) => (s ? `median ${fmt(s.median, 's')} s (${fmt(s.min, 's')} – ${fmt(s.max, 's')})` : 'not measured');
   for (const [b, fl] of Object.entries(ctx.floors.start ?? {}))
-    lines.push(`engine floor of ${b} (create+start of 50 containers at once straight on the engine, just before each side's ${b} column): on Shoal's engine ${f(fl.shoal)}; on Swarm's ${f(fl.swarm)}`);
+    lines.push(`engine floor of ${b} (create+start of 50 containers at once straight on the engine${b === 'B2' ? ', beside 50 running' : ''}, just before each side's ${b} column): on Shoal's engine ${f(fl.shoal)}; on Swarm's ${f(fl.swarm)}`);
   if (ctx.floors.replace)
     lines.push(`engine replace floor (B4's floor column: kill a running container and wait for its exit, then create and start one): Shoal's engine ${f(ctx.floors.replace.shoal)}; Swarm's engine ${f(ctx.floors.replace.swarm)}`);
   for (const [n, sf] of Object.entries(ctx.floors.stop ?? {})) {
@@ -351,31 +352,34 @@ export function formatTable(rows: Row[], runtime: string, ctx: { floors: Floors;
 }
 
 /**
- * What the engine alone needs to create and start `n` containers at once (no orchestration):
- * the floor under B1's 50-replica time on this machine at this moment.
+ * What the engine alone needs to create and start `n` containers at once (no orchestration): the floor under
+ * B1's 50-replica time on this machine at this moment. `running` containers of the same image are started
+ * first and kept running while each rep is timed: B2's 50→100 starts its 50 beside the 50 it scaled up from.
  */
-async function engineFloor(host: string, image: string, n: number, reps: number): Promise<Summary> {
+async function engineFloor(host: string, image: string, n: number, reps: number, running = 0): Promise<Summary> {
   // generous: 50 creates at once on a loaded 2-CPU machine can keep one waiting for a minute
   const eng = new EngineClient({ host, timeoutMs: 300_000 });
   const runs: number[] = [];
+  const startAll = async (count: number, name: (i: number) => string, ids: string[]) =>
+    Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        const c = await eng.containerCreate({ Image: image, Entrypoint: ['sleep'], Cmd: ['86400'], Labels: { 'shoal.bench': 'floor' }, HostConfig: { RestartPolicy: { Name: 'no' } } }, name(i));
+        ids.push(c.Id);
+        await eng.containerStart(c.Id);
+      }),
+    );
+  const base: string[] = [];
   try {
+    await startAll(running, (i) => `shoal-bench-floor-${process.pid}-base-${i}`, base);
     for (let r = 0; r < reps; r++) {
       const ids: string[] = [];
       const t0 = process.hrtime.bigint();
-      await Promise.all(
-        Array.from({ length: n }, async (_, i) => {
-          const c = await eng.containerCreate(
-            { Image: image, Entrypoint: ['sleep'], Cmd: ['86400'], Labels: { 'shoal.bench': 'floor' }, HostConfig: { RestartPolicy: { Name: 'no' } } },
-            `shoal-bench-floor-${process.pid}-${r}-${i}`,
-          );
-          ids.push(c.Id);
-          await eng.containerStart(c.Id);
-        }),
-      );
+      await startAll(n, (i) => `shoal-bench-floor-${process.pid}-${r}-${i}`, ids);
       runs.push(Number(process.hrtime.bigint() - t0) / 1e9);
       await Promise.all(ids.map((id) => eng.containerRemove(id, { force: true }).catch(() => undefined)));
     }
   } finally {
+    await Promise.all(base.map((id) => eng.containerRemove(id, { force: true }).catch(() => undefined)));
     await eng.close();
   }
   return summarize(runs);
