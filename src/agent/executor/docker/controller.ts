@@ -15,6 +15,7 @@ import {
   type RuntimeStatus,
   type TaskController,
 } from '../types';
+import { HealthPoll, healthOf, type Health } from './health-poll';
 import { resolveTaskImage, type ImageResolutions } from './image';
 import { containerEndpoints, type TaskNetworking, type TaskNetworkNeeds } from './networking';
 import { containerConfig, containerName, endpointSettings, hostModePorts, LABEL_TASK_ID, needsOwnResolvConf, publishedHostEndpoints, taskResolvConf } from './spec';
@@ -46,12 +47,9 @@ export interface DockerControllerOptions {
   onPullFailure?: (ref: string, err: Error) => void;
 }
 
-type Health = 'starting' | 'healthy' | 'unhealthy';
-
 export class DockerController implements TaskController {
   private readonly name: string;
-  private healthListeners = new Set<(h: Health) => void>();
-  private healthAbort?: AbortController;
+  private readonly health: HealthPoll;
   /**
    * The container this controller created itself and has not started yet (ID from the create
    * answer). It saves the engine round trips that would only confirm what the create just did:
@@ -68,9 +66,9 @@ export class DockerController implements TaskController {
   private seen = false;
   /**
    * From this controller's prepare until its start has answered: it is making the container run, so
-   * nothing runs in it yet and the health poll does not look. A look then would only wait in the
-   * engine behind the start (the engine holds a container while starting it): B1 with 50 replicas
-   * queued 50 such look-ups behind 50 slow starts.
+   * nothing runs in it yet and the health poll does not look (health-poll.ts). A look then would only
+   * wait in the engine behind the start (the engine holds a container while starting it): B1 with 50
+   * replicas queued 50 such look-ups behind 50 slow starts.
    */
   private launching = false;
 
@@ -80,6 +78,7 @@ export class DockerController implements TaskController {
     private readonly opts: DockerControllerOptions,
   ) {
     this.name = containerName(task);
+    this.health = new HealthPoll({ look: () => this.find(), launching: () => this.launching, periodMs: opts.healthPollMs });
   }
 
   private finding: Promise<ContainerInspect | undefined> | null = null;
@@ -232,7 +231,7 @@ export class DockerController implements TaskController {
       }
       this.started = fresh;
       this.launching = false;
-      this.notifyStarted();
+      this.health.started();
       this.opts.networking?.()?.started(fresh);
       return;
     }
@@ -242,7 +241,7 @@ export class DockerController implements TaskController {
     if (c.State.Status !== 'created') return;
     await this.engine.containerStart(c.Id);
     this.launching = false;
-    this.notifyStarted();
+    this.health.started();
     this.opts.networking?.()?.started(c.Id);
   }
 
@@ -334,7 +333,7 @@ export class DockerController implements TaskController {
   }
 
   async remove(): Promise<void> {
-    this.healthAbort?.abort();
+    this.health.stop();
     const id = await this.containerId();
     this.forgetOwn();
     this.dropFiles();
@@ -411,82 +410,9 @@ export class DockerController implements TaskController {
   }
 
   onHealth(listener: (h: Health) => void): () => void {
-    this.healthListeners.add(listener);
-    if (!this.healthAbort) this.pollHealth();
-    return () => {
-      this.healthListeners.delete(listener);
-      if (this.healthListeners.size === 0) {
-        this.healthAbort?.abort();
-        this.healthAbort = undefined;
-      }
-    };
-  }
-
-  private startWaiters = new Set<() => void>();
-
-  /** Resolves when this controller started the container, after `ms`, or on abort. */
-  private startedOrAfter(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        this.startWaiters.delete(done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.startWaiters.add(done);
-      signal.addEventListener('abort', done, { once: true });
-    });
-  }
-
-  private notifyStarted(): void {
-    for (const w of [...this.startWaiters]) w();
-  }
-
-  /** Polls the container's health while listeners exist; emits on each change. */
-  private pollHealth(): void {
-    const ac = new AbortController();
-    this.healthAbort = ac;
-    let last: Health | undefined;
-    void (async () => {
-      // The first look waits one period (or for this controller's start): a task manager subscribes
-      // before prepare, when there is nothing to see yet, and one that adopts a running container
-      // inspects it itself.
-      await this.startedOrAfter(this.opts.healthPollMs, ac.signal);
-      while (!ac.signal.aborted) {
-        // while this controller makes the container run, its start wakes the poll (see `launching`)
-        if (this.launching) {
-          await this.startedOrAfter(NOT_STARTED_POLL_FACTOR * this.opts.healthPollMs, ac.signal);
-          continue;
-        }
-        try {
-          // A listener may subscribe before the container exists or runs (the task manager does,
-          // before prepare): then wait for this controller's start (or look again now and then,
-          // should something else start it).
-          const c = await this.find();
-          if (!c || c.State.Status === 'created') {
-            await this.startedOrAfter(NOT_STARTED_POLL_FACTOR * this.opts.healthPollMs, ac.signal);
-            continue;
-          }
-          const h = statusOf(c).health;
-          if (h && h !== last) {
-            last = h;
-            for (const l of [...this.healthListeners]) l(h);
-          }
-          // ended, or started without a health check (neither spec nor image has one): nothing
-          // more will change, so stop asking the engine
-          if (!c.State.Running || !h) break;
-        } catch {
-          /* engine unreachable: try again */
-        }
-        await sleepUnlessAborted(this.opts.healthPollMs, ac.signal);
-      }
-    })();
+    return this.health.subscribe(listener);
   }
 }
-
-/** While the container is not started, health listeners look at it this many poll periods apart. */
-const NOT_STARTED_POLL_FACTOR = 10;
 
 function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });
@@ -501,7 +427,7 @@ export function statusOf(c: ContainerInspect): RuntimeStatus {
   const out: RuntimeStatus = { containerId: c.Id, running: !!s.Running };
   if (s.Pid) out.pid = s.Pid;
   if (!s.Running && s.Status !== 'created') out.exitCode = s.ExitCode;
-  const h = s.Health?.Status;
-  if (h === 'starting' || h === 'healthy' || h === 'unhealthy') out.health = h;
+  const h = healthOf(c);
+  if (h) out.health = h;
   return out;
 }
