@@ -230,8 +230,7 @@ export class DockerController implements TaskController {
         throw err;
       }
       this.started = fresh;
-      this.launching = false;
-      this.health.started();
+      this.startedHere();
       this.opts.networking?.()?.started(fresh);
       return;
     }
@@ -240,9 +239,14 @@ export class DockerController implements TaskController {
     // (running or exited) is left as it is and `wait` reports its end.
     if (c.State.Status !== 'created') return;
     await this.engine.containerStart(c.Id);
+    this.startedHere();
+    this.opts.networking?.()?.started(c.Id);
+  }
+
+  /** Its start answered: `launching` ends before the health poll is woken, as the poll reads it first. */
+  private startedHere(): void {
     this.launching = false;
     this.health.started();
-    this.opts.networking?.()?.started(c.Id);
   }
 
   async wait(signal?: AbortSignal): Promise<ExitResult> {
