@@ -42,9 +42,6 @@ export function restartConditionAllows(t: Pick<Task, 'Spec' | 'JobIteration' | '
   return !(cond === 'on-failure' && t.Status.State === 'complete');
 }
 
-/** True when the task was made from the service's current spec. */
-export const isUpToDate = (t: Task, s: Service): boolean => t.internal.specVersion === s.internal.specVersion;
-
 /**
  * A fresh task for `service` in `slot` (replicated) or on `nodeId` (global). It starts where its next
  * step is: NEW for the allocator when it needs an address or ports (`needsAllocation`), else PENDING for
