@@ -60,10 +60,10 @@ export interface ReadyLoopHost {
 }
 
 /**
- * Whether a Ready's write runs on this thread (a synchronous fdatasync that blocks it) rather than on
- * libuv's threads. Followers and candidates write on the thread: nothing waits for the thread meanwhile,
- * and it saves the hops to and from the thread pool (a write job, a sync job, a callback back into the
- * loop for each). A leader with peers writes in the
+ * Whether a Ready's write is synced on this thread (a synchronous fdatasync that blocks it) rather than
+ * on libuv's threads (the bytes are written on this thread either way: wal.ts). Followers and
+ * candidates sync on the thread: nothing waits for the thread meanwhile, and it saves the hop to and
+ * from the thread pool (a sync job, and a callback back into the loop). A leader with peers syncs in the
  * background: its appends, already handed to grpc-js, leave the process only in a later turn of the
  * event loop, which a blocked thread would hold back. A lone voter (a one-manager swarm) has no one to
  * send to, so it writes on the thread like a follower: in the daemon the hops cost 0.12–0.2 ms of each

@@ -298,10 +298,10 @@ export class RaftDiskStorage implements LogBacking {
   /**
    * Persists one Ready's durable part in one append: an installed snapshot (the log is replaced),
    * appended entries (a conflicting tail is truncated) and the hard state. The returned promise
-   * resolves once it is synced to disk, and every append before it. `blocking` writes and syncs on this
-   * thread (no hop to libuv's threads and back, but the thread waits for the disk); `background` on
-   * libuv's threads. A blocking append first writes again whatever background append is still in
-   * flight, so it never overtakes one.
+   * resolves once it is synced to disk, and every append before it. Both modes write on this thread;
+   * `blocking` syncs on it too (no hop to libuv's threads and back, but the thread waits for the disk),
+   * `background` syncs on libuv's threads. A blocking append syncs whatever background append is still
+   * being synced too, so it never overtakes one.
    */
   async persist(p: { entries: Entry[]; hardState?: HardState; snapshot?: Snapshot; truncateFrom?: number }, mode: WriteMode = 'background'): Promise<void> {
     this.log();

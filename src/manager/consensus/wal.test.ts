@@ -1,6 +1,8 @@
 // The segment files under the Raft log (wal.ts): framing, segments, torn tails, ordering of blocking
-// and background appends, deletion of old segments, rewrites. Real files in a temp dir.
+// and background appends, a background append written at once, deletion of old segments, rewrites.
+// Real files in a temp dir.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -113,6 +115,27 @@ test('a blocking append first writes the background appends still in flight: on 
     assert.deepEqual(seen, ['background-1', 'background-2', 'blocking-3']);
     await again.close();
   } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a background append's bytes are in the file when it returns; only its sync goes to libuv's threads", async () => {
+  const dir = tmp();
+  const pool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  // keep every thread of the pool busy: a write sent there could not land before the read below
+  const busy = Array.from({ length: pool }, () => new Promise((resolve) => crypto.pbkdf2('p', 's', 300_000, 32, 'sha256', resolve)));
+  try {
+    const { log } = reopen(dir);
+    let durable = false;
+    const { done } = log.append([rec('background-only')], 'background', () => []);
+    void done.then(() => (durable = true));
+    const raw = fs.readFileSync(path.join(dir, files(dir)[0]!)).toString('latin1');
+    assert.ok(raw.includes('background-only'), 'written before append returned');
+    assert.equal(durable, false, 'not acknowledged before its sync');
+    await done;
+    await log.close();
+  } finally {
+    await Promise.all(busy);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

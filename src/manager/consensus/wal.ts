@@ -15,8 +15,12 @@
 // every record appended before it is written and synced as well, so nothing after the first torn record
 // (short, failing its crc, or a zero length followed by other bytes) was ever acknowledged. Replay stops
 // there, deletes the segments after it and zeroes the rest of that segment, so no stale bytes can later
-// be read as records. Writes are positional, so writing a record twice (a blocking append writes every
-// record still in flight before its own) is harmless.
+// be read as records.
+//
+// Every append writes its bytes on the calling thread, in order: a write of a record into the page cache
+// costs microseconds and does not touch the disk. Only the sync can take long, so only the sync of a
+// background append goes to libuv's threads; a write there too was a second hop to the pool and back,
+// on a leader's path to its own durable entry (performance.md, "The leader's write on its thread").
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -56,13 +60,6 @@ interface Segment {
   end: number;
   /** Preallocated size: an append that would pass it (and is not the segment's first) starts the next segment. */
   cap: number;
-}
-
-/** Bytes handed to the kernel, or still to be, that the disk may not hold yet. */
-interface Unsynced {
-  seg: Segment;
-  off: number;
-  buf: Buffer;
 }
 
 interface Waiter {
@@ -105,12 +102,6 @@ function writeFullSync(fd: number, buf: Buffer, off: number): void {
   for (let done = 0; done < buf.length; ) done += fs.writeSync(fd, buf, done, buf.length - done, off + done);
 }
 
-async function writeFull(fd: number, buf: Buffer, off: number): Promise<void> {
-  for (let done = 0; done < buf.length; ) {
-    done += await new Promise<number>((resolve, reject) => fs.write(fd, buf, done, buf.length - done, off + done, (e, n) => (e ? reject(e) : resolve(n))));
-  }
-}
-
 const fdatasync = (fd: number) => new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
 
 function writeZerosSync(fd: number, from: number, to: number): void {
@@ -147,9 +138,10 @@ function placesOf(seq: number, off: number, bodies: readonly Body[]): RecordAt[]
 
 export class SegmentedLog {
   private segs: Segment[] = [];
-  private unsynced: Unsynced[] = [];
-  /** What the background flush is writing now (taken from `unsynced`). */
-  private writing: Unsynced[] = [];
+  /** Segments written to since their last sync (one entry per append). */
+  private unsynced: Segment[] = [];
+  /** What the background flush is syncing now (taken from `unsynced`). */
+  private syncing: Segment[] = [];
   private waiting: Waiter[] = [];
   private flushing = false;
   private failed: unknown;
@@ -237,9 +229,9 @@ export class SegmentedLog {
   /**
    * Appends `bodies` as one write. `header()` is asked for the records a new segment starts with, when
    * this append starts one. `at` (the bodies' places, header excluded) is known at once; `done` settles
-   * when the write is durable, and every append before it. `blocking` writes and syncs on this thread
-   * (any earlier append still in flight is written again first, so none can be overtaken); `background`
-   * on libuv's threads, appends that arrive meanwhile sharing the next sync.
+   * when the write is durable, and every append before it. Both modes write on this thread; `blocking`
+   * syncs on it too (everything unsynced, so no earlier append is overtaken), `background` on libuv's
+   * threads, appends that arrive meanwhile sharing the next sync.
    */
   append(bodies: readonly Body[], mode: WriteMode, header: () => Body[]): { at: RecordAt[]; done: Promise<void> } {
     if (this.failed !== undefined) throw this.failed;
@@ -253,7 +245,13 @@ export class SegmentedLog {
     let off = seg.end;
     for (const b of head) off += FRAME + bodyLength(b);
     const at = placesOf(seg.seq, off, bodies);
-    this.unsynced.push({ seg, off: seg.end, buf });
+    try {
+      writeFullSync(seg.fd, buf, seg.end);
+    } catch (e) {
+      this.fail(e);
+      throw e;
+    }
+    this.unsynced.push(seg);
     seg.end += buf.length;
     if (seg.end > seg.cap) seg.cap = seg.end;
     if (seg.end > seg.cap / 2) this.prepareNext();
@@ -266,15 +264,11 @@ export class SegmentedLog {
     return { at, done };
   }
 
-  /** Writes and syncs everything not yet synced, on this thread. */
+  /** Syncs everything not yet synced, on this thread. */
   private syncNow(): void {
     try {
-      const fds = new Set<number>();
-      // the background flush's own writes may not have landed yet: written again here (same bytes, same place)
-      for (const u of [...this.writing, ...this.unsynced]) {
-        writeFullSync(u.seg.fd, u.buf, u.off);
-        fds.add(u.seg.fd);
-      }
+      // the background flush's sync may not have finished: synced here too, so none is acknowledged before it is durable
+      const fds = new Set([...this.syncing, ...this.unsynced].map((seg) => seg.fd));
       if (this.opts.fsync) for (const fd of fds) fs.fdatasyncSync(fd);
     } catch (e) {
       this.fail(e);
@@ -297,15 +291,11 @@ export class SegmentedLog {
     try {
       while (this.waiting.length > 0) {
         const items = this.unsynced;
-        this.writing = items;
+        this.syncing = items;
         this.unsynced = [];
         waiters = this.waiting;
         this.waiting = [];
-        const fds = new Set<number>();
-        for (const u of items) {
-          await writeFull(u.seg.fd, u.buf, u.off);
-          fds.add(u.seg.fd);
-        }
+        const fds = new Set(items.map((seg) => seg.fd));
         if (this.opts.fsync) for (const fd of fds) await fdatasync(fd);
         for (const w of waiters) w.resolve();
         waiters = [];
@@ -313,7 +303,7 @@ export class SegmentedLog {
     } catch (e) {
       this.fail(e, waiters);
     } finally {
-      this.writing = [];
+      this.syncing = [];
       this.flushing = false;
     }
   }
@@ -371,11 +361,8 @@ export class SegmentedLog {
       });
   }
 
-  /** The body of the record at `at` (appended, even if not yet synced). */
+  /** The body of the record at `at` (appended, even if not yet synced: every append is written at once). */
   read(at: RecordAt): Buffer {
-    for (const u of this.unsynced) {
-      if (u.seg.seq === at.seg && at.off >= u.off && at.off < u.off + u.buf.length) return u.buf.subarray(at.off - u.off + FRAME, at.off - u.off + FRAME + at.len);
-    }
     const seg = this.segs.find((s) => s.seq === at.seg);
     if (!seg) throw internal(`raft: log segment ${segmentFile(at.seg)} is gone`);
     const buf = Buffer.allocUnsafe(FRAME + at.len);
@@ -394,7 +381,7 @@ export class SegmentedLog {
   /** Deletes the segments before `seq` (never the one appended to, nor one with a write in flight). */
   deleteBefore(seq: number): void {
     const cur = this.current();
-    const busy = new Set([...this.unsynced, ...this.writing].map((u) => u.seg));
+    const busy = new Set([...this.unsynced, ...this.syncing]);
     const before = this.segs.length;
     this.segs = this.segs.filter((s) => {
       if (s.seq >= seq || s === cur || busy.has(s)) return true;
