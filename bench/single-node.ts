@@ -2,14 +2,14 @@
 // Engine API) run against a Shoal daemon and against real Docker Swarm IN THE SAME RUN, on the same
 // kind of host: two simulated hosts from the shared realswarm up.sh (each its own network namespace
 // and dockerd with bridge networking, busybox:local). Host 1's dockerd runs swarm mode; host 2's is the
-// engine behind Shoal (a daemon with --engine pointing at it, run as bin/shoal.js runs it). Then:
-//   1. the engine floors on each engine, no orchestration: with B4, a kill + wait for the exit then a
-//      create + start (B4's replacement); with B2 in the fast profile, n running containers stopped at
-//      once, by stop?t=0 and by kill + wait (B2's n→0)
-//   2. case by case, Shoal then Swarm (bench.py --only that case), so that both columns of a row
-//      see the same machine load as nearly as a shared machine allows; before each side's B1 and B2
-//      column, 50 bare container create+start at once on that side's engine (the floor of B1 n=50, and
-//      of B2 50→100 with 50 running beside them, as there)
+// engine behind Shoal (a daemon with --engine pointing at it, run as bin/shoal.js runs it). Then case
+// by case, Shoal then Swarm (bench.py --only that case), so that both columns of a row see the same
+// machine load as nearly as a shared machine allows. Before each side's column of a case, the engine
+// floor of that case on that side's engine, no orchestration:
+//   - B1 and B2 (default profile): 50 bare container create+start at once (the floor of B1 n=50, and of
+//     B2 50→100 with 50 running beside them, as there);
+//   - B4 (fast): a kill + wait for the exit, then a create + start (B4's replacement);
+//   - B2 (fast): n running containers stopped at once, by stop?t=0 and by kill + wait (B2's n→0).
 // Ratios are only ever printed between the two columns of one run. When real Swarm cannot come up
 // (not root, no dockerd, --no-swarm), Shoal runs on $SHOAL_TEST_ENGINE and Swarm's column says
 // "n/a (why)". B7 adds memory: the Shoal daemon's RSS/USS against dockerd's in swarm mode.
@@ -67,9 +67,9 @@ export interface Floors {
    * in time as the run allows, since the machine's load moves the floor by 10 % and more within one run.
    */
   start?: Record<string, { shoal?: Summary; swarm?: Summary }>;
-  /** B4's floor on each side's engine: kill a running container and wait for its exit, then create and start one. */
+  /** B4's floor on each side's engine, just before its column: kill a running container and wait for its exit, then create and start one. */
   replace?: { shoal?: Summary; swarm?: Summary };
-  /** B2's scale-down floors, by the number of containers stopped at once (n of n→0), on each side's engine. */
+  /** B2's scale-down floors, by the number of containers stopped at once (n of n→0), on each side's engine just before its column. */
   stop?: Record<number, { shoal?: StopFloor; swarm?: StopFloor }>;
 }
 
@@ -139,22 +139,6 @@ async function main(): Promise<void> {
   const daemonNodeArgs = (arg('daemon-node-args') ?? '').split(' ').filter(Boolean);
   const d = new TestDaemon({ runtime, engine, hostname: 'bench', nodeArgs: [...daemonNodeArgs, ...cpuProf], sourceMaps: false });
   try {
-    if (withFloor) {
-      if (only.split(',').includes('B4')) {
-        const rf = (host: string) => engineReplaceFloor(host, image, 5).catch((e: Error) => void console.error(`engine replace floor on ${host} failed: ${e.message}`));
-        floors.replace = { shoal: (await rf(engine!)) ?? undefined, ...(swarmHost ? { swarm: (await rf(swarmHost.sock)) ?? undefined } : {}) };
-      }
-      // the scale-down floors: as many containers as each B2 n→0 stops (bench.py's B2 doubles each size first)
-      if (profiles.includes('fast') && only.split(',').includes('B2')) {
-        const sizes = (pyArg(pyExtra, '--b2-sizes') ?? '10,50').split(',').map((x) => 2 * Number(x));
-        const stopFloor = (host: string, n: number) => engineStopFloor(host, image, n, 3).catch((e: Error) => void console.error(`engine stop floor (${n}) on ${host} failed: ${e.message}`));
-        floors.stop = {};
-        for (const n of sizes) {
-          console.error(`\n=== single-node: engine stop floor, ${n} containers (load ${loadText(os.loadavg())})`);
-          floors.stop[n] = { shoal: (await stopFloor(engine!, n)) ?? undefined, ...(swarmHost ? { swarm: (await stopFloor(swarmHost.sock, n)) ?? undefined } : {}) };
-        }
-      }
-    }
     if (rs && swarmHost) {
       try {
         rs.initSwarm(swarmHost);
@@ -165,24 +149,41 @@ async function main(): Promise<void> {
     await d.start();
     d.dockerOk(['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', `127.0.0.1:${await freePort()}`]);
     await sleep(5000); // as run-all.sh: let both fresh swarms settle before B7's idle figure
-    // the 50-container floor of a case, on one side's engine, just before that side's column
-    const startFloor = async (b: string, side: 'shoal' | 'swarm', host: string) => {
-      console.error(`\n=== single-node: engine floor, 50 containers on ${side === 'shoal' ? "Shoal's" : "Swarm's"} engine, before its ${b} column (load ${loadText(os.loadavg())})`);
-      // B2's 50→100 starts its 50 beside 50 running ones: its floor does the same
-      const s = await engineFloor(host, image, 50, 3, b === 'B2' ? 50 : 0).catch((e: Error) => void console.error(`engine floor on ${host} failed: ${e.message}`));
-      ((floors.start ??= {})[b] ??= {})[side] = s ?? undefined;
+    // A case's floors, on one side's engine, just before that side's column of the case: the engine in the
+    // state the case runs in (Swarm's in swarm mode, Shoal's with its daemon up), and the machine's load as
+    // near to the column's as the run allows (it moves a floor by 10 % and more within one run).
+    const floorsBefore = async (profile: Profile, b: string, side: 'shoal' | 'swarm', host: string) => {
+      if (!withFloor) return;
+      const whose = side === 'shoal' ? "Shoal's" : "Swarm's";
+      const failed = (what: string) => (e: Error) => void console.error(`${what} on ${host} failed: ${e.message}`);
+      if (profile === 'default' && (b === 'B1' || b === 'B2')) {
+        console.error(`\n=== single-node: engine floor, 50 containers on ${whose} engine, before its ${b} column (load ${loadText(os.loadavg())})`);
+        // B2's 50→100 starts its 50 beside 50 running ones: its floor does the same
+        const s = await engineFloor(host, image, 50, 3, b === 'B2' ? 50 : 0).catch(failed('engine floor'));
+        ((floors.start ??= {})[b] ??= {})[side] = s ?? undefined;
+      }
+      if (profile === 'fast' && b === 'B4') {
+        console.error(`\n=== single-node: engine replace floor on ${whose} engine, before its B4 column (load ${loadText(os.loadavg())})`);
+        (floors.replace ??= {})[side] = (await engineReplaceFloor(host, image, 5).catch(failed('engine replace floor'))) ?? undefined;
+      }
+      if (profile === 'fast' && b === 'B2') {
+        // as many containers as each B2 n→0 stops (bench.py's B2 doubles each size first)
+        for (const n of (pyArg(pyExtra, '--b2-sizes') ?? '10,50').split(',').map((x) => 2 * Number(x))) {
+          console.error(`\n=== single-node: engine stop floor, ${n} containers on ${whose} engine, before its B2 column (load ${loadText(os.loadavg())})`);
+          ((floors.stop ??= {})[n] ??= {})[side] = (await engineStopFloor(host, image, n, 3).catch(failed(`engine stop floor (${n})`))) ?? undefined;
+        }
+      }
     };
     for (const profile of profiles) {
       for (const b of casesOf(profile).split(',').filter(Boolean)) {
-        const withStartFloor = withFloor && profile === 'default' && (b === 'B1' || b === 'B2');
         const shoalArgs = ['--host', d.host, '--env', '/dev/null', '--only', b, '--mem-pid', `shoal=${d.proc!.pid}`, ...common(profile)];
         // process runtime: no engine behind the daemon, so B4 kills the task's process itself
         if (runtime === 'process') shoalArgs.push('--kill-container-cmd', `${process.execPath} ${path.join(__dirname, 'kill-task.js')} ${d.sock} {container}`);
-        if (withStartFloor) await startFloor(b, 'shoal', engine!);
+        await floorsBefore(profile, b, 'shoal', engine!);
         console.error(`\n=== single-node: Shoal, ${runtime} runtime, ${profile} profile: ${b} (reps ${reps}, load ${loadText(os.loadavg())})`);
         Object.assign(ours[profile], pick(runBenchPy(`shoal-${runtime}-${profile}`, rawOut, shoalArgs), b));
         if (!rs || swarmWhy) continue;
-        if (withStartFloor) await startFloor(b, 'swarm', swarmHost!.sock);
+        await floorsBefore(profile, b, 'swarm', swarmHost!.sock);
         console.error(`\n=== single-node: real Swarm, ${profile} profile: ${b} (reps ${reps}, load ${loadText(os.loadavg())})`);
         try {
           Object.assign(theirs[profile], pick(runBenchPy(`swarm-${profile}`, rawOut, ['--host', swarmHost!.sock, '--env', rs.env, '--only', b, ...common(profile)]), b));
@@ -336,10 +337,10 @@ export function formatTable(rows: Row[], runtime: string, ctx: { floors: Floors;
   for (const [b, fl] of Object.entries(ctx.floors.start ?? {}))
     lines.push(`engine floor of ${b} (create+start of 50 containers at once straight on the engine${b === 'B2' ? ', beside 50 running' : ''}, just before each side's ${b} column): on Shoal's engine ${f(fl.shoal)}; on Swarm's ${f(fl.swarm)}`);
   if (ctx.floors.replace)
-    lines.push(`engine replace floor (B4's floor column: kill a running container and wait for its exit, then create and start one): Shoal's engine ${f(ctx.floors.replace.shoal)}; Swarm's engine ${f(ctx.floors.replace.swarm)}`);
+    lines.push(`engine replace floor (B4's floor column: kill a running container and wait for its exit, then create and start one, just before each side's B4 column): Shoal's engine ${f(ctx.floors.replace.shoal)}; Swarm's engine ${f(ctx.floors.replace.swarm)}`);
   for (const [n, sf] of Object.entries(ctx.floors.stop ?? {})) {
     lines.push(
-      `engine stop floor (${n} running containers stopped at once straight on the engine; the n->0 rows' floor column divides by Swarm's stop?t=0 and Shoal's kill): ` +
+      `engine stop floor (${n} running containers stopped at once straight on the engine, just before each side's B2 column; the n->0 rows' floor column divides by Swarm's stop?t=0 and Shoal's kill): ` +
         `Shoal's engine: stop?t=0 ${f(sf.shoal?.stop)}, kill+wait ${f(sf.shoal?.kill)}; Swarm's engine: stop?t=0 ${f(sf.swarm?.stop)}, kill+wait ${f(sf.swarm?.kill)}`,
     );
   }
