@@ -98,7 +98,7 @@ test('bytes after a zero length are a torn write: cut off, and the segments afte
   }
 });
 
-test('a blocking append first writes the background appends still in flight: on disk, in order, when it returns', async () => {
+test('background appends and a blocking one after them: all on disk, in order, when the blocking one returns', async () => {
   const dir = tmp();
   try {
     const { log } = reopen(dir);
