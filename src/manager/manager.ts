@@ -17,7 +17,8 @@ import { Dispatcher, type DispatcherOptions } from './dispatcher/dispatcher';
 import { UpdateSupervisor } from './updater/updater';
 import { RaftRoles } from './raft-roles';
 import { startInTurns, type LeaderComponent } from './store-loop';
-import { createRpcClient, type RpcClient } from '../rpc';
+import type { RpcClient } from '../rpc';
+import { ManagerChannels } from './manager-channels';
 import { writeFileDurableSync } from '../sys/durable-file';
 import { forEachGuarded, LoopGuard, runInBackground } from '../sys/loop-guard';
 
@@ -95,7 +96,8 @@ export class Manager {
   private leading = false;
   private closed = false;
   private unsubscribe: (() => void)[] = [];
-  private forwardClient: { addr: string; client: RpcClient } | null = null;
+  /** Kept connected to every other manager; the leader's carries forwarded operations and relayed calls. */
+  private readonly channels: ManagerChannels;
   private readonly leaderListeners = new Set<(isLeader: boolean) => void>();
   private settingsWatch: ReturnType<MemoryStore['watch']> | null = null;
 
@@ -107,6 +109,7 @@ export class Manager {
     this.store = new MemoryStore({ propose: () => Promise.reject(unavailable('manager not open')) }, { wakeReadersAfter: setImmediate });
     const { clock, rng, logger } = deps;
     const store = this.store;
+    this.channels = new ManagerChannels({ tls: deps.tls, peers: () => this.members().flatMap((m) => (m.self || !m.addr ? [] : [m.addr])) });
     const onError = (component: string) => (err: unknown) => logger.warn({ err, component }, 'component error (retrying)');
     this.controlapi = new ControlApi({ store, clock, rng, newJoinToken: deps.newJoinToken, raftMembers: () => this.consensus?.members().length ?? 1,
       canRemoveManager: (nodeId) => {
@@ -289,6 +292,7 @@ export class Manager {
 
   /** Starts following leadership: the leader components run only while this manager leads. */
   async start(): Promise<void> {
+    this.channels.start();
     this.watchSettings();
     this.leadershipChanged(this.consensus.isLeader());
     await this.leaderChain;
@@ -462,18 +466,14 @@ export class Manager {
   }
 
   /**
-   * The channel to the current leader that forwarded operations and streams (task logs) ride; a new
-   * leader gets a new one. Without a leader: Docker's "The swarm does not have a leader" error.
+   * The channel to the current leader that forwarded operations and streams (task logs) ride, kept
+   * connected before it led (manager-channels.ts). Without a leader: Docker's "The swarm does not have a
+   * leader" error.
    */
   leaderChannel(): RpcClient {
     const addr = this.leaderAddr();
     if (!addr) throw noLeader();
-    if (!this.forwardClient || this.forwardClient.addr !== addr) {
-      this.forwardClient?.client.close();
-      const t = this.deps.tls();
-      this.forwardClient = { addr, client: createRpcClient(addr, { ...t, serverRole: 'swarm-manager' }) };
-    }
-    return this.forwardClient.client;
+    return this.channels.get(addr);
   }
 
   async stop(): Promise<void> {
@@ -482,8 +482,7 @@ export class Manager {
     this.leadershipChanged(false);
     await this.leaderChain;
     for (const u of this.unsubscribe) u();
-    this.forwardClient?.client.close();
-    this.forwardClient = null;
+    this.channels.close();
     await this.consensus?.stop();
   }
 

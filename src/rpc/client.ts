@@ -197,6 +197,11 @@ export class RpcClient {
     return state === grpc.connectivityState.READY || state === grpc.connectivityState.CONNECTING;
   }
 
+  /** Starts making the channel's connection if it has none and is not making one (no call needed). */
+  connect(): void {
+    this.client.getChannel().getConnectivityState(true);
+  }
+
   /**
    * Resolves once the channel has its connection (starting one if it is idle). Rejects at once when the
    * attempt fails (Unavailable, reason `not-sent`, as grpc-js's own "no connection" failure of a call) and
@@ -231,6 +236,24 @@ function writeWithBackpressure(call: grpc.ClientWritableStream<unknown> | grpc.C
   return new Promise((resolve, reject) => {
     call.write(msg === undefined ? null : msg, (err: unknown) => (err ? reject(fromGrpcError(err)) : resolve()));
   });
+}
+
+/** How often keepConnected looks at its channels. */
+export const KEEP_CONNECTED_INTERVAL_MS = 5_000;
+
+/**
+ * Keeps channels connected without calls on them: now and every `intervalMs`, each channel
+ * `channels()` lists that has no connection and is not making one starts making it. (grpc-js connects a
+ * channel only for a call, and lets an unused one go idle after 30 minutes.) Returns the stop function.
+ */
+export function keepConnected(channels: () => Iterable<RpcClient>, intervalMs = KEEP_CONNECTED_INTERVAL_MS): () => void {
+  const look = (): void => {
+    for (const c of channels()) c.connect();
+  };
+  look();
+  const timer = setInterval(look, intervalMs);
+  timer.unref?.();
+  return () => clearInterval(timer);
 }
 
 export function createRpcClient(address: string, opts: RpcClientOptions): RpcClient {

@@ -1,6 +1,8 @@
 // The Raft stream across releases: a manager speaks StreamRaftBatches (wire.ts framing) and falls back to
-// StreamRaftMessages (the RPC layer's JSON) towards a peer of a release before it, and serves both.
+// StreamRaftMessages (the RPC layer's JSON) towards a peer of a release before it, and serves both; each
+// peer's channel is kept connected.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { createRootCA, issueNodeKeyAndCertificate } from '../ca/pki';
 import { MANAGERS, bidi, createRpcClient, createRpcServer, defineService, type RpcServer, type TlsMaterial } from '../../rpc';
@@ -63,6 +65,25 @@ test('messages reach a current peer on StreamRaftBatches', async () => {
     assert.equal(sk.unreachable, 0);
   } finally {
     await t.close();
+  }
+});
+
+test("each peer's channel connects without a message: a follower's first vote to another follower needs no handshake first", async () => {
+  let accepted = 0;
+  const sockets = new Set<net.Socket>();
+  const srv = net.createServer((sock) => {
+    accepted++;
+    sockets.add(sock);
+    sock.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { t } = transportTo(`127.0.0.1:${(srv.address() as net.AddressInfo).port}`);
+  try {
+    await waitFor('a connection to the peer, no message sent', () => accepted > 0, 5000, 10);
+  } finally {
+    await t.close();
+    for (const sock of sockets) sock.destroy();
+    await new Promise((r) => srv.close(r));
   }
 });
 

@@ -5,7 +5,7 @@
 // event-loop turn (see isUrgent), while fewer than `maxInflightBatches` are unacknowledged, otherwise
 // with the next acknowledgement. A slow or dead peer fills its own queue (then messages to it are
 // dropped and Raft is told it is unreachable) and never delays the others.
-import { MANAGERS, bidi, createRpcClient, defineService, rpcDropped, unary, type BidiStream, type CallContext, type Handlers, type RpcClient, type TlsMaterial } from '../../rpc';
+import { MANAGERS, bidi, createRpcClient, defineService, keepConnected, rpcDropped, unary, type BidiStream, type CallContext, type Handlers, type RpcClient, type TlsMaterial } from '../../rpc';
 import type { Message } from '../../raft';
 import { isKind, unavailable } from '../../lib/errors';
 import { MEMBER_REMOVED_MESSAGE } from './errors';
@@ -113,6 +113,7 @@ export class GrpcRaftTransport implements RaftTransport {
   private sink: RaftTransportSink | null = null;
   private readonly peers = new Map<number, Peer>();
   private closed = false;
+  private stopKeeping: (() => void) | null = null;
   private readonly maxQueue: number;
   private readonly maxBatch: number;
   private readonly maxInflight: number;
@@ -130,13 +131,18 @@ export class GrpcRaftTransport implements RaftTransport {
   bind(sink: RaftTransportSink): void {
     this.sink = sink;
     this.closed = false;
+    // Each peer's channel is kept connected, not made when the first message goes: the first message to a
+    // follower from another follower is a vote after the leader died, when a handshake costs the most.
+    this.stopKeeping ??= keepConnected(() => [...this.peers.values()].filter((p) => Date.now() >= p.downUntil).map((p) => this.clientFor(p)));
   }
 
   setPeer(raftId: number, addr: string): void {
     const p = this.peers.get(raftId);
     if (p && p.addr === addr) return;
     if (p) this.teardown(p);
-    this.peers.set(raftId, { raftId, addr, client: null, stream: null, inflight: [], queue: p?.queue ?? [], seq: 0, timer: null, downUntil: 0, failing: false, flushScheduled: false, urgent: false, legacy: false });
+    const peer: Peer = { raftId, addr, client: null, stream: null, inflight: [], queue: p?.queue ?? [], seq: 0, timer: null, downUntil: 0, failing: false, flushScheduled: false, urgent: false, legacy: false };
+    this.peers.set(raftId, peer);
+    if (this.stopKeeping) this.clientFor(peer).connect();
   }
 
   removePeer(raftId: number): void {
@@ -338,6 +344,8 @@ export class GrpcRaftTransport implements RaftTransport {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.stopKeeping?.();
+    this.stopKeeping = null;
     for (const p of this.peers.values()) {
       p.queue = [];
       this.teardown(p);

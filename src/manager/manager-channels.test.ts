@@ -1,0 +1,71 @@
+// The channels a manager keeps to the other managers (manager-channels.ts): made and connected without a
+// call, closed when a manager leaves, made again when this manager's certificate changes. The peers are
+// plain TCP listeners that count the connections made to them (no TLS handshake completes: none is needed
+// to see that a channel started connecting).
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { test } from 'node:test';
+import { createRootCA, issueNodeKeyAndCertificate } from './ca/pki';
+import type { TlsMaterial } from '../rpc';
+import { waitFor } from '../testing/wait';
+import { ManagerChannels } from './manager-channels';
+
+async function listener(): Promise<{ addr: string; accepted: () => number; close: () => Promise<void> }> {
+  let n = 0;
+  const sockets = new Set<net.Socket>();
+  const srv = net.createServer((s) => {
+    n++;
+    sockets.add(s);
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  return {
+    addr: `127.0.0.1:${port}`,
+    accepted: () => n,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => srv.close(() => r()));
+    },
+  };
+}
+
+async function material(id: string): Promise<TlsMaterial> {
+  const ca = await createRootCA();
+  const kc = await issueNodeKeyAndCertificate(ca, id, 'manager', 'cluster-test');
+  return { ...kc, caPem: ca.certPem };
+}
+
+test('a channel to every other manager connects without a call; one to a manager that left is closed', async () => {
+  const [a, b] = [await listener(), await listener()];
+  let peers = [a.addr, b.addr];
+  const m = await material('m1');
+  const ch = new ManagerChannels({ tls: () => m, peers: () => peers, lookIntervalMs: 50 });
+  try {
+    ch.start();
+    await waitFor('both managers reached', () => a.accepted() > 0 && b.accepted() > 0, 5000, 10);
+    assert.deepEqual(ch.addresses().sort(), [a.addr, b.addr].sort());
+    peers = [a.addr];
+    await waitFor('the channel to the manager that left closed', () => ch.addresses().length === 1, 5000, 10);
+    assert.deepEqual(ch.addresses(), [a.addr]);
+  } finally {
+    ch.close();
+    await a.close();
+    await b.close();
+  }
+});
+
+test("the leader's channel is the one kept, until this manager's certificate changes", async () => {
+  let tls = await material('m1');
+  const ch = new ManagerChannels({ tls: () => tls, peers: () => [] });
+  try {
+    const first = ch.get('127.0.0.1:1');
+    assert.equal(ch.get('127.0.0.1:1'), first, 'the same channel while the certificate is the same');
+    tls = await material('m1');
+    const renewed = ch.get('127.0.0.1:1');
+    assert.notEqual(renewed, first, 'a new channel with the renewed certificate');
+    assert.equal(ch.get('127.0.0.1:1'), renewed);
+  } finally {
+    ch.close();
+  }
+});

@@ -1,0 +1,69 @@
+// One RPC channel from this manager to each other manager, kept connected. The leader's carries what a
+// follower sends it: forwarded control operations, relayed dispatcher calls, log streams. A leader change
+// is the moment these are needed, on loops busy with agents moving over; a channel first made then waited
+// for its TCP and TLS handshakes there (performance.md, "Channels to every manager, kept connected"). So
+// every manager keeps one to each other manager from its start, as swarmkit's managers keep a connection
+// to every Raft member.
+import { createRpcClient, keepConnected, type RpcClient, type TlsMaterial } from '../rpc';
+
+/**
+ * grpc-js fails calls at once while a channel waits out its reconnect backoff, which grows to 120 s by
+ * default: a manager that was down that long and comes back as the leader would be unreachable that
+ * long from here. Capped as the Raft transport's channels are.
+ */
+const RECONNECT = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.min_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 };
+
+export interface ManagerChannelsDeps {
+  /** This manager's certificate and key as of now (a renewal makes the next channels use the new ones). */
+  tls: () => TlsMaterial;
+  /** The other managers' swarm addresses. */
+  peers: () => string[];
+  /** How often the channels are looked at (default KEEP_CONNECTED_INTERVAL_MS; tests). */
+  lookIntervalMs?: number;
+}
+
+export class ManagerChannels {
+  private readonly channels = new Map<string, { client: RpcClient; certPem: string }>();
+  private stopKeeping: (() => void) | null = null;
+
+  constructor(private readonly deps: ManagerChannelsDeps) {}
+
+  /** The channel to the manager at `addr`; a new one if there was none or this manager's certificate changed since. */
+  get(addr: string): RpcClient {
+    const t = this.deps.tls();
+    const had = this.channels.get(addr);
+    if (had && had.certPem === t.certPem) return had.client;
+    had?.client.close();
+    const client = createRpcClient(addr, { ...t, serverRole: 'swarm-manager', grpcOptions: RECONNECT });
+    this.channels.set(addr, { client, certPem: t.certPem });
+    return client;
+  }
+
+  /** From now on keeps a connected channel to every other manager, and none to a manager that left. */
+  start(): void {
+    this.stopKeeping ??= keepConnected(() => this.current(), this.deps.lookIntervalMs);
+  }
+
+  /** The channels to the managers there are now: the ones to managers that left are closed. */
+  private current(): RpcClient[] {
+    const peers = new Set(this.deps.peers());
+    for (const [addr, c] of this.channels) {
+      if (peers.has(addr)) continue;
+      c.client.close();
+      this.channels.delete(addr);
+    }
+    return [...peers].map((addr) => this.get(addr));
+  }
+
+  /** The managers a channel is kept to (tests). */
+  addresses(): string[] {
+    return [...this.channels.keys()];
+  }
+
+  close(): void {
+    this.stopKeeping?.();
+    this.stopKeeping = null;
+    for (const c of this.channels.values()) c.client.close();
+    this.channels.clear();
+  }
+}
