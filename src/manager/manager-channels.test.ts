@@ -55,17 +55,23 @@ test('a channel to every other manager connects without a call; one to a manager
   }
 });
 
-test("the leader's channel is the one kept, until this manager's certificate changes", async () => {
+test("the leader's channel is the one kept, until this manager's certificate is renewed", async () => {
+  const peer = await listener();
   let tls = await material('m1');
-  const ch = new ManagerChannels({ tls: () => tls, peers: () => [] });
+  let reads = 0;
+  const ch = new ManagerChannels({ tls: () => (reads++, tls), peers: () => [peer.addr], lookIntervalMs: 50 });
   try {
-    const first = ch.get('127.0.0.1:1');
-    assert.equal(ch.get('127.0.0.1:1'), first, 'the same channel while the certificate is the same');
+    ch.start();
+    const first = ch.get(peer.addr);
+    const readsBefore = reads;
+    for (let i = 0; i < 100; i++) assert.equal(ch.get(peer.addr), first, 'the same channel while the certificate is the same');
+    assert.ok(reads - readsBefore <= 2, `the credentials are not read on each call (${reads - readsBefore} reads for 100 calls)`);
     tls = await material('m1');
-    const renewed = ch.get('127.0.0.1:1');
-    assert.notEqual(renewed, first, 'a new channel with the renewed certificate');
-    assert.equal(ch.get('127.0.0.1:1'), renewed);
+    await waitFor('a new channel with the renewed certificate', () => ch.get(peer.addr) !== first, 5000, 10);
+    const renewed = ch.get(peer.addr);
+    assert.equal(ch.get(peer.addr), renewed);
   } finally {
     ch.close();
+    await peer.close();
   }
 });

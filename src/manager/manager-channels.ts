@@ -14,7 +14,7 @@ import { createRpcClient, keepConnected, type RpcClient, type TlsMaterial } from
 const RECONNECT = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.min_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 };
 
 export interface ManagerChannelsDeps {
-  /** This manager's certificate and key as of now (a renewal makes the next channels use the new ones). */
+  /** This manager's certificate and key as of now (read from its files). */
   tls: () => TlsMaterial;
   /** The other managers' swarm addresses. */
   peers: () => string[];
@@ -28,12 +28,17 @@ export class ManagerChannels {
 
   constructor(private readonly deps: ManagerChannelsDeps) {}
 
-  /** The channel to the manager at `addr`; a new one if there was none or this manager's certificate changed since. */
+  /** The channel to the manager at `addr` (made now if there is none). Relayed calls ask for it on each call. */
   get(addr: string): RpcClient {
-    const t = this.deps.tls();
-    const had = this.channels.get(addr);
-    if (had && had.certPem === t.certPem) return had.client;
-    had?.client.close();
+    return this.channels.get(addr)?.client ?? this.make(addr, this.deps.tls());
+  }
+
+  /**
+   * A new channel to `addr` with these credentials, in place of the one there was. grpc-js closes the old
+   * one's connection gracefully: the calls on it (relayed sessions' streams) run on to their end.
+   */
+  private make(addr: string, t: TlsMaterial): RpcClient {
+    this.channels.get(addr)?.client.close();
     const client = createRpcClient(addr, { ...t, serverRole: 'swarm-manager', grpcOptions: RECONNECT });
     this.channels.set(addr, { client, certPem: t.certPem });
     return client;
@@ -44,15 +49,22 @@ export class ManagerChannels {
     this.stopKeeping ??= keepConnected(() => this.current(), this.deps.lookIntervalMs);
   }
 
-  /** The channels to the managers there are now: the ones to managers that left are closed. */
+  /**
+   * The channels to the managers there are now: the ones to managers that left are closed, and one made
+   * before this manager's certificate was renewed is made again (its credentials would fail the next
+   * handshake once the old certificate expires). The credentials are read here, every few seconds, not
+   * on each call: reading them is reading files.
+   */
   private current(): RpcClient[] {
     const peers = new Set(this.deps.peers());
+    const t = this.deps.tls();
     for (const [addr, c] of this.channels) {
-      if (peers.has(addr)) continue;
-      c.client.close();
-      this.channels.delete(addr);
+      if (!peers.has(addr)) {
+        c.client.close();
+        this.channels.delete(addr);
+      } else if (c.certPem !== t.certPem) this.make(addr, t);
     }
-    return [...peers].map((addr) => this.get(addr));
+    return [...peers].map((addr) => this.channels.get(addr)?.client ?? this.make(addr, t));
   }
 
   /** The managers a channel is kept to (tests). */
