@@ -1,34 +1,13 @@
 // The channels a manager keeps to the other managers (manager-channels.ts): made and connected without a
 // call, closed when a manager leaves, made again when this manager's certificate changes. The peers are
-// plain TCP listeners that count the connections made to them (no TLS handshake completes: none is needed
-// to see that a channel started connecting).
+// plain TCP listeners that count the connections made to them (testing/counting-listener.ts).
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { test } from 'node:test';
 import { createRootCA, issueNodeKeyAndCertificate } from './ca/pki';
 import type { TlsMaterial } from '../rpc';
 import { waitFor } from '../testing/wait';
+import { countingListener as listener } from '../testing/counting-listener';
 import { ManagerChannels } from './manager-channels';
-
-async function listener(): Promise<{ addr: string; accepted: () => number; close: () => Promise<void> }> {
-  let n = 0;
-  const sockets = new Set<net.Socket>();
-  const srv = net.createServer((s) => {
-    n++;
-    sockets.add(s);
-    s.on('error', () => undefined);
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  return {
-    addr: `127.0.0.1:${port}`,
-    accepted: () => n,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((r) => srv.close(() => r()));
-    },
-  };
-}
 
 async function material(id: string): Promise<TlsMaterial> {
   const ca = await createRootCA();

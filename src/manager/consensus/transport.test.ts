@@ -2,12 +2,12 @@
 // StreamRaftMessages (the RPC layer's JSON) towards a peer of a release before it, and serves both; each
 // peer's channel is kept connected.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { createRootCA, issueNodeKeyAndCertificate } from '../ca/pki';
 import { MANAGERS, bidi, createRpcClient, createRpcServer, defineService, type RpcServer, type TlsMaterial } from '../../rpc';
 import type { Message } from '../../raft';
 import { waitFor } from '../../testing/wait';
+import { countingListener } from '../../testing/counting-listener';
 import { GrpcRaftTransport, RaftService, raftServiceHandlers } from './transport';
 import { decodeBatch, encodeBatch, type RaftStreamAck, type RaftStreamBatch } from './wire';
 import type { RaftServiceTarget, RaftTransportSink } from './transport-types';
@@ -69,21 +69,13 @@ test('messages reach a current peer on StreamRaftBatches', async () => {
 });
 
 test("each peer's channel connects without a message: a follower's first vote to another follower needs no handshake first", async () => {
-  let accepted = 0;
-  const sockets = new Set<net.Socket>();
-  const srv = net.createServer((sock) => {
-    accepted++;
-    sockets.add(sock);
-    sock.on('error', () => undefined);
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { t } = transportTo(`127.0.0.1:${(srv.address() as net.AddressInfo).port}`);
+  const peer = await countingListener();
+  const { t } = transportTo(peer.addr);
   try {
-    await waitFor('a connection to the peer, no message sent', () => accepted > 0, 5000, 10);
+    await waitFor('a connection to the peer, no message sent', () => peer.accepted() > 0, 5000, 10);
   } finally {
     await t.close();
-    for (const sock of sockets) sock.destroy();
-    await new Promise((r) => srv.close(r));
+    await peer.close();
   }
 });
 
