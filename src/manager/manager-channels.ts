@@ -4,14 +4,7 @@
 // for its TCP and TLS handshakes there (performance.md, "Channels to every manager, kept connected"). So
 // every manager keeps one to each other manager from its start, as swarmkit's managers keep a connection
 // to every Raft member.
-import { createRpcClient, keepConnected, type RpcClient, type TlsMaterial } from '../rpc';
-
-/**
- * grpc-js fails calls at once while a channel waits out its reconnect backoff, which grows to 120 s by
- * default: a manager that was down that long and comes back as the leader would be unreachable that
- * long from here. Capped as the Raft transport's channels are.
- */
-const RECONNECT = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.min_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 };
+import { PEER_RECONNECT, createRpcClient, keepConnected, type RpcClient, type TlsMaterial } from '../rpc';
 
 export interface ManagerChannelsDeps {
   /** This manager's certificate and key as of now (read from its files). */
@@ -39,7 +32,7 @@ export class ManagerChannels {
    */
   private make(addr: string, t: TlsMaterial): RpcClient {
     this.channels.get(addr)?.client.close();
-    const client = createRpcClient(addr, { ...t, serverRole: 'swarm-manager', grpcOptions: RECONNECT });
+    const client = createRpcClient(addr, { ...t, serverRole: 'swarm-manager', grpcOptions: PEER_RECONNECT });
     this.channels.set(addr, { client, certPem: t.certPem });
     return client;
   }

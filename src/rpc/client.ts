@@ -238,6 +238,17 @@ function writeWithBackpressure(call: grpc.ClientWritableStream<unknown> | grpc.C
   });
 }
 
+/**
+ * Reconnect backoff for channels between managers: from 100 ms, at most 1 s. grpc-js fails calls at once
+ * while a channel waits out its backoff, which by default grows to 120 s: a manager that was down that
+ * long and comes back (as the leader, say) would stay unreachable that long from its peers.
+ */
+export const PEER_RECONNECT: grpc.ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.min_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1000,
+};
+
 /** How often keepConnected looks at its channels. */
 export const KEEP_CONNECTED_INTERVAL_MS = 5_000;
 

@@ -5,7 +5,7 @@
 // event-loop turn (see isUrgent), while fewer than `maxInflightBatches` are unacknowledged, otherwise
 // with the next acknowledgement. A slow or dead peer fills its own queue (then messages to it are
 // dropped and Raft is told it is unreachable) and never delays the others.
-import { MANAGERS, bidi, createRpcClient, defineService, keepConnected, rpcDropped, unary, type BidiStream, type CallContext, type Handlers, type RpcClient, type TlsMaterial } from '../../rpc';
+import { MANAGERS, PEER_RECONNECT, bidi, createRpcClient, defineService, keepConnected, rpcDropped, unary, type BidiStream, type CallContext, type Handlers, type RpcClient, type TlsMaterial } from '../../rpc';
 import type { Message } from '../../raft';
 import { isKind, unavailable } from '../../lib/errors';
 import { MEMBER_REMOVED_MESSAGE } from './errors';
@@ -199,9 +199,7 @@ export class GrpcRaftTransport implements RaftTransport {
         ...this.opts.tls,
         serverRole: 'swarm-manager',
         grpcOptions: {
-          'grpc.initial_reconnect_backoff_ms': 100,
-          'grpc.min_reconnect_backoff_ms': 100,
-          'grpc.max_reconnect_backoff_ms': 1000,
+          ...PEER_RECONNECT,
           'grpc.keepalive_time_ms': 10_000,
           'grpc.keepalive_timeout_ms': 5_000,
         },
