@@ -138,10 +138,10 @@ function placesOf(seq: number, off: number, bodies: readonly Body[]): RecordAt[]
 
 export class SegmentedLog {
   private segs: Segment[] = [];
-  /** Segments written to since their last sync (one entry per append). */
-  private unsynced: Segment[] = [];
+  /** Segments written to since their last sync. */
+  private unsynced = new Set<Segment>();
   /** What the background flush is syncing now (taken from `unsynced`). */
-  private syncing: Segment[] = [];
+  private syncing = new Set<Segment>();
   private waiting: Waiter[] = [];
   private flushing = false;
   private failed: unknown;
@@ -251,7 +251,7 @@ export class SegmentedLog {
       this.fail(e);
       throw e;
     }
-    this.unsynced.push(seg);
+    this.unsynced.add(seg);
     seg.end += buf.length;
     if (seg.end > seg.cap) seg.cap = seg.end;
     if (seg.end > seg.cap / 2) this.prepareNext();
@@ -274,7 +274,7 @@ export class SegmentedLog {
       this.fail(e);
       throw e;
     }
-    this.unsynced = [];
+    this.unsynced = new Set();
     // everything appended is durable: the background appends waiting are too
     const waiters = this.waiting;
     this.waiting = [];
@@ -292,10 +292,10 @@ export class SegmentedLog {
       while (this.waiting.length > 0) {
         const items = this.unsynced;
         this.syncing = items;
-        this.unsynced = [];
+        this.unsynced = new Set();
         waiters = this.waiting;
         this.waiting = [];
-        const fds = new Set(items.map((seg) => seg.fd));
+        const fds = new Set([...items].map((seg) => seg.fd));
         if (this.opts.fsync) for (const fd of fds) await fdatasync(fd);
         for (const w of waiters) w.resolve();
         waiters = [];
@@ -303,7 +303,7 @@ export class SegmentedLog {
     } catch (e) {
       this.fail(e, waiters);
     } finally {
-      this.syncing = [];
+      this.syncing = new Set();
       this.flushing = false;
     }
   }
@@ -318,7 +318,7 @@ export class SegmentedLog {
   /** Settles once every append made before it is durable. */
   drain(): Promise<void> {
     if (this.failed !== undefined) return Promise.reject(this.failed);
-    if (!this.flushing && this.waiting.length === 0 && this.unsynced.length === 0) return Promise.resolve();
+    if (!this.flushing && this.waiting.length === 0 && this.unsynced.size === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({ resolve, reject });
       this.kick();
@@ -405,14 +405,14 @@ export class SegmentedLog {
    * record first). `installed` is told where the records are, before anything else is appended.
    */
   async rewrite(build: () => Body[], installed: (at: RecordAt[]) => void): Promise<void> {
-    for (let i = 0; i < 100 && (this.flushing || this.unsynced.length > 0 || this.waiting.length > 0); i++) await this.drain();
+    for (let i = 0; i < 100 && (this.flushing || this.unsynced.size > 0 || this.waiting.length > 0); i++) await this.drain();
     this.rewriteNow(build, installed);
   }
 
   /** `rewrite` on this thread, `installed` told where the records are before anything else is appended; only with nothing being written in the background (at load). */
   rewriteNow(build: () => Body[], installed: (at: RecordAt[]) => void): void {
     if (this.flushing) throw internal('raft: the log cannot be rewritten while it is being written');
-    if (this.unsynced.length > 0) this.syncNow();
+    if (this.unsynced.size > 0) this.syncNow();
     const bodies = build();
     const seq = (this.current()?.seq ?? 0) + 1;
     const content = frame(bodies);
