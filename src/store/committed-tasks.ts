@@ -48,6 +48,8 @@ export class CommittedTasks {
   private byState = new Map<TaskState, number>();
   /** The spec object the tasks of each service share (see share), while the service has tasks. */
   private serviceSpecs = new Map<string, Task['Spec']>();
+  /** The last spec `share` found equal to its service's shared one. */
+  private lastSpecMatch: { given: Task['Spec']; shared: Task['Spec'] } | undefined;
 
   constructor(private readonly heldId: HeldId) {}
 
@@ -119,6 +121,7 @@ export class CommittedTasks {
     this.loads.clear();
     this.byState.clear();
     this.serviceSpecs.clear();
+    this.lastSpecMatch = undefined;
   }
 
   /**
@@ -151,8 +154,15 @@ export class CommittedTasks {
     }
     const shared = this.serviceSpecs.get(t.ServiceID);
     if (shared === t.Spec) return;
-    if (shared !== undefined && stableEqual(shared, t.Spec)) t.Spec = shared;
-    else if (t.ServiceID) this.serviceSpecs.set(t.ServiceID, t.Spec);
+    // the new tasks of one write hold one copy of their template (storedVersion): compared once
+    if (this.lastSpecMatch?.given === t.Spec && this.lastSpecMatch.shared === shared) {
+      t.Spec = shared;
+      return;
+    }
+    if (shared !== undefined && stableEqual(shared, t.Spec)) {
+      this.lastSpecMatch = { given: t.Spec, shared };
+      t.Spec = shared;
+    } else if (t.ServiceID) this.serviceSpecs.set(t.ServiceID, t.Spec);
   }
 
   /**

@@ -362,6 +362,37 @@ test('tasks of one service share one spec object, and a task\'s new version keep
   assert.deepEqual(r4!.Spec, t4.Spec);
 });
 
+test('a new version keeps the parts it shares with the version it replaces, and copies the others, once per transaction', async () => {
+  const { store } = immediateStore();
+  await store.update((tx) => tx.create('task', task('t1', 's1', 'n1')));
+  const before = store.read((tx) => tx.get('task', 't1'))!;
+  const status: Task['Status'] = { ...before.Status, State: 'running' };
+  await store.update((tx) => {
+    const t = tx.shared.get('task', 't1')!;
+    tx.update('task', { ...t, Status: status });
+  });
+  const after = store.read((tx) => tx.get('task', 't1'))!;
+  // unchanged parts are the old version's own objects, not copies of them
+  assert.equal(after.Spec, before.Spec);
+  assert.equal(after.internal, before.internal);
+  // a changed part is the store's copy, not the object handed in
+  assert.notEqual(after.Status, status);
+  assert.equal(after.Status.State, 'running');
+  status.State = 'failed';
+  assert.equal(store.read((tx) => tx.get('task', 't1'))!.Status.State, 'running');
+  // one template handed in for three new tasks: one copy of it among them, not the template itself
+  const spec: Task['Spec'] = { ContainerSpec: { Image: 'busybox' } };
+  await store.update((tx) => {
+    for (const id of ['a', 'b', 'c']) tx.create('task', { ...task(id, 's2', 'n1'), Spec: spec });
+    const made = ['a', 'b', 'c'].map((id) => tx.shared.get('task', id)!.Spec);
+    assert.equal(made[0], made[1]);
+    assert.equal(made[0], made[2]);
+    assert.notEqual(made[0], spec);
+  });
+  spec.ContainerSpec!.Image = 'changed';
+  assert.deepEqual(store.read((tx) => ['a', 'b', 'c'].map((id) => tx.get('task', id)!.Spec.ContainerSpec?.Image)), ['busybox', 'busybox', 'busybox']);
+});
+
 test('per-node task counts of a service follow creates, status and desired-state changes, moves, deletes and restores, as a pass over the tasks counts them', async () => {
   const { store } = immediateStore();
   let seed = 7;

@@ -7,14 +7,13 @@ import { MAX_PENDING_WRITES } from './limits';
 import type { TaskCounts } from './task-counts';
 import type { NodeLoad } from './node-loads';
 import type { Task, TaskState } from '../types';
-import { cloneData, deepFreeze } from '../lib/clone';
+import { cloneData, deepFreeze, storedVersion } from '../lib/clone';
 import { CommittedTasks, type TaskIndexSizes } from './committed-tasks';
 import { eachId, holdsId, type TaskIds } from './task-index';
 
 type Table<K extends Kind> = Map<string, ObjectTypes[K]>;
 type Tables = { [K in Kind]: Table<K> };
 
-const clone = cloneData;
 
 /** Read access to a consistent view of the tables. Objects handed out are copies. */
 export interface ReadTx {
@@ -34,9 +33,16 @@ export interface WriteTx extends ReadTx {
   /**
    * The same reads without the copies: the objects as this transaction sees them (its own writes, else
    * the store's). For planning that only looks (a reconcile pass over a service's 100,000 tasks, the node
-   * table): never change one; write changed copies back with `update`, which copies them again.
+   * table): never change one; write changed copies back with `update` (`{ ...t, Status }` keeps the
+   * rest of `t` as the store's own: see below).
    */
   readonly shared: ReadTx;
+  /**
+   * `create` and `update` keep a copy of `obj` as the new version: its top-level parts that are the
+   * current version's own objects (as `shared` reads hand them out) are kept as they are, the others
+   * copied, once per transaction (lib/clone.ts, storedVersion). So `obj` and what it holds must not be
+   * changed after it is handed in, until the transaction ends.
+   */
   create<K extends Kind>(kind: K, obj: ObjectTypes[K]): void;
   update<K extends Kind>(kind: K, obj: ObjectTypes[K]): void;
   delete(kind: Kind, id: string): void;
@@ -454,18 +460,21 @@ export class MemoryStore {
     const { peek, ...r } = this.reader(overlay, { copy: true, pending: true });
     const { peek: _peek, ...shared } = this.reader(overlay, { copy: false, pending: true });
     const key = (kind: Kind, id: string) => `${kind}/${id}`;
+    // what this transaction copied, by the object it was handed (storedVersion)
+    const copies = new Map<object, unknown>();
     return {
       ...r,
       shared,
       create: (kind, obj) => {
         if (peek(kind, obj.ID)) throw conflict(`${kind} ${obj.ID} already exists`);
-        overlay.set(key(kind, obj.ID), { action: 'create', kind, object: clone(obj) });
+        overlay.set(key(kind, obj.ID), { action: 'create', kind, object: storedVersion(obj, undefined, copies) });
       },
       update: (kind, obj) => {
         const k = key(kind, obj.ID);
-        if (!peek(kind, obj.ID)) throw notFound(`${kind} ${obj.ID} not found`);
+        const current = peek(kind, obj.ID);
+        if (!current) throw notFound(`${kind} ${obj.ID} not found`);
         const prev = overlay.get(k);
-        overlay.set(k, { action: prev?.action === 'create' ? 'create' : 'update', kind, object: clone(obj) });
+        overlay.set(k, { action: prev?.action === 'create' ? 'create' : 'update', kind, object: storedVersion(obj, current, copies) });
       },
       delete: (kind, id) => {
         const k = key(kind, id);

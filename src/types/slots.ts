@@ -46,7 +46,8 @@ export function restartConditionAllows(t: Pick<Task, 'Spec' | 'JobIteration' | '
  * A fresh task for `service` in `slot` (replicated) or on `nodeId` (global). It starts where its next
  * step is: NEW for the allocator when it needs an address or ports (`needsAllocation`), else PENDING for
  * the scheduler, as the allocator would write it one store write later (issue 15: that write was a
- * quarter of the writes of a 100,000-replica create, each waiting on the one before).
+ * quarter of the writes of a 100,000-replica create, each waiting on the one before). Its `Spec` is the
+ * service's task template itself.
  */
 export function newTask(args: {
   id: string;
@@ -66,7 +67,9 @@ export function newTask(args: {
     CreatedAt: ts,
     UpdatedAt: ts,
     Labels: {},
-    Spec: structuredClone(service.Spec.TaskTemplate),
+    // not a copy: the store copies it when the task is written, once per write for all the tasks made
+    // from it (storedVersion), and nothing changes a task's spec in place
+    Spec: service.Spec.TaskTemplate,
     ServiceID: service.ID,
     ...(slot !== undefined ? { Slot: slot } : {}),
     ...(nodeId !== undefined ? { NodeID: nodeId } : {}),

@@ -181,7 +181,7 @@ export class DispatcherBatchWrites {
           tx.update('node', n);
         }
         for (const p of statuses) {
-          // not copied: withStatus makes the new version, which tx.update copies
+          // not copied: withStatus makes the new version; tx.update copies its new parts only (storedVersion)
           const task = tx.shared.get('task', p.update.taskId);
           const verdict = judgeStatusUpdate(task, p.nodeId, p.update);
           if (verdict !== 'apply') {

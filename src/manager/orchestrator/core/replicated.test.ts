@@ -5,7 +5,7 @@ import { reconcileReplicated, removeAllTasks, slotsToRemove } from './replicated
 import { reconcileGlobal } from './global';
 import { idGen, mkNode, mkService, mkTask, T0 } from './testkit';
 import type { Mutation } from './common';
-import type { Task } from '../../../types';
+import { isRunnable, type Task, type TaskState } from '../../../types';
 
 const created = (ms: Mutation[]) => ms.filter((m): m is { op: 'create'; task: Task } => m.op === 'create').map((m) => m.task);
 const updated = (ms: Mutation[]) => ms.filter((m): m is { op: 'update'; task: Task } => m.op === 'update').map((m) => m.task);
@@ -44,6 +44,29 @@ test('replicated: fills only missing slots, keeps failed-but-wanted and out-of-d
   const out = reconcileReplicated({ service: s, tasks, nodes: new Map(), now: T0, newId: idGen() });
   assert.equal(updated(out).length, 0);
   assert.deepEqual(created(out).map((t) => t.Slot), [3, 4]);
+});
+
+test('replicated: each slot held counts once, however many runnable tasks hold it; free slots fill from 1 up (random task sets)', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ slot: fc.integer({ min: 1, max: 12 }), desired: fc.constantFrom<TaskState>('running', 'ready', 'shutdown', 'remove') }), { maxLength: 24 }),
+      fc.integer({ min: 0, max: 16 }),
+      (picks, replicas) => {
+        const s = mkService('s', { replicas });
+        const tasks = picks.map((p, i) => mkTask(s, { id: `t${i}`, slot: p.slot, desired: p.desired, node: 'A' }));
+        const held = new Set(tasks.filter((t) => isRunnable(t.DesiredState)).map((t) => t.Slot));
+        const out = reconcileReplicated({ service: s, tasks, nodes: nodes(mkNode('A')), now: T0, newId: idGen() });
+        const free: number[] = [];
+        for (let slot = 1; free.length < replicas - held.size; slot++) if (!held.has(slot)) free.push(slot);
+        assert.deepEqual(created(out).map((t) => t.Slot), free);
+        const removedSlots = new Set(updated(out).map((t) => t.Slot));
+        assert.equal(removedSlots.size, Math.max(0, held.size - replicas));
+        // a slot removed loses every runnable task that held it
+        for (const slot of removedSlots) assert.equal(updated(out).filter((t) => t.Slot === slot).length, tasks.filter((t) => t.Slot === slot && isRunnable(t.DesiredState)).length);
+      },
+    ),
+    { numRuns: 300 },
+  );
 });
 
 test('replicated: scale down removes slots not running first, then most loaded nodes, then highest slot', () => {

@@ -25,23 +25,37 @@ export function reconcileReplicated(input: ReplicatedInput): Mutation[] {
   const limit = input.limit ?? Infinity;
   if (!isReplicated(service)) return [];
   const want = replicasOf(service);
-  const live = new Map<number, Task[]>();
+  const holds = (t: Task) => t.Slot !== undefined && t.Slot > 0 && isRunnable(t.DesiredState);
+  // The slots held, a byte each: each pass of a 100,000-replica create reads every task made so far,
+  // and a list of tasks per slot (then a set of slots) was garbage the leader's old generation kept
+  // until its next full collection (issue 15). Slots are filled from 1 up, so the highest one held is
+  // bounded by the tasks there have been.
+  let top = 0;
+  for (const t of tasks) if (holds(t) && t.Slot! > top) top = t.Slot!;
+  const held = new Uint8Array(top + 1);
+  let heldCount = 0;
   for (const t of tasks) {
-    if (t.Slot === undefined || t.Slot <= 0 || !isRunnable(t.DesiredState)) continue;
-    const l = live.get(t.Slot);
-    if (l) l.push(t);
-    else live.set(t.Slot, [t]);
+    if (!holds(t) || held[t.Slot!] === 1) continue;
+    held[t.Slot!] = 1;
+    heldCount++;
   }
   const out: Mutation[] = [];
-  if (live.size < want) {
-    let need = Math.min(want - live.size, limit);
+  if (heldCount < want) {
+    let need = Math.min(want - heldCount, limit);
     for (let slot = 1; need > 0; slot++) {
-      if (live.has(slot)) continue;
+      if (slot <= top && held[slot] === 1) continue;
       out.push({ op: 'create', task: newTask({ id: newId(), service, slot, now }) });
       need--;
     }
-  } else if (live.size > want) {
-    for (const slot of slotsToRemove(live, Math.min(live.size - want, limit))) {
+  } else if (heldCount > want) {
+    const live = new Map<number, Task[]>();
+    for (const t of tasks) {
+      if (!holds(t)) continue;
+      const l = live.get(t.Slot!);
+      if (l) l.push(t);
+      else live.set(t.Slot!, [t]);
+    }
+    for (const slot of slotsToRemove(live, Math.min(heldCount - want, limit))) {
       for (const t of live.get(slot) ?? []) {
         out.push({ op: 'update', task: { ...t, DesiredState: 'remove', UpdatedAt: isoTime(now) } });
       }

@@ -48,7 +48,8 @@ test('isTaskDirty with a template cache: the same answers, one comparison per sp
   const s = mkService({});
   const shared = newTask({ id: 'a', service: s, slot: 1, now: 0 }).Spec;
   const tasks = [1, 2, 3].map((slot) => ({ ...newTask({ id: `t${slot}`, service: s, slot, now: 0 }), Spec: shared }));
-  const own = newTask({ id: 'o', service: s, slot: 4, now: 0 });
+  // (newTask's spec is the service's template itself; a task as read from the store has its own)
+  const own = { ...newTask({ id: 'o', service: s, slot: 4, now: 0 }), Spec: structuredClone(s.Spec.TaskTemplate) };
   const s4 = structuredClone(s);
   s4.Spec.TaskTemplate.ContainerSpec = { Image: 'nginx:2' };
   for (const svc of [s, s4]) {
