@@ -38,4 +38,9 @@ test('withStatus records health and keeps manager-set port status', () => {
   assert.equal(t.internal.health, 'healthy');
   assert.equal(t.UpdatedAt, 'now');
   assert.deepEqual(t.Status.PortStatus, { Ports: [{ TargetPort: 80 }] });
+  // the task reported on is not changed; its internal part is shared only when the report leaves it alone
+  const before = task('starting');
+  assert.notEqual(withStatus(before, upd('running', 'started', 'healthy'), 'now').internal, before.internal);
+  assert.equal(before.internal.health, undefined);
+  assert.equal(withStatus(before, upd('running', 'started'), 'now').internal, before.internal);
 });

@@ -30,7 +30,10 @@ export function judgeStatusUpdate(task: Task | undefined, nodeId: string, u: Tas
 
 /** The task after an accepted update (a copy). */
 export function withStatus(task: Task, u: TaskStatusUpdate, updatedAt: string): Task {
-  const t: Task = { ...task, Status: { ...u.status }, UpdatedAt: updatedAt, internal: { ...task.internal } };
+  const t: Task = { ...task, Status: { ...u.status }, UpdatedAt: updatedAt };
+  // `internal` is the old version's own object unless this report changes it: the store then keeps it
+  // as it is instead of copying it (storedVersion), at every status report
+  if (u.health !== undefined || u.endpoints !== undefined) t.internal = { ...task.internal };
   if (!t.Status.PortStatus && task.Status.PortStatus) t.Status.PortStatus = task.Status.PortStatus;
   if (u.health !== undefined) t.internal.health = u.health;
   if (u.endpoints !== undefined) {
