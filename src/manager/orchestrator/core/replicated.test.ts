@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { reconcileReplicated, removeAllTasks, slotsToRemove } from './replicated';
+import { reconcileReplicated, removeAllTasks, slotsToRemove, type SlotTasks } from './replicated';
 import { reconcileGlobal } from './global';
 import { idGen, mkNode, mkService, mkTask, T0 } from './testkit';
 import type { Mutation } from './common';
@@ -10,6 +10,13 @@ import { isRunnable, type Task, type TaskState } from '../../../types';
 const created = (ms: Mutation[]) => ms.filter((m): m is { op: 'create'; task: Task } => m.op === 'create').map((m) => m.task);
 const updated = (ms: Mutation[]) => ms.filter((m): m is { op: 'update'; task: Task } => m.op === 'update').map((m) => m.task);
 const nodes = (...ns: ReturnType<typeof mkNode>[]) => new Map(ns.map((n) => [n.ID, n]));
+
+/** A map of slots to their tasks, as slotsToRemove reads a service's slots (in the map's order, not the slots'). */
+function slotTasks(live: ReadonlyMap<number, readonly Task[]>): SlotTasks {
+  let top = 0;
+  for (const slot of live.keys()) top = Math.max(top, slot);
+  return { top, each: (fn) => live.forEach((ts, slot) => fn(slot, ts)), at: (slot) => live.get(slot) };
+}
 
 test('replicated: scale up from zero fills slots 1..n with tasks from the current spec, PENDING (nothing to allocate)', () => {
   const s = mkService('s', { replicas: 3, version: 7 });
@@ -63,6 +70,10 @@ test('replicated: each slot held counts once, however many runnable tasks hold i
         assert.equal(removedSlots.size, Math.max(0, held.size - replicas));
         // a slot removed loses every runnable task that held it
         for (const slot of removedSlots) assert.equal(updated(out).filter((t) => t.Slot === slot).length, tasks.filter((t) => t.Slot === slot && isRunnable(t.DesiredState)).length);
+        // and the slots removed are the scan's choice over the slots held
+        const live = new Map<number, Task[]>();
+        for (const t of tasks) if (isRunnable(t.DesiredState)) live.set(t.Slot!, [...(live.get(t.Slot!) ?? []), t]);
+        assert.deepEqual([...removedSlots].sort((a, b) => a! - b!), slotsToRemoveByScan(live, Math.max(0, held.size - replicas)).sort((a, b) => a - b));
       },
     ),
     { numRuns: 300 },
@@ -90,7 +101,7 @@ test('replicated: all running, even spread, scale 5→3 keeps slots 1..3', () =>
   const s = mkService('s', { replicas: 3 });
   const tasks = [1, 2, 3, 4, 5].map((i) => mkTask(s, { id: `x${i}`, slot: i, node: 'ABCAB'[i - 1]! }));
   const live = new Map(tasks.map((t) => [t.Slot!, [t]]));
-  assert.deepEqual(slotsToRemove(live, 2).sort(), [4, 5]);
+  assert.deepEqual(slotsToRemove(slotTasks(live), 2).sort(), [4, 5]);
 });
 
 test('deleted service: every task gets DesiredState remove', () => {
@@ -157,7 +168,7 @@ test('slotsToRemove (heap) chooses exactly the slots, in the order, of a scan pe
         if (x.second) ts.push(mkTask(s, { id: `u${i}`, slot: i + 1, node: x.second, state: 'running' }));
         live.set(i + 1, ts);
       });
-      assert.deepEqual(slotsToRemove(live, count), slotsToRemoveByScan(live, count));
+      assert.deepEqual(slotsToRemove(slotTasks(live), count), slotsToRemoveByScan(live, count));
     }),
     { seed: 15, numRuns: 300 },
   );
@@ -171,7 +182,7 @@ test('slotsToRemove to zero on few nodes (every choice changes a node that holds
     if (i % 97 === 0) ts.push(mkTask(s, { id: `u${i}`, slot: i, node: `n${(i + 1) % 4}`, state: 'running' }));
     live.set(i, ts);
   }
-  assert.deepEqual(slotsToRemove(live, 2_000), slotsToRemoveByScan(live, 2_000));
+  assert.deepEqual(slotsToRemove(slotTasks(live), 2_000), slotsToRemoveByScan(live, 2_000));
 });
 
 test('slotsToRemove over 100,000 slots: the busiest nodes first, then the highest slots', () => {
@@ -179,7 +190,7 @@ test('slotsToRemove over 100,000 slots: the busiest nodes first, then the highes
   const live = new Map<number, Task[]>();
   for (let i = 1; i <= 100_000; i++) live.set(i, [mkTask(s, { id: `t${i}`, slot: i, node: `n${i % 1000}` })]);
   // the choice itself: the busiest nodes first, then the highest slots
-  const first = slotsToRemove(live, 500);
+  const first = slotsToRemove(slotTasks(live), 500);
   assert.equal(new Set(first).size, 500);
   assert.deepEqual(first.slice(0, 3), [100_000, 99_999, 99_998]);
 });

@@ -48,20 +48,94 @@ export function reconcileReplicated(input: ReplicatedInput): Mutation[] {
       need--;
     }
   } else if (heldCount > want) {
-    const live = new Map<number, Task[]>();
-    for (const t of tasks) {
-      if (!holds(t)) continue;
-      const l = live.get(t.Slot!);
-      if (l) l.push(t);
-      else live.set(t.Slot!, [t]);
-    }
+    const live = new LiveSlots(top);
+    for (const t of tasks) if (holds(t)) live.add(t);
+    const at = isoTime(now);
     for (const slot of slotsToRemove(live, Math.min(heldCount - want, limit))) {
-      for (const t of live.get(slot) ?? []) {
-        out.push({ op: 'update', task: { ...t, DesiredState: 'remove', UpdatedAt: isoTime(now) } });
-      }
+      const h = live.at(slot);
+      if (h) for (const t of holderList(h)) out.push({ op: 'update', task: { ...t, DesiredState: 'remove', UpdatedAt: at } });
     }
   }
   return out;
+}
+
+/** A slot's runnable tasks: its one task itself (nearly always), or the list of them. */
+export type SlotHolders = Task | readonly Task[];
+
+/** A service's live slots, each with its runnable tasks: what `slotsToRemove` chooses from. */
+export interface SlotTasks {
+  /** The highest slot number held. */
+  readonly top: number;
+  /** Calls `fn` for each live slot. */
+  each(fn: (slot: number, holders: SlotHolders) => void): void;
+  /** The holders of `slot` (undefined: none). */
+  at(slot: number): SlotHolders | undefined;
+}
+
+// What the choice reads of a slot's holders, as plain functions (no closure per slot: a pass reads 100,000).
+const isList = (h: SlotHolders): h is readonly Task[] => Array.isArray(h);
+const holderList = (h: SlotHolders): readonly Task[] => (isList(h) ? h : [h]);
+
+function addLoads(load: Map<string, number>, h: SlotHolders, delta: number): void {
+  if (!isList(h)) {
+    if (h.NodeID) load.set(h.NodeID, (load.get(h.NodeID) ?? 0) + delta);
+    return;
+  }
+  for (const t of h) if (t.NodeID) load.set(t.NodeID, (load.get(t.NodeID) ?? 0) + delta);
+}
+
+/** The busiest of the slot's nodes. */
+function loadOf(load: ReadonlyMap<string, number>, h: SlotHolders): number {
+  if (!isList(h)) return h.NodeID ? (load.get(h.NodeID) ?? 0) : 0;
+  let l = 0;
+  for (const t of h) if (t.NodeID) l = Math.max(l, load.get(t.NodeID) ?? 0);
+  return l;
+}
+
+function anyRunning(h: SlotHolders): boolean {
+  return isList(h) ? h.some((t) => t.Status.State === 'running') : h.Status.State === 'running';
+}
+
+/** The one node the slot's tasks are on ('' for none), undefined when they are on several. */
+function nodeOf(h: SlotHolders): string | undefined {
+  if (!isList(h)) return h.NodeID || '';
+  let node: string | undefined = '';
+  for (const t of h) if (t.NodeID && t.NodeID !== node) node = node === '' ? t.NodeID : undefined;
+  return node;
+}
+
+/**
+ * SlotTasks in an array indexed by slot number (slots are filled from 1 up), a slot's one task as
+ * itself: a scale-down pass reads every task of the service to choose up to 5,000, and a map of lists,
+ * with an object per slot for the choice, was a fifth of what a new leader promoted during 100,000 → 0
+ * (issue 15).
+ */
+class LiveSlots implements SlotTasks {
+  private readonly bySlot: (Task | Task[] | undefined)[] = [];
+
+  constructor(readonly top: number) {
+    // pushed, not `new Array(top + 1)`: past 100,000 elements V8 makes that a dictionary
+    for (let i = 0; i <= top; i++) this.bySlot.push(undefined);
+  }
+
+  add(t: Task): void {
+    const slot = t.Slot!;
+    const h = this.bySlot[slot];
+    if (h === undefined) this.bySlot[slot] = t;
+    else if (Array.isArray(h)) h.push(t);
+    else this.bySlot[slot] = [h, t];
+  }
+
+  each(fn: (slot: number, holders: SlotHolders) => void): void {
+    for (let slot = 1; slot <= this.top; slot++) {
+      const h = this.bySlot[slot];
+      if (h !== undefined) fn(slot, h);
+    }
+  }
+
+  at(slot: number): SlotHolders | undefined {
+    return this.bySlot[slot];
+  }
 }
 
 /**
@@ -76,30 +150,26 @@ export function reconcileReplicated(input: ReplicatedInput): Mutation[] {
  * load (a changed node pushes a new entry; the old one is skipped by its version). The rare slot with
  * tasks on several nodes (a start-first update under way) keeps an entry of its own, refreshed lazily.
  */
-export function slotsToRemove(live: ReadonlyMap<number, readonly Task[]>, count: number): number[] {
+export function slotsToRemove(live: SlotTasks, count: number): number[] {
   const load = new Map<string, number>();
-  for (const ts of live.values()) for (const t of ts) if (t.NodeID) load.set(t.NodeID, (load.get(t.NodeID) ?? 0) + 1);
-  const loadOf = (ts: readonly Task[]): number => {
-    let l = 0;
-    for (const t of ts) if (t.NodeID) l = Math.max(l, load.get(t.NodeID) ?? 0);
-    return l;
-  };
-  const byNode = new Map<string, SlotChoice[]>();
+  live.each((_, h) => addLoads(load, h, 1));
+  // per slot, a byte: whether a task of it was observed running; each node's list holds slot numbers
+  const running = new Uint8Array(live.top + 1);
+  const byNode = new Map<string, number[]>();
   const multi = new MinHeap<SlotChoice>(removeBefore);
-  for (const [slot, ts] of live) {
-    const running = ts.some((t) => t.Status.State === 'running');
-    let node: string | undefined = '';
-    for (const t of ts) if (t.NodeID && t.NodeID !== node) node = node === '' ? t.NodeID : undefined;
+  live.each((slot, h) => {
+    if (anyRunning(h)) running[slot] = 1;
+    const node = nodeOf(h);
     if (node === undefined) {
-      multi.push({ slot, running, load: loadOf(ts) });
-      continue;
+      multi.push({ slot, running: running[slot] === 1, load: loadOf(load, h) });
+      return;
     }
     const list = byNode.get(node);
-    const c = { slot, running, load: 0 };
-    if (list) list.push(c);
-    else byNode.set(node, [c]);
-  }
-  // each node's slots in the order the choice takes slots of equal load; `next` is its head
+    if (list) list.push(slot);
+    else byNode.set(node, [slot]);
+  });
+  // each node's slots in the order the choice takes slots of equal load (removeBefore): not running
+  // first, then the highest; `next` is its head
   const next = new Map<string, number>();
   const version = new Map<string, number>();
   const nodeHeap = new MinHeap<NodeEntry>((a, b) => removeBefore(a.choice, b.choice));
@@ -109,21 +179,21 @@ export function slotsToRemove(live: ReadonlyMap<number, readonly Task[]>, count:
     const v = (version.get(node) ?? 0) + 1;
     version.set(node, v);
     if (!list || i >= list.length) return;
-    nodeHeap.push({ node, version: v, choice: { ...list[i]!, load: node ? (load.get(node) ?? 0) : 0 } });
+    const slot = list[i]!;
+    nodeHeap.push({ node, version: v, choice: { slot, running: running[slot] === 1, load: node ? (load.get(node) ?? 0) : 0 } });
   };
   for (const [node, list] of byNode) {
-    list.sort((a, b) => (removeBefore(a, b) ? -1 : 1));
+    list.sort((a, b) => running[a]! - running[b]! || b - a);
     offer(node);
   }
   const out: number[] = [];
   const taken = (slot: number) => {
     out.push(slot);
+    const h = live.at(slot);
+    if (h === undefined) return;
+    addLoads(load, h, -1);
     const touched = new Set<string>();
-    for (const t of live.get(slot) ?? []) {
-      if (!t.NodeID) continue;
-      load.set(t.NodeID, (load.get(t.NodeID) ?? 1) - 1);
-      touched.add(t.NodeID);
-    }
+    for (const t of holderList(h)) if (t.NodeID) touched.add(t.NodeID);
     for (const n of touched) if (byNode.has(n)) offer(n);
   };
   while (out.length < count) {
@@ -131,7 +201,8 @@ export function slotsToRemove(live: ReadonlyMap<number, readonly Task[]>, count:
     // a multi-node slot on top whose key is still current is the best of them (loads only go down)
     while (multi.size > 0) {
       const top = multi.peek()!;
-      const now = loadOf(live.get(top.slot) ?? []);
+      const h = live.at(top.slot);
+      const now = h === undefined ? 0 : loadOf(load, h);
       if (now === top.load) break;
       multi.pop();
       multi.push({ ...top, load: now });
