@@ -14,7 +14,6 @@ import { eachId, holdsId, type TaskIds } from './task-index';
 type Table<K extends Kind> = Map<string, ObjectTypes[K]>;
 type Tables = { [K in Kind]: Table<K> };
 
-
 /** Read access to a consistent view of the tables. Objects handed out are copies. */
 export interface ReadTx {
   get<K extends Kind>(kind: K, id: string): ObjectTypes[K] | undefined;

@@ -111,11 +111,10 @@ function nodeOf(h: SlotHolders): string | undefined {
  * (issue 15).
  */
 class LiveSlots implements SlotTasks {
-  private readonly bySlot: (Task | Task[] | undefined)[] = [];
+  private readonly bySlot: (Task | Task[] | undefined)[];
 
   constructor(readonly top: number) {
-    // pushed, not `new Array(top + 1)`: past 100,000 elements V8 makes that a dictionary
-    for (let i = 0; i <= top; i++) this.bySlot.push(undefined);
+    this.bySlot = new Array<Task | Task[] | undefined>(top + 1);
   }
 
   add(t: Task): void {
