@@ -56,13 +56,21 @@ test('replicated: fills only missing slots, keeps failed-but-wanted and out-of-d
 test('replicated: each slot held counts once, however many runnable tasks hold it; free slots fill from 1 up (random task sets)', () => {
   fc.assert(
     fc.property(
-      fc.array(fc.record({ slot: fc.integer({ min: 1, max: 12 }), desired: fc.constantFrom<TaskState>('running', 'ready', 'shutdown', 'remove') }), { maxLength: 24 }),
+      fc.array(
+        fc.record({
+          slot: fc.integer({ min: 1, max: 12 }),
+          desired: fc.constantFrom<TaskState>('running', 'ready', 'shutdown', 'remove'),
+          node: fc.constantFrom('A', 'B', 'C'),
+          state: fc.constantFrom<TaskState>('running', 'starting'),
+        }),
+        { maxLength: 24 },
+      ),
       fc.integer({ min: 0, max: 16 }),
       (picks, replicas) => {
         const s = mkService('s', { replicas });
-        const tasks = picks.map((p, i) => mkTask(s, { id: `t${i}`, slot: p.slot, desired: p.desired, node: 'A' }));
+        const tasks = picks.map((p, i) => mkTask(s, { id: `t${i}`, slot: p.slot, desired: p.desired, node: p.node, state: p.state }));
         const held = new Set(tasks.filter((t) => isRunnable(t.DesiredState)).map((t) => t.Slot));
-        const out = reconcileReplicated({ service: s, tasks, nodes: nodes(mkNode('A')), now: T0, newId: idGen() });
+        const out = reconcileReplicated({ service: s, tasks, nodes: nodes(mkNode('A'), mkNode('B'), mkNode('C')), now: T0, newId: idGen() });
         const free: number[] = [];
         for (let slot = 1; free.length < replicas - held.size; slot++) if (!held.has(slot)) free.push(slot);
         assert.deepEqual(created(out).map((t) => t.Slot), free);
