@@ -82,17 +82,26 @@ test('--heap-trim is on unless turned off, with a boolean as pflag reads one', (
   assert.throws(() => parseDaemonArgs(['--heap-trim=maybe']), /invalid argument "maybe" for "--heap-trim" flag/);
 });
 
+test('--heap-growth is 50 % unless given; 0 leaves V8 its own factor; other values are refused', () => {
+  assert.equal(parseDaemonArgs([]).heapGrowthPercent, 50);
+  assert.equal(parseDaemonArgs(['--heap-growth', '0']).heapGrowthPercent, 0);
+  assert.equal(parseDaemonArgs(['--heap-growth=100']).heapGrowthPercent, 100);
+  for (const bad of ['5', '301', '1.5', 'x', '-1']) {
+    assert.throws(() => parseDaemonArgs(['--heap-growth', bad]), /invalid --heap-growth: want 0 or an integer percent \(10–300\)/, bad);
+  }
+});
+
 test('--help lists every flag the parser takes', () => {
   assert.throws(() => parseDaemonArgs(['--help']), UsageRequested);
   const usage = daemonUsage();
-  for (const flag of ['--data-dir', '--data-root', '--host', '--runtime', '--engine', '--hostname', '--swarm-default-advertise-addr', '--log-level', '--metrics-addr', '--raft-tick-ms', '--mesh-listen-addr', '--mesh-drain-ms', '--mesh-nft', '--dns-listen-addr', '--dns-upstream', '--dashboard-addr', '--heap-trim', '--tls ', '--tlsverify', '--tlscacert', '--tlscert', '--tlskey', '--help']) {
+  for (const flag of ['--data-dir', '--data-root', '--host', '--runtime', '--engine', '--hostname', '--swarm-default-advertise-addr', '--log-level', '--metrics-addr', '--raft-tick-ms', '--mesh-listen-addr', '--mesh-drain-ms', '--mesh-nft', '--dns-listen-addr', '--dns-upstream', '--dashboard-addr', '--heap-trim', '--heap-growth', '--tls ', '--tlsverify', '--tlscacert', '--tlscert', '--tlskey', '--help']) {
     assert.ok(usage.includes(flag), `${flag} missing from:\n${usage}`);
   }
   // and each listed long flag is one the parser accepts (a flag added to one and not the other fails here)
   for (const m of usage.matchAll(/(--[a-z-]+)/g)) {
     const flag = m[1]!;
     if (flag === '--help') continue;
-    assert.doesNotThrow(() => parseDaemonArgs(flag === '--tls' || flag === '--tlsverify' || flag === '--heap-trim' ? [flag] : [flag, flag.includes('ms') ? '100' : flag === '--runtime' ? 'docker' : flag.includes('addr') || flag.includes('upstream') ? '127.0.0.1:1' : 'x'], {}), flag);
+    assert.doesNotThrow(() => parseDaemonArgs(flag === '--tls' || flag === '--tlsverify' || flag === '--heap-trim' ? [flag] : [flag, flag.includes('ms') || flag === '--heap-growth' ? '100' : flag === '--runtime' ? 'docker' : flag.includes('addr') || flag.includes('upstream') ? '127.0.0.1:1' : 'x'], {}), flag);
   }
 });
 

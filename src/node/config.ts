@@ -68,7 +68,15 @@ export interface DaemonConfig {
   dashboardAddr?: string;
   /** Full garbage collections once the loop is quiet after the heap grew (`--heap-trim`, on by default; node/core/heap-trim.ts). */
   heapTrim: boolean;
+  /**
+   * How far V8's old generation may grow past what a full collection kept once that is ≥ 64 MiB, in percent
+   * (`--heap-growth`, default 50: 1.5×; 0 leaves V8's own factor, up to 4×; node/core/heap-growth.ts).
+   */
+  heapGrowthPercent: number;
 }
+
+/** `--heap-growth`'s default: a large old generation grows to 1.5× what a full collection kept (node/core/heap-growth.ts). */
+export const DEFAULT_HEAP_GROWTH_PERCENT = 50;
 
 export function defaultConfig(): DaemonConfig {
   return {
@@ -79,6 +87,7 @@ export function defaultConfig(): DaemonConfig {
     logLevel: 'info',
     tlsExplicit: false,
     heapTrim: true,
+    heapGrowthPercent: DEFAULT_HEAP_GROWTH_PERCENT,
   };
 }
 
@@ -110,6 +119,13 @@ function milliseconds(flag: string, min: number, max: number): (v: string) => nu
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`invalid ${flag}: want an integer number of milliseconds (${min}–${max})`);
     return n;
   };
+}
+
+/** `--heap-growth`: 0 (V8's own factor) or 10–300 % (V8 needs a factor above 1; past 4× is V8's own cap). */
+function heapGrowth(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || (n !== 0 && (n < 10 || n > 300))) throw new Error('invalid --heap-growth: want 0 or an integer percent (10–300)');
+  return n;
 }
 
 const repeat =
@@ -152,6 +168,7 @@ export function daemonCommand(): Command {
     .option('--dns-upstream <list>', 'Resolvers for names outside the swarm, host[:port], repeatable (default from /etc/resolv.conf)', repeat((v) => checkHostPort('--dns-upstream', v)))
     // Boolean flags take a value only after `=` (`--tls=false`), as pflag's do.
     .option('--heap-trim [bool]', 'Run full garbage collections when the daemon goes quiet after its heap grew, to give the memory back (default true)', (v) => parseBool('--heap-trim', v))
+    .option('--heap-growth <percent>', `How far the JavaScript heap may grow past what the last full garbage collection kept before the next, in percent, once that is 64 MiB or more; 0 for V8's own choice (default ${DEFAULT_HEAP_GROWTH_PERCENT})`, heapGrowth)
     .option('--tls [bool]', 'Use TLS; implied by --tlsverify', (v) => parseBool('--tls', v))
     .option('--tlsverify [bool]', 'Use TLS and verify the remote (default from DOCKER_TLS_VERIFY)', (v) => parseBool('--tlsverify', v))
     .option('--tlscacert <string>', 'Trust certs signed only by this CA (default "<cert dir>/ca.pem")')
@@ -179,6 +196,7 @@ interface DaemonFlags {
   dnsListenAddr?: string;
   dnsUpstream?: string[];
   heapTrim?: boolean;
+  heapGrowth?: number;
   /** `true` when given bare: commander's value for an optional argument left out. */
   tls?: boolean;
   tlsverify?: boolean;
@@ -216,6 +234,7 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv = process
   cfg.dashboardAddr = f.dashboardAddr;
   cfg.raftTickMs = f.raftTickMs;
   cfg.heapTrim = f.heapTrim ?? true;
+  cfg.heapGrowthPercent = f.heapGrowth ?? DEFAULT_HEAP_GROWTH_PERCENT;
   cfg.meshListenAddr = f.meshListenAddr;
   cfg.meshDrainMs = f.meshDrainMs;
   cfg.meshNft = f.meshNft;

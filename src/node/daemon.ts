@@ -21,6 +21,8 @@ import { PRIVATE_UMASK, tightenTree } from '../sys/private-tree';
 import type * as Dashboard from '../dashboard';
 import type { StoreChanges } from './dashboard';
 import { HeapTrimmer } from './heap-trim';
+import { HeapGrowth } from './heap-growth';
+import { HEAP_GROWTH_FROM_BYTES } from './core/heap-growth';
 
 export const SHOAL_VERSION: string = shoalVersion();
 export const API_VERSION = '1.47';
@@ -51,6 +53,7 @@ export class Daemon {
   /** `--dashboard-addr`: the web dashboard and the store changes that keep it live. */
   private dashboard?: { server: Dashboard.DashboardServer; changes: StoreChanges };
   private readonly heapTrimmer?: HeapTrimmer;
+  private readonly heapGrowth: HeapGrowth;
 
   /** Set by the entry point (main.ts): stops the process cleanly. Until then a fatal error is only logged. */
   onFatal: (err: Error) => void = (err) => this.logger.fatal({ err }, 'fatal error');
@@ -78,6 +81,7 @@ export class Daemon {
       this.metrics = this.metricsWiring.createNodeMetrics({ facts: this.facts, manager: () => this.manager, network: () => this.roles.network });
     }
     if (cfg.heapTrim) this.heapTrimmer = new HeapTrimmer(this.logger);
+    this.heapGrowth = new HeapGrowth({ percent: cfg.heapGrowthPercent, fromBytes: HEAP_GROWTH_FROM_BYTES });
     const executor = () => this.executor;
     // The roles report what happened to them (a certificate now says manager, Raft let us go, a
     // session named the managers) as events of the role machine, which decides what runs next.
@@ -139,6 +143,8 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
+    // before a manager reads its snapshot and log back: that alone is a burst at 100,000 tasks
+    this.heapGrowth.start();
     // every file and directory the daemon (or a library) creates is private; an older release's data dir is brought to the same modes
     process.umask(PRIVATE_UMASK);
     fs.mkdirSync(this.cfg.dataDir, { recursive: true, mode: 0o700 });
@@ -182,6 +188,7 @@ export class Daemon {
   /** Stops the API first, then the roles. Tasks keep running in their runtime. */
   async stop(): Promise<void> {
     this.heapTrimmer?.stop();
+    this.heapGrowth.stop();
     await this.api?.close().catch(() => undefined);
     await this.metricsServer?.close().catch(() => undefined);
     await this.dashboard?.server.close().catch(() => undefined);
