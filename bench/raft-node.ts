@@ -7,11 +7,10 @@ import { requestJoin } from '../src/manager/consensus';
 import { RaftTestNode, nodeObj, type Tuning } from '../test/harness/raft-nodes';
 import { commitTrace, markCommit, type CommitMark } from '../src/manager/consensus/commit-trace';
 import { HeapGrowth } from '../src/node/heap-growth';
-import { HEAP_GROWTH_FROM_BYTES } from '../src/node/core/heap-growth';
 import { DEFAULT_HEAP_GROWTH_PERCENT } from '../src/node/config';
 
 // as a daemon runs (node/daemon.ts)
-new HeapGrowth({ percent: DEFAULT_HEAP_GROWTH_PERCENT, fromBytes: HEAP_GROWTH_FROM_BYTES }).start();
+new HeapGrowth(DEFAULT_HEAP_GROWTH_PERCENT).start();
 
 export type NodeCmd =
   | { id: number; cmd: 'init'; name: string; dir: string; tls: TlsMaterial; tuning: Tuning }

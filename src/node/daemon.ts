@@ -22,7 +22,6 @@ import type * as Dashboard from '../dashboard';
 import type { StoreChanges } from './dashboard';
 import { HeapTrimmer } from './heap-trim';
 import { HeapGrowth } from './heap-growth';
-import { HEAP_GROWTH_FROM_BYTES } from './core/heap-growth';
 
 export const SHOAL_VERSION: string = shoalVersion();
 export const API_VERSION = '1.47';
@@ -81,7 +80,7 @@ export class Daemon {
       this.metrics = this.metricsWiring.createNodeMetrics({ facts: this.facts, manager: () => this.manager, network: () => this.roles.network });
     }
     if (cfg.heapTrim) this.heapTrimmer = new HeapTrimmer(this.logger);
-    this.heapGrowth = new HeapGrowth({ percent: cfg.heapGrowthPercent, fromBytes: HEAP_GROWTH_FROM_BYTES });
+    this.heapGrowth = new HeapGrowth(cfg.heapGrowthPercent);
     const executor = () => this.executor;
     // The roles report what happened to them (a certificate now says manager, Raft let us go, a
     // session named the managers) as events of the role machine, which decides what runs next.

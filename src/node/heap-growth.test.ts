@@ -11,8 +11,7 @@ const BURST = `
 const v8 = require('node:v8');
 const [percent, keepCount] = process.argv.slice(1).map(Number);
 const { HeapGrowth } = require(${JSON.stringify(path.join(__dirname, 'heap-growth.js'))});
-const { HEAP_GROWTH_FROM_BYTES } = require(${JSON.stringify(path.join(__dirname, 'core', 'heap-growth.js'))});
-const growth = new HeapGrowth({ percent, fromBytes: HEAP_GROWTH_FROM_BYTES });
+const growth = new HeapGrowth(percent);
 growth.start();
 const old = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
 const keep = [];

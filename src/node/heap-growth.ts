@@ -1,6 +1,6 @@
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import v8 from 'node:v8';
-import { heapGrowthPercent, type HeapGrowthSettings } from './core/heap-growth';
+import { HEAP_GROWTH_FROM_BYTES, heapGrowthPercent, type HeapGrowthSettings } from './core/heap-growth';
 
 /**
  * `--heap-growth` (the rule and why: core/heap-growth.ts). After each full collection it reads what the
@@ -13,7 +13,12 @@ export class HeapGrowth {
   private observer: PerformanceObserver | undefined;
   private applied = 0;
 
-  constructor(private readonly settings: HeapGrowthSettings) {}
+  private readonly settings: HeapGrowthSettings;
+
+  /** `percent` as `--heap-growth` gives it; it applies from `fromBytes` kept (64 MiB unless a test says otherwise). */
+  constructor(percent: number, fromBytes = HEAP_GROWTH_FROM_BYTES) {
+    this.settings = { percent, fromBytes };
+  }
 
   /** The percent set now: 0 while V8 chooses its own factor. */
   get percent(): number {
