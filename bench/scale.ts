@@ -202,10 +202,21 @@ async function main(): Promise<void> {
     fleetNodeArgs: FLEET_NODE_ARGS,
     log,
   });
+  // Each manager process's peak RSS (VmHWM) and the phase it was last raised in, read every 500 ms: a
+  // raise is put down to the phase running when it is seen, up to half a second after it happened.
+  let phase = 'setup';
   let peakRss = 0;
-  const rssTimer = setInterval(() => {
-    for (const m of sc.managers) if (!m.killed) peakRss = Math.max(peakRss, ScaleCluster.rssMiB(m).peak);
-  }, 500);
+  const peaks = new Map<number, { host: string; peak: number; phase: string }>();
+  const samplePeaks = () => {
+    for (const m of sc.managers) {
+      const pid = m.daemon.proc?.pid;
+      if (m.killed || pid === undefined) continue;
+      const peak = ScaleCluster.rssMiB(m).peak;
+      const known = peaks.get(pid);
+      if (!known || peak > known.peak) peaks.set(pid, { host: m.hostname, peak, phase });
+    }
+  };
+  const rssTimer = setInterval(samplePeaks, 500);
   let converged = NaN;
   let placements = NaN;
   let failover = NaN;
@@ -232,6 +243,7 @@ async function main(): Promise<void> {
     await sc.waitCounts(probe, (c) => c.running === 10, 'probe running', Date.now());
 
     if (!SKIP.has('small')) {
+      phase = 'small';
       const n = Math.max(1, Math.floor(TASKS / 10));
       let t0 = Date.now();
       const id = await sc.createService(spec('small', { Replicated: { Replicas: n } }));
@@ -245,6 +257,7 @@ async function main(): Promise<void> {
     }
 
     if (!SKIP.has('global')) {
+      phase = 'global';
       const t0 = Date.now();
       const id = await sc.createService(spec('global', { Global: {} }));
       const s = await sc.waitCounts(id, (c) => c.running === NODES, `global on ${NODES} nodes`, t0);
@@ -254,6 +267,7 @@ async function main(): Promise<void> {
 
     let big = '';
     if (!SKIP.has('big')) {
+      phase = 'create';
       const before = await writeCounts((await sc.leader())!);
       const cpu0 = await sc.cpuByRole();
       const t0 = Date.now();
@@ -281,6 +295,7 @@ async function main(): Promise<void> {
       row('memory', `leader RSS at ${TASKS} tasks (now / peak so far; now: own memory + mapped files)`, `${r.now.toFixed(0)} / ${r.peak.toFixed(0)} MiB (${r.anon.toFixed(0)} + ${r.file.toFixed(0)})`, load());
       if (HEAP) await heapSnapshot(sc, leader, `at ${TASKS} tasks`);
       if (!SKIP.has('settle')) {
+        phase = 'settle';
         // The reading above comes right after the burst: V8's heap still holds the garbage of 100,000
         // placements, which its memory reducer gives back once allocation has stayed low for a while.
         await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
@@ -293,6 +308,7 @@ async function main(): Promise<void> {
     }
 
     if (!SKIP.has('api')) {
+      phase = 'api';
       const leader = (await sc.leader())!;
       const paths: [string, string][] = [
         ['GET /tasks?filters={"service":["probe"]} (10 of them)', `/v1.47/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['probe'] }))}`],
@@ -315,6 +331,7 @@ async function main(): Promise<void> {
     }
 
     if (!SKIP.has('kill') && big) {
+      phase = 'node failure';
       const k = Math.max(1, Math.floor(NODES / 10));
       const t0 = Date.now();
       const killed = new Set(await sc.killNodes(k));
@@ -326,6 +343,7 @@ async function main(): Promise<void> {
     }
 
     if (!SKIP.has('failover') && MANAGERS === 3) {
+      phase = 'failover';
       const leader = (await sc.leader())!;
       const [survivor, other] = sc.managers.filter((m) => m !== leader);
       const t0 = Date.now();
@@ -375,6 +393,7 @@ async function main(): Promise<void> {
       row('failover', 'tasks running on the nodes after failover (duplicates)', `${st.running} (${st.duplicates})`, load());
       // restore: the killed manager starts again from its snapshot + log
       const r0 = Date.now();
+      phase = 'restart';
       await sc.cluster.restart(leader);
       const ping = (Date.now() - r0) / 1000;
       if (big) await sc.waitCounts(big, (c) => c.running === TASKS, 'restarted manager sees the tasks', r0).catch(() => undefined);
@@ -383,14 +402,16 @@ async function main(): Promise<void> {
     }
 
     if (!SKIP.has('down') && big) {
+      phase = 'scale-down';
       const t0 = Date.now();
       await sc.scale(big, 0);
       const s = await sc.waitCounts(big, (c) => c.running === 0, `${TASKS} → 0`, t0);
       row('replicated', `${TASKS} → 0`, `${s.toFixed(2)} s`, load());
     }
-    for (const m of sc.managers) if (!m.killed) peakRss = Math.max(peakRss, ScaleCluster.rssMiB(m).peak);
-    const peaks = sc.managers.filter((m) => !m.killed).map((m) => ScaleCluster.rssMiB(m).peak.toFixed(0));
-    row('memory', 'peak RSS of any manager over the run (each live manager\'s, in start order)', `${peakRss.toFixed(0)} MiB (${peaks.join(' / ')})`, load());
+    samplePeaks();
+    peakRss = Math.max(0, ...[...peaks.values()].map((p) => p.peak));
+    const each = [...peaks.values()].map((p) => `${p.host} ${p.peak.toFixed(0)} in ${p.phase}`);
+    row('memory', 'peak RSS of any manager over the run (each manager process in start order, and the phase its peak was reached in)', `${peakRss.toFixed(0)} MiB (${each.join(' / ')})`, load());
   } finally {
     clearInterval(rssTimer);
     await sc.stop();
