@@ -8,7 +8,7 @@
 //
 // A fixed smaller factor costs collections, and what they cost depends on the heap's size: with ≈ 30 MiB
 // live, as each of the Raft bench's members holds, 1.5× took a quarter off its commit throughput (three
-// times the full collections); with 150 MiB live, the scale bench's leader, it took ≈ 20 % more CPU a task
+// times the full collections); with 150 MiB live, the scale bench's leader, it took 10–20 % more CPU a task
 // during the create and ≈ 70 MiB off the peak. A small heap's slack is small in MiB, so V8's own factor
 // stays until what a full collection keeps reaches `fromBytes`; from there on the old generation grows
 // to at most 1 + `percent`/100 times it (performance.md, "The old generation's growth"). Pure.
