@@ -158,6 +158,8 @@ export class Daemon {
       this.dashboard = { changes, server: createDashboardServer({ addr: this.cfg.dashboardAddr, backend: this.backend, changes, tls, log: this.logger }) };
     }
     await this.membership.resume();
+    // a manager's resume read its snapshot and log back: garbage V8 would keep until its first full collection
+    this.heapTrimmer?.collectNow('the role resumed');
     const api = createApiServer({
       backend: this.backend,
       facts: this.facts,

@@ -36,3 +36,23 @@ test('a quiet process that left garbage behind gets a full collection, and its h
   assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'the daemon global scope gets no gc function');
   assert.equal(lines.filter((l) => l.msg?.toString().startsWith('heap trimmed')).length, 1, 'one collection, not one per sample');
 });
+
+test('collectNow: one collection at the end of a burst when the heap holds enough, none below that', () => {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  const trimmer = new HeapTrimmer(log);
+  // below the threshold: nothing collected, nothing logged
+  assert.equal(trimmer.collectNow('test', Number.MAX_SAFE_INTEGER), false);
+  assert.equal(lines.length, 0);
+  // a burst whose objects are all dead at its end, as a restore's decoding is
+  let keep: unknown[] = [];
+  for (let i = 0; i < 600_000; i++) keep.push({ i, s: `task-${i}`, a: [i] });
+  keep = [];
+  const grown = held();
+  assert.equal(trimmer.collectNow('the burst ended', 0), true);
+  assert.ok(held() < grown - 8 * MiB, `held ${Math.round(held() / MiB)} MiB, grown to ${Math.round(grown / MiB)}`);
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]!.msg, 'heap collected: the burst ended');
+  assert.ok((lines[0]!.afterMiB as number) < (lines[0]!.heldMiB as number), JSON.stringify(lines[0]));
+  assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'the daemon global scope gets no gc function');
+});

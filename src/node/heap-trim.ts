@@ -79,6 +79,22 @@ export class HeapTrimmer {
     this.schedule(this.sampleMs);
   }
 
+  /**
+   * One round now, when the heap holds at least `minBytes`: for the end of a burst whose garbage is known to be
+   * dead, as a manager's start that read 100,000 tasks back from its snapshot and log. Until its first full
+   * collection V8 keeps a starting old-generation limit far above that, so the restore's garbage stayed while
+   * the loop was busy (performance.md, "The restarted manager's peak is its restore"). One log line.
+   */
+  collectNow(why: string, minBytes = 64 * 1024 * 1024): boolean {
+    const before = heldBytes();
+    if (before < minBytes) return false;
+    const t0 = performance.now();
+    collectGarbageCompactingSome();
+    const pauseMs = Math.round(performance.now() - t0);
+    this.log.info({ heldMiB: mib(before), afterMiB: mib(heldBytes()), pauseMs }, `heap collected: ${why}`);
+    return true;
+  }
+
   /** The trim under way has ended (its last round, or a busy loop stopped it): one line for it. */
   private report(heldNow: number): void {
     const t = this.trim;
