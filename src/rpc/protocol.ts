@@ -119,7 +119,7 @@ export const DispatcherService = defineService('shoal.Dispatcher', {
    * Agents fall back to Heartbeat where a manager of the previous release answers Unimplemented.
    */
   Heartbeats: bidi<HeartbeatRequest, HeartbeatRpcResponse>(ALL_NODES),
-  Assignments: serverStream<SessionRef, AssignmentsMessage>(ALL_NODES, relayable),
+  Assignments: serverStream<SessionRef, AssignmentsMessage>(ALL_NODES, { ...relayable, oneWriteAtATime: true }),
   UpdateTaskStatus: unary<TaskStatusRequest, Record<string, never>>(ALL_NODES, relayable),
   /**
    * The same reports on one stream for the session's life, as Heartbeats is to Heartbeat: each message is

@@ -41,7 +41,7 @@ export interface CallContext {
 }
 
 type Auth = { peer: PeerIdentity | null; refusedPeer?: { peer: PeerIdentity; reason: string }; relayedBy?: PeerIdentity };
-type MethodAuth = Pick<MethodSpec<unknown, unknown>, 'access' | 'relayable'>;
+type MethodAuth = Pick<MethodSpec<unknown, unknown>, 'access' | 'relayable' | 'oneWriteAtATime'>;
 
 type UnaryH<Req, Res> = (req: Req, ctx: CallContext) => Res | Promise<Res>;
 /** A server stream's messages, or the bytes of messages encoded elsewhere (a relay's, codec.ts EncodedMessage). */
@@ -262,7 +262,7 @@ export class RpcServer {
         try {
           const auth = await this.authorize(call, spec);
           const { ctx, finished } = this.context(call, path, auth);
-          await pump(h(call.request, ctx), call, ctx.signal).finally(finished);
+          await pump(h(call.request, ctx), call, ctx.signal, spec.oneWriteAtATime === true).finally(finished);
         } catch (e) {
           if (!call.cancelled) call.emit('error', toStatus(e));
         }
@@ -333,8 +333,24 @@ function waitDrain(call: NodeJS.EventEmitter, signal: AbortSignal): Promise<void
   });
 }
 
-/** Writes a handler's responses with backpressure, ending the call when they end. */
-async function pump(responses: AsyncIterable<unknown>, call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+/** Until grpc-js has written `value` to the connection (its write callback), or the call ends (a cancelled call never calls back). */
+function writeWritten(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, value: unknown, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    call.write(value, done);
+  });
+}
+
+/**
+ * Writes a handler's responses with backpressure, ending the call when they end. `oneAtATime`: the next
+ * response is asked for only once the last one is written (MethodSpec.oneWriteAtATime); else as soon as
+ * grpc-js's buffer has room.
+ */
+async function pump(responses: AsyncIterable<unknown>, call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, signal: AbortSignal, oneAtATime = false): Promise<void> {
   const it = responses[Symbol.asyncIterator]();
   const onAbort = () => void it.return?.();
   signal.addEventListener('abort', onAbort, { once: true });
@@ -343,9 +359,9 @@ async function pump(responses: AsyncIterable<unknown>, call: grpc.ServerWritable
       if (signal.aborted) return;
       const r = await it.next();
       if (r.done || signal.aborted) break;
-      if (!call.write(r.value === undefined ? null : r.value)) {
-        await waitDrain(call, signal);
-      }
+      const value = r.value === undefined ? null : r.value;
+      if (oneAtATime) await writeWritten(call, value, signal);
+      else if (!call.write(value)) await waitDrain(call, signal);
     }
     if (!signal.aborted) call.end();
   } finally {

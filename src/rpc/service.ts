@@ -26,6 +26,13 @@ export interface MethodSpec<Req, Res, K extends MethodKind = MethodKind> {
    * its connection to any manager while the leader serves its session (swarmkit's raft proxy).
    */
   readonly relayable?: boolean;
+  /**
+   * A server stream whose handler is asked for its next message only once the last one is written to the
+   * connection (grpc-js's write callback), not as soon as grpc-js buffers it: a handler that coalesces what
+   * comes meanwhile (the dispatcher's assignments) then holds one encoded message per call, and its own
+   * resumption says that message has left (issue 15: a leader change sent 1,000 complete sets at once).
+   */
+  readonly oneWriteAtATime?: boolean;
   /** Phantom: never set, carries the request/response types. */
   readonly __types?: (req: Req) => Res;
 }
@@ -45,8 +52,9 @@ export type ResOf<S> = S extends MethodSpec<any, infer Res, any> ? Res : never;
 /** Options of a method other than its access. */
 export interface MethodOptions {
   relayable?: boolean;
+  oneWriteAtATime?: boolean;
 }
-const opts = (o?: MethodOptions) => (o?.relayable ? { relayable: true } : {});
+const opts = (o?: MethodOptions) => ({ ...(o?.relayable ? { relayable: true } : {}), ...(o?.oneWriteAtATime ? { oneWriteAtATime: true } : {}) });
 export const unary = <Req, Res>(access: Access, o?: MethodOptions): MethodSpec<Req, Res, 'unary'> => ({ kind: 'unary', access, ...opts(o) });
 export const serverStream = <Req, Res>(access: Access, o?: MethodOptions): MethodSpec<Req, Res, 'serverStream'> => ({ kind: 'serverStream', access, ...opts(o) });
 export const clientStream = <Req, Res>(access: Access, o?: MethodOptions): MethodSpec<Req, Res, 'clientStream'> => ({ kind: 'clientStream', access, ...opts(o) });

@@ -45,6 +45,35 @@ test('assignment stream: complete first, then incremental changes for this node 
   assert.equal((await it.next()).done, true);
 });
 
+test("complete sets: the next session's set is built once one on its way was written", async (t) => {
+  const store = immediateStore();
+  const d = new Dispatcher({ store, clock, batchMs: 2, completeSetsAtOnce: 1 });
+  d.start();
+  t.after(() => d.stop());
+  await store.update((tx) => {
+    tx.create('task', task('a', 'n1'));
+    tx.create('task', task('b', 'n2'));
+  });
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const s1 = await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
+  const s2 = await d.session({ nodeId: 'n2', description: desc, addr: '10.0.0.2' });
+  const it1 = d.assignments(s1.sessionId, ac.signal)[Symbol.asyncIterator]();
+  const it2 = d.assignments(s2.sessionId, ac.signal)[Symbol.asyncIterator]();
+  const first1 = (await it1.next()).value as AssignmentsMessage;
+  assert.deepEqual(first1.updateTasks.map((x) => x.ID), ['a']);
+  // n1's set is yielded and not yet written (its stream not asked for more): n2's waits, and sees what happens meanwhile
+  let first2: AssignmentsMessage | undefined;
+  const waiting = it2.next().then((r) => (first2 = r.value as AssignmentsMessage));
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(first2, undefined);
+  await store.update((tx) => tx.create('task', task('c', 'n2')));
+  void it1.next(); // n1's set written: the stream asks for its next message
+  await waiting;
+  assert.equal(first2!.type, 'complete');
+  assert.deepEqual(first2!.updateTasks.map((x) => x.ID).sort(), ['b', 'c']);
+});
+
 test('node record: created if missing, Description and Status updated, Spec kept', async (t) => {
   const store = immediateStore();
   const d = new Dispatcher({ store, clock });

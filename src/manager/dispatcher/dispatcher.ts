@@ -11,6 +11,7 @@ import { IngressFeed } from './ingress-feed';
 import { CHECK_EVERY_MAX_MS, HeartbeatTracker, heartbeatPeriodMs, unknownGraceMs } from './core/heartbeat';
 import { DispatcherBatchWrites, MAX_NODES_PER_WRITE } from './batch-writes';
 import { batchDelay } from '../../lib/batching';
+import { Slots } from '../../lib/slots';
 import type { DispatcherLogger } from './logger';
 
 // The dispatcher: one session per node, heartbeats, assignment streams; its store writes are batched
@@ -45,6 +46,8 @@ export interface DispatcherOptions {
    * (its address crosses to the agent, which goes there next). Default: Unavailable "dispatcher is stopped".
    */
   refusal?: () => Error;
+  /** Complete assignment sets on their way at once (tests). Default COMPLETE_SETS_AT_ONCE. */
+  completeSetsAtOnce?: number;
 }
 
 /** Docker's message for a node whose heartbeats stopped. */
@@ -56,6 +59,14 @@ export const UNKNOWN_HEARTBEAT_FAILURE = 'heartbeat failure for node in "unknown
 export const MAX_DRAIN_WAIT_MS = 60_000;
 /** Status message of a node that left the swarm itself. */
 export const NODE_LEFT = 'node left the swarm';
+/**
+ * Complete assignment sets on their way at once, on a leader and on each relay; the next session's set is
+ * built once one of them is written. After a leader change every node opens a session within seconds, and
+ * each set was encoded at once and held until its node read it: at 1,000 nodes × 100 tasks ≈ 60 MiB of
+ * buffers on each survivor, most of them promoted before they were written (issue 15). 64 sets of 100
+ * tasks are ≈ 4 MiB; a node that starts alone never waits.
+ */
+export const COMPLETE_SETS_AT_ONCE = 64;
 
 interface Session {
   id: string;
@@ -86,12 +97,15 @@ export class Dispatcher implements DispatcherApi {
   private running = false;
   private stopped = new AbortController();
   private readonly ingress: IngressFeed;
+  /** Complete sets being written (COMPLETE_SETS_AT_ONCE). */
+  private readonly completeSets: Slots;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.store = opts.store;
     this.clock = opts.clock;
     this.log = opts.logger;
     this.batchMs = opts.batchMs ?? 10;
+    this.completeSets = new Slots(opts.completeSetsAtOnce ?? COMPLETE_SETS_AT_ONCE);
     this.heartbeats = new HeartbeatTracker(opts.heartbeatEpsilonMs);
     this.ingress = new IngressFeed(this.store, this.batchMs, this.log);
     this.writes = new DispatcherBatchWrites({ store: this.store, clock: this.clock, batchMs: this.batchMs, log: this.log, hasSession: (id) => !!this.heartbeats.sessionOf(id) });
@@ -384,15 +398,26 @@ export class Dispatcher implements DispatcherApi {
     const set = new AssignmentSet(nodeId);
     let unsubscribeNet = (): void => undefined;
     try {
+      // the complete set waits its turn (COMPLETE_SETS_AT_ONCE); the watch keeps what happens meanwhile
+      const written = await this.completeSets.take(stop.signal).catch(() => undefined);
+      if (!written) {
+        if (stopped.aborted && !signal.aborted) throw this.refusal();
+        return;
+      }
       const viewIndex = this.store.index;
-      // the store's own objects: the set keeps them and the stream serializes them, neither changes one
-      const tasks = this.store.read((tx) => tx.tasksByNode(nodeId));
       let net = this.ingress.current(nodeId);
       const deps: DependencyLookup = {
         secret: (id) => this.store.read((tx) => tx.get('secret', id)),
         config: (id) => this.store.read((tx) => tx.get('config', id)),
       };
-      yield { ...set.complete(tasks, deps), network: net.view, networkVersion: net.version };
+      try {
+        // the store's own objects: the set keeps them and the stream serializes them, neither changes one
+        const tasks = this.store.read((tx) => tx.tasksByNode(nodeId));
+        // resumed once the message is written (Assignments is oneWriteAtATime)
+        yield { ...set.complete(tasks, deps), network: net.view, networkVersion: net.version };
+      } finally {
+        written();
+      }
       // One pending read of the watch at a time (a Watch has one waiter), raced with the network views.
       // Stopping closes the watch, which ends the race.
       let next: ReturnType<typeof watch.next> | null = null;

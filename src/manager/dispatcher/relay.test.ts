@@ -2,6 +2,7 @@
 // "follower" relaying to it, with agents holding their sessions through the follower.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { immediateStore } from '../../store/testing/immediate';
 import type { Task } from '../../types';
 import { createRpcClient, createRpcServer, DispatcherService, relayMetadata, RpcError, type RpcClient } from '../../rpc';
@@ -33,7 +34,13 @@ interface Pair {
 /** A leader (Dispatcher behind its handlers) and a follower whose dispatcher service relays to it. */
 async function leaderAndRelay(
   t: TestContext,
-  opts: { graceMs?: number; refusal?: () => ShoalError; wrapLeader?: (h: ReturnType<typeof dispatcherHandlers>) => ReturnType<typeof dispatcherHandlers>; nodeAllowed?: (id: string) => boolean } = {},
+  opts: {
+    graceMs?: number;
+    refusal?: () => ShoalError;
+    wrapLeader?: (h: ReturnType<typeof dispatcherHandlers>) => ReturnType<typeof dispatcherHandlers>;
+    nodeAllowed?: (id: string) => boolean;
+    completeSetsAtOnce?: number;
+  } = {},
 ): Promise<Pair> {
   const ca = await createRootCA();
   const leaderCert = await issueNodeKeyAndCertificate(ca, 'manager-leader', 'manager', CLUSTER);
@@ -66,6 +73,7 @@ async function leaderAndRelay(
       },
       refusal: noLeader,
       retryMs: 20,
+      ...(opts.completeSetsAtOnce ? { completeSetsAtOnce: opts.completeSetsAtOnce } : {}),
     }),
   );
   await follower.start();
@@ -368,4 +376,40 @@ test('a node removed from the swarm is refused on its open heartbeat and status 
   const refused = (e: unknown) => e instanceof RpcError && e.kind === 'PermissionDenied' && /node worker1 was removed from swarm/.test(e.message);
   await assert.rejects(direct.heartbeat(s.sessionId), refused);
   await assert.rejects(direct.updateTaskStatus(s.sessionId, report), refused);
+});
+
+test("a relay holds one node's complete set at a time when told to: the next node's call to the leader waits until it is written", async (t) => {
+  const p = await leaderAndRelay(t, { completeSetsAtOnce: 1 });
+  // worker1's set is far larger than HTTP/2's 64 KiB window, and worker1 reads none of it
+  await p.store.update((tx) => {
+    for (let i = 0; i < 300; i++) tx.create('task', task(`big${i}`, 'worker1'));
+  });
+  const w1 = await agent(t, p, 'worker1');
+  const s1 = await w1.connector.connect().session({ nodeId: '', description: desc, addr: '127.0.0.21' });
+  // node's own HTTP/2 client, paused: the relay's write to it stops at the window
+  const raw = http2.connect(`https://${p.relayAddr}`, { key: w1.cert.keyPem, cert: w1.cert.certPem, ca: p.ca.certPem, checkServerIdentity: () => undefined });
+  raw.on('error', () => undefined);
+  t.after(() => raw.destroy());
+  const stalled = raw.request({ ':method': 'POST', ':path': '/shoal.Dispatcher/Assignments', 'content-type': 'application/grpc', te: 'trailers' });
+  stalled.pause();
+  const body = Buffer.from(JSON.stringify({ sessionId: s1.sessionId }));
+  const frame = Buffer.alloc(5 + body.length);
+  frame.writeUInt32BE(body.length, 1);
+  body.copy(frame, 5);
+  stalled.end(frame);
+  stalled.on('error', () => undefined);
+  await sleep(200); // the relay takes its one slot, opens the call to the leader and writes until the window is full
+
+  const w2 = (await agent(t, p, 'worker2')).connector.connect();
+  const s2 = await w2.session({ nodeId: '', description: desc, addr: '127.0.0.22' });
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  let second: { value: { type: string; updateTasks: Task[] } } | undefined;
+  const reading = w2.assignments(s2.sessionId, ac.signal)[Symbol.asyncIterator]().next().then((r) => (second = r as never));
+  await sleep(300);
+  assert.equal(second, undefined, "worker2's set waits while worker1's is not written");
+  stalled.close(); // worker1's stream ends: its slot is free
+  await reading;
+  assert.equal(second!.value.type, 'complete');
+  assert.deepEqual(second!.value.updateTasks.map((x) => x.ID), ['t2']);
 });

@@ -8,6 +8,8 @@
 import { hasReason, ShoalError } from '../../lib/errors';
 import { answerEach, DispatcherService, relayMetadata, type CallContext, type Handlers, type HeartbeatRpcResponse, type RelayedEntry, type RpcClient } from '../../rpc';
 import type { TaskStatusUpdate } from '../../types';
+import { Slots } from '../../lib/slots';
+import { COMPLETE_SETS_AT_ONCE } from './dispatcher';
 import { RelayBatcher } from './relay-batch';
 
 type Methods = typeof DispatcherService.methods;
@@ -29,6 +31,8 @@ export interface DispatcherRelayDeps {
   batchMs?: number;
   /** How long a batch of heartbeats gathers before it goes to the leader (ms). Default HEARTBEAT_GATHER_MS. */
   heartbeatGatherMs?: number;
+  /** Relayed complete assignment sets on their way at once (tests). Default COMPLETE_SETS_AT_ONCE. */
+  completeSetsAtOnce?: number;
 }
 
 /**
@@ -136,6 +140,10 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
     failure: withoutHint,
   });
 
+  // A relayed stream's first message is its complete set: this relay holds at most COMPLETE_SETS_AT_ONCE of them
+  // before they are written to their nodes, as the leader does (each waits for a slot before its call to the leader).
+  const completeSets = new Slots(deps.completeSetsAtOnce ?? COMPLETE_SETS_AT_ONCE);
+
   return {
     Session: unary('Session') as Handlers<Methods>['Session'],
     Heartbeat: (req, ctx) => {
@@ -203,6 +211,13 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
    */
   async function* relayAssignments(req: Parameters<Handlers<Methods>['Assignments']>[0], ctx: CallContext) {
     const leader = deps.leaderChannel();
+    const taken = await completeSets.take(ctx.signal).catch(() => undefined);
+    if (!taken) return; // the node went while its complete set waited
+    let held = true;
+    const written = () => {
+      if (held) taken();
+      held = false;
+    };
     const up = new AbortController();
     const agentGone = () => up.abort();
     ctx.signal.addEventListener('abort', agentGone, { once: true });
@@ -211,12 +226,16 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
       // forwarded as the leader encoded them: the relay reads none of it
       const stream = leader.serverStreamEncoded(DispatcherService, 'Assignments', req, { signal: up.signal, metadata: metadata(ctx) });
       try {
-        yield* stream;
+        for await (const message of stream) {
+          yield message; // resumed once it is written to the node (Assignments is oneWriteAtATime)
+          written();
+        }
       } catch (e) {
         upstreamFailed = true;
         throw withoutHint(e);
       }
     } finally {
+      written();
       ctx.signal.removeEventListener('abort', agentGone);
       up.abort();
       if (ctx.signal.aborted && !upstreamFailed && !deps.closing?.()) {
