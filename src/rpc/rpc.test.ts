@@ -1,6 +1,5 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http2 from 'node:http2';
 import { createRootCA, issueNodeKeyAndCertificate, createRotationCA } from '../manager/ca/pki';
 import {
   defineService,
@@ -61,8 +60,6 @@ const TestService = defineService('shoal.Test', {
   Bytes: unary<{ data: Uint8Array }, { data: Uint8Array; len: number }>(ALL_NODES),
   Count: serverStream<{ n: number }, { i: number }>(ALL_NODES),
   Forever: serverStream<Record<string, never>, { i: number }>(ALL_NODES),
-  Large: serverStream<Record<string, never>, { i: number; pad: string }>(ALL_NODES),
-  LargeOneAtATime: serverStream<Record<string, never>, { i: number; pad: string }>(ALL_NODES, { oneWriteAtATime: true }),
   Sum: clientStream<{ x: number }, { sum: number }>(ALL_NODES),
   Chat: bidi<{ x: number }, { y: number }>(ALL_NODES),
   FramedChat: bidi<{ x: number }, { y: number }>(ALL_NODES, { req: framed('x'), res: framed('y') }),
@@ -79,16 +76,6 @@ let strict: RpcServer, optional: RpcServer;
 const removedIds = new Set<string>(['removed-node']);
 let foreverFinished = false;
 const echoSignals: AbortSignal[] = [];
-/** How many messages the Large* handlers were asked for, by method. */
-const largePulls = { Large: 0, LargeOneAtATime: 0 };
-const LARGE_PAD = 'x'.repeat(256 * 1024);
-const largeMessages = (method: keyof typeof largePulls) =>
-  async function* (_r: unknown, ctx: { signal: AbortSignal }) {
-    for (let i = 0; !ctx.signal.aborted && i < 1000; i++) {
-      largePulls[method]++;
-      yield { i, pad: LARGE_PAD };
-    }
-  };
 
 function handlers() {
   return {
@@ -123,8 +110,6 @@ function handlers() {
         foreverFinished = true;
       }
     },
-    Large: largeMessages('Large'),
-    LargeOneAtATime: largeMessages('LargeOneAtATime'),
     Sum: async (reqs: AsyncIterable<{ x: number }>) => {
       let sum = 0;
       for await (const r of reqs) sum += r.x;
@@ -376,34 +361,6 @@ test('cancelling a server stream stops the handler', async () => {
   assert.ok(n >= 5);
   for (let i = 0; i < 100 && !foreverFinished; i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(foreverFinished, 'server generator should be closed after cancel');
-});
-
-test('a oneWriteAtATime stream asks its handler for the next message only once the last one is written', async () => {
-  // 256 KiB messages to a peer that reads none of them: HTTP/2's flow control stops the writes. A plain server
-  // stream's handler is still asked for what fills grpc-js's buffer of 16 messages; a oneWriteAtATime one only
-  // for the message being written. The peer is node's own HTTP/2 client, paused: grpc-js's client keeps
-  // reading into a queue of its own whether or not its caller reads.
-  const pulls: Record<string, number> = {};
-  for (const method of ['Large', 'LargeOneAtATime'] as const) {
-    const session = http2.connect(`https://127.0.0.1:${strict.port}`, { key: worker.keyPem, cert: worker.certPem, ca: ca.certPem, checkServerIdentity: () => undefined });
-    try {
-      const stream = session.request({ ':method': 'POST', ':path': `/shoal.Test/${method}`, 'content-type': 'application/grpc', te: 'trailers' });
-      stream.pause();
-      const body = Buffer.from('{}');
-      const frame = Buffer.alloc(5 + body.length);
-      frame.writeUInt32BE(body.length, 1);
-      body.copy(frame, 5);
-      stream.end(frame);
-      for (let i = 0; i < 100 && largePulls[method] === 0; i++) await new Promise((r) => setTimeout(r, 10));
-      await new Promise((r) => setTimeout(r, 300)); // what the handler is asked for while nothing is read
-      pulls[method] = largePulls[method];
-      stream.close();
-    } finally {
-      session.destroy();
-    }
-  }
-  assert.ok(pulls.LargeOneAtATime! >= 1 && pulls.LargeOneAtATime! <= 3, `pulls: ${JSON.stringify(pulls)}`);
-  assert.ok(pulls.Large! >= 16, `pulls: ${JSON.stringify(pulls)}`);
 });
 
 test('client streaming', async () => {
