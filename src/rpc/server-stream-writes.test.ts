@@ -52,8 +52,12 @@ test('a oneWriteAtATime stream asks its handler for the next message only once t
       frame.writeUInt32BE(body.length, 1);
       body.copy(frame, 5);
       stream.end(frame);
-      for (let i = 0; i < 100 && pulls[method] === 0; i++) await new Promise((r) => setTimeout(r, 10));
-      await new Promise((r) => setTimeout(r, 300)); // what the handler is asked for while nothing is read
+      // what the handler is asked for while nothing is read: until the count holds for 300 ms (at most 5 s)
+      let last = -1;
+      for (let i = 0; i < 50 && (pulls[method] === 0 || pulls[method] !== last); i++) {
+        last = pulls[method];
+        await new Promise((r) => setTimeout(r, 300));
+      }
       asked[method] = pulls[method];
       stream.close();
     } finally {

@@ -396,9 +396,11 @@ test("a relay holds one node's complete set at a time when told to: the next nod
   const frame = Buffer.alloc(5 + body.length);
   frame.writeUInt32BE(body.length, 1);
   body.copy(frame, 5);
-  stalled.end(frame);
   stalled.on('error', () => undefined);
-  await sleep(200); // the relay takes its one slot, opens the call to the leader and writes until the window is full
+  // the relay answers with its headers when it writes worker1's set: it holds its one slot from then on
+  const writing = new Promise((r) => stalled.once('response', r));
+  stalled.end(frame);
+  await writing;
 
   const w2 = (await agent(t, p, 'worker2')).connector.connect();
   const s2 = await w2.session({ nodeId: '', description: desc, addr: '127.0.0.22' });
