@@ -16,7 +16,7 @@
 // only the entries before the overwrite (storage.ts).
 import type { Entry } from '../../raft';
 import { internal } from '../../lib/errors';
-import { isSealed, open, seal, sealer } from '../../sys/aead';
+import { isSealed, open, seal } from '../../sys/aead';
 import type { RaftKeys } from './dek';
 
 export interface StoredEntry {
@@ -49,24 +49,16 @@ export function encodeBatch(datas: readonly Uint8Array[]): Buffer {
   let size = 5 + 4 * datas.length;
   for (const d of datas) size += d.byteLength;
   const out = Buffer.allocUnsafe(size);
-  writeBatchHead(out, datas);
-  let at = 5 + 4 * datas.length;
-  for (const d of datas) {
-    out.set(d, at);
-    at += d.byteLength;
-  }
-  return out;
-}
-
-/** The layout byte, the count and the lengths: what comes before the data. */
-function writeBatchHead(out: Buffer, datas: readonly Uint8Array[]): void {
   out[0] = BATCH_LAYOUT;
   out.writeUInt32BE(datas.length, 1);
-  datas.forEach((d, i) => out.writeUInt32BE(d.byteLength, 5 + 4 * i));
+  let at = 5 + 4 * datas.length;
+  datas.forEach((d, i) => {
+    out.writeUInt32BE(d.byteLength, 5 + 4 * i);
+    out.set(d, at);
+    at += d.byteLength;
+  });
+  return out;
 }
-
-/** Below this a batch's plaintext is put together before it is sealed; from it, the cipher reads each entry's data where it is. */
-const SEAL_IN_PLACE_BYTES = 64 * 1024;
 
 /** The entries' data of a batch plaintext, in order (views into `buf`). */
 export function decodeBatch(buf: Buffer): Uint8Array[] {
@@ -86,29 +78,7 @@ export function decodeBatch(buf: Buffer): Uint8Array[] {
 
 /** The data of `entries` (consecutive, the first at index `first`) in one seal. */
 export function sealBatch(keys: RaftKeys, first: number, entries: readonly Entry[]): Buffer {
-  return Buffer.concat(sealBatchParts(keys, first, entries));
-}
-
-/**
- * The same sealed batch in pieces, for a writer that copies them into its record anyway (wal.ts frames every
- * record): the sealed blob's front, then the ciphertext. A large batch is not first put together in the clear
- * and then joined to its front: two copies of every byte of the log fewer, on every member (issue 15: the
- * followers' array buffers in a scale-down were mostly these copies and the log's own).
- */
-export function sealBatchParts(keys: RaftKeys, first: number, entries: readonly Entry[]): Buffer[] {
-  const datas = entries.map((e) => e.data);
-  let size = 0;
-  for (const d of datas) size += d.byteLength;
-  const s = sealer(keys.current(), batchContext(first));
-  if (size < SEAL_IN_PLACE_BYTES) {
-    const body = s.update(encodeBatch(datas));
-    return [s.finish(), body];
-  }
-  const head = Buffer.allocUnsafe(5 + 4 * datas.length);
-  writeBatchHead(head, datas);
-  const pieces = [s.update(head)];
-  for (const d of datas) pieces.push(s.update(d));
-  return [s.finish(), ...pieces];
+  return seal(keys.current(), encodeBatch(entries.map((e) => e.data)), batchContext(first));
 }
 
 /** The entries' data of the batch stored at `first`. */

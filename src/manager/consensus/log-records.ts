@@ -12,7 +12,7 @@
 import type { Entry, HardState } from '../../raft';
 import { internal } from '../../lib/errors';
 import type { RaftKeys } from './dek';
-import { decodeBatch, encodeBatch, openBatch, sealBatchParts } from './log-format';
+import { decodeBatch, encodeBatch, openBatch, sealBatch } from './log-format';
 import type { Body } from './wal';
 
 export const REC = { STATE: 1, ENTRIES: 2, HARDSTATE: 3, SNAPSHOT: 4, TRUNCATE: 5 } as const;
@@ -53,10 +53,10 @@ function numbersBody(type: number, values: readonly number[]): Buffer {
   return out;
 }
 
-/** An ENTRIES body in parts (its head, then the batch as sealed, itself in pieces: the record's frame is the one copy). */
+/** An ENTRIES body as two parts (its head, then the batch as sealed: no copy of the batch here). */
 export function entriesBody(keys: RaftKeys | null, ents: readonly Entry[]): Buffer[] {
   const first = ents[0]!.index;
-  const batch = keys ? sealBatchParts(keys, first, ents) : [encodeBatch(ents.map((e) => e.data))];
+  const batch = keys ? sealBatch(keys, first, ents) : encodeBatch(ents.map((e) => e.data));
   const h = Buffer.allocUnsafe(ENTRIES_HEAD + ENTRY_META * ents.length);
   h[0] = REC.ENTRIES;
   h.writeDoubleLE(first, 1);
@@ -66,7 +66,7 @@ export function entriesBody(keys: RaftKeys | null, ents: readonly Entry[]): Buff
     h.writeDoubleLE(e.term, ENTRIES_HEAD + ENTRY_META * i);
     h[ENTRIES_HEAD + ENTRY_META * i + 8] = e.type === 'conf' ? 1 : 0;
   });
-  return [h, ...batch];
+  return [h, batch];
 }
 
 /** What an ENTRIES record holds, read from its head alone. */
