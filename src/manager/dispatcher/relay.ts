@@ -211,13 +211,9 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
    */
   async function* relayAssignments(req: Parameters<Handlers<Methods>['Assignments']>[0], ctx: CallContext) {
     const leader = deps.leaderChannel();
-    const taken = await completeSets.take(ctx.signal).catch(() => undefined);
-    if (!taken) return; // the node went while its complete set waited
-    let held = true;
-    const written = () => {
-      if (held) taken();
-      held = false;
-    };
+    // given back once the first message is written (or the stream ends first); a second call does nothing
+    const written = await completeSets.take(ctx.signal).catch(() => undefined);
+    if (!written) return; // the node went while its complete set waited
     const up = new AbortController();
     const agentGone = () => up.abort();
     ctx.signal.addEventListener('abort', agentGone, { once: true });
