@@ -7,6 +7,9 @@
 // closing the mesh removes its table, and a connection outlives the last port leaving the kernel. Needs root (CI
 // runs it); skips elsewhere with the reason.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { MeshPortStatus, PublishedPortTable } from '../../src/network/mesh';
 import { sleep, waitFor } from '../harness/daemon';
@@ -141,6 +144,31 @@ describe('routing mesh kernel path between namespaces', { ...hostsTestOptions(),
     assert.equal(portOf(s, 'tcp', HTTP).counters.total, 5);
     assert.equal(s.warnings.filter((w) => w.includes('kernel path unavailable')).length, 1, s.warnings.join('\n'));
     assert.notEqual(h4.run(['nft', 'list', 'table', 'ip', 'shoal-mesh']).status, 0, 'no table in h4');
+  });
+
+  test('a forward-chain listing nft fails to print is no evidence: remote backends stay in user space, local ones go to the kernel', async () => {
+    // an nft that works except for `-j list chains` (as when a listing fails under load): a failed check once let
+    // the mesh turn forwarding on past another table's drop policy
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-nft-'));
+    const nft = path.join(dir, 'nft');
+    fs.writeFileSync(nft, '#!/bin/sh\n[ "$1 $2 $3" = "-j list chains" ] && exit 1\nexec nft "$@"\n', { mode: 0o755 });
+    try {
+      await fallback.call('mesh.close');
+      const local = await fallback.call<number>('http.start', { id: 'local4', port: 0 });
+      await fallback.call('mesh.start', { nftPath: nft, kernelProbeIntervalMs: 50 });
+      const mine: PublishedPortTable = { protocol: 'tcp', port: HTTP + 10, backends: [{ id: 'local4', host: h4.ip, port: local }] };
+      await fallback.call('mesh.apply', { tables: [web(['b3']), mine] });
+      const s = await waitFor(async () => {
+        const x = await status(fallback);
+        return portOf(x, 'tcp', HTTP + 10).path === 'kernel' ? x : undefined;
+      }, 20_000, 'the local-backend port on the kernel path', 50);
+      assert.equal(portOf(s, 'tcp', HTTP).path, 'user', 'remote backends: user space');
+      const r = await client.call<GetResult>('get', { host: h4.ip, port: HTTP, n: 3 });
+      assert.deepEqual(r.bodies, { [`b3 ${h4.ip}`]: 3 }, r.errors.join('; '));
+    } finally {
+      await fallback.call('mesh.close');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("another table's forward chain dropping by policy: remote backends go back to user space, local ones stay in the kernel", async () => {

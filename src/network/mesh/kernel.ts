@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import { backendKey, forwardDropped, kernelEligible, kernelPorts, meshRemoval, meshRuleset, meshUpdate, needsForwarding, parseKernelCounters, type KernelPort, type KernelPortCounters } from './core/nft';
+import { backendKey, forwardPolicy, kernelEligible, kernelPorts, meshRemoval, meshRuleset, meshUpdate, needsForwarding, parseKernelCounters, type KernelPort, type KernelPortCounters } from './core/nft';
 import { CONNTRACK_SWEEP_MS, conntrackDeletes, parseConntrack, publishedBackendKey, stillWatched, sweepProtocols, watchRemoved, type RemovedBackend } from './core/conntrack';
 import type { PortKey, PublishedPortTable } from './core/types';
 import { portKey } from './core/types';
@@ -234,7 +234,11 @@ export class KernelPath {
     // looked at again every 10 s at most: one nft run less on the path of a backend leaving
     const now = Date.now();
     if (!this.forwardChecked || now - this.forwardChecked.at > FORWARD_RECHECK_MS) {
-      this.forwardChecked = { at: now, dropped: forwardDropped((await this.nft(['-j', 'list', 'chains'])).stdout, this.o.table) };
+      const policy = (await this.readForwardPolicy()) ?? (await this.readForwardPolicy());
+      // unread twice: no evidence either way, so the user-space proxy keeps the remote backends this time and the
+      // next sync looks again (turning forwarding on past a dropping chain would lose their packets)
+      if (!policy) return false;
+      this.forwardChecked = { at: now, dropped: policy.dropped };
     }
     const dropped = this.forwardChecked.dropped;
     if (dropped) {
@@ -245,6 +249,13 @@ export class KernelPath {
       return false;
     }
     return this.ensureForwarding();
+  }
+
+  private async readForwardPolicy(): Promise<{ dropped?: string } | undefined> {
+    const r = await this.nft(['-j', 'list', 'chains']);
+    const policy = r.ok ? forwardPolicy(r.stdout, this.o.table) : undefined;
+    if (!policy) this.o.logger.debug({ stderr: r.stderr.trim() }, 'mesh: the forward chains could not be listed');
+    return policy;
   }
 
   /** IPv4 forwarding in this namespace, turned on when off (as Docker does for its bridges); false when it cannot be. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backendKey, forwardDropped, kernelEligible, kernelPorts, KEEP_CONNTRACK, kernelTableName, meshRemoval, meshRuleset, meshUpdate, needsForwarding, parseKernelCounters, type KernelFacts } from './nft';
+import { backendKey, forwardPolicy, kernelEligible, kernelPorts, KEEP_CONNTRACK, kernelTableName, meshRemoval, meshRuleset, meshUpdate, needsForwarding, parseKernelCounters, type KernelFacts } from './nft';
 import type { MeshBackend, PublishedPortTable } from './types';
 
 const b = (id: string, host: string, port: number): MeshBackend => ({ id, host, port });
@@ -153,13 +153,16 @@ test('counters: nft JSON → per port connections, packets and bytes each way; f
   assert.deepEqual([...parseKernelCounters('not json')], []);
 });
 
-test('forward drop: a drop-policy forward chain of another table is named; ours and accepting ones are not', () => {
+test('forward policy: a drop-policy forward chain of another table is named; ours and accepting ones are not; an unreadable listing is unknown', () => {
   const doc = (chains: object[]) => JSON.stringify({ nftables: [{ metainfo: {} }, ...chains.map((chain) => ({ chain }))] });
   const dockerForward = { family: 'ip', table: 'filter', name: 'FORWARD', type: 'filter', hook: 'forward', prio: 0, policy: 'drop' };
-  assert.equal(forwardDropped(doc([dockerForward])), 'ip filter FORWARD');
-  assert.equal(forwardDropped(doc([{ ...dockerForward, policy: 'accept' }, { family: 'ip', table: 'filter', name: 'DOCKER-USER' }])), undefined);
-  assert.equal(forwardDropped(doc([{ ...dockerForward, table: 'shoal-mesh' }])), undefined);
-  assert.equal(forwardDropped('garbage'), undefined);
+  assert.deepEqual(forwardPolicy(doc([dockerForward])), { dropped: 'ip filter FORWARD' });
+  assert.deepEqual(forwardPolicy(doc([{ ...dockerForward, policy: 'accept' }, { family: 'ip', table: 'filter', name: 'DOCKER-USER' }])), {});
+  assert.deepEqual(forwardPolicy(doc([{ ...dockerForward, table: 'shoal-mesh' }])), {});
+  // a failed nft run prints nothing: not a listing without drops
+  assert.equal(forwardPolicy(''), undefined);
+  assert.equal(forwardPolicy('garbage'), undefined);
+  assert.equal(forwardPolicy('{}'), undefined);
 });
 
 test('update: backends changed on the same ports → the changed port chains refilled in one transaction; else a whole replace', () => {

@@ -236,18 +236,20 @@ export function parseKernelCounters(json: string): Map<PortKey, KernelPortCounte
  * From `nft -j list chains`: a forward-hook base chain of another table whose policy is drop (Docker's iptables
  * FORWARD when it manages the namespace, a host firewall). An accept in our own table cannot override it (every base
  * chain of a hook must accept), so packets DNATed to another host would be lost: the kernel path then keeps to
- * backends on this node and leaves the others to the user-space proxy.
+ * backends on this node and leaves the others to the user-space proxy. Undefined when the listing cannot be read
+ * (nft failed, or printed no JSON document): that is no evidence that nothing drops.
  */
-export function forwardDropped(json: string, ownTable = KERNEL_TABLE): string | undefined {
+export function forwardPolicy(json: string, ownTable = KERNEL_TABLE): { dropped?: string } | undefined {
   let doc: { nftables?: { chain?: { family?: string; table?: string; name?: string; hook?: string; policy?: string } }[] };
   try {
     doc = JSON.parse(json) as typeof doc;
   } catch {
     return undefined;
   }
-  for (const item of doc.nftables ?? []) {
+  if (!Array.isArray(doc?.nftables)) return undefined;
+  for (const item of doc.nftables) {
     const c = item.chain;
-    if (c && c.hook === 'forward' && c.policy === 'drop' && !(c.family === 'ip' && c.table === ownTable)) return `${c.family} ${c.table} ${c.name}`;
+    if (c && c.hook === 'forward' && c.policy === 'drop' && !(c.family === 'ip' && c.table === ownTable)) return { dropped: `${c.family} ${c.table} ${c.name}` };
   }
-  return undefined;
+  return {};
 }
