@@ -1,4 +1,5 @@
 // The node-to-node RPC layer: services without codegen, mutual TLS, role checks from certificates.
+import './decoder-release';
 export * from './service';
 export * from './codec';
 export * from './errors';

@@ -43,24 +43,36 @@ test('writeFileDurable writes parts in order; a failed write leaves the old file
   fs.rmSync(dir, { recursive: true });
 });
 
-test('writeFileDurable writes pieces as they are made, then its patches; a failure while making them leaves the old file and no temp file', async () => {
+test('writeFileDurable writes each made piece before the next is made, with the event loop free between, then its patches; a failure while making one leaves the old file and no temp file', async () => {
   const dir = tmpDir();
   const f = path.join(dir, 'snap');
-  let made = 0;
-  async function* pieces() {
-    for (const p of ['size=?????\n', 'one,', 'two']) {
-      made++;
-      yield Buffer.from(p);
-    }
-  }
-  await writeFileDurable(f, pieces(), { patches: () => [{ at: 5, bytes: Buffer.from(String(made).padEnd(5)) }] });
+  // set by an immediate each maker queues: true at the next maker when the event loop ran in between
+  let looped = false;
+  const seen: { onDisk: string; looped: boolean }[] = [];
+  const tmpText = () => {
+    const t = fs.readdirSync(dir).find((n) => n.endsWith('.tmp'));
+    return t ? fs.readFileSync(path.join(dir, t), 'utf8') : '';
+  };
+  // one reused buffer, as a snapshot's text pieces are: each piece must be written before the next overwrites it
+  const scratch = Buffer.alloc(16);
+  const made = ['size=?????\n', 'one,', 'two'].map((p) => () => {
+    seen.push({ onDisk: tmpText(), looped });
+    looped = false;
+    setImmediate(() => (looped = true));
+    return scratch.subarray(0, scratch.write(p));
+  });
+  await writeFileDurable(f, { made }, { patches: () => [{ at: 5, bytes: Buffer.from(String(seen.length).padEnd(5)) }] });
   assert.equal(fs.readFileSync(f, 'utf8'), 'size=3    \none,two');
+  assert.deepEqual(seen.map((s) => s.onDisk), ['', 'size=?????\n', 'size=?????\none,']);
+  assert.deepEqual(seen.map((s) => s.looped), [false, true, true], 'the event loop ran between pieces');
   assert.equal(fs.statSync(f).mode & 0o777, 0o600);
-  async function* failing() {
-    yield Buffer.from('partial');
-    throw new Error('the encoder failed');
-  }
-  await assert.rejects(writeFileDurable(f, failing()), /the encoder failed/);
+  const failing = [
+    () => Buffer.from('partial'),
+    () => {
+      throw new Error('the encoder failed');
+    },
+  ];
+  await assert.rejects(writeFileDurable(f, { made: failing }), /the encoder failed/);
   assert.equal(fs.readFileSync(f, 'utf8'), 'size=3    \none,two');
   assert.deepEqual(fs.readdirSync(dir), ['snap']);
   fs.rmSync(dir, { recursive: true });

@@ -52,36 +52,41 @@ export function encodeSnapshotPayload(p: Omit<SnapshotPayload, 'v'>): Uint8Array
   return enc.encode(JSON.stringify({ v: 1, ...p }));
 }
 
-/** Objects encoded between two yields of the event loop (snapshotPayloadPieces). */
+/** Objects in one piece of the snapshot's text (snapshotPayloadText). */
 const SNAPSHOT_SLICE = 2000;
 
 /**
- * The bytes of encodeSnapshotPayload, in pieces made a slice of objects at a time with the event loop
- * free between slices: 100,000 tasks are ~50 MB of JSON, one synchronous second that stalled Raft
- * heartbeats and the API. The snapshot file is written piece by piece as they come (storage.ts), so the
- * payload is never whole in memory (it was, three times over: pieces, joined, sealed; issue 15). Sound
- * because committed store objects are never changed (a commit replaces them): the snapshot's arrays, taken
- * at one index, keep describing that index while the store moves on.
+ * The text of encodeSnapshotPayload as makers of pieces, a slice of objects each, for a writer that makes, seals and
+ * writes each piece within one synchronous step and frees the event loop between them (SnapshotFiles.write through
+ * sys/durable-file's MadePieces): 100,000 tasks are ~50 MB of JSON, one synchronous second that stalled Raft
+ * heartbeats and the API, and the payload is never whole in memory (it was, three times over: pieces, joined,
+ * sealed; issue 15). Makers, not an async generator of the pieces: a generator's frame suspended between pieces
+ * kept the last one alive into the old generation (performance.md, tenth stop). Sound because committed store
+ * objects are never changed (a commit replaces them): the snapshot's arrays, taken at one index, keep describing
+ * that index while the store moves on.
  */
-export async function* snapshotPayloadPieces(p: Omit<SnapshotPayload, 'v'>, yieldNow: () => Promise<void> = () => new Promise((r) => setImmediate(r))): AsyncIterable<Buffer> {
-  const text = (s: string) => Buffer.from(s, 'utf8');
-  yield text(`{"v":1,"store":{"index":${JSON.stringify(p.store.index)},"tables":{`);
+export function snapshotPayloadText(p: Omit<SnapshotPayload, 'v'>): (() => string)[] {
+  const makers: (() => string)[] = [];
+  // text between slices (the head, table names, brackets) goes in front of the next piece
+  let pending = `{"v":1,"store":{"index":${JSON.stringify(p.store.index)},"tables":{`;
   let firstTable = true;
   for (const [kind, objs] of Object.entries(p.store.tables)) {
     if (objs === undefined) continue;
-    yield text(`${firstTable ? '' : ','}${JSON.stringify(kind)}:[`);
+    pending += `${firstTable ? '' : ','}${JSON.stringify(kind)}:[`;
     firstTable = false;
     for (let at = 0; at < objs.length; at += SNAPSHOT_SLICE) {
-      // a slice as one array, without its brackets: the same bytes as its objects' JSON joined by
-      // commas, in one native call instead of one per object (a quarter less time, issue 16)
-      const json = Buffer.from(JSON.stringify((objs as unknown[]).slice(at, at + SNAPSHOT_SLICE)), 'utf8');
-      if (at > 0) yield text(',');
-      yield json.subarray(1, json.length - 1);
-      if (at + SNAPSHOT_SLICE < objs.length) await yieldNow();
+      const before = pending + (at > 0 ? ',' : '');
+      pending = '';
+      const from = at;
+      // a slice as one array, without its brackets: the same bytes as its objects' JSON joined by commas, in one
+      // native call instead of one per object (a quarter less time, issue 16)
+      makers.push(() => before + JSON.stringify((objs as unknown[]).slice(from, from + SNAPSHOT_SLICE)).slice(1, -1));
     }
-    yield text(']');
+    pending += ']';
   }
-  yield text(`}},"members":${JSON.stringify(p.members)},"removed":${JSON.stringify(p.removed)}}`);
+  const tail = `${pending}}},"members":${JSON.stringify(p.members)},"removed":${JSON.stringify(p.removed)}}`;
+  makers.push(() => tail);
+  return makers;
 }
 
 export function decodeSnapshotPayload(data: Uint8Array): SnapshotPayload {

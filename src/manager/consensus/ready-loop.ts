@@ -4,7 +4,7 @@
 // snapshot index and the conf state.
 import { decodeConfChange, type ConfState, type Entry, type MemoryStorage, type Message, type RawNode, type Ready, type Role, type SnapshotMetadata } from '../../raft';
 import type { Change, MemoryStore } from '../../store';
-import { decodeChanges, decodeMember, decodeSnapshotPayload, snapshotPayloadPieces } from './codec';
+import { decodeChanges, decodeMember, decodeSnapshotPayload, snapshotPayloadText } from './codec';
 import type { Membership } from './membership';
 import type { ConsensusLogger } from './options';
 import type { PendingProposals } from './pending-proposals';
@@ -346,7 +346,7 @@ export class ReadyLoop {
     this.since = { entries: 0, bytes: 0, lastSnapshotBytes: this.since.lastSnapshotBytes };
     let compactTo = 0;
     this.compacting = this.disk
-      .snapshots.write(metadata, snapshotPayloadPieces({ store: { ...storeSnap, index }, members, removed }))
+      .snapshots.write(metadata, snapshotPayloadText({ store: { ...storeSnap, index }, members, removed }))
       .then((payloadBytes) => {
         // stopped meanwhile, or a newer snapshot was installed from the leader: this one is not needed
         if (this.host.state() !== 'running' || index <= this.mem.snapshot().metadata.index) return false;

@@ -53,34 +53,36 @@ export class SnapshotFiles {
   }
 
   /**
-   * Writes the file of `metadata` (durably, after the writes before it) from its payload, whole or in pieces
-   * as they are made: the pieces are sealed and written one by one, the header's size and the seal's tag
-   * written last, so a snapshot of 100,000 tasks is never whole in memory. Resolves with the payload's size
-   * once the file is durable; leaves no file if making the pieces fails.
+   * Writes the file of `metadata` (durably, after the writes before it) from its payload, whole or as the makers of
+   * its text's pieces (codec.ts, snapshotPayloadText): each piece is made, encoded into one reused buffer, sealed and
+   * written within one synchronous step (sys/durable-file, MadePieces), the header's size and the seal's tag written
+   * last, so a snapshot of 100,000 tasks is never whole in memory and leaves no piece for a full collection to free.
+   * Resolves with the payload's size once the file is durable; leaves no file if making a piece fails.
    */
-  write(metadata: SnapshotMetadata, payload: Uint8Array | AsyncIterable<Uint8Array>): Promise<number> {
+  write(metadata: SnapshotMetadata, payload: Uint8Array | readonly (() => string)[]): Promise<number> {
     const { index, term } = metadata;
     const keys = this.keys();
     const seal = keys ? sealer(keys.current(), snapshotContext(index, term)) : undefined;
     const head = snapshotHeader(!!seal, metadata, 0);
     let plainBytes = 0;
     let bodyBytes = 0;
-    async function* pieces(): AsyncIterable<Uint8Array> {
-      yield head;
-      if (seal) {
-        yield seal.front;
-        bodyBytes += seal.front.length;
-      }
-      for await (const p of payload instanceof Uint8Array ? [payload] : payload) {
-        plainBytes += p.byteLength;
-        const out = seal ? seal.update(p) : p;
-        bodyBytes += out.byteLength;
-        yield out;
-      }
+    const text = new TextPieces();
+    const body = (plain: Uint8Array): Uint8Array => {
+      plainBytes += plain.byteLength;
+      const out = seal ? seal.update(plain) : plain;
+      bodyBytes += out.byteLength;
+      return out;
+    };
+    const made: (() => Uint8Array)[] = [() => head];
+    if (seal) {
+      bodyBytes += seal.front.length;
+      made.push(() => seal.front);
     }
+    if (payload instanceof Uint8Array) made.push(() => body(payload));
+    else for (const piece of payload) made.push(() => body(text.encode(piece())));
     const patches = () => [{ at: 0, bytes: snapshotHeader(!!seal, metadata, bodyBytes) }, ...(seal ? [{ at: head.length, bytes: seal.finish() }] : [])];
     const file = path.join(this.dir, snapshotFileName(index, term));
-    const done = this.writes.then(() => writeFileDurable(file, pieces(), { mode: 0o600, patches }));
+    const done = this.writes.then(() => writeFileDurable(file, { made }, { mode: 0o600, patches }));
     this.writes = done.catch(() => undefined);
     return done.then(() => plainBytes);
   }
@@ -161,5 +163,20 @@ export class SnapshotFiles {
     const keys = this.keys();
     const body = keys ? sealParts(keys.current(), plain, snapshotContext(index, term)) : [plain];
     return [snapshotHeader(!!keys, snap.metadata, body.reduce((n, b) => n + b.length, 0)), ...body];
+  }
+}
+
+/**
+ * UTF-8 encodings of text pieces into one buffer, grown as needed and reused: what `encode` returns is valid until its
+ * next call (a made piece is written before the next is made), so a snapshot's pieces allocate no array buffer each.
+ */
+class TextPieces {
+  private buf = Buffer.allocUnsafeSlow(0);
+
+  encode(s: string): Uint8Array {
+    const n = Buffer.byteLength(s, 'utf8');
+    if (n > this.buf.length) this.buf = Buffer.allocUnsafeSlow(Math.max(n, Math.ceil(this.buf.length * 1.5)));
+    this.buf.write(s, 0, n, 'utf8');
+    return this.buf.subarray(0, n);
   }
 }

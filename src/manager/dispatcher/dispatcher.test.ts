@@ -6,6 +6,7 @@ import type { AssignmentsMessage, Service, Task } from '../../types';
 import { Dispatcher, HEARTBEAT_FAILURE, LEADERSHIP_CHANGE } from './dispatcher';
 import { MAX_NODES_PER_WRITE } from './batch-writes';
 import { waitFor } from '../../testing/wait';
+import { collectGarbage } from '../../testing/gc';
 import { nodeFixture, taskFixture } from '../../testing/fixtures';
 
 const clock = { now: () => Date.now() };
@@ -43,6 +44,27 @@ test('assignment stream: complete first, then incremental changes for this node 
   assert.deepEqual(second, { type: 'incremental', updateTasks: [store.view((tx) => tx.get('task', 'b'))], removeTasks: ['a'] });
   ac.abort();
   assert.equal((await it.next()).done, true);
+});
+
+// It passed before the other streams' fixes too (a variable no longer used is not kept in a suspended frame; a
+// `for await` loop's result is): a guard, so that a round's events never outlive it.
+test('assignment stream: a round keeps nothing of the tasks it saw while it waits (a removed task can be collected)', async (t) => {
+  const store = immediateStore();
+  const d = new Dispatcher({ store, clock, batchMs: 2 });
+  d.start();
+  t.after(() => d.stop());
+  await store.update((tx) => tx.create('task', { ...task('a'), Labels: { pad: 'x'.repeat(1 << 20) } }));
+  const gone = new WeakRef(store.view((tx) => tx.get('task', 'a'))!);
+  const s = await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const it = d.assignments(s.sessionId, ac.signal)[Symbol.asyncIterator]();
+  assert.equal(((await it.next()).value as AssignmentsMessage).type, 'complete');
+  await store.update((tx) => tx.delete('task', 'a'));
+  assert.deepEqual(((await it.next()).value as AssignmentsMessage).removeTasks, ['a']);
+  // the stream waits (its message taken, the next not asked for): the deleted task's last version is garbage
+  await collectGarbage();
+  assert.equal(gone.deref(), undefined, 'the removed task is still held');
 });
 
 test("complete sets: the next session's set is built once one on its way was written", async (t) => {

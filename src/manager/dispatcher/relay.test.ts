@@ -13,6 +13,7 @@ import { Dispatcher } from './dispatcher';
 import { dispatcherHandlers } from './rpc';
 import { relayDispatcherHandlers } from './relay';
 import { taskFixture } from '../../testing/fixtures';
+import { collectGarbage } from '../../testing/gc';
 
 const CLUSTER = 'cluster0000000000000000003';
 const desc = { Hostname: 'h', Platform: {}, Resources: {}, Engine: { EngineVersion: '1' } } as never;
@@ -414,4 +415,31 @@ test("a relay holds one node's complete set at a time when told to: the next nod
   await reading;
   assert.equal(second!.value.type, 'complete');
   assert.deepEqual(second!.value.updateTasks.map((x) => x.ID), ['t2']);
+});
+
+test("a relay holds no relayed message once it is written, while the node's stream waits for its next one", async (t) => {
+  const p = await leaderAndRelay(t);
+  // a complete set of about 4 MiB, relayed as the leader encoded it (one buffer)
+  const pad = 'x'.repeat(10_000);
+  await p.store.update((tx) => {
+    for (let i = 0; i < 400; i++) tx.create('task', { ...task(`big${i}`, 'worker1'), Labels: { pad } });
+  });
+  const w1 = await agent(t, p, 'worker1', process.env.VIA_LEADER ? p.leaderAddr : p.relayAddr);
+  const conn = w1.connector.connect();
+  const s1 = await conn.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
+  const held = async () => {
+    await collectGarbage();
+    return process.memoryUsage().arrayBuffers;
+  };
+  const ac = new AbortController();
+  const it = conn.assignments(s1.sessionId, ac.signal)[Symbol.asyncIterator]();
+  let first = await it.next();
+  assert.equal((first.value as { updateTasks: Task[] }).updateTasks.length, 401);
+  first = undefined as never;
+  // the stream stays open: the relay waits for the leader's next message
+  const open = await held();
+  ac.abort();
+  await sleep(200);
+  const closed = await held();
+  assert.ok(open - closed < 1 << 20, `array buffers held while the stream is open: ${((open - closed) / 1048576).toFixed(1)} MiB more than after it closed`);
 });
