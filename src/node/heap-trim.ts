@@ -1,10 +1,10 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import v8 from 'node:v8';
-import vm from 'node:vm';
 import type { Logger } from 'pino';
 import { DEFAULT_HEAP_TRIM, HeapTrimPolicy, type HeapTrimSettings } from './core/heap-trim';
 import { YoungGenerationPolicy } from './core/young-generation';
 import { setYoungGeneration } from './young-generation';
+import { collectGarbageNow } from '../sys/gc';
 
 /**
  * The daemon's own memory reducer (the rule and why: core/heap-trim.ts): every `sampleMs` it reads the
@@ -114,8 +114,6 @@ function heldBytes(): number {
 
 const mib = (n: number): number => Math.round(n / 1024 / 1024);
 
-let gcFunction: (() => void) | undefined;
-
 /**
  * A full, synchronous garbage collection that moves the survivors of the emptiest pages together
  * and gives those pages back. Node offers `gc` only behind `--expose-gc`; the flag is turned on just
@@ -132,18 +130,9 @@ let gcFunction: (() => void) | undefined;
  * anything else runs.
  */
 function collectGarbageCompactingSome(): void {
-  if (!gcFunction) {
-    const global = (globalThis as { gc?: () => void }).gc;
-    if (global) gcFunction = global;
-    else {
-      v8.setFlagsFromString('--expose-gc');
-      gcFunction = vm.runInNewContext('gc') as () => void;
-      v8.setFlagsFromString('--no-expose-gc');
-    }
-  }
   v8.setFlagsFromString('--optimize-for-size');
   try {
-    gcFunction();
+    collectGarbageNow();
   } finally {
     v8.setFlagsFromString('--no-optimize-for-size');
   }
