@@ -218,9 +218,10 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
     const agentGone = () => up.abort();
     ctx.signal.addEventListener('abort', agentGone, { once: true });
     let upstreamFailed = false;
+    let stream: AsyncIterator<EncodedMessage> | undefined;
     try {
       // forwarded as the leader encoded them: the relay reads none of it
-      const stream = leader.serverStreamEncoded(DispatcherService, 'Assignments', req, { signal: up.signal, metadata: metadata(ctx) })[Symbol.asyncIterator]();
+      stream = leader.serverStreamEncoded(DispatcherService, 'Assignments', req, { signal: up.signal, metadata: metadata(ctx) })[Symbol.asyncIterator]();
       try {
         // Not a `for await`: it kept the last message alive while it waited for the next (V8 keeps it in the
         // suspended frame), a node's complete set for as long as its assignments did not change: 27 MiB over a
@@ -242,6 +243,8 @@ export function relayDispatcherHandlers(local: Handlers<Methods>, deps: Dispatch
       written();
       ctx.signal.removeEventListener('abort', agentGone);
       up.abort();
+      // left early (the node's stream ended): the upstream stream is closed too, as a `for await` would
+      stream?.return?.().catch(() => undefined);
       if (ctx.signal.aborted && !upstreamFailed && !deps.closing?.()) {
         // best effort, bounded: without it the node keeps its heartbeat TTL, as after a relay's death
         leader.unary(DispatcherService, 'RelayedConnectionLost', { sessionId: req.sessionId }, { timeoutMs: 2000, metadata: metadata(ctx) }).catch(() => undefined);
