@@ -32,8 +32,8 @@ let peak = 0;
 })();
 `;
 
-function burst(percent: number, keepCount: number): { peak: number; live: number; percent: number } {
-  const out = execFileSync(process.execPath, ['--expose-gc', '-e', BURST, String(percent), String(keepCount)], { encoding: 'utf8', timeout: 60_000 });
+function burst(percent: number, keepCount: number, v8Flags: string[] = []): { peak: number; live: number; percent: number } {
+  const out = execFileSync(process.execPath, ['--expose-gc', ...v8Flags, '-e', BURST, String(percent), String(keepCount)], { encoding: 'utf8', timeout: 60_000 });
   return JSON.parse(out) as { peak: number; live: number; percent: number };
 }
 
@@ -46,14 +46,20 @@ const MiB = 1024 * 1024;
 // bursts each: 2.7–3.0× with 50 %, 5.5–6.9× with V8's own factor.
 const BOUND = 4;
 
-test('a heap past 64 MiB live: with 50 % its old generation stays within 4× what stays live, where V8\'s own factor goes past it', () => {
+// The control is V8's largest factor set outright (4×, its maximum for a heap this size), not V8's own
+// choice: V8 picks its factor from how fast the collector ran against the program, so under load it chose
+// less (3.6× once, in a unit run beside a CI clone) and the control stopped telling the two apart. Fixed
+// at 4× it peaked at 5.2–6.9× live, quiet and beside three busy processes.
+const V8_LARGEST_FACTOR = ['--heap-growing-percent=300'];
+
+test('a heap past 64 MiB live: with 50 % its old generation stays within 4× what stays live, where V8\'s largest factor goes past it', () => {
   const set = burst(50, 600_000);
   assert.equal(set.percent, 50, 'the growth was set');
   assert.ok(set.peak <= BOUND * set.live, `old generation peaked at ${Math.round(set.peak / MiB)} MiB for ${Math.round(set.live / MiB)} MiB live`);
-  // the same burst with V8's own factor (0): the setting, not the burst, is what held it
-  const own = burst(0, 600_000);
-  assert.equal(own.percent, 0);
-  assert.ok(own.peak > BOUND * own.live, `V8's own factor peaked at ${Math.round(own.peak / MiB)} MiB for ${Math.round(own.live / MiB)} MiB live: this burst does not tell the two apart`);
+  // the same burst without HeapGrowth, at the factor V8 may choose for itself: the setting, not the burst, is what held it
+  const largest = burst(0, 600_000, V8_LARGEST_FACTOR);
+  assert.equal(largest.percent, 0);
+  assert.ok(largest.peak > BOUND * largest.live, `V8's largest factor peaked at ${Math.round(largest.peak / MiB)} MiB for ${Math.round(largest.live / MiB)} MiB live: this burst does not tell the two apart`);
 });
 
 test('a heap under 64 MiB live keeps V8\'s own factor', () => {
