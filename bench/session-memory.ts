@@ -5,10 +5,12 @@
 //   tcp   a plain socket (the floor);
 //   tls   mutual TLS 1.3 over it (our CA's certificates, as managers and nodes use);
 //   h2    HTTP/2 over that TLS, one open stream per session;
-//   rpc   our RPC layer (grpc-js over that), one open server stream per session.
+//   rpc   our RPC layer (grpc-js over that), one open server stream per session;
+//   rpc4  the same with four open server streams per session, as many as an agent holds with the manager
+//         it is connected to (heartbeats, assignments, status reports, log subscriptions).
 // Every connection is opened and answered one at a time; the counts are of the server alone.
 //
-//   npm run build && node dist/bench/session-memory.js [--sessions 1000] [--modes tcp,tls,h2,rpc]
+//   npm run build && node dist/bench/session-memory.js [--sessions 1000] [--modes tcp,tls,h2,rpc,rpc4]
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http2 from 'node:http2';
@@ -22,7 +24,7 @@ function arg(name: string, def: string): string {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : def;
 }
 
-type Mode = 'tcp' | 'tls' | 'h2' | 'rpc';
+type Mode = 'tcp' | 'tls' | 'h2' | 'rpc' | 'rpc4';
 interface Material {
   caPem: string;
   certPem: string;
@@ -111,9 +113,13 @@ function open(mode: Mode, port: number, m: Material, keep: unknown[]): Promise<v
     } else {
       const c: RpcClient = createRpcClient(`127.0.0.1:${port}`, m);
       keep.push(c);
-      const it = c.serverStream(HoldService, 'Hold', {})[Symbol.asyncIterator]();
-      keep.push(it);
-      it.next().then(done, reject);
+      const firsts: Promise<unknown>[] = [];
+      for (let i = 0; i < (mode === 'rpc4' ? 4 : 1); i++) {
+        const it = c.serverStream(HoldService, 'Hold', {})[Symbol.asyncIterator]();
+        keep.push(it);
+        firsts.push(it.next());
+      }
+      Promise.all(firsts).then(done, reject);
     }
   });
 }
@@ -144,7 +150,7 @@ async function measure(mode: Mode, sessions: number, m: Material): Promise<{ per
 
 async function main(): Promise<void> {
   const sessions = Number(arg('sessions', '1000'));
-  const modes = arg('modes', 'tcp,tls,h2,rpc').split(',') as Mode[];
+  const modes = arg('modes', 'tcp,tls,h2,rpc,rpc4').split(',') as Mode[];
   const ca = await createRootCA();
   const kc = await issueNodeKeyAndCertificate(ca, 'bench-node', 'manager', 'cluster-bench');
   const m: Material = { caPem: ca.certPem, certPem: kc.certPem, keyPem: kc.keyPem };
@@ -153,6 +159,7 @@ async function main(): Promise<void> {
     tls: '+ mutual TLS 1.3',
     h2: '+ HTTP/2, one open stream',
     rpc: 'our RPC layer (grpc-js), one open server stream',
+    rpc4: 'our RPC layer (grpc-js), four open server streams',
   };
   console.log(`\nOne idle session held by a server process: ${sessions} sessions, RSS and V8 heap added per session (node ${process.version}, OpenSSL ${process.versions.openssl})`);
   console.log('| layer | RSS per session | of it V8 heap |');

@@ -13,6 +13,10 @@ import { waitFor } from '../testing/wait';
 import { Dispatcher, HEARTBEAT_FAILURE } from '../manager/dispatcher/dispatcher';
 import { Agent, managerAnswer, reconnectDelay } from './agent';
 import { ScriptedEngine, ScriptedExecutor } from './executor/testing/scripted-executor';
+import { LogBroker } from '../manager/dispatcher/logbroker';
+import { AsyncQueue } from '../rpc/queue';
+import type { PublishLogsMessage } from '../rpc/protocol';
+import type { LogCapableDispatcher } from './remote-dispatcher';
 
 // Agent ⇄ Dispatcher ⇄ MemoryStore, with the scripted executor. Waits are bounded polls.
 
@@ -389,4 +393,52 @@ test('a status update from a node for a task not on it is ignored; never backwar
   ]);
   assert.equal(r.task('t1')?.Status.State, 'assigned');
   assert.equal(r.task('t2')?.Status.State, 'running');
+});
+
+/**
+ * An agent whose dispatcher carries log subscriptions through a real LogBroker: on the assignment stream, as a
+ * current manager says in its session, or on a LogSubscriptions stream, as a manager of the previous release.
+ */
+async function publishedLines(t: TestContext, onAssignments: boolean): Promise<{ lines: string[]; subscriptionStreams: number; broker: LogBroker }> {
+  const broker = new LogBroker({ connectWaitMs: 2_000 });
+  let subscriptionStreams = 0;
+  const r = await rig(t, {
+    start: false, // `r` is in use once the agent runs
+    wrap: (d): DispatcherApi & LogCapableDispatcher => ({
+      ...d,
+      session: async (req) => ({ ...(await d.session(req)), ...(onAssignments ? { logSubscriptionsOnAssignments: true } : {}) }),
+      // as the RPC handler does: the node's subscriptions ride its assignment stream
+      assignments: (id, sig) => r.dispatcher.assignments(id, sig, false, onAssignments ? () => broker.feed('node1') : undefined),
+      logSubscriptions: (_id, signal) => {
+        subscriptionStreams++;
+        return broker.listen('node1', signal);
+      },
+      publishLogs: (signal) => {
+        const q = new AsyncQueue<PublishLogsMessage>();
+        const done = broker.publish('node1', q);
+        signal.addEventListener('abort', () => q.end(), { once: true });
+        return { send: async (m) => q.push(m), end: () => q.end(), cancel: () => q.end(), done };
+      },
+    }),
+  });
+  await r.agent.start();
+  await create(r.store, makeTask('t1', 'img'));
+  await r.waitState('t1', 'running');
+  const lines: string[] = [];
+  for await (const l of broker.subscribe('node1', ['t1'], { follow: false, tail: 'all', timestamps: false }, AbortSignal.timeout(10_000))) lines.push(l.data.toString());
+  return { lines, subscriptionStreams, broker };
+}
+
+test("log subscriptions on the assignment stream: the agent publishes a task's lines and opens no stream of subscriptions", async (t) => {
+  const { lines, subscriptionStreams, broker } = await publishedLines(t, true);
+  assert.deepEqual(lines, ['hello from t1\n'], "the task's line, and the subscription closed by the node");
+  assert.equal(subscriptionStreams, 0, 'no LogSubscriptions stream');
+  assert.equal(broker.size, 0);
+});
+
+test('a manager of the previous release: the agent reads the subscriptions on a LogSubscriptions stream', async (t) => {
+  const { lines, subscriptionStreams, broker } = await publishedLines(t, false);
+  assert.deepEqual(lines, ['hello from t1\n']);
+  assert.equal(subscriptionStreams, 1);
+  assert.equal(broker.size, 0);
 });

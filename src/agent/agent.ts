@@ -1,5 +1,4 @@
-import { AGENT_MAX_BACKOFF_MS, type DispatcherApi, type NodeDescription, type NodeNetworkView, type TaskStatusUpdate, type Task, type TLSInfo } from '../types';
-import type { LogSubscriptionMessage } from '../rpc/protocol';
+import { AGENT_MAX_BACKOFF_MS, type DispatcherApi, type LogSubscriptionMessage, type NodeDescription, type NodeNetworkView, type TaskStatusUpdate, type Task, type TLSInfo } from '../types';
 import type { LogCapableDispatcher } from './remote-dispatcher';
 import type { Executor, ExecutorDescription, LogLine, LogOptions, TaskController } from './executor/types';
 import type { Clock } from '../lib/ports';
@@ -224,11 +223,14 @@ export class Agent {
         this.log?.info({ sessionId: info.sessionId }, 'agent: session established');
         void this.heartbeats(api, info.sessionId, info.heartbeatPeriodMs, abort);
         const logApi = logCapable(api);
-        if (logApi) void this.logSubscriptions(logApi, info.sessionId, abort.signal);
+        const logs = logApi ? this.logSubscriptions(logApi, abort.signal) : undefined;
+        // a manager of the previous release sends them on a stream of their own
+        if (logApi && logs && !info.logSubscriptionsOnAssignments) void this.readLogSubscriptions(logApi, info.sessionId, logs, abort.signal);
         // The manager may have missed reports while we were away: send every task's latest status.
         for (const u of this.worker.statuses()) if (!this.pending.has(u.taskId)) this.pending.set(u.taskId, u);
         this.scheduleFlush();
         for await (const msg of until(api.assignments(info.sessionId, abort.signal), abort.signal)) {
+          if (logs && Array.isArray(msg.logSubscriptions)) for (const sub of msg.logSubscriptions) logs(sub);
           if (msg.network) this.networkView(api, info.sessionId, msg.network, msg.networkVersion);
           await this.worker.assign(msg);
         }
@@ -257,31 +259,41 @@ export class Agent {
 
   // ---- remote log subscriptions ----
 
-  /** Serves the manager's log subscriptions for this session (tasks on this node only). */
-  private async logSubscriptions(api: DispatcherApi & LogCapableDispatcher, sessionId: string, session: AbortSignal): Promise<void> {
+  /**
+   * Serves the manager's log subscriptions for this session (tasks on this node only): the function takes
+   * each subscription message, from the assignment stream or a LogSubscriptions stream; the session's end
+   * stops every publisher.
+   */
+  private logSubscriptions(api: DispatcherApi & LogCapableDispatcher, session: AbortSignal): (sub: LogSubscriptionMessage) => void {
     const running = new Map<string, AbortController>();
-    try {
-      for await (const sub of until(api.logSubscriptions(sessionId, session), session)) {
-        if (!sub || typeof sub.id !== 'string') continue;
-        if (sub.close) {
-          running.get(sub.id)?.abort();
-          continue;
-        }
-        if (running.has(sub.id)) continue;
-        const ac = new AbortController();
-        running.set(sub.id, ac);
-        runInBackground(
-          'agent log publisher',
-          this.publishSubscription(api, sub, ac.signal, session).finally(() => {
-            if (running.get(sub.id) === ac) running.delete(sub.id);
-          }),
-          this.log,
-        );
+    session.addEventListener('abort', () => {
+      for (const ac of running.values()) ac.abort();
+    }, { once: true });
+    return (sub) => {
+      if (session.aborted || !sub || typeof sub.id !== 'string') return;
+      if (sub.close) {
+        running.get(sub.id)?.abort();
+        return;
       }
+      if (running.has(sub.id)) return;
+      const ac = new AbortController();
+      running.set(sub.id, ac);
+      runInBackground(
+        'agent log publisher',
+        this.publishSubscription(api, sub, ac.signal, session).finally(() => {
+          if (running.get(sub.id) === ac) running.delete(sub.id);
+        }),
+        this.log,
+      );
+    };
+  }
+
+  /** The LogSubscriptions stream of a manager of the previous release, for the session's life. */
+  private async readLogSubscriptions(api: LogCapableDispatcher, sessionId: string, serve: (sub: LogSubscriptionMessage) => void, session: AbortSignal): Promise<void> {
+    try {
+      for await (const sub of until(api.logSubscriptions(sessionId, session), session)) serve(sub);
     } catch (err) {
       if (!session.aborted) this.log?.warn({ err: errText(err) }, 'agent: log subscriptions stream failed');
-    } finally {
-      for (const ac of running.values()) ac.abort();
     }
   }
 

@@ -100,7 +100,7 @@ export class RemoteDispatcher implements DispatcherApi {
     this.heartbeatTimeoutMs = Math.min(this.callTimeoutMs, Math.max(2000, res.heartbeatPeriodMs * 2));
     if (res.managerNodes?.length) this.onManagers?.(res.managerNodes);
     if (res.ca) this.onCA?.(res.ca);
-    return { sessionId: res.sessionId, heartbeatPeriodMs: res.heartbeatPeriodMs, managers: res.managers };
+    return { sessionId: res.sessionId, heartbeatPeriodMs: res.heartbeatPeriodMs, managers: res.managers, logSubscriptionsOnAssignments: res.logSubscriptionsOnAssignments === true };
   }
 
   /**
@@ -121,7 +121,7 @@ export class RemoteDispatcher implements DispatcherApi {
     this.reports.stop();
   }
 
-  /** Log subscriptions the manager publishes for this node's tasks (for the session's life). */
+  /** Log subscriptions a manager of the previous release publishes for this node's tasks on a stream of their own (for the session's life). */
   logSubscriptions(sessionId: string, signal: AbortSignal): AsyncIterable<LogSubscriptionMessage> {
     return this.client.serverStream(DispatcherService, 'LogSubscriptions', { sessionId }, { signal });
   }

@@ -1,7 +1,9 @@
 // The node-to-node services other than NodeCA (which lives with the CA): the dispatcher session an
 // agent holds with a manager, and the manager-only health check. Raft's transport will be one more
 // service on the same server and port.
-import type { AssignmentsMessage, NodeDescription, SessionInfo, TaskStatusUpdate } from '../types';
+import type { AssignmentsMessage, LogSubscriptionMessage, NodeDescription, SessionInfo, TaskStatusUpdate } from '../types';
+
+export type { LogSubscriptionMessage, LogSubscriptionOptions } from '../types';
 import { ALL_NODES, MANAGERS, bidi, clientStream, defineService, serverStream, unary } from './service';
 
 export interface SessionRpcRequest {
@@ -67,22 +69,6 @@ export interface HeartbeatRpcResponse {
   ca?: CATarget;
   /** The current managers (so a node learns of managers that joined after its session started). */
   managerNodes?: ManagerRef[];
-}
-
-export interface LogSubscriptionOptions {
-  follow: boolean;
-  tail: number | 'all';
-  timestamps: boolean;
-  /** Seconds since the epoch (fractional); 0 or absent = from the start. */
-  since?: number;
-}
-
-/** A log subscription published to the node that holds the tasks; `close` cancels it. */
-export interface LogSubscriptionMessage {
-  id: string;
-  taskIds: string[];
-  options: LogSubscriptionOptions;
-  close?: boolean;
 }
 
 export interface PublishedLogLine {

@@ -46,6 +46,13 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     return this.items.length;
   }
 
+  /** Takes every item waiting, without waiting for one (a consumer that gathers what came meanwhile). */
+  drain(): T[] {
+    const items = this.items;
+    this.items = [];
+    return items;
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return {
       next: () => {

@@ -26,6 +26,11 @@ export interface SessionInfo {
   heartbeatPeriodMs: number;
   /** Manager addresses (host:port) the agent may reconnect to. */
   managers: string[];
+  /**
+   * The manager sends the node's log subscriptions on its assignment stream (`logSubscriptions`), so the
+   * agent opens no LogSubscriptions stream. A manager of the previous release does not say so.
+   */
+  logSubscriptionsOnAssignments?: boolean;
 }
 
 /** One message of the assignment stream. `complete` replaces the agent's whole set; `incremental` patches it. */
@@ -48,7 +53,30 @@ export interface AssignmentsMessage {
   /** IDs of secrets and configs no task of the node needs any more: the agent forgets them. */
   removeSecrets?: string[];
   removeConfigs?: string[];
+  /**
+   * Log subscriptions for the node's tasks, and their cancellations (`close`), as the manager's log broker
+   * publishes them: one stream per node fewer than a LogSubscriptions stream beside it (issue 15: each open
+   * stream costs its manager ≈ 17 KiB, half of it V8's heap).
+   */
+  logSubscriptions?: LogSubscriptionMessage[];
 }
+
+export interface LogSubscriptionOptions {
+  follow: boolean;
+  tail: number | 'all';
+  timestamps: boolean;
+  /** Seconds since the epoch (fractional); 0 or absent = from the start. */
+  since?: number;
+}
+
+/** A log subscription published to the node that holds the tasks; `close` cancels it. */
+export interface LogSubscriptionMessage {
+  id: string;
+  taskIds: string[];
+  options: LogSubscriptionOptions;
+  close?: boolean;
+}
+
 
 export interface TaskStatusUpdate {
   taskId: string;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import type { AssignmentsMessage, Cluster, DispatcherApi, SessionInfo, SessionRequest, TaskStatusUpdate } from '../../types';
+import type { AssignmentsMessage, Cluster, DispatcherApi, LogSubscriptionMessage, SessionInfo, SessionRequest, TaskStatusUpdate } from '../../types';
 import type { MemoryStore } from '../../store';
 import type { Clock } from '../../lib/ports';
 import { invalidArgument, notFound, unavailable } from '../../lib/errors';
@@ -14,6 +14,7 @@ import { batchDelay } from '../../lib/batching';
 import { Slots } from '../../lib/slots';
 import type { DispatcherLogger } from './logger';
 import type { DispatcherOptions } from './options';
+import type { LogSubscriptionFeed } from './logbroker';
 
 // The dispatcher: one session per node, heartbeats, assignment streams; its store writes are batched
 // (./batch-writes.ts). Transport-agnostic: it implements DispatcherApi in-process; the gRPC layer wraps
@@ -212,9 +213,11 @@ export class Dispatcher implements DispatcherApi {
   /**
    * `relayed`: another manager relays the stream (relay.ts); its end may be that manager's death, so only the
    * relay's word (`relayedConnectionLost`) starts the short disconnect grace; else the heartbeat TTL judges.
+   * `logs`: the node's log subscriptions (LogBroker.feed), opened once the complete set is written and carried
+   * in the stream's messages (`logSubscriptions`) until it ends.
    */
-  assignments(sessionId: string, signal: AbortSignal, relayed = false): AsyncIterable<AssignmentsMessage> {
-    return { [Symbol.asyncIterator]: () => this.stream(sessionId, signal, relayed)[Symbol.asyncIterator]() };
+  assignments(sessionId: string, signal: AbortSignal, relayed = false, logs?: () => LogSubscriptionFeed): AsyncIterable<AssignmentsMessage> {
+    return { [Symbol.asyncIterator]: () => this.stream(sessionId, signal, relayed, logs)[Symbol.asyncIterator]() };
   }
 
   /** A relay saw the node's own connection drop while it relayed the node's assignment stream. */
@@ -350,7 +353,7 @@ export class Dispatcher implements DispatcherApi {
     this.wakeDrainWaiters();
   }
 
-  private async *stream(sessionId: string, signal: AbortSignal, relayed: boolean): AsyncGenerator<AssignmentsMessage> {
+  private async *stream(sessionId: string, signal: AbortSignal, relayed: boolean, openLogs?: () => LogSubscriptionFeed): AsyncGenerator<AssignmentsMessage> {
     this.assertRunning();
     const s = this.sessions.get(sessionId);
     if (!s) throw notFound('session invalid');
@@ -370,6 +373,7 @@ export class Dispatcher implements DispatcherApi {
     stop.signal.addEventListener('abort', closeWatch);
     const set = new AssignmentSet(nodeId);
     let unsubscribeNet = (): void => undefined;
+    let logs: LogSubscriptionFeed | undefined;
     try {
       // the complete set waits its turn (COMPLETE_SETS_AT_ONCE); the watch keeps what happens meanwhile
       const written = await this.completeSets.take(stop.signal).catch(() => undefined);
@@ -391,29 +395,46 @@ export class Dispatcher implements DispatcherApi {
       } finally {
         written();
       }
-      // One pending read of the watch at a time (a Watch has one waiter), raced with the network views.
-      // Stopping closes the watch, which ends the race.
+      // One pending read of the watch at a time (a Watch has one waiter), raced with the network views and
+      // the log subscriptions (one pending read too). Stopping closes the watch, which ends the race.
+      logs = openLogs?.();
       let next: ReturnType<typeof watch.next> | null = null;
+      let nextLog: Promise<'logs'> | null = null;
+      let logsWaiting: LogSubscriptionMessage[] = [];
       let lastSentAt: number | undefined;
       let netMoved: (() => void) | null = null;
       unsubscribeNet = this.ingress.subscribe(() => netMoved?.());
+      const readLog = (feed: LogSubscriptionFeed): Promise<'logs'> =>
+        feed.next().then((r) => {
+          if (!r.done) logsWaiting.push(r.value);
+          else logs = undefined; // ended: nothing more to wait for
+          nextLog = null;
+          return 'logs' as const;
+        });
       while (!stop.signal.aborted) {
         next ??= watch.next();
+        if (logs) nextLog ??= readLog(logs);
         const netChanged =
           this.ingress.currentVersion !== net.version ? ('net' as const) : new Promise<'net'>((resolve) => (netMoved = () => resolve('net')));
-        const first = await Promise.race([next, netChanged]);
+        // a subscription read while the last message was held or written goes out without another wait
+        const first = logsWaiting.length > 0 ? ('logs' as const) : await Promise.race(nextLog ? [next, netChanged, nextLog] : [next, netChanged]);
         netMoved = null;
-        if (first !== 'net' && first.done) break;
+        if (first !== 'net' && first !== 'logs' && first.done) break;
         // Coalesce changes into one message: those of this turn of the event loop (one store write's come
         // together: setImmediate, no timer or abort listener), and while the last message is recent, those of
         // the rest of `batchMs` (lib/batching.ts).
         const hold = batchDelay(this.clock.now(), lastSentAt, this.batchMs);
         await (hold > 0 ? sleepUnlessAborted(hold, stop.signal) : new Promise<void>((r) => setImmediate(r)));
         if (stop.signal.aborted) break;
-        const events = first === 'net' ? watch.drain() : [first.value, ...watch.drain()];
-        if (first !== 'net') next = null;
+        const events = first === 'net' || first === 'logs' ? watch.drain() : [first.value, ...watch.drain()];
+        if (first !== 'net' && first !== 'logs') next = null;
         const changes: TaskChange[] = events.filter((e) => e.index > viewIndex).map((e) => ({ action: e.action, task: e.object as TaskChange['task'] }));
         let msg = set.apply(changes, deps);
+        if (logs) logsWaiting.push(...logs.drain());
+        if (logsWaiting.length > 0) {
+          msg = { ...(msg ?? { type: 'incremental', updateTasks: [], removeTasks: [] }), logSubscriptions: logsWaiting };
+          logsWaiting = [];
+        }
         if (this.ingress.currentVersion !== net.version) {
           const cur = this.ingress.current(nodeId); // built only then: most rounds carry task changes alone
           // another node's change moves the version without changing this node's view
@@ -433,6 +454,7 @@ export class Dispatcher implements DispatcherApi {
       stopped.removeEventListener('abort', onAbort);
       watch.close();
       unsubscribeNet();
+      logs?.close();
       s.streams--;
       this.onStreamClosed(s, relayed);
     }

@@ -42,6 +42,16 @@ interface Subscription {
   timer?: NodeJS.Timeout;
 }
 
+/** A node's subscriptions as its assignment stream reads them (`LogBroker.feed`). */
+export interface LogSubscriptionFeed {
+  /** The next message; one call at a time (a pending one is kept until it settles). */
+  next(): Promise<IteratorResult<LogSubscriptionMessage>>;
+  /** Every message waiting now. */
+  drain(): LogSubscriptionMessage[];
+  /** The stream ended: the subscriptions in flight wait for the node's next listener. */
+  close(): void;
+}
+
 export interface LogBrokerOptions {
   /** A non-follow subscription ends if its node sends nothing (not even `close`) for this long. Default 10 s. */
   idleTimeoutMs?: number;
@@ -99,23 +109,15 @@ export class LogBroker {
     };
   }
 
-  /** The subscriptions for `nodeId`'s tasks, as long as the node listens (one stream per session). */
+  /**
+   * The subscriptions for `nodeId`'s tasks on a LogSubscriptions stream of its own, as long as the node
+   * listens: an agent of the previous release (a current one reads them on its assignment stream, `feed`).
+   */
   listen(nodeId: string, signal: AbortSignal): AsyncIterable<LogSubscriptionMessage> {
-    const q = new AsyncQueue<LogSubscriptionMessage>();
-    let set = this.listeners.get(nodeId);
-    if (!set) this.listeners.set(nodeId, (set = new Set()));
-    set.add(q);
-    const done = () => {
-      q.end();
-      const s = this.listeners.get(nodeId);
-      s?.delete(q);
-      if (s && s.size === 0) this.listeners.delete(nodeId);
-      // Subscriptions in flight on this node stay; they are delivered again to its next listener.
-    };
+    const q = this.addListener(nodeId);
+    const done = () => this.removeListener(nodeId, q);
     if (signal.aborted) done();
     else signal.addEventListener('abort', done, { once: true });
-    for (const sub of this.subs.values()) if (sub.nodeId === nodeId) q.push(this.message(sub));
-    for (const sub of this.subs.values()) if (sub.nodeId === nodeId && !sub.delivered) this.markDelivered(sub);
     return {
       async *[Symbol.asyncIterator]() {
         try {
@@ -125,6 +127,34 @@ export class LogBroker {
         }
       },
     };
+  }
+
+  /**
+   * The subscriptions for `nodeId`'s tasks as the node's assignment stream reads them: those open now at
+   * once, then each as it comes, until `close` (the stream's end).
+   */
+  feed(nodeId: string): LogSubscriptionFeed {
+    const q = this.addListener(nodeId);
+    const it = q[Symbol.asyncIterator]();
+    return { next: () => it.next(), drain: () => q.drain(), close: () => this.removeListener(nodeId, q) };
+  }
+
+  private addListener(nodeId: string): AsyncQueue<LogSubscriptionMessage> {
+    const q = new AsyncQueue<LogSubscriptionMessage>();
+    let set = this.listeners.get(nodeId);
+    if (!set) this.listeners.set(nodeId, (set = new Set()));
+    set.add(q);
+    for (const sub of this.subs.values()) if (sub.nodeId === nodeId) q.push(this.message(sub));
+    for (const sub of this.subs.values()) if (sub.nodeId === nodeId && !sub.delivered) this.markDelivered(sub);
+    return q;
+  }
+
+  private removeListener(nodeId: string, q: AsyncQueue<LogSubscriptionMessage>): void {
+    q.end();
+    const s = this.listeners.get(nodeId);
+    s?.delete(q);
+    if (s && s.size === 0) this.listeners.delete(nodeId);
+    // Subscriptions in flight on this node stay; they are delivered again to its next listener.
   }
 
   /** One PublishLogs stream from `nodeId` (the caller's certificate). */
@@ -169,6 +199,11 @@ export class LogBroker {
   /** Open subscriptions (for tests and diagnostics). */
   get size(): number {
     return this.subs.size;
+  }
+
+  /** Whether a stream of `nodeId`'s listens now (for tests and diagnostics). */
+  listening(nodeId: string): boolean {
+    return this.listeners.has(nodeId);
   }
 
   private pass(sub: Subscription, l: PublishedLogLine): void {

@@ -12,6 +12,8 @@ import { createRootCA, issueNodeKeyAndCertificate } from '../ca/pki';
 import { RemoteDispatcherConnector } from '../../agent/remote-dispatcher';
 import { Dispatcher, NODE_LEFT } from './dispatcher';
 import { dispatcherHandlers } from './rpc';
+import { LogBroker } from './logbroker';
+import { waitFor } from '../../testing/wait';
 import { taskFixture } from '../../testing/fixtures';
 
 const CLUSTER = 'cluster0000000000000000001';
@@ -163,4 +165,58 @@ test("a node's reconnects share one TLS context; a renewed certificate gets a ne
   assert.notEqual(renewed.client.credentials, first.client.credentials, 'the renewed key and certificate in a new context');
   await renewed.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
   assert.equal(store.view((tx) => tx.get('node', 'worker1'))?.Status.State, 'ready');
+});
+
+test("a node's log subscriptions and their cancellations come on its assignment stream, over mTLS; a stream's end leaves the broker no listener", async (t) => {
+  const ca = await createRootCA();
+  const mgr = await issueNodeKeyAndCertificate(ca, 'manager1', 'manager', CLUSTER);
+  const w1 = await issueNodeKeyAndCertificate(ca, 'worker1', 'worker', CLUSTER);
+  const store = immediateStore();
+  await store.update((tx) => tx.create('task', task('t1', 'worker1')));
+  const dispatcher = new Dispatcher({ store, clock: { now: () => Date.now() }, batchMs: 5 });
+  dispatcher.start();
+  const broker = new LogBroker({ connectWaitMs: 300 });
+  const server = createRpcServer({ address: '127.0.0.1:0', ...mgr, caPem: ca.certPem, clientAuth: 'optional', clusterId: CLUSTER });
+  server.addService(DispatcherService, dispatcherHandlers({ dispatcher, managers: () => [], logBroker: broker }));
+  await server.start();
+  t.after(async () => {
+    await server.stop(100);
+    await dispatcher.stop();
+  });
+  const connector = new RemoteDispatcherConnector({ managers: [`127.0.0.1:${server.port}`], credentials: () => ({ ...w1, caPem: ca.certPem }) });
+  t.after(() => connector.close());
+  const d = connector.connect();
+  const s = await d.session({ nodeId: '', description: desc, addr: '127.0.0.21' });
+  assert.equal(s.logSubscriptionsOnAssignments, true, 'the session says where they come');
+
+  const stream = new AbortController();
+  const it = d.assignments(s.sessionId, stream.signal)[Symbol.asyncIterator]();
+  assert.equal((await it.next()).value.type, 'complete');
+  const reader = new AbortController();
+  const lines = broker.subscribe('worker1', ['t1'], { follow: true, tail: 'all', timestamps: false }, reader.signal)[Symbol.asyncIterator]();
+  const pendingLine = lines.next().catch(() => undefined);
+  const m1 = (await it.next()).value;
+  assert.deepEqual({ type: m1.type, updateTasks: m1.updateTasks, removeTasks: m1.removeTasks }, { type: 'incremental', updateTasks: [], removeTasks: [] });
+  assert.equal(m1.logSubscriptions.length, 1);
+  const sub = m1.logSubscriptions[0];
+  assert.deepEqual({ taskIds: sub.taskIds, follow: sub.options.follow, close: sub.close }, { taskIds: ['t1'], follow: true, close: undefined });
+  reader.abort();
+  await pendingLine;
+  const m2 = (await it.next()).value;
+  assert.deepEqual(m2.logSubscriptions, [{ id: sub.id, taskIds: [], options: sub.options, close: true }], 'the cancellation');
+  stream.abort();
+  await it.next().catch(() => undefined);
+
+  // Made while no stream is open: the node's next assignment stream carries it after its complete set.
+  const again = new AbortController();
+  t.after(() => again.abort());
+  broker.subscribe('worker1', ['t1'], { follow: true, tail: 5, timestamps: false }, again.signal)[Symbol.asyncIterator]().next().catch(() => undefined);
+  const stream2 = new AbortController();
+  const it2 = d.assignments(s.sessionId, stream2.signal)[Symbol.asyncIterator]();
+  assert.equal((await it2.next()).value.type, 'complete');
+  assert.deepEqual((await it2.next()).value.logSubscriptions.map((x: { options: { tail: unknown } }) => x.options.tail), [5]);
+  assert.equal(broker.listening('worker1'), true);
+  stream2.abort();
+  // the server hears of the stream's end a little later: then the node has no listener left
+  await waitFor('the listener gone with its stream', () => !broker.listening('worker1') || undefined, 5_000);
 });

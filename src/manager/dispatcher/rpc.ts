@@ -81,7 +81,8 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
       const info = await d.session({ nodeId, description, addr: typeof req?.addr === 'string' ? req.addr : '' }, ctx.relayedBy?.nodeId);
       const managerNodes = deps.managers();
       const ca = deps.caTarget?.(nodeId);
-      return { ...info, nodeId, managers: managerNodes.map((m) => m.addr), managerNodes, ...(ca ? { ca } : {}) };
+      // the node's log subscriptions come on its assignment stream (Assignments below): no stream of their own
+      return { ...info, nodeId, managers: managerNodes.map((m) => m.addr), managerNodes, logSubscriptionsOnAssignments: true, ...(ca ? { ca } : {}) };
     },
     Heartbeat: (req, ctx) => heartbeat(caller(ctx), req?.sessionId),
     Heartbeats: (reqs, ctx) => {
@@ -97,7 +98,11 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
         await d.updateTaskStatus(ownedBy(e.nodeId, e.sessionId), Array.isArray(e.updates) ? e.updates : []);
         return {} as Record<string, never>;
       }),
-    Assignments: (req, ctx) => d.assignments(own(req?.sessionId, ctx), ctx.signal, !!ctx.relayedBy),
+    Assignments: (req, ctx) => {
+      const nodeId = caller(ctx);
+      const broker = deps.logBroker;
+      return d.assignments(ownedBy(nodeId, req?.sessionId), ctx.signal, !!ctx.relayedBy, broker ? () => broker.feed(nodeId) : undefined);
+    },
     UpdateTaskStatus: async (req, ctx) => {
       await d.updateTaskStatus(own(req?.sessionId, ctx), Array.isArray(req?.updates) ? req.updates : []);
       return {};
@@ -131,6 +136,7 @@ export function dispatcherHandlers(deps: DispatcherRpcDeps): Handlers<typeof Dis
       await d.leave(own(req?.sessionId, ctx));
       return {};
     },
+    // an agent of the previous release's: a current one reads its subscriptions on its assignment stream
     LogSubscriptions: (req, ctx) => {
       const nodeId = caller(ctx);
       own(req?.sessionId, ctx);
