@@ -6,6 +6,7 @@ import { hasReason, isKind, leaderHintOf, notFound, ShoalError } from '../lib/er
 import { runInBackground } from '../sys/loop-guard';
 import { sleepUnlessAborted } from '../sys/sleep';
 import { batchDelay } from '../lib/batching';
+import { untilAborted } from '../lib/until-aborted';
 import { Worker } from './worker';
 import { errText, type AgentLogger } from './task-manager';
 
@@ -102,24 +103,6 @@ export function reconnectDelay(n: number, answer: ManagerAnswer, initialMs: numb
 export function backoffDelay(n: number, initialMs: number, maxMs: number, random: number): number {
   const base = Math.min(maxMs, initialMs * 2 ** Math.min(n, 30));
   return Math.round(base / 2 + (base / 2) * random);
-}
-
-/** Iterates until the iterable ends or `signal` aborts, even if the producer ignores the signal. */
-async function* until<T>(it: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
-  const iter = it[Symbol.asyncIterator]();
-  const aborted = new Promise<IteratorResult<T>>((resolve) => {
-    if (signal.aborted) resolve({ done: true, value: undefined });
-    signal.addEventListener('abort', () => resolve({ done: true, value: undefined }), { once: true });
-  });
-  try {
-    for (;;) {
-      const r = await Promise.race([iter.next(), aborted]);
-      if (r.done) return;
-      yield r.value;
-    }
-  } finally {
-    void iter.return?.()?.catch?.(() => undefined);
-  }
 }
 
 export class Agent {
@@ -229,7 +212,7 @@ export class Agent {
         // The manager may have missed reports while we were away: send every task's latest status.
         for (const u of this.worker.statuses()) if (!this.pending.has(u.taskId)) this.pending.set(u.taskId, u);
         this.scheduleFlush();
-        for await (const msg of until(api.assignments(info.sessionId, abort.signal), abort.signal)) {
+        for await (const msg of untilAborted(api.assignments(info.sessionId, abort.signal), abort.signal)) {
           if (logs && Array.isArray(msg.logSubscriptions)) for (const sub of msg.logSubscriptions) logs(sub);
           if (msg.network) this.networkView(api, info.sessionId, msg.network, msg.networkVersion);
           await this.worker.assign(msg);
@@ -291,7 +274,7 @@ export class Agent {
   /** The LogSubscriptions stream of a manager of the previous release, for the session's life. */
   private async readLogSubscriptions(api: LogCapableDispatcher, sessionId: string, serve: (sub: LogSubscriptionMessage) => void, session: AbortSignal): Promise<void> {
     try {
-      for await (const sub of until(api.logSubscriptions(sessionId, session), session)) serve(sub);
+      for await (const sub of untilAborted(api.logSubscriptions(sessionId, session), session)) serve(sub);
     } catch (err) {
       if (!session.aborted) this.log?.warn({ err: errText(err) }, 'agent: log subscriptions stream failed');
     }
@@ -317,7 +300,7 @@ export class Agent {
         const c = this.worker.taskController(id);
         if (!c) return;
         try {
-          for await (const l of until(c.logs(opts, stop), stop)) {
+          for await (const l of untilAborted(c.logs(opts, stop), stop)) {
             if (failed) return;
             batch.push({ taskId: id, serviceId: tasks.get(id)?.ServiceID ?? '', nodeId: this.opts.nodeId, stream: l.stream, time: l.time, data: l.data });
             if (batch.length === 1) queueMicrotask(flush);

@@ -396,28 +396,36 @@ export class Dispatcher implements DispatcherApi {
         written();
       }
       // One pending read of the watch at a time (a Watch has one waiter), raced with the network views and
-      // the log subscriptions (one pending read too). Stopping closes the watch, which ends the race.
+      // the log subscriptions. Stopping closes the watch, which ends the race.
       logs = openLogs?.();
       let next: ReturnType<typeof watch.next> | null = null;
-      let nextLog: Promise<'logs'> | null = null;
+      let readingLog = false;
       let logsWaiting: LogSubscriptionMessage[] = [];
       let lastSentAt: number | undefined;
       let netMoved: (() => void) | null = null;
+      let logCame: (() => void) | null = null;
       unsubscribeNet = this.ingress.subscribe(() => netMoved?.());
-      const readLog = (feed: LogSubscriptionFeed): Promise<'logs'> =>
-        feed.next().then((r) => {
+      // One read of the feed at a time, kept across rounds; it wakes the round that waits. Not raced itself:
+      // a promise that stays pending gains a reaction in every race it joins, and each reaction keeps that
+      // round's result (a task's change) for as long as it stays pending, which for the feed is the stream's life.
+      const readLog = (feed: LogSubscriptionFeed): void => {
+        readingLog = true;
+        void feed.next().then((r) => {
+          readingLog = false;
           if (!r.done) logsWaiting.push(r.value);
           else logs = undefined; // ended: nothing more to wait for
-          nextLog = null;
-          return 'logs' as const;
+          logCame?.();
         });
+      };
       while (!stop.signal.aborted) {
         next ??= watch.next();
-        if (logs) nextLog ??= readLog(logs);
+        if (logs && !readingLog) readLog(logs);
         const netChanged =
           this.ingress.currentVersion !== net.version ? ('net' as const) : new Promise<'net'>((resolve) => (netMoved = () => resolve('net')));
+        const logsChanged = logs ? new Promise<'logs'>((resolve) => (logCame = () => resolve('logs'))) : undefined;
         // a subscription read while the last message was held or written goes out without another wait
-        const first = logsWaiting.length > 0 ? ('logs' as const) : await Promise.race(nextLog ? [next, netChanged, nextLog] : [next, netChanged]);
+        const first = logsWaiting.length > 0 ? ('logs' as const) : await Promise.race(logsChanged ? [next, netChanged, logsChanged] : [next, netChanged]);
+        logCame = null;
         netMoved = null;
         if (first !== 'net' && first !== 'logs' && first.done) break;
         // Coalesce changes into one message: those of this turn of the event loop (one store write's come
