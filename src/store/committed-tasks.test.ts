@@ -19,7 +19,7 @@ const task = (id: string, service: string, slot: number, nodeId?: string, state:
   taskFixture({ ID: id, ServiceID: service, Slot: slot, NodeID: nodeId, Status: { Timestamp: '', State: state, Message: '' }, internal: { specVersion: 1, serviceName: service } });
 const service = (id: string): Service => ({ ID: id, Version: { Index: 0 }, CreatedAt: '', UpdatedAt: '', Spec: { Name: id, TaskTemplate: {} }, Endpoint: {}, internal: { specVersion: 1 } }) as Service;
 const ids = (ts: { ID: string }[]) => ts.map((t) => t.ID);
-const NONE = { services: 0, nodes: 0, slots: 0, pendingServices: 0, countedServices: 0, loadedNodes: 0, sharedSpecs: 0 };
+const NONE = { services: 0, nodes: 0, slots: 0, pendingServices: 0, countedServices: 0, loadedNodes: 0, sharedSpecs: 0, sharedInternals: 0 };
 
 test('every index key goes with the last task under it: tasks moved off nodes and slots, a service scaled to 0, tasks deleted', async () => {
   const store = raftLikeStore();
@@ -31,7 +31,7 @@ test('every index key goes with the last task under it: tasks moved off nodes an
     }
     tx.create('task', task('b1', 's2', 1, undefined, 'pending'));
   });
-  assert.deepEqual(store.taskIndexSizes(), { services: 2, nodes: 2, slots: 5, pendingServices: 1, countedServices: 2, loadedNodes: 1, sharedSpecs: 2 });
+  assert.deepEqual(store.taskIndexSizes(), { services: 2, nodes: 2, slots: 5, pendingServices: 1, countedServices: 2, loadedNodes: 1, sharedSpecs: 2, sharedInternals: 2 });
   await store.update((tx) => {
     // moved: a task to another node and slot, the pending one assigned
     tx.update('task', { ...tx.get('task', 'a4')!, NodeID: 'n3', Slot: 1 });
@@ -39,7 +39,7 @@ test('every index key goes with the last task under it: tasks moved off nodes an
     const b1 = tx.get('task', 'b1')!;
     tx.update('task', { ...b1, NodeID: 'n3', Status: { ...b1.Status, State: 'assigned' } });
   });
-  assert.deepEqual(store.taskIndexSizes(), { services: 2, nodes: 2, slots: 4, pendingServices: 0, countedServices: 2, loadedNodes: 2, sharedSpecs: 2 }, 'n2, slot s1/4 and the pending set of s2 are gone');
+  assert.deepEqual(store.taskIndexSizes(), { services: 2, nodes: 2, slots: 4, pendingServices: 0, countedServices: 2, loadedNodes: 2, sharedSpecs: 2, sharedInternals: 2 }, 'n2, slot s1/4 and the pending set of s2 are gone');
   assert.deepEqual(store.read((tx) => ids(tx.tasksBySlot('s1', 1))), ['a1', 'a4']);
   // s1 scaled to 0: shut down (no longer counted), then deleted
   await store.update((tx) => {
@@ -49,7 +49,7 @@ test('every index key goes with the last task under it: tasks moved off nodes an
   await store.update((tx) => {
     for (const t of tx.tasksByService('s1')) tx.delete('task', t.ID);
   });
-  assert.deepEqual(store.taskIndexSizes(), { services: 1, nodes: 1, slots: 1, pendingServices: 0, countedServices: 1, loadedNodes: 1, sharedSpecs: 1 });
+  assert.deepEqual(store.taskIndexSizes(), { services: 1, nodes: 1, slots: 1, pendingServices: 0, countedServices: 1, loadedNodes: 1, sharedSpecs: 1, sharedInternals: 1 });
   await store.update((tx) => tx.delete('task', 'b1'));
   assert.deepEqual(store.taskIndexSizes(), NONE);
   assert.deepEqual(store.read((tx) => [tx.tasksByService('s1'), tx.tasksByNode('n1'), tx.tasksBySlot('s1', 1), tx.pendingTasks('s2')]), [[], [], [], []]);
@@ -73,6 +73,28 @@ test('a deleted service\'s shared spec stays while its tasks do, and goes with t
     tx.delete('task', 't2');
   });
   assert.deepEqual(store.taskIndexSizes(), NONE);
+});
+
+test('decoded tasks share their internal part by service and with their old versions, unchanged in content; it goes with the service\'s last task', async () => {
+  const store = raftLikeStore();
+  const made = [task('t1', 's1', 1, 'n1'), task('t2', 's1', 2, 'n1'), { ...task('t3', 's1', 3, 'n1'), internal: { specVersion: 2, serviceName: 's1' } }];
+  await store.update((tx) => made.forEach((t) => tx.create('task', t)));
+  const read = () => store.read((tx) => ['t1', 't2', 't3'].map((id) => tx.get('task', id)!));
+  const [t1, t2, t3] = read();
+  assert.equal(t1!.internal, t2!.internal, 'equal: one object');
+  assert.notEqual(t1!.internal, t3!.internal);
+  assert.deepEqual(t3!.internal, { specVersion: 2, serviceName: 's1' });
+  // a status report: the new version keeps the old one's internal part, its strings as they were sent
+  const status = { Timestamp: '2026-12-06T04:00:00.000000001Z', State: 'running' as const, Message: 'started' };
+  await store.update((tx) => tx.update('task', { ...tx.get('task', 't1')!, UpdatedAt: status.Timestamp, Status: status }));
+  const [n1] = read();
+  assert.equal(n1!.internal, t1!.internal);
+  assert.deepEqual({ u: n1!.UpdatedAt, s: n1!.Status, d: n1!.DesiredState }, { u: status.Timestamp, s: status, d: 'running' });
+  const [, r2, r3] = read();
+  assert.deepEqual([r2, r3].map((t) => ({ ...t, Version: undefined })), [made[1], made[2]].map((t) => ({ ...t, Version: undefined })), 'the tasks as they were written');
+  assert.equal(store.taskIndexSizes().sharedInternals, 1);
+  await store.update((tx) => ['t1', 't2', 't3'].forEach((id) => tx.delete('task', id)));
+  assert.equal(store.taskIndexSizes().sharedInternals, 0);
 });
 
 test('tasks without labels share one frozen empty object; readers that copy get their own', async () => {

@@ -18,6 +18,8 @@ export interface TaskIndexSizes {
   /** Nodes with a load (tasks on them that have not stopped). */
   loadedNodes: number;
   sharedSpecs: number;
+  /** Services whose tasks share an `internal` object. */
+  sharedInternals: number;
 }
 
 /** The labels of every task that has none: one object (committed objects are never changed). */
@@ -50,6 +52,12 @@ export class CommittedTasks {
   private serviceSpecs = new Map<string, Task['Spec']>();
   /** The last spec `share` found equal to its service's shared one. */
   private lastSpecMatch: { given: Task['Spec']; shared: Task['Spec'] } | undefined;
+  /** The `internal` object the tasks of each service share while it is equal (see share). */
+  private serviceInternals = new Map<string, Task['internal']>();
+  /** States and status messages, one string each (see share). */
+  private words = new WordPool(WORDS_KEPT);
+  /** The timestamps `share` kept last, by field: the tasks of one write, or of one snapshot's, carry the same ones. */
+  private lastTimes = { created: '', updated: '', status: '' };
 
   constructor(private readonly heldId: HeldId) {}
 
@@ -92,6 +100,7 @@ export class CommittedTasks {
       countedServices: this.counts.serviceCount,
       loadedNodes: this.loads.nodeCount,
       sharedSpecs: this.serviceSpecs.size,
+      sharedInternals: this.serviceInternals.size,
     };
   }
 
@@ -122,6 +131,9 @@ export class CommittedTasks {
     this.byState.clear();
     this.serviceSpecs.clear();
     this.lastSpecMatch = undefined;
+    this.serviceInternals.clear();
+    this.words.clear();
+    this.lastTimes = { created: '', updated: '', status: '' };
   }
 
   /**
@@ -135,6 +147,10 @@ export class CommittedTasks {
    * A task decoded from its log entry also carries its own copy of every string: its service's and
    * node's IDs become the strings the store holds for them (the service's and node's objects', or the
    * old version's), one per service and node instead of one per task (≈ 95 B a task).
+   * Its timestamps become one string where they are equal (to each other, to the old version's, to the
+   * last task's: the tasks of one write carry the same time), its states and status message one string
+   * each across tasks (a small vocabulary: `WordPool`), and its `internal` part the old version's or the
+   * one its service's tasks share, when equal (≈ 200 B a decoded task: bench/store-memory).
    * Costs one structural comparison per committed task, and a map lookup for a new or moved one.
    */
   private share(t: Task, old: Task | undefined): void {
@@ -144,6 +160,17 @@ export class CommittedTasks {
       if (t.NodeID) t.NodeID = old?.NodeID === t.NodeID ? old.NodeID : (this.heldId('node', t.NodeID) ?? t.NodeID);
       if (t.Labels !== undefined && isEmpty(t.Labels)) t.Labels = NO_LABELS;
       else if (old && t.Labels !== undefined && stableEqual(old.Labels, t.Labels)) t.Labels = old.Labels;
+      t.CreatedAt = this.time('created', t.CreatedAt, old?.CreatedAt);
+      t.UpdatedAt = t.UpdatedAt === t.CreatedAt ? t.CreatedAt : this.time('updated', t.UpdatedAt, old?.UpdatedAt);
+      t.DesiredState = this.words.get(t.DesiredState);
+      this.shareInternal(t, old);
+      // a status the old version holds is shared already (a change of the desired state keeps it)
+      const st = t.Status;
+      if (st !== undefined && st !== old?.Status && !Object.isFrozen(st)) {
+        st.Timestamp = st.Timestamp === t.UpdatedAt ? t.UpdatedAt : this.time('status', st.Timestamp, old?.Status.Timestamp);
+        st.State = this.words.get(st.State);
+        if (typeof st.Message === 'string') st.Message = this.words.get(st.Message);
+      }
     }
     if (old) {
       if (t.NetworksAttachments !== undefined && stableEqual(old.NetworksAttachments, t.NetworksAttachments)) t.NetworksAttachments = old.NetworksAttachments;
@@ -163,6 +190,29 @@ export class CommittedTasks {
       this.lastSpecMatch = { given: t.Spec, shared };
       t.Spec = shared;
     } else if (t.ServiceID) this.serviceSpecs.set(t.ServiceID, t.Spec);
+  }
+
+  /** `time` as a string held already: the old version's, or the last one kept in its field, when equal. */
+  private time(field: keyof CommittedTasks['lastTimes'], time: string, old: string | undefined): string {
+    if (typeof time !== 'string') return time;
+    if (time === old) return old;
+    const last = this.lastTimes[field];
+    if (time === last) return last;
+    this.lastTimes[field] = time;
+    return time;
+  }
+
+  /** A task's `internal` part: the old version's, or the one its service's tasks share, when equal. */
+  private shareInternal(t: Task, old: Task | undefined): void {
+    const mine = t.internal;
+    if (mine === undefined || mine === null) return;
+    if (old?.internal !== undefined && (old.internal === mine || stableEqual(old.internal, mine))) {
+      t.internal = old.internal;
+      return;
+    }
+    const shared = this.serviceInternals.get(t.ServiceID);
+    if (shared !== undefined && stableEqual(shared, mine)) t.internal = shared;
+    else if (t.ServiceID) this.serviceInternals.set(t.ServiceID, mine);
   }
 
   /**
@@ -198,7 +248,35 @@ export class CommittedTasks {
 
   /** The shared spec of a service stays while the service has tasks (a deleted service's last task may outlive it). */
   private forgetServiceIfEmpty(serviceId: string): void {
-    if (this.byService.get(serviceId) === undefined) this.serviceSpecs.delete(serviceId);
+    if (this.byService.get(serviceId) !== undefined) return;
+    this.serviceSpecs.delete(serviceId);
+    this.serviceInternals.delete(serviceId);
+  }
+}
+
+/** How many distinct states and status messages `share` keeps one string of (the rest stay the tasks' own). */
+export const WORDS_KEPT = 512;
+
+/**
+ * One string for each of a bounded number of distinct strings: the states and status messages of tasks
+ * are a small vocabulary, which a task decoded from the log spells anew. Once full it keeps the strings
+ * it has and gives back new ones as they are (an error message that names a task is not worth keeping).
+ */
+class WordPool {
+  private readonly words = new Map<string, string>();
+
+  constructor(private readonly max: number) {}
+
+  get<T extends string>(w: T): T {
+    if (typeof w !== 'string') return w;
+    const kept = this.words.get(w);
+    if (kept !== undefined) return kept as T;
+    if (this.words.size < this.max) this.words.set(w, w);
+    return w;
+  }
+
+  clear(): void {
+    this.words.clear();
   }
 }
 
