@@ -143,6 +143,20 @@ test('watchers see committed events in order with old values; closed watches see
   w.close();
 });
 
+test('ready: true once an event is queued, which stays for drain; false once the watch closes', async () => {
+  const { store } = immediateStore();
+  const w = store.watch({ kinds: ['node'] });
+  const waiting = w.ready();
+  await store.update((tx) => tx.create('node', node('n1')));
+  assert.equal(await waiting, true);
+  assert.equal(await w.ready(), true, 'queued: at once');
+  assert.deepEqual(w.drain().map((e) => e.action), ['create'], 'the event was not taken');
+  const closing = w.ready();
+  w.close();
+  assert.equal(await closing, false);
+  assert.equal(await w.ready(), false);
+});
+
 test('with setImmediate as its waker (the daemon\'s), a reader waiting on a watch reacts once the turn of the commit has run its microtasks, and gets every event in order', async () => {
   const { store } = immediateStore({ wakeReadersAfter: setImmediate });
   const w = store.watch({ kinds: ['node'] });

@@ -18,7 +18,8 @@ export interface WatchFilter {
  */
 export class Watch implements AsyncIterable<StoreEvent> {
   private queue: StoreEvent[] = [];
-  private waiter: ((v: IteratorResult<StoreEvent>) => void) | null = null;
+  /** The waiting reader: told when an event is queued, or that the watch closed. */
+  private waiter: ((closed: boolean) => void) | null = null;
   private closed = false;
 
   /** `wakeLater`: the store's, called when a waiting reader has events; it calls `wake()` (store.ts, ReaderWaker). */
@@ -43,12 +44,12 @@ export class Watch implements AsyncIterable<StoreEvent> {
     if (this.waiter) this.wakeLater(this);
   }
 
-  /** Hands a waiting reader its next event. */
+  /** Tells a waiting reader that events are queued. */
   wake(): void {
     if (!this.waiter || this.queue.length === 0) return;
     const w = this.waiter;
     this.waiter = null;
-    w({ value: this.queue.shift()!, done: false });
+    w(false);
   }
 
   /** Takes every queued event without waiting. */
@@ -63,7 +64,17 @@ export class Watch implements AsyncIterable<StoreEvent> {
     const e = this.queue.shift();
     if (e) return Promise.resolve({ value: e, done: false });
     if (this.closed) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => (this.waiter = resolve));
+    return new Promise((resolve) => (this.waiter = (closed) => resolve(closed ? { value: undefined, done: true } : { value: this.queue.shift()!, done: false })));
+  }
+
+  /**
+   * Resolves true once an event is queued, taking none (`drain` takes them), or false once the watch is closed.
+   * For a loop that waits across rounds: what it awaits carries no event, so its suspended frame holds none.
+   */
+  ready(): Promise<boolean> {
+    if (this.queue.length > 0) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => (this.waiter = (closed) => resolve(!closed)));
   }
 
   close(): void {
@@ -73,7 +84,7 @@ export class Watch implements AsyncIterable<StoreEvent> {
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = null;
-      w({ value: undefined, done: true });
+      w(true);
     }
   }
 

@@ -387,18 +387,27 @@ export class Dispatcher implements DispatcherApi {
         secret: (id) => this.store.read((tx) => tx.get('secret', id)),
         config: (id) => this.store.read((tx) => tx.get('config', id)),
       };
-      try {
+      // A suspended generator keeps the dead locals of the round before (node 20) until the next round overwrites
+      // them: a round's tasks, old versions included, for as long as the node's assignments did not change. So each
+      // message is made in a call of its own (`completeSet`, `roundMessage`), and what the loop itself holds across
+      // a wait is cleared by hand (dispatcher.test.ts, "a round keeps nothing of the tasks it saw").
+      const completeSet = (): AssignmentsMessage => {
         // the store's own objects: the set keeps them and the stream serializes them, neither changes one
         const tasks = this.store.read((tx) => tx.tasksByNode(nodeId));
+        return { ...set.complete(tasks, deps), network: net.view, networkVersion: net.version };
+      };
+      try {
+        let complete: AssignmentsMessage | undefined = completeSet();
         // resumed once the message is written (Assignments is oneWriteAtATime)
-        yield { ...set.complete(tasks, deps), network: net.view, networkVersion: net.version };
+        yield complete;
+        complete = undefined;
       } finally {
         written();
       }
       // One pending read of the watch at a time (a Watch has one waiter), raced with the network views and
       // the log subscriptions. Stopping closes the watch, which ends the race.
       logs = openLogs?.();
-      let next: ReturnType<typeof watch.next> | null = null;
+      let watchReady: Promise<'watch' | 'closed'> | null = null;
       let readingLog = false;
       let logsWaiting: LogSubscriptionMessage[] = [];
       let lastSentAt: number | undefined;
@@ -417,27 +426,35 @@ export class Dispatcher implements DispatcherApi {
           logCame?.();
         });
       };
+      /** The round's message: the changes the watch has. */
+      const roundMessage = (): AssignmentsMessage | null => {
+        const changes: TaskChange[] = watch
+          .drain()
+          .filter((e) => e.index > viewIndex)
+          .map((e) => ({ action: e.action, task: e.object as TaskChange['task'] }));
+        return set.apply(changes, deps);
+      };
+      let msg: AssignmentsMessage | null | undefined;
       while (!stop.signal.aborted) {
-        next ??= watch.next();
+        // what the round waits for says only which woke it: the events stay in the watch until roundMessage takes them
+        watchReady ??= watch.ready().then((ok) => (ok ? ('watch' as const) : ('closed' as const)));
         if (logs && !readingLog) readLog(logs);
         const netChanged =
           this.ingress.currentVersion !== net.version ? ('net' as const) : new Promise<'net'>((resolve) => (netMoved = () => resolve('net')));
         const logsChanged = logs ? new Promise<'logs'>((resolve) => (logCame = () => resolve('logs'))) : undefined;
         // a subscription read while the last message was held or written goes out without another wait
-        const first = logsWaiting.length > 0 ? ('logs' as const) : await Promise.race(logsChanged ? [next, netChanged, logsChanged] : [next, netChanged]);
+        const first = logsWaiting.length > 0 ? ('logs' as const) : await Promise.race(logsChanged ? [watchReady, netChanged, logsChanged] : [watchReady, netChanged]);
         logCame = null;
         netMoved = null;
-        if (first !== 'net' && first !== 'logs' && first.done) break;
+        if (first === 'closed') break;
+        if (first === 'watch') watchReady = null;
         // Coalesce changes into one message: those of this turn of the event loop (one store write's come
         // together: setImmediate, no timer or abort listener), and while the last message is recent, those of
         // the rest of `batchMs` (lib/batching.ts).
         const hold = batchDelay(this.clock.now(), lastSentAt, this.batchMs);
         await (hold > 0 ? sleepUnlessAborted(hold, stop.signal) : new Promise<void>((r) => setImmediate(r)));
         if (stop.signal.aborted) break;
-        const events = first === 'net' || first === 'logs' ? watch.drain() : [first.value, ...watch.drain()];
-        if (first !== 'net' && first !== 'logs') next = null;
-        const changes: TaskChange[] = events.filter((e) => e.index > viewIndex).map((e) => ({ action: e.action, task: e.object as TaskChange['task'] }));
-        let msg = set.apply(changes, deps);
+        msg = roundMessage();
         if (logs) logsWaiting.push(...logs.drain());
         if (logsWaiting.length > 0) {
           msg = { ...(msg ?? { type: 'incremental', updateTasks: [], removeTasks: [] }), logSubscriptions: logsWaiting };
@@ -453,6 +470,7 @@ export class Dispatcher implements DispatcherApi {
           lastSentAt = this.clock.now();
           yield msg;
         }
+        msg = undefined;
       }
       // Stopped (leadership lost): the agent learns where to go instead of seeing a clean end.
       if (stopped.aborted && !signal.aborted) throw this.refusal();
