@@ -7,6 +7,7 @@ import { immediateStore } from '../store/testing/immediate';
 import type { StoreEvent, WatchFilter } from '../store';
 import { nodeFixture } from '../testing/fixtures';
 import { waitFor } from '../testing/wait';
+import { collectGarbage } from '../testing/gc';
 import { StoreLoop, startInTurns, type StoreLoopDeps } from './store-loop';
 
 class Flaky extends StoreLoop {
@@ -97,5 +98,27 @@ test('a new leader starts its components in turns: the loop polls for I/O betwee
     assert.deepEqual(order, ['first', 'i/o', 'second', 'third']);
   } finally {
     for (const l of loops) await l.stop();
+  }
+});
+
+// The pump waited on `const r = await w.next()` and read the rest in its own frame: the suspended frame kept the
+// last round's events, with the old versions they carry, until the next write (this failed then).
+test('the watch pump keeps nothing of the events it handled while it waits for the next', async () => {
+  const store = immediateStore();
+  const loop = new Flaky({ store, clock: { now: () => Date.now() } });
+  loop.start();
+  try {
+    await store.update((tx) => tx.create('node', { ...nodeFixture({ ID: 'a' }), Spec: { ...nodeFixture({ ID: 'a' }).Spec, Labels: { pad: 'x'.repeat(1 << 20) } } }));
+    // the committed object itself, which the delete's event carries as its old version
+    const gone = new WeakRef(store.read((tx) => tx.get('node', 'a'))!);
+    await loop.idle();
+    const flushed = loop.flushes.length;
+    await store.update((tx) => tx.delete('node', 'a'));
+    await waitFor('the delete handled', () => loop.flushes.length > flushed || undefined, 5_000);
+    await loop.idle();
+    await collectGarbage();
+    assert.equal(gone.deref(), undefined, 'the deleted node is still held');
+  } finally {
+    await loop.stop();
   }
 });

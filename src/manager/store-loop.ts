@@ -94,14 +94,14 @@ export abstract class StoreLoop<D extends StoreLoopDeps = StoreLoopDeps> {
     }, delayMs);
   }
 
+  // Waits on `ready` and reads the events in `take`, a call of its own: a suspended async function keeps the dead
+  // locals of its last round (node 20), which here were the last write's events with the old versions they carry.
   private async pump(w: Watch): Promise<void> {
     for (;;) {
-      const r = await w.next();
-      if (r.done || this.stopped) return;
+      if (!(await w.ready()) || this.stopped) return;
       let want: boolean;
       try {
-        want = this.onEvent(r.value);
-        for (const e of w.drain()) want = this.onEvent(e) || want;
+        want = this.takeEvents(w);
       } catch (err) {
         // A mark may be lost: the rescan finds the work again. The pump itself goes on.
         this.report(err);
@@ -110,6 +110,13 @@ export abstract class StoreLoop<D extends StoreLoopDeps = StoreLoopDeps> {
       }
       if (want) this.kick();
     }
+  }
+
+  /** Hands every queued event to onEvent; whether any asks for a pass. */
+  private takeEvents(w: Watch): boolean {
+    let want = false;
+    for (const e of w.drain()) want = this.onEvent(e) || want;
+    return want;
   }
 
   private report(err: unknown): void {
