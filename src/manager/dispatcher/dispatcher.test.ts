@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { immediateStore } from '../../store/testing/immediate';
 import { MemoryStore } from '../../store';
@@ -7,7 +7,8 @@ import { Dispatcher, HEARTBEAT_FAILURE, LEADERSHIP_CHANGE } from './dispatcher';
 import { MAX_NODES_PER_WRITE } from './batch-writes';
 import { waitFor } from '../../testing/wait';
 import { collectGarbage } from '../../testing/gc';
-import { LogBroker } from './logbroker';
+import { LogBroker, type LogSubscriptionFeed } from './logbroker';
+import type { DispatcherOptions } from './options';
 import { nodeFixture, taskFixture } from '../../testing/fixtures';
 
 const clock = { now: () => Date.now() };
@@ -15,6 +16,22 @@ const desc = { Hostname: 'h', Platform: {}, Resources: {}, Engine: { EngineVersi
 
 const task = (id: string, nodeId = 'n1'): Task =>
   taskFixture({ ID: id, NodeID: nodeId, Status: { Timestamp: '', State: 'assigned', Message: '' } });
+
+/**
+ * A started dispatcher over `store` (stopped after the test) and node n1's session and assignment stream (ended after
+ * the test), its complete set read.
+ */
+async function n1Stream(t: TestContext, store: MemoryStore, opts: Partial<DispatcherOptions>, logs?: () => LogSubscriptionFeed) {
+  const d = new Dispatcher({ store, clock, ...opts });
+  d.start();
+  t.after(() => d.stop());
+  const s = await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const it = d.assignments(s.sessionId, ac.signal, false, logs)[Symbol.asyncIterator]();
+  assert.equal(((await it.next()).value as AssignmentsMessage).type, 'complete');
+  return { d, s, ac, it };
+}
 
 
 test('assignment stream: complete first, then incremental changes for this node only; status echoes suppressed', async (t) => {
@@ -56,28 +73,23 @@ for (const withLogs of [false, true]) {
   for (const waiting of ['its message taken', 'the next one asked for']) {
     test(`assignment stream${withLogs ? ' with a log feed' : ''}, ${waiting}: a round keeps nothing of the tasks it saw (a removed task can be collected)`, async (t) => {
       const store = immediateStore();
-      const d = new Dispatcher({ store, clock, batchMs: 2 });
-      d.start();
-      t.after(() => d.stop());
       await store.update((tx) => tx.create('task', { ...task('a'), Labels: { pad: 'x'.repeat(1 << 20) } }));
       // the committed object itself (store.view would hand out a copy nobody else holds)
       const gone = new WeakRef(store.read((tx) => tx.get('task', 'a'))!);
-      const s = await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
-      const ac = new AbortController();
-      t.after(() => ac.abort());
       const broker = new LogBroker();
-      const it = d.assignments(s.sessionId, ac.signal, false, withLogs ? () => broker.feed('n1') : undefined)[Symbol.asyncIterator]();
       // in a function of its own: the test's suspended frame holds none of the messages
+      let it: AsyncIterator<AssignmentsMessage> | undefined;
+      let ac: AbortController | undefined;
       const takeTwo = async () => {
-        assert.equal(((await it.next()).value as AssignmentsMessage).type, 'complete');
+        ({ it, ac } = await n1Stream(t, store, { batchMs: 2 }, withLogs ? () => broker.feed('n1') : undefined));
         await store.update((tx) => tx.delete('task', 'a'));
-        assert.deepEqual(((await it.next()).value as AssignmentsMessage).removeTasks, ['a']);
+        assert.deepEqual(((await it!.next()).value as AssignmentsMessage).removeTasks, ['a']);
       };
       await takeTwo();
-      const pending = waiting === 'the next one asked for' ? it.next() : undefined;
+      const pending = waiting === 'the next one asked for' ? it!.next() : undefined;
       await collectGarbage();
       assert.equal(gone.deref(), undefined, 'the removed task is still held');
-      ac.abort();
+      ac!.abort();
       await pending;
     });
   }
@@ -88,16 +100,9 @@ for (const withLogs of [false, true]) {
 // rounds of one node; 130 MiB more at a survivor's peak in a 100,000-task scale-down).
 test('assignment stream with a quiet log feed: its rounds leave nothing behind', async (t) => {
   const store = immediateStore();
-  const d = new Dispatcher({ store, clock, batchMs: 0 });
-  d.start();
-  t.after(() => d.stop());
   await store.update((tx) => tx.create('task', task('a')));
-  const s = await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
-  const ac = new AbortController();
-  t.after(() => ac.abort());
   const broker = new LogBroker();
-  const it = d.assignments(s.sessionId, ac.signal, false, () => broker.feed('n1'))[Symbol.asyncIterator]();
-  assert.equal(((await it.next()).value as AssignmentsMessage).type, 'complete');
+  const { it } = await n1Stream(t, store, { batchMs: 0 }, () => broker.feed('n1'));
   const rounds = async (n: number) => {
     for (let i = 0; i < n; i++) {
       await store.update((tx) => tx.update('task', { ...tx.get('task', 'a')!, Labels: { round: String(i) } }));
@@ -335,15 +340,8 @@ test('batching: a lone status report and a lone assignment change go out at once
   // An hour's interval: with a delay after the first item (the old batching) neither would arrive in this test.
   const store = immediateStore();
   let now = Date.now();
-  const d = new Dispatcher({ store, clock: { now: () => now }, batchMs: 3_600_000, checkIntervalMs: 3_600_000 });
-  d.start();
-  t.after(() => d.stop());
   await store.update((tx) => tx.create('task', task('a')));
-  const s = await d.session({ nodeId: 'n1', description: desc, addr: '10.0.0.1' });
-  const ac = new AbortController();
-  t.after(() => ac.abort());
-  const it = d.assignments(s.sessionId, ac.signal)[Symbol.asyncIterator]();
-  assert.equal(((await it.next()).value as AssignmentsMessage).type, 'complete');
+  const { d, s, it } = await n1Stream(t, store, { clock: { now: () => now }, batchMs: 3_600_000, checkIntervalMs: 3_600_000 });
   // the failure of a task, an interval after the session's write: written in the next turn, not an interval later
   now += 3_600_000;
   await d.updateTaskStatus(s.sessionId, [{ taskId: 'a', status: { Timestamp: '', State: 'failed', Message: 'started', Err: 'task: non-zero exit (137)' } }]);

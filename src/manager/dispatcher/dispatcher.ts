@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import type { AssignmentsMessage, Cluster, DispatcherApi, LogSubscriptionMessage, SessionInfo, SessionRequest, TaskStatusUpdate } from '../../types';
+import type { AssignmentsMessage, Cluster, DispatcherApi, SessionInfo, SessionRequest, TaskStatusUpdate } from '../../types';
 import type { MemoryStore } from '../../store';
 import type { Clock } from '../../lib/ports';
 import { invalidArgument, notFound, unavailable } from '../../lib/errors';
 import { isoTime } from '../../lib/time';
 import { sleepUnlessAborted } from '../../sys/sleep';
-import { AssignmentSet, type DependencyLookup, type TaskChange } from './core/assignments';
+import { AssignmentSet, type DependencyLookup } from './core/assignments';
+import { AssignmentRounds } from './assignment-rounds';
 import { IngressFeed } from './ingress-feed';
 import { CHECK_EVERY_MAX_MS, HeartbeatTracker, heartbeatPeriodMs, unknownGraceMs } from './core/heartbeat';
 import { DispatcherBatchWrites, MAX_NODES_PER_WRITE } from './batch-writes';
@@ -372,8 +373,7 @@ export class Dispatcher implements DispatcherApi {
     const closeWatch = () => watch.close();
     stop.signal.addEventListener('abort', closeWatch);
     const set = new AssignmentSet(nodeId);
-    let unsubscribeNet = (): void => undefined;
-    let logs: LogSubscriptionFeed | undefined;
+    let rounds: AssignmentRounds | undefined;
     try {
       // the complete set waits its turn (COMPLETE_SETS_AT_ONCE); the watch keeps what happens meanwhile
       const written = await this.completeSets.take(stop.signal).catch(() => undefined);
@@ -382,19 +382,17 @@ export class Dispatcher implements DispatcherApi {
         return;
       }
       const viewIndex = this.store.index;
-      let net = this.ingress.current(nodeId);
-      const deps: DependencyLookup = {
+      const net = this.ingress.current(nodeId);
+      const dependencies: DependencyLookup = {
         secret: (id) => this.store.read((tx) => tx.get('secret', id)),
         config: (id) => this.store.read((tx) => tx.get('config', id)),
       };
-      // A suspended generator keeps the dead locals of the round before (node 20) until the next round overwrites
-      // them: a round's tasks, old versions included, for as long as the node's assignments did not change. So each
-      // message is made in a call of its own (`completeSet`, `roundMessage`), and what the loop itself holds across
-      // a wait is cleared by hand (dispatcher.test.ts, "a round keeps nothing of the tasks it saw").
+      // Made in a call of its own, and cleared once written: a suspended generator keeps the dead locals of what
+      // it did before (node 20), here the node's first versions of its tasks for the stream's life (assignment-rounds.ts).
       const completeSet = (): AssignmentsMessage => {
         // the store's own objects: the set keeps them and the stream serializes them, neither changes one
         const tasks = this.store.read((tx) => tx.tasksByNode(nodeId));
-        return { ...set.complete(tasks, deps), network: net.view, networkVersion: net.version };
+        return { ...set.complete(tasks, dependencies), network: net.view, networkVersion: net.version };
       };
       try {
         let complete: AssignmentsMessage | undefined = completeSet();
@@ -404,68 +402,19 @@ export class Dispatcher implements DispatcherApi {
       } finally {
         written();
       }
-      // One pending read of the watch at a time (a Watch has one waiter), raced with the network views and
-      // the log subscriptions. Stopping closes the watch, which ends the race.
-      logs = openLogs?.();
-      let watchReady: Promise<'watch' | 'closed'> | null = null;
-      let readingLog = false;
-      let logsWaiting: LogSubscriptionMessage[] = [];
+      // Stopping closes the watch, which ends the wait for the next round.
+      rounds = new AssignmentRounds({ nodeId, watch, set, viewIndex, dependencies, views: this.ingress, sent: net, logs: openLogs?.() });
       let lastSentAt: number | undefined;
-      let netMoved: (() => void) | null = null;
-      let logCame: (() => void) | null = null;
-      unsubscribeNet = this.ingress.subscribe(() => netMoved?.());
-      // One read of the feed at a time, kept across rounds; it wakes the round that waits. Not raced itself:
-      // a promise that stays pending gains a reaction in every race it joins, and each reaction keeps that
-      // round's result (a task's change) for as long as it stays pending, which for the feed is the stream's life.
-      const readLog = (feed: LogSubscriptionFeed): void => {
-        readingLog = true;
-        void feed.next().then((r) => {
-          readingLog = false;
-          if (!r.done) logsWaiting.push(r.value);
-          else logs = undefined; // ended: nothing more to wait for
-          logCame?.();
-        });
-      };
-      /** The round's message: the changes the watch has. */
-      const roundMessage = (): AssignmentsMessage | null => {
-        const changes: TaskChange[] = watch
-          .drain()
-          .filter((e) => e.index > viewIndex)
-          .map((e) => ({ action: e.action, task: e.object as TaskChange['task'] }));
-        return set.apply(changes, deps);
-      };
       let msg: AssignmentsMessage | null | undefined;
       while (!stop.signal.aborted) {
-        // what the round waits for says only which woke it: the events stay in the watch until roundMessage takes them
-        watchReady ??= watch.ready().then((ok) => (ok ? ('watch' as const) : ('closed' as const)));
-        if (logs && !readingLog) readLog(logs);
-        const netChanged =
-          this.ingress.currentVersion !== net.version ? ('net' as const) : new Promise<'net'>((resolve) => (netMoved = () => resolve('net')));
-        const logsChanged = logs ? new Promise<'logs'>((resolve) => (logCame = () => resolve('logs'))) : undefined;
-        // a subscription read while the last message was held or written goes out without another wait
-        const first = logsWaiting.length > 0 ? ('logs' as const) : await Promise.race(logsChanged ? [watchReady, netChanged, logsChanged] : [watchReady, netChanged]);
-        logCame = null;
-        netMoved = null;
-        if (first === 'closed') break;
-        if (first === 'watch') watchReady = null;
+        if ((await rounds.due()) === 'closed') break;
         // Coalesce changes into one message: those of this turn of the event loop (one store write's come
         // together: setImmediate, no timer or abort listener), and while the last message is recent, those of
         // the rest of `batchMs` (lib/batching.ts).
         const hold = batchDelay(this.clock.now(), lastSentAt, this.batchMs);
         await (hold > 0 ? sleepUnlessAborted(hold, stop.signal) : new Promise<void>((r) => setImmediate(r)));
         if (stop.signal.aborted) break;
-        msg = roundMessage();
-        if (logs) logsWaiting.push(...logs.drain());
-        if (logsWaiting.length > 0) {
-          msg = { ...(msg ?? { type: 'incremental', updateTasks: [], removeTasks: [] }), logSubscriptions: logsWaiting };
-          logsWaiting = [];
-        }
-        if (this.ingress.currentVersion !== net.version) {
-          const cur = this.ingress.current(nodeId); // built only then: most rounds carry task changes alone
-          // another node's change moves the version without changing this node's view
-          if (cur.text !== net.text) msg = { ...(msg ?? { type: 'incremental', updateTasks: [], removeTasks: [] }), network: cur.view, networkVersion: cur.version };
-          net = cur;
-        }
+        msg = rounds.message();
         if (msg) {
           lastSentAt = this.clock.now();
           yield msg;
@@ -479,8 +428,7 @@ export class Dispatcher implements DispatcherApi {
       s.ended.signal.removeEventListener('abort', onAbort);
       stopped.removeEventListener('abort', onAbort);
       watch.close();
-      unsubscribeNet();
-      logs?.close();
+      rounds?.close();
       s.streams--;
       this.onStreamClosed(s, relayed);
     }
