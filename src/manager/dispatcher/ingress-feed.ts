@@ -36,20 +36,14 @@ export class IngressFeed {
     const w = this.store.watch({ kinds: ['service', 'task', 'node', 'network'] });
     this.watch = w;
     this.recompute();
-    // Each round's events are looked at in a call of its own: a suspended async function keeps the dead locals of
-    // its last round (node 20), here the last store write's events with every old version they carry, until the
-    // next write (dispatcher.test.ts, "a round keeps nothing of the tasks it saw").
-    const anyMatters = (first: StoreEvent): boolean => {
-      const rest = w.drain();
-      return this.matters(first) || rest.some((e) => this.matters(e));
-    };
+    // Waits on `ready` and looks at a round's events in a call of its own, as the store loops do: a suspended async
+    // function keeps the dead locals of its last round (node 20), here the last store write's events with every old
+    // version they carry, until the next write (store-loop.ts).
+    const anyMatters = (): boolean => w.drain().some((e) => this.matters(e));
     void (async () => {
       for (;;) {
-        let r: IteratorResult<StoreEvent> | undefined = await w.next();
-        if (r.done) return;
-        const matters = anyMatters(r.value);
-        r = undefined;
-        if (!matters) continue;
+        if (!(await w.ready())) return;
+        if (!anyMatters()) continue;
         if (!this.timer) {
           this.timer = setTimeout(() => {
             this.timer = null;
