@@ -46,20 +46,21 @@ const MiB = 1024 * 1024;
 // bursts each: 2.7–3.0× with 50 %, 5.5–6.9× with V8's own factor.
 const BOUND = 4;
 
-// The control is V8's largest factor set outright (4×, its maximum for a heap this size), not V8's own
-// choice: V8 picks its factor from how fast the collector ran against the program, so under load it chose
-// less (3.6× once, in a unit run beside a CI clone) and the control stopped telling the two apart. Fixed
-// at 4× it peaked at 5.2–6.9× live, quiet and beside three busy processes.
-const V8_LARGEST_FACTOR = ['--heap-growing-percent=300'];
+// The control shows that the burst itself can go past the bound when the growth is not held: the same burst
+// with a factor set outright well past the bound (6×). Not V8's own choice, which depends on how fast the collector
+// ran against the program (under load it chose 3.6× once, beside a CI clone), nor V8's largest (4×), which also
+// peaked at 3.6× once in the parallel unit suite: a fixed factor near the bound does not separate the two either.
+// At 6× it peaked at 7.1–8.2× live, quiet and beside three busy processes.
+const PAST_THE_BOUND = ['--heap-growing-percent=500'];
 
-test('a heap past 64 MiB live: with 50 % its old generation stays within 4× what stays live, where V8\'s largest factor goes past it', () => {
+test('a heap past 64 MiB live: with 50 % its old generation stays within 4× what stays live, where a larger factor goes past it', () => {
   const set = burst(50, 600_000);
   assert.equal(set.percent, 50, 'the growth was set');
   assert.ok(set.peak <= BOUND * set.live, `old generation peaked at ${Math.round(set.peak / MiB)} MiB for ${Math.round(set.live / MiB)} MiB live`);
-  // the same burst without HeapGrowth, at the factor V8 may choose for itself: the setting, not the burst, is what held it
-  const largest = burst(0, 600_000, V8_LARGEST_FACTOR);
-  assert.equal(largest.percent, 0);
-  assert.ok(largest.peak > BOUND * largest.live, `V8's largest factor peaked at ${Math.round(largest.peak / MiB)} MiB for ${Math.round(largest.live / MiB)} MiB live: this burst does not tell the two apart`);
+  // the same burst without HeapGrowth, growing by a factor past the bound: the setting, not the burst, is what held it
+  const unheld = burst(0, 600_000, PAST_THE_BOUND);
+  assert.equal(unheld.percent, 0);
+  assert.ok(unheld.peak > BOUND * unheld.live, `a 6× factor peaked at ${Math.round(unheld.peak / MiB)} MiB for ${Math.round(unheld.live / MiB)} MiB live: this burst does not tell the two apart`);
 });
 
 test('a heap under 64 MiB live keeps V8\'s own factor', () => {
